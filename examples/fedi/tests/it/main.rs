@@ -1,0 +1,45 @@
+//! Tests of the `fedi` binary, run as a child process as a user would run it.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod parse;
+mod signatures;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+/// Runs `fedi` with `args`.
+pub(crate) fn fedi(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_fedi"))
+        .args(args)
+        .output()
+        .expect("run fedi")
+}
+
+/// Each stdout line of `output`, as JSON.
+pub(crate) fn json_lines(output: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// A path under the shared fixtures.
+pub(crate) fn fixture(relative: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures")
+        .join(relative);
+    assert!(path.exists(), "missing fixture {}", path.display());
+    path
+}
+
+/// A path under this crate.
+pub(crate) fn local(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}

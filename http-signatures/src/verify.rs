@@ -1,0 +1,958 @@
+//! Verification: parse a signed message (learning the key id), then check it against a key,
+//! as many times as needed.
+
+// `VerifyError` carries the signing string and key id with the failed check, which is what an
+// operator needs; moving ~150 bytes on the error path costs nothing next to the RSA operation.
+#![allow(clippy::result_large_err)]
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::{HeaderName, Method};
+
+use crate::Standard;
+use crate::algorithm::Algorithm;
+use crate::cavage::{self, CavageParseError, CavageSignature, LineError};
+use crate::digest::{self, DigestCheck, DigestError};
+use crate::key::{KeyKind, SignatureError, VerifyingKey};
+use crate::message::Message;
+use crate::rfc9421::{self, ComponentError, Rfc9421ParseError};
+
+/// What a verifier requires beyond a signature that checks out.
+///
+/// [`Policy::fediverse`] (the default) is what Mastodon and most of the network enforce;
+/// [`Policy::rfc`] checks only what the standards themselves require.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Policy {
+    /// How far in the past the signature time (`created`, or a covered `Date`) may be.
+    /// `None`: no limit.
+    pub max_age: Option<Duration>,
+    /// How far in the future the signature time may be (clock skew). `None`: no limit.
+    pub max_future_skew: Option<Duration>,
+    /// Leeway after `expires` before a signature counts as expired.
+    pub expires_leeway: Duration,
+    /// The signature must carry a time: a covered `Date` header or `created`.
+    pub require_date: bool,
+    /// The signature must cover the request target (`(request-target)`, `@request-target`,
+    /// `@target-uri`, `@path`) or a digest.
+    pub require_target_or_digest: bool,
+    /// A GET request's signature must cover the host (`host`, `@authority`, `@target-uri`).
+    pub require_host_on_get: bool,
+    /// A POST request's signature must cover a digest (`digest` or `content-digest`).
+    pub require_digest_on_post: bool,
+    /// Smallest RSA key accepted, in bits.
+    pub min_rsa_bits: usize,
+    /// Accept a draft-cavage `(request-target)` signed without the query string, as some peers
+    /// compute it.
+    pub accept_request_target_without_query: bool,
+}
+
+impl Policy {
+    /// The fediverse's rules, as Mastodon applies them: a date or `created` within an hour
+    /// either way, `expires` honoured, request target or digest covered, host covered on GET,
+    /// digest covered on POST, RSA keys of at least 2048 bits.
+    pub fn fediverse() -> Self {
+        Self {
+            max_age: Some(Duration::from_secs(3600)),
+            max_future_skew: Some(Duration::from_secs(3600)),
+            expires_leeway: Duration::ZERO,
+            require_date: true,
+            require_target_or_digest: true,
+            require_host_on_get: true,
+            require_digest_on_post: true,
+            min_rsa_bits: 2048,
+            accept_request_target_without_query: true,
+        }
+    }
+
+    /// Only what the standards require: `expires` honoured, any digest present compared with
+    /// the body, nothing required to be covered, no age limit, RSA keys of at least 1024 bits
+    /// (the draft-cavage test key is RSA-1024).
+    pub fn rfc() -> Self {
+        Self {
+            max_age: None,
+            max_future_skew: None,
+            expires_leeway: Duration::ZERO,
+            require_date: false,
+            require_target_or_digest: false,
+            require_host_on_get: false,
+            require_digest_on_post: false,
+            min_rsa_bits: 1024,
+            accept_request_target_without_query: false,
+        }
+    }
+
+    /// Sets [`Policy::max_age`].
+    pub fn with_max_age(mut self, max_age: Option<Duration>) -> Self {
+        self.max_age = max_age;
+        self
+    }
+
+    /// Sets [`Policy::max_future_skew`].
+    pub fn with_max_future_skew(mut self, skew: Option<Duration>) -> Self {
+        self.max_future_skew = skew;
+        self
+    }
+
+    /// Sets [`Policy::expires_leeway`].
+    pub fn with_expires_leeway(mut self, leeway: Duration) -> Self {
+        self.expires_leeway = leeway;
+        self
+    }
+
+    /// Sets [`Policy::min_rsa_bits`].
+    pub fn with_min_rsa_bits(mut self, bits: usize) -> Self {
+        self.min_rsa_bits = bits;
+        self
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self::fediverse()
+    }
+}
+
+/// A coverage rule of the [`Policy`] that a signature does not meet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Requirement {
+    /// The request target or a digest must be covered.
+    RequestTargetOrDigest,
+    /// The host must be covered on GET.
+    HostOnGet,
+    /// A digest must be covered on POST.
+    DigestOnPost,
+}
+
+impl fmt::Display for Requirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Requirement::RequestTargetOrDigest => {
+                "the signature must cover the request target or a digest"
+            }
+            Requirement::HostOnGet => "a GET request's signature must cover the host",
+            Requirement::DigestOnPost => {
+                "a POST request's signature must cover a digest (digest or content-digest)"
+            }
+        })
+    }
+}
+
+/// A malformed signature header.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HeaderError {
+    /// A draft-cavage `Signature` or `Authorization` header.
+    #[error(transparent)]
+    Cavage(#[from] CavageParseError),
+    /// An RFC 9421 `Signature-Input` or `Signature` header.
+    #[error(transparent)]
+    Rfc9421(#[from] Rfc9421ParseError),
+    /// The header value is not visible ASCII / UTF-8 text.
+    #[error("the value is not text")]
+    NotText,
+}
+
+/// Which check failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyErrorKind {
+    /// No `Signature-Input`, `Signature` or `Authorization: Signature` header.
+    #[error(
+        "the message is not signed (no Signature, Signature-Input or Authorization: Signature header)"
+    )]
+    NoSignature,
+    /// A signature header is malformed.
+    #[error("malformed {header} header: {source}")]
+    MalformedHeader {
+        /// The header.
+        header: HeaderName,
+        /// What is wrong with it.
+        #[source]
+        source: HeaderError,
+    },
+    /// `Signature-Input` has no signature with the label the verifier asked for.
+    #[error("no signature labelled {label:?}")]
+    LabelNotFound {
+        /// The label asked for.
+        label: String,
+    },
+    /// A required signature parameter is absent.
+    #[error("the signature has no {name} parameter")]
+    MissingParameter {
+        /// The parameter.
+        name: &'static str,
+    },
+    /// The algorithm is not one this crate implements.
+    #[error("unknown signature algorithm {name:?}")]
+    UnknownAlgorithm {
+        /// The algorithm as given.
+        name: String,
+    },
+    /// The key's type does not fit the signature's algorithm.
+    #[error("a {key} key cannot check a {algorithm} signature")]
+    AlgorithmKeyMismatch {
+        /// The signature's algorithm.
+        algorithm: Algorithm,
+        /// The key's kind.
+        key: KeyKind,
+    },
+    /// The RSA key is smaller than the policy allows.
+    #[error("the RSA key has {bits} bits, the policy requires at least {min}")]
+    KeyTooSmall {
+        /// Size of the key.
+        bits: usize,
+        /// The policy's minimum.
+        min: usize,
+    },
+    /// A covered component is absent from the message.
+    #[error("covered component {component} is absent from the message")]
+    MissingComponent {
+        /// The component.
+        component: String,
+    },
+    /// A covered component cannot be computed (unknown derived component, duplicate, `req`,
+    /// ...).
+    #[error("covered component {component} is not usable: {reason}")]
+    UnsupportedComponent {
+        /// The component.
+        component: String,
+        /// Why.
+        reason: String,
+    },
+    /// draft-cavage forbids `(created)`/`(expires)` with `rsa-*`, `hmac-*` and `ecdsa-*`
+    /// algorithms (§2.3).
+    #[error(
+        "{pseudo_header} may not be covered with algorithm {algorithm:?} (draft-cavage-12 §2.3)"
+    )]
+    PseudoHeaderNotAllowed {
+        /// `(created)` or `(expires)`.
+        pseudo_header: &'static str,
+        /// The algorithm given.
+        algorithm: String,
+    },
+    /// The signature does not cover what the policy requires.
+    #[error("{requirement}")]
+    NotCovered {
+        /// The rule.
+        requirement: Requirement,
+    },
+    /// The signature carries no time: neither `created` nor a covered `Date` header.
+    #[error("the signature carries no time: it covers no Date header and has no created parameter")]
+    MissingDate,
+    /// The covered `Date` header cannot be parsed.
+    #[error("the Date header {value:?} is not an HTTP date")]
+    InvalidDate {
+        /// The header value.
+        value: String,
+    },
+    /// `expires` has passed.
+    #[error("the signature expired at {} (now {})", unix(*expires), unix(*now))]
+    Expired {
+        /// `expires`, Unix seconds.
+        expires: i64,
+        /// The verification time, Unix seconds.
+        now: i64,
+    },
+    /// The signature time is older than the policy allows.
+    #[error("the signature was made at {} ({source_of_time}), more than {max_age}s before now ({})", unix(*signed), unix(*now))]
+    TooOld {
+        /// The signature time, Unix seconds.
+        signed: i64,
+        /// `created` or `date`.
+        source_of_time: &'static str,
+        /// The verification time, Unix seconds.
+        now: i64,
+        /// The policy's limit, seconds.
+        max_age: u64,
+    },
+    /// The signature time is further in the future than the policy allows.
+    #[error("the signature claims to be made at {} ({source_of_time}), more than {max_skew}s after now ({})", unix(*signed), unix(*now))]
+    FutureDated {
+        /// The signature time, Unix seconds.
+        signed: i64,
+        /// `created` or `date`.
+        source_of_time: &'static str,
+        /// The verification time, Unix seconds.
+        now: i64,
+        /// The policy's limit, seconds.
+        max_skew: u64,
+    },
+    /// The body does not match a digest header, or the header cannot be checked.
+    #[error(transparent)]
+    Digest(#[from] DigestError),
+    /// The signature bytes do not match the signing string under this key.
+    #[error("the {algorithm} signature does not match the signing string under this key")]
+    BadSignature {
+        /// The algorithm checked.
+        algorithm: Algorithm,
+    },
+}
+
+/// Verification failed: which check, and what was being checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifyError {
+    /// Which check failed.
+    pub kind: VerifyErrorKind,
+    /// The standard of the signature, once known.
+    pub standard: Option<Standard>,
+    /// The key id, once known.
+    pub key_id: Option<String>,
+    /// The signing string (draft-cavage) or signature base (RFC 9421), once built.
+    pub signing_string: Option<String>,
+}
+
+impl VerifyError {
+    fn new(kind: VerifyErrorKind) -> Self {
+        Self {
+            kind,
+            standard: None,
+            key_id: None,
+            signing_string: None,
+        }
+    }
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.kind)?;
+        if let Some(key_id) = &self.key_id {
+            write!(f, " (keyId {key_id:?})")?;
+        }
+        if let Some(signing_string) = &self.signing_string {
+            write!(f, "; signing string: {signing_string:?}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for VerifyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.kind)
+    }
+}
+
+impl From<VerifyErrorKind> for VerifyError {
+    fn from(kind: VerifyErrorKind) -> Self {
+        Self::new(kind)
+    }
+}
+
+/// A signature that checked out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Verified {
+    /// The standard of the signature.
+    pub standard: Standard,
+    /// The key id that signed.
+    pub key_id: String,
+    /// The algorithm checked.
+    pub algorithm: Algorithm,
+    /// The covered components, as named in the signature.
+    pub covered: Vec<String>,
+    /// The signing string or signature base that matched.
+    pub signing_string: String,
+    /// The RFC 9421 label.
+    pub label: Option<String>,
+    /// `created`, Unix seconds.
+    pub created: Option<i64>,
+    /// `expires`, Unix seconds.
+    pub expires: Option<i64>,
+    /// RFC 9421 `nonce`, for the caller's replay cache.
+    pub nonce: Option<String>,
+    /// RFC 9421 `tag`.
+    pub tag: Option<String>,
+    /// Whether the draft-cavage `(request-target)` matched only without the query string.
+    pub matched_without_query: bool,
+    /// The digests compared with the body.
+    pub digests: DigestCheck,
+}
+
+/// Parses and checks signatures under a [`Policy`].
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Verifier {
+    /// The rules.
+    pub policy: Policy,
+    /// The RFC 9421 label to verify; `None`: the first signature in `Signature-Input`.
+    pub label: Option<String>,
+    /// The scheme of the target URI when the request URI has none (a server sees `/inbox`):
+    /// `https` unless set.
+    pub default_scheme: Option<String>,
+}
+
+impl Verifier {
+    /// A verifier with `policy`.
+    pub fn new(policy: Policy) -> Self {
+        Self {
+            policy,
+            label: None,
+            default_scheme: None,
+        }
+    }
+
+    /// Verifies the signature with this RFC 9421 label.
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// Sets the scheme assumed for origin-form request URIs (`http` behind a TLS-terminating
+    /// proxy that forwards plain HTTP, for example, is still `https` for the sender).
+    pub fn with_default_scheme(mut self, scheme: impl Into<String>) -> Self {
+        self.default_scheme = Some(scheme.into());
+        self
+    }
+
+    /// Parses the signature of a request whose body is `request.body()`.
+    pub fn parse_request<B: AsRef<[u8]>>(
+        &self,
+        request: &http::Request<B>,
+        now: SystemTime,
+    ) -> Result<Unverified, VerifyError> {
+        self.parse_request_with_body(request, request.body().as_ref(), now)
+    }
+
+    /// Parses the signature of a request and runs every check that needs no key: syntax,
+    /// covered components, time, digest. The result names the key id; fetch that key and
+    /// call [`Unverified::verify`].
+    pub fn parse_request_with_body<B>(
+        &self,
+        request: &http::Request<B>,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<Unverified, VerifyError> {
+        let scheme = self.default_scheme.as_deref().unwrap_or("https");
+        let message = Message::request(request, scheme);
+        self.parse_message(&message, body, now)
+    }
+
+    /// Parses the RFC 9421 signature of a response (for example a signed fetch answer).
+    pub fn parse_response_with_body<B>(
+        &self,
+        response: &http::Response<B>,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<Unverified, VerifyError> {
+        let message = Message::response(response);
+        self.parse_message(&message, body, now)
+    }
+
+    /// Parses and verifies in one go, for a key already at hand.
+    pub fn verify_request<B: AsRef<[u8]>>(
+        &self,
+        request: &http::Request<B>,
+        key: &VerifyingKey,
+        now: SystemTime,
+    ) -> Result<Verified, VerifyError> {
+        self.parse_request(request, now)?.verify(key)
+    }
+
+    fn parse_message(
+        &self,
+        message: &Message<'_>,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<Unverified, VerifyError> {
+        let now = unix_seconds(now);
+        let mut unverified = if message.has_header("signature-input") {
+            self.parse_rfc9421(message)?
+        } else if message.has_header("signature") {
+            let value = header_text(message, &rfc9421::SIGNATURE)?;
+            let parsed = CavageSignature::parse(&value)
+                .map_err(|e| malformed(rfc9421::SIGNATURE, e.into()))?;
+            parse_cavage(message, parsed, &self.policy)?
+        } else if let Some(value) = message.headers.get(http::header::AUTHORIZATION) {
+            let value = std::str::from_utf8(value.as_bytes())
+                .map_err(|_| malformed(http::header::AUTHORIZATION, HeaderError::NotText))?;
+            let parsed = CavageSignature::parse_authorization(value)
+                .map_err(|e| malformed(http::header::AUTHORIZATION, e.into()))?;
+            parse_cavage(message, parsed, &self.policy)?
+        } else {
+            return Err(VerifyErrorKind::NoSignature.into());
+        };
+        let context = |kind: VerifyErrorKind, u: &Unverified| VerifyError {
+            kind,
+            standard: Some(u.standard),
+            key_id: Some(u.key_id.clone()),
+            signing_string: Some(u.signing_string().into_owned()),
+        };
+        if let Err(kind) = self.check_policy(message, &unverified, now) {
+            return Err(context(kind, &unverified));
+        }
+        match digest::check_body(message.headers, body) {
+            Ok(check) => unverified.digests = check,
+            Err(e) => return Err(context(e.into(), &unverified)),
+        }
+        unverified.min_rsa_bits = self.policy.min_rsa_bits;
+        Ok(unverified)
+    }
+
+    fn parse_rfc9421(&self, message: &Message<'_>) -> Result<Unverified, VerifyError> {
+        let input = header_text(message, &rfc9421::SIGNATURE_INPUT)?;
+        let signature = match message.header_joined("signature") {
+            Some(_) => header_text(message, &rfc9421::SIGNATURE)?,
+            None => {
+                return Err(malformed(
+                    rfc9421::SIGNATURE,
+                    Rfc9421ParseError::UnmatchedLabel {
+                        label: String::new(),
+                        present_in: "Signature-Input",
+                    }
+                    .into(),
+                ));
+            }
+        };
+        let inputs = rfc9421::parse_signature_input(&input)
+            .map_err(|e| malformed(rfc9421::SIGNATURE_INPUT, e.into()))?;
+        let signatures = rfc9421::parse_signature(&signature)
+            .map_err(|e| malformed(rfc9421::SIGNATURE, e.into()))?;
+        let (label, params) = match &self.label {
+            Some(wanted) => inputs
+                .into_iter()
+                .find(|(l, _)| l == wanted)
+                .ok_or_else(|| VerifyErrorKind::LabelNotFound {
+                    label: wanted.clone(),
+                })?,
+            None => inputs.into_iter().next().ok_or_else(|| {
+                malformed(rfc9421::SIGNATURE_INPUT, Rfc9421ParseError::Empty.into())
+            })?,
+        };
+        let signature_bytes = signatures
+            .into_iter()
+            .find(|(l, _)| *l == label)
+            .map(|(_, bytes)| bytes)
+            .ok_or_else(|| {
+                malformed(
+                    rfc9421::SIGNATURE,
+                    Rfc9421ParseError::UnmatchedLabel {
+                        label: label.clone(),
+                        present_in: "Signature-Input",
+                    }
+                    .into(),
+                )
+            })?;
+        let key_id = params.keyid.clone().unwrap_or_default();
+        let algorithm = match &params.alg {
+            Some(name) => {
+                AlgorithmSpec::Explicit(Algorithm::from_name(name).ok_or_else(|| VerifyError {
+                    kind: VerifyErrorKind::UnknownAlgorithm { name: name.clone() },
+                    standard: Some(Standard::Rfc9421),
+                    key_id: Some(key_id.clone()),
+                    signing_string: None,
+                })?)
+            }
+            None => AlgorithmSpec::FromKey,
+        };
+        let base = rfc9421::signature_base(message, &params).map_err(|e| VerifyError {
+            kind: component_error(e),
+            standard: Some(Standard::Rfc9421),
+            key_id: Some(key_id.clone()),
+            signing_string: None,
+        })?;
+        let covered = params.components.iter().map(ToString::to_string).collect();
+        Ok(Unverified {
+            standard: Standard::Rfc9421,
+            key_id,
+            algorithm,
+            declared_algorithm: params.alg.clone(),
+            covered,
+            base,
+            base_without_query: None,
+            signature: signature_bytes,
+            label: Some(label),
+            created: params.created,
+            expires: params.expires,
+            nonce: params.nonce,
+            tag: params.tag,
+            digests: DigestCheck::default(),
+            min_rsa_bits: 0,
+        })
+    }
+
+    fn check_policy(
+        &self,
+        message: &Message<'_>,
+        unverified: &Unverified,
+        now: i64,
+    ) -> Result<(), VerifyErrorKind> {
+        let policy = &self.policy;
+        let covers = |names: &[&str]| {
+            unverified
+                .covered
+                .iter()
+                .any(|c| names.contains(&c.as_str()))
+        };
+        let covers_digest = covers(&["digest", "content-digest"]);
+        if policy.require_target_or_digest
+            && !covers_digest
+            && !covers(&[
+                "(request-target)",
+                "@request-target",
+                "@target-uri",
+                "@path",
+            ])
+        {
+            return Err(VerifyErrorKind::NotCovered {
+                requirement: Requirement::RequestTargetOrDigest,
+            });
+        }
+        if policy.require_host_on_get
+            && message.method == Some(&Method::GET)
+            && !covers(&["host", "@authority", "@target-uri"])
+        {
+            return Err(VerifyErrorKind::NotCovered {
+                requirement: Requirement::HostOnGet,
+            });
+        }
+        if policy.require_digest_on_post && message.method == Some(&Method::POST) && !covers_digest
+        {
+            return Err(VerifyErrorKind::NotCovered {
+                requirement: Requirement::DigestOnPost,
+            });
+        }
+
+        // Times: `expires` always; `created` and a covered Date against the window.
+        if let Some(expires) = unverified.expires {
+            let leeway = i64::try_from(policy.expires_leeway.as_secs()).unwrap_or(i64::MAX);
+            if now > expires.saturating_add(leeway) {
+                return Err(VerifyErrorKind::Expired { expires, now });
+            }
+        }
+        let mut times = Vec::with_capacity(2);
+        if let Some(created) = unverified.created {
+            times.push((created, "created"));
+        }
+        if covers(&["date"]) {
+            let value = message
+                .header_joined("date")
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+                .unwrap_or_default();
+            let parsed = httpdate::parse_http_date(value.trim()).map_err(|_| {
+                VerifyErrorKind::InvalidDate {
+                    value: value.clone(),
+                }
+            })?;
+            times.push((unix_seconds(parsed), "date"));
+        }
+        if times.is_empty() && policy.require_date {
+            return Err(VerifyErrorKind::MissingDate);
+        }
+        for (signed, source_of_time) in times {
+            if let Some(max_age) = policy.max_age {
+                let limit = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
+                if now.saturating_sub(signed) > limit {
+                    return Err(VerifyErrorKind::TooOld {
+                        signed,
+                        source_of_time,
+                        now,
+                        max_age: max_age.as_secs(),
+                    });
+                }
+            }
+            if let Some(skew) = policy.max_future_skew {
+                let limit = i64::try_from(skew.as_secs()).unwrap_or(i64::MAX);
+                if signed.saturating_sub(now) > limit {
+                    return Err(VerifyErrorKind::FutureDated {
+                        signed,
+                        source_of_time,
+                        now,
+                        max_skew: skew.as_secs(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How the algorithm is determined.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum AlgorithmSpec {
+    /// Named by the signature.
+    Explicit(Algorithm),
+    /// draft-cavage `hs2019`, or RFC 9421 without `alg`: from the key.
+    FromKey,
+}
+
+/// A parsed signature that passed every check needing no key. Ask [`Unverified::key_id`] for
+/// the key, then [`Unverified::verify`]; verify again with a refreshed key if the first one
+/// fails (the peer may have rotated it), without parsing again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unverified {
+    standard: Standard,
+    key_id: String,
+    algorithm: AlgorithmSpec,
+    declared_algorithm: Option<String>,
+    covered: Vec<String>,
+    base: Vec<u8>,
+    base_without_query: Option<Vec<u8>>,
+    signature: Vec<u8>,
+    label: Option<String>,
+    created: Option<i64>,
+    expires: Option<i64>,
+    nonce: Option<String>,
+    tag: Option<String>,
+    digests: DigestCheck,
+    min_rsa_bits: usize,
+}
+
+impl Unverified {
+    /// The key id: the key to fetch.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The standard of the signature.
+    pub fn standard(&self) -> Standard {
+        self.standard
+    }
+
+    /// The algorithm as the signature names it (`rsa-sha256`, `hs2019`, `ed25519`, ...).
+    pub fn declared_algorithm(&self) -> Option<&str> {
+        self.declared_algorithm.as_deref()
+    }
+
+    /// The covered components, as named in the signature.
+    pub fn covered(&self) -> &[String] {
+        &self.covered
+    }
+
+    /// The signing string (draft-cavage) or signature base (RFC 9421), for display.
+    pub fn signing_string(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.base)
+    }
+
+    /// The exact bytes that were signed.
+    pub fn signing_bytes(&self) -> &[u8] {
+        &self.base
+    }
+
+    /// The RFC 9421 label.
+    pub fn label(&self) -> Option<&str> {
+        self.label.as_deref()
+    }
+
+    /// Checks the signature with `key`. Can be called again with another key.
+    pub fn verify(&self, key: &VerifyingKey) -> Result<Verified, VerifyError> {
+        self.verify_inner(key).map_err(|kind| VerifyError {
+            kind,
+            standard: Some(self.standard),
+            key_id: Some(self.key_id.clone()),
+            signing_string: Some(self.signing_string().into_owned()),
+        })
+    }
+
+    fn verify_inner(&self, key: &VerifyingKey) -> Result<Verified, VerifyErrorKind> {
+        let kind = key.kind();
+        if let KeyKind::Rsa { bits } = kind
+            && bits < self.min_rsa_bits
+        {
+            return Err(VerifyErrorKind::KeyTooSmall {
+                bits,
+                min: self.min_rsa_bits,
+            });
+        }
+        let algorithm = match &self.algorithm {
+            AlgorithmSpec::Explicit(algorithm) => *algorithm,
+            AlgorithmSpec::FromKey => key.algorithm(),
+        };
+        if !kind.supports(algorithm) {
+            return Err(VerifyErrorKind::AlgorithmKeyMismatch {
+                algorithm,
+                key: kind,
+            });
+        }
+        // draft-cavage hs2019 with an EC key carries an ASN.1 DER ECDSA signature.
+        let cavage_ecdsa =
+            self.standard == Standard::Cavage && algorithm == Algorithm::EcdsaP256Sha256;
+        let check = |base: &[u8]| {
+            if cavage_ecdsa {
+                key.verify_ecdsa_asn1(base, &self.signature)
+            } else {
+                key.verify_bytes(algorithm, base, &self.signature)
+            }
+        };
+        let mut matched_without_query = false;
+        let mut signing_string = &self.base;
+        match check(&self.base) {
+            Ok(()) => {}
+            Err(SignatureError::AlgorithmMismatch { algorithm, key }) => {
+                return Err(VerifyErrorKind::AlgorithmKeyMismatch { algorithm, key });
+            }
+            Err(SignatureError::Mismatch) => {
+                let alternative = self
+                    .base_without_query
+                    .as_ref()
+                    .filter(|alt| check(alt).is_ok());
+                match alternative {
+                    Some(alt) => {
+                        matched_without_query = true;
+                        signing_string = alt;
+                    }
+                    None => return Err(VerifyErrorKind::BadSignature { algorithm }),
+                }
+            }
+        }
+        Ok(Verified {
+            standard: self.standard,
+            key_id: self.key_id.clone(),
+            algorithm,
+            covered: self.covered.clone(),
+            signing_string: String::from_utf8_lossy(signing_string).into_owned(),
+            label: self.label.clone(),
+            created: self.created,
+            expires: self.expires,
+            nonce: self.nonce.clone(),
+            tag: self.tag.clone(),
+            matched_without_query,
+            digests: self.digests.clone(),
+        })
+    }
+}
+
+fn parse_cavage(
+    message: &Message<'_>,
+    parsed: CavageSignature,
+    policy: &Policy,
+) -> Result<Unverified, VerifyError> {
+    let with_context = |kind: VerifyErrorKind| VerifyError {
+        kind,
+        standard: Some(Standard::Cavage),
+        key_id: Some(parsed.key_id.clone()),
+        signing_string: None,
+    };
+    let declared = parsed.algorithm.clone();
+    let algorithm = match declared.as_deref() {
+        None | Some("hs2019") => AlgorithmSpec::FromKey,
+        Some("rsa-sha256") => AlgorithmSpec::Explicit(Algorithm::RsaV1_5Sha256),
+        Some("hmac-sha256") => AlgorithmSpec::Explicit(Algorithm::HmacSha256),
+        Some(other) => {
+            return Err(with_context(VerifyErrorKind::UnknownAlgorithm {
+                name: other.to_owned(),
+            }));
+        }
+    };
+    // §2.3: `(created)`/`(expires)` with an algorithm whose name reveals it is an error.
+    if let Some(name) = declared
+        .as_deref()
+        .filter(|a| a.starts_with("rsa") || a.starts_with("hmac") || a.starts_with("ecdsa"))
+    {
+        for pseudo_header in ["(created)", "(expires)"] {
+            if parsed.headers.iter().any(|h| h == pseudo_header) {
+                return Err(with_context(VerifyErrorKind::PseudoHeaderNotAllowed {
+                    pseudo_header,
+                    algorithm: name.to_owned(),
+                }));
+            }
+        }
+    }
+    let base = cavage::signing_string(
+        message,
+        &parsed.headers,
+        parsed.created,
+        parsed.expires,
+        false,
+    )
+    .map_err(|e| with_context(line_error(e)))?;
+    let base_without_query = if policy.accept_request_target_without_query
+        && message.query().is_some()
+        && parsed.headers.iter().any(|h| h == "(request-target)")
+    {
+        cavage::signing_string(
+            message,
+            &parsed.headers,
+            parsed.created,
+            parsed.expires,
+            true,
+        )
+        .ok()
+    } else {
+        None
+    };
+    Ok(Unverified {
+        standard: Standard::Cavage,
+        key_id: parsed.key_id,
+        algorithm,
+        declared_algorithm: declared,
+        covered: parsed.headers,
+        base,
+        base_without_query,
+        signature: parsed.signature,
+        label: None,
+        created: parsed.created,
+        expires: parsed.expires,
+        nonce: None,
+        tag: None,
+        digests: DigestCheck::default(),
+        min_rsa_bits: 0,
+    })
+}
+
+fn line_error(e: LineError) -> VerifyErrorKind {
+    match e {
+        LineError::Missing(component) => VerifyErrorKind::MissingComponent { component },
+        LineError::MissingParameter(name) => VerifyErrorKind::MissingParameter { name },
+        LineError::UnknownPseudoHeader(component) => VerifyErrorKind::UnsupportedComponent {
+            component,
+            reason: "unknown pseudo-header".to_owned(),
+        },
+    }
+}
+
+fn component_error(e: ComponentError) -> VerifyErrorKind {
+    match e {
+        ComponentError::Missing { component } => VerifyErrorKind::MissingComponent { component },
+        ComponentError::Unsupported { component, reason } => {
+            VerifyErrorKind::UnsupportedComponent {
+                component,
+                reason: reason.to_owned(),
+            }
+        }
+        ComponentError::Duplicate { component } => VerifyErrorKind::UnsupportedComponent {
+            component,
+            reason: "covered twice".to_owned(),
+        },
+        ComponentError::InvalidStructuredField { component, reason } => {
+            VerifyErrorKind::UnsupportedComponent { component, reason }
+        }
+        ComponentError::Identifier(source) => VerifyErrorKind::MalformedHeader {
+            header: rfc9421::SIGNATURE_INPUT,
+            source: source.into(),
+        },
+    }
+}
+
+fn malformed(header: HeaderName, source: HeaderError) -> VerifyError {
+    VerifyErrorKind::MalformedHeader { header, source }.into()
+}
+
+fn header_text(message: &Message<'_>, name: &HeaderName) -> Result<String, VerifyError> {
+    let joined = message
+        .header_joined(name.as_str())
+        .ok_or_else(|| malformed(name.clone(), HeaderError::NotText))?;
+    String::from_utf8(joined).map_err(|_| malformed(name.clone(), HeaderError::NotText))
+}
+
+/// Seconds since the Unix epoch, negative before it.
+pub(crate) fn unix_seconds(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_secs()).map_or(i64::MIN, |s| -s),
+    }
+}
+
+/// Formats Unix seconds as an HTTP date for error messages.
+fn unix(seconds: i64) -> String {
+    let time = u64::try_from(seconds)
+        .ok()
+        .and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s)));
+    match time {
+        Some(time) => format!("{} [{seconds}]", httpdate::fmt_http_date(time)),
+        None => seconds.to_string(),
+    }
+}

@@ -1,0 +1,47 @@
+//! Finding the shared fixtures and this crate's test data.
+
+use std::path::{Path, PathBuf};
+
+/// `../shared/fixtures` from the workspace root.
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/fixtures"
+    ))
+}
+
+/// The bytes of a fixture, or a failure naming the missing path.
+pub fn fixture(relative: &str) -> Vec<u8> {
+    read(&fixtures_dir().join(relative))
+}
+
+/// The text of a file under `tests/it/data`.
+pub fn data(relative: &str) -> String {
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/data")).join(relative);
+    String::from_utf8(read(&path)).unwrap()
+}
+
+/// The files of a directory, sorted; a failure names the directory if it is missing or empty.
+pub fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{} has no files", dir.display());
+    files
+}
+
+pub fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path)
+        .unwrap_or_else(|error| panic!("missing test input {}: {error}", path.display()))
+}
+
+/// The rows of a tab-separated data file, without comments and blank lines.
+pub fn rows(text: &str) -> Vec<Vec<&str>> {
+    text.lines()
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| line.split('\t').collect())
+        .collect()
+}
