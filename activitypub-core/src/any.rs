@@ -7,7 +7,9 @@ use crate::ext::mobilizon::{Event, EventType, Member, MemberType};
 use crate::ext::peertube::{CacheFile, CacheFileType, Playlist, PlaylistType, Video, VideoType};
 use crate::ext::schema::{PropertyValue, PropertyValueType};
 use crate::json::{FromJson, JsonKind, Raw, member};
-use crate::kind::{ActivityType, ActorType, CollectionType, LinkType, ObjectType, local_type_name};
+use crate::kind::{
+    ActivityType, ActorType, CollectionType, LinkType, Namespace, ObjectType, split_type_name,
+};
 use crate::object::{
     Object, ObjectProps, Place, PlaceType, RawType, Tombstone, TombstoneType, Unknown,
 };
@@ -344,47 +346,37 @@ enum Class {
 
 impl Class {
     fn of(name: &str) -> Option<(Self, &'static str)> {
-        let local = local_type_name(name);
-        if let Some(k) = ActivityType::from_name(local) {
+        if let Some(k) = ActivityType::from_name(name) {
             return Some((Self::Activity(k), k.as_str()));
         }
-        if let Some(k) = ObjectType::from_name(local) {
+        if let Some(k) = ObjectType::from_name(name) {
             return Some((Self::Object(k), k.as_str()));
         }
-        if let Some(k) = ActorType::from_name(local) {
+        if let Some(k) = ActorType::from_name(name) {
             return Some((Self::Actor(k), k.as_str()));
         }
-        if let Some(k) = CollectionType::from_name(local) {
+        if let Some(k) = CollectionType::from_name(name) {
             return Some((Self::Collection(k), k.as_str()));
         }
-        if let Some(k) = LinkType::from_name(local) {
+        if let Some(k) = LinkType::from_name(name) {
             return Some((Self::Link(k), k.as_str()));
         }
-        let class = match local {
-            "Question" => Self::Question,
-            "Event" => Self::Event,
-            "Video" => Self::Video,
-            "Place" => Self::Place,
-            "Tombstone" => Self::Tombstone,
-            "Member" => Self::Member,
-            "CacheFile" => Self::CacheFile,
-            "Playlist" => Self::Playlist,
-            "PropertyValue" => Self::PropertyValue,
+        let (namespace, local) = split_type_name(name);
+        let (class, canonical, home) = match local {
+            "Question" => (Self::Question, "Question", Namespace::ActivityStreams),
+            "Event" => (Self::Event, "Event", Namespace::ActivityStreams),
+            "Video" => (Self::Video, "Video", Namespace::ActivityStreams),
+            "Place" => (Self::Place, "Place", Namespace::ActivityStreams),
+            "Tombstone" => (Self::Tombstone, "Tombstone", Namespace::ActivityStreams),
+            "Member" => (Self::Member, "Member", Namespace::Mobilizon),
+            "CacheFile" => (Self::CacheFile, "CacheFile", Namespace::PeerTube),
+            "Playlist" => (Self::Playlist, "Playlist", Namespace::PeerTube),
+            "PropertyValue" => (Self::PropertyValue, "PropertyValue", Namespace::SchemaOrg),
             _ => return None,
         };
-        // The match above only lets through names that are 'static literals.
-        let canonical = match class {
-            Self::Question => "Question",
-            Self::Event => "Event",
-            Self::Video => "Video",
-            Self::Place => "Place",
-            Self::Tombstone => "Tombstone",
-            Self::Member => "Member",
-            Self::CacheFile => "CacheFile",
-            Self::Playlist => "Playlist",
-            _ => "PropertyValue",
-        };
-        Some((class, canonical))
+        namespace
+            .is_none_or(|ns| ns == home)
+            .then_some((class, canonical))
     }
 }
 

@@ -6,44 +6,69 @@ use std::fmt;
 use crate::json::{FromJson, Raw};
 use serde::{Serialize, Serializer};
 
-/// The local name of a type written as a compact or full IRI in a namespace the fediverse uses
+/// The vocabularies whose type names the model knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Namespace {
+    /// ActivityStreams, `https://www.w3.org/ns/activitystreams#` (`as:`).
+    ActivityStreams,
+    /// Mastodon's, `http://joinmastodon.org/ns#` (`toot:`).
+    Mastodon,
+    /// schema.org, `http://schema.org#` or `http://schema.org/` (`schema:`, `sc:`).
+    SchemaOrg,
+    /// Mobilizon's, `https://joinmobilizon.org/ns#` (`mz:`).
+    Mobilizon,
+    /// PeerTube's, `https://joinpeertube.org/ns#` (`pt:`).
+    PeerTube,
+    /// LitePub's, `http://litepub.social/ns#` (`litepub:`).
+    LitePub,
+}
+
+/// Splits a type name written as a compact or full IRI in a namespace the fediverse uses
 /// (`as:Note`, `https://www.w3.org/ns/activitystreams#Note`, `schema:PropertyValue`,
-/// `http://schema.org/PropertyValue`...). Names in no known namespace come back unchanged.
-pub fn local_type_name(name: &str) -> &str {
-    const PREFIXES: &[&str] = &[
-        "https://www.w3.org/ns/activitystreams#",
-        "http://www.w3.org/ns/activitystreams#",
-        "as:",
-        "http://joinmastodon.org/ns#",
-        "toot:",
-        "http://schema.org#",
-        "http://schema.org/",
-        "https://schema.org/",
-        "https://schema.org#",
-        "schema:",
-        "sc:",
-        "https://joinmobilizon.org/ns#",
-        "mz:",
-        "https://joinpeertube.org/ns#",
-        "pt:",
-        "http://litepub.social/ns#",
-        "litepub:",
+/// `http://schema.org/PropertyValue`...) into its namespace and local name. A bare name (`Note`)
+/// has no namespace; a name in an unknown namespace comes back whole, with none.
+pub fn split_type_name(name: &str) -> (Option<Namespace>, &str) {
+    use Namespace::*;
+    const PREFIXES: &[(&str, Namespace)] = &[
+        ("https://www.w3.org/ns/activitystreams#", ActivityStreams),
+        ("http://www.w3.org/ns/activitystreams#", ActivityStreams),
+        ("as:", ActivityStreams),
+        ("http://joinmastodon.org/ns#", Mastodon),
+        ("toot:", Mastodon),
+        ("http://schema.org#", SchemaOrg),
+        ("http://schema.org/", SchemaOrg),
+        ("https://schema.org/", SchemaOrg),
+        ("https://schema.org#", SchemaOrg),
+        ("schema:", SchemaOrg),
+        ("sc:", SchemaOrg),
+        ("https://joinmobilizon.org/ns#", Mobilizon),
+        ("mz:", Mobilizon),
+        ("https://joinpeertube.org/ns#", PeerTube),
+        ("pt:", PeerTube),
+        ("http://litepub.social/ns#", LitePub),
+        ("litepub:", LitePub),
     ];
     // Nearly every type is written as a bare name: skip the prefix table for those.
     if !name.contains(':') {
-        return name;
+        return (None, name);
     }
     PREFIXES
         .iter()
-        .find_map(|p| name.strip_prefix(p))
-        .unwrap_or(name)
+        .find_map(|(p, ns)| name.strip_prefix(p).map(|local| (Some(*ns), local)))
+        .unwrap_or((None, name))
+}
+
+/// The local name of a type (see [`split_type_name`]), whatever its namespace.
+pub fn local_type_name(name: &str) -> &str {
+    split_type_name(name).1
 }
 
 macro_rules! kind_enum {
     (
         $(#[$meta:meta])*
         pub enum $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )*
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal $(in $ns:ident)?, )*
         }
     ) => {
         $(#[$meta])*
@@ -64,13 +89,22 @@ macro_rules! kind_enum {
                 }
             }
 
-            /// Recognises a type name, also written as a compact or full IRI
-            /// (see [`local_type_name`]).
-            pub fn from_name(name: &str) -> Option<Self> {
-                match local_type_name(name) {
-                    $( $text => Some(Self::$variant), )*
-                    _ => None,
+            /// The vocabulary the type belongs to.
+            pub fn namespace(self) -> Namespace {
+                match self {
+                    $( Self::$variant => kind_enum!(@ns $($ns)?), )*
                 }
+            }
+
+            /// Recognises a type name, bare or written as a compact or full IRI in the type's
+            /// own namespace (see [`split_type_name`]): `as:Note` is a Note, `toot:Note` is not.
+            pub fn from_name(name: &str) -> Option<Self> {
+                let (namespace, local) = split_type_name(name);
+                let kind = match local {
+                    $( $text => Self::$variant, )*
+                    _ => return None,
+                };
+                namespace.is_none_or(|ns| ns == kind.namespace()).then_some(kind)
             }
         }
 
@@ -86,6 +120,8 @@ macro_rules! kind_enum {
             }
         }
     };
+    (@ns) => { Namespace::ActivityStreams };
+    (@ns $ns:ident) => { Namespace::$ns };
 }
 
 kind_enum! {
@@ -150,7 +186,7 @@ kind_enum! {
         /// The actor viewed the object.
         View = "View",
         /// An emoji reaction (LitePub, Misskey): `content` holds the emoji.
-        EmojiReact = "EmojiReact",
+        EmojiReact = "EmojiReact" in LitePub,
     }
 }
 
@@ -232,7 +268,7 @@ kind_enum! {
         /// A relationship between two objects.
         Relationship = "Relationship",
         /// A custom emoji (Mastodon `toot:Emoji`), shown for its `name` shortcode.
-        Emoji = "Emoji",
+        Emoji = "Emoji" in Mastodon,
     }
 }
 

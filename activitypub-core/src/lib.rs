@@ -72,7 +72,7 @@ pub use ext::schema::{PropertyValue, PropertyValueType};
 pub use json::JsonKind;
 pub use kind::{
     ActivityType, ActorType, CollectionType, EventStatus, JoinMode, LinkType, MemberRole,
-    ObjectType, Openness, local_type_name,
+    Namespace, ObjectType, Openness, local_type_name, split_type_name,
 };
 pub use link::Link;
 pub use object::{

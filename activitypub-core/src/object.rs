@@ -141,10 +141,14 @@ impl ObjectProps {
             .or(self.misskey_quote.as_deref())
     }
 
-    /// The members that a type of this object models but whose received value did not fit (a
-    /// number where a string belongs, a malformed date, `null`...). Their raw values are in
-    /// [`ObjectProps::extra`] under the same key.
-    pub fn degraded<'a>(&'a self, own_keys: &'a [&'a str]) -> impl Iterator<Item = &'a str> + 'a {
+    /// The members that the common properties or `own_keys` model but whose received value did
+    /// not fit (a number where a string belongs, a malformed date...; a `null` is not counted).
+    /// Their raw values are in [`ObjectProps::extra`] under the same key. Each object type has a
+    /// public `degraded()` that passes its own keys.
+    pub(crate) fn degraded<'a>(
+        &'a self,
+        own_keys: &'a [&'a str],
+    ) -> impl Iterator<Item = &'a str> + 'a {
         // A `null` is how many servers say "absent": it is kept, but it is not a bad value.
         self.extra
             .iter()

@@ -279,3 +279,71 @@ fn built_contexts_agree_with_what_real_servers_declare() {
     }
     assert!(checked > 50, "only {checked} terms compared");
 }
+
+#[test]
+fn type_names_are_recognized_in_every_spelling_and_kept() {
+    let cases = [
+        ("Note", "Object", "Note"),
+        ("as:Note", "Object", "Note"),
+        (
+            "https://www.w3.org/ns/activitystreams#Note",
+            "Object",
+            "Note",
+        ),
+        (
+            "http://www.w3.org/ns/activitystreams#Create",
+            "Activity",
+            "Create",
+        ),
+        ("PropertyValue", "PropertyValue", "PropertyValue"),
+        ("schema:PropertyValue", "PropertyValue", "PropertyValue"),
+        (
+            "http://schema.org#PropertyValue",
+            "PropertyValue",
+            "PropertyValue",
+        ),
+        (
+            "http://schema.org/PropertyValue",
+            "PropertyValue",
+            "PropertyValue",
+        ),
+        (
+            "https://schema.org/PropertyValue",
+            "PropertyValue",
+            "PropertyValue",
+        ),
+        ("toot:Emoji", "Object", "Emoji"),
+        ("as:Hashtag", "Link", "Hashtag"),
+        ("pt:CacheFile", "CacheFile", "CacheFile"),
+        ("litepub:EmojiReact", "Activity", "EmojiReact"),
+        ("ChatMessage", "Unknown", "ChatMessage"),
+        ("toot:Note", "Unknown", "toot:Note"),
+    ];
+    for (spelling, variant, type_name) in cases {
+        let input = json!({"type": spelling, "id": "https://a.example/1"});
+        let object = AnyObject::from_value(input.clone()).expect(spelling);
+        assert_eq!(
+            (object.variant_name(), object.type_name()),
+            (variant, type_name),
+            "{spelling}"
+        );
+        assert_eq!(
+            object.to_value(),
+            input,
+            "{spelling} is written back as received"
+        );
+    }
+}
+
+#[test]
+fn changing_the_kind_writes_the_new_type() {
+    let mut object =
+        AnyObject::from_value(json!({"type": ["as:Note", "x:Extra"], "id": "https://a.example/1"}))
+            .expect("note");
+    assert_eq!(object.to_value()["type"], json!(["as:Note", "x:Extra"]));
+    let AnyObject::Object(note) = &mut object else {
+        panic!("an Object")
+    };
+    note.kind = activitypub_core::ObjectType::Article;
+    assert_eq!(object.to_value()["type"], json!("Article"));
+}
