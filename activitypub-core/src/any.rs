@@ -221,7 +221,8 @@ impl AnyObject {
         let raw = map
             .iter()
             .rposition(|(k, _)| k == "type")
-            .map(|i| map.swap_remove(i).1);
+            // `remove`, not `swap_remove`: member order decides which repeated name wins.
+            .map(|i| map.remove(i).1);
         if raw.is_some() {
             map.retain(|(k, _)| k != "type");
         }

@@ -463,6 +463,13 @@ macro_rules! data_object {
                         _ => { extra.insert(key, value.into_value()); }
                     }
                 }
+                // With a repeated member name, an earlier value that did not fit may be in `extra`
+                // while a later one filled the field: the field wins.
+                extra.retain(|k, _| {
+                    !(false
+                        $( || (k == $rkey && $rfield.is_some()) )*
+                        $( || (k == $okey && $ofield.is_some()) )*)
+                });
                 #[allow(unreachable_patterns)]
                 match ($($rfield,)*) {
                     ($(Some($rfield),)*) => Ok(Self { $($rfield,)* $($ofield,)* extra }),

@@ -218,17 +218,22 @@ impl ObjectProps {
     ) -> Result<(), M::Error> {
         self.write(map)?;
         for (key, value) in &self.extra {
-            let shadowed = match key.as_str() {
-                "type" => true,
-                "@context" => self.ld_context.is_some(),
-                "id" => self.id.is_some(),
-                k => self.is_set(k) || own_is_set(k),
-            };
-            if !shadowed {
+            if !self.shadows(key, &own_is_set) {
                 map.serialize_entry(key, value)?;
             }
         }
         Ok(())
+    }
+
+    /// Whether a typed field holds the member `key`, so that a raw member of that name in
+    /// `extra` must not be written.
+    pub(crate) fn shadows(&self, key: &str, own_is_set: &impl Fn(&str) -> bool) -> bool {
+        match key {
+            "type" => true,
+            "@context" => self.ld_context.is_some(),
+            "id" => self.id.is_some(),
+            k => self.is_set(k) || own_is_set(k),
+        }
     }
 }
 
@@ -318,6 +323,13 @@ macro_rules! object_type {
                     if let Some((key, raw)) = leftover {
                         this.props.keep(key, raw);
                     }
+                }
+                // With a repeated member name, an earlier value that did not fit stays in `extra`
+                // when a later one fills the field: the field wins.
+                if !this.props.extra.is_empty() {
+                    let mut extra = std::mem::take(&mut this.props.extra);
+                    extra.retain(|key, _| !this.props.shadows(key, &|k| this.own_is_set(k)));
+                    this.props.extra = extra;
                 }
                 this
             }
@@ -518,6 +530,12 @@ impl Unknown {
             if let Some((key, raw)) = this.props.take_member(key, value) {
                 this.props.keep(key, raw);
             }
+        }
+        // See `object_type!`: a typed field wins over a raw member of the same name.
+        if !this.props.extra.is_empty() {
+            let mut extra = std::mem::take(&mut this.props.extra);
+            extra.retain(|key, _| !this.props.shadows(key, &|_| false));
+            this.props.extra = extra;
         }
         this
     }
