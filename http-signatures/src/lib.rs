@@ -28,7 +28,7 @@
 //! let verified = match unverified.verify(&cached_key) {
 //!     Ok(verified) => verified,
 //!     // The peer may have rotated its key: refetch it and verify again, without parsing again.
-//!     Err(e) if matches!(e.kind, VerifyErrorKind::BadSignature { .. }) => {
+//!     Err(e) if matches!(e.kind(), VerifyErrorKind::BadSignature { .. }) => {
 //!         unverified.verify(&refetched_key)?
 //!     }
 //!     Err(e) => return Err(e.into()),

@@ -163,22 +163,31 @@ impl<'a> Message<'a> {
         };
         out.extend_from_slice(self.scheme().as_bytes());
         out.extend_from_slice(b"://");
-        out.extend_from_slice(authority);
+        out.extend_from_slice(&authority);
         self.append_request_target(out);
         true
     }
 
     /// The authority as received: from the request URI when it is absolute, else the `Host`
-    /// header.
-    fn raw_authority(&self) -> Option<&'a [u8]> {
+    /// header (bytes that are not UTF-8 replaced by U+FFFD).
+    fn raw_authority(&self) -> Option<Cow<'a, [u8]>> {
         match self.uri.and_then(Uri::authority) {
-            Some(authority) => Some(authority.as_str().as_bytes()),
+            Some(authority) => Some(Cow::Borrowed(authority.as_str().as_bytes())),
             None => {
-                let host = self.headers.get(HOST)?;
-                Some(trim_ows(host.as_bytes()))
+                let host = trim_ows(self.headers.get(HOST)?.as_bytes());
+                Some(match String::from_utf8_lossy(host) {
+                    Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+                    Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+                })
             }
         }
     }
+}
+
+/// A signing string as text: the bytes themselves when they are UTF-8, as they nearly always
+/// are, else with U+FFFD for what is not.
+pub(crate) fn into_text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Removes leading and trailing spaces and tabs.

@@ -7,6 +7,10 @@ use std::fmt;
 
 use crate::message::Message;
 
+mod quick;
+
+pub(crate) use quick::read_signature;
+
 /// The `Signature-Input` header name.
 pub const SIGNATURE_INPUT: http::HeaderName = http::HeaderName::from_static("signature-input");
 /// The `Signature` header name (shared with draft-cavage's header of the same name).
@@ -48,8 +52,10 @@ pub struct Component {
 impl Component {
     /// A component without parameters. Field names are lowercased.
     pub fn new(name: impl Into<String>) -> Self {
+        let mut name = name.into();
+        name.make_ascii_lowercase();
         Self {
-            name: name.into().to_ascii_lowercase(),
+            name,
             parameters: Vec::new(),
         }
     }
@@ -136,12 +142,45 @@ impl Component {
 
     /// The identifier as serialized in a signature base and in `Signature-Input`.
     pub fn serialize(&self) -> Result<String, Rfc9421ParseError> {
-        let invalid = || Rfc9421ParseError::InvalidComponentName {
-            name: self.name.clone(),
-        };
         let mut out = String::new();
-        let name = sfv::StringRef::from_str(&self.name).map_err(|_| invalid())?;
-        let mut ser = sfv::ItemSerializer::with_buffer(&mut out).bare_item(name);
+        self.serialize_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// Appends the serialized identifier to `out`.
+    fn append_identifier(&self, out: &mut Vec<u8>) -> Result<(), Rfc9421ParseError> {
+        if self.is_plain() {
+            out.push(b'"');
+            out.extend_from_slice(self.name.as_bytes());
+            out.push(b'"');
+        } else {
+            out.extend_from_slice(self.serialize()?.as_bytes());
+        }
+        Ok(())
+    }
+
+    fn serialize_into(&self, out: &mut String) -> Result<(), Rfc9421ParseError> {
+        if self.is_plain() {
+            out.push('"');
+            out.push_str(&self.name);
+            out.push('"');
+            return Ok(());
+        }
+        let ser = sfv::ItemSerializer::with_buffer(out).bare_item(self.sf_name()?);
+        let _ = self.serialize_parameters(ser)?;
+        Ok(())
+    }
+
+    /// The name as an RFC 8941 string.
+    fn sf_name(&self) -> Result<&sfv::StringRef, Rfc9421ParseError> {
+        sfv::StringRef::from_str(&self.name).map_err(|_| self.invalid_name())
+    }
+
+    /// Writes the parameters after the name.
+    fn serialize_parameters<W: std::borrow::BorrowMut<String>>(
+        &self,
+        mut ser: sfv::ParameterSerializer<W>,
+    ) -> Result<sfv::ParameterSerializer<W>, Rfc9421ParseError> {
         for parameter in &self.parameters {
             let (key, value): (&str, sfv::RefBareItem<'_>) = match parameter {
                 ComponentParameter::Sf => ("sf", true.into()),
@@ -150,18 +189,36 @@ impl Component {
                 ComponentParameter::Tr => ("tr", true.into()),
                 ComponentParameter::Key(k) => (
                     "key",
-                    sfv::StringRef::from_str(k).map_err(|_| invalid())?.into(),
+                    sfv::StringRef::from_str(k)
+                        .map_err(|_| self.invalid_name())?
+                        .into(),
                 ),
                 ComponentParameter::Name(n) => (
                     "name",
-                    sfv::StringRef::from_str(n).map_err(|_| invalid())?.into(),
+                    sfv::StringRef::from_str(n)
+                        .map_err(|_| self.invalid_name())?
+                        .into(),
                 ),
             };
-            let key = sfv::KeyRef::from_str(key).map_err(|_| invalid())?;
-            ser = ser.parameter(key, value);
+            ser = ser.parameter(sfv::KeyRef::constant(key), value);
         }
-        let _ = ser.finish();
-        Ok(out)
+        Ok(ser)
+    }
+
+    fn invalid_name(&self) -> Rfc9421ParseError {
+        Rfc9421ParseError::InvalidComponentName {
+            name: self.name.clone(),
+        }
+    }
+
+    /// The usual identifier: a name without parameters that serializes as an RFC 8941 string
+    /// with nothing to escape (printable ASCII other than `"` and `\\`).
+    fn is_plain(&self) -> bool {
+        self.parameters.is_empty()
+            && self
+                .name
+                .bytes()
+                .all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\')
     }
 
     fn has(&self, parameter: &ComponentParameter) -> bool {
@@ -186,6 +243,9 @@ impl Component {
 impl fmt::Display for Component {
     /// The name followed by its parameters, without quoting the name: `@query-param;name="Pet"`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.parameters.is_empty() {
+            return f.write_str(&self.name);
+        }
         match self.serialize() {
             Ok(serialized) => {
                 let unquoted = serialized
@@ -273,59 +333,66 @@ impl SignatureParams {
 
     /// Serializes the inner list with its parameters and stores it in `serialized`.
     pub fn serialize(&mut self) -> Result<&str, Rfc9421ParseError> {
-        let invalid = |what: &str| Rfc9421ParseError::InvalidParameter {
-            parameter: what.to_owned(),
-        };
-        let mut items = Vec::with_capacity(self.components.len());
-        for component in &self.components {
-            let serialized = component.serialize()?;
-            let item = sfv::Parser::new(&serialized)
-                .parse_item::<sfv::Item>()
-                .map_err(|_| invalid(&component.name))?;
-            items.push(item);
-        }
-        let mut params = sfv::Parameters::new();
-        let mut put = |key: &str, value: sfv::BareItem| -> Result<(), Rfc9421ParseError> {
-            let key = sfv::Key::from_string(key.to_owned()).map_err(|_| invalid(key))?;
-            params.insert(key, value);
-            Ok(())
-        };
-        let string = |name: &str, value: &str| -> Result<sfv::BareItem, Rfc9421ParseError> {
-            sfv::String::from_string(value.to_owned())
-                .map(sfv::BareItem::String)
-                .map_err(|_| invalid(name))
-        };
-        let integer = |name: &str, value: i64| -> Result<sfv::BareItem, Rfc9421ParseError> {
-            sfv::Integer::try_from(value)
-                .map(sfv::BareItem::Integer)
-                .map_err(|_| invalid(name))
-        };
-        if let Some(created) = self.created {
-            put("created", integer("created", created)?)?;
-        }
-        if let Some(expires) = self.expires {
-            put("expires", integer("expires", expires)?)?;
-        }
-        if let Some(keyid) = &self.keyid {
-            put("keyid", string("keyid", keyid)?)?;
-        }
-        if let Some(alg) = &self.alg {
-            put("alg", string("alg", alg)?)?;
-        }
-        if let Some(nonce) = &self.nonce {
-            put("nonce", string("nonce", nonce)?)?;
-        }
-        if let Some(tag) = &self.tag {
-            put("tag", string("tag", tag)?)?;
-        }
-        let list = sfv::InnerList::with_params(items, params);
-        let mut ser = sfv::ListSerializer::new();
-        ser.members([&sfv::ListEntry::InnerList(list)]);
-        self.serialized = ser.finish().unwrap_or_else(|| "()".to_owned());
+        self.serialize_in_order(&ParamName::ALL)?;
         Ok(&self.serialized)
     }
 
-    fn from_inner_list(list: &sfv::InnerList) -> Result<Self, Rfc9421ParseError> {
+    /// Serializes the inner list with the parameters that are set, in `order`, into
+    /// `serialized`.
+    pub(crate) fn serialize_in_order(
+        &mut self,
+        order: &[ParamName],
+    ) -> Result<(), Rfc9421ParseError> {
+        fn string<'v>(name: &str, value: &'v str) -> Result<&'v sfv::StringRef, Rfc9421ParseError> {
+            sfv::StringRef::from_str(value).map_err(|_| invalid_parameter(name))
+        }
+        fn integer(name: &str, value: i64) -> Result<sfv::Integer, Rfc9421ParseError> {
+            sfv::Integer::try_from(value).map_err(|_| invalid_parameter(name))
+        }
+        let mut serialized = String::with_capacity(128);
+        let mut list = sfv::ListSerializer::with_buffer(&mut serialized);
+        let mut inner = list.inner_list();
+        for component in &self.components {
+            let ser = inner.bare_item(component.sf_name()?);
+            let _ = component.serialize_parameters(ser)?;
+        }
+        let mut params = inner.finish();
+        for &name in order {
+            let key = sfv::KeyRef::constant(name.as_str());
+            params = match self.parameter(name) {
+                Some(ParamValue::Integer(value)) => {
+                    params.parameter(key, integer(name.as_str(), value)?)
+                }
+                Some(ParamValue::String(value)) => {
+                    params.parameter(key, string(name.as_str(), value)?)
+                }
+                None => params,
+            };
+        }
+        let _ = params.finish();
+        let _ = list.finish();
+        self.serialized = serialized;
+        Ok(())
+    }
+
+    fn parameter(&self, name: ParamName) -> Option<ParamValue<'_>> {
+        match name {
+            ParamName::Created => self.created.map(ParamValue::Integer),
+            ParamName::Expires => self.expires.map(ParamValue::Integer),
+            ParamName::Keyid => self.keyid.as_deref().map(ParamValue::String),
+            ParamName::Alg => self.alg.as_deref().map(ParamValue::String),
+            ParamName::Nonce => self.nonce.as_deref().map(ParamValue::String),
+            ParamName::Tag => self.tag.as_deref().map(ParamValue::String),
+        }
+    }
+
+    /// Reads the `Signature-Input` member labelled `label`.
+    fn from_entry(label: &str, entry: &sfv::ListEntry) -> Result<Self, Rfc9421ParseError> {
+        let sfv::ListEntry::InnerList(list) = entry else {
+            return Err(Rfc9421ParseError::NotInnerList {
+                label: label.to_owned(),
+            });
+        };
         let mut params = SignatureParams::default();
         for item in &list.items {
             params.components.push(Component::from_item(item)?);
@@ -360,9 +427,55 @@ impl SignatureParams {
             }
         }
         let mut ser = sfv::ListSerializer::new();
-        ser.members([&sfv::ListEntry::InnerList(list.clone())]);
+        ser.members([entry]);
         params.serialized = ser.finish().unwrap_or_else(|| "()".to_owned());
         Ok(params)
+    }
+}
+
+/// The signature parameters this crate reads and writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ParamName {
+    Created,
+    Expires,
+    Keyid,
+    Alg,
+    Nonce,
+    Tag,
+}
+
+impl ParamName {
+    /// The order in which [`SignatureParams::serialize`] writes them.
+    const ALL: [ParamName; 6] = [
+        ParamName::Created,
+        ParamName::Expires,
+        ParamName::Keyid,
+        ParamName::Alg,
+        ParamName::Nonce,
+        ParamName::Tag,
+    ];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ParamName::Created => "created",
+            ParamName::Expires => "expires",
+            ParamName::Keyid => "keyid",
+            ParamName::Alg => "alg",
+            ParamName::Nonce => "nonce",
+            ParamName::Tag => "tag",
+        }
+    }
+}
+
+/// The value of a signature parameter.
+enum ParamValue<'a> {
+    Integer(i64),
+    String(&'a str),
+}
+
+fn invalid_parameter(name: &str) -> Rfc9421ParseError {
+    Rfc9421ParseError::InvalidParameter {
+        parameter: name.to_owned(),
     }
 }
 
@@ -456,14 +569,9 @@ pub fn parse_signature_input(
 ) -> Result<Vec<(String, SignatureParams)>, Rfc9421ParseError> {
     parse_dictionary(value)?
         .iter()
-        .map(|(label, entry)| match entry {
-            sfv::ListEntry::InnerList(list) => Ok((
-                label.as_str().to_owned(),
-                SignatureParams::from_inner_list(list)?,
-            )),
-            sfv::ListEntry::Item(_) => Err(Rfc9421ParseError::NotInnerList {
-                label: label.as_str().to_owned(),
-            }),
+        .map(|(label, entry)| {
+            let params = SignatureParams::from_entry(label.as_str(), entry)?;
+            Ok((label.as_str().to_owned(), params))
         })
         .collect()
 }
@@ -471,12 +579,12 @@ pub fn parse_signature_input(
 /// Parses an RFC 9421 `Signature` field value into labelled signature bytes.
 pub fn parse_signature(value: &str) -> Result<Vec<(String, Vec<u8>)>, Rfc9421ParseError> {
     parse_dictionary(value)?
-        .iter()
+        .into_iter()
         .map(|(label, entry)| match entry {
             sfv::ListEntry::Item(sfv::Item {
                 bare_item: sfv::BareItem::ByteSequence(bytes),
                 ..
-            }) => Ok((label.as_str().to_owned(), bytes.clone())),
+            }) => Ok((String::from(label), bytes)),
             _ => Err(Rfc9421ParseError::NotByteSequence {
                 label: label.as_str().to_owned(),
             }),
@@ -626,18 +734,16 @@ pub(crate) fn signature_base(
     message: &Message<'_>,
     params: &SignatureParams,
 ) -> Result<Vec<u8>, ComponentError> {
-    let mut base = Vec::with_capacity(256);
+    let mut base = Vec::with_capacity(SIGNATURE_BASE_CAPACITY);
     for (i, component) in params.components.iter().enumerate() {
         if params.components.iter().take(i).any(|c| c == component) {
             return Err(ComponentError::Duplicate {
                 component: component.to_string(),
             });
         }
-        let identifier = component.serialize()?;
-        let value = component_value(message, component)?;
-        base.extend_from_slice(identifier.as_bytes());
+        component.append_identifier(&mut base)?;
         base.extend_from_slice(b": ");
-        base.extend_from_slice(&value);
+        append_component_value(message, component, &mut base)?;
         base.push(b'\n');
     }
     base.extend_from_slice(b"\"@signature-params\": ");
@@ -645,10 +751,16 @@ pub(crate) fn signature_base(
     Ok(base)
 }
 
-fn component_value(
+/// Room for a typical signature base (method, target URI, authority, date, content digest and
+/// the parameters), so that building one allocates once.
+const SIGNATURE_BASE_CAPACITY: usize = 512;
+
+/// Appends the value of `component` to `out`.
+fn append_component_value(
     message: &Message<'_>,
     component: &Component,
-) -> Result<Vec<u8>, ComponentError> {
+    out: &mut Vec<u8>,
+) -> Result<(), ComponentError> {
     let unsupported = |reason: &'static str| ComponentError::Unsupported {
         component: component.to_string(),
         reason,
@@ -686,54 +798,58 @@ fn component_value(
                 "this derived component takes no such parameter",
             ));
         }
-        let value = match derived {
+        match derived {
             "method" => {
                 request_only()?;
-                message
-                    .method
-                    .map(|m| m.as_str().to_owned())
-                    .ok_or_else(missing)?
+                let method = message.method.ok_or_else(missing)?;
+                out.extend_from_slice(method.as_str().as_bytes());
             }
             "target-uri" => {
                 request_only()?;
-                message.target_uri().ok_or_else(missing)?
+                if !message.append_target_uri(out) {
+                    return Err(missing());
+                }
             }
             "authority" => {
                 request_only()?;
-                message.authority().ok_or_else(missing)?
+                if !message.append_authority(out) {
+                    return Err(missing());
+                }
             }
             "scheme" => {
                 request_only()?;
-                message.scheme()
+                out.extend_from_slice(message.scheme().as_bytes());
             }
             "request-target" => {
                 request_only()?;
-                message.request_target()
+                message.append_request_target(out);
             }
             "path" => {
                 request_only()?;
-                message.path().to_owned()
+                out.extend_from_slice(message.path().as_bytes());
             }
             "query" => {
                 request_only()?;
-                format!("?{}", message.query().unwrap_or_default())
+                out.push(b'?');
+                out.extend_from_slice(message.query().unwrap_or_default().as_bytes());
             }
             "query-param" => {
                 request_only()?;
                 let wanted = component
                     .name_parameter()
                     .ok_or_else(|| unsupported("@query-param needs a name parameter"))?;
-                query_param(message.query().unwrap_or_default(), wanted, component)?
+                let value = query_param(message.query().unwrap_or_default(), wanted, component)?;
+                out.extend_from_slice(value.as_bytes());
             }
             "status" => {
                 let status = message
                     .status
                     .ok_or_else(|| unsupported("only a response has a status"))?;
-                status.as_str().to_owned()
+                out.extend_from_slice(status.as_str().as_bytes());
             }
             _ => return Err(unsupported("unknown derived component")),
-        };
-        return Ok(value.into_bytes());
+        }
+        return Ok(());
     }
 
     // A field.
@@ -744,54 +860,67 @@ fn component_value(
     {
         return Err(unsupported("`name` is for @query-param only"));
     }
-    let lines = message.header_lines(name).ok_or_else(missing)?;
     let sf = component.has(&ComponentParameter::Sf);
     let bs = component.has(&ComponentParameter::Bs);
     let key = component.key_parameter();
+    if !sf && !bs && key.is_none() {
+        // The usual case: the field's lines, joined.
+        return if message.append_header(name, out) {
+            Ok(())
+        } else {
+            Err(missing())
+        };
+    }
+    if !message.has_header(name) {
+        return Err(missing());
+    }
     if bs && (sf || key.is_some()) {
         return Err(unsupported("`bs` cannot be combined with `sf` or `key`"));
     }
     if bs {
-        let encoded: Vec<String> = lines
-            .iter()
-            .map(|line| format!(":{}:", crate::digest::base64_encode(line)))
-            .collect();
-        return Ok(encoded.join(", ").into_bytes());
+        let lines = message.header_lines(name).ok_or_else(missing)?;
+        for (i, line) in lines.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b", ");
+            }
+            out.push(b':');
+            out.extend_from_slice(crate::digest::base64_encode(line).as_bytes());
+            out.push(b':');
+        }
+        return Ok(());
     }
-    let joined = lines.join(&b", "[..]);
-    if !sf && key.is_none() {
-        return Ok(joined);
-    }
+    let joined = message.header_joined(name).ok_or_else(missing)?;
     let invalid = |reason: String| ComponentError::InvalidStructuredField {
         component: component.to_string(),
         reason,
     };
     if let Some(key) = key {
-        let dict = sfv::Parser::new(&joined)
+        let dict = sfv::Parser::new(&*joined)
             .with_version(sfv::Version::Rfc8941)
             .parse_dictionary::<sfv::Dictionary>()
             .map_err(|e| invalid(e.to_string()))?;
         let member = dict.get(key).ok_or_else(missing)?;
         let serialized = match member {
             sfv::ListEntry::Item(item) => sfv::FieldType::serialize(item),
-            sfv::ListEntry::InnerList(list) => {
+            sfv::ListEntry::InnerList(_) => {
                 let mut ser = sfv::ListSerializer::new();
-                ser.members([&sfv::ListEntry::InnerList(list.clone())]);
+                ser.members([member]);
                 ser.finish().unwrap_or_default()
             }
         };
-        return Ok(serialized.into_bytes());
+        out.extend_from_slice(serialized.as_bytes());
+        return Ok(());
     }
     let serialized = match structured_field_type(name) {
-        Some(FieldKind::Dictionary) => sfv::Parser::new(&joined)
+        Some(FieldKind::Dictionary) => sfv::Parser::new(&*joined)
             .with_version(sfv::Version::Rfc8941)
             .parse_dictionary::<sfv::Dictionary>()
             .map(|d| sfv::FieldType::serialize(&d).unwrap_or_default()),
-        Some(FieldKind::List) => sfv::Parser::new(&joined)
+        Some(FieldKind::List) => sfv::Parser::new(&*joined)
             .with_version(sfv::Version::Rfc8941)
             .parse_list::<sfv::List>()
             .map(|l| sfv::FieldType::serialize(&l).unwrap_or_default()),
-        Some(FieldKind::Item) => sfv::Parser::new(&joined)
+        Some(FieldKind::Item) => sfv::Parser::new(&*joined)
             .with_version(sfv::Version::Rfc8941)
             .parse_item::<sfv::Item>()
             .map(|i| sfv::FieldType::serialize(&i)),
@@ -802,7 +931,8 @@ fn component_value(
         }
     }
     .map_err(|e| invalid(e.to_string()))?;
-    Ok(serialized.into_bytes())
+    out.extend_from_slice(serialized.as_bytes());
+    Ok(())
 }
 
 enum FieldKind {

@@ -1,16 +1,19 @@
 //! Signing: add `Host`, `Date`, a digest and the signature headers to a request.
 
+use std::io::Write as _;
 use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
 
 use http::header::{AUTHORIZATION, DATE, HOST};
 use http::{HeaderValue, Method};
 
 use crate::Standard;
 use crate::algorithm::Algorithm;
-use crate::cavage::{self, CavageSignature, LineError};
+use crate::cavage::{self, HeaderValueParts, LineError};
 use crate::digest::{self, DigestAlgorithm};
 use crate::key::{KeyError, SigningKey};
-use crate::message::Message;
+use crate::message::{Message, into_text};
 use crate::rfc9421::{self, Component, ComponentError, Rfc9421ParseError, SignatureParams};
 use crate::verify::unix_seconds;
 
@@ -205,27 +208,28 @@ impl Signer {
     /// - RFC 9421: `@method @target-uri @authority date`, plus `content-digest` when a digest is
     ///   added.
     pub fn default_components(&self, with_digest: bool) -> Vec<String> {
-        let mut components: Vec<String> = match self.standard {
-            Standard::Cavage => {
-                let mut names = ["(request-target)", "host", "date"]
-                    .map(String::from)
-                    .to_vec();
-                if self.expires_in.is_some() {
-                    names.push("(expires)".to_owned());
-                }
-                names
-            }
-            Standard::Rfc9421 => ["@method", "@target-uri", "@authority", "date"]
-                .map(String::from)
-                .to_vec(),
+        self.default_names(with_digest).map(String::from).collect()
+    }
+
+    /// [`Signer::default_components`], borrowed.
+    fn default_names(&self, with_digest: bool) -> impl Iterator<Item = &'static str> {
+        let (names, expires, digest): (&[&'static str], _, _) = match self.standard {
+            Standard::Cavage => (
+                &["(request-target)", "host", "date"],
+                self.expires_in.map(|_| "(expires)"),
+                "digest",
+            ),
+            Standard::Rfc9421 => (
+                &["@method", "@target-uri", "@authority", "date"],
+                None,
+                "content-digest",
+            ),
         };
-        if with_digest {
-            components.push(match self.standard {
-                Standard::Cavage => "digest".to_owned(),
-                Standard::Rfc9421 => "content-digest".to_owned(),
-            });
-        }
-        components
+        names
+            .iter()
+            .copied()
+            .chain(expires)
+            .chain(with_digest.then_some(digest))
     }
 
     /// Signs a request whose body is `request.body()`.
@@ -278,20 +282,17 @@ impl Signer {
             created.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX))
         });
         let with_digest = digest_header.is_some();
-        let components = match &self.components {
-            Some(components) => components.clone(),
-            None => self.default_components(with_digest),
-        };
 
         // What the client will send must be what is signed: write Host and Date explicitly.
+        // Room for them, the digest and the signature headers, so that the map grows once (if
+        // it cannot, the inserts below behave as they would without this).
         let headers = request.headers_mut();
+        let _ = headers.try_reserve(5);
         if let Some((name, value)) = digest_header {
             headers.insert(name, value);
         }
         if !headers.contains_key(DATE) {
-            let date = HeaderValue::try_from(httpdate::fmt_http_date(now))
-                .map_err(|_| SignError::InvalidHeaderValue { what: "the date" })?;
-            headers.insert(DATE, date);
+            headers.insert(DATE, http_date(now)?);
         }
         if !request.headers().contains_key(HOST)
             && let Some(authority) = request.uri().authority()
@@ -302,19 +303,39 @@ impl Signer {
         }
 
         match self.standard {
-            Standard::Cavage => self.sign_cavage(request, components, created, expires),
-            Standard::Rfc9421 => self.sign_rfc9421(request, components, created, expires),
+            Standard::Cavage => {
+                let headers = match &self.components {
+                    Some(components) => components.clone(),
+                    None => self.default_components(with_digest),
+                };
+                self.sign_cavage(request, headers, created, expires)
+            }
+            Standard::Rfc9421 => {
+                let components = match &self.components {
+                    Some(components) => components
+                        .iter()
+                        .map(|c| Component::parse(c))
+                        .collect::<Result<Vec<_>, _>>()?,
+                    None => self
+                        .default_names(with_digest)
+                        .map(Component::parse)
+                        .collect::<Result<Vec<_>, _>>()?,
+                };
+                self.sign_rfc9421(request, components, created, expires)
+            }
         }
     }
 
     fn sign_cavage<B>(
         &self,
         request: &mut http::Request<B>,
-        headers: Vec<String>,
+        mut headers: Vec<String>,
         created: i64,
         expires: Option<i64>,
     ) -> Result<Signed, SignError> {
-        let headers: Vec<String> = headers.iter().map(|h| h.to_ascii_lowercase()).collect();
+        for header in &mut headers {
+            header.make_ascii_lowercase();
+        }
         let algorithm = self.key.algorithm();
         let uses_pseudo_time = headers.iter().any(|h| h == "(created)" || h == "(expires)");
         // `rsa-sha256` is what every fediverse server reads; `hs2019` ("from the key") is needed
@@ -340,18 +361,23 @@ impl Signer {
             },
         )?;
         let signature = self.key.sign_bytes(algorithm, &base)?;
-        let mut params = CavageSignature::new(self.key_id.clone(), headers.clone(), signature)
-            .with_algorithm(algorithm_name);
-        params.created = created;
-        params.expires = expires;
-        // Appendix C.1: a signature over `date` alone leaves `headers` out.
-        params.headers_given = headers != ["date"];
-        let value = params.to_header_value();
-        let (name, value) = if self.use_authorization_header {
-            (AUTHORIZATION, format!("Signature {value}"))
+        let (name, mut value) = if self.use_authorization_header {
+            (AUTHORIZATION, String::from("Signature "))
         } else {
-            (rfc9421::SIGNATURE, value)
+            (rfc9421::SIGNATURE, String::new())
         };
+        cavage::write_header_value(
+            &mut value,
+            &HeaderValueParts {
+                key_id: &self.key_id,
+                algorithm: Some(algorithm_name),
+                created,
+                expires,
+                // Appendix C.1: a signature over `date` alone leaves `headers` out.
+                headers: (headers != ["date"]).then_some(headers.as_slice()),
+                signature: &signature,
+            },
+        );
         let value = HeaderValue::try_from(value)
             .map_err(|_| SignError::InvalidHeaderValue { what: "the key id" })?;
         request.headers_mut().insert(name, value);
@@ -360,22 +386,18 @@ impl Signer {
             key_id: self.key_id.clone(),
             algorithm,
             covered: headers,
-            signing_string: String::from_utf8_lossy(&base).into_owned(),
+            signing_string: into_text(base),
         })
     }
 
     fn sign_rfc9421<B>(
         &self,
         request: &mut http::Request<B>,
-        components: Vec<String>,
+        components: Vec<Component>,
         created: i64,
         expires: Option<i64>,
     ) -> Result<Signed, SignError> {
         let algorithm = self.key.algorithm();
-        let components = components
-            .iter()
-            .map(|c| Component::parse(c))
-            .collect::<Result<Vec<_>, _>>()?;
         let mut params = SignatureParams::new(components).with_keyid(self.key_id.clone());
         if self.include_created {
             params = params.with_created(created);
@@ -386,10 +408,10 @@ impl Signer {
         }
         params.nonce.clone_from(&self.nonce);
         params.tag.clone_from(&self.tag);
-        let serialized = params.serialize()?.to_owned();
+        params.serialize()?;
 
         let message = Message::request(request, "https");
-        if let Some(existing) = message.header_joined("signature-input") {
+        if let Some(existing) = message.header_joined(&rfc9421::SIGNATURE_INPUT) {
             let existing = String::from_utf8_lossy(&existing);
             if rfc9421::parse_signature_input(&existing)
                 .map(|inputs| inputs.iter().any(|(l, _)| *l == self.label))
@@ -418,20 +440,29 @@ impl Signer {
         let signature = self.key.sign_bytes(algorithm, &base)?;
         let label = sfv::KeyRef::from_str(&self.label)
             .map_err(|_| SignError::InvalidHeaderValue { what: "the label" })?;
-        let input_member = format!("{}={serialized}", label.as_str());
-        let signature_member =
-            format!("{}=:{}:", label.as_str(), digest::base64_encode(&signature));
-        for (name, member) in [
-            (rfc9421::SIGNATURE_INPUT, input_member),
-            (rfc9421::SIGNATURE, signature_member),
-        ] {
+        let encoded_len = signature.len().div_ceil(3) * 4;
+        for name in [rfc9421::SIGNATURE_INPUT, rfc9421::SIGNATURE] {
             // Another signature already present: add this one as a further dictionary member.
-            let value = match request.headers().get(&name) {
-                Some(existing) => {
-                    format!("{}, {member}", String::from_utf8_lossy(existing.as_bytes()))
-                }
-                None => member,
-            };
+            let existing = request.headers().get(&name).map(HeaderValue::as_bytes);
+            let mut value = String::with_capacity(
+                existing.map_or(0, |e| e.len() + 2)
+                    + label.as_str().len()
+                    + 3
+                    + params.serialized.len().max(encoded_len),
+            );
+            if let Some(existing) = existing {
+                value.push_str(&String::from_utf8_lossy(existing));
+                value.push_str(", ");
+            }
+            value.push_str(label.as_str());
+            value.push('=');
+            if name == rfc9421::SIGNATURE_INPUT {
+                value.push_str(&params.serialized);
+            } else {
+                value.push(':');
+                base64::engine::general_purpose::STANDARD.encode_string(&signature, &mut value);
+                value.push(':');
+            }
             let value =
                 HeaderValue::try_from(value).map_err(|_| SignError::InvalidHeaderValue {
                     what: "the signature",
@@ -443,7 +474,19 @@ impl Signer {
             key_id: self.key_id.clone(),
             algorithm,
             covered: params.components.iter().map(ToString::to_string).collect(),
-            signing_string: String::from_utf8_lossy(&base).into_owned(),
+            signing_string: into_text(base),
         })
     }
+}
+
+/// `now` as an HTTP date (IMF-fixdate, always 29 bytes), formatted without a heap string.
+fn http_date(now: SystemTime) -> Result<HeaderValue, SignError> {
+    const LEN: usize = 29;
+    let mut buffer = [0_u8; LEN];
+    let mut rest: &mut [u8] = &mut buffer;
+    write!(rest, "{}", httpdate::HttpDate::from(now))
+        .map_err(|_| SignError::InvalidHeaderValue { what: "the date" })?;
+    let written = LEN - rest.len();
+    HeaderValue::from_bytes(buffer.get(..written).unwrap_or_default())
+        .map_err(|_| SignError::InvalidHeaderValue { what: "the date" })
 }

@@ -1,10 +1,6 @@
 //! Verification: parse a signed message (learning the key id), then check it against a key,
 //! as many times as needed.
 
-// `VerifyError` carries the signing string and key id with the failed check, which is what an
-// operator needs; moving ~150 bytes on the error path costs nothing next to the RSA operation.
-#![allow(clippy::result_large_err)]
-
 use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,10 +9,10 @@ use http::{HeaderName, Method};
 
 use crate::Standard;
 use crate::algorithm::Algorithm;
-use crate::cavage::{self, CavageParseError, CavageSignature, LineError};
+use crate::cavage::{self, CavageParseError, LineError, RawSignature};
 use crate::digest::{self, DigestCheck, DigestError};
 use crate::key::{KeyKind, SignatureError, VerifyingKey};
-use crate::message::Message;
+use crate::message::{Message, into_text};
 use crate::rfc9421::{self, ComponentError, Rfc9421ParseError};
 
 /// What a verifier requires beyond a signature that checks out.
@@ -293,37 +289,83 @@ pub enum VerifyErrorKind {
 }
 
 /// Verification failed: which check, and what was being checked.
+///
+/// The details live behind one pointer, so that a `Result` carrying this error stays as small
+/// as its success value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VerifyError(Box<ErrorDetails>);
+
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct VerifyError {
-    /// Which check failed.
-    pub kind: VerifyErrorKind,
-    /// The standard of the signature, once known.
-    pub standard: Option<Standard>,
-    /// The key id, once known.
-    pub key_id: Option<String>,
-    /// The signing string (draft-cavage) or signature base (RFC 9421), once built.
-    pub signing_string: Option<String>,
+struct ErrorDetails {
+    kind: VerifyErrorKind,
+    standard: Option<Standard>,
+    key_id: Option<String>,
+    signing_string: Option<String>,
 }
 
 impl VerifyError {
     fn new(kind: VerifyErrorKind) -> Self {
-        Self {
+        Self::with_context(kind, None, None, None)
+    }
+
+    fn with_context(
+        kind: VerifyErrorKind,
+        standard: Option<Standard>,
+        key_id: Option<String>,
+        signing_string: Option<String>,
+    ) -> Self {
+        Self(Box::new(ErrorDetails {
             kind,
-            standard: None,
-            key_id: None,
-            signing_string: None,
-        }
+            standard,
+            key_id,
+            signing_string,
+        }))
+    }
+
+    /// Which check failed.
+    pub fn kind(&self) -> &VerifyErrorKind {
+        &self.0.kind
+    }
+
+    /// Which check failed, taken out of the error.
+    pub fn into_kind(self) -> VerifyErrorKind {
+        self.0.kind
+    }
+
+    /// The standard of the signature, once known.
+    pub fn standard(&self) -> Option<Standard> {
+        self.0.standard
+    }
+
+    /// The key id, once known.
+    pub fn key_id(&self) -> Option<&str> {
+        self.0.key_id.as_deref()
+    }
+
+    /// The signing string (draft-cavage) or signature base (RFC 9421), once built.
+    pub fn signing_string(&self) -> Option<&str> {
+        self.0.signing_string.as_deref()
+    }
+}
+
+impl fmt::Debug for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyError")
+            .field("kind", &self.0.kind)
+            .field("standard", &self.0.standard)
+            .field("key_id", &self.0.key_id)
+            .field("signing_string", &self.0.signing_string)
+            .finish()
     }
 }
 
 impl fmt::Display for VerifyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.kind)?;
-        if let Some(key_id) = &self.key_id {
+        write!(f, "{}", self.0.kind)?;
+        if let Some(key_id) = &self.0.key_id {
             write!(f, " (keyId {key_id:?})")?;
         }
-        if let Some(signing_string) = &self.signing_string {
+        if let Some(signing_string) = &self.0.signing_string {
             write!(f, "; signing string: {signing_string:?}")?;
         }
         Ok(())
@@ -332,7 +374,7 @@ impl fmt::Display for VerifyError {
 
 impl std::error::Error for VerifyError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.kind)
+        Some(&self.0.kind)
     }
 }
 
@@ -352,8 +394,9 @@ pub struct Verified {
     pub key_id: String,
     /// The algorithm checked.
     pub algorithm: Algorithm,
-    /// The covered components, as named in the signature.
-    pub covered: Vec<String>,
+    /// The covered components, as named in the signature. The usual names are borrowed from
+    /// static strings, so that this list costs one allocation.
+    pub covered: Vec<Cow<'static, str>>,
     /// The signing string or signature base that matched.
     pub signing_string: String,
     /// The RFC 9421 label.
@@ -449,7 +492,7 @@ impl Verifier {
         key: &VerifyingKey,
         now: SystemTime,
     ) -> Result<Verified, VerifyError> {
-        self.parse_request(request, now)?.verify(key)
+        self.parse_request(request, now)?.into_verified(key)
     }
 
     fn parse_message(
@@ -459,27 +502,29 @@ impl Verifier {
         now: SystemTime,
     ) -> Result<Unverified, VerifyError> {
         let now = unix_seconds(now);
-        let mut unverified = if message.has_header("signature-input") {
+        let mut unverified = if message.has_header(&rfc9421::SIGNATURE_INPUT) {
             self.parse_rfc9421(message)?
-        } else if message.has_header("signature") {
-            let value = header_text(message, &rfc9421::SIGNATURE)?;
-            let parsed = CavageSignature::parse(&value)
-                .map_err(|e| malformed(rfc9421::SIGNATURE, e.into()))?;
+        } else if let Some(value) = header_text(message, &rfc9421::SIGNATURE)? {
+            let parsed =
+                RawSignature::parse(&value).map_err(|e| malformed(rfc9421::SIGNATURE, e.into()))?;
             parse_cavage(message, parsed, &self.policy)?
         } else if let Some(value) = message.headers.get(http::header::AUTHORIZATION) {
             let value = std::str::from_utf8(value.as_bytes())
                 .map_err(|_| malformed(http::header::AUTHORIZATION, HeaderError::NotText))?;
-            let parsed = CavageSignature::parse_authorization(value)
+            let parsed = cavage::authorization_parameters(value)
+                .and_then(RawSignature::parse)
                 .map_err(|e| malformed(http::header::AUTHORIZATION, e.into()))?;
             parse_cavage(message, parsed, &self.policy)?
         } else {
             return Err(VerifyErrorKind::NoSignature.into());
         };
-        let context = |kind: VerifyErrorKind, u: &Unverified| VerifyError {
-            kind,
-            standard: Some(u.standard),
-            key_id: Some(u.key_id.clone()),
-            signing_string: Some(u.signing_string().into_owned()),
+        let context = |kind: VerifyErrorKind, u: &Unverified| {
+            VerifyError::with_context(
+                kind,
+                Some(u.standard),
+                Some(u.key_id.clone()),
+                Some(u.signing_string().into_owned()),
+            )
         };
         if let Err(kind) = self.check_policy(message, &unverified, now) {
             return Err(context(kind, &unverified));
@@ -493,9 +538,9 @@ impl Verifier {
     }
 
     fn parse_rfc9421(&self, message: &Message<'_>) -> Result<Unverified, VerifyError> {
-        let input = header_text(message, &rfc9421::SIGNATURE_INPUT)?;
-        let signature = match message.header_joined("signature") {
-            Some(_) => header_text(message, &rfc9421::SIGNATURE)?,
+        let input = header_text(message, &rfc9421::SIGNATURE_INPUT)?.unwrap_or_default();
+        let signature = match header_text(message, &rfc9421::SIGNATURE)? {
+            Some(signature) => signature,
             None => {
                 return Err(malformed(
                     rfc9421::SIGNATURE,
@@ -507,9 +552,65 @@ impl Verifier {
                 ));
             }
         };
-        let inputs = rfc9421::parse_signature_input(&input)
+        // The usual shape of the fields first; anything else is read the general way, which
+        // also names what is wrong.
+        let (label, mut params, signature_bytes) =
+            match rfc9421::read_signature(&input, &signature, self.label.as_deref()) {
+                Some(quick) => (quick.label, quick.params, quick.signature),
+                None => self.read_signatures(&input, &signature)?,
+            };
+        let key_id = params.keyid.take().unwrap_or_default();
+        let with_context = |kind: VerifyErrorKind| {
+            VerifyError::with_context(kind, Some(Standard::Rfc9421), Some(key_id.clone()), None)
+        };
+        let (algorithm, declared_algorithm) = match &params.alg {
+            Some(name) => {
+                let algorithm = Algorithm::from_name(name).ok_or_else(|| {
+                    with_context(VerifyErrorKind::UnknownAlgorithm { name: name.clone() })
+                })?;
+                (AlgorithmSpec::Explicit(algorithm), Some(algorithm.name()))
+            }
+            None => (AlgorithmSpec::FromKey, None),
+        };
+        let base = rfc9421::signature_base(message, &params)
+            .map_err(|e| with_context(component_error(e)))?;
+        let covered = params
+            .components
+            .iter()
+            .map(|component| match component.parameters.is_empty() {
+                true => component_name(&component.name),
+                false => Cow::Owned(component.to_string()),
+            })
+            .collect();
+        Ok(Unverified {
+            standard: Standard::Rfc9421,
+            key_id,
+            algorithm,
+            declared_algorithm,
+            covered,
+            base,
+            base_without_query: None,
+            signature: signature_bytes,
+            label: Some(label),
+            created: params.created,
+            expires: params.expires,
+            nonce: params.nonce,
+            tag: params.tag,
+            digests: DigestCheck::default(),
+            min_rsa_bits: 0,
+        })
+    }
+
+    /// Reads `Signature-Input` and `Signature` in general and picks the signature to verify:
+    /// the label asked for, else the first.
+    fn read_signatures(
+        &self,
+        input: &str,
+        signature: &str,
+    ) -> Result<(String, rfc9421::SignatureParams, Vec<u8>), VerifyError> {
+        let inputs = rfc9421::parse_signature_input(input)
             .map_err(|e| malformed(rfc9421::SIGNATURE_INPUT, e.into()))?;
-        let signatures = rfc9421::parse_signature(&signature)
+        let signatures = rfc9421::parse_signature(signature)
             .map_err(|e| malformed(rfc9421::SIGNATURE, e.into()))?;
         let (label, params) = match &self.label {
             Some(wanted) => inputs
@@ -536,42 +637,7 @@ impl Verifier {
                     .into(),
                 )
             })?;
-        let key_id = params.keyid.clone().unwrap_or_default();
-        let algorithm = match &params.alg {
-            Some(name) => {
-                AlgorithmSpec::Explicit(Algorithm::from_name(name).ok_or_else(|| VerifyError {
-                    kind: VerifyErrorKind::UnknownAlgorithm { name: name.clone() },
-                    standard: Some(Standard::Rfc9421),
-                    key_id: Some(key_id.clone()),
-                    signing_string: None,
-                })?)
-            }
-            None => AlgorithmSpec::FromKey,
-        };
-        let base = rfc9421::signature_base(message, &params).map_err(|e| VerifyError {
-            kind: component_error(e),
-            standard: Some(Standard::Rfc9421),
-            key_id: Some(key_id.clone()),
-            signing_string: None,
-        })?;
-        let covered = params.components.iter().map(ToString::to_string).collect();
-        Ok(Unverified {
-            standard: Standard::Rfc9421,
-            key_id,
-            algorithm,
-            declared_algorithm: params.alg.clone(),
-            covered,
-            base,
-            base_without_query: None,
-            signature: signature_bytes,
-            label: Some(label),
-            created: params.created,
-            expires: params.expires,
-            nonce: params.nonce,
-            tag: params.tag,
-            digests: DigestCheck::default(),
-            min_rsa_bits: 0,
-        })
+        Ok((label, params, signature_bytes))
     }
 
     fn check_policy(
@@ -581,35 +647,18 @@ impl Verifier {
         now: i64,
     ) -> Result<(), VerifyErrorKind> {
         let policy = &self.policy;
-        let covers = |names: &[&str]| {
-            unverified
-                .covered
-                .iter()
-                .any(|c| names.contains(&c.as_str()))
-        };
-        let covers_digest = covers(&["digest", "content-digest"]);
-        if policy.require_target_or_digest
-            && !covers_digest
-            && !covers(&[
-                "(request-target)",
-                "@request-target",
-                "@target-uri",
-                "@path",
-            ])
-        {
+        let covers = Coverage::of(&unverified.covered);
+        if policy.require_target_or_digest && !covers.digest && !covers.target {
             return Err(VerifyErrorKind::NotCovered {
                 requirement: Requirement::RequestTargetOrDigest,
             });
         }
-        if policy.require_host_on_get
-            && message.method == Some(&Method::GET)
-            && !covers(&["host", "@authority", "@target-uri"])
-        {
+        if policy.require_host_on_get && message.method == Some(&Method::GET) && !covers.host {
             return Err(VerifyErrorKind::NotCovered {
                 requirement: Requirement::HostOnGet,
             });
         }
-        if policy.require_digest_on_post && message.method == Some(&Method::POST) && !covers_digest
+        if policy.require_digest_on_post && message.method == Some(&Method::POST) && !covers.digest
         {
             return Err(VerifyErrorKind::NotCovered {
                 requirement: Requirement::DigestOnPost,
@@ -623,26 +672,16 @@ impl Verifier {
                 return Err(VerifyErrorKind::Expired { expires, now });
             }
         }
-        let mut times = Vec::with_capacity(2);
-        if let Some(created) = unverified.created {
-            times.push((created, "created"));
-        }
-        if covers(&["date"]) {
-            let value = message
-                .header_joined("date")
-                .map(|v| String::from_utf8_lossy(&v).into_owned())
-                .unwrap_or_default();
-            let parsed = httpdate::parse_http_date(value.trim()).map_err(|_| {
-                VerifyErrorKind::InvalidDate {
-                    value: value.clone(),
-                }
-            })?;
-            times.push((unix_seconds(parsed), "date"));
-        }
-        if times.is_empty() && policy.require_date {
+        let created = unverified.created.map(|created| (created, "created"));
+        let date = if covers.date {
+            Some((signed_date(message)?, "date"))
+        } else {
+            None
+        };
+        if created.is_none() && date.is_none() && policy.require_date {
             return Err(VerifyErrorKind::MissingDate);
         }
-        for (signed, source_of_time) in times {
+        for (signed, source_of_time) in created.into_iter().chain(date) {
             if let Some(max_age) = policy.max_age {
                 let limit = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
                 if now.saturating_sub(signed) > limit {
@@ -670,6 +709,51 @@ impl Verifier {
     }
 }
 
+/// What the covered components include, as far as the [`Policy`] asks.
+#[derive(Default)]
+struct Coverage {
+    digest: bool,
+    target: bool,
+    host: bool,
+    date: bool,
+}
+
+impl Coverage {
+    fn of(covered: &[Cow<'static, str>]) -> Self {
+        let mut coverage = Self::default();
+        for name in covered {
+            match name.as_ref() {
+                "digest" | "content-digest" => coverage.digest = true,
+                "(request-target)" | "@request-target" | "@path" => coverage.target = true,
+                "@target-uri" => {
+                    coverage.target = true;
+                    coverage.host = true;
+                }
+                "host" | "@authority" => coverage.host = true,
+                "date" => coverage.date = true,
+                _ => {}
+            }
+        }
+        coverage
+    }
+}
+
+/// The covered `Date` header, in Unix seconds.
+fn signed_date(message: &Message<'_>) -> Result<i64, VerifyErrorKind> {
+    let value = message
+        .header_joined(http::header::DATE)
+        .unwrap_or_default();
+    let parsed = std::str::from_utf8(&value)
+        .ok()
+        .and_then(|text| httpdate::parse_http_date(text.trim()).ok());
+    match parsed {
+        Some(time) => Ok(unix_seconds(time)),
+        None => Err(VerifyErrorKind::InvalidDate {
+            value: String::from_utf8_lossy(&value).into_owned(),
+        }),
+    }
+}
+
 /// How the algorithm is determined.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum AlgorithmSpec {
@@ -687,8 +771,9 @@ pub struct Unverified {
     standard: Standard,
     key_id: String,
     algorithm: AlgorithmSpec,
-    declared_algorithm: Option<String>,
-    covered: Vec<String>,
+    /// As the signature names it; unknown names are refused while parsing, so this is static.
+    declared_algorithm: Option<&'static str>,
+    covered: Vec<Cow<'static, str>>,
     base: Vec<u8>,
     base_without_query: Option<Vec<u8>>,
     signature: Vec<u8>,
@@ -714,11 +799,11 @@ impl Unverified {
 
     /// The algorithm as the signature names it (`rsa-sha256`, `hs2019`, `ed25519`, ...).
     pub fn declared_algorithm(&self) -> Option<&str> {
-        self.declared_algorithm.as_deref()
+        self.declared_algorithm
     }
 
     /// The covered components, as named in the signature.
-    pub fn covered(&self) -> &[String] {
+    pub fn covered(&self) -> &[Cow<'static, str>] {
         &self.covered
     }
 
@@ -739,15 +824,65 @@ impl Unverified {
 
     /// Checks the signature with `key`. Can be called again with another key.
     pub fn verify(&self, key: &VerifyingKey) -> Result<Verified, VerifyError> {
-        self.verify_inner(key).map_err(|kind| VerifyError {
-            kind,
-            standard: Some(self.standard),
-            key_id: Some(self.key_id.clone()),
-            signing_string: Some(self.signing_string().into_owned()),
+        let (algorithm, matched_without_query) =
+            self.check(key).map_err(|kind| self.error(kind))?;
+        let signing_bytes = match (matched_without_query, &self.base_without_query) {
+            (true, Some(alternative)) => alternative,
+            _ => &self.base,
+        };
+        Ok(Verified {
+            standard: self.standard,
+            key_id: self.key_id.clone(),
+            algorithm,
+            covered: self.covered.clone(),
+            signing_string: into_text(signing_bytes.clone()),
+            label: self.label.clone(),
+            created: self.created,
+            expires: self.expires,
+            nonce: self.nonce.clone(),
+            tag: self.tag.clone(),
+            matched_without_query,
+            digests: self.digests.clone(),
         })
     }
 
-    fn verify_inner(&self, key: &VerifyingKey) -> Result<Verified, VerifyErrorKind> {
+    /// [`Unverified::verify`] when no other key will be tried: what the result shares with
+    /// `self` is moved into it rather than copied.
+    fn into_verified(self, key: &VerifyingKey) -> Result<Verified, VerifyError> {
+        let (algorithm, matched_without_query) =
+            self.check(key).map_err(|kind| self.error(kind))?;
+        let signing_bytes = match (matched_without_query, self.base_without_query) {
+            (true, Some(alternative)) => alternative,
+            _ => self.base,
+        };
+        Ok(Verified {
+            standard: self.standard,
+            key_id: self.key_id,
+            algorithm,
+            covered: self.covered,
+            signing_string: into_text(signing_bytes),
+            label: self.label,
+            created: self.created,
+            expires: self.expires,
+            nonce: self.nonce,
+            tag: self.tag,
+            matched_without_query,
+            digests: self.digests,
+        })
+    }
+
+    fn error(&self, kind: VerifyErrorKind) -> VerifyError {
+        VerifyError::with_context(
+            kind,
+            Some(self.standard),
+            Some(self.key_id.clone()),
+            Some(self.signing_string().into_owned()),
+        )
+    }
+
+    /// The signature check proper: the algorithm checked, and whether the signing string
+    /// matched only without the query.
+    fn check(&self, key: &VerifyingKey) -> Result<(Algorithm, bool), VerifyErrorKind> {
         let kind = key.kind();
         if let KeyKind::Rsa { bits } = kind
             && bits < self.min_rsa_bits
@@ -777,73 +912,69 @@ impl Unverified {
                 key.verify_bytes(algorithm, base, &self.signature)
             }
         };
-        let mut matched_without_query = false;
-        let mut signing_string = &self.base;
         match check(&self.base) {
-            Ok(()) => {}
+            Ok(()) => Ok((algorithm, false)),
             Err(SignatureError::AlgorithmMismatch { algorithm, key }) => {
-                return Err(VerifyErrorKind::AlgorithmKeyMismatch { algorithm, key });
+                Err(VerifyErrorKind::AlgorithmKeyMismatch { algorithm, key })
             }
-            Err(SignatureError::Mismatch) => {
-                let alternative = self
-                    .base_without_query
-                    .as_ref()
-                    .filter(|alt| check(alt).is_ok());
-                match alternative {
-                    Some(alt) => {
-                        matched_without_query = true;
-                        signing_string = alt;
-                    }
-                    None => return Err(VerifyErrorKind::BadSignature { algorithm }),
-                }
-            }
+            Err(SignatureError::Mismatch) => match &self.base_without_query {
+                Some(alternative) if check(alternative).is_ok() => Ok((algorithm, true)),
+                _ => Err(VerifyErrorKind::BadSignature { algorithm }),
+            },
         }
-        Ok(Verified {
-            standard: self.standard,
-            key_id: self.key_id.clone(),
-            algorithm,
-            covered: self.covered.clone(),
-            signing_string: String::from_utf8_lossy(signing_string).into_owned(),
-            label: self.label.clone(),
-            created: self.created,
-            expires: self.expires,
-            nonce: self.nonce.clone(),
-            tag: self.tag.clone(),
-            matched_without_query,
-            digests: self.digests.clone(),
-        })
     }
 }
 
 fn parse_cavage(
     message: &Message<'_>,
-    parsed: CavageSignature,
+    parsed: RawSignature<'_>,
     policy: &Policy,
 ) -> Result<Unverified, VerifyError> {
-    let with_context = |kind: VerifyErrorKind| VerifyError {
-        kind,
-        standard: Some(Standard::Cavage),
-        key_id: Some(parsed.key_id.clone()),
-        signing_string: None,
+    let with_context = |kind: VerifyErrorKind| {
+        VerifyError::with_context(
+            kind,
+            Some(Standard::Cavage),
+            Some(parsed.key_id.as_ref().to_owned()),
+            None,
+        )
     };
-    let declared = parsed.algorithm.clone();
-    let algorithm = match declared.as_deref() {
-        None | Some("hs2019") => AlgorithmSpec::FromKey,
-        Some("rsa-sha256") => AlgorithmSpec::Explicit(Algorithm::RsaV1_5Sha256),
-        Some("hmac-sha256") => AlgorithmSpec::Explicit(Algorithm::HmacSha256),
+    let (algorithm, declared_algorithm) = match parsed.algorithm.as_deref() {
+        None => (AlgorithmSpec::FromKey, None),
+        Some("hs2019") => (AlgorithmSpec::FromKey, Some("hs2019")),
+        Some("rsa-sha256") => (
+            AlgorithmSpec::Explicit(Algorithm::RsaV1_5Sha256),
+            Some("rsa-sha256"),
+        ),
+        Some("hmac-sha256") => (
+            AlgorithmSpec::Explicit(Algorithm::HmacSha256),
+            Some("hmac-sha256"),
+        ),
         Some(other) => {
             return Err(with_context(VerifyErrorKind::UnknownAlgorithm {
                 name: other.to_owned(),
             }));
         }
     };
+    let covered: Vec<Cow<'static, str>> = match &parsed.headers {
+        Some(list) => list
+            .split_ascii_whitespace()
+            .map(|name| {
+                if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                    component_name(&name.to_ascii_lowercase())
+                } else {
+                    component_name(name)
+                }
+            })
+            .collect(),
+        // Appendix C.1: without `headers`, only `date` is signed.
+        None => vec![Cow::Borrowed("date")],
+    };
     // §2.3: `(created)`/`(expires)` with an algorithm whose name reveals it is an error.
-    if let Some(name) = declared
-        .as_deref()
+    if let Some(name) = declared_algorithm
         .filter(|a| a.starts_with("rsa") || a.starts_with("hmac") || a.starts_with("ecdsa"))
     {
         for pseudo_header in ["(created)", "(expires)"] {
-            if parsed.headers.iter().any(|h| h == pseudo_header) {
+            if covered.iter().any(|h| h == pseudo_header) {
                 return Err(with_context(VerifyErrorKind::PseudoHeaderNotAllowed {
                     pseudo_header,
                     algorithm: name.to_owned(),
@@ -851,35 +982,22 @@ fn parse_cavage(
             }
         }
     }
-    let base = cavage::signing_string(
-        message,
-        &parsed.headers,
-        parsed.created,
-        parsed.expires,
-        false,
-    )
-    .map_err(|e| with_context(line_error(e)))?;
+    let base = cavage::signing_string(message, &covered, parsed.created, parsed.expires, false)
+        .map_err(|e| with_context(line_error(e)))?;
     let base_without_query = if policy.accept_request_target_without_query
         && message.query().is_some()
-        && parsed.headers.iter().any(|h| h == "(request-target)")
+        && covered.iter().any(|h| h == "(request-target)")
     {
-        cavage::signing_string(
-            message,
-            &parsed.headers,
-            parsed.created,
-            parsed.expires,
-            true,
-        )
-        .ok()
+        cavage::signing_string(message, &covered, parsed.created, parsed.expires, true).ok()
     } else {
         None
     };
     Ok(Unverified {
         standard: Standard::Cavage,
-        key_id: parsed.key_id,
+        key_id: parsed.key_id.into_owned(),
         algorithm,
-        declared_algorithm: declared,
-        covered: parsed.headers,
+        declared_algorithm,
+        covered,
         base,
         base_without_query,
         signature: parsed.signature,
@@ -891,6 +1009,38 @@ fn parse_cavage(
         digests: DigestCheck::default(),
         min_rsa_bits: 0,
     })
+}
+
+/// A covered component's name: borrowed from a static string when it is one of the usual ones.
+fn component_name(name: &str) -> Cow<'static, str> {
+    const USUAL: [&str; 22] = [
+        "(request-target)",
+        "(created)",
+        "(expires)",
+        "host",
+        "date",
+        "digest",
+        "content-digest",
+        "content-type",
+        "content-length",
+        "accept",
+        "user-agent",
+        "@method",
+        "@target-uri",
+        "@authority",
+        "@scheme",
+        "@request-target",
+        "@path",
+        "@query",
+        "@status",
+        "authorization",
+        "signature",
+        "forwarded",
+    ];
+    match USUAL.iter().find(|usual| **usual == name) {
+        Some(usual) => Cow::Borrowed(usual),
+        None => Cow::Owned(name.to_owned()),
+    }
 }
 
 fn line_error(e: LineError) -> VerifyErrorKind {
@@ -931,11 +1081,21 @@ fn malformed(header: HeaderName, source: HeaderError) -> VerifyError {
     VerifyErrorKind::MalformedHeader { header, source }.into()
 }
 
-fn header_text(message: &Message<'_>, name: &HeaderName) -> Result<String, VerifyError> {
-    let joined = message
-        .header_joined(name.as_str())
-        .ok_or_else(|| malformed(name.clone(), HeaderError::NotText))?;
-    String::from_utf8(joined).map_err(|_| malformed(name.clone(), HeaderError::NotText))
+/// A signature header as text (`None` if absent): borrowed when it has one line, as it nearly
+/// always does.
+fn header_text<'a>(
+    message: &Message<'a>,
+    name: &HeaderName,
+) -> Result<Option<Cow<'a, str>>, VerifyError> {
+    let not_text = || malformed(name.clone(), HeaderError::NotText);
+    let text = match message.header_joined(name) {
+        None => return Ok(None),
+        Some(Cow::Borrowed(bytes)) => {
+            Cow::Borrowed(std::str::from_utf8(bytes).map_err(|_| not_text())?)
+        }
+        Some(Cow::Owned(bytes)) => Cow::Owned(String::from_utf8(bytes).map_err(|_| not_text())?),
+    };
+    Ok(Some(text))
 }
 
 /// Seconds since the Unix epoch, negative before it.

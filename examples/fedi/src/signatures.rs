@@ -136,10 +136,10 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<Report> {
         Ok(unverified) => unverified,
         Err(error) => {
             return Ok(Report {
-                standard: error.standard,
-                key_id: error.key_id.clone(),
-                error: Some(error.kind.to_string()),
-                signing_string: error.signing_string.clone(),
+                standard: error.standard(),
+                key_id: error.key_id().map(str::to_owned),
+                error: Some(error.kind().to_string()),
+                signing_string: error.signing_string().map(str::to_owned),
                 ..Report::default()
             });
         }
@@ -148,7 +148,11 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<Report> {
         standard: Some(unverified.standard()),
         key_id: Some(unverified.key_id().to_owned()),
         algorithm: unverified.declared_algorithm().map(str::to_owned),
-        covered: unverified.covered().to_vec(),
+        covered: unverified
+            .covered()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
         signing_string: Some(unverified.signing_string().into_owned()),
         ..Report::default()
     };
@@ -166,7 +170,7 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<Report> {
             report.algorithm = Some(verified.algorithm.name().to_owned());
             report.signing_string = Some(verified.signing_string);
         }
-        Err(error) => report.error = Some(error.kind.to_string()),
+        Err(error) => report.error = Some(error.kind().to_string()),
     }
     Ok(report)
 }

@@ -170,7 +170,7 @@ fn c3_as_published_is_rejected_for_covering_created_with_rsa_sha256() {
         .unwrap_err();
     assert!(
         matches!(
-            error.kind,
+            error.kind(),
             VerifyErrorKind::PseudoHeaderNotAllowed {
                 pseudo_header: "(created)",
                 ..

@@ -11,8 +11,8 @@
 // A test binary exports nothing; `pub` in its modules (and in the included fuzz checks) is
 // crate-visible by construction.
 #![allow(unreachable_pub)]
-// Helpers return the crate's error as is, and tuple types spell out what a case holds.
-#![allow(clippy::result_large_err, clippy::type_complexity)]
+// Tuple types spell out what a case holds.
+#![allow(clippy::type_complexity)]
 
 mod cavage_vectors;
 mod fuzz_replay;

@@ -193,7 +193,7 @@ fn each_change_gives_its_typed_error_in_both_standards_and_key_types() {
                 let error =
                     verify(&request, public, Policy::fediverse(), now).expect_err(case.name);
                 assert!(
-                    (case.expected)(&error.kind),
+                    (case.expected)(error.kind()),
                     "{standard} {:?} {}: got {error}",
                     key.kind(),
                     case.name
@@ -210,13 +210,13 @@ fn missing_date_when_neither_date_nor_created_is_signed() {
         s.with_components(["(request-target)", "host", "digest"])
     });
     let error = verify(&request, &public, Policy::fediverse(), NOW).unwrap_err();
-    assert_eq!(error.kind, VerifyErrorKind::MissingDate);
+    assert_eq!(*error.kind(), VerifyErrorKind::MissingDate);
     let request = signed(Standard::Rfc9421, &key, |s| {
         s.with_created(false)
             .with_components(["@method", "@target-uri", "content-digest"])
     });
     let error = verify(&request, &public, Policy::fediverse(), NOW).unwrap_err();
-    assert_eq!(error.kind, VerifyErrorKind::MissingDate);
+    assert_eq!(*error.kind(), VerifyErrorKind::MissingDate);
 }
 
 #[test]
@@ -227,7 +227,7 @@ fn wrong_key_type() {
         let request = signed(standard, &rsa, |s| s.with_alg_parameter(true));
         let error = verify(&request, &ed_public, Policy::fediverse(), NOW).unwrap_err();
         assert!(
-            matches!(error.kind, VerifyErrorKind::AlgorithmKeyMismatch { .. }),
+            matches!(error.kind(), VerifyErrorKind::AlgorithmKeyMismatch { .. }),
             "{standard}: {error}"
         );
     }
@@ -244,7 +244,7 @@ fn unknown_algorithm() {
     set(&mut request, "signature", &header);
     let error = verify(&request, &public, Policy::fediverse(), NOW).unwrap_err();
     assert_eq!(
-        error.kind,
+        *error.kind(),
         VerifyErrorKind::UnknownAlgorithm {
             name: "rsa-sha512".to_owned()
         }
@@ -258,7 +258,7 @@ fn unknown_algorithm() {
     set(&mut request, "signature-input", &header);
     let error = verify(&request, &public, Policy::fediverse(), NOW).unwrap_err();
     assert_eq!(
-        error.kind,
+        *error.kind(),
         VerifyErrorKind::UnknownAlgorithm {
             name: "rsa-v1_5-sha1".to_owned()
         }
@@ -285,7 +285,7 @@ fn small_rsa_keys_are_refused_by_the_fediverse_policy() {
     );
     let error = verify(&request, &public, Policy::fediverse(), 1_388_957_500).unwrap_err();
     assert_eq!(
-        error.kind,
+        *error.kind(),
         VerifyErrorKind::KeyTooSmall {
             bits: 1024,
             min: 2048
@@ -306,7 +306,7 @@ fn get_must_cover_host() {
         .unwrap();
     let error = verify(&request, &public, Policy::fediverse(), NOW).unwrap_err();
     assert_eq!(
-        error.kind,
+        *error.kind(),
         VerifyErrorKind::NotCovered {
             requirement: Requirement::HostOnGet
         }
@@ -335,7 +335,7 @@ fn request_target_signed_without_the_query_is_tolerated_by_the_fediverse_policy_
             .starts_with("(request-target): post /inbox\n")
     );
     let error = verify(&request, &public, Policy::rfc(), NOW).unwrap_err();
-    assert!(matches!(error.kind, VerifyErrorKind::BadSignature { .. }));
+    assert!(matches!(error.kind(), VerifyErrorKind::BadSignature { .. }));
 }
 
 /// Malformed headers of every kind: each is a `MalformedHeader` (or a digest `Malformed`)
@@ -397,7 +397,7 @@ fn malformed_headers() {
         let error = Verifier::new(Policy::rfc())
             .parse_request(&request, at(NOW))
             .expect_err(value);
-        match &error.kind {
+        match error.kind() {
             VerifyErrorKind::MalformedHeader { header, source } => {
                 assert_eq!(header, blamed, "{value}: {error}");
                 assert!(!matches!(source, HeaderError::NotText));
@@ -413,7 +413,7 @@ fn malformed_headers() {
         .parse_request(&request, at(NOW))
         .unwrap_err();
     assert!(
-        matches!(error.kind, VerifyErrorKind::MalformedHeader { .. }),
+        matches!(error.kind(), VerifyErrorKind::MalformedHeader { .. }),
         "{error}"
     );
 
@@ -436,7 +436,7 @@ fn malformed_headers() {
             .parse_request(&request, at(NOW))
             .unwrap_err();
         assert!(
-            matches!(&error.kind, VerifyErrorKind::Digest(DigestError::Malformed { header: h, .. }) if h == header),
+            matches!(error.kind(), VerifyErrorKind::Digest(DigestError::Malformed { header: h, .. }) if h == header),
             "{header}: {value:?}: {error}"
         );
     }
@@ -451,7 +451,7 @@ fn label_not_found() {
         .parse_request(&request, at(NOW))
         .unwrap_err();
     assert_eq!(
-        error.kind,
+        *error.kind(),
         VerifyErrorKind::LabelNotFound {
             label: "other".to_owned()
         }

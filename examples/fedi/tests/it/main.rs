@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+mod discovery;
 mod parse;
 mod signatures;
 

@@ -1,0 +1,364 @@
+//! Soak harness: enqueue N deliveries over H fake hosts, deliver them through a worker child
+//! process (optionally SIGKILLed after T ms and restarted) to a loopback sink, and print one
+//! JSON line.
+//!
+//! ```sh
+//! cargo run --release -p federation-queue --example soak -- \
+//!     --store sqlite|postgres --deliveries N --hosts H [--sink URL] [--kill-after-ms T] \
+//!     [--key rsa|ed25519]
+//! ```
+//!
+//! PostgreSQL is read from `FEDERATION_QUEUE_PG_URL` (see `scripts/with-postgres`). Without
+//! `--sink`, a sink is started here and counts unique deliveries by `X-Delivery-Id`; with
+//! `--sink URL`, delivered counts come from the store.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs,
+    unreachable_pub,
+    dead_code
+)]
+
+mod sink;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use federation_queue::{
+    Enqueue, PostgresOptions, PostgresStore, Queue, QueueConfig, Recipient, ReqwestTransport,
+    SqliteStore, StaticKeys, Store, Transport, TransportConfig, TransportError, TransportResponse,
+};
+use http_signatures::{Signer, SigningKey};
+
+#[derive(Clone, Debug)]
+struct Args {
+    store: String,
+    deliveries: usize,
+    hosts: usize,
+    sink: Option<String>,
+    kill_after_ms: Option<u64>,
+    key: String,
+    worker: bool,
+    db: Option<String>,
+    schema: Option<String>,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut args = Args {
+        store: "sqlite".into(),
+        deliveries: 10_000,
+        hosts: 100,
+        sink: None,
+        kill_after_ms: None,
+        key: "rsa".into(),
+        worker: false,
+        db: None,
+        schema: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--store" => args.store = value()?,
+            "--deliveries" => args.deliveries = value()?.parse()?,
+            "--hosts" => args.hosts = value()?.parse::<usize>()?.max(1),
+            "--sink" => args.sink = Some(value()?),
+            "--kill-after-ms" => args.kill_after_ms = Some(value()?.parse()?),
+            "--key" => args.key = value()?,
+            "--worker" => args.worker = true,
+            "--db" => args.db = Some(value()?),
+            "--schema" => args.schema = Some(value()?),
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    Ok(args)
+}
+
+/// Sends every fake host to the sink; the signed Host header names the fake host.
+struct SinkTransport {
+    inner: ReqwestTransport,
+    sink: String,
+}
+
+impl Transport for SinkTransport {
+    async fn send(
+        &self,
+        mut request: http::Request<Bytes>,
+    ) -> Result<TransportResponse, TransportError> {
+        let path = request.uri().path().to_owned();
+        *request.uri_mut() = format!("{}{path}", self.sink.trim_end_matches('/'))
+            .parse()
+            .map_err(|e| TransportError::Protocol {
+                source: Box::new(e),
+            })?;
+        self.inner.send(request).await
+    }
+}
+
+fn signing_key(kind: &str) -> Result<SigningKey> {
+    Ok(match kind {
+        "ed25519" => SigningKey::generate_ed25519()?,
+        "rsa" => SigningKey::generate_rsa(2048)?,
+        other => bail!("unknown key kind {other}"),
+    })
+}
+
+fn peak_rss_mb(pid: Option<u32>) -> f64 {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/status"),
+        None => "/proc/self/status".to_owned(),
+    };
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+enum AnyStore {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+async fn open_store(args: &Args) -> Result<AnyStore> {
+    Ok(match args.store.as_str() {
+        "sqlite" => AnyStore::Sqlite(SqliteStore::open(args.db.as_deref().context("--db")?).await?),
+        "postgres" => {
+            let url = std::env::var("FEDERATION_QUEUE_PG_URL")
+                .context("FEDERATION_QUEUE_PG_URL (try scripts/with-postgres)")?;
+            let options = PostgresOptions::new(url)
+                .with_schema(args.schema.clone().context("--schema")?)
+                .with_max_connections(8);
+            AnyStore::Postgres(PostgresStore::connect_with(options).await?)
+        }
+        other => bail!("unknown store {other}"),
+    })
+}
+
+async fn worker(args: Args) -> Result<()> {
+    let key = signing_key(&args.key)?;
+    let keys =
+        StaticKeys::new().with_signer("soak", Signer::new(key, "https://origin.test/actor#key"));
+    let transport = SinkTransport {
+        inner: ReqwestTransport::new(
+            TransportConfig::new()
+                .with_danger_allow_http(true)
+                .with_danger_allow_private_addresses(true),
+        )?,
+        sink: args.sink.clone().context("--sink")?,
+    };
+    let config = QueueConfig::new()
+        .with_in_flight(256, 16)
+        .with_claim_batch(256)
+        .with_poll_interval(Duration::from_millis(50))
+        .with_lease(Duration::from_secs(30))
+        .with_delivery_id_header(http::HeaderName::from_static("x-delivery-id"));
+    match open_store(&args).await? {
+        AnyStore::Sqlite(store) => {
+            Queue::with_config(store, transport, keys, config)
+                .run(std::future::pending())
+                .await?
+        }
+        AnyStore::Postgres(store) => {
+            Queue::with_config(store, transport, keys, config)
+                .run(std::future::pending())
+                .await?
+        }
+    }
+    Ok(())
+}
+
+fn spawn_worker(args: &Args, sink: &str, db: &str, schema: &str) -> Result<Child> {
+    Ok(Command::new(std::env::current_exe()?)
+        .args([
+            "--worker",
+            "--store",
+            &args.store,
+            "--sink",
+            sink,
+            "--db",
+            db,
+            "--schema",
+            schema,
+            "--key",
+            &args.key,
+        ])
+        .stdin(Stdio::null())
+        .spawn()?)
+}
+
+async fn enqueue_all(args: &Args, db: &str, schema: &str) -> Result<()> {
+    let mut args = args.clone();
+    args.db = Some(db.to_owned());
+    args.schema = Some(schema.to_owned());
+    let items = |range: std::ops::Range<usize>, hosts: usize| -> Vec<Enqueue> {
+        range
+            .map(|i| {
+                let inbox = format!("https://h{}.test/users/{i}/inbox", i % hosts);
+                Enqueue::new(format!("{{\"type\":\"Create\",\"n\":{i}}}"), "soak")
+                    .with_recipient(Recipient::new(inbox.parse().unwrap()))
+            })
+            .collect()
+    };
+    let transport = ReqwestTransport::new(TransportConfig::new())?;
+    macro_rules! fill {
+        ($store:expr) => {{
+            let queue = Queue::new($store, transport, StaticKeys::new());
+            let mut start = 0;
+            while start < args.deliveries {
+                let end = (start + 5_000).min(args.deliveries);
+                queue.enqueue_batch(&items(start..end, args.hosts)).await?;
+                start = end;
+            }
+        }};
+    }
+    match open_store(&args).await? {
+        AnyStore::Sqlite(store) => fill!(store),
+        AnyStore::Postgres(store) => fill!(store),
+    }
+    Ok(())
+}
+
+async fn remaining(args: &Args, db: &str, schema: &str) -> Result<u64> {
+    let mut args = args.clone();
+    args.db = Some(db.to_owned());
+    args.schema = Some(schema.to_owned());
+    let now = std::time::SystemTime::now();
+    let counts = match open_store(&args).await? {
+        AnyStore::Sqlite(store) => {
+            let counts = store.counts(now).await?;
+            store.close().await;
+            counts
+        }
+        AnyStore::Postgres(store) => {
+            let counts = store.counts(now).await?;
+            store.close().await;
+            counts
+        }
+    };
+    Ok(counts.pending + counts.in_flight)
+}
+
+/// Signatures per second with every core signing, for comparison.
+fn bare_signing_rate(kind: &str) -> Result<f64> {
+    let signer = Arc::new(Signer::new(
+        signing_key(kind)?,
+        "https://origin.test/actor#key",
+    ));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let duration = Duration::from_secs(2);
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let signer = Arc::clone(&signer);
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                let mut n = 0_u64;
+                while start.elapsed() < duration {
+                    let mut request = http::Request::post("https://h1.test/inbox")
+                        .header("content-type", "application/activity+json")
+                        .body(Bytes::from_static(br#"{"type":"Create","n":1}"#))
+                        .unwrap();
+                    signer
+                        .sign(&mut request, std::time::SystemTime::now())
+                        .unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    Ok(total as f64 / duration.as_secs_f64())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = parse_args()?;
+    if args.worker {
+        return worker(args).await;
+    }
+    if std::env::var_os("SOAK_BARE_SIGNING").is_some() {
+        eprintln!(
+            "bare signing ({}): {:.0}/s",
+            args.key,
+            bare_signing_rate(&args.key)?
+        );
+    }
+    let own_sink = match &args.sink {
+        Some(_) => None,
+        None => Some(sink::Sink::start_with(false).await),
+    };
+    let sink_url = match (&args.sink, &own_sink) {
+        (Some(url), _) => url.clone(),
+        (None, Some(sink)) => format!("http://{}", sink.addr),
+        (None, None) => unreachable!(),
+    };
+    let dir = std::env::temp_dir().join(format!("federation-queue-soak-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let db: PathBuf = dir.join("queue.db");
+    let db = db.to_string_lossy().into_owned();
+    let schema = format!("soak_{}", std::process::id());
+    enqueue_all(&args, &db, &schema).await?;
+    let start = Instant::now();
+    let mut child = spawn_worker(&args, &sink_url, &db, &schema)?;
+    let mut peak = 0.0_f64;
+    if let Some(ms) = args.kill_after_ms {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        peak = peak.max(peak_rss_mb(Some(child.id())));
+        child.kill()?; // SIGKILL
+        child.wait()?;
+        child = spawn_worker(&args, &sink_url, &db, &schema)?;
+    }
+    let n = args.deliveries as u64;
+    let deadline = Instant::now() + Duration::from_secs(3600);
+    loop {
+        peak = peak.max(peak_rss_mb(Some(child.id())));
+        let finished = match &own_sink {
+            Some(sink) => sink.counts().1 >= n,
+            None => remaining(&args, &db, &schema).await? == 0,
+        };
+        if finished || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    peak = peak.max(peak_rss_mb(Some(child.id())));
+    child.kill()?;
+    child.wait()?;
+    let (delivered_unique, total) = match &own_sink {
+        Some(sink) => {
+            let (total, unique) = sink.counts();
+            (unique, total)
+        }
+        None => {
+            let left = remaining(&args, &db, &schema).await?;
+            (n - left, n - left)
+        }
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    let line = serde_json::json!({
+        "enqueued": n,
+        "delivered_unique": delivered_unique,
+        "duplicates": total.saturating_sub(delivered_unique),
+        "lost": n.saturating_sub(delivered_unique),
+        "seconds": (seconds * 1000.0).round() / 1000.0,
+        "deliveries_per_sec": (delivered_unique as f64 / seconds).round(),
+        "peak_rss_mb": (peak * 10.0).round() / 10.0,
+    });
+    println!("{line}");
+    let _: Option<SocketAddr> = None;
+    Ok(())
+}

@@ -1,0 +1,827 @@
+//! The queue: enqueueing, the worker loop (lanes, caps, retries, breakers) and operations.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::HeaderName;
+use http::header::{ACCEPT, CONTENT_TYPE};
+use tokio::sync::{Notify, broadcast};
+use tokio::task::JoinSet;
+use tracing::{Instrument, debug, info_span, warn};
+use url::Url;
+
+use crate::breaker::BreakerPolicy;
+use crate::clock::{Clock, SystemClock};
+use crate::keys::{KeyLookupError, KeyProvider};
+use crate::model::{
+    ClaimRequest, ClaimedDelivery, Completion, DeadLetter, DeadReason, DeliveryId, HostChange,
+    HostEvent, HostState, NewActivity, NewDelivery, Outcome, QueueCounts, Requeue,
+};
+use crate::retry::{RetryPolicy, Verdict, classify_status, decide};
+use crate::store::{Store, StoreError};
+use crate::transport::{Transport, TransportError};
+
+/// The media type deliveries are POSTed with.
+pub const ACTIVITY_JSON: &str = "application/activity+json";
+
+/// One activity to deliver.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Enqueue {
+    /// The exact bytes to POST (stored once, whatever the number of recipients).
+    pub activity: Bytes,
+    /// The recipients.
+    pub recipients: Vec<Recipient>,
+    /// The signing key reference, resolved by the [`KeyProvider`] at each attempt.
+    pub key_ref: String,
+    /// Deliveries with the same ordering key (for example the object's id) to the same host
+    /// arrive in enqueue order: Create before Update before Delete.
+    pub ordering_key: Option<String>,
+}
+
+impl Enqueue {
+    /// `activity`, to be signed with `key_ref`, with no recipients yet.
+    pub fn new(activity: impl Into<Bytes>, key_ref: impl Into<String>) -> Self {
+        Self {
+            activity: activity.into(),
+            recipients: Vec::new(),
+            key_ref: key_ref.into(),
+            ordering_key: None,
+        }
+    }
+
+    /// Adds a recipient.
+    pub fn with_recipient(mut self, recipient: Recipient) -> Self {
+        self.recipients.push(recipient);
+        self
+    }
+
+    /// Adds recipients.
+    pub fn with_recipients(mut self, recipients: impl IntoIterator<Item = Recipient>) -> Self {
+        self.recipients.extend(recipients);
+        self
+    }
+
+    /// Sets the ordering key.
+    pub fn with_ordering_key(mut self, key: impl Into<String>) -> Self {
+        self.ordering_key = Some(key.into());
+        self
+    }
+}
+
+/// A recipient's inbox, and its server's shared inbox if it has one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Recipient {
+    /// The actor's `inbox`.
+    pub inbox: Url,
+    /// The actor's `endpoints.sharedInbox`: recipients sharing one get a single delivery.
+    pub shared_inbox: Option<Url>,
+}
+
+impl Recipient {
+    /// A recipient with its own inbox only.
+    pub fn new(inbox: Url) -> Self {
+        Self {
+            inbox,
+            shared_inbox: None,
+        }
+    }
+
+    /// Sets the shared inbox.
+    pub fn with_shared_inbox(mut self, shared_inbox: Url) -> Self {
+        self.shared_inbox = Some(shared_inbox);
+        self
+    }
+}
+
+/// Enqueueing failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnqueueError {
+    /// An inbox URL cannot be delivered to.
+    #[error("cannot deliver to {url}: {reason}")]
+    InvalidInbox {
+        /// The URL.
+        url: Url,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The store failed; nothing was enqueued.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Collapses recipients to one delivery per distinct target: the shared inbox when there is
+/// one, else the inbox.
+pub fn collapse_recipients(recipients: &[Recipient]) -> Result<Vec<NewDelivery>, EnqueueError> {
+    let mut seen = HashSet::new();
+    let mut deliveries = Vec::new();
+    for recipient in recipients {
+        let target = recipient.shared_inbox.as_ref().unwrap_or(&recipient.inbox);
+        let host = lane(target)?;
+        if seen.insert(target.as_str()) {
+            deliveries.push(NewDelivery::new(target.as_str(), host));
+        }
+    }
+    Ok(deliveries)
+}
+
+/// The lane of an inbox: its host, with the port when not the scheme's default.
+fn lane(url: &Url) -> Result<String, EnqueueError> {
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(EnqueueError::InvalidInbox {
+            url: url.clone(),
+            reason: "not an http(s) URL",
+        });
+    }
+    let Some(host) = url.host_str() else {
+        return Err(EnqueueError::InvalidInbox {
+            url: url.clone(),
+            reason: "no host",
+        });
+    };
+    let host = host.to_ascii_lowercase();
+    Ok(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    })
+}
+
+/// How the worker schedules.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct QueueConfig {
+    /// Requests in flight at once, all hosts together (per worker).
+    pub max_in_flight: usize,
+    /// Requests in flight at once to one host (across workers sharing the store).
+    pub max_in_flight_per_host: usize,
+    /// Deliveries claimed per store round trip at most.
+    pub claim_batch: usize,
+    /// How long a claim lasts; must exceed the transport's total timeout, since a claim whose
+    /// lease lapses is taken by another worker.
+    pub lease: Duration,
+    /// How often to look for due deliveries when nothing else wakes the worker.
+    pub poll_interval: Duration,
+    /// How long shutdown waits for requests in flight before giving their claims back.
+    pub drain_timeout: Duration,
+    /// How often to move deliveries older than the maximum age to the dead letters.
+    pub expire_interval: Duration,
+    /// Retries.
+    pub retry: RetryPolicy,
+    /// Circuit breakers.
+    pub breaker: BreakerPolicy,
+    /// A header carrying the delivery id on each attempt (the same on retries), which lets a
+    /// receiver drop duplicates. `None` by default.
+    pub delivery_id_header: Option<HeaderName>,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 256,
+            max_in_flight_per_host: 8,
+            claim_batch: 128,
+            lease: Duration::from_secs(5 * 60),
+            poll_interval: Duration::from_secs(1),
+            drain_timeout: Duration::from_secs(30),
+            expire_interval: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+            breaker: BreakerPolicy::default(),
+            delivery_id_header: None,
+        }
+    }
+}
+
+impl QueueConfig {
+    /// The defaults: 256 in flight, 8 per host, 5-minute leases, a week of retries.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the global and per-host in-flight caps.
+    pub fn with_in_flight(mut self, total: usize, per_host: usize) -> Self {
+        self.max_in_flight = total.max(1);
+        self.max_in_flight_per_host = per_host.max(1);
+        self
+    }
+
+    /// Sets [`QueueConfig::claim_batch`].
+    pub fn with_claim_batch(mut self, batch: usize) -> Self {
+        self.claim_batch = batch.max(1);
+        self
+    }
+
+    /// Sets [`QueueConfig::lease`].
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Sets [`QueueConfig::poll_interval`].
+    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// Sets [`QueueConfig::drain_timeout`].
+    pub fn with_drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
+        self
+    }
+
+    /// Sets [`QueueConfig::retry`].
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets [`QueueConfig::breaker`].
+    pub fn with_breaker(mut self, breaker: BreakerPolicy) -> Self {
+        self.breaker = breaker;
+        self
+    }
+
+    /// Sets [`QueueConfig::delivery_id_header`].
+    pub fn with_delivery_id_header(mut self, header: HeaderName) -> Self {
+        self.delivery_id_header = Some(header);
+        self
+    }
+}
+
+/// Something the caller may want to act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// Delivered.
+    Delivered {
+        /// The delivery.
+        id: DeliveryId,
+        /// The inbox.
+        inbox: String,
+    },
+    /// The inbox answered 410 Gone: the actor is gone; stop addressing it.
+    Gone {
+        /// The delivery.
+        id: DeliveryId,
+        /// The inbox.
+        inbox: String,
+    },
+    /// Given up: now a dead letter.
+    Dead {
+        /// The delivery.
+        id: DeliveryId,
+        /// The inbox.
+        inbox: String,
+        /// Why.
+        reason: DeadReason,
+    },
+    /// A host's breaker changed state.
+    Host(HostChange),
+}
+
+/// Counters, as a snapshot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Deliveries enqueued through this handle.
+    pub queued: u64,
+    /// Requests in flight now.
+    pub in_flight: u64,
+    /// Delivered (2xx).
+    pub delivered: u64,
+    /// Attempts that will be retried.
+    pub retried: u64,
+    /// Attempts refused for good (410 included).
+    pub failed: u64,
+    /// Deliveries moved to the dead letters.
+    pub dead: u64,
+    /// The same, per host.
+    pub hosts: BTreeMap<String, HostMetrics>,
+}
+
+/// Per-host counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HostMetrics {
+    /// Requests in flight now.
+    pub in_flight: u64,
+    /// Delivered.
+    pub delivered: u64,
+    /// Retried.
+    pub retried: u64,
+    /// Refused for good.
+    pub failed: u64,
+    /// Dead.
+    pub dead: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    queued: AtomicU64,
+    in_flight: AtomicU64,
+    delivered: AtomicU64,
+    retried: AtomicU64,
+    failed: AtomicU64,
+    dead: AtomicU64,
+    hosts: Mutex<HashMap<String, HostMetrics>>,
+}
+
+/// The worker could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The store kept failing while draining at shutdown; the claims it could not record
+    /// come back after their lease.
+    #[error("the store failed while draining: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// A durable delivery queue: enqueue activities, run workers, inspect and repair.
+///
+/// Cheap to clone; clones share the store, transport, keys, counters and events.
+#[derive(Debug)]
+pub struct Queue<S, T, K, C = SystemClock> {
+    shared: Arc<Shared<S, T, K, C>>,
+}
+
+impl<S, T, K, C> Clone for Queue<S, T, K, C> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Shared<S, T, K, C> {
+    store: S,
+    transport: T,
+    keys: K,
+    clock: C,
+    config: QueueConfig,
+    counters: Counters,
+    events: broadcast::Sender<Event>,
+    wake: Notify,
+}
+
+impl<S: Store, T: Transport, K: KeyProvider> Queue<S, T, K, SystemClock> {
+    /// A queue over `store`, sending through `transport`, signing with `keys`, with the
+    /// default configuration and the system clock.
+    pub fn new(store: S, transport: T, keys: K) -> Self {
+        Self::with_clock(store, transport, keys, SystemClock, QueueConfig::default())
+    }
+
+    /// A queue with a configuration and the system clock.
+    pub fn with_config(store: S, transport: T, keys: K, config: QueueConfig) -> Self {
+        Self::with_clock(store, transport, keys, SystemClock, config)
+    }
+}
+
+impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
+    /// A queue with a configuration and a clock of its own.
+    pub fn with_clock(store: S, transport: T, keys: K, clock: C, config: QueueConfig) -> Self {
+        let (events, _) = broadcast::channel(4096);
+        Self {
+            shared: Arc::new(Shared {
+                store,
+                transport,
+                keys,
+                clock,
+                config,
+                counters: Counters::default(),
+                events,
+                wake: Notify::new(),
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.shared.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &QueueConfig {
+        &self.shared.config
+    }
+
+    /// Enqueues one activity; returns its deliveries' ids (recipients sharing an inbox or a
+    /// shared inbox get one delivery). Durable when this returns.
+    pub async fn enqueue(&self, item: Enqueue) -> Result<Vec<DeliveryId>, EnqueueError> {
+        self.enqueue_batch(std::slice::from_ref(&item)).await
+    }
+
+    /// Enqueues several activities in one transaction.
+    pub async fn enqueue_batch(&self, items: &[Enqueue]) -> Result<Vec<DeliveryId>, EnqueueError> {
+        let mut activities = Vec::with_capacity(items.len());
+        for item in items {
+            let mut activity = NewActivity::new(item.activity.clone(), item.key_ref.clone());
+            activity.ordering_key = item.ordering_key.clone();
+            activity.deliveries = collapse_recipients(&item.recipients)?;
+            activities.push(activity);
+        }
+        let now = self.shared.clock.now();
+        let ids = self.shared.store.enqueue(&activities, now).await?;
+        self.shared
+            .counters
+            .queued
+            .fetch_add(ids.len() as u64, Ordering::Relaxed);
+        self.shared.wake.notify_one();
+        Ok(ids)
+    }
+
+    /// Receives [`Event`]s from now on. A receiver that falls more than 4096 events behind
+    /// loses the oldest.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.shared.events.subscribe()
+    }
+
+    /// A snapshot of the counters of this process.
+    pub fn metrics(&self) -> Metrics {
+        let counters = &self.shared.counters;
+        let hosts = counters
+            .hosts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(host, metrics)| (host.clone(), metrics.clone()))
+            .collect();
+        Metrics {
+            queued: counters.queued.load(Ordering::Relaxed),
+            in_flight: counters.in_flight.load(Ordering::Relaxed),
+            delivered: counters.delivered.load(Ordering::Relaxed),
+            retried: counters.retried.load(Ordering::Relaxed),
+            failed: counters.failed.load(Ordering::Relaxed),
+            dead: counters.dead.load(Ordering::Relaxed),
+            hosts,
+        }
+    }
+
+    /// Deliveries per state, from the store (all workers).
+    pub async fn counts(&self) -> Result<QueueCounts, StoreError> {
+        self.shared.store.counts(self.shared.clock.now()).await
+    }
+
+    /// Every host's breaker state.
+    pub async fn hosts(&self) -> Result<Vec<HostState>, StoreError> {
+        self.shared.store.hosts().await
+    }
+
+    /// Dead letters after `after`, at most `limit`.
+    pub async fn dead_letters(
+        &self,
+        after: Option<DeliveryId>,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        self.shared.store.dead_letters(after, limit).await
+    }
+
+    /// Requeues dead letters.
+    pub async fn requeue(&self, which: &Requeue) -> Result<u64, StoreError> {
+        let count = self
+            .shared
+            .store
+            .requeue(which, self.shared.clock.now())
+            .await?;
+        self.shared.wake.notify_one();
+        Ok(count)
+    }
+
+    /// Closes a host's breaker (it was heard from).
+    pub async fn mark_host_available(&self, host: &str) -> Result<bool, StoreError> {
+        let known = self
+            .shared
+            .store
+            .mark_host_available(host, self.shared.clock.now())
+            .await?;
+        self.shared.wake.notify_one();
+        Ok(known)
+    }
+
+    /// Runs a worker until `shutdown` completes, then stops claiming, waits up to the drain
+    /// timeout for requests in flight, records their outcomes and returns. Several workers
+    /// (in this process or others) may run over one store.
+    pub async fn run(&self, shutdown: impl Future<Output = ()> + Send) -> Result<(), RunError> {
+        let shared = &self.shared;
+        let config = &shared.config;
+        let mut tasks: JoinSet<Completion> = JoinSet::new();
+        let mut running: HashMap<tokio::task::Id, ClaimedDelivery> = HashMap::new();
+        let mut done: Vec<(Completion, String)> = Vec::new();
+        let mut last_expire: Option<tokio::time::Instant> = None;
+        let mut store_failures = 0_u32;
+        tokio::pin!(shutdown);
+        loop {
+            if !done.is_empty() {
+                match self.flush(&mut done).await {
+                    Ok(()) => store_failures = 0,
+                    Err(error) => {
+                        store_failures = store_failures.saturating_add(1);
+                        warn!(%error, "recording outcomes failed; will retry");
+                    }
+                }
+            }
+            if last_expire.is_none_or(|at| at.elapsed() >= config.expire_interval) {
+                last_expire = Some(tokio::time::Instant::now());
+                let now = shared.clock.now();
+                match shared
+                    .store
+                    .expire(
+                        now - config.retry.max_age.min(elapsed_since_epoch(now)),
+                        now,
+                    )
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(expired) => {
+                        shared.counters.dead.fetch_add(expired, Ordering::Relaxed);
+                        debug!(expired, "expired old deliveries");
+                    }
+                    Err(error) => warn!(%error, "expiring old deliveries failed"),
+                }
+            }
+            let room = config.max_in_flight.saturating_sub(tasks.len());
+            let mut full_batch = false;
+            if room > 0 && store_failures == 0 {
+                let limit = room.min(config.claim_batch);
+                let request = ClaimRequest::new(
+                    shared.clock.now(),
+                    limit,
+                    config.max_in_flight_per_host,
+                    config.lease,
+                );
+                match shared.store.claim(&request).await {
+                    Ok(claims) => {
+                        full_batch = claims.len() == limit;
+                        for claim in claims {
+                            self.count_start(&claim.host);
+                            let span = info_span!(
+                                "deliver",
+                                id = %claim.id,
+                                host = %claim.host,
+                                attempt = claim.attempts,
+                                probe = claim.probe
+                            );
+                            let handle = tasks
+                                .spawn(Arc::clone(shared).attempt(claim.clone()).instrument(span));
+                            running.insert(handle.id(), claim);
+                        }
+                    }
+                    Err(error) => {
+                        store_failures = 1;
+                        warn!(%error, "claiming deliveries failed; will retry");
+                    }
+                }
+            }
+            if full_batch && tasks.len() < config.max_in_flight {
+                // More may be due right now.
+                tokio::task::yield_now().await;
+                continue;
+            }
+            let pause = if store_failures > 0 {
+                config.poll_interval.max(Duration::from_millis(100))
+            } else {
+                config.poll_interval
+            };
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                    self.joined(joined, &mut running, &mut done);
+                    while let Some(joined) = tasks.try_join_next_with_id() {
+                        self.joined(joined, &mut running, &mut done);
+                    }
+                }
+                () = shared.wake.notified() => {}
+                () = tokio::time::sleep(pause) => { store_failures = 0; }
+            }
+        }
+        // Drain: no more claims; wait for what is in flight, then give back what is left.
+        let deadline = tokio::time::sleep(config.drain_timeout);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                joined = tasks.join_next_with_id() => match joined {
+                    Some(joined) => self.joined(joined, &mut running, &mut done),
+                    None => break,
+                },
+                () = &mut deadline => {
+                    tasks.abort_all();
+                    while let Some(joined) = tasks.join_next_with_id().await {
+                        self.joined(joined, &mut running, &mut done);
+                    }
+                    break;
+                }
+            }
+        }
+        let mut last = Ok(());
+        for _ in 0..3 {
+            if done.is_empty() {
+                break;
+            }
+            last = self.flush(&mut done).await;
+        }
+        last.map_err(RunError::from)
+    }
+
+    fn count_start(&self, host: &str) {
+        let counters = &self.shared.counters;
+        counters.in_flight.fetch_add(1, Ordering::Relaxed);
+        let mut hosts = counters
+            .hosts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        hosts.entry(host.to_owned()).or_default().in_flight += 1;
+    }
+
+    fn joined(
+        &self,
+        joined: Result<(tokio::task::Id, Completion), tokio::task::JoinError>,
+        running: &mut HashMap<tokio::task::Id, ClaimedDelivery>,
+        done: &mut Vec<(Completion, String)>,
+    ) {
+        let (id, completion) = match joined {
+            Ok((id, completion)) => (id, Some(completion)),
+            Err(error) => (error.id(), None),
+        };
+        let Some(claim) = running.remove(&id) else {
+            return;
+        };
+        // A task that panicked or was aborted at shutdown gives its claim back.
+        let completion = completion.unwrap_or_else(|| {
+            Completion::new(
+                &claim,
+                Outcome::Release {
+                    at: self.shared.clock.now(),
+                },
+                HostEvent::Nothing,
+            )
+        });
+        self.count_end(&claim.host, &completion.outcome);
+        done.push((completion, claim.inbox));
+    }
+
+    fn count_end(&self, host: &str, outcome: &Outcome) {
+        let counters = &self.shared.counters;
+        counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let mut hosts = counters
+            .hosts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let host = hosts.entry(host.to_owned()).or_default();
+        host.in_flight = host.in_flight.saturating_sub(1);
+        let (total, per_host) = match outcome {
+            Outcome::Delivered => (&counters.delivered, &mut host.delivered),
+            Outcome::Gone => (&counters.failed, &mut host.failed),
+            Outcome::Retry { .. } => (&counters.retried, &mut host.retried),
+            Outcome::Dead { reason, .. } => {
+                if matches!(reason, DeadReason::Rejected { .. }) {
+                    counters.failed.fetch_add(1, Ordering::Relaxed);
+                    host.failed += 1;
+                }
+                (&counters.dead, &mut host.dead)
+            }
+            Outcome::Release { .. } => return,
+        };
+        total.fetch_add(1, Ordering::Relaxed);
+        *per_host += 1;
+    }
+
+    async fn flush(&self, done: &mut Vec<(Completion, String)>) -> Result<(), StoreError> {
+        let shared = &self.shared;
+        let completions: Vec<Completion> = done.iter().map(|(c, _)| c.clone()).collect();
+        let changes = shared
+            .store
+            .complete(&completions, &shared.config.breaker, shared.clock.now())
+            .await?;
+        for (completion, inbox) in done.drain(..) {
+            let event = match completion.outcome {
+                Outcome::Delivered => Event::Delivered {
+                    id: completion.id,
+                    inbox,
+                },
+                Outcome::Gone => Event::Gone {
+                    id: completion.id,
+                    inbox,
+                },
+                Outcome::Dead { reason, .. } => Event::Dead {
+                    id: completion.id,
+                    inbox,
+                    reason,
+                },
+                Outcome::Retry { .. } | Outcome::Release { .. } => continue,
+            };
+            // No receiver is not an error.
+            let _ = shared.events.send(event);
+        }
+        for change in changes {
+            tracing::info!(host = %change.host, from = %change.from, to = %change.to,
+                unavailable = change.unavailable, "breaker changed");
+            let _ = shared.events.send(Event::Host(change));
+        }
+        Ok(())
+    }
+}
+
+impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Shared<S, T, K, C> {
+    /// One attempt: look up the key, sign afresh, send, classify.
+    async fn attempt(self: Arc<Self>, claim: ClaimedDelivery) -> Completion {
+        let retry = &self.config.retry;
+        let now = self.clock.now();
+        let mut rng = fastrand::Rng::new();
+        if now.duration_since(claim.enqueued_at).unwrap_or_default() > retry.max_age {
+            let outcome = Outcome::Dead {
+                reason: DeadReason::Expired,
+                error: "older than the maximum age".to_owned(),
+            };
+            return Completion::new(&claim, outcome, HostEvent::Nothing);
+        }
+        let signer = match self.keys.signer(&claim.key_ref).await {
+            Ok(signer) => signer,
+            Err(error @ KeyLookupError::NotFound { .. }) => {
+                warn!(%error, "giving up a delivery");
+                let outcome = Outcome::Dead {
+                    reason: DeadReason::KeyNotFound,
+                    error: error.to_string(),
+                };
+                return Completion::new(&claim, outcome, HostEvent::Nothing);
+            }
+            Err(error) => {
+                warn!(%error, "signing key unavailable; will retry");
+                let outcome = Outcome::Retry {
+                    at: now + retry.backoff(claim.attempts, &mut rng),
+                    error: error.to_string(),
+                };
+                return Completion::new(&claim, outcome, HostEvent::Nothing);
+            }
+        };
+        let request = match self.build_request(&claim, &signer) {
+            Ok(request) => request,
+            Err(error) => {
+                warn!(%error, "cannot build or sign the request");
+                let outcome = Outcome::Dead {
+                    reason: DeadReason::Unsendable,
+                    error,
+                };
+                return Completion::new(&claim, outcome, HostEvent::Nothing);
+            }
+        };
+        let verdict = match self.transport.send(request).await {
+            Ok(response) => {
+                classify_status(response.status, &response.headers, self.clock.now(), retry)
+            }
+            Err(TransportError::Refused { url, reason }) => {
+                let outcome = Outcome::Dead {
+                    reason: DeadReason::Unsendable,
+                    error: format!("refused to deliver to {url}: {reason}"),
+                };
+                return Completion::new(&claim, outcome, HostEvent::Nothing);
+            }
+            Err(error) => Verdict::Transient {
+                after: None,
+                error: error.to_string(),
+                event: HostEvent::Failed { until: None },
+            },
+        };
+        debug!(?verdict, "attempt finished");
+        let (outcome, event) = decide(
+            verdict,
+            claim.attempts,
+            claim.enqueued_at,
+            self.clock.now(),
+            retry,
+            &mut rng,
+        );
+        Completion::new(&claim, outcome, event)
+    }
+
+    fn build_request(
+        &self,
+        claim: &ClaimedDelivery,
+        signer: &http_signatures::Signer,
+    ) -> Result<http::Request<Bytes>, String> {
+        let mut builder = http::Request::post(claim.inbox.as_str())
+            .header(CONTENT_TYPE, ACTIVITY_JSON)
+            .header(ACCEPT, ACTIVITY_JSON);
+        if let Some(header) = &self.config.delivery_id_header {
+            builder = builder.header(header, claim.id.0);
+        }
+        let mut request = builder
+            .body(claim.body.clone())
+            .map_err(|e| format!("invalid request: {e}"))?;
+        // Signed at every attempt: a fresh Date and `created`.
+        signer
+            .sign(&mut request, self.clock.now())
+            .map_err(|e| format!("signing failed: {e}"))?;
+        Ok(request)
+    }
+}
+
+fn elapsed_since_epoch(now: SystemTime) -> Duration {
+    now.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+}

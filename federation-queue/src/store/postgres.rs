@@ -1,0 +1,749 @@
+//! PostgreSQL, for several workers on several machines.
+//!
+//! Claims lock due deliveries with `FOR UPDATE SKIP LOCKED` and their hosts' rows the same way,
+//! so concurrent workers never wait on each other while claiming, never take the same
+//! delivery, and keep per-host limits and breaker probes exact. A claim is a lease: if its
+//! worker dies, the delivery is claimable again when the lease lapses. Completions lock host
+//! rows in name order, so they cannot deadlock.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{ConnectOptions, Connection, Executor, Postgres, Row, Transaction};
+
+use super::sql::{host_from_columns, migrator, opt_ms, u32_column};
+use super::{
+    Candidate, Store, StoreError, apply_host_events, new_token, plan_claim, released_block,
+};
+use crate::breaker::BreakerPolicy;
+use crate::clock::{duration_ms, from_ms, to_ms};
+use crate::model::{
+    ClaimRequest, ClaimedDelivery, Completion, DeadLetter, DeadReason, DeliveryId, HostChange,
+    HostState, NewActivity, Outcome, QueueCounts, Requeue,
+};
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "queue",
+    include_str!("../../migrations/postgres/0001_queue.sql"),
+)];
+
+/// How to connect a PostgreSQL store.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct PostgresOptions {
+    /// The connection URL (`postgres://user:password@host:port/database`).
+    pub url: String,
+    /// The schema holding the queue's tables (created if missing); `None`: the default
+    /// search path. Letters, digits and `_` only.
+    pub schema: Option<String>,
+    /// Connections in the pool.
+    pub max_connections: u32,
+    /// How long to wait for a connection.
+    pub acquire_timeout: Duration,
+}
+
+impl PostgresOptions {
+    /// Options for the database at `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            schema: None,
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Sets [`PostgresOptions::schema`].
+    pub fn with_schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = Some(schema.into());
+        self
+    }
+
+    /// Sets [`PostgresOptions::max_connections`].
+    pub fn with_max_connections(mut self, connections: u32) -> Self {
+        self.max_connections = connections.max(1);
+        self
+    }
+}
+
+/// The PostgreSQL store.
+#[derive(Clone, Debug)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` and creates or upgrades the schema.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(PostgresOptions::new(url)).await
+    }
+
+    /// Connects as `options` say and creates or upgrades the schema.
+    pub async fn connect_with(options: PostgresOptions) -> Result<Self, StoreError> {
+        let mut connect = PgConnectOptions::from_str(&options.url)
+            .map_err(StoreError::db("reading the connection URL"))?;
+        if let Some(schema) = &options.schema {
+            let valid = !schema.is_empty()
+                && schema.len() <= 63
+                && schema
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !schema.starts_with(|c: char| c.is_ascii_digit());
+            if !valid {
+                return Err(StoreError::InvalidSchemaName {
+                    name: schema.clone(),
+                });
+            }
+            let mut connection = connect
+                .connect()
+                .await
+                .map_err(StoreError::db("connecting"))?;
+            // The name was checked above: an identifier, so it can be written in the statement.
+            let create = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
+            connection
+                .execute(sqlx::AssertSqlSafe(create))
+                .await
+                .map_err(StoreError::db("creating the schema"))?;
+            connection
+                .close()
+                .await
+                .map_err(StoreError::db("disconnecting"))?;
+            connect = connect.options([("search_path", schema.as_str())]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(StoreError::db("connecting"))?;
+        migrator(MIGRATIONS).run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn load_hosts(
+    tx: &mut Transaction<'_, Postgres>,
+    hosts: &[&str],
+    skip_locked: bool,
+) -> Result<HashMap<String, HostState>, StoreError> {
+    let mut states = HashMap::new();
+    if hosts.is_empty() {
+        return Ok(states);
+    }
+    // Claims skip hosts another worker is claiming for; completions wait, in name order.
+    let sql = if skip_locked {
+        "SELECT host, breaker, unavailable, consecutive_failures, failing_since, blocked_until, \
+         last_answer FROM fq_hosts WHERE host = ANY($1) ORDER BY host FOR UPDATE SKIP LOCKED"
+    } else {
+        "SELECT host, breaker, unavailable, consecutive_failures, failing_since, blocked_until, \
+         last_answer FROM fq_hosts WHERE host = ANY($1) ORDER BY host FOR UPDATE"
+    };
+    let names: Vec<String> = hosts.iter().map(|h| (*h).to_owned()).collect();
+    let rows = sqlx::query(sql)
+        .bind(names)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(StoreError::db("reading host states"))?;
+    for row in rows {
+        let state = host_row(&row)?;
+        states.insert(state.host.clone(), state);
+    }
+    Ok(states)
+}
+
+fn host_row(row: &PgRow) -> Result<HostState, StoreError> {
+    let get = |e| StoreError::db("decoding a host state")(e);
+    host_from_columns(
+        row.try_get("host").map_err(get)?,
+        row.try_get("breaker").map_err(get)?,
+        row.try_get("unavailable").map_err(get)?,
+        row.try_get("consecutive_failures").map_err(get)?,
+        row.try_get("failing_since").map_err(get)?,
+        row.try_get("blocked_until").map_err(get)?,
+        row.try_get("last_answer").map_err(get)?,
+    )
+}
+
+async fn save_host(
+    tx: &mut Transaction<'_, Postgres>,
+    state: &HostState,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE fq_hosts SET breaker = $1, unavailable = $2, consecutive_failures = $3, \
+         failing_since = $4, blocked_until = $5, last_answer = $6 WHERE host = $7",
+    )
+    .bind(i64::from(state.breaker.code()))
+    .bind(i64::from(state.unavailable))
+    .bind(i64::from(state.consecutive_failures))
+    .bind(opt_ms(state.failing_since))
+    .bind(opt_ms(state.blocked_until))
+    .bind(opt_ms(state.last_answer))
+    .bind(&state.host)
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::db("saving a host state"))?;
+    Ok(())
+}
+
+/// Makes the deliveries a closed block had pushed due now (skipping rows a claim holds).
+async fn pull_forward(
+    tx: &mut Transaction<'_, Postgres>,
+    host: &str,
+    upto: SystemTime,
+    now: SystemTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE fq_deliveries SET due_at = $1 WHERE id IN (SELECT id FROM fq_deliveries \
+         WHERE host = $2 AND state = 0 AND due_at > $1 AND due_at <= $3 \
+         FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(to_ms(now))
+    .bind(host)
+    .bind(to_ms(upto))
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::db("releasing deliveries of a recovered host"))?;
+    Ok(())
+}
+
+fn dead_letter(row: &PgRow) -> Result<DeadLetter, StoreError> {
+    let get = |e| StoreError::db("decoding a dead letter")(e);
+    let status: Option<i64> = row.try_get("dead_status").map_err(get)?;
+    let code: Option<String> = row.try_get("dead_reason").map_err(get)?;
+    Ok(DeadLetter {
+        id: DeliveryId(row.try_get("id").map_err(get)?),
+        inbox: row.try_get("inbox").map_err(get)?,
+        host: row.try_get("host").map_err(get)?,
+        key_ref: row.try_get("key_ref").map_err(get)?,
+        ordering_key: row.try_get("ordering_key").map_err(get)?,
+        attempts: u32_column("attempts", row.try_get("attempts").map_err(get)?)?,
+        enqueued_at: from_ms(row.try_get("enqueued_at").map_err(get)?),
+        died_at: from_ms(
+            row.try_get::<Option<i64>, _>("died_at")
+                .map_err(get)?
+                .unwrap_or(0),
+        ),
+        reason: DeadReason::from_code(
+            code.as_deref().unwrap_or(""),
+            status.and_then(|s| u16::try_from(s).ok()),
+        ),
+        last_error: row.try_get("last_error").map_err(get)?,
+    })
+}
+
+impl Store for PostgresStore {
+    async fn enqueue(
+        &self,
+        activities: &[NewActivity],
+        now: SystemTime,
+    ) -> Result<Vec<DeliveryId>, StoreError> {
+        let now = to_ms(now);
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("starting an enqueue"))?;
+        let mut ids = Vec::new();
+        let mut hosts: Vec<String> = Vec::new();
+        for activity in activities {
+            if activity.deliveries.is_empty() {
+                continue;
+            }
+            let activity_id: i64 = sqlx::query_scalar(
+                "INSERT INTO fq_activities (body, key_ref, ordering_key, created_at) \
+                 VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(activity.body.as_ref())
+            .bind(&activity.key_ref)
+            .bind(&activity.ordering_key)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::db("storing an activity"))?;
+            let inboxes: Vec<&str> = activity
+                .deliveries
+                .iter()
+                .map(|d| d.inbox.as_str())
+                .collect();
+            let lanes: Vec<&str> = activity
+                .deliveries
+                .iter()
+                .map(|d| d.host.as_str())
+                .collect();
+            // One statement per activity; WITH ORDINALITY keeps the ids in recipient order.
+            let new_ids: Vec<i64> = sqlx::query_scalar(
+                "INSERT INTO fq_deliveries (activity_id, inbox, host, ordering_key, due_at, \
+                 enqueued_at) SELECT $1, t.inbox, t.host, $4, $5, $5 \
+                 FROM UNNEST($2::text[], $3::text[]) WITH ORDINALITY AS t(inbox, host, n) \
+                 ORDER BY t.n RETURNING id",
+            )
+            .bind(activity_id)
+            .bind(inboxes)
+            .bind(lanes)
+            .bind(&activity.ordering_key)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::db("storing deliveries"))?;
+            let mut new_ids = new_ids;
+            new_ids.sort_unstable();
+            ids.extend(new_ids.into_iter().map(DeliveryId));
+            hosts.extend(activity.deliveries.iter().map(|d| d.host.clone()));
+        }
+        hosts.sort_unstable();
+        hosts.dedup();
+        if !hosts.is_empty() {
+            sqlx::query(
+                "INSERT INTO fq_hosts (host) SELECT UNNEST($1::text[]) ON CONFLICT DO NOTHING",
+            )
+            .bind(hosts)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("registering hosts"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing an enqueue"))?;
+        Ok(ids)
+    }
+
+    async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        if request.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let now = to_ms(request.now);
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("starting a claim"))?;
+        let scan = i64::try_from(request.limit.saturating_mul(4).max(64)).unwrap_or(i64::MAX);
+        let rows = sqlx::query(
+            "SELECT d.id, d.host FROM fq_deliveries d \
+             WHERE d.state < 2 AND d.due_at <= $1 \
+             AND (d.ordering_key IS NULL OR NOT EXISTS ( \
+                 SELECT 1 FROM fq_deliveries e WHERE e.host = d.host \
+                 AND e.ordering_key = d.ordering_key AND e.state < 2 AND e.id < d.id)) \
+             ORDER BY d.due_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
+        )
+        .bind(now)
+        .bind(scan)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::db("finding due deliveries"))?;
+        let mut candidates = Vec::with_capacity(rows.len());
+        for row in rows {
+            candidates.push(Candidate {
+                id: DeliveryId(row.try_get("id").map_err(StoreError::db("decoding"))?),
+                host: row.try_get("host").map_err(StoreError::db("decoding"))?,
+            });
+        }
+        if candidates.is_empty() {
+            tx.rollback()
+                .await
+                .map_err(StoreError::db("ending a claim"))?;
+            return Ok(Vec::new());
+        }
+        let host_names: Vec<&str> = {
+            let mut seen = HashSet::new();
+            candidates
+                .iter()
+                .map(|c| c.host.as_str())
+                .filter(|h| seen.insert(*h))
+                .collect()
+        };
+        let hosts = load_hosts(&mut tx, &host_names, true).await?;
+        let locked: Vec<String> = hosts.keys().cloned().collect();
+        let mut in_flight = HashMap::new();
+        for row in sqlx::query(
+            "SELECT host, COUNT(*) AS n FROM fq_deliveries WHERE state = 1 AND due_at > $1 \
+             AND host = ANY($2) GROUP BY host",
+        )
+        .bind(now)
+        .bind(&locked)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::db("counting claims per host"))?
+        {
+            let host: String = row.try_get("host").map_err(StoreError::db("decoding"))?;
+            let n: i64 = row.try_get("n").map_err(StoreError::db("decoding"))?;
+            in_flight.insert(host, u64::try_from(n).unwrap_or(0));
+        }
+        let plan = plan_claim(&candidates, &hosts, &in_flight, request);
+        for state in &plan.host_updates {
+            save_host(&mut tx, state).await?;
+        }
+        let lease_end = now.saturating_add(duration_ms(request.lease));
+        let ids: Vec<i64> = plan.chosen.iter().map(|(id, _)| id.0).collect();
+        let tokens: Vec<i64> = plan.chosen.iter().map(|_| new_token()).collect();
+        let rows = sqlx::query(
+            "UPDATE fq_deliveries d SET state = 1, due_at = $1, attempts = d.attempts + 1, \
+             token = t.token FROM UNNEST($2::bigint[], $3::bigint[]) AS t(id, token) \
+             WHERE d.id = t.id \
+             RETURNING d.id, d.token, d.activity_id, d.inbox, d.host, d.attempts, d.enqueued_at",
+        )
+        .bind(lease_end)
+        .bind(&ids)
+        .bind(&tokens)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::db("claiming deliveries"))?;
+        let mut by_id: HashMap<i64, (ClaimedDelivery, i64)> = HashMap::new();
+        for row in rows {
+            let get = |e| StoreError::db("decoding a claim")(e);
+            let id: i64 = row.try_get("id").map_err(get)?;
+            by_id.insert(
+                id,
+                (
+                    ClaimedDelivery {
+                        id: DeliveryId(id),
+                        token: row.try_get("token").map_err(get)?,
+                        inbox: row.try_get("inbox").map_err(get)?,
+                        host: row.try_get("host").map_err(get)?,
+                        key_ref: String::new(),
+                        body: Bytes::new(),
+                        attempts: u32_column("attempts", row.try_get("attempts").map_err(get)?)?,
+                        enqueued_at: from_ms(row.try_get("enqueued_at").map_err(get)?),
+                        probe: false,
+                    },
+                    row.try_get("activity_id").map_err(get)?,
+                ),
+            );
+        }
+        let mut wanted: Vec<i64> = by_id.values().map(|(_, activity)| *activity).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut bodies: HashMap<i64, (Bytes, String)> = HashMap::new();
+        for row in sqlx::query("SELECT id, body, key_ref FROM fq_activities WHERE id = ANY($1)")
+            .bind(&wanted)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::db("reading activities"))?
+        {
+            let get = |e| StoreError::db("decoding an activity")(e);
+            let body: Vec<u8> = row.try_get("body").map_err(get)?;
+            bodies.insert(
+                row.try_get("id").map_err(get)?,
+                (Bytes::from(body), row.try_get("key_ref").map_err(get)?),
+            );
+        }
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing a claim"))?;
+        // Deferring a blocked host's deliveries is an optimisation: done after the claim, on
+        // rows nobody holds, so that it never waits.
+        for (host, until) in &plan.pushes {
+            sqlx::query(
+                "UPDATE fq_deliveries SET state = 0, due_at = $1 WHERE id IN ( \
+                 SELECT id FROM fq_deliveries WHERE host = $2 \
+                 AND ((state = 0 AND due_at < $1) OR (state = 1 AND due_at <= $3)) \
+                 FOR UPDATE SKIP LOCKED)",
+            )
+            .bind(to_ms(*until))
+            .bind(host)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db("deferring deliveries of a blocked host"))?;
+        }
+        let mut claimed = Vec::with_capacity(plan.chosen.len());
+        for (id, probe) in plan.chosen {
+            if let Some((mut claim, activity)) = by_id.remove(&id.0) {
+                claim.probe = probe;
+                if let Some((body, key_ref)) = bodies.get(&activity) {
+                    claim.body = body.clone();
+                    claim.key_ref = key_ref.clone();
+                }
+                claimed.push(claim);
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn complete(
+        &self,
+        completions: &[Completion],
+        policy: &BreakerPolicy,
+        now: SystemTime,
+    ) -> Result<Vec<HostChange>, StoreError> {
+        if completions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now_ms = to_ms(now);
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("starting a completion"))?;
+        let mut by_host: BTreeMap<&str, Vec<&Completion>> = BTreeMap::new();
+        let mut finished_activities = Vec::new();
+        let mut ordered: Vec<&Completion> = completions.iter().collect();
+        ordered.sort_by_key(|c| c.id);
+        for completion in ordered {
+            let (id, token) = (completion.id.0, completion.token);
+            let current =
+                match &completion.outcome {
+                    Outcome::Delivered | Outcome::Gone => {
+                        let activity: Option<i64> = sqlx::query_scalar(
+                            "DELETE FROM fq_deliveries WHERE id = $1 AND token = $2 AND state = 1 \
+                         RETURNING activity_id",
+                        )
+                        .bind(id)
+                        .bind(token)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(StoreError::db("removing a delivered delivery"))?;
+                        if let Some(activity) = activity {
+                            finished_activities.push(activity);
+                        }
+                        activity.is_some()
+                    }
+                    Outcome::Retry { at, error } => {
+                        sqlx::query(
+                            "UPDATE fq_deliveries SET state = 0, due_at = $1, last_error = $2 \
+                         WHERE id = $3 AND token = $4 AND state = 1",
+                        )
+                        .bind(to_ms(*at))
+                        .bind(error)
+                        .bind(id)
+                        .bind(token)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::db("scheduling a retry"))?
+                        .rows_affected()
+                            == 1
+                    }
+                    Outcome::Dead { reason, error } => sqlx::query(
+                        "UPDATE fq_deliveries SET state = 2, dead_reason = $1, dead_status = $2, \
+                         died_at = $3, last_error = $4 WHERE id = $5 AND token = $6 AND state = 1",
+                    )
+                    .bind(reason.code())
+                    .bind(reason.status().map(i64::from))
+                    .bind(now_ms)
+                    .bind(error)
+                    .bind(id)
+                    .bind(token)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::db("moving a delivery to the dead letters"))?
+                    .rows_affected()
+                        == 1,
+                    Outcome::Release { at } => {
+                        sqlx::query(
+                            "UPDATE fq_deliveries SET state = 0, due_at = $1, \
+                         attempts = GREATEST(attempts - 1, 0) \
+                         WHERE id = $2 AND token = $3 AND state = 1",
+                        )
+                        .bind(to_ms(*at))
+                        .bind(id)
+                        .bind(token)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::db("releasing a claim"))?
+                        .rows_affected()
+                            == 1
+                    }
+                };
+            if current {
+                by_host
+                    .entry(&completion.host)
+                    .or_default()
+                    .push(completion);
+            }
+        }
+        finished_activities.sort_unstable();
+        finished_activities.dedup();
+        if !finished_activities.is_empty() {
+            sqlx::query(
+                "DELETE FROM fq_activities a WHERE a.id = ANY($1) AND NOT EXISTS \
+                 (SELECT 1 FROM fq_deliveries d WHERE d.activity_id = a.id)",
+            )
+            .bind(&finished_activities)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("removing finished activities"))?;
+        }
+        let names: Vec<&str> = by_host.keys().copied().collect();
+        let mut hosts = load_hosts(&mut tx, &names, false).await?;
+        let mut changes = Vec::new();
+        for (host, completions) in by_host {
+            let Some(state) = hosts.get_mut(host) else {
+                continue;
+            };
+            let before = state.clone();
+            if let Some(change) = apply_host_events(state, completions.into_iter(), policy, now) {
+                changes.push(change);
+            }
+            if *state != before {
+                save_host(&mut tx, state).await?;
+            }
+            if let Some(upto) = released_block(&before, state, now) {
+                pull_forward(&mut tx, host, upto, now).await?;
+            }
+        }
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing a completion"))?;
+        Ok(changes)
+    }
+
+    async fn expire(&self, cutoff: SystemTime, now: SystemTime) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "UPDATE fq_deliveries SET state = 2, dead_reason = 'expired', died_at = $1 \
+             WHERE id IN (SELECT id FROM fq_deliveries WHERE enqueued_at < $2 \
+             AND (state = 0 OR (state = 1 AND due_at <= $1)) FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(to_ms(now))
+        .bind(to_ms(cutoff))
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::db("expiring old deliveries"))?;
+        Ok(result.rows_affected())
+    }
+
+    async fn dead_letters(
+        &self,
+        after: Option<DeliveryId>,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.id, d.inbox, d.host, a.key_ref, d.ordering_key, d.attempts, d.enqueued_at, \
+             d.died_at, d.dead_reason, d.dead_status, d.last_error \
+             FROM fq_deliveries d JOIN fq_activities a ON a.id = d.activity_id \
+             WHERE d.state = 2 AND d.id > $1 ORDER BY d.id LIMIT $2",
+        )
+        .bind(after.map_or(i64::MIN, |id| id.0))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("listing dead letters"))?;
+        rows.iter().map(dead_letter).collect()
+    }
+
+    async fn requeue(&self, which: &Requeue, now: SystemTime) -> Result<u64, StoreError> {
+        let base = "UPDATE fq_deliveries SET state = 0, attempts = 0, dead_reason = NULL, \
+                    dead_status = NULL, died_at = NULL, due_at = $1, enqueued_at = $1 \
+                    WHERE state = 2";
+        let now = to_ms(now);
+        let result = match which {
+            Requeue::All => sqlx::query(base).bind(now).execute(&self.pool).await,
+            Requeue::Host(host) => {
+                sqlx::query(
+                    "UPDATE fq_deliveries SET state = 0, attempts = 0, dead_reason = NULL, \
+                     dead_status = NULL, died_at = NULL, due_at = $1, enqueued_at = $1 \
+                     WHERE state = 2 AND host = $2",
+                )
+                .bind(now)
+                .bind(host)
+                .execute(&self.pool)
+                .await
+            }
+            Requeue::Ids(ids) => {
+                let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+                sqlx::query(
+                    "UPDATE fq_deliveries SET state = 0, attempts = 0, dead_reason = NULL, \
+                     dead_status = NULL, died_at = NULL, due_at = $1, enqueued_at = $1 \
+                     WHERE state = 2 AND id = ANY($2)",
+                )
+                .bind(now)
+                .bind(ids)
+                .execute(&self.pool)
+                .await
+            }
+        };
+        Ok(result
+            .map_err(StoreError::db("requeuing dead letters"))?
+            .rows_affected())
+    }
+
+    async fn purge_dead(&self, cutoff: SystemTime) -> Result<u64, StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("starting a purge"))?;
+        let activities: Vec<i64> = sqlx::query_scalar(
+            "DELETE FROM fq_deliveries WHERE state = 2 AND died_at < $1 RETURNING activity_id",
+        )
+        .bind(to_ms(cutoff))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::db("purging dead letters"))?;
+        let purged = u64::try_from(activities.len()).unwrap_or(u64::MAX);
+        sqlx::query(
+            "DELETE FROM fq_activities a WHERE a.id = ANY($1) AND NOT EXISTS \
+             (SELECT 1 FROM fq_deliveries d WHERE d.activity_id = a.id)",
+        )
+        .bind(activities)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db("removing orphaned activities"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing a purge"))?;
+        Ok(purged)
+    }
+
+    async fn hosts(&self) -> Result<Vec<HostState>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT host, breaker, unavailable, consecutive_failures, failing_since, \
+             blocked_until, last_answer FROM fq_hosts ORDER BY host",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("listing hosts"))?;
+        rows.iter().map(host_row).collect()
+    }
+
+    async fn mark_host_available(&self, host: &str, now: SystemTime) -> Result<bool, StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("starting a host reset"))?;
+        let hosts = load_hosts(&mut tx, &[host], false).await?;
+        let Some(before) = hosts.get(host) else {
+            return Ok(false);
+        };
+        let mut after = HostState::new(host);
+        after.last_answer = Some(now);
+        save_host(&mut tx, &after).await?;
+        if let Some(upto) = released_block(before, &after, now) {
+            pull_forward(&mut tx, host, upto, now).await?;
+        }
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing a host reset"))?;
+        Ok(true)
+    }
+
+    async fn counts(&self, now: SystemTime) -> Result<QueueCounts, StoreError> {
+        let row = sqlx::query(
+            "SELECT \
+               COUNT(*) FILTER (WHERE state = 0 OR (state = 1 AND due_at <= $1)) AS pending, \
+               COUNT(*) FILTER (WHERE state = 1 AND due_at > $1) AS in_flight, \
+               COUNT(*) FILTER (WHERE state = 2) AS dead \
+             FROM fq_deliveries",
+        )
+        .bind(to_ms(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::db("counting deliveries"))?;
+        let get = |e| StoreError::db("decoding counts")(e);
+        let count = |v: i64| u64::try_from(v).unwrap_or(0);
+        Ok(QueueCounts {
+            pending: count(row.try_get("pending").map_err(get)?),
+            in_flight: count(row.try_get("in_flight").map_err(get)?),
+            dead: count(row.try_get("dead").map_err(get)?),
+        })
+    }
+}

@@ -1,0 +1,723 @@
+//! One conformance suite, run against every `Store`: time is passed by hand, nothing sleeps.
+
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use federation_queue::{
+    BreakerPolicy, BreakerState, ClaimRequest, ClaimedDelivery, Completion, DeadReason, DeliveryId,
+    HostEvent, MemoryStore, NewActivity, NewDelivery, Outcome, PostgresOptions, PostgresStore,
+    Requeue, SqliteStore, Store,
+};
+
+use crate::support::{postgres_url, remove_db, temp_db, unique_schema};
+
+const LEASE: Duration = Duration::from_secs(60);
+
+fn t(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs)
+}
+
+fn activity(body: &str, inboxes: &[(&str, &str)]) -> NewActivity {
+    let mut activity = NewActivity::new(body.to_owned(), "alice");
+    for (host, path) in inboxes {
+        activity = activity.with_delivery(NewDelivery::new(format!("https://{host}{path}"), *host));
+    }
+    activity
+}
+
+fn claim_at(now: SystemTime, limit: usize, per_host: usize) -> ClaimRequest {
+    ClaimRequest::new(now, limit, per_host, LEASE)
+}
+
+fn policy() -> BreakerPolicy {
+    BreakerPolicy::new()
+        .with_failure_threshold(2)
+        .with_pause(Duration::from_secs(10), Duration::from_secs(10))
+}
+
+fn done(claim: &ClaimedDelivery, outcome: Outcome, event: HostEvent) -> Completion {
+    Completion::new(claim, outcome, event)
+}
+
+/// Runs every check, each on a fresh store from `make`.
+pub async fn suite<S, F, Fut>(make: F)
+where
+    S: Store,
+    F: Fn(&'static str) -> Fut,
+    Fut: Future<Output = S>,
+{
+    enqueue_claim_deliver(&make("enqueue").await).await;
+    retries_wait_their_turn(&make("retries").await).await;
+    lapsed_leases_come_back(&make("leases").await).await;
+    per_host_limit_holds(&make("per_host").await).await;
+    ordering_key_keeps_order(&make("ordering").await).await;
+    breaker_opens_probes_and_closes(&make("breaker").await).await;
+    throttling_pauses_the_host(&make("throttle").await).await;
+    dead_letters_list_and_requeue(&make("dead").await).await;
+    old_deliveries_expire(&make("expire").await).await;
+    host_can_be_marked_available(&make("available").await).await;
+}
+
+async fn enqueue_claim_deliver(store: &impl Store) {
+    let ids = store
+        .enqueue(
+            &[activity(
+                r#"{"type":"Create"}"#,
+                &[("a.test", "/inbox"), ("b.test", "/inbox")],
+            )],
+            t(0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    assert!(ids[0] < ids[1]);
+    let counts = store.counts(t(0)).await.unwrap();
+    assert_eq!((counts.pending, counts.in_flight, counts.dead), (2, 0, 0));
+    // Not due before it was enqueued.
+    assert!(
+        store
+            .claim(&claim_at(t(0) - Duration::from_secs(1), 10, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let claims = store.claim(&claim_at(t(0), 10, 10)).await.unwrap();
+    assert_eq!(claims.len(), 2);
+    assert_eq!(claims[0].id, ids[0]);
+    assert_eq!(&claims[0].body[..], br#"{"type":"Create"}"#);
+    assert_eq!(claims[0].key_ref, "alice");
+    assert_eq!(claims[0].attempts, 1);
+    assert_eq!(claims[0].inbox, "https://a.test/inbox");
+    assert_eq!(claims[1].host, "b.test");
+    assert!(!claims[0].probe);
+    assert!(
+        store
+            .claim(&claim_at(t(1), 10, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let counts = store.counts(t(1)).await.unwrap();
+    assert_eq!((counts.pending, counts.in_flight), (0, 2));
+    let completions: Vec<_> = claims
+        .iter()
+        .map(|c| done(c, Outcome::Delivered, HostEvent::Answered))
+        .collect();
+    store.complete(&completions, &policy(), t(1)).await.unwrap();
+    let counts = store.counts(t(1)).await.unwrap();
+    assert_eq!((counts.pending, counts.in_flight, counts.dead), (0, 0, 0));
+    // Completing twice changes nothing.
+    store.complete(&completions, &policy(), t(2)).await.unwrap();
+    assert!(
+        store
+            .claim(&claim_at(t(1000), 10, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let hosts = store.hosts().await.unwrap();
+    assert_eq!(hosts.len(), 2);
+    assert_eq!(hosts[0].host, "a.test");
+    assert_eq!(hosts[0].last_answer, Some(t(1)));
+    // An empty batch and an activity without deliveries are fine.
+    assert!(store.enqueue(&[], t(0)).await.unwrap().is_empty());
+    assert!(
+        store
+            .enqueue(&[activity("{}", &[])], t(0))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn retries_wait_their_turn(store: &impl Store) {
+    store
+        .enqueue(&[activity("{}", &[("a.test", "/inbox")])], t(0))
+        .await
+        .unwrap();
+    let claim = store
+        .claim(&claim_at(t(0), 10, 10))
+        .await
+        .unwrap()
+        .remove(0);
+    let retry = Outcome::Retry {
+        at: t(30),
+        error: "status 500".into(),
+    };
+    store
+        .complete(
+            &[done(&claim, retry, HostEvent::Failed { until: None })],
+            &policy(),
+            t(1),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim(&claim_at(t(29), 10, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store.claim(&claim_at(t(30), 10, 10)).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 2);
+    assert_ne!(again[0].token, claim.token);
+    // A release gives the attempt back.
+    let release = Outcome::Release { at: t(31) };
+    store
+        .complete(
+            &[done(&again[0], release, HostEvent::Nothing)],
+            &policy(),
+            t(31),
+        )
+        .await
+        .unwrap();
+    let third = store.claim(&claim_at(t(31), 10, 10)).await.unwrap();
+    assert_eq!(third[0].attempts, 2);
+}
+
+async fn lapsed_leases_come_back(store: &impl Store) {
+    store
+        .enqueue(&[activity("{}", &[("a.test", "/inbox")])], t(0))
+        .await
+        .unwrap();
+    let first = store
+        .claim(&claim_at(t(0), 10, 10))
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(
+        store
+            .claim(&claim_at(t(59), 10, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The worker died: after the lease another worker takes the delivery.
+    let second = store
+        .claim(&claim_at(t(60), 10, 10))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(second.id, first.id);
+    assert_eq!(second.attempts, 2);
+    // The first worker's late completion is ignored.
+    store
+        .complete(
+            &[done(&first, Outcome::Delivered, HostEvent::Answered)],
+            &policy(),
+            t(61),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.counts(t(61)).await.unwrap().in_flight, 1);
+    store
+        .complete(
+            &[done(&second, Outcome::Delivered, HostEvent::Answered)],
+            &policy(),
+            t(62),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.counts(t(62)).await.unwrap(), Default::default());
+}
+
+async fn per_host_limit_holds(store: &impl Store) {
+    let inboxes: Vec<(&str, String)> = (0..5).map(|i| ("a.test", format!("/u{i}"))).collect();
+    let inboxes: Vec<(&str, &str)> = inboxes.iter().map(|(h, p)| (*h, p.as_str())).collect();
+    let mut batch = vec![activity("{}", &inboxes)];
+    batch.push(activity("{}", &[("b.test", "/inbox")]));
+    store.enqueue(&batch, t(0)).await.unwrap();
+    let claims = store.claim(&claim_at(t(0), 10, 2)).await.unwrap();
+    let on_a = claims.iter().filter(|c| c.host == "a.test").count();
+    assert_eq!(on_a, 2);
+    assert_eq!(claims.len(), 3);
+    // Live claims count against the limit on the next round (another worker, say).
+    assert!(
+        store
+            .claim(&claim_at(t(1), 10, 2))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let a = claims.iter().find(|c| c.host == "a.test").unwrap();
+    store
+        .complete(
+            &[done(a, Outcome::Delivered, HostEvent::Answered)],
+            &policy(),
+            t(1),
+        )
+        .await
+        .unwrap();
+    let next = store.claim(&claim_at(t(1), 10, 2)).await.unwrap();
+    assert_eq!(next.len(), 1);
+    // The global limit too.
+    assert!(store.claim(&claim_at(t(1), 0, 2)).await.unwrap().is_empty());
+}
+
+async fn ordering_key_keeps_order(store: &impl Store) {
+    let ordered = |body: &str| {
+        activity(body, &[("a.test", "/inbox"), ("b.test", "/inbox")])
+            .with_ordering_key("https://origin.test/notes/1")
+    };
+    store
+        .enqueue(&[ordered("create"), ordered("update")], t(0))
+        .await
+        .unwrap();
+    store.enqueue(&[ordered("delete")], t(1)).await.unwrap();
+    // One per host: the Create.
+    let claims = store.claim(&claim_at(t(5), 10, 10)).await.unwrap();
+    assert_eq!(claims.len(), 2);
+    assert!(claims.iter().all(|c| &c.body[..] == b"create"));
+    let (a, b) = (&claims[0], &claims[1]);
+    // a.test's Create fails and waits: its Update must wait too. b.test moves on.
+    let retry = Outcome::Retry {
+        at: t(100),
+        error: "status 502".into(),
+    };
+    store
+        .complete(
+            &[
+                done(a, retry, HostEvent::Failed { until: None }),
+                done(b, Outcome::Delivered, HostEvent::Answered),
+            ],
+            &policy(),
+            t(6),
+        )
+        .await
+        .unwrap();
+    let claims = store.claim(&claim_at(t(7), 10, 10)).await.unwrap();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(
+        (claims[0].host.as_str(), &claims[0].body[..]),
+        ("b.test", &b"update"[..])
+    );
+    store
+        .complete(
+            &[done(&claims[0], Outcome::Delivered, HostEvent::Answered)],
+            &policy(),
+            t(8),
+        )
+        .await
+        .unwrap();
+    let claims = store.claim(&claim_at(t(100), 10, 10)).await.unwrap();
+    let mut got: Vec<(String, Vec<u8>)> = claims
+        .iter()
+        .map(|c| (c.host.clone(), c.body.to_vec()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("a.test".to_owned(), b"create".to_vec()),
+            ("b.test".to_owned(), b"delete".to_vec())
+        ]
+    );
+    // A dead letter does not block the key.
+    let a = claims.iter().find(|c| c.host == "a.test").unwrap();
+    let dead = Outcome::Dead {
+        reason: DeadReason::Rejected { status: 400 },
+        error: "status 400".into(),
+    };
+    store
+        .complete(&[done(a, dead, HostEvent::Answered)], &policy(), t(101))
+        .await
+        .unwrap();
+    let claims = store.claim(&claim_at(t(101), 10, 10)).await.unwrap();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(&claims[0].body[..], b"update");
+}
+
+async fn breaker_opens_probes_and_closes(store: &impl Store) {
+    let inboxes: Vec<String> = (0..4).map(|i| format!("/u{i}")).collect();
+    let on_a: Vec<(&str, &str)> = inboxes.iter().map(|p| ("a.test", p.as_str())).collect();
+    store
+        .enqueue(
+            &[
+                activity("{}", &on_a),
+                activity("{}", &[("b.test", "/inbox")]),
+            ],
+            t(0),
+        )
+        .await
+        .unwrap();
+    let claims = store.claim(&claim_at(t(0), 10, 2)).await.unwrap();
+    let failing: Vec<_> = claims.iter().filter(|c| c.host == "a.test").collect();
+    assert_eq!(failing.len(), 2);
+    let completions: Vec<_> = failing
+        .iter()
+        .map(|c| {
+            let retry = Outcome::Retry {
+                at: t(1),
+                error: "connection refused".into(),
+            };
+            done(c, retry, HostEvent::Failed { until: None })
+        })
+        .collect();
+    let changes = store.complete(&completions, &policy(), t(1)).await.unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].to, BreakerState::Open);
+    let host = store
+        .hosts()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|h| h.host == "a.test")
+        .unwrap();
+    assert_eq!(host.breaker, BreakerState::Open);
+    assert_eq!(host.consecutive_failures, 2);
+    assert_eq!(host.blocked_until, Some(t(11)));
+    // While open nothing is claimed for a.test, and nothing burns an attempt.
+    assert!(
+        store
+            .claim(&claim_at(t(5), 10, 2))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .claim(&claim_at(t(10), 10, 2))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // After the pause: exactly one probe.
+    let probe = store.claim(&claim_at(t(11), 10, 2)).await.unwrap();
+    assert_eq!(probe.len(), 1);
+    assert!(probe[0].probe);
+    let host = store
+        .hosts()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|h| h.host == "a.test")
+        .unwrap();
+    assert_eq!(host.breaker, BreakerState::HalfOpen);
+    assert!(
+        store
+            .claim(&claim_at(t(12), 10, 2))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The probe answers: closed, and the waiting deliveries are due at once, with the
+    // attempts they had.
+    let changes = store
+        .complete(
+            &[done(&probe[0], Outcome::Delivered, HostEvent::Answered)],
+            &policy(),
+            t(13),
+        )
+        .await
+        .unwrap();
+    assert_eq!(changes[0].to, BreakerState::Closed);
+    let rest = store.claim(&claim_at(t(13), 10, 10)).await.unwrap();
+    assert_eq!(rest.len(), 3);
+    let never_tried: Vec<_> = rest.iter().filter(|c| c.attempts == 1).collect();
+    assert_eq!(never_tried.len(), 2);
+}
+
+async fn throttling_pauses_the_host(store: &impl Store) {
+    store
+        .enqueue(
+            &[activity("{}", &[("a.test", "/1"), ("a.test", "/2")])],
+            t(0),
+        )
+        .await
+        .unwrap();
+    let claims = store.claim(&claim_at(t(0), 1, 10)).await.unwrap();
+    let retry = Outcome::Retry {
+        at: t(120),
+        error: "status 429".into(),
+    };
+    store
+        .complete(
+            &[done(
+                &claims[0],
+                retry,
+                HostEvent::Throttled { until: t(120) },
+            )],
+            &policy(),
+            t(1),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim(&claim_at(t(119), 10, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.claim(&claim_at(t(120), 10, 10)).await.unwrap().len(),
+        2
+    );
+}
+
+async fn dead_letters_list_and_requeue(store: &impl Store) {
+    store
+        .enqueue(
+            &[activity("{}", &[("a.test", "/1"), ("b.test", "/2")])],
+            t(0),
+        )
+        .await
+        .unwrap();
+    let claims = store.claim(&claim_at(t(0), 10, 10)).await.unwrap();
+    let completions: Vec<_> = claims
+        .iter()
+        .map(|c| {
+            let dead = Outcome::Dead {
+                reason: DeadReason::Rejected { status: 403 },
+                error: "status 403".into(),
+            };
+            done(c, dead, HostEvent::Answered)
+        })
+        .collect();
+    store.complete(&completions, &policy(), t(2)).await.unwrap();
+    let dead = store.dead_letters(None, 10).await.unwrap();
+    assert_eq!(dead.len(), 2);
+    assert_eq!(dead[0].reason, DeadReason::Rejected { status: 403 });
+    assert_eq!(dead[0].died_at, t(2));
+    assert_eq!(dead[0].last_error.as_deref(), Some("status 403"));
+    assert_eq!(dead[0].key_ref, "alice");
+    assert_eq!(
+        store
+            .dead_letters(Some(dead[0].id), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(store.counts(t(2)).await.unwrap().dead, 2);
+    assert!(
+        store
+            .claim(&claim_at(t(3), 10, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .requeue(&Requeue::Host("a.test".into()), t(4))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .requeue(&Requeue::Ids(vec![DeliveryId(-5)]), t(4))
+            .await
+            .unwrap(),
+        0
+    );
+    let again = store.claim(&claim_at(t(4), 10, 10)).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 1);
+    assert_eq!(again[0].enqueued_at, t(4));
+    assert_eq!(store.requeue(&Requeue::All, t(5)).await.unwrap(), 1);
+    // Purging dead letters.
+    let claims = store.claim(&claim_at(t(5), 10, 10)).await.unwrap();
+    let dead = Outcome::Dead {
+        reason: DeadReason::MaxAttempts,
+        error: "status 500".into(),
+    };
+    store
+        .complete(
+            &[done(&claims[0], dead, HostEvent::Nothing)],
+            &policy(),
+            t(6),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.purge_dead(t(7)).await.unwrap(), 1);
+    assert!(store.dead_letters(None, 10).await.unwrap().is_empty());
+}
+
+async fn old_deliveries_expire(store: &impl Store) {
+    store
+        .enqueue(&[activity("{}", &[("a.test", "/1")])], t(0))
+        .await
+        .unwrap();
+    store
+        .enqueue(&[activity("{}", &[("a.test", "/2")])], t(100))
+        .await
+        .unwrap();
+    assert_eq!(store.expire(t(50), t(200)).await.unwrap(), 1);
+    let dead = store.dead_letters(None, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].reason, DeadReason::Expired);
+    assert_eq!(dead[0].inbox, "https://a.test/1");
+}
+
+async fn host_can_be_marked_available(store: &impl Store) {
+    store
+        .enqueue(
+            &[activity("{}", &[("a.test", "/1"), ("a.test", "/2")])],
+            t(0),
+        )
+        .await
+        .unwrap();
+    let claims = store.claim(&claim_at(t(0), 1, 10)).await.unwrap();
+    let failed = |at| Outcome::Retry {
+        at,
+        error: "timed out".into(),
+    };
+    store
+        .complete(
+            &[done(
+                &claims[0],
+                failed(t(1)),
+                HostEvent::Failed { until: None },
+            )],
+            &policy(),
+            t(1),
+        )
+        .await
+        .unwrap();
+    let claims = store.claim(&claim_at(t(1), 1, 10)).await.unwrap();
+    store
+        .complete(
+            &[done(
+                &claims[0],
+                failed(t(2)),
+                HostEvent::Failed { until: None },
+            )],
+            &policy(),
+            t(2),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim(&claim_at(t(3), 10, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.mark_host_available("a.test", t(3)).await.unwrap());
+    assert!(
+        !store
+            .mark_host_available("nowhere.test", t(3))
+            .await
+            .unwrap()
+    );
+    let host = &store.hosts().await.unwrap()[0];
+    assert_eq!(host.breaker, BreakerState::Closed);
+    assert_eq!(store.claim(&claim_at(t(3), 10, 10)).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn memory_store_conforms() {
+    suite(|_| async { MemoryStore::new() }).await;
+}
+
+#[tokio::test]
+async fn sqlite_store_conforms() {
+    let mut paths = Vec::new();
+    let paths_cell = std::sync::Mutex::new(&mut paths);
+    suite(|name| {
+        let path = temp_db(name);
+        paths_cell.lock().unwrap().push(path.clone());
+        async move { SqliteStore::open(&path).await.unwrap() }
+    })
+    .await;
+    for path in paths {
+        remove_db(&path);
+    }
+}
+
+#[tokio::test]
+async fn sqlite_store_survives_reopening() {
+    let path = temp_db("reopen");
+    {
+        let store = SqliteStore::open(&path).await.unwrap();
+        store
+            .enqueue(
+                &[activity("{}", &[("a.test", "/1"), ("b.test", "/2")])],
+                t(0),
+            )
+            .await
+            .unwrap();
+        // One claimed when the process "dies".
+        assert_eq!(store.claim(&claim_at(t(0), 1, 10)).await.unwrap().len(), 1);
+        store.close().await;
+    }
+    let store = SqliteStore::open(&path).await.unwrap();
+    // Both are due at once: the dead process's claim does not wait for its lease.
+    let claims = store.claim(&claim_at(t(1), 10, 10)).await.unwrap();
+    assert_eq!(claims.len(), 2);
+    store.close().await;
+    remove_db(&path);
+}
+
+async fn postgres(name: &str) -> Option<PostgresStore> {
+    let url = postgres_url()?;
+    let options = PostgresOptions::new(url).with_schema(unique_schema(name));
+    Some(PostgresStore::connect_with(options).await.unwrap())
+}
+
+#[tokio::test]
+async fn postgres_store_conforms() {
+    if postgres("probe").await.is_none() {
+        return;
+    }
+    suite(|name| async move { postgres(name).await.unwrap() }).await;
+}
+
+#[tokio::test]
+async fn postgres_workers_never_share_a_claim() {
+    let Some(first) = postgres("shared").await else {
+        return;
+    };
+    let url = postgres_url().unwrap();
+    // Another handle on the same schema: another worker.
+    let schema = unique_schema("shared2");
+    let first_options = PostgresOptions::new(url.clone()).with_schema(schema.clone());
+    let a = PostgresStore::connect_with(first_options.clone())
+        .await
+        .unwrap();
+    let b = PostgresStore::connect_with(first_options).await.unwrap();
+    drop(first);
+    let inboxes: Vec<String> = (0..200).map(|i| format!("/u{i}")).collect();
+    let batch: Vec<NewActivity> = (0..10)
+        .map(|h| {
+            let host = format!("h{h}.test");
+            let list: Vec<(&str, &str)> = inboxes[h * 20..h * 20 + 20]
+                .iter()
+                .map(|p| (Box::leak(host.clone().into_boxed_str()) as &str, p.as_str()))
+                .collect();
+            activity("{}", &list)
+        })
+        .collect();
+    a.enqueue(&batch, t(0)).await.unwrap();
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let request = claim_at(t(0), 17, 3);
+        let (x, y) = tokio::join!(a.claim(&request), b.claim(&request));
+        let (x, y) = (x.unwrap(), y.unwrap());
+        if x.is_empty() && y.is_empty() {
+            break;
+        }
+        // Per-host limits hold across both workers.
+        let mut per_host = std::collections::HashMap::new();
+        for claim in x.iter().chain(&y) {
+            assert!(seen.insert(claim.id), "claimed twice: {}", claim.id);
+            *per_host.entry(claim.host.clone()).or_insert(0) += 1;
+        }
+        assert!(per_host.values().all(|n| *n <= 3), "{per_host:?}");
+        let completions: Vec<_> = x
+            .iter()
+            .map(|c| done(c, Outcome::Delivered, HostEvent::Answered))
+            .collect();
+        a.complete(&completions, &policy(), t(0)).await.unwrap();
+        let completions: Vec<_> = y
+            .iter()
+            .map(|c| done(c, Outcome::Delivered, HostEvent::Answered))
+            .collect();
+        b.complete(&completions, &policy(), t(0)).await.unwrap();
+    }
+    assert_eq!(seen.len(), 200);
+}
