@@ -123,7 +123,7 @@ field_group! {
         /// `id`: the object's global identifier.
         pub id: Option<Iri>,
         /// Members no type models, kept as received (including a modeled member whose value did
-        /// not fit its type: see [`ObjectProps::degraded`]).
+        /// not fit its type: see the `degraded()` of each object type).
         pub extra: Map<String, Value>,
         /// How the `type` member was received, when it was not just the canonical name.
         pub(crate) raw_type: Option<Box<RawType>>,
