@@ -6,6 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
+/// How long a worker may hold finished attempts before recording them, to batch them.
+const FLUSH_DELAY: Duration = Duration::from_millis(10);
+
 use bytes::Bytes;
 use http::HeaderName;
 use http::header::{ACCEPT, CONTENT_TYPE};
@@ -514,9 +517,25 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
         let mut done: Vec<(Completion, String)> = Vec::new();
         let mut last_expire: Option<tokio::time::Instant> = None;
         let mut store_failures = 0_u32;
+        // Claims and completions are batched: the worker refills only once a slice of its
+        // in-flight cap is free (or it has nothing in flight), and records outcomes when it
+        // refills, when enough have gathered, or after `FLUSH_DELAY` at most. Every outcome is
+        // still committed before its delivery is forgotten; batching only saves round trips.
+        let refill_at = config
+            .max_in_flight
+            .min(config.claim_batch)
+            .div_ceil(8)
+            .max(1);
+        let mut done_since: Option<tokio::time::Instant> = None;
         tokio::pin!(shutdown);
         loop {
-            if !done.is_empty() {
+            let room = config.max_in_flight.saturating_sub(tasks.len());
+            let refill = room >= refill_at || tasks.is_empty();
+            if !done.is_empty()
+                && (refill
+                    || done.len() >= refill_at
+                    || done_since.is_none_or(|at| at.elapsed() >= FLUSH_DELAY))
+            {
                 match self.flush(&mut done).await {
                     Ok(()) => store_failures = 0,
                     Err(error) => {
@@ -544,9 +563,13 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                     Err(error) => warn!(%error, "expiring old deliveries failed"),
                 }
             }
-            let room = config.max_in_flight.saturating_sub(tasks.len());
+            done_since = if done.is_empty() {
+                None
+            } else {
+                done_since.or_else(|| Some(tokio::time::Instant::now()))
+            };
             let mut full_batch = false;
-            if room > 0 && store_failures == 0 {
+            if refill && room > 0 && store_failures == 0 {
                 let limit = room.min(config.claim_batch);
                 let request = ClaimRequest::new(
                     shared.clock.now(),
@@ -582,11 +605,14 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                 tokio::task::yield_now().await;
                 continue;
             }
-            let pause = if store_failures > 0 {
+            let mut pause = if store_failures > 0 {
                 config.poll_interval.max(Duration::from_millis(100))
             } else {
                 config.poll_interval
             };
+            if let (Some(at), 0) = (done_since, store_failures) {
+                pause = pause.min(FLUSH_DELAY.saturating_sub(at.elapsed()));
+            }
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,

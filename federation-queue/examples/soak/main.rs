@@ -151,12 +151,15 @@ async fn worker(args: Args) -> Result<()> {
     let key = signing_key(&args.key)?;
     let keys =
         StaticKeys::new().with_signer("soak", Signer::new(key, "https://origin.test/actor#key"));
+    // Every fake host is sent to the one sink, so the client's per-host connection pool
+    // would hold the connections of all of them: size it for the worker's in-flight cap (as
+    // 100 real hosts would have 100 pools), or most requests would open a new connection.
+    let mut transport_config = TransportConfig::new()
+        .with_danger_allow_http(true)
+        .with_danger_allow_private_addresses(true);
+    transport_config.pool_max_idle_per_host = 256;
     let transport = SinkTransport {
-        inner: ReqwestTransport::new(
-            TransportConfig::new()
-                .with_danger_allow_http(true)
-                .with_danger_allow_private_addresses(true),
-        )?,
+        inner: ReqwestTransport::new(transport_config)?,
         sink: args.sink.clone().context("--sink")?,
     };
     let config = QueueConfig::new()
@@ -323,10 +326,19 @@ async fn main() -> Result<()> {
     }
     let n = args.deliveries as u64;
     let deadline = Instant::now() + Duration::from_secs(3600);
+    // When the sink first saw a delivery: the steady rate leaves out the worker's start-up
+    // (RSA key generation, connecting, migrations).
+    let mut first: Option<(Instant, u64)> = None;
     loop {
         peak = peak.max(peak_rss_mb(Some(child.id())));
         let finished = match &own_sink {
-            Some(sink) => sink.counts().1 >= n,
+            Some(sink) => {
+                let unique = sink.counts().1;
+                if first.is_none() && unique > 0 {
+                    first = Some((Instant::now(), unique));
+                }
+                unique >= n
+            }
             None => remaining(&args, &db, &schema).await? == 0,
         };
         if finished || Instant::now() > deadline {
@@ -335,6 +347,13 @@ async fn main() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let seconds = start.elapsed().as_secs_f64();
+    let steady = first.map(|(at, seen)| {
+        let span = at.elapsed().as_secs_f64();
+        (
+            ((n.saturating_sub(seen)) as f64 / span).round(),
+            at.duration_since(start),
+        )
+    });
     peak = peak.max(peak_rss_mb(Some(child.id())));
     child.kill()?;
     child.wait()?;
@@ -358,6 +377,12 @@ async fn main() -> Result<()> {
         "deliveries_per_sec": (delivered_unique as f64 / seconds).round(),
         "peak_rss_mb": (peak * 10.0).round() / 10.0,
     });
+    let mut line = line;
+    if let (Some((rate, startup)), None) = (steady, args.kill_after_ms) {
+        line["steady_deliveries_per_sec"] = serde_json::json!(rate);
+        line["first_delivery_after_s"] =
+            serde_json::json!((startup.as_secs_f64() * 1000.0).round() / 1000.0);
+    }
     println!("{line}");
     let _: Option<SocketAddr> = None;
     Ok(())

@@ -194,6 +194,48 @@ async fn save_host(
     Ok(())
 }
 
+/// Saves many host states in one statement (rows already locked by the caller).
+async fn save_hosts(
+    tx: &mut Transaction<'_, Postgres>,
+    states: &[HostState],
+) -> Result<(), StoreError> {
+    match states {
+        [] => return Ok(()),
+        [state] => return save_host(tx, state).await,
+        _ => {}
+    }
+    let hosts: Vec<&str> = states.iter().map(|s| s.host.as_str()).collect();
+    let breaker: Vec<i64> = states.iter().map(|s| i64::from(s.breaker.code())).collect();
+    let unavailable: Vec<i64> = states.iter().map(|s| i64::from(s.unavailable)).collect();
+    let failures: Vec<i64> = states
+        .iter()
+        .map(|s| i64::from(s.consecutive_failures))
+        .collect();
+    let failing_since: Vec<Option<i64>> = states.iter().map(|s| opt_ms(s.failing_since)).collect();
+    let blocked_until: Vec<Option<i64>> = states.iter().map(|s| opt_ms(s.blocked_until)).collect();
+    let last_answer: Vec<Option<i64>> = states.iter().map(|s| opt_ms(s.last_answer)).collect();
+    sqlx::query(
+        "UPDATE fq_hosts h SET breaker = t.breaker, unavailable = t.unavailable, \
+         consecutive_failures = t.failures, failing_since = t.failing_since, \
+         blocked_until = t.blocked_until, last_answer = t.last_answer \
+         FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], \
+         $6::bigint[], $7::bigint[]) \
+         AS t(host, breaker, unavailable, failures, failing_since, blocked_until, last_answer) \
+         WHERE h.host = t.host",
+    )
+    .bind(&hosts)
+    .bind(&breaker)
+    .bind(&unavailable)
+    .bind(&failures)
+    .bind(&failing_since)
+    .bind(&blocked_until)
+    .bind(&last_answer)
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::db("saving host states"))?;
+    Ok(())
+}
+
 /// Makes the deliveries a closed block had pushed due now (skipping rows a claim holds).
 async fn pull_forward(
     tx: &mut Transaction<'_, Postgres>,
@@ -488,25 +530,36 @@ impl Store for PostgresStore {
         let mut finished_activities = Vec::new();
         let mut ordered: Vec<&Completion> = completions.iter().collect();
         ordered.sort_by_key(|c| c.id);
-        for completion in ordered {
+        // Deliveries that are finished (2xx, 410) are removed in one statement: the common
+        // case costs one round trip per batch, not one per delivery.
+        let (finished, others): (Vec<&Completion>, Vec<&Completion>) = ordered
+            .into_iter()
+            .partition(|c| matches!(c.outcome, Outcome::Delivered | Outcome::Gone));
+        let mut current_ids: HashSet<i64> = HashSet::new();
+        if !finished.is_empty() {
+            let ids: Vec<i64> = finished.iter().map(|c| c.id.0).collect();
+            let tokens: Vec<i64> = finished.iter().map(|c| c.token).collect();
+            let rows = sqlx::query(
+                "DELETE FROM fq_deliveries d USING UNNEST($1::bigint[], $2::bigint[]) \
+                 AS t(id, token) WHERE d.id = t.id AND d.token = t.token AND d.state = 1 \
+                 RETURNING d.id, d.activity_id",
+            )
+            .bind(&ids)
+            .bind(&tokens)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::db("removing delivered deliveries"))?;
+            for row in rows {
+                let get = |e| StoreError::db("decoding a removed delivery")(e);
+                current_ids.insert(row.try_get("id").map_err(get)?);
+                finished_activities.push(row.try_get::<i64, _>("activity_id").map_err(get)?);
+            }
+        }
+        for completion in others {
             let (id, token) = (completion.id.0, completion.token);
             let current =
                 match &completion.outcome {
-                    Outcome::Delivered | Outcome::Gone => {
-                        let activity: Option<i64> = sqlx::query_scalar(
-                            "DELETE FROM fq_deliveries WHERE id = $1 AND token = $2 AND state = 1 \
-                         RETURNING activity_id",
-                        )
-                        .bind(id)
-                        .bind(token)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(StoreError::db("removing a delivered delivery"))?;
-                        if let Some(activity) = activity {
-                            finished_activities.push(activity);
-                        }
-                        activity.is_some()
-                    }
+                    Outcome::Delivered | Outcome::Gone => false,
                     Outcome::Retry { at, error } => {
                         sqlx::query(
                             "UPDATE fq_deliveries SET state = 0, due_at = $1, last_error = $2 \
@@ -554,11 +607,20 @@ impl Store for PostgresStore {
                     }
                 };
             if current {
-                by_host
-                    .entry(&completion.host)
-                    .or_default()
-                    .push(completion);
+                current_ids.insert(id);
             }
+        }
+        // Host events in delivery-id order, as before.
+        let mut applied: Vec<&Completion> = completions
+            .iter()
+            .filter(|c| current_ids.contains(&c.id.0))
+            .collect();
+        applied.sort_by_key(|c| c.id);
+        for completion in applied {
+            by_host
+                .entry(&completion.host)
+                .or_default()
+                .push(completion);
         }
         finished_activities.sort_unstable();
         finished_activities.dedup();
@@ -575,6 +637,8 @@ impl Store for PostgresStore {
         let names: Vec<&str> = by_host.keys().copied().collect();
         let mut hosts = load_hosts(&mut tx, &names, false).await?;
         let mut changes = Vec::new();
+        let mut changed: Vec<HostState> = Vec::new();
+        let mut released = Vec::new();
         for (host, completions) in by_host {
             let Some(state) = hosts.get_mut(host) else {
                 continue;
@@ -584,11 +648,15 @@ impl Store for PostgresStore {
                 changes.push(change);
             }
             if *state != before {
-                save_host(&mut tx, state).await?;
+                changed.push(state.clone());
             }
             if let Some(upto) = released_block(&before, state, now) {
-                pull_forward(&mut tx, host, upto, now).await?;
+                released.push((host, upto));
             }
+        }
+        save_hosts(&mut tx, &changed).await?;
+        for (host, upto) in released {
+            pull_forward(&mut tx, host, upto, now).await?;
         }
         tx.commit()
             .await
