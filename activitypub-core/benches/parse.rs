@@ -2,8 +2,8 @@
 //! `serde_json::Value` on the same bytes.
 //!
 //! Run with `cargo bench -p activitypub-core --bench parse`. After criterion's report, a summary
-//! prints documents per second for each fixture and the typed/Value time ratio (the target is a
-//! typed parse within 1.5x of a `Value` parse).
+//! prints documents per second for each fixture and the typed/Value time ratio, timed in
+//! alternating slices (the target is a typed parse within 1.5x of a `Value` parse).
 
 // Benchmark code: a failed parse of a fixture is a broken benchmark.
 #![allow(clippy::expect_used, clippy::panic)]
@@ -50,26 +50,43 @@ fn benches(c: &mut Criterion) {
     }
 }
 
-/// Runs `f` repeatedly for about `budget` and returns calls per second (best of three rounds).
-fn rate(budget: Duration, mut f: impl FnMut()) -> f64 {
-    let mut best = 0.0f64;
-    for _ in 0..3 {
-        let start = Instant::now();
-        let mut n = 0u64;
-        while start.elapsed() < budget {
-            for _ in 0..64 {
-                f();
-            }
-            n += 64;
+/// Calls per second of `f` over one slice of about `budget`.
+fn rate(budget: Duration, f: &mut impl FnMut()) -> f64 {
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < budget {
+        for _ in 0..16 {
+            f();
         }
-        best = best.max(n as f64 / start.elapsed().as_secs_f64());
+        n += 16;
     }
-    best
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Times `a` and `b` in 40 alternating slices of 50 ms, so that a change in the machine's speed
+/// (other processes, frequency) hits both alike. Returns the median rate of each and the median
+/// of the per-slice time ratios `a / b`.
+fn paired(mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, f64, f64) {
+    let slice = Duration::from_millis(50);
+    let (mut ra, mut rb, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..40 {
+        let x = rate(slice, &mut a);
+        let y = rate(slice, &mut b);
+        ra.push(x);
+        rb.push(y);
+        ratio.push(y / x);
+    }
+    (median(ra), median(rb), median(ratio))
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 fn summary() {
     println!(
-        "\nsummary (documents per second, best of 3 rounds of 1 s; ratio = typed time / Value time)"
+        "\nsummary (documents per second, medians of 40 alternating 50 ms slices; ratio = typed time / Value time)"
     );
     println!(
         "{:<30} {:>12} {:>12} {:>7} {:>12} {:>12} {:>7}",
@@ -79,23 +96,24 @@ fn summary() {
         let bytes = load(name);
         let typed = AnyObject::from_slice(&bytes).expect("typed parse");
         let value: Value = serde_json::from_slice(&bytes).expect("Value parse");
-        let budget = Duration::from_secs(1);
-        let pv = rate(budget, || {
-            black_box(serde_json::from_slice::<Value>(black_box(&bytes)).expect("parse"));
-        });
-        let pt = rate(budget, || {
-            black_box(AnyObject::from_slice(black_box(&bytes)).expect("parse"));
-        });
-        let sv = rate(budget, || {
-            black_box(serde_json::to_vec(black_box(&value)).expect("serialize"));
-        });
-        let st = rate(budget, || {
-            black_box(black_box(&typed).to_vec());
-        });
+        let (pt, pv, parse_ratio) = paired(
+            || {
+                black_box(AnyObject::from_slice(black_box(&bytes)).expect("parse"));
+            },
+            || {
+                black_box(serde_json::from_slice::<Value>(black_box(&bytes)).expect("parse"));
+            },
+        );
+        let (st, sv, ser_ratio) = paired(
+            || {
+                black_box(black_box(&typed).to_vec());
+            },
+            || {
+                black_box(serde_json::to_vec(black_box(&value)).expect("serialize"));
+            },
+        );
         println!(
-            "{name:<30} {pv:>12.0} {pt:>12.0} {:>7.2} {sv:>12.0} {st:>12.0} {:>7.2}",
-            pv / pt,
-            sv / st
+            "{name:<30} {pv:>12.0} {pt:>12.0} {parse_ratio:>7.2} {sv:>12.0} {st:>12.0} {ser_ratio:>7.2}"
         );
     }
 }
