@@ -72,6 +72,20 @@ impl MemoryStore {
 }
 
 impl Inner {
+    /// Makes the pending deliveries to `host` that a lifted block (an open breaker, a
+    /// `Retry-After` pause) held until `upto` due now.
+    fn release_held(&mut self, host: &str, now: SystemTime, upto: SystemTime) {
+        for row in self.deliveries.values_mut() {
+            if row.host == host
+                && row.state == RowState::Pending
+                && row.due_at > now
+                && row.due_at <= upto
+            {
+                row.due_at = now;
+            }
+        }
+    }
+
     fn enqueue_one(&mut self, activity: &NewActivity, now: SystemTime, ids: &mut Vec<DeliveryId>) {
         let inner = self;
         inner.next_activity += 1;
@@ -294,15 +308,7 @@ impl Store for MemoryStore {
             }
             let after = state.clone();
             if let Some(upto) = released_block(&before, &after, now) {
-                for row in inner.deliveries.values_mut() {
-                    if row.host == host
-                        && row.state == RowState::Pending
-                        && row.due_at > now
-                        && row.due_at <= upto
-                    {
-                        row.due_at = now;
-                    }
-                }
+                inner.release_held(host, now, upto);
             }
         }
         Ok(changes)
@@ -401,15 +407,7 @@ impl Store for MemoryStore {
         state.last_answer = Some(now);
         let after = state.clone();
         if let Some(upto) = released_block(&before, &after, now) {
-            for row in inner.deliveries.values_mut() {
-                if row.host == host
-                    && row.state == RowState::Pending
-                    && row.due_at > now
-                    && row.due_at <= upto
-                {
-                    row.due_at = now;
-                }
-            }
+            inner.release_held(host, now, upto);
         }
         Ok(true)
     }
