@@ -17,6 +17,8 @@ use tokio::task::JoinSet;
 use tracing::{Instrument, debug, info_span, warn};
 use url::Url;
 
+use http_signatures::{DoubleKnock, KnockOutcome, PeerPreference};
+
 use crate::breaker::BreakerPolicy;
 use crate::clock::{Clock, SystemClock};
 use crate::keys::{KeyLookupError, KeyProvider};
@@ -181,6 +183,11 @@ pub struct QueueConfig {
     /// A header carrying the delivery id on each attempt (the same on retries), which lets a
     /// receiver drop duplicates. `None` by default.
     pub delivery_id_header: Option<HeaderName>,
+    /// Double-knocking: when a host answers 400 or 401, sign again with the other standard (or
+    /// as its `Accept-Signature` asks) and resend once, within the same attempt; remember per
+    /// host what was accepted (see [`Queue::peer_preferences`]). On by default. The first knock
+    /// uses the signer's own standard until a host's preference is known.
+    pub double_knock: bool,
 }
 
 impl Default for QueueConfig {
@@ -196,6 +203,7 @@ impl Default for QueueConfig {
             retry: RetryPolicy::default(),
             breaker: BreakerPolicy::default(),
             delivery_id_header: None,
+            double_knock: true,
         }
     }
 }
@@ -246,6 +254,12 @@ impl QueueConfig {
     /// Sets [`QueueConfig::breaker`].
     pub fn with_breaker(mut self, breaker: BreakerPolicy) -> Self {
         self.breaker = breaker;
+        self
+    }
+
+    /// Sets [`QueueConfig::double_knock`].
+    pub fn with_double_knock(mut self, on: bool) -> Self {
+        self.double_knock = on;
         self
     }
 
@@ -370,6 +384,8 @@ struct Shared<S, T, K, C> {
     counters: Counters,
     events: broadcast::Sender<Event>,
     wake: Notify,
+    /// The signature standard each host (lane) accepted last.
+    preferences: Mutex<HashMap<String, PeerPreference>>,
 }
 
 impl<S: Store, T: Transport, K: KeyProvider> Queue<S, T, K, SystemClock> {
@@ -399,8 +415,31 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                 counters: Counters::default(),
                 events,
                 wake: Notify::new(),
+                preferences: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// The signature standard each host accepted last, learnt by double-knocking (hosts are
+    /// lanes: `host` or `host:port`). Persist it if you like, and give it back with
+    /// [`Queue::set_peer_preference`] after a restart.
+    pub fn peer_preferences(&self) -> BTreeMap<String, PeerPreference> {
+        self.shared
+            .preferences
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Sets what is known of `host`'s signature standard.
+    pub fn set_peer_preference(&self, host: impl Into<String>, preference: PeerPreference) {
+        self.shared
+            .preferences
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(host.into(), preference);
     }
 
     /// The store.
@@ -785,33 +824,9 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Shared<S, T, K, C> {
                 return Completion::new(&claim, outcome, HostEvent::Nothing);
             }
         };
-        let request = match self.build_request(&claim, &signer) {
-            Ok(request) => request,
-            Err(error) => {
-                warn!(%error, "cannot build or sign the request");
-                let outcome = Outcome::Dead {
-                    reason: DeadReason::Unsendable,
-                    error,
-                };
-                return Completion::new(&claim, outcome, HostEvent::Nothing);
-            }
-        };
-        let verdict = match self.transport.send(request).await {
-            Ok(response) => {
-                classify_status(response.status, &response.headers, self.clock.now(), retry)
-            }
-            Err(TransportError::Refused { url, reason }) => {
-                let outcome = Outcome::Dead {
-                    reason: DeadReason::Unsendable,
-                    error: format!("refused to deliver to {url}: {reason}"),
-                };
-                return Completion::new(&claim, outcome, HostEvent::Nothing);
-            }
-            Err(error) => Verdict::Transient {
-                after: None,
-                error: error.to_string(),
-                event: HostEvent::Failed { until: None },
-            },
+        let verdict = match self.send_knocking(&claim, &signer).await {
+            Ok(verdict) => verdict,
+            Err(outcome) => return Completion::new(&claim, outcome, HostEvent::Nothing),
         };
         debug!(?verdict, "attempt finished");
         let (outcome, event) = decide(
@@ -823,6 +838,75 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Shared<S, T, K, C> {
             &mut rng,
         );
         Completion::new(&claim, outcome, event)
+    }
+
+    /// Signs and sends, double-knocking when configured: on a 400 or 401, signs again with the
+    /// other standard (or as `Accept-Signature` asks) and resends once. Returns the verdict, or
+    /// the outcome when the delivery cannot be sent at all.
+    async fn send_knocking(
+        &self,
+        claim: &ClaimedDelivery,
+        signer: &http_signatures::Signer,
+    ) -> Result<Verdict, Outcome> {
+        let retry = &self.config.retry;
+        let preference = self
+            .preferences
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&claim.host)
+            .cloned()
+            .unwrap_or_else(|| PeerPreference::new(signer.standard));
+        let mut knock = DoubleKnock::new(signer.clone(), &preference);
+        loop {
+            let signer = knock.signer();
+            let request = self.build_request(claim, &signer).map_err(|error| {
+                warn!(%error, "cannot build or sign the request");
+                Outcome::Dead {
+                    reason: DeadReason::Unsendable,
+                    error,
+                }
+            })?;
+            let response = match self.transport.send(request).await {
+                Ok(response) => response,
+                Err(TransportError::Refused { url, reason }) => {
+                    return Err(Outcome::Dead {
+                        reason: DeadReason::Unsendable,
+                        error: format!("refused to deliver to {url}: {reason}"),
+                    });
+                }
+                Err(error) => {
+                    return Ok(Verdict::Transient {
+                        after: None,
+                        error: error.to_string(),
+                        event: HostEvent::Failed { until: None },
+                    });
+                }
+            };
+            if self.config.double_knock {
+                match knock.on_response(response.status, &response.headers) {
+                    KnockOutcome::Retry { standard, .. } => {
+                        debug!(host = %claim.host, status = %response.status, next = %standard.name(),
+                            "signature refused; knocking again with the other standard");
+                        continue;
+                    }
+                    KnockOutcome::Done {
+                        remember: Some(preference),
+                    } => {
+                        self.preferences
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .insert(claim.host.clone(), preference);
+                    }
+                    _ => {}
+                }
+            }
+            return Ok(classify_status(
+                response.status,
+                &response.headers,
+                self.clock.now(),
+                retry,
+            ));
+        }
     }
 
     fn build_request(

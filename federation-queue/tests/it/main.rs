@@ -14,4 +14,5 @@ mod sink;
 mod conformance;
 mod crash;
 mod faults;
+mod knock;
 mod support;
