@@ -14,6 +14,12 @@
 //!   soon as the limit is passed;
 //! * uses no proxy from the environment, since a proxy would resolve names where these checks
 //!   cannot see.
+//!
+//! The pieces of that guard are public so that other clients (the `federation` crate's fetcher
+//! of ActivityPub objects) build on the same code: [`PublicOnlyResolver`] for names,
+//! [`check_ip_literal`] for IP-literal hosts (which never reach a resolver),
+//! [`NonPublicAddress::find_in`] to recognise the resolver's refusal in a reqwest error, and
+//! [`read_body_capped`] for bodies.
 
 // The errors carry the URLs involved, which makes them large; they are made once per failed
 // network request, where their size costs nothing next to the I/O.
@@ -302,27 +308,18 @@ impl Fetcher {
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
         let limit = self.config.max_body_bytes;
-        let too_large = || FetchError::BodyTooLarge {
-            url: final_url.clone(),
-            limit,
-        };
-        if response
-            .content_length()
-            .is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX))
-        {
-            return Err(too_large());
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
+        let body = match read_body_capped(&mut response, limit)
             .await
             .map_err(|error| self.map_error(&final_url, error))?
         {
-            if body.len().saturating_add(chunk.len()) > limit {
-                return Err(too_large());
+            CappedBody::Complete(body) => body,
+            CappedBody::TooLarge { .. } => {
+                return Err(FetchError::BodyTooLarge {
+                    url: final_url,
+                    limit,
+                });
             }
-            body.extend_from_slice(&chunk);
-        }
+        };
         Ok(Fetched {
             url: final_url,
             content_type,
@@ -360,6 +357,10 @@ impl Fetcher {
     }
 
     fn map_error(&self, url: &Url, error: reqwest::Error) -> FetchError {
+        if let Some(refusal) = NonPublicAddress::find_in(&error) {
+            return Refusal::NonPublic(refusal.clone())
+                .into_error(error.url().unwrap_or(url), &self.config);
+        }
         let mut source: Option<&(dyn StdError + 'static)> = Some(&error);
         while let Some(current) = source {
             if let Some(refusal) = current.downcast_ref::<Refusal>() {
@@ -415,6 +416,55 @@ impl Fetched {
             }),
         }
     }
+}
+
+/// What [`read_body_capped`] read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CappedBody {
+    /// The whole body, within the limit.
+    Complete(Vec<u8>),
+    /// The body is larger than the limit: `Content-Length` said so (`read` is 0), or reading
+    /// stopped at the first chunk that went past it (`read` counts the bytes received, that
+    /// chunk included).
+    TooLarge {
+        /// The bytes received before reading stopped.
+        read: usize,
+    },
+}
+
+/// Reads the body of `response`, streamed, and stops as soon as more than `limit` bytes have
+/// come: a `Content-Length` over the limit is refused before reading anything, and a body that
+/// lies about its length (or has none) is cut at the first chunk past the limit.
+///
+/// # Errors
+///
+/// What reqwest reports while reading (a timeout, a broken connection).
+pub async fn read_body_capped(
+    response: &mut reqwest::Response,
+    limit: usize,
+) -> Result<CappedBody, reqwest::Error> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX))
+    {
+        return Ok(CappedBody::TooLarge { read: 0 });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let read = body.len().saturating_add(chunk.len());
+        if read > limit {
+            return Ok(CappedBody::TooLarge { read });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(CappedBody::Complete(body))
+}
+
+/// The media type without parameters, trimmed and lower case (`application/json` for
+/// `Application/JSON; charset=utf-8`).
+pub fn media_type_essence(media_type: &str) -> String {
+    essence(media_type)
 }
 
 /// Whether a media type (parameters allowed) is JSON: `application/json` or `*/*+json`.
@@ -485,6 +535,60 @@ fn is_public_v6(address: Ipv6Addr) -> bool {
         || (s0 == 0x2001 && s1 < 0x0200 && s1 != 0))
 }
 
+/// A host refused because it is, or resolves to, a loopback, private or otherwise non-public
+/// address (see [`is_public_address`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{host}` is or resolves to the non-public address {address}")]
+#[non_exhaustive]
+pub struct NonPublicAddress {
+    /// The host, as written in the URL or as given to the resolver.
+    pub host: String,
+    /// The address that was refused.
+    pub address: IpAddr,
+}
+
+impl NonPublicAddress {
+    /// The refusal of a [`PublicOnlyResolver`] in the source chain of `error` (reqwest wraps
+    /// it in its connect error), if that is why the request failed.
+    pub fn find_in<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a NonPublicAddress> {
+        let mut current = Some(error);
+        while let Some(error) = current {
+            if let Some(refusal) = error.downcast_ref::<NonPublicAddress>() {
+                return Some(refusal);
+            }
+            if let Some(Refusal::NonPublic(refusal)) = error.downcast_ref::<Refusal>() {
+                return Some(refusal);
+            }
+            current = error.source();
+        }
+        None
+    }
+}
+
+/// Refuses a URL whose host is an IP literal (`https://127.0.0.1/`, `https://[::1]/`) that is
+/// not a public address. Such hosts never reach a resolver, so a client that relies on
+/// [`PublicOnlyResolver`] must check them itself, before each request and each redirect. A
+/// host name passes: the resolver judges it at connect time.
+///
+/// # Errors
+///
+/// [`NonPublicAddress`] for a non-public IP literal.
+pub fn check_ip_literal(url: &Url) -> Result<(), NonPublicAddress> {
+    let address = match url.host() {
+        Some(url::Host::Ipv4(v4)) => IpAddr::V4(v4),
+        Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),
+        _ => return Ok(()),
+    };
+    if is_public_address(address) {
+        Ok(())
+    } else {
+        Err(NonPublicAddress {
+            host: url.host_str().unwrap_or_default().to_owned(),
+            address,
+        })
+    }
+}
+
 fn essence(media_type: &str) -> String {
     media_type
         .split(';')
@@ -499,8 +603,8 @@ fn essence(media_type: &str) -> String {
 enum Refusal {
     #[error("only https is allowed")]
     Insecure,
-    #[error("`{host}` is or resolves to the non-public address {address}")]
-    NonPublic { host: String, address: IpAddr },
+    #[error(transparent)]
+    NonPublic(NonPublicAddress),
     #[error("too many redirects")]
     TooManyRedirects,
 }
@@ -509,11 +613,13 @@ impl Refusal {
     fn into_error(self, url: &Url, config: &HttpConfig) -> FetchError {
         match self {
             Refusal::Insecure => FetchError::InsecureScheme { url: url.clone() },
-            Refusal::NonPublic { host, address } => FetchError::NonPublicAddress {
-                url: url.clone(),
-                host,
-                address,
-            },
+            Refusal::NonPublic(NonPublicAddress { host, address }) => {
+                FetchError::NonPublicAddress {
+                    url: url.clone(),
+                    host,
+                    address,
+                }
+            }
             Refusal::TooManyRedirects => FetchError::TooManyRedirects {
                 url: url.clone(),
                 limit: config.max_redirects,
@@ -529,25 +635,29 @@ fn check_url(url: &Url, config: &HttpConfig) -> Result<(), Refusal> {
         _ => return Err(Refusal::Insecure),
     }
     if !config.danger_allow_private_addresses {
-        let address = match url.host() {
-            Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
-            Some(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
-            _ => None,
-        };
-        if let Some(address) = address.filter(|address| !is_public_address(*address)) {
-            return Err(Refusal::NonPublic {
-                host: url.host_str().unwrap_or_default().to_owned(),
-                address,
-            });
-        }
+        check_ip_literal(url).map_err(Refusal::NonPublic)?;
     }
     Ok(())
 }
 
-/// Resolves names with the system resolver and refuses a name if any of its addresses is not
-/// public, so that a name cannot lead the fetcher to the local network.
-#[derive(Debug)]
-struct PublicOnlyResolver;
+/// A reqwest resolver ([`reqwest::ClientBuilder::dns_resolver`]) that resolves names with the
+/// system resolver and refuses a name if *any* of its addresses is not public, so that a name
+/// cannot lead a client to the local network. The check happens when a connection is made, so
+/// it covers redirects and DNS that changes between requests.
+///
+/// The refusal is a [`NonPublicAddress`] inside reqwest's connect error; find it with
+/// [`NonPublicAddress::find_in`]. IP-literal hosts are not resolved and so not seen here: check
+/// them with [`check_ip_literal`].
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct PublicOnlyResolver;
+
+impl PublicOnlyResolver {
+    /// The resolver.
+    pub fn new() -> PublicOnlyResolver {
+        PublicOnlyResolver
+    }
+}
 
 impl Resolve for PublicOnlyResolver {
     fn resolve(&self, name: Name) -> Resolving {
@@ -563,7 +673,7 @@ impl Resolve for PublicOnlyResolver {
                 // Boxed as the refusal itself (not a box in a box), so that `map_error` finds
                 // it in the error chain.
                 let refusal: Box<dyn StdError + Send + Sync> =
-                    Box::new(Refusal::NonPublic { host, address });
+                    Box::new(NonPublicAddress { host, address });
                 return Err(refusal);
             }
             let addresses: Addrs = Box::new(addresses.into_iter());

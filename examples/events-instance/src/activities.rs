@@ -1,0 +1,1139 @@
+//! What the instance does with activities: those its users POST to their outboxes
+//! (client-to-server) and those other servers deliver to its inboxes.
+
+use activitypub_core::{ActivityType, AnyObject, PUBLIC};
+use anyhow::{Context, Result, anyhow, bail};
+use federation::inbox::{Dispatcher, HandlerError, Incoming, IncomingObject};
+use serde_json::{Value, json};
+use tracing::{debug, info, warn};
+
+use crate::app::{INSTANCE_ACTOR, Instance, context, rfc3339, unix};
+use crate::db::{ObjectRow, Participation, now};
+
+/// A client's request that cannot be carried out, with the status to answer.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ClientError {
+    /// `400`.
+    #[error("{0}")]
+    Bad(String),
+    /// `403`.
+    #[error("{0}")]
+    Forbidden(String),
+    /// `404`.
+    #[error("{0}")]
+    NotFound(String),
+    /// `500`.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+fn bad(message: impl Into<String>) -> ClientError {
+    ClientError::Bad(message.into())
+}
+
+fn str_of<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value.get(key).and_then(Value::as_str)
+}
+
+/// The id of a value that is an id or an object with one.
+fn id_of(value: &Value) -> Option<&str> {
+    match value {
+        Value::String(s) => Some(s),
+        Value::Object(o) => o.get("id").and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+fn sanitize(html: &str) -> String {
+    ammonia::clean(html)
+}
+
+/// Plain text of some HTML, shortened to about `max` characters.
+fn plain_excerpt(html: &str, max: usize) -> String {
+    let text = ammonia::Builder::empty().clean(html).to_string();
+    let text = text
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'");
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() <= max {
+        text
+    } else {
+        let cut: String = text.chars().take(max).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
+/// The summary Mastodon shows for an event: when, where, and the start of the description.
+fn event_summary(event: &Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(start) = str_of(event, "startTime") {
+        let zone = str_of(event, "timezone").unwrap_or("UTC");
+        parts.push(format!("{start} ({zone})"));
+    }
+    if let Some(place) = event.get("location").and_then(|l| str_of(l, "name")) {
+        parts.push(place.to_owned());
+    }
+    let mut summary = parts.join(" · ");
+    if let Some(content) = str_of(event, "content") {
+        let excerpt = plain_excerpt(content, 280);
+        if !excerpt.is_empty() {
+            if !summary.is_empty() {
+                summary.push_str(" — ");
+            }
+            summary.push_str(&excerpt);
+        }
+    }
+    summary
+}
+
+impl Instance {
+    /// Handles a client-to-server POST by identity `name`; returns the activity as stored.
+    pub(crate) async fn client_post(&self, name: &str, body: Value) -> Result<Value, ClientError> {
+        let Value::Object(mut activity) = body else {
+            return Err(bad("the body is not a JSON object"));
+        };
+        let kind = activity
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("no type"))?
+            .to_owned();
+        // A bare object is wrapped in a Create (ActivityPub §6.2.1).
+        if matches!(kind.as_str(), "Event" | "Note") {
+            activity = match json!({"type": "Create", "object": Value::Object(activity)}) {
+                Value::Object(map) => map,
+                _ => return Err(bad("unreachable")),
+            };
+        }
+        let kind = activity
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let me = self.actor_id(name).to_string();
+        let object = activity.get("object").cloned().unwrap_or(Value::Null);
+        match kind.as_str() {
+            "Create" => match str_of(&object, "type") {
+                Some("Event") => self.create_event(name, &me, object).await,
+                Some("Note") => self.create_comment(name, &me, object).await,
+                other => Err(bad(format!("cannot create a {other:?}"))),
+            },
+            "Update" => self.update_event(name, &me, object).await,
+            "Delete" => self.delete_object(name, &me, &object).await,
+            "Join" => self.join(name, &me, &object).await,
+            "Leave" => self.leave(name, &me, &object).await,
+            "Follow" => self.follow(name, &me, &object).await,
+            "Accept" | "Reject" => self.decide_join(name, &me, &object, kind == "Accept").await,
+            other => Err(bad(format!("{other} is not supported here"))),
+        }
+    }
+
+    async fn create_event(
+        &self,
+        name: &str,
+        me: &str,
+        object: Value,
+    ) -> Result<Value, ClientError> {
+        let Value::Object(mut event) = object else {
+            return Err(bad("the event is not an object"));
+        };
+        let title = event
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.trim().is_empty())
+            .ok_or_else(|| bad("an event needs a name"))?
+            .to_owned();
+        let start = event
+            .get("startTime")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("an event needs a startTime"))?;
+        let start_unix = unix(start).ok_or_else(|| bad("startTime is not RFC 3339"))?;
+        if let Some(end) = event.get("endTime").and_then(Value::as_str) {
+            let end = unix(end).ok_or_else(|| bad("endTime is not RFC 3339"))?;
+            if end < start_unix {
+                return Err(bad("the event ends before it starts"));
+            }
+        }
+        // Organized by a group the identity moderates, or by the identity itself.
+        let group = match event.get("attributedTo").and_then(id_of) {
+            Some(group) if group != me => {
+                let group_name = self
+                    .local_actor_name(group)
+                    .ok_or_else(|| bad("attributedTo must be a group of this instance"))?;
+                let role = self.db().member_role(&group_name, me).await?;
+                if !matches!(role.as_deref(), Some("administrator" | "moderator")) {
+                    return Err(ClientError::Forbidden(format!(
+                        "only a group's administrators and moderators publish its events ({name} is {})",
+                        role.as_deref().unwrap_or("not a member")
+                    )));
+                }
+                Some((group.to_owned(), group_name))
+            }
+            _ => None,
+        };
+        let (uuid, id) = self.new_id("events");
+        let now = now();
+        let capacity = event
+            .get("maximumAttendeeCapacity")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let attributed_to = group.as_ref().map_or(me, |(g, _)| g.as_str()).to_owned();
+        let mut cc = vec![Value::String(format!("{me}/followers"))];
+        if let Some((group, _)) = &group {
+            cc.insert(0, Value::String(format!("{group}/followers")));
+        }
+        cc.push(Value::String(format!("{id}/participants")));
+        if let Some(content) = event.get("content").and_then(Value::as_str) {
+            let clean = sanitize(content);
+            event.insert("content".into(), Value::String(clean));
+            event.insert("mediaType".into(), json!("text/html"));
+        }
+        for (key, value) in [
+            ("@context", context()),
+            ("id", json!(id.as_str())),
+            ("type", json!("Event")),
+            ("uuid", json!(uuid)),
+            ("name", json!(title)),
+            ("url", json!(id.as_str())),
+            ("attributedTo", json!(attributed_to)),
+            ("actor", json!(me)),
+            ("to", json!([PUBLIC])),
+            ("cc", Value::Array(cc.clone())),
+            ("published", json!(rfc3339(now))),
+            ("updated", json!(rfc3339(now))),
+            ("participantCount", json!(0)),
+            ("commentsEnabled", json!(true)),
+            ("repliesModerationOption", json!("allow_all")),
+            ("anonymousParticipationEnabled", json!(false)),
+            ("draft", json!(false)),
+            ("replies", json!(format!("{id}/replies"))),
+        ] {
+            event.insert(key.to_owned(), value);
+        }
+        event.entry("joinMode").or_insert(json!("free"));
+        event.entry("ical:status").or_insert(json!("CONFIRMED"));
+        event.entry("isOnline").or_insert(json!(false));
+        event.entry("timezone").or_insert(json!("Etc/UTC"));
+        event.insert("maximumAttendeeCapacity".into(), json!(capacity));
+        if capacity > 0 {
+            event.insert("remainingAttendeeCapacity".into(), json!(capacity));
+        }
+        if let Some(location) = event.get_mut("location").and_then(Value::as_object_mut) {
+            location.entry("type").or_insert(json!("Place"));
+            if let Some(address) = location.get_mut("address").and_then(Value::as_object_mut) {
+                address.entry("type").or_insert(json!("PostalAddress"));
+            }
+        }
+        if !event.contains_key("summary") {
+            let summary = event_summary(&Value::Object(event.clone()));
+            event.insert("summary".into(), Value::String(summary));
+        }
+        let event = Value::Object(event);
+        self.db()
+            .put_object(&ObjectRow {
+                id: id.to_string(),
+                kind: "Event".into(),
+                local: true,
+                attributed_to: Some(attributed_to.clone()),
+                context: group.as_ref().map(|(g, _)| g.clone()),
+                in_reply_to: None,
+                start_time: Some(start_unix),
+                document: event.clone(),
+                deleted: false,
+                published: now,
+                updated: now,
+            })
+            .await?;
+        let activity = self.activity(
+            "Create",
+            me,
+            event.clone(),
+            json!([PUBLIC]),
+            Value::Array(cc),
+        );
+        self.publish(name, activity.clone(), Some(id.as_str()))
+            .await?;
+        // Public events are announced by the instance actor to the instances following it.
+        let instance = self.actor_id(INSTANCE_ACTOR).to_string();
+        let announce = self.activity(
+            "Announce",
+            &instance,
+            json!(id.as_str()),
+            json!([format!("{instance}/followers")]),
+            json!([PUBLIC]),
+        );
+        self.publish(INSTANCE_ACTOR, announce, Some(id.as_str()))
+            .await?;
+        info!(event = %id, %name, "event published");
+        Ok(activity)
+    }
+
+    /// A new activity of `kind` by `actor`.
+    pub(crate) fn activity(
+        &self,
+        kind: &str,
+        actor: &str,
+        object: Value,
+        to: Value,
+        cc: Value,
+    ) -> Value {
+        let (_, id) = self.new_id("activities");
+        json!({
+            "@context": context(),
+            "id": id.as_str(),
+            "type": kind,
+            "actor": actor,
+            "object": object,
+            "to": to,
+            "cc": cc,
+            "published": rfc3339(now()),
+        })
+    }
+
+    /// Who may manage a local event: its organizer, and its group's administrators and
+    /// moderators.
+    async fn may_manage(&self, event: &ObjectRow, me: &str) -> Result<bool> {
+        if str_of(&event.document, "actor") == Some(me)
+            || event.attributed_to.as_deref() == Some(me)
+        {
+            return Ok(true);
+        }
+        if let Some(group) = event
+            .context
+            .as_deref()
+            .and_then(|g| self.local_actor_name(g))
+        {
+            let role = self.db().member_role(&group, me).await?;
+            return Ok(matches!(
+                role.as_deref(),
+                Some("administrator" | "moderator")
+            ));
+        }
+        Ok(false)
+    }
+
+    async fn update_event(
+        &self,
+        name: &str,
+        me: &str,
+        object: Value,
+    ) -> Result<Value, ClientError> {
+        let id = id_of(&object).ok_or_else(|| bad("Update needs the object with its id"))?;
+        let Value::Object(changes) = &object else {
+            return Err(bad("Update needs the whole object, not its id"));
+        };
+        let mut row = self
+            .event(id)
+            .await?
+            .filter(|r| r.local)
+            .ok_or_else(|| ClientError::NotFound(format!("no local event {id}")))?;
+        if !self.may_manage(&row, me).await? {
+            return Err(ClientError::Forbidden(
+                "not an organizer of this event".into(),
+            ));
+        }
+        let Value::Object(document) = &mut row.document else {
+            return Err(anyhow!("a stored event is not an object").into());
+        };
+        const FIXED: &[&str] = &[
+            "@context",
+            "id",
+            "type",
+            "uuid",
+            "url",
+            "attributedTo",
+            "actor",
+            "published",
+            "participantCount",
+            "remainingAttendeeCapacity",
+            "to",
+            "cc",
+            "replies",
+        ];
+        for (key, value) in changes {
+            if FIXED.contains(&key.as_str()) {
+                continue;
+            }
+            let value = if key == "content" {
+                value
+                    .as_str()
+                    .map_or(Value::Null, |c| Value::String(sanitize(c)))
+            } else {
+                value.clone()
+            };
+            document.insert(key.clone(), value);
+        }
+        if let Some(start) = document.get("startTime").and_then(Value::as_str) {
+            row.start_time = Some(unix(start).ok_or_else(|| bad("startTime is not RFC 3339"))?);
+        }
+        if !changes.contains_key("summary") {
+            let summary = event_summary(&Value::Object(document.clone()));
+            document.insert("summary".into(), Value::String(summary));
+        }
+        let now = now();
+        document.insert("updated".into(), json!(rfc3339(now)));
+        row.updated = now;
+        self.refresh_counts(&mut row).await?;
+        self.db().put_object(&row).await?;
+        let activity = self.send_event_update(&row, me, name).await?;
+        Ok(activity)
+    }
+
+    /// Sends `Update(Event)` to the event's audience and participants.
+    async fn send_event_update(&self, row: &ObjectRow, me: &str, name: &str) -> Result<Value> {
+        let to = row.document.get("to").cloned().unwrap_or(json!([PUBLIC]));
+        let cc = row.document.get("cc").cloned().unwrap_or(json!([]));
+        let activity = self.activity("Update", me, row.document.clone(), to, cc);
+        self.publish(name, activity.clone(), Some(&row.id)).await?;
+        Ok(activity)
+    }
+
+    /// Writes the participant count (and remaining capacity) of a local event into it.
+    async fn refresh_counts(&self, row: &mut ObjectRow) -> Result<u64> {
+        let count = self.db().participants(&row.id, "accepted").await?.len() as u64;
+        if let Value::Object(document) = &mut row.document {
+            document.insert("participantCount".into(), json!(count));
+            let capacity = document
+                .get("maximumAttendeeCapacity")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            if capacity > 0 {
+                document.insert(
+                    "remainingAttendeeCapacity".into(),
+                    json!(capacity.saturating_sub(count)),
+                );
+            }
+        }
+        Ok(count)
+    }
+
+    async fn delete_object(
+        &self,
+        name: &str,
+        me: &str,
+        object: &Value,
+    ) -> Result<Value, ClientError> {
+        let id = id_of(object).ok_or_else(|| bad("Delete needs an object id"))?;
+        let mut row = self
+            .db()
+            .object(id)
+            .await?
+            .filter(|r| r.local && !r.deleted)
+            .ok_or_else(|| ClientError::NotFound(format!("no local object {id}")))?;
+        let allowed = if row.kind == "Event" {
+            self.may_manage(&row, me).await?
+        } else {
+            row.attributed_to.as_deref() == Some(me)
+        };
+        if !allowed {
+            return Err(ClientError::Forbidden("not yours to delete".into()));
+        }
+        let to = row.document.get("to").cloned().unwrap_or(json!([PUBLIC]));
+        let cc = row.document.get("cc").cloned().unwrap_or(json!([]));
+        let now = now();
+        row.document = json!({
+            "@context": context(),
+            "id": id,
+            "type": "Tombstone",
+            "formerType": row.kind,
+            "deleted": rfc3339(now),
+        });
+        row.deleted = true;
+        row.updated = now;
+        self.db().put_object(&row).await?;
+        let tombstone = json!({"id": id, "type": "Tombstone"});
+        let activity = self.activity("Delete", me, tombstone, to, cc);
+        self.publish(name, activity.clone(), Some(id)).await?;
+        Ok(activity)
+    }
+
+    async fn create_comment(
+        &self,
+        name: &str,
+        me: &str,
+        object: Value,
+    ) -> Result<Value, ClientError> {
+        let in_reply_to = object
+            .get("inReplyTo")
+            .and_then(id_of)
+            .ok_or_else(|| bad("a comment answers an event or a comment (inReplyTo)"))?
+            .to_owned();
+        let content = str_of(&object, "content").ok_or_else(|| bad("a comment needs content"))?;
+        let (event, parent_author) = self.thread_of(&in_reply_to).await?;
+        let event = event
+            .ok_or_else(|| ClientError::NotFound(format!("nothing known at {in_reply_to}")))?;
+        let (_, id) = self.new_id("comments");
+        let now = now();
+        let organizer = str_of(&event.document, "actor").map(str::to_owned);
+        let mut cc: Vec<Value> = vec![json!(format!("{me}/followers"))];
+        for actor in [
+            organizer.clone(),
+            event.attributed_to.clone(),
+            parent_author,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if actor != me && !cc.contains(&json!(actor)) {
+                cc.push(json!(actor));
+            }
+        }
+        if event.local {
+            cc.push(json!(format!("{}/participants", event.id)));
+        }
+        let note = json!({
+            "@context": context(),
+            "id": id.as_str(),
+            "type": "Note",
+            "attributedTo": me,
+            "inReplyTo": in_reply_to,
+            "context": event.id,
+            "content": sanitize(content),
+            "mediaType": "text/html",
+            "published": rfc3339(now),
+            "to": [PUBLIC],
+            "cc": cc,
+        });
+        self.db()
+            .put_object(&ObjectRow {
+                id: id.to_string(),
+                kind: "Note".into(),
+                local: true,
+                attributed_to: Some(me.to_owned()),
+                context: Some(event.id.clone()),
+                in_reply_to: Some(in_reply_to),
+                start_time: None,
+                document: note.clone(),
+                deleted: false,
+                published: now,
+                updated: now,
+            })
+            .await?;
+        let activity = self.activity("Create", me, note, json!([PUBLIC]), json!(cc));
+        self.publish(name, activity.clone(), Some(&event.id))
+            .await?;
+        Ok(activity)
+    }
+
+    /// The event a reply belongs to, and the author of the object answered.
+    async fn thread_of(&self, in_reply_to: &str) -> Result<(Option<ObjectRow>, Option<String>)> {
+        let Some(target) = self.db().object(in_reply_to).await? else {
+            return Ok((None, None));
+        };
+        if target.deleted {
+            return Ok((None, None));
+        }
+        if target.kind == "Event" {
+            return Ok((Some(target), None));
+        }
+        let author = target.attributed_to.clone();
+        let event = match &target.context {
+            Some(event) => self.event(event).await?,
+            None => None,
+        };
+        Ok((event, author))
+    }
+
+    /// The stored event `id`, fetched and stored first when it is remote and unknown.
+    async fn known_event(&self, id: &str) -> Result<ObjectRow, ClientError> {
+        if let Some(row) = self.event(id).await? {
+            return Ok(row);
+        }
+        if self.is_local(id) {
+            return Err(ClientError::NotFound(format!("no event {id}")));
+        }
+        let object = self
+            .fetch(id)
+            .await
+            .map_err(|e| ClientError::NotFound(format!("cannot fetch {id}: {e}")))?;
+        self.store_remote_event(&object)
+            .await?
+            .ok_or_else(|| bad(format!("{id} is not an event")))
+    }
+
+    async fn join(&self, name: &str, me: &str, object: &Value) -> Result<Value, ClientError> {
+        let event_id = id_of(object).ok_or_else(|| bad("Join needs an event"))?;
+        let event = self.known_event(event_id).await?;
+        let organizer = str_of(&event.document, "actor")
+            .or(event.attributed_to.as_deref())
+            .ok_or_else(|| bad("the event names no organizer"))?
+            .to_owned();
+        let activity = self.activity("Join", me, json!(event.id), json!([organizer]), json!([]));
+        let join_id = str_of(&activity, "id").unwrap_or_default().to_owned();
+        if event.local {
+            self.db().put_activity(&join_id, name, &activity).await?;
+            self.process_join(event, me, &join_id).await?;
+        } else {
+            self.db()
+                .put_participation(&Participation {
+                    event: event.id.clone(),
+                    actor: me.to_owned(),
+                    join_id: join_id.clone(),
+                    state: "pending".into(),
+                })
+                .await?;
+            self.publish(name, activity.clone(), Some(&event.id))
+                .await?;
+        }
+        Ok(activity)
+    }
+
+    async fn leave(&self, name: &str, me: &str, object: &Value) -> Result<Value, ClientError> {
+        let event_id = id_of(object).ok_or_else(|| bad("Leave needs an event"))?;
+        let event = self.known_event(event_id).await?;
+        let organizer = str_of(&event.document, "actor")
+            .or(event.attributed_to.as_deref())
+            .unwrap_or(me)
+            .to_owned();
+        let activity = self.activity("Leave", me, json!(event.id), json!([organizer]), json!([]));
+        let leave_id = str_of(&activity, "id").unwrap_or_default().to_owned();
+        if event.local {
+            self.db().put_activity(&leave_id, name, &activity).await?;
+            self.process_leave(event, me).await?;
+        } else {
+            if let Some(mut p) = self.db().participation(&event.id, me).await? {
+                p.state = "left".into();
+                self.db().put_participation(&p).await?;
+            }
+            self.publish(name, activity.clone(), Some(&event.id))
+                .await?;
+        }
+        Ok(activity)
+    }
+
+    async fn follow(&self, name: &str, me: &str, object: &Value) -> Result<Value, ClientError> {
+        let target = id_of(object)
+            .ok_or_else(|| bad("Follow needs an actor"))?
+            .to_owned();
+        if target == me {
+            return Err(bad("one does not follow oneself"));
+        }
+        let activity = self.activity("Follow", me, json!(target), json!([target]), json!([]));
+        let follow_id = str_of(&activity, "id").unwrap_or_default().to_owned();
+        if let Some(local) = self.local_actor_name(&target) {
+            if self.db().actor(&local).await?.is_none() {
+                return Err(ClientError::NotFound(format!("no actor {target}")));
+            }
+            self.db().put_activity(&follow_id, name, &activity).await?;
+            self.db().add_follower(&local, me, &follow_id).await?;
+            self.db()
+                .set_following(name, &target, &follow_id, "accepted")
+                .await?;
+        } else {
+            self.db()
+                .set_following(name, &target, &follow_id, "pending")
+                .await?;
+            self.publish(name, activity.clone(), None).await?;
+            self.remember_actor_str(&target).await;
+        }
+        Ok(activity)
+    }
+
+    async fn remember_actor_str(&self, id: &str) {
+        if let Ok(iri) = activitypub_core::Iri::parse(id) {
+            self.remember_actor(&iri).await;
+        }
+    }
+
+    /// The organizer's decision on a pending participation (`Accept` or `Reject` of a Join).
+    async fn decide_join(
+        &self,
+        _name: &str,
+        me: &str,
+        object: &Value,
+        accept: bool,
+    ) -> Result<Value, ClientError> {
+        let join_id = id_of(object).ok_or_else(|| bad("Accept/Reject needs the Join"))?;
+        let participation = self
+            .db()
+            .participation_by_join(join_id)
+            .await?
+            .ok_or_else(|| ClientError::NotFound(format!("no Join {join_id}")))?;
+        let event = self
+            .event(&participation.event)
+            .await?
+            .filter(|e| e.local)
+            .ok_or_else(|| ClientError::NotFound("the event is gone".into()))?;
+        if !self.may_manage(&event, me).await? {
+            return Err(ClientError::Forbidden(
+                "not an organizer of this event".into(),
+            ));
+        }
+        if participation.state != "pending" {
+            return Err(bad(format!("the participation is {}", participation.state)));
+        }
+        let accept = accept && !self.is_full(&event).await?;
+        let activity = self.answer_join(event, participation, accept).await?;
+        Ok(activity)
+    }
+
+    async fn is_full(&self, event: &ObjectRow) -> Result<bool> {
+        let capacity = event
+            .document
+            .get("maximumAttendeeCapacity")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        if capacity == 0 {
+            return Ok(false);
+        }
+        let accepted = self.db().participants(&event.id, "accepted").await?.len() as u64;
+        Ok(accepted >= capacity)
+    }
+
+    /// A Join of a local event: accepted (open events with room), rejected (full, or by
+    /// invitation only) or left pending (restricted events wait for an organizer).
+    pub(crate) async fn process_join(
+        &self,
+        event: ObjectRow,
+        joiner: &str,
+        join_id: &str,
+    ) -> Result<()> {
+        if let Some(existing) = self.db().participation(&event.id, joiner).await?
+            && existing.state == "accepted"
+        {
+            debug!(%joiner, event = %event.id, "already participating");
+            return Ok(());
+        }
+        let mode = str_of(&event.document, "joinMode")
+            .unwrap_or("free")
+            .to_owned();
+        let participation = Participation {
+            event: event.id.clone(),
+            actor: joiner.to_owned(),
+            join_id: join_id.to_owned(),
+            state: "pending".into(),
+        };
+        if self.is_full(&event).await? || !matches!(mode.as_str(), "free" | "restricted") {
+            self.answer_join(event, participation, false).await?;
+            return Ok(());
+        }
+        if mode == "restricted" {
+            self.db().put_participation(&participation).await?;
+            info!(%joiner, event = %event.id, "participation awaits approval");
+            return Ok(());
+        }
+        self.answer_join(event, participation, true).await?;
+        Ok(())
+    }
+
+    /// Records the decision on a Join, tells the participant (Accept or Reject from the
+    /// organizer) and, when accepted, sends the new participant count.
+    async fn answer_join(
+        &self,
+        mut event: ObjectRow,
+        mut participation: Participation,
+        accept: bool,
+    ) -> Result<Value> {
+        participation.state = if accept { "accepted" } else { "rejected" }.into();
+        self.db().put_participation(&participation).await?;
+        let organizer = str_of(&event.document, "actor")
+            .map(str::to_owned)
+            .or_else(|| event.attributed_to.clone())
+            .ok_or_else(|| anyhow!("the event names no organizer"))?;
+        let organizer_name = self
+            .local_actor_name(&organizer)
+            .ok_or_else(|| anyhow!("the organizer is not local"))?;
+        let join = json!({
+            "id": participation.join_id,
+            "type": "Join",
+            "actor": participation.actor,
+            "object": event.id,
+        });
+        let kind = if accept { "Accept" } else { "Reject" };
+        let activity = self.activity(
+            kind,
+            &organizer,
+            join,
+            json!([participation.actor]),
+            json!([]),
+        );
+        self.publish(&organizer_name, activity.clone(), Some(&event.id))
+            .await?;
+        info!(participant = %participation.actor, event = %event.id, kind, "participation answered");
+        if accept {
+            self.refresh_counts(&mut event).await?;
+            let now = now();
+            if let Value::Object(document) = &mut event.document {
+                document.insert("updated".into(), json!(rfc3339(now)));
+            }
+            event.updated = now;
+            self.db().put_object(&event).await?;
+            self.send_event_update(&event, &organizer, &organizer_name)
+                .await?;
+        }
+        Ok(activity)
+    }
+
+    async fn process_leave(&self, mut event: ObjectRow, actor: &str) -> Result<()> {
+        let Some(mut participation) = self.db().participation(&event.id, actor).await? else {
+            return Ok(());
+        };
+        let was_accepted = participation.state == "accepted";
+        participation.state = "left".into();
+        self.db().put_participation(&participation).await?;
+        if was_accepted && event.local {
+            self.refresh_counts(&mut event).await?;
+            event.updated = now();
+            self.db().put_object(&event).await?;
+            if let Some(organizer) = str_of(&event.document, "actor").map(str::to_owned)
+                && let Some(name) = self.local_actor_name(&organizer)
+            {
+                self.send_event_update(&event, &organizer, &name).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores an event that another server published; `None` if `object` is not an event.
+    pub(crate) async fn store_remote_event(&self, object: &AnyObject) -> Result<Option<ObjectRow>> {
+        let AnyObject::Event(event) = object else {
+            return Ok(None);
+        };
+        let Some(id) = event.props.id.as_ref() else {
+            bail!("an event without an id");
+        };
+        if self.is_local(id.as_str()) {
+            return Ok(self.event(id.as_str()).await?);
+        }
+        let document = object.to_value();
+        let attributed_to = document
+            .get("attributedTo")
+            .and_then(id_of)
+            .map(str::to_owned);
+        let start = document
+            .get("startTime")
+            .and_then(Value::as_str)
+            .and_then(unix);
+        let published = document
+            .get("published")
+            .and_then(Value::as_str)
+            .and_then(unix)
+            .unwrap_or_else(now);
+        let updated = document
+            .get("updated")
+            .and_then(Value::as_str)
+            .and_then(unix)
+            .unwrap_or(published);
+        if let Some(existing) = self.db().object(id.as_str()).await?
+            && (existing.deleted || existing.updated > updated)
+        {
+            debug!(%id, "keeping the newer or deleted copy");
+            return Ok(Some(existing));
+        }
+        let row = ObjectRow {
+            id: id.to_string(),
+            kind: "Event".into(),
+            local: false,
+            attributed_to: attributed_to.clone(),
+            context: attributed_to,
+            in_reply_to: None,
+            start_time: start,
+            document,
+            deleted: false,
+            published,
+            updated,
+        };
+        self.db().put_object(&row).await?;
+        Ok(Some(row))
+    }
+
+    /// Stores a comment from another server on an event we have; `false` if it answers nothing
+    /// we know.
+    async fn store_remote_comment(&self, object: &AnyObject) -> Result<bool> {
+        let AnyObject::Object(note) = object else {
+            return Ok(false);
+        };
+        let document = object.to_value();
+        let Some(id) = note.props.id.as_ref() else {
+            return Ok(false);
+        };
+        let Some(in_reply_to) = document.get("inReplyTo").and_then(id_of) else {
+            return Ok(false);
+        };
+        let (Some(event), _) = self.thread_of(in_reply_to).await? else {
+            return Ok(false);
+        };
+        let published = document
+            .get("published")
+            .and_then(Value::as_str)
+            .and_then(unix)
+            .unwrap_or_else(now);
+        self.db()
+            .put_object(&ObjectRow {
+                id: id.to_string(),
+                kind: "Note".into(),
+                local: false,
+                attributed_to: document
+                    .get("attributedTo")
+                    .and_then(id_of)
+                    .map(str::to_owned),
+                context: Some(event.id),
+                in_reply_to: Some(in_reply_to.to_owned()),
+                start_time: None,
+                document: document.clone(),
+                deleted: false,
+                published,
+                updated: now(),
+            })
+            .await?;
+        Ok(true)
+    }
+}
+
+// --- the inbox handlers
+
+fn failed(error: anyhow::Error) -> HandlerError {
+    HandlerError::Failed(error.into())
+}
+
+/// The handlers the inbox dispatches to.
+pub(crate) fn dispatcher() -> Dispatcher<Instance> {
+    Dispatcher::new()
+        .on(ActivityType::Follow, |app: Instance, incoming| async move {
+            app.on_follow(incoming).await.map_err(failed)
+        })
+        .on(ActivityType::Accept, |app: Instance, incoming| async move {
+            app.on_answer(incoming, true).await.map_err(failed)
+        })
+        .on(ActivityType::Reject, |app: Instance, incoming| async move {
+            app.on_answer(incoming, false).await.map_err(failed)
+        })
+        .on(ActivityType::Undo, |app: Instance, incoming| async move {
+            app.on_undo(incoming).await.map_err(failed)
+        })
+        .on(ActivityType::Create, |app: Instance, incoming| async move {
+            app.on_create_or_update(incoming).await.map_err(failed)
+        })
+        .on(ActivityType::Update, |app: Instance, incoming| async move {
+            app.on_create_or_update(incoming).await.map_err(failed)
+        })
+        .on(ActivityType::Delete, |app: Instance, incoming| async move {
+            app.on_delete(incoming).await.map_err(failed)
+        })
+        .on(ActivityType::Announce, |app: Instance, incoming| async move {
+            app.on_announce(incoming).await.map_err(failed)
+        })
+        .on(ActivityType::Join, |app: Instance, incoming| async move {
+            app.on_join(incoming).await
+        })
+        .on(ActivityType::Leave, |app: Instance, incoming| async move {
+            app.on_leave(incoming).await.map_err(failed)
+        })
+}
+
+impl Instance {
+    async fn on_follow(&self, incoming: Incoming) -> Result<()> {
+        let Some(target) = incoming.object.id() else {
+            return Ok(());
+        };
+        let Some(local) = self.local_actor_name(target.as_str()) else {
+            debug!(%target, "a Follow of someone else");
+            return Ok(());
+        };
+        if self.db().actor(&local).await?.is_none() {
+            return Ok(());
+        }
+        let follow_id = incoming
+            .activity
+            .props
+            .id
+            .as_ref()
+            .map(ToString::to_string)
+            .context("a Follow without an id cannot be accepted")?;
+        let follower = incoming.actor.to_string();
+        self.db()
+            .add_follower(&local, &follower, &follow_id)
+            .await?;
+        self.remember_actor(&incoming.actor).await;
+        let follow: Value = serde_json::from_slice(&incoming.body).unwrap_or(json!(follow_id));
+        let mut follow = follow;
+        if let Value::Object(map) = &mut follow {
+            map.remove("@context");
+        }
+        let accept = self.activity(
+            "Accept",
+            target.as_str(),
+            follow,
+            json!([follower]),
+            json!([]),
+        );
+        self.publish(&local, accept, None).await?;
+        info!(%follower, %local, "follow accepted");
+        Ok(())
+    }
+
+    /// `Accept` or `Reject` of one of our Follows or Joins.
+    async fn on_answer(&self, incoming: Incoming, accepted: bool) -> Result<()> {
+        let Some(object) = incoming.object.id() else {
+            return Ok(());
+        };
+        let state = if accepted { "accepted" } else { "rejected" };
+        if self
+            .db()
+            .set_following_state(object.as_str(), state)
+            .await?
+        {
+            info!(follow = %object, state, "follow answered");
+            return Ok(());
+        }
+        if let Some(mut participation) = self.db().participation_by_join(object.as_str()).await? {
+            // Only the event's own server may answer.
+            if !activitypub_core::origin::same_origin(
+                &incoming.actor,
+                &activitypub_core::Iri::parse(participation.event.clone())?,
+            ) {
+                warn!(actor = %incoming.actor, event = %participation.event, "an answer from another server; ignored");
+                return Ok(());
+            }
+            participation.state = state.into();
+            self.db().put_participation(&participation).await?;
+            info!(join = %object, state, "participation answered");
+        }
+        Ok(())
+    }
+
+    async fn on_undo(&self, incoming: Incoming) -> Result<()> {
+        let actor = incoming.actor.to_string();
+        match incoming.object.object() {
+            Some(AnyObject::Activity(inner)) if inner.kind == ActivityType::Follow => {
+                if let Some(target) = inner
+                    .object_id()
+                    .and_then(|t| self.local_actor_name(t.as_str()))
+                {
+                    self.db().remove_follower(&target, &actor).await?;
+                    info!(%actor, %target, "unfollowed");
+                }
+            }
+            Some(AnyObject::Activity(inner)) if inner.kind == ActivityType::Join => {
+                if let Some(event) = inner.object_id()
+                    && let Some(event) = self.event(event.as_str()).await?
+                {
+                    self.process_leave(event, &actor).await?;
+                }
+            }
+            _ => {
+                // An Undo naming a Follow by id.
+                if let Some(id) = incoming.object.id() {
+                    let _ = id;
+                    debug!("an Undo of something unknown");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_create_or_update(&self, incoming: Incoming) -> Result<()> {
+        let Some(object) = incoming.object.object() else {
+            // An id only: nothing to believe; fetch it.
+            if let Some(id) = incoming.object.id()
+                && !self.is_local(id.as_str())
+                && let Ok(object) = self.fetch(id.as_str()).await
+            {
+                self.store_remote_object(&object, &incoming).await?;
+            }
+            return Ok(());
+        };
+        self.store_remote_object(object, &incoming).await
+    }
+
+    async fn store_remote_object(&self, object: &AnyObject, incoming: &Incoming) -> Result<()> {
+        match object {
+            AnyObject::Event(_) => {
+                if let Some(row) = self.store_remote_event(object).await? {
+                    info!(event = %row.id, kind = %incoming.activity.kind, "remote event stored");
+                }
+                self.remember_actor(&incoming.actor).await;
+            }
+            AnyObject::Object(_) => {
+                if self.store_remote_comment(object).await? {
+                    self.remember_actor(&incoming.actor).await;
+                    info!(kind = %incoming.activity.kind, "remote comment stored");
+                }
+            }
+            AnyObject::Actor(actor) => {
+                if let Some(id) = &actor.props.id {
+                    self.keys().invalidate(id.as_str());
+                    self.remember_actor(id).await;
+                }
+            }
+            _ => debug!(kind = object.type_name(), "nothing to do with it"),
+        }
+        Ok(())
+    }
+
+    async fn on_delete(&self, incoming: Incoming) -> Result<()> {
+        let Some(id) = incoming.object.id() else {
+            return Ok(());
+        };
+        if id == &incoming.actor {
+            self.db().forget_remote_actor(id.as_str()).await?;
+            self.keys().invalidate(id.as_str());
+            info!(actor = %id, "actor deleted");
+            return Ok(());
+        }
+        if let Some(mut row) = self.db().object(id.as_str()).await?
+            && !row.local
+            && !row.deleted
+        {
+            row.deleted = true;
+            row.updated = now();
+            row.document = json!({"id": id.as_str(), "type": "Tombstone", "formerType": row.kind});
+            self.db().put_object(&row).await?;
+            info!(object = %id, "remote object deleted");
+        }
+        Ok(())
+    }
+
+    async fn on_announce(&self, incoming: Incoming) -> Result<()> {
+        let object = match &incoming.object {
+            IncomingObject::Object(object) => (**object).clone(),
+            IncomingObject::Id(id) if !self.is_local(id.as_str()) => {
+                match self.fetch(id.as_str()).await {
+                    Ok(object) => object,
+                    Err(error) => {
+                        warn!(%id, %error, "cannot fetch an announced object; ignored");
+                        return Ok(());
+                    }
+                }
+            }
+            _ => return Ok(()),
+        };
+        if let Some(row) = self.store_remote_event(&object).await? {
+            info!(event = %row.id, by = %incoming.actor, "announced event stored");
+        }
+        Ok(())
+    }
+
+    async fn on_join(&self, incoming: Incoming) -> Result<(), HandlerError> {
+        let Some(event_id) = incoming.object.id() else {
+            return Err(HandlerError::Refused("a Join of nothing".into()));
+        };
+        let Some(event) = self
+            .event(event_id.as_str())
+            .await
+            .map_err(failed)?
+            .filter(|e| e.local)
+        else {
+            return Err(HandlerError::Refused(format!("no event {event_id} here")));
+        };
+        let Some(join_id) = incoming.activity.props.id.as_ref() else {
+            return Err(HandlerError::Refused("a Join without an id".into()));
+        };
+        self.remember_actor(&incoming.actor).await;
+        self.process_join(event, incoming.actor.as_str(), join_id.as_str())
+            .await
+            .map_err(failed)
+    }
+
+    async fn on_leave(&self, incoming: Incoming) -> Result<()> {
+        let Some(event_id) = incoming.object.id() else {
+            return Ok(());
+        };
+        if let Some(event) = self.event(event_id.as_str()).await? {
+            self.process_leave(event, incoming.actor.as_str()).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,154 @@
+//! Administration: identities, groups, and following other instances. Each works on the
+//! database, so it can run beside a serving instance (SQLite in WAL mode, or PostgreSQL).
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::app::{INSTANCE_ACTOR, actor_id, create_actor, new_token};
+use crate::db::Db;
+use crate::{Options, open_instance};
+
+/// What the administration commands need to know.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Admin {
+    /// A SQLite file path, or a `postgres://` URL.
+    pub database: String,
+    /// The base URL; `None`: the one the instance recorded when it last served.
+    pub base_url: Option<Url>,
+    /// **Dangerous**: allow plain http and private addresses (loopback tests).
+    pub danger_allow_private_addresses: bool,
+}
+
+impl Admin {
+    /// Commands on `database`.
+    pub fn new(database: impl Into<String>) -> Self {
+        Self {
+            database: database.into(),
+            base_url: None,
+            danger_allow_private_addresses: false,
+        }
+    }
+
+    /// Sets the base URL.
+    pub fn with_base_url(mut self, url: Option<Url>) -> Self {
+        self.base_url = url;
+        self
+    }
+
+    /// Sets the dangerous loopback switch.
+    pub fn with_danger_allow_private_addresses(mut self, allow: bool) -> Self {
+        self.danger_allow_private_addresses = allow;
+        self
+    }
+
+    async fn open(&self) -> Result<(Db, Url)> {
+        let db = Db::open(&self.database).await?;
+        let base = match &self.base_url {
+            Some(url) => url.clone(),
+            None => {
+                let stored = db.setting("base_url").await?.ok_or_else(|| {
+                    anyhow!("the instance has never served: pass --base-url, or run serve once")
+                })?;
+                Url::parse(&stored).context("the stored base URL")?
+            }
+        };
+        Ok((db, base))
+    }
+
+    /// Creates an identity (a Person actor) and its token: `{"actor": URL, "token": TOKEN}`.
+    pub async fn create_identity(&self, name: &str) -> Result<Value> {
+        let (db, base) = self.open().await?;
+        if name == INSTANCE_ACTOR {
+            bail!("{INSTANCE_ACTOR:?} is the instance actor's name");
+        }
+        let (token, hash) = new_token()?;
+        if !create_actor(&db, name, "Person", name, Some(&hash)).await? {
+            bail!("the name {name:?} is taken");
+        }
+        Ok(json!({"actor": actor_id(&base, name).as_str(), "token": token}))
+    }
+
+    /// Creates a group administered by identity `admin`: `{"actor": URL}`.
+    pub async fn create_group(&self, name: &str, admin: &str) -> Result<Value> {
+        let (db, base) = self.open().await?;
+        let admin_row = db
+            .actor(admin)
+            .await?
+            .filter(|a| a.kind == "Person")
+            .ok_or_else(|| anyhow!("no identity {admin:?}"))?;
+        if name == INSTANCE_ACTOR {
+            bail!("{INSTANCE_ACTOR:?} is the instance actor's name");
+        }
+        if !create_actor(&db, name, "Group", name, None).await? {
+            bail!("the name {name:?} is taken");
+        }
+        let admin_id = actor_id(&base, &admin_row.name);
+        db.set_member(name, admin_id.as_str(), "administrator")
+            .await?;
+        Ok(json!({"actor": actor_id(&base, name).as_str()}))
+    }
+
+    /// Adds identity `member` to group `group` with `role` (`administrator`, `moderator`,
+    /// `member`).
+    pub async fn add_member(&self, group: &str, member: &str, role: &str) -> Result<Value> {
+        let (db, base) = self.open().await?;
+        if !matches!(role, "administrator" | "moderator" | "member") {
+            bail!("unknown role {role:?}");
+        }
+        db.actor(group)
+            .await?
+            .filter(|g| g.kind == "Group")
+            .ok_or_else(|| anyhow!("no group {group:?}"))?;
+        let member_id = if member.starts_with("http") {
+            member.to_owned()
+        } else {
+            actor_id(&base, member).to_string()
+        };
+        db.set_member(group, &member_id, role).await?;
+        Ok(json!({"group": actor_id(&base, group).as_str(), "member": member_id, "role": role}))
+    }
+
+    /// Makes the instance actor follow another instance: `url` is its instance actor, or its
+    /// base URL (the instance actor is then found through NodeInfo, FEP-2677). The Follow is
+    /// queued; a serving instance delivers it.
+    pub async fn follow_instance(&self, url: &Url) -> Result<Value> {
+        let (_, base) = self.open().await?;
+        let target = self.instance_actor_of(url).await?;
+        let options = Options::new(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            self.database.clone(),
+        )
+        .with_danger_allow_private_addresses(self.danger_allow_private_addresses);
+        let instance = open_instance(&options, &base).await?;
+        let activity = instance
+            .client_post(
+                INSTANCE_ACTOR,
+                json!({"type": "Follow", "object": target.as_str()}),
+            )
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+        Ok(json!({"follow": activity.get("id"), "target": target.as_str()}))
+    }
+
+    async fn instance_actor_of(&self, url: &Url) -> Result<Url> {
+        let config = webfinger::fetch::HttpConfig::default()
+            .with_danger_allow_http(self.danger_allow_private_addresses)
+            .with_danger_allow_private_addresses(self.danger_allow_private_addresses);
+        let fetcher = webfinger::fetch::Fetcher::new(config)?;
+        if url.path() != "/" {
+            return Ok(url.clone());
+        }
+        let discovery = url.join("/.well-known/nodeinfo")?;
+        let fetched = fetcher
+            .get(&discovery, "application/json")
+            .await
+            .with_context(|| format!("reading {discovery}"))?;
+        let document = nodeinfo::DiscoveryDocument::from_slice(&fetched.body)
+            .with_context(|| format!("reading {discovery}"))?;
+        document
+            .instance_actor()
+            .ok_or_else(|| anyhow!("{url} names no instance actor in its NodeInfo (FEP-2677)"))
+    }
+}

@@ -1,0 +1,588 @@
+//! The instance: its state, its documents, and how it publishes.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use activitypub_core::{AnyObject, Iri};
+use anyhow::{Context, Result, anyhow};
+use base64::Engine;
+use federation::fetch::{FetchBudget, Fetcher};
+use federation::inbox::{InboxStore, StoreError};
+use federation::keys::KeyCache;
+use federation::outbox::{Audience, DeliveryReport, Enqueuer, Outbox};
+use federation_queue::{DeliveryId, Enqueue, EnqueueError, KeyLookupError, KeyProvider};
+use http_signatures::{Signer, SigningKey, Standard};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tracing::debug;
+use url::Url;
+
+use crate::db::{ActorRow, Db, ObjectRow};
+
+/// The name of the instance actor.
+pub const INSTANCE_ACTOR: &str = "instance";
+
+/// The `@context` of every document the instance writes: the standard contexts every
+/// implementation preloads, and the Mobilizon, schema.org and Mastodon terms inline.
+pub(crate) fn context() -> Value {
+    json!([
+        "https://www.w3.org/ns/activitystreams",
+        "https://w3id.org/security/v1",
+        "https://w3id.org/security/data-integrity/v1",
+        "https://www.w3.org/ns/did/v1",
+        "https://w3id.org/security/multikey/v1",
+        {
+            "toot": "http://joinmastodon.org/ns#",
+            "mz": "https://joinmobilizon.org/ns#",
+            "sc": "http://schema.org#",
+            "ical": "http://www.w3.org/2002/12/cal/ical#",
+            "discoverable": "toot:discoverable",
+            "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+            "joinMode": {"@id": "mz:joinMode", "@type": "mz:joinModeType"},
+            "timezone": {"@id": "mz:timezone", "@type": "sc:Text"},
+            "isOnline": {"@id": "mz:isOnline", "@type": "sc:Boolean"},
+            "participantCount": {"@id": "mz:participantCount", "@type": "sc:Integer"},
+            "maximumAttendeeCapacity": "sc:maximumAttendeeCapacity",
+            "remainingAttendeeCapacity": "sc:remainingAttendeeCapacity",
+            "uuid": "sc:identifier",
+            "address": {"@id": "sc:address", "@type": "sc:PostalAddress"},
+            "PostalAddress": "sc:PostalAddress",
+            "streetAddress": "sc:streetAddress",
+            "addressLocality": "sc:addressLocality",
+            "addressRegion": "sc:addressRegion",
+            "postalCode": "sc:postalCode",
+            "addressCountry": "sc:addressCountry",
+            "commentsEnabled": {"@id": "mz:commentsEnabled", "@type": "sc:Boolean"},
+            "anonymousParticipationEnabled": {"@id": "mz:anonymousParticipationEnabled", "@type": "sc:Boolean"},
+            "repliesModerationOption": {"@id": "mz:repliesModerationOption", "@type": "mz:repliesModerationOptionType"},
+            "draft": {"@id": "mz:draft", "@type": "sc:Boolean"},
+            "role": {"@id": "mz:role", "@type": "sc:Text"},
+            "Member": "mz:Member"
+        }
+    ])
+}
+
+/// RFC 3339 for a Unix time.
+pub(crate) fn rfc3339(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// The Unix time of an RFC 3339 timestamp.
+pub(crate) fn unix(text: &str) -> Option<i64> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .ok()
+        .map(OffsetDateTime::unix_timestamp)
+}
+
+/// How the instance is set up.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) base_url: Url,
+    pub(crate) name: String,
+    pub(crate) first_knock: Standard,
+    /// Sign deliveries with the Ed25519 key instead of the RSA one.
+    pub(crate) sign_with_ed25519: bool,
+}
+
+/// Enqueues on whatever store the queue runs on.
+#[derive(Clone)]
+pub(crate) struct ErasedQueue(
+    Arc<
+        dyn Fn(
+                Enqueue,
+            )
+                -> Pin<Box<dyn Future<Output = Result<Vec<DeliveryId>, EnqueueError>> + Send>>
+            + Send
+            + Sync,
+    >,
+);
+
+impl ErasedQueue {
+    pub(crate) fn new<E: Enqueuer + Clone + 'static>(queue: E) -> Self {
+        Self(Arc::new(move |item| {
+            let queue = queue.clone();
+            Box::pin(async move { queue.enqueue(item).await })
+        }))
+    }
+}
+
+impl std::fmt::Debug for ErasedQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ErasedQueue")
+    }
+}
+
+impl Enqueuer for ErasedQueue {
+    async fn enqueue(&self, item: Enqueue) -> Result<Vec<DeliveryId>, EnqueueError> {
+        (self.0)(item).await
+    }
+}
+
+/// The signing keys of local actors, for the queue (key reference: the actor's name).
+#[derive(Clone, Debug)]
+pub(crate) struct LocalKeys {
+    db: Db,
+    base_url: Url,
+    first_knock: Standard,
+    ed25519: bool,
+    cache: Arc<Mutex<HashMap<String, Arc<Signer>>>>,
+}
+
+impl LocalKeys {
+    pub(crate) fn new(db: Db, settings: &Settings) -> Self {
+        Self {
+            db,
+            base_url: settings.base_url.clone(),
+            first_knock: settings.first_knock,
+            ed25519: settings.sign_with_ed25519,
+            cache: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    pub(crate) async fn signer_for(&self, name: &str) -> Result<Option<Arc<Signer>>> {
+        if let Some(signer) = self
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+        {
+            return Ok(Some(signer.clone()));
+        }
+        let Some(row) = self.db.actor(name).await? else {
+            return Ok(None);
+        };
+        let id = actor_id(&self.base_url, name);
+        let signer = if self.ed25519 {
+            Signer::new(
+                SigningKey::from_pem(&row.ed25519_key).context("a stored Ed25519 key")?,
+                format!("{id}#ed25519-key"),
+            )
+        } else {
+            Signer::new(
+                SigningKey::from_pem(&row.rsa_key).context("a stored RSA key")?,
+                format!("{id}#main-key"),
+            )
+        };
+        let signer = Arc::new(signer.with_standard(self.first_knock));
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_owned(), signer.clone());
+        Ok(Some(signer))
+    }
+}
+
+impl KeyProvider for LocalKeys {
+    async fn signer(&self, key_ref: &str) -> Result<Arc<Signer>, KeyLookupError> {
+        match self.signer_for(key_ref).await {
+            Ok(Some(signer)) => Ok(signer),
+            Ok(None) => Err(KeyLookupError::NotFound {
+                key_ref: key_ref.to_owned(),
+            }),
+            Err(error) => Err(KeyLookupError::Unavailable {
+                key_ref: key_ref.to_owned(),
+                source: error.into(),
+            }),
+        }
+    }
+}
+
+/// The id of local actor `name`.
+pub(crate) fn actor_id(base: &Url, name: &str) -> Url {
+    let mut url = base.clone();
+    url.set_path(&format!("actors/{name}"));
+    url
+}
+
+/// The instance's state, shared by the routes, the inbox handlers and the client API.
+#[derive(Clone, Debug)]
+pub struct Instance(pub(crate) Arc<Inner>);
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) db: Db,
+    pub(crate) settings: Settings,
+    pub(crate) keys: KeyCache,
+    pub(crate) fetcher: Fetcher,
+    pub(crate) outbox: Outbox<ErasedQueue>,
+}
+
+impl Instance {
+    pub(crate) fn new(
+        db: Db,
+        settings: Settings,
+        keys: KeyCache,
+        fetcher: Fetcher,
+        outbox: Outbox<ErasedQueue>,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            db,
+            settings,
+            keys,
+            fetcher,
+            outbox,
+        }))
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.0.db
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &Url {
+        &self.0.settings.base_url
+    }
+
+    /// The cache of remote actors and keys (tests insert keys here).
+    pub fn keys(&self) -> &KeyCache {
+        &self.0.keys
+    }
+
+    /// `path` on the base URL.
+    pub(crate) fn url(&self, path: &str) -> Url {
+        let mut url = self.0.settings.base_url.clone();
+        url.set_path(path);
+        url
+    }
+
+    pub(crate) fn actor_id(&self, name: &str) -> Url {
+        actor_id(&self.0.settings.base_url, name)
+    }
+
+    /// The local actor name of `id`, when it is a local actor's id.
+    pub(crate) fn local_actor_name(&self, id: &str) -> Option<String> {
+        let prefix = self.actor_id("");
+        id.strip_prefix(prefix.as_str())
+            .filter(|rest| !rest.is_empty() && !rest.contains('/') && !rest.contains('#'))
+            .map(str::to_owned)
+    }
+
+    pub(crate) fn is_local(&self, id: &str) -> bool {
+        Url::parse(id).is_ok_and(|u| u.origin() == self.0.settings.base_url.origin())
+    }
+
+    /// A fresh id under `kind/` (`events`, `activities`, `comments`).
+    pub(crate) fn new_id(&self, kind: &str) -> (String, Url) {
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let url = self.url(&format!("{kind}/{uuid}"));
+        (uuid, url)
+    }
+
+    /// The ActivityPub document of local actor `row`.
+    pub(crate) fn actor_document(&self, row: &ActorRow) -> Result<Value> {
+        let id = self.actor_id(&row.name);
+        let rsa = SigningKey::from_pem(&row.rsa_key)
+            .context("a stored RSA key")?
+            .verifying_key()
+            .to_spki_pem()
+            .context("encoding a public key")?;
+        let ed = SigningKey::from_pem(&row.ed25519_key)
+            .context("a stored Ed25519 key")?
+            .verifying_key()
+            .to_multikey()
+            .context("encoding a public key")?;
+        let mut document = json!({
+            "@context": context(),
+            "id": id.as_str(),
+            "type": row.kind,
+            "preferredUsername": row.name,
+            "name": row.display_name,
+            "summary": row.summary,
+            "url": id.as_str(),
+            "inbox": format!("{id}/inbox"),
+            "outbox": format!("{id}/outbox"),
+            "followers": format!("{id}/followers"),
+            "following": format!("{id}/following"),
+            "endpoints": {"sharedInbox": self.url("inbox").as_str()},
+            "manuallyApprovesFollowers": false,
+            "discoverable": true,
+            "publicKey": {
+                "id": format!("{id}#main-key"),
+                "owner": id.as_str(),
+                "publicKeyPem": rsa,
+            },
+            "assertionMethod": [{
+                "id": format!("{id}#ed25519-key"),
+                "type": "Multikey",
+                "controller": id.as_str(),
+                "publicKeyMultibase": ed,
+            }],
+        });
+        if row.kind == "Group" {
+            document["members"] = Value::String(format!("{id}/members"));
+        }
+        Ok(document)
+    }
+
+    /// Stores `activity` in `actor_name`'s outbox and delivers it to everyone it is addressed
+    /// to. Deliveries sharing `ordering_key` arrive in order.
+    pub(crate) async fn publish(
+        &self,
+        actor_name: &str,
+        activity: Value,
+        ordering_key: Option<&str>,
+    ) -> Result<DeliveryReport> {
+        let id = activity
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow!("an activity without an id"))?
+            .to_owned();
+        self.db().put_activity(&id, actor_name, &activity).await?;
+        let document = AnyObject::from_value(activity).context("an activity we wrote")?;
+        let report = self
+            .0
+            .outbox
+            .deliver(document, actor_name, ordering_key, self)
+            .await?;
+        debug!(%id, recipients = report.recipients.len(), deliveries = report.deliveries.len(),
+            unresolved = report.unresolved.len(), "published");
+        Ok(report)
+    }
+
+    /// Fetches a remote object (an event someone announced, say).
+    pub(crate) async fn fetch(&self, id: &str) -> Result<AnyObject> {
+        let url = Url::parse(id)?;
+        let mut budget = FetchBudget::default();
+        let fetched = self.0.fetcher.fetch(&url, &mut budget).await?;
+        Ok(fetched.object().clone())
+    }
+
+    /// The display name and handle of an actor, local or remote.
+    pub(crate) async fn actor_name(&self, id: &str) -> (String, Option<String>) {
+        if let Some(name) = self.local_actor_name(id)
+            && let Ok(Some(row)) = self.db().actor(&name).await
+        {
+            let host = self.0.settings.base_url.host_str().unwrap_or_default();
+            let handle = match self.0.settings.base_url.port() {
+                Some(port) => format!("@{}@{host}:{port}", row.name),
+                None => format!("@{}@{host}", row.name),
+            };
+            return (row.display_name, Some(handle));
+        }
+        if let Ok(Some((name, handle))) = self.db().remote_actor_name(id).await {
+            return (name, handle);
+        }
+        (id.to_owned(), None)
+    }
+
+    /// Remembers a remote actor's name (from the key cache, which has its document).
+    pub(crate) async fn remember_actor(&self, id: &Iri) {
+        if self.is_local(id.as_str()) {
+            return;
+        }
+        let Ok(url) = Url::parse(id.as_str()) else {
+            return;
+        };
+        let mut budget = FetchBudget::default();
+        if let Ok(actor) = self.0.keys.actor(&url, &mut budget).await {
+            let name = actor
+                .actor
+                .props
+                .name
+                .as_ref()
+                .map(ToString::to_string)
+                .or_else(|| actor.preferred_username.clone())
+                .unwrap_or_else(|| id.to_string());
+            let handle = actor.handle();
+            let _ = self
+                .db()
+                .put_remote_actor(id.as_str(), &name, handle.as_deref(), Some(id.as_str()))
+                .await;
+        }
+    }
+
+    /// An event's row, when it is stored and not deleted.
+    pub(crate) async fn event(&self, id: &str) -> Result<Option<ObjectRow>> {
+        Ok(self
+            .db()
+            .object(id)
+            .await?
+            .filter(|row| row.kind == "Event" && !row.deleted))
+    }
+}
+
+impl Audience for Instance {
+    async fn expand(&self, collection: &Iri) -> Result<Option<Vec<Iri>>, StoreError> {
+        let Ok(url) = Url::parse(collection.as_str()) else {
+            return Ok(None);
+        };
+        let segments: Vec<&str> = url
+            .path_segments()
+            .map(Iterator::collect)
+            .unwrap_or_default();
+        let members = match segments.as_slice() {
+            ["actors", name, "followers"] => self
+                .db()
+                .followers(name, 0, i64::MAX)
+                .await
+                .map_err(|e| StoreError::new("reading followers", e))?,
+            ["events", _, "participants"] => {
+                let event = url.as_str().trim_end_matches("/participants");
+                self.db()
+                    .participants(event, "accepted")
+                    .await
+                    .map_err(|e| StoreError::new("reading participants", e))?
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(
+            members
+                .into_iter()
+                .filter_map(|m| Iri::parse(m).ok())
+                .collect(),
+        ))
+    }
+}
+
+/// The inbox's durable record, in the instance's database.
+#[derive(Clone, Debug)]
+pub(crate) struct InstanceStore(pub(crate) Db);
+
+impl InboxStore for InstanceStore {
+    async fn record(&self, activity_id: &str) -> Result<bool, StoreError> {
+        self.0
+            .record_processed(activity_id)
+            .await
+            .map_err(|e| StoreError::new("recording an activity", e))
+    }
+
+    async fn forget(&self, activity_id: &str) -> Result<(), StoreError> {
+        self.0
+            .forget_processed(activity_id)
+            .await
+            .map_err(|e| StoreError::new("forgetting an activity", e))
+    }
+
+    async fn knows_actor(&self, actor: &str) -> Result<bool, StoreError> {
+        self.0
+            .knows_actor(actor)
+            .await
+            .map_err(|e| StoreError::new("looking an actor up", e))
+    }
+}
+
+/// Creates a local actor with fresh keys; `false` if the name is taken.
+pub(crate) async fn create_actor(
+    db: &Db,
+    name: &str,
+    kind: &str,
+    display_name: &str,
+    token_hash: Option<&str>,
+) -> Result<bool> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+    {
+        return Err(anyhow!(
+            "{name:?} is not a valid name (letters, digits, `_`, `-`, `.`)"
+        ));
+    }
+    let rsa = tokio::task::spawn_blocking(|| SigningKey::generate_rsa(2048))
+        .await?
+        .context("generating an RSA key")?;
+    let ed = SigningKey::generate_ed25519().context("generating an Ed25519 key")?;
+    let row = ActorRow {
+        name: name.to_owned(),
+        kind: kind.to_owned(),
+        display_name: display_name.to_owned(),
+        summary: String::new(),
+        rsa_key: rsa.to_pkcs8_pem().context("encoding a key")?,
+        ed25519_key: ed.to_pkcs8_pem().context("encoding a key")?,
+    };
+    db.insert_actor(&row, token_hash).await
+}
+
+/// A new bearer token and its hash (only the hash is stored).
+pub(crate) fn new_token() -> Result<(String, String)> {
+    use ring::rand::{SecureRandom, SystemRandom};
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| anyhow!("no randomness"))?;
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    Ok((token.clone(), hash_token(&token)))
+}
+
+/// The stored form of a token.
+pub(crate) fn hash_token(token: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest.as_ref())
+}
+
+/// Read-only views of the instance's state, for the demo, tests and operators' scripts.
+impl Instance {
+    /// The stored document of an object (an event or a comment, local or remote); a deleted
+    /// one is its tombstone.
+    pub async fn stored_object(&self, id: &str) -> Result<Option<Value>> {
+        Ok(self.db().object(id).await?.map(|row| row.document))
+    }
+
+    /// Whether the object `id` is stored and deleted.
+    pub async fn is_deleted(&self, id: &str) -> Result<bool> {
+        Ok(self.db().object(id).await?.is_some_and(|row| row.deleted))
+    }
+
+    /// The state of `actor`'s participation in `event` (`pending`, `accepted`, `rejected`,
+    /// `left`), as this instance knows it.
+    pub async fn participation_state(&self, event: &str, actor: &str) -> Result<Option<String>> {
+        Ok(self
+            .db()
+            .participation(event, actor)
+            .await?
+            .map(|p| p.state))
+    }
+
+    /// The participant count of an event as this instance shows it: the accepted
+    /// participations for a local event, the organizer's count for a remote one.
+    pub async fn participant_count(&self, event: &str) -> Result<Option<u64>> {
+        let Some(row) = self.event(event).await? else {
+            return Ok(None);
+        };
+        if row.local {
+            Ok(Some(
+                self.db().participants(event, "accepted").await?.len() as u64
+            ))
+        } else {
+            Ok(row.document.get("participantCount").and_then(Value::as_u64))
+        }
+    }
+
+    /// The followers of local actor `name`.
+    pub async fn followers_of(&self, name: &str) -> Result<Vec<String>> {
+        self.db().followers(name, 0, i64::MAX).await
+    }
+
+    /// The state of local actor `name`'s follow of `target` (`pending`, `accepted`,
+    /// `rejected`).
+    pub async fn following_state(&self, name: &str, target: &str) -> Result<Option<String>> {
+        self.db().following_state(name, target).await
+    }
+
+    /// The ids of the comments on `event`.
+    pub async fn comment_ids(&self, event: &str) -> Result<Vec<String>> {
+        Ok(self
+            .db()
+            .comments(event)
+            .await?
+            .into_iter()
+            .map(|c| c.id)
+            .collect())
+    }
+
+    /// How many activity ids the inbox has recorded as processed.
+    pub async fn processed_activities(&self) -> Result<i64> {
+        self.db().processed_count().await
+    }
+
+    /// How many objects (events and comments, local and remote, deleted or not) are stored.
+    pub async fn stored_object_count(&self) -> Result<i64> {
+        self.db().object_count().await
+    }
+}

@@ -1,0 +1,356 @@
+//! The events instance: a minimal Mobilizon-like server built on the toolkit.
+//!
+//! Identities (Person actors) with bearer tokens, groups (Group actors with administrators,
+//! moderators and members), events in Mobilizon's shape, participation (Join, Accept or Reject,
+//! Leave, with capacity), comments with replies, Update and Delete, and an instance actor that
+//! follows other instances and announces public events. Storage is SQLite (a file) or
+//! PostgreSQL; deliveries go through `federation-queue` on the same database.
+//!
+//! [`start`] runs one instance (the `serve` command, the demo and the tests all use it);
+//! [`admin`] holds the administration commands.
+
+mod activities;
+pub mod admin;
+mod app;
+mod db;
+pub mod demo;
+mod html;
+mod ics;
+mod web;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use federation::fetch::{FetchConfig, Fetcher};
+use federation::inbox::{DomainPolicy, Inbox, InboxConfig};
+use federation::keys::{KeyCache, KeyCacheConfig};
+use federation::outbox::Outbox;
+use federation::routes::{RoutesConfig, Server, router};
+use federation_queue::{
+    PostgresStore, Queue, QueueConfig, ReqwestTransport, RetryPolicy, SqliteStore, Store,
+    TransportConfig,
+};
+use http_signatures::Standard;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::info;
+use url::Url;
+
+pub use app::{INSTANCE_ACTOR, Instance};
+
+use crate::app::{ErasedQueue, InstanceStore, LocalKeys, Settings, create_actor};
+use crate::db::Db;
+
+/// How to run an instance.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Options {
+    /// The public base URL. `None`: `http://` + the listening address (needs
+    /// `danger_allow_private_addresses`, for tests and the demo).
+    pub base_url: Option<Url>,
+    /// Where to listen (port 0: one the OS picks).
+    pub listen: SocketAddr,
+    /// A SQLite file path, or a `postgres://` URL.
+    pub database: String,
+    /// The instance's name, shown on its pages.
+    pub name: String,
+    /// **Dangerous**: allow plain http and private, loopback and link-local addresses, for
+    /// federating over loopback in tests.
+    pub danger_allow_private_addresses: bool,
+    /// The signature standard tried first with a peer whose preference is unknown.
+    pub first_knock: Standard,
+    /// Sign deliveries with the Ed25519 keys rather than the RSA ones.
+    pub sign_with_ed25519: bool,
+    /// Require signed GETs for ActivityPub documents.
+    pub authorized_fetch: bool,
+    /// Domains refused.
+    pub blocked_domains: Vec<String>,
+    /// Retry quickly (a first retry after a fraction of a second): for tests and the demo.
+    pub quick_retries: bool,
+}
+
+impl Options {
+    /// Options for `database`, listening on `listen`, with the defaults: no base URL (derived
+    /// from the address), RFC 9421 first, RSA signatures, no authorized fetch.
+    pub fn new(listen: SocketAddr, database: impl Into<String>) -> Self {
+        Self {
+            base_url: None,
+            listen,
+            database: database.into(),
+            name: "Events".to_owned(),
+            danger_allow_private_addresses: false,
+            first_knock: Standard::Rfc9421,
+            sign_with_ed25519: false,
+            authorized_fetch: false,
+            blocked_domains: Vec::new(),
+            quick_retries: false,
+        }
+    }
+
+    /// Sets the base URL.
+    pub fn with_base_url(mut self, url: Url) -> Self {
+        self.base_url = Some(url);
+        self
+    }
+
+    /// Sets the dangerous loopback switch.
+    pub fn with_danger_allow_private_addresses(mut self, allow: bool) -> Self {
+        self.danger_allow_private_addresses = allow;
+        self
+    }
+
+    /// Sets the first knock.
+    pub fn with_first_knock(mut self, standard: Standard) -> Self {
+        self.first_knock = standard;
+        self
+    }
+
+    /// Sets the instance name.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Blocks `domains`.
+    pub fn with_blocked_domains(mut self, domains: Vec<String>) -> Self {
+        self.blocked_domains = domains;
+        self
+    }
+
+    /// Sets quick retries.
+    pub fn with_quick_retries(mut self, quick: bool) -> Self {
+        self.quick_retries = quick;
+        self
+    }
+
+    /// Sets authorized fetch.
+    pub fn with_authorized_fetch(mut self, on: bool) -> Self {
+        self.authorized_fetch = on;
+        self
+    }
+
+    /// Signs with Ed25519 keys.
+    pub fn with_ed25519_signatures(mut self, on: bool) -> Self {
+        self.sign_with_ed25519 = on;
+        self
+    }
+}
+
+/// A running instance.
+#[derive(Debug)]
+pub struct Running {
+    /// Its base URL.
+    pub base_url: Url,
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// Its state.
+    pub instance: Instance,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<Result<()>>>,
+}
+
+impl Running {
+    /// Stops serving, drains the queue's requests in flight, and waits for both.
+    pub async fn stop(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            task.await.context("a task panicked")??;
+        }
+        Ok(())
+    }
+
+    /// Waits until the server or the queue stops (an error, or [`Running::stop`] elsewhere).
+    pub async fn wait(self) -> Result<()> {
+        for task in self.tasks {
+            task.await.context("a task panicked")??;
+        }
+        Ok(())
+    }
+
+    /// Asks the instance to stop (see [`Running::wait`]).
+    pub fn shutdown_handle(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+}
+
+fn is_postgres(database: &str) -> bool {
+    database.starts_with("postgres://") || database.starts_with("postgresql://")
+}
+
+/// The path of the queue's SQLite file next to the instance's.
+fn queue_path(database: &str) -> String {
+    format!("{database}.queue")
+}
+
+/// Starts an instance.
+pub async fn start(options: Options) -> Result<Running> {
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let addr = listener.local_addr()?;
+    let base_url = match &options.base_url {
+        Some(url) => url.clone(),
+        None if options.danger_allow_private_addresses => Url::parse(&format!("http://{addr}"))?,
+        None => bail!("a base URL is required (or the danger switch, for loopback tests)"),
+    };
+    if base_url.scheme() != "https" && !options.danger_allow_private_addresses {
+        bail!(
+            "plain http base URLs are only for loopback tests (--danger-allow-private-addresses)"
+        );
+    }
+    if is_postgres(&options.database) {
+        let store = PostgresStore::connect(&options.database)
+            .await
+            .context("opening the delivery queue on PostgreSQL")?;
+        start_with(options, listener, base_url, store).await
+    } else {
+        let store = SqliteStore::open(queue_path(&options.database))
+            .await
+            .context("opening the delivery queue")?;
+        start_with(options, listener, base_url, store).await
+    }
+}
+
+/// The parts of an instance, before it serves.
+struct Assembled<S: Store> {
+    instance: Instance,
+    queue: Arc<Queue<S, ReqwestTransport, LocalKeys>>,
+    keys: KeyCache,
+    fetcher: Fetcher,
+    db: Db,
+}
+
+async fn assemble<S: Store>(options: &Options, base_url: &Url, store: S) -> Result<Assembled<S>> {
+    let db = Db::open(&options.database).await?;
+    db.set_setting("base_url", base_url.as_str()).await?;
+    if db.actor(INSTANCE_ACTOR).await?.is_none() {
+        create_actor(&db, INSTANCE_ACTOR, "Application", &options.name, None).await?;
+    }
+    let settings = Settings {
+        base_url: base_url.clone(),
+        name: options.name.clone(),
+        first_knock: options.first_knock,
+        sign_with_ed25519: options.sign_with_ed25519,
+    };
+    let local_keys = LocalKeys::new(db.clone(), &settings);
+    let danger = options.danger_allow_private_addresses;
+    // Signed fetches are signed by the instance actor, with the standard Mastodon's
+    // authorized fetch expects.
+    let fetch_signer = local_keys
+        .signer_for(INSTANCE_ACTOR)
+        .await?
+        .context("the instance actor has no key")?;
+    let fetch_signer = (*fetch_signer).clone().with_standard(Standard::Cavage);
+    let fetcher = Fetcher::new(
+        FetchConfig::default()
+            .with_signer(fetch_signer)
+            .with_danger_allow_http(danger)
+            .with_danger_allow_private_addresses(danger),
+    )?;
+    let keys = KeyCache::new(fetcher.clone(), KeyCacheConfig::default());
+    let transport = ReqwestTransport::new(
+        TransportConfig::new()
+            .with_danger_allow_http(danger)
+            .with_danger_allow_private_addresses(danger),
+    )?;
+    let mut config = QueueConfig::new().with_poll_interval(Duration::from_millis(200));
+    if options.quick_retries {
+        config = config.with_retry(
+            RetryPolicy::new().with_delays(Duration::from_millis(200), Duration::from_secs(2)),
+        );
+    }
+    let queue = Arc::new(Queue::with_config(store, transport, local_keys, config));
+    let outbox = Outbox::new(
+        ErasedQueue::new(queue.clone()),
+        keys.clone(),
+        vec![base_url.clone()],
+    );
+    let instance = Instance::new(db.clone(), settings, keys.clone(), fetcher.clone(), outbox);
+    Ok(Assembled {
+        instance,
+        queue,
+        keys,
+        fetcher,
+        db,
+    })
+}
+
+/// Opens an instance's database and queue without serving (for the administration commands).
+pub(crate) async fn open_instance(options: &Options, base_url: &Url) -> Result<Instance> {
+    if is_postgres(&options.database) {
+        let store = PostgresStore::connect(&options.database).await?;
+        Ok(assemble(options, base_url, store).await?.instance)
+    } else {
+        let store = SqliteStore::open(queue_path(&options.database)).await?;
+        Ok(assemble(options, base_url, store).await?.instance)
+    }
+}
+
+async fn start_with<S: Store>(
+    options: Options,
+    listener: TcpListener,
+    base_url: Url,
+    store: S,
+) -> Result<Running> {
+    let addr = listener.local_addr()?;
+    let Assembled {
+        instance,
+        queue,
+        keys,
+        fetcher,
+        db,
+    } = assemble(&options, &base_url, store).await?;
+    let inbox_config = InboxConfig::new(&base_url)
+        .with_domains(DomainPolicy::block(options.blocked_domains.clone()));
+    let inbox = Inbox::new(
+        inbox_config,
+        keys,
+        fetcher,
+        InstanceStore(db),
+        activities::dispatcher(),
+        instance.clone(),
+    );
+    let server = Arc::new(Server {
+        config: RoutesConfig::new(base_url.clone())
+            .with_instance_actor(INSTANCE_ACTOR)
+            .with_authorized_fetch(options.authorized_fetch),
+        app: instance.clone(),
+        inbox,
+    });
+    let routes = web::pages(instance.clone()).merge(router(server));
+    let (stop, stopped) = watch::channel(false);
+    let serve = {
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, routes)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+                .context("the server failed")
+        })
+    };
+    let work = {
+        let mut stopped = stopped.clone();
+        let queue = queue.clone();
+        tokio::spawn(async move {
+            queue
+                .run(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+                .context("the delivery queue failed")
+        })
+    };
+    info!(%base_url, %addr, "events instance started");
+    Ok(Running {
+        base_url,
+        addr,
+        instance,
+        stop,
+        tasks: vec![serve, work],
+    })
+}

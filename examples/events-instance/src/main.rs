@@ -1,0 +1,209 @@
+//! `events-instance`: serve an events instance, administer it, or run the two-instance demo.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use events_instance::admin::Admin;
+use events_instance::{Options, demo, start};
+use http_signatures::Standard;
+use url::Url;
+
+/// A minimal Mobilizon-like events server that federates over ActivityPub.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The first signature standard tried with a peer.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Knock {
+    /// RFC 9421 HTTP Message Signatures.
+    Rfc9421,
+    /// draft-cavage-http-signatures-12.
+    Cavage,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serves the instance.
+    Serve {
+        /// The public base URL (`https://events.example`).
+        #[arg(long)]
+        base_url: Url,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// A SQLite file path (created if missing), or a `postgres://` URL.
+        #[arg(long, default_value = "events.sqlite")]
+        database: String,
+        /// The instance's name.
+        #[arg(long, default_value = "Events")]
+        name: String,
+        /// The signature standard tried first with an unknown peer.
+        #[arg(long, value_enum, default_value = "rfc9421")]
+        first_knock: Knock,
+        /// Sign deliveries with Ed25519 keys instead of RSA (peers must support Ed25519).
+        #[arg(long)]
+        ed25519: bool,
+        /// Require signed GETs for ActivityPub documents.
+        #[arg(long)]
+        authorized_fetch: bool,
+        /// A domain to refuse (repeatable).
+        #[arg(long = "block")]
+        blocked: Vec<String>,
+        /// DANGEROUS: allow plain http and private, loopback and link-local addresses (loopback
+        /// tests only).
+        #[arg(long)]
+        danger_allow_private_addresses: bool,
+    },
+    /// Administers the instance's database.
+    Admin {
+        /// A SQLite file path, or a `postgres://` URL.
+        #[arg(long, default_value = "events.sqlite")]
+        database: String,
+        /// The base URL, if the instance never served from this database.
+        #[arg(long)]
+        base_url: Option<Url>,
+        /// DANGEROUS: allow plain http and private addresses (loopback tests only).
+        #[arg(long)]
+        danger_allow_private_addresses: bool,
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// Starts two instances on loopback and walks through following, publishing, joining and
+    /// commenting, printing each step.
+    Demo {
+        /// Stop both instances at the end instead of leaving them running.
+        #[arg(long)]
+        once: bool,
+        /// Where the databases go (default: a new temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminAction {
+    /// Creates an identity; prints `{"actor": URL, "token": TOKEN}`.
+    CreateIdentity {
+        /// Its name.
+        name: String,
+    },
+    /// Creates a group; prints `{"actor": URL}`.
+    CreateGroup {
+        /// Its name.
+        name: String,
+        /// The identity that administers it.
+        #[arg(long)]
+        admin: String,
+    },
+    /// Adds an identity (a name, or a remote actor URL) to a group with a role.
+    AddMember {
+        /// The group.
+        group: String,
+        /// The identity.
+        member: String,
+        /// `administrator`, `moderator` or `member`.
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
+    /// Makes the instance actor follow another instance (its base URL or instance actor).
+    FollowInstance {
+        /// The other instance.
+        url: Url,
+    },
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve {
+            base_url,
+            listen,
+            database,
+            name,
+            first_knock,
+            ed25519,
+            authorized_fetch,
+            blocked,
+            danger_allow_private_addresses,
+        } => {
+            let options = Options::new(listen, database)
+                .with_base_url(base_url)
+                .with_name(name)
+                .with_first_knock(match first_knock {
+                    Knock::Rfc9421 => Standard::Rfc9421,
+                    Knock::Cavage => Standard::Cavage,
+                })
+                .with_ed25519_signatures(ed25519)
+                .with_authorized_fetch(authorized_fetch)
+                .with_blocked_domains(blocked)
+                .with_danger_allow_private_addresses(danger_allow_private_addresses);
+            let running = start(options).await?;
+            eprintln!("serving {} on {}", running.base_url, running.addr);
+            let stop = running.shutdown_handle();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    let _ = stop.send(true);
+                }
+            });
+            running.wait().await
+        }
+        Command::Admin {
+            database,
+            base_url,
+            danger_allow_private_addresses,
+            action,
+        } => {
+            let admin = Admin::new(database)
+                .with_base_url(base_url)
+                .with_danger_allow_private_addresses(danger_allow_private_addresses);
+            let output = match action {
+                AdminAction::CreateIdentity { name } => admin.create_identity(&name).await?,
+                AdminAction::CreateGroup { name, admin: owner } => {
+                    admin.create_group(&name, &owner).await?
+                }
+                AdminAction::AddMember {
+                    group,
+                    member,
+                    role,
+                } => admin.add_member(&group, &member, &role).await?,
+                AdminAction::FollowInstance { url } => admin.follow_instance(&url).await?,
+            };
+            println!("{output}");
+            Ok(())
+        }
+        Command::Demo { once, dir } => {
+            let (dir, _temp) = match dir {
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                    (dir, None)
+                }
+                None => {
+                    let temp = tempfile::tempdir()?;
+                    (temp.path().to_path_buf(), Some(temp))
+                }
+            };
+            demo::run(&dir, once).await
+        }
+    }
+}

@@ -1,0 +1,803 @@
+//! The inbox pipeline: from a POSTed request to the app's typed handlers.
+//!
+//! The steps run in this order, and the first that fails ends the request with a
+//! [`Rejection`] that names the step and carries its HTTP status:
+//!
+//! 1. **Body size**: at most [`InboxConfig::max_body_bytes`] (`413`).
+//! 2. **Body digest**: every `Digest` and `Content-Digest` header matches the body (`400`).
+//! 3. **Reading the activity**: JSON within [`activitypub_core::Limits`], an activity with an
+//!    actor (`400`). Nothing has been fetched yet, so two cheap refusals happen here, before any
+//!    I/O: a `Delete` of an actor this server never knew is dropped (`202`, as Mastodon does:
+//!    fetching a deleted actor's key only yields a `410`), and a signature whose key lives on a
+//!    blocked domain is refused (`403`).
+//! 4. **Signature** (draft-cavage or RFC 9421, under [`InboxConfig::signature_policy`]): the
+//!    key is taken from the [`KeyCache`] and, when verification fails, refetched once (key
+//!    rotation; single-flight, with a cool-off per origin) (`401`).
+//! 5. **Origin**: the key's owner is the activity's actor; the activity id and the key are on the
+//!    actor's server; a `Create`, `Update` or `Delete` is about objects of that server. An
+//!    embedded object from another server is not believed: it is fetched from its own origin
+//!    (or, when it is one of ours, passed on by id only) (`401`).
+//! 6. **Domain policy**: the actor's domain is allowed ([`DomainPolicy`]) (`403`).
+//! 7. **Idempotency**: the activity id is recorded durably ([`InboxStore`]); an id seen before
+//!    is acknowledged and not processed again (`202`).
+//! 8. **Dispatch** to the handler the app registered for the activity's type ([`Dispatcher`]);
+//!    types with no handler are acknowledged and ignored. When a handler fails, the id is
+//!    forgotten again so that the sender's retry is processed.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+use activitypub_core::origin::{self, OriginError};
+use activitypub_core::{
+    Activity, ActivityType, AnyObject, Iri, Limits, ParseError, Received, Reference,
+};
+use bytes::Bytes;
+use http::StatusCode;
+use http_signatures::digest::DigestError;
+use http_signatures::{Policy, Verifier, VerifyError};
+use tracing::{debug, info};
+use url::Url;
+
+use crate::fetch::{FetchBudget, FetchError, Fetcher};
+use crate::keys::{KeyCache, KeyError, RemoteKey};
+
+/// How the inbox checks what it receives.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct InboxConfig {
+    /// The largest body accepted, in bytes. Default 1 MiB (Mastodon's limit is similar).
+    pub max_body_bytes: usize,
+    /// JSON limits for the activity.
+    pub limits: Limits,
+    /// The signature rules. Default: [`Policy::fediverse`] (an hour of skew either way; date or
+    /// `created`; a digest on POST).
+    pub signature_policy: Policy,
+    /// The scheme the signed target URI had for the sender (`https` behind a TLS-terminating
+    /// proxy). Default `https`.
+    pub scheme: String,
+    /// Which domains may deliver.
+    pub domains: DomainPolicy,
+    /// What following one incoming activity may fetch (its embedded objects, its key).
+    pub fetch_budget: FetchBudget,
+    /// This server's own origins: objects with ids here are never fetched (the app has them);
+    /// an embedded copy of one is passed on by id only.
+    pub local_origins: Vec<Url>,
+}
+
+impl Default for InboxConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            limits: Limits::default(),
+            signature_policy: Policy::fediverse(),
+            scheme: "https".to_owned(),
+            domains: DomainPolicy::default(),
+            fetch_budget: FetchBudget::default(),
+            local_origins: Vec::new(),
+        }
+    }
+}
+
+impl InboxConfig {
+    /// The defaults, for a server at `base_url`.
+    pub fn new(base_url: &Url) -> Self {
+        Self {
+            scheme: base_url.scheme().to_owned(),
+            local_origins: vec![base_url.clone()],
+            ..Self::default()
+        }
+    }
+
+    /// Sets the body limit.
+    pub fn with_max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = limit;
+        self
+    }
+
+    /// Sets the domain policy.
+    pub fn with_domains(mut self, domains: DomainPolicy) -> Self {
+        self.domains = domains;
+        self
+    }
+
+    /// Sets the signature policy.
+    pub fn with_signature_policy(mut self, policy: Policy) -> Self {
+        self.signature_policy = policy;
+        self
+    }
+
+    /// Sets the fetch budget of one incoming activity.
+    pub fn with_fetch_budget(mut self, budget: FetchBudget) -> Self {
+        self.fetch_budget = budget;
+        self
+    }
+}
+
+/// Which domains may talk to this server. A rule for `example.com` covers its subdomains.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DomainPolicy {
+    /// Everyone but the blocked domains (the fediverse's usual mode).
+    #[default]
+    Open,
+    /// Everyone but these domains.
+    Block(BTreeSet<String>),
+    /// Only these domains ("allowlist mode").
+    Allow(BTreeSet<String>),
+}
+
+impl DomainPolicy {
+    /// A policy blocking `domains`.
+    pub fn block<I: IntoIterator<Item = S>, S: Into<String>>(domains: I) -> Self {
+        Self::Block(domains.into_iter().map(normalize_domain).collect())
+    }
+
+    /// A policy allowing only `domains`.
+    pub fn allow<I: IntoIterator<Item = S>, S: Into<String>>(domains: I) -> Self {
+        Self::Allow(domains.into_iter().map(normalize_domain).collect())
+    }
+
+    /// Whether `host` may talk to this server.
+    pub fn allows(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        match self {
+            Self::Open => true,
+            Self::Block(blocked) => !covered(blocked, &host),
+            Self::Allow(allowed) => covered(allowed, &host),
+        }
+    }
+}
+
+fn normalize_domain(domain: impl Into<String>) -> String {
+    domain.into().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Whether `host` or one of its parent domains is in `set`.
+fn covered(set: &BTreeSet<String>, host: &str) -> bool {
+    let mut rest = host;
+    loop {
+        if set.contains(rest) {
+            return true;
+        }
+        match rest.split_once('.') {
+            Some((_, parent)) => rest = parent,
+            None => return false,
+        }
+    }
+}
+
+/// Why the inbox refused a request. [`Rejection::status`] is the status to answer with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The body is larger than the limit.
+    #[error("the body is larger than {limit} bytes")]
+    BodyTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// The body does not match its digest header.
+    #[error("body digest: {0}")]
+    Digest(#[source] DigestError),
+    /// The body is not an activity this server can read.
+    #[error("unreadable activity: {0}")]
+    Malformed(#[source] ParseError),
+    /// The document is not an activity, or has no actor.
+    #[error("not an activity with an actor (found a {found})")]
+    NotAnActivity {
+        /// What was found instead.
+        found: String,
+    },
+    /// The request carries no signature, or one that does not check out (before any key).
+    #[error("signature: {0}")]
+    Signature(#[source] VerifyError),
+    /// The signing key could not be had.
+    #[error("signing key {key_id}: {source}")]
+    Key {
+        /// The key id.
+        key_id: String,
+        /// Why.
+        #[source]
+        source: KeyError,
+    },
+    /// The signature does not verify with the key, even after refetching it.
+    #[error("signature by {key_id} does not verify: {source}")]
+    BadSignature {
+        /// The key id.
+        key_id: String,
+        /// The verification error, after the refetch when there was one.
+        #[source]
+        source: VerifyError,
+    },
+    /// The key's owner is not the activity's actor.
+    #[error("signed by {key_owner}'s key, but the actor is {actor}")]
+    ActorMismatch {
+        /// Who owns the key.
+        key_owner: String,
+        /// The activity's actor.
+        actor: String,
+    },
+    /// An id is not on the server it should be on.
+    #[error("origin: {0}")]
+    Origin(#[source] OriginError),
+    /// The domain is not allowed.
+    #[error("{host} is not allowed to deliver here")]
+    Blocked {
+        /// The host.
+        host: String,
+    },
+    /// An embedded object from another server could not be fetched from its origin.
+    #[error("fetching {url} from its origin: {source}")]
+    Fetch {
+        /// The object's id.
+        url: String,
+        /// Why.
+        #[source]
+        source: FetchError,
+    },
+    /// The durable record of processed activities failed.
+    #[error("the inbox store failed: {0}")]
+    Store(#[source] StoreError),
+    /// The app's handler refused the activity.
+    #[error("the handler refused the activity: {0}")]
+    Handler(#[source] HandlerError),
+}
+
+impl Rejection {
+    /// The HTTP status to answer with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Digest(_) | Self::Malformed(_) | Self::NotAnActivity { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::Signature(_)
+            | Self::Key { .. }
+            | Self::BadSignature { .. }
+            | Self::ActorMismatch { .. }
+            | Self::Origin(_) => StatusCode::UNAUTHORIZED,
+            Self::Blocked { .. } => StatusCode::FORBIDDEN,
+            Self::Fetch { .. } => StatusCode::BAD_GATEWAY,
+            Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Handler(error) => error.status(),
+        }
+    }
+
+    /// A short machine-readable name of the failed step (`signature`, `origin`...).
+    pub fn step(&self) -> &'static str {
+        match self {
+            Self::BodyTooLarge { .. } => "body-size",
+            Self::Digest(_) => "digest",
+            Self::Malformed(_) | Self::NotAnActivity { .. } => "activity",
+            Self::Signature(_) | Self::Key { .. } | Self::BadSignature { .. } => "signature",
+            Self::ActorMismatch { .. } | Self::Origin(_) | Self::Fetch { .. } => "origin",
+            Self::Blocked { .. } => "domain-policy",
+            Self::Store(_) => "idempotency",
+            Self::Handler(_) => "handler",
+        }
+    }
+}
+
+/// What the inbox did with an accepted request (every one is answered `202 Accepted`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Accepted {
+    /// The handler for the activity's type processed it.
+    Processed {
+        /// The activity id.
+        id: Option<String>,
+    },
+    /// No handler is registered for the type; nothing was done.
+    Ignored {
+        /// The activity's type.
+        kind: String,
+    },
+    /// The activity id was processed before.
+    Duplicate {
+        /// The activity id.
+        id: String,
+    },
+    /// A `Delete` of an actor this server never knew, dropped before any I/O.
+    UnknownActorDeleted {
+        /// The actor.
+        actor: String,
+    },
+}
+
+/// An error of an [`InboxStore`].
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct StoreError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StoreError {
+    /// An error with `message`, caused by `source`.
+    pub fn new(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+}
+
+/// What the inbox remembers durably: the activities it processed, and the actors it knows.
+pub trait InboxStore: Send + Sync + 'static {
+    /// Records `activity_id` as processed. `Ok(true)` the first time, `Ok(false)` if it was
+    /// recorded before. Must be atomic: of two concurrent calls with one id, one gets `true`.
+    fn record(&self, activity_id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Forgets `activity_id` (its processing failed, so a retry must be processed).
+    fn forget(&self, activity_id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Whether this server knows (follows, is followed by, stored something of) `actor`. Used to
+    /// drop the `Delete` of an unknown actor before fetching anything.
+    fn knows_actor(&self, actor: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// An [`InboxStore`] in memory, for tests (not durable: a restart forgets everything).
+#[derive(Debug, Default, Clone)]
+pub struct MemoryInboxStore {
+    processed: Arc<Mutex<BTreeSet<String>>>,
+    actors: Arc<Mutex<BTreeSet<String>>>,
+}
+
+impl MemoryInboxStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Marks `actor` as known.
+    pub fn add_actor(&self, actor: impl Into<String>) {
+        self.actors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(actor.into());
+    }
+
+    /// How many activity ids are recorded.
+    pub fn processed_count(&self) -> usize {
+        self.processed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+impl InboxStore for MemoryInboxStore {
+    async fn record(&self, activity_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .processed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(activity_id.to_owned()))
+    }
+
+    async fn forget(&self, activity_id: &str) -> Result<(), StoreError> {
+        self.processed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(activity_id);
+        Ok(())
+    }
+
+    async fn knows_actor(&self, actor: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .actors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(actor))
+    }
+}
+
+/// A handler's refusal or failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandlerError {
+    /// The activity is not acceptable (it refers to nothing we have, breaks a rule...): the
+    /// sender should not retry. Answered `422`.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// Something failed on our side: the sender may retry. Answered `500`.
+    #[error("failed: {0}")]
+    Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl HandlerError {
+    /// The HTTP status to answer with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// The `object` of an incoming activity, as far as it can be believed.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum IncomingObject {
+    /// The activity has no object.
+    None,
+    /// An id only: either the activity referenced it, or it is one of this server's own objects
+    /// (an embedded copy of a local object is never believed).
+    Id(Iri),
+    /// An object that can be believed: embedded by its own server, or fetched from its origin.
+    Object(Box<AnyObject>),
+}
+
+impl IncomingObject {
+    /// The object's id.
+    pub fn id(&self) -> Option<&Iri> {
+        match self {
+            Self::None => None,
+            Self::Id(id) => Some(id),
+            Self::Object(object) => object.id(),
+        }
+    }
+
+    /// The object, when there is a trusted one.
+    pub fn object(&self) -> Option<&AnyObject> {
+        match self {
+            Self::Object(object) => Some(object),
+            _ => None,
+        }
+    }
+}
+
+/// An activity that passed every check, handed to the app's handler.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Incoming {
+    /// The activity, as received (its embedded object may be untrusted: use [`Self::object`]).
+    pub activity: Activity,
+    /// The activity's actor (the key's owner).
+    pub actor: Iri,
+    /// The key that signed.
+    pub key: Arc<RemoteKey>,
+    /// The object, checked (see [`IncomingObject`]).
+    pub object: IncomingObject,
+    /// The exact bytes received.
+    pub body: Bytes,
+    /// Which inbox received it: `None` for the shared inbox, else the local actor's name.
+    pub inbox_owner: Option<String>,
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+type Handler<S> =
+    Arc<dyn Fn(S, Incoming) -> BoxFuture<'static, Result<(), HandlerError>> + Send + Sync>;
+
+/// The app's handlers, one per activity type, over the app's state `S` (cloned per call).
+pub struct Dispatcher<S> {
+    handlers: HashMap<ActivityType, Handler<S>>,
+}
+
+impl<S> fmt::Debug for Dispatcher<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("types", &self.handlers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl<S> Default for Dispatcher<S> {
+    fn default() -> Self {
+        Self {
+            handlers: HashMap::new(),
+        }
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
+    /// No handlers: every activity is ignored.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `handler` for activities of type `kind` (replacing an earlier one).
+    pub fn on<F, Fut>(mut self, kind: ActivityType, handler: F) -> Self
+    where
+        F: Fn(S, Incoming) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        let handler: Handler<S> =
+            Arc::new(move |state, incoming| Box::pin(handler(state, incoming)));
+        self.handlers.insert(kind, handler);
+        self
+    }
+
+    /// Whether a handler is registered for `kind`.
+    pub fn handles(&self, kind: &ActivityType) -> bool {
+        self.handlers.contains_key(kind)
+    }
+
+    async fn dispatch(&self, state: S, incoming: Incoming) -> Option<Result<(), HandlerError>> {
+        let handler = self.handlers.get(&incoming.activity.kind)?.clone();
+        Some(handler(state, incoming).await)
+    }
+}
+
+/// The inbox pipeline. Cheap to share behind an `Arc`.
+pub struct Inbox<S, St> {
+    config: InboxConfig,
+    keys: KeyCache,
+    fetcher: Fetcher,
+    store: St,
+    dispatcher: Dispatcher<S>,
+    state: S,
+}
+
+impl<S, St> fmt::Debug for Inbox<S, St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inbox")
+            .field("config", &self.config)
+            .field("dispatcher", &self.dispatcher)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
+    /// A pipeline checking keys with `keys`, fetching with `fetcher`, recording in `store` and
+    /// dispatching to `dispatcher` with `state`.
+    pub fn new(
+        config: InboxConfig,
+        keys: KeyCache,
+        fetcher: Fetcher,
+        store: St,
+        dispatcher: Dispatcher<S>,
+        state: S,
+    ) -> Self {
+        Self {
+            config,
+            keys,
+            fetcher,
+            store,
+            dispatcher,
+            state,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &InboxConfig {
+        &self.config
+    }
+
+    /// The key cache.
+    pub fn keys(&self) -> &KeyCache {
+        &self.keys
+    }
+
+    /// The store.
+    pub fn store(&self) -> &St {
+        &self.store
+    }
+
+    /// Runs the pipeline on a request whose body has been read (the route reads it within
+    /// [`InboxConfig::max_body_bytes`]), at the current time.
+    pub async fn receive(
+        &self,
+        request: &http::Request<Bytes>,
+        inbox_owner: Option<String>,
+    ) -> Result<Accepted, Rejection> {
+        self.receive_at(request, inbox_owner, SystemTime::now())
+            .await
+    }
+
+    /// [`Self::receive`] at `now`.
+    pub async fn receive_at(
+        &self,
+        request: &http::Request<Bytes>,
+        inbox_owner: Option<String>,
+        now: SystemTime,
+    ) -> Result<Accepted, Rejection> {
+        let body = request.body();
+        // 1. Body size (the route already stopped reading past the limit; this covers callers
+        // that hand a request over directly).
+        if body.len() > self.config.max_body_bytes {
+            return Err(Rejection::BodyTooLarge {
+                limit: self.config.max_body_bytes,
+            });
+        }
+        // 2. Digest.
+        http_signatures::digest::check_body(request.headers(), body).map_err(Rejection::Digest)?;
+        // 3. The activity, and what can be refused before any I/O.
+        let received =
+            Received::parse(body.to_vec(), &self.config.limits).map_err(Rejection::Malformed)?;
+        let (document, _) = received.into_parts();
+        let activity = match document {
+            AnyObject::Activity(activity) => *activity,
+            other => {
+                return Err(Rejection::NotAnActivity {
+                    found: other.type_name().to_owned(),
+                });
+            }
+        };
+        let Some(actor) = activity.actor_id().cloned() else {
+            return Err(Rejection::NotAnActivity {
+                found: format!("{} without an actor", activity.kind),
+            });
+        };
+        if activity.kind == ActivityType::Delete
+            && activity.object_id() == Some(&actor)
+            && !self
+                .store
+                .knows_actor(actor.as_str())
+                .await
+                .map_err(Rejection::Store)?
+        {
+            debug!(%actor, "dropping the Delete of an actor never known");
+            return Ok(Accepted::UnknownActorDeleted {
+                actor: actor.to_string(),
+            });
+        }
+        let verifier = Verifier::new(self.config.signature_policy.clone())
+            .with_default_scheme(self.config.scheme.clone());
+        let unverified = verifier
+            .parse_request_with_body(request, body, now)
+            .map_err(Rejection::Signature)?;
+        let key_id = unverified.key_id().to_owned();
+        if let Some(host) = Url::parse(&key_id)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            && !self.config.domains.allows(&host)
+        {
+            return Err(Rejection::Blocked { host });
+        }
+        // 4. Signature, with one refetch of the key when it fails.
+        let mut budget = self.config.fetch_budget.clone();
+        let key = self
+            .keys
+            .key(&key_id, &mut budget)
+            .await
+            .map_err(|source| Rejection::Key {
+                key_id: key_id.clone(),
+                source,
+            })?;
+        let key = match unverified.verify(&key.key) {
+            Ok(_) => key,
+            Err(first) => {
+                debug!(%key_id, error = %first, "signature failed; refetching the key once");
+                let fresh = self.keys.refresh(&key_id, &mut budget).await.map_err(|_| {
+                    Rejection::BadSignature {
+                        key_id: key_id.clone(),
+                        source: first,
+                    }
+                })?;
+                unverified
+                    .verify(&fresh.key)
+                    .map_err(|source| Rejection::BadSignature {
+                        key_id: key_id.clone(),
+                        source,
+                    })?;
+                fresh
+            }
+        };
+        // 5. Origin.
+        if key.owner != actor {
+            return Err(Rejection::ActorMismatch {
+                key_owner: key.owner.to_string(),
+                actor: actor.to_string(),
+            });
+        }
+        let key_iri = Iri::parse(key_id.clone()).map_err(|_| {
+            Rejection::Origin(OriginError::NoOrigin {
+                field: "keyId",
+                iri: key_id.clone(),
+            })
+        })?;
+        origin::check_key_owner(&key_iri, &actor).map_err(Rejection::Origin)?;
+        origin::check_activity_origin(&activity).map_err(Rejection::Origin)?;
+        // 6. Domain policy.
+        if let Some(host) = Url::parse(actor.as_str())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            && !self.config.domains.allows(&host)
+        {
+            return Err(Rejection::Blocked { host });
+        }
+        // 7. Idempotency.
+        let id = activity.props.id.as_ref().map(|id| id.to_string());
+        if !self.dispatcher.handles(&activity.kind) {
+            info!(kind = %activity.kind, %actor, "no handler; ignoring");
+            return Ok(Accepted::Ignored {
+                kind: activity.kind.to_string(),
+            });
+        }
+        // The object, believed only from its own server (fetched after the idempotency check
+        // would save a fetch for a duplicate, but the record must not be taken for an activity
+        // whose object cannot be had, so the fetch comes first).
+        let object = self.checked_object(&activity, &actor, &mut budget).await?;
+        if let Some(id) = &id
+            && !self.store.record(id).await.map_err(Rejection::Store)?
+        {
+            debug!(%id, "already processed");
+            return Ok(Accepted::Duplicate { id: id.clone() });
+        }
+        // 8. Dispatch.
+        let incoming = Incoming {
+            activity,
+            actor,
+            key,
+            object,
+            body: body.clone(),
+            inbox_owner,
+        };
+        match self.dispatcher.dispatch(self.state.clone(), incoming).await {
+            Some(Ok(())) | None => Ok(Accepted::Processed { id }),
+            Some(Err(error)) => {
+                if let Some(id) = &id {
+                    self.store.forget(id).await.map_err(Rejection::Store)?;
+                }
+                Err(Rejection::Handler(error))
+            }
+        }
+    }
+
+    /// The activity's (first) object, believed only from its own server.
+    async fn checked_object(
+        &self,
+        activity: &Activity,
+        actor: &Iri,
+        budget: &mut FetchBudget,
+    ) -> Result<IncomingObject, Rejection> {
+        let Some(first) = activity.object.iter().flatten().next() else {
+            return Ok(IncomingObject::None);
+        };
+        let embedded = match first {
+            Reference::Object(object) => object,
+            other => {
+                return Ok(match activitypub_core::reference_id(other) {
+                    Some(id) => IncomingObject::Id(id.clone()),
+                    None => IncomingObject::None,
+                });
+            }
+        };
+        let Some(id) = embedded.id() else {
+            // An object with no id (a transient one) is believed as the actor's own words.
+            return Ok(IncomingObject::Object(Box::new(embedded.clone())));
+        };
+        if self.is_local(id) {
+            return Ok(IncomingObject::Id(id.clone()));
+        }
+        if origin::same_origin(id, actor) {
+            return Ok(IncomingObject::Object(Box::new(embedded.clone())));
+        }
+        // From another server: fetch it from there.
+        let url = Url::parse(id.as_str()).map_err(|_| {
+            Rejection::Origin(OriginError::NoOrigin {
+                field: "object.id",
+                iri: id.to_string(),
+            })
+        })?;
+        debug!(%url, "embedded object from another server; fetching it from its origin");
+        let fetched =
+            self.fetcher
+                .fetch(&url, budget)
+                .await
+                .map_err(|source| Rejection::Fetch {
+                    url: url.to_string(),
+                    source,
+                })?;
+        Ok(IncomingObject::Object(Box::new(fetched.object().clone())))
+    }
+
+    fn is_local(&self, id: &Iri) -> bool {
+        let Ok(url) = Url::parse(id.as_str()) else {
+            return false;
+        };
+        self.config
+            .local_origins
+            .iter()
+            .any(|local| local.origin() == url.origin())
+    }
+}

@@ -1,0 +1,18 @@
+//! The server side of ActivityPub that an app embeds.
+//!
+//! - [`fetch`]: a guarded fetcher for remote objects (signed GET, `Accept`, content-type and
+//!   origin checks, checked redirects, a budget per incoming request, SSRF protection at
+//!   connect time).
+//! - [`keys`]: remote actors and their public keys, cached, refetched once on failure
+//!   (single-flight, with a cool-off per origin).
+//! - [`inbox`]: the inbox pipeline, from the raw request to the app's typed handlers, each step
+//!   with a typed rejection and its status code.
+//! - [`outbox`]: from an activity's addressing to deliveries on `federation-queue`.
+//! - [`routes`]: the axum routes (WebFinger, NodeInfo, actors, inboxes, outboxes, collections,
+//!   objects and tombstones), with authorized fetch.
+
+pub mod fetch;
+pub mod inbox;
+pub mod keys;
+pub mod outbox;
+pub mod routes;

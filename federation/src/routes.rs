@@ -1,0 +1,724 @@
+//! The axum routes of a federating server.
+//!
+//! [`router`] serves, for an app implementing [`App`]:
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /.well-known/webfinger` | `acct:name@host` and actor URLs of local actors |
+//! | `GET /.well-known/nodeinfo`, `GET /nodeinfo/2.1` | NodeInfo, naming the instance actor (FEP-2677) |
+//! | `GET /actors/{name}` | an actor: JSON for ActivityPub clients, the app's HTML for browsers |
+//! | `POST /actors/{name}/inbox`, `POST /inbox` | the inbox and the shared inbox ([`Inbox`]) |
+//! | `GET /actors/{name}/outbox`, `/followers`, `/following` | paged `OrderedCollection`s (`?page=N`) |
+//! | `POST /actors/{name}/outbox` | client-to-server, when the app implements [`App::post_outbox`] |
+//! | `GET` anything else | an object of the app's: `200`, `410` with its `Tombstone`, or `404` |
+//!
+//! In **authorized-fetch** mode ([`RoutesConfig::authorized_fetch`]) every ActivityPub GET but
+//! the instance actor's, WebFinger's and NodeInfo's must carry a valid HTTP signature from a
+//! domain the [`DomainPolicy`](crate::inbox::DomainPolicy) allows; the instance actor stays
+//! readable so that peers can verify its signed fetches.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use http_signatures::{Policy, Verifier};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tracing::{debug, info, warn};
+use url::Url;
+
+use crate::fetch::FetchBudget;
+use crate::inbox::{Accepted, Inbox, InboxStore, Rejection};
+
+/// The media type of ActivityPub documents.
+pub const ACTIVITY_JSON: &str = "application/activity+json";
+
+/// The `@context` of the documents this crate writes: ActivityStreams and the security
+/// vocabularies (both preloaded by every implementation, so no peer needs to fetch a context).
+pub fn default_context() -> Value {
+    json!([
+        "https://www.w3.org/ns/activitystreams",
+        "https://w3id.org/security/v1",
+        "https://w3id.org/security/data-integrity/v1",
+    ])
+}
+
+/// What a client asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Representation {
+    /// An ActivityPub document (`application/activity+json` or `application/ld+json`).
+    ActivityJson,
+    /// A web page.
+    Html,
+}
+
+impl Representation {
+    /// Content negotiation on `Accept`: ActivityPub when it names an ActivityStreams media type
+    /// (or `application/json`), HTML when it names `text/html`, ActivityPub when it says neither
+    /// (clients that send no `Accept` are programs).
+    pub fn negotiate(headers: &HeaderMap) -> Self {
+        let accept = headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",")
+            .to_ascii_lowercase();
+        let json = accept.contains("application/activity+json")
+            || accept.contains("application/ld+json")
+            || accept.contains("application/json");
+        if json {
+            Self::ActivityJson
+        } else if accept.contains("text/html") {
+            Self::Html
+        } else {
+            Self::ActivityJson
+        }
+    }
+}
+
+/// An object of the app, as [`App::object`] finds it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ObjectState {
+    /// It exists: its document, and the page for browsers (`None`: redirect browsers to the
+    /// document's `url`, or serve the JSON).
+    Found {
+        /// The ActivityPub document.
+        document: Value,
+        /// The web page.
+        html: Option<String>,
+    },
+    /// It was deleted: its `Tombstone`, served with `410 Gone`.
+    Gone {
+        /// The tombstone.
+        tombstone: Value,
+    },
+    /// No such object.
+    NotFound,
+}
+
+/// Which collection of an actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CollectionKind {
+    /// `outbox`.
+    Outbox,
+    /// `followers`.
+    Followers,
+    /// `following`.
+    Following,
+}
+
+impl CollectionKind {
+    /// The path segment.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Outbox => "outbox",
+            Self::Followers => "followers",
+            Self::Following => "following",
+        }
+    }
+}
+
+/// One page of a collection, as the app gives it.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct CollectionItems {
+    /// How many items the whole collection has.
+    pub total: u64,
+    /// This page's items (ids or embedded documents), newest first.
+    pub items: Vec<Value>,
+}
+
+impl CollectionItems {
+    /// A page of `items` out of `total`.
+    pub fn new(total: u64, items: Vec<Value>) -> Self {
+        Self { total, items }
+    }
+}
+
+/// An error of the app's, answered `500` (and logged).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AppError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+impl AppError {
+    /// Wraps `error`.
+    pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self(error.into())
+    }
+}
+
+/// What the app provides to the routes.
+pub trait App: Clone + Send + Sync + 'static {
+    /// The local actor `name` (the `{name}` of `/actors/{name}`) in the representation asked
+    /// for: `Ok(None)` if there is none.
+    fn actor(
+        &self,
+        name: &str,
+        representation: Representation,
+    ) -> impl Future<Output = Result<Option<ObjectState>, AppError>> + Send;
+
+    /// The object at `url` (any other GET).
+    fn object(
+        &self,
+        url: &Url,
+        representation: Representation,
+    ) -> impl Future<Output = Result<ObjectState, AppError>> + Send;
+
+    /// Items `offset..offset + limit` of the collection `kind` of actor `name`: `Ok(None)` if
+    /// there is no such actor.
+    fn collection(
+        &self,
+        name: &str,
+        kind: CollectionKind,
+        offset: u64,
+        limit: u64,
+    ) -> impl Future<Output = Result<Option<CollectionItems>, AppError>> + Send;
+
+    /// The NodeInfo document (version 2.1).
+    fn nodeinfo(&self) -> impl Future<Output = Result<nodeinfo::NodeInfo, AppError>> + Send;
+
+    /// A client-to-server POST to actor `name`'s outbox. The default refuses it (`405`).
+    fn post_outbox(
+        &self,
+        name: &str,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> impl Future<Output = Response> + Send {
+        let _ = (name, headers, body);
+        async { StatusCode::METHOD_NOT_ALLOWED.into_response() }
+    }
+}
+
+/// How the routes behave.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RoutesConfig {
+    /// The server's base URL (`https://events.example`): ids are built on it.
+    pub base_url: Url,
+    /// The name of the instance actor (served at `/actors/{name}`, readable without signature).
+    pub instance_actor: String,
+    /// Require signed GETs.
+    pub authorized_fetch: bool,
+    /// Items per collection page.
+    pub page_size: u64,
+}
+
+impl RoutesConfig {
+    /// The defaults for a server at `base_url`: instance actor `instance`, no authorized fetch,
+    /// 20 items a page.
+    pub fn new(base_url: Url) -> Self {
+        Self {
+            base_url,
+            instance_actor: "instance".to_owned(),
+            authorized_fetch: false,
+            page_size: 20,
+        }
+    }
+
+    /// Sets authorized-fetch mode.
+    pub fn with_authorized_fetch(mut self, on: bool) -> Self {
+        self.authorized_fetch = on;
+        self
+    }
+
+    /// Sets the instance actor's name.
+    pub fn with_instance_actor(mut self, name: impl Into<String>) -> Self {
+        self.instance_actor = name.into();
+        self
+    }
+
+    /// The id of local actor `name`.
+    pub fn actor_id(&self, name: &str) -> Url {
+        self.url(&format!("actors/{name}"))
+    }
+
+    /// `path` on the base URL.
+    pub fn url(&self, path: &str) -> Url {
+        let mut url = self.base_url.clone();
+        url.set_path(path);
+        url.set_query(None);
+        url.set_fragment(None);
+        url
+    }
+}
+
+/// Everything the routes need: the config, the app and the inbox.
+pub struct Server<A, St> {
+    /// How the routes behave.
+    pub config: RoutesConfig,
+    /// The app.
+    pub app: A,
+    /// The inbox pipeline (its handlers get the app as state).
+    pub inbox: Inbox<A, St>,
+}
+
+impl<A, St> fmt::Debug for Server<A, St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+type Shared<A, St> = Arc<Server<A, St>>;
+
+/// The router for `server`. Merge the app's own routes (web pages, static files) into it.
+pub fn router<A: App, St: InboxStore>(server: Arc<Server<A, St>>) -> Router {
+    Router::new()
+        .route("/.well-known/webfinger", get(webfinger::<A, St>))
+        .route("/.well-known/nodeinfo", get(nodeinfo_discovery::<A, St>))
+        .route("/nodeinfo/2.1", get(nodeinfo_document::<A, St>))
+        .route("/actors/{name}", get(actor::<A, St>))
+        .route("/actors/{name}/inbox", post(actor_inbox::<A, St>))
+        .route("/inbox", post(shared_inbox::<A, St>))
+        .route(
+            "/actors/{name}/outbox",
+            get(outbox::<A, St>).post(post_outbox::<A, St>),
+        )
+        .route("/actors/{name}/followers", get(followers::<A, St>))
+        .route("/actors/{name}/following", get(following::<A, St>))
+        .fallback(object::<A, St>)
+        .with_state(server)
+}
+
+/// A JSON response with `content_type`.
+pub fn json_response(status: StatusCode, document: &Value, content_type: &'static str) -> Response {
+    let body = serde_json::to_vec(document).unwrap_or_default();
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// An ActivityPub document response (`200`, `application/activity+json`).
+pub fn activity_response(document: &Value) -> Response {
+    let mut response = json_response(StatusCode::OK, document, ACTIVITY_JSON);
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept"));
+    response
+}
+
+fn html_response(page: String) -> Response {
+    let mut response = (StatusCode::OK, page).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept"));
+    response
+}
+
+fn problem(status: StatusCode, step: &str, detail: String) -> Response {
+    json_response(
+        status,
+        &json!({"error": step, "detail": detail}),
+        "application/json",
+    )
+}
+
+fn app_error(error: &AppError) -> Response {
+    warn!(%error, "app error");
+    problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error".to_owned(),
+    )
+}
+
+fn respond_state(state: ObjectState, representation: Representation) -> Response {
+    match state {
+        ObjectState::Found { document, html } => match (representation, html) {
+            (Representation::Html, Some(page)) => html_response(page),
+            _ => activity_response(&document),
+        },
+        ObjectState::Gone { tombstone } => {
+            json_response(StatusCode::GONE, &tombstone, ACTIVITY_JSON)
+        }
+        ObjectState::NotFound => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Checks the signature of a GET in authorized-fetch mode.
+async fn authorize<A: App, St: InboxStore>(
+    server: &Server<A, St>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<(), Response> {
+    if !server.config.authorized_fetch {
+        return Ok(());
+    }
+    let mut builder = http::Request::builder()
+        .method(method.clone())
+        .uri(uri.clone());
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    let request = builder.body(Bytes::new()).map_err(|_| {
+        problem(
+            StatusCode::BAD_REQUEST,
+            "request",
+            "malformed request".to_owned(),
+        )
+    })?;
+    let inbox_config = server.inbox.config();
+    let verifier = Verifier::new(Policy::fediverse())
+        .with_default_scheme(server.config.base_url.scheme().to_owned());
+    let unauthorized =
+        |detail: String| problem(StatusCode::UNAUTHORIZED, "authorized-fetch", detail);
+    let unverified = verifier
+        .parse_request_with_body(&request, &[], SystemTime::now())
+        .map_err(|e| unauthorized(e.to_string()))?;
+    let key_id = unverified.key_id().to_owned();
+    if let Some(host) = Url::parse(&key_id)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        && !inbox_config.domains.allows(&host)
+    {
+        return Err(problem(
+            StatusCode::FORBIDDEN,
+            "domain-policy",
+            format!("{host} is blocked"),
+        ));
+    }
+    let mut budget: FetchBudget = inbox_config.fetch_budget.clone();
+    let keys = server.inbox.keys();
+    let key = keys
+        .key(&key_id, &mut budget)
+        .await
+        .map_err(|e| unauthorized(format!("key {key_id}: {e}")))?;
+    if unverified.verify(&key.key).is_err() {
+        let fresh = keys
+            .refresh(&key_id, &mut budget)
+            .await
+            .map_err(|e| unauthorized(format!("key {key_id}: {e}")))?;
+        unverified
+            .verify(&fresh.key)
+            .map_err(|e| unauthorized(e.to_string()))?;
+    }
+    Ok(())
+}
+
+async fn webfinger<A: App, St: InboxStore>(
+    State(server): State<Shared<A, St>>,
+    uri: Uri,
+) -> Response {
+    let query = match webfinger::server::Query::parse(uri.query()) {
+        Ok(query) => query,
+        Err(error) => return into_axum(webfinger::server::error_response(&error)),
+    };
+    let base = &server.config.base_url;
+    let our_host = host_with_port(base.host_str().unwrap_or_default(), base.port());
+    let name: Option<String> = match &query.resource {
+        webfinger::Resource::Acct(acct) => acct
+            .host()
+            .to_string()
+            .eq_ignore_ascii_case(&our_host)
+            .then(|| acct.user().to_owned()),
+        webfinger::Resource::Uri(url) => url
+            .as_str()
+            .strip_prefix(server.config.actor_id("").as_str())
+            .filter(|rest| !rest.is_empty() && !rest.contains('/'))
+            .map(str::to_owned),
+        _ => None,
+    };
+    let found = match name {
+        Some(name) => match server.app.actor(&name, Representation::ActivityJson).await {
+            Ok(Some(ObjectState::Found { .. })) => {
+                let id = server.config.actor_id(&name);
+                webfinger::AcctUri::from_handle(&format!("{name}@{our_host}"))
+                    .ok()
+                    .map(|acct| webfinger::server::account_jrd(&acct, &id, Some(&id)))
+            }
+            Ok(_) => None,
+            Err(error) => return app_error(&error),
+        },
+        None => None,
+    };
+    into_axum(query.respond(found))
+}
+
+fn host_with_port(host: &str, port: Option<u16>) -> String {
+    match port {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
+fn into_axum(response: http::Response<Vec<u8>>) -> Response {
+    let (parts, body) = response.into_parts();
+    Response::from_parts(parts, Body::from(body))
+}
+
+async fn nodeinfo_discovery<A: App, St: InboxStore>(
+    State(server): State<Shared<A, St>>,
+) -> Response {
+    let document = nodeinfo::DiscoveryDocument::new()
+        .with_nodeinfo(nodeinfo::Version::V2_1, &server.config.url("nodeinfo/2.1"))
+        .with_instance_actor(&server.config.actor_id(&server.config.instance_actor));
+    into_axum(nodeinfo::server::discovery_response(&document))
+}
+
+async fn nodeinfo_document<A: App, St: InboxStore>(
+    State(server): State<Shared<A, St>>,
+) -> Response {
+    match server.app.nodeinfo().await {
+        Ok(info) => into_axum(nodeinfo::server::nodeinfo_response(&info)),
+        Err(error) => app_error(&error),
+    }
+}
+
+async fn actor<A: App, St: InboxStore>(
+    State(server): State<Shared<A, St>>,
+    Path(name): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let representation = Representation::negotiate(&headers);
+    if representation == Representation::ActivityJson
+        && name != server.config.instance_actor
+        && let Err(response) = authorize(&server, &method, &uri, &headers).await
+    {
+        return response;
+    }
+    match server.app.actor(&name, representation).await {
+        Ok(Some(state)) => respond_state(state, representation),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(error) => app_error(&error),
+    }
+}
+
+async fn read_body<A: App, St: InboxStore>(
+    server: &Server<A, St>,
+    request: Request,
+) -> Result<http::Request<Bytes>, Rejection> {
+    let limit = server.inbox.config().max_body_bytes;
+    let too_large = Rejection::BodyTooLarge { limit };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large);
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = to_bytes(body, limit).await.map_err(|_| too_large)?;
+    Ok(http::Request::from_parts(parts, bytes))
+}
+
+async fn receive<A: App, St: InboxStore>(
+    server: &Server<A, St>,
+    request: Request,
+    owner: Option<String>,
+) -> Response {
+    let outcome = match read_body(server, request).await {
+        Ok(request) => server.inbox.receive(&request, owner).await,
+        Err(rejection) => Err(rejection),
+    };
+    match outcome {
+        Ok(accepted) => {
+            debug!(?accepted, "inbox accepted");
+            if let Accepted::Processed { id } = &accepted {
+                info!(id = id.as_deref().unwrap_or("-"), "activity processed");
+            }
+            StatusCode::ACCEPTED.into_response()
+        }
+        Err(rejection) => {
+            info!(step = rejection.step(), error = %rejection, "inbox rejected");
+            problem(rejection.status(), rejection.step(), rejection.to_string())
+        }
+    }
+}
+
+async fn actor_inbox<A: App, St: InboxStore>(
+    State(server): State<Shared<A, St>>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
+    match server.app.actor(&name, Representation::ActivityJson).await {
+        Ok(Some(ObjectState::Found { .. })) => receive(&server, request, Some(name)).await,
+        Ok(_) => StatusCode::NOT_FOUND.into_response(),
+        Err(error) => app_error(&error),
+    }
+}
+
+async fn shared_inbox<A: App, St: InboxStore>(
+    State(server): State<Shared<A, St>>,
+    request: Request,
+) -> Response {
+    receive(&server, request, None).await
+}
+
+/// `?page=N`.
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    page: Option<u64>,
+}
+
+async fn collection<A: App, St: InboxStore>(
+    server: &Server<A, St>,
+    name: &str,
+    kind: CollectionKind,
+    page: Option<u64>,
+    (method, uri, headers): (Method, Uri, HeaderMap),
+) -> Response {
+    if let Err(response) = authorize(server, &method, &uri, &headers).await {
+        return response;
+    }
+    let size = server.config.page_size.max(1);
+    let id = server
+        .config
+        .url(&format!("actors/{name}/{}", kind.as_str()));
+    let page_url = |n: u64| format!("{id}?page={n}");
+    let (offset, limit) = match page {
+        Some(n) => (n.saturating_sub(1).saturating_mul(size), size),
+        None => (0, 0),
+    };
+    let items = match server.app.collection(name, kind, offset, limit).await {
+        Ok(Some(items)) => items,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(error) => return app_error(&error),
+    };
+    let mut document = match page {
+        None => json!({
+            "id": id.as_str(),
+            "type": "OrderedCollection",
+            "totalItems": items.total,
+            "first": page_url(1),
+        }),
+        Some(n) => {
+            let n = n.max(1);
+            let mut page = json!({
+                "id": page_url(n),
+                "type": "OrderedCollectionPage",
+                "partOf": id.as_str(),
+                "totalItems": items.total,
+                "orderedItems": items.items,
+            });
+            if n.saturating_mul(size) < items.total {
+                page["next"] = Value::String(page_url(n + 1));
+            }
+            if n > 1 {
+                page["prev"] = Value::String(page_url(n - 1));
+            }
+            page
+        }
+    };
+    if items.total > 0 && page.is_none() {
+        let last = items.total.div_ceil(size);
+        document["last"] = Value::String(page_url(last));
+    }
+    document["@context"] = default_context();
+    activity_response(&document)
+}
+
+async fn outbox<A: App, St: InboxStore>(
+    State(server): State<Shared<A, St>>,
+    Path(name): Path<String>,
+    Query(query): Query<PageQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    collection(
+        &server,
+        &name,
+        CollectionKind::Outbox,
+        query.page,
+        (method, uri, headers),
+    )
+    .await
+}
+
+async fn followers<A: App, St: InboxStore>(
+    State(server): State<Shared<A, St>>,
+    Path(name): Path<String>,
+    Query(query): Query<PageQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    collection(
+        &server,
+        &name,
+        CollectionKind::Followers,
+        query.page,
+        (method, uri, headers),
+    )
+    .await
+}
+
+async fn following<A: App, St: InboxStore>(
+    State(server): State<Shared<A, St>>,
+    Path(name): Path<String>,
+    Query(query): Query<PageQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    collection(
+        &server,
+        &name,
+        CollectionKind::Following,
+        query.page,
+        (method, uri, headers),
+    )
+    .await
+}
+
+async fn post_outbox<A: App, St: InboxStore>(
+    State(server): State<Shared<A, St>>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
+    let limit = server.inbox.config().max_body_bytes;
+    let (parts, body) = request.into_parts();
+    let Ok(body) = to_bytes(body, limit).await else {
+        return problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-size",
+            format!("the body is larger than {limit} bytes"),
+        );
+    };
+    server.app.post_outbox(&name, &parts.headers, body).await
+}
+
+async fn object<A: App, St: InboxStore>(
+    State(server): State<Shared<A, St>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    let mut url = server.config.base_url.clone();
+    url.set_path(uri.path());
+    url.set_query(uri.query());
+    let representation = Representation::negotiate(&headers);
+    if representation == Representation::ActivityJson
+        && let Err(response) = authorize(&server, &method, &uri, &headers).await
+    {
+        return response;
+    }
+    match server.app.object(&url, representation).await {
+        Ok(state) => respond_state(state, representation),
+        Err(error) => app_error(&error),
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod fetch;
+mod keys;
