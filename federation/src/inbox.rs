@@ -6,26 +6,32 @@
 //! 1. **Body size**: at most [`InboxConfig::max_body_bytes`] (`413`).
 //! 2. **Body digest**: every `Digest` and `Content-Digest` header matches the body (`400`).
 //! 3. **Reading the activity**: JSON within [`activitypub_core::Limits`], an activity with an
-//!    actor (`400`). Nothing has been fetched yet, so two cheap refusals happen here, before any
-//!    I/O: a `Delete` of an actor this server never knew is dropped (`202`, as Mastodon does:
-//!    fetching a deleted actor's key only yields a `410`), and a signature whose key lives on a
-//!    blocked domain is refused (`403`).
+//!    actor (`400`); a document of a type this crate does not know is an activity when it has an
+//!    actor (it goes through steps 4 to 6, then is ignored). Nothing has been fetched yet, so two
+//!    cheap refusals happen here, before any I/O: a `Delete` of an actor this server never knew
+//!    is dropped (`202`, as Mastodon does: fetching a deleted actor's key only yields a `410`),
+//!    and a signature whose key lives on a blocked domain is refused (`403`).
 //! 4. **Signature** (draft-cavage or RFC 9421, under [`InboxConfig::signature_policy`]): the
-//!    key is taken from the [`KeyCache`] and, when verification fails, refetched once (key
-//!    rotation; single-flight, with a cool-off per origin) (`401`).
+//!    key is taken from the [`KeyCache`] and, when a cached key does not verify, refetched once
+//!    (key rotation; single-flight, with a cool-off per origin) (`401`).
 //! 5. **Origin**: the key's owner is the activity's actor; the activity id and the key are on the
 //!    actor's server; a `Create`, `Update` or `Delete` is about objects of that server. An
 //!    embedded object from another server is not believed: it is fetched from its own origin
-//!    (or, when it is one of ours, passed on by id only) (`401`).
-//! 6. **Domain policy**: the actor's domain is allowed ([`DomainPolicy`]) (`403`).
+//!    (or, when it is one of ours, passed on by id only) (`401`; `422` when its origin does not
+//!    serve it, `502` when its origin cannot be reached).
+//! 6. **Domain policy**: the actor's domain, and that of the activity's object, are allowed
+//!    ([`DomainPolicy`]) (`403`).
 //! 7. **Idempotency**: the activity id is recorded durably ([`InboxStore`]); an id seen before
-//!    is acknowledged and not processed again (`202`).
+//!    is acknowledged and not processed again (`202`). An activity without an id is recorded
+//!    under a key of the signed request ([`REPLAY_KEY_PREFIX`]), so that a replayed copy of the
+//!    request is not processed twice.
 //! 8. **Dispatch** to the handler the app registered for the activity's type ([`Dispatcher`]);
-//!    types with no handler are acknowledged and ignored. When a handler fails, the id is
-//!    forgotten again so that the sender's retry is processed.
+//!    types with no handler are acknowledged and ignored (before anything is fetched for them
+//!    or recorded). When a handler fails, the id is forgotten again so that the sender's retry
+//!    is processed.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -37,13 +43,20 @@ use activitypub_core::{
 };
 use bytes::Bytes;
 use http::StatusCode;
-use http_signatures::digest::DigestError;
-use http_signatures::{Policy, Verifier, VerifyError};
+use http_signatures::digest::{DigestAlgorithm, DigestError};
+use http_signatures::{Policy, Unverified, Verifier, VerifyError};
+use serde_json::Value;
 use tracing::{debug, info};
 use url::Url;
 
-use crate::fetch::{FetchBudget, FetchError, Fetcher};
+use crate::fetch::{BudgetLimit, FetchBudget, FetchError, Fetcher};
 use crate::keys::{KeyCache, KeyError, RemoteKey};
+
+/// The prefix of the keys under which activities without an id are recorded in the
+/// [`InboxStore`] (followed by a SHA-256 in hex). Such a key only matches a copy of one signed
+/// request, which the signature policy refuses once its date is older than
+/// [`Policy::max_age`]: a store may drop these keys after that time.
+pub const REPLAY_KEY_PREFIX: &str = "urn:x-signed-request:sha-256:";
 
 /// How the inbox checks what it receives.
 #[derive(Clone, Debug)]
@@ -261,7 +274,11 @@ impl Rejection {
             | Self::ActorMismatch { .. }
             | Self::Origin(_) => StatusCode::UNAUTHORIZED,
             Self::Blocked { .. } => StatusCode::FORBIDDEN,
-            Self::Fetch { .. } => StatusCode::BAD_GATEWAY,
+            // Only a failure that may pass asks the sender to retry; an origin that answered
+            // that it does not have the object (404, 410, not a document...) will answer the
+            // same tomorrow.
+            Self::Fetch { source, .. } if is_transient(source) => StatusCode::BAD_GATEWAY,
+            Self::Fetch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Handler(error) => error.status(),
         }
@@ -296,9 +313,11 @@ pub enum Accepted {
         /// The activity's type.
         kind: String,
     },
-    /// The activity id was processed before.
+    /// The activity id was processed before (for an activity without an id: this very signed
+    /// request was).
     Duplicate {
-        /// The activity id.
+        /// The activity id, or for an activity without one the key of the signed request
+        /// (starting with [`REPLAY_KEY_PREFIX`]).
         id: String,
     },
     /// A `Delete` of an actor this server never knew, dropped before any I/O.
@@ -616,6 +635,22 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
         let (document, _) = received.into_parts();
         let activity = match document {
             AnyObject::Activity(activity) => *activity,
+            // A type this crate does not know (`Bite`, `QuoteRequest`, a new FEP's) is still an
+            // activity when it has an actor: it is checked like any other, then ignored, since
+            // no handler can be registered for it.
+            AnyObject::Unknown(unknown) => {
+                let kind = unknown.kind.clone();
+                let Some(actor) = unknown.props.extra.get("actor").and_then(raw_id) else {
+                    return Err(Rejection::NotAnActivity {
+                        found: format!("{kind} without an actor"),
+                    });
+                };
+                let mut budget = self.config.fetch_budget.clone();
+                self.authenticate(request, &actor, unknown.props.id.as_ref(), now, &mut budget)
+                    .await?;
+                info!(%kind, %actor, "activity of an unknown type; ignoring");
+                return Ok(Accepted::Ignored { kind });
+            }
             other => {
                 return Err(Rejection::NotAnActivity {
                     found: other.type_name().to_owned(),
@@ -640,73 +675,13 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
                 actor: actor.to_string(),
             });
         }
-        let verifier = Verifier::new(self.config.signature_policy.clone())
-            .with_default_scheme(self.config.scheme.clone());
-        let unverified = verifier
-            .parse_request_with_body(request, body, now)
-            .map_err(Rejection::Signature)?;
-        let key_id = unverified.key_id().to_owned();
-        if let Some(host) = Url::parse(&key_id)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            && !self.config.domains.allows(&host)
-        {
-            return Err(Rejection::Blocked { host });
-        }
-        // 4. Signature, with one refetch of the key when it fails.
+        // 4. to 6. Signature, origin of the key and the id, domain policy.
         let mut budget = self.config.fetch_budget.clone();
-        let key = self
-            .keys
-            .key(&key_id, &mut budget)
-            .await
-            .map_err(|source| Rejection::Key {
-                key_id: key_id.clone(),
-                source,
-            })?;
-        let key = match unverified.verify(&key.key) {
-            Ok(_) => key,
-            Err(first) => {
-                debug!(%key_id, error = %first, "signature failed; refetching the key once");
-                let fresh = self.keys.refresh(&key_id, &mut budget).await.map_err(|_| {
-                    Rejection::BadSignature {
-                        key_id: key_id.clone(),
-                        source: first,
-                    }
-                })?;
-                unverified
-                    .verify(&fresh.key)
-                    .map_err(|source| Rejection::BadSignature {
-                        key_id: key_id.clone(),
-                        source,
-                    })?;
-                fresh
-            }
-        };
-        // 5. Origin.
-        if key.owner != actor {
-            return Err(Rejection::ActorMismatch {
-                key_owner: key.owner.to_string(),
-                actor: actor.to_string(),
-            });
-        }
-        let key_iri = Iri::parse(key_id.clone()).map_err(|_| {
-            Rejection::Origin(OriginError::NoOrigin {
-                field: "keyId",
-                iri: key_id.clone(),
-            })
-        })?;
-        origin::check_key_owner(&key_iri, &actor).map_err(Rejection::Origin)?;
+        let (key, unverified) = self
+            .authenticate(request, &actor, activity.props.id.as_ref(), now, &mut budget)
+            .await?;
+        // 5. Origin of the objects.
         origin::check_activity_origin(&activity).map_err(Rejection::Origin)?;
-        // 6. Domain policy.
-        if let Some(host) = Url::parse(actor.as_str())
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            && !self.config.domains.allows(&host)
-        {
-            return Err(Rejection::Blocked { host });
-        }
-        // 7. Idempotency.
-        let id = activity.props.id.as_ref().map(|id| id.to_string());
         if !self.dispatcher.handles(&activity.kind) {
             info!(kind = %activity.kind, %actor, "no handler; ignoring");
             return Ok(Accepted::Ignored {
@@ -717,11 +692,22 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
         // would save a fetch for a duplicate, but the record must not be taken for an activity
         // whose object cannot be had, so the fetch comes first).
         let object = self.checked_object(&activity, &actor, &mut budget).await?;
-        if let Some(id) = &id
-            && !self.store.record(id).await.map_err(Rejection::Store)?
+        // 7. Idempotency. An activity without an id cannot be recognized when it is sent
+        // again, but a replay of the very same signed request can: its key is the hash of the
+        // signature base and the body (a sender that delivers it again signs afresh, with
+        // another date, so only a copy of the request matches).
+        let id = activity.props.id.as_ref().map(|id| id.to_string());
+        let record_key = id
+            .clone()
+            .unwrap_or_else(|| replay_key(unverified.signing_bytes(), body));
+        if !self
+            .store
+            .record(&record_key)
+            .await
+            .map_err(Rejection::Store)?
         {
-            debug!(%id, "already processed");
-            return Ok(Accepted::Duplicate { id: id.clone() });
+            debug!(id = %record_key, "already processed");
+            return Ok(Accepted::Duplicate { id: record_key });
         }
         // 8. Dispatch.
         let incoming = Incoming {
@@ -735,12 +721,52 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
         match self.dispatcher.dispatch(self.state.clone(), incoming).await {
             Some(Ok(())) | None => Ok(Accepted::Processed { id }),
             Some(Err(error)) => {
-                if let Some(id) = &id {
-                    self.store.forget(id).await.map_err(Rejection::Store)?;
-                }
+                self.store
+                    .forget(&record_key)
+                    .await
+                    .map_err(Rejection::Store)?;
                 Err(Rejection::Handler(error))
             }
         }
+    }
+
+    /// Steps 4 to 6 for an activity by `actor` with id `id`: the signature (the key on a
+    /// blocked domain refused before it is fetched), the key's owner and origin, the id's
+    /// origin, and the actor's domain.
+    async fn authenticate(
+        &self,
+        request: &http::Request<Bytes>,
+        actor: &Iri,
+        id: Option<&Iri>,
+        now: SystemTime,
+        budget: &mut FetchBudget,
+    ) -> Result<(Arc<RemoteKey>, Unverified), Rejection> {
+        let verifier = Verifier::new(self.config.signature_policy.clone())
+            .with_default_scheme(self.config.scheme.clone());
+        let unverified = verifier
+            .parse_request_with_body(request, request.body(), now)
+            .map_err(Rejection::Signature)?;
+        check_key_domain(&self.config.domains, unverified.key_id())?;
+        // 4. Signature, with one refetch of a cached key when it fails.
+        let key = verify_signature(&self.keys, &unverified, budget).await?;
+        // 5. Origin.
+        if key.owner != *actor {
+            return Err(Rejection::ActorMismatch {
+                key_owner: key.owner.to_string(),
+                actor: actor.to_string(),
+            });
+        }
+        origin::check_key_owner(&key.key_id, actor).map_err(Rejection::Origin)?;
+        if let Some(id) = id {
+            origin::check_same_origin("id", id, "actor", actor).map_err(Rejection::Origin)?;
+        }
+        // 6. Domain policy.
+        if let Some(host) = host_of(actor)
+            && !self.config.domains.allows(&host)
+        {
+            return Err(Rejection::Blocked { host });
+        }
+        Ok((key, unverified))
     }
 
     /// The activity's (first) object, believed only from its own server.
@@ -753,6 +779,15 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
         let Some(first) = activity.object.iter().flatten().next() else {
             return Ok(IncomingObject::None);
         };
+        // Content from a blocked domain does not come in through another server either (an
+        // `Announce` of it, say), neither embedded nor by id for the handler to fetch.
+        if let Some(id) = activitypub_core::reference_id(first)
+            && !self.is_local(id)
+            && let Some(host) = host_of(id)
+            && !self.config.domains.allows(&host)
+        {
+            return Err(Rejection::Blocked { host });
+        }
         let embedded = match first {
             Reference::Object(object) => object,
             other => {
@@ -800,4 +835,113 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
             .iter()
             .any(|local| local.origin() == url.origin())
     }
+}
+
+/// Refuses a signature whose key id is on a domain `domains` does not allow, before the key
+/// is fetched.
+pub(crate) fn check_key_domain(domains: &DomainPolicy, key_id: &str) -> Result<(), Rejection> {
+    match Url::parse(key_id)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+    {
+        Some(host) if !domains.allows(&host) => Err(Rejection::Blocked { host }),
+        _ => Ok(()),
+    }
+}
+
+/// Verifies `unverified` with the key it names, from `keys`. When a key taken from the cache
+/// does not verify, the peer may have rotated it: it is refetched once. A key that was just
+/// fetched is not fetched again (it cannot be fresher, and the refetch would spend the
+/// origin's cool-off).
+pub(crate) async fn verify_signature(
+    keys: &KeyCache,
+    unverified: &Unverified,
+    budget: &mut FetchBudget,
+) -> Result<Arc<RemoteKey>, Rejection> {
+    let key_id = unverified.key_id();
+    let was_cached = keys.cached_key(key_id).is_some();
+    let key = keys
+        .key(key_id, budget)
+        .await
+        .map_err(|source| Rejection::Key {
+            key_id: key_id.to_owned(),
+            source,
+        })?;
+    let first = match unverified.verify(&key.key) {
+        Ok(_) => return Ok(key),
+        Err(first) => first,
+    };
+    if !was_cached {
+        return Err(Rejection::BadSignature {
+            key_id: key_id.to_owned(),
+            source: first,
+        });
+    }
+    debug!(%key_id, error = %first, "signature failed; refetching the key once");
+    let fresh = keys
+        .refresh(key_id, budget)
+        .await
+        .map_err(|_| Rejection::BadSignature {
+            key_id: key_id.to_owned(),
+            source: first,
+        })?;
+    unverified
+        .verify(&fresh.key)
+        .map_err(|source| Rejection::BadSignature {
+            key_id: key_id.to_owned(),
+            source,
+        })?;
+    Ok(fresh)
+}
+
+/// Whether fetching may succeed later: the origin could not be reached, failed, or was slow.
+fn is_transient(error: &FetchError) -> bool {
+    match error {
+        FetchError::Timeout { .. }
+        | FetchError::Connect { .. }
+        | FetchError::Transport { .. }
+        | FetchError::Sign { .. } => true,
+        FetchError::Status { status, .. } => {
+            status.is_server_error() || *status == StatusCode::TOO_MANY_REQUESTS
+        }
+        FetchError::BudgetExhausted { limit, .. } => *limit == BudgetLimit::Time,
+        _ => false,
+    }
+}
+
+/// The host of `iri`, if it is a URL with one.
+fn host_of(iri: &Iri) -> Option<String> {
+    Url::parse(iri.as_str())
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+}
+
+/// The id a raw reference names: a string, an object's `id`, or the first of an array's.
+fn raw_id(value: &Value) -> Option<Iri> {
+    match value {
+        Value::String(id) => Iri::parse(id.clone()).ok(),
+        Value::Object(object) => object
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|id| Iri::parse(id.to_owned()).ok()),
+        Value::Array(items) => items.first().and_then(raw_id),
+        _ => None,
+    }
+}
+
+/// The idempotency key of an activity without an id: the SHA-256 of the signature base and
+/// the body, which only a copy of the same signed request shares.
+fn replay_key(signature_base: &[u8], body: &[u8]) -> String {
+    let mut hashed = Vec::with_capacity(signature_base.len().saturating_add(body.len()));
+    hashed.extend_from_slice(signature_base);
+    // The signature base is text: a NUL cannot be part of it, so it marks where it ends.
+    hashed.push(0);
+    hashed.extend_from_slice(body);
+    DigestAlgorithm::Sha256.digest(&hashed).iter().fold(
+        String::from(REPLAY_KEY_PREFIX),
+        |mut key, byte| {
+            let _ = write!(key, "{byte:02x}");
+            key
+        },
+    )
 }

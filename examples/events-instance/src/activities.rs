@@ -1116,7 +1116,9 @@ impl Instance {
             .map_err(failed)?
             .filter(|e| e.local)
         else {
-            return Err(HandlerError::Refused(format!("no event {event_id} here")));
+            // Someone else's event (a Join we are only copied on), or a deleted one: ignored.
+            debug!(event = %event_id, "a Join of an event not hosted here; ignored");
+            return Ok(());
         };
         let Some(join_id) = incoming.activity.props.id.as_ref() else {
             return Err(HandlerError::Refused("a Join without an id".into()));

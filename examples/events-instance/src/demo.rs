@@ -47,6 +47,11 @@ impl Client {
         Self::new(actor, token)
     }
 
+    /// The bearer token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     /// POSTs `activity` to the outbox; returns the status and the answer.
     pub async fn post_raw(&self, activity: &Value) -> Result<(u16, Value)> {
         let response = self

@@ -1,1 +1,14 @@
 //! End-to-end tests of the events instance.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod fedify;
+mod fixtures;
+mod postgres;
+mod two_instances;

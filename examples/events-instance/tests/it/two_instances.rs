@@ -1,0 +1,231 @@
+//! Two instances in one process, federating over loopback: follow, publish, join with approval,
+//! capacity reached, comment, Update and Delete propagated, participant counts equal.
+
+use std::time::Duration;
+
+use events_instance::demo::{Client, admin_of, eventually, loopback_instance};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_federate_an_event_from_follow_to_delete() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let alpha = loopback_instance(dir.path(), "alpha").await?;
+    let beta = loopback_instance(dir.path(), "beta").await?;
+    let alpha_admin = admin_of(&alpha, dir.path(), "alpha");
+    let beta_admin = admin_of(&beta, dir.path(), "beta");
+    let alice = Client::from_identity(&alpha_admin.create_identity("alice").await?)?;
+    let bob = Client::from_identity(&alpha_admin.create_identity("bob").await?)?;
+    let organizer = Client::from_identity(&beta_admin.create_identity("organizer").await?)?;
+    let group = beta_admin.create_group("hikers", "organizer").await?["actor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Follow: Beta records the follower, Alpha the Accept.
+    alice.post(json!({"type": "Follow", "object": group})).await?;
+    eventually(WAIT, "the follower at beta", || async {
+        Ok(beta.instance.followers_of("hikers").await?.contains(&alice.actor).then_some(()))
+    })
+    .await?;
+    eventually(WAIT, "the Accept at alpha", || async {
+        let state = alpha.instance.following_state("alice", &group).await?;
+        Ok((state.as_deref() == Some("accepted")).then_some(()))
+    })
+    .await?;
+
+    // Publish: a restricted event with room for one.
+    let create = organizer
+        .post(json!({
+            "type": "Create",
+            "object": {
+                "type": "Event",
+                "name": "Ridge walk",
+                "content": "<p>Bring water.</p><script>alert(1)</script>",
+                "startTime": "2031-10-04T09:00:00+02:00",
+                "endTime": "2031-10-04T16:00:00+02:00",
+                "timezone": "Europe/Paris",
+                "joinMode": "restricted",
+                "maximumAttendeeCapacity": 1,
+                "attributedTo": group,
+                "location": {"type": "Place", "name": "Col de la Croix",
+                    "address": {"type": "PostalAddress", "addressLocality": "Thônes"}}
+            }
+        }))
+        .await?;
+    let event = create["object"]["id"].as_str().unwrap().to_owned();
+    assert!(event.starts_with(beta.base_url.as_str()), "the server assigns ids: {event}");
+    let received = eventually(WAIT, "the event at alpha", || async {
+        alpha.instance.stored_object(&event).await
+    })
+    .await?;
+    assert_eq!(received["name"], "Ridge walk");
+    assert_eq!(received["attributedTo"], group.as_str());
+    assert_eq!(received["joinMode"], "restricted");
+    let content = received["content"].as_str().unwrap();
+    assert!(content.contains("Bring water") && !content.contains("<script"), "{content}");
+    // What Mastodon falls back to: a name, a summary and an HTML url.
+    assert!(received["summary"].as_str().is_some_and(|s| s.contains("Col de la Croix")));
+    assert_eq!(received["url"], event.as_str());
+
+    // Join with approval.
+    let join = alice.post(json!({"type": "Join", "object": event})).await?;
+    let join_id = join["id"].as_str().unwrap().to_owned();
+    eventually(WAIT, "the pending Join at beta", || async {
+        let state = beta.instance.participation_state(&event, &alice.actor).await?;
+        Ok((state.as_deref() == Some("pending")).then_some(()))
+    })
+    .await?;
+    assert_eq!(
+        alpha.instance.participation_state(&event, &alice.actor).await?.as_deref(),
+        Some("pending")
+    );
+    // Only an organizer decides.
+    let (status, _) = alice
+        .post_raw(&json!({"type": "Accept", "object": join_id}))
+        .await?;
+    assert_eq!(status, 404, "alice has no local event to decide on");
+    organizer.post(json!({"type": "Accept", "object": join_id})).await?;
+    eventually(WAIT, "the Accept at alpha", || async {
+        let state = alpha.instance.participation_state(&event, &alice.actor).await?;
+        Ok((state.as_deref() == Some("accepted")).then_some(()))
+    })
+    .await?;
+    eventually(WAIT, "equal participant counts", || async {
+        let here = alpha.instance.participant_count(&event).await?;
+        let there = beta.instance.participant_count(&event).await?;
+        Ok((here == Some(1) && there == Some(1)).then_some(()))
+    })
+    .await?;
+
+    // Capacity reached: the next Join is rejected without waiting for an organizer.
+    bob.post(json!({"type": "Join", "object": event})).await?;
+    eventually(WAIT, "the Reject at alpha", || async {
+        let state = alpha.instance.participation_state(&event, &bob.actor).await?;
+        Ok((state.as_deref() == Some("rejected")).then_some(()))
+    })
+    .await?;
+    assert_eq!(
+        beta.instance.participation_state(&event, &bob.actor).await?.as_deref(),
+        Some("rejected")
+    );
+    assert_eq!(beta.instance.participant_count(&event).await?, Some(1));
+    assert_eq!(alpha.instance.participant_count(&event).await?, Some(1));
+
+    // A comment, and a reply to it from the organizer.
+    let comment = alice
+        .post(json!({"type": "Note", "inReplyTo": event, "content": "<p>Parking at the col?</p>"}))
+        .await?;
+    let comment_id = comment["object"]["id"].as_str().unwrap().to_owned();
+    eventually(WAIT, "the comment at beta", || async {
+        Ok(beta.instance.comment_ids(&event).await?.contains(&comment_id).then_some(()))
+    })
+    .await?;
+    let reply = organizer
+        .post(json!({"type": "Note", "inReplyTo": comment_id, "content": "<p>Yes, free.</p>"}))
+        .await?;
+    let reply_id = reply["object"]["id"].as_str().unwrap().to_owned();
+    eventually(WAIT, "the reply at alpha", || async {
+        Ok(alpha.instance.comment_ids(&event).await?.contains(&reply_id).then_some(()))
+    })
+    .await?;
+
+    // The event page at beta shows the event and both comments; its calendar exports.
+    let http = reqwest::Client::builder().no_proxy().build()?;
+    let page = http
+        .get(&event)
+        .header("accept", "text/html")
+        .send()
+        .await?;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await?;
+    assert!(page.contains("Ridge walk") && page.contains("Parking at the col?") && page.contains("Yes, free."));
+    let ics = http.get(format!("{event}/calendar.ics")).send().await?;
+    assert_eq!(ics.status(), 200);
+    let ics = ics.text().await?;
+    assert!(ics.contains("DTSTART:20311004T070000Z"), "{ics}");
+    let group_ics = http.get(format!("{group}/calendar.ics")).send().await?.text().await?;
+    assert!(group_ics.contains("SUMMARY:Ridge walk"), "{group_ics}");
+
+    // Update propagates.
+    let mut changed = received.clone();
+    changed["name"] = json!("Ridge walk (new time)");
+    changed["startTime"] = json!("2031-10-04T10:00:00+02:00");
+    organizer.post(json!({"type": "Update", "object": changed})).await?;
+    eventually(WAIT, "the Update at alpha", || async {
+        let doc = alpha.instance.stored_object(&event).await?;
+        Ok(doc.filter(|d| d["name"] == "Ridge walk (new time)").map(|_| ()))
+    })
+    .await?;
+
+    // Delete propagates; the object answers 410 with a Tombstone.
+    organizer.post(json!({"type": "Delete", "object": event})).await?;
+    eventually(WAIT, "the Delete at alpha", || async {
+        Ok(alpha.instance.is_deleted(&event).await?.then_some(()))
+    })
+    .await?;
+    let gone = http
+        .get(&event)
+        .header("accept", "application/activity+json")
+        .send()
+        .await?;
+    assert_eq!(gone.status(), 410);
+    let tombstone: serde_json::Value = serde_json::from_slice(&gone.bytes().await?)?;
+    assert_eq!(tombstone["type"], "Tombstone");
+    assert_eq!(tombstone["formerType"], "Event");
+
+    alpha.stop().await?;
+    beta.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_refuses_strangers_and_nonsense() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let alpha = loopback_instance(dir.path(), "alpha").await?;
+    let admin = admin_of(&alpha, dir.path(), "alpha");
+    let alice = admin.create_identity("alice").await?;
+    let bob = Client::from_identity(&admin.create_identity("bob").await?)?;
+    let alice_actor = alice["actor"].as_str().unwrap();
+    // Bob's token on Alice's outbox.
+    let impostor = Client::new(alice_actor, bob_token(&bob))?;
+    let (status, _) = impostor
+        .post_raw(&json!({"type": "Note", "inReplyTo": "x", "content": "hi"}))
+        .await?;
+    assert_eq!(status, 403);
+    // No token.
+    let anonymous = reqwest::Client::builder().no_proxy().build()?;
+    let status = anonymous
+        .post(format!("{alice_actor}/outbox"))
+        .body("{}")
+        .send()
+        .await?
+        .status();
+    assert_eq!(status, 401);
+    let alice = Client::from_identity(&alice)?;
+    for (body, expected) in [
+        (json!({"type": "Create", "object": {"type": "Event"}}), 400),
+        (json!({"type": "Create", "object": {"type": "Event", "name": "x", "startTime": "tomorrow"}}), 400),
+        (json!({"type": "Join", "object": format!("{}events/nope", alpha.base_url)}), 404),
+        (json!({"type": "Dance"}), 400),
+        (json!([1, 2]), 400),
+    ] {
+        let (status, answer) = alice.post_raw(&body).await?;
+        assert_eq!(status, expected, "{body} → {answer}");
+    }
+    // A group event needs a moderator of the group.
+    let group = admin.create_group("club", "bob").await?["actor"].as_str().unwrap().to_owned();
+    let (status, _) = alice
+        .post_raw(&json!({"type": "Create", "object": {"type": "Event", "name": "x",
+            "startTime": "2031-01-01T10:00:00Z", "attributedTo": group}}))
+        .await?;
+    assert_eq!(status, 403);
+    assert_eq!(alpha.instance.stored_object_count().await?, 0);
+    alpha.stop().await?;
+    Ok(())
+}
+
+fn bob_token(bob: &Client) -> String {
+    bob.token().to_owned()
+}
