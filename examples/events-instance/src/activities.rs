@@ -126,6 +126,7 @@ impl Instance {
             "Leave" => self.leave(name, &me, &object).await,
             "Follow" => self.follow(name, &me, &object).await,
             "Accept" | "Reject" => self.decide_join(name, &me, &object, kind == "Accept").await,
+            "Invite" => self.invite(name, &me, &activity).await,
             other => Err(bad(format!("{other} is not supported here"))),
         }
     }
@@ -555,6 +556,9 @@ impl Instance {
 
     async fn join(&self, name: &str, me: &str, object: &Value) -> Result<Value, ClientError> {
         let event_id = id_of(object).ok_or_else(|| bad("Join needs an event"))?;
+        if self.local_group(event_id).await?.is_some() || self.is_remote_group(event_id).await {
+            return self.join_group(name, me, event_id).await;
+        }
         let event = self.known_event(event_id).await?;
         let organizer = str_of(&event.document, "actor")
             .or(event.attributed_to.as_deref())
@@ -582,6 +586,9 @@ impl Instance {
 
     async fn leave(&self, name: &str, me: &str, object: &Value) -> Result<Value, ClientError> {
         let event_id = id_of(object).ok_or_else(|| bad("Leave needs an event"))?;
+        if self.local_group(event_id).await?.is_some() || self.is_remote_group(event_id).await {
+            return self.leave_group(name, me, event_id).await;
+        }
         let event = self.known_event(event_id).await?;
         let organizer = str_of(&event.document, "actor")
             .or(event.attributed_to.as_deref())
@@ -640,7 +647,7 @@ impl Instance {
     /// The organizer's decision on a pending participation (`Accept` or `Reject` of a Join).
     async fn decide_join(
         &self,
-        _name: &str,
+        name: &str,
         me: &str,
         object: &Value,
         accept: bool,
@@ -651,6 +658,12 @@ impl Instance {
             .participation_by_join(join_id)
             .await?
             .ok_or_else(|| ClientError::NotFound(format!("no Join {join_id}")))?;
+        if let Some(answer) = self
+            .decide_group(name, me, &participation, accept)
+            .await?
+        {
+            return Ok(answer);
+        }
         let event = self
             .event(&participation.event)
             .await?
@@ -918,6 +931,9 @@ pub(crate) fn dispatcher() -> Dispatcher<Instance> {
         .on(ActivityType::Join, |app: Instance, incoming| async move {
             app.on_join(incoming).await
         })
+        .on(ActivityType::Invite, |app: Instance, incoming| async move {
+            app.on_invite_activity(incoming).await.map_err(failed)
+        })
         .on(ActivityType::Leave, |app: Instance, incoming| async move {
             app.on_leave(incoming).await.map_err(failed)
         })
@@ -970,15 +986,25 @@ impl Instance {
             return Ok(());
         };
         let state = if accepted { "accepted" } else { "rejected" };
-        if self
-            .db()
-            .set_following_state(object.as_str(), state)
-            .await?
-        {
+        if let Some(target) = self.db().following_target(object.as_str()).await? {
+            // Only the followed actor answers a Follow.
+            if target != incoming.actor.as_str() {
+                warn!(actor = %incoming.actor, follow = %object, "an answer to someone else's Follow; ignored");
+                return Ok(());
+            }
+            self.db()
+                .set_following_state(object.as_str(), state)
+                .await?;
             info!(follow = %object, state, "follow answered");
             return Ok(());
         }
         if let Some(mut participation) = self.db().participation_by_join(object.as_str()).await? {
+            if self
+                .on_invitation_answer(&participation, incoming.actor.as_str(), accepted)
+                .await?
+            {
+                return Ok(());
+            }
             // Only the event's own server may answer.
             if !activitypub_core::origin::same_origin(
                 &incoming.actor,
@@ -1110,6 +1136,16 @@ impl Instance {
         let Some(event_id) = incoming.object.id() else {
             return Err(HandlerError::Refused("a Join of nothing".into()));
         };
+        if let Some(group) = self.local_group(event_id.as_str()).await.map_err(failed)? {
+            let Some(join_id) = incoming.activity.props.id.as_ref() else {
+                return Err(HandlerError::Refused("a Join without an id".into()));
+            };
+            self.remember_actor(&incoming.actor).await;
+            return self
+                .process_group_join(&group, incoming.actor.as_str(), join_id.as_str())
+                .await
+                .map_err(failed);
+        }
         let Some(event) = self
             .event(event_id.as_str())
             .await
@@ -1129,10 +1165,38 @@ impl Instance {
             .map_err(failed)
     }
 
+    async fn on_invite_activity(&self, incoming: Incoming) -> Result<()> {
+        let (Some(id), Some(group)) = (incoming.activity.props.id.as_ref(), incoming.object.id())
+        else {
+            return Ok(());
+        };
+        let body: Value = serde_json::from_slice(&incoming.body).unwrap_or(Value::Null);
+        let Some(target) = body.get("target").and_then(id_of) else {
+            return Ok(());
+        };
+        if !self.is_local(target) {
+            return Ok(());
+        }
+        // Only the group's own server invites into it.
+        if !activitypub_core::origin::same_origin(&incoming.actor, group) {
+            warn!(actor = %incoming.actor, %group, "an invitation into another server's group; ignored");
+            return Ok(());
+        }
+        self.remember_actor(group).await;
+        self.on_invite(id.as_str(), group.as_str(), target).await
+    }
+
     async fn on_leave(&self, incoming: Incoming) -> Result<()> {
         let Some(event_id) = incoming.object.id() else {
             return Ok(());
         };
+        if let Some(group) = self.local_group(event_id.as_str()).await? {
+            self.db()
+                .remove_member(&group, incoming.actor.as_str())
+                .await?;
+            info!(member = %incoming.actor, %group, "left the group");
+            return Ok(());
+        }
         if let Some(event) = self.event(event_id.as_str()).await? {
             self.process_leave(event, incoming.actor.as_str()).await?;
         }

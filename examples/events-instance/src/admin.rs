@@ -90,6 +90,18 @@ impl Admin {
         Ok(json!({"actor": actor_id(&base, name).as_str()}))
     }
 
+    /// Sets how people join group `group`: `open` (members at once), `moderated` (the default:
+    /// its administrators and moderators accept requests) or `invite_only`.
+    pub async fn set_group_openness(&self, group: &str, openness: &str) -> Result<Value> {
+        let (db, base) = self.open().await?;
+        db.actor(group)
+            .await?
+            .filter(|g| g.kind == "Group")
+            .ok_or_else(|| anyhow!("no group {group:?}"))?;
+        crate::groups::set_openness(&db, group, openness).await?;
+        Ok(json!({"group": actor_id(&base, group).as_str(), "openness": openness}))
+    }
+
     /// Adds identity `member` to group `group` with `role` (`administrator`, `moderator`,
     /// `member`).
     pub async fn add_member(&self, group: &str, member: &str, role: &str) -> Result<Value> {

@@ -309,6 +309,15 @@ impl Db {
         Ok(row.map(|r| r.try_get("role")).transpose()?)
     }
 
+    pub(crate) async fn remove_member(&self, group: &str, actor: &str) -> Result<()> {
+        sqlx::query("DELETE FROM ev_members WHERE group_name = $1 AND actor = $2")
+            .bind(group)
+            .bind(actor)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub(crate) async fn member_count(&self, group: &str) -> Result<i64> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM ev_members WHERE group_name = $1
@@ -423,6 +432,15 @@ impl Db {
             .execute(&self.pool)
             .await?;
         Ok(result.rows_affected() > 0)
+    }
+
+    /// The target of the follow `follow_id`.
+    pub(crate) async fn following_target(&self, follow_id: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT target FROM ev_following WHERE follow_id = $1")
+            .bind(follow_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("target")).transpose()?)
     }
 
     pub(crate) async fn following_state(

@@ -14,6 +14,7 @@ pub mod admin;
 mod app;
 mod db;
 pub mod demo;
+mod groups;
 mod html;
 mod ics;
 mod web;

@@ -100,6 +100,10 @@ enum AdminAction {
         /// The identity that administers it.
         #[arg(long)]
         admin: String,
+        /// How people join: `open`, `moderated` (requests accepted by its administrators and
+        /// moderators) or `invite_only`.
+        #[arg(long, default_value = "moderated")]
+        openness: String,
     },
     /// Adds an identity (a name, or a remote actor URL) to a group with a role.
     AddMember {
@@ -178,8 +182,14 @@ async fn run(cli: Cli) -> Result<()> {
                 .with_danger_allow_private_addresses(danger_allow_private_addresses);
             let output = match action {
                 AdminAction::CreateIdentity { name } => admin.create_identity(&name).await?,
-                AdminAction::CreateGroup { name, admin: owner } => {
-                    admin.create_group(&name, &owner).await?
+                AdminAction::CreateGroup {
+                    name,
+                    admin: owner,
+                    openness,
+                } => {
+                    let group = admin.create_group(&name, &owner).await?;
+                    admin.set_group_openness(&name, &openness).await?;
+                    group
                 }
                 AdminAction::AddMember {
                     group,

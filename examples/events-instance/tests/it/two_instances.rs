@@ -229,3 +229,103 @@ async fn the_outbox_refuses_strangers_and_nonsense() -> anyhow::Result<()> {
 fn bob_token(bob: &Client) -> String {
     bob.token().to_owned()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_take_members_by_request_and_by_invitation() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let alpha = loopback_instance(dir.path(), "alpha").await?;
+    let beta = loopback_instance(dir.path(), "beta").await?;
+    let alpha_admin = admin_of(&alpha, dir.path(), "alpha");
+    let beta_admin = admin_of(&beta, dir.path(), "beta");
+    let alice = Client::from_identity(&alpha_admin.create_identity("alice").await?)?;
+    let bob = Client::from_identity(&alpha_admin.create_identity("bob").await?)?;
+    let organizer = Client::from_identity(&beta_admin.create_identity("organizer").await?)?;
+    let group = beta_admin.create_group("hikers", "organizer").await?["actor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // By request: pending until a moderator accepts.
+    let join = alice.post(json!({"type": "Join", "object": group})).await?;
+    let join_id = join["id"].as_str().unwrap().to_owned();
+    eventually(WAIT, "the request at beta", || async {
+        let role = beta.instance.member_role("hikers", &alice.actor).await?;
+        Ok((role.as_deref() == Some("not_approved")).then_some(()))
+    })
+    .await?;
+    assert_eq!(
+        alpha.instance.participation_state(&group, &alice.actor).await?.as_deref(),
+        Some("pending")
+    );
+    // A non-member cannot decide.
+    let (status, _) = bob.post_raw(&json!({"type": "Accept", "object": join_id})).await?;
+    assert_eq!(status, 404, "bob's instance has no such request");
+    organizer.post(json!({"type": "Accept", "object": join_id})).await?;
+    assert_eq!(
+        beta.instance.member_role("hikers", &alice.actor).await?.as_deref(),
+        Some("member")
+    );
+    eventually(WAIT, "the Accept at alpha", || async {
+        let state = alpha.instance.participation_state(&group, &alice.actor).await?;
+        Ok((state.as_deref() == Some("accepted")).then_some(()))
+    })
+    .await?;
+
+    // By invitation: the invitee answers.
+    let invite = organizer
+        .post(json!({"type": "Invite", "object": group, "target": bob.actor}))
+        .await?;
+    let invite_id = invite["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        beta.instance.member_role("hikers", &bob.actor).await?.as_deref(),
+        Some("invited")
+    );
+    eventually(WAIT, "the invitation at alpha", || async {
+        let state = alpha.instance.participation_state(&group, &bob.actor).await?;
+        Ok((state.as_deref() == Some("invited")).then_some(()))
+    })
+    .await?;
+    // Only the invitee answers.
+    let (status, _) = alice.post_raw(&json!({"type": "Accept", "object": invite_id})).await?;
+    assert_eq!(status, 403);
+    bob.post(json!({"type": "Accept", "object": invite_id})).await?;
+    eventually(WAIT, "bob a member at beta", || async {
+        let role = beta.instance.member_role("hikers", &bob.actor).await?;
+        Ok((role.as_deref() == Some("member")).then_some(()))
+    })
+    .await?;
+
+    // An invite-only group refuses requests; an open one takes them at once.
+    beta_admin.create_group("secret", "organizer").await?;
+    beta_admin.set_group_openness("secret", "invite_only").await?;
+    let secret = format!("{}actors/secret", beta.base_url);
+    alice.post(json!({"type": "Join", "object": secret})).await?;
+    eventually(WAIT, "the Reject at alpha", || async {
+        let state = alpha.instance.participation_state(&secret, &alice.actor).await?;
+        Ok((state.as_deref() == Some("rejected")).then_some(()))
+    })
+    .await?;
+    assert_eq!(beta.instance.member_role("secret", &alice.actor).await?, None);
+    beta_admin.create_group("open", "organizer").await?;
+    beta_admin.set_group_openness("open", "open").await?;
+    let open = format!("{}actors/open", beta.base_url);
+    alice.post(json!({"type": "Join", "object": open})).await?;
+    eventually(WAIT, "the Accept at alpha", || async {
+        let state = alpha.instance.participation_state(&open, &alice.actor).await?;
+        Ok((state.as_deref() == Some("accepted")).then_some(()))
+    })
+    .await?;
+    assert_eq!(
+        beta.instance.member_role("open", &alice.actor).await?.as_deref(),
+        Some("member")
+    );
+    // Leaving.
+    alice.post(json!({"type": "Leave", "object": open})).await?;
+    eventually(WAIT, "alice gone from the group", || async {
+        Ok(beta.instance.member_role("open", &alice.actor).await?.is_none().then_some(()))
+    })
+    .await?;
+    alpha.stop().await?;
+    beta.stop().await?;
+    Ok(())
+}
