@@ -329,3 +329,58 @@ async fn groups_take_members_by_request_and_by_invitation() -> anyhow::Result<()
     beta.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_followed_instance_announces_its_public_events() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let alpha = loopback_instance(dir.path(), "alpha").await?;
+    // Beta signs with its Ed25519 keys: alpha verifies them through `assertionMethod`.
+    let beta = events_instance::start(
+        events_instance::Options::new(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            dir.path().join("beta.sqlite").to_string_lossy().into_owned(),
+        )
+        .with_danger_allow_private_addresses(true)
+        .with_quick_retries(true)
+        .with_ed25519_signatures(true),
+    )
+    .await?;
+    let beta_admin = admin_of(&beta, dir.path(), "beta");
+    let organizer = Client::from_identity(&beta_admin.create_identity("organizer").await?)?;
+
+    // Alpha's instance actor follows beta, found from beta's base URL through NodeInfo.
+    let followed = admin_of(&alpha, dir.path(), "alpha")
+        .follow_instance(&beta.base_url)
+        .await?;
+    let beta_instance = format!("{}actors/instance", beta.base_url);
+    assert_eq!(followed["target"], beta_instance.as_str());
+    let alpha_instance = format!("{}actors/instance", alpha.base_url);
+    eventually(WAIT, "alpha's instance among beta's followers", || async {
+        Ok(beta
+            .instance
+            .followers_of("instance")
+            .await?
+            .contains(&alpha_instance)
+            .then_some(()))
+    })
+    .await?;
+    eventually(WAIT, "the Accept at alpha", || async {
+        let state = alpha.instance.following_state("instance", &beta_instance).await?;
+        Ok((state.as_deref() == Some("accepted")).then_some(()))
+    })
+    .await?;
+
+    // A public event of someone alpha does not follow reaches alpha through the Announce.
+    let create = organizer
+        .post(json!({"type": "Event", "name": "Open day", "startTime": "2031-05-01T10:00:00Z"}))
+        .await?;
+    let event = create["object"]["id"].as_str().unwrap().to_owned();
+    let stored = eventually(WAIT, "the announced event at alpha", || async {
+        alpha.instance.stored_object(&event).await
+    })
+    .await?;
+    assert_eq!(stored["name"], "Open day");
+    alpha.stop().await?;
+    beta.stop().await?;
+    Ok(())
+}
