@@ -5,7 +5,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::app::{INSTANCE_ACTOR, actor_id, create_actor, new_token};
+use crate::app::{INSTANCE_ACTOR, actor_id, create_actor, hash_token, new_token};
 use crate::db::Db;
 use crate::{Options, open_instance};
 
@@ -57,14 +57,29 @@ impl Admin {
         Ok((db, base))
     }
 
-    /// Creates an identity (a Person actor) and its token: `{"actor": URL, "token": TOKEN}`.
+    /// Creates an account with one identity (a Person actor): `{"actor": URL, "token": TOKEN}`.
+    /// The token is the account's; only its hash is stored.
     pub async fn create_identity(&self, name: &str) -> Result<Value> {
+        let (token, _) = new_token()?;
+        self.create_identity_in(name, &token).await
+    }
+
+    /// Adds an identity to the account whose token is `account_token`: one account, several
+    /// identities (as Mobilizon's profiles), one token acting for each of them.
+    pub async fn add_identity(&self, name: &str, account_token: &str) -> Result<Value> {
+        let (db, _) = self.open().await?;
+        if db.identities_by_token(&hash_token(account_token)).await?.is_empty() {
+            bail!("no account has this token");
+        }
+        self.create_identity_in(name, account_token).await
+    }
+
+    async fn create_identity_in(&self, name: &str, token: &str) -> Result<Value> {
         let (db, base) = self.open().await?;
         if name == INSTANCE_ACTOR {
             bail!("{INSTANCE_ACTOR:?} is the instance actor's name");
         }
-        let (token, hash) = new_token()?;
-        if !create_actor(&db, name, "Person", name, Some(&hash)).await? {
+        if !create_actor(&db, name, "Person", name, Some(&hash_token(token))).await? {
             bail!("the name {name:?} is taken");
         }
         Ok(json!({"actor": actor_id(&base, name).as_str(), "token": token}))

@@ -268,13 +268,14 @@ impl Db {
         .transpose()
     }
 
-    /// The identity a token hash belongs to.
-    pub(crate) async fn actor_by_token(&self, token_hash: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT name FROM ev_actors WHERE token_hash = $1")
+    /// The identities of the account whose token has this hash (an account is the identities
+    /// sharing a token).
+    pub(crate) async fn identities_by_token(&self, token_hash: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT name FROM ev_actors WHERE token_hash = $1 ORDER BY name")
             .bind(token_hash)
-            .fetch_optional(&self.pool)
+            .fetch_all(&self.pool)
             .await?;
-        Ok(row.map(|r| r.try_get("name")).transpose()?)
+        rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
     }
 
     pub(crate) async fn count_actors(&self, kind: &str) -> Result<i64> {

@@ -88,10 +88,14 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum AdminAction {
-    /// Creates an identity; prints `{"actor": URL, "token": TOKEN}`.
+    /// Creates an identity; prints `{"actor": URL, "token": TOKEN}`. A new account, unless
+    /// `--account-token` names an existing one, which then has one identity more.
     CreateIdentity {
         /// Its name.
         name: String,
+        /// The token of an existing account to add the identity to.
+        #[arg(long)]
+        account_token: Option<String>,
     },
     /// Creates a group; prints `{"actor": URL}`.
     CreateGroup {
@@ -181,7 +185,14 @@ async fn run(cli: Cli) -> Result<()> {
                 .with_base_url(base_url)
                 .with_danger_allow_private_addresses(danger_allow_private_addresses);
             let output = match action {
-                AdminAction::CreateIdentity { name } => admin.create_identity(&name).await?,
+                AdminAction::CreateIdentity {
+                    name,
+                    account_token: None,
+                } => admin.create_identity(&name).await?,
+                AdminAction::CreateIdentity {
+                    name,
+                    account_token: Some(token),
+                } => admin.add_identity(&name, &token).await?,
                 AdminAction::CreateGroup {
                     name,
                     admin: owner,

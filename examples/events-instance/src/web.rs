@@ -283,9 +283,14 @@ impl App for Instance {
         let Some(token) = token else {
             return error(StatusCode::UNAUTHORIZED, "a bearer token is required");
         };
-        match self.db().actor_by_token(&hash_token(token)).await {
-            Ok(Some(owner)) if owner == name => {}
-            Ok(_) => return error(StatusCode::FORBIDDEN, "this token is not this identity's"),
+        match self.db().identities_by_token(&hash_token(token)).await {
+            Ok(identities) if identities.iter().any(|i| i == name) => {}
+            Ok(_) => {
+                return error(
+                    StatusCode::FORBIDDEN,
+                    "this token is not of this identity's account",
+                );
+            }
             Err(e) => {
                 warn!(error = %e, "token lookup failed");
                 return error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");

@@ -64,7 +64,8 @@ async fn check(ours: Standard, theirs: Standard) -> Result<()> {
     let running = start_instance(dir.path(), ours).await?;
     let mut peer = Peer::spawn(theirs).await?;
     let outcome = flow(&running, dir.path(), &mut peer, ours, theirs).await;
-    let outcome = outcome.map_err(|error| anyhow!("{error:#}{}", peer.transcript()));
+    // Shown on failure, and with `--nocapture`.
+    println!("{}", peer.transcript());
     peer.quit().await;
     tokio::time::timeout(WAIT, running.stop())
         .await

@@ -384,3 +384,33 @@ async fn a_followed_instance_announces_its_public_events() -> anyhow::Result<()>
     beta.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_acts_as_each_of_its_identities() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let alpha = loopback_instance(dir.path(), "alpha").await?;
+    let admin = admin_of(&alpha, dir.path(), "alpha");
+    let work = admin.create_identity("alice_work").await?;
+    let token = work["token"].as_str().unwrap().to_owned();
+    let home = admin.add_identity("alice_home", &token).await?;
+    assert_eq!(home["token"], token.as_str());
+    assert!(admin.add_identity("mallory", "not-a-token").await.is_err());
+    let other = admin.create_identity("bob").await?;
+    assert_ne!(other["token"], token.as_str());
+    let as_home = Client::new(home["actor"].as_str().unwrap(), &token)?;
+    let as_work = Client::new(work["actor"].as_str().unwrap(), &token)?;
+    for client in [&as_home, &as_work] {
+        client
+            .post(json!({"type": "Event", "name": "x", "startTime": "2031-01-01T10:00:00Z"}))
+            .await?;
+    }
+    // The account's token does not act for someone else's identity.
+    let as_bob = Client::new(other["actor"].as_str().unwrap(), &token)?;
+    let (status, _) = as_bob
+        .post_raw(&json!({"type": "Event", "name": "x", "startTime": "2031-01-01T10:00:00Z"}))
+        .await?;
+    assert_eq!(status, 403);
+    assert_eq!(alpha.instance.stored_object_count().await?, 2);
+    alpha.stop().await?;
+    Ok(())
+}
