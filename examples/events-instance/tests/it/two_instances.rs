@@ -414,3 +414,73 @@ async fn an_account_acts_as_each_of_its_identities() -> anyhow::Result<()> {
     alpha.stop().await?;
     Ok(())
 }
+
+async fn authorized_fetch_instance(dir: &std::path::Path, name: &str) -> anyhow::Result<events_instance::Running> {
+    events_instance::start(
+        events_instance::Options::new(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            dir.join(format!("{name}.sqlite")).to_string_lossy().into_owned(),
+        )
+        .with_danger_allow_private_addresses(true)
+        .with_quick_retries(true)
+        .with_authorized_fetch(true),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_in_authorized_fetch_mode_federate_with_signed_fetches() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let alpha = authorized_fetch_instance(dir.path(), "alpha").await?;
+    let beta = authorized_fetch_instance(dir.path(), "beta").await?;
+    let alice =
+        Client::from_identity(&admin_of(&alpha, dir.path(), "alpha").create_identity("alice").await?)?;
+    let beta_admin = admin_of(&beta, dir.path(), "beta");
+    let organizer = Client::from_identity(&beta_admin.create_identity("organizer").await?)?;
+    let group = beta_admin.create_group("hikers", "organizer").await?["actor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Anonymous readers get nothing but the instance actor (and web pages).
+    let http = reqwest::Client::builder().no_proxy().build()?;
+    let get = |url: String| {
+        let http = http.clone();
+        async move {
+            http.get(url)
+                .header("accept", "application/activity+json")
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    };
+    assert_eq!(get(group.clone()).await?, 401);
+    assert_eq!(get(format!("{group}/followers")).await?, 401);
+    assert_eq!(get(format!("{}actors/instance", beta.base_url)).await?, 200);
+
+    // Fetching actors and keys goes through signed GETs: everything still federates.
+    alice.post(json!({"type": "Follow", "object": group})).await?;
+    eventually(WAIT, "the Accept at alpha", || async {
+        let state = alpha.instance.following_state("alice", &group).await?;
+        Ok((state.as_deref() == Some("accepted")).then_some(()))
+    })
+    .await?;
+    let create = organizer
+        .post(json!({"type": "Event", "name": "Quiet walk", "startTime": "2031-05-01T10:00:00Z",
+            "attributedTo": group}))
+        .await?;
+    let event = create["object"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(get(event.clone()).await?, 401);
+    eventually(WAIT, "the event at alpha", || async {
+        alpha.instance.stored_object(&event).await
+    })
+    .await?;
+    alice.post(json!({"type": "Join", "object": event})).await?;
+    eventually(WAIT, "the participation at alpha", || async {
+        let state = alpha.instance.participation_state(&event, &alice.actor).await?;
+        Ok((state.as_deref() == Some("accepted")).then_some(()))
+    })
+    .await?;
+    alpha.stop().await?;
+    beta.stop().await?;
+    Ok(())
+}
