@@ -19,6 +19,7 @@ mod html;
 mod ics;
 mod web;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,7 +34,7 @@ use federation_queue::{
     PostgresStore, Queue, QueueConfig, ReqwestTransport, RetryPolicy, SqliteStore, Store,
     TransportConfig,
 };
-use http_signatures::Standard;
+use http_signatures::{PeerPreference, Standard};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -177,6 +178,9 @@ impl Running {
     }
 }
 
+/// The settings key of the peers' signature preferences.
+const PEER_PREFERENCES: &str = "peer_preferences";
+
 fn is_postgres(database: &str) -> bool {
     database.starts_with("postgres://") || database.starts_with("postgresql://")
 }
@@ -310,7 +314,7 @@ async fn start_with<S: Store>(
         inbox_config,
         keys,
         fetcher,
-        InstanceStore(db),
+        InstanceStore(db.clone()),
         activities::dispatcher(),
         instance.clone(),
     );
@@ -334,16 +338,28 @@ async fn start_with<S: Store>(
                 .context("the server failed")
         })
     };
+    // What each peer accepted (double-knocking) survives restarts.
+    if let Some(saved) = db.setting(PEER_PREFERENCES).await? {
+        let saved: BTreeMap<String, PeerPreference> =
+            serde_json::from_str(&saved).unwrap_or_default();
+        for (host, preference) in saved {
+            queue.set_peer_preference(host, preference);
+        }
+    }
     let work = {
         let mut stopped = stopped.clone();
         let queue = queue.clone();
+        let db = db.clone();
         tokio::spawn(async move {
-            queue
+            let outcome = queue
                 .run(async move {
                     let _ = stopped.wait_for(|s| *s).await;
                 })
                 .await
-                .context("the delivery queue failed")
+                .context("the delivery queue failed");
+            let preferences = serde_json::to_string(&queue.peer_preferences())?;
+            db.set_setting(PEER_PREFERENCES, &preferences).await?;
+            outcome
         })
     };
     info!(%base_url, %addr, "events instance started");
