@@ -177,11 +177,16 @@ impl FetchConfig {
 /// budget to every fetch made for one incoming request.
 ///
 /// The deadline is a [`tokio::time::Instant`], so tests can pause time.
+///
+/// A budget kept as configuration (an [`InboxConfig`](crate::inbox::InboxConfig)'s, an
+/// [`Outbox`](crate::outbox::Outbox)'s) is a template: [`FetchBudget::renewed`] makes from it the
+/// budget of each request, with nothing spent and the deadline its time limit from then.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchBudget {
     max_requests: usize,
     max_bytes: usize,
     deadline: Instant,
+    time_limit: Duration,
     max_depth: usize,
     requests: usize,
     bytes: usize,
@@ -228,6 +233,7 @@ impl Default for FetchBudget {
             max_requests: 10,
             max_bytes: 2 * 1024 * 1024,
             deadline: deadline_in(Duration::from_secs(15)),
+            time_limit: Duration::from_secs(15),
             max_depth: 5,
             requests: 0,
             bytes: 0,
@@ -250,18 +256,33 @@ impl FetchBudget {
         self
     }
 
-    /// Sets the deadline.
+    /// Sets the deadline (and the time limit to the time from now until then).
     #[must_use]
     pub fn with_deadline(mut self, deadline: Instant) -> FetchBudget {
         self.deadline = deadline;
+        self.time_limit = deadline.saturating_duration_since(Instant::now());
         self
     }
 
-    /// Sets the deadline to `time` from now.
+    /// Sets the time limit, and the deadline to `time` from now.
     #[must_use]
     pub fn with_time_limit(mut self, time: Duration) -> FetchBudget {
         self.deadline = deadline_in(time);
+        self.time_limit = time;
         self
+    }
+
+    /// A budget with the same limits and nothing spent, whose deadline is
+    /// [`FetchBudget::time_limit`] from now: the budget of one request, made from a budget kept
+    /// as configuration.
+    #[must_use]
+    pub fn renewed(&self) -> FetchBudget {
+        FetchBudget {
+            deadline: deadline_in(self.time_limit),
+            requests: 0,
+            bytes: 0,
+            ..self.clone()
+        }
     }
 
     /// Sets the number of links a chain may follow (see [`Fetcher::fetch_chain`]).
@@ -284,6 +305,11 @@ impl FetchBudget {
     /// The deadline.
     pub fn deadline(&self) -> Instant {
         self.deadline
+    }
+
+    /// How long after its making (or [renewal](FetchBudget::renewed)) the budget lasts.
+    pub fn time_limit(&self) -> Duration {
+        self.time_limit
     }
 
     /// The number of links a chain may follow.

@@ -17,10 +17,10 @@
 //! 5. **Origin**: the key's owner is the activity's actor; the activity id and the key are on the
 //!    actor's server; a `Create`, `Update` or `Delete` is about objects of that server. An
 //!    embedded object from another server is not believed: it is fetched from its own origin
-//!    (or, when it is one of ours, passed on by id only) (`401`; `422` when its origin does not
-//!    serve it, `502` when its origin cannot be reached).
-//! 6. **Domain policy**: the actor's domain, and that of the activity's object, are allowed
-//!    ([`DomainPolicy`]) (`403`).
+//!    and passed on as fetched, or by id only when it is one of ours or its origin does not
+//!    serve it (the sender could do nothing about a third server) (`401`).
+//! 6. **Domain policy**: the actor's domain is allowed ([`DomainPolicy`]), and so is that of
+//!    the activity's object, embedded or referenced, before it is fetched or handed over (`403`).
 //! 7. **Idempotency**: the activity id is recorded durably ([`InboxStore`]); an id seen before
 //!    is acknowledged and not processed again (`202`). An activity without an id is recorded
 //!    under a key of the signed request ([`REPLAY_KEY_PREFIX`]), so that a replayed copy of the
@@ -49,7 +49,7 @@ use serde_json::Value;
 use tracing::{debug, info};
 use url::Url;
 
-use crate::fetch::{BudgetLimit, FetchBudget, FetchError, Fetcher};
+use crate::fetch::{FetchBudget, Fetcher};
 use crate::keys::{KeyCache, KeyError, RemoteKey};
 
 /// The prefix of the keys under which activities without an id are recorded in the
@@ -74,7 +74,9 @@ pub struct InboxConfig {
     pub scheme: String,
     /// Which domains may deliver.
     pub domains: DomainPolicy,
-    /// What following one incoming activity may fetch (its embedded objects, its key).
+    /// What following one incoming activity may fetch (its embedded objects, its key): each
+    /// request gets a [renewed](FetchBudget::renewed) copy, its time limit counted from its
+    /// arrival.
     pub fetch_budget: FetchBudget,
     /// This server's own origins: objects with ids here are never fetched (the app has them);
     /// an embedded copy of one is passed on by id only.
@@ -237,20 +239,11 @@ pub enum Rejection {
     /// An id is not on the server it should be on.
     #[error("origin: {0}")]
     Origin(#[source] OriginError),
-    /// The domain is not allowed.
-    #[error("{host} is not allowed to deliver here")]
+    /// A domain is not allowed: the key's, the actor's, or that of the activity's object.
+    #[error("{host} is not allowed here")]
     Blocked {
         /// The host.
         host: String,
-    },
-    /// An embedded object from another server could not be fetched from its origin.
-    #[error("fetching {url} from its origin: {source}")]
-    Fetch {
-        /// The object's id.
-        url: String,
-        /// Why.
-        #[source]
-        source: FetchError,
     },
     /// The durable record of processed activities failed.
     #[error("the inbox store failed: {0}")]
@@ -274,11 +267,6 @@ impl Rejection {
             | Self::ActorMismatch { .. }
             | Self::Origin(_) => StatusCode::UNAUTHORIZED,
             Self::Blocked { .. } => StatusCode::FORBIDDEN,
-            // Only a failure that may pass asks the sender to retry; an origin that answered
-            // that it does not have the object (404, 410, not a document...) will answer the
-            // same tomorrow.
-            Self::Fetch { source, .. } if is_transient(source) => StatusCode::BAD_GATEWAY,
-            Self::Fetch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Handler(error) => error.status(),
         }
@@ -291,7 +279,7 @@ impl Rejection {
             Self::Digest(_) => "digest",
             Self::Malformed(_) | Self::NotAnActivity { .. } => "activity",
             Self::Signature(_) | Self::Key { .. } | Self::BadSignature { .. } => "signature",
-            Self::ActorMismatch { .. } | Self::Origin(_) | Self::Fetch { .. } => "origin",
+            Self::ActorMismatch { .. } | Self::Origin(_) => "origin",
             Self::Blocked { .. } => "domain-policy",
             Self::Store(_) => "idempotency",
             Self::Handler(_) => "handler",
@@ -448,8 +436,9 @@ impl HandlerError {
 pub enum IncomingObject {
     /// The activity has no object.
     None,
-    /// An id only: either the activity referenced it, or it is one of this server's own objects
-    /// (an embedded copy of a local object is never believed).
+    /// An id only: the activity referenced it, or it is one of this server's own objects (an
+    /// embedded copy of a local object is never believed), or it was embedded by another server
+    /// than its own and its origin did not serve it (the copy is not believed either).
     Id(Iri),
     /// An object that can be believed: embedded by its own server, or fetched from its origin.
     Object(Box<AnyObject>),
@@ -645,7 +634,7 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
                         found: format!("{kind} without an actor"),
                     });
                 };
-                let mut budget = self.config.fetch_budget.clone();
+                let mut budget = self.config.fetch_budget.renewed();
                 self.authenticate(request, &actor, unknown.props.id.as_ref(), now, &mut budget)
                     .await?;
                 info!(%kind, %actor, "activity of an unknown type; ignoring");
@@ -676,9 +665,15 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
             });
         }
         // 4. to 6. Signature, origin of the key and the id, domain policy.
-        let mut budget = self.config.fetch_budget.clone();
+        let mut budget = self.config.fetch_budget.renewed();
         let (key, unverified) = self
-            .authenticate(request, &actor, activity.props.id.as_ref(), now, &mut budget)
+            .authenticate(
+                request,
+                &actor,
+                activity.props.id.as_ref(),
+                now,
+                &mut budget,
+            )
             .await?;
         // 5. Origin of the objects.
         origin::check_activity_origin(&activity).map_err(Rejection::Origin)?;
@@ -746,7 +741,9 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
         let unverified = verifier
             .parse_request_with_body(request, request.body(), now)
             .map_err(Rejection::Signature)?;
-        check_key_domain(&self.config.domains, unverified.key_id())?;
+        if let Some(host) = blocked_key_host(&self.config.domains, unverified.key_id()) {
+            return Err(Rejection::Blocked { host });
+        }
         // 4. Signature, with one refetch of a cached key when it fails.
         let key = verify_signature(&self.keys, &unverified, budget).await?;
         // 5. Origin.
@@ -815,15 +812,16 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
             })
         })?;
         debug!(%url, "embedded object from another server; fetching it from its origin");
-        let fetched =
-            self.fetcher
-                .fetch(&url, budget)
-                .await
-                .map_err(|source| Rejection::Fetch {
-                    url: url.to_string(),
-                    source,
-                })?;
-        Ok(IncomingObject::Object(Box::new(fetched.object().clone())))
+        match self.fetcher.fetch(&url, budget).await {
+            Ok(fetched) => Ok(IncomingObject::Object(Box::new(fetched.object().clone()))),
+            // The sender cannot make a third server answer: refusing the activity would only
+            // make it retry for days. The copy is not believed; the handler gets the id, as if
+            // the object had been referenced, and may try again or let it be.
+            Err(error) => {
+                info!(%url, %error, "cannot fetch an embedded object from its origin; passing its id");
+                Ok(IncomingObject::Id(id.clone()))
+            }
+        }
     }
 
     fn is_local(&self, id: &Iri) -> bool {
@@ -837,16 +835,13 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
     }
 }
 
-/// Refuses a signature whose key id is on a domain `domains` does not allow, before the key
-/// is fetched.
-pub(crate) fn check_key_domain(domains: &DomainPolicy, key_id: &str) -> Result<(), Rejection> {
-    match Url::parse(key_id)
+/// The host of `key_id` when `domains` does not allow it: a signature by a key on a blocked
+/// domain is refused before the key is fetched.
+pub(crate) fn blocked_key_host(domains: &DomainPolicy, key_id: &str) -> Option<String> {
+    Url::parse(key_id)
         .ok()
         .and_then(|url| url.host_str().map(str::to_owned))
-    {
-        Some(host) if !domains.allows(&host) => Err(Rejection::Blocked { host }),
-        _ => Ok(()),
-    }
+        .filter(|host| !domains.allows(host))
 }
 
 /// Verifies `unverified` with the key it names, from `keys`. When a key taken from the cache
@@ -892,21 +887,6 @@ pub(crate) async fn verify_signature(
             source,
         })?;
     Ok(fresh)
-}
-
-/// Whether fetching may succeed later: the origin could not be reached, failed, or was slow.
-fn is_transient(error: &FetchError) -> bool {
-    match error {
-        FetchError::Timeout { .. }
-        | FetchError::Connect { .. }
-        | FetchError::Transport { .. }
-        | FetchError::Sign { .. } => true,
-        FetchError::Status { status, .. } => {
-            status.is_server_error() || *status == StatusCode::TOO_MANY_REQUESTS
-        }
-        FetchError::BudgetExhausted { limit, .. } => *limit == BudgetLimit::Time,
-        _ => false,
-    }
 }
 
 /// The host of `iri`, if it is a URL with one.

@@ -3,7 +3,8 @@
 //! [`Outbox::deliver`] takes the recipients from `to`, `bto`, `cc`, `bcc` and `audience` (of the
 //! activity and of its embedded object), skips the public collection and this server's own
 //! actors, expands this server's collections (followers) through the app's [`Audience`],
-//! resolves each remote actor to its inbox and shared inbox (cached, see [`KeyCache`]), removes
+//! resolves each remote actor to its inbox and shared inbox (cached, see [`KeyCache`]; a few at
+//! a time, each within its own [`FetchBudget`]), removes
 //! `bto` and `bcc`, and enqueues the activity once for all of them: `federation-queue` collapses
 //! recipients that share a shared inbox into one delivery.
 
@@ -15,12 +16,16 @@ use activitypub_core::{AnyObject, Iri};
 use federation_queue::{
     Clock, DeliveryId, Enqueue, EnqueueError, KeyProvider, Queue, Recipient, Store, Transport,
 };
+use futures::stream::{self, StreamExt as _};
 use tracing::{debug, warn};
 use url::Url;
 
 use crate::fetch::FetchBudget;
 use crate::inbox::StoreError;
 use crate::keys::{KeyCache, KeyError};
+
+/// How many recipients are resolved at once.
+const RESOLVE_CONCURRENCY: usize = 8;
 
 /// The app's side of addressing: which of its collections hold whom.
 pub trait Audience: Send + Sync {
@@ -115,7 +120,8 @@ impl<E: Enqueuer> Outbox<E> {
         }
     }
 
-    /// Sets what resolving the recipients of one activity may fetch.
+    /// Sets what resolving one recipient may fetch (each gets a [renewed](FetchBudget::renewed)
+    /// copy). Default: [`FetchBudget::default`].
     pub fn with_budget(mut self, budget: FetchBudget) -> Self {
         self.budget = budget;
         self
@@ -166,10 +172,21 @@ impl<E: Enqueuer> Outbox<E> {
                 actors.push(target);
             }
         }
+        // Each recipient has a budget of its own (its actor document, and redirects), and a few
+        // are resolved at a time: a delivery to thousands of followers whose actors have left
+        // the cache must neither stop at the tenth nor make its round trips one after another.
+        let resolved: Vec<(Iri, Result<Recipient, ResolveError>)> = stream::iter(actors)
+            .map(|actor| async move {
+                let mut budget = self.budget.renewed();
+                let outcome = self.resolve(&actor, &mut budget).await;
+                (actor, outcome)
+            })
+            .buffered(RESOLVE_CONCURRENCY)
+            .collect()
+            .await;
         let mut recipients = Vec::new();
-        let mut budget = self.budget.clone();
-        for actor in actors {
-            match self.resolve(&actor, &mut budget).await {
+        for (actor, outcome) in resolved {
+            match outcome {
                 Ok(recipient) => {
                     recipients.push(recipient);
                     report.recipients.push(actor);

@@ -12,10 +12,17 @@
 //! | `POST /actors/{name}/outbox` | client-to-server, when the app implements [`App::post_outbox`] |
 //! | `GET` anything else | an object of the app's: `200`, `410` with its `Tombstone`, or `404` |
 //!
+//! A browser (an `Accept` naming `text/html` and no ActivityStreams type) gets the app's page;
+//! for something without one it is redirected to the document's `url` when that names another
+//! page, and otherwise gets the JSON.
+//!
 //! In **authorized-fetch** mode ([`RoutesConfig::authorized_fetch`]) every ActivityPub GET but
 //! the instance actor's, WebFinger's and NodeInfo's must carry a valid HTTP signature from a
-//! domain the [`DomainPolicy`](crate::inbox::DomainPolicy) allows; the instance actor stays
-//! readable so that peers can verify its signed fetches.
+//! domain the [`DomainPolicy`](crate::inbox::DomainPolicy) allows (`401` without one, `403` from a
+//! blocked domain); the instance actor stays readable so that peers can verify its signed
+//! fetches. Web pages are still served without a signature, but the JSON never is: a browser
+//! asking for something without a page (and without another `url`) gets `406 Not Acceptable`,
+//! and for a deleted object a bare `410` without its tombstone.
 
 use std::fmt;
 use std::future::Future;
@@ -24,19 +31,19 @@ use std::time::SystemTime;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{OriginalUri, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
-use http_signatures::{Policy, Verifier};
+use http_signatures::Verifier;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use tracing::{debug, info, warn};
 use url::Url;
 
 use crate::fetch::FetchBudget;
-use crate::inbox::{Accepted, Inbox, InboxStore, Rejection};
+use crate::inbox::{Accepted, Inbox, InboxStore, Rejection, blocked_key_host, verify_signature};
 
 /// The media type of ActivityPub documents.
 pub const ACTIVITY_JSON: &str = "application/activity+json";
@@ -89,8 +96,9 @@ impl Representation {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ObjectState {
-    /// It exists: its document, and the page for browsers (`None`: redirect browsers to the
-    /// document's `url`, or serve the JSON).
+    /// It exists: its document, and the page for browsers (`None`: browsers are redirected to
+    /// the document's `url` when it names another page, else get the JSON, or in
+    /// authorized-fetch mode `406 Not Acceptable`).
     Found {
         /// The ActivityPub document.
         document: Value,
@@ -339,20 +347,102 @@ fn app_error(error: &AppError) -> Response {
     )
 }
 
-fn respond_state(state: ObjectState, representation: Representation) -> Response {
-    match state {
-        ObjectState::Found { document, html } => match (representation, html) {
-            (Representation::Html, Some(page)) => html_response(page),
-            _ => activity_response(&document),
-        },
-        ObjectState::Gone { tombstone } => {
-            json_response(StatusCode::GONE, &tombstone, ACTIVITY_JSON)
+/// The response for `state` in `representation`. A browser asking for something that has no
+/// web page is sent to the document's `url` when it names another page; otherwise it gets the
+/// JSON, except in authorized-fetch mode, where the HTML representation is served without a
+/// signature and so must not carry the document (`406`, or a bare `410` for a tombstone).
+fn respond_state(
+    state: ObjectState,
+    representation: Representation,
+    config: &RoutesConfig,
+) -> Response {
+    match (state, representation) {
+        (
+            ObjectState::Found {
+                html: Some(page), ..
+            },
+            Representation::Html,
+        ) => html_response(page),
+        (ObjectState::Found { document, .. }, Representation::Html) => {
+            match web_page_url(&document) {
+                Some(page) => with_vary(see_other(&page)),
+                None if config.authorized_fetch => with_vary(
+                    (
+                        StatusCode::NOT_ACCEPTABLE,
+                        "This is served as application/activity+json only, to signed requests.\n",
+                    )
+                        .into_response(),
+                ),
+                None => activity_response(&document),
+            }
         }
-        ObjectState::NotFound => StatusCode::NOT_FOUND.into_response(),
+        (ObjectState::Found { document, .. }, Representation::ActivityJson) => {
+            activity_response(&document)
+        }
+        (ObjectState::Gone { .. }, Representation::Html) if config.authorized_fetch => {
+            with_vary((StatusCode::GONE, "Deleted.\n").into_response())
+        }
+        (ObjectState::Gone { tombstone }, _) => {
+            with_vary(json_response(StatusCode::GONE, &tombstone, ACTIVITY_JSON))
+        }
+        (ObjectState::NotFound, _) => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
-/// Checks the signature of a GET in authorized-fetch mode.
+/// The `url` of a document that is a web page other than the document itself: the first
+/// `http(s)` entry, preferring one of type `text/html`.
+fn web_page_url(document: &Value) -> Option<Url> {
+    let id = document.get("id").and_then(Value::as_str);
+    let entries: Vec<&Value> = match document.get("url")? {
+        Value::Array(entries) => entries.iter().collect(),
+        entry => vec![entry],
+    };
+    let candidates = entries.iter().filter_map(|entry| match entry {
+        Value::String(href) => Some((href.as_str(), None)),
+        Value::Object(link) => link
+            .get("href")
+            .and_then(Value::as_str)
+            .map(|href| (href, link.get("mediaType").and_then(Value::as_str))),
+        _ => None,
+    });
+    let usable = |href: &str| {
+        Url::parse(href)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "https" | "http") && Some(href) != id)
+    };
+    let mut fallback = None;
+    for (href, media_type) in candidates {
+        let Some(url) = usable(href) else {
+            continue;
+        };
+        if media_type.is_some_and(|t| t.starts_with("text/html")) {
+            return Some(url);
+        }
+        if fallback.is_none() && media_type.is_none() {
+            fallback = Some(url);
+        }
+    }
+    fallback
+}
+
+/// `303 See Other` to `page` (a parsed URL, so ASCII and a valid header value).
+fn see_other(page: &Url) -> Response {
+    match HeaderValue::from_str(page.as_str()) {
+        Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
+        Err(_) => StatusCode::NOT_ACCEPTABLE.into_response(),
+    }
+}
+
+fn with_vary(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept"));
+    response
+}
+
+/// Checks the signature of a GET in authorized-fetch mode: valid under the inbox's signature
+/// policy, by a key on an allowed domain, which the key cache has or can fetch (a cached key that
+/// does not verify is refetched once, as in the inbox).
 async fn authorize<A: App, St: InboxStore>(
     server: &Server<A, St>,
     method: &Method,
@@ -376,40 +466,28 @@ async fn authorize<A: App, St: InboxStore>(
         )
     })?;
     let inbox_config = server.inbox.config();
-    let verifier = Verifier::new(Policy::fediverse())
+    let verifier = Verifier::new(inbox_config.signature_policy.clone())
         .with_default_scheme(server.config.base_url.scheme().to_owned());
-    let unauthorized =
-        |detail: String| problem(StatusCode::UNAUTHORIZED, "authorized-fetch", detail);
     let unverified = verifier
         .parse_request_with_body(&request, &[], SystemTime::now())
-        .map_err(|e| unauthorized(e.to_string()))?;
-    let key_id = unverified.key_id().to_owned();
-    if let Some(host) = Url::parse(&key_id)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        && !inbox_config.domains.allows(&host)
-    {
+        .map_err(|e| problem(StatusCode::UNAUTHORIZED, "authorized-fetch", e.to_string()))?;
+    let mut budget: FetchBudget = inbox_config.fetch_budget.renewed();
+    if let Some(host) = blocked_key_host(&inbox_config.domains, unverified.key_id()) {
         return Err(problem(
             StatusCode::FORBIDDEN,
             "domain-policy",
-            format!("{host} is blocked"),
+            format!("{host} is not allowed here"),
         ));
     }
-    let mut budget: FetchBudget = inbox_config.fetch_budget.clone();
-    let keys = server.inbox.keys();
-    let key = keys
-        .key(&key_id, &mut budget)
+    verify_signature(server.inbox.keys(), &unverified, &mut budget)
         .await
-        .map_err(|e| unauthorized(format!("key {key_id}: {e}")))?;
-    if unverified.verify(&key.key).is_err() {
-        let fresh = keys
-            .refresh(&key_id, &mut budget)
-            .await
-            .map_err(|e| unauthorized(format!("key {key_id}: {e}")))?;
-        unverified
-            .verify(&fresh.key)
-            .map_err(|e| unauthorized(e.to_string()))?;
-    }
+        .map_err(|rejection| {
+            problem(
+                StatusCode::UNAUTHORIZED,
+                "authorized-fetch",
+                rejection.to_string(),
+            )
+        })?;
     Ok(())
 }
 
@@ -424,11 +502,9 @@ async fn webfinger<A: App, St: InboxStore>(
     let base = &server.config.base_url;
     let our_host = host_with_port(base.host_str().unwrap_or_default(), base.port());
     let name: Option<String> = match &query.resource {
-        webfinger::Resource::Acct(acct) => acct
-            .host()
-            .to_string()
-            .eq_ignore_ascii_case(&our_host)
-            .then(|| acct.user().to_owned()),
+        webfinger::Resource::Acct(acct) => {
+            is_our_host(acct.host(), base).then(|| acct.user().to_owned())
+        }
         webfinger::Resource::Uri(url) => url
             .as_str()
             .strip_prefix(server.config.actor_id("").as_str())
@@ -450,6 +526,21 @@ async fn webfinger<A: App, St: InboxStore>(
         None => None,
     };
     into_axum(query.respond(found))
+}
+
+/// Whether the host of an `acct:` URI is this server's: the same host and the same port, an
+/// absent port meaning the default one of the server's scheme (`acct:a@example.com:443` is
+/// `https://example.com`'s; a server on another port has its port in its handles).
+fn is_our_host(host: &webfinger::Host, base: &Url) -> bool {
+    let same_host = base
+        .host_str()
+        .is_some_and(|ours| host.host().to_string().eq_ignore_ascii_case(ours));
+    let default_port = match base.scheme() {
+        "https" => Some(443),
+        "http" => Some(80),
+        _ => None,
+    };
+    same_host && host.port().or(default_port) == base.port_or_known_default()
 }
 
 fn host_with_port(host: &str, port: Option<u16>) -> String {
@@ -486,7 +577,7 @@ async fn actor<A: App, St: InboxStore>(
     State(server): State<Shared<A, St>>,
     Path(name): Path<String>,
     method: Method,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Response {
     let representation = Representation::negotiate(&headers);
@@ -497,7 +588,7 @@ async fn actor<A: App, St: InboxStore>(
         return response;
     }
     match server.app.actor(&name, representation).await {
-        Ok(Some(state)) => respond_state(state, representation),
+        Ok(Some(state)) => respond_state(state, representation, &server.config),
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(error) => app_error(&error),
     }
@@ -553,6 +644,7 @@ async fn actor_inbox<A: App, St: InboxStore>(
 ) -> Response {
     match server.app.actor(&name, Representation::ActivityJson).await {
         Ok(Some(ObjectState::Found { .. })) => receive(&server, request, Some(name)).await,
+        Ok(Some(ObjectState::Gone { .. })) => StatusCode::GONE.into_response(),
         Ok(_) => StatusCode::NOT_FOUND.into_response(),
         Err(error) => app_error(&error),
     }
@@ -595,36 +687,37 @@ async fn collection<A: App, St: InboxStore>(
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(error) => return app_error(&error),
     };
-    let mut document = match page {
-        None => json!({
-            "id": id.as_str(),
-            "type": "OrderedCollection",
-            "totalItems": items.total,
-            "first": page_url(1),
-        }),
+    let mut document = Map::new();
+    document.insert("@context".to_owned(), default_context());
+    match page {
+        None => {
+            document.insert("id".to_owned(), json!(id.as_str()));
+            document.insert("type".to_owned(), json!("OrderedCollection"));
+            document.insert("totalItems".to_owned(), json!(items.total));
+            document.insert("first".to_owned(), json!(page_url(1)));
+            if items.total > 0 {
+                document.insert(
+                    "last".to_owned(),
+                    json!(page_url(items.total.div_ceil(size))),
+                );
+            }
+        }
         Some(n) => {
             let n = n.max(1);
-            let mut page = json!({
-                "id": page_url(n),
-                "type": "OrderedCollectionPage",
-                "partOf": id.as_str(),
-                "totalItems": items.total,
-                "orderedItems": items.items,
-            });
+            document.insert("id".to_owned(), json!(page_url(n)));
+            document.insert("type".to_owned(), json!("OrderedCollectionPage"));
+            document.insert("partOf".to_owned(), json!(id.as_str()));
+            document.insert("totalItems".to_owned(), json!(items.total));
+            document.insert("orderedItems".to_owned(), Value::Array(items.items));
             if n.saturating_mul(size) < items.total {
-                page["next"] = Value::String(page_url(n + 1));
+                document.insert("next".to_owned(), json!(page_url(n.saturating_add(1))));
             }
             if n > 1 {
-                page["prev"] = Value::String(page_url(n - 1));
+                document.insert("prev".to_owned(), json!(page_url(n - 1)));
             }
-            page
         }
-    };
-    if items.total > 0 && page.is_none() {
-        let last = items.total.div_ceil(size);
-        document["last"] = Value::String(page_url(last));
     }
-    document["@context"] = default_context();
+    let document = Value::Object(document);
     activity_response(&document)
 }
 
@@ -633,7 +726,7 @@ async fn outbox<A: App, St: InboxStore>(
     Path(name): Path<String>,
     Query(query): Query<PageQuery>,
     method: Method,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Response {
     collection(
@@ -651,7 +744,7 @@ async fn followers<A: App, St: InboxStore>(
     Path(name): Path<String>,
     Query(query): Query<PageQuery>,
     method: Method,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Response {
     collection(
@@ -669,7 +762,7 @@ async fn following<A: App, St: InboxStore>(
     Path(name): Path<String>,
     Query(query): Query<PageQuery>,
     method: Method,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Response {
     collection(
@@ -702,7 +795,7 @@ async fn post_outbox<A: App, St: InboxStore>(
 async fn object<A: App, St: InboxStore>(
     State(server): State<Shared<A, St>>,
     method: Method,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Response {
     if method != Method::GET && method != Method::HEAD {
@@ -718,7 +811,7 @@ async fn object<A: App, St: InboxStore>(
         return response;
     }
     match server.app.object(&url, representation).await {
-        Ok(state) => respond_state(state, representation),
+        Ok(state) => respond_state(state, representation, &server.config),
         Err(error) => app_error(&error),
     }
 }

@@ -658,10 +658,7 @@ impl Instance {
             .participation_by_join(join_id)
             .await?
             .ok_or_else(|| ClientError::NotFound(format!("no Join {join_id}")))?;
-        if let Some(answer) = self
-            .decide_group(name, me, &participation, accept)
-            .await?
-        {
+        if let Some(answer) = self.decide_group(name, me, &participation, accept).await? {
             return Ok(answer);
         }
         let event = self
@@ -808,7 +805,7 @@ impl Instance {
             bail!("an event without an id");
         };
         if self.is_local(id.as_str()) {
-            return Ok(self.event(id.as_str()).await?);
+            return self.event(id.as_str()).await;
         }
         let document = object.to_value();
         let attributed_to = document
@@ -963,11 +960,15 @@ impl Instance {
             .add_follower(&local, &follower, &follow_id)
             .await?;
         self.remember_actor(&incoming.actor).await;
-        let follow: Value = serde_json::from_slice(&incoming.body).unwrap_or(json!(follow_id));
-        let mut follow = follow;
-        if let Value::Object(map) = &mut follow {
-            map.remove("@context");
-        }
+        // The Follow restated in our words (as Mastodon does), not the received body: that was
+        // written against the sender's `@context` and may carry its proof or LD signature, which
+        // no longer verify once embedded here (Fedify sends both).
+        let follow = json!({
+            "id": follow_id,
+            "type": "Follow",
+            "actor": follower,
+            "object": target.as_str(),
+        });
         let accept = self.activity(
             "Accept",
             target.as_str(),

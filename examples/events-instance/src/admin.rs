@@ -68,7 +68,11 @@ impl Admin {
     /// identities (as Mobilizon's profiles), one token acting for each of them.
     pub async fn add_identity(&self, name: &str, account_token: &str) -> Result<Value> {
         let (db, _) = self.open().await?;
-        if db.identities_by_token(&hash_token(account_token)).await?.is_empty() {
+        if db
+            .identities_by_token(&hash_token(account_token))
+            .await?
+            .is_empty()
+        {
             bail!("no account has this token");
         }
         self.create_identity_in(name, account_token).await

@@ -92,16 +92,13 @@ pub(crate) struct Settings {
 
 /// Enqueues on whatever store the queue runs on.
 #[derive(Clone)]
-pub(crate) struct ErasedQueue(
-    Arc<
-        dyn Fn(
-                Enqueue,
-            )
-                -> Pin<Box<dyn Future<Output = Result<Vec<DeliveryId>, EnqueueError>> + Send>>
-            + Send
-            + Sync,
-    >,
-);
+pub(crate) struct ErasedQueue(EnqueueFn);
+
+/// A boxed `enqueue`.
+type EnqueueFn = Arc<dyn Fn(Enqueue) -> EnqueueFuture + Send + Sync>;
+
+/// What a boxed `enqueue` returns.
+type EnqueueFuture = Pin<Box<dyn Future<Output = Result<Vec<DeliveryId>, EnqueueError>> + Send>>;
 
 impl ErasedQueue {
     pub(crate) fn new<E: Enqueuer + Clone + 'static>(queue: E) -> Self {
@@ -314,8 +311,10 @@ impl Instance {
                 "publicKeyMultibase": ed,
             }],
         });
-        if row.kind == "Group" {
-            document["members"] = Value::String(format!("{id}/members"));
+        if row.kind == "Group"
+            && let Some(map) = document.as_object_mut()
+        {
+            map.insert("members".into(), Value::String(format!("{id}/members")));
         }
         Ok(document)
     }

@@ -38,11 +38,13 @@ impl Client {
 
     /// From the JSON `create-identity` prints.
     pub fn from_identity(identity: &Value) -> Result<Self> {
-        let actor = identity["actor"]
-            .as_str()
+        let actor = identity
+            .pointer("/actor")
+            .and_then(Value::as_str)
             .ok_or_else(|| anyhow!("no actor in {identity}"))?;
-        let token = identity["token"]
-            .as_str()
+        let token = identity
+            .pointer("/token")
+            .and_then(Value::as_str)
             .ok_or_else(|| anyhow!("no token in {identity}"))?;
         Self::new(actor, token)
     }
@@ -138,7 +140,11 @@ pub async fn run(dir: &Path, once: bool) -> Result<()> {
     let beta_admin = admin_of(&beta, dir, "beta");
     let organizer = Client::from_identity(&beta_admin.create_identity("organizer").await?)?;
     let group = beta_admin.create_group("hikers", "organizer").await?;
-    let group = group["actor"].as_str().context("no group id")?.to_owned();
+    let group = group
+        .pointer("/actor")
+        .and_then(Value::as_str)
+        .context("no group id")?
+        .to_owned();
     println!(
         "2. identities: {} on alpha, {} on beta; group {group} on beta",
         alice.actor, organizer.actor
@@ -201,8 +207,9 @@ pub async fn run(dir: &Path, once: bool) -> Result<()> {
             }
         }))
         .await?;
-    let event = create["object"]["id"]
-        .as_str()
+    let event = create
+        .pointer("/object/id")
+        .and_then(Value::as_str)
         .context("no event id")?
         .to_owned();
     eventually(WAIT, "alpha to receive the event", || async {
@@ -212,7 +219,11 @@ pub async fn run(dir: &Path, once: bool) -> Result<()> {
     println!("4. the organizer published {event}; alpha received it");
 
     let join = alice.post(json!({"type": "Join", "object": event})).await?;
-    let join_id = join["id"].as_str().context("no Join id")?.to_owned();
+    let join_id = join
+        .pointer("/id")
+        .and_then(Value::as_str)
+        .context("no Join id")?
+        .to_owned();
     eventually(WAIT, "beta to receive the Join", || async {
         Ok((beta
             .instance
@@ -253,8 +264,9 @@ pub async fn run(dir: &Path, once: bool) -> Result<()> {
             "content": "<p>Looking forward to it! Is there parking at the col?</p>"
         }))
         .await?;
-    let comment_id = comment["object"]["id"]
-        .as_str()
+    let comment_id = comment
+        .pointer("/object/id")
+        .and_then(Value::as_str)
         .context("no comment id")?
         .to_owned();
     eventually(WAIT, "beta to receive the comment", || async {

@@ -69,7 +69,7 @@ impl Instance {
         group: &str,
     ) -> Result<Value, ClientError> {
         let activity = self.activity("Join", me, json!(group), json!([group]), json!([]));
-        let join_id = activity["id"].as_str().unwrap_or_default().to_owned();
+        let join_id = activity_id(&activity);
         if let Some(group_name) = self.local_group(group).await? {
             self.db().put_activity(&join_id, name, &activity).await?;
             self.process_group_join(&group_name, me, &join_id).await?;
@@ -152,14 +152,18 @@ impl Instance {
             "object": group,
         });
         let kind = if accept { "Accept" } else { "Reject" };
-        let mut activity = self.activity(kind, &group, join, json!([participation.actor]), json!([]));
+        let mut activity =
+            self.activity(kind, &group, join, json!([participation.actor]), json!([]));
         if accept {
-            activity["result"] = json!({
+            let result = json!({
                 "type": "Member",
                 "actor": participation.actor,
                 "object": group,
                 "role": "member",
             });
+            if let Some(map) = activity.as_object_mut() {
+                map.insert("result".into(), result);
+            }
         }
         self.publish(group_name, activity.clone(), None).await?;
         info!(member = %participation.actor, group = group_name, kind, "membership answered");
@@ -193,9 +197,13 @@ impl Instance {
             ));
         }
         let mut invite = self.activity("Invite", me, json!(group), json!([target]), json!([]));
-        invite["target"] = json!(target);
-        let invite_id = invite["id"].as_str().unwrap_or_default().to_owned();
-        self.db().set_member(&group_name, &target, "invited").await?;
+        if let Some(map) = invite.as_object_mut() {
+            map.insert("target".into(), json!(target));
+        }
+        let invite_id = activity_id(&invite);
+        self.db()
+            .set_member(&group_name, &target, "invited")
+            .await?;
         self.db()
             .put_participation(&Participation {
                 event: group.to_owned(),
@@ -244,17 +252,12 @@ impl Instance {
                     "target": me,
                 });
                 let kind = if accept { "Accept" } else { "Reject" };
-                let answer = self.activity(
-                    kind,
-                    me,
-                    invite,
-                    json!([participation.event]),
-                    json!([]),
-                );
+                let answer =
+                    self.activity(kind, me, invite, json!([participation.event]), json!([]));
                 match group {
                     Some(group_name) => {
                         self.settle_invitation(&group_name, me, accept).await?;
-                        let id = answer["id"].as_str().unwrap_or_default().to_owned();
+                        let id = activity_id(&answer);
                         self.db().put_activity(&id, name, &answer).await?;
                     }
                     None => {
@@ -310,7 +313,12 @@ impl Instance {
         let name = self
             .local_actor_name(target)
             .ok_or_else(|| anyhow!("an invitation for someone else"))?;
-        if self.db().actor(&name).await?.is_none_or(|a| a.kind != "Person") {
+        if self
+            .db()
+            .actor(&name)
+            .await?
+            .is_none_or(|a| a.kind != "Person")
+        {
             return Ok(());
         }
         self.db()
@@ -334,7 +342,7 @@ impl Instance {
     ) -> Result<Value, ClientError> {
         let activity = self.activity("Leave", me, json!(group), json!([group]), json!([]));
         if let Some(group_name) = self.local_group(group).await? {
-            let id = activity["id"].as_str().unwrap_or_default().to_owned();
+            let id = activity_id(&activity);
             self.db().put_activity(&id, name, &activity).await?;
             self.db().remove_member(&group_name, me).await?;
         } else {
@@ -352,6 +360,15 @@ impl Instance {
     pub async fn member_role(&self, group: &str, actor: &str) -> Result<Option<String>> {
         self.db().member_role(group, actor).await
     }
+}
+
+/// The id of an activity this server wrote.
+fn activity_id(activity: &Value) -> String {
+    activity
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn id_str(value: &Value) -> Option<&str> {

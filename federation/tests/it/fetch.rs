@@ -647,6 +647,40 @@ async fn the_budget_limits_bytes() {
     assert_eq!(requests(&server).await, before);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_budget_kept_as_configuration_is_renewed_for_each_request() {
+    let template = FetchBudget::default()
+        .with_max_requests(3)
+        .with_max_bytes(1000)
+        .with_max_depth(2)
+        .with_time_limit(Duration::from_secs(15));
+    tokio::time::advance(Duration::from_secs(60)).await;
+
+    // The template's own deadline has passed; a renewal's is its time limit from now.
+    assert!(template.deadline() <= tokio::time::Instant::now());
+    let renewed = template.renewed();
+    assert_eq!(
+        renewed.deadline(),
+        tokio::time::Instant::now() + Duration::from_secs(15)
+    );
+    assert_eq!(renewed.time_limit(), Duration::from_secs(15));
+    assert_eq!(
+        (
+            renewed.max_requests(),
+            renewed.max_bytes(),
+            renewed.max_depth()
+        ),
+        (3, 1000, 2)
+    );
+    assert_eq!((renewed.requests_used(), renewed.bytes_used()), (0, 0));
+
+    // A deadline set as an instant renews as the time that was left when it was set.
+    let until = tokio::time::Instant::now() + Duration::from_secs(5);
+    let template = FetchBudget::default().with_deadline(until);
+    tokio::time::advance(Duration::from_secs(60)).await;
+    assert_eq!(template.renewed().time_limit(), Duration::from_secs(5));
+}
+
 #[tokio::test]
 async fn a_spent_deadline_sends_nothing() {
     let server = MockServer::start().await;

@@ -7,4 +7,8 @@
 )]
 
 mod fetch;
+mod inbox;
 mod keys;
+mod outbox;
+mod routes;
+mod support;

@@ -11,7 +11,10 @@ use http_signatures::{Signer, SigningKey, Standard};
 use serde_json::{Value, json};
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures"
+    ))
 }
 
 /// The fixture files of `software` that are activities, with their JSON.
@@ -28,7 +31,10 @@ fn activities(software: &str) -> Vec<(String, Value)> {
             continue;
         };
         let value: Value = serde_json::from_slice(&bytes).unwrap();
-        out.push((format!("{software}/{}", path.file_name().unwrap().to_string_lossy()), value));
+        out.push((
+            format!("{software}/{}", path.file_name().unwrap().to_string_lossy()),
+            value,
+        ));
     }
     out
 }
@@ -101,7 +107,10 @@ async fn real_payloads_are_handled_or_ignored() -> anyhow::Result<()> {
     )?)?;
     let event = create["object"]["id"].as_str().unwrap();
     let stored = alpha.instance.stored_object(event).await?;
-    assert!(stored.is_some_and(|e| e["type"] == "Event"), "{event} was not stored");
+    assert!(
+        stored.is_some_and(|e| e["type"] == "Event"),
+        "{event} was not stored"
+    );
     assert!(alpha.instance.processed_activities().await? > 0);
     alpha.stop().await?;
     Ok(())

@@ -68,26 +68,45 @@ async fn an_instance_on_postgresql_federates_with_one_on_sqlite() -> anyhow::Res
     let beta_admin = Admin::new(database.clone())
         .with_base_url(Some(beta.base_url.clone()))
         .with_danger_allow_private_addresses(true);
-    let alice =
-        Client::from_identity(&admin_of(&alpha, dir.path(), "alpha").create_identity("alice").await?)?;
+    let alice = Client::from_identity(
+        &admin_of(&alpha, dir.path(), "alpha")
+            .create_identity("alice")
+            .await?,
+    )?;
     let organizer = Client::from_identity(&beta_admin.create_identity("organizer").await?)?;
     let group = beta_admin.create_group("hikers", "organizer").await?["actor"]
         .as_str()
         .unwrap()
         .to_owned();
     // The admin commands read the base URL the instance recorded.
-    let recorded = Admin::new(database.clone()).create_identity("carol").await?;
-    assert!(recorded["actor"].as_str().unwrap().starts_with(beta.base_url.as_str()));
+    let recorded = Admin::new(database.clone())
+        .create_identity("carol")
+        .await?;
+    assert!(
+        recorded["actor"]
+            .as_str()
+            .unwrap()
+            .starts_with(beta.base_url.as_str())
+    );
 
-    alice.post(json!({"type": "Follow", "object": group})).await?;
+    alice
+        .post(json!({"type": "Follow", "object": group}))
+        .await?;
     eventually(WAIT, "the follower at beta", || async {
-        Ok(beta.instance.followers_of("hikers").await?.contains(&alice.actor).then_some(()))
+        Ok(beta
+            .instance
+            .followers_of("hikers")
+            .await?
+            .contains(&alice.actor)
+            .then_some(()))
     })
     .await?;
     let create = organizer
-        .post(json!({"type": "Create", "object": {"type": "Event", "name": "Board games",
+        .post(
+            json!({"type": "Create", "object": {"type": "Event", "name": "Board games",
             "startTime": "2031-03-01T18:00:00Z", "attributedTo": group,
-            "maximumAttendeeCapacity": 5}}))
+            "maximumAttendeeCapacity": 5}}),
+        )
         .await?;
     let event = create["object"]["id"].as_str().unwrap().to_owned();
     eventually(WAIT, "the event at alpha", || async {
@@ -106,7 +125,12 @@ async fn an_instance_on_postgresql_federates_with_one_on_sqlite() -> anyhow::Res
         .await?;
     let comment_id = comment["object"]["id"].as_str().unwrap().to_owned();
     eventually(WAIT, "the comment at beta", || async {
-        Ok(beta.instance.comment_ids(&event).await?.contains(&comment_id).then_some(()))
+        Ok(beta
+            .instance
+            .comment_ids(&event)
+            .await?
+            .contains(&comment_id)
+            .then_some(()))
     })
     .await?;
     assert!(beta.instance.processed_activities().await? >= 3);

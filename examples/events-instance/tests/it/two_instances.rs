@@ -24,9 +24,16 @@ async fn two_instances_federate_an_event_from_follow_to_delete() -> anyhow::Resu
         .to_owned();
 
     // Follow: Beta records the follower, Alpha the Accept.
-    alice.post(json!({"type": "Follow", "object": group})).await?;
+    alice
+        .post(json!({"type": "Follow", "object": group}))
+        .await?;
     eventually(WAIT, "the follower at beta", || async {
-        Ok(beta.instance.followers_of("hikers").await?.contains(&alice.actor).then_some(()))
+        Ok(beta
+            .instance
+            .followers_of("hikers")
+            .await?
+            .contains(&alice.actor)
+            .then_some(()))
     })
     .await?;
     eventually(WAIT, "the Accept at alpha", || async {
@@ -55,7 +62,10 @@ async fn two_instances_federate_an_event_from_follow_to_delete() -> anyhow::Resu
         }))
         .await?;
     let event = create["object"]["id"].as_str().unwrap().to_owned();
-    assert!(event.starts_with(beta.base_url.as_str()), "the server assigns ids: {event}");
+    assert!(
+        event.starts_with(beta.base_url.as_str()),
+        "the server assigns ids: {event}"
+    );
     let received = eventually(WAIT, "the event at alpha", || async {
         alpha.instance.stored_object(&event).await
     })
@@ -64,21 +74,35 @@ async fn two_instances_federate_an_event_from_follow_to_delete() -> anyhow::Resu
     assert_eq!(received["attributedTo"], group.as_str());
     assert_eq!(received["joinMode"], "restricted");
     let content = received["content"].as_str().unwrap();
-    assert!(content.contains("Bring water") && !content.contains("<script"), "{content}");
+    assert!(
+        content.contains("Bring water") && !content.contains("<script"),
+        "{content}"
+    );
     // What Mastodon falls back to: a name, a summary and an HTML url.
-    assert!(received["summary"].as_str().is_some_and(|s| s.contains("Col de la Croix")));
+    assert!(
+        received["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("Col de la Croix"))
+    );
     assert_eq!(received["url"], event.as_str());
 
     // Join with approval.
     let join = alice.post(json!({"type": "Join", "object": event})).await?;
     let join_id = join["id"].as_str().unwrap().to_owned();
     eventually(WAIT, "the pending Join at beta", || async {
-        let state = beta.instance.participation_state(&event, &alice.actor).await?;
+        let state = beta
+            .instance
+            .participation_state(&event, &alice.actor)
+            .await?;
         Ok((state.as_deref() == Some("pending")).then_some(()))
     })
     .await?;
     assert_eq!(
-        alpha.instance.participation_state(&event, &alice.actor).await?.as_deref(),
+        alpha
+            .instance
+            .participation_state(&event, &alice.actor)
+            .await?
+            .as_deref(),
         Some("pending")
     );
     // Only an organizer decides.
@@ -86,9 +110,14 @@ async fn two_instances_federate_an_event_from_follow_to_delete() -> anyhow::Resu
         .post_raw(&json!({"type": "Accept", "object": join_id}))
         .await?;
     assert_eq!(status, 404, "alice has no local event to decide on");
-    organizer.post(json!({"type": "Accept", "object": join_id})).await?;
+    organizer
+        .post(json!({"type": "Accept", "object": join_id}))
+        .await?;
     eventually(WAIT, "the Accept at alpha", || async {
-        let state = alpha.instance.participation_state(&event, &alice.actor).await?;
+        let state = alpha
+            .instance
+            .participation_state(&event, &alice.actor)
+            .await?;
         Ok((state.as_deref() == Some("accepted")).then_some(()))
     })
     .await?;
@@ -102,12 +131,18 @@ async fn two_instances_federate_an_event_from_follow_to_delete() -> anyhow::Resu
     // Capacity reached: the next Join is rejected without waiting for an organizer.
     bob.post(json!({"type": "Join", "object": event})).await?;
     eventually(WAIT, "the Reject at alpha", || async {
-        let state = alpha.instance.participation_state(&event, &bob.actor).await?;
+        let state = alpha
+            .instance
+            .participation_state(&event, &bob.actor)
+            .await?;
         Ok((state.as_deref() == Some("rejected")).then_some(()))
     })
     .await?;
     assert_eq!(
-        beta.instance.participation_state(&event, &bob.actor).await?.as_deref(),
+        beta.instance
+            .participation_state(&event, &bob.actor)
+            .await?
+            .as_deref(),
         Some("rejected")
     );
     assert_eq!(beta.instance.participant_count(&event).await?, Some(1));
@@ -119,7 +154,12 @@ async fn two_instances_federate_an_event_from_follow_to_delete() -> anyhow::Resu
         .await?;
     let comment_id = comment["object"]["id"].as_str().unwrap().to_owned();
     eventually(WAIT, "the comment at beta", || async {
-        Ok(beta.instance.comment_ids(&event).await?.contains(&comment_id).then_some(()))
+        Ok(beta
+            .instance
+            .comment_ids(&event)
+            .await?
+            .contains(&comment_id)
+            .then_some(()))
     })
     .await?;
     let reply = organizer
@@ -127,7 +167,12 @@ async fn two_instances_federate_an_event_from_follow_to_delete() -> anyhow::Resu
         .await?;
     let reply_id = reply["object"]["id"].as_str().unwrap().to_owned();
     eventually(WAIT, "the reply at alpha", || async {
-        Ok(alpha.instance.comment_ids(&event).await?.contains(&reply_id).then_some(()))
+        Ok(alpha
+            .instance
+            .comment_ids(&event)
+            .await?
+            .contains(&reply_id)
+            .then_some(()))
     })
     .await?;
 
@@ -140,27 +185,42 @@ async fn two_instances_federate_an_event_from_follow_to_delete() -> anyhow::Resu
         .await?;
     assert_eq!(page.status(), 200);
     let page = page.text().await?;
-    assert!(page.contains("Ridge walk") && page.contains("Parking at the col?") && page.contains("Yes, free."));
+    assert!(
+        page.contains("Ridge walk")
+            && page.contains("Parking at the col?")
+            && page.contains("Yes, free.")
+    );
     let ics = http.get(format!("{event}/calendar.ics")).send().await?;
     assert_eq!(ics.status(), 200);
     let ics = ics.text().await?;
     assert!(ics.contains("DTSTART:20311004T070000Z"), "{ics}");
-    let group_ics = http.get(format!("{group}/calendar.ics")).send().await?.text().await?;
+    let group_ics = http
+        .get(format!("{group}/calendar.ics"))
+        .send()
+        .await?
+        .text()
+        .await?;
     assert!(group_ics.contains("SUMMARY:Ridge walk"), "{group_ics}");
 
     // Update propagates.
     let mut changed = received.clone();
     changed["name"] = json!("Ridge walk (new time)");
     changed["startTime"] = json!("2031-10-04T10:00:00+02:00");
-    organizer.post(json!({"type": "Update", "object": changed})).await?;
+    organizer
+        .post(json!({"type": "Update", "object": changed}))
+        .await?;
     eventually(WAIT, "the Update at alpha", || async {
         let doc = alpha.instance.stored_object(&event).await?;
-        Ok(doc.filter(|d| d["name"] == "Ridge walk (new time)").map(|_| ()))
+        Ok(doc
+            .filter(|d| d["name"] == "Ridge walk (new time)")
+            .map(|_| ()))
     })
     .await?;
 
     // Delete propagates; the object answers 410 with a Tombstone.
-    organizer.post(json!({"type": "Delete", "object": event})).await?;
+    organizer
+        .post(json!({"type": "Delete", "object": event}))
+        .await?;
     eventually(WAIT, "the Delete at alpha", || async {
         Ok(alpha.instance.is_deleted(&event).await?.then_some(()))
     })
@@ -206,8 +266,14 @@ async fn the_outbox_refuses_strangers_and_nonsense() -> anyhow::Result<()> {
     let alice = Client::from_identity(&alice)?;
     for (body, expected) in [
         (json!({"type": "Create", "object": {"type": "Event"}}), 400),
-        (json!({"type": "Create", "object": {"type": "Event", "name": "x", "startTime": "tomorrow"}}), 400),
-        (json!({"type": "Join", "object": format!("{}events/nope", alpha.base_url)}), 404),
+        (
+            json!({"type": "Create", "object": {"type": "Event", "name": "x", "startTime": "tomorrow"}}),
+            400,
+        ),
+        (
+            json!({"type": "Join", "object": format!("{}events/nope", alpha.base_url)}),
+            404,
+        ),
         (json!({"type": "Dance"}), 400),
         (json!([1, 2]), 400),
     ] {
@@ -215,10 +281,15 @@ async fn the_outbox_refuses_strangers_and_nonsense() -> anyhow::Result<()> {
         assert_eq!(status, expected, "{body} → {answer}");
     }
     // A group event needs a moderator of the group.
-    let group = admin.create_group("club", "bob").await?["actor"].as_str().unwrap().to_owned();
+    let group = admin.create_group("club", "bob").await?["actor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (status, _) = alice
-        .post_raw(&json!({"type": "Create", "object": {"type": "Event", "name": "x",
-            "startTime": "2031-01-01T10:00:00Z", "attributedTo": group}}))
+        .post_raw(
+            &json!({"type": "Create", "object": {"type": "Event", "name": "x",
+            "startTime": "2031-01-01T10:00:00Z", "attributedTo": group}}),
+        )
         .await?;
     assert_eq!(status, 403);
     assert_eq!(alpha.instance.stored_object_count().await?, 0);
@@ -254,19 +325,33 @@ async fn groups_take_members_by_request_and_by_invitation() -> anyhow::Result<()
     })
     .await?;
     assert_eq!(
-        alpha.instance.participation_state(&group, &alice.actor).await?.as_deref(),
+        alpha
+            .instance
+            .participation_state(&group, &alice.actor)
+            .await?
+            .as_deref(),
         Some("pending")
     );
     // A non-member cannot decide.
-    let (status, _) = bob.post_raw(&json!({"type": "Accept", "object": join_id})).await?;
+    let (status, _) = bob
+        .post_raw(&json!({"type": "Accept", "object": join_id}))
+        .await?;
     assert_eq!(status, 404, "bob's instance has no such request");
-    organizer.post(json!({"type": "Accept", "object": join_id})).await?;
+    organizer
+        .post(json!({"type": "Accept", "object": join_id}))
+        .await?;
     assert_eq!(
-        beta.instance.member_role("hikers", &alice.actor).await?.as_deref(),
+        beta.instance
+            .member_role("hikers", &alice.actor)
+            .await?
+            .as_deref(),
         Some("member")
     );
     eventually(WAIT, "the Accept at alpha", || async {
-        let state = alpha.instance.participation_state(&group, &alice.actor).await?;
+        let state = alpha
+            .instance
+            .participation_state(&group, &alice.actor)
+            .await?;
         Ok((state.as_deref() == Some("accepted")).then_some(()))
     })
     .await?;
@@ -277,18 +362,27 @@ async fn groups_take_members_by_request_and_by_invitation() -> anyhow::Result<()
         .await?;
     let invite_id = invite["id"].as_str().unwrap().to_owned();
     assert_eq!(
-        beta.instance.member_role("hikers", &bob.actor).await?.as_deref(),
+        beta.instance
+            .member_role("hikers", &bob.actor)
+            .await?
+            .as_deref(),
         Some("invited")
     );
     eventually(WAIT, "the invitation at alpha", || async {
-        let state = alpha.instance.participation_state(&group, &bob.actor).await?;
+        let state = alpha
+            .instance
+            .participation_state(&group, &bob.actor)
+            .await?;
         Ok((state.as_deref() == Some("invited")).then_some(()))
     })
     .await?;
     // Only the invitee answers.
-    let (status, _) = alice.post_raw(&json!({"type": "Accept", "object": invite_id})).await?;
+    let (status, _) = alice
+        .post_raw(&json!({"type": "Accept", "object": invite_id}))
+        .await?;
     assert_eq!(status, 403);
-    bob.post(json!({"type": "Accept", "object": invite_id})).await?;
+    bob.post(json!({"type": "Accept", "object": invite_id}))
+        .await?;
     eventually(WAIT, "bob a member at beta", || async {
         let role = beta.instance.member_role("hikers", &bob.actor).await?;
         Ok((role.as_deref() == Some("member")).then_some(()))
@@ -297,32 +391,53 @@ async fn groups_take_members_by_request_and_by_invitation() -> anyhow::Result<()
 
     // An invite-only group refuses requests; an open one takes them at once.
     beta_admin.create_group("secret", "organizer").await?;
-    beta_admin.set_group_openness("secret", "invite_only").await?;
+    beta_admin
+        .set_group_openness("secret", "invite_only")
+        .await?;
     let secret = format!("{}actors/secret", beta.base_url);
-    alice.post(json!({"type": "Join", "object": secret})).await?;
+    alice
+        .post(json!({"type": "Join", "object": secret}))
+        .await?;
     eventually(WAIT, "the Reject at alpha", || async {
-        let state = alpha.instance.participation_state(&secret, &alice.actor).await?;
+        let state = alpha
+            .instance
+            .participation_state(&secret, &alice.actor)
+            .await?;
         Ok((state.as_deref() == Some("rejected")).then_some(()))
     })
     .await?;
-    assert_eq!(beta.instance.member_role("secret", &alice.actor).await?, None);
+    assert_eq!(
+        beta.instance.member_role("secret", &alice.actor).await?,
+        None
+    );
     beta_admin.create_group("open", "organizer").await?;
     beta_admin.set_group_openness("open", "open").await?;
     let open = format!("{}actors/open", beta.base_url);
     alice.post(json!({"type": "Join", "object": open})).await?;
     eventually(WAIT, "the Accept at alpha", || async {
-        let state = alpha.instance.participation_state(&open, &alice.actor).await?;
+        let state = alpha
+            .instance
+            .participation_state(&open, &alice.actor)
+            .await?;
         Ok((state.as_deref() == Some("accepted")).then_some(()))
     })
     .await?;
     assert_eq!(
-        beta.instance.member_role("open", &alice.actor).await?.as_deref(),
+        beta.instance
+            .member_role("open", &alice.actor)
+            .await?
+            .as_deref(),
         Some("member")
     );
     // Leaving.
     alice.post(json!({"type": "Leave", "object": open})).await?;
     eventually(WAIT, "alice gone from the group", || async {
-        Ok(beta.instance.member_role("open", &alice.actor).await?.is_none().then_some(()))
+        Ok(beta
+            .instance
+            .member_role("open", &alice.actor)
+            .await?
+            .is_none()
+            .then_some(()))
     })
     .await?;
     alpha.stop().await?;
@@ -338,7 +453,10 @@ async fn a_followed_instance_announces_its_public_events() -> anyhow::Result<()>
     let beta = events_instance::start(
         events_instance::Options::new(
             std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            dir.path().join("beta.sqlite").to_string_lossy().into_owned(),
+            dir.path()
+                .join("beta.sqlite")
+                .to_string_lossy()
+                .into_owned(),
         )
         .with_danger_allow_private_addresses(true)
         .with_quick_retries(true)
@@ -365,7 +483,10 @@ async fn a_followed_instance_announces_its_public_events() -> anyhow::Result<()>
     })
     .await?;
     eventually(WAIT, "the Accept at alpha", || async {
-        let state = alpha.instance.following_state("instance", &beta_instance).await?;
+        let state = alpha
+            .instance
+            .following_state("instance", &beta_instance)
+            .await?;
         Ok((state.as_deref() == Some("accepted")).then_some(()))
     })
     .await?;
@@ -415,11 +536,16 @@ async fn an_account_acts_as_each_of_its_identities() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn authorized_fetch_instance(dir: &std::path::Path, name: &str) -> anyhow::Result<events_instance::Running> {
+async fn authorized_fetch_instance(
+    dir: &std::path::Path,
+    name: &str,
+) -> anyhow::Result<events_instance::Running> {
     events_instance::start(
         events_instance::Options::new(
             std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            dir.join(format!("{name}.sqlite")).to_string_lossy().into_owned(),
+            dir.join(format!("{name}.sqlite"))
+                .to_string_lossy()
+                .into_owned(),
         )
         .with_danger_allow_private_addresses(true)
         .with_quick_retries(true)
@@ -433,8 +559,11 @@ async fn instances_in_authorized_fetch_mode_federate_with_signed_fetches() -> an
     let dir = tempfile::tempdir()?;
     let alpha = authorized_fetch_instance(dir.path(), "alpha").await?;
     let beta = authorized_fetch_instance(dir.path(), "beta").await?;
-    let alice =
-        Client::from_identity(&admin_of(&alpha, dir.path(), "alpha").create_identity("alice").await?)?;
+    let alice = Client::from_identity(
+        &admin_of(&alpha, dir.path(), "alpha")
+            .create_identity("alice")
+            .await?,
+    )?;
     let beta_admin = admin_of(&beta, dir.path(), "beta");
     let organizer = Client::from_identity(&beta_admin.create_identity("organizer").await?)?;
     let group = beta_admin.create_group("hikers", "organizer").await?["actor"]
@@ -458,15 +587,19 @@ async fn instances_in_authorized_fetch_mode_federate_with_signed_fetches() -> an
     assert_eq!(get(format!("{}actors/instance", beta.base_url)).await?, 200);
 
     // Fetching actors and keys goes through signed GETs: everything still federates.
-    alice.post(json!({"type": "Follow", "object": group})).await?;
+    alice
+        .post(json!({"type": "Follow", "object": group}))
+        .await?;
     eventually(WAIT, "the Accept at alpha", || async {
         let state = alpha.instance.following_state("alice", &group).await?;
         Ok((state.as_deref() == Some("accepted")).then_some(()))
     })
     .await?;
     let create = organizer
-        .post(json!({"type": "Event", "name": "Quiet walk", "startTime": "2031-05-01T10:00:00Z",
-            "attributedTo": group}))
+        .post(
+            json!({"type": "Event", "name": "Quiet walk", "startTime": "2031-05-01T10:00:00Z",
+            "attributedTo": group}),
+        )
         .await?;
     let event = create["object"]["id"].as_str().unwrap().to_owned();
     assert_eq!(get(event.clone()).await?, 401);
@@ -476,7 +609,10 @@ async fn instances_in_authorized_fetch_mode_federate_with_signed_fetches() -> an
     .await?;
     alice.post(json!({"type": "Join", "object": event})).await?;
     eventually(WAIT, "the participation at alpha", || async {
-        let state = alpha.instance.participation_state(&event, &alice.actor).await?;
+        let state = alpha
+            .instance
+            .participation_state(&event, &alice.actor)
+            .await?;
         Ok((state.as_deref() == Some("accepted")).then_some(()))
     })
     .await?;

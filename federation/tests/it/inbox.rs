@@ -1,0 +1,990 @@
+//! The inbox pipeline against remote actors served on loopback, with real keys: every refusal
+//! names its step and stores nothing; what passes reaches its handler once.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use activitypub_core::ActivityType;
+use bytes::Bytes;
+use federation::fetch::FetchBudget;
+use federation::inbox::{
+    Accepted, Dispatcher, DomainPolicy, HandlerError, Inbox, InboxConfig, Incoming, IncomingObject,
+    MemoryInboxStore, REPLAY_KEY_PREFIX, Rejection,
+};
+use federation::keys::KeyCache;
+use http::StatusCode;
+use http_signatures::digest::DigestError;
+use http_signatures::{SigningKey, Standard};
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::support::{Remote, TestActor, fetcher, key_cache, now, signed_post, unsigned_post};
+
+const AS: &str = "https://www.w3.org/ns/activitystreams";
+const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+
+/// The handlers' state: every activity they were given, and how many calls should fail.
+#[derive(Clone, Default)]
+struct Calls {
+    seen: Arc<Mutex<Vec<Incoming>>>,
+    failures: Arc<AtomicUsize>,
+}
+
+async fn handle(calls: Calls, incoming: Incoming) -> Result<(), HandlerError> {
+    calls.seen.lock().unwrap().push(incoming);
+    let fail = calls
+        .failures
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if fail {
+        return Err(HandlerError::Failed("the database is down".into()));
+    }
+    Ok(())
+}
+
+/// This server, at `http://local.example/`: its inbox, store and handlers.
+struct Local {
+    inbox: Inbox<Calls, MemoryInboxStore>,
+    store: MemoryInboxStore,
+    calls: Calls,
+    keys: KeyCache,
+}
+
+fn base() -> Url {
+    Url::parse("http://local.example/").unwrap()
+}
+
+fn shared_inbox() -> Url {
+    base().join("/inbox").unwrap()
+}
+
+/// A local server with handlers for the usual types (not `Flag`), configured by `configure`.
+fn local_with(configure: impl FnOnce(InboxConfig) -> InboxConfig) -> Local {
+    let calls = Calls::default();
+    let store = MemoryInboxStore::new();
+    let keys = key_cache();
+    let mut dispatcher = Dispatcher::new();
+    for kind in [
+        ActivityType::Create,
+        ActivityType::Update,
+        ActivityType::Delete,
+        ActivityType::Announce,
+        ActivityType::Follow,
+        ActivityType::Like,
+        ActivityType::Undo,
+    ] {
+        dispatcher = dispatcher.on(kind, handle);
+    }
+    let inbox = Inbox::new(
+        configure(InboxConfig::new(&base())),
+        keys.clone(),
+        fetcher(),
+        store.clone(),
+        dispatcher,
+        calls.clone(),
+    );
+    Local {
+        inbox,
+        store,
+        calls,
+        keys,
+    }
+}
+
+fn local() -> Local {
+    local_with(|config| config)
+}
+
+impl Local {
+    async fn receive(
+        &self,
+        request: &http::Request<Bytes>,
+        at: SystemTime,
+    ) -> Result<Accepted, Rejection> {
+        self.inbox.receive_at(request, None, at).await
+    }
+
+    fn handled(&self) -> Vec<Incoming> {
+        self.calls.seen.lock().unwrap().clone()
+    }
+
+    /// Nothing was recorded as processed, and no handler ran.
+    fn assert_nothing_stored(&self) {
+        assert_eq!(self.store.processed_count(), 0, "an id was recorded");
+        assert_eq!(self.handled().len(), 0, "a handler ran");
+    }
+}
+
+/// Checks that `result` is a rejection matching `expected`, answered `status`, and that nothing
+/// was stored or handled.
+macro_rules! assert_rejected {
+    ($local:expr, $result:expr, $expected:pat, $status:expr) => {{
+        match &$result {
+            Err(rejection) => {
+                assert!(
+                    matches!(rejection, $expected),
+                    "expected {}, got {rejection:?}",
+                    stringify!($expected)
+                );
+                assert_eq!(rejection.status(), $status, "{rejection}");
+            }
+            Ok(accepted) => panic!("accepted: {accepted:?}"),
+        }
+        $local.assert_nothing_stored();
+    }};
+}
+
+fn note(actor: &TestActor, n: u32) -> Value {
+    json!({
+        "id": actor.url(&format!("/notes/{n}")).as_str(),
+        "type": "Note",
+        "attributedTo": actor.id.as_str(),
+        "content": "hello",
+        "to": [PUBLIC],
+    })
+}
+
+fn create(actor: &TestActor, n: u32) -> Value {
+    json!({
+        "@context": AS,
+        "id": actor.url(&format!("/activities/create-{n}")).as_str(),
+        "type": "Create",
+        "actor": actor.id.as_str(),
+        "to": [PUBLIC],
+        "object": note(actor, n),
+    })
+}
+
+fn follow(actor: &TestActor, n: u32) -> Value {
+    json!({
+        "@context": AS,
+        "id": actor.url(&format!("/activities/follow-{n}")).as_str(),
+        "type": "Follow",
+        "actor": actor.id.as_str(),
+        "object": base().join("/actors/bob").unwrap().as_str(),
+    })
+}
+
+#[tokio::test]
+async fn a_signed_activity_reaches_its_handler() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let local = local();
+    let at = now();
+    let activity = create(&alice, 1);
+
+    let request = signed_post(
+        &alice.signer(Standard::Cavage),
+        &shared_inbox(),
+        &activity,
+        at,
+    );
+    let accepted = local.receive(&request, at).await.unwrap();
+
+    let id = activity["id"].as_str().unwrap();
+    assert_eq!(
+        accepted,
+        Accepted::Processed {
+            id: Some(id.to_owned())
+        }
+    );
+    let handled = local.handled();
+    assert_eq!(handled.len(), 1);
+    assert_eq!(handled[0].actor, alice.id.as_str());
+    assert_eq!(handled[0].key.key_id, alice.key_id.as_str());
+    assert_eq!(handled[0].body, request.body());
+    assert!(handled[0].inbox_owner.is_none());
+    // Embedded by its own server: believed as sent.
+    let object = handled[0].object.object().expect("the embedded note");
+    assert_eq!(
+        Some(object.id().unwrap().as_str()),
+        activity["object"]["id"].as_str()
+    );
+    assert_eq!(local.store.processed_count(), 1);
+    // The key was fetched once, for the signature.
+    assert_eq!(remote.requests().await, 1);
+}
+
+#[tokio::test]
+async fn both_signature_standards_and_both_key_types_are_accepted() {
+    let remote = Remote::start().await;
+    let ed25519 = remote.served_actor("ed").await;
+    let rsa = remote.actor_with_key("rsa", SigningKey::generate_rsa(2048).unwrap());
+    remote.publish(&rsa).await;
+    let local = local();
+    let mut n = 0;
+    for actor in [&ed25519, &rsa] {
+        for standard in [Standard::Cavage, Standard::Rfc9421] {
+            n += 1;
+            let at = now();
+            let activity = create(actor, n);
+            let request = signed_post(&actor.signer(standard), &shared_inbox(), &activity, at);
+            let header = match standard {
+                Standard::Cavage => "signature",
+                Standard::Rfc9421 => "signature-input",
+            };
+            assert!(request.headers().contains_key(header));
+            let accepted = local.receive(&request, at).await;
+            assert!(
+                matches!(accepted, Ok(Accepted::Processed { .. })),
+                "{} with {standard}: {accepted:?}",
+                actor.id
+            );
+        }
+    }
+    assert_eq!(local.handled().len(), 4);
+    assert_eq!(local.store.processed_count(), 4);
+}
+
+#[tokio::test]
+async fn an_unsigned_post_is_refused() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let local = local();
+
+    let result = local
+        .receive(&unsigned_post(&shared_inbox(), &create(&alice, 1)), now())
+        .await;
+
+    assert_rejected!(
+        local,
+        result,
+        Rejection::Signature(_),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(result.unwrap_err().step(), "signature");
+    // Nothing to fetch without a key id.
+    assert_eq!(remote.requests().await, 0);
+}
+
+#[tokio::test]
+async fn a_signature_by_another_actor_than_the_activitys_is_refused() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let mallory = remote.served_actor("mallory").await;
+    let local = local();
+    let at = now();
+
+    // Mallory signs, with her own valid key, an activity claiming to be Alice's.
+    let request = signed_post(
+        &mallory.signer(Standard::Cavage),
+        &shared_inbox(),
+        &create(&alice, 1),
+        at,
+    );
+    let result = local.receive(&request, at).await;
+
+    assert_rejected!(
+        local,
+        result,
+        Rejection::ActorMismatch { .. },
+        StatusCode::UNAUTHORIZED
+    );
+    let Err(Rejection::ActorMismatch { key_owner, actor }) = result else {
+        unreachable!()
+    };
+    assert_eq!(key_owner, mallory.id.as_str());
+    assert_eq!(actor, alice.id.as_str());
+}
+
+#[tokio::test]
+async fn an_activity_id_on_another_host_than_its_actor_is_refused() {
+    let remote = Remote::start().await;
+    let other = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let local = local();
+    let at = now();
+    let mut activity = follow(&alice, 1);
+    // The id claims to be another server's, to take its place in the idempotency record.
+    activity["id"] = json!(other.url("/activities/1").as_str());
+
+    let request = signed_post(
+        &alice.signer(Standard::Rfc9421),
+        &shared_inbox(),
+        &activity,
+        at,
+    );
+    let result = local.receive(&request, at).await;
+
+    assert_rejected!(
+        local,
+        result,
+        Rejection::Origin(activitypub_core::origin::OriginError::Mismatch { field: "id", .. }),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(other.requests().await, 0);
+}
+
+#[tokio::test]
+async fn a_create_of_another_servers_object_is_refused() {
+    let remote = Remote::start().await;
+    let other = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let local = local();
+    let at = now();
+    let mut activity = create(&alice, 1);
+    activity["object"]["id"] = json!(other.url("/notes/1").as_str());
+
+    let request = signed_post(
+        &alice.signer(Standard::Cavage),
+        &shared_inbox(),
+        &activity,
+        at,
+    );
+    let result = local.receive(&request, at).await;
+
+    assert_rejected!(
+        local,
+        result,
+        Rejection::Origin(activitypub_core::origin::OriginError::Mismatch {
+            field: "object.id",
+            ..
+        }),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(other.requests().await, 0);
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_before_anything_else() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let local = local_with(|config| config.with_max_body_bytes(256));
+    let at = now();
+    let mut activity = create(&alice, 1);
+    activity["object"]["content"] = json!("a".repeat(300));
+
+    let request = signed_post(
+        &alice.signer(Standard::Cavage),
+        &shared_inbox(),
+        &activity,
+        at,
+    );
+    let result = local.receive(&request, at).await;
+
+    assert_rejected!(
+        local,
+        result,
+        Rejection::BodyTooLarge { limit: 256 },
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_eq!(remote.requests().await, 0);
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_match_its_digest_is_refused() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let local = local();
+    let at = now();
+    for standard in [Standard::Cavage, Standard::Rfc9421] {
+        let request = signed_post(
+            &alice.signer(standard),
+            &shared_inbox(),
+            &create(&alice, 1),
+            at,
+        );
+        // The body changed on the way; the signed digest is of the original.
+        let tampered = request.map(|body| {
+            Bytes::from(
+                String::from_utf8(body.to_vec())
+                    .unwrap()
+                    .replace("hello", "HELLO"),
+            )
+        });
+        let result = local.receive(&tampered, at).await;
+
+        assert_rejected!(
+            local,
+            result,
+            Rejection::Digest(DigestError::Mismatch { .. }),
+            StatusCode::BAD_REQUEST
+        );
+    }
+    assert_eq!(remote.requests().await, 0);
+}
+
+#[tokio::test]
+async fn an_activity_is_processed_once() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let local = local();
+    let activity = follow(&alice, 1);
+    let id = activity["id"].as_str().unwrap().to_owned();
+
+    let at = now();
+    let first = signed_post(
+        &alice.signer(Standard::Cavage),
+        &shared_inbox(),
+        &activity,
+        at,
+    );
+    assert_eq!(
+        local.receive(&first, at).await.unwrap(),
+        Accepted::Processed {
+            id: Some(id.clone())
+        }
+    );
+    // Delivered again (a retry, or through a second inbox), signed afresh...
+    let again = signed_post(
+        &alice.signer(Standard::Rfc9421),
+        &shared_inbox(),
+        &activity,
+        at,
+    );
+    assert_eq!(
+        local.receive(&again, at).await.unwrap(),
+        Accepted::Duplicate { id: id.clone() }
+    );
+    // ... or the very same request replayed.
+    assert_eq!(
+        local.receive(&first, at).await.unwrap(),
+        Accepted::Duplicate { id }
+    );
+    assert_eq!(local.handled().len(), 1);
+    assert_eq!(local.store.processed_count(), 1);
+}
+
+#[tokio::test]
+async fn an_activity_without_an_id_is_processed_but_a_replay_of_its_request_is_not() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let local = local();
+    let mut activity = follow(&alice, 1);
+    activity.as_object_mut().unwrap().remove("id");
+
+    let at = now();
+    let request = signed_post(
+        &alice.signer(Standard::Cavage),
+        &shared_inbox(),
+        &activity,
+        at,
+    );
+    assert_eq!(
+        local.receive(&request, at).await.unwrap(),
+        Accepted::Processed { id: None }
+    );
+    match local.receive(&request, at).await.unwrap() {
+        Accepted::Duplicate { id } => assert!(id.starts_with(REPLAY_KEY_PREFIX), "{id}"),
+        other => panic!("the replay was {other:?}"),
+    }
+    assert_eq!(local.handled().len(), 1);
+    // Sent again by its actor, signed a second later: nothing says it is the same activity.
+    let later = at + std::time::Duration::from_secs(1);
+    let resent = signed_post(
+        &alice.signer(Standard::Cavage),
+        &shared_inbox(),
+        &activity,
+        later,
+    );
+    assert_eq!(
+        local.receive(&resent, later).await.unwrap(),
+        Accepted::Processed { id: None }
+    );
+    assert_eq!(local.handled().len(), 2);
+}
+
+#[tokio::test]
+async fn an_embedded_object_from_another_server_is_fetched_from_its_origin() {
+    let remote = Remote::start().await;
+    let origin = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let carol = origin.served_actor("carol").await;
+    let original = json!({
+        "@context": AS,
+        "id": carol.url("/notes/1").as_str(),
+        "type": "Note",
+        "attributedTo": carol.id.as_str(),
+        "content": "what carol wrote",
+    });
+    origin.serve("/notes/1", &original).await;
+    let mut forged = original.clone();
+    forged["content"] = json!("what alice claims carol wrote");
+    let announce = json!({
+        "@context": AS,
+        "id": alice.url("/activities/announce-1").as_str(),
+        "type": "Announce",
+        "actor": alice.id.as_str(),
+        "object": forged,
+    });
+    let local = local();
+    let at = now();
+
+    let request = signed_post(
+        &alice.signer(Standard::Cavage),
+        &shared_inbox(),
+        &announce,
+        at,
+    );
+    assert!(matches!(
+        local.receive(&request, at).await.unwrap(),
+        Accepted::Processed { .. }
+    ));
+
+    let handled = local.handled();
+    assert_eq!(handled.len(), 1);
+    let object = serde_json::to_value(handled[0].object.object().expect("an object")).unwrap();
+    assert_eq!(object["content"], "what carol wrote");
+    assert_eq!(object["id"], original["id"]);
+    // The activity itself is kept as received, for whoever needs the bytes.
+    assert_eq!(
+        handled[0]
+            .activity
+            .embedded_object()
+            .unwrap()
+            .props()
+            .content
+            .as_deref(),
+        Some("what alice claims carol wrote")
+    );
+    assert_eq!(origin.requests().await, 1);
+}
+
+#[tokio::test]
+async fn an_embedded_object_whose_origin_does_not_serve_it_is_passed_by_id() {
+    let remote = Remote::start().await;
+    let origin = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    origin.serve_status("/notes/1", 410).await;
+    let claimed = origin.url("/notes/1");
+    let announce = json!({
+        "@context": AS,
+        "id": alice.url("/activities/announce-1").as_str(),
+        "type": "Announce",
+        "actor": alice.id.as_str(),
+        "object": {"id": claimed.as_str(), "type": "Note", "content": "never believed"},
+    });
+    let local = local();
+    let at = now();
+
+    let request = signed_post(
+        &alice.signer(Standard::Cavage),
+        &shared_inbox(),
+        &announce,
+        at,
+    );
+    assert!(matches!(
+        local.receive(&request, at).await.unwrap(),
+        Accepted::Processed { .. }
+    ));
+
+    let handled = local.handled();
+    assert!(
+        matches!(&handled[0].object, IncomingObject::Id(id) if *id == claimed.as_str()),
+        "{:?}",
+        handled[0].object
+    );
+    assert_eq!(origin.requests().await, 1);
+}
+
+#[tokio::test]
+async fn an_embedded_copy_of_a_local_object_is_passed_by_id() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let ours = base().join("/activities/follow-1").unwrap();
+    let accept = json!({
+        "@context": AS,
+        "id": alice.url("/activities/accept-1").as_str(),
+        "type": "Like",
+        "actor": alice.id.as_str(),
+        "object": {"id": ours.as_str(), "type": "Note", "content": "rewritten"},
+    });
+    let local = local();
+    let at = now();
+
+    let request = signed_post(
+        &alice.signer(Standard::Cavage),
+        &shared_inbox(),
+        &accept,
+        at,
+    );
+    local.receive(&request, at).await.unwrap();
+
+    let handled = local.handled();
+    assert!(matches!(&handled[0].object, IncomingObject::Id(id) if *id == ours.as_str()));
+    // Only the key was fetched; our own object never is.
+    assert_eq!(remote.requests().await, 1);
+}
+
+#[tokio::test]
+async fn a_key_on_a_blocked_domain_is_refused_before_it_is_fetched() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    for policy in [
+        DomainPolicy::block(["127.0.0.1"]),
+        DomainPolicy::allow(["friends.example"]),
+    ] {
+        let local = local_with(|config| config.with_domains(policy));
+        let at = now();
+        let request = signed_post(
+            &alice.signer(Standard::Cavage),
+            &shared_inbox(),
+            &create(&alice, 1),
+            at,
+        );
+        let result = local.receive(&request, at).await;
+
+        assert_rejected!(
+            local,
+            result,
+            Rejection::Blocked { .. },
+            StatusCode::FORBIDDEN
+        );
+        let Err(Rejection::Blocked { host }) = result else {
+            unreachable!()
+        };
+        assert_eq!(host, "127.0.0.1");
+    }
+    assert_eq!(remote.requests().await, 0);
+}
+
+#[tokio::test]
+async fn an_object_from_a_blocked_domain_does_not_come_in_through_another_server() {
+    // Alice's server is `localhost`; the announced note is on the blocked `127.0.0.1`.
+    let remote = Remote::start_as("localhost").await;
+    let blocked = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let local = local_with(|config| config.with_domains(DomainPolicy::block(["127.0.0.1"])));
+    let at = now();
+    for object in [
+        json!(blocked.url("/notes/1").as_str()),
+        json!({"id": blocked.url("/notes/1").as_str(), "type": "Note"}),
+    ] {
+        let announce = json!({
+            "@context": AS,
+            "id": alice.url("/activities/announce-1").as_str(),
+            "type": "Announce",
+            "actor": alice.id.as_str(),
+            "object": object,
+        });
+        let request = signed_post(
+            &alice.signer(Standard::Cavage),
+            &shared_inbox(),
+            &announce,
+            at,
+        );
+        let result = local.receive(&request, at).await;
+
+        assert_rejected!(
+            local,
+            result,
+            Rejection::Blocked { .. },
+            StatusCode::FORBIDDEN
+        );
+    }
+    assert_eq!(blocked.requests().await, 0);
+}
+
+#[tokio::test]
+async fn the_delete_of_an_actor_never_known_is_dropped_before_any_request() {
+    let remote = Remote::start().await;
+    let alice = remote.actor("alice");
+    // Alice's server answers 410 for her now; it must not even be asked.
+    remote.serve_status("/users/alice", 410).await;
+    let delete = json!({
+        "@context": AS,
+        "id": format!("{}#delete", alice.id),
+        "type": "Delete",
+        "actor": alice.id.as_str(),
+        "object": alice.id.as_str(),
+        "to": [PUBLIC],
+    });
+    let local = local();
+    let at = now();
+
+    let request = signed_post(
+        &alice.signer(Standard::Cavage),
+        &shared_inbox(),
+        &delete,
+        at,
+    );
+    let accepted = local.receive(&request, at).await.unwrap();
+
+    assert_eq!(
+        accepted,
+        Accepted::UnknownActorDeleted {
+            actor: alice.id.to_string()
+        }
+    );
+    local.assert_nothing_stored();
+    assert_eq!(remote.requests().await, 0);
+
+    // Known, the same Delete is verified (with the cached key) and handled.
+    local.store.add_actor(alice.id.as_str());
+    local.keys.insert_actor(alice.typed()).unwrap();
+    let accepted = local.receive(&request, at).await.unwrap();
+    assert!(
+        matches!(accepted, Accepted::Processed { .. }),
+        "{accepted:?}"
+    );
+    assert_eq!(local.handled().len(), 1);
+    assert_eq!(remote.requests().await, 0);
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_refetched_once() {
+    let remote = Remote::start().await;
+    let old = remote.actor("alice");
+    let local = local();
+    // The cache holds Alice's old key; her server now publishes a new one.
+    local.keys.insert_actor(old.typed()).unwrap();
+    let rotated = remote.actor_with_key("alice", SigningKey::generate_rsa(2048).unwrap());
+    remote.publish(&rotated).await;
+    let at = now();
+
+    let request = signed_post(
+        &rotated.signer(Standard::Cavage),
+        &shared_inbox(),
+        &create(&rotated, 1),
+        at,
+    );
+    let accepted = local.receive(&request, at).await.unwrap();
+
+    assert!(
+        matches!(accepted, Accepted::Processed { .. }),
+        "{accepted:?}"
+    );
+    assert_eq!(remote.requests().await, 1);
+    // The new key is cached now: the next activity needs no fetch.
+    let request = signed_post(
+        &rotated.signer(Standard::Cavage),
+        &shared_inbox(),
+        &create(&rotated, 2),
+        at,
+    );
+    local.receive(&request, at).await.unwrap();
+    assert_eq!(remote.requests().await, 1);
+    assert_eq!(local.handled().len(), 2);
+}
+
+#[tokio::test]
+async fn a_signature_that_the_fetched_key_does_not_verify_is_refused_without_refetching() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let impostor = remote.actor("alice"); // the same key id, another key
+    let local = local();
+    let at = now();
+
+    let request = signed_post(
+        &impostor.signer(Standard::Cavage),
+        &shared_inbox(),
+        &create(&alice, 1),
+        at,
+    );
+    let result = local.receive(&request, at).await;
+
+    assert_rejected!(
+        local,
+        result,
+        Rejection::BadSignature { .. },
+        StatusCode::UNAUTHORIZED
+    );
+    // The key was fetched for this request: fetching it again could not give a fresher one.
+    assert_eq!(remote.requests().await, 1);
+
+    // Once cached, a bad signature gets one refetch (the peer may have rotated), then the
+    // origin cools off.
+    for expected_requests in [2, 2] {
+        let request = signed_post(
+            &impostor.signer(Standard::Cavage),
+            &shared_inbox(),
+            &create(&alice, 1),
+            at,
+        );
+        let result = local.receive(&request, at).await;
+        assert_rejected!(
+            local,
+            result,
+            Rejection::BadSignature { .. },
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(remote.requests().await, expected_requests);
+    }
+}
+
+#[tokio::test]
+async fn a_failing_handler_answers_500_and_the_retry_is_processed() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let local = local();
+    local.calls.failures.store(1, Ordering::SeqCst);
+    let activity = create(&alice, 1);
+    let at = now();
+
+    let request = signed_post(
+        &alice.signer(Standard::Cavage),
+        &shared_inbox(),
+        &activity,
+        at,
+    );
+    let result = local.receive(&request, at).await;
+
+    let Err(rejection) = &result else {
+        panic!("accepted: {result:?}")
+    };
+    assert!(matches!(
+        rejection,
+        Rejection::Handler(HandlerError::Failed(_))
+    ));
+    assert_eq!(rejection.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(rejection.step(), "handler");
+    // Forgotten: the sender's retry is processed.
+    assert_eq!(local.store.processed_count(), 0);
+    let retry = signed_post(
+        &alice.signer(Standard::Cavage),
+        &shared_inbox(),
+        &activity,
+        at,
+    );
+    assert!(matches!(
+        local.receive(&retry, at).await.unwrap(),
+        Accepted::Processed { .. }
+    ));
+    assert_eq!(local.store.processed_count(), 1);
+    assert_eq!(local.handled().len(), 2);
+}
+
+#[tokio::test]
+async fn activities_nobody_handles_are_checked_then_ignored() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let local = local();
+    let flag = json!({
+        "@context": AS,
+        "id": alice.url("/activities/flag-1").as_str(),
+        "type": "Flag",
+        "actor": alice.id.as_str(),
+        "object": base().join("/actors/bob").unwrap().as_str(),
+    });
+    // A type this crate does not know.
+    let bite = json!({
+        "@context": [AS, {"Bite": "https://ns.mia.jetzt/as#Bite"}],
+        "id": alice.url("/activities/bite-1").as_str(),
+        "type": "Bite",
+        "actor": alice.id.as_str(),
+        "target": base().join("/actors/bob").unwrap().as_str(),
+    });
+    let at = now();
+    for (activity, kind) in [(&flag, "Flag"), (&bite, "Bite")] {
+        let request = signed_post(
+            &alice.signer(Standard::Cavage),
+            &shared_inbox(),
+            activity,
+            at,
+        );
+        assert_eq!(
+            local.receive(&request, at).await.unwrap(),
+            Accepted::Ignored {
+                kind: kind.to_owned()
+            }
+        );
+        // Ignored only once checked: unsigned, it is refused.
+        let result = local
+            .receive(&unsigned_post(&shared_inbox(), activity), at)
+            .await;
+        assert_rejected!(
+            local,
+            result,
+            Rejection::Signature(_),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    local.assert_nothing_stored();
+    // An unknown type signed by someone else than its actor is refused too.
+    let mallory = remote.served_actor("mallory").await;
+    let request = signed_post(
+        &mallory.signer(Standard::Cavage),
+        &shared_inbox(),
+        &bite,
+        at,
+    );
+    let result = local.receive(&request, at).await;
+    assert_rejected!(
+        local,
+        result,
+        Rejection::ActorMismatch { .. },
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn documents_that_are_not_activities_are_refused() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let local = local();
+    let at = now();
+    let mut without_actor = follow(&alice, 1);
+    without_actor.as_object_mut().unwrap().remove("actor");
+    let mut note = note(&alice, 1);
+    note["@context"] = json!(AS);
+    for document in [note, without_actor, json!({"type": "Zap"})] {
+        let request = signed_post(
+            &alice.signer(Standard::Cavage),
+            &shared_inbox(),
+            &document,
+            at,
+        );
+        let result = local.receive(&request, at).await;
+        assert_rejected!(
+            local,
+            result,
+            Rejection::NotAnActivity { .. },
+            StatusCode::BAD_REQUEST
+        );
+    }
+    let request = signed_post(
+        &alice.signer(Standard::Cavage),
+        &shared_inbox(),
+        &json!([1, 2]),
+        at,
+    );
+    let result = local.receive(&request, at).await;
+    assert_rejected!(
+        local,
+        result,
+        Rejection::Malformed(_),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(remote.requests().await, 0);
+}
+
+#[test]
+fn domain_rules_cover_subdomains() {
+    let blocked = DomainPolicy::block(["Spam.Example."]);
+    assert!(!blocked.allows("spam.example"));
+    assert!(!blocked.allows("a.b.spam.example"));
+    assert!(blocked.allows("notspam.example"));
+    let allowed = DomainPolicy::allow(["friends.example"]);
+    assert!(allowed.allows("social.friends.example"));
+    assert!(!allowed.allows("example"));
+    assert!(DomainPolicy::default().allows("anything.example"));
+}
+
+#[tokio::test]
+async fn the_fetch_budget_is_renewed_for_each_request() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    // The budget is configuration: made once, when the server starts...
+    let local = local_with(|config| {
+        config.with_fetch_budget(FetchBudget::default().with_time_limit(Duration::from_secs(15)))
+    });
+    // ... and the server runs for a while before the first activity comes in.
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(60)).await;
+    tokio::time::resume();
+    let at = now();
+
+    let request = signed_post(
+        &alice.signer(Standard::Cavage),
+        &shared_inbox(),
+        &create(&alice, 1),
+        at,
+    );
+    let accepted = local.receive(&request, at).await;
+
+    assert!(
+        matches!(accepted, Ok(Accepted::Processed { .. })),
+        "{accepted:?}"
+    );
+}
