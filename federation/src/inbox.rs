@@ -479,6 +479,10 @@ pub struct Incoming {
     pub body: Bytes,
     /// Which inbox received it: `None` for the shared inbox, else the local actor's name.
     pub inbox_owner: Option<String>,
+    /// What is left of this request's fetch budget, for the handler's own fetches (the
+    /// ancestors of a reply, an announced object): one incoming activity costs at most one
+    /// budget, however its handling goes.
+    pub budget: FetchBudget,
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -712,6 +716,7 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
             object,
             body: body.clone(),
             inbox_owner,
+            budget,
         };
         match self.dispatcher.dispatch(self.state.clone(), incoming).await {
             Some(Ok(())) | None => Ok(Accepted::Processed { id }),

@@ -3,9 +3,11 @@
 
 use activitypub_core::{ActivityType, AnyObject, PUBLIC};
 use anyhow::{Context, Result, anyhow, bail};
+use federation::fetch::FetchBudget;
 use federation::inbox::{Dispatcher, HandlerError, Incoming, IncomingObject};
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
+use url::Url;
 
 use crate::app::{INSTANCE_ACTOR, Instance, context, rfc3339, unix};
 use crate::db::{ObjectRow, Participation, now};
@@ -462,7 +464,14 @@ impl Instance {
             .ok_or_else(|| bad("a comment answers an event or a comment (inReplyTo)"))?
             .to_owned();
         let content = str_of(&object, "content").ok_or_else(|| bad("a comment needs content"))?;
-        let (event, parent_author) = self.thread_of(&in_reply_to).await?;
+        let (mut event, mut parent_author) = self.thread_of(&in_reply_to).await?;
+        if event.is_none()
+            && self
+                .fetch_thread(&in_reply_to, &mut FetchBudget::default())
+                .await?
+        {
+            (event, parent_author) = self.thread_of(&in_reply_to).await?;
+        }
         let event = event
             .ok_or_else(|| ClientError::NotFound(format!("nothing known at {in_reply_to}")))?;
         let (_, id) = self.new_id("comments");
@@ -546,7 +555,7 @@ impl Instance {
             return Err(ClientError::NotFound(format!("no event {id}")));
         }
         let object = self
-            .fetch(id)
+            .fetch(id, &mut FetchBudget::default())
             .await
             .map_err(|e| ClientError::NotFound(format!("cannot fetch {id}: {e}")))?;
         self.store_remote_event(&object)
@@ -851,7 +860,64 @@ impl Instance {
 
     /// Stores a comment from another server on an event we have; `false` if it answers nothing
     /// we know.
-    async fn store_remote_comment(&self, object: &AnyObject) -> Result<bool> {
+    /// Stores a comment from another server on an event; when the comment answers something
+    /// not known here, its ancestors are fetched first (within `budget`).
+    async fn store_remote_comment(
+        &self,
+        object: &AnyObject,
+        budget: &mut FetchBudget,
+    ) -> Result<bool> {
+        let Some(in_reply_to) = object
+            .to_value()
+            .get("inReplyTo")
+            .and_then(id_of)
+            .map(str::to_owned)
+        else {
+            return Ok(false);
+        };
+        if self.thread_of(&in_reply_to).await?.0.is_none()
+            && !self.fetch_thread(&in_reply_to, budget).await?
+        {
+            return Ok(false);
+        }
+        self.store_comment(object).await
+    }
+
+    /// Fetches the reply chain up from `start` (a loop within the budget, which bounds its
+    /// depth, with cycle detection) and, when it ends at an event, stores the event and the
+    /// comments; `false` when it leads to no event.
+    async fn fetch_thread(&self, start: &str, budget: &mut FetchBudget) -> Result<bool> {
+        if self.is_local(start) {
+            return Ok(false);
+        }
+        let url = Url::parse(start)?;
+        let chain = match self
+            .fetcher()
+            .fetch_chain(&url, in_reply_to_of, budget)
+            .await
+        {
+            Ok(chain) => chain,
+            Err(error) => {
+                debug!(%start, %error, "cannot fetch the thread; the comment is ignored");
+                return Ok(false);
+            }
+        };
+        let Some(root) = chain.last() else {
+            return Ok(false);
+        };
+        if self.store_remote_event(root.object()).await?.is_none() {
+            return Ok(false);
+        }
+        // Parents before their replies.
+        for fetched in chain.iter().rev().skip(1) {
+            self.store_comment(fetched.object()).await?;
+        }
+        Ok(true)
+    }
+
+    /// Stores a remote comment whose parent is known; `false` if it is not a comment on an
+    /// event here.
+    async fn store_comment(&self, object: &AnyObject) -> Result<bool> {
         let AnyObject::Object(note) = object else {
             return Ok(false);
         };
@@ -890,6 +956,15 @@ impl Instance {
             .await?;
         Ok(true)
     }
+}
+
+/// The link up a reply chain: an object's `inReplyTo`, until an event.
+fn in_reply_to_of(object: &AnyObject) -> Option<Url> {
+    if matches!(object, AnyObject::Event(_)) {
+        return None;
+    }
+    let parent = object.props().in_reply_to.as_ref()?.iter().next()?;
+    Url::parse(activitypub_core::reference_id(parent)?.as_str()).ok()
 }
 
 // --- the inbox handlers
@@ -1052,20 +1127,28 @@ impl Instance {
     }
 
     async fn on_create_or_update(&self, incoming: Incoming) -> Result<()> {
+        let mut budget = incoming.budget.clone();
         let Some(object) = incoming.object.object() else {
             // An id only: nothing to believe; fetch it.
             if let Some(id) = incoming.object.id()
                 && !self.is_local(id.as_str())
-                && let Ok(object) = self.fetch(id.as_str()).await
+                && let Ok(object) = self.fetch(id.as_str(), &mut budget).await
             {
-                self.store_remote_object(&object, &incoming).await?;
+                self.store_remote_object(&object, &incoming, &mut budget)
+                    .await?;
             }
             return Ok(());
         };
-        self.store_remote_object(object, &incoming).await
+        self.store_remote_object(object, &incoming, &mut budget)
+            .await
     }
 
-    async fn store_remote_object(&self, object: &AnyObject, incoming: &Incoming) -> Result<()> {
+    async fn store_remote_object(
+        &self,
+        object: &AnyObject,
+        incoming: &Incoming,
+        budget: &mut FetchBudget,
+    ) -> Result<()> {
         match object {
             AnyObject::Event(_) => {
                 if let Some(row) = self.store_remote_event(object).await? {
@@ -1074,7 +1157,7 @@ impl Instance {
                 self.remember_actor(&incoming.actor).await;
             }
             AnyObject::Object(_) => {
-                if self.store_remote_comment(object).await? {
+                if self.store_remote_comment(object, budget).await? {
                     self.remember_actor(&incoming.actor).await;
                     info!(kind = %incoming.activity.kind, "remote comment stored");
                 }
@@ -1114,10 +1197,11 @@ impl Instance {
     }
 
     async fn on_announce(&self, incoming: Incoming) -> Result<()> {
+        let mut budget = incoming.budget.clone();
         let object = match &incoming.object {
             IncomingObject::Object(object) => (**object).clone(),
             IncomingObject::Id(id) if !self.is_local(id.as_str()) => {
-                match self.fetch(id.as_str()).await {
+                match self.fetch(id.as_str(), &mut budget).await {
                     Ok(object) => object,
                     Err(error) => {
                         warn!(%id, %error, "cannot fetch an announced object; ignored");

@@ -344,12 +344,16 @@ impl Instance {
         Ok(report)
     }
 
-    /// Fetches a remote object (an event someone announced, say).
-    pub(crate) async fn fetch(&self, id: &str) -> Result<AnyObject> {
+    /// Fetches a remote object (an event someone announced, say) within `budget`.
+    pub(crate) async fn fetch(&self, id: &str, budget: &mut FetchBudget) -> Result<AnyObject> {
         let url = Url::parse(id)?;
-        let mut budget = FetchBudget::default();
-        let fetched = self.0.fetcher.fetch(&url, &mut budget).await?;
+        let fetched = self.0.fetcher.fetch(&url, budget).await?;
         Ok(fetched.object().clone())
+    }
+
+    /// The fetcher.
+    pub(crate) fn fetcher(&self) -> &Fetcher {
+        &self.0.fetcher
     }
 
     /// The display name and handle of an actor, local or remote.

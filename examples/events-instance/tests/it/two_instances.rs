@@ -620,3 +620,79 @@ async fn instances_in_authorized_fetch_mode_federate_with_signed_fetches() -> an
     beta.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_to_an_unknown_thread_brings_its_ancestors() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let alpha = loopback_instance(dir.path(), "alpha").await?;
+    let beta = loopback_instance(dir.path(), "beta").await?;
+    let gamma = loopback_instance(dir.path(), "gamma").await?;
+    let alice = Client::from_identity(
+        &admin_of(&alpha, dir.path(), "alpha")
+            .create_identity("alice")
+            .await?,
+    )?;
+    let organizer = Client::from_identity(
+        &admin_of(&beta, dir.path(), "beta")
+            .create_identity("organizer")
+            .await?,
+    )?;
+    let carol = Client::from_identity(
+        &admin_of(&gamma, dir.path(), "gamma")
+            .create_identity("carol")
+            .await?,
+    )?;
+
+    // An event on beta, a comment on it from gamma: alpha knows neither.
+    let create = organizer
+        .post(json!({"type": "Event", "name": "Choir rehearsal", "startTime": "2031-02-01T19:00:00Z"}))
+        .await?;
+    let event = create["object"]["id"].as_str().unwrap().to_owned();
+    let comment = carol
+        .post(json!({"type": "Note", "inReplyTo": event, "content": "Which songs?"}))
+        .await?;
+    let comment_id = comment["object"]["id"].as_str().unwrap().to_owned();
+    eventually(WAIT, "the comment at beta", || async {
+        Ok(beta
+            .instance
+            .comment_ids(&event)
+            .await?
+            .contains(&comment_id)
+            .then_some(()))
+    })
+    .await?;
+
+    // Alice follows the organizer, whose reply then reaches alpha alone.
+    alice
+        .post(json!({"type": "Follow", "object": organizer.actor}))
+        .await?;
+    eventually(WAIT, "the Accept at alpha", || async {
+        let state = alpha
+            .instance
+            .following_state("alice", &organizer.actor)
+            .await?;
+        Ok((state.as_deref() == Some("accepted")).then_some(()))
+    })
+    .await?;
+    assert!(alpha.instance.stored_object(&event).await?.is_none());
+    let reply = organizer
+        .post(json!({"type": "Note", "inReplyTo": comment_id, "content": "The autumn programme."}))
+        .await?;
+    let reply_id = reply["object"]["id"].as_str().unwrap().to_owned();
+
+    // Alpha fetched the chain up to the event: the event, the comment, then the reply.
+    let comments = eventually(WAIT, "the thread at alpha", || async {
+        let ids = alpha.instance.comment_ids(&event).await?;
+        Ok(ids.contains(&reply_id).then_some(ids))
+    })
+    .await?;
+    assert_eq!(comments, [comment_id, reply_id]);
+    assert_eq!(
+        alpha.instance.stored_object(&event).await?.unwrap()["name"],
+        "Choir rehearsal"
+    );
+    alpha.stop().await?;
+    beta.stop().await?;
+    gamma.stop().await?;
+    Ok(())
+}
