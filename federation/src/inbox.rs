@@ -49,7 +49,7 @@ use serde_json::Value;
 use tracing::{debug, info};
 use url::Url;
 
-use crate::fetch::{FetchBudget, Fetcher};
+use crate::fetch::{FetchBudget, FetchError, Fetcher};
 use crate::keys::{KeyCache, KeyError, RemoteKey};
 
 /// The prefix of the keys under which activities without an id are recorded in the
@@ -313,6 +313,12 @@ pub enum Accepted {
         /// The actor.
         actor: String,
     },
+    /// A `Delete` of a known actor by itself, whose key its own server answers `410 Gone`:
+    /// handed to [`Dispatcher::on_actor_gone`].
+    ActorGone {
+        /// The actor.
+        actor: String,
+    },
 }
 
 /// An error of an [`InboxStore`].
@@ -492,7 +498,11 @@ type Handler<S> =
 /// The app's handlers, one per activity type, over the app's state `S` (cloned per call).
 pub struct Dispatcher<S> {
     handlers: HashMap<ActivityType, Handler<S>>,
+    gone: Option<GoneHandler<S>>,
 }
+
+type GoneHandler<S> =
+    Arc<dyn Fn(S, Iri) -> BoxFuture<'static, Result<(), HandlerError>> + Send + Sync>;
 
 impl<S> fmt::Debug for Dispatcher<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -506,6 +516,7 @@ impl<S> Default for Dispatcher<S> {
     fn default() -> Self {
         Self {
             handlers: HashMap::new(),
+            gone: None,
         }
     }
 }
@@ -525,6 +536,20 @@ impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
         let handler: Handler<S> =
             Arc::new(move |state, incoming| Box::pin(handler(state, incoming)));
         self.handlers.insert(kind, handler);
+        self
+    }
+
+    /// Registers `handler` for actors deleted while their key could not be had: a `Delete` of
+    /// an actor by itself whose key's document its own server answers `410 Gone` (the actor's
+    /// server deleted the key with the actor, so the signature cannot be checked, but the
+    /// server itself says the actor is gone). Without it, such a Delete is refused as unsigned.
+    pub fn on_actor_gone<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(S, Iri) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        let handler: GoneHandler<S> = Arc::new(move |state, actor| Box::pin(handler(state, actor)));
+        self.gone = Some(handler);
         self
     }
 
@@ -670,7 +695,9 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
         }
         // 4. to 6. Signature, origin of the key and the id, domain policy.
         let mut budget = self.config.fetch_budget.renewed();
-        let (key, unverified) = self
+        let self_delete =
+            activity.kind == ActivityType::Delete && activity.object_id() == Some(&actor);
+        let authenticated = self
             .authenticate(
                 request,
                 &actor,
@@ -678,7 +705,31 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
                 now,
                 &mut budget,
             )
-            .await?;
+            .await;
+        let (key, unverified) = match authenticated {
+            Ok(authenticated) => authenticated,
+            Err(Rejection::Key { key_id, source })
+                if self_delete && self.dispatcher.gone.is_some() && is_gone(&source, &actor) =>
+            {
+                // The actor's own server says the actor is gone: that is what the Delete says,
+                // and no one else can make that server answer 410.
+                if let Some(host) = host_of(&actor)
+                    && !self.config.domains.allows(&host)
+                {
+                    return Err(Rejection::Blocked { host });
+                }
+                info!(%actor, %key_id, "the actor's server answers 410 Gone; the actor is deleted");
+                if let Some(gone) = &self.dispatcher.gone {
+                    gone(self.state.clone(), actor.clone())
+                        .await
+                        .map_err(Rejection::Handler)?;
+                }
+                return Ok(Accepted::ActorGone {
+                    actor: actor.to_string(),
+                });
+            }
+            Err(rejection) => return Err(rejection),
+        };
         // 5. Origin of the objects.
         origin::check_activity_origin(&activity).map_err(Rejection::Origin)?;
         if !self.dispatcher.handles(&activity.kind) {
@@ -895,6 +946,18 @@ pub(crate) async fn verify_signature(
 }
 
 /// The host of `iri`, if it is a URL with one.
+/// Whether a key lookup failed because the actor's own document is `410 Gone`.
+fn is_gone(error: &KeyError, actor: &Iri) -> bool {
+    match error.fetch_error() {
+        Some(FetchError::Gone { url }) => {
+            let mut url = url.clone();
+            url.set_fragment(None);
+            url.as_str() == actor.as_str()
+        }
+        _ => false,
+    }
+}
+
 fn host_of(iri: &Iri) -> Option<String> {
     Url::parse(iri.as_str())
         .ok()

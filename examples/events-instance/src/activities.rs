@@ -976,6 +976,15 @@ fn failed(error: anyhow::Error) -> HandlerError {
 /// The handlers the inbox dispatches to.
 pub(crate) fn dispatcher() -> Dispatcher<Instance> {
     Dispatcher::new()
+        .on_actor_gone(|app: Instance, actor| async move {
+            app.db()
+                .forget_remote_actor(actor.as_str())
+                .await
+                .map_err(failed)?;
+            app.keys().invalidate(actor.as_str());
+            info!(%actor, "actor gone");
+            Ok(())
+        })
         .on(ActivityType::Follow, |app: Instance, incoming| async move {
             app.on_follow(incoming).await.map_err(failed)
         })

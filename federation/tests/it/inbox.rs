@@ -29,6 +29,7 @@ const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 struct Calls {
     seen: Arc<Mutex<Vec<Incoming>>>,
     failures: Arc<AtomicUsize>,
+    gone: Arc<Mutex<Vec<String>>>,
 }
 
 async fn handle(calls: Calls, incoming: Incoming) -> Result<(), HandlerError> {
@@ -76,6 +77,11 @@ fn local_with(configure: impl FnOnce(InboxConfig) -> InboxConfig) -> Local {
     ] {
         dispatcher = dispatcher.on(kind, handle);
     }
+    dispatcher =
+        dispatcher.on_actor_gone(|calls: Calls, actor: activitypub_core::Iri| async move {
+            calls.gone.lock().unwrap().push(actor.to_string());
+            Ok(())
+        });
     let inbox = Inbox::new(
         configure(InboxConfig::new(&base())),
         keys.clone(),
@@ -987,4 +993,57 @@ async fn the_fetch_budget_is_renewed_for_each_request() {
         matches!(accepted, Ok(Accepted::Processed { .. })),
         "{accepted:?}"
     );
+}
+
+#[tokio::test]
+async fn a_known_actor_whose_server_answers_gone_is_deleted_without_its_key() {
+    let remote = Remote::start().await;
+    let alice = remote.actor("alice");
+    // The key is no longer cached, and her server deleted her (and her key) with a 410.
+    remote.serve_status("/users/alice", 410).await;
+    let delete = json!({
+        "@context": AS,
+        "id": format!("{}#delete", alice.id),
+        "type": "Delete",
+        "actor": alice.id.as_str(),
+        "object": alice.id.as_str(),
+        "to": [PUBLIC],
+    });
+    let local = local();
+    local.store.add_actor(alice.id.as_str());
+    let at = now();
+    let request = signed_post(
+        &alice.signer(Standard::Cavage),
+        &shared_inbox(),
+        &delete,
+        at,
+    );
+    let accepted = local.receive(&request, at).await.unwrap();
+    assert_eq!(
+        accepted,
+        Accepted::ActorGone {
+            actor: alice.id.to_string()
+        }
+    );
+    assert_eq!(*local.calls.gone.lock().unwrap(), [alice.id.to_string()]);
+    assert_eq!(local.handled().len(), 0);
+
+    // Anything else from a gone actor is refused: the key cannot be had.
+    let create = json!({
+        "@context": AS,
+        "id": format!("{}#create", alice.id),
+        "type": "Create",
+        "actor": alice.id.as_str(),
+        "object": {"id": format!("{}/notes/1", alice.id), "type": "Note", "content": "hi"},
+        "to": [PUBLIC],
+    });
+    let request = signed_post(
+        &alice.signer(Standard::Cavage),
+        &shared_inbox(),
+        &create,
+        at,
+    );
+    let result = local.receive(&request, at).await;
+    assert!(matches!(result, Err(Rejection::Key { .. })), "{result:?}");
+    assert_eq!(local.calls.gone.lock().unwrap().len(), 1);
 }
