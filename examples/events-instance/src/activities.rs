@@ -72,8 +72,10 @@ fn plain_excerpt(html: &str, max: usize) -> String {
 fn event_summary(event: &Value) -> String {
     let mut parts = Vec::new();
     if let Some(start) = str_of(event, "startTime") {
-        let zone = str_of(event, "timezone").unwrap_or("UTC");
-        parts.push(format!("{start} ({zone})"));
+        match str_of(event, "timezone") {
+            Some(zone) => parts.push(format!("{start} ({zone})")),
+            None => parts.push(start.to_owned()),
+        }
     }
     if let Some(place) = event.get("location").and_then(|l| str_of(l, "name")) {
         parts.push(place.to_owned());
@@ -218,7 +220,6 @@ impl Instance {
         event.entry("joinMode").or_insert(json!("free"));
         event.entry("ical:status").or_insert(json!("CONFIRMED"));
         event.entry("isOnline").or_insert(json!(false));
-        event.entry("timezone").or_insert(json!("Etc/UTC"));
         event.insert("maximumAttendeeCapacity".into(), json!(capacity));
         if capacity > 0 {
             event.insert("remainingAttendeeCapacity".into(), json!(capacity));
