@@ -26,12 +26,13 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::{OriginalUri, Path, Query, Request, State};
+use axum::extract::{FromRequestParts, OriginalUri, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -291,10 +292,16 @@ pub fn router<A: App, St: InboxStore>(server: Arc<Server<A, St>>) -> Router {
         .route("/inbox", post(shared_inbox::<A, St>))
         .route(
             "/actors/{name}/outbox",
-            get(outbox::<A, St>).post(post_outbox::<A, St>),
+            get(collection_handler::<A, St>(CollectionKind::Outbox)).post(post_outbox::<A, St>),
         )
-        .route("/actors/{name}/followers", get(followers::<A, St>))
-        .route("/actors/{name}/following", get(following::<A, St>))
+        .route(
+            "/actors/{name}/followers",
+            get(collection_handler::<A, St>(CollectionKind::Followers)),
+        )
+        .route(
+            "/actors/{name}/following",
+            get(collection_handler::<A, St>(CollectionKind::Following)),
+        )
         .fallback(object::<A, St>)
         .with_state(server)
 }
@@ -721,58 +728,83 @@ async fn collection<A: App, St: InboxStore>(
     activity_response(&document)
 }
 
-async fn outbox<A: App, St: InboxStore>(
-    State(server): State<Shared<A, St>>,
-    Path(name): Path<String>,
-    Query(query): Query<PageQuery>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-) -> Response {
-    collection(
-        &server,
-        &name,
-        CollectionKind::Outbox,
-        query.page,
-        (method, uri, headers),
-    )
-    .await
+/// A boxed handler future.
+type ResponseFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+/// The GET handler of one collection of every actor.
+fn collection_handler<A: App, St: InboxStore>(
+    kind: CollectionKind,
+) -> impl Fn(State<Shared<A, St>>, CollectionRequest) -> ResponseFuture + Clone + Send + Sync + 'static
+{
+    move |State(server), request: CollectionRequest| {
+        Box::pin(async move {
+            let CollectionRequest { name, page, target } = request;
+            collection(
+                &server,
+                &name,
+                kind,
+                page,
+                (target.method, target.uri, target.headers),
+            )
+            .await
+        })
+    }
 }
 
-async fn followers<A: App, St: InboxStore>(
-    State(server): State<Shared<A, St>>,
-    Path(name): Path<String>,
-    Query(query): Query<PageQuery>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-) -> Response {
-    collection(
-        &server,
-        &name,
-        CollectionKind::Followers,
-        query.page,
-        (method, uri, headers),
-    )
-    .await
+/// A GET of a collection: the actor's name, the page, and what a signature check needs.
+struct CollectionRequest {
+    name: String,
+    page: Option<u64>,
+    target: Target,
 }
 
-async fn following<A: App, St: InboxStore>(
-    State(server): State<Shared<A, St>>,
-    Path(name): Path<String>,
-    Query(query): Query<PageQuery>,
+impl<S: Send + Sync> FromRequestParts<S> for CollectionRequest {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let Path(name) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Query(query) = Query::<PageQuery>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Ok(target) = Target::from_request_parts(parts, state).await;
+        Ok(CollectionRequest {
+            name,
+            page: query.page,
+            target,
+        })
+    }
+}
+
+/// What a signature check needs of a request: its method, its URI as the client sent it
+/// (before any nesting of routers) and its headers.
+struct Target {
     method: Method,
-    OriginalUri(uri): OriginalUri,
+    uri: Uri,
     headers: HeaderMap,
-) -> Response {
-    collection(
-        &server,
-        &name,
-        CollectionKind::Following,
-        query.page,
-        (method, uri, headers),
-    )
-    .await
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Target {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or_else(|| parts.uri.clone(), |original| original.0.clone());
+        Ok(Target {
+            method: parts.method.clone(),
+            uri,
+            headers: parts.headers.clone(),
+        })
+    }
 }
 
 async fn post_outbox<A: App, St: InboxStore>(

@@ -201,6 +201,16 @@ impl Db {
         Ok(Db { pool })
     }
 
+    /// The `n` of a `SELECT COUNT(*) AS n ...` query with one text parameter (or none).
+    async fn count(&self, sql: &'static str, parameter: Option<&str>) -> Result<i64> {
+        let mut query = sqlx::query(sql);
+        if let Some(parameter) = parameter {
+            query = query.bind(parameter.to_owned());
+        }
+        let row = query.fetch_one(&self.pool).await?;
+        Ok(row.try_get("n")?)
+    }
+
     // --- settings
 
     pub(crate) async fn setting(&self, name: &str) -> Result<Option<String>> {
@@ -279,11 +289,11 @@ impl Db {
     }
 
     pub(crate) async fn count_actors(&self, kind: &str) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM ev_actors WHERE kind = $1")
-            .bind(kind)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get("n")?)
+        self.count(
+            "SELECT COUNT(*) AS n FROM ev_actors WHERE kind = $1",
+            Some(kind),
+        )
+        .await
     }
 
     // --- group members
@@ -320,14 +330,12 @@ impl Db {
     }
 
     pub(crate) async fn member_count(&self, group: &str) -> Result<i64> {
-        let row = sqlx::query(
+        self.count(
             "SELECT COUNT(*) AS n FROM ev_members WHERE group_name = $1
              AND role IN ('administrator', 'moderator', 'member')",
+            Some(group),
         )
-        .bind(group)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get("n")?)
+        .await
     }
 
     // --- followers and following
@@ -397,11 +405,11 @@ impl Db {
     }
 
     pub(crate) async fn follower_count(&self, local: &str) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM ev_followers WHERE local_name = $1")
-            .bind(local)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get("n")?)
+        self.count(
+            "SELECT COUNT(*) AS n FROM ev_followers WHERE local_name = $1",
+            Some(local),
+        )
+        .await
     }
 
     pub(crate) async fn set_following(
@@ -477,13 +485,11 @@ impl Db {
     }
 
     pub(crate) async fn following_count(&self, local: &str) -> Result<i64> {
-        let row = sqlx::query(
+        self.count(
             "SELECT COUNT(*) AS n FROM ev_following WHERE local_name = $1 AND state = 'accepted'",
+            Some(local),
         )
-        .bind(local)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get("n")?)
+        .await
     }
 
     /// Whether any local actor follows, is followed by, or has a participation of `actor`.
@@ -599,20 +605,16 @@ impl Db {
     }
 
     pub(crate) async fn object_count(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM ev_objects")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get("n")?)
+        self.count("SELECT COUNT(*) AS n FROM ev_objects", None)
+            .await
     }
 
     pub(crate) async fn count_local_objects(&self, kind: &str) -> Result<i64> {
-        let row = sqlx::query(
+        self.count(
             "SELECT COUNT(*) AS n FROM ev_objects WHERE kind = $1 AND local = 1 AND deleted = 0",
+            Some(kind),
         )
-        .bind(kind)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get("n")?)
+        .await
     }
 
     // --- participations
@@ -729,11 +731,11 @@ impl Db {
     }
 
     pub(crate) async fn outbox_count(&self, actor_name: &str) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM ev_activities WHERE actor_name = $1")
-            .bind(actor_name)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get("n")?)
+        self.count(
+            "SELECT COUNT(*) AS n FROM ev_activities WHERE actor_name = $1",
+            Some(actor_name),
+        )
+        .await
     }
 
     // --- the inbox's record of processed activities
@@ -758,10 +760,8 @@ impl Db {
     }
 
     pub(crate) async fn processed_count(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM ev_processed")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get("n")?)
+        self.count("SELECT COUNT(*) AS n FROM ev_processed", None)
+            .await
     }
 
     // --- remote actors we have met (names for pages)
