@@ -55,17 +55,15 @@ fn keys(first: Standard) -> StaticKeys {
     )
 }
 
-async fn deliver_twice(first: Standard, accepts: Standard) -> (Vec<Standard>, Option<Standard>) {
-    let host = PickyHost {
-        accepts,
-        seen: Arc::new(Mutex::new(Vec::new())),
-    };
-    let queue = Queue::with_config(
-        MemoryStore::new(),
-        host.clone(),
-        keys(first),
-        quick_config(),
-    );
+/// Runs `queue`'s worker until `done` holds (polled with a deadline), then stops it.
+async fn work_until<T: Transport, F, Fut>(
+    queue: &Queue<MemoryStore, T, StaticKeys>,
+    what: &str,
+    mut done: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let (stop, stopped) = oneshot::channel::<()>();
     let worker = tokio::spawn({
         let queue = queue.clone();
@@ -78,19 +76,37 @@ async fn deliver_twice(first: Standard, accepts: Standard) -> (Vec<Standard>, Op
                 .unwrap();
         }
     });
-    let to = Recipient::new("https://picky.test/inbox".parse().unwrap());
-    for body in ["{\"n\":1}", "{\"n\":2}"] {
+    eventually(Duration::from_secs(10), what, &mut done).await;
+    let _ = stop.send(());
+    worker.await.unwrap();
+}
+
+fn picky_inbox() -> Recipient {
+    Recipient::new("https://picky.test/inbox".parse().unwrap())
+}
+
+async fn deliver_twice(first: Standard, accepts: Standard) -> (Vec<Standard>, Option<Standard>) {
+    let host = PickyHost {
+        accepts,
+        seen: Arc::new(Mutex::new(Vec::new())),
+    };
+    let queue = Queue::with_config(
+        MemoryStore::new(),
+        host.clone(),
+        keys(first),
+        quick_config(),
+    );
+    // One after the other: the second delivery starts from what the first learnt.
+    for (n, body) in ["{\"n\":1}", "{\"n\":2}"].into_iter().enumerate() {
         queue
-            .enqueue(Enqueue::new(body, "alice").with_recipient(to.clone()))
+            .enqueue(Enqueue::new(body, "alice").with_recipient(picky_inbox()))
             .await
             .unwrap();
-        eventually(Duration::from_secs(10), "delivery", || async {
-            queue.metrics().delivered >= if body.contains('1') { 1 } else { 2 }
+        work_until(&queue, "delivery", || async {
+            queue.metrics().delivered > n as u64
         })
         .await;
     }
-    let _ = stop.send(());
-    worker.await.unwrap();
     let preference = queue
         .peer_preferences()
         .get("picky.test")
@@ -133,31 +149,14 @@ async fn a_known_preference_is_used_from_the_first_knock() {
         quick_config(),
     );
     queue.set_peer_preference("picky.test", PeerPreference::new(Standard::Cavage));
-    let (stop, stopped) = oneshot::channel::<()>();
-    let worker = tokio::spawn({
-        let queue = queue.clone();
-        async move {
-            queue
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        }
-    });
     queue
-        .enqueue(
-            Enqueue::new("{}", "alice")
-                .with_recipient(Recipient::new("https://picky.test/inbox".parse().unwrap())),
-        )
+        .enqueue(Enqueue::new("{}", "alice").with_recipient(picky_inbox()))
         .await
         .unwrap();
-    eventually(Duration::from_secs(10), "delivery", || async {
+    work_until(&queue, "delivery", || async {
         queue.metrics().delivered >= 1
     })
     .await;
-    let _ = stop.send(());
-    worker.await.unwrap();
     assert_eq!(*host.seen.lock().unwrap(), [Standard::Cavage]);
 }
 
@@ -184,31 +183,14 @@ async fn a_host_refusing_both_gets_two_knocks_then_a_dead_letter() {
         keys(Standard::Rfc9421),
         quick_config(),
     );
-    let (stop, stopped) = oneshot::channel::<()>();
-    let worker = tokio::spawn({
-        let queue = queue.clone();
-        async move {
-            queue
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        }
-    });
     queue
-        .enqueue(
-            Enqueue::new("{}", "alice")
-                .with_recipient(Recipient::new("https://picky.test/inbox".parse().unwrap())),
-        )
+        .enqueue(Enqueue::new("{}", "alice").with_recipient(picky_inbox()))
         .await
         .unwrap();
-    eventually(Duration::from_secs(10), "the dead letter", || async {
+    work_until(&queue, "the dead letter", || async {
         queue.metrics().dead >= 1
     })
     .await;
-    let _ = stop.send(());
-    worker.await.unwrap();
     // One knock per standard, then a 401 is a permanent failure: no third request.
     assert_eq!(*nobody.0.lock().unwrap(), 2);
     assert!(queue.peer_preferences().is_empty());
