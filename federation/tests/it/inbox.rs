@@ -98,6 +98,20 @@ fn local_with(configure: impl FnOnce(InboxConfig) -> InboxConfig) -> Local {
     }
 }
 
+/// `activity` POSTed to the shared inbox, signed by `actor` (draft-cavage) at `at`.
+fn to_shared_inbox(
+    actor: &TestActor,
+    activity: &serde_json::Value,
+    at: SystemTime,
+) -> http::Request<Bytes> {
+    signed_post(
+        &actor.signer(Standard::Cavage),
+        &shared_inbox(),
+        activity,
+        at,
+    )
+}
+
 fn local() -> Local {
     local_with(|config| config)
 }
@@ -180,12 +194,7 @@ async fn a_signed_activity_reaches_its_handler() {
     let at = now();
     let activity = create(&alice, 1);
 
-    let request = signed_post(
-        &alice.signer(Standard::Cavage),
-        &shared_inbox(),
-        &activity,
-        at,
-    );
+    let request = to_shared_inbox(&alice, &activity, at);
     let accepted = local.receive(&request, at).await.unwrap();
 
     let id = activity["id"].as_str().unwrap();
@@ -332,12 +341,7 @@ async fn a_create_of_another_servers_object_is_refused() {
     let mut activity = create(&alice, 1);
     activity["object"]["id"] = json!(other.url("/notes/1").as_str());
 
-    let request = signed_post(
-        &alice.signer(Standard::Cavage),
-        &shared_inbox(),
-        &activity,
-        at,
-    );
+    let request = to_shared_inbox(&alice, &activity, at);
     let result = local.receive(&request, at).await;
 
     assert_rejected!(
@@ -361,12 +365,7 @@ async fn an_oversized_body_is_refused_before_anything_else() {
     let mut activity = create(&alice, 1);
     activity["object"]["content"] = json!("a".repeat(300));
 
-    let request = signed_post(
-        &alice.signer(Standard::Cavage),
-        &shared_inbox(),
-        &activity,
-        at,
-    );
+    let request = to_shared_inbox(&alice, &activity, at);
     let result = local.receive(&request, at).await;
 
     assert_rejected!(
@@ -420,12 +419,7 @@ async fn an_activity_is_processed_once() {
     let id = activity["id"].as_str().unwrap().to_owned();
 
     let at = now();
-    let first = signed_post(
-        &alice.signer(Standard::Cavage),
-        &shared_inbox(),
-        &activity,
-        at,
-    );
+    let first = to_shared_inbox(&alice, &activity, at);
     assert_eq!(
         local.receive(&first, at).await.unwrap(),
         Accepted::Processed {
@@ -461,12 +455,7 @@ async fn an_activity_without_an_id_is_processed_but_a_replay_of_its_request_is_n
     activity.as_object_mut().unwrap().remove("id");
 
     let at = now();
-    let request = signed_post(
-        &alice.signer(Standard::Cavage),
-        &shared_inbox(),
-        &activity,
-        at,
-    );
+    let request = to_shared_inbox(&alice, &activity, at);
     assert_eq!(
         local.receive(&request, at).await.unwrap(),
         Accepted::Processed { id: None }
@@ -478,12 +467,7 @@ async fn an_activity_without_an_id_is_processed_but_a_replay_of_its_request_is_n
     assert_eq!(local.handled().len(), 1);
     // Sent again by its actor, signed a second later: nothing says it is the same activity.
     let later = at + std::time::Duration::from_secs(1);
-    let resent = signed_post(
-        &alice.signer(Standard::Cavage),
-        &shared_inbox(),
-        &activity,
-        later,
-    );
+    let resent = to_shared_inbox(&alice, &activity, later);
     assert_eq!(
         local.receive(&resent, later).await.unwrap(),
         Accepted::Processed { id: None }
@@ -517,12 +501,7 @@ async fn an_embedded_object_from_another_server_is_fetched_from_its_origin() {
     let local = local();
     let at = now();
 
-    let request = signed_post(
-        &alice.signer(Standard::Cavage),
-        &shared_inbox(),
-        &announce,
-        at,
-    );
+    let request = to_shared_inbox(&alice, &announce, at);
     assert!(matches!(
         local.receive(&request, at).await.unwrap(),
         Accepted::Processed { .. }
@@ -564,12 +543,7 @@ async fn an_embedded_object_whose_origin_does_not_serve_it_is_passed_by_id() {
     let local = local();
     let at = now();
 
-    let request = signed_post(
-        &alice.signer(Standard::Cavage),
-        &shared_inbox(),
-        &announce,
-        at,
-    );
+    let request = to_shared_inbox(&alice, &announce, at);
     assert!(matches!(
         local.receive(&request, at).await.unwrap(),
         Accepted::Processed { .. }
@@ -599,12 +573,7 @@ async fn an_embedded_copy_of_a_local_object_is_passed_by_id() {
     let local = local();
     let at = now();
 
-    let request = signed_post(
-        &alice.signer(Standard::Cavage),
-        &shared_inbox(),
-        &accept,
-        at,
-    );
+    let request = to_shared_inbox(&alice, &accept, at);
     local.receive(&request, at).await.unwrap();
 
     let handled = local.handled();
@@ -664,12 +633,7 @@ async fn an_object_from_a_blocked_domain_does_not_come_in_through_another_server
             "actor": alice.id.as_str(),
             "object": object,
         });
-        let request = signed_post(
-            &alice.signer(Standard::Cavage),
-            &shared_inbox(),
-            &announce,
-            at,
-        );
+        let request = to_shared_inbox(&alice, &announce, at);
         let result = local.receive(&request, at).await;
 
         assert_rejected!(
@@ -699,12 +663,7 @@ async fn the_delete_of_an_actor_never_known_is_dropped_before_any_request() {
     let local = local();
     let at = now();
 
-    let request = signed_post(
-        &alice.signer(Standard::Cavage),
-        &shared_inbox(),
-        &delete,
-        at,
-    );
+    let request = to_shared_inbox(&alice, &delete, at);
     let accepted = local.receive(&request, at).await.unwrap();
 
     assert_eq!(
@@ -818,12 +777,7 @@ async fn a_failing_handler_answers_500_and_the_retry_is_processed() {
     let activity = create(&alice, 1);
     let at = now();
 
-    let request = signed_post(
-        &alice.signer(Standard::Cavage),
-        &shared_inbox(),
-        &activity,
-        at,
-    );
+    let request = to_shared_inbox(&alice, &activity, at);
     let result = local.receive(&request, at).await;
 
     let Err(rejection) = &result else {
@@ -837,12 +791,7 @@ async fn a_failing_handler_answers_500_and_the_retry_is_processed() {
     assert_eq!(rejection.step(), "handler");
     // Forgotten: the sender's retry is processed.
     assert_eq!(local.store.processed_count(), 0);
-    let retry = signed_post(
-        &alice.signer(Standard::Cavage),
-        &shared_inbox(),
-        &activity,
-        at,
-    );
+    let retry = to_shared_inbox(&alice, &activity, at);
     assert!(matches!(
         local.receive(&retry, at).await.unwrap(),
         Accepted::Processed { .. }
@@ -899,12 +848,7 @@ async fn activities_nobody_handles_are_checked_then_ignored() {
     local.assert_nothing_stored();
     // An unknown type signed by someone else than its actor is refused too.
     let mallory = remote.served_actor("mallory").await;
-    let request = signed_post(
-        &mallory.signer(Standard::Cavage),
-        &shared_inbox(),
-        &bite,
-        at,
-    );
+    let request = to_shared_inbox(&mallory, &bite, at);
     let result = local.receive(&request, at).await;
     assert_rejected!(
         local,
@@ -925,12 +869,7 @@ async fn documents_that_are_not_activities_are_refused() {
     let mut note = note(&alice, 1);
     note["@context"] = json!(AS);
     for document in [note, without_actor, json!({"type": "Zap"})] {
-        let request = signed_post(
-            &alice.signer(Standard::Cavage),
-            &shared_inbox(),
-            &document,
-            at,
-        );
+        let request = to_shared_inbox(&alice, &document, at);
         let result = local.receive(&request, at).await;
         assert_rejected!(
             local,
@@ -1012,12 +951,7 @@ async fn a_known_actor_whose_server_answers_gone_is_deleted_without_its_key() {
     let local = local();
     local.store.add_actor(alice.id.as_str());
     let at = now();
-    let request = signed_post(
-        &alice.signer(Standard::Cavage),
-        &shared_inbox(),
-        &delete,
-        at,
-    );
+    let request = to_shared_inbox(&alice, &delete, at);
     let accepted = local.receive(&request, at).await.unwrap();
     assert_eq!(
         accepted,
@@ -1037,12 +971,7 @@ async fn a_known_actor_whose_server_answers_gone_is_deleted_without_its_key() {
         "object": {"id": format!("{}/notes/1", alice.id), "type": "Note", "content": "hi"},
         "to": [PUBLIC],
     });
-    let request = signed_post(
-        &alice.signer(Standard::Cavage),
-        &shared_inbox(),
-        &create,
-        at,
-    );
+    let request = to_shared_inbox(&alice, &create, at);
     let result = local.receive(&request, at).await;
     assert!(matches!(result, Err(Rejection::Key { .. })), "{result:?}");
     assert_eq!(local.calls.gone.lock().unwrap().len(), 1);
