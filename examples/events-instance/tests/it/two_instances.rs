@@ -8,6 +8,37 @@ use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// Waits until `at` shows `actor`'s participation in `event` (or membership request of a group)
+/// in `state`.
+async fn wait_for_participation(
+    at: &events_instance::Running,
+    event: &str,
+    actor: &str,
+    state: &str,
+    what: &str,
+) -> anyhow::Result<()> {
+    eventually(WAIT, what, || async {
+        let now = at.instance.participation_state(event, actor).await?;
+        Ok((now.as_deref() == Some(state)).then_some(()))
+    })
+    .await
+}
+
+/// Waits until local actor `name`'s follow of `target` at `at` is in `state`.
+async fn wait_for_following(
+    at: &events_instance::Running,
+    name: &str,
+    target: &str,
+    state: &str,
+    what: &str,
+) -> anyhow::Result<()> {
+    eventually(WAIT, what, || async {
+        let now = at.instance.following_state(name, target).await?;
+        Ok((now.as_deref() == Some(state)).then_some(()))
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_federate_an_event_from_follow_to_delete() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
@@ -36,11 +67,7 @@ async fn two_instances_federate_an_event_from_follow_to_delete() -> anyhow::Resu
             .then_some(()))
     })
     .await?;
-    eventually(WAIT, "the Accept at alpha", || async {
-        let state = alpha.instance.following_state("alice", &group).await?;
-        Ok((state.as_deref() == Some("accepted")).then_some(()))
-    })
-    .await?;
+    wait_for_following(&alpha, "alice", &group, "accepted", "the Accept at alpha").await?;
 
     // Publish: a restricted event with room for one.
     let create = organizer
@@ -89,13 +116,13 @@ async fn two_instances_federate_an_event_from_follow_to_delete() -> anyhow::Resu
     // Join with approval.
     let join = alice.post(json!({"type": "Join", "object": event})).await?;
     let join_id = join["id"].as_str().unwrap().to_owned();
-    eventually(WAIT, "the pending Join at beta", || async {
-        let state = beta
-            .instance
-            .participation_state(&event, &alice.actor)
-            .await?;
-        Ok((state.as_deref() == Some("pending")).then_some(()))
-    })
+    wait_for_participation(
+        &beta,
+        &event,
+        &alice.actor,
+        "pending",
+        "the pending Join at beta",
+    )
     .await?;
     assert_eq!(
         alpha
@@ -113,13 +140,13 @@ async fn two_instances_federate_an_event_from_follow_to_delete() -> anyhow::Resu
     organizer
         .post(json!({"type": "Accept", "object": join_id}))
         .await?;
-    eventually(WAIT, "the Accept at alpha", || async {
-        let state = alpha
-            .instance
-            .participation_state(&event, &alice.actor)
-            .await?;
-        Ok((state.as_deref() == Some("accepted")).then_some(()))
-    })
+    wait_for_participation(
+        &alpha,
+        &event,
+        &alice.actor,
+        "accepted",
+        "the Accept at alpha",
+    )
     .await?;
     eventually(WAIT, "equal participant counts", || async {
         let here = alpha.instance.participant_count(&event).await?;
@@ -130,13 +157,13 @@ async fn two_instances_federate_an_event_from_follow_to_delete() -> anyhow::Resu
 
     // Capacity reached: the next Join is rejected without waiting for an organizer.
     bob.post(json!({"type": "Join", "object": event})).await?;
-    eventually(WAIT, "the Reject at alpha", || async {
-        let state = alpha
-            .instance
-            .participation_state(&event, &bob.actor)
-            .await?;
-        Ok((state.as_deref() == Some("rejected")).then_some(()))
-    })
+    wait_for_participation(
+        &alpha,
+        &event,
+        &bob.actor,
+        "rejected",
+        "the Reject at alpha",
+    )
     .await?;
     assert_eq!(
         beta.instance
@@ -347,13 +374,13 @@ async fn groups_take_members_by_request_and_by_invitation() -> anyhow::Result<()
             .as_deref(),
         Some("member")
     );
-    eventually(WAIT, "the Accept at alpha", || async {
-        let state = alpha
-            .instance
-            .participation_state(&group, &alice.actor)
-            .await?;
-        Ok((state.as_deref() == Some("accepted")).then_some(()))
-    })
+    wait_for_participation(
+        &alpha,
+        &group,
+        &alice.actor,
+        "accepted",
+        "the Accept at alpha",
+    )
     .await?;
 
     // By invitation: the invitee answers.
@@ -368,13 +395,13 @@ async fn groups_take_members_by_request_and_by_invitation() -> anyhow::Result<()
             .as_deref(),
         Some("invited")
     );
-    eventually(WAIT, "the invitation at alpha", || async {
-        let state = alpha
-            .instance
-            .participation_state(&group, &bob.actor)
-            .await?;
-        Ok((state.as_deref() == Some("invited")).then_some(()))
-    })
+    wait_for_participation(
+        &alpha,
+        &group,
+        &bob.actor,
+        "invited",
+        "the invitation at alpha",
+    )
     .await?;
     // Only the invitee answers.
     let (status, _) = alice
@@ -398,13 +425,13 @@ async fn groups_take_members_by_request_and_by_invitation() -> anyhow::Result<()
     alice
         .post(json!({"type": "Join", "object": secret}))
         .await?;
-    eventually(WAIT, "the Reject at alpha", || async {
-        let state = alpha
-            .instance
-            .participation_state(&secret, &alice.actor)
-            .await?;
-        Ok((state.as_deref() == Some("rejected")).then_some(()))
-    })
+    wait_for_participation(
+        &alpha,
+        &secret,
+        &alice.actor,
+        "rejected",
+        "the Reject at alpha",
+    )
     .await?;
     assert_eq!(
         beta.instance.member_role("secret", &alice.actor).await?,
@@ -414,13 +441,13 @@ async fn groups_take_members_by_request_and_by_invitation() -> anyhow::Result<()
     beta_admin.set_group_openness("open", "open").await?;
     let open = format!("{}actors/open", beta.base_url);
     alice.post(json!({"type": "Join", "object": open})).await?;
-    eventually(WAIT, "the Accept at alpha", || async {
-        let state = alpha
-            .instance
-            .participation_state(&open, &alice.actor)
-            .await?;
-        Ok((state.as_deref() == Some("accepted")).then_some(()))
-    })
+    wait_for_participation(
+        &alpha,
+        &open,
+        &alice.actor,
+        "accepted",
+        "the Accept at alpha",
+    )
     .await?;
     assert_eq!(
         beta.instance
@@ -482,13 +509,13 @@ async fn a_followed_instance_announces_its_public_events() -> anyhow::Result<()>
             .then_some(()))
     })
     .await?;
-    eventually(WAIT, "the Accept at alpha", || async {
-        let state = alpha
-            .instance
-            .following_state("instance", &beta_instance)
-            .await?;
-        Ok((state.as_deref() == Some("accepted")).then_some(()))
-    })
+    wait_for_following(
+        &alpha,
+        "instance",
+        &beta_instance,
+        "accepted",
+        "the Accept at alpha",
+    )
     .await?;
 
     // A public event of someone alpha does not follow reaches alpha through the Announce.
@@ -590,11 +617,7 @@ async fn instances_in_authorized_fetch_mode_federate_with_signed_fetches() -> an
     alice
         .post(json!({"type": "Follow", "object": group}))
         .await?;
-    eventually(WAIT, "the Accept at alpha", || async {
-        let state = alpha.instance.following_state("alice", &group).await?;
-        Ok((state.as_deref() == Some("accepted")).then_some(()))
-    })
-    .await?;
+    wait_for_following(&alpha, "alice", &group, "accepted", "the Accept at alpha").await?;
     let create = organizer
         .post(
             json!({"type": "Event", "name": "Quiet walk", "startTime": "2031-05-01T10:00:00Z",
@@ -608,13 +631,13 @@ async fn instances_in_authorized_fetch_mode_federate_with_signed_fetches() -> an
     })
     .await?;
     alice.post(json!({"type": "Join", "object": event})).await?;
-    eventually(WAIT, "the participation at alpha", || async {
-        let state = alpha
-            .instance
-            .participation_state(&event, &alice.actor)
-            .await?;
-        Ok((state.as_deref() == Some("accepted")).then_some(()))
-    })
+    wait_for_participation(
+        &alpha,
+        &event,
+        &alice.actor,
+        "accepted",
+        "the participation at alpha",
+    )
     .await?;
     alpha.stop().await?;
     beta.stop().await?;
@@ -666,13 +689,13 @@ async fn a_reply_to_an_unknown_thread_brings_its_ancestors() -> anyhow::Result<(
     alice
         .post(json!({"type": "Follow", "object": organizer.actor}))
         .await?;
-    eventually(WAIT, "the Accept at alpha", || async {
-        let state = alpha
-            .instance
-            .following_state("alice", &organizer.actor)
-            .await?;
-        Ok((state.as_deref() == Some("accepted")).then_some(()))
-    })
+    wait_for_following(
+        &alpha,
+        "alice",
+        &organizer.actor,
+        "accepted",
+        "the Accept at alpha",
+    )
     .await?;
     assert!(alpha.instance.stored_object(&event).await?.is_none());
     let reply = organizer
