@@ -133,7 +133,10 @@ pub struct ClaimedDelivery {
 pub enum Outcome {
     /// Delivered (2xx): forget it.
     Delivered,
-    /// The recipient is gone (410): forget it; the caller was told.
+    /// The recipient is gone (410): the queue tells the caller ([`Event::Gone`]) and keeps it
+    /// as a dead letter with [`DeadReason::Gone`].
+    ///
+    /// [`Event::Gone`]: crate::Event::Gone
     Gone,
     /// Try again at `at`.
     Retry {
@@ -224,6 +227,10 @@ pub enum DeadReason {
     KeyNotFound,
     /// The request could not be built or signed.
     Unsendable,
+    /// The inbox answered 410 Gone: its actor is gone. Kept so that the caller, told by
+    /// [`Event::Gone`](crate::Event::Gone) when it listens, can also find it later: a report
+    /// that a restart or a slow listener cannot lose.
+    Gone,
 }
 
 impl DeadReason {
@@ -235,6 +242,7 @@ impl DeadReason {
             DeadReason::Expired => "expired",
             DeadReason::KeyNotFound => "key_not_found",
             DeadReason::Unsendable => "unsendable",
+            DeadReason::Gone => "gone",
         }
     }
 
@@ -247,6 +255,7 @@ impl DeadReason {
             "max_attempts" => DeadReason::MaxAttempts,
             "expired" => DeadReason::Expired,
             "key_not_found" => DeadReason::KeyNotFound,
+            "gone" => DeadReason::Gone,
             _ => DeadReason::Unsendable,
         }
     }
@@ -267,6 +276,7 @@ impl fmt::Display for DeadReason {
             DeadReason::Expired => f.write_str("older than the maximum age"),
             DeadReason::KeyNotFound => f.write_str("signing key not found"),
             DeadReason::Unsendable => f.write_str("the request could not be built or signed"),
+            DeadReason::Gone => f.write_str("the recipient is gone (410)"),
         }
     }
 }

@@ -758,7 +758,20 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
 
     async fn flush(&self, done: &mut Vec<(Completion, String)>) -> Result<(), StoreError> {
         let shared = &self.shared;
-        let completions: Vec<Completion> = done.iter().map(|(c, _)| c.clone()).collect();
+        // A 410 is kept as a dead letter: the durable form of the report (events can be missed).
+        let completions: Vec<Completion> = done
+            .iter()
+            .map(|(c, _)| {
+                let mut completion = c.clone();
+                if completion.outcome == Outcome::Gone {
+                    completion.outcome = Outcome::Dead {
+                        reason: DeadReason::Gone,
+                        error: "410 Gone: the recipient is gone".to_owned(),
+                    };
+                }
+                completion
+            })
+            .collect();
         let changes = shared
             .store
             .complete(&completions, &shared.config.breaker, shared.clock.now())

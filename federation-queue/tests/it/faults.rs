@@ -168,8 +168,13 @@ async fn gone_is_reported_and_not_retried() {
     .await
     .unwrap();
     assert_eq!(event, "https://a.test/inbox");
+    // The durable report: a dead letter naming the inbox, which a restart does not lose.
     let counts = running.queue.counts().await.unwrap();
-    assert_eq!((counts.pending, counts.in_flight, counts.dead), (0, 0, 0));
+    assert_eq!((counts.pending, counts.in_flight, counts.dead), (0, 0, 1));
+    let dead = running.queue.dead_letters(None, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].reason, DeadReason::Gone);
+    assert_eq!(dead[0].inbox.as_str(), "https://a.test/inbox");
     assert_eq!(sink.received_for("a.test").len(), 1);
     running.stop().await;
 }
