@@ -2,4 +2,4 @@
 
 include!("../checks/nodeinfo_parse.rs");
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| { check(data) });
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check(data));
