@@ -31,9 +31,11 @@ enum Knock {
 enum Command {
     /// Serves the instance.
     Serve {
-        /// The public base URL (`https://events.example`).
-        #[arg(long)]
-        base_url: Url,
+        /// The public base URL (`https://events.example`). Required, but with
+        /// `--danger-allow-private-addresses`, where it defaults to `http://` and the address
+        /// listened on (so that `--listen 127.0.0.1:0` works in tests).
+        #[arg(long, required_unless_present = "danger_allow_private_addresses")]
+        base_url: Option<Url>,
         /// The address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
@@ -154,9 +156,11 @@ async fn run(cli: Cli) -> Result<()> {
             blocked,
             danger_allow_private_addresses,
         } => {
-            let options = Options::new(listen, database)
-                .with_base_url(base_url)
-                .with_name(name)
+            let mut options = Options::new(listen, database).with_name(name);
+            if let Some(base_url) = base_url {
+                options = options.with_base_url(base_url);
+            }
+            let options = options
                 .with_first_knock(match first_knock {
                     Knock::Rfc9421 => Standard::Rfc9421,
                     Knock::Cavage => Standard::Cavage,
@@ -166,7 +170,15 @@ async fn run(cli: Cli) -> Result<()> {
                 .with_blocked_domains(blocked)
                 .with_danger_allow_private_addresses(danger_allow_private_addresses);
             let running = start(options).await?;
-            eprintln!("serving {} on {}", running.base_url, running.addr);
+            // One line saying where it serves, for people and for scripts.
+            println!(
+                "{}",
+                serde_json::json!({
+                    "event": "listening",
+                    "base_url": running.base_url.as_str(),
+                    "addr": running.addr.to_string(),
+                })
+            );
             let stop = running.shutdown_handle();
             tokio::spawn(async move {
                 if tokio::signal::ctrl_c().await.is_ok() {

@@ -8,6 +8,7 @@
     missing_docs
 )]
 
+mod cli;
 mod fedify;
 mod fixtures;
 mod postgres;
