@@ -52,7 +52,8 @@ const SCHEMA: &[&str] = &[
         document TEXT NOT NULL,
         deleted BIGINT NOT NULL,
         published BIGINT NOT NULL,
-        updated BIGINT NOT NULL)",
+        updated BIGINT NOT NULL,
+        stored BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS ev_objects_context ON ev_objects (context)",
     "CREATE INDEX IF NOT EXISTS ev_objects_start ON ev_objects (kind, start_time)",
     "CREATE TABLE IF NOT EXISTS ev_participations (
@@ -512,8 +513,8 @@ impl Db {
     pub(crate) async fn put_object(&self, object: &ObjectRow) -> Result<()> {
         sqlx::query(
             "INSERT INTO ev_objects (id, kind, local, attributed_to, context, in_reply_to, start_time,
-                document, deleted, published, updated)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                document, deleted, published, updated, stored)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, attributed_to = excluded.attributed_to,
                 context = excluded.context, in_reply_to = excluded.in_reply_to,
                 start_time = excluded.start_time, document = excluded.document,
@@ -530,6 +531,8 @@ impl Db {
         .bind(i64::from(object.deleted))
         .bind(object.published)
         .bind(object.updated)
+        // When first stored, in microseconds: orders comments published in the same second.
+        .bind(now_micros())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -596,7 +599,7 @@ impl Db {
     pub(crate) async fn comments(&self, event: &str) -> Result<Vec<ObjectRow>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {OBJECT_COLUMNS} FROM ev_objects WHERE kind = 'Note' AND context = $1
-             AND deleted = 0 ORDER BY published, id"
+             AND deleted = 0 ORDER BY published, stored, id"
         )))
         .bind(event)
         .fetch_all(&self.pool)
@@ -799,6 +802,12 @@ impl Db {
         row.map(|r| Ok((r.try_get("name")?, r.try_get("handle")?)))
             .transpose()
     }
+}
+
+/// The current Unix time, in microseconds.
+fn now_micros() -> i64 {
+    let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000;
+    i64::try_from(nanos).unwrap_or(i64::MAX)
 }
 
 /// The current Unix time, in seconds.
