@@ -168,7 +168,8 @@ pub struct QueueConfig {
     /// Deliveries claimed per store round trip at most.
     pub claim_batch: usize,
     /// How long a claim lasts; must exceed the transport's total timeout, since a claim whose
-    /// lease lapses is taken by another worker.
+    /// lease lapses is taken by another worker ([`Queue::run`] refuses to start otherwise, for
+    /// transports that say their bound, as [`ReqwestTransport`](crate::ReqwestTransport) does).
     pub lease: Duration,
     /// How often to look for due deliveries when nothing else wakes the worker.
     pub poll_interval: Duration,
@@ -356,6 +357,17 @@ pub enum RunError {
     /// come back after their lease.
     #[error("the store failed while draining: {0}")]
     Store(#[from] StoreError),
+    /// The lease is not longer than the transport's longest request: another worker could take
+    /// a delivery over while it is still in flight.
+    #[error(
+        "the lease ({lease:?}) must be longer than the transport's longest request ({request:?})"
+    )]
+    LeaseTooShort {
+        /// The configured lease.
+        lease: Duration,
+        /// The transport's bound on one request.
+        request: Duration,
+    },
 }
 
 /// A durable delivery queue: enqueue activities, run workers, inspect and repair.
@@ -551,6 +563,14 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
     pub async fn run(&self, shutdown: impl Future<Output = ()> + Send) -> Result<(), RunError> {
         let shared = &self.shared;
         let config = &shared.config;
+        if let Some(request) = shared.transport.max_request_time()
+            && config.lease <= request
+        {
+            return Err(RunError::LeaseTooShort {
+                lease: config.lease,
+                request,
+            });
+        }
         let mut tasks: JoinSet<Completion> = JoinSet::new();
         let mut running: HashMap<tokio::task::Id, ClaimedDelivery> = HashMap::new();
         let mut done: Vec<(Completion, String)> = Vec::new();

@@ -16,6 +16,13 @@ pub trait Transport: Send + Sync + 'static {
         &self,
         request: http::Request<Bytes>,
     ) -> impl Future<Output = Result<TransportResponse, TransportError>> + Send;
+
+    /// The longest one request may take, when the transport bounds it. A worker refuses to run
+    /// with a lease no longer than this (another worker would take over deliveries still in
+    /// flight). `None`: unbounded or unknown, not checked.
+    fn max_request_time(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// What the inbox answered.
@@ -211,6 +218,10 @@ impl ReqwestTransport {
 }
 
 impl Transport for ReqwestTransport {
+    fn max_request_time(&self) -> Option<Duration> {
+        Some(self.config.timeout)
+    }
+
     async fn send(
         &self,
         request: http::Request<Bytes>,

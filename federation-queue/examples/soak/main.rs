@@ -88,6 +88,10 @@ struct SinkTransport {
 }
 
 impl Transport for SinkTransport {
+    fn max_request_time(&self) -> Option<Duration> {
+        self.inner.max_request_time()
+    }
+
     async fn send(
         &self,
         mut request: http::Request<Bytes>,
@@ -154,7 +158,13 @@ async fn worker(args: Args) -> Result<()> {
     // Every fake host is sent to the one sink, so the client's per-host connection pool
     // would hold the connections of all of them: size it for the worker's in-flight cap (as
     // 100 real hosts would have 100 pools), or most requests would open a new connection.
+    // A request ends within 20 s, well inside the 30 s lease.
     let mut transport_config = TransportConfig::new()
+        .with_timeouts(
+            Duration::from_secs(5),
+            Duration::from_secs(10),
+            Duration::from_secs(20),
+        )
         .with_danger_allow_http(true)
         .with_danger_allow_private_addresses(true);
     transport_config.pool_max_idle_per_host = 256;

@@ -414,3 +414,30 @@ fn recipients_sharing_a_shared_inbox_get_one_delivery() {
     let bad = Recipient::new("mailto:someone@example.test".parse().unwrap());
     assert!(collapse_recipients(&[bad]).is_err());
 }
+
+#[tokio::test]
+async fn a_lease_shorter_than_a_request_is_refused() {
+    let transport = federation_queue::ReqwestTransport::new(
+        federation_queue::TransportConfig::new().with_timeouts(
+            Duration::from_secs(1),
+            Duration::from_secs(5),
+            Duration::from_secs(10),
+        ),
+    )
+    .unwrap();
+    let queue = Queue::with_config(
+        MemoryStore::new(),
+        transport,
+        keys(),
+        quick_config().with_lease(Duration::from_secs(10)),
+    );
+    let error = queue.run(std::future::pending()).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            federation_queue::RunError::LeaseTooShort { lease, request }
+                if lease == Duration::from_secs(10) && request == Duration::from_secs(10)
+        ),
+        "{error}"
+    );
+}
