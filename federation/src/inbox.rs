@@ -732,6 +732,22 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
         };
         // 5. Origin of the objects.
         origin::check_activity_origin(&activity).map_err(Rejection::Origin)?;
+        // Only whoever did something undoes it: an embedded activity's actor is the Undo's.
+        if activity.kind == ActivityType::Undo
+            && let Some(AnyObject::Activity(undone)) = activity
+                .object
+                .iter()
+                .flatten()
+                .next()
+                .and_then(Reference::as_object)
+            && let Some(undone_actor) = undone.actor_id()
+            && *undone_actor != actor
+        {
+            return Err(Rejection::ActorMismatch {
+                key_owner: actor.to_string(),
+                actor: undone_actor.to_string(),
+            });
+        }
         if !self.dispatcher.handles(&activity.kind) {
             info!(kind = %activity.kind, %actor, "no handler; ignoring");
             return Ok(Accepted::Ignored {

@@ -976,3 +976,32 @@ async fn a_known_actor_whose_server_answers_gone_is_deleted_without_its_key() {
     assert!(matches!(result, Err(Rejection::Key { .. })), "{result:?}");
     assert_eq!(local.calls.gone.lock().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn only_the_actor_of_an_activity_undoes_it() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let bob = remote.actor("bob");
+    // Alice, on Bob's server, tries to undo Bob's follow.
+    let undo = json!({
+        "@context": AS,
+        "id": alice.url("/activities/undo-1").as_str(),
+        "type": "Undo",
+        "actor": alice.id.as_str(),
+        "object": {
+            "id": bob.url("/activities/follow-1").as_str(),
+            "type": "Follow",
+            "actor": bob.id.as_str(),
+            "object": base().join("/users/carol").unwrap().as_str(),
+        },
+    });
+    let local = local();
+    let at = now();
+    let result = local.receive(&to_shared_inbox(&alice, &undo, at), at).await;
+    assert_rejected!(
+        local,
+        result,
+        Rejection::ActorMismatch { .. },
+        StatusCode::UNAUTHORIZED
+    );
+}
