@@ -1,7 +1,7 @@
 //! What the instance does with activities: those its users POST to their outboxes
 //! (client-to-server) and those other servers deliver to its inboxes.
 
-use activitypub_core::{ActivityType, AnyObject, PUBLIC};
+use activitypub_core::{ActivityType, AnyObject, OneOrMany, PUBLIC};
 use anyhow::{Context, Result, anyhow, bail};
 use federation::fetch::FetchBudget;
 use federation::inbox::{Dispatcher, HandlerError, Incoming, IncomingObject};
@@ -869,10 +869,12 @@ impl Instance {
         budget: &mut FetchBudget,
     ) -> Result<bool> {
         let Some(in_reply_to) = object
-            .to_value()
-            .get("inReplyTo")
-            .and_then(id_of)
-            .map(str::to_owned)
+            .props()
+            .in_reply_to
+            .as_ref()
+            .and_then(OneOrMany::first)
+            .and_then(activitypub_core::reference_id)
+            .map(ToString::to_string)
         else {
             return Ok(false);
         };
@@ -1265,8 +1267,15 @@ impl Instance {
         else {
             return Ok(());
         };
-        let body: Value = serde_json::from_slice(&incoming.body).unwrap_or(Value::Null);
-        let Some(target) = body.get("target").and_then(id_of) else {
+        // The typed activity already read `target`: no second parse of the body.
+        let Some(target) = incoming
+            .activity
+            .target
+            .as_deref()
+            .and_then(OneOrMany::first)
+            .and_then(activitypub_core::reference_id)
+            .map(|iri| iri.as_str())
+        else {
             return Ok(());
         };
         if !self.is_local(target) {
