@@ -112,6 +112,18 @@ fn to_shared_inbox(
     )
 }
 
+/// `actor`'s `Delete` of itself, as a server sends it when an account is removed.
+fn self_delete(actor: &TestActor) -> serde_json::Value {
+    json!({
+        "@context": AS,
+        "id": format!("{}#delete", actor.id),
+        "type": "Delete",
+        "actor": actor.id.as_str(),
+        "object": actor.id.as_str(),
+        "to": [PUBLIC],
+    })
+}
+
 fn local() -> Local {
     local_with(|config| config)
 }
@@ -652,14 +664,7 @@ async fn the_delete_of_an_actor_never_known_is_dropped_before_any_request() {
     let alice = remote.actor("alice");
     // Alice's server answers 410 for her now; it must not even be asked.
     remote.serve_status("/users/alice", 410).await;
-    let delete = json!({
-        "@context": AS,
-        "id": format!("{}#delete", alice.id),
-        "type": "Delete",
-        "actor": alice.id.as_str(),
-        "object": alice.id.as_str(),
-        "to": [PUBLIC],
-    });
+    let delete = self_delete(&alice);
     let local = local();
     let at = now();
 
@@ -940,14 +945,7 @@ async fn a_known_actor_whose_server_answers_gone_is_deleted_without_its_key() {
     let alice = remote.actor("alice");
     // The key is no longer cached, and her server deleted her (and her key) with a 410.
     remote.serve_status("/users/alice", 410).await;
-    let delete = json!({
-        "@context": AS,
-        "id": format!("{}#delete", alice.id),
-        "type": "Delete",
-        "actor": alice.id.as_str(),
-        "object": alice.id.as_str(),
-        "to": [PUBLIC],
-    });
+    let delete = self_delete(&alice);
     let local = local();
     local.store.add_actor(alice.id.as_str());
     let at = now();
