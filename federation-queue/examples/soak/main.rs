@@ -21,9 +21,9 @@
     dead_code
 )]
 
+mod cpu;
 mod sink;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -46,6 +46,7 @@ struct Args {
     kill_after_ms: Option<u64>,
     key: String,
     worker: bool,
+    key_file: Option<String>,
     db: Option<String>,
     schema: Option<String>,
 }
@@ -59,6 +60,7 @@ fn parse_args() -> Result<Args> {
         kill_after_ms: None,
         key: "rsa".into(),
         worker: false,
+        key_file: None,
         db: None,
         schema: None,
     };
@@ -73,6 +75,7 @@ fn parse_args() -> Result<Args> {
             "--kill-after-ms" => args.kill_after_ms = Some(value()?.parse()?),
             "--key" => args.key = value()?,
             "--worker" => args.worker = true,
+            "--key-file" => args.key_file = Some(value()?),
             "--db" => args.db = Some(value()?),
             "--schema" => args.schema = Some(value()?),
             other => bail!("unknown argument {other}"),
@@ -152,7 +155,9 @@ async fn open_store(args: &Args) -> Result<AnyStore> {
 }
 
 async fn worker(args: Args) -> Result<()> {
-    let key = signing_key(&args.key)?;
+    // The harness made the key (RSA generation takes a while, and is not delivery work).
+    let pem = std::fs::read_to_string(args.key_file.as_deref().context("--key-file")?)?;
+    let key = SigningKey::from_pem(&pem)?;
     let keys =
         StaticKeys::new().with_signer("soak", Signer::new(key, "https://origin.test/actor#key"));
     // Every fake host is sent to the one sink, so the client's per-host connection pool
@@ -193,7 +198,7 @@ async fn worker(args: Args) -> Result<()> {
     Ok(())
 }
 
-fn spawn_worker(args: &Args, sink: &str, db: &str, schema: &str) -> Result<Child> {
+fn spawn_worker(args: &Args, sink: &str, db: &str, schema: &str, key_file: &str) -> Result<Child> {
     Ok(Command::new(std::env::current_exe()?)
         .args([
             "--worker",
@@ -207,6 +212,8 @@ fn spawn_worker(args: &Args, sink: &str, db: &str, schema: &str) -> Result<Child
             schema,
             "--key",
             &args.key,
+            "--key-file",
+            key_file,
         ])
         .stdin(Stdio::null())
         .spawn()?)
@@ -296,19 +303,33 @@ fn bare_signing_rate(kind: &str) -> Result<f64> {
     Ok(total as f64 / duration.as_secs_f64())
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     let args = parse_args()?;
     if args.worker {
-        return worker(args).await;
+        // The queue's loop runs as a task on the runtime's workers, as in a server, rather
+        // than on a thread of its own that every finished delivery would have to wake.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        return runtime.block_on(async { tokio::spawn(worker(args)).await? });
     }
-    if std::env::var_os("SOAK_BARE_SIGNING").is_some() {
-        eprintln!(
-            "bare signing ({}): {:.0}/s",
-            args.key,
-            bare_signing_rate(&args.key)?
-        );
-    }
+    // The harness (the sink, when it is ours) stays on one thread: it stands in for remote
+    // servers, and should take as little of this machine as it can.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(harness(args))
+}
+
+async fn harness(args: Args) -> Result<()> {
+    let bare = std::env::var_os("SOAK_BARE_SIGNING").is_some();
+    let bare_before = if bare {
+        let rate = bare_signing_rate(&args.key)?;
+        eprintln!("bare signing ({}) before the run: {rate:.0}/s", args.key);
+        Some(rate)
+    } else {
+        None
+    };
     let own_sink = match &args.sink {
         Some(_) => None,
         None => Some(sink::Sink::start_with(false).await),
@@ -323,16 +344,21 @@ async fn main() -> Result<()> {
     let db: PathBuf = dir.join("queue.db");
     let db = db.to_string_lossy().into_owned();
     let schema = format!("soak_{}", std::process::id());
+    let key_file = dir.join("key.pem");
+    std::fs::write(&key_file, signing_key(&args.key)?.to_pkcs8_pem()?)?;
+    let key_file = key_file.to_string_lossy().into_owned();
     enqueue_all(&args, &db, &schema).await?;
     let start = Instant::now();
-    let mut child = spawn_worker(&args, &sink_url, &db, &schema)?;
+    let busy_before = cpu::machine_busy_seconds();
+    let harness_before = cpu::process_seconds(std::process::id());
+    let mut child = spawn_worker(&args, &sink_url, &db, &schema, &key_file)?;
     let mut peak = 0.0_f64;
     if let Some(ms) = args.kill_after_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;
         peak = peak.max(peak_rss_mb(Some(child.id())));
         child.kill()?; // SIGKILL
         child.wait()?;
-        child = spawn_worker(&args, &sink_url, &db, &schema)?;
+        child = spawn_worker(&args, &sink_url, &db, &schema, &key_file)?;
     }
     let n = args.deliveries as u64;
     let deadline = Instant::now() + Duration::from_secs(3600);
@@ -365,6 +391,14 @@ async fn main() -> Result<()> {
         )
     });
     peak = peak.max(peak_rss_mb(Some(child.id())));
+    // CPU seconds during the run: the worker, this process (the sink, when it is ours) and
+    // everything else on the machine (the database server, other load).
+    let cpu_split = (|| {
+        let worker = cpu::process_seconds(child.id())?;
+        let harness = cpu::process_seconds(std::process::id())? - harness_before?;
+        let busy = cpu::machine_busy_seconds()? - busy_before?;
+        Some((worker, harness, (busy - worker - harness).max(0.0)))
+    })();
     child.kill()?;
     child.wait()?;
     let (delivered_unique, total) = match &own_sink {
@@ -393,7 +427,26 @@ async fn main() -> Result<()> {
         line["first_delivery_after_s"] =
             serde_json::json!((startup.as_secs_f64() * 1000.0).round() / 1000.0);
     }
+    if let (Some((worker, harness, other)), None) = (cpu_split, args.kill_after_ms) {
+        let round = |s: f64| (s * 100.0).round() / 100.0;
+        line["cpu_seconds"] = serde_json::json!({
+            "worker": round(worker),
+            "harness": round(harness),
+            "other": round(other),
+        });
+    }
+    if let Some(before) = bare_before {
+        // The VM's speed drifts: the bare rate is taken on both sides of the run.
+        let after = bare_signing_rate(&args.key)?;
+        eprintln!("bare signing ({}) after the run: {after:.0}/s", args.key);
+        let bare = f64::midpoint(before, after);
+        line["bare_signing_per_sec"] = serde_json::json!(bare.round());
+        let ratio = |rate: f64| (rate / bare * 1000.0).round() / 10.0;
+        line["percent_of_bare"] = serde_json::json!(ratio(delivered_unique as f64 / seconds));
+        if let Some((rate, _)) = steady {
+            line["steady_percent_of_bare"] = serde_json::json!(ratio(rate));
+        }
+    }
     println!("{line}");
-    let _: Option<SocketAddr> = None;
     Ok(())
 }

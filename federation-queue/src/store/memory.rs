@@ -1,13 +1,13 @@
 //! An in-memory store, for tests and for applications that accept losing the queue on exit.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use bytes::Bytes;
 
 use super::{
-    Candidate, Store, StoreError, apply_host_events, new_token, plan_claim, released_block,
+    Candidate, Store, StoreError, new_token, plan_claim, plan_host_updates, released_block,
 };
 use crate::breaker::BreakerPolicy;
 use crate::model::{
@@ -261,7 +261,7 @@ impl Store for MemoryStore {
         now: SystemTime,
     ) -> Result<Vec<HostChange>, StoreError> {
         let mut inner = self.lock();
-        let mut current: Vec<&Completion> = Vec::with_capacity(completions.len());
+        let mut current: HashSet<i64> = HashSet::with_capacity(completions.len());
         for completion in completions {
             let id = completion.id.0;
             let Some(row) = inner.deliveries.get_mut(&id) else {
@@ -270,7 +270,7 @@ impl Store for MemoryStore {
             if row.state != RowState::InFlight || row.token != completion.token {
                 continue;
             }
-            current.push(completion);
+            current.insert(id);
             match &completion.outcome {
                 Outcome::Delivered | Outcome::Gone => inner.forget(id),
                 Outcome::Retry { at, error } => {
@@ -290,28 +290,11 @@ impl Store for MemoryStore {
                 }
             }
         }
-        let mut by_host: BTreeMap<&str, Vec<&Completion>> = BTreeMap::new();
-        for completion in current {
-            by_host
-                .entry(&completion.host)
-                .or_default()
-                .push(completion);
+        let updates = plan_host_updates(completions, &current, &mut inner.hosts, policy, now);
+        for (host, upto) in updates.released {
+            inner.release_held(host, now, upto);
         }
-        let mut changes = Vec::new();
-        for (host, completions) in by_host {
-            let Some(state) = inner.hosts.get_mut(host) else {
-                continue;
-            };
-            let before = state.clone();
-            if let Some(change) = apply_host_events(state, completions.into_iter(), policy, now) {
-                changes.push(change);
-            }
-            let after = state.clone();
-            if let Some(upto) = released_block(&before, &after, now) {
-                inner.release_held(host, now, upto);
-            }
-        }
-        Ok(changes)
+        Ok(updates.changes)
     }
 
     async fn expire(&self, cutoff: SystemTime, now: SystemTime) -> Result<u64, StoreError> {

@@ -1,6 +1,6 @@
 //! The storage interface, and the planning every implementation shares.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::time::SystemTime;
 
@@ -123,6 +123,16 @@ pub enum StoreError {
         /// The value.
         value: i64,
     },
+    /// A batch of rows the database returned as JSON could not be read back (the database
+    /// was edited by hand, or is corrupt).
+    #[error("reading back {operation} failed: {source}")]
+    Decode {
+        /// What the store was reading.
+        operation: &'static str,
+        /// What was wrong with it.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A PostgreSQL schema name must be an identifier (letters, digits, `_`).
     #[error("{name:?} is not a usable schema name (letters, digits and _ only)")]
     InvalidSchemaName {
@@ -224,6 +234,90 @@ pub(crate) fn apply_host_events<'a>(
         to: state.breaker,
         unavailable: state.unavailable,
     })
+}
+
+/// What completions did to their hosts, decided the same way by every store.
+#[derive(Debug, Default)]
+pub(crate) struct HostUpdates<'a> {
+    /// Breakers that moved, to report.
+    pub(crate) changes: Vec<HostChange>,
+    /// Host states to write.
+    pub(crate) changed: Vec<HostState>,
+    /// Hosts whose breaker closed, with the end of the block their deliveries were pushed to.
+    pub(crate) released: Vec<(&'a str, SystemTime)>,
+}
+
+/// Host states by name, as each store keeps them.
+pub(crate) trait HostMap {
+    /// The state of `host`, if known.
+    fn host_mut(&mut self, host: &str) -> Option<&mut HostState>;
+}
+
+impl HostMap for HashMap<String, HostState> {
+    fn host_mut(&mut self, host: &str) -> Option<&mut HostState> {
+        self.get_mut(host)
+    }
+}
+
+impl HostMap for BTreeMap<String, HostState> {
+    fn host_mut(&mut self, host: &str) -> Option<&mut HostState> {
+        self.get_mut(host)
+    }
+}
+
+/// The hosts of the completions that took effect (their ids are in `current`), sorted.
+pub(crate) fn completed_hosts<'a>(
+    completions: &'a [Completion],
+    current: &HashSet<i64>,
+) -> Vec<&'a str> {
+    let mut hosts: Vec<&str> = completions
+        .iter()
+        .filter(|c| current.contains(&c.id.0))
+        .map(|c| c.host.as_str())
+        .collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    hosts
+}
+
+/// Applies the host events of the completions that took effect (ids in `current`) to `hosts`,
+/// in delivery-id order, host by host in name order.
+pub(crate) fn plan_host_updates<'a>(
+    completions: &'a [Completion],
+    current: &HashSet<i64>,
+    hosts: &mut impl HostMap,
+    policy: &BreakerPolicy,
+    now: SystemTime,
+) -> HostUpdates<'a> {
+    let mut applied: Vec<&Completion> = completions
+        .iter()
+        .filter(|c| current.contains(&c.id.0))
+        .collect();
+    applied.sort_by_key(|c| c.id);
+    let mut by_host: BTreeMap<&str, Vec<&Completion>> = BTreeMap::new();
+    for completion in applied {
+        by_host
+            .entry(&completion.host)
+            .or_default()
+            .push(completion);
+    }
+    let mut updates = HostUpdates::default();
+    for (host, completions) in by_host {
+        let Some(state) = hosts.host_mut(host) else {
+            continue;
+        };
+        let before = state.clone();
+        if let Some(change) = apply_host_events(state, completions.into_iter(), policy, now) {
+            updates.changes.push(change);
+        }
+        if *state != before {
+            updates.changed.push(state.clone());
+        }
+        if let Some(upto) = released_block(&before, state, now) {
+            updates.released.push((host, upto));
+        }
+    }
+    updates
 }
 
 /// A fresh claim token.

@@ -6,8 +6,14 @@
 //! writer. A database file belongs to one process at a time: on opening, claims left by a
 //! previous process (killed mid-flight) are made due again at once rather than after their
 //! lease.
+//!
+//! A batch costs a handful of statements whatever its size: SQLite has no array parameters,
+//! so a batch's ids (or rows) are bound as one JSON array and read with `json_each`, and the
+//! reads of the claim and completion paths gather their rows with `json_group_array` into one
+//! result row (sqlx passes each result row between SQLite's thread and the caller as a message
+//! of its own). Only activity bodies, which are bytes, come back a row each.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -19,7 +25,8 @@ use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
 use super::sql::{host_from_columns, migrator, opt_ms, u32_column};
 use super::{
-    Candidate, Store, StoreError, apply_host_events, new_token, plan_claim, released_block,
+    Candidate, Store, StoreError, completed_hosts, new_token, plan_claim, plan_host_updates,
+    released_block,
 };
 use crate::breaker::BreakerPolicy;
 use crate::clock::{duration_ms, from_ms, to_ms};
@@ -118,35 +125,61 @@ impl SqliteStore {
     }
 }
 
-fn push_in<'a>(builder: &mut QueryBuilder<Sqlite>, values: impl IntoIterator<Item = &'a str>) {
-    builder.push(" (");
-    let mut separated = builder.separated(", ");
-    for value in values {
-        separated.push_bind(value);
-    }
-    separated.push_unseparated(")");
+/// `values` as a JSON array, bound as one parameter and read back with `json_each`: SQLite
+/// has no array parameters, and one statement text for every batch size keeps the statement
+/// cache from churning.
+fn json_array<T: serde::Serialize>(values: &[T]) -> String {
+    // Numbers, strings and tuples of them always serialize.
+    serde_json::to_string(values).unwrap_or_else(|_| String::from("[]"))
 }
+
+/// Decodes the one-row result of a query that gathers its rows with `json_group_array`.
+///
+/// sqlx hands every result row from SQLite's thread to the caller as a message of its own,
+/// which on a busy machine costs more than the row itself; the batch queries of the claim and
+/// completion paths therefore return one row, a JSON array of their rows.
+fn json_rows<T: serde::de::DeserializeOwned>(
+    text: &str,
+    operation: &'static str,
+) -> Result<Vec<T>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Decode {
+        operation,
+        source: Box::new(e),
+    })
+}
+
+/// A host state row as `json_array` writes it.
+type HostColumns = (String, i64, i64, i64, Option<i64>, Option<i64>, Option<i64>);
 
 async fn load_hosts(
     tx: &mut Transaction<'_, Sqlite>,
     hosts: &[&str],
 ) -> Result<HashMap<String, HostState>, StoreError> {
-    let mut states = HashMap::new();
+    let mut states = HashMap::with_capacity(hosts.len());
     if hosts.is_empty() {
         return Ok(states);
     }
-    let mut builder = QueryBuilder::new(
-        "SELECT host, breaker, unavailable, consecutive_failures, failing_since, blocked_until, \
-         last_answer FROM fq_hosts WHERE host IN",
-    );
-    push_in(&mut builder, hosts.iter().copied());
-    let rows = builder
-        .build()
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(StoreError::db("reading host states"))?;
-    for row in rows {
-        let state = host_row(&row)?;
+    let text: String = sqlx::query_scalar(
+        "SELECT json_group_array(json_array(host, breaker, unavailable, consecutive_failures, \
+         failing_since, blocked_until, last_answer)) \
+         FROM fq_hosts WHERE host IN (SELECT value FROM json_each(?1))",
+    )
+    .bind(json_array(hosts))
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(StoreError::db("reading host states"))?;
+    for (host, breaker, unavailable, failures, failing_since, blocked_until, last_answer) in
+        json_rows::<HostColumns>(&text, "host states")?
+    {
+        let state = host_from_columns(
+            host,
+            breaker,
+            unavailable,
+            failures,
+            failing_since,
+            blocked_until,
+            last_answer,
+        )?;
         states.insert(state.host.clone(), state);
     }
     Ok(states)
@@ -165,21 +198,41 @@ fn host_row(row: &sqlx::sqlite::SqliteRow) -> Result<HostState, StoreError> {
     )
 }
 
-async fn save_host(tx: &mut Transaction<'_, Sqlite>, state: &HostState) -> Result<(), StoreError> {
+/// Writes host states, in one statement.
+async fn save_hosts(
+    tx: &mut Transaction<'_, Sqlite>,
+    states: &[HostState],
+) -> Result<(), StoreError> {
+    if states.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = states
+        .iter()
+        .map(|state| {
+            (
+                &state.host,
+                state.breaker.code(),
+                i64::from(state.unavailable),
+                state.consecutive_failures,
+                opt_ms(state.failing_since),
+                opt_ms(state.blocked_until),
+                opt_ms(state.last_answer),
+            )
+        })
+        .collect();
     sqlx::query(
-        "UPDATE fq_hosts SET breaker = ?, unavailable = ?, consecutive_failures = ?, \
-         failing_since = ?, blocked_until = ?, last_answer = ? WHERE host = ?",
+        "WITH t(host, breaker, unavailable, failures, failing_since, blocked_until, last_answer) \
+         AS (SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+         value ->> 6 FROM json_each(?1)) \
+         UPDATE fq_hosts SET breaker = t.breaker, unavailable = t.unavailable, \
+         consecutive_failures = t.failures, failing_since = t.failing_since, \
+         blocked_until = t.blocked_until, last_answer = t.last_answer \
+         FROM t WHERE fq_hosts.host = t.host",
     )
-    .bind(i64::from(state.breaker.code()))
-    .bind(i64::from(state.unavailable))
-    .bind(i64::from(state.consecutive_failures))
-    .bind(opt_ms(state.failing_since))
-    .bind(opt_ms(state.blocked_until))
-    .bind(opt_ms(state.last_answer))
-    .bind(&state.host)
+    .bind(json_array(&rows))
     .execute(&mut **tx)
     .await
-    .map_err(StoreError::db("saving a host state"))?;
+    .map_err(StoreError::db("saving host states"))?;
     Ok(())
 }
 
@@ -241,7 +294,7 @@ impl Store for SqliteStore {
             .await
             .map_err(StoreError::db("starting an enqueue"))?;
         let mut ids = Vec::new();
-        let mut hosts: HashSet<&str> = HashSet::new();
+        let mut hosts: Vec<&str> = Vec::new();
         for activity in activities {
             if activity.deliveries.is_empty() {
                 continue;
@@ -257,28 +310,40 @@ impl Store for SqliteStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(StoreError::db("storing an activity"))?;
-            for delivery in &activity.deliveries {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO fq_deliveries (activity_id, inbox, host, ordering_key, due_at, \
-                     enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id",
-                )
-                .bind(activity_id)
-                .bind(&delivery.inbox)
-                .bind(&delivery.host)
-                .bind(&activity.ordering_key)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::db("storing a delivery"))?;
-                ids.push(DeliveryId(id));
-                if hosts.insert(&delivery.host) {
-                    sqlx::query("INSERT INTO fq_hosts (host) VALUES (?) ON CONFLICT DO NOTHING")
-                        .bind(&delivery.host)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::db("registering a host"))?;
-                }
-            }
+            let rows: Vec<(&str, &str)> = activity
+                .deliveries
+                .iter()
+                .map(|d| (d.inbox.as_str(), d.host.as_str()))
+                .collect();
+            // Rows are inserted in the array's order, and SQLite gives each new row the
+            // largest id so far plus one: sorted, the ids are in the deliveries' order.
+            let mut new_ids: Vec<i64> = sqlx::query_scalar(
+                "INSERT INTO fq_deliveries (activity_id, inbox, host, ordering_key, due_at, \
+                 enqueued_at) SELECT ?1, value ->> 0, value ->> 1, ?2, ?3, ?3 \
+                 FROM json_each(?4) ORDER BY key RETURNING id",
+            )
+            .bind(activity_id)
+            .bind(&activity.ordering_key)
+            .bind(now)
+            .bind(json_array(&rows))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::db("storing deliveries"))?;
+            new_ids.sort_unstable();
+            ids.extend(new_ids.into_iter().map(DeliveryId));
+            hosts.extend(rows.iter().map(|(_, host)| *host));
+        }
+        hosts.sort_unstable();
+        hosts.dedup();
+        if !hosts.is_empty() {
+            sqlx::query(
+                "INSERT INTO fq_hosts (host) SELECT value FROM json_each(?1) WHERE true \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(json_array(&hosts))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("registering hosts"))?;
         }
         tx.commit()
             .await
@@ -298,26 +363,27 @@ impl Store for SqliteStore {
             .map_err(StoreError::db("starting a claim"))?;
         // Scan past the limit so that hosts at their cap or blocked do not starve the rest.
         let scan = i64::try_from(request.limit.saturating_mul(4).max(64)).unwrap_or(i64::MAX);
-        let rows = sqlx::query(
-            "SELECT d.id, d.host FROM fq_deliveries d \
+        let text: String = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(id, host) ORDER BY due_at, id) FROM ( \
+             SELECT d.id, d.host, d.due_at FROM fq_deliveries d \
              WHERE d.state < 2 AND d.due_at <= ?1 \
              AND (d.ordering_key IS NULL OR NOT EXISTS ( \
                  SELECT 1 FROM fq_deliveries e WHERE e.host = d.host \
                  AND e.ordering_key = d.ordering_key AND e.state < 2 AND e.id < d.id)) \
-             ORDER BY d.due_at, d.id LIMIT ?2",
+             ORDER BY d.due_at, d.id LIMIT ?2)",
         )
         .bind(now)
         .bind(scan)
-        .fetch_all(&mut *tx)
+        .fetch_one(&mut *tx)
         .await
         .map_err(StoreError::db("finding due deliveries"))?;
-        let mut candidates = Vec::with_capacity(rows.len());
-        for row in rows {
-            candidates.push(Candidate {
-                id: DeliveryId(row.try_get("id").map_err(StoreError::db("decoding"))?),
-                host: row.try_get("host").map_err(StoreError::db("decoding"))?,
-            });
-        }
+        let candidates: Vec<Candidate> = json_rows::<(i64, String)>(&text, "due deliveries")?
+            .into_iter()
+            .map(|(id, host)| Candidate {
+                id: DeliveryId(id),
+                host,
+            })
+            .collect();
         if candidates.is_empty() {
             tx.rollback()
                 .await
@@ -333,27 +399,22 @@ impl Store for SqliteStore {
                 .collect()
         };
         let hosts = load_hosts(&mut tx, &host_names).await?;
-        let mut builder = QueryBuilder::new(
-            "SELECT host, COUNT(*) AS n FROM fq_deliveries WHERE state = 1 AND due_at > ",
-        );
-        builder.push_bind(now).push(" AND host IN");
-        push_in(&mut builder, host_names.iter().copied());
-        builder.push(" GROUP BY host");
-        let mut in_flight = HashMap::new();
-        for row in builder
-            .build()
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(StoreError::db("counting claims per host"))?
-        {
-            let host: String = row.try_get("host").map_err(StoreError::db("decoding"))?;
-            let n: i64 = row.try_get("n").map_err(StoreError::db("decoding"))?;
-            in_flight.insert(host, u64::try_from(n).unwrap_or(0));
-        }
+        let text: String = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(host, n)) FROM ( \
+             SELECT host, COUNT(*) AS n FROM fq_deliveries WHERE state = 1 AND due_at > ?1 \
+             AND host IN (SELECT value FROM json_each(?2)) GROUP BY host)",
+        )
+        .bind(now)
+        .bind(json_array(&host_names))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::db("counting claims per host"))?;
+        let in_flight: HashMap<String, u64> = json_rows::<(String, i64)>(&text, "claims per host")?
+            .into_iter()
+            .map(|(host, n)| (host, u64::try_from(n).unwrap_or(0)))
+            .collect();
         let plan = plan_claim(&candidates, &hosts, &in_flight, request);
-        for state in &plan.host_updates {
-            save_host(&mut tx, state).await?;
-        }
+        save_hosts(&mut tx, &plan.host_updates).await?;
         for (host, until) in &plan.pushes {
             sqlx::query(
                 "UPDATE fq_deliveries SET state = 0, due_at = ?1 WHERE host = ?2 \
@@ -366,69 +427,80 @@ impl Store for SqliteStore {
             .await
             .map_err(StoreError::db("deferring deliveries of a blocked host"))?;
         }
+        // One statement claims the batch, under one token: the token only has to tell this
+        // claim from a later one of the same delivery.
         let lease_end = now.saturating_add(duration_ms(request.lease));
-        let mut claimed = Vec::with_capacity(plan.chosen.len());
-        let mut activity_of = Vec::with_capacity(plan.chosen.len());
-        for (id, probe) in &plan.chosen {
-            let token = new_token();
-            let row = sqlx::query(
-                "UPDATE fq_deliveries SET state = 1, due_at = ?, attempts = attempts + 1, \
-                 token = ? WHERE id = ? \
-                 RETURNING activity_id, inbox, host, attempts, enqueued_at",
-            )
-            .bind(lease_end)
-            .bind(token)
-            .bind(id.0)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(StoreError::db("claiming a delivery"))?;
-            let get = |e| StoreError::db("decoding a claim")(e);
-            activity_of.push(row.try_get::<i64, _>("activity_id").map_err(get)?);
-            claimed.push(ClaimedDelivery {
-                id: *id,
+        let token = new_token();
+        let ids: Vec<i64> = plan.chosen.iter().map(|(id, _)| id.0).collect();
+        let ids = json_array(&ids);
+        sqlx::query(
+            "UPDATE fq_deliveries SET state = 1, due_at = ?1, attempts = attempts + 1, token = ?2 \
+             WHERE id IN (SELECT value FROM json_each(?3))",
+        )
+        .bind(lease_end)
+        .bind(token)
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db("claiming deliveries"))?;
+        let text: String = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(id, activity_id, inbox, host, attempts, \
+             enqueued_at)) FROM fq_deliveries \
+             WHERE id IN (SELECT value FROM json_each(?1)) AND token = ?2 AND state = 1",
+        )
+        .bind(&ids)
+        .bind(token)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::db("reading claimed deliveries"))?;
+        let rows = json_rows::<(i64, i64, String, String, i64, i64)>(&text, "claimed deliveries")?;
+        let mut by_id: HashMap<i64, (ClaimedDelivery, i64)> = HashMap::with_capacity(rows.len());
+        for (id, activity, inbox, host, attempts, enqueued_at) in rows {
+            let claim = ClaimedDelivery {
+                id: DeliveryId(id),
                 token,
-                inbox: row.try_get("inbox").map_err(get)?,
-                host: row.try_get("host").map_err(get)?,
+                inbox,
+                host,
                 key_ref: String::new(),
                 body: Bytes::new(),
-                attempts: u32_column("attempts", row.try_get("attempts").map_err(get)?)?,
-                enqueued_at: from_ms(row.try_get("enqueued_at").map_err(get)?),
-                probe: *probe,
-            });
+                attempts: u32_column("attempts", attempts)?,
+                enqueued_at: from_ms(enqueued_at),
+                probe: false,
+            };
+            by_id.insert(id, (claim, activity));
         }
-        let mut bodies: HashMap<i64, (Bytes, String)> = HashMap::new();
-        let mut wanted: Vec<i64> = activity_of.clone();
+        let mut wanted: Vec<i64> = by_id.values().map(|(_, activity)| *activity).collect();
         wanted.sort_unstable();
         wanted.dedup();
-        for chunk in wanted.chunks(500) {
-            let mut builder =
-                QueryBuilder::new("SELECT id, body, key_ref FROM fq_activities WHERE id IN (");
-            let mut separated = builder.separated(", ");
-            for id in chunk {
-                separated.push_bind(*id);
-            }
-            separated.push_unseparated(")");
-            for row in builder
-                .build()
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(StoreError::db("reading activities"))?
-            {
-                let get = |e| StoreError::db("decoding an activity")(e);
-                let body: Vec<u8> = row.try_get("body").map_err(get)?;
-                bodies.insert(
-                    row.try_get("id").map_err(get)?,
-                    (Bytes::from(body), row.try_get("key_ref").map_err(get)?),
-                );
-            }
+        let mut bodies: HashMap<i64, (Bytes, String)> = HashMap::with_capacity(wanted.len());
+        for row in sqlx::query(
+            "SELECT id, body, key_ref FROM fq_activities \
+             WHERE id IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(json_array(&wanted))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::db("reading activities"))?
+        {
+            let get = |e| StoreError::db("decoding an activity")(e);
+            let body: Vec<u8> = row.try_get("body").map_err(get)?;
+            bodies.insert(
+                row.try_get("id").map_err(get)?,
+                (Bytes::from(body), row.try_get("key_ref").map_err(get)?),
+            );
         }
         tx.commit()
             .await
             .map_err(StoreError::db("committing a claim"))?;
-        for (claim, activity) in claimed.iter_mut().zip(activity_of) {
-            if let Some((body, key_ref)) = bodies.get(&activity) {
-                claim.body = body.clone();
-                claim.key_ref = key_ref.clone();
+        let mut claimed = Vec::with_capacity(plan.chosen.len());
+        for (id, probe) in plan.chosen {
+            if let Some((mut claim, activity)) = by_id.remove(&id.0) {
+                claim.probe = probe;
+                if let Some((body, key_ref)) = bodies.get(&activity) {
+                    claim.body = body.clone();
+                    claim.key_ref = key_ref.clone();
+                }
+                claimed.push(claim);
             }
         }
         Ok(claimed)
@@ -449,114 +521,116 @@ impl Store for SqliteStore {
             .begin()
             .await
             .map_err(StoreError::db("starting a completion"))?;
-        let mut by_host: BTreeMap<&str, Vec<&Completion>> = BTreeMap::new();
-        let mut finished_activities = Vec::new();
+        // Which completions are still current (their claim's token is the row's), read once;
+        // the writes below then touch only those rows, one statement per kind of outcome.
+        let pairs: Vec<(i64, i64)> = completions.iter().map(|c| (c.id.0, c.token)).collect();
+        let text: String = sqlx::query_scalar(
+            "WITH t(id, token) AS (SELECT value ->> 0, value ->> 1 FROM json_each(?1)) \
+             SELECT json_group_array(json_array(id, activity_id)) FROM fq_deliveries \
+             WHERE id IN (SELECT id FROM t) AND (id, token) IN (SELECT id, token FROM t) \
+             AND state = 1",
+        )
+        .bind(json_array(&pairs))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::db("reading the claims being completed"))?;
+        let activity_of: HashMap<i64, i64> =
+            json_rows::<(i64, i64)>(&text, "claims being completed")?
+                .into_iter()
+                .collect();
+        let current: HashSet<i64> = activity_of.keys().copied().collect();
+        let mut finished: Vec<i64> = Vec::new();
+        let mut finished_activities: Vec<i64> = Vec::new();
+        let mut retries: Vec<(i64, i64, &str)> = Vec::new();
+        let mut dead: Vec<(i64, &str, Option<u16>, &str)> = Vec::new();
+        let mut released: Vec<(i64, i64)> = Vec::new();
+        let mut seen: HashSet<i64> = HashSet::with_capacity(completions.len());
         for completion in completions {
-            let (id, token) = (completion.id.0, completion.token);
-            let current = match &completion.outcome {
-                Outcome::Delivered | Outcome::Gone => {
-                    let activity: Option<i64> = sqlx::query_scalar(
-                        "DELETE FROM fq_deliveries WHERE id = ? AND token = ? AND state = 1 \
-                         RETURNING activity_id",
-                    )
-                    .bind(id)
-                    .bind(token)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(StoreError::db("removing a delivered delivery"))?;
-                    if let Some(activity) = activity {
-                        finished_activities.push(activity);
-                    }
-                    activity.is_some()
-                }
-                Outcome::Retry { at, error } => {
-                    sqlx::query(
-                        "UPDATE fq_deliveries SET state = 0, due_at = ?, last_error = ? \
-                         WHERE id = ? AND token = ? AND state = 1",
-                    )
-                    .bind(to_ms(*at))
-                    .bind(error)
-                    .bind(id)
-                    .bind(token)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::db("scheduling a retry"))?
-                    .rows_affected()
-                        == 1
-                }
-                Outcome::Dead { reason, error } => {
-                    sqlx::query(
-                        "UPDATE fq_deliveries SET state = 2, dead_reason = ?, dead_status = ?, \
-                         died_at = ?, last_error = ? WHERE id = ? AND token = ? AND state = 1",
-                    )
-                    .bind(reason.code())
-                    .bind(reason.status().map(i64::from))
-                    .bind(now_ms)
-                    .bind(error)
-                    .bind(id)
-                    .bind(token)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::db("moving a delivery to the dead letters"))?
-                    .rows_affected()
-                        == 1
-                }
-                Outcome::Release { at } => {
-                    sqlx::query(
-                        "UPDATE fq_deliveries SET state = 0, due_at = ?, \
-                         attempts = MAX(attempts - 1, 0) WHERE id = ? AND token = ? AND state = 1",
-                    )
-                    .bind(to_ms(*at))
-                    .bind(id)
-                    .bind(token)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::db("releasing a claim"))?
-                    .rows_affected()
-                        == 1
-                }
+            let id = completion.id.0;
+            // A delivery completed twice in one batch counts once, as its first completion.
+            let Some(activity) = activity_of.get(&id).filter(|_| seen.insert(id)) else {
+                continue;
             };
-            if current {
-                by_host
-                    .entry(&completion.host)
-                    .or_default()
-                    .push(completion);
+            match &completion.outcome {
+                Outcome::Delivered | Outcome::Gone => {
+                    finished.push(id);
+                    finished_activities.push(*activity);
+                }
+                Outcome::Retry { at, error } => retries.push((id, to_ms(*at), error)),
+                Outcome::Dead { reason, error } => {
+                    dead.push((id, reason.code(), reason.status(), error));
+                }
+                Outcome::Release { at } => released.push((id, to_ms(*at))),
             }
+        }
+        if !finished.is_empty() {
+            sqlx::query("DELETE FROM fq_deliveries WHERE id IN (SELECT value FROM json_each(?1))")
+                .bind(json_array(&finished))
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("removing delivered deliveries"))?;
+        }
+        if !retries.is_empty() {
+            sqlx::query(
+                "WITH t(id, due, error) AS (SELECT value ->> 0, value ->> 1, value ->> 2 \
+                 FROM json_each(?1)) \
+                 UPDATE fq_deliveries SET state = 0, due_at = t.due, last_error = t.error \
+                 FROM t WHERE fq_deliveries.id = t.id",
+            )
+            .bind(json_array(&retries))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("scheduling retries"))?;
+        }
+        if !dead.is_empty() {
+            sqlx::query(
+                "WITH t(id, reason, status, error) AS (SELECT value ->> 0, value ->> 1, \
+                 value ->> 2, value ->> 3 FROM json_each(?1)) \
+                 UPDATE fq_deliveries SET state = 2, dead_reason = t.reason, \
+                 dead_status = t.status, died_at = ?2, last_error = t.error \
+                 FROM t WHERE fq_deliveries.id = t.id",
+            )
+            .bind(json_array(&dead))
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("moving deliveries to the dead letters"))?;
+        }
+        if !released.is_empty() {
+            sqlx::query(
+                "WITH t(id, due) AS (SELECT value ->> 0, value ->> 1 FROM json_each(?1)) \
+                 UPDATE fq_deliveries SET state = 0, due_at = t.due, \
+                 attempts = MAX(attempts - 1, 0) FROM t WHERE fq_deliveries.id = t.id",
+            )
+            .bind(json_array(&released))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("releasing claims"))?;
         }
         finished_activities.sort_unstable();
         finished_activities.dedup();
-        for activity in finished_activities {
+        if !finished_activities.is_empty() {
             sqlx::query(
-                "DELETE FROM fq_activities WHERE id = ?1 AND NOT EXISTS \
-                 (SELECT 1 FROM fq_deliveries WHERE activity_id = ?1)",
+                "DELETE FROM fq_activities WHERE id IN (SELECT value FROM json_each(?1)) \
+                 AND NOT EXISTS (SELECT 1 FROM fq_deliveries \
+                 WHERE fq_deliveries.activity_id = fq_activities.id)",
             )
-            .bind(activity)
+            .bind(json_array(&finished_activities))
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::db("removing a finished activity"))?;
+            .map_err(StoreError::db("removing finished activities"))?;
         }
-        let names: Vec<&str> = by_host.keys().copied().collect();
+        let names = completed_hosts(completions, &current);
         let mut hosts = load_hosts(&mut tx, &names).await?;
-        let mut changes = Vec::new();
-        for (host, completions) in by_host {
-            let Some(state) = hosts.get_mut(host) else {
-                continue;
-            };
-            let before = state.clone();
-            if let Some(change) = apply_host_events(state, completions.into_iter(), policy, now) {
-                changes.push(change);
-            }
-            if *state != before {
-                save_host(&mut tx, state).await?;
-            }
-            if let Some(upto) = released_block(&before, state, now) {
-                pull_forward(&mut tx, host, upto, now).await?;
-            }
+        let updates = plan_host_updates(completions, &current, &mut hosts, policy, now);
+        save_hosts(&mut tx, &updates.changed).await?;
+        for (host, upto) in updates.released {
+            pull_forward(&mut tx, host, upto, now).await?;
         }
         tx.commit()
             .await
             .map_err(StoreError::db("committing a completion"))?;
-        Ok(changes)
+        Ok(updates.changes)
     }
 
     async fn expire(&self, cutoff: SystemTime, now: SystemTime) -> Result<u64, StoreError> {
@@ -673,7 +747,7 @@ impl Store for SqliteStore {
         };
         let mut after = HostState::new(host);
         after.last_answer = Some(now);
-        save_host(&mut tx, &after).await?;
+        save_hosts(&mut tx, std::slice::from_ref(&after)).await?;
         if let Some(upto) = released_block(before, &after, now) {
             pull_forward(&mut tx, host, upto, now).await?;
         }

@@ -49,6 +49,7 @@ where
     enqueue_claim_deliver(&make("enqueue").await).await;
     retries_wait_their_turn(&make("retries").await).await;
     lapsed_leases_come_back(&make("leases").await).await;
+    mixed_batches_and_stale_claims(&make("mixed").await).await;
     per_host_limit_holds(&make("per_host").await).await;
     ordering_key_keeps_order(&make("ordering").await).await;
     breaker_opens_probes_and_closes(&make("breaker").await).await;
@@ -221,6 +222,96 @@ async fn lapsed_leases_come_back(store: &impl Store) {
         .await
         .unwrap();
     assert_eq!(store.counts(t(62)).await.unwrap(), Default::default());
+}
+
+/// One `complete` call with every kind of outcome applies each, and a batch of completions
+/// whose claims lapsed changes nothing at all.
+async fn mixed_batches_and_stale_claims(store: &impl Store) {
+    let hosts = ["a.test", "b.test", "c.test", "d.test", "e.test"];
+    let inboxes: Vec<(&str, &str)> = hosts.iter().map(|h| (*h, "/inbox")).collect();
+    store
+        .enqueue(&[activity(r#"{"n":1}"#, &inboxes)], t(0))
+        .await
+        .unwrap();
+    let outcomes = |claims: &[ClaimedDelivery]| -> Vec<Completion> {
+        let failed = HostEvent::Failed { until: None };
+        let kinds = [
+            (Outcome::Delivered, HostEvent::Answered),
+            (
+                Outcome::Retry {
+                    at: t(100),
+                    error: "status 503".into(),
+                },
+                failed,
+            ),
+            (
+                Outcome::Dead {
+                    reason: DeadReason::Rejected { status: 403 },
+                    error: "status 403".into(),
+                },
+                HostEvent::Answered,
+            ),
+            (Outcome::Release { at: t(61) }, HostEvent::Nothing),
+            (Outcome::Gone, HostEvent::Answered),
+        ];
+        claims
+            .iter()
+            .zip(kinds)
+            .map(|(claim, (outcome, event))| done(claim, outcome, event))
+            .collect()
+    };
+    let first = store.claim(&claim_at(t(0), 10, 10)).await.unwrap();
+    assert_eq!(first.len(), 5);
+    // The leases lapse and the deliveries are claimed again.
+    let second = store.claim(&claim_at(t(60), 10, 10)).await.unwrap();
+    assert_eq!(second.len(), 5);
+    assert!(second.iter().all(|c| c.attempts == 2));
+    let before = store.hosts().await.unwrap();
+    assert!(
+        store
+            .complete(&outcomes(&first), &policy(), t(61))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let counts = store.counts(t(61)).await.unwrap();
+    assert_eq!((counts.pending, counts.in_flight, counts.dead), (0, 5, 0));
+    assert_eq!(
+        store.hosts().await.unwrap(),
+        before,
+        "stale completions moved a host"
+    );
+    // The current claims, all outcomes in one call.
+    store
+        .complete(&outcomes(&second), &policy(), t(62))
+        .await
+        .unwrap();
+    let counts = store.counts(t(62)).await.unwrap();
+    // Delivered and Gone are finished; only the rejection is a dead letter here (the queue
+    // itself keeps a 410 as a dead letter by completing it as `Dead`).
+    assert_eq!((counts.pending, counts.in_flight, counts.dead), (2, 0, 1));
+    let dead = store.dead_letters(None, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].host, "c.test");
+    assert_eq!(dead[0].reason, DeadReason::Rejected { status: 403 });
+    assert_eq!(dead[0].attempts, 2);
+    assert_eq!(dead[0].died_at, t(62));
+    assert_eq!(dead[0].last_error.as_deref(), Some("status 403"));
+    // The release gave its attempt back; the retry waits for its time with its error kept.
+    let released = store.claim(&claim_at(t(62), 10, 10)).await.unwrap();
+    assert_eq!(released.len(), 1);
+    assert_eq!(released[0].host, "d.test");
+    assert_eq!(released[0].attempts, 2);
+    assert_eq!(&released[0].body[..], br#"{"n":1}"#);
+    let retried = store.claim(&claim_at(t(100), 10, 10)).await.unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].host, "b.test");
+    assert_eq!(retried[0].attempts, 3);
+    let states = store.hosts().await.unwrap();
+    let state = |host: &str| states.iter().find(|s| s.host == host).unwrap().clone();
+    assert_eq!(state("a.test").last_answer, Some(t(62)));
+    assert_eq!(state("b.test").consecutive_failures, 1);
+    assert_eq!(state("d.test").last_answer, None);
 }
 
 async fn per_host_limit_holds(store: &impl Store) {

@@ -1,0 +1,35 @@
+//! Where the CPU time of a run went, read from `/proc` (Linux; elsewhere nothing is reported).
+//!
+//! Times in `/proc/*/stat` are in `USER_HZ` ticks, which Linux fixes at 100 per second for
+//! user space.
+
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// User plus system CPU seconds of a process so far (children not included).
+pub fn process_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the name: state is field 3 of the line, utime 14 and stime 15.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / TICKS_PER_SECOND)
+}
+
+/// CPU seconds the machine's cores spent running something so far: user, nice, system, IRQ
+/// and soft IRQ time of all cores (not idle, I/O wait, or time a hypervisor stole).
+pub fn machine_busy_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let values: Vec<f64> = line
+        .split_whitespace()
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal ...
+    let busy = [0, 1, 2, 5, 6]
+        .iter()
+        .map(|&i| values.get(i).copied().unwrap_or(0.0))
+        .sum::<f64>();
+    Some(busy / TICKS_PER_SECOND)
+}
