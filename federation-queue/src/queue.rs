@@ -576,14 +576,14 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
         let mut done: Vec<(Completion, String)> = Vec::new();
         let mut last_expire: Option<tokio::time::Instant> = None;
         let mut store_failures = 0_u32;
-        // Claims and completions are batched: the worker refills only once a slice of its
+        // Claims and completions are batched: the worker refills only once a quarter of its
         // in-flight cap is free (or it has nothing in flight), and records outcomes when it
         // refills, when enough have gathered, or after `FLUSH_DELAY` at most. Every outcome is
         // still committed before its delivery is forgotten; batching only saves round trips.
         let refill_at = config
             .max_in_flight
             .min(config.claim_batch)
-            .div_ceil(8)
+            .div_ceil(4)
             .max(1);
         let mut done_since: Option<tokio::time::Instant> = None;
         tokio::pin!(shutdown);
