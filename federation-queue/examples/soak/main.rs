@@ -5,7 +5,7 @@
 //! ```sh
 //! cargo run --release -p federation-queue --example soak -- \
 //!     --store sqlite|postgres --deliveries N --hosts H [--sink URL] [--kill-after-ms T] \
-//!     [--key rsa|ed25519]
+//!     [--key rsa|ed25519] [--sqlite-sync-full]
 //! ```
 //!
 //! PostgreSQL is read from `FEDERATION_QUEUE_PG_URL` (see `scripts/with-postgres`). Without
@@ -33,7 +33,8 @@ use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use federation_queue::{
     Enqueue, PostgresOptions, PostgresStore, Queue, QueueConfig, Recipient, ReqwestTransport,
-    SqliteStore, StaticKeys, Store, Transport, TransportConfig, TransportError, TransportResponse,
+    SqliteOptions, SqliteStore, StaticKeys, Store, Transport, TransportConfig, TransportError,
+    TransportResponse,
 };
 use http_signatures::{Signer, SigningKey};
 
@@ -46,6 +47,7 @@ struct Args {
     kill_after_ms: Option<u64>,
     key: String,
     worker: bool,
+    sqlite_full: bool,
     key_file: Option<String>,
     db: Option<String>,
     schema: Option<String>,
@@ -60,6 +62,7 @@ fn parse_args() -> Result<Args> {
         kill_after_ms: None,
         key: "rsa".into(),
         worker: false,
+        sqlite_full: false,
         key_file: None,
         db: None,
         schema: None,
@@ -75,6 +78,8 @@ fn parse_args() -> Result<Args> {
             "--kill-after-ms" => args.kill_after_ms = Some(value()?.parse()?),
             "--key" => args.key = value()?,
             "--worker" => args.worker = true,
+            // SQLite's `synchronous=FULL`: each commit synced, surviving a power cut.
+            "--sqlite-sync-full" => args.sqlite_full = true,
             "--key-file" => args.key_file = Some(value()?),
             "--db" => args.db = Some(value()?),
             "--schema" => args.schema = Some(value()?),
@@ -141,7 +146,11 @@ enum AnyStore {
 
 async fn open_store(args: &Args) -> Result<AnyStore> {
     Ok(match args.store.as_str() {
-        "sqlite" => AnyStore::Sqlite(SqliteStore::open(args.db.as_deref().context("--db")?).await?),
+        "sqlite" => {
+            let options = SqliteOptions::new(args.db.as_deref().context("--db")?)
+                .with_synchronous_full(args.sqlite_full);
+            AnyStore::Sqlite(SqliteStore::open_with(options).await?)
+        }
         "postgres" => {
             let url = std::env::var("FEDERATION_QUEUE_PG_URL")
                 .context("FEDERATION_QUEUE_PG_URL (try scripts/with-postgres)")?;
@@ -215,6 +224,7 @@ fn spawn_worker(args: &Args, sink: &str, db: &str, schema: &str, key_file: &str)
             "--key-file",
             key_file,
         ])
+        .args(args.sqlite_full.then_some("--sqlite-sync-full"))
         .stdin(Stdio::null())
         .spawn()?)
 }
@@ -252,22 +262,28 @@ async fn enqueue_all(args: &Args, db: &str, schema: &str) -> Result<()> {
 }
 
 async fn remaining(args: &Args, db: &str, schema: &str) -> Result<u64> {
+    if args.store == "sqlite" {
+        // Opening a `SqliteStore` would take the database over (and make the running
+        // worker's claims due again): count with a read-only connection instead.
+        use sqlx::ConnectOptions;
+        let mut connection = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(db)
+            .read_only(true)
+            .connect()
+            .await?;
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM fq_deliveries WHERE state < 2")
+            .fetch_one(&mut connection)
+            .await?;
+        return Ok(u64::try_from(left)?);
+    }
     let mut args = args.clone();
     args.db = Some(db.to_owned());
     args.schema = Some(schema.to_owned());
-    let now = std::time::SystemTime::now();
-    let counts = match open_store(&args).await? {
-        AnyStore::Sqlite(store) => {
-            let counts = store.counts(now).await?;
-            store.close().await;
-            counts
-        }
-        AnyStore::Postgres(store) => {
-            let counts = store.counts(now).await?;
-            store.close().await;
-            counts
-        }
+    let AnyStore::Postgres(store) = open_store(&args).await? else {
+        bail!("not a PostgreSQL store");
     };
+    let counts = store.counts(std::time::SystemTime::now()).await?;
+    store.close().await;
     Ok(counts.pending + counts.in_flight)
 }
 
@@ -358,6 +374,10 @@ async fn harness(args: Args) -> Result<()> {
         peak = peak.max(peak_rss_mb(Some(child.id())));
         child.kill()?; // SIGKILL
         child.wait()?;
+        if let Some(sink) = &own_sink {
+            let (total, unique) = sink.counts();
+            eprintln!("killed the worker after {ms} ms: {unique} delivered ({total} requests)");
+        }
         child = spawn_worker(&args, &sink_url, &db, &schema, &key_file)?;
     }
     let n = args.deliveries as u64;
@@ -373,7 +393,10 @@ async fn harness(args: Args) -> Result<()> {
                 if first.is_none() && unique > 0 {
                     first = Some((Instant::now(), unique));
                 }
-                unique >= n
+                // Done when the sink has seen everything and the queue is empty: after a kill,
+                // requests the dead worker sent may have arrived without being recorded, and
+                // are sent again once their claims come back (duplicates, counted).
+                unique >= n && remaining(&args, &db, &schema).await? == 0
             }
             None => remaining(&args, &db, &schema).await? == 0,
         };
