@@ -9,6 +9,11 @@ use std::time::{Duration, SystemTime};
 /// How long a worker may hold finished attempts before recording them, to batch them.
 const FLUSH_DELAY: Duration = Duration::from_millis(10);
 
+/// After a claim that found nothing, how long finished attempts alone do not start another
+/// (an enqueue or the poll interval still do): a worker below its cap would otherwise ask the
+/// store after every finished attempt.
+const EMPTY_CLAIM_PAUSE: Duration = Duration::from_millis(10);
+
 use bytes::Bytes;
 use http::HeaderName;
 use http::header::{ACCEPT, CONTENT_TYPE};
@@ -576,24 +581,32 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
         let mut done: Vec<(Completion, String)> = Vec::new();
         let mut last_expire: Option<tokio::time::Instant> = None;
         let mut store_failures = 0_u32;
-        // Claims and completions are batched: the worker refills only once a quarter of its
-        // in-flight cap is free (or it has nothing in flight), and records outcomes when it
-        // refills, when enough have gathered, or after `FLUSH_DELAY` at most. Every outcome is
-        // still committed before its delivery is forgotten; batching only saves round trips.
+        // Claims and completions are batched. The worker claims once a quarter of its cap (or
+        // of the claim batch) is free, or when it has nothing in flight, and records the
+        // outcomes it holds first, so that the store's per-host counts are current and a worker
+        // never holds more uncommitted claims and outcomes than its cap (what a kill can
+        // duplicate). Between claims it records outcomes once as many have gathered, after
+        // `FLUSH_DELAY` at most, or at once when nothing is in flight. After a claim that found
+        // nothing, finished attempts alone start no new claim for `EMPTY_CLAIM_PAUSE`.
         let refill_at = config
             .max_in_flight
             .min(config.claim_batch)
             .div_ceil(4)
             .max(1);
         let mut done_since: Option<tokio::time::Instant> = None;
+        let mut last_empty_claim: Option<tokio::time::Instant> = None;
         tokio::pin!(shutdown);
         loop {
             let room = config.max_in_flight.saturating_sub(tasks.len());
-            let refill = room >= refill_at || tasks.is_empty();
+            let claim = room > 0
+                && (room >= refill_at || tasks.is_empty())
+                && store_failures == 0
+                && last_empty_claim.is_none_or(|at| at.elapsed() >= EMPTY_CLAIM_PAUSE);
             if !done.is_empty()
-                && (refill
+                && (claim
                     || done.len() >= refill_at
-                    || done_since.is_none_or(|at| at.elapsed() >= FLUSH_DELAY))
+                    || tasks.is_empty()
+                    || done_since.is_some_and(|at| at.elapsed() >= FLUSH_DELAY))
             {
                 match self.flush(&mut done).await {
                     Ok(()) => store_failures = 0,
@@ -628,7 +641,7 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                 done_since.or_else(|| Some(tokio::time::Instant::now()))
             };
             let mut full_batch = false;
-            if refill && room > 0 && store_failures == 0 {
+            if claim && done.is_empty() && store_failures == 0 {
                 let limit = room.min(config.claim_batch);
                 let request = ClaimRequest::new(
                     shared.clock.now(),
@@ -639,6 +652,7 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                 match shared.store.claim(&request).await {
                     Ok(claims) => {
                         full_batch = claims.len() == limit;
+                        last_empty_claim = claims.is_empty().then(tokio::time::Instant::now);
                         for claim in claims {
                             self.count_start(&claim.host);
                             let span = info_span!(
@@ -672,6 +686,13 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
             if let (Some(at), 0) = (done_since, store_failures) {
                 pause = pause.min(FLUSH_DELAY.saturating_sub(at.elapsed()));
             }
+            if let Some(at) = last_empty_claim
+                && !tasks.is_empty()
+                && at.elapsed() < EMPTY_CLAIM_PAUSE
+            {
+                // Finished attempts may free a capped host's slot: look again after the pause.
+                pause = pause.min(EMPTY_CLAIM_PAUSE.saturating_sub(at.elapsed()));
+            }
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
@@ -681,7 +702,7 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                         self.joined(joined, &mut running, &mut done);
                     }
                 }
-                () = shared.wake.notified() => {}
+                () = shared.wake.notified() => { last_empty_claim = None; }
                 () = tokio::time::sleep(pause) => { store_failures = 0; }
             }
         }

@@ -11,6 +11,7 @@
 #[path = "../../examples/soak/sink.rs"]
 mod sink;
 
+mod batching;
 mod conformance;
 mod crash;
 mod faults;

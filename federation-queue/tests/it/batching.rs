@@ -1,0 +1,221 @@
+//! The worker records outcomes in batches: attempts that finish one after the other within the
+//! flush delay share one store call, instead of one call each. Time is tokio's paused clock, so
+//! the spacing of the finishes is exact.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use federation_queue::{
+    BreakerPolicy, ClaimRequest, ClaimedDelivery, Completion, DeadLetter, DeliveryId, Enqueue,
+    HostChange, HostState, MemoryStore, NewActivity, Queue, QueueCounts, Recipient, Requeue, Store,
+    StoreError, Transport, TransportError, TransportResponse,
+};
+use http::StatusCode;
+use tokio::sync::oneshot;
+
+use crate::support::{keys, quick_config};
+
+/// A memory store that counts `complete` calls and the completions they carried.
+#[derive(Clone, Default)]
+struct CountingStore {
+    inner: Arc<MemoryStore>,
+    complete_calls: Arc<AtomicU64>,
+    completions: Arc<AtomicU64>,
+}
+
+impl Store for CountingStore {
+    async fn enqueue(
+        &self,
+        activities: &[NewActivity],
+        now: SystemTime,
+    ) -> Result<Vec<DeliveryId>, StoreError> {
+        self.inner.enqueue(activities, now).await
+    }
+
+    async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        self.inner.claim(request).await
+    }
+
+    async fn complete(
+        &self,
+        completions: &[Completion],
+        policy: &BreakerPolicy,
+        now: SystemTime,
+    ) -> Result<Vec<HostChange>, StoreError> {
+        self.complete_calls.fetch_add(1, Ordering::SeqCst);
+        self.completions
+            .fetch_add(completions.len() as u64, Ordering::SeqCst);
+        self.inner.complete(completions, policy, now).await
+    }
+
+    async fn expire(&self, cutoff: SystemTime, now: SystemTime) -> Result<u64, StoreError> {
+        self.inner.expire(cutoff, now).await
+    }
+
+    async fn dead_letters(
+        &self,
+        after: Option<DeliveryId>,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        self.inner.dead_letters(after, limit).await
+    }
+
+    async fn requeue(&self, which: &Requeue, now: SystemTime) -> Result<u64, StoreError> {
+        self.inner.requeue(which, now).await
+    }
+
+    async fn purge_dead(&self, cutoff: SystemTime) -> Result<u64, StoreError> {
+        self.inner.purge_dead(cutoff).await
+    }
+
+    async fn hosts(&self) -> Result<Vec<HostState>, StoreError> {
+        self.inner.hosts().await
+    }
+
+    async fn mark_host_available(&self, host: &str, now: SystemTime) -> Result<bool, StoreError> {
+        self.inner.mark_host_available(host, now).await
+    }
+
+    async fn counts(&self, now: SystemTime) -> Result<QueueCounts, StoreError> {
+        self.inner.counts(now).await
+    }
+}
+
+/// Answers the n-th request it receives n milliseconds after it arrives, so that attempts
+/// started together finish one millisecond apart.
+#[derive(Clone, Default)]
+struct Staggered {
+    received: Arc<AtomicU64>,
+}
+
+impl Transport for Staggered {
+    async fn send(
+        &self,
+        _request: http::Request<Bytes>,
+    ) -> Result<TransportResponse, TransportError> {
+        let n = self.received.fetch_add(1, Ordering::SeqCst) + 1;
+        tokio::time::sleep(Duration::from_millis(n)).await;
+        Ok(TransportResponse::new(StatusCode::ACCEPTED))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn outcomes_finishing_apart_share_a_store_call() {
+    const DELIVERIES: u64 = 40;
+    let store = CountingStore::default();
+    let queue = Queue::with_config(
+        store.clone(),
+        Staggered::default(),
+        keys(),
+        quick_config().with_in_flight(64, 1).with_claim_batch(64),
+    );
+    let items: Vec<Enqueue> = (0..DELIVERIES)
+        .map(|i| {
+            let inbox = format!("https://h{i}.test/inbox").parse().unwrap();
+            Enqueue::new(format!("{{\"n\":{i}}}"), "alice").with_recipient(Recipient::new(inbox))
+        })
+        .collect();
+    queue.enqueue_batch(&items).await.unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let worker = tokio::spawn({
+        let queue = queue.clone();
+        async move {
+            queue
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        }
+    });
+    // The 40 attempts finish over 40 ms of (paused) time.
+    for _ in 0..1000 {
+        if store.completions.load(Ordering::SeqCst) >= DELIVERIES {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let _ = stop.send(());
+    worker.await.unwrap();
+    assert_eq!(store.completions.load(Ordering::SeqCst), DELIVERIES);
+    assert_eq!(queue.metrics().delivered, DELIVERIES);
+    // One call per 10 ms flush delay (and one for the last stragglers), not one per attempt.
+    let calls = store.complete_calls.load(Ordering::SeqCst);
+    assert!(
+        (2..=8).contains(&calls),
+        "{calls} store calls recorded {DELIVERIES} outcomes finishing 1 ms apart"
+    );
+}
+
+/// Answers each request after one to two milliseconds, so that attempts started together
+/// finish apart.
+#[derive(Clone, Default)]
+struct OneMillisecond {
+    received: Arc<AtomicU64>,
+}
+
+impl Transport for OneMillisecond {
+    async fn send(
+        &self,
+        _request: http::Request<Bytes>,
+    ) -> Result<TransportResponse, TransportError> {
+        let n = self.received.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_micros(1000 + (n % 4) * 300)).await;
+        Ok(TransportResponse::new(StatusCode::ACCEPTED))
+    }
+}
+
+/// Batching must not starve a busy host: with its per-host cap reached, each finished attempt
+/// lets the next delivery to that host start at once (the outcome is recorded first, so the
+/// store sees the free slot), rather than after a flush or claim pause.
+#[tokio::test(start_paused = true)]
+async fn a_capped_host_stays_busy() {
+    const DELIVERIES: u64 = 100;
+    const PER_HOST: usize = 4;
+    let store = CountingStore::default();
+    let transport = OneMillisecond::default();
+    let queue = Queue::with_config(
+        store.clone(),
+        transport.clone(),
+        keys(),
+        quick_config().with_in_flight(256, PER_HOST),
+    );
+    let items: Vec<Enqueue> = (0..DELIVERIES)
+        .map(|i| {
+            let inbox = "https://busy.test/inbox".parse().unwrap();
+            Enqueue::new(format!("{{\"n\":{i}}}"), "alice").with_recipient(Recipient::new(inbox))
+        })
+        .collect();
+    queue.enqueue_batch(&items).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let worker = tokio::spawn({
+        let queue = queue.clone();
+        async move {
+            queue
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        }
+    });
+    for _ in 0..10_000 {
+        if store.completions.load(Ordering::SeqCst) >= DELIVERIES {
+            break;
+        }
+        tokio::time::sleep(Duration::from_micros(100)).await;
+    }
+    let elapsed = started.elapsed();
+    let _ = stop.send(());
+    worker.await.unwrap();
+    assert_eq!(queue.metrics().delivered, DELIVERIES);
+    assert_eq!(transport.received.load(Ordering::SeqCst), DELIVERIES);
+    // 100 requests of 1 to 1.9 ms, four at a time: under 40 ms if the host is never idle.
+    assert!(
+        elapsed <= Duration::from_millis(60),
+        "the capped host took {elapsed:?} for {DELIVERIES} deliveries"
+    );
+}
