@@ -320,6 +320,36 @@ pub(crate) fn plan_host_updates<'a>(
     updates
 }
 
+/// The activities a batch of claims needs, each once.
+pub(crate) fn activities_of(claimed: &HashMap<i64, (ClaimedDelivery, i64)>) -> Vec<i64> {
+    let mut wanted: Vec<i64> = claimed.values().map(|(_, activity)| *activity).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    wanted
+}
+
+/// The claimed deliveries in the order the plan chose them, marked as probes where the plan
+/// said so, each with its activity's body and key reference. `claimed` maps a delivery id to
+/// its claim and its activity's id; a chosen delivery missing from it was not claimed.
+pub(crate) fn assemble_claims(
+    chosen: Vec<(DeliveryId, bool)>,
+    mut claimed: HashMap<i64, (ClaimedDelivery, i64)>,
+    bodies: &HashMap<i64, (bytes::Bytes, String)>,
+) -> Vec<ClaimedDelivery> {
+    let mut out = Vec::with_capacity(chosen.len());
+    for (id, probe) in chosen {
+        if let Some((mut claim, activity)) = claimed.remove(&id.0) {
+            claim.probe = probe;
+            if let Some((body, key_ref)) = bodies.get(&activity) {
+                claim.body = body.clone();
+                claim.key_ref = key_ref.clone();
+            }
+            out.push(claim);
+        }
+    }
+    out
+}
+
 /// A fresh claim token.
 pub(crate) fn new_token() -> i64 {
     fastrand::i64(..)

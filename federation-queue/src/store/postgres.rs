@@ -6,7 +6,7 @@
 //! worker dies, the delivery is claimable again when the lease lapses. Completions lock host
 //! rows in name order, so they cannot deadlock.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
@@ -14,9 +14,10 @@ use bytes::Bytes;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{ConnectOptions, Connection, Executor, Postgres, Row, Transaction};
 
-use super::sql::{host_from_columns, migrator, opt_ms, u32_column};
+use super::sql::{activity_row, host_from_columns, migrator, opt_ms, u32_column};
 use super::{
-    Candidate, Store, StoreError, apply_host_events, new_token, plan_claim, released_block,
+    Candidate, Store, StoreError, activities_of, assemble_claims, completed_hosts, new_token,
+    plan_claim, plan_host_updates, released_block,
 };
 use crate::breaker::BreakerPolicy;
 use crate::clock::{duration_ms, from_ms, to_ms};
@@ -461,9 +462,7 @@ impl Store for PostgresStore {
                 ),
             );
         }
-        let mut wanted: Vec<i64> = by_id.values().map(|(_, activity)| *activity).collect();
-        wanted.sort_unstable();
-        wanted.dedup();
+        let wanted = activities_of(&by_id);
         let mut bodies: HashMap<i64, (Bytes, String)> = HashMap::new();
         for row in sqlx::query("SELECT id, body, key_ref FROM fq_activities WHERE id = ANY($1)")
             .bind(&wanted)
@@ -471,12 +470,8 @@ impl Store for PostgresStore {
             .await
             .map_err(StoreError::db("reading activities"))?
         {
-            let get = |e| StoreError::db("decoding an activity")(e);
-            let body: Vec<u8> = row.try_get("body").map_err(get)?;
-            bodies.insert(
-                row.try_get("id").map_err(get)?,
-                (Bytes::from(body), row.try_get("key_ref").map_err(get)?),
-            );
+            let (id, activity) = activity_row(&row)?;
+            bodies.insert(id, activity);
         }
         tx.commit()
             .await
@@ -497,18 +492,7 @@ impl Store for PostgresStore {
             .await
             .map_err(StoreError::db("deferring deliveries of a blocked host"))?;
         }
-        let mut claimed = Vec::with_capacity(plan.chosen.len());
-        for (id, probe) in plan.chosen {
-            if let Some((mut claim, activity)) = by_id.remove(&id.0) {
-                claim.probe = probe;
-                if let Some((body, key_ref)) = bodies.get(&activity) {
-                    claim.body = body.clone();
-                    claim.key_ref = key_ref.clone();
-                }
-                claimed.push(claim);
-            }
-        }
-        Ok(claimed)
+        Ok(assemble_claims(plan.chosen, by_id, &bodies))
     }
 
     async fn complete(
@@ -526,7 +510,6 @@ impl Store for PostgresStore {
             .begin()
             .await
             .map_err(StoreError::db("starting a completion"))?;
-        let mut by_host: BTreeMap<&str, Vec<&Completion>> = BTreeMap::new();
         let mut finished_activities = Vec::new();
         let mut ordered: Vec<&Completion> = completions.iter().collect();
         ordered.sort_by_key(|c| c.id);
@@ -610,18 +593,6 @@ impl Store for PostgresStore {
                 current_ids.insert(id);
             }
         }
-        // Host events in delivery-id order, as before.
-        let mut applied: Vec<&Completion> = completions
-            .iter()
-            .filter(|c| current_ids.contains(&c.id.0))
-            .collect();
-        applied.sort_by_key(|c| c.id);
-        for completion in applied {
-            by_host
-                .entry(&completion.host)
-                .or_default()
-                .push(completion);
-        }
         finished_activities.sort_unstable();
         finished_activities.dedup();
         if !finished_activities.is_empty() {
@@ -634,34 +605,17 @@ impl Store for PostgresStore {
             .await
             .map_err(StoreError::db("removing finished activities"))?;
         }
-        let names: Vec<&str> = by_host.keys().copied().collect();
+        let names = completed_hosts(completions, &current_ids);
         let mut hosts = load_hosts(&mut tx, &names, false).await?;
-        let mut changes = Vec::new();
-        let mut changed: Vec<HostState> = Vec::new();
-        let mut released = Vec::new();
-        for (host, completions) in by_host {
-            let Some(state) = hosts.get_mut(host) else {
-                continue;
-            };
-            let before = state.clone();
-            if let Some(change) = apply_host_events(state, completions.into_iter(), policy, now) {
-                changes.push(change);
-            }
-            if *state != before {
-                changed.push(state.clone());
-            }
-            if let Some(upto) = released_block(&before, state, now) {
-                released.push((host, upto));
-            }
-        }
-        save_hosts(&mut tx, &changed).await?;
-        for (host, upto) in released {
+        let updates = plan_host_updates(completions, &current_ids, &mut hosts, policy, now);
+        save_hosts(&mut tx, &updates.changed).await?;
+        for (host, upto) in updates.released {
             pull_forward(&mut tx, host, upto, now).await?;
         }
         tx.commit()
             .await
             .map_err(StoreError::db("committing a completion"))?;
-        Ok(changes)
+        Ok(updates.changes)
     }
 
     async fn expire(&self, cutoff: SystemTime, now: SystemTime) -> Result<u64, StoreError> {

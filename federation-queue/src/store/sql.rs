@@ -55,6 +55,26 @@ pub(crate) fn host_from_columns(
     Ok(state)
 }
 
+/// Decodes an `(id, body, key_ref)` row of `fq_activities`, with either driver.
+pub(crate) fn activity_row<'r, R>(row: &'r R) -> Result<(i64, (bytes::Bytes, String)), StoreError>
+where
+    R: sqlx::Row,
+    &'static str: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let get = |e| StoreError::db("decoding an activity")(e);
+    let body: Vec<u8> = row.try_get("body").map_err(get)?;
+    Ok((
+        row.try_get("id").map_err(get)?,
+        (
+            bytes::Bytes::from(body),
+            row.try_get("key_ref").map_err(get)?,
+        ),
+    ))
+}
+
 pub(crate) fn opt_ms(time: Option<SystemTime>) -> Option<i64> {
     time.map(crate::clock::to_ms)
 }

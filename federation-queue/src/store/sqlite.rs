@@ -23,10 +23,10 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
-use super::sql::{host_from_columns, migrator, opt_ms, u32_column};
+use super::sql::{activity_row, host_from_columns, migrator, opt_ms, u32_column};
 use super::{
-    Candidate, Store, StoreError, completed_hosts, new_token, plan_claim, plan_host_updates,
-    released_block,
+    Candidate, Store, StoreError, activities_of, assemble_claims, completed_hosts, new_token,
+    plan_claim, plan_host_updates, released_block,
 };
 use crate::breaker::BreakerPolicy;
 use crate::clock::{duration_ms, from_ms, to_ms};
@@ -469,9 +469,7 @@ impl Store for SqliteStore {
             };
             by_id.insert(id, (claim, activity));
         }
-        let mut wanted: Vec<i64> = by_id.values().map(|(_, activity)| *activity).collect();
-        wanted.sort_unstable();
-        wanted.dedup();
+        let wanted = activities_of(&by_id);
         let mut bodies: HashMap<i64, (Bytes, String)> = HashMap::with_capacity(wanted.len());
         for row in sqlx::query(
             "SELECT id, body, key_ref FROM fq_activities \
@@ -482,28 +480,13 @@ impl Store for SqliteStore {
         .await
         .map_err(StoreError::db("reading activities"))?
         {
-            let get = |e| StoreError::db("decoding an activity")(e);
-            let body: Vec<u8> = row.try_get("body").map_err(get)?;
-            bodies.insert(
-                row.try_get("id").map_err(get)?,
-                (Bytes::from(body), row.try_get("key_ref").map_err(get)?),
-            );
+            let (id, activity) = activity_row(&row)?;
+            bodies.insert(id, activity);
         }
         tx.commit()
             .await
             .map_err(StoreError::db("committing a claim"))?;
-        let mut claimed = Vec::with_capacity(plan.chosen.len());
-        for (id, probe) in plan.chosen {
-            if let Some((mut claim, activity)) = by_id.remove(&id.0) {
-                claim.probe = probe;
-                if let Some((body, key_ref)) = bodies.get(&activity) {
-                    claim.body = body.clone();
-                    claim.key_ref = key_ref.clone();
-                }
-                claimed.push(claim);
-            }
-        }
-        Ok(claimed)
+        Ok(assemble_claims(plan.chosen, by_id, &bodies))
     }
 
     async fn complete(

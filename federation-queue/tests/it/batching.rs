@@ -13,9 +13,8 @@ use federation_queue::{
     StoreError, Transport, TransportError, TransportResponse,
 };
 use http::StatusCode;
-use tokio::sync::oneshot;
 
-use crate::support::{keys, quick_config};
+use crate::support::{Worker, keys, quick_config};
 
 /// A memory store that counts `complete` calls and the completions they carried.
 #[derive(Clone, Default)]
@@ -118,18 +117,7 @@ async fn outcomes_finishing_apart_share_a_store_call() {
         })
         .collect();
     queue.enqueue_batch(&items).await.unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let worker = tokio::spawn({
-        let queue = queue.clone();
-        async move {
-            queue
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        }
-    });
+    let worker = Worker::start(&queue);
     // The 40 attempts finish over 40 ms of (paused) time.
     for _ in 0..1000 {
         if store.completions.load(Ordering::SeqCst) >= DELIVERIES {
@@ -137,8 +125,7 @@ async fn outcomes_finishing_apart_share_a_store_call() {
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let _ = stop.send(());
-    worker.await.unwrap();
+    worker.stop().await;
     assert_eq!(store.completions.load(Ordering::SeqCst), DELIVERIES);
     assert_eq!(queue.metrics().delivered, DELIVERIES);
     // One call per 10 ms flush delay (and one for the last stragglers), not one per attempt.
@@ -190,18 +177,7 @@ async fn a_capped_host_stays_busy() {
         .collect();
     queue.enqueue_batch(&items).await.unwrap();
     let started = tokio::time::Instant::now();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let worker = tokio::spawn({
-        let queue = queue.clone();
-        async move {
-            queue
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        }
-    });
+    let worker = Worker::start(&queue);
     for _ in 0..10_000 {
         if store.completions.load(Ordering::SeqCst) >= DELIVERIES {
             break;
@@ -209,8 +185,7 @@ async fn a_capped_host_stays_busy() {
         tokio::time::sleep(Duration::from_micros(100)).await;
     }
     let elapsed = started.elapsed();
-    let _ = stop.send(());
-    worker.await.unwrap();
+    worker.stop().await;
     assert_eq!(queue.metrics().delivered, DELIVERIES);
     assert_eq!(transport.received.load(Ordering::SeqCst), DELIVERIES);
     // 100 requests of 1 to 1.9 ms, four at a time: under 40 ms if the host is never idle.

@@ -8,11 +8,9 @@ use federation_queue::{
     BreakerState, DeadReason, Enqueue, Event, MemoryStore, Queue, QueueConfig, Recipient, Requeue,
     StaticKeys, SystemClock, collapse_recipients,
 };
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use crate::sink::{Reply, Sink};
-use crate::support::{LoopbackTransport, eventually, keys, quick_config};
+use crate::support::{LoopbackTransport, Worker, eventually, keys, quick_config};
 
 type TestQueue = Queue<MemoryStore, LoopbackTransport, StaticKeys, SystemClock>;
 
@@ -20,37 +18,18 @@ const WAIT: Duration = Duration::from_secs(20);
 
 struct Running {
     queue: TestQueue,
-    stop: Option<oneshot::Sender<()>>,
-    worker: JoinHandle<()>,
+    worker: Worker,
 }
 
 impl Running {
     fn start(transport: LoopbackTransport, config: QueueConfig) -> Running {
         let queue = Queue::with_config(MemoryStore::new(), transport, keys(), config);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let worker = tokio::spawn({
-            let queue = queue.clone();
-            async move {
-                queue
-                    .run(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .unwrap();
-            }
-        });
-        Running {
-            queue,
-            stop: Some(stop),
-            worker,
-        }
+        let worker = Worker::start(&queue);
+        Running { queue, worker }
     }
 
-    async fn stop(mut self) -> TestQueue {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.worker.await.unwrap();
+    async fn stop(self) -> TestQueue {
+        self.worker.stop().await;
         self.queue
     }
 }

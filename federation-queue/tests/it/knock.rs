@@ -11,9 +11,8 @@ use federation_queue::{
 };
 use http::StatusCode;
 use http_signatures::{PeerPreference, Signer, SigningKey, Standard};
-use tokio::sync::oneshot;
 
-use crate::support::{eventually, quick_config};
+use crate::support::{Worker, eventually, quick_config};
 
 /// Accepts only the standard it is told to, answering 401 to the other; records every request's
 /// standard.
@@ -64,21 +63,9 @@ async fn work_until<T: Transport, F, Fut>(
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let worker = tokio::spawn({
-        let queue = queue.clone();
-        async move {
-            queue
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        }
-    });
+    let worker = Worker::start(queue);
     eventually(Duration::from_secs(10), what, &mut done).await;
-    let _ = stop.send(());
-    worker.await.unwrap();
+    worker.stop().await;
 }
 
 fn picky_inbox() -> Recipient {

@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use federation_queue::{
-    BreakerPolicy, QueueConfig, ReqwestTransport, RetryPolicy, StaticKeys, Transport,
-    TransportConfig, TransportError, TransportResponse,
+    BreakerPolicy, Clock, KeyProvider, Queue, QueueConfig, ReqwestTransport, RetryPolicy,
+    StaticKeys, Store, Transport, TransportConfig, TransportError, TransportResponse,
 };
 use http_signatures::{Signer, SigningKey};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 /// Sends requests for any host to `target`, keeping the Host header the signer wrote.
 pub struct LoopbackTransport {
@@ -54,6 +56,36 @@ impl Transport for LoopbackTransport {
         let target = self.routes.get(&host).copied().unwrap_or(self.target);
         *request.uri_mut() = format!("http://{target}{path}").parse().unwrap();
         self.inner.send(request).await
+    }
+}
+
+/// A queue's worker (`Queue::run`) running as a task until stopped.
+pub struct Worker {
+    stop: oneshot::Sender<()>,
+    handle: JoinHandle<()>,
+}
+
+impl Worker {
+    pub fn start<S: Store, T: Transport, K: KeyProvider, C: Clock>(
+        queue: &Queue<S, T, K, C>,
+    ) -> Worker {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let queue = queue.clone();
+        let handle = tokio::spawn(async move {
+            queue
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Worker { stop, handle }
+    }
+
+    /// Asks the worker to stop and waits until it has drained.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.handle.await.unwrap();
     }
 }
 
