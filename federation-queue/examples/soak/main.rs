@@ -294,7 +294,7 @@ fn bare_signing_rate(kind: &str) -> Result<f64> {
         "https://origin.test/actor#key",
     ));
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let duration = Duration::from_secs(2);
+    let duration = Duration::from_secs(3);
     let handles: Vec<_> = (0..threads)
         .map(|_| {
             let signer = Arc::clone(&signer);
