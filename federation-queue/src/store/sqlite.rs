@@ -125,6 +125,20 @@ impl SqliteStore {
     }
 }
 
+/// How many activities one enqueue statement carries.
+const ENQUEUE_CHUNK: usize = 500;
+
+/// Lowercase hex of `bytes`, for SQLite's `unhex`.
+fn hex(bytes: &[u8]) -> String {
+    let digit = |nibble: u8| char::from_digit(u32::from(nibble), 16).unwrap_or('0');
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(digit(byte >> 4));
+        out.push(digit(byte & 0x0f));
+    }
+    out
+}
+
 /// `values` as a JSON array, bound as one parameter and read back with `json_each`: SQLite
 /// has no array parameters, and one statement text for every batch size keeps the statement
 /// cache from churning.
@@ -293,45 +307,65 @@ impl Store for SqliteStore {
             .begin()
             .await
             .map_err(StoreError::db("starting an enqueue"))?;
+        let activities: Vec<&NewActivity> = activities
+            .iter()
+            .filter(|a| !a.deliveries.is_empty())
+            .collect();
         let mut ids = Vec::new();
         let mut hosts: Vec<&str> = Vec::new();
-        for activity in activities {
-            if activity.deliveries.is_empty() {
-                continue;
-            }
-            let activity_id: i64 = sqlx::query_scalar(
-                "INSERT INTO fq_activities (body, key_ref, ordering_key, created_at) \
-                 VALUES (?, ?, ?, ?) RETURNING id",
-            )
-            .bind(activity.body.as_ref())
-            .bind(&activity.key_ref)
-            .bind(&activity.ordering_key)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(StoreError::db("storing an activity"))?;
-            let rows: Vec<(&str, &str)> = activity
-                .deliveries
+        // A few statements per chunk of activities, however many there are: bodies (bytes)
+        // travel in the JSON array as hex, and rows are inserted in the array's order, where
+        // SQLite gives each new row the largest id so far plus one, so the sorted new ids are
+        // in the order of the array.
+        for chunk in activities.chunks(ENQUEUE_CHUNK) {
+            let rows: Vec<(String, &str, Option<&str>)> = chunk
                 .iter()
-                .map(|d| (d.inbox.as_str(), d.host.as_str()))
+                .map(|a| (hex(&a.body), a.key_ref.as_str(), a.ordering_key.as_deref()))
                 .collect();
-            // Rows are inserted in the array's order, and SQLite gives each new row the
-            // largest id so far plus one: sorted, the ids are in the deliveries' order.
+            let mut activity_ids: Vec<i64> = sqlx::query_scalar(
+                "INSERT INTO fq_activities (body, key_ref, ordering_key, created_at) \
+                 SELECT unhex(value ->> 0), value ->> 1, value ->> 2, ?1 \
+                 FROM json_each(?2) ORDER BY key RETURNING id",
+            )
+            .bind(now)
+            .bind(json_array(&rows))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::db("storing activities"))?;
+            activity_ids.sort_unstable();
+            let rows: Vec<(i64, &str, &str, Option<&str>)> = chunk
+                .iter()
+                .zip(&activity_ids)
+                .flat_map(|(activity, id)| {
+                    activity.deliveries.iter().map(move |d| {
+                        (
+                            *id,
+                            d.inbox.as_str(),
+                            d.host.as_str(),
+                            activity.ordering_key.as_deref(),
+                        )
+                    })
+                })
+                .collect();
             let mut new_ids: Vec<i64> = sqlx::query_scalar(
                 "INSERT INTO fq_deliveries (activity_id, inbox, host, ordering_key, due_at, \
-                 enqueued_at) SELECT ?1, value ->> 0, value ->> 1, ?2, ?3, ?3 \
-                 FROM json_each(?4) ORDER BY key RETURNING id",
+                 enqueued_at) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?1, ?1 \
+                 FROM json_each(?2) ORDER BY key RETURNING id",
             )
-            .bind(activity_id)
-            .bind(&activity.ordering_key)
             .bind(now)
             .bind(json_array(&rows))
             .fetch_all(&mut *tx)
             .await
             .map_err(StoreError::db("storing deliveries"))?;
+            if activity_ids.len() != chunk.len() || new_ids.len() != rows.len() {
+                return Err(StoreError::Decode {
+                    operation: "the ids of new rows",
+                    source: "fewer ids than rows inserted".into(),
+                });
+            }
             new_ids.sort_unstable();
             ids.extend(new_ids.into_iter().map(DeliveryId));
-            hosts.extend(rows.iter().map(|(_, host)| *host));
+            hosts.extend(rows.iter().map(|(_, _, host, _)| *host));
         }
         hosts.sort_unstable();
         hosts.dedup();

@@ -47,6 +47,7 @@ where
     Fut: Future<Output = S>,
 {
     enqueue_claim_deliver(&make("enqueue").await).await;
+    batches_keep_bytes_and_order(&make("batch").await).await;
     retries_wait_their_turn(&make("retries").await).await;
     lapsed_leases_come_back(&make("leases").await).await;
     mixed_batches_and_stale_claims(&make("mixed").await).await;
@@ -129,6 +130,39 @@ async fn enqueue_claim_deliver(store: &impl Store) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// One enqueue of several activities: every body comes back byte for byte (not only text),
+/// and the returned ids follow the order of the activities and their deliveries.
+async fn batches_keep_bytes_and_order(store: &impl Store) {
+    let binary: Vec<u8> = (0..=255u8).chain([0, b'"', b'\\', 0xff]).collect();
+    let mut first = NewActivity::new(binary.clone(), "alice");
+    for host in ["c.test", "a.test"] {
+        first = first.with_delivery(NewDelivery::new(format!("https://{host}/in"), host));
+    }
+    let second = activity(r#"{"n":2}"#, &[("b.test", "/inbox")]).with_ordering_key("obj");
+    let third = activity("", &[("a.test", "/other"), ("d.test", "/inbox")]);
+    let ids = store
+        .enqueue(&[first, activity("{}", &[]), second, third], t(0))
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 5);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let claims = store.claim(&claim_at(t(0), 10, 10)).await.unwrap();
+    let by_id = |id: DeliveryId| claims.iter().find(|c| c.id == id).unwrap();
+    let expected: [(&str, &[u8]); 5] = [
+        ("https://c.test/in", &binary),
+        ("https://a.test/in", &binary),
+        ("https://b.test/inbox", br#"{"n":2}"#),
+        ("https://a.test/other", b""),
+        ("https://d.test/inbox", b""),
+    ];
+    for (id, (inbox, body)) in ids.iter().zip(expected) {
+        let claim = by_id(*id);
+        assert_eq!(claim.inbox, inbox);
+        assert_eq!(&claim.body[..], body, "body of {inbox}");
+        assert_eq!(claim.key_ref, "alice");
+    }
 }
 
 async fn retries_wait_their_turn(store: &impl Store) {
