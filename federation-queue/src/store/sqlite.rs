@@ -125,6 +125,27 @@ impl SqliteStore {
     }
 }
 
+/// Runs an `INSERT … SELECT … FROM json_each(?2) ORDER BY key RETURNING id` (`now` is `?1`,
+/// `rows` the JSON array) and returns the new ids sorted. Rows are inserted in the array's
+/// order and SQLite gives each new row the largest id so far plus one, so the sorted ids are in
+/// the order of the array.
+async fn insert_rows(
+    tx: &mut Transaction<'_, Sqlite>,
+    sql: &'static str,
+    now: i64,
+    rows: String,
+    operation: &'static str,
+) -> Result<Vec<i64>, StoreError> {
+    let mut ids: Vec<i64> = sqlx::query_scalar(sql)
+        .bind(now)
+        .bind(rows)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(StoreError::db(operation))?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
 /// How many activities one enqueue statement carries.
 const ENQUEUE_CHUNK: usize = 500;
 
@@ -314,25 +335,22 @@ impl Store for SqliteStore {
         let mut ids = Vec::new();
         let mut hosts: Vec<&str> = Vec::new();
         // A few statements per chunk of activities, however many there are: bodies (bytes)
-        // travel in the JSON array as hex, and rows are inserted in the array's order, where
-        // SQLite gives each new row the largest id so far plus one, so the sorted new ids are
-        // in the order of the array.
+        // travel in the JSON array as hex.
         for chunk in activities.chunks(ENQUEUE_CHUNK) {
             let rows: Vec<(String, &str, Option<&str>)> = chunk
                 .iter()
                 .map(|a| (hex(&a.body), a.key_ref.as_str(), a.ordering_key.as_deref()))
                 .collect();
-            let mut activity_ids: Vec<i64> = sqlx::query_scalar(
+            let activity_ids = insert_rows(
+                &mut tx,
                 "INSERT INTO fq_activities (body, key_ref, ordering_key, created_at) \
                  SELECT unhex(value ->> 0), value ->> 1, value ->> 2, ?1 \
                  FROM json_each(?2) ORDER BY key RETURNING id",
+                now,
+                json_array(&rows),
+                "storing activities",
             )
-            .bind(now)
-            .bind(json_array(&rows))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(StoreError::db("storing activities"))?;
-            activity_ids.sort_unstable();
+            .await?;
             let rows: Vec<(i64, &str, &str, Option<&str>)> = chunk
                 .iter()
                 .zip(&activity_ids)
@@ -347,23 +365,22 @@ impl Store for SqliteStore {
                     })
                 })
                 .collect();
-            let mut new_ids: Vec<i64> = sqlx::query_scalar(
+            let new_ids = insert_rows(
+                &mut tx,
                 "INSERT INTO fq_deliveries (activity_id, inbox, host, ordering_key, due_at, \
                  enqueued_at) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?1, ?1 \
                  FROM json_each(?2) ORDER BY key RETURNING id",
+                now,
+                json_array(&rows),
+                "storing deliveries",
             )
-            .bind(now)
-            .bind(json_array(&rows))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(StoreError::db("storing deliveries"))?;
+            .await?;
             if activity_ids.len() != chunk.len() || new_ids.len() != rows.len() {
                 return Err(StoreError::Decode {
                     operation: "the ids of new rows",
                     source: "fewer ids than rows inserted".into(),
                 });
             }
-            new_ids.sort_unstable();
             ids.extend(new_ids.into_iter().map(DeliveryId));
             hosts.extend(rows.iter().map(|(_, _, host, _)| *host));
         }
