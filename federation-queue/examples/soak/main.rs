@@ -5,7 +5,7 @@
 //! ```sh
 //! cargo run --release -p federation-queue --example soak -- \
 //!     --store sqlite|postgres --deliveries N --hosts H [--sink URL] [--kill-after-ms T] \
-//!     [--key rsa|ed25519] [--sqlite-sync-full]
+//!     [--key rsa|ed25519] [--sqlite-sync-full] [--repeat R]
 //! ```
 //!
 //! PostgreSQL is read from `FEDERATION_QUEUE_PG_URL` (see `scripts/with-postgres`). Without
@@ -45,6 +45,7 @@ struct Args {
     hosts: usize,
     sink: Option<String>,
     kill_after_ms: Option<u64>,
+    repeat: usize,
     key: String,
     worker: bool,
     sqlite_full: bool,
@@ -60,6 +61,7 @@ fn parse_args() -> Result<Args> {
         hosts: 100,
         sink: None,
         kill_after_ms: None,
+        repeat: 1,
         key: "rsa".into(),
         worker: false,
         sqlite_full: false,
@@ -76,6 +78,7 @@ fn parse_args() -> Result<Args> {
             "--hosts" => args.hosts = value()?.parse::<usize>()?.max(1),
             "--sink" => args.sink = Some(value()?),
             "--kill-after-ms" => args.kill_after_ms = Some(value()?.parse()?),
+            "--repeat" => args.repeat = value()?.parse::<usize>()?.max(1),
             "--key" => args.key = value()?,
             "--worker" => args.worker = true,
             // SQLite's `synchronous=FULL`: each commit synced, surviving a power cut.
@@ -338,6 +341,41 @@ fn main() -> Result<()> {
 }
 
 async fn harness(args: Args) -> Result<()> {
+    // This VM's speed drifts from minute to minute: with `--repeat`, the runs (each with the
+    // bare rate on both sides) are summed up by their medians.
+    let mut ratios = Vec::new();
+    let mut rates = Vec::new();
+    for run in 0..args.repeat {
+        let line = run_once(&args, run).await?;
+        println!("{line}");
+        rates.extend(line["deliveries_per_sec"].as_f64());
+        ratios.extend(line["percent_of_bare"].as_f64());
+    }
+    if args.repeat > 1 {
+        let mut summary = serde_json::json!({
+            "runs": args.repeat,
+            "median_deliveries_per_sec": median(&mut rates),
+        });
+        if !ratios.is_empty() {
+            summary["median_percent_of_bare"] = serde_json::json!(median(&mut ratios));
+        }
+        println!("{summary}");
+    }
+    Ok(())
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    match values.len() {
+        0 => None,
+        n if n % 2 == 1 => values.get(mid).copied(),
+        _ => Some(f64::midpoint(*values.get(mid - 1)?, *values.get(mid)?)),
+    }
+}
+
+/// One run: enqueue, deliver (killing the worker once if asked), count; returns the JSON line.
+async fn run_once(args: &Args, run: usize) -> Result<serde_json::Value> {
     let bare = std::env::var_os("SOAK_BARE_SIGNING").is_some();
     let bare_before = if bare {
         let rate = bare_signing_rate(&args.key)?;
@@ -355,19 +393,22 @@ async fn harness(args: Args) -> Result<()> {
         (None, Some(sink)) => format!("http://{}", sink.addr),
         (None, None) => unreachable!(),
     };
-    let dir = std::env::temp_dir().join(format!("federation-queue-soak-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "federation-queue-soak-{}-{run}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir)?;
     let db: PathBuf = dir.join("queue.db");
     let db = db.to_string_lossy().into_owned();
-    let schema = format!("soak_{}", std::process::id());
+    let schema = format!("soak_{}_{run}", std::process::id());
     let key_file = dir.join("key.pem");
     std::fs::write(&key_file, signing_key(&args.key)?.to_pkcs8_pem()?)?;
     let key_file = key_file.to_string_lossy().into_owned();
-    enqueue_all(&args, &db, &schema).await?;
+    enqueue_all(args, &db, &schema).await?;
     let start = Instant::now();
     let busy_before = cpu::machine_busy_seconds();
     let harness_before = cpu::process_seconds(std::process::id());
-    let mut child = spawn_worker(&args, &sink_url, &db, &schema, &key_file)?;
+    let mut child = spawn_worker(args, &sink_url, &db, &schema, &key_file)?;
     let mut peak = 0.0_f64;
     if let Some(ms) = args.kill_after_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -378,7 +419,7 @@ async fn harness(args: Args) -> Result<()> {
             let (total, unique) = sink.counts();
             eprintln!("killed the worker after {ms} ms: {unique} delivered ({total} requests)");
         }
-        child = spawn_worker(&args, &sink_url, &db, &schema, &key_file)?;
+        child = spawn_worker(args, &sink_url, &db, &schema, &key_file)?;
     }
     let n = args.deliveries as u64;
     let deadline = Instant::now() + Duration::from_secs(3600);
@@ -396,9 +437,9 @@ async fn harness(args: Args) -> Result<()> {
                 // Done when the sink has seen everything and the queue is empty: after a kill,
                 // requests the dead worker sent may have arrived without being recorded, and
                 // are sent again once their claims come back (duplicates, counted).
-                unique >= n && remaining(&args, &db, &schema).await? == 0
+                unique >= n && remaining(args, &db, &schema).await? == 0
             }
-            None => remaining(&args, &db, &schema).await? == 0,
+            None => remaining(args, &db, &schema).await? == 0,
         };
         if finished || Instant::now() > deadline {
             break;
@@ -430,7 +471,7 @@ async fn harness(args: Args) -> Result<()> {
             (unique, total)
         }
         None => {
-            let left = remaining(&args, &db, &schema).await?;
+            let left = remaining(args, &db, &schema).await?;
             (n - left, n - left)
         }
     };
@@ -470,6 +511,5 @@ async fn harness(args: Args) -> Result<()> {
             line["steady_percent_of_bare"] = serde_json::json!(ratio(rate));
         }
     }
-    println!("{line}");
-    Ok(())
+    Ok(line)
 }
