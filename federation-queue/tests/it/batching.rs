@@ -82,20 +82,29 @@ impl Store for CountingStore {
     }
 }
 
-/// Answers the n-th request it receives n milliseconds after it arrives, so that attempts
-/// started together finish one millisecond apart.
-#[derive(Clone, Default)]
-struct Staggered {
+/// Answers the n-th request it receives (from 0) after `delay(n)`, counting requests.
+#[derive(Clone)]
+struct Delayed {
     received: Arc<AtomicU64>,
+    delay: fn(u64) -> Duration,
 }
 
-impl Transport for Staggered {
+impl Delayed {
+    fn new(delay: fn(u64) -> Duration) -> Self {
+        Self {
+            received: Arc::default(),
+            delay,
+        }
+    }
+}
+
+impl Transport for Delayed {
     async fn send(
         &self,
         _request: http::Request<Bytes>,
     ) -> Result<TransportResponse, TransportError> {
-        let n = self.received.fetch_add(1, Ordering::SeqCst) + 1;
-        tokio::time::sleep(Duration::from_millis(n)).await;
+        let n = self.received.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep((self.delay)(n)).await;
         Ok(TransportResponse::new(StatusCode::ACCEPTED))
     }
 }
@@ -106,7 +115,8 @@ async fn outcomes_finishing_apart_share_a_store_call() {
     let store = CountingStore::default();
     let queue = Queue::with_config(
         store.clone(),
-        Staggered::default(),
+        // Attempts started together finish one millisecond apart.
+        Delayed::new(|n| Duration::from_millis(n + 1)),
         keys(),
         quick_config().with_in_flight(64, 1).with_claim_batch(64),
     );
@@ -136,24 +146,6 @@ async fn outcomes_finishing_apart_share_a_store_call() {
     );
 }
 
-/// Answers each request after one to two milliseconds, so that attempts started together
-/// finish apart.
-#[derive(Clone, Default)]
-struct OneMillisecond {
-    received: Arc<AtomicU64>,
-}
-
-impl Transport for OneMillisecond {
-    async fn send(
-        &self,
-        _request: http::Request<Bytes>,
-    ) -> Result<TransportResponse, TransportError> {
-        let n = self.received.fetch_add(1, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_micros(1000 + (n % 4) * 300)).await;
-        Ok(TransportResponse::new(StatusCode::ACCEPTED))
-    }
-}
-
 /// Batching must not starve a busy host: with its per-host cap reached, each finished attempt
 /// lets the next delivery to that host start at once (the outcome is recorded first, so the
 /// store sees the free slot), rather than after a flush or claim pause.
@@ -162,7 +154,8 @@ async fn a_capped_host_stays_busy() {
     const DELIVERIES: u64 = 100;
     const PER_HOST: usize = 4;
     let store = CountingStore::default();
-    let transport = OneMillisecond::default();
+    // One to two milliseconds each, so that attempts started together finish apart.
+    let transport = Delayed::new(|n| Duration::from_micros(1000 + (n % 4) * 300));
     let queue = Queue::with_config(
         store.clone(),
         transport.clone(),
