@@ -98,9 +98,16 @@ impl SqliteStore {
             } else {
                 SqliteSynchronous::Normal
             })
-            .busy_timeout(options.busy_timeout);
+            .busy_timeout(options.busy_timeout)
+            // Statement journals and sorts stay in memory: batch statements would otherwise
+            // create and delete a file in the temporary directory (which a container may not
+            // even have writable) several times a second.
+            .pragma("temp_store", "memory");
+        // An embedded database has no connection that can break under it: checking one at
+        // every acquire would only add a round trip to sqlx's SQLite thread per operation.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(connect.clone())
             .await
             .map_err(StoreError::db("opening the database"))?;
@@ -112,6 +119,7 @@ impl SqliteStore {
             .map_err(StoreError::db("releasing the claims of a previous process"))?;
         let reader = SqlitePoolOptions::new()
             .max_connections(options.readers.max(1))
+            .test_before_acquire(false)
             .connect_with(connect.read_only(true))
             .await
             .map_err(StoreError::db("opening the database for reading"))?;
