@@ -587,7 +587,10 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
         // never holds more uncommitted claims and outcomes than its cap (what a kill can
         // duplicate). Between claims it records outcomes once as many have gathered, after
         // `FLUSH_DELAY` at most, or at once when nothing is in flight. After a claim that found
-        // nothing, finished attempts alone start no new claim for `EMPTY_CLAIM_PAUSE`.
+        // nothing, the next one waits for the poll interval, an enqueue, or a finished attempt
+        // (which may free a capped host's slot or the next delivery of an ordering key), and
+        // then for `EMPTY_CLAIM_PAUSE` at least: a worker whose attempts hang on a slow host
+        // does not ask the store again and again while nothing has changed.
         let refill_at = config
             .max_in_flight
             .min(config.claim_batch)
@@ -595,13 +598,19 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
             .max(1);
         let mut done_since: Option<tokio::time::Instant> = None;
         let mut last_empty_claim: Option<tokio::time::Instant> = None;
+        // Whether an attempt finished since the last claim that found nothing.
+        let mut finished_since_empty = false;
         tokio::pin!(shutdown);
         loop {
             let room = config.max_in_flight.saturating_sub(tasks.len());
             let claim = room > 0
                 && (room >= refill_at || tasks.is_empty())
                 && store_failures == 0
-                && last_empty_claim.is_none_or(|at| at.elapsed() >= EMPTY_CLAIM_PAUSE);
+                && last_empty_claim.is_none_or(|at| {
+                    let waited = at.elapsed();
+                    waited >= config.poll_interval
+                        || (finished_since_empty && waited >= EMPTY_CLAIM_PAUSE)
+                });
             if !done.is_empty()
                 && (claim
                     || done.len() >= refill_at
@@ -653,6 +662,7 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                     Ok(claims) => {
                         full_batch = claims.len() == limit;
                         last_empty_claim = claims.is_empty().then(tokio::time::Instant::now);
+                        finished_since_empty = false;
                         for claim in claims {
                             self.count_start(&claim.host);
                             let span = info_span!(
@@ -686,17 +696,22 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
             if let (Some(at), 0) = (done_since, store_failures) {
                 pause = pause.min(FLUSH_DELAY.saturating_sub(at.elapsed()));
             }
-            if let Some(at) = last_empty_claim
-                && !tasks.is_empty()
-                && at.elapsed() < EMPTY_CLAIM_PAUSE
-            {
-                // Finished attempts may free a capped host's slot: look again after the pause.
-                pause = pause.min(EMPTY_CLAIM_PAUSE.saturating_sub(at.elapsed()));
+            if let Some(at) = last_empty_claim {
+                let since = at.elapsed();
+                // Finished attempts may have freed a capped host's slot: look again after the
+                // pause. Otherwise the next look is a poll interval after the empty claim.
+                let next = if finished_since_empty {
+                    EMPTY_CLAIM_PAUSE
+                } else {
+                    config.poll_interval
+                };
+                pause = pause.min(next.saturating_sub(since));
             }
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
                 Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                    finished_since_empty = true;
                     self.joined(joined, &mut running, &mut done);
                     while let Some(joined) = tasks.try_join_next_with_id() {
                         self.joined(joined, &mut running, &mut done);

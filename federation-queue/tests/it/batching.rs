@@ -16,10 +16,11 @@ use http::StatusCode;
 
 use crate::support::{Worker, keys, quick_config};
 
-/// A memory store that counts `complete` calls and the completions they carried.
+/// A memory store that counts `claim` and `complete` calls and the completions they carried.
 #[derive(Clone, Default)]
 struct CountingStore {
     inner: Arc<MemoryStore>,
+    claim_calls: Arc<AtomicU64>,
     complete_calls: Arc<AtomicU64>,
     completions: Arc<AtomicU64>,
 }
@@ -34,6 +35,7 @@ impl Store for CountingStore {
     }
 
     async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        self.claim_calls.fetch_add(1, Ordering::SeqCst);
         self.inner.claim(request).await
     }
 
@@ -185,5 +187,41 @@ async fn a_capped_host_stays_busy() {
     assert!(
         elapsed <= Duration::from_millis(60),
         "the capped host took {elapsed:?} for {DELIVERIES} deliveries"
+    );
+}
+
+/// While an attempt hangs on a slow host and nothing else is due, the worker asks the store at
+/// the poll interval, not after every short pause.
+#[tokio::test(start_paused = true)]
+async fn a_hanging_attempt_does_not_make_the_worker_poll_fast() {
+    let store = CountingStore::default();
+    let transport = Delayed::new(|_| Duration::from_secs(5));
+    let queue = Queue::with_config(
+        store.clone(),
+        transport.clone(),
+        keys(),
+        quick_config().with_poll_interval(Duration::from_secs(1)),
+    );
+    let inbox = "https://slow.test/inbox".parse().unwrap();
+    queue
+        .enqueue(Enqueue::new("{}", "alice").with_recipient(Recipient::new(inbox)))
+        .await
+        .unwrap();
+    let worker = Worker::start(&queue);
+    tokio::time::sleep(Duration::from_millis(4900)).await;
+    let while_hanging = store.claim_calls.load(Ordering::SeqCst);
+    for _ in 0..100 {
+        if store.completions.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    worker.stop().await;
+    assert_eq!(queue.metrics().delivered, 1);
+    assert_eq!(transport.received.load(Ordering::SeqCst), 1);
+    // The claim that found the delivery, then one empty claim per second: 6 in 4.9 s.
+    assert!(
+        (2..=7).contains(&while_hanging),
+        "{while_hanging} claims while one attempt hung for 4.9 s with a 1 s poll interval"
     );
 }
