@@ -583,7 +583,8 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
         let mut store_failures = 0_u32;
         // Claims and completions are batched. The worker claims once a quarter of its cap (or
         // of the claim batch) is free, or when it has nothing in flight, and records the
-        // outcomes it holds first, so that the store's per-host counts are current and a worker
+        // outcomes it holds in the same store call ([`Store::complete_and_claim`], one
+        // transaction), first, so that the store's per-host counts are current and a worker
         // never holds more uncommitted claims and outcomes than its cap (what a kill can
         // duplicate). Between claims it records outcomes once as many have gathered, after
         // `FLUSH_DELAY` at most, or at once when nothing is in flight. After a claim that found
@@ -611,9 +612,10 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                     waited >= config.poll_interval
                         || (finished_since_empty && waited >= EMPTY_CLAIM_PAUSE)
                 });
+            // A claim records the outcomes held in the same store call.
             if !done.is_empty()
-                && (claim
-                    || done.len() >= refill_at
+                && !claim
+                && (done.len() >= refill_at
                     || tasks.is_empty()
                     || done_since.is_some_and(|at| at.elapsed() >= FLUSH_DELAY))
             {
@@ -650,7 +652,7 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                 done_since.or_else(|| Some(tokio::time::Instant::now()))
             };
             let mut full_batch = false;
-            if claim && done.is_empty() && store_failures == 0 {
+            if claim {
                 let limit = room.min(config.claim_batch);
                 let request = ClaimRequest::new(
                     shared.clock.now(),
@@ -658,7 +660,12 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                     config.max_in_flight_per_host,
                     config.lease,
                 );
-                match shared.store.claim(&request).await {
+                let claimed = if done.is_empty() {
+                    shared.store.claim(&request).await
+                } else {
+                    self.flush_and_claim(&mut done, &request).await
+                };
+                match claimed {
                     Ok(claims) => {
                         full_batch = claims.len() == limit;
                         last_empty_claim = claims.is_empty().then(tokio::time::Instant::now);
@@ -679,8 +686,11 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                     }
                     Err(error) => {
                         store_failures = 1;
-                        warn!(%error, "claiming deliveries failed; will retry");
+                        warn!(%error, "claiming deliveries (and recording outcomes) failed; will retry");
                     }
+                }
+                if done.is_empty() {
+                    done_since = None;
                 }
             }
             if full_batch && tasks.len() < config.max_in_flight {
@@ -814,24 +824,33 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
 
     async fn flush(&self, done: &mut Vec<(Completion, String)>) -> Result<(), StoreError> {
         let shared = &self.shared;
-        // A 410 is kept as a dead letter: the durable form of the report (events can be missed).
-        let completions: Vec<Completion> = done
-            .iter()
-            .map(|(c, _)| {
-                let mut completion = c.clone();
-                if completion.outcome == Outcome::Gone {
-                    completion.outcome = Outcome::Dead {
-                        reason: DeadReason::Gone,
-                        error: "410 Gone: the recipient is gone".to_owned(),
-                    };
-                }
-                completion
-            })
-            .collect();
         let changes = shared
             .store
-            .complete(&completions, &shared.config.breaker, shared.clock.now())
+            .complete(&to_record(done), &shared.config.breaker, shared.clock.now())
             .await?;
+        self.recorded(done, changes);
+        Ok(())
+    }
+
+    /// Records the outcomes in `done` and claims as `request` asks, in one store call.
+    async fn flush_and_claim(
+        &self,
+        done: &mut Vec<(Completion, String)>,
+        request: &ClaimRequest,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let shared = &self.shared;
+        let (changes, claims) = shared
+            .store
+            .complete_and_claim(&to_record(done), &shared.config.breaker, request)
+            .await?;
+        self.recorded(done, changes);
+        Ok(claims)
+    }
+
+    /// After the outcomes in `done` were recorded: empties it, sending their events and those
+    /// of the breakers that `changes` reports.
+    fn recorded(&self, done: &mut Vec<(Completion, String)>, changes: Vec<HostChange>) {
+        let shared = &self.shared;
         for (completion, inbox) in done.drain(..) {
             let event = match completion.outcome {
                 Outcome::Delivered => Event::Delivered {
@@ -857,7 +876,6 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                 unavailable = change.unavailable, "breaker changed");
             let _ = shared.events.send(Event::Host(change));
         }
-        Ok(())
     }
 }
 
@@ -998,6 +1016,23 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Shared<S, T, K, C> {
             .map_err(|e| format!("signing failed: {e}"))?;
         Ok(request)
     }
+}
+
+/// The completions to record for `done`. A 410 is kept as a dead letter: the durable form of
+/// the report (events can be missed).
+fn to_record(done: &[(Completion, String)]) -> Vec<Completion> {
+    done.iter()
+        .map(|(c, _)| {
+            let mut completion = c.clone();
+            if completion.outcome == Outcome::Gone {
+                completion.outcome = Outcome::Dead {
+                    reason: DeadReason::Gone,
+                    error: "410 Gone: the recipient is gone".to_owned(),
+                };
+            }
+            completion
+        })
+        .collect()
 }
 
 fn elapsed_since_epoch(now: SystemTime) -> Duration {

@@ -51,6 +51,25 @@ pub trait Store: Send + Sync + 'static {
         now: SystemTime,
     ) -> impl Future<Output = Result<Vec<HostChange>, StoreError>> + Send;
 
+    /// Records `completions` as [`Store::complete`] does (at `request.now`), then claims as
+    /// [`Store::claim`] does: what a worker does each time it refills. A store that can should
+    /// do both in one transaction, all or nothing, so that a refill costs one commit rather than
+    /// two; the default calls the two methods one after the other (if the claim then fails,
+    /// the completions are recorded already, and recording them again changes nothing).
+    fn complete_and_claim(
+        &self,
+        completions: &[Completion],
+        policy: &BreakerPolicy,
+        request: &ClaimRequest,
+    ) -> impl Future<Output = Result<(Vec<HostChange>, Vec<ClaimedDelivery>), StoreError>> + Send
+    {
+        async move {
+            let changes = self.complete(completions, policy, request.now).await?;
+            let claims = self.claim(request).await?;
+            Ok((changes, claims))
+        }
+    }
+
     /// Moves pending deliveries enqueued before `cutoff` to the dead letters (reason
     /// [`DeadReason::Expired`](crate::DeadReason::Expired)); returns how many.
     fn expire(

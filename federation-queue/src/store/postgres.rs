@@ -4,9 +4,10 @@
 //! so concurrent workers never wait on each other while claiming, never take the same
 //! delivery, and keep per-host limits and breaker probes exact. A claim is a lease: if its
 //! worker dies, the delivery is claimable again when the lease lapses. Completions lock host
-//! rows in name order, so they cannot deadlock.
+//! rows in name order, so they cannot deadlock; a worker's refill records its completions and
+//! claims in one transaction, whose claim part never waits.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
@@ -363,136 +364,17 @@ impl Store for PostgresStore {
         if request.limit == 0 {
             return Ok(Vec::new());
         }
-        let now = to_ms(request.now);
         let mut tx = self
             .pool
             .begin()
             .await
             .map_err(StoreError::db("starting a claim"))?;
-        let scan = i64::try_from(request.limit.saturating_mul(4).max(64)).unwrap_or(i64::MAX);
-        let rows = sqlx::query(
-            "SELECT d.id, d.host FROM fq_deliveries d \
-             WHERE d.state < 2 AND d.due_at <= $1 \
-             AND (d.ordering_key IS NULL OR NOT EXISTS ( \
-                 SELECT 1 FROM fq_deliveries e WHERE e.host = d.host \
-                 AND e.ordering_key = d.ordering_key AND e.state < 2 AND e.id < d.id)) \
-             ORDER BY d.due_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
-        )
-        .bind(now)
-        .bind(scan)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(StoreError::db("finding due deliveries"))?;
-        let mut candidates = Vec::with_capacity(rows.len());
-        for row in rows {
-            candidates.push(Candidate {
-                id: DeliveryId(row.try_get("id").map_err(StoreError::db("decoding"))?),
-                host: row.try_get("host").map_err(StoreError::db("decoding"))?,
-            });
-        }
-        if candidates.is_empty() {
-            tx.rollback()
-                .await
-                .map_err(StoreError::db("ending a claim"))?;
-            return Ok(Vec::new());
-        }
-        let host_names: Vec<&str> = {
-            let mut seen = HashSet::new();
-            candidates
-                .iter()
-                .map(|c| c.host.as_str())
-                .filter(|h| seen.insert(*h))
-                .collect()
-        };
-        let hosts = load_hosts(&mut tx, &host_names, true).await?;
-        let locked: Vec<String> = hosts.keys().cloned().collect();
-        let mut in_flight = HashMap::new();
-        for row in sqlx::query(
-            "SELECT host, COUNT(*) AS n FROM fq_deliveries WHERE state = 1 AND due_at > $1 \
-             AND host = ANY($2) GROUP BY host",
-        )
-        .bind(now)
-        .bind(&locked)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(StoreError::db("counting claims per host"))?
-        {
-            let host: String = row.try_get("host").map_err(StoreError::db("decoding"))?;
-            let n: i64 = row.try_get("n").map_err(StoreError::db("decoding"))?;
-            in_flight.insert(host, u64::try_from(n).unwrap_or(0));
-        }
-        let plan = plan_claim(&candidates, &hosts, &in_flight, request);
-        for state in &plan.host_updates {
-            save_host(&mut tx, state).await?;
-        }
-        let lease_end = now.saturating_add(duration_ms(request.lease));
-        let ids: Vec<i64> = plan.chosen.iter().map(|(id, _)| id.0).collect();
-        let tokens: Vec<i64> = plan.chosen.iter().map(|_| new_token()).collect();
-        let rows = sqlx::query(
-            "UPDATE fq_deliveries d SET state = 1, due_at = $1, attempts = d.attempts + 1, \
-             token = t.token FROM UNNEST($2::bigint[], $3::bigint[]) AS t(id, token) \
-             WHERE d.id = t.id \
-             RETURNING d.id, d.token, d.activity_id, d.inbox, d.host, d.attempts, d.enqueued_at",
-        )
-        .bind(lease_end)
-        .bind(&ids)
-        .bind(&tokens)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(StoreError::db("claiming deliveries"))?;
-        let mut by_id: HashMap<i64, (ClaimedDelivery, i64)> = HashMap::new();
-        for row in rows {
-            let get = |e| StoreError::db("decoding a claim")(e);
-            let id: i64 = row.try_get("id").map_err(get)?;
-            by_id.insert(
-                id,
-                (
-                    ClaimedDelivery {
-                        id: DeliveryId(id),
-                        token: row.try_get("token").map_err(get)?,
-                        inbox: row.try_get("inbox").map_err(get)?,
-                        host: row.try_get("host").map_err(get)?,
-                        key_ref: String::new(),
-                        body: Bytes::new(),
-                        attempts: u32_column("attempts", row.try_get("attempts").map_err(get)?)?,
-                        enqueued_at: from_ms(row.try_get("enqueued_at").map_err(get)?),
-                        probe: false,
-                    },
-                    row.try_get("activity_id").map_err(get)?,
-                ),
-            );
-        }
-        let wanted = activities_of(&by_id);
-        let mut bodies: HashMap<i64, (Bytes, String)> = HashMap::new();
-        for row in sqlx::query("SELECT id, body, key_ref FROM fq_activities WHERE id = ANY($1)")
-            .bind(&wanted)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(StoreError::db("reading activities"))?
-        {
-            let (id, activity) = activity_row(&row)?;
-            bodies.insert(id, activity);
-        }
+        let claimed = claim_in(&mut tx, request).await?;
         tx.commit()
             .await
             .map_err(StoreError::db("committing a claim"))?;
-        // Deferring a blocked host's deliveries is an optimisation: done after the claim, on
-        // rows nobody holds, so that it never waits.
-        for (host, until) in &plan.pushes {
-            sqlx::query(
-                "UPDATE fq_deliveries SET state = 0, due_at = $1 WHERE id IN ( \
-                 SELECT id FROM fq_deliveries WHERE host = $2 \
-                 AND ((state = 0 AND due_at < $1) OR (state = 1 AND due_at <= $3)) \
-                 FOR UPDATE SKIP LOCKED)",
-            )
-            .bind(to_ms(*until))
-            .bind(host)
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::db("deferring deliveries of a blocked host"))?;
-        }
-        Ok(assemble_claims(plan.chosen, by_id, &bodies))
+        self.defer_blocked(&claimed.pushes, request.now).await?;
+        Ok(claimed.claims)
     }
 
     async fn complete(
@@ -504,118 +386,46 @@ impl Store for PostgresStore {
         if completions.is_empty() {
             return Ok(Vec::new());
         }
-        let now_ms = to_ms(now);
         let mut tx = self
             .pool
             .begin()
             .await
             .map_err(StoreError::db("starting a completion"))?;
-        let mut finished_activities = Vec::new();
-        let mut ordered: Vec<&Completion> = completions.iter().collect();
-        ordered.sort_by_key(|c| c.id);
-        // Deliveries that are finished (2xx, 410) are removed in one statement: the common
-        // case costs one round trip per batch, not one per delivery.
-        let (finished, others): (Vec<&Completion>, Vec<&Completion>) = ordered
-            .into_iter()
-            .partition(|c| matches!(c.outcome, Outcome::Delivered | Outcome::Gone));
-        let mut current_ids: HashSet<i64> = HashSet::new();
-        if !finished.is_empty() {
-            let ids: Vec<i64> = finished.iter().map(|c| c.id.0).collect();
-            let tokens: Vec<i64> = finished.iter().map(|c| c.token).collect();
-            let rows = sqlx::query(
-                "DELETE FROM fq_deliveries d USING UNNEST($1::bigint[], $2::bigint[]) \
-                 AS t(id, token) WHERE d.id = t.id AND d.token = t.token AND d.state = 1 \
-                 RETURNING d.id, d.activity_id",
-            )
-            .bind(&ids)
-            .bind(&tokens)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(StoreError::db("removing delivered deliveries"))?;
-            for row in rows {
-                let get = |e| StoreError::db("decoding a removed delivery")(e);
-                current_ids.insert(row.try_get("id").map_err(get)?);
-                finished_activities.push(row.try_get::<i64, _>("activity_id").map_err(get)?);
-            }
-        }
-        for completion in others {
-            let (id, token) = (completion.id.0, completion.token);
-            let current =
-                match &completion.outcome {
-                    Outcome::Delivered | Outcome::Gone => false,
-                    Outcome::Retry { at, error } => {
-                        sqlx::query(
-                            "UPDATE fq_deliveries SET state = 0, due_at = $1, last_error = $2 \
-                         WHERE id = $3 AND token = $4 AND state = 1",
-                        )
-                        .bind(to_ms(*at))
-                        .bind(error)
-                        .bind(id)
-                        .bind(token)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::db("scheduling a retry"))?
-                        .rows_affected()
-                            == 1
-                    }
-                    Outcome::Dead { reason, error } => sqlx::query(
-                        "UPDATE fq_deliveries SET state = 2, dead_reason = $1, dead_status = $2, \
-                         died_at = $3, last_error = $4 WHERE id = $5 AND token = $6 AND state = 1",
-                    )
-                    .bind(reason.code())
-                    .bind(reason.status().map(i64::from))
-                    .bind(now_ms)
-                    .bind(error)
-                    .bind(id)
-                    .bind(token)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::db("moving a delivery to the dead letters"))?
-                    .rows_affected()
-                        == 1,
-                    Outcome::Release { at } => {
-                        sqlx::query(
-                            "UPDATE fq_deliveries SET state = 0, due_at = $1, \
-                         attempts = GREATEST(attempts - 1, 0) \
-                         WHERE id = $2 AND token = $3 AND state = 1",
-                        )
-                        .bind(to_ms(*at))
-                        .bind(id)
-                        .bind(token)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::db("releasing a claim"))?
-                        .rows_affected()
-                            == 1
-                    }
-                };
-            if current {
-                current_ids.insert(id);
-            }
-        }
-        finished_activities.sort_unstable();
-        finished_activities.dedup();
-        if !finished_activities.is_empty() {
-            sqlx::query(
-                "DELETE FROM fq_activities a WHERE a.id = ANY($1) AND NOT EXISTS \
-                 (SELECT 1 FROM fq_deliveries d WHERE d.activity_id = a.id)",
-            )
-            .bind(&finished_activities)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db("removing finished activities"))?;
-        }
-        let names = completed_hosts(completions, &current_ids);
-        let mut hosts = load_hosts(&mut tx, &names, false).await?;
-        let updates = plan_host_updates(completions, &current_ids, &mut hosts, policy, now);
-        save_hosts(&mut tx, &updates.changed).await?;
-        for (host, upto) in updates.released {
-            pull_forward(&mut tx, host, upto, now).await?;
-        }
+        let changes = complete_in(&mut tx, completions, policy, now).await?;
         tx.commit()
             .await
             .map_err(StoreError::db("committing a completion"))?;
-        Ok(updates.changes)
+        Ok(changes)
+    }
+
+    async fn complete_and_claim(
+        &self,
+        completions: &[Completion],
+        policy: &BreakerPolicy,
+        request: &ClaimRequest,
+    ) -> Result<(Vec<HostChange>, Vec<ClaimedDelivery>), StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("starting a completion and claim"))?;
+        // The completion waits for its hosts' rows in name order; the claim never waits (it
+        // skips rows other workers hold), so holding both in one transaction cannot deadlock.
+        let changes = if completions.is_empty() {
+            Vec::new()
+        } else {
+            complete_in(&mut tx, completions, policy, request.now).await?
+        };
+        let claimed = if request.limit == 0 {
+            Claimed::default()
+        } else {
+            claim_in(&mut tx, request).await?
+        };
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing a completion and claim"))?;
+        self.defer_blocked(&claimed.pushes, request.now).await?;
+        Ok((changes, claimed.claims))
     }
 
     async fn expire(&self, cutoff: SystemTime, now: SystemTime) -> Result<u64, StoreError> {
@@ -768,4 +578,265 @@ impl Store for PostgresStore {
             dead: count(row.try_get("dead").map_err(get)?),
         })
     }
+}
+
+impl PostgresStore {
+    /// Defers the deliveries of the hosts a claim found blocked. An optimisation: done after
+    /// the claim's commit, on rows nobody holds, so that it never waits.
+    async fn defer_blocked(
+        &self,
+        pushes: &BTreeMap<String, SystemTime>,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let now = to_ms(now);
+        for (host, until) in pushes {
+            sqlx::query(
+                "UPDATE fq_deliveries SET state = 0, due_at = $1 WHERE id IN ( \
+                 SELECT id FROM fq_deliveries WHERE host = $2 \
+                 AND ((state = 0 AND due_at < $1) OR (state = 1 AND due_at <= $3)) \
+                 FOR UPDATE SKIP LOCKED)",
+            )
+            .bind(to_ms(*until))
+            .bind(host)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db("deferring deliveries of a blocked host"))?;
+        }
+        Ok(())
+    }
+}
+
+/// What [`claim_in`] claimed, and the hosts whose deliveries to defer after the commit.
+#[derive(Default)]
+struct Claimed {
+    claims: Vec<ClaimedDelivery>,
+    pushes: BTreeMap<String, SystemTime>,
+}
+
+/// The claim of [`Store::claim`], inside `tx`.
+async fn claim_in(
+    tx: &mut Transaction<'_, Postgres>,
+    request: &ClaimRequest,
+) -> Result<Claimed, StoreError> {
+    let now = to_ms(request.now);
+    let scan = i64::try_from(request.limit.saturating_mul(4).max(64)).unwrap_or(i64::MAX);
+    let rows = sqlx::query(
+        "SELECT d.id, d.host FROM fq_deliveries d \
+         WHERE d.state < 2 AND d.due_at <= $1 \
+         AND (d.ordering_key IS NULL OR NOT EXISTS ( \
+             SELECT 1 FROM fq_deliveries e WHERE e.host = d.host \
+             AND e.ordering_key = d.ordering_key AND e.state < 2 AND e.id < d.id)) \
+         ORDER BY d.due_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
+    )
+    .bind(now)
+    .bind(scan)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(StoreError::db("finding due deliveries"))?;
+    let mut candidates = Vec::with_capacity(rows.len());
+    for row in rows {
+        candidates.push(Candidate {
+            id: DeliveryId(row.try_get("id").map_err(StoreError::db("decoding"))?),
+            host: row.try_get("host").map_err(StoreError::db("decoding"))?,
+        });
+    }
+    if candidates.is_empty() {
+        return Ok(Claimed::default());
+    }
+    let host_names: Vec<&str> = {
+        let mut seen = HashSet::new();
+        candidates
+            .iter()
+            .map(|c| c.host.as_str())
+            .filter(|h| seen.insert(*h))
+            .collect()
+    };
+    let hosts = load_hosts(tx, &host_names, true).await?;
+    let locked: Vec<String> = hosts.keys().cloned().collect();
+    let mut in_flight = HashMap::new();
+    for row in sqlx::query(
+        "SELECT host, COUNT(*) AS n FROM fq_deliveries WHERE state = 1 AND due_at > $1 \
+         AND host = ANY($2) GROUP BY host",
+    )
+    .bind(now)
+    .bind(&locked)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(StoreError::db("counting claims per host"))?
+    {
+        let host: String = row.try_get("host").map_err(StoreError::db("decoding"))?;
+        let n: i64 = row.try_get("n").map_err(StoreError::db("decoding"))?;
+        in_flight.insert(host, u64::try_from(n).unwrap_or(0));
+    }
+    let plan = plan_claim(&candidates, &hosts, &in_flight, request);
+    for state in &plan.host_updates {
+        save_host(tx, state).await?;
+    }
+    let lease_end = now.saturating_add(duration_ms(request.lease));
+    let ids: Vec<i64> = plan.chosen.iter().map(|(id, _)| id.0).collect();
+    let tokens: Vec<i64> = plan.chosen.iter().map(|_| new_token()).collect();
+    let rows = sqlx::query(
+        "UPDATE fq_deliveries d SET state = 1, due_at = $1, attempts = d.attempts + 1, \
+         token = t.token FROM UNNEST($2::bigint[], $3::bigint[]) AS t(id, token) \
+         WHERE d.id = t.id \
+         RETURNING d.id, d.token, d.activity_id, d.inbox, d.host, d.attempts, d.enqueued_at",
+    )
+    .bind(lease_end)
+    .bind(&ids)
+    .bind(&tokens)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(StoreError::db("claiming deliveries"))?;
+    let mut by_id: HashMap<i64, (ClaimedDelivery, i64)> = HashMap::new();
+    for row in rows {
+        let get = |e| StoreError::db("decoding a claim")(e);
+        let id: i64 = row.try_get("id").map_err(get)?;
+        by_id.insert(
+            id,
+            (
+                ClaimedDelivery {
+                    id: DeliveryId(id),
+                    token: row.try_get("token").map_err(get)?,
+                    inbox: row.try_get("inbox").map_err(get)?,
+                    host: row.try_get("host").map_err(get)?,
+                    key_ref: String::new(),
+                    body: Bytes::new(),
+                    attempts: u32_column("attempts", row.try_get("attempts").map_err(get)?)?,
+                    enqueued_at: from_ms(row.try_get("enqueued_at").map_err(get)?),
+                    probe: false,
+                },
+                row.try_get("activity_id").map_err(get)?,
+            ),
+        );
+    }
+    let wanted = activities_of(&by_id);
+    let mut bodies: HashMap<i64, (Bytes, String)> = HashMap::new();
+    for row in sqlx::query("SELECT id, body, key_ref FROM fq_activities WHERE id = ANY($1)")
+        .bind(&wanted)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(StoreError::db("reading activities"))?
+    {
+        let (id, activity) = activity_row(&row)?;
+        bodies.insert(id, activity);
+    }
+    Ok(Claimed {
+        claims: assemble_claims(plan.chosen, by_id, &bodies),
+        pushes: plan.pushes,
+    })
+}
+
+/// The completion of [`Store::complete`], inside `tx`.
+async fn complete_in(
+    tx: &mut Transaction<'_, Postgres>,
+    completions: &[Completion],
+    policy: &BreakerPolicy,
+    now: SystemTime,
+) -> Result<Vec<HostChange>, StoreError> {
+    let now_ms = to_ms(now);
+    let mut finished_activities = Vec::new();
+    let mut ordered: Vec<&Completion> = completions.iter().collect();
+    ordered.sort_by_key(|c| c.id);
+    // Deliveries that are finished (2xx, 410) are removed in one statement: the common
+    // case costs one round trip per batch, not one per delivery.
+    let (finished, others): (Vec<&Completion>, Vec<&Completion>) = ordered
+        .into_iter()
+        .partition(|c| matches!(c.outcome, Outcome::Delivered | Outcome::Gone));
+    let mut current_ids: HashSet<i64> = HashSet::new();
+    if !finished.is_empty() {
+        let ids: Vec<i64> = finished.iter().map(|c| c.id.0).collect();
+        let tokens: Vec<i64> = finished.iter().map(|c| c.token).collect();
+        let rows = sqlx::query(
+            "DELETE FROM fq_deliveries d USING UNNEST($1::bigint[], $2::bigint[]) \
+             AS t(id, token) WHERE d.id = t.id AND d.token = t.token AND d.state = 1 \
+             RETURNING d.id, d.activity_id",
+        )
+        .bind(&ids)
+        .bind(&tokens)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(StoreError::db("removing delivered deliveries"))?;
+        for row in rows {
+            let get = |e| StoreError::db("decoding a removed delivery")(e);
+            current_ids.insert(row.try_get("id").map_err(get)?);
+            finished_activities.push(row.try_get::<i64, _>("activity_id").map_err(get)?);
+        }
+    }
+    for completion in others {
+        let (id, token) = (completion.id.0, completion.token);
+        let current = match &completion.outcome {
+            Outcome::Delivered | Outcome::Gone => false,
+            Outcome::Retry { at, error } => {
+                sqlx::query(
+                    "UPDATE fq_deliveries SET state = 0, due_at = $1, last_error = $2 \
+                     WHERE id = $3 AND token = $4 AND state = 1",
+                )
+                .bind(to_ms(*at))
+                .bind(error)
+                .bind(id)
+                .bind(token)
+                .execute(&mut **tx)
+                .await
+                .map_err(StoreError::db("scheduling a retry"))?
+                .rows_affected()
+                    == 1
+            }
+            Outcome::Dead { reason, error } => {
+                sqlx::query(
+                    "UPDATE fq_deliveries SET state = 2, dead_reason = $1, dead_status = $2, \
+                     died_at = $3, last_error = $4 WHERE id = $5 AND token = $6 AND state = 1",
+                )
+                .bind(reason.code())
+                .bind(reason.status().map(i64::from))
+                .bind(now_ms)
+                .bind(error)
+                .bind(id)
+                .bind(token)
+                .execute(&mut **tx)
+                .await
+                .map_err(StoreError::db("moving a delivery to the dead letters"))?
+                .rows_affected()
+                    == 1
+            }
+            Outcome::Release { at } => {
+                sqlx::query(
+                    "UPDATE fq_deliveries SET state = 0, due_at = $1, \
+                     attempts = GREATEST(attempts - 1, 0) \
+                     WHERE id = $2 AND token = $3 AND state = 1",
+                )
+                .bind(to_ms(*at))
+                .bind(id)
+                .bind(token)
+                .execute(&mut **tx)
+                .await
+                .map_err(StoreError::db("releasing a claim"))?
+                .rows_affected()
+                    == 1
+            }
+        };
+        if current {
+            current_ids.insert(id);
+        }
+    }
+    finished_activities.sort_unstable();
+    finished_activities.dedup();
+    if !finished_activities.is_empty() {
+        sqlx::query(
+            "DELETE FROM fq_activities a WHERE a.id = ANY($1) AND NOT EXISTS \
+             (SELECT 1 FROM fq_deliveries d WHERE d.activity_id = a.id)",
+        )
+        .bind(&finished_activities)
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::db("removing finished activities"))?;
+    }
+    let names = completed_hosts(completions, &current_ids);
+    let mut hosts = load_hosts(tx, &names, false).await?;
+    let updates = plan_host_updates(completions, &current_ids, &mut hosts, policy, now);
+    save_hosts(tx, &updates.changed).await?;
+    for (host, upto) in updates.released {
+        pull_forward(tx, host, upto, now).await?;
+    }
+    Ok(updates.changes)
 }

@@ -414,138 +414,16 @@ impl Store for SqliteStore {
         if request.limit == 0 {
             return Ok(Vec::new());
         }
-        let now = to_ms(request.now);
         let mut tx = self
             .writer
             .begin()
             .await
             .map_err(StoreError::db("starting a claim"))?;
-        // Scan past the limit so that hosts at their cap or blocked do not starve the rest.
-        let scan = i64::try_from(request.limit.saturating_mul(4).max(64)).unwrap_or(i64::MAX);
-        let text: String = sqlx::query_scalar(
-            "SELECT json_group_array(json_array(id, host) ORDER BY due_at, id) FROM ( \
-             SELECT d.id, d.host, d.due_at FROM fq_deliveries d \
-             WHERE d.state < 2 AND d.due_at <= ?1 \
-             AND (d.ordering_key IS NULL OR NOT EXISTS ( \
-                 SELECT 1 FROM fq_deliveries e WHERE e.host = d.host \
-                 AND e.ordering_key = d.ordering_key AND e.state < 2 AND e.id < d.id)) \
-             ORDER BY d.due_at, d.id LIMIT ?2)",
-        )
-        .bind(now)
-        .bind(scan)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(StoreError::db("finding due deliveries"))?;
-        let candidates: Vec<Candidate> = json_rows::<(i64, String)>(&text, "due deliveries")?
-            .into_iter()
-            .map(|(id, host)| Candidate {
-                id: DeliveryId(id),
-                host,
-            })
-            .collect();
-        if candidates.is_empty() {
-            tx.rollback()
-                .await
-                .map_err(StoreError::db("ending a claim"))?;
-            return Ok(Vec::new());
-        }
-        let host_names: Vec<&str> = {
-            let mut seen = HashSet::new();
-            candidates
-                .iter()
-                .map(|c| c.host.as_str())
-                .filter(|h| seen.insert(*h))
-                .collect()
-        };
-        let hosts = load_hosts(&mut tx, &host_names).await?;
-        let text: String = sqlx::query_scalar(
-            "SELECT json_group_array(json_array(host, n)) FROM ( \
-             SELECT host, COUNT(*) AS n FROM fq_deliveries WHERE state = 1 AND due_at > ?1 \
-             AND host IN (SELECT value FROM json_each(?2)) GROUP BY host)",
-        )
-        .bind(now)
-        .bind(json_array(&host_names))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(StoreError::db("counting claims per host"))?;
-        let in_flight: HashMap<String, u64> = json_rows::<(String, i64)>(&text, "claims per host")?
-            .into_iter()
-            .map(|(host, n)| (host, u64::try_from(n).unwrap_or(0)))
-            .collect();
-        let plan = plan_claim(&candidates, &hosts, &in_flight, request);
-        save_hosts(&mut tx, &plan.host_updates).await?;
-        for (host, until) in &plan.pushes {
-            sqlx::query(
-                "UPDATE fq_deliveries SET state = 0, due_at = ?1 WHERE host = ?2 \
-                 AND ((state = 0 AND due_at < ?1) OR (state = 1 AND due_at <= ?3))",
-            )
-            .bind(to_ms(*until))
-            .bind(host)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db("deferring deliveries of a blocked host"))?;
-        }
-        // One statement claims the batch, under one token: the token only has to tell this
-        // claim from a later one of the same delivery.
-        let lease_end = now.saturating_add(duration_ms(request.lease));
-        let token = new_token();
-        let ids: Vec<i64> = plan.chosen.iter().map(|(id, _)| id.0).collect();
-        let ids = json_array(&ids);
-        sqlx::query(
-            "UPDATE fq_deliveries SET state = 1, due_at = ?1, attempts = attempts + 1, token = ?2 \
-             WHERE id IN (SELECT value FROM json_each(?3))",
-        )
-        .bind(lease_end)
-        .bind(token)
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::db("claiming deliveries"))?;
-        let text: String = sqlx::query_scalar(
-            "SELECT json_group_array(json_array(id, activity_id, inbox, host, attempts, \
-             enqueued_at)) FROM fq_deliveries \
-             WHERE id IN (SELECT value FROM json_each(?1)) AND token = ?2 AND state = 1",
-        )
-        .bind(&ids)
-        .bind(token)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(StoreError::db("reading claimed deliveries"))?;
-        let rows = json_rows::<(i64, i64, String, String, i64, i64)>(&text, "claimed deliveries")?;
-        let mut by_id: HashMap<i64, (ClaimedDelivery, i64)> = HashMap::with_capacity(rows.len());
-        for (id, activity, inbox, host, attempts, enqueued_at) in rows {
-            let claim = ClaimedDelivery {
-                id: DeliveryId(id),
-                token,
-                inbox,
-                host,
-                key_ref: String::new(),
-                body: Bytes::new(),
-                attempts: u32_column("attempts", attempts)?,
-                enqueued_at: from_ms(enqueued_at),
-                probe: false,
-            };
-            by_id.insert(id, (claim, activity));
-        }
-        let wanted = activities_of(&by_id);
-        let mut bodies: HashMap<i64, (Bytes, String)> = HashMap::with_capacity(wanted.len());
-        for row in sqlx::query(
-            "SELECT id, body, key_ref FROM fq_activities \
-             WHERE id IN (SELECT value FROM json_each(?1))",
-        )
-        .bind(json_array(&wanted))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(StoreError::db("reading activities"))?
-        {
-            let (id, activity) = activity_row(&row)?;
-            bodies.insert(id, activity);
-        }
+        let claims = claim_in(&mut tx, request).await?;
         tx.commit()
             .await
             .map_err(StoreError::db("committing a claim"))?;
-        Ok(assemble_claims(plan.chosen, by_id, &bodies))
+        Ok(claims)
     }
 
     async fn complete(
@@ -557,122 +435,43 @@ impl Store for SqliteStore {
         if completions.is_empty() {
             return Ok(Vec::new());
         }
-        let now_ms = to_ms(now);
         let mut tx = self
             .writer
             .begin()
             .await
             .map_err(StoreError::db("starting a completion"))?;
-        // Which completions are still current (their claim's token is the row's), read once;
-        // the writes below then touch only those rows, one statement per kind of outcome.
-        let pairs: Vec<(i64, i64)> = completions.iter().map(|c| (c.id.0, c.token)).collect();
-        let text: String = sqlx::query_scalar(
-            "WITH t(id, token) AS (SELECT value ->> 0, value ->> 1 FROM json_each(?1)) \
-             SELECT json_group_array(json_array(id, activity_id)) FROM fq_deliveries \
-             WHERE id IN (SELECT id FROM t) AND (id, token) IN (SELECT id, token FROM t) \
-             AND state = 1",
-        )
-        .bind(json_array(&pairs))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(StoreError::db("reading the claims being completed"))?;
-        let activity_of: HashMap<i64, i64> =
-            json_rows::<(i64, i64)>(&text, "claims being completed")?
-                .into_iter()
-                .collect();
-        let current: HashSet<i64> = activity_of.keys().copied().collect();
-        let mut finished: Vec<i64> = Vec::new();
-        let mut finished_activities: Vec<i64> = Vec::new();
-        let mut retries: Vec<(i64, i64, &str)> = Vec::new();
-        let mut dead: Vec<(i64, &str, Option<u16>, &str)> = Vec::new();
-        let mut released: Vec<(i64, i64)> = Vec::new();
-        let mut seen: HashSet<i64> = HashSet::with_capacity(completions.len());
-        for completion in completions {
-            let id = completion.id.0;
-            // A delivery completed twice in one batch counts once, as its first completion.
-            let Some(activity) = activity_of.get(&id).filter(|_| seen.insert(id)) else {
-                continue;
-            };
-            match &completion.outcome {
-                Outcome::Delivered | Outcome::Gone => {
-                    finished.push(id);
-                    finished_activities.push(*activity);
-                }
-                Outcome::Retry { at, error } => retries.push((id, to_ms(*at), error)),
-                Outcome::Dead { reason, error } => {
-                    dead.push((id, reason.code(), reason.status(), error));
-                }
-                Outcome::Release { at } => released.push((id, to_ms(*at))),
-            }
-        }
-        if !finished.is_empty() {
-            sqlx::query("DELETE FROM fq_deliveries WHERE id IN (SELECT value FROM json_each(?1))")
-                .bind(json_array(&finished))
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db("removing delivered deliveries"))?;
-        }
-        if !retries.is_empty() {
-            sqlx::query(
-                "WITH t(id, due, error) AS (SELECT value ->> 0, value ->> 1, value ->> 2 \
-                 FROM json_each(?1)) \
-                 UPDATE fq_deliveries SET state = 0, due_at = t.due, last_error = t.error \
-                 FROM t WHERE fq_deliveries.id = t.id",
-            )
-            .bind(json_array(&retries))
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db("scheduling retries"))?;
-        }
-        if !dead.is_empty() {
-            sqlx::query(
-                "WITH t(id, reason, status, error) AS (SELECT value ->> 0, value ->> 1, \
-                 value ->> 2, value ->> 3 FROM json_each(?1)) \
-                 UPDATE fq_deliveries SET state = 2, dead_reason = t.reason, \
-                 dead_status = t.status, died_at = ?2, last_error = t.error \
-                 FROM t WHERE fq_deliveries.id = t.id",
-            )
-            .bind(json_array(&dead))
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db("moving deliveries to the dead letters"))?;
-        }
-        if !released.is_empty() {
-            sqlx::query(
-                "WITH t(id, due) AS (SELECT value ->> 0, value ->> 1 FROM json_each(?1)) \
-                 UPDATE fq_deliveries SET state = 0, due_at = t.due, \
-                 attempts = MAX(attempts - 1, 0) FROM t WHERE fq_deliveries.id = t.id",
-            )
-            .bind(json_array(&released))
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db("releasing claims"))?;
-        }
-        finished_activities.sort_unstable();
-        finished_activities.dedup();
-        if !finished_activities.is_empty() {
-            sqlx::query(
-                "DELETE FROM fq_activities WHERE id IN (SELECT value FROM json_each(?1)) \
-                 AND NOT EXISTS (SELECT 1 FROM fq_deliveries \
-                 WHERE fq_deliveries.activity_id = fq_activities.id)",
-            )
-            .bind(json_array(&finished_activities))
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db("removing finished activities"))?;
-        }
-        let names = completed_hosts(completions, &current);
-        let mut hosts = load_hosts(&mut tx, &names).await?;
-        let updates = plan_host_updates(completions, &current, &mut hosts, policy, now);
-        save_hosts(&mut tx, &updates.changed).await?;
-        for (host, upto) in updates.released {
-            pull_forward(&mut tx, host, upto, now).await?;
-        }
+        let changes = complete_in(&mut tx, completions, policy, now).await?;
         tx.commit()
             .await
             .map_err(StoreError::db("committing a completion"))?;
-        Ok(updates.changes)
+        Ok(changes)
+    }
+
+    async fn complete_and_claim(
+        &self,
+        completions: &[Completion],
+        policy: &BreakerPolicy,
+        request: &ClaimRequest,
+    ) -> Result<(Vec<HostChange>, Vec<ClaimedDelivery>), StoreError> {
+        let mut tx = self
+            .writer
+            .begin()
+            .await
+            .map_err(StoreError::db("starting a completion and claim"))?;
+        let changes = if completions.is_empty() {
+            Vec::new()
+        } else {
+            complete_in(&mut tx, completions, policy, request.now).await?
+        };
+        let claims = if request.limit == 0 {
+            Vec::new()
+        } else {
+            claim_in(&mut tx, request).await?
+        };
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing a completion and claim"))?;
+        Ok((changes, claims))
     }
 
     async fn expire(&self, cutoff: SystemTime, now: SystemTime) -> Result<u64, StoreError> {
@@ -819,4 +618,248 @@ impl Store for SqliteStore {
             dead: count(row.try_get("dead").map_err(get)?),
         })
     }
+}
+
+/// The claim of [`Store::claim`], inside `tx`.
+async fn claim_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    request: &ClaimRequest,
+) -> Result<Vec<ClaimedDelivery>, StoreError> {
+    let now = to_ms(request.now);
+    // Scan past the limit so that hosts at their cap or blocked do not starve the rest.
+    let scan = i64::try_from(request.limit.saturating_mul(4).max(64)).unwrap_or(i64::MAX);
+    let text: String = sqlx::query_scalar(
+        "SELECT json_group_array(json_array(id, host) ORDER BY due_at, id) FROM ( \
+         SELECT d.id, d.host, d.due_at FROM fq_deliveries d \
+         WHERE d.state < 2 AND d.due_at <= ?1 \
+         AND (d.ordering_key IS NULL OR NOT EXISTS ( \
+             SELECT 1 FROM fq_deliveries e WHERE e.host = d.host \
+             AND e.ordering_key = d.ordering_key AND e.state < 2 AND e.id < d.id)) \
+         ORDER BY d.due_at, d.id LIMIT ?2)",
+    )
+    .bind(now)
+    .bind(scan)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(StoreError::db("finding due deliveries"))?;
+    let candidates: Vec<Candidate> = json_rows::<(i64, String)>(&text, "due deliveries")?
+        .into_iter()
+        .map(|(id, host)| Candidate {
+            id: DeliveryId(id),
+            host,
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let host_names: Vec<&str> = {
+        let mut seen = HashSet::new();
+        candidates
+            .iter()
+            .map(|c| c.host.as_str())
+            .filter(|h| seen.insert(*h))
+            .collect()
+    };
+    let hosts = load_hosts(tx, &host_names).await?;
+    let text: String = sqlx::query_scalar(
+        "SELECT json_group_array(json_array(host, n)) FROM ( \
+         SELECT host, COUNT(*) AS n FROM fq_deliveries WHERE state = 1 AND due_at > ?1 \
+         AND host IN (SELECT value FROM json_each(?2)) GROUP BY host)",
+    )
+    .bind(now)
+    .bind(json_array(&host_names))
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(StoreError::db("counting claims per host"))?;
+    let in_flight: HashMap<String, u64> = json_rows::<(String, i64)>(&text, "claims per host")?
+        .into_iter()
+        .map(|(host, n)| (host, u64::try_from(n).unwrap_or(0)))
+        .collect();
+    let plan = plan_claim(&candidates, &hosts, &in_flight, request);
+    save_hosts(tx, &plan.host_updates).await?;
+    for (host, until) in &plan.pushes {
+        sqlx::query(
+            "UPDATE fq_deliveries SET state = 0, due_at = ?1 WHERE host = ?2 \
+             AND ((state = 0 AND due_at < ?1) OR (state = 1 AND due_at <= ?3))",
+        )
+        .bind(to_ms(*until))
+        .bind(host)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::db("deferring deliveries of a blocked host"))?;
+    }
+    // One statement claims the batch, under one token: the token only has to tell this
+    // claim from a later one of the same delivery.
+    let lease_end = now.saturating_add(duration_ms(request.lease));
+    let token = new_token();
+    let ids: Vec<i64> = plan.chosen.iter().map(|(id, _)| id.0).collect();
+    let ids = json_array(&ids);
+    sqlx::query(
+        "UPDATE fq_deliveries SET state = 1, due_at = ?1, attempts = attempts + 1, token = ?2 \
+         WHERE id IN (SELECT value FROM json_each(?3))",
+    )
+    .bind(lease_end)
+    .bind(token)
+    .bind(&ids)
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::db("claiming deliveries"))?;
+    let text: String = sqlx::query_scalar(
+        "SELECT json_group_array(json_array(id, activity_id, inbox, host, attempts, \
+         enqueued_at)) FROM fq_deliveries \
+         WHERE id IN (SELECT value FROM json_each(?1)) AND token = ?2 AND state = 1",
+    )
+    .bind(&ids)
+    .bind(token)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(StoreError::db("reading claimed deliveries"))?;
+    let rows = json_rows::<(i64, i64, String, String, i64, i64)>(&text, "claimed deliveries")?;
+    let mut by_id: HashMap<i64, (ClaimedDelivery, i64)> = HashMap::with_capacity(rows.len());
+    for (id, activity, inbox, host, attempts, enqueued_at) in rows {
+        let claim = ClaimedDelivery {
+            id: DeliveryId(id),
+            token,
+            inbox,
+            host,
+            key_ref: String::new(),
+            body: Bytes::new(),
+            attempts: u32_column("attempts", attempts)?,
+            enqueued_at: from_ms(enqueued_at),
+            probe: false,
+        };
+        by_id.insert(id, (claim, activity));
+    }
+    let wanted = activities_of(&by_id);
+    let mut bodies: HashMap<i64, (Bytes, String)> = HashMap::with_capacity(wanted.len());
+    for row in sqlx::query(
+        "SELECT id, body, key_ref FROM fq_activities \
+         WHERE id IN (SELECT value FROM json_each(?1))",
+    )
+    .bind(json_array(&wanted))
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(StoreError::db("reading activities"))?
+    {
+        let (id, activity) = activity_row(&row)?;
+        bodies.insert(id, activity);
+    }
+    Ok(assemble_claims(plan.chosen, by_id, &bodies))
+}
+
+/// The completion of [`Store::complete`], inside `tx`.
+async fn complete_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    completions: &[Completion],
+    policy: &BreakerPolicy,
+    now: SystemTime,
+) -> Result<Vec<HostChange>, StoreError> {
+    let now_ms = to_ms(now);
+    // Which completions are still current (their claim's token is the row's), read once;
+    // the writes below then touch only those rows, one statement per kind of outcome.
+    let pairs: Vec<(i64, i64)> = completions.iter().map(|c| (c.id.0, c.token)).collect();
+    let text: String = sqlx::query_scalar(
+        "WITH t(id, token) AS (SELECT value ->> 0, value ->> 1 FROM json_each(?1)) \
+         SELECT json_group_array(json_array(id, activity_id)) FROM fq_deliveries \
+         WHERE id IN (SELECT id FROM t) AND (id, token) IN (SELECT id, token FROM t) \
+         AND state = 1",
+    )
+    .bind(json_array(&pairs))
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(StoreError::db("reading the claims being completed"))?;
+    let activity_of: HashMap<i64, i64> = json_rows::<(i64, i64)>(&text, "claims being completed")?
+        .into_iter()
+        .collect();
+    let current: HashSet<i64> = activity_of.keys().copied().collect();
+    let mut finished: Vec<i64> = Vec::new();
+    let mut finished_activities: Vec<i64> = Vec::new();
+    let mut retries: Vec<(i64, i64, &str)> = Vec::new();
+    let mut dead: Vec<(i64, &str, Option<u16>, &str)> = Vec::new();
+    let mut released: Vec<(i64, i64)> = Vec::new();
+    let mut seen: HashSet<i64> = HashSet::with_capacity(completions.len());
+    for completion in completions {
+        let id = completion.id.0;
+        // A delivery completed twice in one batch counts once, as its first completion.
+        let Some(activity) = activity_of.get(&id).filter(|_| seen.insert(id)) else {
+            continue;
+        };
+        match &completion.outcome {
+            Outcome::Delivered | Outcome::Gone => {
+                finished.push(id);
+                finished_activities.push(*activity);
+            }
+            Outcome::Retry { at, error } => retries.push((id, to_ms(*at), error)),
+            Outcome::Dead { reason, error } => {
+                dead.push((id, reason.code(), reason.status(), error));
+            }
+            Outcome::Release { at } => released.push((id, to_ms(*at))),
+        }
+    }
+    if !finished.is_empty() {
+        sqlx::query("DELETE FROM fq_deliveries WHERE id IN (SELECT value FROM json_each(?1))")
+            .bind(json_array(&finished))
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::db("removing delivered deliveries"))?;
+    }
+    if !retries.is_empty() {
+        sqlx::query(
+            "WITH t(id, due, error) AS (SELECT value ->> 0, value ->> 1, value ->> 2 \
+             FROM json_each(?1)) \
+             UPDATE fq_deliveries SET state = 0, due_at = t.due, last_error = t.error \
+             FROM t WHERE fq_deliveries.id = t.id",
+        )
+        .bind(json_array(&retries))
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::db("scheduling retries"))?;
+    }
+    if !dead.is_empty() {
+        sqlx::query(
+            "WITH t(id, reason, status, error) AS (SELECT value ->> 0, value ->> 1, \
+             value ->> 2, value ->> 3 FROM json_each(?1)) \
+             UPDATE fq_deliveries SET state = 2, dead_reason = t.reason, \
+             dead_status = t.status, died_at = ?2, last_error = t.error \
+             FROM t WHERE fq_deliveries.id = t.id",
+        )
+        .bind(json_array(&dead))
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::db("moving deliveries to the dead letters"))?;
+    }
+    if !released.is_empty() {
+        sqlx::query(
+            "WITH t(id, due) AS (SELECT value ->> 0, value ->> 1 FROM json_each(?1)) \
+             UPDATE fq_deliveries SET state = 0, due_at = t.due, \
+             attempts = MAX(attempts - 1, 0) FROM t WHERE fq_deliveries.id = t.id",
+        )
+        .bind(json_array(&released))
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::db("releasing claims"))?;
+    }
+    finished_activities.sort_unstable();
+    finished_activities.dedup();
+    if !finished_activities.is_empty() {
+        sqlx::query(
+            "DELETE FROM fq_activities WHERE id IN (SELECT value FROM json_each(?1)) \
+             AND NOT EXISTS (SELECT 1 FROM fq_deliveries \
+             WHERE fq_deliveries.activity_id = fq_activities.id)",
+        )
+        .bind(json_array(&finished_activities))
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::db("removing finished activities"))?;
+    }
+    let names = completed_hosts(completions, &current);
+    let mut hosts = load_hosts(tx, &names).await?;
+    let updates = plan_host_updates(completions, &current, &mut hosts, policy, now);
+    save_hosts(tx, &updates.changed).await?;
+    for (host, upto) in updates.released {
+        pull_forward(tx, host, upto, now).await?;
+    }
+    Ok(updates.changes)
 }

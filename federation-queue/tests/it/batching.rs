@@ -180,6 +180,11 @@ async fn a_capped_host_stays_busy() {
         tokio::time::sleep(Duration::from_micros(100)).await;
     }
     let elapsed = started.elapsed();
+    eprintln!(
+        "DEBUG claims {} completes {}",
+        store.claim_calls.load(Ordering::SeqCst),
+        store.complete_calls.load(Ordering::SeqCst)
+    );
     worker.stop().await;
     assert_eq!(queue.metrics().delivered, DELIVERIES);
     assert_eq!(transport.received.load(Ordering::SeqCst), DELIVERIES);

@@ -52,6 +52,7 @@ where
     lapsed_leases_come_back(&make("leases").await).await;
     mixed_batches_and_stale_claims(&make("mixed").await).await;
     per_host_limit_holds(&make("per_host").await).await;
+    complete_and_claim_in_one_step(&make("refill").await).await;
     ordering_key_keeps_order(&make("ordering").await).await;
     breaker_opens_probes_and_closes(&make("breaker").await).await;
     throttling_pauses_the_host(&make("throttle").await).await;
@@ -379,6 +380,86 @@ async fn per_host_limit_holds(store: &impl Store) {
     assert_eq!(next.len(), 1);
     // The global limit too.
     assert!(store.claim(&claim_at(t(1), 0, 2)).await.unwrap().is_empty());
+}
+
+/// A worker's refill: the outcomes are recorded before the claim is planned, so a slot that a
+/// completion frees is claimable in the same call, and breaker changes are reported.
+async fn complete_and_claim_in_one_step(store: &impl Store) {
+    let inboxes: Vec<String> = (0..3).map(|i| format!("/u{i}")).collect();
+    let on_a: Vec<(&str, &str)> = inboxes.iter().map(|p| ("a.test", p.as_str())).collect();
+    store
+        .enqueue(
+            &[
+                activity("{}", &on_a),
+                activity("{}", &[("b.test", "/inbox")]),
+            ],
+            t(0),
+        )
+        .await
+        .unwrap();
+    let first = store.claim(&claim_at(t(0), 10, 2)).await.unwrap();
+    assert_eq!(first.len(), 3);
+    let a = first.iter().find(|c| c.host == "a.test").unwrap();
+    let b = first.iter().find(|c| c.host == "b.test").unwrap();
+    let failed = |claim: &ClaimedDelivery, at: u64| {
+        done(
+            claim,
+            Outcome::Retry {
+                at: t(at),
+                error: "status 503".into(),
+            },
+            HostEvent::Failed { until: None },
+        )
+    };
+    let (changes, claims) = store
+        .complete_and_claim(
+            &[
+                done(a, Outcome::Delivered, HostEvent::Answered),
+                failed(b, 5),
+            ],
+            &policy(),
+            &claim_at(t(1), 10, 2),
+        )
+        .await
+        .unwrap();
+    assert!(
+        changes.is_empty(),
+        "one failure opened a breaker: {changes:?}"
+    );
+    // Only the third delivery to a.test: the slot the completion freed; b.test waits.
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].host, "a.test");
+    assert!(first.iter().all(|c| c.id != claims[0].id));
+    let counts = store.counts(t(1)).await.unwrap();
+    assert_eq!((counts.pending, counts.in_flight, counts.dead), (1, 2, 0));
+    // The same outcomes again (their claims are gone) and no room to claim: nothing changes.
+    let (changes, claims) = store
+        .complete_and_claim(
+            &[
+                done(a, Outcome::Delivered, HostEvent::Answered),
+                failed(b, 5),
+            ],
+            &policy(),
+            &claim_at(t(2), 0, 2),
+        )
+        .await
+        .unwrap();
+    assert!(changes.is_empty() && claims.is_empty());
+    assert_eq!(store.counts(t(2)).await.unwrap(), counts);
+    // b.test's retry: claimed with nothing to record, fails again, and its breaker opens
+    // (threshold 2) in the call that records it.
+    let (_, retried) = store
+        .complete_and_claim(&[], &policy(), &claim_at(t(5), 10, 2))
+        .await
+        .unwrap();
+    let b = retried.iter().find(|c| c.host == "b.test").unwrap();
+    let (changes, _) = store
+        .complete_and_claim(&[failed(b, 50)], &policy(), &claim_at(t(6), 10, 2))
+        .await
+        .unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].host, "b.test");
+    assert_eq!(changes[0].to, BreakerState::Open);
 }
 
 async fn ordering_key_keeps_order(store: &impl Store) {
