@@ -46,6 +46,7 @@ struct Args {
     sink: Option<String>,
     kill_after_ms: Option<u64>,
     repeat: usize,
+    paired_window: Option<Duration>,
     key: String,
     worker: bool,
     sqlite_full: bool,
@@ -62,6 +63,7 @@ fn parse_args() -> Result<Args> {
         sink: None,
         kill_after_ms: None,
         repeat: 1,
+        paired_window: None,
         key: "rsa".into(),
         worker: false,
         sqlite_full: false,
@@ -79,6 +81,10 @@ fn parse_args() -> Result<Args> {
             "--sink" => args.sink = Some(value()?),
             "--kill-after-ms" => args.kill_after_ms = Some(value()?.parse()?),
             "--repeat" => args.repeat = value()?.parse::<usize>()?.max(1),
+            // Pauses the worker every S seconds to measure the bare rate for one second.
+            "--paired" => {
+                args.paired_window = Some(Duration::from_secs(value()?.parse::<u64>()?.max(1)));
+            }
             "--key" => args.key = value()?,
             "--worker" => args.worker = true,
             // SQLite's `synchronous=FULL`: each commit synced, surviving a power cut.
@@ -290,14 +296,18 @@ async fn remaining(args: &Args, db: &str, schema: &str) -> Result<u64> {
     Ok(counts.pending + counts.in_flight)
 }
 
-/// Signatures per second with every core signing, for comparison.
+/// Signatures per second with every core signing for 3 s, for comparison.
 fn bare_signing_rate(kind: &str) -> Result<f64> {
+    bare_signing_rate_for(kind, Duration::from_secs(3))
+}
+
+/// Signatures per second with every core signing for `duration`.
+fn bare_signing_rate_for(kind: &str, duration: Duration) -> Result<f64> {
     let signer = Arc::new(Signer::new(
         signing_key(kind)?,
         "https://origin.test/actor#key",
     ));
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let duration = Duration::from_secs(3);
     let handles: Vec<_> = (0..threads)
         .map(|_| {
             let signer = Arc::clone(&signer);
@@ -345,11 +355,13 @@ async fn harness(args: Args) -> Result<()> {
     // bare rate on both sides) are summed up by their medians.
     let mut ratios = Vec::new();
     let mut rates = Vec::new();
+    let mut paired = Vec::new();
     for run in 0..args.repeat {
         let line = run_once(&args, run).await?;
         println!("{line}");
         rates.extend(line["deliveries_per_sec"].as_f64());
         ratios.extend(line["percent_of_bare"].as_f64());
+        paired.extend(line["paired_percent_of_bare"].as_f64());
     }
     if args.repeat > 1 {
         let mut summary = serde_json::json!({
@@ -358,6 +370,9 @@ async fn harness(args: Args) -> Result<()> {
         });
         if !ratios.is_empty() {
             summary["median_percent_of_bare"] = serde_json::json!(median(&mut ratios));
+        }
+        if !paired.is_empty() {
+            summary["median_paired_percent_of_bare"] = serde_json::json!(median(&mut paired));
         }
         println!("{summary}");
     }
@@ -377,6 +392,12 @@ fn median(values: &mut [f64]) -> Option<f64> {
 /// One run: enqueue, deliver (killing the worker once if asked), count; returns the JSON line.
 async fn run_once(args: &Args, run: usize) -> Result<serde_json::Value> {
     let bare = std::env::var_os("SOAK_BARE_SIGNING").is_some();
+    let paired_window = match args.paired_window {
+        Some(_) if !bare || args.sink.is_some() || args.kill_after_ms.is_some() => {
+            bail!("--paired needs SOAK_BARE_SIGNING=1, the harness's own sink and no kill")
+        }
+        window => window,
+    };
     let bare_before = if bare {
         let rate = bare_signing_rate(&args.key)?;
         eprintln!("bare signing ({}) before the run: {rate:.0}/s", args.key);
@@ -426,6 +447,7 @@ async fn run_once(args: &Args, run: usize) -> Result<serde_json::Value> {
     // When the sink first saw a delivery: the steady rate leaves out the worker's start-up
     // (RSA key generation, connecting, migrations).
     let mut first: Option<(Instant, u64)> = None;
+    let mut pairs = Paired::default();
     loop {
         peak = peak.max(peak_rss_mb(Some(child.id())));
         let finished = match &own_sink {
@@ -433,6 +455,12 @@ async fn run_once(args: &Args, run: usize) -> Result<serde_json::Value> {
                 let unique = sink.counts().1;
                 if first.is_none() && unique > 0 {
                     first = Some((Instant::now(), unique));
+                }
+                if let Some(window) = paired_window
+                    && unique > 0
+                    && unique < n
+                {
+                    pairs.step(window, &child, sink, &args.key).await?;
                 }
                 // Done when the sink has seen everything and the queue is empty: after a kill,
                 // requests the dead worker sent may have arrived without being recorded, and
@@ -446,9 +474,10 @@ async fn run_once(args: &Args, run: usize) -> Result<serde_json::Value> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let seconds = start.elapsed().as_secs_f64();
+    // Time and CPU spent measuring the bare rate mid-run, with the worker stopped, are left out.
+    let seconds = (start.elapsed() - pairs.paused).as_secs_f64();
     let steady = first.map(|(at, seen)| {
-        let span = at.elapsed().as_secs_f64();
+        let span = (at.elapsed() - pairs.paused).as_secs_f64();
         (
             ((n.saturating_sub(seen)) as f64 / span).round(),
             at.duration_since(start),
@@ -459,8 +488,9 @@ async fn run_once(args: &Args, run: usize) -> Result<serde_json::Value> {
     // everything else on the machine (the database server, other load).
     let cpu_split = (|| {
         let worker = cpu::process_seconds(child.id())?;
-        let harness = cpu::process_seconds(std::process::id())? - harness_before?;
-        let busy = cpu::machine_busy_seconds()? - busy_before?;
+        let harness =
+            cpu::process_seconds(std::process::id())? - harness_before? - pairs.harness_cpu;
+        let busy = cpu::machine_busy_seconds()? - busy_before? - pairs.busy_cpu;
         Some((worker, harness, (busy - worker - harness).max(0.0)))
     })();
     child.kill()?;
@@ -511,5 +541,92 @@ async fn run_once(args: &Args, run: usize) -> Result<serde_json::Value> {
             line["steady_percent_of_bare"] = serde_json::json!(ratio(rate));
         }
     }
+    if paired_window.is_some() {
+        let percent = |r: f64| (r * 1000.0).round() / 10.0;
+        let windows: Vec<f64> = pairs.ratios.iter().map(|r| percent(*r)).collect();
+        line["paired_windows_percent"] = serde_json::json!(windows);
+        if let Some(middle) = median(&mut pairs.ratios) {
+            line["paired_percent_of_bare"] = serde_json::json!(percent(middle));
+        }
+    }
     Ok(line)
+}
+
+/// Paired measurement: every window, the worker is stopped (SIGSTOP) while all cores sign bare
+/// for a second, then continued (SIGCONT). Each window's delivery rate is compared with the
+/// mean of the bare rates measured just before and just after it, so that the VM's drift,
+/// which moves the bare rate by up to a fifth within minutes, cancels out.
+#[derive(Default)]
+struct Paired {
+    /// The current window: when it started and what the sink had seen then.
+    window: Option<(Instant, u64)>,
+    /// The bare rate measured just before the current window.
+    before: Option<f64>,
+    /// Each finished window's delivery rate over its bare rate.
+    ratios: Vec<f64>,
+    /// Time spent with the worker stopped.
+    paused: Duration,
+    /// CPU seconds of this process, and of the machine, during the bare measurements.
+    harness_cpu: f64,
+    busy_cpu: f64,
+}
+
+impl Paired {
+    async fn step(
+        &mut self,
+        window: Duration,
+        child: &Child,
+        sink: &sink::Sink,
+        key: &str,
+    ) -> Result<()> {
+        let rate = match self.window {
+            Some((at, _)) if at.elapsed() < window => return Ok(()),
+            Some((at, seen)) => {
+                Some(sink.counts().1.saturating_sub(seen) as f64 / at.elapsed().as_secs_f64())
+            }
+            None => None,
+        };
+        let bare = self.bare_slice(child, key).await?;
+        if let (Some(rate), Some(before)) = (rate, self.before) {
+            self.ratios.push(rate / f64::midpoint(before, bare));
+        }
+        self.before = Some(bare);
+        self.window = Some((Instant::now(), sink.counts().1));
+        Ok(())
+    }
+
+    async fn bare_slice(&mut self, child: &Child, key: &str) -> Result<f64> {
+        let started = Instant::now();
+        let harness = cpu::process_seconds(std::process::id());
+        let busy = cpu::machine_busy_seconds();
+        signal(child, "STOP")?;
+        // Let the sink answer what the worker sent last.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let key = key.to_owned();
+        let rate = tokio::task::spawn_blocking(move || {
+            bare_signing_rate_for(&key, Duration::from_secs(1))
+        })
+        .await??;
+        signal(child, "CONT")?;
+        self.paused += started.elapsed();
+        if let (Some(before), Some(after)) = (harness, cpu::process_seconds(std::process::id())) {
+            self.harness_cpu += after - before;
+        }
+        if let (Some(before), Some(after)) = (busy, cpu::machine_busy_seconds()) {
+            self.busy_cpu += after - before;
+        }
+        Ok(rate)
+    }
+}
+
+/// Sends `SIGSTOP` or `SIGCONT` to the worker.
+fn signal(child: &Child, signal: &str) -> Result<()> {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()?;
+    if !status.success() {
+        bail!("kill -{signal} {} failed", child.id());
+    }
+    Ok(())
 }
