@@ -45,6 +45,8 @@
 
 mod breaker;
 mod clock;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod keys;
 mod model;
 mod queue;
