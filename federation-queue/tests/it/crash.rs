@@ -23,6 +23,17 @@ const DELIVERIES: usize = 400;
 /// The lease of the PostgreSQL workers: how long a killed worker's claims stay taken.
 const PG_LEASE: Duration = Duration::from_secs(3);
 
+/// `n` single-recipient activities over eight hosts.
+fn deliveries(n: usize) -> Vec<Enqueue> {
+    (0..n)
+        .map(|i| {
+            let inbox = format!("https://h{}.test/users/{i}/inbox", i % 8);
+            Enqueue::new(format!("{{\"n\":{i}}}"), "alice")
+                .with_recipient(Recipient::new(inbox.parse().unwrap()))
+        })
+        .collect()
+}
+
 fn spawn_worker(db: &std::path::Path, sink: &Sink) -> Child {
     spawn_worker_with(&[("FQ_CRASH_DB", db.as_os_str())], sink)
 }
@@ -58,16 +69,8 @@ async fn killed_worker_loses_nothing() {
             keys(),
             QueueConfig::new(),
         );
-        let items: Vec<Enqueue> = (0..DELIVERIES)
-            .map(|i| {
-                Enqueue::new(format!("{{\"n\":{i}}}"), "alice").with_recipient(Recipient::new(
-                    format!("https://h{}.test/users/{i}/inbox", i % 8)
-                        .parse()
-                        .unwrap(),
-                ))
-            })
-            .collect();
-        assert_eq!(queue.enqueue_batch(&items).await.unwrap().len(), DELIVERIES);
+        let ids = queue.enqueue_batch(&deliveries(DELIVERIES)).await.unwrap();
+        assert_eq!(ids.len(), DELIVERIES);
         store.close().await;
     }
     let mut worker = spawn_worker(&db, &sink);
@@ -121,16 +124,8 @@ async fn postgres_claims_of_a_killed_worker_come_back() {
             LoopbackTransport::new(sink.addr, Duration::from_secs(1)),
             keys(),
         );
-        let items: Vec<Enqueue> = (0..DELIVERIES)
-            .map(|i| {
-                Enqueue::new(format!("{{\"n\":{i}}}"), "alice").with_recipient(Recipient::new(
-                    format!("https://h{}.test/users/{i}/inbox", i % 8)
-                        .parse()
-                        .unwrap(),
-                ))
-            })
-            .collect();
-        assert_eq!(queue.enqueue_batch(&items).await.unwrap().len(), DELIVERIES);
+        let ids = queue.enqueue_batch(&deliveries(DELIVERIES)).await.unwrap();
+        assert_eq!(ids.len(), DELIVERIES);
         store.close().await;
     }
     let env = [
