@@ -581,8 +581,8 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
         let mut done: Vec<(Completion, String)> = Vec::new();
         let mut last_expire: Option<tokio::time::Instant> = None;
         let mut store_failures = 0_u32;
-        // Claims and completions are batched. The worker claims once a quarter of its cap (or
-        // of the claim batch) is free, or when it has nothing in flight, and records the
+        // Claims and completions are batched. The worker claims once half its cap (or of the
+        // claim batch) is free, or when it has nothing in flight, and records the
         // outcomes it holds in the same store call ([`Store::complete_and_claim`], one
         // transaction), first, so that the store's per-host counts are current and a worker
         // never holds more uncommitted claims and outcomes than its cap (what a kill can
@@ -595,7 +595,7 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
         let refill_at = config
             .max_in_flight
             .min(config.claim_batch)
-            .div_ceil(4)
+            .div_ceil(2)
             .max(1);
         let mut done_since: Option<tokio::time::Instant> = None;
         let mut last_empty_claim: Option<tokio::time::Instant> = None;

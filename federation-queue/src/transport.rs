@@ -226,10 +226,11 @@ impl Transport for ReqwestTransport {
         &self,
         request: http::Request<Bytes>,
     ) -> Result<TransportResponse, TransportError> {
-        let url = request.uri().to_string();
-        if request.uri().scheme_str() != Some("https") && !self.config.danger_allow_http {
+        // Written out only for an error (a `Uri` clone shares its bytes).
+        let uri = request.uri().clone();
+        if uri.scheme_str() != Some("https") && !self.config.danger_allow_http {
             return Err(TransportError::Refused {
-                url,
+                url: uri.to_string(),
                 reason: Refusal::NotHttps,
             });
         }
@@ -239,7 +240,7 @@ impl Transport for ReqwestTransport {
             && !is_public_address(address)
         {
             return Err(TransportError::Refused {
-                url,
+                url: uri.to_string(),
                 reason: Refusal::NonPublic {
                     host: host.to_owned(),
                     address,
@@ -254,7 +255,7 @@ impl Transport for ReqwestTransport {
             .client
             .execute(request)
             .await
-            .map_err(|e| map_error(&url, e))?;
+            .map_err(|e| map_error(&uri.to_string(), e))?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
         // Read (and discard) a bounded body, so the connection can be reused; a larger one

@@ -41,6 +41,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[(
     include_str!("../../migrations/sqlite/0001_queue.sql"),
 )];
 
+/// Rows sqlx's SQLite thread may hand over before the reader takes them (see `open_with`).
+const ROW_CHANNEL_SIZE: usize = 4096;
+
 /// How to open a SQLite store.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -102,7 +105,12 @@ impl SqliteStore {
             // Statement journals and sorts stay in memory: batch statements would otherwise
             // create and delete a file in the temporary directory (which a container may not
             // even have writable) several times a second.
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // sqlx's SQLite thread hands rows over through a bounded channel (50 by default):
+            // once a query's rows fill it, the thread and the reader wake each other for every
+            // further row. A claim reads up to a batch of rows, all of them kept: let them all
+            // through at once (the channel grows only as far as the rows need).
+            .row_buffer_size(ROW_CHANNEL_SIZE);
         // An embedded database has no connection that can break under it: checking one at
         // every acquire would only add a round trip to sqlx's SQLite thread per operation.
         let writer = SqlitePoolOptions::new()
