@@ -24,6 +24,14 @@
 mod cpu;
 mod sink;
 
+/// The worker and the bare signing measurement run on mimalloc, the allocator a server would
+/// pick for many threads freeing each other's memory (glibc's malloc serialises those frees on
+/// arena locks). Build with `RUSTFLAGS="--cfg soak_system_allocator"` to measure with the
+/// system allocator instead.
+#[cfg(not(soak_system_allocator))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
