@@ -456,11 +456,33 @@ async fn run_once(args: &Args, run: usize) -> Result<serde_json::Value> {
     // (RSA key generation, connecting, migrations).
     let mut first: Option<(Instant, u64)> = None;
     let mut pairs = Paired::default();
+    // `SOAK_PROGRESS=1`: each second, the deliveries of that second and how busy the machine
+    // was, on stderr (a stall shows as a slow second with idle cores).
+    let progress = std::env::var_os("SOAK_PROGRESS").is_some();
+    let mut last_second = (Instant::now(), 0_u64, cpu::machine_busy_seconds());
     loop {
         peak = peak.max(peak_rss_mb(Some(child.id())));
         let finished = match &own_sink {
             Some(sink) => {
                 let unique = sink.counts().1;
+                if progress && last_second.0.elapsed() >= Duration::from_secs(1) {
+                    let (at, seen, busy) = last_second;
+                    let now_busy = cpu::machine_busy_seconds();
+                    let span = at.elapsed().as_secs_f64();
+                    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                    let busy_percent = match (busy, now_busy) {
+                        (Some(before), Some(after)) => {
+                            format!("{:.0}", (after - before) / span / cores as f64 * 100.0)
+                        }
+                        _ => "?".to_owned(),
+                    };
+                    eprintln!(
+                        "{:.1} s: {:.0} deliveries/s, machine {busy_percent} % busy",
+                        start.elapsed().as_secs_f64(),
+                        unique.saturating_sub(seen) as f64 / span,
+                    );
+                    last_second = (Instant::now(), unique, now_busy);
+                }
                 if first.is_none() && unique > 0 {
                     first = Some((Instant::now(), unique));
                 }
