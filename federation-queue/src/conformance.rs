@@ -459,15 +459,12 @@ async fn complete_and_claim_in_one_step(store: &impl Store) {
             HostEvent::Failed { until: None },
         )
     };
+    let outcomes = [
+        done(a, Outcome::Delivered, HostEvent::Answered),
+        failed(b, 5),
+    ];
     let (changes, claims) = store
-        .complete_and_claim(
-            &[
-                done(a, Outcome::Delivered, HostEvent::Answered),
-                failed(b, 5),
-            ],
-            &policy(),
-            &claim_at(at(1), 10, 2),
-        )
+        .complete_and_claim(&outcomes, &policy(), &claim_at(at(1), 10, 2))
         .await
         .unwrap();
     assert!(
@@ -482,14 +479,7 @@ async fn complete_and_claim_in_one_step(store: &impl Store) {
     assert_eq!((counts.pending, counts.in_flight, counts.dead), (1, 2, 0));
     // The same outcomes again (their claims are gone) and no room to claim: nothing changes.
     let (changes, claims) = store
-        .complete_and_claim(
-            &[
-                done(a, Outcome::Delivered, HostEvent::Answered),
-                failed(b, 5),
-            ],
-            &policy(),
-            &claim_at(at(2), 0, 2),
-        )
+        .complete_and_claim(&outcomes, &policy(), &claim_at(at(2), 0, 2))
         .await
         .unwrap();
     assert!(changes.is_empty() && claims.is_empty());
