@@ -51,6 +51,7 @@ mod keys;
 mod model;
 mod queue;
 mod retry;
+mod signing;
 mod store;
 mod transport;
 

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime};
 
 /// How long a worker may hold finished attempts before recording them, to batch them.
@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 use tracing::{Instrument, debug, info_span, warn};
 use url::Url;
 
-use http_signatures::{DoubleKnock, KnockOutcome, PeerPreference};
+use http_signatures::{DoubleKnock, KeyKind, KnockOutcome, PeerPreference};
 
 use crate::breaker::BreakerPolicy;
 use crate::clock::{Clock, SystemClock};
@@ -32,6 +32,7 @@ use crate::model::{
     HostEvent, HostState, NewActivity, NewDelivery, Outcome, QueueCounts, Requeue,
 };
 use crate::retry::{RetryPolicy, Verdict, classify_status, decide};
+use crate::signing::SigningPool;
 use crate::store::{Store, StoreError};
 use crate::transport::{Transport, TransportError};
 
@@ -194,6 +195,16 @@ pub struct QueueConfig {
     /// host what was accepted (see [`Queue::peer_preferences`]). On by default. The first knock
     /// uses the signer's own standard until a host's preference is known.
     pub double_knock: bool,
+    /// Threads that make RSA signatures, away from the async runtime's workers; 0 makes them
+    /// on the runtime like everything else. Default: one per core.
+    ///
+    /// An RSA-2048 signature takes about a millisecond of CPU. Made inline, hundreds of them
+    /// queue up on the runtime's workers, and every other task of the runtime (the worker's
+    /// own store round trips, the application's request handlers) waits behind them: tens of
+    /// milliseconds per step. On these threads they do not; the threads start when the first
+    /// RSA signature is needed. Ed25519 and ECDSA signatures (tens of microseconds) are
+    /// always made inline, where handing them over would cost more than it saves.
+    pub signing_threads: usize,
 }
 
 impl Default for QueueConfig {
@@ -210,6 +221,7 @@ impl Default for QueueConfig {
             breaker: BreakerPolicy::default(),
             delivery_id_header: None,
             double_knock: true,
+            signing_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -266,6 +278,12 @@ impl QueueConfig {
     /// Sets [`QueueConfig::double_knock`].
     pub fn with_double_knock(mut self, on: bool) -> Self {
         self.double_knock = on;
+        self
+    }
+
+    /// Sets [`QueueConfig::signing_threads`] (0: sign on the async runtime).
+    pub fn with_signing_threads(mut self, threads: usize) -> Self {
+        self.signing_threads = threads;
         self
     }
 
@@ -403,6 +421,9 @@ struct Shared<S, T, K, C> {
     wake: Notify,
     /// The signature standard each host (lane) accepted last.
     preferences: Mutex<HashMap<String, PeerPreference>>,
+    /// Where RSA signatures are made, started on first use; `None` inside: inline (configured
+    /// so, or the threads could not be started).
+    signing: OnceLock<Option<SigningPool>>,
 }
 
 impl<S: Store, T: Transport, K: KeyProvider> Queue<S, T, K, SystemClock> {
@@ -433,6 +454,7 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                 events,
                 wake: Notify::new(),
                 preferences: Mutex::new(HashMap::new()),
+                signing: OnceLock::new(),
             }),
         }
     }
@@ -946,7 +968,7 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Shared<S, T, K, C> {
         let mut knock = DoubleKnock::new(signer.clone(), &preference);
         loop {
             let signer = knock.signer();
-            let request = self.build_request(claim, &signer).map_err(|error| {
+            let request = self.build_request(claim, signer).await.map_err(|error| {
                 warn!(%error, "cannot build or sign the request");
                 Outcome::Dead {
                     reason: DeadReason::Unsendable,
@@ -996,26 +1018,71 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Shared<S, T, K, C> {
         }
     }
 
-    fn build_request(
+    /// The signing threads, started on first use; `None`: sign inline.
+    fn signing_pool(&self) -> Option<&SigningPool> {
+        self.signing
+            .get_or_init(|| match self.config.signing_threads {
+                0 => None,
+                threads => match SigningPool::start(threads) {
+                    Ok(pool) => {
+                        debug!(threads = pool.threads(), "started the signing threads");
+                        Some(pool)
+                    }
+                    Err(error) => {
+                        warn!(%error, "cannot start signing threads; signing on the runtime");
+                        None
+                    }
+                },
+            })
+            .as_ref()
+    }
+
+    /// The signed request for one attempt: RSA keys sign on the signing threads, others
+    /// inline.
+    async fn build_request(
         &self,
         claim: &ClaimedDelivery,
-        signer: &http_signatures::Signer,
+        signer: http_signatures::Signer,
     ) -> Result<http::Request<Bytes>, String> {
-        let mut builder = http::Request::post(claim.inbox.as_str())
-            .header(CONTENT_TYPE, ACTIVITY_JSON)
-            .header(ACCEPT, ACTIVITY_JSON);
-        if let Some(header) = &self.config.delivery_id_header {
-            builder = builder.header(header, claim.id.0);
-        }
-        let mut request = builder
-            .body(claim.body.clone())
-            .map_err(|e| format!("invalid request: {e}"))?;
-        // Signed at every attempt: a fresh Date and `created`.
-        signer
-            .sign(&mut request, self.clock.now())
-            .map_err(|e| format!("signing failed: {e}"))?;
-        Ok(request)
+        let now = self.clock.now();
+        let id_header = self.config.delivery_id_header.clone();
+        let pool = match signer.key.kind() {
+            KeyKind::Rsa { .. } => self.signing_pool(),
+            _ => None,
+        };
+        let Some(pool) = pool else {
+            return signed_request(&claim.inbox, claim.id, &claim.body, id_header, &signer, now);
+        };
+        let (inbox, id, body) = (claim.inbox.clone(), claim.id, claim.body.clone());
+        pool.run(move || signed_request(&inbox, id, &body, id_header, &signer, now))
+            .await
+            .unwrap_or_else(|| Err("signing failed: the signing thread panicked".to_owned()))
     }
+}
+
+/// A POST of `body` to `inbox`, signed by `signer` as at `now` (a fresh `Date` and `created`
+/// at every attempt).
+fn signed_request(
+    inbox: &str,
+    id: DeliveryId,
+    body: &Bytes,
+    id_header: Option<HeaderName>,
+    signer: &http_signatures::Signer,
+    now: SystemTime,
+) -> Result<http::Request<Bytes>, String> {
+    let mut builder = http::Request::post(inbox)
+        .header(CONTENT_TYPE, ACTIVITY_JSON)
+        .header(ACCEPT, ACTIVITY_JSON);
+    if let Some(header) = id_header {
+        builder = builder.header(header, id.0);
+    }
+    let mut request = builder
+        .body(body.clone())
+        .map_err(|e| format!("invalid request: {e}"))?;
+    signer
+        .sign(&mut request, now)
+        .map_err(|e| format!("signing failed: {e}"))?;
+    Ok(request)
 }
 
 /// The completions to record for `done`. A 410 is kept as a dead letter: the durable form of

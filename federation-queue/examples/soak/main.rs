@@ -5,7 +5,8 @@
 //! ```sh
 //! cargo run --release -p federation-queue --example soak -- \
 //!     --store sqlite|postgres --deliveries N --hosts H [--sink URL] [--kill-after-ms T] \
-//!     [--key rsa|ed25519] [--sqlite-sync-full] [--repeat R]
+//!     [--key rsa|ed25519] [--sqlite-sync-full] [--repeat R] [--paired S] \
+//!     [--in-flight N] [--per-host N] [--signing-threads N]
 //! ```
 //!
 //! PostgreSQL is read from `FEDERATION_QUEUE_PG_URL` (see `scripts/with-postgres`). Without
@@ -61,6 +62,9 @@ struct Args {
     key_file: Option<String>,
     db: Option<String>,
     schema: Option<String>,
+    in_flight: usize,
+    per_host: usize,
+    signing_threads: Option<usize>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -78,6 +82,9 @@ fn parse_args() -> Result<Args> {
         key_file: None,
         db: None,
         schema: None,
+        in_flight: 256,
+        per_host: 16,
+        signing_threads: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -100,6 +107,11 @@ fn parse_args() -> Result<Args> {
             "--key-file" => args.key_file = Some(value()?),
             "--db" => args.db = Some(value()?),
             "--schema" => args.schema = Some(value()?),
+            // The worker's caps: attempts in flight in all and per host.
+            "--in-flight" => args.in_flight = value()?.parse::<usize>()?.max(1),
+            "--per-host" => args.per_host = value()?.parse::<usize>()?.max(1),
+            // RSA signing threads (0: sign on the runtime's workers); default one per core.
+            "--signing-threads" => args.signing_threads = Some(value()?.parse()?),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -198,30 +210,73 @@ async fn worker(args: Args) -> Result<()> {
         )
         .with_danger_allow_http(true)
         .with_danger_allow_private_addresses(true);
-    transport_config.pool_max_idle_per_host = 256;
+    transport_config.pool_max_idle_per_host = args.in_flight;
     let transport = SinkTransport {
         inner: ReqwestTransport::new(transport_config)?,
         sink: args.sink.clone().context("--sink")?,
     };
     let config = QueueConfig::new()
-        .with_in_flight(256, 16)
-        .with_claim_batch(256)
+        .with_in_flight(args.in_flight, args.per_host)
+        .with_claim_batch(args.in_flight)
         .with_poll_interval(Duration::from_millis(50))
         .with_lease(Duration::from_secs(30))
         .with_delivery_id_header(http::HeaderName::from_static("x-delivery-id"));
+    let config = match args.signing_threads {
+        Some(threads) => config.with_signing_threads(threads),
+        None => config,
+    };
+    macro_rules! run {
+        ($store:expr) => {{
+            let queue = Queue::with_config($store, transport, keys, config);
+            if std::env::var_os("SOAK_TRACE_WORKER").is_some() {
+                let queue = queue.clone();
+                tokio::spawn(async move { trace_worker(move || queue.metrics().in_flight).await });
+            }
+            queue.run(std::future::pending()).await?
+        }};
+    }
     match open_store(&args).await? {
-        AnyStore::Sqlite(store) => {
-            Queue::with_config(store, transport, keys, config)
-                .run(std::future::pending())
-                .await?
-        }
-        AnyStore::Postgres(store) => {
-            Queue::with_config(store, transport, keys, config)
-                .run(std::future::pending())
-                .await?
-        }
+        AnyStore::Sqlite(store) => run!(store),
+        AnyStore::Postgres(store) => run!(store),
     }
     Ok(())
+}
+
+/// `SOAK_TRACE_WORKER=1`: each second, on stderr, how late a task of the worker's runtime
+/// that sleeps 5 ms at a time wakes (what any other task of an application embedding the
+/// queue would wait for the runtime), and how many attempts were in flight at those wake-ups:
+/// a worker starved of claimed work shows as low figures in a slow second.
+async fn trace_worker(in_flight: impl Fn() -> u64) {
+    let started = Instant::now();
+    loop {
+        let second = Instant::now();
+        let mut lags = Vec::new();
+        let (mut low, mut sum) = (u64::MAX, 0);
+        while second.elapsed() < Duration::from_secs(1) {
+            let due = tokio::time::Instant::now() + Duration::from_millis(5);
+            tokio::time::sleep_until(due).await;
+            lags.push(due.elapsed());
+            let now = in_flight();
+            low = low.min(now);
+            sum += now;
+        }
+        lags.sort_unstable();
+        let n = lags.len().max(1);
+        let at = |q: f64| {
+            lags.get(((n - 1) as f64 * q) as usize)
+                .copied()
+                .unwrap_or_default()
+        };
+        eprintln!(
+            "worker {:.1} s: runtime late by {:.1} ms median, {:.1} ms p99, {:.1} ms max; \
+             in flight min {low} mean {:.0}",
+            started.elapsed().as_secs_f64(),
+            at(0.5).as_secs_f64() * 1e3,
+            at(0.99).as_secs_f64() * 1e3,
+            at(1.0).as_secs_f64() * 1e3,
+            sum as f64 / n as f64,
+        );
+    }
 }
 
 fn spawn_worker(args: &Args, sink: &str, db: &str, schema: &str, key_file: &str) -> Result<Child> {
@@ -240,7 +295,16 @@ fn spawn_worker(args: &Args, sink: &str, db: &str, schema: &str, key_file: &str)
             &args.key,
             "--key-file",
             key_file,
+            "--in-flight",
+            &args.in_flight.to_string(),
+            "--per-host",
+            &args.per_host.to_string(),
         ])
+        .args(
+            args.signing_threads
+                .iter()
+                .flat_map(|n| ["--signing-threads".to_owned(), n.to_string()]),
+        )
         .args(args.sqlite_full.then_some("--sqlite-sync-full"))
         .stdin(Stdio::null())
         .spawn()?)
@@ -345,9 +409,15 @@ fn main() -> Result<()> {
     if args.worker {
         // The queue's loop runs as a task on the runtime's workers, as in a server, rather
         // than on a thread of its own that every finished delivery would have to wake.
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?;
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.enable_all();
+        if let Some(n) = std::env::var("SOAK_EVENT_INTERVAL")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            builder.event_interval(n);
+        }
+        let runtime = builder.build()?;
         return runtime.block_on(async { tokio::spawn(worker(args)).await? });
     }
     // The harness (the sink, when it is ours) stays on one thread: it stands in for remote
@@ -459,15 +529,28 @@ async fn run_once(args: &Args, run: usize) -> Result<serde_json::Value> {
     // `SOAK_PROGRESS=1`: each second, the deliveries of that second and how busy the machine
     // was, on stderr (a stall shows as a slow second with idle cores).
     let progress = std::env::var_os("SOAK_PROGRESS").is_some();
-    let mut last_second = (Instant::now(), 0_u64, cpu::machine_busy_seconds());
+    let process_cpu = |child: &Child| {
+        (
+            cpu::process_seconds(child.id()).unwrap_or(0.0),
+            cpu::process_seconds(std::process::id()).unwrap_or(0.0),
+        )
+    };
+    let mut last_second = (
+        Instant::now(),
+        0_u64,
+        cpu::machine_busy_seconds(),
+        process_cpu(&child),
+    );
     loop {
         peak = peak.max(peak_rss_mb(Some(child.id())));
         let finished = match &own_sink {
             Some(sink) => {
                 let unique = sink.counts().1;
                 if progress && last_second.0.elapsed() >= Duration::from_secs(1) {
-                    let (at, seen, busy) = last_second;
+                    let (at, seen, busy, (worker_cpu, harness_cpu)) = last_second;
                     let now_busy = cpu::machine_busy_seconds();
+                    let (now_worker, now_harness) = process_cpu(&child);
+                    let delivered = unique.saturating_sub(seen).max(1) as f64;
                     let span = at.elapsed().as_secs_f64();
                     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
                     let busy_percent = match (busy, now_busy) {
@@ -476,12 +559,16 @@ async fn run_once(args: &Args, run: usize) -> Result<serde_json::Value> {
                         }
                         _ => "?".to_owned(),
                     };
+                    // CPU per delivery of the worker and of this process (the sink).
                     eprintln!(
-                        "{:.1} s: {:.0} deliveries/s, machine {busy_percent} % busy",
+                        "{:.1} s: {:.0} deliveries/s, machine {busy_percent} % busy, \
+                         worker {:.0} µs and harness {:.0} µs per delivery",
                         start.elapsed().as_secs_f64(),
                         unique.saturating_sub(seen) as f64 / span,
+                        (now_worker - worker_cpu) / delivered * 1e6,
+                        (now_harness - harness_cpu) / delivered * 1e6,
                     );
-                    last_second = (Instant::now(), unique, now_busy);
+                    last_second = (Instant::now(), unique, now_busy, (now_worker, now_harness));
                 }
                 if first.is_none() && unique > 0 {
                     first = Some((Instant::now(), unique));

@@ -16,4 +16,5 @@ mod conformance;
 mod crash;
 mod faults;
 mod knock;
+mod signing;
 mod support;
