@@ -409,15 +409,9 @@ fn main() -> Result<()> {
     if args.worker {
         // The queue's loop runs as a task on the runtime's workers, as in a server, rather
         // than on a thread of its own that every finished delivery would have to wake.
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        builder.enable_all();
-        if let Some(n) = std::env::var("SOAK_EVENT_INTERVAL")
-            .ok()
-            .and_then(|v| v.parse().ok())
-        {
-            builder.event_interval(n);
-        }
-        let runtime = builder.build()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
         return runtime.block_on(async { tokio::spawn(worker(args)).await? });
     }
     // The harness (the sink, when it is ours) stays on one thread: it stands in for remote
