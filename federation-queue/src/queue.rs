@@ -1044,45 +1044,30 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Shared<S, T, K, C> {
         claim: &ClaimedDelivery,
         signer: http_signatures::Signer,
     ) -> Result<http::Request<Bytes>, String> {
+        let mut builder = http::Request::post(claim.inbox.as_str())
+            .header(CONTENT_TYPE, ACTIVITY_JSON)
+            .header(ACCEPT, ACTIVITY_JSON);
+        if let Some(header) = &self.config.delivery_id_header {
+            builder = builder.header(header, claim.id.0);
+        }
+        let mut request = builder
+            .body(claim.body.clone())
+            .map_err(|e| format!("invalid request: {e}"))?;
+        // Signed at every attempt: a fresh Date and `created`.
         let now = self.clock.now();
-        let id_header = self.config.delivery_id_header.clone();
         let pool = match signer.key.kind() {
             KeyKind::Rsa { .. } => self.signing_pool(),
             _ => None,
         };
-        let Some(pool) = pool else {
-            return signed_request(&claim.inbox, claim.id, &claim.body, id_header, &signer, now);
+        let signed = match pool {
+            None => signer.sign(&mut request, now).map(|_| request),
+            Some(pool) => pool
+                .run(move || signer.sign(&mut request, now).map(|_| request))
+                .await
+                .ok_or("the signing thread panicked")?,
         };
-        let (inbox, id, body) = (claim.inbox.clone(), claim.id, claim.body.clone());
-        pool.run(move || signed_request(&inbox, id, &body, id_header, &signer, now))
-            .await
-            .unwrap_or_else(|| Err("signing failed: the signing thread panicked".to_owned()))
+        signed.map_err(|e| format!("signing failed: {e}"))
     }
-}
-
-/// A POST of `body` to `inbox`, signed by `signer` as at `now` (a fresh `Date` and `created`
-/// at every attempt).
-fn signed_request(
-    inbox: &str,
-    id: DeliveryId,
-    body: &Bytes,
-    id_header: Option<HeaderName>,
-    signer: &http_signatures::Signer,
-    now: SystemTime,
-) -> Result<http::Request<Bytes>, String> {
-    let mut builder = http::Request::post(inbox)
-        .header(CONTENT_TYPE, ACTIVITY_JSON)
-        .header(ACCEPT, ACTIVITY_JSON);
-    if let Some(header) = id_header {
-        builder = builder.header(header, id.0);
-    }
-    let mut request = builder
-        .body(body.clone())
-        .map_err(|e| format!("invalid request: {e}"))?;
-    signer
-        .sign(&mut request, now)
-        .map_err(|e| format!("signing failed: {e}"))?;
-    Ok(request)
 }
 
 /// The completions to record for `done`. A 410 is kept as a dead letter: the durable form of
