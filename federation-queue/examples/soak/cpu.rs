@@ -7,14 +7,37 @@ const TICKS_PER_SECOND: f64 = 100.0;
 
 /// User plus system CPU seconds of a process so far (children not included).
 pub fn process_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (user, system) = user_system(&format!("/proc/{pid}/stat"))?;
+    Some(user + system)
+}
+
+/// User and system CPU seconds so far of the threads of process `pid` whose name starts with
+/// `prefix` (threads that have ended are not counted).
+pub fn threads_seconds(pid: u32, prefix: &str) -> Option<(f64, f64)> {
+    let mut total = (0.0, 0.0);
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let path = task.ok()?.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if name.starts_with(prefix)
+            && let Some((user, system)) = user_system(&path.join("stat").to_string_lossy())
+        {
+            total.0 += user;
+            total.1 += system;
+        }
+    }
+    Some(total)
+}
+
+/// The user and system CPU seconds of a `stat` file of `/proc`.
+fn user_system(path: &str) -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // After the name: state is field 3 of the line, utime 14 and stime 15.
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / TICKS_PER_SECOND)
+    Some((utime / TICKS_PER_SECOND, stime / TICKS_PER_SECOND))
 }
 
 /// CPU seconds the machine's cores spent running something so far: user, nice, system, IRQ

@@ -602,7 +602,8 @@ async fn run_once(args: &Args, run: usize) -> Result<serde_json::Value> {
         let harness =
             cpu::process_seconds(std::process::id())? - harness_before? - pairs.harness_cpu;
         let busy = cpu::machine_busy_seconds()? - busy_before? - pairs.busy_cpu;
-        Some((worker, harness, (busy - worker - harness).max(0.0)))
+        let signing = cpu::threads_seconds(child.id(), "fq-sign-")?;
+        Some((worker, harness, (busy - worker - harness).max(0.0), signing))
     })();
     child.kill()?;
     child.wait()?;
@@ -632,12 +633,15 @@ async fn run_once(args: &Args, run: usize) -> Result<serde_json::Value> {
         line["first_delivery_after_s"] =
             serde_json::json!((startup.as_secs_f64() * 1000.0).round() / 1000.0);
     }
-    if let (Some((worker, harness, other)), None) = (cpu_split, args.kill_after_ms) {
+    if let (Some((worker, harness, other, signing)), None) = (cpu_split, args.kill_after_ms) {
         let round = |s: f64| (s * 100.0).round() / 100.0;
         line["cpu_seconds"] = serde_json::json!({
             "worker": round(worker),
             "harness": round(harness),
             "other": round(other),
+            // Of the worker's: its signing threads, in user and in kernel mode.
+            "signing_threads_user": round(signing.0),
+            "signing_threads_system": round(signing.1),
         });
     }
     if let Some(before) = bare_before {
