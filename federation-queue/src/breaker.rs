@@ -153,12 +153,23 @@ pub(crate) fn apply(
     }
 }
 
+/// How precisely [`HostState::last_answer`] follows the answers: a host answering many times a
+/// second has its row rewritten once a second, not at every batch of completions.
+pub(crate) const LAST_ANSWER_RESOLUTION: Duration = Duration::from_secs(1);
+
 fn answered(state: &mut HostState, now: SystemTime) {
     state.breaker = BreakerState::Closed;
     state.unavailable = false;
     state.consecutive_failures = 0;
     state.failing_since = None;
-    state.last_answer = Some(now);
+    // A clock stepped back is taken as it is.
+    let stale = state.last_answer.is_none_or(|last| {
+        now.duration_since(last)
+            .map_or(true, |since| since >= LAST_ANSWER_RESOLUTION)
+    });
+    if stale {
+        state.last_answer = Some(now);
+    }
     // A pause that a probe or an open breaker set ends with the answer; a Retry-After pause is
     // set again by the caller (Throttled) after this.
     state.blocked_until = None;
@@ -205,6 +216,29 @@ mod tests {
         assert_eq!(host.breaker, BreakerState::Closed);
         assert_eq!(host.consecutive_failures, 0);
         assert_eq!(admit(&host, t(100)), Admission::Open);
+    }
+
+    #[test]
+    fn the_last_answer_is_kept_to_within_a_second() {
+        let policy = BreakerPolicy::new();
+        let mut host = HostState::new("a.example");
+        apply(&mut host, HostEvent::Answered, t(10), &policy);
+        assert_eq!(host.last_answer, Some(t(10)));
+        // Answers within the resolution leave the state as it is (nothing to write).
+        let before = host.clone();
+        let soon = t(10) + LAST_ANSWER_RESOLUTION - Duration::from_millis(1);
+        apply(&mut host, HostEvent::Answered, soon, &policy);
+        assert_eq!(host, before);
+        apply(&mut host, HostEvent::Answered, t(11), &policy);
+        assert_eq!(host.last_answer, Some(t(11)));
+        // A clock stepped back is taken as it is.
+        apply(&mut host, HostEvent::Answered, t(5), &policy);
+        assert_eq!(host.last_answer, Some(t(5)));
+        // An answer after failures always closes the breaker, whatever the last answer.
+        apply(&mut host, HostEvent::Failed { until: None }, t(5), &policy);
+        apply(&mut host, HostEvent::Answered, t(5), &policy);
+        assert_eq!(host.consecutive_failures, 0);
+        assert_eq!(host.failing_since, None);
     }
 
     #[test]

@@ -376,7 +376,8 @@ pub struct HostState {
     /// No delivery to this host is claimed before this (open breaker, probe in flight, or a
     /// `Retry-After` pause).
     pub blocked_until: Option<SystemTime>,
-    /// The last answer.
+    /// The last answer, to within a second (a host answering all the time has its state
+    /// rewritten once a second, not with every batch of completions).
     pub last_answer: Option<SystemTime>,
 }
 
