@@ -6,8 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime};
 
-/// How long a worker may hold finished attempts before recording them, to batch them.
-const FLUSH_DELAY: Duration = Duration::from_millis(10);
+/// How long a worker may hold finished attempts before recording them, to batch them. A busy
+/// worker records most outcomes with its next claim (at half its cap) well within this, so
+/// that each durable commit carries a claim and its outcomes together; 10 ms made four
+/// commits per claim at 2,700 deliveries a second.
+const FLUSH_DELAY: Duration = Duration::from_millis(50);
 
 /// After a claim that found nothing, how long finished attempts alone do not start another
 /// (an enqueue or the poll interval still do): a worker below its cap would otherwise ask the

@@ -140,7 +140,8 @@ async fn outcomes_finishing_apart_share_a_store_call() {
     worker.stop().await;
     assert_eq!(store.completions.load(Ordering::SeqCst), DELIVERIES);
     assert_eq!(queue.metrics().delivered, DELIVERIES);
-    // One call per 10 ms flush delay (and one for the last stragglers), not one per attempt.
+    // Outcomes go with the claims made as slots free up (every 10 ms here, the pause after a
+    // claim that found nothing) or with a flush, not one call per attempt.
     let calls = store.complete_calls.load(Ordering::SeqCst);
     assert!(
         (2..=8).contains(&calls),
@@ -180,11 +181,6 @@ async fn a_capped_host_stays_busy() {
         tokio::time::sleep(Duration::from_micros(100)).await;
     }
     let elapsed = started.elapsed();
-    eprintln!(
-        "DEBUG claims {} completes {}",
-        store.claim_calls.load(Ordering::SeqCst),
-        store.complete_calls.load(Ordering::SeqCst)
-    );
     worker.stop().await;
     assert_eq!(queue.metrics().delivered, DELIVERIES);
     assert_eq!(transport.received.load(Ordering::SeqCst), DELIVERIES);
