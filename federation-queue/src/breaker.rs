@@ -155,7 +155,7 @@ pub(crate) fn apply(
 
 /// How precisely [`HostState::last_answer`] follows the answers: a host answering many times a
 /// second has its row rewritten once a second, not at every batch of completions.
-pub(crate) const LAST_ANSWER_RESOLUTION: Duration = Duration::from_secs(1);
+const LAST_ANSWER_RESOLUTION: Duration = Duration::from_secs(1);
 
 fn answered(state: &mut HostState, now: SystemTime) {
     state.breaker = BreakerState::Closed;
@@ -163,11 +163,11 @@ fn answered(state: &mut HostState, now: SystemTime) {
     state.consecutive_failures = 0;
     state.failing_since = None;
     // A clock stepped back is taken as it is.
-    let stale = state.last_answer.is_none_or(|last| {
+    let stale = |last: SystemTime| {
         now.duration_since(last)
             .map_or(true, |since| since >= LAST_ANSWER_RESOLUTION)
-    });
-    if stale {
+    };
+    if state.last_answer.is_none_or(stale) {
         state.last_answer = Some(now);
     }
     // A pause that a probe or an open breaker set ends with the answer; a Retry-After pause is
