@@ -207,6 +207,10 @@ pub struct QueueConfig {
     /// milliseconds per step. On these threads they do not; the threads start when the first
     /// RSA signature is needed. Ed25519 and ECDSA signatures (tens of microseconds) are
     /// always made inline, where handing them over would cost more than it saves.
+    ///
+    /// In a process that only delivers with RSA keys, give the async runtime the cores these
+    /// threads leave, and at least one: a runtime thread without a core of its own is woken to
+    /// share out tasks, and each wake-up takes the core from a signature.
     pub signing_threads: usize,
 }
 

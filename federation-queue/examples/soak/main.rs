@@ -6,7 +6,7 @@
 //! cargo run --release -p federation-queue --example soak -- \
 //!     --store sqlite|postgres --deliveries N --hosts H [--sink URL] [--kill-after-ms T] \
 //!     [--key rsa|ed25519] [--sqlite-sync-full] [--repeat R] [--paired S] \
-//!     [--in-flight N] [--per-host N] [--signing-threads N]
+//!     [--in-flight N] [--per-host N] [--signing-threads N] [--runtime-threads N]
 //! ```
 //!
 //! PostgreSQL is read from `FEDERATION_QUEUE_PG_URL` (see `scripts/with-postgres`). Without
@@ -65,6 +65,7 @@ struct Args {
     in_flight: usize,
     per_host: usize,
     signing_threads: Option<usize>,
+    runtime_threads: Option<usize>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -85,6 +86,7 @@ fn parse_args() -> Result<Args> {
         in_flight: 256,
         per_host: 16,
         signing_threads: None,
+        runtime_threads: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -112,6 +114,10 @@ fn parse_args() -> Result<Args> {
             "--per-host" => args.per_host = value()?.parse::<usize>()?.max(1),
             // RSA signing threads (0: sign on the runtime's workers); default one per core.
             "--signing-threads" => args.signing_threads = Some(value()?.parse()?),
+            // The worker's async runtime threads; default: see `runtime_threads`.
+            "--runtime-threads" => {
+                args.runtime_threads = Some(value()?.parse::<usize>()?.max(1));
+            }
             other => bail!("unknown argument {other}"),
         }
     }
@@ -305,6 +311,11 @@ fn spawn_worker(args: &Args, sink: &str, db: &str, schema: &str, key_file: &str)
                 .iter()
                 .flat_map(|n| ["--signing-threads".to_owned(), n.to_string()]),
         )
+        .args(
+            args.runtime_threads
+                .iter()
+                .flat_map(|n| ["--runtime-threads".to_owned(), n.to_string()]),
+        )
         .args(args.sqlite_full.then_some("--sqlite-sync-full"))
         .stdin(Stdio::null())
         .spawn()?)
@@ -410,6 +421,7 @@ fn main() -> Result<()> {
         // The queue's loop runs as a task on the runtime's workers, as in a server, rather
         // than on a thread of its own that every finished delivery would have to wake.
         let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(runtime_threads(&args))
             .enable_all()
             .build()?;
         return runtime.block_on(async { tokio::spawn(worker(args)).await? });
@@ -420,6 +432,25 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?
         .block_on(harness(args))
+}
+
+/// The worker's runtime threads: `--runtime-threads`, or the cores the RSA signing threads
+/// leave, and at least one.
+///
+/// A worker that signs with RSA keeps its signing threads busy on every core (by default one
+/// per core). Its runtime only sends requests and talks to the store, a fraction of one core.
+/// A second runtime thread then has no core of its own: the runtime wakes it to share out
+/// tasks, and each wake-up takes a core from a signature. Ed25519 signatures are made on the
+/// runtime, which then gets every core.
+fn runtime_threads(args: &Args) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    args.runtime_threads.unwrap_or_else(|| {
+        let signing = match args.key.as_str() {
+            "rsa" => args.signing_threads.unwrap_or(cores),
+            _ => 0,
+        };
+        cores.saturating_sub(signing).max(1)
+    })
 }
 
 async fn harness(args: Args) -> Result<()> {
@@ -626,6 +657,7 @@ async fn run_once(args: &Args, run: usize) -> Result<serde_json::Value> {
         "seconds": (seconds * 1000.0).round() / 1000.0,
         "deliveries_per_sec": (delivered_unique as f64 / seconds).round(),
         "peak_rss_mb": (peak * 10.0).round() / 10.0,
+        "worker_runtime_threads": runtime_threads(args),
     });
     let mut line = line;
     if let (Some((rate, startup)), None) = (steady, args.kill_after_ms) {
