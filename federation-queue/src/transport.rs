@@ -105,9 +105,9 @@ pub enum Refusal {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct TransportConfig {
-    /// Time to establish a connection.
+    /// Time to establish a connection, TLS handshake included.
     pub connect_timeout: Duration,
-    /// Time between two reads of the response (a hung connection is cut after this).
+    /// Time a read may wait for the peer (a hung connection is cut after this).
     pub read_timeout: Duration,
     /// Time for the whole exchange.
     pub timeout: Duration,
@@ -117,6 +117,9 @@ pub struct TransportConfig {
     pub user_agent: String,
     /// Idle connections kept per host.
     pub pool_max_idle_per_host: usize,
+    /// Root certificates (DER) trusted besides the platform's, for inboxes behind a private
+    /// certificate authority.
+    pub extra_root_certificates: Vec<Vec<u8>>,
     /// **Dangerous.** Allows plain-http inboxes, which send activities in clear text. For
     /// tests and local development.
     pub danger_allow_http: bool,
@@ -135,6 +138,7 @@ impl Default for TransportConfig {
             max_response_bytes: 64 * 1024,
             user_agent: concat!("federation-queue/", env!("CARGO_PKG_VERSION")).to_owned(),
             pool_max_idle_per_host: 8,
+            extra_root_certificates: Vec::new(),
             danger_allow_http: false,
             danger_allow_private_addresses: false,
         }
@@ -167,6 +171,18 @@ impl TransportConfig {
         self
     }
 
+    /// Sets [`TransportConfig::pool_max_idle_per_host`].
+    pub fn with_pool_max_idle_per_host(mut self, idle: usize) -> Self {
+        self.pool_max_idle_per_host = idle;
+        self
+    }
+
+    /// Trusts `der` (a DER-encoded certificate) as a root, besides the platform's roots.
+    pub fn with_extra_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.extra_root_certificates.push(der.into());
+        self
+    }
+
     /// **Dangerous**: sets [`TransportConfig::danger_allow_http`].
     pub fn with_danger_allow_http(mut self, allow: bool) -> Self {
         self.danger_allow_http = allow;
@@ -187,6 +203,9 @@ pub struct TransportBuildError(#[source] reqwest::Error);
 
 /// The default transport: reqwest with rustls, bounded in time and response size, no
 /// redirects (a signed POST is not replayed elsewhere) and no proxy from the environment.
+///
+/// Server certificates are checked against the platform's roots, and
+/// [`TransportConfig::extra_root_certificates`].
 #[derive(Clone, Debug)]
 pub struct ReqwestTransport {
     client: reqwest::Client,
@@ -206,6 +225,15 @@ impl ReqwestTransport {
             .pool_max_idle_per_host(config.pool_max_idle_per_host);
         if !config.danger_allow_private_addresses {
             builder = builder.dns_resolver(PublicOnlyResolver);
+        }
+        if !config.extra_root_certificates.is_empty() {
+            let roots = config
+                .extra_root_certificates
+                .iter()
+                .map(|der| reqwest::Certificate::from_der(der))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(TransportBuildError)?;
+            builder = builder.tls_certs_merge(roots);
         }
         let client = builder.build().map_err(TransportBuildError)?;
         Ok(Self { client, config })

@@ -18,3 +18,4 @@ mod faults;
 mod knock;
 mod signing;
 mod support;
+mod transport;
