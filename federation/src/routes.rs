@@ -22,7 +22,9 @@
 //! blocked domain); the instance actor stays readable so that peers can verify its signed
 //! fetches. Web pages are still served without a signature, but the JSON never is: a browser
 //! asking for something without a page (and without another `url`) gets `406 Not Acceptable`,
-//! and for a deleted object a bare `410` without its tombstone.
+//! and for a deleted object a bare `410` without its tombstone. The key that signed is handed to
+//! [`App::object_for`] and [`App::collection_for`], so that the app can serve some things to
+//! some actors only.
 
 use std::fmt;
 use std::future::Future;
@@ -45,6 +47,7 @@ use url::Url;
 
 use crate::fetch::FetchBudget;
 use crate::inbox::{Accepted, Inbox, InboxStore, Rejection, blocked_key_host, verify_signature};
+use crate::keys::RemoteKey;
 
 /// The media type of ActivityPub documents.
 pub const ACTIVITY_JSON: &str = "application/activity+json";
@@ -183,6 +186,23 @@ pub trait App: Clone + Send + Sync + 'static {
         representation: Representation,
     ) -> impl Future<Output = Result<ObjectState, AppError>> + Send;
 
+    /// The object at `url`, as `requester` may see it: in authorized-fetch mode, the key that
+    /// signed the GET (its `owner` is the actor asking); `None` otherwise, and for web pages,
+    /// which are served without a signature. Implement this instead of relying on
+    /// [`App::object`] alone to serve some objects only to some actors (followers-only posts,
+    /// a group's private events): answer [`ObjectState::NotFound`] to the others, as
+    /// Mastodon does, so that whether the object exists is not given away. The default
+    /// serves [`App::object`]'s answer to everyone.
+    fn object_for(
+        &self,
+        url: &Url,
+        representation: Representation,
+        requester: Option<&RemoteKey>,
+    ) -> impl Future<Output = Result<ObjectState, AppError>> + Send {
+        let _ = requester;
+        self.object(url, representation)
+    }
+
     /// Items `offset..offset + limit` of the collection `kind` of actor `name`: `Ok(None)` if
     /// there is no such actor.
     fn collection(
@@ -192,6 +212,21 @@ pub trait App: Clone + Send + Sync + 'static {
         offset: u64,
         limit: u64,
     ) -> impl Future<Output = Result<Option<CollectionItems>, AppError>> + Send;
+
+    /// The collection `kind` of actor `name`, as `requester` may see it (see
+    /// [`App::object_for`]): `Ok(None)` answers `404`, for an actor that hides its followers
+    /// from others, say. The default serves [`App::collection`]'s answer to everyone.
+    fn collection_for(
+        &self,
+        name: &str,
+        kind: CollectionKind,
+        offset: u64,
+        limit: u64,
+        requester: Option<&RemoteKey>,
+    ) -> impl Future<Output = Result<Option<CollectionItems>, AppError>> + Send {
+        let _ = requester;
+        self.collection(name, kind, offset, limit)
+    }
 
     /// The NodeInfo document (version 2.1).
     fn nodeinfo(&self) -> impl Future<Output = Result<nodeinfo::NodeInfo, AppError>> + Send;
@@ -449,15 +484,16 @@ fn with_vary(mut response: Response) -> Response {
 
 /// Checks the signature of a GET in authorized-fetch mode: valid under the inbox's signature
 /// policy, by a key on an allowed domain, which the key cache has or can fetch (a cached key that
-/// does not verify is refetched once, as in the inbox).
+/// does not verify is refetched once, as in the inbox). Gives the key that signed it (`None`
+/// when not in authorized-fetch mode).
 async fn authorize<A: App, St: InboxStore>(
     server: &Server<A, St>,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-) -> Result<(), Response> {
+) -> Result<Option<Arc<RemoteKey>>, Response> {
     if !server.config.authorized_fetch {
-        return Ok(());
+        return Ok(None);
     }
     let mut builder = http::Request::builder()
         .method(method.clone())
@@ -486,7 +522,7 @@ async fn authorize<A: App, St: InboxStore>(
             format!("{host} is not allowed here"),
         ));
     }
-    verify_signature(server.inbox.keys(), &unverified, &mut budget)
+    let key = verify_signature(server.inbox.keys(), &unverified, &mut budget)
         .await
         .map_err(|rejection| {
             problem(
@@ -495,7 +531,7 @@ async fn authorize<A: App, St: InboxStore>(
                 rejection.to_string(),
             )
         })?;
-    Ok(())
+    Ok(Some(key))
 }
 
 async fn webfinger<A: App, St: InboxStore>(
@@ -677,9 +713,10 @@ async fn collection<A: App, St: InboxStore>(
     page: Option<u64>,
     (method, uri, headers): (Method, Uri, HeaderMap),
 ) -> Response {
-    if let Err(response) = authorize(server, &method, &uri, &headers).await {
-        return response;
-    }
+    let requester = match authorize(server, &method, &uri, &headers).await {
+        Ok(requester) => requester,
+        Err(response) => return response,
+    };
     let size = server.config.page_size.max(1);
     let id = server
         .config
@@ -689,7 +726,11 @@ async fn collection<A: App, St: InboxStore>(
         Some(n) => (n.saturating_sub(1).saturating_mul(size), size),
         None => (0, 0),
     };
-    let items = match server.app.collection(name, kind, offset, limit).await {
+    let items = match server
+        .app
+        .collection_for(name, kind, offset, limit, requester.as_deref())
+        .await
+    {
         Ok(Some(items)) => items,
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(error) => return app_error(&error),
@@ -837,12 +878,19 @@ async fn object<A: App, St: InboxStore>(
     url.set_path(uri.path());
     url.set_query(uri.query());
     let representation = Representation::negotiate(&headers);
-    if representation == Representation::ActivityJson
-        && let Err(response) = authorize(&server, &method, &uri, &headers).await
+    let requester = if representation == Representation::ActivityJson {
+        match authorize(&server, &method, &uri, &headers).await {
+            Ok(requester) => requester,
+            Err(response) => return response,
+        }
+    } else {
+        None
+    };
+    match server
+        .app
+        .object_for(&url, representation, requester.as_deref())
+        .await
     {
-        return response;
-    }
-    match server.app.object(&url, representation).await {
         Ok(state) => respond_state(state, representation, &server.config),
         Err(error) => app_error(&error),
     }

@@ -7,6 +7,7 @@ use axum::Router;
 use axum::body::Body;
 use bytes::Bytes;
 use federation::inbox::{Dispatcher, DomainPolicy, Inbox, InboxConfig, MemoryInboxStore};
+use federation::keys::RemoteKey;
 use federation::routes::{
     App, AppError, CollectionItems, CollectionKind, ObjectState, Representation, RoutesConfig,
     Server, router,
@@ -122,6 +123,45 @@ impl App for TestApp {
             "/broken" => return Err(AppError::new("the database is down")),
             _ => ObjectState::NotFound,
         })
+    }
+
+    /// `/notes/for-readers` exists for actors named `reader` only, addressed to the one asking;
+    /// everything else is `object`'s.
+    async fn object_for(
+        &self,
+        url: &Url,
+        representation: Representation,
+        requester: Option<&RemoteKey>,
+    ) -> Result<ObjectState, AppError> {
+        if url.path() != "/notes/for-readers" {
+            return self.object(url, representation).await;
+        }
+        Ok(match requester {
+            Some(key) if key.owner.as_str().ends_with("/users/reader") => ObjectState::Found {
+                document: self.note(
+                    "/notes/for-readers",
+                    json!({"to": key.owner.as_str(), "signedWith": key.key_id.as_str()}),
+                ),
+                html: None,
+            },
+            _ => ObjectState::NotFound,
+        })
+    }
+
+    /// Alice's outbox is shown to actors named `reader` only.
+    async fn collection_for(
+        &self,
+        name: &str,
+        kind: CollectionKind,
+        offset: u64,
+        limit: u64,
+        requester: Option<&RemoteKey>,
+    ) -> Result<Option<CollectionItems>, AppError> {
+        let reader = requester.is_some_and(|key| key.owner.as_str().ends_with("/users/reader"));
+        if kind == CollectionKind::Outbox && !reader {
+            return Ok(None);
+        }
+        self.collection(name, kind, offset, limit).await
     }
 
     async fn collection(
@@ -600,6 +640,72 @@ async fn authorized_fetch_requires_a_signature_for_json_only() {
     assert_eq!(status, StatusCode::GONE);
     let (status, _, _) = get_as(&site, &at("/notes/deleted"), ACTIVITY_JSON, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn authorized_fetch_tells_the_app_who_signed() {
+    let remote = Remote::start().await;
+    let reader = remote.served_actor("reader").await;
+    let stranger = remote.served_actor("stranger").await;
+    let open = site("http://local.example/", |config| config);
+    let site = site("http://local.example/", |config| {
+        config.with_authorized_fetch(true)
+    });
+
+    for standard in [Standard::Cavage, Standard::Rfc9421] {
+        let (status, _, body) = get_as(
+            &site,
+            &at("/notes/for-readers"),
+            ACTIVITY_JSON,
+            Some(&reader.signer(standard)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{standard}: {body:?}");
+        let note = json_of(&body);
+        assert_eq!(note["to"], reader.id.as_str());
+        assert_eq!(note["signedWith"], reader.key_id.as_str());
+        let (status, _, body) = get_as(
+            &site,
+            &at("/actors/alice/outbox?page=1"),
+            ACTIVITY_JSON,
+            Some(&reader.signer(standard)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{standard}: {body:?}");
+    }
+    // Another actor, validly signed, is told there is no such thing.
+    for path in ["/notes/for-readers", "/actors/alice/outbox"] {
+        let (status, _, _) = get_as(
+            &site,
+            &at(path),
+            ACTIVITY_JSON,
+            Some(&stranger.signer(Standard::Cavage)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    // What is for everyone stays so.
+    let (status, _, _) = get_as(
+        &site,
+        &at("/actors/alice/followers"),
+        ACTIVITY_JSON,
+        Some(&stranger.signer(Standard::Cavage)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Without authorized fetch nobody is known, even from a signed request, and the web page
+    // (served unsigned) never is.
+    let (status, _, _) = get_as(
+        &open,
+        &at("/notes/for-readers"),
+        ACTIVITY_JSON,
+        Some(&reader.signer(Standard::Cavage)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = get_as(&site, &at("/notes/for-readers"), HTML, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
