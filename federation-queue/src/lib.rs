@@ -45,6 +45,10 @@
 
 mod breaker;
 mod clock;
+// The in-memory store names the crate's items by their public paths, as a store outside the
+// crate would (the tests compile it there too).
+extern crate self as federation_queue;
+
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod keys;
@@ -71,6 +75,26 @@ pub use store::memory::MemoryStore;
 pub use store::postgres::{PostgresOptions, PostgresStore};
 pub use store::sqlite::{SqliteOptions, SqliteStore};
 pub use store::{Store, StoreError};
+
+/// Building blocks for a [`Store`] of your own: the planning the built-in stores share, so
+/// that breakers, probes, `Retry-After` pauses and per-host limits behave the same whatever
+/// holds the data.
+///
+/// A claim gathers the due deliveries as [`Candidate`](planning::Candidate)s, reads their
+/// hosts' states and live claims, and asks [`plan_claim`](planning::plan_claim) which to
+/// take; it then writes the plan's host states, pushes the blocked hosts' deliveries to the
+/// end of their block, and marks the chosen ones claimed under a
+/// [`new_token`](planning::new_token), leased until `now + lease`, one attempt more. A
+/// completion keeps only the completions whose token is still the delivery's, applies their
+/// outcomes, and asks [`plan_host_updates`](planning::plan_host_updates) what they did to
+/// their hosts. Check the result with the suite in `federation_queue::conformance` (feature
+/// `conformance`).
+pub mod planning {
+    pub use crate::store::{
+        Candidate, ClaimPlan, HostMap, HostUpdates, new_token, plan_claim, plan_host_updates,
+        released_block,
+    };
+}
 pub use transport::{
     Refusal, ReqwestTransport, Transport, TransportBuildError, TransportConfig, TransportError,
     TransportResponse, is_public_address,

@@ -127,6 +127,46 @@ pub struct ClaimedDelivery {
     pub probe: bool,
 }
 
+impl ClaimedDelivery {
+    /// A claim of delivery `id` to `inbox` (on lane `host`) under claim `token`, of the
+    /// activity `body` signed with `key_ref`, enqueued at `enqueued_at`: its first attempt,
+    /// not a probe (see [`ClaimedDelivery::with_attempts`], [`ClaimedDelivery::with_probe`]).
+    /// For stores of your own: the built-in stores make their claims themselves.
+    pub fn new(
+        id: DeliveryId,
+        token: i64,
+        inbox: impl Into<String>,
+        host: impl Into<String>,
+        key_ref: impl Into<String>,
+        body: Bytes,
+        enqueued_at: SystemTime,
+    ) -> Self {
+        Self {
+            id,
+            token,
+            inbox: inbox.into(),
+            host: host.into(),
+            key_ref: key_ref.into(),
+            body,
+            attempts: 1,
+            enqueued_at,
+            probe: false,
+        }
+    }
+
+    /// Sets the attempts made so far, this claim's included.
+    pub fn with_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts;
+        self
+    }
+
+    /// Marks the claim as a half-open breaker's probe (or not).
+    pub fn with_probe(mut self, probe: bool) -> Self {
+        self.probe = probe;
+        self
+    }
+}
+
 /// What became of a claimed delivery.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -307,6 +347,52 @@ pub struct DeadLetter {
     pub last_error: Option<String>,
 }
 
+impl DeadLetter {
+    /// Dead letter `id` (to `inbox` on lane `host`, signed with `key_ref`), enqueued at
+    /// `enqueued_at` and given up at `died_at` for `reason`, after no attempt, without an
+    /// ordering key or an error (see the `with_` methods). For stores of your own.
+    pub fn new(
+        id: DeliveryId,
+        inbox: impl Into<String>,
+        host: impl Into<String>,
+        key_ref: impl Into<String>,
+        enqueued_at: SystemTime,
+        died_at: SystemTime,
+        reason: DeadReason,
+    ) -> Self {
+        Self {
+            id,
+            inbox: inbox.into(),
+            host: host.into(),
+            key_ref: key_ref.into(),
+            ordering_key: None,
+            attempts: 0,
+            enqueued_at,
+            died_at,
+            reason,
+            last_error: None,
+        }
+    }
+
+    /// Sets the attempts made.
+    pub fn with_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts;
+        self
+    }
+
+    /// Sets the ordering key.
+    pub fn with_ordering_key(mut self, key: impl Into<String>) -> Self {
+        self.ordering_key = Some(key.into());
+        self
+    }
+
+    /// Sets the last error.
+    pub fn with_last_error(mut self, error: impl Into<String>) -> Self {
+        self.last_error = Some(error.into());
+        self
+    }
+}
+
 /// Which dead letters to requeue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -410,6 +496,24 @@ pub struct HostChange {
     pub unavailable: bool,
 }
 
+impl HostChange {
+    /// `host`'s breaker went from `from` to `to`; `unavailable` says whether the host is now
+    /// marked unavailable. For stores of your own.
+    pub fn new(
+        host: impl Into<String>,
+        from: BreakerState,
+        to: BreakerState,
+        unavailable: bool,
+    ) -> Self {
+        Self {
+            host: host.into(),
+            from,
+            to,
+            unavailable,
+        }
+    }
+}
+
 /// How many deliveries are in each state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -420,4 +524,15 @@ pub struct QueueCounts {
     pub in_flight: u64,
     /// Dead letters.
     pub dead: u64,
+}
+
+impl QueueCounts {
+    /// The counts. For stores of your own.
+    pub fn new(pending: u64, in_flight: u64, dead: u64) -> Self {
+        Self {
+            pending,
+            in_flight,
+            dead,
+        }
+    }
 }

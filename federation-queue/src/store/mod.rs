@@ -168,26 +168,44 @@ impl StoreError {
 
 /// A due delivery as the claim planner sees it.
 #[derive(Clone, Debug)]
-pub(crate) struct Candidate {
-    pub(crate) id: DeliveryId,
-    pub(crate) host: String,
+#[non_exhaustive]
+pub struct Candidate {
+    /// The delivery.
+    pub id: DeliveryId,
+    /// Its lane.
+    pub host: String,
+}
+
+impl Candidate {
+    /// Delivery `id`, on lane `host`.
+    pub fn new(id: DeliveryId, host: impl Into<String>) -> Self {
+        Self {
+            id,
+            host: host.into(),
+        }
+    }
 }
 
 /// What a claim does, decided the same way by every store.
 #[derive(Debug, Default)]
-pub(crate) struct ClaimPlan {
+#[non_exhaustive]
+pub struct ClaimPlan {
     /// The deliveries to claim, in order, with whether each is a probe.
-    pub(crate) chosen: Vec<(DeliveryId, bool)>,
+    pub chosen: Vec<(DeliveryId, bool)>,
     /// Host states to write (probes started).
-    pub(crate) host_updates: Vec<HostState>,
-    /// Hosts whose waiting deliveries should be pushed to the end of their block, so that
-    /// they stop being scanned until then.
-    pub(crate) pushes: BTreeMap<String, SystemTime>,
+    pub host_updates: Vec<HostState>,
+    /// Hosts whose waiting deliveries should be pushed to the end of their block (made due
+    /// then, without using an attempt), so that they stop being scanned until then.
+    pub pushes: BTreeMap<String, SystemTime>,
 }
 
-/// Plans a claim over `candidates` (oldest due first), given the states of their hosts (a
-/// host absent from `hosts` is skipped: another worker holds it) and the live claims per host.
-pub(crate) fn plan_claim(
+/// Plans a claim over `candidates` (due deliveries, oldest due first, only the oldest
+/// unfinished one of each ordering key and host), given the states of their hosts (a host
+/// absent from `hosts` is skipped: another worker holds it) and the live claims per host:
+/// which to claim (at most `request.limit`, at most `request.per_host_limit` in flight per
+/// host, none on a blocked host, one probe on a half-open one), which host states to write and
+/// which hosts' deliveries to push back.
+pub fn plan_claim(
     candidates: &[Candidate],
     hosts: &HashMap<String, HostState>,
     in_flight: &HashMap<String, u64>,
@@ -257,17 +275,19 @@ pub(crate) fn apply_host_events<'a>(
 
 /// What completions did to their hosts, decided the same way by every store.
 #[derive(Debug, Default)]
-pub(crate) struct HostUpdates<'a> {
+#[non_exhaustive]
+pub struct HostUpdates<'a> {
     /// Breakers that moved, to report.
-    pub(crate) changes: Vec<HostChange>,
+    pub changes: Vec<HostChange>,
     /// Host states to write.
-    pub(crate) changed: Vec<HostState>,
-    /// Hosts whose breaker closed, with the end of the block their deliveries were pushed to.
-    pub(crate) released: Vec<(&'a str, SystemTime)>,
+    pub changed: Vec<HostState>,
+    /// Hosts whose breaker closed, with the end of the block their deliveries were pushed to:
+    /// deliveries of theirs due up to then become due now.
+    pub released: Vec<(&'a str, SystemTime)>,
 }
 
-/// Host states by name, as each store keeps them.
-pub(crate) trait HostMap {
+/// Host states by name, as a store holds them while it completes deliveries.
+pub trait HostMap {
     /// The state of `host`, if known.
     fn host_mut(&mut self, host: &str) -> Option<&mut HostState>;
 }
@@ -299,9 +319,9 @@ pub(crate) fn completed_hosts<'a>(
     hosts
 }
 
-/// Applies the host events of the completions that took effect (ids in `current`) to `hosts`,
-/// in delivery-id order, host by host in name order.
-pub(crate) fn plan_host_updates<'a>(
+/// Applies the host events of the completions that took effect (ids in `current`: those whose
+/// claim was still current) to `hosts`, in delivery-id order, host by host in name order.
+pub fn plan_host_updates<'a>(
     completions: &'a [Completion],
     current: &HashSet<i64>,
     hosts: &mut impl HostMap,
@@ -370,13 +390,13 @@ pub(crate) fn assemble_claims(
 }
 
 /// A fresh claim token.
-pub(crate) fn new_token() -> i64 {
+pub fn new_token() -> i64 {
     fastrand::i64(..)
 }
 
 /// After a breaker closes, deliveries that claims pushed to the end of its block are due
 /// again: returns the end of the old block, up to which pushed deliveries become due `now`.
-pub(crate) fn released_block(
+pub fn released_block(
     before: &HostState,
     after: &HostState,
     now: SystemTime,

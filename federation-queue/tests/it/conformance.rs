@@ -13,6 +13,15 @@ async fn memory_store_conforms() {
     suite(|_| async { MemoryStore::new() }).await;
 }
 
+/// A store built outside the crate, from its public API (`federation_queue::planning`, the
+/// public constructors), conforms too.
+#[tokio::test]
+async fn a_store_built_outside_the_crate_conforms() {
+    suite(|_| async { crate::outside_memory::MemoryStore::new() }).await;
+    let store = crate::outside_memory::MemoryStore::new();
+    concurrent_claims_never_overlap(&store, &store).await;
+}
+
 #[tokio::test]
 async fn sqlite_store_conforms() {
     let mut paths = Vec::new();

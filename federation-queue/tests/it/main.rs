@@ -11,6 +11,11 @@
 #[path = "../../examples/soak/sink.rs"]
 mod sink;
 
+/// The crate's in-memory store, compiled here, outside the crate: it names only public items,
+/// so this shows that a store of one's own can be written against the public API alone.
+#[path = "../../src/store/memory.rs"]
+mod outside_memory;
+
 mod batching;
 mod conformance;
 mod crash;
