@@ -13,7 +13,9 @@
 //! * In an actor document only keys owned by that actor (`owner`, `controller`) and on its
 //!   origin count: an actor cannot publish keys for another server's key ids.
 //! * Actors and keys are cached for [`KeyCacheConfig::ttl`], at most
-//!   [`KeyCacheConfig::max_entries`] of each.
+//!   [`KeyCacheConfig::max_entries`] of each. So is the type of a document fetched as an actor
+//!   that was something else (another server's followers collection, say), so that it is not
+//!   fetched again each time it is addressed.
 //!
 //! When a signature does not verify with the cached key, the peer may have rotated it:
 //! [`KeyCache::refresh`] refetches it, once. Refreshes are **single-flight** (concurrent
@@ -83,8 +85,8 @@ pub struct KeyCacheConfig {
     /// as Mastodon refreshes remote accounts: a rotated key is caught sooner by
     /// [`KeyCache::refresh`].
     pub ttl: Duration,
-    /// The most actors, and the most keys, kept. When full, expired entries go first, then the
-    /// oldest. Default 10 000.
+    /// The most actors, the most keys, and the most documents known not to be actors, kept.
+    /// When full, expired entries go first, then the oldest. Default 10 000.
     pub max_entries: usize,
     /// After a refresh for an origin, how long further refreshes for that origin are refused.
     /// Default 60 s.
@@ -335,6 +337,9 @@ struct Inner {
 #[derive(Default)]
 struct State {
     actors: HashMap<String, Arc<RemoteActor>>,
+    /// Documents fetched as actors that were something else (a collection, a note), with
+    /// their type and when: asked for again within the TTL, they are not fetched again.
+    not_actors: HashMap<String, Cached<str>>,
     keys: HashMap<String, Cached<RemoteKey>>,
     actor_flights: Flights<RemoteActor>,
     key_flights: Flights<RemoteKey>,
@@ -342,7 +347,7 @@ struct State {
     refreshed: HashMap<String, SystemTime>,
 }
 
-struct Cached<T> {
+struct Cached<T: ?Sized> {
     value: Arc<T>,
     at: SystemTime,
 }
@@ -468,6 +473,13 @@ impl KeyCache {
             let mut state = self.inner.lock();
             if let Some(actor) = state.fresh_actor(url.as_str(), now, self.inner.config.ttl) {
                 return Ok(actor);
+            }
+            if let Some(type_name) = state.known_not_actor(url.as_str(), now, self.inner.config.ttl)
+            {
+                return Err(KeyError::NotAnActor {
+                    url,
+                    type_name: type_name.to_string(),
+                });
             }
             state.actor_flights.join(url.as_str())
         };
@@ -639,11 +651,22 @@ impl KeyCache {
     ) -> Result<Arc<RemoteActor>, KeyError> {
         let fetched = self.inner.fetcher.fetch(url, budget).await?;
         let (object, _bytes) = fetched.document.into_parts();
-        let actor = Arc::new(RemoteActor::from_object(
-            object,
-            &fetched.url,
-            self.inner.clock.now(),
-        )?);
+        let now = self.inner.clock.now();
+        let actor = match RemoteActor::from_object(object, &fetched.url, now) {
+            Ok(actor) => Arc::new(actor),
+            Err(error) => {
+                if let KeyError::NotAnActor { type_name, .. } = &error {
+                    self.inner.lock().insert_not_actor(
+                        url.as_str(),
+                        type_name,
+                        now,
+                        self.inner.config.max_entries,
+                        self.inner.config.ttl,
+                    );
+                }
+                return Err(error);
+            }
+        };
         self.inner.lock().insert_actor(
             Arc::clone(&actor),
             self.inner.config.max_entries,
@@ -733,6 +756,44 @@ impl Inner {
 }
 
 impl State {
+    fn known_not_actor(&self, id: &str, now: SystemTime, ttl: Duration) -> Option<Arc<str>> {
+        self.not_actors
+            .get(id)
+            .filter(|entry| fresh(entry.at, now, ttl))
+            .map(|entry| Arc::clone(&entry.value))
+    }
+
+    /// Remembers that `id` is a document of `type_name`, not an actor, keeping at most `max`
+    /// such entries (stale ones go first, then the oldest).
+    fn insert_not_actor(
+        &mut self,
+        id: &str,
+        type_name: &str,
+        now: SystemTime,
+        max: usize,
+        ttl: Duration,
+    ) {
+        if !self.not_actors.contains_key(id) && self.not_actors.len() >= max {
+            self.not_actors.retain(|_, entry| fresh(entry.at, now, ttl));
+            if self.not_actors.len() >= max
+                && let Some(oldest) = self
+                    .not_actors
+                    .iter()
+                    .min_by_key(|(_, entry)| entry.at)
+                    .map(|(id, _)| id.clone())
+            {
+                self.not_actors.remove(&oldest);
+            }
+        }
+        self.not_actors.insert(
+            id.to_owned(),
+            Cached {
+                value: Arc::from(type_name),
+                at: now,
+            },
+        );
+    }
+
     fn fresh_actor(&self, id: &str, now: SystemTime, ttl: Duration) -> Option<Arc<RemoteActor>> {
         self.actors
             .get(id)
@@ -757,6 +818,7 @@ impl State {
     fn insert_actor(&mut self, actor: Arc<RemoteActor>, max: usize, ttl: Duration) {
         let now = actor.fetched_at;
         self.invalidate(actor.id.as_str());
+        self.not_actors.remove(actor.id.as_str());
         for key in &actor.keys {
             self.insert_key(Arc::clone(key), now, max, ttl);
         }

@@ -76,6 +76,9 @@ pub enum OutboxError {
     Enqueue(#[from] EnqueueError),
 }
 
+/// The types of a remote recipient that is a collection rather than an actor.
+const COLLECTION_TYPES: [&str; 2] = ["Collection", "OrderedCollection"];
+
 /// Why a recipient could not be resolved to an inbox.
 #[derive(Debug, thiserror::Error)]
 enum ResolveError {
@@ -95,6 +98,10 @@ pub struct DeliveryReport {
     pub deliveries: Vec<DeliveryId>,
     /// Recipients skipped because their actor could not be resolved, with why.
     pub unresolved: Vec<(Iri, String)>,
+    /// Remote recipients that are not actors (another server's collection, such as an actor's
+    /// followers or a group's members): nothing to deliver to here, since only their server
+    /// can expand them. Learnt by fetching them once; the key cache remembers it for its TTL.
+    pub remote_collections: Vec<Iri>,
     /// Whether `bto` or `bcc` was removed.
     pub stripped_hidden: bool,
 }
@@ -190,6 +197,12 @@ impl<E: Enqueuer> Outbox<E> {
                 Ok(recipient) => {
                     recipients.push(recipient);
                     report.recipients.push(actor);
+                }
+                Err(ResolveError::Key(KeyError::NotAnActor { type_name, .. }))
+                    if COLLECTION_TYPES.contains(&type_name.as_str()) =>
+                {
+                    debug!(%actor, %type_name, "a remote collection; its server expands it");
+                    report.remote_collections.push(actor);
                 }
                 Err(error) => {
                     warn!(%actor, %error, "cannot resolve a recipient; skipping it");

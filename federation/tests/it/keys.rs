@@ -198,6 +198,45 @@ async fn a_mastodon_key_is_resolved_then_served_from_the_cache() {
 }
 
 #[tokio::test]
+async fn what_is_not_an_actor_is_remembered_for_the_ttl() {
+    let server = MockServer::start().await;
+    let followers = url(&server, "/users/alice/followers");
+    serve(
+        &server,
+        "/users/alice/followers",
+        &json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": followers.as_str(),
+            "type": "OrderedCollection",
+            "totalItems": 2,
+        }),
+    )
+    .await;
+    let (cache, clock) = cache(KeyCacheConfig::default().with_ttl(Duration::from_secs(3600)));
+    for _ in 0..2 {
+        let error = cache
+            .actor(&followers, &mut FetchBudget::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, KeyError::NotAnActor { url, type_name }
+                if url == &followers && type_name == "OrderedCollection"),
+            "{error}"
+        );
+    }
+    assert_eq!(requests(&server).await, 1);
+
+    // Past the TTL, it is fetched again.
+    clock.advance(Duration::from_secs(3600));
+    let error = cache
+        .actor(&followers, &mut FetchBudget::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, KeyError::NotAnActor { .. }), "{error}");
+    assert_eq!(requests(&server).await, 2);
+}
+
+#[tokio::test]
 async fn keys_missing_from_the_actor_or_owned_by_another_are_refused() {
     let server = MockServer::start().await;
     let key = rsa_key();

@@ -239,6 +239,78 @@ async fn an_activity_goes_once_to_each_inbox_of_its_audience() {
 }
 
 #[tokio::test]
+async fn a_remote_collection_is_reported_and_fetched_once() {
+    let world = world().await;
+    let followers = world.a.url("/users/alice/followers");
+    world
+        .a
+        .serve(
+            followers.path(),
+            &json!({
+                "@context": AS,
+                "id": followers.as_str(),
+                "type": "OrderedCollection",
+                "totalItems": 3,
+            }),
+        )
+        .await;
+    let note = world.a.url("/notes/7");
+    world
+        .a
+        .serve(
+            note.path(),
+            &json!({"@context": AS, "id": note.as_str(), "type": "Note", "content": "hi"}),
+        )
+        .await;
+    let reply = || {
+        AnyObject::from_value(json!({
+            "@context": AS,
+            "id": local("/activities/2").as_str(),
+            "type": "Create",
+            "actor": local("/actors/me").as_str(),
+            "to": [world.alice.id.as_str()],
+            "cc": [followers.as_str(), note.as_str()],
+            "object": {
+                "id": local("/notes/2").as_str(),
+                "type": "Note",
+                "attributedTo": local("/actors/me").as_str(),
+                "content": "a reply",
+            },
+        }))
+        .unwrap()
+    };
+    let capture = Capture::default();
+    let outbox = Outbox::new(capture.clone(), key_cache(), vec![local("/")]);
+
+    let mut fetched = Vec::new();
+    for _ in 0..2 {
+        let before = world.a.requests().await;
+        let report = outbox
+            .deliver(reply(), "me", None, &world.collections)
+            .await
+            .unwrap();
+        fetched.push(world.a.requests().await - before);
+        let recipients: Vec<&str> = report.recipients.iter().map(Iri::as_str).collect();
+        assert_eq!(recipients, [world.alice.id.as_str()]);
+        // The collection is another server's to expand: reported, not an error.
+        let collections: Vec<&str> = report.remote_collections.iter().map(Iri::as_str).collect();
+        assert_eq!(collections, [followers.as_str()]);
+        // Something that is neither an actor nor a collection is an error.
+        assert_eq!(report.unresolved.len(), 1, "{:?}", report.unresolved);
+        assert_eq!(report.unresolved[0].0, note.as_str());
+        assert!(
+            report.unresolved[0].1.contains("Note"),
+            "{}",
+            report.unresolved[0].1
+        );
+    }
+    // The first delivery fetched alice, the collection and the note; the second fetched
+    // nothing: the key cache remembers what is not an actor, as it remembers actors.
+    assert_eq!(fetched, [3, 0]);
+    assert_eq!(capture.items().len(), 2);
+}
+
+#[tokio::test]
 async fn the_queue_makes_one_delivery_per_shared_inbox() {
     let world = world().await;
     let queue = Queue::new(
