@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo run --release -p federation-queue --example soak -- \
-//!     --store sqlite|postgres --deliveries N --hosts H [--sink URL] [--kill-after-ms T] \
+//!     --store sqlite|postgres|null --deliveries N --hosts H [--sink URL] [--kill-after-ms T] \
 //!     [--key rsa|ed25519] [--sqlite-sync-full] [--repeat R] [--paired S] \
 //!     [--in-flight N] [--per-host N] [--signing-threads N] [--runtime-threads N]
 //! ```
@@ -12,6 +12,10 @@
 //! PostgreSQL is read from `FEDERATION_QUEUE_PG_URL` (see `scripts/with-postgres`). Without
 //! `--sink`, a sink is started here and counts unique deliveries by `X-Delivery-Id`; with
 //! `--sink URL`, delivered counts come from the store.
+//!
+//! `--store null` (`null_store.rs`) measures delivering without a store's work: the worker
+//! enqueues the deliveries into a store that only hands them out in order, before it starts
+//! (with neither `--kill-after-ms` nor `--sink`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -23,6 +27,7 @@
 )]
 
 mod cpu;
+mod null_store;
 mod sink;
 
 /// The worker and the bare signing measurement run on mimalloc, the allocator a server would
@@ -177,6 +182,7 @@ fn peak_rss_mb(pid: Option<u32>) -> f64 {
 enum AnyStore {
     Sqlite(SqliteStore),
     Postgres(PostgresStore),
+    Null(null_store::NullStore),
 }
 
 async fn open_store(args: &Args) -> Result<AnyStore> {
@@ -194,8 +200,33 @@ async fn open_store(args: &Args) -> Result<AnyStore> {
                 .with_max_connections(8);
             AnyStore::Postgres(PostgresStore::connect_with(options).await?)
         }
+        "null" => AnyStore::Null(null_store::NullStore::default()),
         other => bail!("unknown store {other}"),
     })
+}
+
+/// Deliveries `range` of a run, spread over `hosts` fake hosts.
+fn soak_items(range: std::ops::Range<usize>, hosts: usize) -> Vec<Enqueue> {
+    range
+        .map(|i| {
+            let inbox = format!("https://h{}.test/users/{i}/inbox", i % hosts);
+            Enqueue::new(format!("{{\"type\":\"Create\",\"n\":{i}}}"), "soak")
+                .with_recipient(Recipient::new(inbox.parse().unwrap()))
+        })
+        .collect()
+}
+
+/// Enqueues a run's deliveries through `queue`, 5,000 at a time.
+async fn fill<S: Store, T: Transport>(queue: &Queue<S, T, StaticKeys>, args: &Args) -> Result<()> {
+    let mut start = 0;
+    while start < args.deliveries {
+        let end = (start + 5_000).min(args.deliveries);
+        queue
+            .enqueue_batch(&soak_items(start..end, args.hosts))
+            .await?;
+        start = end;
+    }
+    Ok(())
 }
 
 async fn worker(args: Args) -> Result<()> {
@@ -234,6 +265,9 @@ async fn worker(args: Args) -> Result<()> {
     macro_rules! run {
         ($store:expr) => {{
             let queue = Queue::with_config($store, transport, keys, config);
+            if args.store == "null" {
+                fill(&queue, &args).await?;
+            }
             if std::env::var_os("SOAK_TRACE_WORKER").is_some() {
                 let queue = queue.clone();
                 tokio::spawn(async move { trace_worker(move || queue.metrics().in_flight).await });
@@ -244,6 +278,7 @@ async fn worker(args: Args) -> Result<()> {
     match open_store(&args).await? {
         AnyStore::Sqlite(store) => run!(store),
         AnyStore::Postgres(store) => run!(store),
+        AnyStore::Null(store) => run!(store),
     }
     Ok(())
 }
@@ -305,6 +340,10 @@ fn spawn_worker(args: &Args, sink: &str, db: &str, schema: &str, key_file: &str)
             &args.in_flight.to_string(),
             "--per-host",
             &args.per_host.to_string(),
+            "--deliveries",
+            &args.deliveries.to_string(),
+            "--hosts",
+            &args.hosts.to_string(),
         ])
         .args(
             args.signing_threads
@@ -325,35 +364,24 @@ async fn enqueue_all(args: &Args, db: &str, schema: &str) -> Result<()> {
     let mut args = args.clone();
     args.db = Some(db.to_owned());
     args.schema = Some(schema.to_owned());
-    let items = |range: std::ops::Range<usize>, hosts: usize| -> Vec<Enqueue> {
-        range
-            .map(|i| {
-                let inbox = format!("https://h{}.test/users/{i}/inbox", i % hosts);
-                Enqueue::new(format!("{{\"type\":\"Create\",\"n\":{i}}}"), "soak")
-                    .with_recipient(Recipient::new(inbox.parse().unwrap()))
-            })
-            .collect()
-    };
     let transport = ReqwestTransport::new(TransportConfig::new())?;
-    macro_rules! fill {
-        ($store:expr) => {{
-            let queue = Queue::new($store, transport, StaticKeys::new());
-            let mut start = 0;
-            while start < args.deliveries {
-                let end = (start + 5_000).min(args.deliveries);
-                queue.enqueue_batch(&items(start..end, args.hosts)).await?;
-                start = end;
-            }
-        }};
-    }
     match open_store(&args).await? {
-        AnyStore::Sqlite(store) => fill!(store),
-        AnyStore::Postgres(store) => fill!(store),
+        AnyStore::Sqlite(store) => {
+            fill(&Queue::new(store, transport, StaticKeys::new()), &args).await
+        }
+        AnyStore::Postgres(store) => {
+            fill(&Queue::new(store, transport, StaticKeys::new()), &args).await
+        }
+        // The worker fills its own.
+        AnyStore::Null(_) => Ok(()),
     }
-    Ok(())
 }
 
 async fn remaining(args: &Args, db: &str, schema: &str) -> Result<u64> {
+    if args.store == "null" {
+        // Only the worker sees its queue; the sink's count alone says when it is done.
+        return Ok(0);
+    }
     if args.store == "sqlite" {
         // Opening a `SqliteStore` would take the database over (and make the running
         // worker's claims due again): count with a read-only connection instead.
@@ -495,6 +523,11 @@ fn median(values: &mut [f64]) -> Option<f64> {
 /// One run: enqueue, deliver (killing the worker once if asked), count; returns the JSON line.
 async fn run_once(args: &Args, run: usize) -> Result<serde_json::Value> {
     let bare = std::env::var_os("SOAK_BARE_SIGNING").is_some();
+    if args.store == "null" && (args.sink.is_some() || args.kill_after_ms.is_some()) {
+        bail!(
+            "--store null needs the harness's own sink and no kill: its queue dies with the worker"
+        );
+    }
     let paired_window = match args.paired_window {
         Some(_) if !bare || args.sink.is_some() || args.kill_after_ms.is_some() => {
             bail!("--paired needs SOAK_BARE_SIGNING=1, the harness's own sink and no kill")

@@ -1,4 +1,6 @@
 //! An in-memory store, for tests and for applications that accept losing the queue on exit.
+//! It has no indexes: a claim looks at every delivery it holds, which is fine for tests and
+//! small queues, not for hundreds of thousands of deliveries.
 //!
 //! It is written against the crate's public API only (the `federation_queue::` paths), as a
 //! store of someone else's would be: the crate's tests compile this file a second time,
