@@ -186,9 +186,10 @@ pub trait App: Clone + Send + Sync + 'static {
         representation: Representation,
     ) -> impl Future<Output = Result<ObjectState, AppError>> + Send;
 
-    /// The object at `url`, as `requester` may see it: in authorized-fetch mode, the key that
-    /// signed the GET (its `owner` is the actor asking); `None` otherwise, and for web pages,
-    /// which are served without a signature. Implement this instead of relying on
+    /// The object at `url`, as `requester` may see it: the key that signed the GET (its
+    /// `owner` is the actor asking), in authorized-fetch mode or with
+    /// [`RoutesConfig::identify_signed_fetches`]; `None` for an anonymous GET, and for web
+    /// pages, which are served without a signature. Implement this instead of relying on
     /// [`App::object`] alone to serve some objects only to some actors (followers-only posts,
     /// a group's private events): answer [`ObjectState::NotFound`] to the others, as
     /// Mastodon does, so that whether the object exists is not given away. The default
@@ -253,6 +254,13 @@ pub struct RoutesConfig {
     pub instance_actor: String,
     /// Require signed GETs.
     pub authorized_fetch: bool,
+    /// Outside authorized-fetch mode, verify the GETs that carry a signature anyway, so that
+    /// [`App::object_for`] and [`App::collection_for`] learn who asks (as Mastodon does, to
+    /// serve followers-only posts to their followers' servers). A signature that does not
+    /// verify, or from a domain the [`DomainPolicy`](crate::inbox::DomainPolicy) refuses, makes
+    /// the request anonymous rather than refused. Costs a key lookup per signed GET (a fetch
+    /// when the key is not cached). Off by default; authorized-fetch mode implies it.
+    pub identify_signed_fetches: bool,
     /// Items per collection page.
     pub page_size: u64,
 }
@@ -265,6 +273,7 @@ impl RoutesConfig {
             base_url,
             instance_actor: "instance".to_owned(),
             authorized_fetch: false,
+            identify_signed_fetches: false,
             page_size: 20,
         }
     }
@@ -272,6 +281,12 @@ impl RoutesConfig {
     /// Sets authorized-fetch mode.
     pub fn with_authorized_fetch(mut self, on: bool) -> Self {
         self.authorized_fetch = on;
+        self
+    }
+
+    /// Sets [`RoutesConfig::identify_signed_fetches`].
+    pub fn with_identify_signed_fetches(mut self, on: bool) -> Self {
+        self.identify_signed_fetches = on;
         self
     }
 
@@ -482,19 +497,52 @@ fn with_vary(mut response: Response) -> Response {
     response
 }
 
-/// Checks the signature of a GET in authorized-fetch mode: valid under the inbox's signature
-/// policy, by a key on an allowed domain, which the key cache has or can fetch (a cached key that
-/// does not verify is refetched once, as in the inbox). Gives the key that signed it (`None`
-/// when not in authorized-fetch mode).
+/// Who asks for an ActivityPub document: in authorized-fetch mode, the key that signed the GET,
+/// or the refusal to send (see [`verify_get`]). Otherwise `None`, unless
+/// [`RoutesConfig::identify_signed_fetches`] is on and the GET carries a signature that
+/// verifies.
 async fn authorize<A: App, St: InboxStore>(
     server: &Server<A, St>,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<Option<Arc<RemoteKey>>, Response> {
-    if !server.config.authorized_fetch {
+    if server.config.authorized_fetch {
+        return verify_get(server, method, uri, headers).await.map(Some);
+    }
+    if !server.config.identify_signed_fetches || !is_signed(headers) {
         return Ok(None);
     }
+    match verify_get(server, method, uri, headers).await {
+        Ok(key) => Ok(Some(key)),
+        Err(_) => {
+            debug!(%uri, "a signed GET that does not verify; served as anonymous");
+            Ok(None)
+        }
+    }
+}
+
+/// Whether a request carries an HTTP signature of either standard.
+fn is_signed(headers: &HeaderMap) -> bool {
+    headers.contains_key("signature")
+        || headers.contains_key("signature-input")
+        || headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim_start().get(..10))
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("signature "))
+}
+
+/// Checks the signature of a GET: valid under the inbox's signature policy, by a key on an
+/// allowed domain, which the key cache has or can fetch (a cached key that does not verify is
+/// refetched once, as in the inbox). Gives the key that signed it, or the response refusing
+/// the request.
+async fn verify_get<A: App, St: InboxStore>(
+    server: &Server<A, St>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Arc<RemoteKey>, Response> {
     let mut builder = http::Request::builder()
         .method(method.clone())
         .uri(uri.clone());
@@ -531,7 +579,7 @@ async fn authorize<A: App, St: InboxStore>(
                 rejection.to_string(),
             )
         })?;
-    Ok(Some(key))
+    Ok(key)
 }
 
 async fn webfinger<A: App, St: InboxStore>(

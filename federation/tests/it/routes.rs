@@ -709,6 +709,55 @@ async fn authorized_fetch_tells_the_app_who_signed() {
 }
 
 #[tokio::test]
+async fn signed_fetches_can_be_identified_without_authorized_fetch() {
+    let remote = Remote::start().await;
+    let reader = remote.served_actor("reader").await;
+    let stranger = remote.served_actor("stranger").await;
+    let impostor = remote.actor("reader"); // the reader's key id, another key
+    let site = site("http://local.example/", |config| {
+        config.with_identify_signed_fetches(true)
+    });
+    let get_signed = |path: &'static str, signer: Option<Signer>| {
+        let site = site.clone();
+        async move { get_as(&site, &at(path), ACTIVITY_JSON, signer.as_ref()).await }
+    };
+
+    for standard in [Standard::Cavage, Standard::Rfc9421] {
+        let (status, _, body) =
+            get_signed("/notes/for-readers", Some(reader.signer(standard))).await;
+        assert_eq!(status, StatusCode::OK, "{standard}: {body:?}");
+        assert_eq!(json_of(&body)["to"], reader.id.as_str());
+    }
+    // A stranger, an impostor and nobody are all anonymous here: not refused, not let in.
+    for signer in [
+        Some(stranger.signer(Standard::Cavage)),
+        Some(impostor.signer(Standard::Cavage)),
+        None,
+    ] {
+        let (status, _, _) = get_signed("/notes/for-readers", signer.clone()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        // What is public stays public, whoever asks.
+        let (status, _, _) = get_signed("/notes/1", signer).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    // A blocked domain is anonymous too.
+    let blocking = site_with(
+        "http://local.example/",
+        |config| config.with_identify_signed_fetches(true),
+        DomainPolicy::block(["127.0.0.1"]),
+    );
+    let (status, _, _) = get_as(
+        &blocking,
+        &at("/notes/for-readers"),
+        ACTIVITY_JSON,
+        Some(&reader.signer(Standard::Cavage)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn authorized_fetch_refuses_bad_signatures_and_blocked_domains() {
     let remote = Remote::start().await;
     let reader = remote.served_actor("reader").await;
