@@ -773,24 +773,12 @@ impl State {
         max: usize,
         ttl: Duration,
     ) {
-        if !self.not_actors.contains_key(id) && self.not_actors.len() >= max {
-            self.not_actors.retain(|_, entry| fresh(entry.at, now, ttl));
-            if self.not_actors.len() >= max
-                && let Some(oldest) = self
-                    .not_actors
-                    .iter()
-                    .min_by_key(|(_, entry)| entry.at)
-                    .map(|(id, _)| id.clone())
-            {
-                self.not_actors.remove(&oldest);
-            }
-        }
-        self.not_actors.insert(
+        insert_bounded(
+            &mut self.not_actors,
             id.to_owned(),
-            Cached {
-                value: Arc::from(type_name),
-                at: now,
-            },
+            Arc::from(type_name),
+            now,
+            (max, ttl),
         );
     }
 
@@ -843,27 +831,32 @@ impl State {
 
     fn insert_key(&mut self, key: Arc<RemoteKey>, now: SystemTime, max: usize, ttl: Duration) {
         let id = key.key_id.as_str().to_owned();
-        if !self.keys.contains_key(&id) && self.keys.len() >= max {
-            self.keys.retain(|_, key| fresh(key.at, now, ttl));
-            if self.keys.len() >= max
-                && let Some(oldest) = self
-                    .keys
-                    .iter()
-                    .min_by_key(|(_, key)| key.at)
-                    .map(|(id, _)| id.clone())
-            {
-                self.keys.remove(&oldest);
-            }
+        insert_bounded(&mut self.keys, id, key, now, (max, ttl));
+    }
+}
+
+/// Caches `value` under `id` in `map`, which holds at most `max` entries: when it is full, the
+/// entries older than `ttl` go first, then the oldest.
+fn insert_bounded<T: ?Sized>(
+    map: &mut HashMap<String, Cached<T>>,
+    id: String,
+    value: Arc<T>,
+    now: SystemTime,
+    (max, ttl): (usize, Duration),
+) {
+    if !map.contains_key(&id) && map.len() >= max {
+        map.retain(|_, entry| fresh(entry.at, now, ttl));
+        if map.len() >= max
+            && let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, entry)| entry.at)
+                .map(|(id, _)| id.clone())
+        {
+            map.remove(&oldest);
         }
-        if max > 0 {
-            self.keys.insert(
-                id,
-                Cached {
-                    value: key,
-                    at: now,
-                },
-            );
-        }
+    }
+    if max > 0 {
+        map.insert(id, Cached { value, at: now });
     }
 }
 
