@@ -21,10 +21,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+/// A configuration with these connect, read and total timeouts.
+fn timeouts(connect: Duration, read: Duration, total: Duration) -> TransportConfig {
+    TransportConfig::new().with_timeouts(connect, read, total)
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
 /// A transport for loopback servers, with `read` as its read timeout.
 fn loopback(read: Duration) -> TransportConfig {
-    TransportConfig::new()
-        .with_timeouts(Duration::from_secs(5), read, Duration::from_secs(20))
+    timeouts(Duration::from_secs(5), read, Duration::from_secs(20))
         .with_danger_allow_private_addresses(true)
 }
 
@@ -169,16 +177,10 @@ async fn plain_http_is_refused_unless_allowed() {
 #[tokio::test]
 async fn non_public_addresses_are_refused_before_connecting() {
     let (addr, seen) = server(None).await;
-    let transport = ReqwestTransport::new(
-        TransportConfig::new()
-            .with_timeouts(
-                Duration::from_secs(5),
-                Duration::from_secs(5),
-                Duration::from_secs(10),
-            )
-            .with_danger_allow_http(true),
-    )
-    .unwrap();
+    // Private addresses are not allowed here.
+    let transport =
+        ReqwestTransport::new(timeouts(secs(5), secs(5), secs(10)).with_danger_allow_http(true))
+            .unwrap();
     let port = addr.port();
     for (url, host, address) in [
         (
@@ -339,12 +341,7 @@ async fn a_silent_server_is_cut_by_the_read_timeout() {
 async fn a_tls_handshake_that_never_comes_is_cut_by_the_connect_timeout() {
     let addr = silent_server().await;
     let transport = ReqwestTransport::new(
-        TransportConfig::new()
-            .with_timeouts(
-                Duration::from_millis(300),
-                Duration::from_secs(20),
-                Duration::from_secs(30),
-            )
+        timeouts(Duration::from_millis(300), secs(20), secs(30))
             .with_danger_allow_private_addresses(true),
     )
     .unwrap();
