@@ -10,9 +10,11 @@
 //! - [`outbox`]: from an activity's addressing to deliveries on `federation-queue`.
 //! - [`routes`]: the axum routes (WebFinger, NodeInfo, actors, inboxes, outboxes, collections,
 //!   objects and tombstones), with authorized fetch.
+//! - [`sanitize`]: HTML from other servers made safe to store and show, and its plain text.
 
 pub mod fetch;
 pub mod inbox;
 pub mod keys;
 pub mod outbox;
 pub mod routes;
+pub mod sanitize;

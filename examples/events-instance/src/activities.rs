@@ -5,6 +5,7 @@ use activitypub_core::{ActivityType, AnyObject, OneOrMany, PUBLIC};
 use anyhow::{Context, Result, anyhow, bail};
 use federation::fetch::FetchBudget;
 use federation::inbox::{Dispatcher, HandlerError, Incoming, IncomingObject};
+use federation::sanitize::{plain_text, sanitize_html as sanitize};
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 use url::Url;
@@ -46,19 +47,9 @@ fn id_of(value: &Value) -> Option<&str> {
     }
 }
 
-fn sanitize(html: &str) -> String {
-    ammonia::clean(html)
-}
-
-/// Plain text of some HTML, shortened to about `max` characters.
+/// Plain text of some HTML on one line, shortened to about `max` characters.
 fn plain_excerpt(html: &str, max: usize) -> String {
-    let text = ammonia::Builder::empty().clean(html).to_string();
-    let text = text
-        .replace("&amp;", "&")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'");
+    let text = plain_text(html);
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if text.chars().count() <= max {
         text

@@ -2,14 +2,15 @@
 //!
 //! Pure functions from view structs that the server fills to a complete HTML5 document. Text is
 //! escaped by maud. HTML that came from other servers (event descriptions, group summaries,
-//! comments) goes through ammonia first and is never written as received. Links taken from
-//! remote data are written only when they are `http(s)` URLs or local paths, so a `javascript:`
-//! URL from a remote actor never becomes a link.
+//! comments) goes through `federation::sanitize` first (again: it was sanitized when stored)
+//! and is never written as received. Links taken from remote data are written only when they
+//! are `http(s)` URLs or local paths, so a `javascript:` URL from a remote actor never becomes
+//! a link.
 
 use std::collections::HashMap;
 
 use activitypub_core::{AnyObject, Event, EventStatus, JoinMode, Place, PlaceAddress};
-use ammonia::UrlRelative;
+use federation::sanitize::sanitize_html as sanitize;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
@@ -361,17 +362,6 @@ pub(crate) fn safe_href(href: &str) -> Option<String> {
     }
     let url = Url::parse(href).ok()?;
     matches!(url.scheme(), "http" | "https").then(|| url.into())
-}
-
-/// Sanitizes HTML from another server: ammonia's default allow-list (no scripts, styles, event
-/// handlers or forms), links marked as user content, relative URLs (which would point at this
-/// instance) removed.
-pub(crate) fn sanitize(remote_html: &str) -> String {
-    ammonia::Builder::default()
-        .url_relative(UrlRelative::Deny)
-        .link_rel(Some("noopener noreferrer nofollow ugc"))
-        .clean(remote_html)
-        .to_string()
 }
 
 const STYLE: &str = "\

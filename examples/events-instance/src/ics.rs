@@ -11,6 +11,7 @@
 use std::fmt;
 
 use activitypub_core::{AnyObject, Event, EventStatus, LinkType};
+use federation::sanitize::plain_text;
 use icalendar::{Calendar, Component, DatePerhapsTime, EventLike, Property};
 use time::OffsetDateTime;
 
@@ -202,107 +203,6 @@ fn one_line(text: &str) -> String {
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// Plain text from (remote) HTML, for DESCRIPTION: every tag removed (with the content of
-/// `script` and `style`) by ammonia, paragraphs and line breaks kept as line breaks, list items
-/// as "- " lines, entities decoded, spaces collapsed.
-fn plain_text(html: &str) -> String {
-    let text = ammonia::Builder::empty()
-        .clean(&mark_breaks(html))
-        .to_string();
-    let text = decode_entities(&text)
-        .replace("\r\n", "\n")
-        .replace('\r', "\n");
-    let mut out = String::with_capacity(text.len());
-    let mut blank = false;
-    for line in text.split('\n').map(one_line) {
-        if line.is_empty() {
-            blank = !out.is_empty();
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(if blank { "\n\n" } else { "\n" });
-        }
-        out.push_str(&line);
-        blank = false;
-    }
-    out
-}
-
-/// Inserts line breaks (as text, which the sanitizer keeps) where blocks end, so that the text
-/// keeps its paragraphs once the tags are gone.
-fn mark_breaks(html: &str) -> String {
-    const BREAKS: &[(&str, &str)] = &[
-        ("<br", "\n"),
-        ("</p", "\n\n"),
-        ("</div", "\n"),
-        ("<li", "\n- "),
-        ("</ul", "\n\n"),
-        ("</ol", "\n\n"),
-        ("</tr", "\n"),
-        ("</h", "\n\n"),
-        ("</blockquote", "\n\n"),
-        ("</pre", "\n\n"),
-    ];
-    let mut out = String::with_capacity(html.len() + html.len() / 16);
-    let mut rest = html;
-    while let Some(at) = rest.find('<') {
-        let (before, tag) = rest.split_at(at);
-        out.push_str(before);
-        // Tag names are ASCII: compare the next bytes case-insensitively, and require the name
-        // to end there (`<li>` but not `<link>`; `</h2>` but not `</header>`).
-        if let Some((_, text)) = BREAKS.iter().find(|(name, _)| {
-            tag.get(..name.len())
-                .is_some_and(|head| head.eq_ignore_ascii_case(name))
-                && tag
-                    .get(name.len()..)
-                    .and_then(|r| r.bytes().next())
-                    .is_some_and(|b| {
-                        if *name == "</h" {
-                            matches!(b, b'1'..=b'6')
-                        } else {
-                            !b.is_ascii_alphanumeric()
-                        }
-                    })
-        }) {
-            out.push_str(text);
-        }
-        out.push('<');
-        rest = tag.get(1..).unwrap_or_default();
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Decodes what the sanitizer's serializer escapes in text (`&amp;`, `&lt;`, `&gt;`, `&nbsp;`,
-/// and `&quot;` for good measure), in one pass so that `&amp;lt;` stays `&lt;`.
-fn decode_entities(text: &str) -> String {
-    const ENTITIES: &[(&str, char)] = &[
-        ("&amp;", '&'),
-        ("&lt;", '<'),
-        ("&gt;", '>'),
-        ("&quot;", '"'),
-        ("&nbsp;", ' '),
-    ];
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find('&') {
-        let (before, entity) = rest.split_at(at);
-        out.push_str(before);
-        match ENTITIES.iter().find(|(name, _)| entity.starts_with(name)) {
-            Some((name, c)) => {
-                out.push(*c);
-                rest = entity.get(name.len()..).unwrap_or_default();
-            }
-            None => {
-                out.push('&');
-                rest = entity.get(1..).unwrap_or_default();
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]
@@ -541,18 +441,6 @@ mod tests {
                 "https://rendezvous.nomagic.uk/events/b81c0531-a57c-497d-93ba-af0f8b255498",
                 "https://demo.gancio.org/federation/m/1"
             ]
-        );
-    }
-
-    #[test]
-    fn entity_decoding_is_one_pass() {
-        assert_eq!(
-            decode_entities("a &amp;lt; b &lt; c &foo; &"),
-            "a &lt; b < c &foo; &"
-        );
-        assert_eq!(
-            mark_breaks("<P>a</P><link><LI>b<header></H3>"),
-            "<P>a\n\n</P><link>\n- <LI>b<header>\n\n</H3>"
         );
     }
 }
