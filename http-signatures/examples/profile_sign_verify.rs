@@ -182,7 +182,7 @@ fn verify_rsa(key: &provider::signature::UnparsedPublicKey<Vec<u8>>, message: &[
 
 fn fixture(relative: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures")
+        .join("../fixtures")
         .join(relative);
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("missing fixture {}: {e}", path.display()))

@@ -30,7 +30,16 @@ const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
 /// under that URL as far as we could find: Funkwhale defines its text inside its (AGPL) server
 /// code and preloads it there. Bundling our own guess would give terms a meaning nobody
 /// published, so the document is refused with the typed error instead.
-const UNBUNDLED: &[(&str, &str)] = &[("funkwhale/create-audio.json", "https://funkwhale.audio/ns")];
+///
+/// `https://www.w3.org/ns/did/v1` (the DID core context, in the FEP-9091 example) is not among the
+/// bundled contexts, so the example is refused the same way.
+const UNBUNDLED: &[(&str, &str)] = &[
+    ("funkwhale/create-audio.json", "https://funkwhale.audio/ns"),
+    (
+        "fep/9091-actor-export-service.json",
+        "https://www.w3.org/ns/did/v1",
+    ),
+];
 
 fn load(relative: &str) -> Value {
     let path = fixtures_dir().join(relative);

@@ -12,6 +12,7 @@ mod support;
 
 mod degrade;
 mod fixtures;
+mod fixtures_manifest;
 mod fuzz_replay;
 mod helpers;
 #[cfg(feature = "jsonld")]

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use activitypub_core::AnyObject;
 use serde_json::Value;
 
-/// The shared fixtures folder.
+/// The repository's `fixtures/` folder.
 pub(crate) fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
 }
 
 /// This crate's own test data folder.
@@ -31,8 +31,9 @@ pub(crate) fn fixture(relative: &str) -> (Value, AnyObject) {
     (value, object)
 }
 
-/// Every ActivityStreams document among the fixtures (every software folder and `as2-spec/`),
-/// as paths relative to the fixtures folder, sorted.
+/// Every ActivityStreams document among the fixtures (every software folder, `as2-spec/` and
+/// `fep/`; not the NodeInfo, WebFinger, signature, context, diaspora* schema and PeerTube REST
+/// folders), as paths relative to the fixtures folder, sorted.
 pub(crate) fn as2_fixtures() -> Vec<String> {
     let root = fixtures_dir();
     let entries =
@@ -48,7 +49,7 @@ pub(crate) fn as2_fixtures() -> Vec<String> {
         if !dir.is_dir()
             || matches!(
                 name.as_str(),
-                "nodeinfo" | "webfinger" | "signatures" | "contexts"
+                "nodeinfo" | "webfinger" | "signatures" | "contexts" | "diaspora" | "peertube-rest"
             )
         {
             continue;

@@ -764,15 +764,15 @@ pub(crate) mod tests {
 
     use super::*;
 
-    /// `shared/fixtures`, found from the real location of this file (the tests may be built
-    /// from a crate that links to it).
+    /// The repository's `fixtures/` folder, found from the real location of this file (the
+    /// tests may be built from a crate that links to it).
     pub(crate) fn fixtures_dir() -> PathBuf {
         let here = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/html.rs");
         let here = std::fs::canonicalize(&here).unwrap_or(here);
         here.ancestors()
-            .map(|dir| dir.join("shared/fixtures"))
-            .find(|dir| dir.is_dir())
-            .expect("no shared/fixtures above the crate")
+            .map(|dir| dir.join("fixtures"))
+            .find(|dir| dir.join("MANIFEST.tsv").is_file())
+            .expect("no fixtures/MANIFEST.tsv above the crate")
     }
 
     /// The Event in the fixture `path`: the document itself, or the object of an activity.

@@ -16,9 +16,11 @@ use url::Url;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// The shared fixtures folder.
+/// The repository's `fixtures/` folder; a failure names it if it is missing.
 pub(crate) fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    assert!(dir.is_dir(), "missing fixtures folder {}", dir.display());
+    dir
 }
 
 /// A configuration that may reach the wiremock servers: plain http on loopback.

@@ -1,4 +1,4 @@
-//! Every NodeInfo document and discovery document in the shared fixtures reads, with the
+//! Every NodeInfo document and discovery document in the fixtures reads, with the
 //! quirks real servers have.
 
 use nodeinfo::{DiscoveryDocument, NodeInfo, Protocol, Service, Version};

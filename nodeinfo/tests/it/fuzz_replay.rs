@@ -1,4 +1,4 @@
-//! Replays the fuzz corpus and the shared NodeInfo fixtures through the fuzz target's check.
+//! Replays the fuzz corpus and the NodeInfo fixtures through the fuzz target's check.
 
 use std::path::Path;
 

@@ -1,5 +1,5 @@
 //! What the builder makes validates against the official JSON schemas in
-//! `../shared/fixtures/nodeinfo`; what it refuses would not.
+//! `fixtures/nodeinfo`; what it refuses would not.
 
 use nodeinfo::{
     BuildError, DiscoveryDocument, NodeInfo, NodeInfoBuilder, Protocol, Service, Users, Version,

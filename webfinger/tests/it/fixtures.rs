@@ -1,4 +1,4 @@
-//! Every WebFinger document in the shared fixtures parses, round-trips and gives the expected
+//! Every WebFinger document in the fixtures parses, round-trips and gives the expected
 //! actor; the host-meta XRD gives its template.
 
 use webfinger::actor::{SubjectCheck, subject_check};

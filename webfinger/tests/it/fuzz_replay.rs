@@ -1,4 +1,4 @@
-//! Replays the fuzz corpus and the shared fixtures through the fuzz targets' checks, on stable.
+//! Replays the fuzz corpus and the fixtures through the fuzz targets' checks, on stable.
 
 use std::path::Path;
 

@@ -1,13 +1,10 @@
-//! Finding the shared fixtures and this crate's test data.
+//! Finding the repository's fixtures and this crate's test data.
 
 use std::path::{Path, PathBuf};
 
-/// `../shared/fixtures` from the workspace root.
+/// The repository's `fixtures/` folder.
 pub fn fixtures_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures"
-    ))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"))
 }
 
 /// The bytes of a fixture, or a failure naming the missing path.

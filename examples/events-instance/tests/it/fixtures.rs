@@ -11,10 +11,7 @@ use http_signatures::{Signer, SigningKey, Standard};
 use serde_json::{Value, json};
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures"
-    ))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures"))
 }
 
 /// The fixture files of `software` that are activities, with their JSON.

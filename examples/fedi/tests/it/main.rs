@@ -31,10 +31,10 @@ pub(crate) fn json_lines(output: &Output) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// A path under the shared fixtures.
+/// A path under the repository's `fixtures/` folder.
 pub(crate) fn fixture(relative: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures")
+        .join("../../fixtures")
         .join(relative);
     assert!(path.exists(), "missing fixture {}", path.display());
     path
