@@ -10,6 +10,8 @@
 //! - [`outbox`]: from an activity's addressing to deliveries on `federation-queue`.
 //! - [`routes`]: the axum routes (WebFinger, NodeInfo, actors, inboxes, outboxes, collections,
 //!   objects and tombstones), with authorized fetch.
+//! - [`serve`]: serving a router on a hostile network: time limits for slow clients, a bound on
+//!   connections that idle and slow ones cannot fill, graceful shutdown.
 //! - [`sanitize`]: HTML from other servers made safe to store and show, and its plain text.
 
 pub mod fetch;
@@ -18,3 +20,4 @@ pub mod keys;
 pub mod outbox;
 pub mod routes;
 pub mod sanitize;
+pub mod serve;

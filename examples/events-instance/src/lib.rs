@@ -30,6 +30,7 @@ use federation::inbox::{DomainPolicy, Inbox, InboxConfig};
 use federation::keys::{KeyCache, KeyCacheConfig};
 use federation::outbox::Outbox;
 use federation::routes::{RoutesConfig, Server, router};
+use federation::serve::ServeConfig;
 use federation_queue::{
     PostgresStore, Queue, QueueConfig, ReqwestTransport, RetryPolicy, SqliteStore, Store,
     TransportConfig,
@@ -330,12 +331,12 @@ async fn start_with<S: Store>(
     let serve = {
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
-            axum::serve(listener, routes)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .await
-                .context("the server failed")
+            // Time limits for slow clients and a bound on connections.
+            federation::serve::serve(listener, routes, ServeConfig::default(), async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await;
+            Ok(())
         })
     };
     // What each peer accepted (double-knocking) survives restarts.

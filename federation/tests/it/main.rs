@@ -11,4 +11,5 @@ mod inbox;
 mod keys;
 mod outbox;
 mod routes;
+mod serve;
 mod support;
