@@ -11,9 +11,13 @@
 //!    cheap refusals happen here, before any I/O: a `Delete` of an actor this server never knew
 //!    is dropped (`202`, as Mastodon does: fetching a deleted actor's key only yields a `410`),
 //!    and a signature whose key lives on a blocked domain is refused (`403`).
-//! 4. **Signature** (draft-cavage or RFC 9421, under [`InboxConfig::signature_policy`]): the
-//!    key is taken from the [`KeyCache`] and, when a cached key does not verify, refetched once
-//!    (key rotation; single-flight, with a cool-off per origin) (`401`).
+//! 4. **Signature** (draft-cavage or RFC 9421, under [`InboxConfig::signature_policy`]): it
+//!    must have been made for this server: it covers the host (`host`, `@authority` or
+//!    `@target-uri`), and the host is one of [`InboxConfig::accepted_hosts`], so that a
+//!    delivery signed for another server cannot be replayed here (checked before any I/O; see
+//!    [`InboxConfig::danger_accept_unsigned_host`]). Then the key is taken from the
+//!    [`KeyCache`] and, when a cached key does not verify, refetched once (key rotation;
+//!    single-flight, with a cool-off per origin) (`401`).
 //! 5. **Origin**: the key's owner is the activity's actor; the activity id and the key are on the
 //!    actor's server; a `Create`, `Update` or `Delete` is about objects of that server. An
 //!    embedded object from another server is not believed: it is fetched from its own origin
@@ -81,6 +85,20 @@ pub struct InboxConfig {
     /// This server's own origins: objects with ids here are never fetched (the app has them);
     /// an embedded copy of one is passed on by id only.
     pub local_origins: Vec<Url>,
+    /// The hosts this server answers to, as a signed `host` or `@authority` names them
+    /// (`events.example`, or `events.example:8443` on a port other than the
+    /// [`scheme`](Self::scheme)'s default; compared without case). A signature made for any
+    /// other host is refused ([`Rejection::SignedForAnotherHost`]): it is a request another
+    /// server received, replayed here. [`InboxConfig::new`] puts the base URL's host here; add
+    /// the other names a reverse proxy passes on with [`InboxConfig::with_accepted_hosts`].
+    /// Empty (as in `InboxConfig::default()`), every signature is refused.
+    pub accepted_hosts: Vec<String>,
+    /// **Dangerous**: accept a signature that does not cover the host (neither `host` nor
+    /// `@authority` nor `@target-uri`), although it could have been made for any server with
+    /// the same paths and replayed here (Mastodon's and this crate's shared inbox are both
+    /// `/inbox`). Off by default: Mastodon, GoToSocial and Fedify sign the host in every
+    /// request, and so does this workspace's signer. Only for a peer known to leave it out.
+    pub danger_accept_unsigned_host: bool,
 }
 
 impl Default for InboxConfig {
@@ -93,18 +111,57 @@ impl Default for InboxConfig {
             domains: DomainPolicy::default(),
             fetch_budget: FetchBudget::default(),
             local_origins: Vec::new(),
+            accepted_hosts: Vec::new(),
+            danger_accept_unsigned_host: false,
         }
     }
 }
 
 impl InboxConfig {
-    /// The defaults, for a server at `base_url`.
+    /// The defaults, for a server at `base_url` (which is the one host it accepts signatures
+    /// for, see [`InboxConfig::accepted_hosts`]).
     pub fn new(base_url: &Url) -> Self {
+        let accepted_hosts = base_url
+            .host_str()
+            .map(|host| match base_url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            })
+            .into_iter()
+            .collect();
         Self {
             scheme: base_url.scheme().to_owned(),
             local_origins: vec![base_url.clone()],
+            accepted_hosts,
             ..Self::default()
         }
+    }
+
+    /// Accepts signatures made for `hosts` as well ([`InboxConfig::accepted_hosts`]): the other
+    /// names this server answers to, such as the name a reverse proxy passes on in `Host`.
+    pub fn with_accepted_hosts<I, S>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.accepted_hosts
+            .extend(hosts.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets [`InboxConfig::danger_accept_unsigned_host`].
+    pub fn with_danger_accept_unsigned_host(mut self, accept: bool) -> Self {
+        self.danger_accept_unsigned_host = accept;
+        self
+    }
+
+    /// Whether `authority` (a `Host` value, or a request URI's authority) is one of
+    /// [`InboxConfig::accepted_hosts`].
+    pub fn accepts_host(&self, authority: &str) -> bool {
+        let wanted = normalize_authority(authority, &self.scheme);
+        self.accepted_hosts
+            .iter()
+            .any(|host| normalize_authority(host, &self.scheme) == wanted)
     }
 
     /// Sets the body limit.
@@ -210,6 +267,27 @@ pub enum Rejection {
     /// The request carries no signature, or one that does not check out (before any key).
     #[error("signature: {0}")]
     Signature(#[source] VerifyError),
+    /// The signature was made for another server: the host it covers is not one this server
+    /// answers to ([`InboxConfig::accepted_hosts`]). A request another server received,
+    /// replayed here.
+    #[error(
+        "the signature was made for {host}, not for this server (which answers to {})",
+        accepted.join(", ")
+    )]
+    SignedForAnotherHost {
+        /// The host the request names (and the signature covers).
+        host: String,
+        /// The hosts this server accepts.
+        accepted: Vec<String>,
+    },
+    /// The signature does not cover the host (`host`, `@authority` or `@target-uri`), so it
+    /// could have been made for any server (see
+    /// [`InboxConfig::danger_accept_unsigned_host`]).
+    #[error(
+        "the signature does not cover the host (host, @authority or @target-uri), so it could \
+         have been made for another server"
+    )]
+    HostNotSigned,
     /// The signing key could not be had.
     #[error("signing key {key_id}: {source}")]
     Key {
@@ -262,6 +340,8 @@ impl Rejection {
                 StatusCode::BAD_REQUEST
             }
             Self::Signature(_)
+            | Self::SignedForAnotherHost { .. }
+            | Self::HostNotSigned
             | Self::Key { .. }
             | Self::BadSignature { .. }
             | Self::ActorMismatch { .. }
@@ -278,7 +358,11 @@ impl Rejection {
             Self::BodyTooLarge { .. } => "body-size",
             Self::Digest(_) => "digest",
             Self::Malformed(_) | Self::NotAnActivity { .. } => "activity",
-            Self::Signature(_) | Self::Key { .. } | Self::BadSignature { .. } => "signature",
+            Self::Signature(_)
+            | Self::SignedForAnotherHost { .. }
+            | Self::HostNotSigned
+            | Self::Key { .. }
+            | Self::BadSignature { .. } => "signature",
             Self::ActorMismatch { .. } | Self::Origin(_) => "origin",
             Self::Blocked { .. } => "domain-policy",
             Self::Store(_) => "idempotency",
@@ -813,6 +897,7 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
         let unverified = verifier
             .parse_request_with_body(request, request.body(), now)
             .map_err(Rejection::Signature)?;
+        check_signed_host(&self.config, request, &unverified)?;
         if let Some(host) = blocked_key_host(&self.config.domains, unverified.key_id()) {
             return Err(Rejection::Blocked { host });
         }
@@ -904,6 +989,80 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
             .local_origins
             .iter()
             .any(|local| local.origin() == url.origin())
+    }
+}
+
+/// Refuses a signature that was not made for this server: it must cover the host (unless
+/// [`InboxConfig::danger_accept_unsigned_host`]), and every host the request names must be one
+/// of [`InboxConfig::accepted_hosts`].
+///
+/// The verifier took the signed host from the request: draft-cavage's `host` from the `Host`
+/// header (else the URI's authority), RFC 9421's `@authority` and `@target-uri` from the URI's
+/// authority (else `Host`). Rather than repeat those rules, every authority the request names
+/// (the URI's and each `Host` line) must be accepted: then whichever was signed is.
+#[expect(
+    clippy::result_large_err,
+    reason = "the inbox's own rejection, once per request, as the async steps beside it return"
+)]
+pub(crate) fn check_signed_host<B>(
+    config: &InboxConfig,
+    request: &http::Request<B>,
+    unverified: &Unverified,
+) -> Result<(), Rejection> {
+    let covers_host = unverified
+        .covered()
+        .iter()
+        .any(|component| matches!(component.as_ref(), "host" | "@authority" | "@target-uri"));
+    if !covers_host {
+        return if config.danger_accept_unsigned_host {
+            Ok(())
+        } else {
+            Err(Rejection::HostNotSigned)
+        };
+    }
+    let from_uri = request.uri().authority().map(|a| a.as_str().to_owned());
+    let from_header = request
+        .headers()
+        .get_all(http::header::HOST)
+        .iter()
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+    let mut named = from_uri.into_iter().chain(from_header).peekable();
+    if named.peek().is_none() {
+        // Nothing to have signed: the verifier would have refused it already.
+        return Err(Rejection::HostNotSigned);
+    }
+    for host in named {
+        if !config.accepts_host(&host) {
+            return Err(Rejection::SignedForAnotherHost {
+                host,
+                accepted: config.accepted_hosts.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// An authority as compared with [`InboxConfig::accepted_hosts`]: trimmed, lowercased, without
+/// the default port of `scheme` and without a final dot after the host name.
+fn normalize_authority(authority: &str, scheme: &str) -> String {
+    let lower = authority.trim().to_ascii_lowercase();
+    let default_port = match scheme {
+        "https" => Some(":443"),
+        "http" => Some(":80"),
+        _ => None,
+    };
+    let without_port = default_port
+        .and_then(|port| lower.strip_suffix(port))
+        .unwrap_or(&lower);
+    match without_port.rsplit_once(':') {
+        // `host.:port` (not an IPv6 literal, whose last colon is inside the brackets).
+        Some((host, port)) if !port.contains(']') => {
+            format!("{}:{port}", host.strip_suffix('.').unwrap_or(host))
+        }
+        _ => without_port
+            .strip_suffix('.')
+            .unwrap_or(without_port)
+            .to_owned(),
     }
 }
 

@@ -17,7 +17,9 @@
 //! page, and otherwise gets the JSON.
 //!
 //! In **authorized-fetch** mode ([`RoutesConfig::authorized_fetch`]) every ActivityPub GET but
-//! the instance actor's, WebFinger's and NodeInfo's must carry a valid HTTP signature from a
+//! the instance actor's, WebFinger's and NodeInfo's must carry a valid HTTP signature, made for
+//! this server (its signed host one of the inbox's
+//! [`accepted_hosts`](crate::inbox::InboxConfig::accepted_hosts), as in the inbox), from a
 //! domain the [`DomainPolicy`](crate::inbox::DomainPolicy) allows (`401` without one, `403` from a
 //! blocked domain); the instance actor stays readable so that peers can verify its signed
 //! fetches. Web pages are still served without a signature, but the JSON never is: a browser
@@ -46,7 +48,9 @@ use tracing::{debug, info, warn};
 use url::Url;
 
 use crate::fetch::FetchBudget;
-use crate::inbox::{Accepted, Inbox, InboxStore, Rejection, blocked_key_host, verify_signature};
+use crate::inbox::{
+    Accepted, Inbox, InboxStore, Rejection, blocked_key_host, check_signed_host, verify_signature,
+};
 use crate::keys::RemoteKey;
 
 /// The media type of ActivityPub documents.
@@ -562,6 +566,14 @@ async fn verify_get<A: App, St: InboxStore>(
     let unverified = verifier
         .parse_request_with_body(&request, &[], SystemTime::now())
         .map_err(|e| problem(StatusCode::UNAUTHORIZED, "authorized-fetch", e.to_string()))?;
+    // A GET signed for another server, replayed here, is refused as the inbox refuses one.
+    check_signed_host(inbox_config, &request, &unverified).map_err(|rejection| {
+        problem(
+            rejection.status(),
+            "authorized-fetch",
+            rejection.to_string(),
+        )
+    })?;
     let mut budget: FetchBudget = inbox_config.fetch_budget.renewed();
     if let Some(host) = blocked_key_host(&inbox_config.domains, unverified.key_id()) {
         return Err(problem(

@@ -1003,3 +1003,197 @@ async fn only_the_actor_of_an_activity_undoes_it() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// A delivery to `url` on another server (or on this one under another name), signed by
+/// `actor` under `standard`, replayed here as it was sent.
+fn delivery_to(
+    actor: &TestActor,
+    standard: Standard,
+    url: &str,
+    activity: &Value,
+    at: SystemTime,
+) -> http::Request<Bytes> {
+    signed_post(
+        &actor.signer(standard),
+        &Url::parse(url).unwrap(),
+        activity,
+        at,
+    )
+}
+
+#[tokio::test]
+async fn a_delivery_signed_for_another_server_is_refused_before_any_fetch() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let local = local();
+    for standard in [Standard::Cavage, Standard::Rfc9421] {
+        let at = now();
+        // What `peer.example` received from alice, replayed here.
+        let request = delivery_to(
+            &alice,
+            standard,
+            "http://peer.example/inbox",
+            &create(&alice, 1),
+            at,
+        );
+        let result = local.receive(&request, at).await;
+        assert_rejected!(
+            local,
+            result,
+            Rejection::SignedForAnotherHost { .. },
+            StatusCode::UNAUTHORIZED
+        );
+        let rejection = result.unwrap_err();
+        let Rejection::SignedForAnotherHost { host, accepted } = &rejection else {
+            unreachable!()
+        };
+        assert_eq!(host, "peer.example", "{standard}");
+        assert_eq!(accepted, &["local.example"], "{standard}");
+        assert_eq!(rejection.step(), "signature", "{standard}");
+    }
+    // Refused before the key was fetched.
+    assert_eq!(remote.requests().await, 0);
+}
+
+#[tokio::test]
+async fn a_replay_naming_our_host_beside_the_signed_one_is_refused() {
+    // RFC 9421's `@authority` comes from an absolute request URI: a replay may keep the URI
+    // the signature covers and put this server's name in `Host`.
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let local = local();
+    let at = now();
+    let body = serde_json::to_vec(&create(&alice, 1)).unwrap();
+    let mut request = http::Request::post("http://peer.example/inbox")
+        .header(http::header::CONTENT_TYPE, "application/activity+json")
+        .body(body)
+        .unwrap();
+    alice
+        .signer(Standard::Rfc9421)
+        .sign(&mut request, at)
+        .unwrap();
+    request
+        .headers_mut()
+        .insert(http::header::HOST, "local.example".parse().unwrap());
+    let result = local.receive(&request.map(Bytes::from), at).await;
+    assert_rejected!(
+        local,
+        result,
+        Rejection::SignedForAnotherHost { .. },
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(
+        matches!(&result, Err(Rejection::SignedForAnotherHost { host, .. }) if host == "peer.example"),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_signed_for_this_server_or_a_configured_alias_is_accepted() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    // The name a reverse proxy passes on, configured.
+    let behind_proxy = local_with(|config| config.with_accepted_hosts(["Internal.Example:8080"]));
+    let mut n = 0;
+    for url in [
+        "http://local.example/inbox",
+        "http://internal.example:8080/inbox",
+    ] {
+        for standard in [Standard::Cavage, Standard::Rfc9421] {
+            n += 1;
+            let at = now();
+            let request = delivery_to(&alice, standard, url, &create(&alice, n), at);
+            let accepted = behind_proxy.receive(&request, at).await;
+            assert!(
+                matches!(accepted, Ok(Accepted::Processed { .. })),
+                "{url} with {standard}: {accepted:?}"
+            );
+        }
+    }
+    // Without the setting, the alias is another server.
+    let strict = local();
+    let at = now();
+    let request = delivery_to(
+        &alice,
+        Standard::Cavage,
+        "http://internal.example:8080/inbox",
+        &create(&alice, 9),
+        at,
+    );
+    let result = strict.receive(&request, at).await;
+    assert_rejected!(
+        strict,
+        result,
+        Rejection::SignedForAnotherHost { .. },
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_signature_that_does_not_cover_the_host_is_refused_unless_told_otherwise() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let at = now();
+    let signer =
+        alice
+            .signer(Standard::Cavage)
+            .with_components(["(request-target)", "date", "digest"]);
+    let request = signed_post(&signer, &shared_inbox(), &create(&alice, 1), at);
+
+    let local = local();
+    let result = local.receive(&request, at).await;
+    assert_rejected!(
+        local,
+        result,
+        Rejection::HostNotSigned,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let lenient = local_with(|config| config.with_danger_accept_unsigned_host(true));
+    let accepted = lenient.receive(&request, at).await;
+    assert!(
+        matches!(accepted, Ok(Accepted::Processed { .. })),
+        "{accepted:?}"
+    );
+}
+
+#[test]
+fn accepted_hosts_compare_without_case_default_port_or_final_dot() {
+    // (base URL, aliases, a signed host, accepted)
+    let cases: [(&str, &[&str], &str, bool); 13] = [
+        ("https://events.example/", &[], "events.example", true),
+        ("https://events.example/", &[], "EVENTS.example", true),
+        ("https://events.example/", &[], "events.example:443", true),
+        ("https://events.example/", &[], "events.example.", true),
+        ("https://events.example/", &[], "events.example:80", false),
+        ("https://events.example/", &[], "events.example:8443", false),
+        ("https://events.example/", &[], "peer.example", false),
+        ("https://events.example/", &[], "sub.events.example", false),
+        (
+            "https://events.example:8443/",
+            &[],
+            "events.example:8443",
+            true,
+        ),
+        ("https://events.example:8443/", &[], "events.example", false),
+        ("http://127.0.0.1:3000/", &[], "127.0.0.1:3000", true),
+        ("http://[::1]:3000/", &[], "[::1]:3000", true),
+        (
+            "https://events.example/",
+            &["www.events.example", "events.internal:8080"],
+            "events.internal:8080",
+            true,
+        ),
+    ];
+    for (base, aliases, host, expected) in cases {
+        let config = InboxConfig::new(&Url::parse(base).unwrap())
+            .with_accepted_hosts(aliases.iter().copied());
+        assert_eq!(
+            config.accepts_host(host),
+            expected,
+            "{host} for {base} and {aliases:?}"
+        );
+    }
+    // Without a base URL nothing is accepted.
+    assert!(!InboxConfig::default().accepts_host("events.example"));
+}

@@ -877,3 +877,63 @@ async fn a_body_over_the_limit_is_refused_with_or_without_a_length() {
     let (status, _, _) = call(&site, request).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+/// The router of a server at `http://local.example/` that also answers to
+/// `internal.example:8080` (the name a reverse proxy passes on).
+fn site_behind_proxy(configure: impl FnOnce(RoutesConfig) -> RoutesConfig) -> Router {
+    let app = TestApp { base: base() };
+    let inbox = Inbox::new(
+        InboxConfig::new(&base()).with_accepted_hosts(["internal.example:8080"]),
+        key_cache(),
+        fetcher(),
+        MemoryInboxStore::new(),
+        Dispatcher::new(),
+        app.clone(),
+    );
+    router(Arc::new(Server {
+        config: configure(RoutesConfig::new(base())),
+        app,
+        inbox,
+    }))
+}
+
+#[tokio::test]
+async fn a_signed_get_made_for_another_server_is_refused() {
+    let remote = Remote::start().await;
+    let reader = remote.served_actor("reader").await;
+    let guarded = site_behind_proxy(|config| config.with_authorized_fetch(true));
+    let identifying = site_behind_proxy(|config| config.with_identify_signed_fetches(true));
+    let replayed = Url::parse("http://peer.example/notes/for-readers").unwrap();
+    for standard in [Standard::Cavage, Standard::Rfc9421] {
+        // A GET the reader signed for peer.example, replayed here: refused in authorized-fetch
+        // mode, anonymous otherwise.
+        let signer = reader.signer(standard);
+        let (status, _, body) = get_as(&guarded, &replayed, ACTIVITY_JSON, Some(&signer)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{standard}");
+        let problem = json_of(&body);
+        assert_eq!(problem["error"], "authorized-fetch");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("peer.example"),
+            "{problem}"
+        );
+        let (status, _, _) = get_as(&identifying, &replayed, ACTIVITY_JSON, Some(&signer)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{standard}");
+    }
+    // Refused before the key was fetched.
+    assert_eq!(remote.requests().await, 0);
+    // Signed for this server, under its name or the configured one: the reader is known.
+    for url in [
+        "http://local.example/notes/for-readers",
+        "http://internal.example:8080/notes/for-readers",
+    ] {
+        for standard in [Standard::Cavage, Standard::Rfc9421] {
+            let signer = reader.signer(standard);
+            let url = Url::parse(url).unwrap();
+            for site in [&guarded, &identifying] {
+                let (status, _, body) = get_as(site, &url, ACTIVITY_JSON, Some(&signer)).await;
+                assert_eq!(status, StatusCode::OK, "{url} with {standard}: {body:?}");
+                assert_eq!(json_of(&body)["to"], reader.id.as_str());
+            }
+        }
+    }
+}
