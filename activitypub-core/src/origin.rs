@@ -133,7 +133,9 @@ pub fn check_key_owner(key_id: &Iri, actor: &Iri) -> Result<(), OriginError> {
 
 /// Checks that an incoming activity is about what its actor's server may speak for:
 ///
-/// - the activity's `id`, when present, is on the actor's server;
+/// - the activity's `id`, when present, is on the actor's server, and so is every other actor
+///   it names (`"actor": [a, b]`: the signature speaks for the first, so a second actor from
+///   another server would be believed on the first one's word);
 /// - for `Create`, `Update` and `Delete`, the object (embedded or referenced) is on the actor's
 ///   server, and so is an embedded object's `attributedTo`;
 /// - for `Undo`, an embedded activity was performed by an actor on the same server.
@@ -147,6 +149,9 @@ pub fn check_activity_origin(activity: &Activity) -> Result<(), OriginError> {
         .ok_or(OriginError::Missing { field: "actor" })?;
     if let Some(id) = &activity.props.id {
         check_same_origin("id", id, "actor", actor)?;
+    }
+    for other in activity.actor.iter().flatten().filter_map(reference_id) {
+        check_same_origin("actor", other, "actor", actor)?;
     }
     let objects = activity.object.iter().flatten();
     match activity.kind {

@@ -184,6 +184,34 @@ fn a_forged_create_fails_the_origin_check() {
     assert!(origin::check_key_owner(&key, &iri("https://evil.example/users/mallory")).is_ok());
 }
 
+/// Found by the `inbox` fuzz target (`fuzz/corpus/inbox/crash-second-actor-on-another-origin`):
+/// a signature speaks for the first actor only.
+#[test]
+fn a_second_actor_on_another_server_fails_the_origin_check() {
+    let activity = |actors: serde_json::Value| {
+        AnyObject::from_value(json!({
+            "type": "Like", "id": "https://a.example/likes/1",
+            "actor": actors, "object": "https://c.example/notes/1"
+        }))
+        .expect("like")
+    };
+    let two_servers = activity(json!([
+        "https://a.example/users/alice",
+        {"type": "Person", "id": "https://b.example/users/bob"}
+    ]));
+    let error = check_activity_origin(two_servers.as_activity().expect("activity"))
+        .expect_err("a second actor elsewhere");
+    assert!(
+        matches!(&error, OriginError::Mismatch { field: "actor", iri, .. } if iri == "https://b.example/users/bob"),
+        "{error:?}"
+    );
+    let one_server = activity(json!([
+        "https://a.example/users/alice",
+        "https://a.example/users/carol"
+    ]));
+    check_activity_origin(one_server.as_activity().expect("activity")).expect("one server");
+}
+
 #[test]
 fn built_contexts_define_what_objects_use() {
     // A plain note needs only ActivityStreams.
