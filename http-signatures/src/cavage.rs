@@ -199,7 +199,8 @@ pub(crate) fn write_header_value(out: &mut String, parts: &HeaderValueParts<'_>)
             if i > 0 {
                 out.push(' ');
             }
-            out.push_str(header);
+            // A name read from a bare token or an escaped string may hold `"` or `\`.
+            push_escaped(out, header);
         }
         out.push('"');
     }
