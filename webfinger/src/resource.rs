@@ -214,12 +214,16 @@ impl FromStr for Resource {
             return input.parse().map(Resource::Acct);
         }
         // The URL parser gives `http:` and `https:` URLs a non-empty host or fails.
-        Url::parse(input)
-            .map(Resource::Uri)
-            .map_err(|source| ResourceError::NotAUri {
-                input: input.to_owned(),
-                source,
-            })
+        let url = Url::parse(input).map_err(|source| ResourceError::NotAUri {
+            input: input.to_owned(),
+            source,
+        })?;
+        // It also drops leading control characters, which hide the `acct:` scheme from the
+        // test above: an `acct:` URI is read as one however it was spelled.
+        if url.scheme() == "acct" {
+            return url.as_str().parse().map(Resource::Acct);
+        }
+        Ok(Resource::Uri(url))
     }
 }
 
