@@ -45,7 +45,10 @@ pub struct Signer {
     pub nonce: Option<String>,
     /// RFC 9421 `tag`.
     pub tag: Option<String>,
-    /// Whether to write the RFC 9421 `alg` parameter.
+    /// Whether to write the RFC 9421 `alg` parameter (the key's algorithm, by its registry name:
+    /// `rsa-v1_5-sha256`, `rsa-pss-sha512`, `ecdsa-p256-sha256`, `ed25519`, `hmac-sha256`).
+    /// On by default, so that a verifier need not guess the algorithm from the key; draft-cavage
+    /// signatures name theirs in `algorithm` regardless.
     pub include_alg: bool,
     /// Whether to write `created` (RFC 9421). draft-cavage writes `created` only when
     /// `(created)` is covered.
@@ -118,7 +121,7 @@ pub struct Signed {
 
 impl Signer {
     /// A signer for `key`, published as `key_id`, using RFC 9421 with label `sig1`, SHA-256
-    /// digests and `created`.
+    /// digests, `created` and `alg`.
     pub fn new(key: SigningKey, key_id: impl Into<String>) -> Self {
         Self {
             key,
@@ -130,7 +133,7 @@ impl Signer {
             expires_in: None,
             nonce: None,
             tag: None,
-            include_alg: false,
+            include_alg: true,
             include_created: true,
             use_authorization_header: false,
         }
@@ -182,7 +185,7 @@ impl Signer {
         self
     }
 
-    /// Writes the RFC 9421 `alg` parameter.
+    /// Writes (or not) the RFC 9421 `alg` parameter; see [`Signer::include_alg`].
     pub fn with_alg_parameter(mut self, include: bool) -> Self {
         self.include_alg = include;
         self

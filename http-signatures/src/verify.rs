@@ -25,7 +25,9 @@ pub struct Policy {
     /// How far in the past the signature time (`created`, or a covered `Date`) may be.
     /// `None`: no limit.
     pub max_age: Option<Duration>,
-    /// How far in the future the signature time may be (clock skew). `None`: no limit.
+    /// How far in the future the signature time may be (clock skew). `None`: no limit, except
+    /// for a draft-cavage `created`, which draft-cavage-12 §2.1.4 says must not be in the future
+    /// at all: with `None` it gets no allowance (a `created` one second ahead is refused).
     pub max_future_skew: Option<Duration>,
     /// Leeway after `expires` before a signature counts as expired.
     pub expires_leeway: Duration,
@@ -63,9 +65,10 @@ impl Policy {
         }
     }
 
-    /// Only what the standards require: `expires` honoured, any digest present compared with
-    /// the body, nothing required to be covered, no age limit, RSA keys of at least 1024 bits
-    /// (the draft-cavage test key is RSA-1024).
+    /// Only what the standards require: `expires` honoured, a draft-cavage `created` in the
+    /// future refused (draft-cavage-12 §2.1.4; no clock-skew allowance), any digest present
+    /// compared with the body, nothing required to be covered, no age limit, RSA keys of at
+    /// least 1024 bits (the draft-cavage test key is RSA-1024).
     pub fn rfc() -> Self {
         Self {
             max_age: None,
@@ -265,7 +268,8 @@ pub enum VerifyErrorKind {
         /// The policy's limit, seconds.
         max_age: u64,
     },
-    /// The signature time is further in the future than the policy allows.
+    /// The signature time is further in the future than the policy allows; for a draft-cavage
+    /// `created` with no skew allowance in the policy, in the future at all (`max_skew` 0).
     #[error("the signature claims to be made at {} ({source_of_time}), more than {max_skew}s after now ({})", unix(*signed), unix(*now))]
     FutureDated {
         /// The signature time, Unix seconds.
@@ -672,16 +676,25 @@ impl Verifier {
                 return Err(VerifyErrorKind::Expired { expires, now });
             }
         }
-        let created = unverified.created.map(|created| (created, "created"));
+        // draft-cavage-12 §2.1.4: "a signature with a `created` timestamp value that is in the
+        // future MUST NOT be processed". The policy's skew allowance, if it has one, still
+        // applies (clocks differ); without one, none is granted.
+        let created_skew = match unverified.standard {
+            Standard::Cavage => Some(policy.max_future_skew.unwrap_or(Duration::ZERO)),
+            Standard::Rfc9421 => policy.max_future_skew,
+        };
+        let created = unverified
+            .created
+            .map(|created| (created, "created", created_skew));
         let date = if covers.date {
-            Some((signed_date(message)?, "date"))
+            Some((signed_date(message)?, "date", policy.max_future_skew))
         } else {
             None
         };
         if created.is_none() && date.is_none() && policy.require_date {
             return Err(VerifyErrorKind::MissingDate);
         }
-        for (signed, source_of_time) in created.into_iter().chain(date) {
+        for (signed, source_of_time, future_skew) in created.into_iter().chain(date) {
             if let Some(max_age) = policy.max_age {
                 let limit = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
                 if now.saturating_sub(signed) > limit {
@@ -693,7 +706,7 @@ impl Verifier {
                     });
                 }
             }
-            if let Some(skew) = policy.max_future_skew {
+            if let Some(skew) = future_skew {
                 let limit = i64::try_from(skew.as_secs()).unwrap_or(i64::MAX);
                 if signed.saturating_sub(now) > limit {
                     return Err(VerifyErrorKind::FutureDated {

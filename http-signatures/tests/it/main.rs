@@ -14,6 +14,7 @@
 // Tuple types spell out what a case holds.
 #![allow(clippy::type_complexity)]
 
+mod alg_parameter;
 mod cavage_vectors;
 mod fuzz_replay;
 mod keys;

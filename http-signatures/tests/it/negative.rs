@@ -338,6 +338,57 @@ fn request_target_signed_without_the_query_is_tolerated_by_the_fediverse_policy_
     assert!(matches!(error.kind(), VerifyErrorKind::BadSignature { .. }));
 }
 
+/// draft-cavage-12 §2.1.4: "a signature with a `created` timestamp value that is in the future
+/// MUST NOT be processed". `Policy::rfc()` has no clock-skew allowance, so it refuses a
+/// `created` even one second ahead; a skew allowance set on the policy applies. RFC 9421 has no
+/// such rule and `Policy::rfc()` sets no limit there.
+#[test]
+fn a_cavage_created_in_the_future_is_refused_under_the_rfc_policy() {
+    let (key, public) = ed25519_keys();
+    let request = signed(Standard::Cavage, &key, |s| {
+        s.with_components(["(request-target)", "host", "(created)", "digest"])
+    });
+    assert!(
+        request.headers()["signature"]
+            .to_str()
+            .unwrap()
+            .contains(&format!("created={NOW}")),
+    );
+    let two_hours_before = NOW - 2 * 3600;
+    let error = verify(&request, &public, Policy::rfc(), two_hours_before).unwrap_err();
+    assert_eq!(
+        *error.kind(),
+        VerifyErrorKind::FutureDated {
+            signed: NOW as i64,
+            source_of_time: "created",
+            now: two_hours_before as i64,
+            max_skew: 0,
+        }
+    );
+    let error = verify(&request, &public, Policy::rfc(), NOW - 1).unwrap_err();
+    assert!(
+        matches!(
+            error.kind(),
+            VerifyErrorKind::FutureDated { max_skew: 0, .. }
+        ),
+        "{error}"
+    );
+    verify(&request, &public, Policy::rfc(), NOW).unwrap();
+    let with_skew = Policy::rfc().with_max_future_skew(Some(Duration::from_secs(60)));
+    verify(&request, &public, with_skew.clone(), NOW - 60).unwrap();
+    let error = verify(&request, &public, with_skew, NOW - 61).unwrap_err();
+    assert!(
+        matches!(
+            error.kind(),
+            VerifyErrorKind::FutureDated { max_skew: 60, .. }
+        ),
+        "{error}"
+    );
+
+    let request = signed(Standard::Rfc9421, &key, same);
+    verify(&request, &public, Policy::rfc(), two_hours_before).unwrap();
+}
+
 /// Malformed headers of every kind: each is a `MalformedHeader` (or a digest `Malformed`)
 /// naming the header.
 #[test]
