@@ -79,6 +79,10 @@ struct Report {
     key_id: Option<String>,
     algorithm: Option<String>,
     covered: Vec<String>,
+    /// `true` when the signature verified only with a draft-cavage `(request-target)` that
+    /// leaves out the query string (a peer's bug the fediverse policy tolerates, as
+    /// `Verified::matched_without_query` reports it); `signing_string` is then that string.
+    matched_without_query: bool,
     error: Option<String>,
     signing_string: Option<String>,
 }
@@ -168,6 +172,7 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<Report> {
         Ok(verified) => {
             report.ok = true;
             report.algorithm = Some(verified.algorithm.name().to_owned());
+            report.matched_without_query = verified.matched_without_query;
             report.signing_string = Some(verified.signing_string);
         }
         Err(error) => report.error = Some(error.kind().to_string()),

@@ -13,6 +13,10 @@ fn temp(name: &str, contents: &[u8]) -> PathBuf {
 }
 
 fn sign(request: &str, standard: &str, now: &str) -> Vec<u8> {
+    sign_file(&local(request), standard, now)
+}
+
+fn sign_file(request: &std::path::Path, standard: &str, now: &str) -> Vec<u8> {
     let key = fixture("signatures/rfc9421/test-key-ed25519.priv.pem");
     let output = fedi(&[
         "sign",
@@ -24,7 +28,7 @@ fn sign(request: &str, standard: &str, now: &str) -> Vec<u8> {
         standard,
         "--now",
         now,
-        &local(request).display().to_string(),
+        &request.display().to_string(),
     ]);
     assert!(
         output.status.success(),
@@ -35,6 +39,14 @@ fn sign(request: &str, standard: &str, now: &str) -> Vec<u8> {
 }
 
 fn verify(signed: &std::path::Path, now: &str) -> (Option<i32>, serde_json::Value) {
+    verify_with_policy(signed, now, "fediverse")
+}
+
+fn verify_with_policy(
+    signed: &std::path::Path,
+    now: &str,
+    policy: &str,
+) -> (Option<i32>, serde_json::Value) {
     let key = fixture("signatures/rfc9421/test-key-ed25519.pub.pem");
     let output = fedi(&[
         "verify",
@@ -42,6 +54,8 @@ fn verify(signed: &std::path::Path, now: &str) -> (Option<i32>, serde_json::Valu
         &key.display().to_string(),
         "--now",
         now,
+        "--policy",
+        policy,
         &signed.display().to_string(),
     ]);
     let mut lines = json_lines(&output);
@@ -61,6 +75,7 @@ fn signed_requests_verify_with_both_standards() {
             let (code, report) = verify(&path, "2026-11-22T10:05:00Z");
             assert_eq!(code, Some(0), "{standard} {request}: {report}");
             assert_eq!(report["ok"], true);
+            assert_eq!(report["matched_without_query"], false, "{report}");
             assert_eq!(
                 report["key_id"],
                 "https://social.example.net/users/ana#ed25519"
@@ -77,6 +92,7 @@ fn signed_requests_verify_with_both_standards() {
                 "key_id",
                 "algorithm",
                 "covered",
+                "matched_without_query",
                 "error",
                 "signing_string",
             ] {
@@ -112,4 +128,58 @@ fn a_tampered_body_or_a_stale_date_fails_with_exit_1() {
     let (code, report) = verify(&fresh, "2026-11-23T10:00:00Z");
     assert_eq!(code, Some(1), "a day later: {report}");
     assert_eq!(report["ok"], false);
+}
+
+/// A draft-cavage signature whose `(request-target)` left out the query string (a bug some
+/// peers have) verifies under the fediverse policy, and the report says it matched only that
+/// way; the rfc policy refuses it.
+#[test]
+fn a_signature_that_matched_only_without_the_query_says_so() {
+    let text = std::fs::read_to_string(local("tests/data/get-actor.http")).expect("read");
+    let with_query = "GET /users/bo?page=2 HTTP/1.1";
+    assert!(text.starts_with(with_query), "{text}");
+    let without_query = temp(
+        "get-actor-without-query.http",
+        text.replacen(with_query, "GET /users/bo HTTP/1.1", 1)
+            .as_bytes(),
+    );
+    let signed = sign_file(&without_query, "cavage", "2026-11-22T10:00:00Z");
+    let signed = String::from_utf8(signed).expect("utf-8");
+    let sent = temp(
+        "get-actor-query-added.http",
+        signed
+            .replacen("GET /users/bo HTTP/1.1", with_query, 1)
+            .as_bytes(),
+    );
+
+    let (code, report) = verify(&sent, "2026-11-22T10:05:00Z");
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["matched_without_query"], true, "{report}");
+    assert!(
+        report["signing_string"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("(request-target): get /users/bo\n")),
+        "{report}"
+    );
+
+    let (code, report) = verify_with_policy(&sent, "2026-11-22T10:05:00Z", "rfc");
+    assert_eq!(code, Some(1), "{report}");
+    assert_eq!(report["ok"], false, "{report}");
+    assert_eq!(report["matched_without_query"], false, "{report}");
+
+    // Signed with the query, it matches as sent.
+    let (code, report) = verify(
+        &temp(
+            "get-actor-with-query.http",
+            &sign(
+                "tests/data/get-actor.http",
+                "cavage",
+                "2026-11-22T10:00:00Z",
+            ),
+        ),
+        "2026-11-22T10:05:00Z",
+    );
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["matched_without_query"], false, "{report}");
 }
