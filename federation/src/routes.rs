@@ -5,7 +5,7 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /.well-known/webfinger` | `acct:name@host` and actor URLs of local actors |
-//! | `GET /.well-known/nodeinfo`, `GET /nodeinfo/2.1` | NodeInfo, naming the instance actor (FEP-2677) |
+//! | `GET /.well-known/nodeinfo`, `GET /nodeinfo/2.0`, `/nodeinfo/2.1` | NodeInfo, naming the instance actor (FEP-2677) |
 //! | `GET /actors/{name}` | an actor: JSON for ActivityPub clients, the app's HTML for browsers |
 //! | `POST /actors/{name}/inbox`, `POST /inbox` | the inbox and the shared inbox ([`Inbox`]) |
 //! | `GET /actors/{name}/outbox`, `/followers`, `/following` | paged `OrderedCollection`s (`?page=N`) |
@@ -55,6 +55,12 @@ use crate::keys::RemoteKey;
 
 /// The media type of ActivityPub documents.
 pub const ACTIVITY_JSON: &str = "application/activity+json";
+
+/// The NodeInfo versions served, each at `/nodeinfo/{version}` and linked from
+/// `/.well-known/nodeinfo`: 2.0, which every reader knows, and 2.1. Not 2.2: the NodeInfo
+/// repository has not released it (its schema is still changing).
+pub const NODEINFO_VERSIONS: [nodeinfo::Version; 2] =
+    [nodeinfo::Version::V2_0, nodeinfo::Version::V2_1];
 
 /// The `@context` of the documents this crate writes: ActivityStreams and the security
 /// vocabularies (both preloaded by every implementation, so no peer needs to fetch a context).
@@ -233,7 +239,10 @@ pub trait App: Clone + Send + Sync + 'static {
         self.collection(name, kind, offset, limit)
     }
 
-    /// The NodeInfo document (version 2.1).
+    /// The NodeInfo document, in any version [`nodeinfo::NodeInfoBuilder`] builds (2.2 carries
+    /// the most: the instance's name). The routes serve it in each version of
+    /// [`NODEINFO_VERSIONS`] through [`nodeinfo::NodeInfo::to_version`], so that each validates
+    /// against its own schema.
     fn nodeinfo(&self) -> impl Future<Output = Result<nodeinfo::NodeInfo, AppError>> + Send;
 
     /// A client-to-server POST to actor `name`'s outbox. The default refuses it (`405`).
@@ -340,7 +349,7 @@ pub fn router<A: App, St: InboxStore>(server: Arc<Server<A, St>>) -> Router {
     Router::new()
         .route("/.well-known/webfinger", get(webfinger::<A, St>))
         .route("/.well-known/nodeinfo", get(nodeinfo_discovery::<A, St>))
-        .route("/nodeinfo/2.1", get(nodeinfo_document::<A, St>))
+        .route("/nodeinfo/{version}", get(nodeinfo_document::<A, St>))
         .route("/actors/{name}", get(actor::<A, St>))
         .route("/actors/{name}/inbox", post(actor_inbox::<A, St>))
         .route("/inbox", post(shared_inbox::<A, St>))
@@ -661,18 +670,40 @@ fn into_axum(response: http::Response<Vec<u8>>) -> Response {
 async fn nodeinfo_discovery<A: App, St: InboxStore>(
     State(server): State<Shared<A, St>>,
 ) -> Response {
-    let document = nodeinfo::DiscoveryDocument::new()
-        .with_nodeinfo(nodeinfo::Version::V2_1, &server.config.url("nodeinfo/2.1"))
-        .with_instance_actor(&server.config.actor_id(&server.config.instance_actor));
+    let mut document = nodeinfo::DiscoveryDocument::new();
+    for version in NODEINFO_VERSIONS {
+        let url = server.config.url(&format!("nodeinfo/{}", version.as_str()));
+        document = document.with_nodeinfo(version, &url);
+    }
+    let document =
+        document.with_instance_actor(&server.config.actor_id(&server.config.instance_actor));
     into_axum(nodeinfo::server::discovery_response(&document))
 }
 
 async fn nodeinfo_document<A: App, St: InboxStore>(
     State(server): State<Shared<A, St>>,
+    Path(version): Path<String>,
 ) -> Response {
-    match server.app.nodeinfo().await {
+    let Some(version) = NODEINFO_VERSIONS
+        .into_iter()
+        .find(|served| served.as_str() == version)
+    else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let info = match server.app.nodeinfo().await {
+        Ok(info) => info,
+        Err(error) => return app_error(&error),
+    };
+    match info.to_version(version.clone()) {
         Ok(info) => into_axum(nodeinfo::server::nodeinfo_response(&info)),
-        Err(error) => app_error(&error),
+        Err(error) => {
+            warn!(%error, version = version.as_str(), "the app's NodeInfo cannot be served");
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error".to_owned(),
+            )
+        }
     }
 }
 

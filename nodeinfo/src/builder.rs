@@ -293,6 +293,97 @@ impl NodeInfoBuilder {
     }
 }
 
+impl NodeInfo {
+    /// The same document in NodeInfo `version` (2.0, 2.1 or 2.2), checked as
+    /// [`NodeInfoBuilder::build`] checks: for a server that builds one document and serves it
+    /// in every version it offers. What `version` has no member for is left out or moved:
+    ///
+    /// * before 2.2, the instance's name and description (`instance`, 2.2) go to
+    ///   `metadata.nodeName` and `metadata.nodeDescription`, where Mastodon and Mobilizon put
+    ///   them, unless those are already set; `usage.users.activeWeek` is left out;
+    /// * in 2.0, `software.repository` and `software.homepage` are left out;
+    /// * protocols the schema of `version` does not list (`nostr` before 2.2) are left out;
+    /// * members this crate does not model (the `extra` maps) are left out: the schemas allow
+    ///   none outside `metadata`.
+    ///
+    /// ```
+    /// use nodeinfo::{NodeInfo, Protocol, Version};
+    ///
+    /// let info = NodeInfo::builder(Version::V2_2, "my-server", "1.2.3")
+    ///     .protocol(Protocol::ACTIVITYPUB)
+    ///     .instance_name("Hikers of the Alps")
+    ///     .build()?;
+    /// let older = info.to_version(Version::V2_0)?;
+    /// assert_eq!(older.instance, None);
+    /// assert_eq!(older.metadata["nodeName"], "Hikers of the Alps");
+    /// # Ok::<(), nodeinfo::BuildError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The first [`BuildError`] found: a version that cannot be served, no protocol left, a
+    /// software name or service outside the schema, an instance name too long for 2.2.
+    pub fn to_version(&self, version: Version) -> Result<NodeInfo, BuildError> {
+        let mut builder = NodeInfoBuilder::new(
+            version.clone(),
+            self.software.name.clone(),
+            self.software.version.clone(),
+        )
+        .open_registrations(self.open_registrations)
+        .users(Users {
+            total: self.usage.users.total,
+            active_halfyear: self.usage.users.active_halfyear,
+            active_month: self.usage.users.active_month,
+            active_week: self
+                .usage
+                .users
+                .active_week
+                .filter(|_| version == Version::V2_2),
+            extra: BTreeMap::new(),
+        });
+        for protocol in self.protocols.iter().filter(|p| p.is_in_schema(&version)) {
+            builder = builder.protocol(protocol.clone());
+        }
+        for service in &self.services.inbound {
+            builder = builder.inbound_service(service.clone());
+        }
+        for service in &self.services.outbound {
+            builder = builder.outbound_service(service.clone());
+        }
+        builder.usage.local_posts = self.usage.local_posts;
+        builder.usage.local_comments = self.usage.local_comments;
+        if version != Version::V2_0 {
+            builder
+                .software
+                .repository
+                .clone_from(&self.software.repository);
+            builder
+                .software
+                .homepage
+                .clone_from(&self.software.homepage);
+        }
+        builder.metadata.clone_from(&self.metadata);
+        let instance = self.instance.clone().unwrap_or_default();
+        if version == Version::V2_2 {
+            builder.instance.name = instance.name;
+            builder.instance.description = instance.description;
+        } else {
+            for (key, value) in [
+                ("nodeName", instance.name),
+                ("nodeDescription", instance.description),
+            ] {
+                if let Some(value) = value {
+                    builder
+                        .metadata
+                        .entry(key.to_owned())
+                        .or_insert(Value::String(value));
+                }
+            }
+        }
+        builder.build()
+    }
+}
+
 fn check_line(field: &'static str, text: Option<&str>, limit: usize) -> Result<(), BuildError> {
     let Some(text) = text else {
         return Ok(());

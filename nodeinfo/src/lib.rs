@@ -6,7 +6,8 @@
 //!   [`Service`]), `"Mobilizon"` with a capital letter, missing or empty `metadata`, counts that
 //!   are `null`. Members it does not model are kept.
 //! * [`NodeInfoBuilder`] makes documents to serve, checked against the official JSON schema of
-//!   their version (software name pattern, protocol and service lists, fields per version).
+//!   their version (software name pattern, protocol and service lists, fields per version);
+//!   [`NodeInfo::to_version`] writes one document in each version a server serves.
 //! * [`DiscoveryDocument`] is `/.well-known/nodeinfo`: links to the documents by schema
 //!   version and, after [FEP-2677](https://codeberg.org/fediverse/fep/src/branch/main/fep/2677/fep-2677.md),
 //!   to the instance actor (the server's `Application`).

@@ -102,10 +102,15 @@ impl Jrd {
         }
     }
 
-    /// Adds an alias.
+    /// Adds an alias at the end, unless the JRD already lists it: an alias names another URI
+    /// for the subject, and saying it twice says nothing more (a server whose profile page is
+    /// its actor id would otherwise list that URL twice).
     #[must_use]
     pub fn with_alias(mut self, alias: impl Into<String>) -> Jrd {
-        self.aliases.push(alias.into());
+        let alias = alias.into();
+        if !self.aliases.contains(&alias) {
+            self.aliases.push(alias);
+        }
         self
     }
 

@@ -184,11 +184,20 @@ impl App for TestApp {
         Ok(Some(CollectionItems::new(total, items)))
     }
 
+    /// The richest version, with what only 2.2 has: the routes write it in each version
+    /// they serve.
     async fn nodeinfo(&self) -> Result<NodeInfo, AppError> {
-        NodeInfo::builder(Version::V2_1, "federation-tests", "0.1.0")
+        NodeInfo::builder(Version::V2_2, "federation-tests", "0.1.0")
             .protocol(Protocol::ACTIVITYPUB)
-            .users(Users::new().with_total(1).with_active_month(1))
+            .users(
+                Users::new()
+                    .with_total(1)
+                    .with_active_month(1)
+                    .with_active_week(1),
+            )
             .local_posts(3)
+            .repository("https://example.org/federation-tests.git")
+            .instance_name("Local example")
             .build()
             .map_err(AppError::new)
     }
@@ -392,28 +401,51 @@ async fn nodeinfo_links_its_document_and_the_instance_actor() {
     );
     assert_eq!(discovery.instance_actor(), Some(at("/actors/instance")));
 
-    let (status, headers, body) =
-        get_as(&site, &at("/nodeinfo/2.1"), "application/json", None).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        content_type(&headers),
-        r#"application/json; profile="http://nodeinfo.diaspora.software/ns/schema/2.1#""#
-    );
-    let document = json_of(&body);
-    let schema: Value = serde_json::from_slice(
-        &std::fs::read(fixtures().join("nodeinfo/schema-2.1.json")).unwrap(),
-    )
-    .unwrap();
-    let validator = jsonschema::draft4::new(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&document)
-        .map(|e| e.to_string())
+    // Each version linked is served, and validates against its own schema.
+    let linked: Vec<(Version, Url)> = discovery
+        .nodeinfo_links()
+        .map(|(version, link)| (version, Url::parse(link.href.as_deref().unwrap()).unwrap()))
         .collect();
-    assert!(errors.is_empty(), "{document}\n{errors:#?}");
     assert_eq!(
-        NodeInfo::from_slice(&body).unwrap().software.name,
-        "federation-tests"
+        linked,
+        [
+            (Version::V2_0, at("/nodeinfo/2.0")),
+            (Version::V2_1, at("/nodeinfo/2.1")),
+        ]
     );
+    for (version, url) in linked {
+        let (status, headers, body) = get_as(&site, &url, "application/json", None).await;
+        assert_eq!(status, StatusCode::OK, "{url}");
+        assert_eq!(
+            content_type(&headers),
+            format!(
+                r#"application/json; profile="http://nodeinfo.diaspora.software/ns/schema/{}#""#,
+                version.as_str()
+            )
+        );
+        let document = json_of(&body);
+        let schema: Value = serde_json::from_slice(
+            &std::fs::read(fixtures().join(format!("nodeinfo/schema-{}.json", version.as_str())))
+                .unwrap(),
+        )
+        .unwrap();
+        let validator = jsonschema::draft4::new(&schema).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&document)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{url}: {document}\n{errors:#?}");
+        let info = NodeInfo::from_slice(&body).unwrap();
+        assert_eq!(info.version, version);
+        assert_eq!(info.software.name, "federation-tests");
+        // The instance's name, which only 2.2 has a member for, is in the metadata.
+        assert_eq!(info.metadata["nodeName"], "Local example", "{url}");
+    }
+    // Versions not linked are not served.
+    for path in ["/nodeinfo/2.2", "/nodeinfo/1.0", "/nodeinfo/x"] {
+        let (status, _, _) = get_as(&site, &at(path), "application/json", None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
 }
 
 #[tokio::test]

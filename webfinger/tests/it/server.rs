@@ -146,3 +146,29 @@ fn asynchronous_lookup_in_two_steps() {
     assert_eq!(query.respond(found).status(), StatusCode::OK);
     assert_eq!(query.respond(None).status(), StatusCode::NOT_FOUND);
 }
+
+/// A server whose actor id is also its profile page (content negotiation) lists it once.
+#[test]
+fn aliases_are_listed_once_in_order() {
+    let acct = "acct:alice@example.com".parse().unwrap();
+    let id = Url::parse("https://example.com/actors/alice").unwrap();
+    let jrd = account_jrd(&acct, &id, Some(&id));
+    assert_eq!(jrd.aliases, ["https://example.com/actors/alice"]);
+    let page = Url::parse("https://example.com/@alice").unwrap();
+    let jrd = account_jrd(&acct, &id, Some(&page))
+        .with_alias("https://example.com/@alice")
+        .with_alias("https://example.com/users/1")
+        .with_alias("https://example.com/actors/alice");
+    assert_eq!(
+        jrd.aliases,
+        [
+            "https://example.com/@alice",
+            "https://example.com/actors/alice",
+            "https://example.com/users/1"
+        ]
+    );
+    // What a server sent is read as it is.
+    let read =
+        Jrd::from_slice(br#"{"subject":"acct:a@b.example","aliases":["x:1","x:1"]}"#).unwrap();
+    assert_eq!(read.aliases, ["x:1", "x:1"]);
+}
