@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+mod check;
 mod discovery;
 mod parse;
 mod signatures;
@@ -21,6 +22,29 @@ pub(crate) fn fedi(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run fedi")
+}
+
+/// Runs `fedi` with `args` off the async runtime's threads.
+pub(crate) async fn fedi_async(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        fedi(&args)
+    })
+    .await
+    .expect("fedi ran")
+}
+
+/// The stdout of `output` as one JSON value (with stderr in the message when it is not).
+pub(crate) fn stdout_json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}
+stderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
 }
 
 /// Each stdout line of `output`, as JSON.
