@@ -7,6 +7,7 @@
 )]
 
 mod fetch;
+mod fuzz_replay;
 mod inbox;
 mod keys;
 mod outbox;

@@ -15,6 +15,9 @@ mod digest_header {
 mod content_digest {
     include!("../../../fuzz/checks/content_digest.rs");
 }
+mod signature_base {
+    include!("../../../fuzz/checks/signature_base.rs");
+}
 
 fn replay(target: &str, check: fn(&[u8])) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -51,6 +54,11 @@ fn digest_header_corpus() {
 #[test]
 fn content_digest_corpus() {
     replay("content_digest", content_digest::check);
+}
+
+#[test]
+fn signature_base_corpus() {
+    replay("signature_base", signature_base::check);
 }
 
 /// The fixtures' real headers go through the checks too.

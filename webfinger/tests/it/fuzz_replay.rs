@@ -12,6 +12,10 @@ mod webfinger_jrd {
     include!("../../../fuzz/checks/webfinger_jrd.rs");
 }
 
+mod webfinger_roundtrip {
+    include!("../../../fuzz/checks/webfinger_roundtrip.rs");
+}
+
 fn corpus(target: &str) -> std::path::PathBuf {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus")).join(target)
 }
@@ -40,5 +44,12 @@ fn jrd_corpus() {
     }
     for path in files_in(&fixtures_dir().join("webfinger")) {
         webfinger_jrd::check(&read(&path));
+    }
+}
+
+#[test]
+fn roundtrip_corpus() {
+    for path in files_in(&corpus("webfinger_roundtrip")) {
+        webfinger_roundtrip::check(&read(&path));
     }
 }

@@ -9,7 +9,9 @@
 )]
 
 mod check;
+mod commands;
 mod discovery;
+mod fedify;
 mod parse;
 mod signatures;
 
