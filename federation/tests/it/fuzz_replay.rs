@@ -14,6 +14,10 @@ mod key_documents {
     include!("../../../fuzz/checks/key_documents.rs");
 }
 
+mod sanitize_html {
+    include!("../../../fuzz/checks/sanitize_html.rs");
+}
+
 fn corpus(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../fuzz/corpus")
@@ -70,6 +74,53 @@ fn key_documents_corpus_and_fixtures() {
     }
     for path in inputs {
         key_documents::check(&std::fs::read(&path).unwrap());
+    }
+}
+
+#[test]
+fn sanitize_html_corpus_and_fixture_html() {
+    replay("sanitize_html", sanitize_html::check);
+    // The HTML every fixture carries in `content`, `summary` and `name` (and their maps).
+    fn html_in(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(members) => {
+                for (key, value) in members {
+                    match (key.as_str(), value) {
+                        ("content" | "summary" | "name", serde_json::Value::String(html)) => {
+                            out.push(html.clone());
+                        }
+                        (
+                            "contentMap" | "summaryMap" | "nameMap",
+                            serde_json::Value::Object(map),
+                        ) => {
+                            out.extend(map.values().filter_map(|v| v.as_str().map(str::to_owned)));
+                        }
+                        _ => html_in(value, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| html_in(item, out)),
+            _ => {}
+        }
+    }
+    let mut html = Vec::new();
+    for entry in std::fs::read_dir(fixtures()).unwrap() {
+        let dir = entry.unwrap().path();
+        if dir.is_dir() {
+            for path in files(&dir) {
+                if let Ok(value) = serde_json::from_slice(&std::fs::read(&path).unwrap()) {
+                    html_in(&value, &mut html);
+                }
+            }
+        }
+    }
+    assert!(
+        html.len() > 100,
+        "only {} HTML strings in the fixtures",
+        html.len()
+    );
+    for html in html {
+        sanitize_html::check(html.as_bytes());
     }
 }
 
