@@ -59,6 +59,30 @@ fn plain_excerpt(html: &str, max: usize) -> String {
     }
 }
 
+/// `document` (another server's object) with its HTML sanitized as it is stored: `content`,
+/// `summary` and their language maps. What is stored is safe wherever it goes next (a page, a
+/// calendar, a collection); pages sanitize it again when they show it.
+fn sanitized(mut document: Value) -> Value {
+    fn clean(value: &mut Value) {
+        if let Value::String(html) = value {
+            *html = sanitize(html);
+        }
+    }
+    if let Value::Object(map) = &mut document {
+        for key in ["content", "summary"] {
+            if let Some(value) = map.get_mut(key) {
+                clean(value);
+            }
+        }
+        for key in ["contentMap", "summaryMap"] {
+            if let Some(Value::Object(languages)) = map.get_mut(key) {
+                languages.values_mut().for_each(clean);
+            }
+        }
+    }
+    document
+}
+
 /// The summary Mastodon shows for an event: when, where, and the start of the description.
 fn event_summary(event: &Value) -> String {
     let mut parts = Vec::new();
@@ -289,7 +313,7 @@ impl Instance {
 
     /// Who may manage a local event: its organizer, and its group's administrators and
     /// moderators.
-    async fn may_manage(&self, event: &ObjectRow, me: &str) -> Result<bool> {
+    pub(crate) async fn may_manage(&self, event: &ObjectRow, me: &str) -> Result<bool> {
         if str_of(&event.document, "actor") == Some(me)
             || event.attributed_to.as_deref() == Some(me)
         {
@@ -808,7 +832,7 @@ impl Instance {
         if self.is_local(id.as_str()) {
             return self.event(id.as_str()).await;
         }
-        let document = object.to_value();
+        let document = sanitized(object.to_value());
         let attributed_to = document
             .get("attributedTo")
             .and_then(id_of)
@@ -838,7 +862,9 @@ impl Instance {
             kind: "Event".into(),
             local: false,
             attributed_to: attributed_to.clone(),
-            context: attributed_to,
+            // Filed under its group, unless it names one of ours: a local group's events are
+            // made here, never by another server.
+            context: attributed_to.filter(|group| !self.is_local(group)),
             in_reply_to: None,
             start_time: start,
             document,
@@ -915,7 +941,7 @@ impl Instance {
         let AnyObject::Object(note) = object else {
             return Ok(false);
         };
-        let document = object.to_value();
+        let document = sanitized(object.to_value());
         let Some(id) = note.props.id.as_ref() else {
             return Ok(false);
         };
@@ -1136,14 +1162,93 @@ impl Instance {
             if let Some(id) = incoming.object.id()
                 && !self.is_local(id.as_str())
                 && let Ok(object) = self.fetch(id.as_str(), &mut budget).await
+                && self.is_solicited(&incoming, &object).await?
             {
                 self.store_remote_object(&object, &incoming, &mut budget)
                     .await?;
             }
             return Ok(());
         };
+        if !self.is_solicited(&incoming, object).await? {
+            return Ok(());
+        }
         self.store_remote_object(object, &incoming, &mut budget)
             .await
+    }
+
+    /// Whether `object`, which `incoming` creates or updates, concerns this instance, as
+    /// Mastodon decides for a `Create` ("related to local activity"): an object already stored
+    /// here (an update), from an actor followed here (its sender or author), addressed to an
+    /// actor or collection here, or answering an object stored here. Anything else is
+    /// unsolicited and dropped unseen: an instance publishes what its people asked for, not
+    /// what anyone sends to its shared inbox. Actors (profile updates) always concern it.
+    async fn is_solicited(&self, incoming: &Incoming, object: &AnyObject) -> Result<bool> {
+        if matches!(object, AnyObject::Actor(_)) {
+            return Ok(true);
+        }
+        if let Some(id) = object.id()
+            && self.db().object(id.as_str()).await?.is_some()
+        {
+            return Ok(true);
+        }
+        // Its authors count when they are of the sender's server (a Mobilizon group's event sent
+        // by a member): a server speaks for its own actors only.
+        let authors = object
+            .props()
+            .attributed_to
+            .iter()
+            .flatten()
+            .filter_map(activitypub_core::reference_id)
+            .filter(|author| activitypub_core::origin::same_origin(author, &incoming.actor));
+        for actor in std::iter::once(&incoming.actor).chain(authors) {
+            if self.is_followed_source(actor).await? {
+                return Ok(true);
+            }
+        }
+        let addresses = activitypub_core::addressing::recipients(&incoming.activity.props)
+            .chain(activitypub_core::addressing::recipients(object.props()))
+            .filter_map(activitypub_core::Address::id);
+        for address in addresses {
+            if self.is_local(address.as_str()) {
+                return Ok(true);
+            }
+        }
+        for parent in object
+            .props()
+            .in_reply_to
+            .iter()
+            .flatten()
+            .filter_map(activitypub_core::reference_id)
+        {
+            if self.is_local(parent.as_str())
+                || self
+                    .db()
+                    .object(parent.as_str())
+                    .await?
+                    .is_some_and(|row| !row.deleted)
+            {
+                return Ok(true);
+            }
+        }
+        debug!(actor = %incoming.actor, object = ?object.id(), "unsolicited content; dropped");
+        Ok(false)
+    }
+
+    /// Whether what `actor` sends is followed here: a local actor follows it (the follow
+    /// accepted), or the instance actor follows an actor of its server (`follow-instance`:
+    /// the content of a followed instance is wanted).
+    async fn is_followed_source(&self, actor: &activitypub_core::Iri) -> Result<bool> {
+        if self.db().is_followed(actor.as_str()).await? {
+            return Ok(true);
+        }
+        for followed in self.db().following(INSTANCE_ACTOR, 0, i64::MAX).await? {
+            if let Ok(followed) = activitypub_core::Iri::parse(followed)
+                && activitypub_core::origin::same_origin(actor, &followed)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     async fn store_remote_object(
@@ -1200,6 +1305,13 @@ impl Instance {
     }
 
     async fn on_announce(&self, incoming: Incoming) -> Result<()> {
+        // A share counts when its sharer is followed here, as Mastodon shows boosts from the
+        // accounts one follows; whose object it shares does not matter. Anyone else's share is
+        // dropped before its object is fetched.
+        if !self.is_followed_source(&incoming.actor).await? {
+            debug!(actor = %incoming.actor, "an Announce from someone not followed here; dropped");
+            return Ok(());
+        }
         let mut budget = incoming.budget.clone();
         let object = match &incoming.object {
             IncomingObject::Object(object) => (**object).clone(),

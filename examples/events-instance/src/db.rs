@@ -7,6 +7,8 @@
 
 use std::str::FromStr;
 
+use activitypub_core::addressing;
+use activitypub_core::{Address, AnyObject, PUBLIC};
 use anyhow::{Context, Result};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
@@ -78,6 +80,136 @@ const SCHEMA: &[&str] = &[
         url TEXT,
         updated BIGINT NOT NULL)",
 ];
+
+/// Schema change 2: who may see each object and activity, one row per address (see
+/// [`audience_of`]), written with the document it belongs to. A database made before this
+/// change gets the rows of its documents once, when it is opened ([`Db::open`]).
+const AUDIENCE_SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS ev_audience (
+        object TEXT NOT NULL,
+        address TEXT NOT NULL,
+        PRIMARY KEY (object, address))",
+    "CREATE INDEX IF NOT EXISTS ev_audience_address ON ev_audience (address)",
+];
+
+/// The setting that records that the audience rows of the documents stored before schema
+/// change 2 were written.
+const AUDIENCE_FILLED: &str = "schema_audience_filled";
+
+/// The most addresses a [`Scope`] holds: a reader in more collections than this is judged on
+/// the first ones (its own ids come first).
+const MAX_SCOPE: usize = 200;
+
+/// Who may see an object or an activity, from its document: every address of `to`, `bto`,
+/// `cc`, `bcc` and `audience` (ActivityPub §6, read with `activitypub_core::addressing`), the
+/// public collection in any spelling written as [`PUBLIC`], and its authors (`attributedTo`,
+/// `actor`), who always see their own.
+pub(crate) fn audience_of(document: &serde_json::Value) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |address: &str| {
+        if !out.iter().any(|a| a == address) {
+            out.push(address.to_owned());
+        }
+    };
+    if let Ok(object) = AnyObject::from_value(document.clone()) {
+        let props = object.props();
+        if addressing::is_public(props) {
+            add(PUBLIC);
+        }
+        for id in addressing::recipients(props).filter_map(Address::id) {
+            add(id.as_str());
+        }
+    }
+    for key in ["attributedTo", "actor"] {
+        for author in ids_in(document.get(key)) {
+            add(author);
+        }
+    }
+    out
+}
+
+/// The ids in a value that is an id, an object with one, or an array of those.
+fn ids_in(value: Option<&serde_json::Value>) -> Vec<&str> {
+    match value {
+        Some(serde_json::Value::String(id)) => vec![id.as_str()],
+        Some(serde_json::Value::Object(object)) => object
+            .get("id")
+            .and_then(serde_json::Value::as_str)
+            .into_iter()
+            .collect(),
+        Some(serde_json::Value::Array(items)) => {
+            items.iter().flat_map(|item| ids_in(Some(item))).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// What a reader may see: the public collection, and the addresses that name the reader (its
+/// ids, and the collections it is in). Every listing and every lookup of objects and activities
+/// for someone to see goes through [`Scope::condition`], the one judgment of visibility.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Scope {
+    /// [`PUBLIC`] first, then the reader's addresses.
+    addresses: Vec<String>,
+}
+
+impl Scope {
+    /// An anonymous reader: the public collection only.
+    pub(crate) fn anonymous() -> Self {
+        Self {
+            addresses: vec![PUBLIC.to_owned()],
+        }
+    }
+
+    /// A reader named by `addresses` (its ids first, then its collections), capped at
+    /// [`MAX_SCOPE`].
+    pub(crate) fn of(addresses: impl IntoIterator<Item = String>) -> Self {
+        let mut scope = Self::anonymous();
+        for address in addresses {
+            if scope.addresses.len() > MAX_SCOPE {
+                break;
+            }
+            if !scope.addresses.contains(&address) {
+                scope.addresses.push(address);
+            }
+        }
+        scope
+    }
+
+    /// The reader's own addresses (its ids, then its collections), without the public
+    /// collection.
+    pub(crate) fn addresses(&self) -> impl Iterator<Item = &str> {
+        self.addresses.iter().skip(1).map(String::as_str)
+    }
+
+    /// Whether the reader is one of `actors` (ids).
+    pub(crate) fn is_among(&self, actors: &[String]) -> bool {
+        self.addresses()
+            .any(|a| actors.iter().any(|actor| actor == a))
+    }
+
+    /// The SQL condition that the object or activity whose id is `column` is visible; its
+    /// parameters are `$first` onwards, bound by [`Scope::bind`].
+    fn condition(&self, column: &str, first: usize) -> String {
+        let parameters: Vec<String> = (first..first + self.addresses.len())
+            .map(|n| format!("${n}"))
+            .collect();
+        format!(
+            "EXISTS (SELECT 1 FROM ev_audience v WHERE v.object = {column} AND v.address IN ({}))",
+            parameters.join(", ")
+        )
+    }
+
+    /// Binds the parameters of [`Scope::condition`].
+    fn bind<'q>(&self, mut query: AnyQuery<'q>) -> AnyQuery<'q> {
+        for address in &self.addresses {
+            query = query.bind(address.clone());
+        }
+        query
+    }
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// A local actor.
 #[derive(Debug, Clone)]
@@ -193,13 +325,89 @@ impl Db {
                 .execute(&pool)
                 .await?;
         }
-        for statement in SCHEMA {
+        for statement in SCHEMA.iter().chain(AUDIENCE_SCHEMA) {
             sqlx::query(*statement)
                 .execute(&pool)
                 .await
                 .with_context(|| format!("creating the schema: {statement}"))?;
         }
-        Ok(Db { pool })
+        let db = Db { pool };
+        db.fill_audience().await?;
+        Ok(db)
+    }
+
+    /// Writes the audience rows of the documents stored before schema change 2, once. Every
+    /// object stored then was public (the instance made nothing else), as were the tombstones'
+    /// objects.
+    async fn fill_audience(&self) -> Result<()> {
+        if self.setting(AUDIENCE_FILLED).await?.is_some() {
+            return Ok(());
+        }
+        for table in ["ev_objects", "ev_activities"] {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT id, document FROM {table}
+                 WHERE NOT EXISTS (SELECT 1 FROM ev_audience a WHERE a.object = {table}.id)"
+            )))
+            .fetch_all(&self.pool)
+            .await?;
+            for row in rows {
+                let id: String = row.try_get("id")?;
+                let document: String = row.try_get("document")?;
+                let document: serde_json::Value =
+                    serde_json::from_str(&document).context("a stored document is not JSON")?;
+                let mut audience = audience_of(&document);
+                if document.get("type").and_then(serde_json::Value::as_str) == Some("Tombstone") {
+                    audience.push(PUBLIC.to_owned());
+                }
+                let mut tx = self.pool.begin().await?;
+                for address in audience {
+                    sqlx::query(
+                        "INSERT INTO ev_audience (object, address) VALUES ($1, $2)
+                         ON CONFLICT (object, address) DO NOTHING",
+                    )
+                    .bind(&id)
+                    .bind(address)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+            }
+        }
+        self.set_setting(AUDIENCE_FILLED, "1").await
+    }
+
+    /// Replaces the audience rows of `id` with those of `document`, within `tx`.
+    async fn put_audience(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        id: &str,
+        document: &serde_json::Value,
+    ) -> Result<()> {
+        sqlx::query("DELETE FROM ev_audience WHERE object = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        for address in audience_of(document) {
+            sqlx::query(
+                "INSERT INTO ev_audience (object, address) VALUES ($1, $2)
+                 ON CONFLICT (object, address) DO NOTHING",
+            )
+            .bind(id)
+            .bind(address)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the object or activity `id` is visible in `scope`.
+    pub(crate) async fn is_visible(&self, id: &str, scope: &Scope) -> Result<bool> {
+        let sql = format!(
+            "SELECT CAST(CASE WHEN {} THEN 1 ELSE 0 END AS BIGINT) AS n",
+            scope.condition("$1", 2)
+        );
+        let query = scope.bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()));
+        let row = query.fetch_one(&self.pool).await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
     }
 
     /// The `n` of a `SELECT COUNT(*) AS n ...` query with one text parameter (or none).
@@ -328,6 +536,18 @@ impl Db {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// The members of `group` (administrators, moderators and members), by id.
+    pub(crate) async fn members(&self, group: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT actor FROM ev_members WHERE group_name = $1
+             AND role IN ('administrator', 'moderator', 'member') ORDER BY actor",
+        )
+        .bind(group)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("actor")?)).collect()
     }
 
     pub(crate) async fn member_count(&self, group: &str) -> Result<i64> {
@@ -493,6 +713,58 @@ impl Db {
         .await
     }
 
+    /// The collections of this instance that `actor` (local or remote) is in, as addresses:
+    /// the followers of the local actors it follows, the local groups it is a member of (the
+    /// group and its members), and the events it takes part in (their participants; the
+    /// event or remote group itself). `actors` is the prefix of local actor ids
+    /// (`https://host/actors/`).
+    pub(crate) async fn collections_of(&self, actor: &str, actors: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let rows = sqlx::query("SELECT local_name FROM ev_followers WHERE follower = $1")
+            .bind(actor)
+            .fetch_all(&self.pool)
+            .await?;
+        for row in rows {
+            let name: String = row.try_get("local_name")?;
+            out.push(format!("{actors}{name}/followers"));
+        }
+        let rows = sqlx::query(
+            "SELECT group_name FROM ev_members WHERE actor = $1
+             AND role IN ('administrator', 'moderator', 'member')",
+        )
+        .bind(actor)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in rows {
+            let name: String = row.try_get("group_name")?;
+            out.push(format!("{actors}{name}"));
+            out.push(format!("{actors}{name}/members"));
+        }
+        let rows = sqlx::query(
+            "SELECT event FROM ev_participations WHERE actor = $1 AND state = 'accepted'",
+        )
+        .bind(actor)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in rows {
+            let event: String = row.try_get("event")?;
+            out.push(format!("{event}/participants"));
+            out.push(event);
+        }
+        Ok(out)
+    }
+
+    /// Whether a local actor follows `actor`, the follow accepted.
+    pub(crate) async fn is_followed(&self, actor: &str) -> Result<bool> {
+        let n = self
+            .count(
+                "SELECT COUNT(*) AS n FROM ev_following WHERE target = $1 AND state = 'accepted'",
+                Some(actor),
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
     /// Whether any local actor follows, is followed by, or has a participation of `actor`.
     pub(crate) async fn knows_actor(&self, actor: &str) -> Result<bool> {
         let row = sqlx::query(
@@ -510,7 +782,10 @@ impl Db {
 
     // --- objects
 
+    /// Stores `object` and who may see it ([`audience_of`] its document). A tombstone keeps
+    /// the audience of the object it replaces: whoever could see the object learns it is gone.
     pub(crate) async fn put_object(&self, object: &ObjectRow) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO ev_objects (id, kind, local, attributed_to, context, in_reply_to, start_time,
                 document, deleted, published, updated, stored)
@@ -533,8 +808,12 @@ impl Db {
         .bind(object.updated)
         // When first stored, in microseconds: orders comments published in the same second.
         .bind(now_micros())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if !object.deleted {
+            Self::put_audience(&mut tx, &object.id, &object.document).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -548,51 +827,86 @@ impl Db {
         row.as_ref().map(object_row).transpose()
     }
 
-    /// Events (not deleted) starting at or after `from`, soonest first; of one group if given.
+    /// Events (not deleted) visible in `scope` starting at or after `from`, soonest first; of
+    /// one group if given (filed under it: a remote event only names a local group, it is never
+    /// filed under one).
     pub(crate) async fn upcoming_events(
         &self,
         from: i64,
         group: Option<&str>,
+        scope: &Scope,
         limit: i64,
     ) -> Result<Vec<ObjectRow>> {
-        let rows = match group {
-            Some(group) => {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {OBJECT_COLUMNS} FROM ev_objects WHERE kind = 'Event' AND deleted = 0
-                     AND start_time >= $1 AND (context = $2 OR attributed_to = $2)
-                     ORDER BY start_time LIMIT $3"
-                )))
-                .bind(from)
-                .bind(group)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {OBJECT_COLUMNS} FROM ev_objects WHERE kind = 'Event' AND deleted = 0
-                     AND start_time >= $1 ORDER BY start_time LIMIT $2"
-                )))
-                .bind(from)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-            }
+        let query = match group {
+            Some(group) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {OBJECT_COLUMNS} FROM ev_objects WHERE kind = 'Event' AND deleted = 0
+                 AND start_time >= $1 AND context = $2 AND {}
+                 ORDER BY start_time LIMIT $3",
+                scope.condition("ev_objects.id", 4)
+            )))
+            .bind(from)
+            .bind(group.to_owned())
+            .bind(limit),
+            None => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {OBJECT_COLUMNS} FROM ev_objects WHERE kind = 'Event' AND deleted = 0
+                 AND start_time >= $1 AND {} ORDER BY start_time LIMIT $2",
+                scope.condition("ev_objects.id", 3)
+            )))
+            .bind(from)
+            .bind(limit),
         };
+        let rows = scope.bind(query).fetch_all(&self.pool).await?;
         rows.iter().map(object_row).collect()
     }
 
-    /// Every event of a group, past ones too (for its calendar).
-    pub(crate) async fn group_events(&self, group: &str, limit: i64) -> Result<Vec<ObjectRow>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+    /// Every event of a group visible in `scope`, past ones too (for its calendar).
+    pub(crate) async fn group_events(
+        &self,
+        group: &str,
+        scope: &Scope,
+        limit: i64,
+    ) -> Result<Vec<ObjectRow>> {
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {OBJECT_COLUMNS} FROM ev_objects WHERE kind = 'Event' AND deleted = 0
-             AND (context = $1 OR attributed_to = $1) ORDER BY start_time LIMIT $2"
+             AND context = $1 AND {} ORDER BY start_time LIMIT $2",
+            scope.condition("ev_objects.id", 3)
         )))
-        .bind(group)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        .bind(group.to_owned())
+        .bind(limit);
+        let rows = scope.bind(query).fetch_all(&self.pool).await?;
         rows.iter().map(object_row).collect()
+    }
+
+    /// The comments on an event (replies included) visible in `scope`, oldest first.
+    pub(crate) async fn visible_comments(
+        &self,
+        event: &str,
+        scope: &Scope,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<ObjectRow>> {
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {OBJECT_COLUMNS} FROM ev_objects WHERE kind <> 'Event' AND context = $1
+             AND deleted = 0 AND {} ORDER BY published, stored, id LIMIT $2 OFFSET $3",
+            scope.condition("ev_objects.id", 4)
+        )))
+        .bind(event.to_owned())
+        .bind(limit)
+        .bind(offset);
+        let rows = scope.bind(query).fetch_all(&self.pool).await?;
+        rows.iter().map(object_row).collect()
+    }
+
+    /// How many comments on an event are visible in `scope`.
+    pub(crate) async fn visible_comment_count(&self, event: &str, scope: &Scope) -> Result<i64> {
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) AS n FROM ev_objects WHERE kind <> 'Event' AND context = $1
+             AND deleted = 0 AND {}",
+            scope.condition("ev_objects.id", 2)
+        )))
+        .bind(event.to_owned());
+        let row = scope.bind(query).fetch_one(&self.pool).await?;
+        Ok(row.try_get("n")?)
     }
 
     /// The comments on an event (replies included), oldest first.
@@ -679,13 +993,15 @@ impl Db {
 
     // --- activities (outboxes)
 
+    /// Stores an activity of local actor `actor_name`, and who may see it.
     pub(crate) async fn put_activity(
         &self,
         id: &str,
         actor_name: &str,
         document: &serde_json::Value,
     ) -> Result<()> {
-        sqlx::query(
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
             "INSERT INTO ev_activities (id, actor_name, document, published) VALUES ($1, $2, $3, $4)
              ON CONFLICT (id) DO NOTHING",
         )
@@ -693,8 +1009,12 @@ impl Db {
         .bind(actor_name)
         .bind(document.to_string())
         .bind(now())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if inserted.rows_affected() == 1 {
+            Self::put_audience(&mut tx, id, document).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -710,21 +1030,24 @@ impl Db {
         .transpose()
     }
 
+    /// The activities of `actor_name` visible in `scope`, newest first.
     pub(crate) async fn outbox(
         &self,
         actor_name: &str,
+        scope: &Scope,
         offset: i64,
         limit: i64,
     ) -> Result<Vec<serde_json::Value>> {
-        let rows = sqlx::query(
-            "SELECT document FROM ev_activities WHERE actor_name = $1
+        let sql = format!(
+            "SELECT document FROM ev_activities WHERE actor_name = $1 AND {}
              ORDER BY published DESC, id DESC LIMIT $2 OFFSET $3",
-        )
-        .bind(actor_name)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
+            scope.condition("ev_activities.id", 4)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(actor_name.to_owned())
+            .bind(limit)
+            .bind(offset);
+        let rows = scope.bind(query).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 let text: String = r.try_get("document")?;
@@ -733,12 +1056,15 @@ impl Db {
             .collect()
     }
 
-    pub(crate) async fn outbox_count(&self, actor_name: &str) -> Result<i64> {
-        self.count(
-            "SELECT COUNT(*) AS n FROM ev_activities WHERE actor_name = $1",
-            Some(actor_name),
-        )
-        .await
+    /// How many activities of `actor_name` are visible in `scope`.
+    pub(crate) async fn outbox_count(&self, actor_name: &str, scope: &Scope) -> Result<i64> {
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM ev_activities WHERE actor_name = $1 AND {}",
+            scope.condition("ev_activities.id", 2)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(actor_name.to_owned());
+        let row = scope.bind(query).fetch_one(&self.pool).await?;
+        Ok(row.try_get("n")?)
     }
 
     // --- the inbox's record of processed activities

@@ -322,7 +322,9 @@ async fn start_with<S: Store>(
     let server = Arc::new(Server {
         config: RoutesConfig::new(base_url.clone())
             .with_instance_actor(INSTANCE_ACTOR)
-            .with_authorized_fetch(options.authorized_fetch),
+            .with_authorized_fetch(options.authorized_fetch)
+            // Who signed a GET decides what it is shown (web.rs).
+            .with_identify_signed_fetches(true),
         app: instance.clone(),
         inbox,
     });

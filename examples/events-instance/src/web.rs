@@ -1,5 +1,14 @@
 //! What the instance serves: its ActivityPub documents (through `federation::routes`), the
 //! client-to-server outbox, web pages and calendars.
+//!
+//! Every page, calendar, document and collection shows its reader only what the reader may
+//! see: a [`Reader`] becomes a [`Scope`] (the addresses that name it), and the database judges
+//! each object by its stored addressing against it (`Scope` in `db.rs`, the one judgment).
+//! Anonymous readers (web pages, unsigned GETs) see public content; a signed GET (authorized
+//! fetch, or a signature the routes identify) also what is addressed to its signer or to a
+//! collection of this instance it is in; a local account's bearer token (`/` and the
+//! calendars) also what is addressed to its identities or their collections, and to the
+//! followers of the remote actors they follow.
 
 use activitypub_core::{AnyObject, Event};
 use axum::Router;
@@ -8,6 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
+use federation::keys::RemoteKey;
 use federation::routes::{
     App, AppError, CollectionItems, CollectionKind, ObjectState, Representation,
 };
@@ -18,7 +28,7 @@ use url::Url;
 
 use crate::activities::ClientError;
 use crate::app::{INSTANCE_ACTOR, Instance, hash_token};
-use crate::db::{ObjectRow, now};
+use crate::db::{ObjectRow, Scope, now};
 use crate::html::{self, ActorView, CommentView, EventSummary, EventView, GroupView};
 use crate::ics;
 
@@ -33,7 +43,325 @@ fn typed_event(document: &Value) -> Option<Event> {
     }
 }
 
+/// Who reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reader {
+    /// Nobody known: public content only.
+    Anonymous,
+    /// The actor that signed a GET (its key's owner).
+    Signed(String),
+    /// A local account (its bearer token): the names of its identities.
+    Account(Vec<String>),
+}
+
+impl Reader {
+    /// The reader of a GET the routes verified: its key's owner, or nobody.
+    fn of(requester: Option<&RemoteKey>) -> Self {
+        requester.map_or(Self::Anonymous, |key| Self::Signed(key.owner.to_string()))
+    }
+}
+
+/// Items per page of the collections served here, as in `federation::routes`.
+const PAGE_SIZE: u64 = 20;
+
+/// A paged `OrderedCollection` in the shape `federation::routes` gives the actors' collections:
+/// the collection (`page` `None`) with `totalItems`, `first` and `last`, or its page `page`
+/// (from 1) with `orderedItems`, `next` and `prev`. `items` are the page's items.
+fn paged_collection(id: &str, page: Option<u64>, total: u64, items: Vec<Value>) -> Value {
+    let page_url = |n: u64| format!("{id}?page={n}");
+    let mut document = serde_json::Map::new();
+    document.insert("@context".into(), federation::routes::default_context());
+    match page {
+        None => {
+            document.insert("id".into(), json!(id));
+            document.insert("type".into(), json!("OrderedCollection"));
+            document.insert("totalItems".into(), json!(total));
+            document.insert("first".into(), json!(page_url(1)));
+            if total > 0 {
+                document.insert("last".into(), json!(page_url(total.div_ceil(PAGE_SIZE))));
+            }
+        }
+        Some(n) => {
+            document.insert("id".into(), json!(page_url(n)));
+            document.insert("type".into(), json!("OrderedCollectionPage"));
+            document.insert("partOf".into(), json!(id));
+            document.insert("totalItems".into(), json!(total));
+            document.insert("orderedItems".into(), Value::Array(items));
+            if n.saturating_mul(PAGE_SIZE) < total {
+                document.insert("next".into(), json!(page_url(n.saturating_add(1))));
+            }
+            if n > 1 {
+                document.insert("prev".into(), json!(page_url(n - 1)));
+            }
+        }
+    }
+    Value::Object(document)
+}
+
+/// The page a collection URL asks for: `None` for the collection itself, `Err` for a query
+/// that is not `page=N` (N from 1).
+fn page_of(url: &Url) -> Result<Option<u64>, ()> {
+    match url.query() {
+        None => Ok(None),
+        Some(_) => {
+            let mut page = None;
+            for (key, value) in url.query_pairs() {
+                match (key.as_ref(), value.parse::<u64>()) {
+                    ("page", Ok(n)) if n >= 1 && page.is_none() => page = Some(n),
+                    _ => return Err(()),
+                }
+            }
+            page.map(Some).ok_or(())
+        }
+    }
+}
+
+/// The offset and limit of page `page` (none for the collection itself).
+fn window(page: Option<u64>) -> (i64, i64) {
+    match page {
+        Some(n) => (
+            i64::try_from(n.saturating_sub(1).saturating_mul(PAGE_SIZE)).unwrap_or(i64::MAX),
+            i64::try_from(PAGE_SIZE).unwrap_or(i64::MAX),
+        ),
+        None => (0, 0),
+    }
+}
+
 impl Instance {
+    /// What `reader` may see.
+    pub(crate) async fn scope(&self, reader: &Reader) -> anyhow::Result<Scope> {
+        let actors = self.actor_id("").to_string();
+        let mut addresses = Vec::new();
+        match reader {
+            Reader::Anonymous => return Ok(Scope::anonymous()),
+            Reader::Signed(actor) => {
+                addresses.push(actor.clone());
+                addresses.extend(self.db().collections_of(actor, &actors).await?);
+            }
+            Reader::Account(names) => {
+                let ids: Vec<String> = names
+                    .iter()
+                    .map(|name| self.actor_id(name).to_string())
+                    .collect();
+                addresses.extend(ids.iter().cloned());
+                for (name, id) in names.iter().zip(&ids) {
+                    addresses.extend(self.db().collections_of(id, &actors).await?);
+                    // The followers collections of the remote actors it follows, as their
+                    // documents name them (those the key cache holds).
+                    for target in self.db().following(name, 0, i64::MAX).await? {
+                        if let Some(actor) = self.keys().cached_actor(&target)
+                            && let Some(followers) = &actor.actor.followers
+                        {
+                            addresses.push(followers.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Scope::of(addresses))
+    }
+
+    /// The reader a request's `Authorization: Bearer` names: a local account, or nobody without
+    /// the header. `Err` for a token that is no account's.
+    async fn bearer_reader(&self, headers: &HeaderMap) -> Result<Reader, Response> {
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Ok(Reader::Anonymous);
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let Some(token) = token else {
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "only bearer tokens are understood here",
+            ));
+        };
+        match self.db().identities_by_token(&hash_token(token)).await {
+            Ok(names) if !names.is_empty() => Ok(Reader::Account(names)),
+            Ok(_) => Err(error(StatusCode::UNAUTHORIZED, "unknown token")),
+            Err(e) => {
+                warn!(error = %e, "token lookup failed");
+                Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+            }
+        }
+    }
+
+    /// The object at `url` (an event, a comment, an activity, or a collection they name) as a
+    /// reader in `scope` may see it: what it may not see is [`ObjectState::NotFound`], so that
+    /// whether it exists is not given away.
+    async fn object_in(
+        &self,
+        url: &Url,
+        representation: Representation,
+        scope: &Scope,
+    ) -> anyhow::Result<ObjectState> {
+        let segments: Vec<&str> = url
+            .path_segments()
+            .map(Iterator::collect)
+            .unwrap_or_default();
+        match segments.as_slice() {
+            ["events", uuid, collection @ ("replies" | "participants")] => {
+                let Ok(page) = page_of(url) else {
+                    return Ok(ObjectState::NotFound);
+                };
+                let event = self.url(&format!("events/{uuid}"));
+                let Some(row) = self.event(event.as_str()).await?.filter(|r| r.local) else {
+                    return Ok(ObjectState::NotFound);
+                };
+                if !self.db().is_visible(&row.id, scope).await? {
+                    return Ok(ObjectState::NotFound);
+                }
+                let id = format!("{}/{collection}", row.id);
+                let document = if *collection == "replies" {
+                    self.replies_collection(&row, &id, page, scope).await?
+                } else {
+                    self.participants_collection(&row, &id, page, scope).await?
+                };
+                Ok(ObjectState::Found {
+                    document,
+                    html: None,
+                })
+            }
+            ["actors", name, "members"] => {
+                let Ok(page) = page_of(url) else {
+                    return Ok(ObjectState::NotFound);
+                };
+                match self.db().actor(name).await? {
+                    Some(group) if group.kind == "Group" => Ok(ObjectState::Found {
+                        document: self.members_collection(name, page, scope).await?,
+                        html: None,
+                    }),
+                    _ => Ok(ObjectState::NotFound),
+                }
+            }
+            _ if url.query().is_some() => Ok(ObjectState::NotFound),
+            ["activities", _] => {
+                let id = url.as_str();
+                match self.db().activity(id).await? {
+                    Some(document) if self.db().is_visible(id, scope).await? => {
+                        Ok(ObjectState::Found {
+                            document,
+                            html: None,
+                        })
+                    }
+                    _ => Ok(ObjectState::NotFound),
+                }
+            }
+            ["events", _] | ["comments", _] => {
+                let id = url.as_str();
+                let Some(row) = self.db().object(id).await?.filter(|r| r.local) else {
+                    return Ok(ObjectState::NotFound);
+                };
+                if !self.db().is_visible(id, scope).await? {
+                    return Ok(ObjectState::NotFound);
+                }
+                if row.deleted {
+                    return Ok(ObjectState::Gone {
+                        tombstone: row.document,
+                    });
+                }
+                let html = if representation == Representation::Html && row.kind == "Event" {
+                    self.event_html(&row, scope).await
+                } else {
+                    None
+                };
+                Ok(ObjectState::Found {
+                    document: row.document,
+                    html,
+                })
+            }
+            _ => Ok(ObjectState::NotFound),
+        }
+    }
+
+    /// The `replies` of a local event: the ids of the comments and replies on it that `scope`
+    /// may see, oldest first.
+    async fn replies_collection(
+        &self,
+        event: &ObjectRow,
+        id: &str,
+        page: Option<u64>,
+        scope: &Scope,
+    ) -> anyhow::Result<Value> {
+        let total = self.db().visible_comment_count(&event.id, scope).await?;
+        let (offset, limit) = window(page);
+        let items = if page.is_some() {
+            self.db()
+                .visible_comments(&event.id, scope, offset, limit)
+                .await?
+                .into_iter()
+                .map(|c| Value::String(c.id))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(paged_collection(
+            id,
+            page,
+            u64::try_from(total).unwrap_or(0),
+            items,
+        ))
+    }
+
+    /// The `participants` of a local event. How many there are is public (the event's
+    /// `participantCount` says it); who they are is shown to the event's organizers and to
+    /// the participants themselves (each participation is told to the others, as Mobilizon
+    /// does), and to nobody else.
+    async fn participants_collection(
+        &self,
+        event: &ObjectRow,
+        id: &str,
+        page: Option<u64>,
+        scope: &Scope,
+    ) -> anyhow::Result<Value> {
+        let participants = self.db().participants(&event.id, "accepted").await?;
+        let mut entitled = scope.is_among(&participants);
+        if !entitled {
+            for reader in scope.addresses() {
+                if self.may_manage(event, reader).await? {
+                    entitled = true;
+                    break;
+                }
+            }
+        }
+        let items = self.page_items(participants.iter().cloned(), page, entitled);
+        Ok(paged_collection(id, page, participants.len() as u64, items))
+    }
+
+    /// The `members` of local group `name`: how many is public (its page shows it); who they
+    /// are is shown to its members only, as Mobilizon does.
+    async fn members_collection(
+        &self,
+        name: &str,
+        page: Option<u64>,
+        scope: &Scope,
+    ) -> anyhow::Result<Value> {
+        let members = self.db().members(name).await?;
+        let entitled = scope.is_among(&members);
+        let id = format!("{}/members", self.actor_id(name));
+        let items = self.page_items(members.iter().cloned(), page, entitled);
+        Ok(paged_collection(&id, page, members.len() as u64, items))
+    }
+
+    /// The items of page `page` of `all`, when the reader is `entitled` to them.
+    fn page_items(
+        &self,
+        all: impl Iterator<Item = String>,
+        page: Option<u64>,
+        entitled: bool,
+    ) -> Vec<Value> {
+        let Some(n) = page.filter(|_| entitled) else {
+            return Vec::new();
+        };
+        let skip =
+            usize::try_from(n.saturating_sub(1).saturating_mul(PAGE_SIZE)).unwrap_or(usize::MAX);
+        let take = usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
+        all.skip(skip).take(take).map(Value::String).collect()
+    }
+
     async fn actor_view(&self, id: &str) -> ActorView {
         let (name, handle) = self.actor_name(id).await;
         ActorView {
@@ -43,7 +371,7 @@ impl Instance {
         }
     }
 
-    async fn event_html(&self, row: &ObjectRow) -> Option<String> {
+    async fn event_html(&self, row: &ObjectRow, scope: &Scope) -> Option<String> {
         let event = typed_event(&row.document)?;
         let group = match row.context.as_deref() {
             Some(group) => Some(self.actor_view(group).await),
@@ -63,7 +391,12 @@ impl Instance {
             event.participant_count.unwrap_or(0)
         };
         let mut comments = Vec::new();
-        for comment in self.db().comments(&row.id).await.unwrap_or_default() {
+        let comments_seen = self
+            .db()
+            .visible_comments(&row.id, scope, 0, i64::MAX)
+            .await
+            .unwrap_or_default();
+        for comment in comments_seen {
             let author = match comment.attributed_to.as_deref() {
                 Some(author) => self.actor_view(author).await,
                 None => ActorView {
@@ -133,9 +466,10 @@ impl App for Instance {
         let document = self.actor_document(&row).map_err(app_error)?;
         let html = if representation == Representation::Html && row.kind == "Group" {
             let id = self.actor_id(name);
+            // Browsers are not identified: the page shows what anyone may see.
             let events = self
                 .db()
-                .upcoming_events(now() - 86_400, Some(id.as_str()), 100)
+                .upcoming_events(now() - 86_400, Some(id.as_str()), &Scope::anonymous(), 100)
                 .await
                 .map_err(app_error)?;
             let members = self.db().member_count(name).await.map_err(app_error)?;
@@ -162,46 +496,22 @@ impl App for Instance {
         url: &Url,
         representation: Representation,
     ) -> Result<ObjectState, AppError> {
-        let id = url.as_str();
-        let segments: Vec<&str> = url
-            .path_segments()
-            .map(Iterator::collect)
-            .unwrap_or_default();
-        match segments.as_slice() {
-            ["activities", _] => Ok(match self.db().activity(id).await.map_err(app_error)? {
-                Some(document) => ObjectState::Found {
-                    document,
-                    html: None,
-                },
-                None => ObjectState::NotFound,
-            }),
-            ["events", _] | ["comments", _] => {
-                let Some(row) = self
-                    .db()
-                    .object(id)
-                    .await
-                    .map_err(app_error)?
-                    .filter(|r| r.local)
-                else {
-                    return Ok(ObjectState::NotFound);
-                };
-                if row.deleted {
-                    return Ok(ObjectState::Gone {
-                        tombstone: row.document,
-                    });
-                }
-                let html = if representation == Representation::Html && row.kind == "Event" {
-                    self.event_html(&row).await
-                } else {
-                    None
-                };
-                Ok(ObjectState::Found {
-                    document: row.document,
-                    html,
-                })
-            }
-            _ => Ok(ObjectState::NotFound),
-        }
+        self.object_for(url, representation, None).await
+    }
+
+    async fn object_for(
+        &self,
+        url: &Url,
+        representation: Representation,
+        requester: Option<&RemoteKey>,
+    ) -> Result<ObjectState, AppError> {
+        let scope = self
+            .scope(&Reader::of(requester))
+            .await
+            .map_err(app_error)?;
+        self.object_in(url, representation, &scope)
+            .await
+            .map_err(app_error)
     }
 
     async fn collection(
@@ -211,6 +521,17 @@ impl App for Instance {
         offset: u64,
         limit: u64,
     ) -> Result<Option<CollectionItems>, AppError> {
+        self.collection_for(name, kind, offset, limit, None).await
+    }
+
+    async fn collection_for(
+        &self,
+        name: &str,
+        kind: CollectionKind,
+        offset: u64,
+        limit: u64,
+        requester: Option<&RemoteKey>,
+    ) -> Result<Option<CollectionItems>, AppError> {
         if self.db().actor(name).await.map_err(app_error)?.is_none() {
             return Ok(None);
         }
@@ -218,10 +539,18 @@ impl App for Instance {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let db = self.db();
         let (total, items) = match kind {
-            CollectionKind::Outbox => (
-                db.outbox_count(name).await.map_err(app_error)?,
-                db.outbox(name, offset, limit).await.map_err(app_error)?,
-            ),
+            CollectionKind::Outbox => {
+                let scope = self
+                    .scope(&Reader::of(requester))
+                    .await
+                    .map_err(app_error)?;
+                (
+                    db.outbox_count(name, &scope).await.map_err(app_error)?,
+                    db.outbox(name, &scope, offset, limit)
+                        .await
+                        .map_err(app_error)?,
+                )
+            }
             CollectionKind::Followers => (
                 db.follower_count(name).await.map_err(app_error)?,
                 db.followers(name, offset, limit)
@@ -358,10 +687,24 @@ fn calendar(body: String) -> Response {
     response
 }
 
-async fn upcoming(State(instance): State<Instance>) -> Response {
+/// The scope of the reader a page request names (see [`Instance::bearer_reader`]), or the
+/// response refusing it.
+async fn page_scope(instance: &Instance, headers: &HeaderMap) -> Result<Scope, Response> {
+    let reader = instance.bearer_reader(headers).await?;
+    instance.scope(&reader).await.map_err(|e| {
+        warn!(error = %e, "finding what a reader may see failed");
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    })
+}
+
+async fn upcoming(State(instance): State<Instance>, headers: HeaderMap) -> Response {
+    let scope = match page_scope(&instance, &headers).await {
+        Ok(scope) => scope,
+        Err(response) => return response,
+    };
     match instance
         .db()
-        .upcoming_events(now() - 86_400, None, 200)
+        .upcoming_events(now() - 86_400, None, &scope, 200)
         .await
     {
         Ok(rows) => html_page(html::upcoming_page(
@@ -375,9 +718,25 @@ async fn upcoming(State(instance): State<Instance>) -> Response {
     }
 }
 
-async fn event_calendar(State(instance): State<Instance>, Path(uuid): Path<String>) -> Response {
+async fn event_calendar(
+    State(instance): State<Instance>,
+    Path(uuid): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let scope = match page_scope(&instance, &headers).await {
+        Ok(scope) => scope,
+        Err(response) => return response,
+    };
     let id = instance.url(&format!("events/{uuid}"));
-    let row = match instance.event(id.as_str()).await {
+    let found = match instance.event(id.as_str()).await {
+        Ok(Some(row)) => instance
+            .db()
+            .is_visible(&row.id, &scope)
+            .await
+            .map(|visible| visible.then_some(row)),
+        other => other,
+    };
+    let row = match found {
         Ok(Some(row)) => row,
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(e) => {
@@ -394,7 +753,15 @@ async fn event_calendar(State(instance): State<Instance>, Path(uuid): Path<Strin
     }
 }
 
-async fn group_calendar(State(instance): State<Instance>, Path(name): Path<String>) -> Response {
+async fn group_calendar(
+    State(instance): State<Instance>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let scope = match page_scope(&instance, &headers).await {
+        Ok(scope) => scope,
+        Err(response) => return response,
+    };
     let row = match instance.db().actor(&name).await {
         Ok(Some(row)) if row.kind == "Group" || row.name == INSTANCE_ACTOR => row,
         Ok(_) => return StatusCode::NOT_FOUND.into_response(),
@@ -404,7 +771,7 @@ async fn group_calendar(State(instance): State<Instance>, Path(name): Path<Strin
         }
     };
     let id = instance.actor_id(&name);
-    let rows = match instance.db().group_events(id.as_str(), 1000).await {
+    let rows = match instance.db().group_events(id.as_str(), &scope, 1000).await {
         Ok(rows) => rows,
         Err(e) => {
             warn!(error = %e, "listing events failed");

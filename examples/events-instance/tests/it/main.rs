@@ -9,7 +9,11 @@
 )]
 
 mod cli;
+mod collections;
 mod fedify;
 mod fixtures;
+mod peer;
 mod postgres;
 mod two_instances;
+mod unsolicited;
+mod visibility;

@@ -80,10 +80,11 @@ pub(super) async fn run(ctx: &mut Ctx, report: &mut Report) {
         return;
     }
 
-    // The acceptance every refusal is compared with.
+    // The acceptance every refusal is compared with. draft-cavage first: every server that
+    // verifies signatures takes it (RFC 9421 has its own check).
     let signing = Signing::DoubleKnock {
-        base: ephemeral.main().rsa_signer(Standard::Rfc9421),
-        first: Standard::Rfc9421,
+        base: ephemeral.main().rsa_signer(Standard::Cavage),
+        first: Standard::Cavage,
     };
     let accepted = match ephemeral.follow(&target, &inbox, &signing).await {
         Ok((id, delivery)) if delivery.answer.status.is_success() => {

@@ -8,11 +8,13 @@
     clippy::indexing_slicing
 )]
 
+mod bovine;
 mod check;
 mod commands;
 mod discovery;
 mod fedify;
 mod parse;
+mod peer;
 mod signatures;
 
 use std::path::{Path, PathBuf};
