@@ -11,7 +11,7 @@ use tracing::{debug, info, warn};
 use url::Url;
 
 use crate::app::{INSTANCE_ACTOR, Instance, context, rfc3339, unix};
-use crate::db::{ObjectRow, Participation, now};
+use crate::db::{EventLock, ObjectRow, Participation, now};
 
 /// A client's request that cannot be carried out, with the status to answer.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +108,108 @@ fn event_summary(event: &Value) -> String {
     summary
 }
 
+/// The recipients of a client's activity (ActivityPub §6), by addressing member, each once.
+/// The activity's and its object's are merged, as §6.2 asks a server to copy the recipients of
+/// a `Create` to its object and back.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Addressing {
+    to: Vec<String>,
+    bto: Vec<String>,
+    cc: Vec<String>,
+    bcc: Vec<String>,
+    audience: Vec<String>,
+}
+
+impl Addressing {
+    /// What the client put in `activity` and in its `object`. The public collection is written
+    /// [`PUBLIC`] whatever its spelling (`as:Public`, `Public`).
+    pub(crate) fn of_client(activity: &serde_json::Map<String, Value>, object: &Value) -> Self {
+        let mut addressing = Addressing::default();
+        for source in [Some(activity), object.as_object()].into_iter().flatten() {
+            for (key, list) in [
+                ("to", &mut addressing.to),
+                ("bto", &mut addressing.bto),
+                ("cc", &mut addressing.cc),
+                ("bcc", &mut addressing.bcc),
+                ("audience", &mut addressing.audience),
+            ] {
+                let values = match source.get(key) {
+                    Some(Value::Array(values)) => values.iter().collect(),
+                    Some(value) => vec![value],
+                    None => Vec::new(),
+                };
+                for address in values.into_iter().filter_map(id_of) {
+                    let address = match address {
+                        "as:Public" | "Public" => PUBLIC,
+                        other => other,
+                    };
+                    if !list.iter().any(|a| a == address) {
+                        list.push(address.to_owned());
+                    }
+                }
+            }
+        }
+        addressing
+    }
+
+    /// Addressed to the public when the client addressed it to no one (the documented
+    /// default); whether it is public.
+    fn default_public(&mut self) -> bool {
+        let lists = [&self.to, &self.bto, &self.cc, &self.bcc, &self.audience];
+        if lists.iter().all(|list| list.is_empty()) {
+            self.to.push(PUBLIC.to_owned());
+        }
+        [&self.to, &self.bto, &self.cc, &self.bcc, &self.audience]
+            .iter()
+            .any(|list| list.iter().any(|a| a == PUBLIC))
+    }
+
+    /// Adds `address` to `cc`, unless it is a recipient already.
+    fn add_cc(&mut self, address: &str) {
+        let known = [&self.to, &self.bto, &self.cc, &self.bcc, &self.audience]
+            .iter()
+            .any(|list| list.iter().any(|a| a == address));
+        if !known {
+            self.cc.push(address.to_owned());
+        }
+    }
+
+    /// Writes the addressing into `document`: `to` and `cc` (always), `audience` (when there
+    /// is one), and `bto` and `bcc` only when `hidden` (an activity about to be delivered; a
+    /// document that is stored or served never has them).
+    fn write(&self, document: &mut serde_json::Map<String, Value>, hidden: bool) {
+        for key in ["bto", "bcc", "audience"] {
+            document.remove(key);
+        }
+        document.insert("to".into(), json!(self.to));
+        document.insert("cc".into(), json!(self.cc));
+        if !self.audience.is_empty() {
+            document.insert("audience".into(), json!(self.audience));
+        }
+        if hidden {
+            for (key, list) in [("bto", &self.bto), ("bcc", &self.bcc)] {
+                if !list.is_empty() {
+                    document.insert(key.into(), json!(list));
+                }
+            }
+        }
+    }
+}
+
+/// `activity` without `bto` and `bcc`, in it and in its object (ActivityPub §6): what is stored
+/// and shown of an activity that had hidden recipients.
+pub(crate) fn without_hidden_recipients(mut activity: Value) -> Value {
+    if let Value::Object(map) = &mut activity {
+        map.remove("bto");
+        map.remove("bcc");
+        if let Some(Value::Object(object)) = map.get_mut("object") {
+            object.remove("bto");
+            object.remove("bcc");
+        }
+    }
+    activity
+}
+
 impl Instance {
     /// Handles a client-to-server POST by identity `name`; returns the activity as stored.
     pub(crate) async fn client_post(&self, name: &str, body: Value) -> Result<Value, ClientError> {
@@ -134,11 +236,14 @@ impl Instance {
         let me = self.actor_id(name).to_string();
         let object = activity.get("object").cloned().unwrap_or(Value::Null);
         match kind.as_str() {
-            "Create" => match str_of(&object, "type") {
-                Some("Event") => self.create_event(name, &me, object).await,
-                Some("Note") => self.create_comment(name, &me, object).await,
-                other => Err(bad(format!("cannot create a {other:?}"))),
-            },
+            "Create" => {
+                let addressing = Addressing::of_client(&activity, &object);
+                match str_of(&object, "type") {
+                    Some("Event") => self.create_event(name, &me, object, addressing).await,
+                    Some("Note") => self.create_comment(name, &me, object, addressing).await,
+                    other => Err(bad(format!("cannot create a {other:?}"))),
+                }
+            }
             "Update" => self.update_event(name, &me, object).await,
             "Delete" => self.delete_object(name, &me, &object).await,
             "Join" => self.join(name, &me, &object).await,
@@ -155,6 +260,7 @@ impl Instance {
         name: &str,
         me: &str,
         object: Value,
+        mut addressing: Addressing,
     ) -> Result<Value, ClientError> {
         let Value::Object(mut event) = object else {
             return Err(bad("the event is not an object"));
@@ -200,11 +306,16 @@ impl Instance {
             .and_then(Value::as_u64)
             .unwrap_or(0);
         let attributed_to = group.as_ref().map_or(me, |(g, _)| g.as_str()).to_owned();
-        let mut cc = vec![Value::String(format!("{me}/followers"))];
-        if let Some((group, _)) = &group {
-            cc.insert(0, Value::String(format!("{group}/followers")));
+        // What the client addressed, and what the server adds: the followers of the group and
+        // of the organizer when the event is public, and its participants.
+        let public = addressing.default_public();
+        if public {
+            if let Some((group, _)) = &group {
+                addressing.add_cc(&format!("{group}/followers"));
+            }
+            addressing.add_cc(&format!("{me}/followers"));
         }
-        cc.push(Value::String(format!("{id}/participants")));
+        addressing.add_cc(&format!("{id}/participants"));
         if let Some(content) = event.get("content").and_then(Value::as_str) {
             let clean = sanitize(content);
             event.insert("content".into(), Value::String(clean));
@@ -219,8 +330,6 @@ impl Instance {
             ("url", json!(id.as_str())),
             ("attributedTo", json!(attributed_to)),
             ("actor", json!(me)),
-            ("to", json!([PUBLIC])),
-            ("cc", Value::Array(cc.clone())),
             ("published", json!(rfc3339(now))),
             ("updated", json!(rfc3339(now))),
             ("participantCount", json!(0)),
@@ -249,6 +358,7 @@ impl Instance {
             let summary = event_summary(&Value::Object(event.clone()));
             event.insert("summary".into(), Value::String(summary));
         }
+        addressing.write(&mut event, false);
         let event = Value::Object(event);
         self.db()
             .put_object(&ObjectRow {
@@ -265,28 +375,24 @@ impl Instance {
                 updated: now,
             })
             .await?;
-        let activity = self.activity(
-            "Create",
-            me,
-            event.clone(),
-            json!([PUBLIC]),
-            Value::Array(cc),
-        );
+        let activity = self.addressed_activity("Create", me, event, &addressing);
         self.publish(name, activity.clone(), Some(id.as_str()))
             .await?;
         // Public events are announced by the instance actor to the instances following it.
-        let instance = self.actor_id(INSTANCE_ACTOR).to_string();
-        let announce = self.activity(
-            "Announce",
-            &instance,
-            json!(id.as_str()),
-            json!([format!("{instance}/followers")]),
-            json!([PUBLIC]),
-        );
-        self.publish(INSTANCE_ACTOR, announce, Some(id.as_str()))
-            .await?;
+        if public {
+            let instance = self.actor_id(INSTANCE_ACTOR).to_string();
+            let announce = self.activity(
+                "Announce",
+                &instance,
+                json!(id.as_str()),
+                json!([format!("{instance}/followers")]),
+                json!([PUBLIC]),
+            );
+            self.publish(INSTANCE_ACTOR, announce, Some(id.as_str()))
+                .await?;
+        }
         info!(event = %id, %name, "event published");
-        Ok(activity)
+        Ok(without_hidden_recipients(activity))
     }
 
     /// A new activity of `kind` by `actor`.
@@ -309,6 +415,23 @@ impl Instance {
             "cc": cc,
             "published": rfc3339(now()),
         })
+    }
+
+    /// A new activity of `kind` by `actor` about `object`, addressed as `addressing` says, the
+    /// hidden recipients (`bto`, `bcc`) included: [`Instance::publish`] delivers to them and
+    /// keeps them out of what it stores and sends.
+    fn addressed_activity(
+        &self,
+        kind: &str,
+        actor: &str,
+        object: Value,
+        addressing: &Addressing,
+    ) -> Value {
+        let mut activity = self.activity(kind, actor, object, json!([]), json!([]));
+        if let Value::Object(map) = &mut activity {
+            addressing.write(map, true);
+        }
+        activity
     }
 
     /// Who may manage a local event: its organizer, and its group's administrators and
@@ -412,19 +535,7 @@ impl Instance {
     /// Writes the participant count (and remaining capacity) of a local event into it.
     async fn refresh_counts(&self, row: &mut ObjectRow) -> Result<u64> {
         let count = self.db().participants(&row.id, "accepted").await?.len() as u64;
-        if let Value::Object(document) = &mut row.document {
-            document.insert("participantCount".into(), json!(count));
-            let capacity = document
-                .get("maximumAttendeeCapacity")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
-            if capacity > 0 {
-                document.insert(
-                    "remainingAttendeeCapacity".into(),
-                    json!(capacity.saturating_sub(count)),
-                );
-            }
-        }
+        write_counts(&mut row.document, count);
         Ok(count)
     }
 
@@ -473,6 +584,7 @@ impl Instance {
         name: &str,
         me: &str,
         object: Value,
+        mut addressing: Addressing,
     ) -> Result<Value, ClientError> {
         let in_reply_to = object
             .get("inReplyTo")
@@ -493,7 +605,13 @@ impl Instance {
         let (_, id) = self.new_id("comments");
         let now = now();
         let organizer = str_of(&event.document, "actor").map(str::to_owned);
-        let mut cc: Vec<Value> = vec![json!(format!("{me}/followers"))];
+        // What the client addressed, and what the server adds: the thread's people (the
+        // organizer, the group, the author answered) always, and the commenter's followers and
+        // the event's participants when the comment is public.
+        let public = addressing.default_public();
+        if public {
+            addressing.add_cc(&format!("{me}/followers"));
+        }
         for actor in [
             organizer.clone(),
             event.attributed_to.clone(),
@@ -502,14 +620,14 @@ impl Instance {
         .into_iter()
         .flatten()
         {
-            if actor != me && !cc.contains(&json!(actor)) {
-                cc.push(json!(actor));
+            if actor != me {
+                addressing.add_cc(&actor);
             }
         }
-        if event.local {
-            cc.push(json!(format!("{}/participants", event.id)));
+        if event.local && public {
+            addressing.add_cc(&format!("{}/participants", event.id));
         }
-        let note = json!({
+        let mut note = json!({
             "@context": context(),
             "id": id.as_str(),
             "type": "Note",
@@ -519,9 +637,10 @@ impl Instance {
             "content": sanitize(content),
             "mediaType": "text/html",
             "published": rfc3339(now),
-            "to": [PUBLIC],
-            "cc": cc,
         });
+        if let Value::Object(map) = &mut note {
+            addressing.write(map, false);
+        }
         self.db()
             .put_object(&ObjectRow {
                 id: id.to_string(),
@@ -537,10 +656,10 @@ impl Instance {
                 updated: now,
             })
             .await?;
-        let activity = self.activity("Create", me, note, json!([PUBLIC]), json!(cc));
+        let activity = self.addressed_activity("Create", me, note, &addressing);
         self.publish(name, activity.clone(), Some(&event.id))
             .await?;
-        Ok(activity)
+        Ok(without_hidden_recipients(activity))
     }
 
     /// The event a reply belongs to, and the author of the object answered.
@@ -696,73 +815,82 @@ impl Instance {
                 "not an organizer of this event".into(),
             ));
         }
-        if participation.state != "pending" {
-            return Err(bad(format!("the participation is {}", participation.state)));
+        // Decided with the event locked: a Join or another decision may have come first.
+        let mut lock = self
+            .db()
+            .lock_event(&event.id)
+            .await?
+            .ok_or_else(|| ClientError::NotFound("the event is gone".into()))?;
+        let current = lock
+            .participation(&participation.actor)
+            .await?
+            .filter(|p| p.join_id == participation.join_id)
+            .ok_or_else(|| ClientError::NotFound(format!("no Join {join_id}")))?;
+        if current.state != "pending" {
+            return Err(bad(format!("the participation is {}", current.state)));
         }
-        let accept = accept && !self.is_full(&event).await?;
+        let accept = accept && has_room(&mut lock).await?;
+        let state = if accept { "accepted" } else { "rejected" };
+        let (event, participation) = record_participation(lock, current, state).await?;
         let activity = self.answer_join(event, participation, accept).await?;
         Ok(activity)
     }
 
-    async fn is_full(&self, event: &ObjectRow) -> Result<bool> {
-        let capacity = event
-            .document
-            .get("maximumAttendeeCapacity")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        if capacity == 0 {
-            return Ok(false);
-        }
-        let accepted = self.db().participants(&event.id, "accepted").await?.len() as u64;
-        Ok(accepted >= capacity)
-    }
-
     /// A Join of a local event: accepted (open events with room), rejected (full, or by
-    /// invitation only) or left pending (restricted events wait for an organizer).
+    /// invitation only) or left pending (restricted events wait for an organizer). The seat is
+    /// taken with the event locked ([`crate::db::Db::lock_event`]), so Joins arriving together
+    /// never take more seats than the event has.
     pub(crate) async fn process_join(
         &self,
         event: ObjectRow,
         joiner: &str,
         join_id: &str,
     ) -> Result<()> {
-        if let Some(existing) = self.db().participation(&event.id, joiner).await?
+        let Some(mut lock) = self.db().lock_event(&event.id).await? else {
+            debug!(%joiner, event = %event.id, "a Join of an event that is gone");
+            return Ok(());
+        };
+        if let Some(existing) = lock.participation(joiner).await?
             && existing.state == "accepted"
         {
             debug!(%joiner, event = %event.id, "already participating");
             return Ok(());
         }
-        let mode = str_of(&event.document, "joinMode")
+        let mode = str_of(&lock.event.document, "joinMode")
             .unwrap_or("free")
             .to_owned();
+        let state =
+            if !matches!(mode.as_str(), "free" | "restricted") || !has_room(&mut lock).await? {
+                "rejected"
+            } else if mode == "restricted" {
+                "pending"
+            } else {
+                "accepted"
+            };
         let participation = Participation {
             event: event.id.clone(),
             actor: joiner.to_owned(),
             join_id: join_id.to_owned(),
-            state: "pending".into(),
+            state: state.into(),
         };
-        if self.is_full(&event).await? || !matches!(mode.as_str(), "free" | "restricted") {
-            self.answer_join(event, participation, false).await?;
-            return Ok(());
-        }
-        if mode == "restricted" {
-            self.db().put_participation(&participation).await?;
+        let (event, participation) = record_participation(lock, participation, state).await?;
+        if state == "pending" {
             info!(%joiner, event = %event.id, "participation awaits approval");
             return Ok(());
         }
-        self.answer_join(event, participation, true).await?;
+        self.answer_join(event, participation, state == "accepted")
+            .await?;
         Ok(())
     }
 
-    /// Records the decision on a Join, tells the participant (Accept or Reject from the
-    /// organizer) and, when accepted, sends the new participant count.
+    /// Tells the participant the decision recorded on its Join (Accept or Reject from the
+    /// organizer) and, when accepted, sends the event with its new participant count.
     async fn answer_join(
         &self,
-        mut event: ObjectRow,
-        mut participation: Participation,
+        event: ObjectRow,
+        participation: Participation,
         accept: bool,
     ) -> Result<Value> {
-        participation.state = if accept { "accepted" } else { "rejected" }.into();
-        self.db().put_participation(&participation).await?;
         let organizer = str_of(&event.document, "actor")
             .map(str::to_owned)
             .or_else(|| event.attributed_to.clone())
@@ -788,35 +916,34 @@ impl Instance {
             .await?;
         info!(participant = %participation.actor, event = %event.id, kind, "participation answered");
         if accept {
-            self.refresh_counts(&mut event).await?;
-            let now = now();
-            if let Value::Object(document) = &mut event.document {
-                document.insert("updated".into(), json!(rfc3339(now)));
-            }
-            event.updated = now;
-            self.db().put_object(&event).await?;
             self.send_event_update(&event, &organizer, &organizer_name)
                 .await?;
         }
         Ok(activity)
     }
 
-    async fn process_leave(&self, mut event: ObjectRow, actor: &str) -> Result<()> {
-        let Some(mut participation) = self.db().participation(&event.id, actor).await? else {
+    async fn process_leave(&self, event: ObjectRow, actor: &str) -> Result<()> {
+        if !event.local {
+            if let Some(mut participation) = self.db().participation(&event.id, actor).await? {
+                participation.state = "left".into();
+                self.db().put_participation(&participation).await?;
+            }
+            return Ok(());
+        }
+        // The seat is freed with the event locked, as Joins take them.
+        let Some(mut lock) = self.db().lock_event(&event.id).await? else {
+            return Ok(());
+        };
+        let Some(participation) = lock.participation(actor).await? else {
             return Ok(());
         };
         let was_accepted = participation.state == "accepted";
-        participation.state = "left".into();
-        self.db().put_participation(&participation).await?;
-        if was_accepted && event.local {
-            self.refresh_counts(&mut event).await?;
-            event.updated = now();
-            self.db().put_object(&event).await?;
-            if let Some(organizer) = str_of(&event.document, "actor").map(str::to_owned)
-                && let Some(name) = self.local_actor_name(&organizer)
-            {
-                self.send_event_update(&event, &organizer, &name).await?;
-            }
+        let (event, _) = record_participation(lock, participation, "left").await?;
+        if was_accepted
+            && let Some(organizer) = str_of(&event.document, "actor").map(str::to_owned)
+            && let Some(name) = self.local_actor_name(&organizer)
+        {
+            self.send_event_update(&event, &organizer, &name).await?;
         }
         Ok(())
     }
@@ -938,11 +1065,11 @@ impl Instance {
     /// Stores a remote comment whose parent is known; `false` if it is not a comment on an
     /// event here.
     async fn store_comment(&self, object: &AnyObject) -> Result<bool> {
-        let AnyObject::Object(note) = object else {
+        if !may_be_reply(object) {
             return Ok(false);
-        };
+        }
         let document = sanitized(object.to_value());
-        let Some(id) = note.props.id.as_ref() else {
+        let Some(id) = object.props().id.as_ref() else {
             return Ok(false);
         };
         let Some(in_reply_to) = document.get("inReplyTo").and_then(id_of) else {
@@ -956,15 +1083,20 @@ impl Instance {
             .and_then(Value::as_str)
             .and_then(unix)
             .unwrap_or_else(now);
+        // Stored under the kind `Note`, the instance's kind for comments, whatever the object's
+        // own type: the document keeps that.
         self.db()
             .put_object(&ObjectRow {
                 id: id.to_string(),
                 kind: "Note".into(),
                 local: false,
-                attributed_to: document
-                    .get("attributedTo")
-                    .and_then(id_of)
-                    .map(str::to_owned),
+                attributed_to: object
+                    .props()
+                    .attributed_to
+                    .as_ref()
+                    .and_then(OneOrMany::first)
+                    .and_then(activitypub_core::reference_id)
+                    .map(ToString::to_string),
                 context: Some(event.id),
                 in_reply_to: Some(in_reply_to.to_owned()),
                 start_time: None,
@@ -976,6 +1108,78 @@ impl Instance {
             .await?;
         Ok(true)
     }
+}
+
+/// Whether `object` can be a comment when it answers something here: any object (a `Note`, a
+/// PeerTube `Video`, a `Question`, a type no vocabulary here knows), but not an activity, an
+/// actor, a collection, a link, a tombstone or an event.
+fn may_be_reply(object: &AnyObject) -> bool {
+    !matches!(
+        object,
+        AnyObject::Activity(_)
+            | AnyObject::Actor(_)
+            | AnyObject::Collection(_)
+            | AnyObject::Link(_)
+            | AnyObject::Tombstone(_)
+            | AnyObject::Event(_)
+    )
+}
+
+/// Writes the participant count `count` (and the remaining capacity) into an event's document.
+fn write_counts(document: &mut Value, count: u64) {
+    if let Value::Object(document) = document {
+        document.insert("participantCount".into(), json!(count));
+        let capacity = document
+            .get("maximumAttendeeCapacity")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        if capacity > 0 {
+            document.insert(
+                "remainingAttendeeCapacity".into(),
+                json!(capacity.saturating_sub(count)),
+            );
+        }
+    }
+}
+
+/// Whether the locked event has a seat left (`maximumAttendeeCapacity` 0: no limit).
+async fn has_room(lock: &mut EventLock) -> Result<bool> {
+    let capacity = lock
+        .event
+        .document
+        .get("maximumAttendeeCapacity")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    Ok(capacity == 0 || lock.accepted().await? < capacity)
+}
+
+/// Records `participation` in `state` in the locked event and, when that changes the number
+/// of participants, writes the new counts into the event; then commits. Returns the event and
+/// the participation as stored.
+async fn record_participation(
+    mut lock: EventLock,
+    mut participation: Participation,
+    state: &str,
+) -> Result<(ObjectRow, Participation)> {
+    let was_accepted = lock
+        .participation(&participation.actor)
+        .await?
+        .is_some_and(|p| p.state == "accepted");
+    participation.state = state.to_owned();
+    lock.put_participation(&participation).await?;
+    if was_accepted != (state == "accepted") {
+        let count = lock.accepted().await?;
+        write_counts(&mut lock.event.document, count);
+        let now = now();
+        if let Value::Object(document) = &mut lock.event.document {
+            document.insert("updated".into(), json!(rfc3339(now)));
+        }
+        lock.event.updated = now;
+        lock.put_event().await?;
+    }
+    let event = lock.event.clone();
+    lock.commit().await?;
+    Ok((event, participation))
 }
 
 /// The link up a reply chain: an object's `inReplyTo`, until an event.
@@ -1264,16 +1468,16 @@ impl Instance {
                 }
                 self.remember_actor(&incoming.actor).await;
             }
-            AnyObject::Object(_) => {
-                if self.store_remote_comment(object, budget).await? {
-                    self.remember_actor(&incoming.actor).await;
-                    info!(kind = %incoming.activity.kind, "remote comment stored");
-                }
-            }
             AnyObject::Actor(actor) => {
                 if let Some(id) = &actor.props.id {
                     self.keys().invalidate(id.as_str());
                     self.remember_actor(id).await;
+                }
+            }
+            _ if may_be_reply(object) => {
+                if self.store_remote_comment(object, budget).await? {
+                    self.remember_actor(&incoming.actor).await;
+                    info!(kind = %incoming.activity.kind, object = object.type_name(), "remote comment stored");
                 }
             }
             _ => debug!(kind = object.type_name(), "nothing to do with it"),

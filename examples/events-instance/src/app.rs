@@ -80,6 +80,17 @@ pub(crate) fn unix(text: &str) -> Option<i64> {
         .map(OffsetDateTime::unix_timestamp)
 }
 
+/// The handle of user `user` of the server of `url`, as it is shown: `@user@host`, with the
+/// port when it is not the scheme's default (`@alice@127.0.0.1:8080`), since WebFinger finds
+/// the account only with it.
+pub(crate) fn handle(user: &str, url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("@{user}@{host}:{port}"),
+        None => format!("@{user}@{host}"),
+    }
+}
+
 /// How the instance is set up.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -320,7 +331,8 @@ impl Instance {
     }
 
     /// Stores `activity` in `actor_name`'s outbox and delivers it to everyone it is addressed
-    /// to. Deliveries sharing `ordering_key` arrive in order.
+    /// to. Deliveries sharing `ordering_key` arrive in order. Its hidden recipients (`bto`,
+    /// `bcc`) are delivered to, but neither stored nor sent (ActivityPub §6).
     pub(crate) async fn publish(
         &self,
         actor_name: &str,
@@ -332,7 +344,8 @@ impl Instance {
             .and_then(Value::as_str)
             .ok_or_else(|| anyhow!("an activity without an id"))?
             .to_owned();
-        self.db().put_activity(&id, actor_name, &activity).await?;
+        let stored = crate::activities::without_hidden_recipients(activity.clone());
+        self.db().put_activity(&id, actor_name, &stored).await?;
         let document = AnyObject::from_value(activity).context("an activity we wrote")?;
         let report = self
             .0
@@ -361,14 +374,19 @@ impl Instance {
         if let Some(name) = self.local_actor_name(id)
             && let Ok(Some(row)) = self.db().actor(&name).await
         {
-            let host = self.0.settings.base_url.host_str().unwrap_or_default();
-            let handle = match self.0.settings.base_url.port() {
-                Some(port) => format!("@{}@{host}:{port}", row.name),
-                None => format!("@{}@{host}", row.name),
-            };
+            let handle = handle(&row.name, &self.0.settings.base_url);
             return (row.display_name, Some(handle));
         }
-        if let Ok(Some((name, handle))) = self.db().remote_actor_name(id).await {
+        if let Ok(Some((name, stored))) = self.db().remote_actor_name(id).await {
+            // Handles stored before they had their `@` and port are made whole from the id.
+            let handle = match (stored, Url::parse(id)) {
+                (Some(stored), Ok(url)) if !stored.starts_with('@') => stored
+                    .split('@')
+                    .next()
+                    .filter(|user| !user.is_empty())
+                    .map(|user| handle(user, &url)),
+                (stored, _) => stored,
+            };
             return (name, handle);
         }
         (id.to_owned(), None)
@@ -392,7 +410,10 @@ impl Instance {
                 .map(ToString::to_string)
                 .or_else(|| actor.preferred_username.clone())
                 .unwrap_or_else(|| id.to_string());
-            let handle = actor.handle();
+            let handle = actor
+                .preferred_username
+                .as_deref()
+                .map(|user| handle(user, &url));
             let _ = self
                 .db()
                 .put_remote_actor(id.as_str(), &name, handle.as_deref(), Some(id.as_str()))

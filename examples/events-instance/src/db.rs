@@ -991,6 +991,35 @@ impl Db {
         rows.iter().map(|r| Ok(r.try_get("actor")?)).collect()
     }
 
+    /// Locks the local event `id` (not deleted) for a decision on its participations, or
+    /// `None` when there is no such event. Until the [`EventLock`] is committed or dropped,
+    /// every other lock of the event waits: its first statement writes the event's row, which
+    /// on PostgreSQL takes the row's lock and on SQLite the database's write lock, and every
+    /// read after it sees what the transactions before it committed. That is what keeps
+    /// Joins that arrive together from taking more seats than there are.
+    pub(crate) async fn lock_event(&self, id: &str) -> Result<Option<EventLock>> {
+        let mut tx = self.pool.begin().await?;
+        let locked = sqlx::query(
+            "UPDATE ev_objects SET updated = updated
+             WHERE id = $1 AND kind = 'Event' AND local = 1 AND deleted = 0",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if locked.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {OBJECT_COLUMNS} FROM ev_objects WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let event = object_row(&row)?;
+        Ok(Some(EventLock { tx, event }))
+    }
+
     // --- activities (outboxes)
 
     /// Stores an activity of local actor `actor_name`, and who may see it.
@@ -1127,6 +1156,75 @@ impl Db {
             .await?;
         row.map(|r| Ok((r.try_get("name")?, r.try_get("handle")?)))
             .transpose()
+    }
+}
+
+/// A local event locked by [`Db::lock_event`]: its participations are read and written in
+/// the lock's transaction, and nothing is kept unless [`EventLock::commit`] is called.
+#[derive(Debug)]
+pub(crate) struct EventLock {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    /// The event, as stored when it was locked.
+    pub(crate) event: ObjectRow,
+}
+
+impl EventLock {
+    /// `actor`'s participation in the event.
+    pub(crate) async fn participation(&mut self, actor: &str) -> Result<Option<Participation>> {
+        let row = sqlx::query(
+            "SELECT event, actor, join_id, state FROM ev_participations WHERE event = $1 AND actor = $2",
+        )
+        .bind(&self.event.id)
+        .bind(actor)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.as_ref().map(participation_row).transpose()
+    }
+
+    /// How many participations of the event are accepted.
+    pub(crate) async fn accepted(&mut self) -> Result<u64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM ev_participations WHERE event = $1 AND state = 'accepted'",
+        )
+        .bind(&self.event.id)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
+    }
+
+    /// Records a participation in the event (`p.event` is the event's id).
+    pub(crate) async fn put_participation(&mut self, p: &Participation) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO ev_participations (event, actor, join_id, state, updated) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (event, actor) DO UPDATE SET join_id = excluded.join_id,
+                state = excluded.state, updated = excluded.updated",
+        )
+        .bind(&self.event.id)
+        .bind(&p.actor)
+        .bind(&p.join_id)
+        .bind(&p.state)
+        .bind(now())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Stores the event's document and `updated` as [`EventLock::event`] now has them (its
+    /// counts; its addressing, and so who may see it, is left as it was).
+    pub(crate) async fn put_event(&mut self) -> Result<()> {
+        sqlx::query("UPDATE ev_objects SET document = $2, updated = $3 WHERE id = $1")
+            .bind(&self.event.id)
+            .bind(self.event.document.to_string())
+            .bind(self.event.updated)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Keeps what was written, and releases the lock.
+    pub(crate) async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
     }
 }
 

@@ -589,7 +589,7 @@ impl App for Instance {
             .await
             .map_err(app_error)?;
         nodeinfo::NodeInfoBuilder::new(
-            nodeinfo::Version::V2_1,
+            nodeinfo::Version::V2_2,
             "events-instance",
             env!("CARGO_PKG_VERSION"),
         )

@@ -8,12 +8,17 @@
     missing_docs
 )]
 
+mod addressing;
 mod cli;
 mod collections;
+mod discovery;
 mod fedify;
 mod fixtures;
+mod participation;
 mod peer;
 mod postgres;
+mod recording_peer;
+mod replies;
 mod two_instances;
 mod unsolicited;
 mod visibility;

@@ -13,7 +13,7 @@ use sqlx::Connection;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn postgres_url() -> Option<String> {
+pub(crate) fn postgres_url() -> Option<String> {
     match std::env::var("FEDERATION_QUEUE_PG_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
@@ -32,7 +32,7 @@ fn postgres_url() -> Option<String> {
 }
 
 /// A fresh database on the server of `url`, and its URL.
-async fn fresh_database(url: &str) -> anyhow::Result<String> {
+pub(crate) async fn fresh_database(url: &str) -> anyhow::Result<String> {
     let name = format!(
         "events_{}_{}",
         std::process::id(),
