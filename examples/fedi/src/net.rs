@@ -107,10 +107,19 @@ pub(crate) fn failure_kind(error: &(dyn StdError + 'static)) -> Option<&'static 
     }
     if text.contains("dns error") || text.contains("failed to lookup address") {
         Some("DNS")
-    } else if text.contains("certificate")
-        || text.contains("tls")
-        || text.contains("handshake")
-        || text.contains("invalid peer")
+    } else if [
+        // rustls's words for a failed handshake.
+        "certificate",
+        "tls",
+        "handshake",
+        "corrupt message",
+        "fatal alert",
+        "peer is incompatible",
+        "peer misbehaved",
+        "peer sent",
+    ]
+    .iter()
+    .any(|word| text.contains(word))
     {
         Some("TLS")
     } else if text.contains("connection refused") || text.contains("could not connect") {

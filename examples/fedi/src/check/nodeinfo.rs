@@ -284,3 +284,74 @@ fn check_list(
         None => out.push(format!("{pointer}: required, missing")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use serde_json::json;
+
+    use super::schema_violations;
+
+    fn valid() -> serde_json::Value {
+        json!({
+            "version": "2.1",
+            "software": {"name": "mobilizon", "version": "5.1.0", "repository": "https://x"},
+            "protocols": ["activitypub"],
+            "services": {"inbound": [], "outbound": ["atom1.0"]},
+            "openRegistrations": true,
+            "usage": {"users": {"total": 12, "activeMonth": 3}, "localPosts": 3},
+            "metadata": {},
+        })
+    }
+
+    #[test]
+    fn a_valid_document_has_no_violation() {
+        assert_eq!(schema_violations(&valid(), "2.1"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_rule_names_its_member() {
+        let cases = [
+            (
+                "/software/name",
+                json!({"name": "Mobilizon", "version": "1"}),
+            ),
+            ("/protocols: empty", json!([])),
+            ("/openRegistrations", json!("yes")),
+            ("/usage/users/total", json!({"users": {"total": -1}})),
+        ];
+        for (expected, value) in cases {
+            let mut document = valid();
+            let member = expected
+                .trim_start_matches('/')
+                .split(['/', ':'])
+                .next()
+                .unwrap();
+            document[member] = value;
+            let violations = schema_violations(&document, "2.1");
+            assert!(
+                violations.iter().any(|v| v.starts_with(expected)),
+                "{expected}: {violations:?}"
+            );
+        }
+        // A member of a later version, and a version that is not the linked one.
+        let violations = schema_violations(&valid(), "2.0");
+        assert!(
+            violations
+                .iter()
+                .any(|v| v.starts_with("/software/repository")),
+            "{violations:?}"
+        );
+        assert!(
+            violations.iter().any(|v| v.starts_with("/version")),
+            "{violations:?}"
+        );
+        let mut missing = valid();
+        missing.as_object_mut().unwrap().remove("usage");
+        assert_eq!(
+            schema_violations(&missing, "2.1"),
+            ["/usage: required, missing"]
+        );
+    }
+}

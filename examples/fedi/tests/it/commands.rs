@@ -10,7 +10,7 @@ use events_instance::{Options, Running, start};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
-use wiremock::matchers::{header_exists, method, path};
+use wiremock::matchers::{header_exists, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::check::LOOPBACK;
@@ -120,6 +120,13 @@ async fn lookup_failures_are_explained() {
             true,
             1,
             "is not the URL it was served from",
+        ),
+        // An https URL on a plain-http port: the TLS handshake fails.
+        (
+            format!("https://{}/notes/1", server.address()),
+            true,
+            2,
+            "TLS failure",
         ),
         (
             "https://no-such-host.invalid/actor".to_owned(),
@@ -337,4 +344,143 @@ async fn inbox_prints_why_a_signature_fails() {
         "{event:#}"
     );
     child.kill().await.unwrap();
+}
+
+/// `--traverse` follows `first` then each `next`, and stops at `--max-pages`.
+#[tokio::test(flavor = "multi_thread")]
+async fn lookup_traverses_pages_within_the_bound() {
+    let server = MockServer::start().await;
+    let base = server.uri();
+    let collection = format!("{base}/outbox");
+    let page = |n: u32| {
+        let mut page = json!({
+            "id": format!("{base}/outbox?page={n}"),
+            "type": "OrderedCollectionPage",
+            "partOf": collection,
+            "orderedItems": [format!("{base}/notes/{n}")],
+        });
+        if n < 3 {
+            page["next"] = json!(format!("{base}/outbox?page={}", n + 1));
+        }
+        ResponseTemplate::new(200).set_body_raw(page.to_string(), "application/activity+json")
+    };
+    for n in 1..=3 {
+        Mock::given(path("/outbox"))
+            .and(query_param("page", n.to_string()))
+            .respond_with(page(n))
+            .mount(&server)
+            .await;
+    }
+    Mock::given(path("/outbox"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(
+                json!({
+                    "id": collection,
+                    "type": "OrderedCollection",
+                    "totalItems": 3,
+                    "first": format!("{base}/outbox?page=1"),
+                })
+                .to_string(),
+                "application/activity+json",
+            ),
+        )
+        .mount(&server)
+        .await;
+
+    let output = fedi_async(&with_loopback(&["lookup", "--traverse", &collection])).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = stdout_json(&output);
+    let pages = report["pages"]["pages"].as_array().unwrap();
+    assert_eq!(pages.len(), 3, "{report:#}");
+    assert_eq!(
+        pages[2]["understood"]["type"], "OrderedCollectionPage",
+        "{report:#}"
+    );
+    assert_eq!(pages[2]["items"], 1, "{report:#}");
+    assert_eq!(report["pages"]["stopped"], "end", "{report:#}");
+
+    let output = fedi_async(&with_loopback(&[
+        "lookup",
+        "--traverse",
+        "--max-pages",
+        "2",
+        &collection,
+    ]))
+    .await;
+    let report = stdout_json(&output);
+    assert_eq!(
+        report["pages"]["pages"].as_array().unwrap().len(),
+        2,
+        "{report:#}"
+    );
+    assert_eq!(
+        report["pages"]["stopped"], "--max-pages (2) reached",
+        "{report:#}"
+    );
+}
+
+/// `--sign-with` signs the GET, for servers in authorized-fetch mode.
+#[tokio::test(flavor = "multi_thread")]
+async fn lookup_signs_with_a_key() {
+    let server = MockServer::start().await;
+    let base = server.uri();
+    Mock::given(path("/notes/1"))
+        .and(header_exists("signature"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            json!({"id": format!("{base}/notes/1"), "type": "Note"}).to_string(),
+            "application/activity+json",
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(path("/notes/1"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    let url = format!("{base}/notes/1");
+    let output = fedi_async(&with_loopback(&["lookup", &url])).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("401 Unauthorized"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key.pem");
+    std::fs::write(&key, http_signatures_key()).unwrap();
+    let output = fedi_async(&with_loopback(&[
+        "lookup",
+        "--sign-with",
+        &key.to_string_lossy(),
+        "--key-id",
+        "https://a.example/actor#key",
+        &url,
+    ]))
+    .await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout_json(&output)["understood"]["type"], "Note");
+}
+
+/// Behind a tunnel, `--public-url` makes the ids.
+#[tokio::test(flavor = "multi_thread")]
+async fn inbox_ids_follow_the_public_url() {
+    let output = fedi_async(&with_loopback(&[
+        "inbox",
+        "--public-url",
+        "https://tunnel.example/",
+        "--duration",
+        "0",
+    ]))
+    .await;
+    let lines = json_lines(&output);
+    assert_eq!(
+        lines[0]["actor"], "https://tunnel.example/actors/fedi",
+        "{lines:#?}"
+    );
+    assert_eq!(lines[0]["handle"], "fedi@tunnel.example", "{lines:#?}");
+    assert!(output.status.success());
 }
