@@ -222,8 +222,7 @@ pub(crate) const CATALOGUE: &[Check] = &[
 /// Runs `fedi check`.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.list {
-        let report = Report::catalogue();
-        report.print(args.format, "catalogue")?;
+        Report::print_catalogue(args.format)?;
         return Ok(ExitCode::SUCCESS);
     }
     let target = args.target.clone().unwrap_or_default();

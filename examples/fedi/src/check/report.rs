@@ -45,17 +45,6 @@ impl Report {
         }
     }
 
-    /// The catalogue, every check without an outcome (for `--list`).
-    pub(crate) fn catalogue() -> Report {
-        Report {
-            only: Vec::new(),
-            results: CATALOGUE
-                .iter()
-                .map(|check| (*check, Outcome::Skip("not run (--list)".to_owned())))
-                .collect(),
-        }
-    }
-
     /// Whether `id` is to be run.
     pub(crate) fn wants(&self, id: &str) -> bool {
         self.only.is_empty()
@@ -218,6 +207,40 @@ impl Report {
             }
         }
         out
+    }
+
+    /// Prints the catalogue (`--list`) in `format`: TAP has no use for it, and prints text.
+    pub(crate) fn print_catalogue(format: Format) -> anyhow::Result<()> {
+        let text = match format {
+            Format::Json => {
+                let checks: Vec<Value> = CATALOGUE
+                    .iter()
+                    .map(|check| {
+                        json!({
+                            "id": check.id,
+                            "statement": check.statement,
+                            "reaches_back": check.reaches_back,
+                        })
+                    })
+                    .collect();
+                format!("{}\n", serde_json::to_string_pretty(&checks)?)
+            }
+            Format::Text | Format::Tap => CATALOGUE
+                .iter()
+                .map(|check| {
+                    let back = if check.reaches_back {
+                        " (needs the server to reach fedi)"
+                    } else {
+                        ""
+                    };
+                    format!("{:<34} {}{back}\n", check.id, check.statement)
+                })
+                .collect(),
+        };
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(text.as_bytes())
+            .context("cannot write to standard output")
     }
 
     /// Prints the report in `format`.

@@ -192,3 +192,40 @@ async fn check_prints_tap_and_text() {
     assert!(text.contains("8 passed, 0 failed, 0 skipped"), "{text}");
     running.stop().await.unwrap();
 }
+
+/// The catalogue in `docs/conformance.md` is the one `fedi check --list` prints.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_documented_catalogue_is_the_real_one() {
+    let output = fedi_async(&["check", "--list", "--format", "json"]).await;
+    let listed: Vec<(String, String, bool)> = stdout_json(&output)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_owned(),
+                c["statement"].as_str().unwrap().to_owned(),
+                c["reaches_back"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let docs = std::fs::read_to_string(crate::local("../../docs/conformance.md")).unwrap();
+    let section = docs
+        .split("## The catalogue")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .unwrap();
+    let documented: Vec<(String, String, bool)> = section
+        .lines()
+        .filter(|line| line.starts_with("| `"))
+        .map(|line| {
+            let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
+            (
+                cells[0].trim_matches('`').to_owned(),
+                cells[1].to_owned(),
+                cells[2] == "yes",
+            )
+        })
+        .collect();
+    assert_eq!(documented, listed);
+}
