@@ -43,6 +43,10 @@ use crate::probe::Probe;
 /// The largest activity the inbox reads.
 const MAX_INBOX_BODY: usize = 1024 * 1024;
 
+/// The most events kept for [`Events::wait_for`] (older ones are dropped: `fedi inbox` may run
+/// for days; what it printed stays printed).
+const MAX_EVENTS: usize = 10_000;
+
 /// How to run the ephemeral actor.
 #[derive(Debug, Clone)]
 pub(crate) struct ActorConfig {
@@ -143,10 +147,13 @@ impl Events {
         if let Some(printer) = &self.printer {
             let _ = printer.send(event.clone());
         }
-        self.log
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(event);
+        {
+            let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+            if log.len() >= MAX_EVENTS {
+                log.drain(..MAX_EVENTS / 2);
+            }
+            log.push(event);
+        }
         self.notify.notify_waiters();
     }
 
