@@ -98,22 +98,38 @@ fn paged_collection(id: &str, page: Option<u64>, total: u64, items: Vec<Value>) 
     Value::Object(document)
 }
 
-/// The page a collection URL asks for: `None` for the collection itself, `Err` for a query
-/// that is not `page=N` (N from 1).
-fn page_of(url: &Url) -> Result<Option<u64>, ()> {
-    match url.query() {
-        None => Ok(None),
-        Some(_) => {
-            let mut page = None;
-            for (key, value) in url.query_pairs() {
-                match (key.as_ref(), value.parse::<u64>()) {
-                    ("page", Ok(n)) if n >= 1 && page.is_none() => page = Some(n),
-                    _ => return Err(()),
-                }
-            }
-            page.map(Some).ok_or(())
+/// A query on a collection's URL that is not `page=N` (N from 1): no such document.
+#[derive(Debug)]
+struct NotAPage;
+
+/// The page a collection URL asks for: `None` for the collection itself.
+fn page_of(url: &Url) -> Result<Option<u64>, NotAPage> {
+    if url.query().is_none() {
+        return Ok(None);
+    }
+    let mut page = None;
+    for (key, value) in url.query_pairs() {
+        match (key.as_ref(), value.parse::<u64>()) {
+            ("page", Ok(n)) if n >= 1 && page.is_none() => page = Some(n),
+            _ => return Err(NotAPage),
         }
     }
+    page.map(Some).ok_or(NotAPage)
+}
+
+/// The items of page `page` of `all` (none for the collection itself), when the reader is
+/// `entitled` to see them.
+fn items_of_page(
+    all: impl Iterator<Item = String>,
+    page: Option<u64>,
+    entitled: bool,
+) -> Vec<Value> {
+    let Some(n) = page.filter(|_| entitled) else {
+        return Vec::new();
+    };
+    let skip = usize::try_from(n.saturating_sub(1).saturating_mul(PAGE_SIZE)).unwrap_or(usize::MAX);
+    let take = usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
+    all.skip(skip).take(take).map(Value::String).collect()
 }
 
 /// The offset and limit of page `page` (none for the collection itself).
@@ -327,7 +343,7 @@ impl Instance {
                 }
             }
         }
-        let items = self.page_items(participants.iter().cloned(), page, entitled);
+        let items = items_of_page(participants.iter().cloned(), page, entitled);
         Ok(paged_collection(id, page, participants.len() as u64, items))
     }
 
@@ -342,24 +358,8 @@ impl Instance {
         let members = self.db().members(name).await?;
         let entitled = scope.is_among(&members);
         let id = format!("{}/members", self.actor_id(name));
-        let items = self.page_items(members.iter().cloned(), page, entitled);
+        let items = items_of_page(members.iter().cloned(), page, entitled);
         Ok(paged_collection(&id, page, members.len() as u64, items))
-    }
-
-    /// The items of page `page` of `all`, when the reader is `entitled` to them.
-    fn page_items(
-        &self,
-        all: impl Iterator<Item = String>,
-        page: Option<u64>,
-        entitled: bool,
-    ) -> Vec<Value> {
-        let Some(n) = page.filter(|_| entitled) else {
-            return Vec::new();
-        };
-        let skip =
-            usize::try_from(n.saturating_sub(1).saturating_mul(PAGE_SIZE)).unwrap_or(usize::MAX);
-        let take = usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
-        all.skip(skip).take(take).map(Value::String).collect()
     }
 
     async fn actor_view(&self, id: &str) -> ActorView {

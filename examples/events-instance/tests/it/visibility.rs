@@ -395,3 +395,78 @@ async fn pages_and_calendars_show_each_reader_its_own() -> anyhow::Result<()> {
     alpha.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_only_event_is_shown_to_the_members_only() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let alpha = loopback_instance(dir.path(), "alpha").await?;
+    let admin = admin_of(&alpha, dir.path(), "alpha");
+    let alice = Client::from_identity(&admin.create_identity("alice").await?)?;
+    let bob = Client::from_identity(&admin.create_identity("bob").await?)?;
+    let carol = Client::from_identity(&admin.create_identity("carol").await?)?;
+    let group = admin.create_group("hikers", "alice").await?["actor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    admin.add_member("hikers", "bob", "member").await?;
+    alice
+        .post(
+            json!({"type": "Event", "name": "Ridge walk", "startTime": "2031-10-04T09:00:00Z",
+            "attributedTo": group}),
+        )
+        .await?;
+    // As Mobilizon addresses a private group event: to the group's members.
+    let create = alice
+        .post(json!({"type": "Create", "to": [format!("{group}/members")],
+            "object": {"type": "Event", "name": "Members meeting",
+                "startTime": "2031-10-05T18:00:00Z", "attributedTo": group}}))
+        .await?;
+    let event = create["object"]["id"].as_str().unwrap().to_owned();
+    let event_ics = format!("{event}/calendar.ics");
+    let group_ics = format!("{group}/calendar.ics");
+    let front = alpha.base_url.as_str().to_owned();
+
+    for (reader, token, member) in [
+        ("anyone", None, false),
+        ("alice", Some(alice.token()), true),
+        ("bob", Some(bob.token()), true),
+        ("carol", Some(carol.token()), false),
+    ] {
+        let (status, calendar) = get_page(&event_ics, token).await?;
+        assert_eq!(
+            status,
+            if member { 200 } else { 404 },
+            "{reader}: {calendar}"
+        );
+        let (status, calendar) = get_page(&group_ics, token).await?;
+        assert_eq!(status, 200);
+        assert!(
+            calendar.contains("SUMMARY:Ridge walk"),
+            "{reader}: {calendar}"
+        );
+        assert_eq!(
+            calendar.contains("SUMMARY:Members meeting"),
+            member,
+            "{reader}: {calendar}"
+        );
+        let (_, page) = get_page(&front, token).await?;
+        assert!(page.contains("Ridge walk"), "{reader}: {page}");
+        assert_eq!(page.contains("Members meeting"), member, "{reader}: {page}");
+    }
+    // The event's page, its document, the group's page and the Create in the outbox: for
+    // nobody who is not identified as a member.
+    let (status, _) = get_page(&event, None).await?;
+    assert_eq!(status, 404);
+    let (status, _) = get_json(&event).await?;
+    assert_eq!(status, 404);
+    let (_, page) = get_page(&group, None).await?;
+    assert!(
+        page.contains("Ridge walk") && !page.contains("Members meeting"),
+        "{page}"
+    );
+    let (_, outbox) = get_json(&format!("{}/outbox?page=1", alice.actor)).await?;
+    assert!(!outbox.to_string().contains("Members meeting"), "{outbox}");
+    assert_eq!(outbox["totalItems"], 1, "{outbox}");
+    alpha.stop().await?;
+    Ok(())
+}
