@@ -8,6 +8,8 @@
 //! * [`NodeInfoBuilder`] makes documents to serve, checked against the official JSON schema of
 //!   their version (software name pattern, protocol and service lists, fields per version);
 //!   [`NodeInfo::to_version`] writes one document in each version a server serves.
+//! * [`schema_violations`] checks a received document, as JSON, against the schema of its
+//!   version, and says what breaks it (for conformance checkers such as `fedi check`).
 //! * [`DiscoveryDocument`] is `/.well-known/nodeinfo`: links to the documents by schema
 //!   version and, after [FEP-2677](https://codeberg.org/fediverse/fep/src/branch/main/fep/2677/fep-2677.md),
 //!   to the instance actor (the server's `Application`).
@@ -34,11 +36,13 @@ pub mod client;
 mod discovery;
 mod document;
 pub mod server;
+mod validate;
 mod vocabulary;
 
 pub use builder::{BuildError, NodeInfoBuilder};
 pub use discovery::{DiscoveryDocument, DiscoveryError, INSTANCE_ACTOR_REL};
 pub use document::{Instance, NodeInfo, ParseError, Services, Software, Usage, Users};
+pub use validate::{SchemaViolation, schema_violations};
 pub use vocabulary::{Direction, Protocol, Service, Version};
 
 /// The path of the discovery document.

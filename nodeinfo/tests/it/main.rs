@@ -17,3 +17,4 @@ mod fixtures;
 mod fuzz_replay;
 mod schema;
 mod support;
+mod validate;
