@@ -24,7 +24,9 @@
 //!    and passed on as fetched, or by id only when it is one of ours or its origin does not
 //!    serve it (the sender could do nothing about a third server) (`401`).
 //! 6. **Domain policy**: the actor's domain is allowed ([`DomainPolicy`]), and so is that of
-//!    the activity's object, embedded or referenced, before it is fetched or handed over (`403`).
+//!    the activity's object, embedded or referenced, before it is fetched or handed over; the
+//!    app's own blocks ([`InboxStore::refuses`]) are asked about the actor and the key before
+//!    the key is fetched, and about the object before it is (`403`).
 //! 7. **Idempotency**: the activity id is recorded durably ([`InboxStore`]); an id seen before
 //!    is acknowledged and not processed again (`202`). An activity without an id is recorded
 //!    under a key of the signed request ([`REPLAY_KEY_PREFIX`]), so that a replayed copy of the
@@ -323,6 +325,13 @@ pub enum Rejection {
         /// The host.
         host: String,
     },
+    /// The [`InboxStore`] refuses the actor, the key or the activity's object (a block the app
+    /// keeps: of that actor, or of its domain; see [`InboxStore::refuses`]).
+    #[error("{iri} is blocked here")]
+    Refused {
+        /// The actor, key or object id refused.
+        iri: String,
+    },
     /// The durable record of processed activities failed.
     #[error("the inbox store failed: {0}")]
     Store(#[source] StoreError),
@@ -346,7 +355,7 @@ impl Rejection {
             | Self::BadSignature { .. }
             | Self::ActorMismatch { .. }
             | Self::Origin(_) => StatusCode::UNAUTHORIZED,
-            Self::Blocked { .. } => StatusCode::FORBIDDEN,
+            Self::Blocked { .. } | Self::Refused { .. } => StatusCode::FORBIDDEN,
             Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Handler(error) => error.status(),
         }
@@ -364,7 +373,7 @@ impl Rejection {
             | Self::Key { .. }
             | Self::BadSignature { .. } => "signature",
             Self::ActorMismatch { .. } | Self::Origin(_) => "origin",
-            Self::Blocked { .. } => "domain-policy",
+            Self::Blocked { .. } | Self::Refused { .. } => "domain-policy",
             Self::Store(_) => "idempotency",
             Self::Handler(_) => "handler",
         }
@@ -439,6 +448,17 @@ pub trait InboxStore: Send + Sync + 'static {
     /// Whether this server knows (follows, is followed by, stored something of) `actor`. Used to
     /// drop the `Delete` of an unknown actor before fetching anything.
     fn knows_actor(&self, actor: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Whether this server refuses `iri`: an actor id, a key id or an object id, refused when
+    /// the app blocks that actor or its domain. The app's blocks change while the server runs
+    /// (moderators decide), unlike the [`DomainPolicy`] of [`InboxConfig`]; the inbox asks
+    /// here for the activity's actor and key, before the key is fetched, and for the
+    /// activity's object before it is fetched or handed over ([`Rejection::Refused`], `403`).
+    /// The default refuses nothing.
+    fn refuses(&self, iri: &str) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let _ = iri;
+        async { Ok(false) }
+    }
 }
 
 /// An [`InboxStore`] in memory, for tests (not durable: a restart forgets everything).
@@ -901,6 +921,14 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
         if let Some(host) = blocked_key_host(&self.config.domains, unverified.key_id()) {
             return Err(Rejection::Blocked { host });
         }
+        // The app's own blocks, before the key is fetched.
+        for iri in [actor.as_str(), unverified.key_id()] {
+            if self.store.refuses(iri).await.map_err(Rejection::Store)? {
+                return Err(Rejection::Refused {
+                    iri: iri.to_owned(),
+                });
+            }
+        }
         // 4. Signature, with one refetch of a cached key when it fails.
         let key = verify_signature(&self.keys, &unverified, budget).await?;
         // 5. Origin.
@@ -941,6 +969,18 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
             && !self.config.domains.allows(&host)
         {
             return Err(Rejection::Blocked { host });
+        }
+        if let Some(id) = activitypub_core::reference_id(first)
+            && !self.is_local(id)
+            && self
+                .store
+                .refuses(id.as_str())
+                .await
+                .map_err(Rejection::Store)?
+        {
+            return Err(Rejection::Refused {
+                iri: id.to_string(),
+            });
         }
         let embedded = match first {
             Reference::Object(object) => object,

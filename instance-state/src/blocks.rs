@@ -1,0 +1,211 @@
+//! Blocks of actors and domains, by the whole instance or by one local actor.
+//!
+//! The inbox refuses what comes from an actor or a domain the instance blocks (through
+//! [`InboxStore::refuses`](federation::inbox::InboxStore::refuses)); nothing is delivered to a
+//! blocked actor, nor to an actor on a blocked domain, and a local actor's own blocks keep its
+//! deliveries from the actors it blocks. A block of a domain covers its subdomains.
+
+use sqlx::Row as _;
+use url::Url;
+
+use crate::InstanceState;
+use crate::error::{Error, db};
+
+/// What is blocked.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum BlockTarget {
+    /// An actor, by id.
+    Actor(String),
+    /// A domain and its subdomains (lowercase, without a final dot).
+    Domain(String),
+}
+
+impl BlockTarget {
+    /// A domain block (normalized).
+    pub fn domain(domain: &str) -> Self {
+        Self::Domain(domain.trim().trim_end_matches('.').to_ascii_lowercase())
+    }
+
+    fn parts(&self) -> (&'static str, &str) {
+        match self {
+            Self::Actor(id) => ("actor", id),
+            Self::Domain(domain) => ("domain", domain),
+        }
+    }
+}
+
+/// A block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Block {
+    /// Who blocks: a local actor's id, or `None` for the whole instance.
+    pub blocker: Option<String>,
+    /// What is blocked.
+    pub target: BlockTarget,
+    /// Why (for moderators).
+    pub reason: String,
+    /// When (Unix microseconds).
+    pub created: i64,
+}
+
+/// The host of `iri`, lowercase.
+pub(crate) fn host_of(iri: &str) -> Option<String> {
+    Url::parse(iri).ok().and_then(|u| {
+        u.host_str()
+            .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+    })
+}
+
+/// `host` and its parent domains.
+fn domains_of(host: &str) -> Vec<String> {
+    let mut out = vec![host.to_owned()];
+    let mut rest = host;
+    while let Some((_, parent)) = rest.split_once('.') {
+        out.push(parent.to_owned());
+        rest = parent;
+    }
+    out
+}
+
+impl InstanceState {
+    /// Blocks `target`, for `blocker` (a local actor's id; `None`: the whole instance). A block
+    /// of an actor ends the follows between it and the blocker (with the whole instance: with
+    /// every local actor). `false` if it was blocked already.
+    pub async fn block(
+        &self,
+        blocker: Option<&str>,
+        target: &BlockTarget,
+        reason: &str,
+    ) -> Result<bool, Error> {
+        let (kind, value) = target.parts();
+        let mut tx = self.pool().begin().await.map_err(db("blocking"))?;
+        let done = sqlx::query(
+            "INSERT INTO st_blocks (blocker, kind, target, reason, created) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (blocker, kind, target) DO NOTHING",
+        )
+        .bind(blocker.unwrap_or(""))
+        .bind(kind)
+        .bind(value)
+        .bind(reason)
+        .bind(self.now())
+        .execute(&mut *tx)
+        .await
+        .map_err(db("blocking"))?;
+        if let BlockTarget::Actor(actor) = target {
+            match blocker {
+                Some(blocker) => {
+                    sqlx::query(
+                        "DELETE FROM st_follows WHERE (follower = $1 AND followed = $2)
+                         OR (follower = $2 AND followed = $1)",
+                    )
+                    .bind(blocker)
+                    .bind(actor)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("ending follows with a blocked actor"))?;
+                }
+                None => {
+                    sqlx::query("DELETE FROM st_follows WHERE follower = $1 OR followed = $1")
+                        .bind(actor)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db("ending follows with a blocked actor"))?;
+                }
+            }
+        }
+        tx.commit().await.map_err(db("blocking"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Lifts a block; `false` if there was none.
+    pub async fn unblock(
+        &self,
+        blocker: Option<&str>,
+        target: &BlockTarget,
+    ) -> Result<bool, Error> {
+        let (kind, value) = target.parts();
+        let done =
+            sqlx::query("DELETE FROM st_blocks WHERE blocker = $1 AND kind = $2 AND target = $3")
+                .bind(blocker.unwrap_or(""))
+                .bind(kind)
+                .bind(value)
+                .execute(self.pool())
+                .await
+                .map_err(db("unblocking"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The blocks of `blocker` (`None`: the instance's), newest first.
+    pub async fn blocks(&self, blocker: Option<&str>) -> Result<Vec<Block>, Error> {
+        let rows = sqlx::query(
+            "SELECT blocker, kind, target, reason, created FROM st_blocks WHERE blocker = $1
+             ORDER BY created DESC, target",
+        )
+        .bind(blocker.unwrap_or(""))
+        .fetch_all(self.pool())
+        .await
+        .map_err(db("listing blocks"))?;
+        rows.iter()
+            .map(|row| {
+                let read = |c: &'static str| -> Result<String, Error> {
+                    row.try_get(c).map_err(db("reading a block"))
+                };
+                let blocker = read("blocker")?;
+                let kind = read("kind")?;
+                let target = read("target")?;
+                Ok(Block {
+                    blocker: (!blocker.is_empty()).then_some(blocker),
+                    target: match kind.as_str() {
+                        "actor" => BlockTarget::Actor(target),
+                        "domain" => BlockTarget::Domain(target),
+                        other => {
+                            return Err(Error::Corrupt {
+                                what: "block kind",
+                                detail: format!("unknown kind {other:?}"),
+                            });
+                        }
+                    },
+                    reason: read("reason")?,
+                    created: row.try_get("created").map_err(db("reading a block"))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether `actor` (an id, or any IRI on its server) is blocked by the instance, or by
+    /// `blocker` (a local actor's id) when given: the actor itself, or its domain or a parent
+    /// of it.
+    pub async fn is_blocked(&self, blocker: Option<&str>, actor: &str) -> Result<bool, Error> {
+        let mut blockers = vec![String::new()];
+        if let Some(blocker) = blocker {
+            blockers.push(blocker.to_owned());
+        }
+        let domains = host_of(actor).map(|h| domains_of(&h)).unwrap_or_default();
+        let mut sql = String::from(
+            "SELECT COUNT(*) AS n FROM st_blocks WHERE blocker IN ($1, $2)
+             AND ((kind = 'actor' AND target = $3)",
+        );
+        if !domains.is_empty() {
+            let parameters: Vec<String> = (4..4 + domains.len()).map(|n| format!("${n}")).collect();
+            sql.push_str(&format!(
+                " OR (kind = 'domain' AND target IN ({}))",
+                parameters.join(", ")
+            ));
+        }
+        sql.push(')');
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(blockers.first().cloned().unwrap_or_default())
+            .bind(blockers.last().cloned().unwrap_or_default())
+            .bind(actor.to_owned());
+        for domain in domains {
+            query = query.bind(domain);
+        }
+        let row = query
+            .fetch_one(self.pool())
+            .await
+            .map_err(db("checking blocks"))?;
+        let n: i64 = row.try_get("n").map_err(db("checking blocks"))?;
+        Ok(n > 0)
+    }
+}

@@ -1,0 +1,103 @@
+//! The crate's error.
+
+/// Why an operation on the [`InstanceState`](crate::InstanceState) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The database location could not be read (`postgres://...`, or a SQLite file path).
+    #[error("bad database location {location}: {source}")]
+    Location {
+        /// The location given.
+        location: String,
+        /// Why.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A database statement failed.
+    #[error("{doing}: {source}")]
+    Database {
+        /// What was being done.
+        doing: &'static str,
+        /// The database's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The schema could not be created or upgraded.
+    #[error("migrating the schema: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value could not be read back.
+    #[error("the stored {what} is not valid: {detail}")]
+    Corrupt {
+        /// Which value.
+        what: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// An actor name that cannot be one: letters, digits, `_`, `-` and `.` only, 1 to 64 of
+    /// them.
+    #[error("{name:?} is not a valid name (1 to 64 letters, digits, `_`, `-` or `.`)")]
+    InvalidName {
+        /// The name.
+        name: String,
+    },
+    /// The actor name or the username is taken (a deleted actor's name stays taken).
+    #[error("the name {name:?} is taken")]
+    NameTaken {
+        /// The name.
+        name: String,
+    },
+    /// No local actor has this name (or it was deleted).
+    #[error("no local actor {name:?}")]
+    NoSuchActor {
+        /// The name.
+        name: String,
+    },
+    /// No account has this id.
+    #[error("no account {id:?}")]
+    NoSuchAccount {
+        /// The account id.
+        id: String,
+    },
+    /// No follow between these actors.
+    #[error("{follower} does not follow {followed} (nor asked to)")]
+    NoSuchFollow {
+        /// The follower.
+        follower: String,
+        /// The followed actor.
+        followed: String,
+    },
+    /// An actor is not one of the account's identities.
+    #[error("{name:?} is not an identity of this account")]
+    NotAnIdentity {
+        /// The actor name.
+        name: String,
+    },
+    /// A key could not be generated, read or written.
+    #[error("key: {0}")]
+    Key(#[from] http_signatures::KeyError),
+    /// A password could not be hashed (argon2).
+    #[error("hashing a password: {0}")]
+    PasswordHash(argon2::password_hash::Error),
+    /// The system's random number generator failed.
+    #[error("the system's random number generator failed")]
+    Random,
+    /// A blocking task (key generation, password hashing) did not complete.
+    #[error("a blocking task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// A document the crate was given is not what it should be.
+    #[error("invalid document: {reason}")]
+    InvalidDocument {
+        /// What is missing or wrong.
+        reason: &'static str,
+    },
+}
+
+/// Maps a sqlx error to [`Error::Database`], saying what was being done.
+pub(crate) fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+    move |source| Error::Database { doing, source }
+}
+
+/// Whether `error` is a unique or primary key violation.
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
+}

@@ -1,0 +1,760 @@
+//! Stored objects and activities, local and remote, with their addressing.
+//!
+//! The addressing of each object and activity (`to`, `cc`, `bto`, `bcc`, `audience`, and its
+//! authors: `attributedTo`, `actor`) is kept as rows beside the document, and its
+//! [`Visibility`] is derived from them, so every surface (an object's URL, an outbox, an app's
+//! listing) judges who may read it with one condition, [`Scope`]. `bto` and `bcc` are kept in
+//! those rows (their recipients may read it) but never in the stored document, which is what is
+//! served. A deleted object is its `Tombstone`, and keeps the audience of the object it replaces.
+
+use serde_json::{Map, Value, json};
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::InstanceState;
+use crate::error::{Error, db};
+
+/// The public collection, as stored.
+pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+
+/// The most addresses a [`Scope`] holds: a reader in more collections than this is judged on
+/// the first ones (its own ids come first).
+const MAX_SCOPE: usize = 200;
+
+/// Who may read an object, as its addressing says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Visibility {
+    /// Public, in `to`: anyone, and listed.
+    Public,
+    /// Public in `cc` or `audience` only: anyone, not listed.
+    Unlisted,
+    /// Addressed to a followers collection, not to the public.
+    Followers,
+    /// Addressed to named actors only.
+    Direct,
+}
+
+impl Visibility {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Unlisted => "unlisted",
+            Self::Followers => "followers",
+            Self::Direct => "direct",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, Error> {
+        match text {
+            "public" => Ok(Self::Public),
+            "unlisted" => Ok(Self::Unlisted),
+            "followers" => Ok(Self::Followers),
+            "direct" => Ok(Self::Direct),
+            other => Err(Error::Corrupt {
+                what: "visibility",
+                detail: format!("unknown visibility {other:?}"),
+            }),
+        }
+    }
+}
+
+/// The addressing of an object or activity.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Addressing {
+    /// `to`.
+    pub to: Vec<String>,
+    /// `cc`.
+    pub cc: Vec<String>,
+    /// `bto` (never served).
+    pub bto: Vec<String>,
+    /// `bcc` (never served).
+    pub bcc: Vec<String>,
+    /// `audience`.
+    pub audience: Vec<String>,
+    /// The authors: `attributedTo` and `actor`, who may always read their own.
+    pub authors: Vec<String>,
+}
+
+const FIELDS: [&str; 6] = ["to", "cc", "bto", "bcc", "audience", "author"];
+
+impl Addressing {
+    /// The addressing of `document`: ids (strings, or objects with an `id`, alone or in
+    /// arrays), the public collection in any spelling (`Public`, `as:Public`) written as
+    /// [`PUBLIC`].
+    pub fn of(document: &Value) -> Self {
+        let field = |name: &str| ids_in(document.get(name));
+        let mut authors = field("attributedTo");
+        for actor in field("actor") {
+            if !authors.contains(&actor) {
+                authors.push(actor);
+            }
+        }
+        Self {
+            to: field("to"),
+            cc: field("cc"),
+            bto: field("bto"),
+            bcc: field("bcc"),
+            audience: field("audience"),
+            authors,
+        }
+    }
+
+    /// The visibility this addressing gives: public in `to`; public elsewhere; a followers
+    /// collection (an address ending in `/followers`, as Mastodon, Mobilizon, PeerTube and this
+    /// workspace name theirs); else direct.
+    pub fn visibility(&self) -> Visibility {
+        if self.to.iter().any(|a| a == PUBLIC) {
+            Visibility::Public
+        } else if self
+            .cc
+            .iter()
+            .chain(&self.audience)
+            .chain(&self.bto)
+            .chain(&self.bcc)
+            .any(|a| a == PUBLIC)
+        {
+            Visibility::Unlisted
+        } else if self.fields().any(|(_, a)| a.ends_with("/followers")) {
+            Visibility::Followers
+        } else {
+            Visibility::Direct
+        }
+    }
+
+    fn fields(&self) -> impl Iterator<Item = (&'static str, &String)> {
+        [
+            &self.to,
+            &self.cc,
+            &self.bto,
+            &self.bcc,
+            &self.audience,
+            &self.authors,
+        ]
+        .into_iter()
+        .zip(FIELDS)
+        .flat_map(|(list, field)| list.iter().map(move |a| (field, a)))
+    }
+
+    /// The recipients (not the authors), owned.
+    pub(crate) fn fields_owned(&self) -> Vec<String> {
+        self.fields()
+            .filter(|(field, _)| *field != "author")
+            .map(|(_, a)| a.clone())
+            .collect()
+    }
+
+    /// Whether `address` is among the recipients or the authors.
+    pub fn names(&self, address: &str) -> bool {
+        self.fields().any(|(_, a)| a == address)
+    }
+}
+
+/// The ids in a value that is an id, an object with one, or an array of those; the public
+/// collection normalized.
+fn ids_in(value: Option<&Value>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |id: &str| {
+        let id = match id {
+            "Public" | "as:Public" => PUBLIC,
+            other => other,
+        };
+        if !out.iter().any(|a| a == id) {
+            out.push(id.to_owned());
+        }
+    };
+    match value {
+        Some(Value::String(id)) => push(id),
+        Some(Value::Object(object)) => {
+            if let Some(id) = object.get("id").and_then(Value::as_str) {
+                push(id);
+            }
+        }
+        Some(Value::Array(items)) => {
+            for item in items {
+                match item {
+                    Value::String(id) => push(id),
+                    Value::Object(object) => {
+                        if let Some(id) = object.get("id").and_then(Value::as_str) {
+                            push(id);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The first id of `value` (see [`ids_in`]).
+fn first_id(value: Option<&Value>) -> Option<String> {
+    ids_in(value).into_iter().next()
+}
+
+/// RFC 3339 for Unix microseconds.
+pub(crate) fn rfc3339(micros: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+        .ok()
+        .and_then(|t| t.replace_nanosecond(0).ok())
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// The Unix microseconds of an RFC 3339 timestamp.
+fn micros_of(text: &str) -> Option<i64> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .ok()
+        .and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1000).ok())
+}
+
+/// What a reader may see: the public collection, and the addresses that name the reader (its
+/// ids, and the collections it is in). Every read of objects and activities for someone goes
+/// through it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// [`PUBLIC`] first, then the reader's addresses.
+    addresses: Vec<String>,
+}
+
+impl Scope {
+    /// An anonymous reader: public things only.
+    pub fn anonymous() -> Self {
+        Self {
+            addresses: vec![PUBLIC.to_owned()],
+        }
+    }
+
+    /// A reader named by `addresses` (its id first, then its collections), capped at 200.
+    pub fn of(addresses: impl IntoIterator<Item = String>) -> Self {
+        let mut scope = Self::anonymous();
+        scope.extend(addresses);
+        scope
+    }
+
+    /// Adds addresses that name the reader (the collections of the app's own: a group's
+    /// members, an event's participants).
+    pub fn extend(&mut self, addresses: impl IntoIterator<Item = String>) {
+        for address in addresses {
+            if self.addresses.len() > MAX_SCOPE {
+                break;
+            }
+            if !self.addresses.contains(&address) {
+                self.addresses.push(address);
+            }
+        }
+    }
+
+    /// The reader's addresses, the public collection first.
+    pub fn addresses(&self) -> &[String] {
+        &self.addresses
+    }
+
+    /// Whether an item addressed as `addressing` is visible in this scope.
+    pub fn sees(&self, addressing: &Addressing) -> bool {
+        self.addresses.iter().any(|a| addressing.names(a))
+    }
+
+    /// The SQL condition that the item whose id is `column` is visible; its parameters are
+    /// `$first` onwards, bound by [`Scope::bind`].
+    pub fn condition(&self, column: &str, first: usize) -> String {
+        let parameters: Vec<String> = (first..first + self.addresses.len())
+            .map(|n| format!("${n}"))
+            .collect();
+        format!(
+            "EXISTS (SELECT 1 FROM st_addressing v WHERE v.item = {column} AND v.address IN ({}))",
+            parameters.join(", ")
+        )
+    }
+
+    /// Binds the parameters of [`Scope::condition`].
+    pub fn bind<'q>(
+        &self,
+        mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        for address in &self.addresses {
+            query = query.bind(address.clone());
+        }
+        query
+    }
+}
+
+/// A stored object.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StoredObject {
+    /// Its id.
+    pub id: String,
+    /// Its type (`Note`, `Event`...; `Tombstone` once deleted).
+    pub kind: String,
+    /// Whether it is this server's.
+    pub local: bool,
+    /// Its (first) author.
+    pub attributed_to: Option<String>,
+    /// What it replies to.
+    pub in_reply_to: Option<String>,
+    /// Its `context` (a thread, an event, a group).
+    pub context: Option<String>,
+    /// The document as served (without `bto` and `bcc`); a `Tombstone` once deleted.
+    pub document: Value,
+    /// Its addressing.
+    pub addressing: Addressing,
+    /// Its visibility.
+    pub visibility: Visibility,
+    /// Whether it was deleted.
+    pub deleted: bool,
+    /// `published` (Unix microseconds; when stored if it has none).
+    pub published: i64,
+    /// When it last changed.
+    pub updated: i64,
+}
+
+/// A stored activity.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StoredActivity {
+    /// Its id.
+    pub id: String,
+    /// Its type.
+    pub kind: String,
+    /// Its actor.
+    pub actor: String,
+    /// Its object's id.
+    pub object: Option<String>,
+    /// Whether it is this server's (in an outbox).
+    pub local: bool,
+    /// The document as served (without `bto` and `bcc`).
+    pub document: Value,
+    /// Its visibility.
+    pub visibility: Visibility,
+    /// When it was stored (Unix microseconds).
+    pub stored: i64,
+}
+
+/// `document` without `bto` and `bcc` (ActivityPub §6: never shown), at the top and in its
+/// embedded object.
+pub fn without_hidden_recipients(mut document: Value) -> Value {
+    fn strip(map: &mut Map<String, Value>) {
+        map.remove("bto");
+        map.remove("bcc");
+    }
+    if let Some(map) = document.as_object_mut() {
+        strip(map);
+        if let Some(Value::Object(object)) = map.get_mut("object") {
+            strip(object);
+        }
+    }
+    document
+}
+
+const OBJECT_COLUMNS: &str = "id, kind, local, attributed_to, in_reply_to, context, document, \
+     visibility, deleted, published, updated";
+
+const ACTIVITY_COLUMNS: &str = "id, kind, actor, object, local, document, visibility, stored";
+
+fn parse_document(text: &str) -> Result<Value, Error> {
+    serde_json::from_str(text).map_err(|e| Error::Corrupt {
+        what: "document",
+        detail: e.to_string(),
+    })
+}
+
+impl InstanceState {
+    /// Stores `document` (an object with an `id` and a `type`), local or remote, with its
+    /// addressing; replaces an earlier version. `published` is read from the document (else
+    /// now). The stored document has no `bto` and `bcc`.
+    pub async fn put_object(&self, document: &Value, local: bool) -> Result<StoredObject, Error> {
+        let id = document
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or(Error::InvalidDocument {
+                reason: "an object to store has no id",
+            })?
+            .to_owned();
+        let kind = document
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or(Error::InvalidDocument {
+                reason: "an object to store has no type",
+            })?
+            .to_owned();
+        let addressing = Addressing::of(document);
+        let now = self.now();
+        let published = document
+            .get("published")
+            .and_then(Value::as_str)
+            .and_then(micros_of)
+            .unwrap_or(now);
+        let object = StoredObject {
+            id,
+            kind,
+            local,
+            attributed_to: first_id(document.get("attributedTo")),
+            in_reply_to: first_id(document.get("inReplyTo")),
+            context: first_id(document.get("context"))
+                .or_else(|| first_id(document.get("conversation"))),
+            visibility: addressing.visibility(),
+            addressing,
+            document: without_hidden_recipients(document.clone()),
+            deleted: false,
+            published,
+            updated: now,
+        };
+        let mut tx = self.pool().begin().await.map_err(db("storing an object"))?;
+        sqlx::query(
+            "INSERT INTO st_objects (id, kind, local, attributed_to, in_reply_to, context, document,
+                visibility, deleted, published, updated, stored)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $10)
+             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, attributed_to = excluded.attributed_to,
+                in_reply_to = excluded.in_reply_to, context = excluded.context,
+                document = excluded.document, visibility = excluded.visibility, deleted = 0,
+                published = excluded.published, updated = excluded.updated",
+        )
+        .bind(&object.id)
+        .bind(&object.kind)
+        .bind(i64::from(local))
+        .bind(&object.attributed_to)
+        .bind(&object.in_reply_to)
+        .bind(&object.context)
+        .bind(object.document.to_string())
+        .bind(object.visibility.as_str())
+        .bind(object.published)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("storing an object"))?;
+        put_addressing(&mut tx, &object.id, &object.addressing).await?;
+        tx.commit().await.map_err(db("storing an object"))?;
+        Ok(object)
+    }
+
+    /// The stored object `id`, deleted or not, whoever asks.
+    pub async fn object(&self, id: &str) -> Result<Option<StoredObject>, Error> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {OBJECT_COLUMNS} FROM st_objects WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db("reading an object"))?;
+        match row {
+            Some(row) => {
+                let addressing = self.addressing(id).await?;
+                Ok(Some(object_row(&row, addressing)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The stored object `id` if `scope` may read it (deleted or not: whoever could read the
+    /// object may learn it is gone).
+    pub async fn visible_object(
+        &self,
+        id: &str,
+        scope: &Scope,
+    ) -> Result<Option<StoredObject>, Error> {
+        Ok(self
+            .object(id)
+            .await?
+            .filter(|object| scope.sees(&object.addressing)))
+    }
+
+    /// Replaces the object `id` with its `Tombstone` (`formerType`, `deleted`), keeping its
+    /// addressing; the tombstone, `None` if there is no such object.
+    pub async fn tombstone(&self, id: &str) -> Result<Option<StoredObject>, Error> {
+        let Some(mut object) = self.object(id).await? else {
+            return Ok(None);
+        };
+        if object.deleted {
+            return Ok(Some(object));
+        }
+        let now = self.now();
+        object.document = json!({
+            "id": id,
+            "type": "Tombstone",
+            "formerType": object.kind,
+            "deleted": rfc3339(now),
+        });
+        object.deleted = true;
+        object.updated = now;
+        sqlx::query("UPDATE st_objects SET document = $2, deleted = 1, updated = $3 WHERE id = $1")
+            .bind(id)
+            .bind(object.document.to_string())
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map_err(db("deleting an object"))?;
+        Ok(Some(object))
+    }
+
+    /// The objects attributed to `author` that `scope` may read (not deleted), newest first.
+    pub async fn objects_by(
+        &self,
+        author: &str,
+        scope: &Scope,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<StoredObject>, Error> {
+        let sql = format!(
+            "SELECT {OBJECT_COLUMNS} FROM st_objects WHERE attributed_to = $1 AND deleted = 0 AND {}
+             ORDER BY published DESC, id DESC LIMIT $2 OFFSET $3",
+            scope.condition("st_objects.id", 4)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(author.to_owned())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        let rows = scope
+            .bind(query)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db("listing objects"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = row.try_get("id").map_err(db("reading an object"))?;
+            let addressing = self.addressing(&id).await?;
+            out.push(object_row(row, addressing)?);
+        }
+        Ok(out)
+    }
+
+    /// The addressing stored for the object or activity `id`.
+    pub async fn addressing(&self, id: &str) -> Result<Addressing, Error> {
+        let rows = sqlx::query(
+            "SELECT field, address FROM st_addressing WHERE item = $1 ORDER BY field, address",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db("reading an addressing"))?;
+        let mut addressing = Addressing::default();
+        for row in rows {
+            let field: String = row.try_get("field").map_err(db("reading an addressing"))?;
+            let address: String = row
+                .try_get("address")
+                .map_err(db("reading an addressing"))?;
+            match field.as_str() {
+                "to" => addressing.to.push(address),
+                "cc" => addressing.cc.push(address),
+                "bto" => addressing.bto.push(address),
+                "bcc" => addressing.bcc.push(address),
+                "audience" => addressing.audience.push(address),
+                _ => addressing.authors.push(address),
+            }
+        }
+        Ok(addressing)
+    }
+
+    /// Stores the activity `document` (with an `id`, a `type` and an `actor`), local (in its
+    /// actor's outbox) or remote, with its addressing. An activity stored before is kept as it
+    /// was: `false`.
+    pub async fn put_activity(&self, document: &Value, local: bool) -> Result<bool, Error> {
+        let field = |name: &str| document.get(name).and_then(Value::as_str);
+        let id = field("id").ok_or(Error::InvalidDocument {
+            reason: "an activity to store has no id",
+        })?;
+        let kind = field("type").ok_or(Error::InvalidDocument {
+            reason: "an activity to store has no type",
+        })?;
+        let actor = first_id(document.get("actor")).ok_or(Error::InvalidDocument {
+            reason: "an activity to store has no actor",
+        })?;
+        let addressing = Addressing::of(document);
+        let now = self.now();
+        let published = field("published").and_then(micros_of).unwrap_or(now);
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(db("storing an activity"))?;
+        let done = sqlx::query(
+            "INSERT INTO st_activities (id, kind, actor, object, local, document, visibility, published, stored)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(kind)
+        .bind(&actor)
+        .bind(first_id(document.get("object")))
+        .bind(i64::from(local))
+        .bind(without_hidden_recipients(document.clone()).to_string())
+        .bind(addressing.visibility().as_str())
+        .bind(published)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("storing an activity"))?;
+        let inserted = done.rows_affected() > 0;
+        if inserted {
+            put_addressing(&mut tx, id, &addressing).await?;
+        }
+        tx.commit().await.map_err(db("storing an activity"))?;
+        Ok(inserted)
+    }
+
+    /// The stored activity `id`, whoever asks.
+    pub async fn activity(&self, id: &str) -> Result<Option<StoredActivity>, Error> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACTIVITY_COLUMNS} FROM st_activities WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db("reading an activity"))?;
+        row.as_ref().map(activity_row).transpose()
+    }
+
+    /// The stored activity `id` if `scope` may read it.
+    pub async fn visible_activity(
+        &self,
+        id: &str,
+        scope: &Scope,
+    ) -> Result<Option<StoredActivity>, Error> {
+        let sql = format!(
+            "SELECT {ACTIVITY_COLUMNS} FROM st_activities WHERE id = $1 AND {}",
+            scope.condition("st_activities.id", 2)
+        );
+        let row = scope
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()))
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db("reading an activity"))?;
+        row.as_ref().map(activity_row).transpose()
+    }
+
+    /// The outbox of local actor `actor` (its id) as `scope` may see it, newest first.
+    pub async fn outbox(
+        &self,
+        actor: &str,
+        scope: &Scope,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<StoredActivity>, Error> {
+        let sql = format!(
+            "SELECT {ACTIVITY_COLUMNS} FROM st_activities WHERE actor = $1 AND local = 1 AND {}
+             ORDER BY stored DESC, id DESC LIMIT $2 OFFSET $3",
+            scope.condition("st_activities.id", 4)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(actor.to_owned())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        let rows = scope
+            .bind(query)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db("reading an outbox"))?;
+        rows.iter().map(activity_row).collect()
+    }
+
+    /// How many activities of `actor`'s outbox `scope` may see.
+    pub async fn outbox_count(&self, actor: &str, scope: &Scope) -> Result<u64, Error> {
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM st_activities WHERE actor = $1 AND local = 1 AND {}",
+            scope.condition("st_activities.id", 2)
+        );
+        let row = scope
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(actor.to_owned()))
+            .fetch_one(self.pool())
+            .await
+            .map_err(db("counting an outbox"))?;
+        let n: i64 = row.try_get("n").map_err(db("counting an outbox"))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The scope of `reader` (an actor id, local or remote): itself, and the followers
+    /// collections of the local actors it follows (accepted). Apps add their own collections
+    /// with [`Scope::extend`].
+    pub async fn scope_of(&self, reader: &str) -> Result<Scope, Error> {
+        let rows = sqlx::query(
+            "SELECT followed FROM st_follows WHERE follower = $1 AND state = 'accepted'
+             ORDER BY followed",
+        )
+        .bind(reader)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db("reading a reader's follows"))?;
+        let mut addresses = vec![reader.to_owned()];
+        for row in rows {
+            let followed: String = row.try_get("followed").map_err(db("reading a follow"))?;
+            if self.local_name(&followed).is_some() {
+                addresses.push(format!("{followed}/followers"));
+            }
+        }
+        Ok(Scope::of(addresses))
+    }
+}
+
+/// Replaces the addressing rows of `id`, in `tx`.
+async fn put_addressing(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    addressing: &Addressing,
+) -> Result<(), Error> {
+    sqlx::query("DELETE FROM st_addressing WHERE item = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map_err(db("storing an addressing"))?;
+    for (field, address) in addressing.fields() {
+        sqlx::query(
+            "INSERT INTO st_addressing (item, field, address) VALUES ($1, $2, $3)
+             ON CONFLICT (item, field, address) DO NOTHING",
+        )
+        .bind(id)
+        .bind(field)
+        .bind(address)
+        .execute(&mut **tx)
+        .await
+        .map_err(db("storing an addressing"))?;
+    }
+    Ok(())
+}
+
+fn object_row(row: &AnyRow, addressing: Addressing) -> Result<StoredObject, Error> {
+    let read = |c: &'static str| -> Result<String, Error> {
+        row.try_get(c).map_err(db("reading an object"))
+    };
+    let opt = |c: &'static str| -> Result<Option<String>, Error> {
+        row.try_get(c).map_err(db("reading an object"))
+    };
+    let int =
+        |c: &'static str| -> Result<i64, Error> { row.try_get(c).map_err(db("reading an object")) };
+    Ok(StoredObject {
+        id: read("id")?,
+        kind: read("kind")?,
+        local: int("local")? != 0,
+        attributed_to: opt("attributed_to")?,
+        in_reply_to: opt("in_reply_to")?,
+        context: opt("context")?,
+        document: parse_document(&read("document")?)?,
+        visibility: Visibility::parse(&read("visibility")?)?,
+        addressing,
+        deleted: int("deleted")? != 0,
+        published: int("published")?,
+        updated: int("updated")?,
+    })
+}
+
+fn activity_row(row: &AnyRow) -> Result<StoredActivity, Error> {
+    let read = |c: &'static str| -> Result<String, Error> {
+        row.try_get(c).map_err(db("reading an activity"))
+    };
+    Ok(StoredActivity {
+        id: read("id")?,
+        kind: read("kind")?,
+        actor: read("actor")?,
+        object: row.try_get("object").map_err(db("reading an activity"))?,
+        local: row
+            .try_get::<i64, _>("local")
+            .map_err(db("reading an activity"))?
+            != 0,
+        document: parse_document(&read("document")?)?,
+        visibility: Visibility::parse(&read("visibility")?)?,
+        stored: row.try_get("stored").map_err(db("reading an activity"))?,
+    })
+}

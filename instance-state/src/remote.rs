@@ -1,0 +1,216 @@
+//! Remote actors met: their names and handles, for pages; and the inbox's processed ids.
+
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+
+use crate::InstanceState;
+use crate::error::{Error, db};
+
+/// A remote actor, as last seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RemoteActor {
+    /// Its id.
+    pub id: String,
+    /// Its type (`Person`, `Group`...).
+    pub kind: Option<String>,
+    /// Its display name (its `preferredUsername`, or its id, when it has none).
+    pub name: String,
+    /// Its handle, `@user@host` (with the port when not the default).
+    pub handle: Option<String>,
+    /// Its profile page.
+    pub url: Option<String>,
+    /// Its inbox.
+    pub inbox: Option<String>,
+    /// When this was recorded (Unix microseconds).
+    pub updated: i64,
+}
+
+impl RemoteActor {
+    /// A remote actor `id` named `name`.
+    pub fn new(id: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            kind: None,
+            name: name.into(),
+            handle: None,
+            url: None,
+            inbox: None,
+            updated: 0,
+        }
+    }
+
+    /// Sets the type.
+    pub fn with_kind(mut self, kind: impl Into<String>) -> Self {
+        self.kind = Some(kind.into());
+        self
+    }
+
+    /// Sets the handle.
+    pub fn with_handle(mut self, handle: impl Into<String>) -> Self {
+        self.handle = Some(handle.into());
+        self
+    }
+
+    /// Sets the profile page.
+    pub fn with_url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// Sets the inbox.
+    pub fn with_inbox(mut self, inbox: impl Into<String>) -> Self {
+        self.inbox = Some(inbox.into());
+        self
+    }
+}
+
+fn remote_row(row: &AnyRow) -> Result<RemoteActor, Error> {
+    let read = db("reading a remote actor");
+    Ok(RemoteActor {
+        id: row.try_get("id").map_err(db("reading a remote actor"))?,
+        kind: row.try_get("kind").map_err(db("reading a remote actor"))?,
+        name: row.try_get("name").map_err(db("reading a remote actor"))?,
+        handle: row
+            .try_get("handle")
+            .map_err(db("reading a remote actor"))?,
+        url: row.try_get("url").map_err(db("reading a remote actor"))?,
+        inbox: row.try_get("inbox").map_err(db("reading a remote actor"))?,
+        updated: row.try_get("updated").map_err(read)?,
+    })
+}
+
+const REMOTE_COLUMNS: &str = "id, kind, name, handle, url, inbox, updated";
+
+impl InstanceState {
+    /// Records (or updates) a remote actor.
+    pub async fn put_remote_actor(&self, actor: &RemoteActor) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO st_remote_actors (id, kind, name, handle, url, inbox, updated)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name,
+                handle = excluded.handle, url = excluded.url, inbox = excluded.inbox,
+                updated = excluded.updated",
+        )
+        .bind(&actor.id)
+        .bind(&actor.kind)
+        .bind(&actor.name)
+        .bind(&actor.handle)
+        .bind(&actor.url)
+        .bind(&actor.inbox)
+        .bind(self.now())
+        .execute(self.pool())
+        .await
+        .map_err(db("recording a remote actor"))?;
+        Ok(())
+    }
+
+    /// The remote actor `id`, if met.
+    pub async fn remote_actor(&self, id: &str) -> Result<Option<RemoteActor>, Error> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {REMOTE_COLUMNS} FROM st_remote_actors WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db("reading a remote actor"))?;
+        row.as_ref().map(remote_row).transpose()
+    }
+
+    /// The remote actor whose handle is `handle` (`@user@host`), if met.
+    pub async fn remote_actor_by_handle(&self, handle: &str) -> Result<Option<RemoteActor>, Error> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {REMOTE_COLUMNS} FROM st_remote_actors WHERE handle = $1
+             ORDER BY updated DESC LIMIT 1"
+        )))
+        .bind(handle)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db("reading a remote actor"))?;
+        row.as_ref().map(remote_row).transpose()
+    }
+
+    /// Forgets remote actor `id` (it was deleted): its follows both ways, its record. The app
+    /// forgets what it keeps of it in its own tables.
+    pub async fn forget_remote_actor(&self, id: &str) -> Result<(), Error> {
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(db("forgetting an actor"))?;
+        for statement in [
+            "DELETE FROM st_follows WHERE follower = $1 OR followed = $1",
+            "DELETE FROM st_remote_actors WHERE id = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("forgetting an actor"))?;
+        }
+        tx.commit().await.map_err(db("forgetting an actor"))?;
+        Ok(())
+    }
+
+    /// Whether this server knows `actor`: follows it, is followed by it, or met it.
+    pub async fn knows_actor(&self, actor: &str) -> Result<bool, Error> {
+        let row = sqlx::query(
+            "SELECT
+               (SELECT COUNT(*) FROM st_follows WHERE follower = $1 OR followed = $1)
+             + (SELECT COUNT(*) FROM st_remote_actors WHERE id = $1) AS n",
+        )
+        .bind(actor)
+        .fetch_one(self.pool())
+        .await
+        .map_err(db("looking an actor up"))?;
+        let n: i64 = row.try_get("n").map_err(db("looking an actor up"))?;
+        Ok(n > 0)
+    }
+
+    /// Records that the inbox processed `id`: `true` the first time (atomic: of two concurrent
+    /// calls with one id, one gets `true`).
+    pub async fn record_processed(&self, id: &str) -> Result<bool, Error> {
+        let done = sqlx::query(
+            "INSERT INTO st_processed (id, at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(self.now())
+        .execute(self.pool())
+        .await
+        .map_err(db("recording a processed activity"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Forgets that `id` was processed (its handling failed; the retry is processed).
+    pub async fn forget_processed(&self, id: &str) -> Result<(), Error> {
+        sqlx::query("DELETE FROM st_processed WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(db("forgetting a processed activity"))?;
+        Ok(())
+    }
+
+    /// How many activity ids are recorded as processed.
+    pub async fn processed_count(&self) -> Result<u64, Error> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM st_processed")
+            .fetch_one(self.pool())
+            .await
+            .map_err(db("counting processed activities"))?;
+        let n: i64 = row
+            .try_get("n")
+            .map_err(db("counting processed activities"))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Forgets the processed ids recorded before `before` (Unix microseconds): housekeeping,
+    /// once senders stopped retrying them (Mastodon retries for about a week).
+    pub async fn purge_processed(&self, before: i64) -> Result<u64, Error> {
+        let done = sqlx::query("DELETE FROM st_processed WHERE at < $1")
+            .bind(before)
+            .execute(self.pool())
+            .await
+            .map_err(db("purging processed activities"))?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,55 @@
+//! The schema is made by numbered migrations, from an empty database, and opening it again
+//! changes nothing.
+
+use instance_state::InstanceState;
+use instance_state::actors::ActorKind;
+use instance_state::conformance::{ManualClock, actor, options};
+
+use crate::support::{postgres_schema, postgres_url, remove_db, temp_db};
+
+async fn reopens_with_everything(location: &str) {
+    let clock = ManualClock::new();
+    let state = InstanceState::open(location, options(&clock))
+        .await
+        .unwrap();
+    assert_eq!(state.schema_versions().await.unwrap(), [1]);
+    state
+        .create_actor(actor("kept", ActorKind::Person))
+        .await
+        .unwrap();
+    state.close().await;
+    let state = InstanceState::open(location, options(&clock))
+        .await
+        .unwrap();
+    assert_eq!(state.schema_versions().await.unwrap(), [1]);
+    assert!(state.actor("kept").await.unwrap().is_some());
+    state.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_schema_from_empty_and_reopened() {
+    let path = temp_db("reopen");
+    reopens_with_everything(path.to_str().unwrap()).await;
+    remove_db(&path);
+}
+
+#[tokio::test]
+async fn postgres_schema_from_empty_and_reopened() {
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    let location = postgres_schema(&url, "reopen").await;
+    reopens_with_everything(&location).await;
+}
+
+#[tokio::test]
+async fn a_bad_location_is_an_error() {
+    let clock = ManualClock::new();
+    let error = InstanceState::open("postgres://user@host:notaport/db", options(&clock))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, instance_state::Error::Location { .. }),
+        "{error}"
+    );
+}
