@@ -194,13 +194,15 @@ pub fn schema_violations(document: &Value, version: &Version) -> Vec<SchemaViola
         for (member, limit) in [("name", 500), ("description", 5000)] {
             match instance.get(member) {
                 Some(Value::String(text)) => {
-                    if text.contains(['\n', '\r']) {
+                    // As the schema's ECMA-262 pattern `^.{0,N}$` reads it: `.` matches no line
+                    // terminator, and N counts UTF-16 code units.
+                    if text.contains(['\n', '\r', '\u{2028}', '\u{2029}']) {
                         out.push(&format!("/instance/{member}"), "more than one line");
                     }
-                    if text.chars().count() > limit {
+                    if text.encode_utf16().count() > limit {
                         out.push(
                             &format!("/instance/{member}"),
-                            format!("longer than {limit} characters"),
+                            format!("longer than {limit} UTF-16 code units"),
                         );
                     }
                 }
