@@ -1238,3 +1238,102 @@ fn now_micros() -> i64 {
 pub(crate) fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn event(id: &str, to: serde_json::Value) -> ObjectRow {
+        ObjectRow {
+            id: id.to_owned(),
+            kind: "Event".into(),
+            local: false,
+            attributed_to: Some("https://remote.example/@org".into()),
+            context: None,
+            in_reply_to: None,
+            start_time: Some(1_900_000_000),
+            document: json!({"id": id, "type": "Event", "attributedTo": "https://remote.example/@org",
+                "to": to, "cc": ["https://remote.example/@org/followers"]}),
+            deleted: false,
+            published: 0,
+            updated: 0,
+        }
+    }
+
+    #[test]
+    fn the_audience_is_every_address_and_the_authors() {
+        let document = json!({
+            "type": "Note",
+            "attributedTo": "https://a.example/u",
+            "to": ["as:Public", {"type": "Person", "id": "https://b.example/v"}],
+            "cc": "https://a.example/u/followers",
+            "bto": ["https://c.example/w"],
+            "audience": "https://g.example/group",
+        });
+        assert_eq!(
+            audience_of(&document),
+            [
+                PUBLIC,
+                "https://b.example/v",
+                "https://c.example/w",
+                "https://a.example/u/followers",
+                "https://g.example/group",
+                "https://a.example/u",
+            ]
+        );
+        // No public collection: not public; nothing at all: the authors only.
+        let direct =
+            json!({"type": "Note", "actor": "https://a.example/u", "to": "https://b.example/v"});
+        assert_eq!(
+            audience_of(&direct),
+            ["https://b.example/v", "https://a.example/u"]
+        );
+    }
+
+    #[tokio::test]
+    async fn scopes_see_what_names_them_and_older_databases_are_filled() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("db.sqlite").to_string_lossy().into_owned();
+        let db = Db::open(&path).await?;
+        let public = event("https://remote.example/e/1", json!([PUBLIC]));
+        let private = event(
+            "https://remote.example/e/2",
+            json!(["https://remote.example/@org/followers"]),
+        );
+        db.put_object(&public).await?;
+        db.put_object(&private).await?;
+        let anyone = Scope::anonymous();
+        let follower = Scope::of(["https://remote.example/@org/followers".to_owned()]);
+        let author = Scope::of(["https://remote.example/@org".to_owned()]);
+        for (scope, sees_private) in [(&anyone, false), (&follower, true), (&author, true)] {
+            assert!(db.is_visible(&public.id, scope).await?);
+            assert_eq!(db.is_visible(&private.id, scope).await?, sees_private);
+            let listed = db.upcoming_events(0, None, scope, 10).await?;
+            assert_eq!(listed.len(), if sees_private { 2 } else { 1 });
+        }
+        // An update narrows who sees it.
+        let narrowed = event("https://remote.example/e/1", json!(["https://x.example/y"]));
+        db.put_object(&narrowed).await?;
+        assert!(!db.is_visible(&public.id, &anyone).await?);
+        db.put_object(&public).await?;
+
+        // A database from before the audience rows: filled from the documents when opened.
+        sqlx::query("DROP TABLE ev_audience")
+            .execute(&db.pool)
+            .await?;
+        sqlx::query("DELETE FROM ev_settings WHERE name = $1")
+            .bind(AUDIENCE_FILLED)
+            .execute(&db.pool)
+            .await?;
+        db.pool.close().await;
+        let db = Db::open(&path).await?;
+        assert!(db.is_visible(&public.id, &anyone).await?);
+        assert!(!db.is_visible(&private.id, &anyone).await?);
+        assert!(db.is_visible(&private.id, &follower).await?);
+        Ok(())
+    }
+}

@@ -4,11 +4,13 @@
 
 use std::time::Duration;
 
+use events_instance::admin::Admin;
 use events_instance::demo::{Client, admin_of, eventually, loopback_instance};
 use events_instance::{Options, Running, start};
 use serde_json::{Value, json};
 
 use crate::peer::{Peer, get_json, get_page};
+use crate::postgres::{fresh_database, postgres_url};
 
 const WAIT: Duration = Duration::from_secs(30);
 const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
@@ -401,6 +403,35 @@ async fn a_members_only_event_is_shown_to_the_members_only() -> anyhow::Result<(
     let dir = tempfile::tempdir()?;
     let alpha = loopback_instance(dir.path(), "alpha").await?;
     let admin = admin_of(&alpha, dir.path(), "alpha");
+    members_only(&alpha, &admin).await?;
+    alpha.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_only_event_is_shown_to_the_members_only_on_postgresql() -> anyhow::Result<()> {
+    let Some(server) = postgres_url() else {
+        return Ok(());
+    };
+    let database = fresh_database(&server).await?;
+    let alpha = start(
+        Options::new(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            database.clone(),
+        )
+        .with_danger_allow_private_addresses(true)
+        .with_quick_retries(true),
+    )
+    .await?;
+    let admin = Admin::new(database)
+        .with_base_url(Some(alpha.base_url.clone()))
+        .with_danger_allow_private_addresses(true);
+    members_only(&alpha, &admin).await?;
+    alpha.stop().await
+}
+
+/// A group's public event and its members-only one, with a public comment and one for the
+/// members, on every surface, for anyone, a member and a non-member.
+async fn members_only(alpha: &Running, admin: &Admin) -> anyhow::Result<()> {
     let alice = Client::from_identity(&admin.create_identity("alice").await?)?;
     let bob = Client::from_identity(&admin.create_identity("bob").await?)?;
     let carol = Client::from_identity(&admin.create_identity("carol").await?)?;
@@ -409,12 +440,26 @@ async fn a_members_only_event_is_shown_to_the_members_only() -> anyhow::Result<(
         .unwrap()
         .to_owned();
     admin.add_member("hikers", "bob", "member").await?;
-    alice
+    let walk = alice
         .post(
             json!({"type": "Event", "name": "Ridge walk", "startTime": "2031-10-04T09:00:00Z",
             "attributedTo": group}),
         )
+        .await?["object"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    alice
+        .post(json!({"type": "Note", "inReplyTo": walk, "content": "<p>See you there</p>"}))
         .await?;
+    let members_comment = bob
+        .post(json!({"type": "Create", "to": [format!("{group}/members")],
+            "object": {"type": "Note", "inReplyTo": walk,
+                "content": "<p>Members: bring the keys</p>"}}))
+        .await?["object"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // As Mobilizon addresses a private group event: to the group's members.
     let create = alice
         .post(json!({"type": "Create", "to": [format!("{group}/members")],
@@ -466,7 +511,15 @@ async fn a_members_only_event_is_shown_to_the_members_only() -> anyhow::Result<(
     );
     let (_, outbox) = get_json(&format!("{}/outbox?page=1", alice.actor)).await?;
     assert!(!outbox.to_string().contains("Members meeting"), "{outbox}");
-    assert_eq!(outbox["totalItems"], 1, "{outbox}");
-    alpha.stop().await?;
+    assert_eq!(outbox["totalItems"], 2, "{outbox}");
+
+    // Comments: the public one on the event's page and in its replies, the members' one not.
+    let (_, page) = get_page(&walk, None).await?;
+    assert!(page.contains("See you there"), "{page}");
+    assert!(!page.contains("bring the keys"), "{page}");
+    let (_, replies) = get_json(&format!("{walk}/replies?page=1")).await?;
+    assert_eq!(items(&replies).len(), 1, "{replies}");
+    let (status, _) = get_json(&members_comment).await?;
+    assert_eq!(status, 404);
     Ok(())
 }
