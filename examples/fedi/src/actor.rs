@@ -583,35 +583,77 @@ async fn not_found() -> Response {
 }
 
 /// Records every request but the inbox POSTs (which [`receive`] records with their outcome).
+/// A signed GET's signature is checked with its key after the answer is sent, so that a peer
+/// that fetches this actor while this actor fetches its key never waits on itself.
 async fn record_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if request.method() == http::Method::POST {
         return next.run(request).await;
     }
-    let method = request.method().to_string();
-    let target = request.uri().to_string();
     let accept = request
         .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let signature = {
-        let (parts, _) = http::Request::new(()).into_parts();
-        let mut copy = http::Request::from_parts(parts, Vec::<u8>::new());
-        *copy.method_mut() = request.method().clone();
-        *copy.uri_mut() = request.uri().clone();
-        *copy.headers_mut() = request.headers().clone();
-        signature_summary(&copy, &state.core.base)
-    };
+    let mut copy = http::Request::new(Vec::<u8>::new());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.headers_mut() = request.headers().clone();
     let response = next.run(request).await;
-    state.core.events.push(json!({
+    let mut event = json!({
         "event": "request",
-        "method": method,
-        "target": target,
+        "method": copy.method().as_str(),
+        "target": copy.uri().to_string(),
         "accept": accept,
         "status": response.status().as_u16(),
-        "signature": signature,
-    }));
+        "signature": signature_summary(&copy, &state.core.base),
+    });
+    let core = state.core.clone();
+    tokio::spawn(async move {
+        let (verified, reason) = verify_get(&core, &copy).await;
+        insert(&mut event, "verified", verified);
+        if let Some(reason) = reason {
+            insert(&mut event, "reason", json!(reason));
+        }
+        // Only a failure shows the signing string.
+        if event.get("verified") == Some(&json!(true))
+            && let Some(signature) = event.get_mut("signature").and_then(Value::as_object_mut)
+        {
+            signature.remove("signing_string");
+        }
+        core.events.push(event);
+    });
     response
+}
+
+/// Checks the signature of a GET with its key (fetched, or from the cache): `null` when
+/// unsigned, else whether it verified and, when not, why.
+async fn verify_get(core: &Core, request: &http::Request<Vec<u8>>) -> (Value, Option<String>) {
+    let headers = request.headers();
+    if !headers.contains_key("signature")
+        && !headers.contains_key("signature-input")
+        && !headers.contains_key(header::AUTHORIZATION)
+    {
+        return (Value::Null, None);
+    }
+    let verifier = Verifier::new(Policy::fediverse()).with_default_scheme(core.base.scheme());
+    let unverified = match verifier.parse_request(request, SystemTime::now()) {
+        Ok(unverified) => unverified,
+        Err(error) => return (json!(false), Some(error.to_string())),
+    };
+    let mut budget = FetchBudget::default();
+    let key = match core.keys.key(unverified.key_id(), &mut budget).await {
+        Ok(key) => key,
+        Err(error) => {
+            return (
+                json!(false),
+                Some(format!("signing key {}: {error}", unverified.key_id())),
+            );
+        }
+    };
+    match unverified.verify(&key.key) {
+        Ok(_) => (json!(true), None),
+        Err(error) => (json!(false), Some(error.to_string())),
+    }
 }
 
 /// What the request's signature says, before any key: standard, key id, covered components;

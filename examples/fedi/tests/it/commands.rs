@@ -265,6 +265,15 @@ async fn inbox_follows_and_shows_the_accept() {
             && e["status"] == 202),
         "{lines:#?}"
     );
+    // Every GET the instance made (WebFinger aside, its key fetches of fedi's actor) is shown
+    // with the result of checking its signature.
+    let gets: Vec<&Value> = lines.iter().filter(|e| e["event"] == "request").collect();
+    assert!(!gets.is_empty(), "{lines:#?}");
+    for get in gets {
+        let signed = !get["signature"].is_null();
+        assert_eq!(get["verified"].is_boolean(), signed, "{get:#}");
+        assert_ne!(get["verified"], false, "{get:#}");
+    }
     assert!(output.status.success(), "{lines:#?}");
     running.stop().await.unwrap();
 }
