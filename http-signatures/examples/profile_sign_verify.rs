@@ -38,9 +38,11 @@ const NOW: u64 = 1_700_000_000;
 /// Requests prepared for the signing cases, whatever the iteration count up to this.
 const PREPARED: usize = 2000;
 
-const CASES: [&str; 14] = [
+const CASES: [&str; 16] = [
     "bare-sign/rsa2048",
     "bare-verify/rsa2048",
+    // The floor of verifying a signed POST: the bare verification and the body's SHA-256.
+    "floor-verify/rsa2048",
     "sign/rsa2048/cavage",
     "sign/rsa2048/rfc9421",
     "verify/rsa2048/cavage",
@@ -50,6 +52,7 @@ const CASES: [&str; 14] = [
     "parse-verify/rsa2048/rfc9421",
     "bare-sign/ed25519",
     "bare-verify/ed25519",
+    "floor-verify/ed25519",
     "sign/ed25519/cavage",
     "sign/ed25519/rfc9421",
     "verify/ed25519/cavage",
@@ -117,7 +120,10 @@ fn main() {
                 black_box(unverified.verify(&verifying).unwrap());
             }
         }
-        "bare-sign" | "bare-verify" => bare(operation, key_name, &key, &message, iterations),
+        "bare-sign" | "bare-verify" | "floor-verify" => {
+            let body = inbox_post().into_body();
+            bare(operation, key_name, &key, &message, &body, iterations);
+        }
         _ => unreachable!("checked against CASES"),
     }
     // The loop's wall-clock time, for a quick look; instruction counts are the steady figure.
@@ -130,9 +136,20 @@ fn main() {
     }
 }
 
-/// The backend alone on the cavage signing string, key parsed once.
-fn bare(operation: &str, key_name: &str, key: &SigningKey, message: &[u8], iterations: u64) {
+/// The backend alone on the cavage signing string, key parsed once; for `floor-verify`, with
+/// the body's SHA-256 (the backend's digest) before each verification.
+fn bare(
+    operation: &str,
+    key_name: &str,
+    key: &SigningKey,
+    message: &[u8],
+    body: &[u8],
+    iterations: u64,
+) {
+    use provider::digest::{SHA256, digest};
     use provider::signature::{self, KeyPair as _};
+
+    let hash_body = operation == "floor-verify";
 
     let pkcs8 = key.to_pkcs8_der().unwrap();
     let rng = provider::rand::SystemRandom::new();
@@ -153,6 +170,9 @@ fn bare(operation: &str, key_name: &str, key: &SigningKey, message: &[u8], itera
                 pair.sign(&signature::RSA_PKCS1_SHA256, &rng, message, &mut sig)
                     .unwrap();
             } else {
+                if hash_body {
+                    black_box(digest(&SHA256, black_box(body)));
+                }
                 verify_rsa(&key, black_box(message), &sig);
             }
         }
@@ -164,6 +184,9 @@ fn bare(operation: &str, key_name: &str, key: &SigningKey, message: &[u8], itera
             if operation == "bare-sign" {
                 black_box(pair.sign(black_box(message)));
             } else {
+                if hash_body {
+                    black_box(digest(&SHA256, black_box(body)));
+                }
                 key.verify(black_box(message), sig.as_ref()).unwrap();
             }
         }

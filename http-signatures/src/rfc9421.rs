@@ -1,9 +1,12 @@
 //! RFC 9421 HTTP Message Signatures: component identifiers, `Signature-Input`, `Signature`,
 //! `Accept-Signature`, and the signature base.
 //!
-//! Structured fields are parsed and serialized with the `sfv` crate, as RFC 8941 values.
+//! Structured fields are parsed and serialized with the `sfv` crate, as RFC 8941 values; the
+//! usual signature parameters (plain names and strings, integers) are written directly, which
+//! gives the same text for less work.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use crate::message::Message;
 
@@ -343,13 +346,80 @@ impl SignatureParams {
         &mut self,
         order: &[ParamName],
     ) -> Result<(), Rfc9421ParseError> {
+        match self.serialize_plain(order) {
+            Some(serialized) => {
+                self.serialized = serialized;
+                Ok(())
+            }
+            None => self.serialize_with_sfv(order),
+        }
+    }
+
+    /// The usual parameters written directly, without `sfv`'s serializer: component names
+    /// without parameters and string parameters that are printable ASCII other than `"` and
+    /// `\` (an RFC 8941 string with nothing to escape: its text between quotes), integers
+    /// within RFC 8941's range (their decimal text). That is exactly what `sfv` writes for them
+    /// (a unit test compares the two); `None` for anything else, which `sfv` then writes or
+    /// refuses.
+    fn serialize_plain(&self, order: &[ParamName]) -> Option<String> {
+        /// RFC 8941 §3.3.1: at most 15 digits.
+        const INTEGER_LIMIT: i64 = 999_999_999_999_999;
+        let plain = |text: &str| {
+            text.bytes()
+                .all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\')
+        };
+        let mut out = String::with_capacity(SERIALIZED_PARAMS_CAPACITY);
+        out.push('(');
+        for (i, component) in self.components.iter().enumerate() {
+            if !component.parameters.is_empty() || !plain(&component.name) {
+                return None;
+            }
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push('"');
+            out.push_str(&component.name);
+            out.push('"');
+        }
+        out.push(')');
+        for &name in order {
+            let Some(value) = self.parameter(name) else {
+                continue;
+            };
+            out.push(';');
+            out.push_str(name.as_str());
+            out.push('=');
+            match value {
+                ParamValue::Integer(value) => {
+                    if !(-INTEGER_LIMIT..=INTEGER_LIMIT).contains(&value) {
+                        return None;
+                    }
+                    // Writing to a `String` cannot fail.
+                    let _ = write!(out, "{value}");
+                }
+                ParamValue::String(value) => {
+                    if !plain(value) {
+                        return None;
+                    }
+                    out.push('"');
+                    out.push_str(value);
+                    out.push('"');
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// [`SignatureParams::serialize_in_order`] through `sfv`'s serializer, which escapes what
+    /// needs it and refuses what cannot be written.
+    fn serialize_with_sfv(&mut self, order: &[ParamName]) -> Result<(), Rfc9421ParseError> {
         fn string<'v>(name: &str, value: &'v str) -> Result<&'v sfv::StringRef, Rfc9421ParseError> {
             sfv::StringRef::from_str(value).map_err(|_| invalid_parameter(name))
         }
         fn integer(name: &str, value: i64) -> Result<sfv::Integer, Rfc9421ParseError> {
             sfv::Integer::try_from(value).map_err(|_| invalid_parameter(name))
         }
-        let mut serialized = String::with_capacity(128);
+        let mut serialized = String::with_capacity(SERIALIZED_PARAMS_CAPACITY);
         let mut list = sfv::ListSerializer::with_buffer(&mut serialized);
         let mut inner = list.inner_list();
         for component in &self.components {
@@ -432,6 +502,10 @@ impl SignatureParams {
         Ok(params)
     }
 }
+
+/// Room for the usual serialized signature parameters (five components, `created`, a key id
+/// URL and `alg`), so that writing them allocates once.
+const SERIALIZED_PARAMS_CAPACITY: usize = 192;
 
 /// The signature parameters this crate reads and writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1021,4 +1095,95 @@ fn percent_encode(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+// Test code: a failed unwrap is a failed test.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn params(components: &[&str]) -> SignatureParams {
+        SignatureParams::new(components.iter().map(|c| Component::new(*c)).collect())
+    }
+
+    /// The direct writer gives what `sfv` gives, and leaves to `sfv` whatever it cannot write
+    /// as plain text.
+    #[test]
+    fn the_direct_writer_agrees_with_sfv() {
+        let key_id = "https://alice.example/actor#main-key";
+        // (parameters, whether the direct writer answers)
+        let cases: Vec<(SignatureParams, bool)> = vec![
+            (
+                params(&[
+                    "@method",
+                    "@target-uri",
+                    "@authority",
+                    "date",
+                    "content-digest",
+                ])
+                .with_created(1_700_000_000)
+                .with_keyid(key_id)
+                .with_alg("rsa-v1_5-sha256"),
+                true,
+            ),
+            (params(&[]), true),
+            (params(&[""]).with_created(0), true),
+            (
+                params(&["date"])
+                    .with_created(-5)
+                    .with_expires(999_999_999_999_999)
+                    .with_nonce("n 1~!#$%&'()*+,-./:;<=>?@[]^_`{|}")
+                    .with_tag("t"),
+                true,
+            ),
+            (params(&["date"]).with_created(-999_999_999_999_999), true),
+            (params(&["date"]).with_created(1_000_000_000_000_000), false),
+            (
+                params(&["date"]).with_created(-1_000_000_000_000_000),
+                false,
+            ),
+            (params(&["date"]).with_created(i64::MIN), false),
+            (params(&["date"]).with_keyid("a\"b"), false),
+            (params(&["date"]).with_keyid("a\\b"), false),
+            (params(&["date"]).with_keyid("é"), false),
+            (params(&["date"]).with_tag("tab\there"), false),
+            (params(&["a\"b"]), false),
+            (params(&["x-\u{7f}"]), false),
+            (
+                SignatureParams::new(vec![Component::query_param("Pet")]),
+                false,
+            ),
+            (
+                SignatureParams::new(vec![
+                    Component::new("content-digest").with_parameter(ComponentParameter::Sf),
+                ]),
+                false,
+            ),
+        ];
+        for (params, answers) in cases {
+            let direct = params.serialize_plain(&ParamName::ALL);
+            assert_eq!(direct.is_some(), answers, "{params:?}");
+            let mut with_sfv = params.clone();
+            let sfv_result = with_sfv.serialize_with_sfv(&ParamName::ALL);
+            if let Some(direct) = direct {
+                assert_eq!(sfv_result, Ok(()), "{params:?}");
+                assert_eq!(direct, with_sfv.serialized, "{params:?}");
+            }
+            // The public entry point gives `sfv`'s answer in every case.
+            let mut serialized = params.clone();
+            assert_eq!(
+                serialized.serialize().map(str::to_owned),
+                sfv_result.map(|()| with_sfv.serialized.clone()),
+                "{params:?}"
+            );
+        }
+        // A parameter order as received is kept.
+        let p = params(&["date"]).with_keyid("k").with_created(1);
+        let order = [ParamName::Keyid, ParamName::Created];
+        let mut with_sfv = p.clone();
+        with_sfv.serialize_with_sfv(&order).unwrap();
+        assert_eq!(p.serialize_plain(&order).unwrap(), with_sfv.serialized);
+        assert_eq!(with_sfv.serialized, r#"("date");keyid="k";created=1"#);
+    }
 }
