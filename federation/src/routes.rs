@@ -20,8 +20,9 @@
 //! the instance actor's, WebFinger's and NodeInfo's must carry a valid HTTP signature, made for
 //! this server (its signed host one of the inbox's
 //! [`accepted_hosts`](crate::inbox::InboxConfig::accepted_hosts), as in the inbox), from a
-//! domain the [`DomainPolicy`](crate::inbox::DomainPolicy) allows (`401` without one, `403` from a
-//! blocked domain); the instance actor stays readable so that peers can verify its signed
+//! domain the [`DomainPolicy`](crate::inbox::DomainPolicy) allows and by a key the app's
+//! [`InboxStore::refuses`] does not refuse (`401` without one, `403` from a blocked domain or
+//! actor); the instance actor stays readable so that peers can verify its signed
 //! fetches. Web pages are still served without a signature, but the JSON never is: a browser
 //! asking for something without a page (and without another `url`) gets `406 Not Acceptable`,
 //! and for a deleted object a bare `410` without its tombstone. The key that signed is handed to
@@ -589,6 +590,26 @@ async fn verify_get<A: App, St: InboxStore>(
             StatusCode::FORBIDDEN,
             "domain-policy",
             format!("{host} is not allowed here"),
+        ));
+    }
+    // The app's own blocks (`InboxStore::refuses`), as in the inbox: before the key is fetched.
+    let refused = server
+        .inbox
+        .store()
+        .refuses(unverified.key_id())
+        .await
+        .map_err(|e| {
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "domain-policy",
+                e.to_string(),
+            )
+        })?;
+    if refused {
+        return Err(problem(
+            StatusCode::FORBIDDEN,
+            "domain-policy",
+            format!("{} is blocked here", unverified.key_id()),
         ));
     }
     let key = verify_signature(server.inbox.keys(), &unverified, &mut budget)

@@ -5,6 +5,8 @@
 //! blocked actor, nor to an actor on a blocked domain, and a local actor's own blocks keep its
 //! deliveries from the actors it blocks. A block of a domain covers its subdomains.
 
+use std::collections::BTreeSet;
+
 use sqlx::Row as _;
 use url::Url;
 
@@ -68,7 +70,52 @@ fn domains_of(host: &str) -> Vec<String> {
     out
 }
 
+/// The blocks that apply to one blocker (the instance's and, when given, a local actor's),
+/// read at once: to filter a long list of actors without a query for each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlockList {
+    actors: BTreeSet<String>,
+    domains: BTreeSet<String>,
+}
+
+impl BlockList {
+    /// Whether `iri` (an actor id, or anything on its server) is blocked: the actor, or its
+    /// domain or a parent of it.
+    pub fn blocks(&self, iri: &str) -> bool {
+        let actor = iri.split_once('#').map_or(iri, |(actor, _)| actor);
+        self.actors.contains(actor)
+            || host_of(iri)
+                .is_some_and(|host| domains_of(&host).iter().any(|d| self.domains.contains(d)))
+    }
+
+    /// Whether nothing is blocked.
+    pub fn is_empty(&self) -> bool {
+        self.actors.is_empty() && self.domains.is_empty()
+    }
+}
+
 impl InstanceState {
+    /// The blocks that apply to `blocker` (a local actor's id): the instance's and its own;
+    /// the instance's only for `None`.
+    pub async fn block_list(&self, blocker: Option<&str>) -> Result<BlockList, Error> {
+        let mut list = BlockList::default();
+        let mut blocks = self.blocks(None).await?;
+        if blocker.is_some() {
+            blocks.extend(self.blocks(blocker).await?);
+        }
+        for block in blocks {
+            match block.target {
+                BlockTarget::Actor(actor) => {
+                    list.actors.insert(actor);
+                }
+                BlockTarget::Domain(domain) => {
+                    list.domains.insert(domain);
+                }
+            }
+        }
+        Ok(list)
+    }
+
     /// Blocks `target`, for `blocker` (a local actor's id; `None`: the whole instance). A block
     /// of an actor ends the follows between it and the blocker (with the whole instance: with
     /// every local actor). `false` if it was blocked already.

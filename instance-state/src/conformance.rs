@@ -852,6 +852,17 @@ pub async fn blocks(state: &InstanceState, _: &ManualClock) {
         [remote("a")],
         "blocked actors and domains are left out"
     );
+    // Read at once, for long lists.
+    let list = state.block_list(Some(&hana)).await.unwrap();
+    assert!(list.blocks(&remote("c")));
+    assert!(list.blocks(&format!("{}#main-key", remote("b"))));
+    assert!(list.blocks("https://spam.bad.test/users/s"));
+    assert!(!list.blocks(&remote("a")));
+    let instance = state.block_list(None).await.unwrap();
+    assert!(
+        !instance.blocks(&remote("c")),
+        "hana's own block is hers only"
+    );
     // Listing and lifting.
     let instance_blocks = state.blocks(None).await.unwrap();
     assert_eq!(instance_blocks.len(), 2);

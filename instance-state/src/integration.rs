@@ -77,20 +77,18 @@ impl Audience for InstanceState {
             .followers(actor, FollowState::Accepted, 0, u64::MAX)
             .await
             .map_err(store_error("reading followers"))?;
-        let mut members = Vec::with_capacity(followers.len());
-        for follow in followers {
-            if self
-                .is_blocked(Some(actor), &follow.follower)
-                .await
-                .map_err(store_error("checking blocks"))?
-            {
-                continue;
-            }
-            if let Ok(iri) = Iri::parse(follow.follower) {
-                members.push(iri);
-            }
-        }
-        Ok(Some(members))
+        // One read of the blocks for the whole list, however long.
+        let blocked = self
+            .block_list(Some(actor))
+            .await
+            .map_err(store_error("reading blocks"))?;
+        Ok(Some(
+            followers
+                .into_iter()
+                .filter(|follow| !blocked.blocks(&follow.follower))
+                .filter_map(|follow| Iri::parse(follow.follower).ok())
+                .collect(),
+        ))
     }
 }
 
@@ -200,6 +198,10 @@ impl InstanceState {
         mut activity: Value,
     ) -> Result<Value, Error> {
         let blocker = self.actor_id(actor_name).to_string();
+        let list = self.block_list(Some(&blocker)).await?;
+        if list.is_empty() {
+            return Ok(activity);
+        }
         let mut blocked = Vec::new();
         for address in crate::objects::Addressing::of(&activity)
             .fields_owned()
@@ -214,7 +216,7 @@ impl InstanceState {
             if address != crate::objects::PUBLIC
                 && !self.is_local(&address)
                 && !blocked.contains(&address)
-                && self.is_blocked(Some(&blocker), &address).await?
+                && list.blocks(&address)
             {
                 blocked.push(address);
             }

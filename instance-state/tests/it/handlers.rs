@@ -28,11 +28,11 @@ use url::Url;
 use crate::support::sqlite;
 
 const AS: &str = "https://www.w3.org/ns/activitystreams";
-const BASE: &str = "https://local.test";
+pub(crate) const BASE: &str = "https://local.test";
 
 /// The deliveries the outbox enqueued.
 #[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Enqueue>>>);
+pub(crate) struct Recorder(Arc<Mutex<Vec<Enqueue>>>);
 
 impl Enqueuer for Recorder {
     async fn enqueue(&self, item: Enqueue) -> Result<Vec<DeliveryId>, EnqueueError> {
@@ -66,10 +66,10 @@ impl Recorder {
 
 /// The app: the state, an outbox, the key cache, and what reached the app's own handlers.
 #[derive(Clone)]
-struct App {
-    state: InstanceState,
+pub(crate) struct App {
+    pub(crate) state: InstanceState,
     outbox: Outbox<Recorder>,
-    keys: KeyCache,
+    pub(crate) keys: KeyCache,
     unhandled: Arc<Mutex<Vec<String>>>,
     deleted: Arc<Mutex<Vec<String>>>,
 }
@@ -104,20 +104,20 @@ impl Social for App {
 }
 
 /// A remote actor on `https://{host}`, with an Ed25519 key.
-struct Remote {
-    id: String,
-    key: SigningKey,
+pub(crate) struct Remote {
+    pub(crate) id: String,
+    pub(crate) key: SigningKey,
 }
 
 impl Remote {
-    fn new(host: &str, name: &str) -> Self {
+    pub(crate) fn new(host: &str, name: &str) -> Self {
         Self {
             id: format!("https://{host}/users/{name}"),
             key: SigningKey::generate_ed25519().unwrap(),
         }
     }
 
-    fn key_id(&self) -> String {
+    pub(crate) fn key_id(&self) -> String {
         format!("{}#main-key", self.id)
     }
 
@@ -140,7 +140,7 @@ impl Remote {
     }
 
     /// Puts the actor's document in `keys`, as if fetched.
-    fn known_to(&self, keys: &KeyCache) {
+    pub(crate) fn known_to(&self, keys: &KeyCache) {
         let AnyObject::Actor(actor) =
             AnyObject::from_value(self.document("Remote Person")).unwrap()
         else {
@@ -179,13 +179,13 @@ impl Remote {
     }
 }
 
-struct World {
-    app: App,
-    inbox: Inbox<App, InstanceState>,
-    sent: Recorder,
+pub(crate) struct World {
+    pub(crate) app: App,
+    pub(crate) inbox: Inbox<App, InstanceState>,
+    pub(crate) sent: Recorder,
 }
 
-async fn world() -> World {
+pub(crate) async fn world() -> World {
     let clock = ManualClock::new();
     let base = Url::parse(BASE).unwrap();
     let state = sqlite(
@@ -224,12 +224,12 @@ impl World {
         self.inbox.receive(request, None).await
     }
 
-    fn state(&self) -> &InstanceState {
+    pub(crate) fn state(&self) -> &InstanceState {
         &self.app.state
     }
 }
 
-fn local(name: &str) -> String {
+pub(crate) fn local(name: &str) -> String {
     format!("{BASE}/actors/{name}")
 }
 

@@ -13,4 +13,5 @@
 mod conformance;
 mod handlers;
 mod migrations;
+mod routes;
 mod support;
