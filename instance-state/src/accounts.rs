@@ -541,6 +541,51 @@ impl InstanceState {
         Ok((secret, credential))
     }
 
+    /// Keeps an API token made elsewhere (an older database's), by the SHA-256 of its secret
+    /// in hex ([`hash_secret`]), so that it keeps working: for upgrades only.
+    pub async fn import_token(
+        &self,
+        account: &str,
+        label: &str,
+        sha256_hex: &str,
+    ) -> Result<Credential, Error> {
+        let valid = sha256_hex.len() == 64 && sha256_hex.chars().all(|c| c.is_ascii_hexdigit());
+        if !valid {
+            return Err(Error::InvalidDocument {
+                reason: "a token hash is 64 hexadecimal digits (a SHA-256)",
+            });
+        }
+        if self.account(account).await?.is_none() {
+            return Err(Error::NoSuchAccount {
+                id: account.to_owned(),
+            });
+        }
+        let now = self.now();
+        let credential = Credential {
+            hash: sha256_hex.to_ascii_lowercase(),
+            account: account.to_owned(),
+            kind: CredentialKind::Token,
+            label: label.to_owned(),
+            actor: None,
+            created: now,
+            last_used: now,
+            expires: None,
+            revoked: None,
+        };
+        sqlx::query(
+            "INSERT INTO st_credentials (hash, account, kind, label, actor, created, last_used, expires)
+             VALUES ($1, $2, 'token', $3, NULL, $4, $4, NULL)",
+        )
+        .bind(&credential.hash)
+        .bind(account)
+        .bind(label)
+        .bind(now)
+        .execute(self.pool())
+        .await
+        .map_err(db("importing a token"))?;
+        Ok(credential)
+    }
+
     /// The live credential whose secret is `secret` (not expired, not revoked, its account
     /// active), with its account; records that it was used.
     pub async fn authenticate(&self, secret: &str) -> Result<Option<(Credential, Account)>, Error> {

@@ -184,6 +184,17 @@ pub async fn migrated_from_empty(state: &InstanceState, _: &ManualClock) {
         .unwrap();
         assert_eq!(row.try_get::<i64, _>("n").unwrap(), 0, "{table}");
     }
+    // The app's settings.
+    assert_eq!(state.setting("registrations").await.unwrap(), None);
+    state.set_setting("registrations", "open").await.unwrap();
+    state
+        .set_setting("registrations", "approval")
+        .await
+        .unwrap();
+    assert_eq!(
+        state.setting("registrations").await.unwrap().as_deref(),
+        Some("approval")
+    );
 }
 
 /// Actors get RSA-2048 and Ed25519 keys, published in their documents and used to sign.
@@ -585,6 +596,28 @@ pub async fn sessions_and_tokens(state: &InstanceState, clock: &ManualClock) {
     assert!(matches!(
         state.new_token("no-such-account", "x", None).await,
         Err(Error::NoSuchAccount { .. })
+    ));
+    // A token carried over from an older database keeps working.
+    state
+        .set_account_state(&account.id, AccountState::Active)
+        .await
+        .unwrap();
+    let old_secret = "a-token-from-the-previous-release";
+    state
+        .import_token(
+            &account.id,
+            "imported",
+            &crate::accounts::hash_secret(old_secret),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        state.authenticate(old_secret).await.unwrap().unwrap().1.id,
+        account.id
+    );
+    assert!(matches!(
+        state.import_token(&account.id, "bad", "not hex").await,
+        Err(Error::InvalidDocument { .. })
     ));
 }
 
@@ -1043,6 +1076,40 @@ pub async fn objects_and_visibility(state: &InstanceState, _: &ManualClock) {
         state.object_state(&url(99), None).await.unwrap(),
         ObjectState::NotFound
     ));
+    // A thread, by context, oldest first, as each reader may see it.
+    for (n, to) in [(10, PUBLIC.to_owned()), (11, followers.clone())] {
+        state
+            .put_object(
+                &json!({"id": format!("{BASE}/comments/{n}"), "type": "Note", "attributedTo": ida,
+                    "context": format!("{BASE}/events/1"), "to": [to],
+                    "published": format!("2026-01-0{}T00:00:00Z", n - 9)}),
+                true,
+            )
+            .await
+            .unwrap();
+    }
+    let thread = |scope: Scope| async move {
+        state
+            .objects_in_context(&format!("{BASE}/events/1"), &scope, 0, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        thread(Scope::anonymous()).await,
+        [format!("{BASE}/comments/10")]
+    );
+    assert_eq!(
+        thread(fan.clone()).await,
+        [format!("{BASE}/comments/10"), format!("{BASE}/comments/11")]
+    );
+    assert_eq!(
+        state.local_object_count("Note").await.unwrap(),
+        4,
+        "two notes were deleted"
+    );
     // Remote objects.
     let remote_note = json!({
         "id": "https://remote.test/notes/1",

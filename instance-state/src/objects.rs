@@ -523,6 +523,51 @@ impl InstanceState {
         Ok(out)
     }
 
+    /// The objects in `context` (the comments of an event, the posts of a thread) that `scope`
+    /// may read (not deleted), oldest first.
+    pub async fn objects_in_context(
+        &self,
+        context: &str,
+        scope: &Scope,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<StoredObject>, Error> {
+        let sql = format!(
+            "SELECT {OBJECT_COLUMNS} FROM st_objects WHERE context = $1 AND deleted = 0 AND {}
+             ORDER BY published, stored, id LIMIT $2 OFFSET $3",
+            scope.condition("st_objects.id", 4)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(context.to_owned())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        let rows = scope
+            .bind(query)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db("listing objects"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = row.try_get("id").map_err(db("reading an object"))?;
+            let addressing = self.addressing(&id).await?;
+            out.push(object_row(row, addressing)?);
+        }
+        Ok(out)
+    }
+
+    /// How many local objects of `kind` exist (not deleted): NodeInfo's post counts.
+    pub async fn local_object_count(&self, kind: &str) -> Result<u64, Error> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM st_objects WHERE kind = $1 AND local = 1 AND deleted = 0",
+        )
+        .bind(kind)
+        .fetch_one(self.pool())
+        .await
+        .map_err(db("counting objects"))?;
+        let n: i64 = row.try_get("n").map_err(db("counting objects"))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// The addressing stored for the object or activity `id`.
     pub async fn addressing(&self, id: &str) -> Result<Addressing, Error> {
         let rows = sqlx::query(

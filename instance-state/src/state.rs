@@ -228,6 +228,33 @@ impl InstanceState {
             .map_err(db("reading the schema versions"))
     }
 
+    /// The app's setting `name`.
+    pub async fn setting(&self, name: &str) -> Result<Option<String>, Error> {
+        use sqlx::Row as _;
+        let row = sqlx::query("SELECT value FROM st_settings WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db("reading a setting"))?;
+        row.map(|r| r.try_get("value"))
+            .transpose()
+            .map_err(db("reading a setting"))
+    }
+
+    /// Sets the app's setting `name`.
+    pub async fn set_setting(&self, name: &str, value: &str) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO st_settings (name, value) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(self.pool())
+        .await
+        .map_err(db("writing a setting"))?;
+        Ok(())
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         self.inner.pool.close().await;
