@@ -347,6 +347,7 @@ fn options() -> Result<Options, JsonLdError> {
 fn remote_document(
     document: &serde_json::Value,
 ) -> Result<RemoteDocument<IriBuf, json_ld::syntax::Value>, JsonLdError> {
+    refuse_undecodable_iris(document, None)?;
     // `serde_json::Value` always serializes: its keys are strings.
     let text = document.to_string();
     let (value, _) =
@@ -355,6 +356,71 @@ fn remote_document(
             message: e.to_string(),
         })?;
     Ok(RemoteDocument::new(None, None, value))
+}
+
+/// Refuses IRIs whose percent-encoded bytes are not UTF-8 (`https://example.com/?q=%ac`): the
+/// IRI library under the JSON-LD processor panics when it compares them. A string counts as an
+/// IRI when it is a member name, the value of a member that holds ids or types, or when it has
+/// an IRI's delimiters (`:`, `/`, `?`, `#`); text such as `100%beautiful` is left alone.
+fn refuse_undecodable_iris(
+    value: &serde_json::Value,
+    member: Option<&str>,
+) -> Result<(), JsonLdError> {
+    const ID_MEMBERS: [&str; 6] = ["@id", "id", "@base", "@vocab", "@type", "type"];
+    let refuse = |term: &str| JsonLdError::InvalidTerm {
+        term: term.to_owned(),
+        reason: "its percent-encoded bytes are not UTF-8".to_owned(),
+    };
+    match value {
+        serde_json::Value::String(text) => {
+            let iri_like = member.is_some_and(|m| ID_MEMBERS.contains(&m))
+                || text.contains([':', '/', '?', '#']);
+            if iri_like && !percent_decodes_to_utf8(text) {
+                return Err(refuse(text));
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                refuse_undecodable_iris(item, member)?;
+            }
+        }
+        serde_json::Value::Object(members) => {
+            for (name, value) in members {
+                if !percent_decodes_to_utf8(name) {
+                    return Err(refuse(name));
+                }
+                refuse_undecodable_iris(value, Some(name))?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Whether the `%XX` escapes of `text` decode to UTF-8 (a `%` not followed by two hex digits
+/// is taken as it is).
+fn percent_decodes_to_utf8(text: &str) -> bool {
+    !text.contains('%') || std::str::from_utf8(&percent_decode(text.as_bytes())).is_ok()
+}
+
+fn percent_decode(bytes: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some((&first, tail)) = rest.split_first() {
+        if first == b'%'
+            && let [high, low, after @ ..] = tail
+            && let (Some(high), Some(low)) = (hex(*high), hex(*low))
+        {
+            // Two hex digits are below 256.
+            out.push(u8::try_from(high * 16 + low).unwrap_or(u8::MAX));
+            rest = after;
+            continue;
+        }
+        out.push(first);
+        rest = tail;
+    }
+    out
 }
 
 fn from_json_syntax(value: json_ld::syntax::Value) -> Result<serde_json::Value, JsonLdError> {

@@ -409,3 +409,31 @@ fn poison_graph_is_bounded() {
         other => panic!("expected TooComplex, got {other:?}"),
     }
 }
+
+/// Found by the `jsonld_expand` fuzz target (`fuzz/corpus/jsonld_expand/crash-iri-escape-not-utf8`,
+/// a PeerTube video with `%ac` in a magnet link): the IRI library under the processor panics on
+/// percent-encoded bytes that are not UTF-8. Such IRIs are refused; text is not.
+#[test]
+fn iris_with_escapes_that_are_not_utf8_are_refused_not_a_panic() {
+    for document in [
+        json!({"@id": "https://x.example/a?q=%ac", "@type": "https://x.example/T"}),
+        json!({"@id": "https://x.example/a%AC", "@type": "https://x.example/T"}),
+        json!({"@id": "https://x.example/a#%ac", "@type": "https://x.example/T"}),
+        json!({"@context": {"@base": "https://x.example/"}, "@id": "a%ac", "@type": "https://x.example/T"}),
+        json!({"@context": {"@vocab": "https://x.example/"}, "p%ac": "v"}),
+        json!({"type": "Note", "url": "https://x.example/?%be"}),
+    ] {
+        for result in [
+            expand(&document).map(drop),
+            to_nquads(&document).map(drop),
+            canonicalize(&document).map(drop),
+        ] {
+            assert!(
+                matches!(&result, Err(JsonLdError::InvalidTerm { reason, .. }) if reason.contains("UTF-8")),
+                "{document}: {result:?}"
+            );
+        }
+    }
+    let text = json!({"type": "Note", "content": "100%beautiful, caf%C3%A9", "url": "https://x.example/caf%C3%A9"});
+    expand(&text).expect("text with a % and IRIs with UTF-8 escapes are processed");
+}
