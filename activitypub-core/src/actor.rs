@@ -71,13 +71,16 @@ impl Actor {
             .find(|k| k.id == key_id)
     }
 
-    /// The `user@host` handle, from `preferredUsername` and the host of the id.
+    /// The `user@host` handle (WebFinger's `acct:` form, without a leading `@`), from
+    /// `preferredUsername` and the id's host, with its port when the id names one that is not
+    /// the scheme's default (`user@127.0.0.1:8443`): without the port the handle would name
+    /// another server.
     pub fn handle(&self) -> Option<String> {
         let origin = self.props.id.as_ref()?.origin()?;
         Some(format!(
             "{}@{}",
             self.preferred_username.as_ref()?,
-            origin.host()
+            origin.authority()
         ))
     }
 }

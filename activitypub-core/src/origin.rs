@@ -43,17 +43,22 @@ impl Origin {
     pub fn port(&self) -> Option<u16> {
         self.port
     }
+
+    /// The host with the port when it is not the scheme's default (`example.com`,
+    /// `127.0.0.1:8443`): the part of a handle after the `@`.
+    pub fn authority(&self) -> String {
+        match self.port {
+            Some(443) if self.scheme == "https" => self.host.clone(),
+            Some(80) if self.scheme == "http" => self.host.clone(),
+            Some(port) => format!("{}:{port}", self.host),
+            None => self.host.clone(),
+        }
+    }
 }
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}", self.scheme, self.host)?;
-        match self.port {
-            Some(443) if self.scheme == "https" => Ok(()),
-            Some(80) if self.scheme == "http" => Ok(()),
-            Some(port) => write!(f, ":{port}"),
-            None => Ok(()),
-        }
+        write!(f, "{}://{}", self.scheme, self.authority())
     }
 }
 

@@ -314,7 +314,8 @@ impl RemoteActor {
             })
     }
 
-    /// The `user@host` handle, from `preferredUsername` and the host of the id.
+    /// The `user@host[:port]` handle, from `preferredUsername` and the id's host (see
+    /// `activitypub_core::Actor::handle`).
     pub fn handle(&self) -> Option<String> {
         self.actor.handle()
     }

@@ -143,6 +143,32 @@ fn origins_normalize_case_ports_and_idns() {
 }
 
 #[test]
+fn handles_keep_a_port_that_is_not_the_default() {
+    let check = |id: &str, expected: &str| {
+        let object = AnyObject::from_value(json!({
+            "id": id, "type": "Person", "preferredUsername": "alice",
+            "inbox": format!("{id}/inbox"), "outbox": format!("{id}/outbox")
+        }))
+        .expect("actor");
+        let AnyObject::Actor(actor) = object else {
+            panic!("{id} did not parse as an actor");
+        };
+        assert_eq!(actor.handle().as_deref(), Some(expected), "{id}");
+    };
+    check("https://Example.com/users/alice", "alice@example.com");
+    check("https://example.com:443/users/alice", "alice@example.com");
+    check(
+        "http://127.0.0.1:42487/users/alice",
+        "alice@127.0.0.1:42487",
+    );
+    check(
+        "https://example.com:8443/users/alice",
+        "alice@example.com:8443",
+    );
+    check("http://[::1]:8080/users/alice", "alice@[::1]:8080");
+}
+
+#[test]
 fn activity_origins_of_real_payloads_check_out() {
     for file in [
         "mastodon/create-note.json",
