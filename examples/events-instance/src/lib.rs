@@ -193,6 +193,7 @@ fn queue_path(database: &str) -> String {
 
 /// Starts an instance.
 pub async fn start(options: Options) -> Result<Running> {
+    check_name(&options.name)?;
     let listener = TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
@@ -284,8 +285,24 @@ async fn assemble<S: Store>(options: &Options, base_url: &Url, store: S) -> Resu
     })
 }
 
+/// Refuses an instance name that the NodeInfo document could not carry (NodeInfo 2.2 allows one
+/// line of at most 500 characters): found at start, not as a `500` on `/nodeinfo` later.
+fn check_name(name: &str) -> Result<()> {
+    nodeinfo::NodeInfoBuilder::new(
+        nodeinfo::Version::V2_2,
+        "events-instance",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .protocol(nodeinfo::Protocol::ACTIVITYPUB)
+    .instance_name(name)
+    .build()
+    .map(drop)
+    .with_context(|| format!("the instance name {name:?} cannot be used"))
+}
+
 /// Opens an instance's database and queue without serving (for the administration commands).
 pub(crate) async fn open_instance(options: &Options, base_url: &Url) -> Result<Instance> {
+    check_name(&options.name)?;
     if is_postgres(&options.database) {
         let store = PostgresStore::connect(&options.database).await?;
         Ok(assemble(options, base_url, store).await?.instance)

@@ -116,3 +116,32 @@ async fn webfinger_lists_each_alias_once() -> anyhow::Result<()> {
     }
     running.stop().await
 }
+
+/// A name NodeInfo cannot carry is refused when the instance starts, not answered with a `500`
+/// on `/nodeinfo` afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_name_nodeinfo_cannot_carry_is_refused_at_start() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let options = |name: &str| {
+        events_instance::Options::new(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            dir.path()
+                .join("events.sqlite")
+                .to_string_lossy()
+                .into_owned(),
+        )
+        .with_name(name)
+        .with_danger_allow_private_addresses(true)
+    };
+    for name in ["two\nlines".to_owned(), "x".repeat(501)] {
+        let error = events_instance::start(options(&name))
+            .await
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("{name:?} was accepted"))?;
+        let message = format!("{error:#}");
+        assert!(message.contains("instance name"), "{message}");
+    }
+    let running = events_instance::start(options(&"é".repeat(500))).await?;
+    running.stop().await?;
+    Ok(())
+}
