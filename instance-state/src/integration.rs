@@ -12,7 +12,6 @@ use tracing::{debug, info};
 
 use crate::error::Error;
 use crate::follows::FollowState;
-use crate::objects::without_hidden_recipients;
 use crate::{InstanceState, KeyChoice};
 
 /// Publishing an activity failed.
@@ -175,8 +174,9 @@ impl InstanceState {
         activity: Value,
         ordering_key: Option<&str>,
     ) -> Result<DeliveryReport, PublishError> {
-        self.put_activity(&without_hidden_recipients(activity.clone()), true)
-            .await?;
+        // Stored without `bto` and `bcc`, but with them in its addressing rows: their
+        // recipients may read it.
+        self.put_activity(&activity, true).await?;
         let document = AnyObject::from_value(activity).map_err(PublishError::Activity)?;
         let report = outbox
             .deliver(document, actor_name, ordering_key, self)

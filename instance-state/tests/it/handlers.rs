@@ -555,23 +555,57 @@ async fn blocks_are_obeyed_by_the_inbox_and_the_outbox() {
         .await
         .unwrap();
     world.sent.take();
-    let note = state.new_activity(
+    // Dave, in bcc, receives it and may read it, but is named nowhere.
+    let dave = Remote::new("remote.test", "dave");
+    dave.known_to(&world.app.keys);
+    let mut note = state.new_activity(
         "Create",
         "club",
         json!({"id": format!("{BASE}/notes/1"), "type": "Note", "attributedTo": local("club"), "content": "hi"}),
         &[&format!("{}/followers", local("club")), &carol.id],
     );
+    note["bcc"] = json!([dave.id]);
+    let create_id = note["id"].as_str().unwrap().to_owned();
     let report = state
         .publish(&world.app.outbox, "club", note, None)
         .await
         .unwrap();
-    let recipients: Vec<String> = report.recipients.iter().map(ToString::to_string).collect();
-    assert_eq!(recipients, [bob.id.as_str()]);
+    let mut recipients: Vec<String> = report.recipients.iter().map(ToString::to_string).collect();
+    recipients.sort();
+    assert_eq!(recipients, [bob.id.as_str(), dave.id.as_str()]);
     let sent = world.sent.take();
     assert_eq!(sent.len(), 1);
     assert!(
         !sent[0].0.to_string().contains(&carol.id),
         "carol is not even named"
+    );
+    assert!(!sent[0].0.to_string().contains(&dave.id), "bcc is not sent");
+    let dave_sees = state
+        .outbox(
+            &local("club"),
+            &state.scope_of(&dave.id).await.unwrap(),
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(dave_sees.len(), 1);
+    assert!(dave_sees[0].document.get("bcc").is_none());
+    // Carol may not read it (her scope sees the Reject sent to her, not the note).
+    let carol = state.scope_of(&carol.id).await.unwrap();
+    assert!(
+        state
+            .visible_activity(&create_id, &carol)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        state
+            .visible_activity(&create_id, &state.scope_of(&bob.id).await.unwrap())
+            .await
+            .unwrap()
+            .is_some()
     );
     // A remote actor's Block of ours ends the follows both ways.
     state
