@@ -144,14 +144,16 @@ fn version(input: &mut Reader<'_>) -> nodeinfo::Version {
         2 | 3 => nodeinfo::Version::V2_1,
         4 | 5 => nodeinfo::Version::V2_2,
         6 => nodeinfo::Version::V1_0,
-        // Another version, as a version is written (a `#` or `/` would be read leniently).
-        _ => nodeinfo::Version::parse(
-            &input
+        // Another version, as a version is written (a `#` or `/` would be read leniently, and
+        // an empty one names no version at all).
+        _ => {
+            let digits: String = input
                 .text()
                 .chars()
                 .filter(|c| c.is_ascii_digit() || *c == '.')
-                .collect::<String>(),
-        ),
+                .collect();
+            nodeinfo::Version::parse(if digits.is_empty() { "3.0" } else { &digits })
+        }
     }
 }
 
