@@ -158,7 +158,7 @@ pub struct Credential {
     pub actor: Option<String>,
     /// When it was made (Unix microseconds).
     pub created: i64,
-    /// When it was last used.
+    /// When it was last used (to the minute).
     pub last_used: i64,
     /// When it expires (`None`: never).
     pub expires: Option<i64>,
@@ -238,6 +238,9 @@ fn new_secret() -> Result<Secret, Error> {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
     ))
 }
+
+/// How stale [`Credential::last_used`] may be (Unix microseconds): a minute.
+const LAST_USED_GRANULARITY: i64 = 60_000_000;
 
 const ACCOUNT_COLUMNS: &str = "id, username, email, role, state, created";
 
@@ -609,9 +612,11 @@ impl InstanceState {
         if account.state != AccountState::Active {
             return Ok(None);
         }
-        sqlx::query("UPDATE st_credentials SET last_used = $2 WHERE hash = $1")
+        // At most one write a minute per credential: a page view is not a database write.
+        sqlx::query("UPDATE st_credentials SET last_used = $2 WHERE hash = $1 AND last_used < $3")
             .bind(&hash)
             .bind(now)
+            .bind(now.saturating_sub(LAST_USED_GRANULARITY))
             .execute(self.pool())
             .await
             .map_err(db("recording a credential's use"))?;

@@ -525,6 +525,19 @@ pub async fn sessions_and_tokens(state: &InstanceState, clock: &ManualClock) {
     assert_eq!(who.id, account.id);
     assert_eq!(credential.actor.as_deref(), Some("frank"));
     assert!(state.authenticate("not a secret").await.unwrap().is_none());
+    // Use is recorded to the minute: not a write per request.
+    let last_used = |state: &InstanceState| {
+        let state = state.clone();
+        let account = account.id.clone();
+        async move { state.credentials(&account).await.unwrap()[0].last_used }
+    };
+    let made = last_used(state).await;
+    clock.advance(30 * SECOND);
+    state.authenticate(secret.expose()).await.unwrap().unwrap();
+    assert_eq!(last_used(state).await, made);
+    clock.advance(31 * SECOND);
+    state.authenticate(secret.expose()).await.unwrap().unwrap();
+    assert_eq!(last_used(state).await, made + 61 * SECOND);
     // Switch identity: only to the account's own.
     assert!(
         state
@@ -545,7 +558,7 @@ pub async fn sessions_and_tokens(state: &InstanceState, clock: &ManualClock) {
         Err(Error::NotAnIdentity { .. })
     ));
     // Expiry.
-    clock.advance(3599 * SECOND);
+    clock.advance(3599 * SECOND - 61 * SECOND);
     assert!(state.authenticate(secret.expose()).await.unwrap().is_some());
     clock.advance(2 * SECOND);
     assert!(state.authenticate(secret.expose()).await.unwrap().is_none());

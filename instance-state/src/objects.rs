@@ -7,6 +7,8 @@
 //! those rows (their recipients may read it) but never in the stored document, which is what is
 //! served. A deleted object is its `Tombstone`, and keeps the audience of the object it replaces.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
@@ -138,6 +140,18 @@ impl Addressing {
         .into_iter()
         .zip(FIELDS)
         .flat_map(|(list, field)| list.iter().map(move |a| (field, a)))
+    }
+
+    /// Adds `address` under the stored `field` name.
+    fn push(&mut self, field: &str, address: String) {
+        match field {
+            "to" => self.to.push(address),
+            "cc" => self.cc.push(address),
+            "bto" => self.bto.push(address),
+            "bcc" => self.bcc.push(address),
+            "audience" => self.audience.push(address),
+            _ => self.authors.push(address),
+        }
     }
 
     /// The recipients (not the authors), owned.
@@ -514,13 +528,7 @@ impl InstanceState {
             .fetch_all(self.pool())
             .await
             .map_err(db("listing objects"))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id: String = row.try_get("id").map_err(db("reading an object"))?;
-            let addressing = self.addressing(&id).await?;
-            out.push(object_row(row, addressing)?);
-        }
-        Ok(out)
+        self.object_rows(&rows).await
     }
 
     /// The objects in `context` (the comments of an event, the posts of a thread) that `scope`
@@ -546,13 +554,7 @@ impl InstanceState {
             .fetch_all(self.pool())
             .await
             .map_err(db("listing objects"))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id: String = row.try_get("id").map_err(db("reading an object"))?;
-            let addressing = self.addressing(&id).await?;
-            out.push(object_row(row, addressing)?);
-        }
-        Ok(out)
+        self.object_rows(&rows).await
     }
 
     /// How many local objects of `kind` exist (not deleted): NodeInfo's post counts.
@@ -566,6 +568,44 @@ impl InstanceState {
         .map_err(db("counting objects"))?;
         let n: i64 = row.try_get("n").map_err(db("counting objects"))?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The objects of `rows`, with their addressing read in one query.
+    async fn object_rows(&self, rows: &[AnyRow]) -> Result<Vec<StoredObject>, Error> {
+        let ids = rows
+            .iter()
+            .map(|row| row.try_get::<String, _>("id"))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db("reading an object"))?;
+        let mut addressings: BTreeMap<String, Addressing> = BTreeMap::new();
+        if !ids.is_empty() {
+            let parameters: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT item, field, address FROM st_addressing WHERE item IN ({})
+                 ORDER BY item, field, address",
+                parameters.join(", ")
+            )));
+            for id in &ids {
+                query = query.bind(id.clone());
+            }
+            let found = query
+                .fetch_all(self.pool())
+                .await
+                .map_err(db("reading addressings"))?;
+            for row in found {
+                let read = |c: &'static str| -> Result<String, Error> {
+                    row.try_get(c).map_err(db("reading an addressing"))
+                };
+                addressings
+                    .entry(read("item")?)
+                    .or_default()
+                    .push(&read("field")?, read("address")?);
+            }
+        }
+        rows.iter()
+            .zip(ids)
+            .map(|(row, id)| object_row(row, addressings.remove(&id).unwrap_or_default()))
+            .collect()
     }
 
     /// The addressing stored for the object or activity `id`.
@@ -583,14 +623,7 @@ impl InstanceState {
             let address: String = row
                 .try_get("address")
                 .map_err(db("reading an addressing"))?;
-            match field.as_str() {
-                "to" => addressing.to.push(address),
-                "cc" => addressing.cc.push(address),
-                "bto" => addressing.bto.push(address),
-                "bcc" => addressing.bcc.push(address),
-                "audience" => addressing.audience.push(address),
-                _ => addressing.authors.push(address),
-            }
+            addressing.push(&field, address);
         }
         Ok(addressing)
     }
