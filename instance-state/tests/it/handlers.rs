@@ -698,3 +698,68 @@ async fn actors_update_and_delete_themselves_and_reports_are_filed() {
     assert!(state.remote_actor(&bob.id).await.unwrap().is_none());
     assert_eq!(*world.app.deleted.lock().unwrap(), [bob.id.as_str()]);
 }
+
+#[tokio::test]
+async fn follows_between_local_actors_are_decided_without_http() {
+    let world = world().await;
+    let state = world.state();
+    state
+        .create_actor(actor("ann", ActorKind::Person))
+        .await
+        .unwrap();
+    state
+        .create_actor(actor("open", ActorKind::Group))
+        .await
+        .unwrap();
+    state
+        .create_actor(actor("closed", ActorKind::Group).with_manually_approves_followers(true))
+        .await
+        .unwrap();
+    let open = state
+        .send_follow(&world.app.outbox, "ann", &local("open"))
+        .await
+        .unwrap();
+    assert_eq!(open.state, FollowState::Accepted);
+    let closed = state
+        .send_follow(&world.app.outbox, "ann", &local("closed"))
+        .await
+        .unwrap();
+    assert_eq!(closed.state, FollowState::Pending);
+    assert_eq!(
+        state
+            .notifications(&local("closed"), true, 10)
+            .await
+            .unwrap()[0]
+            .kind,
+        "follow_request"
+    );
+    state
+        .accept_follower(&world.app.outbox, "closed", &local("ann"))
+        .await
+        .unwrap();
+    assert_eq!(
+        state
+            .follow(&local("ann"), &local("closed"))
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        FollowState::Accepted
+    );
+    assert!(world.sent.take().is_empty(), "nothing went over HTTP");
+    // Unfollowing a local actor sends nothing either.
+    assert!(
+        state
+            .send_unfollow(&world.app.outbox, "ann", &local("open"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        state
+            .follow(&local("ann"), &local("open"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(world.sent.take().is_empty());
+}
