@@ -5,10 +5,11 @@
 
 use std::time::Duration;
 
-use events_instance::demo::{Client, admin_of, eventually, loopback_instance};
+use events_instance::demo::eventually;
 use serde_json::{Value, json};
 
 use crate::recording_peer::{Delivery, RecordingPeer};
+use crate::support::{fetch_json, instance_with_identity};
 
 const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 
@@ -33,12 +34,7 @@ fn assert_no_hidden_recipients(document: &Value, what: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clients_recipients_are_kept_and_reached() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let running = loopback_instance(dir.path(), "events").await?;
-    let organizer = Client::from_identity(
-        &admin_of(&running, dir.path(), "events")
-            .create_identity("organizer")
-            .await?,
-    )?;
+    let (running, organizer) = instance_with_identity(dir.path(), "events", "organizer").await?;
     let peer = RecordingPeer::start().await?;
     let carol = peer.add_actor("users/carol", "carol")?;
     let dave = peer.add_actor("users/dave", "dave")?;
@@ -116,15 +112,7 @@ async fn a_clients_recipients_are_kept_and_reached() -> anyhow::Result<()> {
     assert!(stored["to"].as_array().unwrap().contains(&json!(carol)));
     let http = reqwest::Client::builder().no_proxy().build()?;
     for id in [event.as_str(), create["id"].as_str().unwrap()] {
-        let served: Value = serde_json::from_slice(
-            &http
-                .get(id)
-                .header("accept", "application/activity+json")
-                .send()
-                .await?
-                .bytes()
-                .await?,
-        )?;
+        let served = fetch_json(&http, id).await?;
         assert_eq!(served["id"], id);
         assert_no_hidden_recipients(&served, id);
     }

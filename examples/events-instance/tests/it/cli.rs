@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::support::fetch_json;
+
 const BIN: &str = env!("CARGO_BIN_EXE_events-instance");
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -106,15 +108,7 @@ async fn two_served_instances_federate_through_the_command_line_interface() -> a
         .post(json!({"type": "Follow", "object": group}))
         .await?;
     eventually(WAIT, "the follow at beta", || async {
-        let followers: Value = serde_json::from_slice(
-            &http
-                .get(format!("{group}/followers?page=1"))
-                .header("accept", "application/activity+json")
-                .send()
-                .await?
-                .bytes()
-                .await?,
-        )?;
+        let followers = fetch_json(&http, &format!("{group}/followers?page=1")).await?;
         let items = followers["orderedItems"]
             .as_array()
             .cloned()

@@ -3,12 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use events_instance::demo::{Client, admin_of, loopback_instance};
 use serde_json::{Value, json};
 
-fn fixtures() -> std::path::PathBuf {
-    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures"))
-}
+use crate::support::{fixtures_dir as fixtures, instance_with_identity};
 
 async fn get(http: &reqwest::Client, url: &str) -> anyhow::Result<(u16, String, Value)> {
     let response = http
@@ -34,12 +31,7 @@ async fn get(http: &reqwest::Client, url: &str) -> anyhow::Result<(u16, String, 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_nodeinfo_version_linked_is_served_and_valid() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let running = loopback_instance(dir.path(), "events").await?;
-    let organizer = Client::from_identity(
-        &admin_of(&running, dir.path(), "events")
-            .create_identity("organizer")
-            .await?,
-    )?;
+    let (running, organizer) = instance_with_identity(dir.path(), "events", "organizer").await?;
     organizer
         .post(json!({"type": "Event", "name": "Ridge walk", "startTime": "2031-10-04T09:00:00Z"}))
         .await?;
@@ -88,12 +80,7 @@ async fn every_nodeinfo_version_linked_is_served_and_valid() -> anyhow::Result<(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webfinger_lists_each_alias_once() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let running = loopback_instance(dir.path(), "events").await?;
-    let alice = Client::from_identity(
-        &admin_of(&running, dir.path(), "events")
-            .create_identity("alice")
-            .await?,
-    )?;
+    let (running, alice) = instance_with_identity(dir.path(), "events", "alice").await?;
     let http = reqwest::Client::builder().no_proxy().build()?;
     let host = running.base_url.host_str().unwrap();
     let port = running.base_url.port().unwrap();

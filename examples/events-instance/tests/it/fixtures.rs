@@ -3,16 +3,13 @@
 //! ignored, never refused or failed.
 
 use std::path::PathBuf;
-use std::time::SystemTime;
 
 use activitypub_core::AnyObject;
 use events_instance::demo::loopback_instance;
 use http_signatures::{Signer, SigningKey, Standard};
 use serde_json::{Value, json};
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures"))
-}
+use crate::support::{fixtures_dir as fixtures, signed_post};
 
 /// The fixture files of `software` that are activities, with their JSON.
 fn activities(software: &str) -> Vec<(String, Value)> {
@@ -34,27 +31,6 @@ fn activities(software: &str) -> Vec<(String, Value)> {
         ));
     }
     out
-}
-
-async fn signed_post(
-    http: &reqwest::Client,
-    url: &str,
-    body: Vec<u8>,
-    signer: &Signer,
-) -> anyhow::Result<(u16, String)> {
-    let mut request = http::Request::post(url)
-        .header("content-type", "application/activity+json")
-        .body(body)?;
-    signer.sign(&mut request, SystemTime::now())?;
-    let (parts, body) = request.into_parts();
-    let response = http
-        .post(url)
-        .headers(parts.headers)
-        .body(body)
-        .send()
-        .await?;
-    let status = response.status().as_u16();
-    Ok((status, response.text().await?))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

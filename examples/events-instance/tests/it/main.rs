@@ -19,6 +19,7 @@ mod peer;
 mod postgres;
 mod recording_peer;
 mod replies;
+mod support;
 mod two_instances;
 mod unsolicited;
 mod visibility;

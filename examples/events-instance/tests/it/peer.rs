@@ -1,7 +1,6 @@
 //! Another server on loopback, for the tests: its actors' documents served over HTTP, their
 //! activities signed with a test key, and real payloads from the fixtures moved to its origin.
 
-use std::path::PathBuf;
 use std::time::SystemTime;
 
 use http_signatures::{Signer, SigningKey, Standard};
@@ -9,12 +8,11 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+use crate::support::{fixture_text, signed_post};
+
 /// A fixture's JSON.
 pub(crate) fn fixture(name: &str) -> Value {
-    let file = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures")).join(name);
-    let bytes = std::fs::read(&file)
-        .unwrap_or_else(|e| panic!("the fixture {} is missing: {e}", file.display()));
-    serde_json::from_slice(&bytes).unwrap()
+    serde_json::from_str(&fixture_text(name)).unwrap()
 }
 
 /// A server of actors on loopback: `GET` of an actor answers its document (with the test key),
@@ -105,20 +103,13 @@ impl Peer {
         inbox: &str,
         activity: &Value,
     ) -> anyhow::Result<u16> {
-        let mut request = http::Request::post(inbox)
-            .header("content-type", "application/activity+json")
-            .body(serde_json::to_vec(activity)?)?;
-        self.signer(actor).sign(&mut request, SystemTime::now())?;
-        let (parts, body) = request.into_parts();
-        let response = self
-            .http
-            .post(inbox)
-            .headers(parts.headers)
-            .body(body)
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        let text = response.text().await?;
+        let (status, text) = signed_post(
+            &self.http,
+            inbox,
+            serde_json::to_vec(activity)?,
+            &self.signer(actor),
+        )
+        .await?;
         assert!(
             (200..300).contains(&status),
             "{inbox} answered {status}: {text}"

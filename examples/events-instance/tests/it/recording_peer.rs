@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -18,6 +18,8 @@ use http_signatures::{Signer, SigningKey, Standard};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+
+use crate::support::signed_post;
 
 /// One delivery the peer received.
 #[derive(Debug, Clone)]
@@ -114,20 +116,7 @@ impl RecordingPeer {
             .get(actor)
             .cloned()
             .ok_or_else(|| anyhow::anyhow!("{actor} is not an actor of the peer"))?;
-        let mut request = http::Request::post(inbox)
-            .header("content-type", "application/activity+json")
-            .body(serde_json::to_vec(activity)?)?;
-        signer.sign(&mut request, SystemTime::now())?;
-        let (parts, body) = request.into_parts();
-        let response = self
-            .http
-            .post(inbox)
-            .headers(parts.headers)
-            .body(body)
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        Ok((status, response.text().await?))
+        signed_post(&self.http, inbox, serde_json::to_vec(activity)?, &signer).await
     }
 
     /// Everything delivered so far.

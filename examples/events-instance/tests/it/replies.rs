@@ -2,32 +2,20 @@
 //! Mastodon `Question`, a type nobody knows. Each is kept as it came (its HTML sanitized), shown
 //! under the event with its author's full handle (`@user@host:port`).
 
-use events_instance::demo::{Client, admin_of, loopback_instance};
 use serde_json::{Value, json};
 
 use crate::recording_peer::RecordingPeer;
-
-fn fixture(name: &str) -> String {
-    let path =
-        std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures")).join(name);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("the fixture {} is missing: {e}", path.display()))
-}
+use crate::support::{fixture_text, instance_with_identity};
 
 /// The fixture `name` moved to `peer`: its origin `from` becomes the peer's.
 fn moved(name: &str, from: &str, peer: &RecordingPeer) -> Value {
-    serde_json::from_str(&fixture(name).replace(from, &peer.base)).unwrap()
+    serde_json::from_str(&fixture_text(name).replace(from, &peer.base)).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_of_every_type_are_kept_as_they_came() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let running = loopback_instance(dir.path(), "events").await?;
-    let organizer = Client::from_identity(
-        &admin_of(&running, dir.path(), "events")
-            .create_identity("organizer")
-            .await?,
-    )?;
+    let (running, organizer) = instance_with_identity(dir.path(), "events", "organizer").await?;
     let create = organizer
         .post(json!({"type": "Event", "name": "Film night", "startTime": "2031-11-20T20:00:00Z"}))
         .await?;

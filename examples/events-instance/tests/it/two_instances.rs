@@ -6,6 +6,8 @@ use std::time::Duration;
 use events_instance::demo::{Client, admin_of, eventually, loopback_instance};
 use serde_json::json;
 
+use crate::support::authorized_fetch_instance;
+
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Waits until `at` shows `actor`'s participation in `event` (or membership request of a group)
@@ -561,24 +563,6 @@ async fn an_account_acts_as_each_of_its_identities() -> anyhow::Result<()> {
     assert_eq!(alpha.instance.stored_object_count().await?, 2);
     alpha.stop().await?;
     Ok(())
-}
-
-async fn authorized_fetch_instance(
-    dir: &std::path::Path,
-    name: &str,
-) -> anyhow::Result<events_instance::Running> {
-    events_instance::start(
-        events_instance::Options::new(
-            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            dir.join(format!("{name}.sqlite"))
-                .to_string_lossy()
-                .into_owned(),
-        )
-        .with_danger_allow_private_addresses(true)
-        .with_quick_retries(true)
-        .with_authorized_fetch(true),
-    )
-    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::peer::{Peer, get_page};
+use crate::support::instance_with_identity;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -82,17 +83,25 @@ async fn follow(at: &Running, client: &Client, peer: &Peer, actor: &str) -> anyh
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_and_shares_nobody_asked_for_are_not_published() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let alpha = loopback_instance(dir.path(), "alpha").await?;
-    let admin = admin_of(&alpha, dir.path(), "alpha");
-    let alice = Client::from_identity(&admin.create_identity("alice").await?)?;
+/// The instance `alpha` (its database in `dir`) with the identity alice, its shared inbox, and a
+/// peer serving the Mobilizon organizer `/@metacartes`.
+async fn alice_and_a_mobilizon_organizer(
+    dir: &std::path::Path,
+) -> anyhow::Result<(Running, Client, String, Peer, String)> {
+    let (alpha, alice) = instance_with_identity(dir, "alpha", "alice").await?;
     let inbox = format!("{}inbox", alpha.base_url);
     let peer = Peer::start().await?;
     let organizer = peer
         .actor_at("/@metacartes", "Person", "metacartes")
         .await?;
+    Ok((alpha, alice, inbox, peer, organizer))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_and_shares_nobody_asked_for_are_not_published() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (alpha, alice, inbox, peer, organizer) =
+        alice_and_a_mobilizon_organizer(dir.path()).await?;
     let booster = peer.actor("peertube").await?;
     // The event the booster shares is on another server, which serves it.
     let other = Peer::start().await?;
@@ -191,14 +200,8 @@ async fn the_events_of_a_followed_instance_are_published() -> anyhow::Result<()>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_html_is_stored_sanitized() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let alpha = loopback_instance(dir.path(), "alpha").await?;
-    let admin = admin_of(&alpha, dir.path(), "alpha");
-    let alice = Client::from_identity(&admin.create_identity("alice").await?)?;
-    let inbox = format!("{}inbox", alpha.base_url);
-    let peer = Peer::start().await?;
-    let organizer = peer
-        .actor_at("/@metacartes", "Person", "metacartes")
-        .await?;
+    let (alpha, alice, inbox, peer, organizer) =
+        alice_and_a_mobilizon_organizer(dir.path()).await?;
     follow(&alpha, &alice, &peer, &organizer).await?;
 
     let hostile = "<p onclick=\"steal()\">Bring water<script>alert(1)</script> \

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::peer::{Peer, get_json, get_page};
 use crate::postgres::{fresh_database, postgres_url};
+use crate::support::authorized_fetch_instance;
 
 const WAIT: Duration = Duration::from_secs(30);
 const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
@@ -42,20 +43,27 @@ fn reply(peer: &Peer, n: u32, in_reply_to: &str, text: &str, to: Value, cc: Valu
     create
 }
 
-/// An instance in authorized-fetch mode: every ActivityPub GET is signed, and its signer known.
-async fn authorized_fetch_instance(dir: &std::path::Path, name: &str) -> anyhow::Result<Running> {
-    start(
-        Options::new(
-            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            dir.join(format!("{name}.sqlite"))
-                .to_string_lossy()
-                .into_owned(),
-        )
-        .with_danger_allow_private_addresses(true)
-        .with_quick_retries(true)
-        .with_authorized_fetch(true),
-    )
-    .await
+/// Delivers to the shared inbox of the instance `at`, signed by `author` (felix, an actor of
+/// `peer`), three replies to `event` (see [`reply`], numbered 1 to 3), each `(text, to, cc)`,
+/// and waits until `at` has stored them; gives them.
+async fn deliver_replies(
+    at: &Running,
+    peer: &Peer,
+    author: &str,
+    event: &str,
+    replies: [(&str, Value, Value); 3],
+) -> anyhow::Result<[Value; 3]> {
+    let mut n = 0;
+    let replies = replies.map(|(text, to, cc)| {
+        n += 1;
+        reply(peer, n, event, text, to, cc)
+    });
+    let inbox = format!("{}inbox", at.base_url);
+    for activity in &replies {
+        peer.deliver(author, &inbox, activity).await?;
+    }
+    wait_for_comments(at, event, 3).await?;
+    Ok(replies)
 }
 
 async fn wait_for_comments(at: &Running, event: &str, n: usize) -> anyhow::Result<Vec<String>> {
@@ -92,36 +100,23 @@ async fn anonymous_readers_see_public_replies_and_activities_only() -> anyhow::R
     let peer = Peer::start().await?;
     let felix = peer.actor("felix").await?;
     let followers = format!("{felix}/followers");
-    let inbox = format!("{}inbox", alpha.base_url);
     // As Mastodon addresses its replies: unlisted (public in cc), followers-only, direct.
-    let unlisted = reply(
+    let [unlisted, _, _] = deliver_replies(
+        &alpha,
         &peer,
-        1,
+        &felix,
         &event,
-        "Is it steep?",
-        json!([followers]),
-        json!([PUBLIC]),
-    );
-    let private = reply(
-        &peer,
-        2,
-        &event,
-        "Only for my followers",
-        json!([followers]),
-        json!([]),
-    );
-    let direct = reply(
-        &peer,
-        3,
-        &event,
-        "Only for the organizer",
-        json!([organizer.actor]),
-        json!([]),
-    );
-    for activity in [&unlisted, &private, &direct] {
-        peer.deliver(&felix, &inbox, activity).await?;
-    }
-    wait_for_comments(&alpha, &event, 3).await?;
+        [
+            ("Is it steep?", json!([followers]), json!([PUBLIC])),
+            ("Only for my followers", json!([followers]), json!([])),
+            (
+                "Only for the organizer",
+                json!([organizer.actor]),
+                json!([]),
+            ),
+        ],
+    )
+    .await?;
 
     // The event's page.
     let (status, page) = get_page(&event, None).await?;
@@ -202,34 +197,22 @@ async fn a_signed_fetch_sees_what_is_addressed_to_its_signer() -> anyhow::Result
     let erin = peer.actor("erin").await?;
     let followers = format!("{felix}/followers");
     let inbox = format!("{}inbox", alpha.base_url);
-    let public = reply(
+    let [public, private, direct] = deliver_replies(
+        &alpha,
         &peer,
-        1,
+        &felix,
         &event,
-        "Is it steep?",
-        json!([PUBLIC]),
-        json!([followers]),
-    );
-    let private = reply(
-        &peer,
-        2,
-        &event,
-        "Only for my followers",
-        json!([followers]),
-        json!([]),
-    );
-    let direct = reply(
-        &peer,
-        3,
-        &event,
-        "For the organizer and Dana",
-        json!([organizer.actor, dana]),
-        json!([]),
-    );
-    for activity in [&public, &private, &direct] {
-        peer.deliver(&felix, &inbox, activity).await?;
-    }
-    wait_for_comments(&alpha, &event, 3).await?;
+        [
+            ("Is it steep?", json!([PUBLIC]), json!([followers])),
+            ("Only for my followers", json!([followers]), json!([])),
+            (
+                "For the organizer and Dana",
+                json!([organizer.actor, dana]),
+                json!([]),
+            ),
+        ],
+    )
+    .await?;
     let id = |activity: &Value| activity["object"]["id"].as_str().unwrap().to_owned();
 
     // The replies collection: the author sees all of them, an addressee what names it, anyone
