@@ -11,6 +11,7 @@ use webfinger::fetch::media_type_essence;
 
 use super::context::{ACCEPT_ACTIVITY_JSON, LoadedActor};
 use super::{Ctx, Report};
+use crate::probe::Answer;
 
 const IDS: &[&str] = &[
     "actor.activity-json",
@@ -55,23 +56,14 @@ pub(super) async fn run(ctx: &mut Ctx, report: &mut Report) {
         },
     );
     let ld = match ctx.get_activitypub(&actor.url, ACCEPT_LD_JSON).await {
-        Ok((answer, _)) => {
-            let content_type = answer.header("content-type").unwrap_or_default();
-            if !answer.status.is_success() {
-                Err(answer.summary())
-            } else if !is_activitypub_media_type(content_type) {
-                Err(format!(
-                    "{} answered with content type {content_type:?}",
-                    answer.url
-                ))
-            } else if answer.json().and_then(|d| d.get("id").cloned())
-                != actor.document.get("id").cloned()
+        Ok((answer, _)) => served_as_activitypub(&answer).and_then(|()| {
+            if answer.json().and_then(|d| d.get("id").cloned()) != actor.document.get("id").cloned()
             {
                 Err(format!("not the same document: {}", answer.body_excerpt()))
             } else {
                 Ok(())
             }
-        }
+        }),
         Err(error) => Err(crate::net::explain(&error)),
     };
     report.check("actor.ld-json", ld);
@@ -242,19 +234,23 @@ async fn collections(ctx: &mut Ctx, actor: &LoadedActor) -> Result<(), String> {
 /// GETs an ActivityPub document (signed when the server requires it) and reads its JSON.
 async fn fetch_json(ctx: &mut Ctx, url: &Url) -> Result<Value, String> {
     match ctx.get_activitypub(url, ACCEPT_ACTIVITY_JSON).await {
-        Ok((answer, _)) => {
-            let content_type = answer.header("content-type").unwrap_or_default();
-            if !answer.status.is_success() {
-                Err(answer.summary())
-            } else if !is_activitypub_media_type(content_type) {
-                Err(format!(
-                    "{} answered with content type {content_type:?}",
-                    answer.url
-                ))
-            } else {
-                answer.json().ok_or_else(|| answer.summary())
-            }
-        }
+        Ok((answer, _)) => served_as_activitypub(&answer)
+            .and_then(|()| answer.json().ok_or_else(|| answer.summary())),
         Err(error) => Err(crate::net::explain(&error)),
+    }
+}
+
+/// Whether `answer` is a success with an ActivityPub media type; what is wrong when it is not.
+fn served_as_activitypub(answer: &Answer) -> Result<(), String> {
+    let content_type = answer.header("content-type").unwrap_or_default();
+    if !answer.status.is_success() {
+        Err(answer.summary())
+    } else if !is_activitypub_media_type(content_type) {
+        Err(format!(
+            "{} answered with content type {content_type:?}",
+            answer.url
+        ))
+    } else {
+        Ok(())
     }
 }

@@ -2,7 +2,7 @@
 //! small aiohttp app around the Python library bovine, which signs, verifies and fetches).
 
 use crate::check::{LOOPBACK, check, outcomes};
-use crate::{fedi_async, json_lines, peer};
+use crate::{fedi_async, follow_answer, json_lines, peer};
 
 /// The bovine peer; its actor URL and the URL of its deleted object.
 async fn bovine() -> (peer::Peer, String, String) {
@@ -59,14 +59,7 @@ async fn inbox_follows_bovine_peer() {
     args.extend(LOOPBACK);
     let output = fedi_async(&args).await;
     let lines = json_lines(&output);
-    let answer = lines
-        .iter()
-        .find(|e| {
-            e["event"]
-                .as_str()
-                .is_some_and(|e| e.starts_with("follow-"))
-        })
-        .unwrap_or_else(|| panic!("no answer: {lines:#?}"));
+    let answer = follow_answer(&lines);
     assert_eq!(answer["event"], "follow-accepted", "{lines:#?}");
     assert!(output.status.success(), "{lines:#?}");
 }

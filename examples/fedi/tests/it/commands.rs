@@ -14,7 +14,7 @@ use wiremock::matchers::{header_exists, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::check::LOOPBACK;
-use crate::{fedi_async, json_lines, stdout_json};
+use crate::{fedi_async, follow_answer, json_lines, stdout_json};
 
 /// An events instance with a group `hikers`; the group's id.
 async fn instance(dir: &std::path::Path) -> (Running, String) {
@@ -182,17 +182,7 @@ async fn deliver_double_knocks() {
     let inbox = format!("{}/inbox", server.uri());
     let key_arg = key.to_string_lossy().into_owned();
     let activity_arg = activity.to_string_lossy().into_owned();
-    let output = fedi_async(&with_loopback(&[
-        "deliver",
-        "--key",
-        &key_arg,
-        "--key-id",
-        "https://a.example/actor#main-key",
-        "--to",
-        &inbox,
-        &activity_arg,
-    ]))
-    .await;
+    let output = deliver(&[], &key_arg, &inbox, &activity_arg).await;
     assert!(
         output.status.success(),
         "{}",
@@ -205,23 +195,28 @@ async fn deliver_double_knocks() {
     assert_eq!(report["knocks"][0]["status"], 401, "{report:#}");
 
     // One standard only: the refusal is the answer, and the exit status says so.
-    let output = fedi_async(&with_loopback(&[
-        "deliver",
-        "--standard",
-        "rfc9421",
-        "--key",
-        &key_arg,
-        "--key-id",
-        "https://a.example/actor#main-key",
-        "--to",
-        &inbox,
-        &activity_arg,
-    ]))
-    .await;
+    let output = deliver(&["--standard", "rfc9421"], &key_arg, &inbox, &activity_arg).await;
     assert_eq!(output.status.code(), Some(1));
     let report = stdout_json(&output);
     assert_eq!(report["status"], 401, "{report:#}");
     assert_eq!(report["body"], "no RFC 9421 here", "{report:#}");
+}
+
+/// Runs `fedi deliver` (on loopback) with `options`, of the activity in the file `activity` to
+/// `inbox`, signed with the key in the file `key` as `https://a.example/actor#main-key`.
+async fn deliver(options: &[&str], key: &str, inbox: &str, activity: &str) -> std::process::Output {
+    let mut args = vec!["deliver"];
+    args.extend(options);
+    args.extend([
+        "--key",
+        key,
+        "--key-id",
+        "https://a.example/actor#main-key",
+        "--to",
+        inbox,
+        activity,
+    ]);
+    fedi_async(&with_loopback(&args)).await
 }
 
 /// An Ed25519 private key (PKCS#8 PEM) made for the test.
@@ -246,14 +241,7 @@ async fn inbox_follows_and_shows_the_accept() {
     .await;
     let lines = json_lines(&output);
     assert_eq!(lines[0]["event"], "ready", "{lines:#?}");
-    let answer = lines
-        .iter()
-        .find(|e| {
-            e["event"]
-                .as_str()
-                .is_some_and(|e| e.starts_with("follow-"))
-        })
-        .unwrap_or_else(|| panic!("{lines:#?}"));
+    let answer = follow_answer(&lines);
     assert_eq!(answer["event"], "follow-accepted", "{lines:#?}");
     assert_eq!(answer["target"], group.as_str(), "{lines:#?}");
     assert_eq!(answer["accept"]["actor"], group.as_str(), "{lines:#?}");

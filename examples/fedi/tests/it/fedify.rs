@@ -3,7 +3,7 @@
 //! it is up to date); when that fails the tests fail with its output.
 
 use crate::check::{LOOPBACK, check, outcomes};
-use crate::{fedi_async, peer};
+use crate::{fedi_async, follow_answer, peer};
 
 /// The Fedify peer; its actor URL.
 async fn fedify() -> (peer::Peer, String) {
@@ -81,14 +81,7 @@ async fn inbox_follows_fedify_peer() {
     args.extend(LOOPBACK);
     let output = fedi_async(&args).await;
     let lines = crate::json_lines(&output);
-    let answer = lines
-        .iter()
-        .find(|e| {
-            e["event"]
-                .as_str()
-                .is_some_and(|e| e.starts_with("follow-"))
-        })
-        .unwrap_or_else(|| panic!("no answer: {lines:#?}"));
+    let answer = follow_answer(&lines);
     assert_eq!(answer["event"], "follow-accepted", "{lines:#?}");
     assert!(output.status.success(), "{lines:#?}");
 }

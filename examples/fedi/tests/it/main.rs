@@ -59,6 +59,19 @@ pub(crate) fn json_lines(output: &Output) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The first answer to a follow (an event `follow-…`) among `lines`, the events of
+/// `fedi inbox --follow`.
+pub(crate) fn follow_answer(lines: &[serde_json::Value]) -> &serde_json::Value {
+    lines
+        .iter()
+        .find(|e| {
+            e["event"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("follow-"))
+        })
+        .unwrap_or_else(|| panic!("no answer to the follow: {lines:#?}"))
+}
+
 /// A path under the repository's `fixtures/` folder.
 pub(crate) fn fixture(relative: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
