@@ -466,12 +466,15 @@ impl Instance {
         let Value::Object(changes) = &object else {
             return Err(bad("Update needs the whole object, not its id"));
         };
-        let mut row = self
-            .event(id)
+        // The event stays locked from this read to the write below, as for a Join: a Join
+        // accepted in between would otherwise have its seat counted and then overwritten.
+        let mut lock = self
+            .db()
+            .lock_event(id)
             .await?
-            .filter(|r| r.local)
             .ok_or_else(|| ClientError::NotFound(format!("no local event {id}")))?;
-        if !self.may_manage(&row, me).await? {
+        let row = &mut lock.event;
+        if !self.may_manage(row, me).await? {
             return Err(ClientError::Forbidden(
                 "not an organizer of this event".into(),
             ));
@@ -517,8 +520,11 @@ impl Instance {
         let now = now();
         document.insert("updated".into(), json!(rfc3339(now)));
         row.updated = now;
-        self.refresh_counts(&mut row).await?;
-        self.db().put_object(&row).await?;
+        let accepted = lock.accepted().await?;
+        write_counts(&mut lock.event.document, accepted);
+        lock.put_event().await?;
+        let row = lock.event.clone();
+        lock.commit().await?;
         let activity = self.send_event_update(&row, me, name).await?;
         Ok(activity)
     }
@@ -530,13 +536,6 @@ impl Instance {
         let activity = self.activity("Update", me, row.document.clone(), to, cc);
         self.publish(name, activity.clone(), Some(&row.id)).await?;
         Ok(activity)
-    }
-
-    /// Writes the participant count (and remaining capacity) of a local event into it.
-    async fn refresh_counts(&self, row: &mut ObjectRow) -> Result<u64> {
-        let count = self.db().participants(&row.id, "accepted").await?.len() as u64;
-        write_counts(&mut row.document, count);
-        Ok(count)
     }
 
     async fn delete_object(

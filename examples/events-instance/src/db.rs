@@ -1209,15 +1209,19 @@ impl EventLock {
         Ok(())
     }
 
-    /// Stores the event's document and `updated` as [`EventLock::event`] now has them (its
-    /// counts; its addressing, and so who may see it, is left as it was).
+    /// Stores the event's document, start time and `updated` as [`EventLock::event`] now has
+    /// them (its counts, an organizer's changes; its addressing, and so who may see it, is left
+    /// as it was).
     pub(crate) async fn put_event(&mut self) -> Result<()> {
-        sqlx::query("UPDATE ev_objects SET document = $2, updated = $3 WHERE id = $1")
-            .bind(&self.event.id)
-            .bind(self.event.document.to_string())
-            .bind(self.event.updated)
-            .execute(&mut *self.tx)
-            .await?;
+        sqlx::query(
+            "UPDATE ev_objects SET document = $2, updated = $3, start_time = $4 WHERE id = $1",
+        )
+        .bind(&self.event.id)
+        .bind(self.event.document.to_string())
+        .bind(self.event.updated)
+        .bind(self.event.start_time)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 

@@ -74,6 +74,11 @@ async fn on_postgres(server: &str) -> anyhow::Result<(Running, Admin)> {
 
 /// A `free` event with room for [`CAPACITY`], published by a new identity; returns its id.
 async fn free_event(admin: &Admin) -> anyhow::Result<String> {
+    Ok(organized_free_event(admin).await?.1)
+}
+
+/// [`free_event`], with its organizer.
+async fn organized_free_event(admin: &Admin) -> anyhow::Result<(Client, String)> {
     let organizer = Client::from_identity(&admin.create_identity("organizer").await?)?;
     let create = organizer
         .post(
@@ -81,7 +86,8 @@ async fn free_event(admin: &Admin) -> anyhow::Result<String> {
             "joinMode": "free", "maximumAttendeeCapacity": CAPACITY}),
         )
         .await?;
-    Ok(create["object"]["id"].as_str().unwrap().to_owned())
+    let id = create["object"]["id"].as_str().unwrap().to_owned();
+    Ok((organizer, id))
 }
 
 async fn concurrent_remote_joins(running: &Running, admin: &Admin) -> anyhow::Result<()> {
@@ -189,14 +195,30 @@ async fn concurrent_remote_joins(running: &Running, admin: &Admin) -> anyhow::Re
 
 async fn concurrent_local_joins(running: &Running, admin: &Admin) -> anyhow::Result<()> {
     const LOCAL: usize = 8;
-    let event = free_event(admin).await?;
+    // The organizer edits the event while the Joins arrive: an edit must not write back a
+    // count from before a Join it raced with.
+    const UPDATES: usize = 4;
+    let (organizer, event) = organized_free_event(admin).await?;
     let mut clients = Vec::new();
     for i in 0..LOCAL {
         clients.push(Client::from_identity(
             &admin.create_identity(&format!("local{i}")).await?,
         )?);
     }
-    let barrier = Arc::new(Barrier::new(LOCAL));
+    let barrier = Arc::new(Barrier::new(LOCAL + UPDATES));
+    let mut updates = Vec::new();
+    for i in 0..UPDATES {
+        let (organizer, barrier, event) = (organizer.clone(), barrier.clone(), event.clone());
+        updates.push(tokio::spawn(async move {
+            barrier.wait().await;
+            organizer
+                .post(
+                    json!({"type": "Update", "object": {"id": event, "type": "Event",
+                    "name": format!("Boat trip, edit {i}")}}),
+                )
+                .await
+        }));
+    }
     let mut tasks = Vec::new();
     for client in &clients {
         let (client, barrier, event) = (client.clone(), barrier.clone(), event.clone());
@@ -208,6 +230,10 @@ async fn concurrent_local_joins(running: &Running, admin: &Admin) -> anyhow::Res
     for task in tasks {
         let join: Value = task.await??;
         assert_eq!(join["type"], "Join");
+    }
+    for update in updates {
+        let update: Value = update.await??;
+        assert_eq!(update["type"], "Update");
     }
     let mut accepted = 0;
     for client in &clients {
