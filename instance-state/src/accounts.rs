@@ -14,7 +14,7 @@ use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 use crate::InstanceState;
-use crate::error::{Error, db, is_unique_violation};
+use crate::error::{Columns, Error, db, is_unique_violation};
 
 /// What an account may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,16 +245,16 @@ const LAST_USED_GRANULARITY: i64 = 60_000_000;
 const ACCOUNT_COLUMNS: &str = "id, username, email, role, state, created";
 
 fn account_row(row: &AnyRow) -> Result<Account, Error> {
-    let read = db("reading an account");
-    let role: String = row.try_get("role").map_err(db("reading an account"))?;
-    let state: String = row.try_get("state").map_err(db("reading an account"))?;
+    let c = Columns::new(row, "reading an account");
+    let role: String = c.get("role")?;
+    let state: String = c.get("state")?;
     Ok(Account {
-        id: row.try_get("id").map_err(db("reading an account"))?,
-        username: row.try_get("username").map_err(db("reading an account"))?,
-        email: row.try_get("email").map_err(db("reading an account"))?,
+        id: c.get("id")?,
+        username: c.get("username")?,
+        email: c.get("email")?,
         role: Role::parse(&role)?,
         state: AccountState::parse(&state)?,
-        created: row.try_get("created").map_err(read)?,
+        created: c.get("created")?,
     })
 }
 
@@ -262,20 +262,18 @@ const CREDENTIAL_COLUMNS: &str =
     "hash, account, kind, label, actor, created, last_used, expires, revoked";
 
 fn credential_row(row: &AnyRow) -> Result<Credential, Error> {
-    let kind: String = row.try_get("kind").map_err(db("reading a credential"))?;
-    let read = |column: &'static str| -> Result<i64, Error> {
-        row.try_get(column).map_err(db("reading a credential"))
-    };
+    let c = Columns::new(row, "reading a credential");
+    let kind: String = c.get("kind")?;
     Ok(Credential {
-        hash: row.try_get("hash").map_err(db("reading a credential"))?,
-        account: row.try_get("account").map_err(db("reading a credential"))?,
+        hash: c.get("hash")?,
+        account: c.get("account")?,
         kind: CredentialKind::parse(&kind)?,
-        label: row.try_get("label").map_err(db("reading a credential"))?,
-        actor: row.try_get("actor").map_err(db("reading a credential"))?,
-        created: read("created")?,
-        last_used: read("last_used")?,
-        expires: row.try_get("expires").map_err(db("reading a credential"))?,
-        revoked: row.try_get("revoked").map_err(db("reading a credential"))?,
+        label: c.get("label")?,
+        actor: c.get("actor")?,
+        created: c.get("created")?,
+        last_used: c.get("last_used")?,
+        expires: c.get("expires")?,
+        revoked: c.get("revoked")?,
     })
 }
 
@@ -334,26 +332,22 @@ impl InstanceState {
 
     /// The account `id`.
     pub async fn account(&self, id: &str) -> Result<Option<Account>, Error> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {ACCOUNT_COLUMNS} FROM st_accounts WHERE id = $1"
         )))
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(db("reading an account"))?;
-        row.as_ref().map(account_row).transpose()
+        .bind(id);
+        self.fetch_row(query, "reading an account", account_row)
+            .await
     }
 
     /// The account signing in as `username`.
     pub async fn account_by_username(&self, username: &str) -> Result<Option<Account>, Error> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {ACCOUNT_COLUMNS} FROM st_accounts WHERE username = $1"
         )))
-        .bind(username.trim().to_lowercase())
-        .fetch_optional(self.pool())
-        .await
-        .map_err(db("reading an account"))?;
-        row.as_ref().map(account_row).transpose()
+        .bind(username.trim().to_lowercase());
+        self.fetch_row(query, "reading an account", account_row)
+            .await
     }
 
     /// The accounts in `state`, oldest first (sign-ups awaiting approval, say).

@@ -6,7 +6,7 @@ use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 use crate::InstanceState;
-use crate::error::{Error, db, is_unique_violation};
+use crate::error::{Columns, Error, db, is_unique_violation};
 
 /// The longest actor name or username.
 const MAX_NAME: usize = 64;
@@ -220,31 +220,24 @@ const ACTOR_COLUMNS: &str = "name, kind, account, display_name, summary, icon, i
      manually_approves_followers, discoverable, deleted, created, updated";
 
 fn actor_row(row: &AnyRow) -> Result<LocalActor, Error> {
-    let kind: String = row.try_get("kind").map_err(db("reading an actor"))?;
-    let flag = |column: &'static str| -> Result<bool, Error> {
-        Ok(row
-            .try_get::<i64, _>(column)
-            .map_err(db("reading an actor"))?
-            != 0)
-    };
+    let c = Columns::new(row, "reading an actor");
+    let kind: String = c.get("kind")?;
     Ok(LocalActor {
-        name: row.try_get("name").map_err(db("reading an actor"))?,
+        name: c.get("name")?,
         kind: ActorKind::parse(&kind).ok_or_else(|| Error::Corrupt {
             what: "actor kind",
             detail: format!("unknown kind {kind:?}"),
         })?,
-        account: row.try_get("account").map_err(db("reading an actor"))?,
-        display_name: row
-            .try_get("display_name")
-            .map_err(db("reading an actor"))?,
-        summary: row.try_get("summary").map_err(db("reading an actor"))?,
-        icon: row.try_get("icon").map_err(db("reading an actor"))?,
-        image: row.try_get("image").map_err(db("reading an actor"))?,
-        manually_approves_followers: flag("manually_approves_followers")?,
-        discoverable: flag("discoverable")?,
-        deleted: flag("deleted")?,
-        created: row.try_get("created").map_err(db("reading an actor"))?,
-        updated: row.try_get("updated").map_err(db("reading an actor"))?,
+        account: c.get("account")?,
+        display_name: c.get("display_name")?,
+        summary: c.get("summary")?,
+        icon: c.get("icon")?,
+        image: c.get("image")?,
+        manually_approves_followers: c.flag("manually_approves_followers")?,
+        discoverable: c.flag("discoverable")?,
+        deleted: c.flag("deleted")?,
+        created: c.get("created")?,
+        updated: c.get("updated")?,
     })
 }
 
@@ -314,14 +307,11 @@ impl InstanceState {
 
     /// The local actor `name`, deleted or not.
     pub async fn actor(&self, name: &str) -> Result<Option<LocalActor>, Error> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {ACTOR_COLUMNS} FROM st_actors WHERE name = $1"
         )))
-        .bind(name)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(db("reading an actor"))?;
-        row.as_ref().map(actor_row).transpose()
+        .bind(name);
+        self.fetch_row(query, "reading an actor", actor_row).await
     }
 
     /// The local actor `name` if it exists and is not deleted, else [`Error::NoSuchActor`].

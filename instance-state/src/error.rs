@@ -101,3 +101,36 @@ pub(crate) fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
 pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }
+
+/// Reads the columns of one row, each failure saying what was being done: the row mappers'
+/// one way to read a column.
+pub(crate) struct Columns<'r> {
+    row: &'r sqlx::any::AnyRow,
+    doing: &'static str,
+}
+
+impl<'r> Columns<'r> {
+    /// The columns of `row`, read while `doing`.
+    pub(crate) fn new(row: &'r sqlx::any::AnyRow, doing: &'static str) -> Self {
+        Self { row, doing }
+    }
+
+    /// The value of `column`.
+    pub(crate) fn get<T>(&self, column: &str) -> Result<T, Error>
+    where
+        T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+    {
+        use sqlx::Row as _;
+        self.row.try_get(column).map_err(db(self.doing))
+    }
+
+    /// The value of the flag `column` (an integer, 0 or 1, as both databases store it).
+    pub(crate) fn flag(&self, column: &str) -> Result<bool, Error> {
+        Ok(self.get::<i64>(column)? != 0)
+    }
+}
+
+/// A row count or a limit as the `BIGINT` parameter it is bound as (saturating).
+pub(crate) fn bigint(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}

@@ -6,11 +6,10 @@
 //! `manuallyApprovesFollowers`), then `accepted` or `rejected`; only accepted follows are in
 //! the collections and receive deliveries.
 
-use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 use crate::InstanceState;
-use crate::error::{Error, db};
+use crate::error::{Columns, Error, bigint, db};
 
 /// The state of a follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,14 +67,15 @@ pub struct Follow {
 const FOLLOW_COLUMNS: &str = "follower, followed, follow_id, state, created, updated";
 
 fn follow_row(row: &AnyRow) -> Result<Follow, Error> {
-    let state: String = row.try_get("state").map_err(db("reading a follow"))?;
+    let c = Columns::new(row, "reading a follow");
+    let state: String = c.get("state")?;
     Ok(Follow {
-        follower: row.try_get("follower").map_err(db("reading a follow"))?,
-        followed: row.try_get("followed").map_err(db("reading a follow"))?,
-        follow_id: row.try_get("follow_id").map_err(db("reading a follow"))?,
+        follower: c.get("follower")?,
+        followed: c.get("followed")?,
+        follow_id: c.get("follow_id")?,
         state: FollowState::parse(&state)?,
-        created: row.try_get("created").map_err(db("reading a follow"))?,
-        updated: row.try_get("updated").map_err(db("reading a follow"))?,
+        created: c.get("created")?,
+        updated: c.get("updated")?,
     })
 }
 
@@ -114,28 +114,22 @@ impl InstanceState {
 
     /// The follow of `followed` by `follower`.
     pub async fn follow(&self, follower: &str, followed: &str) -> Result<Option<Follow>, Error> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {FOLLOW_COLUMNS} FROM st_follows WHERE follower = $1 AND followed = $2"
         )))
         .bind(follower)
-        .bind(followed)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(db("reading a follow"))?;
-        row.as_ref().map(follow_row).transpose()
+        .bind(followed);
+        self.fetch_row(query, "reading a follow", follow_row).await
     }
 
     /// The follow whose `Follow` activity is `follow_id`.
     pub async fn follow_by_id(&self, follow_id: &str) -> Result<Option<Follow>, Error> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {FOLLOW_COLUMNS} FROM st_follows WHERE follow_id = $1
              ORDER BY updated DESC LIMIT 1"
         )))
-        .bind(follow_id)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(db("reading a follow"))?;
-        row.as_ref().map(follow_row).transpose()
+        .bind(follow_id);
+        self.fetch_row(query, "reading a follow", follow_row).await
     }
 
     /// Sets the state of `follower`'s follow of `followed`; the follow as it is now, `None`
@@ -146,18 +140,16 @@ impl InstanceState {
         followed: &str,
         state: FollowState,
     ) -> Result<Option<Follow>, Error> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE st_follows SET state = $3, updated = $4
              WHERE follower = $1 AND followed = $2 RETURNING {FOLLOW_COLUMNS}"
         )))
         .bind(follower)
         .bind(followed)
         .bind(state.as_str())
-        .bind(self.now())
-        .fetch_optional(self.pool())
-        .await
-        .map_err(db("answering a follow"))?;
-        row.as_ref().map(follow_row).transpose()
+        .bind(self.now());
+        self.fetch_row(query, "answering a follow", follow_row)
+            .await
     }
 
     /// Removes `follower`'s follow of `followed`; `false` if there was none.
@@ -217,8 +209,8 @@ impl InstanceState {
         )))
         .bind(actor)
         .bind(state.as_str())
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .bind(bigint(limit))
+        .bind(bigint(offset))
         .fetch_all(self.pool())
         .await
         .map_err(db("listing follows"))?;
@@ -231,15 +223,11 @@ impl InstanceState {
         actor: &str,
         state: FollowState,
     ) -> Result<u64, Error> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) AS n FROM st_follows WHERE {column} = $1 AND state = $2"
         )))
         .bind(actor)
-        .bind(state.as_str())
-        .fetch_one(self.pool())
-        .await
-        .map_err(db("counting follows"))?;
-        let n: i64 = row.try_get("n").map_err(db("counting follows"))?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        .bind(state.as_str());
+        self.count(query, "counting follows").await
     }
 }

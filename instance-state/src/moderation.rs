@@ -5,7 +5,7 @@ use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 use crate::InstanceState;
-use crate::error::{Error, db};
+use crate::error::{Columns, Error, bigint, db};
 
 /// A notification of a local actor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,78 +156,55 @@ pub struct LogEntry {
 }
 
 fn notification_row(row: &AnyRow) -> Result<Notification, Error> {
-    let get = db("reading a notification");
+    let c = Columns::new(row, "reading a notification");
     Ok(Notification {
-        id: row.try_get("id").map_err(db("reading a notification"))?,
-        recipient: row
-            .try_get("recipient")
-            .map_err(db("reading a notification"))?,
-        kind: row.try_get("kind").map_err(db("reading a notification"))?,
-        actor: row.try_get("actor").map_err(db("reading a notification"))?,
-        activity: row
-            .try_get("activity")
-            .map_err(db("reading a notification"))?,
-        object: row
-            .try_get("object")
-            .map_err(db("reading a notification"))?,
-        created: row
-            .try_get("created")
-            .map_err(db("reading a notification"))?,
-        seen: row.try_get("seen").map_err(get)?,
+        id: c.get("id")?,
+        recipient: c.get("recipient")?,
+        kind: c.get("kind")?,
+        actor: c.get("actor")?,
+        activity: c.get("activity")?,
+        object: c.get("object")?,
+        created: c.get("created")?,
+        seen: c.get("seen")?,
     })
 }
 
 fn report_row(row: &AnyRow) -> Result<Report, Error> {
-    let objects: String = row.try_get("objects").map_err(db("reading a report"))?;
-    let objects: Vec<String> = match serde_json::from_str::<Value>(&objects) {
-        Ok(Value::Array(items)) => items
+    let c = Columns::new(row, "reading a report");
+    let objects: String = c.get("objects")?;
+    let Ok(Value::Array(objects)) = serde_json::from_str::<Value>(&objects) else {
+        return Err(Error::Corrupt {
+            what: "report objects",
+            detail: "not a JSON array".to_owned(),
+        });
+    };
+    let state: String = c.get("state")?;
+    Ok(Report {
+        id: c.get("id")?,
+        activity_id: c.get("activity_id")?,
+        reporter: c.get("reporter")?,
+        target: c.get("target")?,
+        objects: objects
             .into_iter()
             .filter_map(|v| v.as_str().map(str::to_owned))
             .collect(),
-        _ => {
-            return Err(Error::Corrupt {
-                what: "report objects",
-                detail: "not a JSON array".to_owned(),
-            });
-        }
-    };
-    let state: String = row.try_get("state").map_err(db("reading a report"))?;
-    Ok(Report {
-        id: row.try_get("id").map_err(db("reading a report"))?,
-        activity_id: row.try_get("activity_id").map_err(db("reading a report"))?,
-        reporter: row.try_get("reporter").map_err(db("reading a report"))?,
-        target: row.try_get("target").map_err(db("reading a report"))?,
-        objects,
-        content: row.try_get("content").map_err(db("reading a report"))?,
+        content: c.get("content")?,
         state: ReportState::parse(&state)?,
-        created: row.try_get("created").map_err(db("reading a report"))?,
-        updated: row.try_get("updated").map_err(db("reading a report"))?,
+        created: c.get("created")?,
+        updated: c.get("updated")?,
     })
 }
 
 fn log_row(row: &AnyRow) -> Result<LogEntry, Error> {
+    let c = Columns::new(row, "reading the moderation log");
     Ok(LogEntry {
-        id: row
-            .try_get("id")
-            .map_err(db("reading the moderation log"))?,
-        moderator: row
-            .try_get("moderator")
-            .map_err(db("reading the moderation log"))?,
-        action: row
-            .try_get("action")
-            .map_err(db("reading the moderation log"))?,
-        target: row
-            .try_get("target")
-            .map_err(db("reading the moderation log"))?,
-        report: row
-            .try_get("report")
-            .map_err(db("reading the moderation log"))?,
-        note: row
-            .try_get("note")
-            .map_err(db("reading the moderation log"))?,
-        at: row
-            .try_get("at")
-            .map_err(db("reading the moderation log"))?,
+        id: c.get("id")?,
+        moderator: c.get("moderator")?,
+        action: c.get("action")?,
+        target: c.get("target")?,
+        report: c.get("report")?,
+        note: c.get("note")?,
+        at: c.get("at")?,
     })
 }
 
@@ -276,7 +253,7 @@ impl InstanceState {
         )))
         .bind(recipient)
         .bind(i64::from(unseen))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(bigint(limit))
         .fetch_all(self.pool())
         .await
         .map_err(db("listing notifications"))?;
@@ -345,25 +322,19 @@ impl InstanceState {
 
     /// The report `id`.
     pub async fn report(&self, id: &str) -> Result<Option<Report>, Error> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {REPORT_COLUMNS} FROM st_reports WHERE id = $1"
         )))
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(db("reading a report"))?;
-        row.as_ref().map(report_row).transpose()
+        .bind(id);
+        self.fetch_row(query, "reading a report", report_row).await
     }
 
     async fn report_by_activity(&self, activity: &str) -> Result<Option<Report>, Error> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {REPORT_COLUMNS} FROM st_reports WHERE activity_id = $1"
         )))
-        .bind(activity)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(db("reading a report"))?;
-        row.as_ref().map(report_row).transpose()
+        .bind(activity);
+        self.fetch_row(query, "reading a report", report_row).await
     }
 
     /// The reports in `state`, oldest first.
@@ -372,7 +343,7 @@ impl InstanceState {
             "SELECT {REPORT_COLUMNS} FROM st_reports WHERE state = $1 ORDER BY created, id LIMIT $2"
         )))
         .bind(state.as_str())
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(bigint(limit))
         .fetch_all(self.pool())
         .await
         .map_err(db("listing reports"))?;
@@ -430,8 +401,8 @@ impl InstanceState {
             "SELECT id, moderator, action, target, report, note, at FROM st_moderation_log
              ORDER BY at DESC, id LIMIT $1 OFFSET $2",
         )
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .bind(bigint(limit))
+        .bind(bigint(offset))
         .fetch_all(self.pool())
         .await
         .map_err(db("reading the moderation log"))?;

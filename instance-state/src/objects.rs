@@ -16,7 +16,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::InstanceState;
-use crate::error::{Error, db};
+use crate::error::{Columns, Error, bigint, db};
+use crate::state::AnyQuery;
 
 /// The public collection, as stored.
 pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
@@ -514,21 +515,15 @@ impl InstanceState {
         offset: u64,
         limit: u64,
     ) -> Result<Vec<StoredObject>, Error> {
-        let sql = format!(
-            "SELECT {OBJECT_COLUMNS} FROM st_objects WHERE attributed_to = $1 AND deleted = 0 AND {}
-             ORDER BY published DESC, id DESC LIMIT $2 OFFSET $3",
-            scope.condition("st_objects.id", 4)
-        );
-        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(author.to_owned())
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .bind(i64::try_from(offset).unwrap_or(i64::MAX));
-        let rows = scope
-            .bind(query)
-            .fetch_all(self.pool())
-            .await
-            .map_err(db("listing objects"))?;
-        self.object_rows(&rows).await
+        self.object_page(
+            "attributed_to",
+            author,
+            "published DESC, id DESC",
+            scope,
+            offset,
+            limit,
+        )
+        .await
     }
 
     /// The objects in `context` (the comments of an event, the posts of a thread) that `scope`
@@ -540,17 +535,33 @@ impl InstanceState {
         offset: u64,
         limit: u64,
     ) -> Result<Vec<StoredObject>, Error> {
+        self.object_page(
+            "context",
+            context,
+            "published, stored, id",
+            scope,
+            offset,
+            limit,
+        )
+        .await
+    }
+
+    /// The objects whose `column` is `value` that `scope` may read (not deleted), in `order`.
+    async fn object_page(
+        &self,
+        column: &'static str,
+        value: &str,
+        order: &'static str,
+        scope: &Scope,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<StoredObject>, Error> {
         let sql = format!(
-            "SELECT {OBJECT_COLUMNS} FROM st_objects WHERE context = $1 AND deleted = 0 AND {}
-             ORDER BY published, stored, id LIMIT $2 OFFSET $3",
+            "SELECT {OBJECT_COLUMNS} FROM st_objects WHERE {column} = $1 AND deleted = 0 AND {}
+             ORDER BY {order} LIMIT $2 OFFSET $3",
             scope.condition("st_objects.id", 4)
         );
-        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(context.to_owned())
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .bind(i64::try_from(offset).unwrap_or(i64::MAX));
-        let rows = scope
-            .bind(query)
+        let rows = scoped_page(sql, value, scope, offset, limit)
             .fetch_all(self.pool())
             .await
             .map_err(db("listing objects"))?;
@@ -559,15 +570,11 @@ impl InstanceState {
 
     /// How many local objects of `kind` exist (not deleted): NodeInfo's post counts.
     pub async fn local_object_count(&self, kind: &str) -> Result<u64, Error> {
-        let row = sqlx::query(
+        let query = sqlx::query(
             "SELECT COUNT(*) AS n FROM st_objects WHERE kind = $1 AND local = 1 AND deleted = 0",
         )
-        .bind(kind)
-        .fetch_one(self.pool())
-        .await
-        .map_err(db("counting objects"))?;
-        let n: i64 = row.try_get("n").map_err(db("counting objects"))?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        .bind(kind);
+        self.count(query, "counting objects").await
     }
 
     /// The objects of `rows`, with their addressing read in one query.
@@ -676,14 +683,12 @@ impl InstanceState {
 
     /// The stored activity `id`, whoever asks.
     pub async fn activity(&self, id: &str) -> Result<Option<StoredActivity>, Error> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {ACTIVITY_COLUMNS} FROM st_activities WHERE id = $1"
         )))
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(db("reading an activity"))?;
-        row.as_ref().map(activity_row).transpose()
+        .bind(id);
+        self.fetch_row(query, "reading an activity", activity_row)
+            .await
     }
 
     /// The stored activity `id` if `scope` may read it.
@@ -696,12 +701,9 @@ impl InstanceState {
             "SELECT {ACTIVITY_COLUMNS} FROM st_activities WHERE id = $1 AND {}",
             scope.condition("st_activities.id", 2)
         );
-        let row = scope
-            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()))
-            .fetch_optional(self.pool())
+        let query = scope.bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()));
+        self.fetch_row(query, "reading an activity", activity_row)
             .await
-            .map_err(db("reading an activity"))?;
-        row.as_ref().map(activity_row).transpose()
     }
 
     /// The outbox of local actor `actor` (its id) as `scope` may see it, newest first.
@@ -717,12 +719,7 @@ impl InstanceState {
              ORDER BY stored DESC, id DESC LIMIT $2 OFFSET $3",
             scope.condition("st_activities.id", 4)
         );
-        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(actor.to_owned())
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .bind(i64::try_from(offset).unwrap_or(i64::MAX));
-        let rows = scope
-            .bind(query)
+        let rows = scoped_page(sql, actor, scope, offset, limit)
             .fetch_all(self.pool())
             .await
             .map_err(db("reading an outbox"))?;
@@ -735,13 +732,8 @@ impl InstanceState {
             "SELECT COUNT(*) AS n FROM st_activities WHERE actor = $1 AND local = 1 AND {}",
             scope.condition("st_activities.id", 2)
         );
-        let row = scope
-            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(actor.to_owned()))
-            .fetch_one(self.pool())
-            .await
-            .map_err(db("counting an outbox"))?;
-        let n: i64 = row.try_get("n").map_err(db("counting an outbox"))?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        let query = scope.bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(actor.to_owned()));
+        self.count(query, "counting an outbox").await
     }
 
     /// The scope of `reader` (an actor id, local or remote): itself, and the followers
@@ -765,6 +757,22 @@ impl InstanceState {
         }
         Ok(Scope::of(addresses))
     }
+}
+
+/// `sql` with its parameters bound: `$1` the key, `$2` the limit, `$3` the offset, then the
+/// scope's from `$4` on.
+fn scoped_page(
+    sql: String,
+    key: &str,
+    scope: &Scope,
+    offset: u64,
+    limit: u64,
+) -> AnyQuery<'static> {
+    let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(key.to_owned())
+        .bind(bigint(limit))
+        .bind(bigint(offset));
+    scope.bind(query)
 }
 
 /// Replaces the addressing rows of `id`, in `tx`.
@@ -794,45 +802,33 @@ async fn put_addressing(
 }
 
 fn object_row(row: &AnyRow, addressing: Addressing) -> Result<StoredObject, Error> {
-    let read = |c: &'static str| -> Result<String, Error> {
-        row.try_get(c).map_err(db("reading an object"))
-    };
-    let opt = |c: &'static str| -> Result<Option<String>, Error> {
-        row.try_get(c).map_err(db("reading an object"))
-    };
-    let int =
-        |c: &'static str| -> Result<i64, Error> { row.try_get(c).map_err(db("reading an object")) };
+    let c = Columns::new(row, "reading an object");
     Ok(StoredObject {
-        id: read("id")?,
-        kind: read("kind")?,
-        local: int("local")? != 0,
-        attributed_to: opt("attributed_to")?,
-        in_reply_to: opt("in_reply_to")?,
-        context: opt("context")?,
-        document: parse_document(&read("document")?)?,
-        visibility: Visibility::parse(&read("visibility")?)?,
+        id: c.get("id")?,
+        kind: c.get("kind")?,
+        local: c.flag("local")?,
+        attributed_to: c.get("attributed_to")?,
+        in_reply_to: c.get("in_reply_to")?,
+        context: c.get("context")?,
+        document: parse_document(&c.get::<String>("document")?)?,
+        visibility: Visibility::parse(&c.get::<String>("visibility")?)?,
         addressing,
-        deleted: int("deleted")? != 0,
-        published: int("published")?,
-        updated: int("updated")?,
+        deleted: c.flag("deleted")?,
+        published: c.get("published")?,
+        updated: c.get("updated")?,
     })
 }
 
 fn activity_row(row: &AnyRow) -> Result<StoredActivity, Error> {
-    let read = |c: &'static str| -> Result<String, Error> {
-        row.try_get(c).map_err(db("reading an activity"))
-    };
+    let c = Columns::new(row, "reading an activity");
     Ok(StoredActivity {
-        id: read("id")?,
-        kind: read("kind")?,
-        actor: read("actor")?,
-        object: row.try_get("object").map_err(db("reading an activity"))?,
-        local: row
-            .try_get::<i64, _>("local")
-            .map_err(db("reading an activity"))?
-            != 0,
-        document: parse_document(&read("document")?)?,
-        visibility: Visibility::parse(&read("visibility")?)?,
-        stored: row.try_get("stored").map_err(db("reading an activity"))?,
+        id: c.get("id")?,
+        kind: c.get("kind")?,
+        actor: c.get("actor")?,
+        object: c.get("object")?,
+        local: c.flag("local")?,
+        document: parse_document(&c.get::<String>("document")?)?,
+        visibility: Visibility::parse(&c.get::<String>("visibility")?)?,
+        stored: c.get("stored")?,
     })
 }

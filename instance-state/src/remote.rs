@@ -4,7 +4,7 @@ use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 use crate::InstanceState;
-use crate::error::{Error, db};
+use crate::error::{Columns, Error, db};
 
 /// A remote actor, as last seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,17 +66,15 @@ impl RemoteActor {
 }
 
 fn remote_row(row: &AnyRow) -> Result<RemoteActor, Error> {
-    let read = db("reading a remote actor");
+    let c = Columns::new(row, "reading a remote actor");
     Ok(RemoteActor {
-        id: row.try_get("id").map_err(db("reading a remote actor"))?,
-        kind: row.try_get("kind").map_err(db("reading a remote actor"))?,
-        name: row.try_get("name").map_err(db("reading a remote actor"))?,
-        handle: row
-            .try_get("handle")
-            .map_err(db("reading a remote actor"))?,
-        url: row.try_get("url").map_err(db("reading a remote actor"))?,
-        inbox: row.try_get("inbox").map_err(db("reading a remote actor"))?,
-        updated: row.try_get("updated").map_err(read)?,
+        id: c.get("id")?,
+        kind: c.get("kind")?,
+        name: c.get("name")?,
+        handle: c.get("handle")?,
+        url: c.get("url")?,
+        inbox: c.get("inbox")?,
+        updated: c.get("updated")?,
     })
 }
 
@@ -107,27 +105,23 @@ impl InstanceState {
 
     /// The remote actor `id`, if met.
     pub async fn remote_actor(&self, id: &str) -> Result<Option<RemoteActor>, Error> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {REMOTE_COLUMNS} FROM st_remote_actors WHERE id = $1"
         )))
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(db("reading a remote actor"))?;
-        row.as_ref().map(remote_row).transpose()
+        .bind(id);
+        self.fetch_row(query, "reading a remote actor", remote_row)
+            .await
     }
 
     /// The remote actor whose handle is `handle` (`@user@host`), if met.
     pub async fn remote_actor_by_handle(&self, handle: &str) -> Result<Option<RemoteActor>, Error> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {REMOTE_COLUMNS} FROM st_remote_actors WHERE handle = $1
              ORDER BY updated DESC LIMIT 1"
         )))
-        .bind(handle)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(db("reading a remote actor"))?;
-        row.as_ref().map(remote_row).transpose()
+        .bind(handle);
+        self.fetch_row(query, "reading a remote actor", remote_row)
+            .await
     }
 
     /// Forgets remote actor `id` (it was deleted): its follows both ways, its record. The app
@@ -193,14 +187,8 @@ impl InstanceState {
 
     /// How many activity ids are recorded as processed.
     pub async fn processed_count(&self) -> Result<u64, Error> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM st_processed")
-            .fetch_one(self.pool())
-            .await
-            .map_err(db("counting processed activities"))?;
-        let n: i64 = row
-            .try_get("n")
-            .map_err(db("counting processed activities"))?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        let query = sqlx::query("SELECT COUNT(*) AS n FROM st_processed");
+        self.count(query, "counting processed activities").await
     }
 
     /// Forgets the processed ids recorded before `before` (Unix microseconds): housekeeping,

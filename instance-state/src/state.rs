@@ -8,12 +8,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http_signatures::{Signer, Standard};
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, SqlSafeStr};
 use url::Url;
 
-use crate::error::{Error, db};
+use crate::error::{Columns, Error, db};
+
+/// A statement of the `Any` driver, its parameters bound.
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// The migrations, in order: `(version, description, statements)`. Both databases run the
 /// same statements (see the crate's documentation).
@@ -265,6 +268,28 @@ impl InstanceState {
         self.inner.options.clock.now()
     }
 
+    /// The row `query` finds, if any, read by `map`.
+    pub(crate) async fn fetch_row<T>(
+        &self,
+        query: AnyQuery<'_>,
+        doing: &'static str,
+        map: fn(&AnyRow) -> Result<T, Error>,
+    ) -> Result<Option<T>, Error> {
+        let row = query.fetch_optional(self.pool()).await.map_err(db(doing))?;
+        row.as_ref().map(map).transpose()
+    }
+
+    /// What `query` (`SELECT COUNT(*) AS n ...`) counts.
+    pub(crate) async fn count(
+        &self,
+        query: AnyQuery<'_>,
+        doing: &'static str,
+    ) -> Result<u64, Error> {
+        let row = query.fetch_one(self.pool()).await.map_err(db(doing))?;
+        let n: i64 = Columns::new(&row, doing).get("n")?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// The id of local actor `name`: `{base_url}/actors/{name}`.
     pub fn actor_id(&self, name: &str) -> Url {
         let mut url = self.inner.options.base_url.clone();
@@ -296,7 +321,9 @@ impl InstanceState {
     }
 }
 
-/// The migrator over the embedded migrations.
+/// The migrator over the embedded migrations. `federation-queue` builds its own the same way
+/// (`store::sql::migrator`, crate-private, with its own table): a few lines of sqlx, not worth
+/// a public API of that crate.
 fn migrator() -> Migrator {
     let migrations = MIGRATIONS
         .iter()
