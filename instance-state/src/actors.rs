@@ -338,14 +338,10 @@ impl InstanceState {
 
     /// How many local actors of `kind` exist (not deleted): NodeInfo's user counts.
     pub async fn actor_count(&self, kind: ActorKind) -> Result<u64, Error> {
-        let row =
+        let query =
             sqlx::query("SELECT COUNT(*) AS n FROM st_actors WHERE kind = $1 AND deleted = 0")
-                .bind(kind.as_str())
-                .fetch_one(self.pool())
-                .await
-                .map_err(db("counting actors"))?;
-        let n: i64 = row.try_get("n").map_err(db("counting actors"))?;
-        Ok(u64::try_from(n).unwrap_or(0))
+                .bind(kind.as_str());
+        self.count(query, "counting actors").await
     }
 
     /// Changes `name`'s profile; the updated actor.

@@ -7,11 +7,10 @@
 
 use std::collections::BTreeSet;
 
-use sqlx::Row as _;
 use url::Url;
 
 use crate::InstanceState;
-use crate::error::{Error, db};
+use crate::error::{Columns, Error, db};
 
 /// What is blocked.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -70,6 +69,20 @@ fn domains_of(host: &str) -> Vec<String> {
     out
 }
 
+/// The target of a row of `st_blocks` (its `kind` and `target`).
+fn block_target(c: &Columns<'_>) -> Result<BlockTarget, Error> {
+    let kind: String = c.get("kind")?;
+    let target = c.get("target")?;
+    match kind.as_str() {
+        "actor" => Ok(BlockTarget::Actor(target)),
+        "domain" => Ok(BlockTarget::Domain(target)),
+        other => Err(Error::Corrupt {
+            what: "block kind",
+            detail: format!("unknown kind {other:?}"),
+        }),
+    }
+}
+
 /// The blocks that apply to one blocker (the instance's and, when given, a local actor's),
 /// read at once: to filter a long list of actors without a query for each.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -98,20 +111,18 @@ impl InstanceState {
     /// The blocks that apply to `blocker` (a local actor's id): the instance's and its own;
     /// the instance's only for `None`.
     pub async fn block_list(&self, blocker: Option<&str>) -> Result<BlockList, Error> {
+        // One query for both: the instance's blocks (blocker '') and the actor's.
+        let rows = sqlx::query("SELECT kind, target FROM st_blocks WHERE blocker IN ('', $1)")
+            .bind(blocker.unwrap_or(""))
+            .fetch_all(self.pool())
+            .await
+            .map_err(db("listing blocks"))?;
         let mut list = BlockList::default();
-        let mut blocks = self.blocks(None).await?;
-        if blocker.is_some() {
-            blocks.extend(self.blocks(blocker).await?);
-        }
-        for block in blocks {
-            match block.target {
-                BlockTarget::Actor(actor) => {
-                    list.actors.insert(actor);
-                }
-                BlockTarget::Domain(domain) => {
-                    list.domains.insert(domain);
-                }
-            }
+        for row in &rows {
+            match block_target(&Columns::new(row, "reading a block"))? {
+                BlockTarget::Actor(actor) => list.actors.insert(actor),
+                BlockTarget::Domain(domain) => list.domains.insert(domain),
+            };
         }
         Ok(list)
     }
@@ -195,26 +206,13 @@ impl InstanceState {
         .map_err(db("listing blocks"))?;
         rows.iter()
             .map(|row| {
-                let read = |c: &'static str| -> Result<String, Error> {
-                    row.try_get(c).map_err(db("reading a block"))
-                };
-                let blocker = read("blocker")?;
-                let kind = read("kind")?;
-                let target = read("target")?;
+                let c = Columns::new(row, "reading a block");
+                let blocker: String = c.get("blocker")?;
                 Ok(Block {
                     blocker: (!blocker.is_empty()).then_some(blocker),
-                    target: match kind.as_str() {
-                        "actor" => BlockTarget::Actor(target),
-                        "domain" => BlockTarget::Domain(target),
-                        other => {
-                            return Err(Error::Corrupt {
-                                what: "block kind",
-                                detail: format!("unknown kind {other:?}"),
-                            });
-                        }
-                    },
-                    reason: read("reason")?,
-                    created: row.try_get("created").map_err(db("reading a block"))?,
+                    target: block_target(&c)?,
+                    reason: c.get("reason")?,
+                    created: c.get("created")?,
                 })
             })
             .collect()
@@ -224,10 +222,6 @@ impl InstanceState {
     /// `blocker` (a local actor's id) when given: the actor itself, or its domain or a parent
     /// of it.
     pub async fn is_blocked(&self, blocker: Option<&str>, actor: &str) -> Result<bool, Error> {
-        let mut blockers = vec![String::new()];
-        if let Some(blocker) = blocker {
-            blockers.push(blocker.to_owned());
-        }
         let domains = host_of(actor).map(|h| domains_of(&h)).unwrap_or_default();
         let mut sql = String::from(
             "SELECT COUNT(*) AS n FROM st_blocks WHERE blocker IN ($1, $2)
@@ -242,17 +236,12 @@ impl InstanceState {
         }
         sql.push(')');
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(blockers.first().cloned().unwrap_or_default())
-            .bind(blockers.last().cloned().unwrap_or_default())
+            .bind("")
+            .bind(blocker.unwrap_or(""))
             .bind(actor.to_owned());
         for domain in domains {
             query = query.bind(domain);
         }
-        let row = query
-            .fetch_one(self.pool())
-            .await
-            .map_err(db("checking blocks"))?;
-        let n: i64 = row.try_get("n").map_err(db("checking blocks"))?;
-        Ok(n > 0)
+        Ok(self.count(query, "checking blocks").await? > 0)
     }
 }

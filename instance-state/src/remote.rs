@@ -1,6 +1,5 @@
 //! Remote actors met: their names and handles, for pages; and the inbox's processed ids.
 
-use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 use crate::InstanceState;
@@ -148,17 +147,13 @@ impl InstanceState {
 
     /// Whether this server knows `actor`: follows it, is followed by it, or met it.
     pub async fn knows_actor(&self, actor: &str) -> Result<bool, Error> {
-        let row = sqlx::query(
+        let query = sqlx::query(
             "SELECT
                (SELECT COUNT(*) FROM st_follows WHERE follower = $1 OR followed = $1)
              + (SELECT COUNT(*) FROM st_remote_actors WHERE id = $1) AS n",
         )
-        .bind(actor)
-        .fetch_one(self.pool())
-        .await
-        .map_err(db("looking an actor up"))?;
-        let n: i64 = row.try_get("n").map_err(db("looking an actor up"))?;
-        Ok(n > 0)
+        .bind(actor);
+        Ok(self.count(query, "looking an actor up").await? > 0)
     }
 
     /// Records that the inbox processed `id`: `true` the first time (atomic: of two concurrent
