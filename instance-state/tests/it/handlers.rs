@@ -15,7 +15,7 @@ use federation::keys::{KeyCache, KeyCacheConfig};
 use federation::outbox::{Enqueuer, Outbox};
 use federation_queue::{DeliveryId, Enqueue, EnqueueError};
 use http_signatures::{Signer, SigningKey, Standard};
-use instance_state::actors::ActorKind;
+use instance_state::actors::{ActorKind, NewActor};
 use instance_state::blocks::BlockTarget;
 use instance_state::conformance::{ManualClock, actor};
 use instance_state::follows::FollowState;
@@ -227,6 +227,22 @@ impl World {
     pub(crate) fn state(&self) -> &InstanceState {
         &self.app.state
     }
+
+    /// `activity` delivered by `from`, signed, to the shared inbox: it must be accepted.
+    async fn deliver(&self, from: &Remote, activity: &Value) -> Accepted {
+        self.receive(&from.post(activity)).await.unwrap()
+    }
+
+    /// Creates the local actor `new`.
+    pub(crate) async fn add(&self, new: NewActor) {
+        self.state().create_actor(new).await.unwrap();
+    }
+
+    /// The state of `follower`'s follow of `followed`, if any.
+    async fn follow_state(&self, follower: &str, followed: &str) -> Option<FollowState> {
+        let follow = self.state().follow(follower, followed).await.unwrap();
+        follow.map(|f| f.state)
+    }
 }
 
 pub(crate) fn local(name: &str) -> String {
@@ -237,20 +253,16 @@ pub(crate) fn local(name: &str) -> String {
 async fn follows_are_accepted_or_wait_for_approval() {
     let world = world().await;
     let state = world.state();
-    state
-        .create_actor(actor("club", ActorKind::Group))
-        .await
-        .unwrap();
-    state
-        .create_actor(actor("shy", ActorKind::Person).with_manually_approves_followers(true))
-        .await
-        .unwrap();
+    world.add(actor("club", ActorKind::Group)).await;
+    world
+        .add(actor("shy", ActorKind::Person).with_manually_approves_followers(true))
+        .await;
     let bob = Remote::new("remote.test", "bob");
     bob.known_to(&world.app.keys);
 
     // Auto-accepted: the follow is accepted and an Accept goes to bob's server.
     let follow = bob.activity("1", "Follow", json!(local("club")));
-    let accepted = world.receive(&bob.post(&follow)).await.unwrap();
+    let accepted = world.deliver(&bob, &follow).await;
     assert!(
         matches!(accepted, Accepted::Processed { .. }),
         "{accepted:?}"
@@ -296,21 +308,16 @@ async fn follows_are_accepted_or_wait_for_approval() {
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0].kind, "follow");
     // The same Follow again is a duplicate: nothing sent.
-    let again = world.receive(&bob.post(&follow)).await.unwrap();
+    let again = world.deliver(&bob, &follow).await;
     assert!(matches!(again, Accepted::Duplicate { .. }), "{again:?}");
     assert!(world.sent.take().is_empty());
 
     // Manual approval: pending, a follow request, nothing sent until the actor decides.
     let follow = bob.activity("2", "Follow", json!(local("shy")));
-    world.receive(&bob.post(&follow)).await.unwrap();
+    world.deliver(&bob, &follow).await;
     assert_eq!(
-        state
-            .follow(&bob.id, &local("shy"))
-            .await
-            .unwrap()
-            .unwrap()
-            .state,
-        FollowState::Pending
+        world.follow_state(&bob.id, &local("shy")).await,
+        Some(FollowState::Pending)
     );
     assert!(world.sent.take().is_empty());
     assert_eq!(
@@ -322,13 +329,8 @@ async fn follows_are_accepted_or_wait_for_approval() {
         .await
         .unwrap();
     assert_eq!(
-        state
-            .follow(&bob.id, &local("shy"))
-            .await
-            .unwrap()
-            .unwrap()
-            .state,
-        FollowState::Accepted
+        world.follow_state(&bob.id, &local("shy")).await,
+        Some(FollowState::Accepted)
     );
     let sent = world.sent.take();
     assert_eq!(sent[0].0["type"], "Accept");
@@ -353,35 +355,20 @@ async fn follows_are_accepted_or_wait_for_approval() {
         "Undo",
         json!({"id": format!("{}/activities/1", bob.id), "type": "Follow", "actor": bob.id, "object": local("club")}),
     );
-    world.receive(&bob.post(&undo)).await.unwrap();
-    assert!(
-        state
-            .follow(&bob.id, &local("club"))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    world.deliver(&bob, &undo).await;
+    assert_eq!(world.follow_state(&bob.id, &local("club")).await, None);
 
     // A Follow of no one of ours is acknowledged, and nothing is stored.
     let follow = bob.activity("4", "Follow", json!(local("nobody")));
-    world.receive(&bob.post(&follow)).await.unwrap();
-    assert!(
-        state
-            .follow(&bob.id, &local("nobody"))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    world.deliver(&bob, &follow).await;
+    assert_eq!(world.follow_state(&bob.id, &local("nobody")).await, None);
 }
 
 #[tokio::test]
 async fn our_follows_are_answered_and_others_reach_the_app() {
     let world = world().await;
     let state = world.state();
-    state
-        .create_actor(actor("me", ActorKind::Person))
-        .await
-        .unwrap();
+    world.add(actor("me", ActorKind::Person)).await;
     let bob = Remote::new("remote.test", "bob");
     let eve = Remote::new("remote.test", "eve");
     bob.known_to(&world.app.keys);
@@ -397,27 +384,17 @@ async fn our_follows_are_answered_and_others_reach_the_app() {
     assert_eq!(sent[0].1, ["https://remote.test/inbox"]);
     // Someone else cannot answer it.
     let forged = eve.activity("1", "Accept", json!(follow.follow_id));
-    world.receive(&eve.post(&forged)).await.unwrap();
+    world.deliver(&eve, &forged).await;
     assert_eq!(
-        state
-            .follow(&local("me"), &bob.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .state,
-        FollowState::Pending
+        world.follow_state(&local("me"), &bob.id).await,
+        Some(FollowState::Pending)
     );
     // Bob accepts it, by id.
     let accept = bob.activity("1", "Accept", json!(follow.follow_id));
-    world.receive(&bob.post(&accept)).await.unwrap();
+    world.deliver(&bob, &accept).await;
     assert_eq!(
-        state
-            .follow(&local("me"), &bob.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .state,
-        FollowState::Accepted
+        world.follow_state(&local("me"), &bob.id).await,
+        Some(FollowState::Accepted)
     );
     let items = state
         .collection_items(
@@ -442,15 +419,10 @@ async fn our_follows_are_answered_and_others_reach_the_app() {
         "Reject",
         json!({"type": "Follow", "actor": local("me"), "object": eve.id}),
     );
-    world.receive(&eve.post(&reject)).await.unwrap();
+    world.deliver(&eve, &reject).await;
     assert_eq!(
-        state
-            .follow(&local("me"), &eve.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .state,
-        FollowState::Rejected
+        world.follow_state(&local("me"), &eve.id).await,
+        Some(FollowState::Rejected)
     );
     // Unfollowing sends Undo.
     assert!(
@@ -462,15 +434,15 @@ async fn our_follows_are_answered_and_others_reach_the_app() {
     assert_eq!(world.sent.take()[0].0["type"], "Undo");
     // What is not about follows reaches the app.
     let join_answer = bob.activity("3", "Accept", json!(format!("{BASE}/joins/1")));
-    world.receive(&bob.post(&join_answer)).await.unwrap();
+    world.deliver(&bob, &join_answer).await;
     let like_undo = bob.activity("4", "Undo", json!({"id": format!("{}/likes/1", bob.id), "type": "Like", "actor": bob.id, "object": format!("{BASE}/notes/1")}));
-    world.receive(&bob.post(&like_undo)).await.unwrap();
+    world.deliver(&bob, &like_undo).await;
     let create = bob.activity(
         "5",
         "Create",
         json!({"id": format!("{}/notes/1", bob.id), "type": "Note", "attributedTo": bob.id}),
     );
-    world.receive(&bob.post(&create)).await.unwrap();
+    world.deliver(&bob, &create).await;
     assert_eq!(
         *world.app.unhandled.lock().unwrap(),
         ["Accept", "Undo", "Create"]
@@ -481,10 +453,7 @@ async fn our_follows_are_answered_and_others_reach_the_app() {
 async fn blocks_are_obeyed_by_the_inbox_and_the_outbox() {
     let world = world().await;
     let state = world.state();
-    state
-        .create_actor(actor("club", ActorKind::Group))
-        .await
-        .unwrap();
+    world.add(actor("club", ActorKind::Group)).await;
     let bob = Remote::new("remote.test", "bob");
     let carol = Remote::new("remote.test", "carol");
     // Not in the key cache: a refusal must come before any key lookup (which would fail
@@ -536,24 +505,18 @@ async fn blocks_are_obeyed_by_the_inbox_and_the_outbox() {
         )
         .await
         .unwrap();
-    world.receive(&carol.post(&follow)).await.unwrap();
+    world.deliver(&carol, &follow).await;
     assert_eq!(
-        state
-            .follow(&carol.id, &local("club"))
-            .await
-            .unwrap()
-            .unwrap()
-            .state,
-        FollowState::Rejected
+        world.follow_state(&carol.id, &local("club")).await,
+        Some(FollowState::Rejected)
     );
     let sent = world.sent.take();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].0["type"], "Reject");
     // Bob follows; a note to followers and carol reaches bob only.
     world
-        .receive(&bob.post(&bob.activity("2", "Follow", json!(local("club")))))
-        .await
-        .unwrap();
+        .deliver(&bob, &bob.activity("2", "Follow", json!(local("club"))))
+        .await;
     world.sent.take();
     // Dave, in bcc, receives it and may read it, but is named nowhere.
     let dave = Remote::new("remote.test", "dave");
@@ -613,42 +576,25 @@ async fn blocks_are_obeyed_by_the_inbox_and_the_outbox() {
         .await
         .unwrap();
     world
-        .receive(&bob.post(&bob.activity("3", "Block", json!(local("club")))))
-        .await
-        .unwrap();
-    assert!(
-        state
-            .follow(&bob.id, &local("club"))
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        state
-            .follow(&local("club"), &bob.id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+        .deliver(&bob, &bob.activity("3", "Block", json!(local("club"))))
+        .await;
+    assert_eq!(world.follow_state(&bob.id, &local("club")).await, None);
+    assert_eq!(world.follow_state(&local("club"), &bob.id).await, None);
 }
 
 #[tokio::test]
 async fn actors_update_and_delete_themselves_and_reports_are_filed() {
     let world = world().await;
     let state = world.state();
-    state
-        .create_actor(actor("club", ActorKind::Group))
-        .await
-        .unwrap();
+    world.add(actor("club", ActorKind::Group)).await;
     let bob = Remote::new("remote.test", "bob");
     bob.known_to(&world.app.keys);
     world
-        .receive(&bob.post(&bob.activity("1", "Follow", json!(local("club")))))
-        .await
-        .unwrap();
+        .deliver(&bob, &bob.activity("1", "Follow", json!(local("club"))))
+        .await;
     // Update of itself: the new name is kept.
     let update = bob.activity("2", "Update", bob.document("Bob Renamed"));
-    world.receive(&bob.post(&update)).await.unwrap();
+    world.deliver(&bob, &update).await;
     assert_eq!(
         state.remote_actor(&bob.id).await.unwrap().unwrap().name,
         "Bob Renamed"
@@ -660,7 +606,7 @@ async fn actors_update_and_delete_themselves_and_reports_are_filed() {
         .unwrap();
     bob.known_to(&world.app.keys);
     let delete = bob.activity("3", "Delete", json!(format!("{}/notes/1", bob.id)));
-    world.receive(&bob.post(&delete)).await.unwrap();
+    world.deliver(&bob, &delete).await;
     assert!(
         state
             .object(&format!("{}/notes/1", bob.id))
@@ -679,7 +625,7 @@ async fn actors_update_and_delete_themselves_and_reports_are_filed() {
         "content": "this group spams",
         "object": [local("club")],
     });
-    world.receive(&bob.post(&flag)).await.unwrap();
+    world.deliver(&bob, &flag).await;
     let reports = state.reports(ReportState::Open, 10).await.unwrap();
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].target, local("club"));
@@ -687,14 +633,8 @@ async fn actors_update_and_delete_themselves_and_reports_are_filed() {
     assert_eq!(reports[0].content, "this group spams");
     // Delete of itself: forgotten, and the app is told.
     let delete = bob.activity("4", "Delete", json!(bob.id));
-    world.receive(&bob.post(&delete)).await.unwrap();
-    assert!(
-        state
-            .follow(&bob.id, &local("club"))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    world.deliver(&bob, &delete).await;
+    assert_eq!(world.follow_state(&bob.id, &local("club")).await, None);
     assert!(state.remote_actor(&bob.id).await.unwrap().is_none());
     assert_eq!(*world.app.deleted.lock().unwrap(), [bob.id.as_str()]);
 }
@@ -703,18 +643,11 @@ async fn actors_update_and_delete_themselves_and_reports_are_filed() {
 async fn follows_between_local_actors_are_decided_without_http() {
     let world = world().await;
     let state = world.state();
-    state
-        .create_actor(actor("ann", ActorKind::Person))
-        .await
-        .unwrap();
-    state
-        .create_actor(actor("open", ActorKind::Group))
-        .await
-        .unwrap();
-    state
-        .create_actor(actor("closed", ActorKind::Group).with_manually_approves_followers(true))
-        .await
-        .unwrap();
+    world.add(actor("ann", ActorKind::Person)).await;
+    world.add(actor("open", ActorKind::Group)).await;
+    world
+        .add(actor("closed", ActorKind::Group).with_manually_approves_followers(true))
+        .await;
     let open = state
         .send_follow(&world.app.outbox, "ann", &local("open"))
         .await
@@ -738,13 +671,8 @@ async fn follows_between_local_actors_are_decided_without_http() {
         .await
         .unwrap();
     assert_eq!(
-        state
-            .follow(&local("ann"), &local("closed"))
-            .await
-            .unwrap()
-            .unwrap()
-            .state,
-        FollowState::Accepted
+        world.follow_state(&local("ann"), &local("closed")).await,
+        Some(FollowState::Accepted)
     );
     assert!(world.sent.take().is_empty(), "nothing went over HTTP");
     // Unfollowing a local actor sends nothing either.
@@ -754,12 +682,9 @@ async fn follows_between_local_actors_are_decided_without_http() {
             .await
             .unwrap()
     );
-    assert!(
-        state
-            .follow(&local("ann"), &local("open"))
-            .await
-            .unwrap()
-            .is_none()
+    assert_eq!(
+        world.follow_state(&local("ann"), &local("open")).await,
+        None
     );
     assert!(world.sent.take().is_empty());
 }

@@ -14,6 +14,7 @@ use federation::routes::{
 use http::StatusCode;
 use http_body_util::BodyExt as _;
 use http_signatures::{Signer, Standard};
+use instance_state::InstanceState;
 use instance_state::actors::ActorKind;
 use instance_state::blocks::BlockTarget;
 use instance_state::conformance::actor;
@@ -134,21 +135,12 @@ fn signer(remote: &Remote) -> Signer {
     Signer::new(remote.key.clone(), remote.key_id()).with_standard(Standard::Cavage)
 }
 
-#[tokio::test]
-async fn actors_collections_and_objects_are_served_from_the_state() {
-    let world = world().await;
-    let state = world.state().clone();
-    state
-        .create_actor(actor("club", ActorKind::Group))
-        .await
-        .unwrap();
-    state
-        .create_actor(actor("gone", ActorKind::Person))
-        .await
-        .unwrap();
-    state.delete_actor("gone").await.unwrap();
+/// The local group `club`, and the remote actor `fan` who follows it (accepted).
+async fn club_and_fan(world: &World) -> Remote {
+    world.add(actor("club", ActorKind::Group)).await;
     let fan = Remote::new("remote.test", "fan");
-    state
+    world
+        .state()
         .put_follow(
             &fan.id,
             &local("club"),
@@ -157,6 +149,27 @@ async fn actors_collections_and_objects_are_served_from_the_state() {
         )
         .await
         .unwrap();
+    fan
+}
+
+/// Stores club's local note `{BASE}/notes/{n}`, addressed to `to`.
+async fn put_club_note(state: &InstanceState, n: u32, to: &str) {
+    state
+        .put_object(
+            &json!({"id": format!("{BASE}/notes/{n}"), "type": "Note", "attributedTo": local("club"), "to": [to]}),
+            true,
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn actors_collections_and_objects_are_served_from_the_state() {
+    let world = world().await;
+    let state = world.state().clone();
+    let fan = club_and_fan(&world).await;
+    world.add(actor("gone", ActorKind::Person)).await;
+    state.delete_actor("gone").await.unwrap();
     for (n, to) in [
         (1, "https://www.w3.org/ns/activitystreams#Public".to_owned()),
         (2, format!("{}/followers", local("club"))),
@@ -174,13 +187,7 @@ async fn actors_collections_and_objects_are_served_from_the_state() {
             )
             .await
             .unwrap();
-        state
-            .put_object(
-                &json!({"id": format!("{BASE}/notes/{n}"), "type": "Note", "attributedTo": local("club"), "to": [to]}),
-                true,
-            )
-            .await
-            .unwrap();
+        put_club_note(&state, n, &to).await;
     }
     let routes = routes(world, false);
     let (status, club) = get(&routes, "/actors/club", None).await;
@@ -219,28 +226,9 @@ async fn actors_collections_and_objects_are_served_from_the_state() {
 async fn signed_fetches_see_what_their_actor_may_and_blocked_ones_are_refused() {
     let world = world().await;
     let state = world.state().clone();
-    state
-        .create_actor(actor("club", ActorKind::Group))
-        .await
-        .unwrap();
-    let fan = Remote::new("remote.test", "fan");
+    let fan = club_and_fan(&world).await;
     fan.known_to(&world.app.keys);
-    state
-        .put_follow(
-            &fan.id,
-            &local("club"),
-            "https://remote.test/f/1",
-            FollowState::Accepted,
-        )
-        .await
-        .unwrap();
-    state
-        .put_object(
-            &json!({"id": format!("{BASE}/notes/1"), "type": "Note", "attributedTo": local("club"), "to": [format!("{}/followers", local("club"))]}),
-            true,
-        )
-        .await
-        .unwrap();
+    put_club_note(&state, 1, &format!("{}/followers", local("club"))).await;
     let routes = routes(world, true);
     let (status, _) = get(&routes, "/notes/1", None).await;
     assert_eq!(
