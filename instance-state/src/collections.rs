@@ -69,10 +69,7 @@ impl InstanceState {
                     .collect(),
             ),
             _ => {
-                let scope = match requester {
-                    Some(requester) => self.scope_of(requester).await?,
-                    None => Scope::anonymous(),
-                };
+                let scope = self.requester_scope(requester).await?;
                 CollectionItems::new(
                     self.outbox_count(&id, &scope).await?,
                     self.outbox(&id, &scope, offset, limit)
@@ -94,10 +91,7 @@ impl InstanceState {
         url: &Url,
         requester: Option<&str>,
     ) -> Result<ObjectState, Error> {
-        let scope = match requester {
-            Some(requester) => self.scope_of(requester).await?,
-            None => Scope::anonymous(),
-        };
+        let scope = self.requester_scope(requester).await?;
         if let Some(object) = self.visible_object(url.as_str(), &scope).await? {
             return Ok(if object.deleted {
                 ObjectState::Gone {
@@ -119,5 +113,13 @@ impl InstanceState {
             });
         }
         Ok(ObjectState::NotFound)
+    }
+
+    /// The scope of `requester` (an actor id); anonymous for `None`.
+    async fn requester_scope(&self, requester: Option<&str>) -> Result<Scope, Error> {
+        match requester {
+            Some(requester) => self.scope_of(requester).await,
+            None => Ok(Scope::anonymous()),
+        }
     }
 }

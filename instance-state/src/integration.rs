@@ -12,6 +12,7 @@ use tracing::{debug, info};
 
 use crate::error::Error;
 use crate::follows::FollowState;
+use crate::objects::{Addressing, PUBLIC};
 use crate::{InstanceState, KeyChoice};
 
 /// Publishing an activity failed.
@@ -202,25 +203,18 @@ impl InstanceState {
         if list.is_empty() {
             return Ok(activity);
         }
-        let mut blocked = Vec::new();
-        for address in crate::objects::Addressing::of(&activity)
+        let in_object = activity
+            .get("object")
+            .map(Addressing::of)
+            .unwrap_or_default();
+        let mut blocked: Vec<String> = Addressing::of(&activity)
             .fields_owned()
             .into_iter()
-            .chain(
-                activity
-                    .get("object")
-                    .map(|o| crate::objects::Addressing::of(o).fields_owned())
-                    .unwrap_or_default(),
-            )
-        {
-            if address != crate::objects::PUBLIC
-                && !self.is_local(&address)
-                && !blocked.contains(&address)
-                && list.blocks(&address)
-            {
-                blocked.push(address);
-            }
-        }
+            .chain(in_object.fields_owned())
+            .filter(|a| a != PUBLIC && !self.is_local(a) && list.blocks(a))
+            .collect();
+        blocked.sort();
+        blocked.dedup();
         if blocked.is_empty() {
             return Ok(activity);
         }
@@ -229,26 +223,10 @@ impl InstanceState {
             blocked = blocked.len(),
             "not addressing blocked actors"
         );
-        fn strip(map: &mut serde_json::Map<String, Value>, blocked: &[String]) {
-            for field in ["to", "cc", "bto", "bcc", "audience"] {
-                match map.get_mut(field) {
-                    Some(Value::Array(items)) => items.retain(|item| {
-                        !item
-                            .as_str()
-                            .or_else(|| item.get("id").and_then(Value::as_str))
-                            .is_some_and(|id| blocked.iter().any(|b| b == id))
-                    }),
-                    Some(Value::String(id)) if blocked.iter().any(|b| b == id) => {
-                        map.insert(field.to_owned(), json!([]));
-                    }
-                    _ => {}
-                }
-            }
-        }
         if let Some(map) = activity.as_object_mut() {
-            strip(map, &blocked);
+            strip_recipients(map, &blocked);
             if let Some(Value::Object(object)) = map.get_mut("object") {
-                strip(object, &blocked);
+                strip_recipients(object, &blocked);
             }
         }
         Ok(activity)
@@ -401,5 +379,24 @@ impl InstanceState {
             .await?;
         info!(%follower, actor = actor_name, accept, "follow answered");
         Ok(())
+    }
+}
+
+/// `map`'s recipients (`to`, `cc`, `bto`, `bcc`, `audience`) without the `blocked` ones.
+fn strip_recipients(map: &mut serde_json::Map<String, Value>, blocked: &[String]) {
+    let is_blocked = |id: &str| blocked.iter().any(|b| b == id);
+    for field in ["to", "cc", "bto", "bcc", "audience"] {
+        match map.get_mut(field) {
+            Some(Value::Array(items)) => items.retain(|item| {
+                !item
+                    .as_str()
+                    .or_else(|| item.get("id").and_then(Value::as_str))
+                    .is_some_and(is_blocked)
+            }),
+            Some(Value::String(id)) if is_blocked(id) => {
+                map.insert(field.to_owned(), json!([]));
+            }
+            _ => {}
+        }
     }
 }
