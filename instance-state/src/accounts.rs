@@ -406,37 +406,25 @@ impl InstanceState {
             }
             None => None,
         };
-        let done =
-            sqlx::query("UPDATE st_accounts SET password_hash = $2, updated = $3 WHERE id = $1")
-                .bind(account)
-                .bind(hash)
-                .bind(self.now())
-                .execute(self.pool())
-                .await
-                .map_err(db("setting a password"))?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NoSuchAccount {
-                id: account.to_owned(),
-            });
-        }
-        Ok(())
+        self.set_account_column(
+            account,
+            "password_hash",
+            hash.as_deref(),
+            "setting a password",
+        )
+        .await
     }
 
     /// Sets `account`'s state (approves a sign-up, suspends). Suspending revokes its
     /// credentials.
     pub async fn set_account_state(&self, account: &str, state: AccountState) -> Result<(), Error> {
-        let done = sqlx::query("UPDATE st_accounts SET state = $2, updated = $3 WHERE id = $1")
-            .bind(account)
-            .bind(state.as_str())
-            .bind(self.now())
-            .execute(self.pool())
-            .await
-            .map_err(db("setting an account's state"))?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NoSuchAccount {
-                id: account.to_owned(),
-            });
-        }
+        self.set_account_column(
+            account,
+            "state",
+            Some(state.as_str()),
+            "setting an account's state",
+        )
+        .await?;
         if state != AccountState::Active {
             self.revoke_all_credentials(account).await?;
         }
@@ -445,13 +433,32 @@ impl InstanceState {
 
     /// Sets `account`'s role.
     pub async fn set_role(&self, account: &str, role: Role) -> Result<(), Error> {
-        let done = sqlx::query("UPDATE st_accounts SET role = $2, updated = $3 WHERE id = $1")
-            .bind(account)
-            .bind(role.as_str())
-            .bind(self.now())
-            .execute(self.pool())
-            .await
-            .map_err(db("setting an account's role"))?;
+        self.set_account_column(
+            account,
+            "role",
+            Some(role.as_str()),
+            "setting an account's role",
+        )
+        .await
+    }
+
+    /// Sets `column` of `account` to `value`; [`Error::NoSuchAccount`] if there is none.
+    async fn set_account_column(
+        &self,
+        account: &str,
+        column: &'static str,
+        value: Option<&str>,
+        doing: &'static str,
+    ) -> Result<(), Error> {
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE st_accounts SET {column} = $2, updated = $3 WHERE id = $1"
+        )))
+        .bind(account)
+        .bind(value)
+        .bind(self.now())
+        .execute(self.pool())
+        .await
+        .map_err(db(doing))?;
         if done.rows_affected() == 0 {
             return Err(Error::NoSuchAccount {
                 id: account.to_owned(),
