@@ -126,6 +126,20 @@ pub fn remote(name: &str) -> String {
     format!("https://remote.test/users/{name}")
 }
 
+/// Creates the local actor `new`.
+async fn add(state: &InstanceState, new: NewActor) {
+    state.create_actor(new).await.unwrap();
+}
+
+/// `remote("fan")` follows `followed` (accepted).
+async fn fan_follows(state: &InstanceState, followed: &str) {
+    let fan = remote("fan");
+    state
+        .put_follow(&fan, followed, &format!("{fan}/f"), FollowState::Accepted)
+        .await
+        .unwrap();
+}
+
 /// Runs every check, each on the state `open(check_name, options)` returns for it (a fresh
 /// database, at the options given).
 pub async fn suite<F, Fut>(open: F)
@@ -298,10 +312,7 @@ pub async fn actor_names(state: &InstanceState, _: &ManualClock) {
             "{bad:?}"
         );
     }
-    state
-        .create_actor(actor("bob", ActorKind::Person))
-        .await
-        .unwrap();
+    add(state, actor("bob", ActorKind::Person)).await;
     assert!(matches!(
         state.create_actor(actor("bob", ActorKind::Group)).await,
         Err(Error::NameTaken { .. })
@@ -318,10 +329,7 @@ pub async fn actor_names(state: &InstanceState, _: &ManualClock) {
 
 /// A deleted actor is a Tombstone, loses its follows, and keeps its name taken.
 pub async fn deleted_actors(state: &InstanceState, _: &ManualClock) {
-    state
-        .create_actor(actor("carol", ActorKind::Person))
-        .await
-        .unwrap();
+    add(state, actor("carol", ActorKind::Person)).await;
     state
         .put_follow(
             &remote("x"),
@@ -460,14 +468,16 @@ pub async fn accounts_and_passwords(state: &InstanceState, _: &ManualClock) {
             .moderates()
     );
     // Identities.
-    state
-        .create_actor(actor("dana", ActorKind::Person).with_account(&account.id))
-        .await
-        .unwrap();
-    state
-        .create_actor(actor("dana-club", ActorKind::Group).with_account(&account.id))
-        .await
-        .unwrap();
+    add(
+        state,
+        actor("dana", ActorKind::Person).with_account(&account.id),
+    )
+    .await;
+    add(
+        state,
+        actor("dana-club", ActorKind::Group).with_account(&account.id),
+    )
+    .await;
     let names: Vec<String> = state
         .identities(&account.id)
         .await
@@ -494,18 +504,17 @@ pub async fn sessions_and_tokens(state: &InstanceState, clock: &ManualClock) {
         .create_account("frank", None, Some("pw"), Role::User, AccountState::Active)
         .await
         .unwrap();
-    state
-        .create_actor(actor("frank", ActorKind::Person).with_account(&account.id))
-        .await
-        .unwrap();
-    state
-        .create_actor(actor("frank-2", ActorKind::Person).with_account(&account.id))
-        .await
-        .unwrap();
-    state
-        .create_actor(actor("someone-else", ActorKind::Person))
-        .await
-        .unwrap();
+    add(
+        state,
+        actor("frank", ActorKind::Person).with_account(&account.id),
+    )
+    .await;
+    add(
+        state,
+        actor("frank-2", ActorKind::Person).with_account(&account.id),
+    )
+    .await;
+    add(state, actor("someone-else", ActorKind::Person)).await;
     let (secret, _) = state
         .new_session(&account.id, Some("frank"), "a browser", 3600 * SECOND)
         .await
@@ -636,10 +645,7 @@ pub async fn sessions_and_tokens(state: &InstanceState, clock: &ManualClock) {
 
 /// Follows in both directions with their states; the collections list accepted ones.
 pub async fn follows_and_states(state: &InstanceState, clock: &ManualClock) {
-    state
-        .create_actor(actor("gus", ActorKind::Person))
-        .await
-        .unwrap();
+    add(state, actor("gus", ActorKind::Person)).await;
     let gus = local("gus");
     let f1 = state
         .put_follow(
@@ -814,10 +820,7 @@ pub async fn follows_and_states(state: &InstanceState, clock: &ManualClock) {
 /// Blocks of actors and domains: the inbox refuses them, the audience leaves them out, the
 /// follows end.
 pub async fn blocks(state: &InstanceState, _: &ManualClock) {
-    state
-        .create_actor(actor("hana", ActorKind::Person))
-        .await
-        .unwrap();
+    add(state, actor("hana", ActorKind::Person)).await;
     let hana = local("hana");
     for name in ["a", "b", "c"] {
         state
@@ -940,21 +943,10 @@ pub async fn blocks(state: &InstanceState, _: &ManualClock) {
 
 /// Objects keep their addressing; visibility is derived from it and judged against readers.
 pub async fn objects_and_visibility(state: &InstanceState, _: &ManualClock) {
-    state
-        .create_actor(actor("ida", ActorKind::Person))
-        .await
-        .unwrap();
+    add(state, actor("ida", ActorKind::Person)).await;
     let ida = local("ida");
     let followers = format!("{ida}/followers");
-    state
-        .put_follow(
-            &remote("fan"),
-            &ida,
-            &format!("{}/f", remote("fan")),
-            FollowState::Accepted,
-        )
-        .await
-        .unwrap();
+    fan_follows(state, &ida).await;
     let note = |n: u32, to: Value, cc: Value| {
         json!({
             "id": format!("{BASE}/notes/{n}"),
@@ -1145,21 +1137,10 @@ pub async fn objects_and_visibility(state: &InstanceState, _: &ManualClock) {
 
 /// Activities are stored once; the outbox shows each reader what it may read.
 pub async fn activities_and_outboxes(state: &InstanceState, clock: &ManualClock) {
-    state
-        .create_actor(actor("jo", ActorKind::Person))
-        .await
-        .unwrap();
+    add(state, actor("jo", ActorKind::Person)).await;
     let jo = local("jo");
     let followers = format!("{jo}/followers");
-    state
-        .put_follow(
-            &remote("fan"),
-            &jo,
-            &format!("{}/f", remote("fan")),
-            FollowState::Accepted,
-        )
-        .await
-        .unwrap();
+    fan_follows(state, &jo).await;
     let create = |n: u32, to: Value| {
         json!({
             "id": format!("{BASE}/activities/{n}"),
@@ -1273,10 +1254,7 @@ pub async fn processed_ids(state: &InstanceState, clock: &ManualClock) {
 
 /// Remote actors' names and handles; which actors the server knows.
 pub async fn remote_actors(state: &InstanceState, _: &ManualClock) {
-    state
-        .create_actor(actor("kim", ActorKind::Person))
-        .await
-        .unwrap();
+    add(state, actor("kim", ActorKind::Person)).await;
     assert!(
         !InboxStore::knows_actor(state, &remote("lee"))
             .await
@@ -1458,10 +1436,7 @@ pub async fn reports_and_log(state: &InstanceState, clock: &ManualClock) {
 /// `tasks` tasks write through `state` at once: each follows, is accepted, records the same
 /// processed ids, files the same report and notifies. Nothing is lost or doubled.
 pub async fn concurrent_writers(state: &InstanceState, tasks: usize) {
-    state
-        .create_actor(actor("popular", ActorKind::Group))
-        .await
-        .unwrap();
+    add(state, actor("popular", ActorKind::Group)).await;
     let popular = local("popular");
     let mut handles = Vec::new();
     for n in 0..tasks {
