@@ -33,6 +33,11 @@
 //! set their own (the inbox's [`InboxConfig::max_body_bytes`](crate::inbox::InboxConfig), and
 //! axum's extractors' default of 2 MB).
 //!
+//! Each request carries its client's address as axum's
+//! [`ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo) (what
+//! `into_make_service_with_connect_info` gives with `axum::serve`), for the routes that limit
+//! per address (sign-in attempts).
+//!
 //! Graceful shutdown: when the `shutdown` future completes, the listener is closed, waiting
 //! connections are closed, requests under way are answered (within the same limits), and
 //! [`serve`] returns once every connection is closed.
@@ -41,6 +46,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -49,6 +55,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body as AxumBody;
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -170,8 +177,8 @@ where
             () = &mut shutdown => break,
             accepted = listener.accept() => accepted,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(error) if is_connection_error(&error) => continue,
             Err(error) => {
                 // Most likely out of file descriptors: closing the connection waiting longest
@@ -192,6 +199,7 @@ where
         let _ = stream.set_nodelay(true);
         let connection = Connection {
             id,
+            peer,
             shared,
             registry: registry.clone(),
             config: config.clone(),
@@ -410,6 +418,8 @@ impl Shared {
 /// One accepted connection and what it needs.
 struct Connection {
     id: u64,
+    /// The client's address, handed to the router as axum's `ConnectInfo<SocketAddr>`.
+    peer: SocketAddr,
     shared: Arc<Shared>,
     registry: Arc<Registry>,
     config: Arc<ServeConfig>,
@@ -432,7 +442,10 @@ impl Connection {
             let shared = self.shared.clone();
             let router = self.router.clone();
             let timeout = self.config.body_read_timeout;
-            service_fn(move |request| respond(request, router.clone(), shared.clone(), timeout))
+            let peer = self.peer;
+            service_fn(move |request| {
+                respond(request, peer, router.clone(), shared.clone(), timeout)
+            })
         };
         let io = TokioIo::new(TrackedIo {
             stream,
@@ -489,12 +502,14 @@ async fn sleep_until_some(deadline: Option<Instant>) {
 /// Runs `router` on one request, its body under the deadline; the response body marks the
 /// connection idle when it is done.
 async fn respond(
-    request: http::Request<Incoming>,
+    mut request: http::Request<Incoming>,
+    peer: SocketAddr,
     router: Router,
     shared: Arc<Shared>,
     timeout: Duration,
 ) -> Result<Response<TrackedBody>, Infallible> {
     shared.set_busy();
+    request.extensions_mut().insert(ConnectInfo(peer));
     let expired = Arc::new(AtomicBool::new(false));
     let request = request.map(|body| DeadlineBody {
         inner: body,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
+use axum::extract::ConnectInfo;
 use axum::routing::{get, post};
 use federation::serve::{ServeConfig, serve};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -90,6 +91,10 @@ fn routes(started: Arc<AtomicUsize>) -> Router {
             }),
         )
         .route("/big", get(|| async { vec![b'x'; 32 << 20] }))
+        .route(
+            "/peer",
+            get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
+        )
 }
 
 /// The tests hold thousands of sockets, each a file descriptor on both ends.
@@ -446,4 +451,26 @@ async fn shutdown_answers_the_request_under_way_and_closes_the_idle_ones() {
     timeout(PROMPTLY, task).await.unwrap().unwrap();
     // And nothing listens any more.
     assert!(TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test]
+async fn a_handler_sees_the_client_address() {
+    let server = TestServer::start(ServeConfig::new()).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let local = stream.local_addr().unwrap();
+    stream
+        .write_all(b"GET /peer HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    timeout(PROMPTLY, stream.read_to_end(&mut response))
+        .await
+        .expect("not answered promptly")
+        .unwrap();
+    let response = String::from_utf8_lossy(&response);
+    assert!(
+        response.ends_with(&local.to_string()),
+        "the handler should see {local}: {response}"
+    );
+    server.stop().await;
 }
