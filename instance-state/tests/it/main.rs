@@ -10,6 +10,7 @@
     unreachable_pub
 )]
 
+mod app_objects;
 mod conformance;
 mod handlers;
 mod migrations;
