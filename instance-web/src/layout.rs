@@ -1,0 +1,91 @@
+//! [`Layout`]: the frame around every page, which each instance draws its own way.
+
+use maud::{DOCTYPE, Markup, html};
+
+use crate::csrf::csrf_field;
+use crate::session::Viewer;
+
+/// Where [`DefaultLayout`]'s stylesheet is served (by [`account_routes`](crate::account_routes)).
+pub const STYLESHEET_PATH: &str = "/assets/instance-web.css";
+
+/// The stylesheet served at [`STYLESHEET_PATH`].
+pub(crate) const STYLESHEET: &str = include_str!("../assets/instance-web.css");
+
+/// Draws a whole page around `body`: the instance's look and navigation. The account pages
+/// of this crate, its refusals and the app's own pages go through the same layout.
+///
+/// A layout must keep to [`CONTENT_SECURITY_POLICY`](crate::CONTENT_SECURITY_POLICY): no
+/// inline `<script>` or `<style>`, no `style` attribute; stylesheets are served from this
+/// site. Everything it shows from a person (a display name) goes through maud's escaping.
+pub trait Layout: Send + Sync + 'static {
+    /// The page titled `title` with `body` (which holds its own `<h1>`), for `viewer`.
+    fn page(&self, viewer: Option<&Viewer>, title: &str, body: Markup) -> Markup;
+}
+
+/// A plain layout: a navigation bar (the site's name; signed in, the current identity, the
+/// account pages, sign-up moderation for moderators and a sign-out button; signed out, sign
+/// in and sign up), a viewport for phones, a skip link for keyboards, and the stylesheet at
+/// [`STYLESHEET_PATH`].
+#[derive(Debug, Clone)]
+pub struct DefaultLayout {
+    site_name: String,
+}
+
+impl DefaultLayout {
+    /// The layout of a site named `site_name`.
+    pub fn new(site_name: impl Into<String>) -> Self {
+        Self {
+            site_name: site_name.into(),
+        }
+    }
+}
+
+impl Layout for DefaultLayout {
+    fn page(&self, viewer: Option<&Viewer>, title: &str, body: Markup) -> Markup {
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) " · " (self.site_name) }
+                    link rel="stylesheet" href=(STYLESHEET_PATH);
+                }
+                body {
+                    a class="skip" href="#main" { "Skip to content" }
+                    header class="site" {
+                        nav aria-label="Site" {
+                            ul {
+                                li { a href="/" { strong { (self.site_name) } } }
+                                @if let Some(viewer) = viewer {
+                                    li {
+                                        a href="/account/identities" {
+                                            @match &viewer.identity {
+                                                Some(actor) => { (actor.display_name) " (@" (actor.name) ")" }
+                                                None => { (viewer.account.username) }
+                                            }
+                                        }
+                                    }
+                                    li { a href="/account/password" { "Password" } }
+                                    @if viewer.moderates() {
+                                        li { a href="/admin/signups" { "Sign-ups" } }
+                                    }
+                                    li {
+                                        form method="post" action="/logout" {
+                                            (csrf_field(viewer))
+                                            button class="link" type="submit" { "Sign out" }
+                                        }
+                                    }
+                                } @else {
+                                    li { a href="/login" { "Sign in" } }
+                                    li { a href="/signup" { "Sign up" } }
+                                }
+                            }
+                        }
+                    }
+                    main id="main" { (body) }
+                }
+            }
+        }
+    }
+}
