@@ -109,8 +109,11 @@ fn signup_form(web: &Web, token: &CsrfToken, form: &SignupForm, errors: &Errors)
             (token.field())
             (Field::text("username", "Username", &form.username).autocomplete("username")
                 .hint(NAME_RULE).required().render(errors))
-            (Field::text("display_name", "Display name (optional)", &form.display_name)
-                .autocomplete("nickname").render(errors))
+            // A pending account has no identity yet to hold a display name.
+            @if !approval {
+                (Field::text("display_name", "Display name (optional)", &form.display_name)
+                    .autocomplete("nickname").render(errors))
+            }
             (Field::text("email", "Email (optional)", &form.email).kind("email")
                 .autocomplete("email").render(errors))
             (Field::password("password", "Password", "new-password").render(errors))
