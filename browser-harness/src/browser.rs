@@ -191,8 +191,9 @@ impl Browser {
             options.insert("mobileEmulation".to_owned(), metrics);
         }
         capabilities.insert("goog:chromeOptions".to_owned(), options.into());
-        let client = fantoccini::ClientBuilder::rustls()
-            .map_err(Error::Tls)?
+        // Plain HTTP: chromedriver listens on loopback only.
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = fantoccini::ClientBuilder::new(connector)
             .capabilities(capabilities)
             .connect(&self.webdriver_url())
             .await

@@ -43,10 +43,6 @@ pub enum Error {
         /// chromedriver's standard error.
         log: String,
     },
-    /// The WebDriver client's TLS set-up (the system's root certificates) failed. The client
-    /// only speaks plain HTTP to chromedriver on loopback, but fantoccini builds it with TLS.
-    #[error("could not set up the WebDriver client: {0}")]
-    Tls(#[source] io::Error),
     /// A temporary directory for a browser profile could not be made.
     #[error("could not make a temporary Chromium profile directory: {0}")]
     Profile(#[source] io::Error),
