@@ -5,6 +5,7 @@ mod admin;
 mod identities;
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::{FromRef, FromRequestParts};
@@ -86,7 +87,8 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let web = Web::from_ref(state);
         let address = web.client_address(parts);
-        if address.is_none() {
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        if address.is_none() && !WARNED.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 "a request without ConnectInfo: sign-in attempts of every client are counted \
                  together (serve with federation::serve, or axum's \
@@ -103,7 +105,8 @@ pub(crate) fn see_other(to: &str) -> Response {
 }
 
 /// Signs `account` in: a new session acting as `identity` (or its first identity), its
-/// cookie, and a `303` to `next`.
+/// cookie, and a `303` to `next`. A session the browser held before is revoked: it is being
+/// replaced, and nothing should stay live that no browser holds.
 pub(crate) async fn start_session(
     web: &Web,
     account: &Account,
@@ -112,6 +115,13 @@ pub(crate) async fn start_session(
     next: &str,
 ) -> Result<Response, Rejection> {
     let state = web.state();
+    let name = cookies::session_name(web.config());
+    if let Some(previous) = cookies::read(headers, name).filter(|s| !s.is_empty()) {
+        state
+            .revoke_secret(&previous)
+            .await
+            .map_err(|e| web.internal("revoking the previous session", &e))?;
+    }
     let identity = match identity {
         Some(name) => Some(name.to_owned()),
         None => state
@@ -128,12 +138,7 @@ pub(crate) async fn start_session(
         .new_session(&account.id, identity.as_deref(), &label(headers), micros)
         .await
         .map_err(|e| web.internal("starting a session", &e))?;
-    let cookie = cookies::set(
-        web.config(),
-        cookies::session_name(web.config()),
-        secret.expose(),
-        Some(lifetime),
-    );
+    let cookie = cookies::set(web.config(), name, secret.expose(), Some(lifetime));
     let mut response = see_other(crate::local_path(next).unwrap_or("/"));
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)

@@ -64,8 +64,37 @@ async fn sign_in_and_out(db: Db) {
     // Signed in, the sign-in page goes on to `next`.
     assert_eq!(browser.get("/login").await.status, StatusCode::SEE_OTHER);
 
+    // Signing in again (the form posted from another tab) replaces the session: the old one
+    // is revoked, not left live with no browser holding it.
+    let token = browser.get("/private").await.csrf();
+    let again = browser
+        .post(
+            "/login",
+            &[
+                ("username", "alice"),
+                ("password", PASSWORD),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    assert!(
+        instance
+            .state()
+            .authenticate(&session)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let session = browser.cookies.get("session").cloned().unwrap();
+
+    // The old session's token went with it.
+    let stale = private.csrf();
+    let refused = browser.post("/logout", &[("csrf", &stale)]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
     // Signing out revokes the session in the database, not only in this browser.
-    let token = private.csrf();
+    let token = browser.get("/private").await.csrf();
     let out = browser.post("/logout", &[("csrf", &token)]).await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     assert!(!browser.cookies.contains_key("session"), "cookie removed");
