@@ -200,14 +200,21 @@ pub struct ActorKeys {
     pub ed25519: SigningKey,
 }
 
-/// Checks an actor name or username.
-pub(crate) fn check_name(name: &str) -> Result<(), Error> {
-    let valid = !name.is_empty()
+/// Whether `name` may name an actor or an account: 1 to 64 ASCII letters, digits, `_`, `-`
+/// and `.` (the characters WebFinger's `acct:` and every server's URLs take without escaping).
+/// [`InstanceState::create_actor`] and [`InstanceState::create_account`] refuse any other;
+/// forms check with this first, to say so beside the field.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= MAX_NAME
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
-    if valid {
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+}
+
+/// Checks an actor name or username.
+pub(crate) fn check_name(name: &str) -> Result<(), Error> {
+    if valid_name(name) {
         Ok(())
     } else {
         Err(Error::InvalidName {

@@ -139,14 +139,8 @@ pub(crate) fn normalize_name(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
-/// Whether `name` (normalized) follows [`NAME_RULE`].
-pub(crate) fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-}
+/// Whether `name` (normalized) follows [`NAME_RULE`]: instance-state's rule.
+pub(crate) use instance_state::actors::valid_name;
 
 /// Checks a new password and its repetition into `errors`.
 pub(crate) fn check_new_password(

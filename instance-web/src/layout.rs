@@ -18,8 +18,10 @@ pub(crate) const STYLESHEET: &str = include_str!("../assets/instance-web.css");
 /// inline `<script>` or `<style>`, no `style` attribute; stylesheets are served from this
 /// site. Everything it shows from a person (a display name) goes through maud's escaping.
 pub trait Layout: Send + Sync + 'static {
-    /// The page titled `title` with `body` (which holds its own `<h1>`), for `viewer`.
-    fn page(&self, viewer: Option<&Viewer>, title: &str, body: Markup) -> Markup;
+    /// The page titled `title` with `body` (which holds its own `<h1>`), for `viewer`; `head`
+    /// goes in `<head>` after the layout's own elements (a page's `link rel="alternate"` to
+    /// its ActivityPub document, say; empty for most pages).
+    fn page(&self, viewer: Option<&Viewer>, title: &str, head: Markup, body: Markup) -> Markup;
 }
 
 /// A plain layout: a navigation bar (the site's name; signed in, the current identity, the
@@ -41,7 +43,7 @@ impl DefaultLayout {
 }
 
 impl Layout for DefaultLayout {
-    fn page(&self, viewer: Option<&Viewer>, title: &str, body: Markup) -> Markup {
+    fn page(&self, viewer: Option<&Viewer>, title: &str, head: Markup, body: Markup) -> Markup {
         html! {
             (DOCTYPE)
             html lang="en" {
@@ -50,6 +52,7 @@ impl Layout for DefaultLayout {
                     meta name="viewport" content="width=device-width, initial-scale=1";
                     title { (title) " · " (self.site_name) }
                     link rel="stylesheet" href=(STYLESHEET_PATH);
+                    (head)
                 }
                 body {
                     a class="skip" href="#main" { "Skip to content" }

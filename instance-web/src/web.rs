@@ -97,7 +97,7 @@ impl Web {
         title: &str,
         body: Markup,
     ) -> Response {
-        let markup = self.layout().page(viewer, title, body);
+        let markup = self.layout().page(viewer, title, html! {}, body);
         (
             status,
             [
