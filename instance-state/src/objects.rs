@@ -450,16 +450,32 @@ impl InstanceState {
 
     /// The stored object `id`, deleted or not, whoever asks.
     pub async fn object(&self, id: &str) -> Result<Option<StoredObject>, Error> {
+        let mut connection = self
+            .pool()
+            .acquire()
+            .await
+            .map_err(db("reading an object"))?;
+        self.object_in(&mut connection, id).await
+    }
+
+    /// The stored object `id`, read on `connection`: in the caller's transaction, after it
+    /// took a lock of its own (an app's row for the object), it sees what the transactions
+    /// before the lock committed, with no second connection of the pool.
+    pub async fn object_in(
+        &self,
+        connection: &mut sqlx::AnyConnection,
+        id: &str,
+    ) -> Result<Option<StoredObject>, Error> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {OBJECT_COLUMNS} FROM st_objects WHERE id = $1"
         )))
         .bind(id)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *connection)
         .await
         .map_err(db("reading an object"))?;
         match row {
             Some(row) => {
-                let addressing = self.addressing(id).await?;
+                let addressing = addressing_on(connection, id).await?;
                 Ok(Some(object_row(&row, addressing)?))
             }
             None => Ok(None),
@@ -667,22 +683,12 @@ impl InstanceState {
 
     /// The addressing stored for the object or activity `id`.
     pub async fn addressing(&self, id: &str) -> Result<Addressing, Error> {
-        let rows = sqlx::query(
-            "SELECT field, address FROM st_addressing WHERE item = $1 ORDER BY field, address",
-        )
-        .bind(id)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db("reading an addressing"))?;
-        let mut addressing = Addressing::default();
-        for row in rows {
-            let field: String = row.try_get("field").map_err(db("reading an addressing"))?;
-            let address: String = row
-                .try_get("address")
-                .map_err(db("reading an addressing"))?;
-            addressing.push(&field, address);
-        }
-        Ok(addressing)
+        let mut connection = self
+            .pool()
+            .acquire()
+            .await
+            .map_err(db("reading an addressing"))?;
+        addressing_on(&mut connection, id).await
     }
 
     /// Stores the activity `document` (with an `id`, a `type` and an `actor`), local (in its
@@ -823,6 +829,29 @@ fn scoped_page(
         .bind(bigint(limit))
         .bind(bigint(offset));
     scope.bind(query)
+}
+
+/// The addressing stored for `id`, read on `connection`.
+async fn addressing_on(
+    connection: &mut sqlx::AnyConnection,
+    id: &str,
+) -> Result<Addressing, Error> {
+    let rows = sqlx::query(
+        "SELECT field, address FROM st_addressing WHERE item = $1 ORDER BY field, address",
+    )
+    .bind(id)
+    .fetch_all(connection)
+    .await
+    .map_err(db("reading an addressing"))?;
+    let mut addressing = Addressing::default();
+    for row in rows {
+        let field: String = row.try_get("field").map_err(db("reading an addressing"))?;
+        let address: String = row
+            .try_get("address")
+            .map_err(db("reading an addressing"))?;
+        addressing.push(&field, address);
+    }
+    Ok(addressing)
 }
 
 /// Replaces the addressing rows of `id`, in `tx`.

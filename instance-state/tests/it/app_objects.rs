@@ -1,6 +1,6 @@
 //! What an app with tables of its own needs of the stored objects: a page of objects it chose
-//! (in its own order, with `Scope::condition`), and a document replaced inside its own
-//! transaction, the addressing kept.
+//! (in its own order, with `Scope::condition`), and a document read and replaced inside its
+//! own transaction, the addressing kept.
 
 use instance_state::InstanceState;
 use instance_state::conformance::{BASE, ManualClock, options};
@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::support::{remove_db, temp_db};
 
 #[tokio::test]
-async fn objects_in_the_apps_order_and_documents_replaced_under_its_lock() {
+async fn objects_in_the_apps_order_and_documents_read_and_replaced_under_its_lock() {
     let path = temp_db("app_objects");
     let clock = ManualClock::new();
     let state = InstanceState::open(path.to_str().unwrap(), options(&clock))
@@ -63,6 +63,14 @@ async fn objects_in_the_apps_order_and_documents_replaced_under_its_lock() {
             .await
             .unwrap()
     );
+    // Read in the transaction, the replacement is there (and the addressing with it); read
+    // elsewhere, not yet.
+    let inside = state.object_in(&mut tx, &private).await.unwrap().unwrap();
+    assert_eq!(inside.document["name"], "moved");
+    assert!(inside.addressing.names("https://elsewhere.test/carol"));
+    assert!(state.object_in(&mut tx, "none").await.unwrap().is_none());
+    let outside = state.object(&private).await.unwrap().unwrap();
+    assert!(outside.document.get("name").is_none());
     tx.commit().await.unwrap();
     let stored = state.object(&private).await.unwrap().unwrap();
     assert_eq!(stored.document["name"], "moved");
