@@ -6,6 +6,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use federation::fetch::FetchBudget;
 use federation::inbox::{Dispatcher, HandlerError, Incoming, IncomingObject};
 use federation::sanitize::{plain_text, sanitize_html as sanitize};
+use instance_state::objects::without_hidden_recipients;
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 use url::Url;
@@ -121,30 +122,23 @@ pub(crate) struct Addressing {
 }
 
 impl Addressing {
-    /// What the client put in `activity` and in its `object`. The public collection is written
-    /// [`PUBLIC`] whatever its spelling (`as:Public`, `Public`).
+    /// What the client put in `activity` and in its `object`, each read as instance-state
+    /// reads a stored document's (ids, objects with one, arrays of those; the public
+    /// collection written [`PUBLIC`] whatever its spelling).
     pub(crate) fn of_client(activity: &serde_json::Map<String, Value>, object: &Value) -> Self {
         let mut addressing = Addressing::default();
-        for source in [Some(activity), object.as_object()].into_iter().flatten() {
-            for (key, list) in [
-                ("to", &mut addressing.to),
-                ("bto", &mut addressing.bto),
-                ("cc", &mut addressing.cc),
-                ("bcc", &mut addressing.bcc),
-                ("audience", &mut addressing.audience),
+        for source in [&Value::Object(activity.clone()), object] {
+            let read = instance_state::objects::Addressing::of(source);
+            for (list, addresses) in [
+                (&mut addressing.to, read.to),
+                (&mut addressing.bto, read.bto),
+                (&mut addressing.cc, read.cc),
+                (&mut addressing.bcc, read.bcc),
+                (&mut addressing.audience, read.audience),
             ] {
-                let values = match source.get(key) {
-                    Some(Value::Array(values)) => values.iter().collect(),
-                    Some(value) => vec![value],
-                    None => Vec::new(),
-                };
-                for address in values.into_iter().filter_map(id_of) {
-                    let address = match address {
-                        "as:Public" | "Public" => PUBLIC,
-                        other => other,
-                    };
-                    if !list.iter().any(|a| a == address) {
-                        list.push(address.to_owned());
+                for address in addresses {
+                    if !list.contains(&address) {
+                        list.push(address);
                     }
                 }
             }
@@ -174,40 +168,26 @@ impl Addressing {
         }
     }
 
-    /// Writes the addressing into `document`: `to` and `cc` (always), `audience` (when there
-    /// is one), and `bto` and `bcc` only when `hidden` (an activity about to be delivered; a
-    /// document that is stored or served never has them).
-    fn write(&self, document: &mut serde_json::Map<String, Value>, hidden: bool) {
+    /// Writes the addressing into `document`: `to` and `cc` (always), `audience`, `bto` and
+    /// `bcc` (when there are some). The hidden ones are for delivery and for the stored
+    /// addressing (who may read): instance-state keeps them out of every stored document, the
+    /// outbox out of every delivered one, and the client's answer drops them.
+    fn write(&self, document: &mut serde_json::Map<String, Value>) {
         for key in ["bto", "bcc", "audience"] {
             document.remove(key);
         }
         document.insert("to".into(), json!(self.to));
         document.insert("cc".into(), json!(self.cc));
-        if !self.audience.is_empty() {
-            document.insert("audience".into(), json!(self.audience));
-        }
-        if hidden {
-            for (key, list) in [("bto", &self.bto), ("bcc", &self.bcc)] {
-                if !list.is_empty() {
-                    document.insert(key.into(), json!(list));
-                }
+        for (key, list) in [
+            ("audience", &self.audience),
+            ("bto", &self.bto),
+            ("bcc", &self.bcc),
+        ] {
+            if !list.is_empty() {
+                document.insert(key.into(), json!(list));
             }
         }
     }
-}
-
-/// `activity` without `bto` and `bcc`, in it and in its object (ActivityPub §6): what is stored
-/// and shown of an activity that had hidden recipients.
-pub(crate) fn without_hidden_recipients(mut activity: Value) -> Value {
-    if let Value::Object(map) = &mut activity {
-        map.remove("bto");
-        map.remove("bcc");
-        if let Some(Value::Object(object)) = map.get_mut("object") {
-            object.remove("bto");
-            object.remove("bcc");
-        }
-    }
-    activity
 }
 
 impl Instance {
@@ -358,7 +338,7 @@ impl Instance {
             let summary = event_summary(&Value::Object(event.clone()));
             event.insert("summary".into(), Value::String(summary));
         }
-        addressing.write(&mut event, false);
+        addressing.write(&mut event);
         let event = Value::Object(event);
         self.db()
             .put_object(&ObjectRow {
@@ -429,7 +409,7 @@ impl Instance {
     ) -> Value {
         let mut activity = self.activity(kind, actor, object, json!([]), json!([]));
         if let Value::Object(map) = &mut activity {
-            addressing.write(map, true);
+            addressing.write(map);
         }
         activity
     }
@@ -638,7 +618,7 @@ impl Instance {
             "published": rfc3339(now),
         });
         if let Value::Object(map) = &mut note {
-            addressing.write(map, false);
+            addressing.write(map);
         }
         self.db()
             .put_object(&ObjectRow {
@@ -710,7 +690,7 @@ impl Instance {
         let activity = self.activity("Join", me, json!(event.id), json!([organizer]), json!([]));
         let join_id = str_of(&activity, "id").unwrap_or_default().to_owned();
         if event.local {
-            self.db().put_activity(&join_id, name, &activity).await?;
+            self.db().put_activity(&activity).await?;
             self.process_join(event, me, &join_id).await?;
         } else {
             self.db()
@@ -738,9 +718,8 @@ impl Instance {
             .unwrap_or(me)
             .to_owned();
         let activity = self.activity("Leave", me, json!(event.id), json!([organizer]), json!([]));
-        let leave_id = str_of(&activity, "id").unwrap_or_default().to_owned();
         if event.local {
-            self.db().put_activity(&leave_id, name, &activity).await?;
+            self.db().put_activity(&activity).await?;
             self.process_leave(event, me).await?;
         } else {
             if let Some(mut p) = self.db().participation(&event.id, me).await? {
@@ -766,7 +745,7 @@ impl Instance {
             if self.db().actor(&local).await?.is_none() {
                 return Err(ClientError::NotFound(format!("no actor {target}")));
             }
-            self.db().put_activity(&follow_id, name, &activity).await?;
+            self.db().put_activity(&activity).await?;
             self.db().add_follower(&local, me, &follow_id).await?;
             self.db()
                 .set_following(name, &target, &follow_id, "accepted")

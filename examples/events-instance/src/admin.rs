@@ -5,8 +5,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::app::{INSTANCE_ACTOR, actor_id, create_actor, hash_token, new_token};
-use crate::db::Db;
+use crate::app::{INSTANCE_ACTOR, actor_id};
+use crate::db::{Db, Signing};
 use crate::{Options, open_instance};
 
 /// What the administration commands need to know.
@@ -44,49 +44,42 @@ impl Admin {
     }
 
     async fn open(&self) -> Result<(Db, Url)> {
-        let db = Db::open(&self.database).await?;
-        let base = match &self.base_url {
-            Some(url) => url.clone(),
-            None => {
-                let stored = db.setting("base_url").await?.ok_or_else(|| {
-                    anyhow!("the instance has never served: pass --base-url, or run serve once")
-                })?;
-                Url::parse(&stored).context("the stored base URL")?
-            }
-        };
+        let db = Db::open(&self.database, self.base_url.as_ref(), Signing::default()).await?;
+        let base = db.base_url().clone();
         Ok((db, base))
     }
 
     /// Creates an account with one identity (a Person actor): `{"actor": URL, "token": TOKEN}`.
     /// The token is the account's; only its hash is stored.
     pub async fn create_identity(&self, name: &str) -> Result<Value> {
-        let (token, _) = new_token()?;
-        self.create_identity_in(name, &token).await
+        let (db, base) = self.open().await?;
+        check_identity_name(&db, name).await?;
+        let (account, token) = db.create_account(name).await?;
+        if !db
+            .create_actor(name, "Person", name, Some(&account))
+            .await?
+        {
+            bail!("the name {name:?} is taken");
+        }
+        Ok(json!({"actor": actor_id(&base, name).as_str(), "token": token}))
     }
 
     /// Adds an identity to the account whose token is `account_token`: one account, several
     /// identities (as Mobilizon's profiles), one token acting for each of them.
     pub async fn add_identity(&self, name: &str, account_token: &str) -> Result<Value> {
-        let (db, _) = self.open().await?;
-        if db
-            .identities_by_token(&hash_token(account_token))
-            .await?
-            .is_empty()
-        {
-            bail!("no account has this token");
-        }
-        self.create_identity_in(name, account_token).await
-    }
-
-    async fn create_identity_in(&self, name: &str, token: &str) -> Result<Value> {
         let (db, base) = self.open().await?;
-        if name == INSTANCE_ACTOR {
-            bail!("{INSTANCE_ACTOR:?} is the instance actor's name");
-        }
-        if !create_actor(&db, name, "Person", name, Some(&hash_token(token))).await? {
+        let account = db
+            .account_of_token(account_token)
+            .await?
+            .ok_or_else(|| anyhow!("no account has this token"))?;
+        check_identity_name(&db, name).await?;
+        if !db
+            .create_actor(name, "Person", name, Some(&account))
+            .await?
+        {
             bail!("the name {name:?} is taken");
         }
-        Ok(json!({"actor": actor_id(&base, name).as_str(), "token": token}))
+        Ok(json!({"actor": actor_id(&base, name).as_str(), "token": account_token}))
     }
 
     /// Creates a group administered by identity `admin`: `{"actor": URL}`.
@@ -100,7 +93,7 @@ impl Admin {
         if name == INSTANCE_ACTOR {
             bail!("{INSTANCE_ACTOR:?} is the instance actor's name");
         }
-        if !create_actor(&db, name, "Group", name, None).await? {
+        if !db.create_actor(name, "Group", name, None).await? {
             bail!("the name {name:?} is taken");
         }
         let admin_id = actor_id(&base, &admin_row.name);
@@ -182,4 +175,15 @@ impl Admin {
             .instance_actor()
             .ok_or_else(|| anyhow!("{url} names no instance actor in its NodeInfo (FEP-2677)"))
     }
+}
+
+/// Refuses the instance actor's name, and a name taken.
+async fn check_identity_name(db: &Db, name: &str) -> Result<()> {
+    if name == INSTANCE_ACTOR {
+        bail!("{INSTANCE_ACTOR:?} is the instance actor's name");
+    }
+    if db.state().actor(name).await?.is_some() {
+        bail!("the name {name:?} is taken");
+    }
+    Ok(())
 }

@@ -1,19 +1,16 @@
 //! The instance: its state, its documents, and how it publishes.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use activitypub_core::{AnyObject, Iri};
 use anyhow::{Context, Result, anyhow};
-use base64::Engine;
 use federation::fetch::{FetchBudget, Fetcher};
 use federation::inbox::{InboxStore, StoreError};
 use federation::keys::KeyCache;
 use federation::outbox::{Audience, DeliveryReport, Enqueuer, Outbox};
-use federation_queue::{DeliveryId, Enqueue, EnqueueError, KeyLookupError, KeyProvider};
-use http_signatures::{Signer, SigningKey, Standard};
+use federation_queue::{DeliveryId, Enqueue, EnqueueError};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -96,9 +93,6 @@ pub(crate) fn handle(user: &str, url: &Url) -> String {
 pub(crate) struct Settings {
     pub(crate) base_url: Url,
     pub(crate) name: String,
-    pub(crate) first_knock: Standard,
-    /// Sign deliveries with the Ed25519 key instead of the RSA one.
-    pub(crate) sign_with_ed25519: bool,
 }
 
 /// Enqueues on whatever store the queue runs on.
@@ -129,75 +123,6 @@ impl std::fmt::Debug for ErasedQueue {
 impl Enqueuer for ErasedQueue {
     async fn enqueue(&self, item: Enqueue) -> Result<Vec<DeliveryId>, EnqueueError> {
         (self.0)(item).await
-    }
-}
-
-/// The signing keys of local actors, for the queue (key reference: the actor's name).
-#[derive(Clone, Debug)]
-pub(crate) struct LocalKeys {
-    db: Db,
-    base_url: Url,
-    first_knock: Standard,
-    ed25519: bool,
-    cache: Arc<Mutex<HashMap<String, Arc<Signer>>>>,
-}
-
-impl LocalKeys {
-    pub(crate) fn new(db: Db, settings: &Settings) -> Self {
-        Self {
-            db,
-            base_url: settings.base_url.clone(),
-            first_knock: settings.first_knock,
-            ed25519: settings.sign_with_ed25519,
-            cache: Arc::new(Mutex::new(HashMap::new())),
-        }
-    }
-
-    pub(crate) async fn signer_for(&self, name: &str) -> Result<Option<Arc<Signer>>> {
-        if let Some(signer) = self
-            .cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-        {
-            return Ok(Some(signer.clone()));
-        }
-        let Some(row) = self.db.actor(name).await? else {
-            return Ok(None);
-        };
-        let id = actor_id(&self.base_url, name);
-        let signer = if self.ed25519 {
-            Signer::new(
-                SigningKey::from_pem(&row.ed25519_key).context("a stored Ed25519 key")?,
-                format!("{id}#ed25519-key"),
-            )
-        } else {
-            Signer::new(
-                SigningKey::from_pem(&row.rsa_key).context("a stored RSA key")?,
-                format!("{id}#main-key"),
-            )
-        };
-        let signer = Arc::new(signer.with_standard(self.first_knock));
-        self.cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(name.to_owned(), signer.clone());
-        Ok(Some(signer))
-    }
-}
-
-impl KeyProvider for LocalKeys {
-    async fn signer(&self, key_ref: &str) -> Result<Arc<Signer>, KeyLookupError> {
-        match self.signer_for(key_ref).await {
-            Ok(Some(signer)) => Ok(signer),
-            Ok(None) => Err(KeyLookupError::NotFound {
-                key_ref: key_ref.to_owned(),
-            }),
-            Err(error) => Err(KeyLookupError::Unavailable {
-                key_ref: key_ref.to_owned(),
-                source: error.into(),
-            }),
-        }
     }
 }
 
@@ -283,15 +208,21 @@ impl Instance {
     }
 
     /// The ActivityPub document of local actor `row`.
-    pub(crate) fn actor_document(&self, row: &ActorRow) -> Result<Value> {
+    pub(crate) async fn actor_document(&self, row: &ActorRow) -> Result<Value> {
         let id = self.actor_id(&row.name);
-        let rsa = SigningKey::from_pem(&row.rsa_key)
-            .context("a stored RSA key")?
+        let keys = self
+            .db()
+            .state()
+            .signing_keys(&row.name)
+            .await?
+            .ok_or_else(|| anyhow!("no keys for {}", row.name))?;
+        let rsa = keys
+            .rsa
             .verifying_key()
             .to_spki_pem()
             .context("encoding a public key")?;
-        let ed = SigningKey::from_pem(&row.ed25519_key)
-            .context("a stored Ed25519 key")?
+        let ed = keys
+            .ed25519
             .verifying_key()
             .to_multikey()
             .context("encoding a public key")?;
@@ -344,8 +275,9 @@ impl Instance {
             .and_then(Value::as_str)
             .ok_or_else(|| anyhow!("an activity without an id"))?
             .to_owned();
-        let stored = crate::activities::without_hidden_recipients(activity.clone());
-        self.db().put_activity(&id, actor_name, &stored).await?;
+        // Stored with its hidden recipients in its addressing (they may read it), not in its
+        // document.
+        self.db().put_activity(&activity).await?;
         let document = AnyObject::from_value(activity).context("an activity we wrote")?;
         let report = self
             .0
@@ -441,11 +373,8 @@ impl Audience for Instance {
             .map(Iterator::collect)
             .unwrap_or_default();
         let members = match segments.as_slice() {
-            ["actors", name, "followers"] => self
-                .db()
-                .followers(name, 0, i64::MAX)
-                .await
-                .map_err(|e| StoreError::new("reading followers", e))?,
+            // Instance-state's: the accepted followers, blocked actors left out.
+            ["actors", _, "followers"] => return self.db().state().expand(collection).await,
             ["events", _, "participants"] => {
                 let event = url.as_str().trim_end_matches("/participants");
                 self.db()
@@ -464,23 +393,18 @@ impl Audience for Instance {
     }
 }
 
-/// The inbox's durable record, in the instance's database.
+/// The inbox's durable record: instance-state's, which also knows the actors that take part
+/// in events here.
 #[derive(Clone, Debug)]
 pub(crate) struct InstanceStore(pub(crate) Db);
 
 impl InboxStore for InstanceStore {
     async fn record(&self, activity_id: &str) -> Result<bool, StoreError> {
-        self.0
-            .record_processed(activity_id)
-            .await
-            .map_err(|e| StoreError::new("recording an activity", e))
+        self.0.state().record(activity_id).await
     }
 
     async fn forget(&self, activity_id: &str) -> Result<(), StoreError> {
-        self.0
-            .forget_processed(activity_id)
-            .await
-            .map_err(|e| StoreError::new("forgetting an activity", e))
+        self.0.state().forget(activity_id).await
     }
 
     async fn knows_actor(&self, actor: &str) -> Result<bool, StoreError> {
@@ -489,55 +413,6 @@ impl InboxStore for InstanceStore {
             .await
             .map_err(|e| StoreError::new("looking an actor up", e))
     }
-}
-
-/// Creates a local actor with fresh keys; `false` if the name is taken.
-pub(crate) async fn create_actor(
-    db: &Db,
-    name: &str,
-    kind: &str,
-    display_name: &str,
-    token_hash: Option<&str>,
-) -> Result<bool> {
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-    {
-        return Err(anyhow!(
-            "{name:?} is not a valid name (letters, digits, `_`, `-`, `.`)"
-        ));
-    }
-    let rsa = tokio::task::spawn_blocking(|| SigningKey::generate_rsa(2048))
-        .await?
-        .context("generating an RSA key")?;
-    let ed = SigningKey::generate_ed25519().context("generating an Ed25519 key")?;
-    let row = ActorRow {
-        name: name.to_owned(),
-        kind: kind.to_owned(),
-        display_name: display_name.to_owned(),
-        summary: String::new(),
-        rsa_key: rsa.to_pkcs8_pem().context("encoding a key")?,
-        ed25519_key: ed.to_pkcs8_pem().context("encoding a key")?,
-    };
-    db.insert_actor(&row, token_hash).await
-}
-
-/// A new bearer token and its hash (only the hash is stored).
-pub(crate) fn new_token() -> Result<(String, String)> {
-    use ring::rand::{SecureRandom, SystemRandom};
-    let mut bytes = [0u8; 32];
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| anyhow!("no randomness"))?;
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    Ok((token.clone(), hash_token(&token)))
-}
-
-/// The stored form of a token.
-pub(crate) fn hash_token(token: &str) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
-    base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest.as_ref())
 }
 
 /// Read-only views of the instance's state, for the demo, tests and operators' scripts.
@@ -600,12 +475,17 @@ impl Instance {
             .collect())
     }
 
+    /// The name and handle kept of remote actor `id`, if it was met.
+    pub async fn remote_actor(&self, id: &str) -> Result<Option<(String, Option<String>)>> {
+        self.db().remote_actor_name(id).await
+    }
+
     /// How many activity ids the inbox has recorded as processed.
     pub async fn processed_activities(&self) -> Result<i64> {
         self.db().processed_count().await
     }
 
-    /// How many objects (events and comments, local and remote, deleted or not) are stored.
+    /// How many events and comments (local and remote, not deleted) are stored.
     pub async fn stored_object_count(&self) -> Result<i64> {
         self.db().object_count().await
     }

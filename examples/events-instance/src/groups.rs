@@ -71,7 +71,7 @@ impl Instance {
         let activity = self.activity("Join", me, json!(group), json!([group]), json!([]));
         let join_id = activity_id(&activity);
         if let Some(group_name) = self.local_group(group).await? {
-            self.db().put_activity(&join_id, name, &activity).await?;
+            self.db().put_activity(&activity).await?;
             self.process_group_join(&group_name, me, &join_id).await?;
         } else {
             self.db()
@@ -257,8 +257,7 @@ impl Instance {
                 match group {
                     Some(group_name) => {
                         self.settle_invitation(&group_name, me, accept).await?;
-                        let id = activity_id(&answer);
-                        self.db().put_activity(&id, name, &answer).await?;
+                        self.db().put_activity(&answer).await?;
                     }
                     None => {
                         self.publish(name, answer.clone(), None).await?;
@@ -342,8 +341,7 @@ impl Instance {
     ) -> Result<Value, ClientError> {
         let activity = self.activity("Leave", me, json!(group), json!([group]), json!([]));
         if let Some(group_name) = self.local_group(group).await? {
-            let id = activity_id(&activity);
-            self.db().put_activity(&id, name, &activity).await?;
+            self.db().put_activity(&activity).await?;
             self.db().remove_member(&group_name, me).await?;
         } else {
             if let Some(mut p) = self.db().participation(group, me).await? {

@@ -17,6 +17,7 @@ pub mod demo;
 mod groups;
 mod html;
 mod ics;
+mod upgrade;
 mod web;
 
 use std::collections::BTreeMap;
@@ -32,10 +33,11 @@ use federation::outbox::Outbox;
 use federation::routes::{RoutesConfig, Server, router};
 use federation::serve::ServeConfig;
 use federation_queue::{
-    PostgresStore, Queue, QueueConfig, ReqwestTransport, RetryPolicy, SqliteStore, Store,
-    TransportConfig,
+    KeyProvider, PostgresStore, Queue, QueueConfig, ReqwestTransport, RetryPolicy, SqliteStore,
+    Store, TransportConfig,
 };
 use http_signatures::{PeerPreference, Standard};
+use instance_state::InstanceState;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -44,8 +46,8 @@ use url::Url;
 
 pub use app::{INSTANCE_ACTOR, Instance};
 
-use crate::app::{ErasedQueue, InstanceStore, LocalKeys, Settings, create_actor};
-use crate::db::Db;
+use crate::app::{ErasedQueue, InstanceStore, Settings};
+use crate::db::{Db, Signing};
 
 /// How to run an instance.
 #[derive(Debug, Clone)]
@@ -224,31 +226,33 @@ pub async fn start(options: Options) -> Result<Running> {
 /// The parts of an instance, before it serves.
 struct Assembled<S: Store> {
     instance: Instance,
-    queue: Arc<Queue<S, ReqwestTransport, LocalKeys>>,
+    queue: Arc<Queue<S, ReqwestTransport, InstanceState>>,
     keys: KeyCache,
     fetcher: Fetcher,
     db: Db,
 }
 
 async fn assemble<S: Store>(options: &Options, base_url: &Url, store: S) -> Result<Assembled<S>> {
-    let db = Db::open(&options.database).await?;
+    let signing = Signing {
+        first_knock: options.first_knock,
+        ed25519: options.sign_with_ed25519,
+    };
+    let db = Db::open(&options.database, Some(base_url), signing).await?;
     db.set_setting("base_url", base_url.as_str()).await?;
     if db.actor(INSTANCE_ACTOR).await?.is_none() {
-        create_actor(&db, INSTANCE_ACTOR, "Application", &options.name, None).await?;
+        db.create_actor(INSTANCE_ACTOR, "Application", &options.name, None)
+            .await?;
     }
     let settings = Settings {
         base_url: base_url.clone(),
         name: options.name.clone(),
-        first_knock: options.first_knock,
-        sign_with_ed25519: options.sign_with_ed25519,
     };
-    let local_keys = LocalKeys::new(db.clone(), &settings);
+    let local_keys = db.state().clone();
     let danger = options.danger_allow_private_addresses;
     // Signed fetches are signed by the instance actor, with the standard Mastodon's
     // authorized fetch expects.
-    let fetch_signer = local_keys
-        .signer_for(INSTANCE_ACTOR)
-        .await?
+    let fetch_signer = KeyProvider::signer(&local_keys, INSTANCE_ACTOR)
+        .await
         .context("the instance actor has no key")?;
     let fetch_signer = (*fetch_signer).clone().with_standard(Standard::Cavage);
     let fetcher = Fetcher::new(

@@ -3,7 +3,8 @@
 //!
 //! Every page, calendar, document and collection shows its reader only what the reader may
 //! see: a [`Reader`] becomes a [`Scope`] (the addresses that name it), and the database judges
-//! each object by its stored addressing against it (`Scope` in `db.rs`, the one judgment).
+//! each object by its stored addressing against it (instance-state's `Scope`, the one
+//! judgment).
 //! Anonymous readers (web pages, unsigned GETs) see public content; a signed GET (authorized
 //! fetch, or a signature the routes identify) also what is addressed to its signer or to a
 //! collection of this instance it is in; a local account's bearer token (`/` and the
@@ -21,14 +22,15 @@ use federation::keys::RemoteKey;
 use federation::routes::{
     App, AppError, CollectionItems, CollectionKind, ObjectState, Representation,
 };
+use instance_state::objects::Scope;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tracing::warn;
 use url::Url;
 
 use crate::activities::ClientError;
-use crate::app::{INSTANCE_ACTOR, Instance, hash_token};
-use crate::db::{ObjectRow, Scope, now};
+use crate::app::{INSTANCE_ACTOR, Instance};
+use crate::db::{ObjectRow, now};
 use crate::html::{self, ActorView, CommentView, EventSummary, EventView, GroupView};
 use crate::ics;
 
@@ -146,35 +148,29 @@ fn window(page: Option<u64>) -> (i64, i64) {
 impl Instance {
     /// What `reader` may see.
     pub(crate) async fn scope(&self, reader: &Reader) -> anyhow::Result<Scope> {
-        let actors = self.actor_id("").to_string();
-        let mut addresses = Vec::new();
         match reader {
-            Reader::Anonymous => return Ok(Scope::anonymous()),
-            Reader::Signed(actor) => {
-                addresses.push(actor.clone());
-                addresses.extend(self.db().collections_of(actor, &actors).await?);
-            }
+            Reader::Anonymous => Ok(Scope::anonymous()),
+            Reader::Signed(actor) => self.db().scope_of(actor).await,
             Reader::Account(names) => {
-                let ids: Vec<String> = names
-                    .iter()
-                    .map(|name| self.actor_id(name).to_string())
-                    .collect();
-                addresses.extend(ids.iter().cloned());
-                for (name, id) in names.iter().zip(&ids) {
-                    addresses.extend(self.db().collections_of(id, &actors).await?);
+                let mut scope = Scope::anonymous();
+                for name in names {
+                    let id = self.actor_id(name);
+                    scope.extend(self.db().scope_of(id.as_str()).await?.addresses().to_vec());
                     // The followers collections of the remote actors it follows, as their
                     // documents name them (those the key cache holds).
+                    let mut followers = Vec::new();
                     for target in self.db().following(name, 0, i64::MAX).await? {
                         if let Some(actor) = self.keys().cached_actor(&target)
-                            && let Some(followers) = &actor.actor.followers
+                            && let Some(collection) = &actor.actor.followers
                         {
-                            addresses.push(followers.to_string());
+                            followers.push(collection.to_string());
                         }
                     }
+                    scope.extend(followers);
                 }
+                Ok(scope)
             }
         }
-        Ok(Scope::of(addresses))
     }
 
     /// The reader a request's `Authorization: Bearer` names: a local account, or nobody without
@@ -195,7 +191,7 @@ impl Instance {
                 "only bearer tokens are understood here",
             ));
         };
-        match self.db().identities_by_token(&hash_token(token)).await {
+        match self.db().identities_by_token(token).await {
             Ok(names) if !names.is_empty() => Ok(Reader::Account(names)),
             Ok(_) => Err(error(StatusCode::UNAUTHORIZED, "unknown token")),
             Err(e) => {
@@ -334,9 +330,9 @@ impl Instance {
         scope: &Scope,
     ) -> anyhow::Result<Value> {
         let participants = self.db().participants(&event.id, "accepted").await?;
-        let mut entitled = scope.is_among(&participants);
+        let mut entitled = is_among(scope, &participants);
         if !entitled {
-            for reader in scope.addresses() {
+            for reader in scope.addresses().iter().skip(1) {
                 if self.may_manage(event, reader).await? {
                     entitled = true;
                     break;
@@ -356,7 +352,7 @@ impl Instance {
         scope: &Scope,
     ) -> anyhow::Result<Value> {
         let members = self.db().members(name).await?;
-        let entitled = scope.is_among(&members);
+        let entitled = is_among(scope, &members);
         let id = format!("{}/members", self.actor_id(name));
         let items = items_of_page(members.iter().cloned(), page, entitled);
         Ok(paged_collection(&id, page, members.len() as u64, items))
@@ -463,7 +459,7 @@ impl App for Instance {
         let Some(row) = self.db().actor(name).await.map_err(app_error)? else {
             return Ok(None);
         };
-        let document = self.actor_document(&row).map_err(app_error)?;
+        let document = self.actor_document(&row).await.map_err(app_error)?;
         let html = if representation == Representation::Html && row.kind == "Group" {
             let id = self.actor_id(name);
             // Browsers are not identified: the page shows what anyone may see.
@@ -612,7 +608,7 @@ impl App for Instance {
         let Some(token) = token else {
             return error(StatusCode::UNAUTHORIZED, "a bearer token is required");
         };
-        match self.db().identities_by_token(&hash_token(token)).await {
+        match self.db().identities_by_token(token).await {
             Ok(identities) if identities.iter().any(|i| i == name) => {}
             Ok(_) => {
                 return error(
@@ -685,6 +681,11 @@ fn calendar(body: String) -> Response {
         HeaderValue::from_static("text/calendar; charset=utf-8"),
     );
     response
+}
+
+/// Whether the reader of `scope` is one of `actors` (ids).
+fn is_among(scope: &Scope, actors: &[String]) -> bool {
+    scope.addresses().iter().any(|a| actors.contains(a))
 }
 
 /// The scope of the reader a page request names (see [`Instance::bearer_reader`]), or the

@@ -22,4 +22,5 @@ mod replies;
 mod support;
 mod two_instances;
 mod unsolicited;
+mod upgrade;
 mod visibility;

@@ -284,6 +284,21 @@ async fn a_signed_fetch_sees_what_is_addressed_to_its_signer() -> anyhow::Result
     assert_eq!(accepts(&page), 1, "{page}");
     let (_, page) = peer.get(&carol, &outbox).await?;
     assert_eq!(accepts(&page), 0, "{page}");
+
+    // A blind recipient may read what it was sent, though no document names it; whoever was
+    // not sent it may not.
+    let blind = organizer
+        .post(json!({"type": "Create", "to": [carol], "bcc": [dana],
+            "object": {"type": "Event", "name": "Surprise", "startTime": "2031-10-06T09:00:00Z"}}))
+        .await?["object"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (reader, status) in [(&carol, 200), (&dana, 200), (&felix, 404)] {
+        let (got, document) = peer.get(reader, &blind).await?;
+        assert_eq!(got, status, "{reader}: {document}");
+        assert!(document.get("bcc").is_none(), "{document}");
+    }
     alpha.stop().await?;
     Ok(())
 }
