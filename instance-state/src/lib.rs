@@ -54,4 +54,4 @@ mod state;
 
 pub use error::Error;
 pub use integration::PublishError;
-pub use state::{Clock, InstanceState, KeyChoice, Options};
+pub use state::{Clock, InstanceState, KeyChoice, Options, app_migrator};

@@ -325,7 +325,19 @@ impl InstanceState {
 /// (`store::sql::migrator`, crate-private, with its own table): a few lines of sqlx, not worth
 /// a public API of that crate.
 fn migrator() -> Migrator {
-    let migrations = MIGRATIONS
+    app_migrator(MIGRATIONS_TABLE, MIGRATIONS)
+}
+
+/// A migrator for an app's own tables in the same database: `migrations` are
+/// `(version, description, statements)` in order (the statements of each run as one
+/// transaction), recorded in `table`, which must not be `instance_state_migrations` nor
+/// another app's. Run it with `Migrator::run` on [`InstanceState::pool`] after
+/// [`InstanceState::open`] (which ran this crate's).
+pub fn app_migrator(
+    table: &'static str,
+    migrations: &[(i64, &'static str, &'static str)],
+) -> Migrator {
+    let migrations = migrations
         .iter()
         .map(|(version, description, sql)| {
             Migration::new(
@@ -338,6 +350,6 @@ fn migrator() -> Migrator {
         })
         .collect();
     let mut migrator = Migrator::with_migrations(migrations);
-    migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+    migrator.dangerous_set_table_name(table);
     migrator
 }

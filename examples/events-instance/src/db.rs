@@ -14,8 +14,6 @@
 //! Who may see what is instance-state's one judgment: its [`Scope`] (the reader's addresses)
 //! against the addressing rows stored with each object and activity.
 
-use std::borrow::Cow;
-
 use anyhow::{Context, Result, anyhow, bail};
 use instance_state::accounts::{AccountState, Role};
 use instance_state::actors::{ActorKind, LocalActor, NewActor};
@@ -23,8 +21,7 @@ use instance_state::follows::FollowState;
 use instance_state::objects::{Scope, StoredObject};
 use instance_state::remote::RemoteActor;
 use instance_state::{InstanceState, KeyChoice};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{Row, SqlSafeStr};
+use sqlx::Row;
 use url::Url;
 
 /// The instance's migrations, in order: `(version, description, statements)`.
@@ -983,20 +980,7 @@ async fn open_state(location: &str, base_url: Url, signing: Signing) -> Result<I
 
 /// Runs the instance's migrations (after instance-state's, which opening it ran).
 async fn migrate(state: &InstanceState) -> Result<()> {
-    let migrations = MIGRATIONS
-        .iter()
-        .map(|(version, description, sql)| {
-            Migration::new(
-                *version,
-                Cow::Borrowed(*description),
-                MigrationType::Simple,
-                sql.into_sql_str(),
-                false,
-            )
-        })
-        .collect();
-    let mut migrator = Migrator::with_migrations(migrations);
-    migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+    let migrator = instance_state::app_migrator(MIGRATIONS_TABLE, MIGRATIONS);
     migrator
         .run(state.pool())
         .await

@@ -53,3 +53,34 @@ async fn a_bad_location_is_an_error() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn an_apps_migrations_keep_their_own_table() {
+    let path = temp_db("app_migrations");
+    let clock = ManualClock::new();
+    let state = InstanceState::open(path.to_str().unwrap(), options(&clock))
+        .await
+        .unwrap();
+    const APP: &[(i64, &str, &str)] = &[
+        (1, "things", "CREATE TABLE app_things (id TEXT PRIMARY KEY)"),
+        (2, "more", "ALTER TABLE app_things ADD COLUMN n BIGINT"),
+    ];
+    let migrator = instance_state::app_migrator("app_migrations", APP);
+    migrator.run(state.pool()).await.unwrap();
+    // Run again: nothing to do.
+    migrator.run(state.pool()).await.unwrap();
+    sqlx::query("INSERT INTO app_things (id, n) VALUES ('a', 1)")
+        .execute(state.pool())
+        .await
+        .unwrap();
+    // The crate's own record is untouched by the app's.
+    assert_eq!(state.schema_versions().await.unwrap(), [1]);
+    let versions: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM app_migrations ORDER BY version")
+            .fetch_all(state.pool())
+            .await
+            .unwrap();
+    assert_eq!(versions, [1, 2]);
+    state.close().await;
+    remove_db(&path);
+}
