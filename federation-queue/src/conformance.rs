@@ -2,7 +2,8 @@
 //!
 //! [`suite`] runs each check on a fresh store, passing time by hand (nothing sleeps): claims,
 //! leases, retries, per-host limits, ordering keys, breakers and probes, `Retry-After`, dead
-//! letters, expiry, stale completions, and [`Store::complete_and_claim`].
+//! letters, expiry, stale completions, [`Store::complete_and_claim`], and the group commit of
+//! [`Queue::enqueue`](crate::Queue::enqueue) over the store ([`group_commit`]).
 //! [`concurrent_claims_never_overlap`] checks two handles on one store claiming at once. The
 //! crate runs both against its own stores (`tests/it/conformance.rs`); a store of yours can run
 //! them from its tests with the `conformance` feature:
@@ -27,6 +28,7 @@
 )]
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::{
@@ -90,6 +92,7 @@ where
     dead_letters_list_and_requeue(&make("dead").await).await;
     old_deliveries_expire(&make("expire").await).await;
     host_can_be_marked_available(&make("available").await).await;
+    group_commit(make("group").await).await;
 }
 
 async fn enqueue_claim_deliver(store: &impl Store) {
@@ -423,6 +426,23 @@ async fn per_host_limit_holds(store: &impl Store) {
             .unwrap()
             .is_empty()
     );
+    // A host's own limit (the worker's adaptive cap) replaces the common one: c.test may
+    // have 4 in flight, d.test 1, the others 2.
+    let mut batch = Vec::new();
+    for host in ["c.test", "d.test", "e.test"] {
+        let inboxes: Vec<String> = (0..6).map(|i| format!("/u{i}")).collect();
+        let inboxes: Vec<(&str, &str)> = inboxes.iter().map(|p| (host, p.as_str())).collect();
+        batch.push(activity("{}", &inboxes));
+    }
+    store.enqueue(&batch, at(2)).await.unwrap();
+    let request = claim_at(at(2), 100, 2).with_host_limits(
+        [("c.test".to_owned(), 4), ("d.test".to_owned(), 1)]
+            .into_iter()
+            .collect(),
+    );
+    let claims = store.claim(&request).await.unwrap();
+    let on = |host: &str| claims.iter().filter(|c| c.host == host).count();
+    assert_eq!((on("c.test"), on("d.test"), on("e.test")), (4, 1, 2));
 }
 
 /// Enqueues, at 0, one activity for `on_a` inboxes on a.test and one for an inbox on b.test.
@@ -880,4 +900,424 @@ pub async fn concurrent_claims_never_overlap<S: Store>(a: &S, b: &S) {
         b.complete(&completions, &policy(), at(0)).await.unwrap();
     }
     assert_eq!(seen.len(), 200);
+}
+
+/// [`Queue::enqueue`](crate::Queue::enqueue)'s group commit over `store` (a fresh, empty
+/// one): concurrent enqueues that arrive while another is written go into the store together,
+/// in one [`Store::enqueue`] call, and each caller gets its own ids and rows; a failure of that
+/// call reaches every caller in it and stores none of them; a caller that stops waiting does
+/// not lose or mix up the others; ordering keys hold across the callers of one group. A store
+/// between the queue and `store` holds the first write back, so that the next callers gather
+/// behind it (nothing sleeps: the callers are polled once each, in one task).
+pub async fn group_commit<S: Store>(store: S) {
+    use crate::{Enqueue, EnqueueError, ManualClock, Queue, QueueConfig, Recipient, StaticKeys};
+
+    let gate = Arc::new(Gate::default());
+    let queue = Queue::with_clock(
+        Gated {
+            inner: store,
+            gate: Arc::clone(&gate),
+        },
+        NoTransport,
+        StaticKeys::new(),
+        ManualClock::new(at(0)),
+        QueueConfig::new(),
+    );
+    let item = |body: &str, host: &str, inboxes: &[&str]| {
+        Enqueue::new(body.to_owned(), "alice").with_recipients(
+            inboxes
+                .iter()
+                .map(|path| Recipient::new(format!("https://{host}{path}").parse().unwrap())),
+        )
+    };
+
+    // A lone enqueue is written on its own, at once.
+    let lone = queue
+        .enqueue(item("lone", "lone.test", &["/inbox"]))
+        .await
+        .unwrap();
+    assert_eq!(lone.len(), 1);
+    assert_eq!(gate.calls(), vec![1]);
+
+    // Concurrent enqueues that arrive during a write are written together, each getting its
+    // own ids and rows.
+    let first = gate.hold_next();
+    let blocker = tokio::spawn({
+        let queue = queue.clone();
+        let item = item("first", "group.test", &["/first"]);
+        async move { queue.enqueue(item).await }
+    });
+    first.entered().await;
+    let callers: Vec<_> = (0..16)
+        .map(|i| {
+            let queue = queue.clone();
+            let item = item(
+                &format!("caller {i}"),
+                "group.test",
+                &[&format!("/{i}/a"), &format!("/{i}/b")],
+            );
+            Box::pin(async move { queue.enqueue(item).await })
+        })
+        .collect();
+    let results = poll_once_then_release(callers, &first).await;
+    assert_eq!(blocker.await.unwrap().unwrap().len(), 1);
+    assert_eq!(
+        gate.calls(),
+        vec![1, 1, 16],
+        "the 16 callers share one transaction"
+    );
+    let mut all = Vec::new();
+    for result in &results {
+        let ids = result.as_ref().unwrap();
+        assert_eq!(ids.len(), 2);
+        assert!(ids[0] < ids[1]);
+        all.extend(ids.iter().copied());
+    }
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), 32, "no id handed out twice");
+    let store = &queue.store().inner;
+    assert_eq!(store.counts(at(0)).await.unwrap().pending, 34);
+    let claims = store.claim(&claim_at(at(0), 100, 100)).await.unwrap();
+    assert_eq!(claims.len(), 34);
+    for (i, result) in results.iter().enumerate() {
+        let ids = result.as_ref().unwrap();
+        for (id, path) in ids.iter().zip(["a", "b"]) {
+            let claim = claims.iter().find(|c| c.id == *id).unwrap();
+            assert_eq!(&claim.body[..], format!("caller {i}").as_bytes());
+            assert_eq!(claim.inbox, format!("https://group.test/{i}/{path}"));
+        }
+    }
+    let delivered: Vec<_> = claims
+        .iter()
+        .map(|c| done(c, Outcome::Delivered, HostEvent::Answered))
+        .collect();
+    store.complete(&delivered, &policy(), at(0)).await.unwrap();
+
+    // A failure of the group's transaction reaches every caller in it, and stores none.
+    let first = gate.hold_next();
+    let blocker = tokio::spawn({
+        let queue = queue.clone();
+        let item = item("first", "fail.test", &["/first"]);
+        async move { queue.enqueue(item).await }
+    });
+    first.entered().await;
+    gate.fail_next();
+    let callers: Vec<_> = (0..3)
+        .map(|i| {
+            let queue = queue.clone();
+            let item = item(&format!("doomed {i}"), "fail.test", &["/inbox"]);
+            Box::pin(async move { queue.enqueue(item).await })
+        })
+        .collect();
+    let results = poll_once_then_release(callers, &first).await;
+    assert!(blocker.await.unwrap().is_ok());
+    for result in results {
+        assert!(
+            matches!(result, Err(EnqueueError::Group { .. })),
+            "every caller of the failed transaction gets an error: {result:?}"
+        );
+    }
+    let counts = store.counts(at(0)).await.unwrap();
+    assert_eq!(
+        counts.pending, 1,
+        "only the first caller's delivery is stored"
+    );
+    let claims = store.claim(&claim_at(at(0), 100, 100)).await.unwrap();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(&claims[0].body[..], b"first");
+    store
+        .complete(
+            &[done(&claims[0], Outcome::Delivered, HostEvent::Answered)],
+            &policy(),
+            at(0),
+        )
+        .await
+        .unwrap();
+    // The next enqueue is written as usual.
+    let after = queue
+        .enqueue(item("after", "fail.test", &["/inbox"]))
+        .await
+        .unwrap();
+    let claims = store.claim(&claim_at(at(0), 100, 100)).await.unwrap();
+    assert_eq!(claims.iter().map(|c| c.id).collect::<Vec<_>>(), after);
+    store
+        .complete(
+            &[done(&claims[0], Outcome::Delivered, HostEvent::Answered)],
+            &policy(),
+            at(0),
+        )
+        .await
+        .unwrap();
+
+    // A caller that stops waiting (its future dropped, or its task aborted) neither loses nor
+    // mixes up the others; ordering keys hold across the callers of one group.
+    let first = gate.hold_next();
+    let blocker = tokio::spawn({
+        let queue = queue.clone();
+        let item = item("first", "order.test", &["/first"]).with_ordering_key("note");
+        async move { queue.enqueue(item).await }
+    });
+    first.entered().await;
+    let mut callers: Vec<_> = ["create", "update", "delete"]
+        .into_iter()
+        .map(|body| {
+            let queue = queue.clone();
+            let item = item(body, "order.test", &["/inbox"]).with_ordering_key("note");
+            Box::pin(async move { queue.enqueue(item).await })
+        })
+        .collect();
+    std::future::poll_fn(|cx| {
+        for caller in &mut callers {
+            assert!(caller.as_mut().poll(cx).is_pending());
+        }
+        std::task::Poll::Ready(())
+    })
+    .await;
+    // The caller of the write under way, and one of the group waiting, stop waiting.
+    blocker.abort();
+    drop(callers.remove(1));
+    first.release();
+    let mut ids = Vec::new();
+    for caller in callers {
+        ids.push(caller.await.unwrap());
+    }
+    assert_eq!(ids.len(), 2);
+    // Whatever became of the callers that stopped waiting, the others' rows are whole, and
+    // ordering holds: the oldest unfinished delivery of the key goes first, one at a time.
+    let mut order = Vec::new();
+    let mut now = 1;
+    loop {
+        let claims = store.claim(&claim_at(at(now), 100, 100)).await.unwrap();
+        if claims.is_empty() {
+            break;
+        }
+        assert_eq!(
+            claims.len(),
+            1,
+            "one delivery of the ordering key at a time"
+        );
+        order.push((
+            claims[0].id,
+            String::from_utf8_lossy(&claims[0].body).into_owned(),
+        ));
+        store
+            .complete(
+                &[done(&claims[0], Outcome::Delivered, HostEvent::Answered)],
+                &policy(),
+                at(now),
+            )
+            .await
+            .unwrap();
+        now += 1;
+    }
+    let bodies: Vec<&str> = order.iter().map(|(_, body)| body.as_str()).collect();
+    let expected: Vec<&str> = ["first", "create", "update", "delete"]
+        .into_iter()
+        .filter(|body| bodies.contains(body))
+        .collect();
+    assert_eq!(bodies, expected, "enqueue order, across the group");
+    assert!(bodies.contains(&"create") && bodies.contains(&"delete"));
+    assert_eq!(
+        order.iter().find(|(_, b)| b == "create").unwrap().0,
+        ids[0][0]
+    );
+    assert_eq!(
+        order.iter().find(|(_, b)| b == "delete").unwrap().0,
+        ids[1][0]
+    );
+}
+
+/// Polls each of `callers` once (each joins the group waiting behind the held write), lets
+/// the held write go on, and waits for all of them.
+async fn poll_once_then_release<F, T>(
+    mut callers: Vec<std::pin::Pin<Box<F>>>,
+    held: &Held,
+) -> Vec<T>
+where
+    F: Future<Output = T>,
+{
+    std::future::poll_fn(|cx| {
+        for caller in &mut callers {
+            assert!(caller.as_mut().poll(cx).is_pending());
+        }
+        std::task::Poll::Ready(())
+    })
+    .await;
+    held.release();
+    let mut results = Vec::with_capacity(callers.len());
+    for caller in callers {
+        results.push(caller.await);
+    }
+    results
+}
+
+/// What the store between the queue and the store under test does to the next
+/// [`Store::enqueue`] calls, and what it saw.
+#[derive(Default)]
+struct Gate {
+    state: std::sync::Mutex<GateState>,
+}
+
+#[derive(Default)]
+struct GateState {
+    /// The number of activities of each `enqueue` call.
+    calls: Vec<usize>,
+    /// The next call waits for this to be released, after saying it entered.
+    hold: Option<Arc<Held>>,
+    /// The next call fails.
+    fail: bool,
+}
+
+/// A write held back.
+struct Held {
+    entered: tokio::sync::Semaphore,
+    released: tokio::sync::Semaphore,
+}
+
+impl Default for Held {
+    fn default() -> Self {
+        Self {
+            entered: tokio::sync::Semaphore::new(0),
+            released: tokio::sync::Semaphore::new(0),
+        }
+    }
+}
+
+impl Held {
+    async fn entered(&self) {
+        self.entered.acquire().await.unwrap().forget();
+    }
+
+    fn release(&self) {
+        self.released.add_permits(1);
+    }
+}
+
+impl Gate {
+    fn calls(&self) -> Vec<usize> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    fn hold_next(&self) -> Arc<Held> {
+        let held = Arc::new(Held::default());
+        self.state.lock().unwrap().hold = Some(Arc::clone(&held));
+        held
+    }
+
+    fn fail_next(&self) {
+        self.state.lock().unwrap().fail = true;
+    }
+}
+
+/// A store that lets [`Gate`] hold back or fail its `enqueue` calls, and passes everything to
+/// `inner`.
+struct Gated<S> {
+    inner: S,
+    gate: Arc<Gate>,
+}
+
+impl<S: Store> Store for Gated<S> {
+    async fn enqueue(
+        &self,
+        activities: &[NewActivity],
+        now: SystemTime,
+    ) -> Result<Vec<crate::DeliveryId>, crate::StoreError> {
+        let (hold, fail) = {
+            let mut state = self.gate.state.lock().unwrap();
+            state.calls.push(activities.len());
+            // A write held back fails if asked, once let go.
+            let hold = state.hold.take();
+            let fail = hold.is_none() && std::mem::take(&mut state.fail);
+            (hold, fail)
+        };
+        if let Some(held) = hold {
+            held.entered.add_permits(1);
+            held.released.acquire().await.unwrap().forget();
+        }
+        if fail {
+            return Err(crate::StoreError::Database {
+                operation: "a write the conformance suite makes fail",
+                source: sqlx::Error::Protocol("failed on purpose".into()),
+            });
+        }
+        self.inner.enqueue(activities, now).await
+    }
+
+    async fn claim(
+        &self,
+        request: &ClaimRequest,
+    ) -> Result<Vec<ClaimedDelivery>, crate::StoreError> {
+        self.inner.claim(request).await
+    }
+
+    async fn complete(
+        &self,
+        completions: &[Completion],
+        policy: &BreakerPolicy,
+        now: SystemTime,
+    ) -> Result<Vec<crate::HostChange>, crate::StoreError> {
+        self.inner.complete(completions, policy, now).await
+    }
+
+    async fn complete_and_claim(
+        &self,
+        completions: &[Completion],
+        policy: &BreakerPolicy,
+        request: &ClaimRequest,
+    ) -> Result<(Vec<crate::HostChange>, Vec<ClaimedDelivery>), crate::StoreError> {
+        self.inner
+            .complete_and_claim(completions, policy, request)
+            .await
+    }
+
+    async fn expire(&self, cutoff: SystemTime, now: SystemTime) -> Result<u64, crate::StoreError> {
+        self.inner.expire(cutoff, now).await
+    }
+
+    async fn dead_letters(
+        &self,
+        after: Option<crate::DeliveryId>,
+        limit: usize,
+    ) -> Result<Vec<crate::DeadLetter>, crate::StoreError> {
+        self.inner.dead_letters(after, limit).await
+    }
+
+    async fn requeue(&self, which: &Requeue, now: SystemTime) -> Result<u64, crate::StoreError> {
+        self.inner.requeue(which, now).await
+    }
+
+    async fn purge_dead(&self, cutoff: SystemTime) -> Result<u64, crate::StoreError> {
+        self.inner.purge_dead(cutoff).await
+    }
+
+    async fn hosts(&self) -> Result<Vec<crate::HostState>, crate::StoreError> {
+        self.inner.hosts().await
+    }
+
+    async fn mark_host_available(
+        &self,
+        host: &str,
+        now: SystemTime,
+    ) -> Result<bool, crate::StoreError> {
+        self.inner.mark_host_available(host, now).await
+    }
+
+    async fn counts(&self, now: SystemTime) -> Result<crate::QueueCounts, crate::StoreError> {
+        self.inner.counts(now).await
+    }
+}
+
+/// The suite runs no worker: nothing is sent.
+struct NoTransport;
+
+impl crate::Transport for NoTransport {
+    async fn send(
+        &self,
+        _request: http::Request<bytes::Bytes>,
+    ) -> Result<crate::TransportResponse, crate::TransportError> {
+        Err(crate::TransportError::Protocol {
+            source: "the conformance suite sends nothing".into(),
+        })
+    }
 }

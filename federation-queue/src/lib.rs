@@ -45,12 +45,14 @@
 
 mod breaker;
 mod clock;
+mod concurrency;
 // The in-memory store names the crate's items by their public paths, as a store outside the
 // crate would (the tests compile it there too).
 extern crate self as federation_queue;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod group;
 mod keys;
 mod model;
 mod queue;

@@ -1,5 +1,6 @@
 //! The values that cross the [`Store`](crate::Store) interface.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
@@ -88,6 +89,9 @@ pub struct ClaimRequest {
     /// How long a claim lasts: after it, a claim that was not completed is claimable again
     /// (its worker is presumed dead).
     pub lease: Duration,
+    /// Hosts whose limit is not `per_host_limit`: the worker's adaptive caps (hosts that
+    /// answered fast earned more, hosts that failed or answered slowly got less).
+    pub host_limits: BTreeMap<String, usize>,
 }
 
 impl ClaimRequest {
@@ -99,7 +103,22 @@ impl ClaimRequest {
             limit,
             per_host_limit,
             lease,
+            host_limits: BTreeMap::new(),
         }
+    }
+
+    /// Sets [`ClaimRequest::host_limits`].
+    pub fn with_host_limits(mut self, limits: BTreeMap<String, usize>) -> Self {
+        self.host_limits = limits;
+        self
+    }
+
+    /// The limit of deliveries in flight to `host`: its own, or `per_host_limit`.
+    pub fn limit_for(&self, host: &str) -> usize {
+        self.host_limits
+            .get(host)
+            .copied()
+            .unwrap_or(self.per_host_limit)
     }
 }
 

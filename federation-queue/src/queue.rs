@@ -12,10 +12,17 @@ use std::time::{Duration, SystemTime};
 /// commits per claim at 2,700 deliveries a second.
 const FLUSH_DELAY: Duration = Duration::from_millis(50);
 
-/// After a claim that found nothing, how long finished attempts alone do not start another
-/// (an enqueue or the poll interval still do): a worker below its cap would otherwise ask the
-/// store after every finished attempt.
-const EMPTY_CLAIM_PAUSE: Duration = Duration::from_millis(10);
+/// How long a host's adaptive cap is remembered after its last answer.
+const FORGET_HOST_LIMITS_AFTER: Duration = Duration::from_secs(3600);
+
+/// After a claim that took all that was due (fewer than it asked for), how long finished
+/// attempts and enqueues do not start another while attempts are in flight (the poll interval
+/// still does, and an enqueue into an idle worker claims at once): a worker below its cap would
+/// otherwise ask the store after every finished attempt and every enqueue, and with activities
+/// enqueued one at a time its claims, one delivery each, took the single SQLite writer from
+/// the enqueues (see `docs/federation-queue.md`, "Enqueueing while the worker runs"). A
+/// delivery enqueued into a busy worker waits at most this long for its claim.
+const SHORT_CLAIM_PAUSE: Duration = Duration::from_millis(10);
 
 use bytes::Bytes;
 use http::HeaderName;
@@ -29,6 +36,8 @@ use http_signatures::{DoubleKnock, KeyKind, KnockOutcome, PeerPreference};
 
 use crate::breaker::BreakerPolicy;
 use crate::clock::{Clock, SystemClock};
+use crate::concurrency::{Bounds, HostLimits, Signal};
+use crate::group::{GroupCommit, GroupError};
 use crate::keys::{KeyLookupError, KeyProvider};
 use crate::model::{
     ClaimRequest, ClaimedDelivery, Completion, DeadLetter, DeadReason, DeliveryId, HostChange,
@@ -128,6 +137,28 @@ pub enum EnqueueError {
     /// The store failed; nothing was enqueued.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The transaction that carried this enqueue together with others that arrived at the
+    /// same time failed; nothing of it was enqueued (every enqueue in it gets this error).
+    #[error("the transaction of this enqueue and of those written with it failed: {source}")]
+    Group {
+        /// The store's error, shared by every enqueue of the transaction.
+        #[source]
+        source: Arc<StoreError>,
+    },
+    /// The store reported a number of delivery ids other than the deliveries written (a store
+    /// of one's own that does not keep [`Store::enqueue`]'s contract); the transaction
+    /// committed.
+    #[error("the store returned {got} delivery ids for {expected} deliveries")]
+    Miscounted {
+        /// Deliveries written.
+        expected: usize,
+        /// Ids returned.
+        got: usize,
+    },
+    /// The task writing this enqueue ended before it reported (the store panicked, or the
+    /// runtime is shutting down): whether it was stored is unknown.
+    #[error("the enqueue was abandoned before it was reported written")]
+    Abandoned,
 }
 
 /// Collapses recipients to one delivery per distinct target: the shared inbox when there is
@@ -172,8 +203,19 @@ fn lane(url: &Url) -> Result<String, EnqueueError> {
 pub struct QueueConfig {
     /// Requests in flight at once, all hosts together (per worker).
     pub max_in_flight: usize,
-    /// Requests in flight at once to one host (across workers sharing the store).
+    /// Requests in flight at once to one host (across workers sharing the store) at first:
+    /// each worker then adapts its host's cap between [`QueueConfig::per_host_floor`] and
+    /// [`QueueConfig::per_host_ceiling`] to how the host answers (see
+    /// `docs/federation-queue.md`, "Per-host concurrency").
     pub max_in_flight_per_host: usize,
+    /// The least a host's cap falls to when it fails or answers slowly.
+    pub per_host_floor: usize,
+    /// The most a host's cap grows to when it answers fast and without errors; at or below
+    /// [`QueueConfig::max_in_flight_per_host`], the cap is fixed.
+    pub per_host_ceiling: usize,
+    /// An answer slower than this (from sending the request to its response) counts as the
+    /// host slowing down: its cap shrinks by a quarter.
+    pub slow_answer: Duration,
     /// Deliveries claimed per store round trip at most.
     pub claim_batch: usize,
     /// How long a claim lasts; must exceed the transport's total timeout, since a claim whose
@@ -219,6 +261,9 @@ impl Default for QueueConfig {
         Self {
             max_in_flight: 256,
             max_in_flight_per_host: 8,
+            per_host_floor: 2,
+            per_host_ceiling: 32,
+            slow_answer: Duration::from_secs(2),
             claim_batch: 128,
             lease: Duration::from_secs(5 * 60),
             poll_interval: Duration::from_secs(1),
@@ -234,7 +279,8 @@ impl Default for QueueConfig {
 }
 
 impl QueueConfig {
-    /// The defaults: 256 in flight, 8 per host, 5-minute leases, a week of retries.
+    /// The defaults: 256 in flight, 8 per host at first (adapting between 2 and 32), 5-minute
+    /// leases, a week of retries.
     pub fn new() -> Self {
         Self::default()
     }
@@ -243,6 +289,20 @@ impl QueueConfig {
     pub fn with_in_flight(mut self, total: usize, per_host: usize) -> Self {
         self.max_in_flight = total.max(1);
         self.max_in_flight_per_host = per_host.max(1);
+        self
+    }
+
+    /// Sets [`QueueConfig::per_host_floor`] and [`QueueConfig::per_host_ceiling`]: a ceiling at
+    /// or below [`QueueConfig::max_in_flight_per_host`] fixes the cap.
+    pub fn with_per_host_range(mut self, floor: usize, ceiling: usize) -> Self {
+        self.per_host_floor = floor.max(1);
+        self.per_host_ceiling = ceiling.max(1);
+        self
+    }
+
+    /// Sets [`QueueConfig::slow_answer`].
+    pub fn with_slow_answer(mut self, slow: Duration) -> Self {
+        self.slow_answer = slow;
         self
     }
 
@@ -366,6 +426,9 @@ pub struct HostMetrics {
     pub failed: u64,
     /// Dead.
     pub dead: u64,
+    /// The host's current cap on requests in flight, as this process's workers adapt it
+    /// (see [`QueueConfig::max_in_flight_per_host`]).
+    pub cap: u64,
 }
 
 #[derive(Debug, Default)]
@@ -431,6 +494,10 @@ struct Shared<S, T, K, C> {
     /// Where RSA signatures are made, started on first use; `None` inside: inline (configured
     /// so, or the threads could not be started).
     signing: OnceLock<Option<SigningPool>>,
+    /// The adaptive per-host caps of this process's workers.
+    limits: Mutex<HostLimits>,
+    /// Enqueues waiting to be written together.
+    group: GroupCommit,
 }
 
 impl<S: Store, T: Transport, K: KeyProvider> Queue<S, T, K, SystemClock> {
@@ -456,12 +523,19 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                 transport,
                 keys,
                 clock,
-                config,
                 counters: Counters::default(),
                 events,
                 wake: Notify::new(),
                 preferences: Mutex::new(HashMap::new()),
                 signing: OnceLock::new(),
+                limits: Mutex::new(HostLimits::new(Bounds::new(
+                    config.max_in_flight_per_host,
+                    config.per_host_floor,
+                    config.per_host_ceiling,
+                    config.slow_answer,
+                ))),
+                group: GroupCommit::default(),
+                config,
             }),
         }
     }
@@ -500,11 +574,19 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
 
     /// Enqueues one activity; returns its deliveries' ids (recipients sharing an inbox or a
     /// shared inbox get one delivery). Durable when this returns.
+    ///
+    /// Enqueues that arrive while another is being written are written together, in one
+    /// transaction (group commit): a lone enqueue is written at once, one that comes during a
+    /// write waits for that one transaction and goes in the next. The future resolves once the
+    /// transaction holding this activity has committed; if it fails, every enqueue in it gets
+    /// the error ([`EnqueueError::Group`] when it held others). The write does not depend on
+    /// the caller's future: dropped before it resolves, the activity may still be enqueued.
     pub async fn enqueue(&self, item: Enqueue) -> Result<Vec<DeliveryId>, EnqueueError> {
         self.enqueue_batch(std::slice::from_ref(&item)).await
     }
 
-    /// Enqueues several activities in one transaction.
+    /// Enqueues several activities in one transaction (together with any other enqueues
+    /// written at the same time, as [`Queue::enqueue`] says).
     pub async fn enqueue_batch(&self, items: &[Enqueue]) -> Result<Vec<DeliveryId>, EnqueueError> {
         let mut activities = Vec::with_capacity(items.len());
         for item in items {
@@ -513,14 +595,25 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
             activity.deliveries = collapse_recipients(&item.recipients)?;
             activities.push(activity);
         }
-        let now = self.shared.clock.now();
-        let ids = self.shared.store.enqueue(&activities, now).await?;
-        self.shared
-            .counters
-            .queued
-            .fetch_add(ids.len() as u64, Ordering::Relaxed);
-        self.shared.wake.notify_one();
-        Ok(ids)
+        let (reply, start) = self.shared.group.join(activities);
+        if start {
+            let shared = Arc::clone(&self.shared);
+            let write = shared.write_groups();
+            match tokio::runtime::Handle::try_current() {
+                // A task of its own: a caller that stops waiting does not stop the write.
+                Ok(runtime) => drop(runtime.spawn(write)),
+                Err(_) => write.await,
+            }
+        }
+        match reply.await {
+            Ok(Ok(ids)) => Ok(ids),
+            Ok(Err(GroupError::Alone(error))) => Err(EnqueueError::Store(error)),
+            Ok(Err(GroupError::Shared(source))) => Err(EnqueueError::Group { source }),
+            Ok(Err(GroupError::Miscounted { expected, got })) => {
+                Err(EnqueueError::Miscounted { expected, got })
+            }
+            Err(_) => Err(EnqueueError::Abandoned),
+        }
     }
 
     /// Receives [`Event`]s from now on. A receiver that falls more than 4096 events behind
@@ -532,13 +625,19 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
     /// A snapshot of the counters of this process.
     pub fn metrics(&self) -> Metrics {
         let counters = &self.shared.counters;
+        let limits = self.limits();
         let hosts = counters
             .hosts
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|(host, metrics)| (host.clone(), metrics.clone()))
+            .map(|(host, metrics)| {
+                let mut metrics = metrics.clone();
+                metrics.cap = limits.cap(host) as u64;
+                (host.clone(), metrics)
+            })
             .collect();
+        drop(limits);
         Metrics {
             queued: counters.queued.load(Ordering::Relaxed),
             in_flight: counters.in_flight.load(Ordering::Relaxed),
@@ -605,7 +704,7 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                 request,
             });
         }
-        let mut tasks: JoinSet<Completion> = JoinSet::new();
+        let mut tasks: JoinSet<(Completion, Option<Signal>)> = JoinSet::new();
         let mut running: HashMap<tokio::task::Id, ClaimedDelivery> = HashMap::new();
         let mut done: Vec<(Completion, String)> = Vec::new();
         let mut last_expire: Option<tokio::time::Instant> = None;
@@ -617,29 +716,41 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
         // never holds more uncommitted claims and outcomes than its cap (what a kill can
         // duplicate). Between claims it records outcomes once as many have gathered, after
         // `FLUSH_DELAY` at most, or at once when nothing is in flight. After a claim that found
-        // nothing, the next one waits for the poll interval, an enqueue, or a finished attempt
-        // (which may free a capped host's slot or the next delivery of an ordering key), and
-        // then for `EMPTY_CLAIM_PAUSE` at least: a worker whose attempts hang on a slow host
-        // does not ask the store again and again while nothing has changed.
+        // fewer than it asked for (all that was due), the next one waits for the poll interval,
+        // or for an enqueue or a finished attempt (which may free a capped host's slot or the
+        // next delivery of an ordering key) and then `SHORT_CLAIM_PAUSE` at least: a worker
+        // whose attempts hang on a slow host does not ask the store again and again while
+        // nothing has changed, and activities enqueued one at a time are claimed a few at a
+        // time. An enqueue into a worker with nothing in flight is claimed at once.
         let refill_at = config
             .max_in_flight
             .min(config.claim_batch)
             .div_ceil(2)
             .max(1);
         let mut done_since: Option<tokio::time::Instant> = None;
-        let mut last_empty_claim: Option<tokio::time::Instant> = None;
-        // Whether an attempt finished since the last claim that found nothing.
-        let mut finished_since_empty = false;
+        // When the last claim that took fewer than it asked for was made.
+        let mut last_short_claim: Option<tokio::time::Instant> = None;
+        // Whether an attempt finished, or something was enqueued, since then.
+        let mut finished_since_short = false;
+        let mut woken_since_short = false;
+        // Whether the last short claim found something, and an attempt to a host at its cap
+        // finished since: its free slot is claimed at once, as the deliveries waiting behind
+        // the cap are due already.
+        let mut last_short_found = false;
+        let mut freed_capped_since_short = false;
         tokio::pin!(shutdown);
         loop {
             let room = config.max_in_flight.saturating_sub(tasks.len());
             let claim = room > 0
                 && (room >= refill_at || tasks.is_empty())
                 && store_failures == 0
-                && last_empty_claim.is_none_or(|at| {
+                && last_short_claim.is_none_or(|at| {
                     let waited = at.elapsed();
                     waited >= config.poll_interval
-                        || (finished_since_empty && waited >= EMPTY_CLAIM_PAUSE)
+                        || (woken_since_short && tasks.is_empty())
+                        || (freed_capped_since_short && last_short_found)
+                        || ((finished_since_short || woken_since_short)
+                            && waited >= SHORT_CLAIM_PAUSE)
                 });
             // A claim records the outcomes held in the same store call.
             if !done.is_empty()
@@ -658,6 +769,12 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
             }
             if last_expire.is_none_or(|at| at.elapsed() >= config.expire_interval) {
                 last_expire = Some(tokio::time::Instant::now());
+                if let Some(before) = tokio::time::Instant::now()
+                    .into_std()
+                    .checked_sub(FORGET_HOST_LIMITS_AFTER)
+                {
+                    self.limits().forget_idle(before);
+                }
                 let now = shared.clock.now();
                 match shared
                     .store
@@ -688,7 +805,8 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                     limit,
                     config.max_in_flight_per_host,
                     config.lease,
-                );
+                )
+                .with_host_limits(self.limits().overrides());
                 let claimed = if done.is_empty() {
                     shared.store.claim(&request).await
                 } else {
@@ -697,8 +815,11 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                 match claimed {
                     Ok(claims) => {
                         full_batch = claims.len() == limit;
-                        last_empty_claim = claims.is_empty().then(tokio::time::Instant::now);
-                        finished_since_empty = false;
+                        last_short_claim = (!full_batch).then(tokio::time::Instant::now);
+                        last_short_found = !claims.is_empty();
+                        freed_capped_since_short = false;
+                        finished_since_short = false;
+                        woken_since_short = false;
                         for claim in claims {
                             self.count_start(&claim.host);
                             let span = info_span!(
@@ -735,12 +856,15 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
             if let (Some(at), 0) = (done_since, store_failures) {
                 pause = pause.min(FLUSH_DELAY.saturating_sub(at.elapsed()));
             }
-            if let Some(at) = last_empty_claim {
+            if let Some(at) = last_short_claim {
                 let since = at.elapsed();
-                // Finished attempts may have freed a capped host's slot: look again after the
-                // pause. Otherwise the next look is a poll interval after the empty claim.
-                let next = if finished_since_empty {
-                    EMPTY_CLAIM_PAUSE
+                // Finished attempts may have freed a capped host's slot, and enqueues brought
+                // work: look again after the pause. Otherwise the next look is a poll interval
+                // after the short claim.
+                // (A freed slot of a capped host is claimed when the loop comes round after
+                // the attempt's end, if there is room: no pause to wait for.)
+                let next = if finished_since_short || woken_since_short {
+                    SHORT_CLAIM_PAUSE
                 } else {
                     config.poll_interval
                 };
@@ -750,13 +874,13 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                 biased;
                 () = &mut shutdown => break,
                 Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
-                    finished_since_empty = true;
-                    self.joined(joined, &mut running, &mut done);
+                    finished_since_short = true;
+                    freed_capped_since_short |= self.joined(joined, &mut running, &mut done);
                     while let Some(joined) = tasks.try_join_next_with_id() {
-                        self.joined(joined, &mut running, &mut done);
+                        freed_capped_since_short |= self.joined(joined, &mut running, &mut done);
                     }
                 }
-                () = shared.wake.notified() => { last_empty_claim = None; }
+                () = shared.wake.notified() => { woken_since_short = true; }
                 () = tokio::time::sleep(pause) => { store_failures = 0; }
             }
         }
@@ -766,7 +890,9 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
         loop {
             tokio::select! {
                 joined = tasks.join_next_with_id() => match joined {
-                    Some(joined) => self.joined(joined, &mut running, &mut done),
+                    Some(joined) => {
+                        self.joined(joined, &mut running, &mut done);
+                    }
                     None => break,
                 },
                 () = &mut deadline => {
@@ -798,18 +924,21 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
         hosts.entry(host.to_owned()).or_default().in_flight += 1;
     }
 
+    /// Takes a finished attempt's outcome into `done`, and what it taught into the host's
+    /// cap. Returns whether its host was at its cap (the attempt freed a slot that a claim may
+    /// fill).
     fn joined(
         &self,
-        joined: Result<(tokio::task::Id, Completion), tokio::task::JoinError>,
+        joined: Result<(tokio::task::Id, (Completion, Option<Signal>)), tokio::task::JoinError>,
         running: &mut HashMap<tokio::task::Id, ClaimedDelivery>,
         done: &mut Vec<(Completion, String)>,
-    ) {
-        let (id, completion) = match joined {
-            Ok((id, completion)) => (id, Some(completion)),
-            Err(error) => (error.id(), None),
+    ) -> bool {
+        let (id, completion, signal) = match joined {
+            Ok((id, (completion, signal))) => (id, Some(completion), signal),
+            Err(error) => (error.id(), None, None),
         };
         let Some(claim) = running.remove(&id) else {
-            return;
+            return false;
         };
         // A task that panicked or was aborted at shutdown gives its claim back.
         let completion = completion.unwrap_or_else(|| {
@@ -821,11 +950,28 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                 HostEvent::Nothing,
             )
         });
-        self.count_end(&claim.host, &completion.outcome);
+        let in_flight = self.count_end(&claim.host, &completion.outcome);
+        let in_flight = usize::try_from(in_flight).unwrap_or(usize::MAX);
+        let mut limits = self.limits();
+        let at_cap = in_flight >= limits.cap(&claim.host);
+        if let Some(signal) = signal {
+            limits.record(&claim.host, in_flight, signal);
+        }
+        drop(limits);
         done.push((completion, claim.inbox));
+        at_cap
     }
 
-    fn count_end(&self, host: &str, outcome: &Outcome) {
+    fn limits(&self) -> std::sync::MutexGuard<'_, HostLimits> {
+        self.shared
+            .limits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts the end of an attempt; returns how many attempts to its host were in flight in
+    /// this process, itself included.
+    fn count_end(&self, host: &str, outcome: &Outcome) -> u64 {
         let counters = &self.shared.counters;
         counters.in_flight.fetch_sub(1, Ordering::Relaxed);
         let mut hosts = counters
@@ -833,6 +979,7 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let host = hosts.entry(host.to_owned()).or_default();
+        let in_flight = host.in_flight;
         host.in_flight = host.in_flight.saturating_sub(1);
         let (total, per_host) = match outcome {
             Outcome::Delivered => (&counters.delivered, &mut host.delivered),
@@ -845,10 +992,11 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                 }
                 (&counters.dead, &mut host.dead)
             }
-            Outcome::Release { .. } => return,
+            Outcome::Release { .. } => return in_flight,
         };
         total.fetch_add(1, Ordering::Relaxed);
         *per_host += 1;
+        in_flight
     }
 
     async fn flush(&self, done: &mut Vec<(Completion, String)>) -> Result<(), StoreError> {
@@ -909,8 +1057,28 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
 }
 
 impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Shared<S, T, K, C> {
-    /// One attempt: look up the key, sign afresh, send, classify.
-    async fn attempt(self: Arc<Self>, claim: ClaimedDelivery) -> Completion {
+    /// Writes the waiting enqueues, group by group (one transaction each), until none is
+    /// waiting.
+    async fn write_groups(self: Arc<Self>) {
+        let mut writer = self.group.writer();
+        while let Some(group) = writer.next_group() {
+            let written = self
+                .store
+                .enqueue(group.activities(), self.clock.now())
+                .await;
+            if written.is_ok() {
+                self.counters
+                    .queued
+                    .fetch_add(group.deliveries() as u64, Ordering::Relaxed);
+                self.wake.notify_one();
+            }
+            group.finish(written);
+        }
+    }
+
+    /// One attempt: look up the key, sign afresh, send, classify; with what the answer taught
+    /// about the host's capacity, if it was sent.
+    async fn attempt(self: Arc<Self>, claim: ClaimedDelivery) -> (Completion, Option<Signal>) {
         let retry = &self.config.retry;
         let now = self.clock.now();
         let mut rng = fastrand::Rng::new();
@@ -919,7 +1087,7 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Shared<S, T, K, C> {
                 reason: DeadReason::Expired,
                 error: "older than the maximum age".to_owned(),
             };
-            return Completion::new(&claim, outcome, HostEvent::Nothing);
+            return (Completion::new(&claim, outcome, HostEvent::Nothing), None);
         }
         let signer = match self.keys.signer(&claim.key_ref).await {
             Ok(signer) => signer,
@@ -929,7 +1097,7 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Shared<S, T, K, C> {
                     reason: DeadReason::KeyNotFound,
                     error: error.to_string(),
                 };
-                return Completion::new(&claim, outcome, HostEvent::Nothing);
+                return (Completion::new(&claim, outcome, HostEvent::Nothing), None);
             }
             Err(error) => {
                 warn!(%error, "signing key unavailable; will retry");
@@ -937,14 +1105,19 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Shared<S, T, K, C> {
                     at: now + retry.backoff(claim.attempts, &mut rng),
                     error: error.to_string(),
                 };
-                return Completion::new(&claim, outcome, HostEvent::Nothing);
+                return (Completion::new(&claim, outcome, HostEvent::Nothing), None);
             }
         };
-        let verdict = match self.send_knocking(&claim, &signer).await {
-            Ok(verdict) => verdict,
-            Err(outcome) => return Completion::new(&claim, outcome, HostEvent::Nothing),
+        let (verdict, (sent_at, elapsed)) = match self.send_knocking(&claim, &signer).await {
+            Ok(sent) => sent,
+            Err(outcome) => return (Completion::new(&claim, outcome, HostEvent::Nothing), None),
         };
         debug!(?verdict, "attempt finished");
+        let signal = Signal {
+            sent_at,
+            elapsed,
+            congested: matches!(verdict, Verdict::Transient { .. }),
+        };
         let (outcome, event) = decide(
             verdict,
             claim.attempts,
@@ -953,17 +1126,18 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Shared<S, T, K, C> {
             retry,
             &mut rng,
         );
-        Completion::new(&claim, outcome, event)
+        (Completion::new(&claim, outcome, event), Some(signal))
     }
 
     /// Signs and sends, double-knocking when configured: on a 400 or 401, signs again with the
-    /// other standard (or as `Accept-Signature` asks) and resends once. Returns the verdict, or
-    /// the outcome when the delivery cannot be sent at all.
+    /// other standard (or as `Accept-Signature` asks) and resends once. Returns the verdict
+    /// with when the last request was sent and how long its answer took, or the outcome when
+    /// the delivery cannot be sent at all.
     async fn send_knocking(
         &self,
         claim: &ClaimedDelivery,
         signer: &http_signatures::Signer,
-    ) -> Result<Verdict, Outcome> {
+    ) -> Result<(Verdict, (std::time::Instant, Duration)), Outcome> {
         let retry = &self.config.retry;
         let preference = self
             .preferences
@@ -982,7 +1156,11 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Shared<S, T, K, C> {
                     error,
                 }
             })?;
-            let response = match self.transport.send(request).await {
+            // tokio's clock, so that tests on its paused clock see exact durations.
+            let sent_at = tokio::time::Instant::now();
+            let sent = self.transport.send(request).await;
+            let timing = (sent_at.into_std(), sent_at.elapsed());
+            let response = match sent {
                 Ok(response) => response,
                 Err(TransportError::Refused { url, reason }) => {
                     return Err(Outcome::Dead {
@@ -991,11 +1169,12 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Shared<S, T, K, C> {
                     });
                 }
                 Err(error) => {
-                    return Ok(Verdict::Transient {
+                    let verdict = Verdict::Transient {
                         after: None,
                         error: error.to_string(),
                         event: HostEvent::Failed { until: None },
-                    });
+                    };
+                    return Ok((verdict, timing));
                 }
             };
             if self.config.double_knock {
@@ -1016,12 +1195,9 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Shared<S, T, K, C> {
                     _ => {}
                 }
             }
-            return Ok(classify_status(
-                response.status,
-                &response.headers,
-                self.clock.now(),
-                retry,
-            ));
+            let verdict =
+                classify_status(response.status, &response.headers, self.clock.now(), retry);
+            return Ok((verdict, timing));
         }
     }
 

@@ -71,6 +71,13 @@ struct Args {
     per_host: usize,
     signing_threads: Option<usize>,
     runtime_threads: Option<usize>,
+    /// `--compare-enqueue`: enqueue while the worker runs, in each of the `live` modes.
+    compare_enqueue: bool,
+    /// In a worker: enqueue the run's activities itself while it runs, this way (`batch`,
+    /// `single`, `concurrent`).
+    live: Option<String>,
+    /// Concurrent enqueuers in the `concurrent` mode.
+    callers: usize,
 }
 
 fn parse_args() -> Result<Args> {
@@ -92,6 +99,9 @@ fn parse_args() -> Result<Args> {
         per_host: 16,
         signing_threads: None,
         runtime_threads: None,
+        compare_enqueue: false,
+        live: None,
+        callers: 16,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -123,6 +133,11 @@ fn parse_args() -> Result<Args> {
             "--runtime-threads" => {
                 args.runtime_threads = Some(value()?.parse::<usize>()?.max(1));
             }
+            // Enqueue while the worker runs: one batch, one by one, and by concurrent callers,
+            // alternated, with their ratios (see `compare_enqueue`).
+            "--compare-enqueue" => args.compare_enqueue = true,
+            "--live" => args.live = Some(value()?),
+            "--callers" => args.callers = value()?.parse::<usize>()?.max(1),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -265,6 +280,9 @@ async fn worker(args: Args) -> Result<()> {
     macro_rules! run {
         ($store:expr) => {{
             let queue = Queue::with_config($store, transport, keys, config);
+            if let Some(mode) = args.live.clone() {
+                return live(queue, args.clone(), mode).await;
+            }
             if args.store == "null" {
                 fill(&queue, &args).await?;
             }
@@ -321,7 +339,18 @@ async fn trace_worker(in_flight: impl Fn() -> u64) {
 }
 
 fn spawn_worker(args: &Args, sink: &str, db: &str, schema: &str, key_file: &str) -> Result<Child> {
-    Ok(Command::new(std::env::current_exe()?)
+    Ok(worker_command(args, sink, db, schema, key_file)?.spawn()?)
+}
+
+fn worker_command(
+    args: &Args,
+    sink: &str,
+    db: &str,
+    schema: &str,
+    key_file: &str,
+) -> Result<Command> {
+    let mut command = Command::new(std::env::current_exe()?);
+    command
         .args([
             "--worker",
             "--store",
@@ -356,8 +385,8 @@ fn spawn_worker(args: &Args, sink: &str, db: &str, schema: &str, key_file: &str)
                 .flat_map(|n| ["--runtime-threads".to_owned(), n.to_string()]),
         )
         .args(args.sqlite_full.then_some("--sqlite-sync-full"))
-        .stdin(Stdio::null())
-        .spawn()?)
+        .stdin(Stdio::null());
+    Ok(command)
 }
 
 async fn enqueue_all(args: &Args, db: &str, schema: &str) -> Result<()> {
@@ -482,6 +511,9 @@ fn runtime_threads(args: &Args) -> usize {
 }
 
 async fn harness(args: Args) -> Result<()> {
+    if args.compare_enqueue {
+        return compare_enqueue(&args).await;
+    }
     // This VM's speed drifts from minute to minute: with `--repeat`, the runs (each with the
     // bare rate on both sides) are summed up by their medians.
     let mut ratios = Vec::new();
@@ -808,5 +840,196 @@ fn signal(child: &Child, signal: &str) -> Result<()> {
     if !status.success() {
         bail!("kill -{signal} {} failed", child.id());
     }
+    Ok(())
+}
+
+/// The enqueue modes `--compare-enqueue` alternates: the run's activities as one batch, one
+/// `enqueue` after another from one caller, and from `--callers` concurrent callers.
+const LIVE_MODES: [&str; 3] = ["batch", "single", "concurrent"];
+
+/// `--compare-enqueue`: each round runs a fresh worker per mode (the order rotating from round
+/// to round), which starts its loop and then enqueues the run's activities, one per recipient,
+/// in that mode; the worker runs all along, and the rate counts from the first enqueue to the
+/// last delivery. Each round's `single` and `concurrent` rates are divided by its `batch` rate
+/// (the same minutes, so the machine's drift mostly cancels), and the last line gives the
+/// medians.
+async fn compare_enqueue(args: &Args) -> Result<()> {
+    if args.store == "null" || args.sink.is_some() || args.kill_after_ms.is_some() {
+        bail!("--compare-enqueue needs a durable store, the harness's own sink and no kill");
+    }
+    let sink = sink::Sink::start_with(false).await;
+    let sink_url = format!("http://{}", sink.addr);
+    let mut rates: Vec<(String, Vec<f64>)> = LIVE_MODES
+        .iter()
+        .map(|mode| ((*mode).to_owned(), Vec::new()))
+        .collect();
+    let mut single_ratios = Vec::new();
+    let mut concurrent_ratios = Vec::new();
+    for round in 0..args.repeat {
+        let mut this_round = std::collections::HashMap::new();
+        for i in 0..LIVE_MODES.len() {
+            let mode = LIVE_MODES[(i + round) % LIVE_MODES.len()];
+            let dir = std::env::temp_dir().join(format!(
+                "federation-queue-soak-{}-{round}-{mode}",
+                std::process::id()
+            ));
+            std::fs::create_dir_all(&dir)?;
+            let db = dir.join("queue.db").to_string_lossy().into_owned();
+            let schema = format!("soak_{}_{round}_{mode}", std::process::id());
+            let key_file = dir.join("key.pem");
+            std::fs::write(&key_file, signing_key(&args.key)?.to_pkcs8_pem()?)?;
+            let key_file = key_file.to_string_lossy().into_owned();
+            // Every run numbers its deliveries from 1: count requests, not unique ids.
+            let before = sink.counts().0;
+            let mut command = worker_command(args, &sink_url, &db, &schema, &key_file)?;
+            command
+                .args(["--live", mode, "--callers", &args.callers.to_string()])
+                .stdout(Stdio::piped());
+            // The child runs on its own; this runtime keeps serving the sink meanwhile.
+            let child = command.spawn()?;
+            let output = tokio::task::spawn_blocking(move || child.wait_with_output()).await??;
+            let _ = std::fs::remove_dir_all(&dir);
+            if !output.status.success() {
+                bail!("the {mode} worker failed: {}", output.status);
+            }
+            let mut line: serde_json::Value =
+                serde_json::from_slice(&output.stdout).with_context(|| {
+                    format!(
+                        "the {mode} worker printed {:?}",
+                        String::from_utf8_lossy(&output.stdout)
+                    )
+                })?;
+            let arrived = sink.counts().0 - before;
+            line["sink_requests"] = serde_json::json!(arrived);
+            line["round"] = serde_json::json!(round);
+            println!("{line}");
+            if arrived < args.deliveries as u64 {
+                bail!("the sink saw {arrived} of {} deliveries", args.deliveries);
+            }
+            let rate = line["deliveries_per_sec"].as_f64().context("no rate")?;
+            this_round.insert(mode, rate);
+            if let Some((_, list)) = rates.iter_mut().find(|(m, _)| m == mode) {
+                list.push(rate);
+            }
+        }
+        if let (Some(batch), Some(single), Some(concurrent)) = (
+            this_round.get("batch"),
+            this_round.get("single"),
+            this_round.get("concurrent"),
+        ) {
+            single_ratios.push(single / batch);
+            concurrent_ratios.push(concurrent / batch);
+        }
+    }
+    let round3 = |v: f64| (v * 1000.0).round() / 1000.0;
+    let mut summary = serde_json::json!({
+        "store": args.store,
+        "key": args.key,
+        "deliveries": args.deliveries,
+        "hosts": args.hosts,
+        "callers": args.callers,
+        "rounds": args.repeat,
+        "single_over_batch": single_ratios.iter().map(|r| round3(*r)).collect::<Vec<_>>(),
+        "concurrent_over_batch": concurrent_ratios.iter().map(|r| round3(*r)).collect::<Vec<_>>(),
+        "median_single_over_batch": median(&mut single_ratios).map(round3),
+        "median_concurrent_over_batch": median(&mut concurrent_ratios).map(round3),
+        "target": 0.9,
+    });
+    for (mode, list) in &mut rates {
+        summary[format!("median_{mode}_deliveries_per_sec")] = serde_json::json!(median(list));
+    }
+    println!("{summary}");
+    Ok(())
+}
+
+/// A worker in `--live MODE`: starts its loop, then enqueues the run's activities (one
+/// recipient each) in that mode, and prints one JSON line when all are delivered.
+async fn live<S: Store, T: Transport>(
+    queue: Queue<S, T, StaticKeys>,
+    args: Args,
+    mode: String,
+) -> Result<()> {
+    let n = args.deliveries;
+    let items = soak_items(0..n, args.hosts);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // `SOAK_ENQUEUE_FIRST=1`: the worker starts only once everything is enqueued, to see what
+    // an enqueue costs on its own.
+    let enqueue_first = std::env::var_os("SOAK_ENQUEUE_FIRST").is_some();
+    let (go, started) = tokio::sync::oneshot::channel::<()>();
+    let mut go = Some(go);
+    if !enqueue_first && let Some(go) = go.take() {
+        let _ = go.send(());
+    }
+    let runner = tokio::spawn({
+        let queue = queue.clone();
+        async move {
+            let _ = started.await;
+            queue
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }
+    });
+    let start = Instant::now();
+    match mode.as_str() {
+        "batch" => {
+            queue.enqueue_batch(&items).await?;
+        }
+        "single" => {
+            for item in items {
+                queue.enqueue(item).await?;
+            }
+        }
+        "concurrent" => {
+            let callers = args.callers;
+            let mut shares: Vec<Vec<Enqueue>> = (0..callers).map(|_| Vec::new()).collect();
+            for (i, item) in items.into_iter().enumerate() {
+                shares[i % callers].push(item);
+            }
+            let tasks: Vec<_> = shares
+                .into_iter()
+                .map(|share| {
+                    let queue = queue.clone();
+                    tokio::spawn(async move {
+                        for item in share {
+                            queue.enqueue(item).await?;
+                        }
+                        anyhow::Ok(())
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await??;
+            }
+        }
+        other => bail!("unknown enqueue mode {other}"),
+    }
+    let enqueued = start.elapsed();
+    if let Some(go) = go.take() {
+        let _ = go.send(());
+    }
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while queue.metrics().delivered < n as u64 {
+        if Instant::now() > deadline {
+            bail!("not delivered within 10 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let _ = stop.send(());
+    runner.await??;
+    println!(
+        "{}",
+        serde_json::json!({
+            "mode": mode,
+            "callers": if mode == "concurrent" { args.callers } else { 1 },
+            "deliveries": n,
+            "enqueue_seconds": (enqueued.as_secs_f64() * 1000.0).round() / 1000.0,
+            "enqueues_per_sec": (n as f64 / enqueued.as_secs_f64()).round(),
+            "seconds": (seconds * 1000.0).round() / 1000.0,
+            "deliveries_per_sec": (n as f64 / seconds).round(),
+        })
+    );
     Ok(())
 }

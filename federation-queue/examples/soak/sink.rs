@@ -64,6 +64,9 @@ struct State {
     unique: HashSet<(String, String)>,
     total: u64,
     keep_requests: bool,
+    /// Requests being answered now, and the most at once, per host.
+    in_flight: HashMap<String, u64>,
+    most_in_flight: HashMap<String, u64>,
 }
 
 /// The sink.
@@ -140,6 +143,12 @@ impl Sink {
             .collect()
     }
 
+    /// The most requests for `host` this sink was answering at once.
+    pub fn most_in_flight(&self, host: &str) -> u64 {
+        let state = self.state.lock().unwrap();
+        state.most_in_flight.get(host).copied().unwrap_or(0)
+    }
+
     /// (total requests, unique (host, delivery id) pairs)
     pub fn counts(&self) -> (u64, u64) {
         let state = self.state.lock().unwrap();
@@ -162,12 +171,21 @@ async fn handle(
     let delivery_id = header("x-delivery-id");
     let signed = request.headers().contains_key("signature");
     let date = header("date");
+    {
+        let mut state = state.lock().unwrap();
+        let now = state.in_flight.entry(host.clone()).or_default();
+        *now += 1;
+        let now = *now;
+        let most = state.most_in_flight.entry(host.clone()).or_default();
+        *most = (*most).max(now);
+    }
     let body = request
         .into_body()
         .collect()
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
+    let answered = host.clone();
     let reply = {
         let mut state = state.lock().unwrap();
         state.total += 1;
@@ -195,6 +213,9 @@ async fn handle(
     };
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
+    }
+    if let Some(now) = state.lock().unwrap().in_flight.get_mut(&answered) {
+        *now = now.saturating_sub(1);
     }
     let mut response = Response::new(Full::new(Bytes::from_static(b"{}")));
     *response.status_mut() = StatusCode::from_u16(reply.status).unwrap();

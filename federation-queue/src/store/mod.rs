@@ -202,7 +202,7 @@ pub struct ClaimPlan {
 /// Plans a claim over `candidates` (due deliveries, oldest due first, only the oldest
 /// unfinished one of each ordering key and host), given the states of their hosts (a host
 /// absent from `hosts` is skipped: another worker holds it) and the live claims per host:
-/// which to claim (at most `request.limit`, at most `request.per_host_limit` in flight per
+/// which to claim (at most `request.limit`, at most `request.limit_for(host)` in flight per
 /// host, none on a blocked host, one probe on a half-open one), which host states to write and
 /// which hosts' deliveries to push back.
 pub fn plan_claim(
@@ -214,7 +214,6 @@ pub fn plan_claim(
     let mut plan = ClaimPlan::default();
     // Remaining allowance per host this round.
     let mut allowance: HashMap<&str, u64> = HashMap::new();
-    let per_host = u64::try_from(request.per_host_limit).unwrap_or(u64::MAX);
     for candidate in candidates {
         if plan.chosen.len() >= request.limit {
             break;
@@ -230,8 +229,12 @@ pub fn plan_claim(
                         plan.pushes.insert(candidate.host.clone(), until);
                         0
                     }
-                    Admission::Open => per_host
-                        .saturating_sub(in_flight.get(&candidate.host).copied().unwrap_or(0)),
+                    Admission::Open => {
+                        let per_host =
+                            u64::try_from(request.limit_for(&candidate.host)).unwrap_or(u64::MAX);
+                        per_host
+                            .saturating_sub(in_flight.get(&candidate.host).copied().unwrap_or(0))
+                    }
                     Admission::Probe => {
                         let mut probing = state.clone();
                         breaker::start_probe(&mut probing, request.now, request.lease);

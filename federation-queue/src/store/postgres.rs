@@ -291,58 +291,84 @@ impl Store for PostgresStore {
         now: SystemTime,
     ) -> Result<Vec<DeliveryId>, StoreError> {
         let now = to_ms(now);
+        let activities: Vec<&NewActivity> = activities
+            .iter()
+            .filter(|a| !a.deliveries.is_empty())
+            .collect();
+        if activities.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut tx = self
             .pool
             .begin()
             .await
             .map_err(StoreError::db("starting an enqueue"))?;
-        let mut ids = Vec::new();
-        let mut hosts: Vec<String> = Vec::new();
-        for activity in activities {
-            if activity.deliveries.is_empty() {
-                continue;
-            }
-            let activity_id: i64 = sqlx::query_scalar(
-                "INSERT INTO fq_activities (body, key_ref, ordering_key, created_at) \
-                 VALUES ($1, $2, $3, $4) RETURNING id",
-            )
-            .bind(activity.body.as_ref())
-            .bind(&activity.key_ref)
-            .bind(&activity.ordering_key)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(StoreError::db("storing an activity"))?;
-            let inboxes: Vec<&str> = activity
-                .deliveries
-                .iter()
-                .map(|d| d.inbox.as_str())
-                .collect();
-            let lanes: Vec<&str> = activity
-                .deliveries
-                .iter()
-                .map(|d| d.host.as_str())
-                .collect();
-            // One statement per activity; WITH ORDINALITY keeps the ids in recipient order.
-            let new_ids: Vec<i64> = sqlx::query_scalar(
-                "INSERT INTO fq_deliveries (activity_id, inbox, host, ordering_key, due_at, \
-                 enqueued_at) SELECT $1, t.inbox, t.host, $4, $5, $5 \
-                 FROM UNNEST($2::text[], $3::text[]) WITH ORDINALITY AS t(inbox, host, n) \
-                 ORDER BY t.n RETURNING id",
-            )
-            .bind(activity_id)
-            .bind(inboxes)
-            .bind(lanes)
-            .bind(&activity.ordering_key)
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(StoreError::db("storing deliveries"))?;
-            let mut new_ids = new_ids;
-            new_ids.sort_unstable();
-            ids.extend(new_ids.into_iter().map(DeliveryId));
-            hosts.extend(activity.deliveries.iter().map(|d| d.host.clone()));
+        // Three statements whatever the number of activities (a batch, or a group of
+        // enqueues written together): the activities, their deliveries, their hosts, each
+        // bound as arrays. WITH ORDINALITY keeps the rows in order, and identity values rise
+        // in the order rows are inserted, so the sorted ids are in the arrays' order.
+        let bodies: Vec<&[u8]> = activities.iter().map(|a| a.body.as_ref()).collect();
+        let key_refs: Vec<&str> = activities.iter().map(|a| a.key_ref.as_str()).collect();
+        let ordering_keys: Vec<Option<&str>> = activities
+            .iter()
+            .map(|a| a.ordering_key.as_deref())
+            .collect();
+        let mut activity_ids: Vec<i64> = sqlx::query_scalar(
+            "INSERT INTO fq_activities (body, key_ref, ordering_key, created_at) \
+             SELECT t.body, t.key_ref, t.ordering_key, $4 \
+             FROM UNNEST($1::bytea[], $2::text[], $3::text[]) \
+             WITH ORDINALITY AS t(body, key_ref, ordering_key, n) ORDER BY t.n RETURNING id",
+        )
+        .bind(bodies)
+        .bind(key_refs)
+        .bind(ordering_keys)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::db("storing activities"))?;
+        activity_ids.sort_unstable();
+        if activity_ids.len() != activities.len() {
+            return Err(StoreError::Decode {
+                operation: "the ids of new activities",
+                source: "fewer ids than rows inserted".into(),
+            });
         }
+        let mut of_activity: Vec<i64> = Vec::new();
+        let mut inboxes: Vec<&str> = Vec::new();
+        let mut lanes: Vec<&str> = Vec::new();
+        let mut keys: Vec<Option<&str>> = Vec::new();
+        for (activity, id) in activities.iter().zip(&activity_ids) {
+            for delivery in &activity.deliveries {
+                of_activity.push(*id);
+                inboxes.push(&delivery.inbox);
+                lanes.push(&delivery.host);
+                keys.push(activity.ordering_key.as_deref());
+            }
+        }
+        let mut hosts: Vec<&str> = lanes.clone();
+        let mut ids: Vec<i64> = sqlx::query_scalar(
+            "INSERT INTO fq_deliveries (activity_id, inbox, host, ordering_key, due_at, \
+             enqueued_at) SELECT t.activity_id, t.inbox, t.host, t.ordering_key, $5, $5 \
+             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[]) \
+             WITH ORDINALITY AS t(activity_id, inbox, host, ordering_key, n) \
+             ORDER BY t.n RETURNING id",
+        )
+        .bind(of_activity)
+        .bind(inboxes)
+        .bind(lanes)
+        .bind(keys)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::db("storing deliveries"))?;
+        ids.sort_unstable();
+        if ids.len() != hosts.len() {
+            return Err(StoreError::Decode {
+                operation: "the ids of new deliveries",
+                source: "fewer ids than rows inserted".into(),
+            });
+        }
+        let ids: Vec<DeliveryId> = ids.into_iter().map(DeliveryId).collect();
         hosts.sort_unstable();
         hosts.dedup();
         if !hosts.is_empty() {

@@ -15,13 +15,16 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use sqlx::{ConnectOptions, Connection, QueryBuilder, Row, Sqlite, Transaction};
+use tokio::sync::{Mutex, MutexGuard};
 
 use super::sql::{activity_row, host_from_columns, migrator, opt_ms, u32_column};
 use super::{
@@ -80,8 +83,46 @@ impl SqliteOptions {
 /// The SQLite store.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
-    writer: SqlitePool,
+    /// The one writer connection, taken in turn (tokio's mutex is fair: first come, first
+    /// served, so the worker's claims and the enqueues alternate and neither starves the
+    /// other). Not a pool of one: a pool tests every connection given back to it with a round
+    /// trip to sqlx's SQLite thread, from a task it spawns, before the next caller may have it;
+    /// that doubled the cost of a small enqueue. `None` once closed.
+    writer: Arc<Mutex<WriterState>>,
     reader: SqlitePool,
+}
+
+#[derive(Debug)]
+struct WriterState {
+    /// `None` once closed.
+    conn: Option<SqliteConnection>,
+    /// A transaction begun by a query of its own may have been left open (the query's future
+    /// was dropped before it answered): roll it back before anything else.
+    open_transaction: bool,
+}
+
+/// The writer connection, held.
+struct Writer<'a>(MutexGuard<'a, WriterState>);
+
+impl Writer<'_> {
+    fn conn(&mut self) -> Result<&mut SqliteConnection, StoreError> {
+        self.0.conn.as_mut().ok_or(StoreError::Database {
+            operation: "using a closed store",
+            source: sqlx::Error::PoolClosed,
+        })
+    }
+
+    /// Rolls back a transaction a query of its own may have left open (an error after its
+    /// `BEGIN`, or its future dropped); nothing to do if none is.
+    async fn roll_back(&mut self) {
+        if let Some(conn) = self.0.conn.as_mut() {
+            // "No transaction is active" is what this expects when all went well.
+            if let Err(error) = sqlx::query("ROLLBACK").execute(conn).await {
+                tracing::debug!(%error, "rolling back a transaction that may have been left open");
+            }
+        }
+        self.0.open_transaction = false;
+    }
 }
 
 impl SqliteStore {
@@ -111,55 +152,142 @@ impl SqliteStore {
             // further row. A claim reads up to a batch of rows, all of them kept: let them all
             // through at once (the channel grows only as far as the rows need).
             .row_buffer_size(ROW_CHANNEL_SIZE);
-        // An embedded database has no connection that can break under it: checking one at
-        // every acquire would only add a round trip to sqlx's SQLite thread per operation.
-        let writer = SqlitePoolOptions::new()
+        // Set-up runs on a pool of its own, closed after (sqlx's migrator takes a pool or a
+        // connection it acquires for itself).
+        let setup = SqlitePoolOptions::new()
             .max_connections(1)
-            .test_before_acquire(false)
             .connect_with(connect.clone())
             .await
             .map_err(StoreError::db("opening the database"))?;
-        migrator(MIGRATIONS).run(&writer).await?;
+        migrator(MIGRATIONS).run(&setup).await?;
         // Claims of a previous process are presumed dead: due again now (first in line).
         sqlx::query("UPDATE fq_deliveries SET state = 0, due_at = 0 WHERE state = 1")
-            .execute(&writer)
+            .execute(&setup)
             .await
             .map_err(StoreError::db("releasing the claims of a previous process"))?;
+        setup.close().await;
+        let writer = connect
+            .connect()
+            .await
+            .map_err(StoreError::db("opening the database"))?;
+        // An embedded database has no connection that can break under it: checking one at
+        // every acquire would only add a round trip to sqlx's SQLite thread per operation.
         let reader = SqlitePoolOptions::new()
             .max_connections(options.readers.max(1))
             .test_before_acquire(false)
             .connect_with(connect.read_only(true))
             .await
             .map_err(StoreError::db("opening the database for reading"))?;
-        Ok(Self { writer, reader })
+        Ok(Self {
+            writer: Arc::new(Mutex::new(WriterState {
+                conn: Some(writer),
+                open_transaction: false,
+            })),
+            reader,
+        })
     }
 
     /// Closes the connections.
     pub async fn close(&self) {
-        self.writer.close().await;
+        if let Some(writer) = self.writer.lock().await.conn.take() {
+            let _ = writer.close().await;
+        }
         self.reader.close().await;
+    }
+
+    async fn writer(&self) -> Writer<'_> {
+        let mut writer = Writer(self.writer.lock().await);
+        if writer.0.open_transaction {
+            writer.roll_back().await;
+        }
+        writer
     }
 }
 
-/// Runs an `INSERT … SELECT … FROM json_each(?2) ORDER BY key RETURNING id` (`now` is `?1`,
-/// `rows` the JSON array) and returns the new ids sorted. Rows are inserted in the array's
-/// order and SQLite gives each new row the largest id so far plus one, so the sorted ids are in
-/// the order of the array.
-async fn insert_rows(
-    tx: &mut Transaction<'_, Sqlite>,
-    sql: &'static str,
-    now: i64,
-    rows: String,
-    operation: &'static str,
-) -> Result<Vec<i64>, StoreError> {
-    let mut ids: Vec<i64> = sqlx::query_scalar(sql)
-        .bind(now)
-        .bind(rows)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(StoreError::db(operation))?;
-    ids.sort_unstable();
-    Ok(ids)
+/// The statements that store a chunk of activities (`?3`: body in hex, key reference, ordering key) and their
+/// deliveries (`?1`: the activity's index in the chunk, inbox, host, ordering key), registers
+/// their hosts, all at `?2`, and returns the ids of the new deliveries as one JSON array. One
+/// query of several statements: sqlx runs them in one message to its SQLite thread.
+///
+/// sqlx binds a statement's parameters from `?1` up to the largest it names, and takes any it
+/// does not name as the next argument in line, counting on from the statements before: past the
+/// last argument it stops binding. So every statement but the first names its parameters from
+/// `?1` without a gap (the deliveries, which give the hosts and the count of ids, are `?1`).
+///
+/// Every new row gets an id above all others (SQLite gives a new row the largest id so far
+/// plus one), so the chunk's activities hold the largest ids, in the array's order, and its
+/// deliveries too. Each delivery finds its activity by rank among those.
+macro_rules! enqueue_chunk_sql {
+    () => {
+        "\
+    INSERT INTO fq_activities (body, key_ref, ordering_key, created_at) \
+    SELECT unhex(value ->> 0), value ->> 1, value ->> 2, ?2 FROM json_each(?3) ORDER BY key; \
+    INSERT INTO fq_deliveries (activity_id, inbox, host, ordering_key, due_at, enqueued_at) \
+    SELECT ours.id, d.value ->> 1, d.value ->> 2, d.value ->> 3, ?2, ?2 \
+    FROM json_each(?1) AS d JOIN ( \
+        SELECT id, row_number() OVER (ORDER BY id) - 1 AS k \
+        FROM (SELECT id FROM fq_activities ORDER BY id DESC LIMIT json_array_length(?3))) \
+        AS ours \
+    ON ours.k = d.value ->> 0 ORDER BY d.key; \
+    INSERT INTO fq_hosts (host) SELECT DISTINCT value ->> 2 FROM json_each(?1) WHERE true \
+    ON CONFLICT DO NOTHING; \
+    SELECT json_group_array(id) FROM \
+    (SELECT id FROM fq_deliveries ORDER BY id DESC LIMIT json_array_length(?1))"
+    };
+}
+
+/// Stores a chunk of activities, inside a transaction (see `enqueue_chunk_sql`).
+const ENQUEUE_CHUNK_SQL: &str = enqueue_chunk_sql!();
+
+/// Stores a chunk of activities in a transaction of its own: one query from `BEGIN` to
+/// `COMMIT`.
+const ENQUEUE_ALONE_SQL: &str = concat!("BEGIN; ", enqueue_chunk_sql!(), "; COMMIT");
+
+/// The arguments of `enqueue_chunk_sql` for some activities.
+struct Chunk {
+    /// `?3`: body in hex (for SQLite's `unhex`), key reference, ordering key.
+    activities: String,
+    /// `?1`: the activity's index in the chunk, inbox, host, ordering key.
+    deliveries: String,
+    /// How many deliveries.
+    count: usize,
+}
+
+impl Chunk {
+    fn new(activities: &[&NewActivity]) -> Self {
+        let rows: Vec<(String, &str, Option<&str>)> = activities
+            .iter()
+            .map(|a| (hex(&a.body), a.key_ref.as_str(), a.ordering_key.as_deref()))
+            .collect();
+        let mut deliveries: Vec<(usize, &str, &str, Option<&str>)> = Vec::new();
+        for (k, activity) in activities.iter().enumerate() {
+            for d in &activity.deliveries {
+                deliveries.push((k, &d.inbox, &d.host, activity.ordering_key.as_deref()));
+            }
+        }
+        Self {
+            activities: json_array(&rows),
+            deliveries: json_array(&deliveries),
+            count: deliveries.len(),
+        }
+    }
+
+    /// The new deliveries' ids, in order, from the query's rows (the last is the JSON array
+    /// of ids).
+    fn ids(&self, texts: &[String]) -> Result<Vec<DeliveryId>, StoreError> {
+        let mut ids: Vec<i64> = match texts.last() {
+            Some(text) => json_rows(text, "the ids of new deliveries")?,
+            None => Vec::new(),
+        };
+        if ids.len() != self.count {
+            return Err(StoreError::Decode {
+                operation: "the ids of new rows",
+                source: "fewer ids than rows inserted".into(),
+            });
+        }
+        ids.sort_unstable();
+        Ok(ids.into_iter().map(DeliveryId).collect())
+    }
 }
 
 /// How many activities one enqueue statement carries.
@@ -339,78 +467,58 @@ impl Store for SqliteStore {
         now: SystemTime,
     ) -> Result<Vec<DeliveryId>, StoreError> {
         let now = to_ms(now);
-        let mut tx = self
-            .writer
-            .begin()
-            .await
-            .map_err(StoreError::db("starting an enqueue"))?;
         let activities: Vec<&NewActivity> = activities
             .iter()
             .filter(|a| !a.deliveries.is_empty())
             .collect();
-        let mut ids = Vec::new();
-        let mut hosts: Vec<&str> = Vec::new();
-        // A few statements per chunk of activities, however many there are: bodies (bytes)
-        // travel in the JSON array as hex.
-        for chunk in activities.chunks(ENQUEUE_CHUNK) {
-            let rows: Vec<(String, &str, Option<&str>)> = chunk
-                .iter()
-                .map(|a| (hex(&a.body), a.key_ref.as_str(), a.ordering_key.as_deref()))
-                .collect();
-            let activity_ids = insert_rows(
-                &mut tx,
-                "INSERT INTO fq_activities (body, key_ref, ordering_key, created_at) \
-                 SELECT unhex(value ->> 0), value ->> 1, value ->> 2, ?1 \
-                 FROM json_each(?2) ORDER BY key RETURNING id",
-                now,
-                json_array(&rows),
-                "storing activities",
-            )
-            .await?;
-            let rows: Vec<(i64, &str, &str, Option<&str>)> = chunk
-                .iter()
-                .zip(&activity_ids)
-                .flat_map(|(activity, id)| {
-                    activity.deliveries.iter().map(move |d| {
-                        (
-                            *id,
-                            d.inbox.as_str(),
-                            d.host.as_str(),
-                            activity.ordering_key.as_deref(),
-                        )
-                    })
-                })
-                .collect();
-            let new_ids = insert_rows(
-                &mut tx,
-                "INSERT INTO fq_deliveries (activity_id, inbox, host, ordering_key, due_at, \
-                 enqueued_at) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?1, ?1 \
-                 FROM json_each(?2) ORDER BY key RETURNING id",
-                now,
-                json_array(&rows),
-                "storing deliveries",
-            )
-            .await?;
-            if activity_ids.len() != chunk.len() || new_ids.len() != rows.len() {
-                return Err(StoreError::Decode {
-                    operation: "the ids of new rows",
-                    source: "fewer ids than rows inserted".into(),
-                });
-            }
-            ids.extend(new_ids.into_iter().map(DeliveryId));
-            hosts.extend(rows.iter().map(|(_, _, host, _)| *host));
+        if activities.is_empty() {
+            return Ok(Vec::new());
         }
-        hosts.sort_unstable();
-        hosts.dedup();
-        if !hosts.is_empty() {
-            sqlx::query(
-                "INSERT INTO fq_hosts (host) SELECT value FROM json_each(?1) WHERE true \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(json_array(&hosts))
-            .execute(&mut *tx)
+        let mut writer = self.writer().await;
+        // One chunk (the usual case: an enqueue, or a group of them): its transaction, from
+        // `BEGIN` to `COMMIT`, is one query, so one message to sqlx's SQLite thread and one
+        // back. Each such hand-off costs more than SQLite's own work when the cores are busy
+        // signing, and an enqueue took six of them (see `docs/federation-queue.md`).
+        if activities.len() <= ENQUEUE_CHUNK {
+            let chunk = Chunk::new(&activities);
+            // Until the query has answered, the transaction may be open: if this future is
+            // dropped meanwhile, the next user of the connection rolls it back.
+            writer.0.open_transaction = true;
+            let texts: Result<Vec<String>, sqlx::Error> = sqlx::query_scalar(ENQUEUE_ALONE_SQL)
+                .bind(&chunk.deliveries)
+                .bind(now)
+                .bind(&chunk.activities)
+                .fetch_all(writer.conn()?)
+                .await;
+            let texts = match texts {
+                Ok(texts) => {
+                    writer.0.open_transaction = false;
+                    texts
+                }
+                Err(error) => {
+                    writer.roll_back().await;
+                    return Err(StoreError::db("storing activities and deliveries")(error));
+                }
+            };
+            return chunk.ids(&texts);
+        }
+        let mut tx = writer
+            .conn()?
+            .begin()
             .await
-            .map_err(StoreError::db("registering hosts"))?;
+            .map_err(StoreError::db("starting an enqueue"))?;
+        let mut ids = Vec::with_capacity(activities.iter().map(|a| a.deliveries.len()).sum());
+        // A larger batch: one query per chunk of activities, in one transaction.
+        for activities in activities.chunks(ENQUEUE_CHUNK) {
+            let chunk = Chunk::new(activities);
+            let texts: Vec<String> = sqlx::query_scalar(ENQUEUE_CHUNK_SQL)
+                .bind(&chunk.deliveries)
+                .bind(now)
+                .bind(&chunk.activities)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StoreError::db("storing activities and deliveries"))?;
+            ids.extend(chunk.ids(&texts)?);
         }
         tx.commit()
             .await
@@ -422,8 +530,9 @@ impl Store for SqliteStore {
         if request.limit == 0 {
             return Ok(Vec::new());
         }
-        let mut tx = self
-            .writer
+        let mut writer = self.writer().await;
+        let mut tx = writer
+            .conn()?
             .begin()
             .await
             .map_err(StoreError::db("starting a claim"))?;
@@ -443,8 +552,9 @@ impl Store for SqliteStore {
         if completions.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self
-            .writer
+        let mut writer = self.writer().await;
+        let mut tx = writer
+            .conn()?
             .begin()
             .await
             .map_err(StoreError::db("starting a completion"))?;
@@ -461,8 +571,9 @@ impl Store for SqliteStore {
         policy: &BreakerPolicy,
         request: &ClaimRequest,
     ) -> Result<(Vec<HostChange>, Vec<ClaimedDelivery>), StoreError> {
-        let mut tx = self
-            .writer
+        let mut writer = self.writer().await;
+        let mut tx = writer
+            .conn()?
             .begin()
             .await
             .map_err(StoreError::db("starting a completion and claim"))?;
@@ -483,13 +594,14 @@ impl Store for SqliteStore {
     }
 
     async fn expire(&self, cutoff: SystemTime, now: SystemTime) -> Result<u64, StoreError> {
+        let mut writer = self.writer().await;
         let result = sqlx::query(
             "UPDATE fq_deliveries SET state = 2, dead_reason = 'expired', died_at = ?1 \
              WHERE enqueued_at < ?2 AND (state = 0 OR (state = 1 AND due_at <= ?1))",
         )
         .bind(to_ms(now))
         .bind(to_ms(cutoff))
-        .execute(&self.writer)
+        .execute(writer.conn()?)
         .await
         .map_err(StoreError::db("expiring old deliveries"))?;
         Ok(result.rows_affected())
@@ -541,17 +653,19 @@ impl Store for SqliteStore {
                 separated.push_unseparated(")");
             }
         }
+        let mut writer = self.writer().await;
         let result = builder
             .build()
-            .execute(&self.writer)
+            .execute(writer.conn()?)
             .await
             .map_err(StoreError::db("requeuing dead letters"))?;
         Ok(result.rows_affected())
     }
 
     async fn purge_dead(&self, cutoff: SystemTime) -> Result<u64, StoreError> {
-        let mut tx = self
-            .writer
+        let mut writer = self.writer().await;
+        let mut tx = writer
+            .conn()?
             .begin()
             .await
             .map_err(StoreError::db("starting a purge"))?;
@@ -585,8 +699,9 @@ impl Store for SqliteStore {
     }
 
     async fn mark_host_available(&self, host: &str, now: SystemTime) -> Result<bool, StoreError> {
-        let mut tx = self
-            .writer
+        let mut writer = self.writer().await;
+        let mut tx = writer
+            .conn()?
             .begin()
             .await
             .map_err(StoreError::db("starting a host reset"))?;

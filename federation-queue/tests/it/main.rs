@@ -17,6 +17,7 @@ mod sink;
 mod outside_memory;
 
 mod batching;
+mod concurrency;
 mod conformance;
 mod crash;
 mod faults;
