@@ -1,17 +1,21 @@
 //! What the instance does with activities: those its users POST to their outboxes
 //! (client-to-server) and those other servers deliver to its inboxes.
 
-use activitypub_core::{ActivityType, AnyObject, OneOrMany, PUBLIC};
-use anyhow::{Context, Result, anyhow, bail};
+use activitypub_core::{ActivityType, AnyObject, Iri, OneOrMany, PUBLIC};
+use anyhow::{Result, anyhow, bail};
 use federation::fetch::FetchBudget;
 use federation::inbox::{Dispatcher, HandlerError, Incoming, IncomingObject};
+use federation::keys::KeyCache;
+use federation::outbox::Outbox;
 use federation::sanitize::{plain_text, sanitize_html as sanitize};
+use instance_state::InstanceState;
+use instance_state::handlers::{Social, social_handlers};
 use instance_state::objects::without_hidden_recipients;
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 use url::Url;
 
-use crate::app::{INSTANCE_ACTOR, Instance, context, rfc3339, unix};
+use crate::app::{ErasedQueue, INSTANCE_ACTOR, Instance, context, rfc3339, unix};
 use crate::db::{EventLock, ObjectRow, Participation, now};
 
 /// A client's request that cannot be carried out, with the status to answer.
@@ -1175,38 +1179,14 @@ fn failed(error: anyhow::Error) -> HandlerError {
     HandlerError::Failed(error.into())
 }
 
-/// The handlers the inbox dispatches to.
+/// The handlers the inbox dispatches to: instance-state's for the social graph (`Follow`,
+/// `Accept` and `Reject` of follows, `Undo` of a follow, `Block`, `Flag`, an actor's own
+/// `Update` and `Delete`), which hand the rest of their types to [`Social::unhandled`]; the
+/// instance's for events, comments, participation and groups.
 pub(crate) fn dispatcher() -> Dispatcher<Instance> {
-    Dispatcher::new()
-        .on_actor_gone(|app: Instance, actor| async move {
-            app.db()
-                .forget_remote_actor(actor.as_str())
-                .await
-                .map_err(failed)?;
-            app.keys().invalidate(actor.as_str());
-            info!(%actor, "actor gone");
-            Ok(())
-        })
-        .on(ActivityType::Follow, |app: Instance, incoming| async move {
-            app.on_follow(incoming).await.map_err(failed)
-        })
-        .on(ActivityType::Accept, |app: Instance, incoming| async move {
-            app.on_answer(incoming, true).await.map_err(failed)
-        })
-        .on(ActivityType::Reject, |app: Instance, incoming| async move {
-            app.on_answer(incoming, false).await.map_err(failed)
-        })
-        .on(ActivityType::Undo, |app: Instance, incoming| async move {
-            app.on_undo(incoming).await.map_err(failed)
-        })
+    social_handlers(Dispatcher::new())
         .on(ActivityType::Create, |app: Instance, incoming| async move {
             app.on_create_or_update(incoming).await.map_err(failed)
-        })
-        .on(ActivityType::Update, |app: Instance, incoming| async move {
-            app.on_create_or_update(incoming).await.map_err(failed)
-        })
-        .on(ActivityType::Delete, |app: Instance, incoming| async move {
-            app.on_delete(incoming).await.map_err(failed)
         })
         .on(ActivityType::Announce, |app: Instance, incoming| async move {
             app.on_announce(incoming).await.map_err(failed)
@@ -1222,69 +1202,52 @@ pub(crate) fn dispatcher() -> Dispatcher<Instance> {
         })
 }
 
-impl Instance {
-    async fn on_follow(&self, incoming: Incoming) -> Result<()> {
-        let Some(target) = incoming.object.id() else {
-            return Ok(());
-        };
-        let Some(local) = self.local_actor_name(target.as_str()) else {
-            debug!(%target, "a Follow of someone else");
-            return Ok(());
-        };
-        if self.db().actor(&local).await?.is_none() {
-            return Ok(());
-        }
-        let follow_id = incoming
-            .activity
-            .props
-            .id
-            .as_ref()
-            .map(ToString::to_string)
-            .context("a Follow without an id cannot be accepted")?;
-        let follower = incoming.actor.to_string();
-        self.db()
-            .add_follower(&local, &follower, &follow_id)
-            .await?;
-        self.remember_actor(&incoming.actor).await;
-        // The Follow restated in our words (as Mastodon does), not the received body: that was
-        // written against the sender's `@context` and may carry its proof or LD signature, which
-        // no longer verify once embedded here (Fedify sends both).
-        let follow = json!({
-            "id": follow_id,
-            "type": "Follow",
-            "actor": follower,
-            "object": target.as_str(),
-        });
-        let accept = self.activity(
-            "Accept",
-            target.as_str(),
-            follow,
-            json!([follower]),
-            json!([]),
-        );
-        self.publish(&local, accept, None).await?;
-        info!(%follower, %local, "follow accepted");
-        Ok(())
+impl Social for Instance {
+    type Queue = ErasedQueue;
+
+    fn state(&self) -> &InstanceState {
+        self.db().state()
     }
 
-    /// `Accept` or `Reject` of one of our Follows or Joins.
+    fn outbox(&self) -> &Outbox<ErasedQueue> {
+        &self.0.outbox
+    }
+
+    fn keys(&self) -> Option<&KeyCache> {
+        Some(&self.0.keys)
+    }
+
+    /// What is the instance's among the types the social handlers take: the answer to a Join
+    /// or an invitation, the Undo of a Join, the Delete of an event or a comment, the Update
+    /// of an event or a comment.
+    async fn unhandled(&self, incoming: Incoming) -> Result<(), HandlerError> {
+        match incoming.activity.kind {
+            ActivityType::Accept => self.on_answer(incoming, true).await,
+            ActivityType::Reject => self.on_answer(incoming, false).await,
+            ActivityType::Undo => self.on_undo(incoming).await,
+            ActivityType::Delete => self.on_delete(incoming).await,
+            ActivityType::Update => self.on_create_or_update(incoming).await,
+            _ => Ok(()),
+        }
+        .map_err(failed)
+    }
+
+    /// A remote actor was deleted (instance-state forgot its follows and name): its
+    /// participations and memberships go too.
+    async fn actor_deleted(&self, actor: &Iri) -> Result<(), HandlerError> {
+        self.db()
+            .forget_participant(actor.as_str())
+            .await
+            .map_err(failed)
+    }
+}
+
+impl Instance {
     async fn on_answer(&self, incoming: Incoming, accepted: bool) -> Result<()> {
         let Some(object) = incoming.object.id() else {
             return Ok(());
         };
         let state = if accepted { "accepted" } else { "rejected" };
-        if let Some(target) = self.db().following_target(object.as_str()).await? {
-            // Only the followed actor answers a Follow.
-            if target != incoming.actor.as_str() {
-                warn!(actor = %incoming.actor, follow = %object, "an answer to someone else's Follow; ignored");
-                return Ok(());
-            }
-            self.db()
-                .set_following_state(object.as_str(), state)
-                .await?;
-            info!(follow = %object, state, "follow answered");
-            return Ok(());
-        }
         if let Some(mut participation) = self.db().participation_by_join(object.as_str()).await? {
             if self
                 .on_invitation_answer(&participation, incoming.actor.as_str(), accepted)
@@ -1310,15 +1273,6 @@ impl Instance {
     async fn on_undo(&self, incoming: Incoming) -> Result<()> {
         let actor = incoming.actor.to_string();
         match incoming.object.object() {
-            Some(AnyObject::Activity(inner)) if inner.kind == ActivityType::Follow => {
-                if let Some(target) = inner
-                    .object_id()
-                    .and_then(|t| self.local_actor_name(t.as_str()))
-                {
-                    self.db().remove_follower(&target, &actor).await?;
-                    info!(%actor, %target, "unfollowed");
-                }
-            }
             Some(AnyObject::Activity(inner)) if inner.kind == ActivityType::Join => {
                 if let Some(event) = inner.object_id()
                     && let Some(event) = self.event(event.as_str()).await?
@@ -1326,13 +1280,7 @@ impl Instance {
                     self.process_leave(event, &actor).await?;
                 }
             }
-            _ => {
-                // An Undo naming a Follow by id.
-                if let Some(id) = incoming.object.id() {
-                    let _ = id;
-                    debug!("an Undo of something unknown");
-                }
-            }
+            _ => debug!("an Undo of something unknown"),
         }
         Ok(())
     }
@@ -1467,15 +1415,10 @@ impl Instance {
         let Some(id) = incoming.object.id() else {
             return Ok(());
         };
-        if id == &incoming.actor {
-            self.db().forget_remote_actor(id.as_str()).await?;
-            self.keys().invalidate(id.as_str());
-            info!(actor = %id, "actor deleted");
-            return Ok(());
-        }
+        // Instance-state made it a Tombstone already: the event or comment leaves the
+        // instance's tables.
         if let Some(mut row) = self.db().object(id.as_str()).await?
             && !row.local
-            && !row.deleted
         {
             row.deleted = true;
             row.updated = now();

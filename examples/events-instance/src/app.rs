@@ -95,9 +95,10 @@ pub(crate) struct Settings {
     pub(crate) name: String,
 }
 
-/// Enqueues on whatever store the queue runs on.
+/// Enqueues on whatever store the queue runs on. Public only as the queue of the instance's
+/// `instance_state::handlers::Social` implementation; not nameable outside the crate.
 #[derive(Clone)]
-pub(crate) struct ErasedQueue(EnqueueFn);
+pub struct ErasedQueue(EnqueueFn);
 
 /// A boxed `enqueue`.
 type EnqueueFn = Arc<dyn Fn(Enqueue) -> EnqueueFuture + Send + Sync>;

@@ -362,15 +362,9 @@ impl Db {
         Ok(())
     }
 
-    pub(crate) async fn remove_follower(&self, local: &str, follower: &str) -> Result<bool> {
-        let local = self.state.actor_id(local);
-        Ok(self.state.remove_follow(follower, local.as_str()).await?)
-    }
-
-    /// Forgets `actor` (it was deleted): its follows both ways and its name (instance-state),
-    /// its participations and memberships.
-    pub(crate) async fn forget_remote_actor(&self, actor: &str) -> Result<()> {
-        self.state.forget_remote_actor(actor).await?;
+    /// Forgets the participations and memberships of `actor` (it was deleted; instance-state
+    /// forgot its follows and its name).
+    pub(crate) async fn forget_participant(&self, actor: &str) -> Result<()> {
         for statement in [
             "DELETE FROM ev_event_participations WHERE actor = $1",
             "DELETE FROM ev_group_members WHERE actor = $1",
@@ -383,32 +377,64 @@ impl Db {
         Ok(())
     }
 
+    /// The accepted followers of local actor `local`, newest first.
     pub(crate) async fn followers(
         &self,
         local: &str,
         offset: i64,
         limit: i64,
     ) -> Result<Vec<String>> {
-        let local = self.state.actor_id(local);
-        let follows = self
-            .state
-            .followers(
-                local.as_str(),
-                FollowState::Accepted,
-                u64::try_from(offset).unwrap_or(0),
-                u64::try_from(limit).unwrap_or(0),
-            )
-            .await?;
-        Ok(follows.into_iter().map(|f| f.follower).collect())
+        self.accepted_follows(local, true, offset, limit).await
     }
 
+    /// The actors local actor `local` follows (accepted), newest first.
+    pub(crate) async fn following(
+        &self,
+        local: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<String>> {
+        self.accepted_follows(local, false, offset, limit).await
+    }
+
+    /// The other sides of the accepted follows of local actor `local`: its followers, or whom
+    /// it follows.
+    async fn accepted_follows(
+        &self,
+        local: &str,
+        followers: bool,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<String>> {
+        let local = self.state.actor_id(local);
+        let offset = u64::try_from(offset).unwrap_or(0);
+        let limit = u64::try_from(limit).unwrap_or(0);
+        let state = FollowState::Accepted;
+        Ok(if followers {
+            let follows = self.state.followers(local.as_str(), state, offset, limit);
+            follows.await?.into_iter().map(|f| f.follower).collect()
+        } else {
+            let follows = self.state.following(local.as_str(), state, offset, limit);
+            follows.await?.into_iter().map(|f| f.followed).collect()
+        })
+    }
+
+    /// How many accepted followers local actor `local` has.
     pub(crate) async fn follower_count(&self, local: &str) -> Result<i64> {
         let local = self.state.actor_id(local);
-        let n = self
-            .state
-            .follower_count(local.as_str(), FollowState::Accepted)
-            .await?;
-        Ok(i64::try_from(n)?)
+        let state = FollowState::Accepted;
+        Ok(i64::try_from(
+            self.state.follower_count(local.as_str(), state).await?,
+        )?)
+    }
+
+    /// How many actors local actor `local` follows (accepted).
+    pub(crate) async fn following_count(&self, local: &str) -> Result<i64> {
+        let local = self.state.actor_id(local);
+        let state = FollowState::Accepted;
+        Ok(i64::try_from(
+            self.state.following_count(local.as_str(), state).await?,
+        )?)
     }
 
     pub(crate) async fn set_following(
@@ -425,31 +451,6 @@ impl Db {
         Ok(())
     }
 
-    /// Sets the state of the follow `follow_id` of a local actor; `false` if there is none.
-    pub(crate) async fn set_following_state(&self, follow_id: &str, state: &str) -> Result<bool> {
-        let Some(follow) = self.state.follow_by_id(follow_id).await? else {
-            return Ok(false);
-        };
-        if self.state.local_name(&follow.follower).is_none() {
-            return Ok(false);
-        }
-        Ok(self
-            .state
-            .set_follow_state(&follow.follower, &follow.followed, follow_state(state)?)
-            .await?
-            .is_some())
-    }
-
-    /// The target of the follow `follow_id` of a local actor.
-    pub(crate) async fn following_target(&self, follow_id: &str) -> Result<Option<String>> {
-        Ok(self
-            .state
-            .follow_by_id(follow_id)
-            .await?
-            .filter(|f| self.state.local_name(&f.follower).is_some())
-            .map(|f| f.followed))
-    }
-
     pub(crate) async fn following_state(
         &self,
         local: &str,
@@ -461,34 +462,6 @@ impl Db {
             .follow(local.as_str(), target)
             .await?
             .map(|f| f.state.as_str().to_owned()))
-    }
-
-    pub(crate) async fn following(
-        &self,
-        local: &str,
-        offset: i64,
-        limit: i64,
-    ) -> Result<Vec<String>> {
-        let local = self.state.actor_id(local);
-        let follows = self
-            .state
-            .following(
-                local.as_str(),
-                FollowState::Accepted,
-                u64::try_from(offset).unwrap_or(0),
-                u64::try_from(limit).unwrap_or(0),
-            )
-            .await?;
-        Ok(follows.into_iter().map(|f| f.followed).collect())
-    }
-
-    pub(crate) async fn following_count(&self, local: &str) -> Result<i64> {
-        let local = self.state.actor_id(local);
-        let n = self
-            .state
-            .following_count(local.as_str(), FollowState::Accepted)
-            .await?;
-        Ok(i64::try_from(n)?)
     }
 
     /// The scope of `actor` (local or remote): instance-state's (itself, the followers

@@ -69,32 +69,38 @@ pub(crate) async fn run(state: &InstanceState) -> Result<()> {
         }
     }
     actors(state).await?;
-    for row in sqlx::query("SELECT local_name, follower, follow_id FROM ev_followers")
-        .fetch_all(pool)
-        .await?
-    {
-        let local = state.actor_id(&row.try_get::<String, _>("local_name")?);
-        let follower: String = row.try_get("follower")?;
-        let follow_id: String = row.try_get("follow_id")?;
-        state
-            .put_follow(&follower, local.as_str(), &follow_id, FollowState::Accepted)
-            .await?;
-    }
-    for row in sqlx::query("SELECT local_name, target, follow_id, state FROM ev_following")
-        .fetch_all(pool)
-        .await?
-    {
-        let local = state.actor_id(&row.try_get::<String, _>("local_name")?);
-        let target: String = row.try_get("target")?;
-        let follow_id: String = row.try_get("follow_id")?;
-        let follow_state = match row.try_get::<String, _>("state")?.as_str() {
-            "accepted" => FollowState::Accepted,
-            "rejected" => FollowState::Rejected,
-            _ => FollowState::Pending,
-        };
-        state
-            .put_follow(local.as_str(), &target, &follow_id, follow_state)
-            .await?;
+    // Followers (accepted) and following (in the state they had): both in instance-state's
+    // follows, by actor id.
+    for (sql, local_follows) in [
+        (
+            "SELECT local_name, follower AS other, follow_id, 'accepted' AS state FROM ev_followers",
+            false,
+        ),
+        (
+            "SELECT local_name, target AS other, follow_id, state FROM ev_following",
+            true,
+        ),
+    ] {
+        for row in sqlx::query(sql).fetch_all(pool).await? {
+            let local = state
+                .actor_id(&row.try_get::<String, _>("local_name")?)
+                .to_string();
+            let other: String = row.try_get("other")?;
+            let (follower, followed) = if local_follows {
+                (&local, &other)
+            } else {
+                (&other, &local)
+            };
+            let follow_state = match row.try_get::<String, _>("state")?.as_str() {
+                "accepted" => FollowState::Accepted,
+                "rejected" => FollowState::Rejected,
+                _ => FollowState::Pending,
+            };
+            let follow_id: String = row.try_get("follow_id")?;
+            state
+                .put_follow(follower, followed, &follow_id, follow_state)
+                .await?;
+        }
     }
     objects(state).await?;
     for row in sqlx::query("SELECT document FROM ev_activities ORDER BY published, id")

@@ -2,20 +2,16 @@
 //! (in its own order, with `Scope::condition`), and a document read and replaced inside its
 //! own transaction, the addressing kept.
 
-use instance_state::InstanceState;
 use instance_state::conformance::{BASE, ManualClock, options};
 use instance_state::objects::{PUBLIC, Scope};
 use serde_json::json;
 
-use crate::support::{remove_db, temp_db};
+use crate::support::{remove_db, sqlite_at};
 
 #[tokio::test]
 async fn objects_in_the_apps_order_and_documents_read_and_replaced_under_its_lock() {
-    let path = temp_db("app_objects");
     let clock = ManualClock::new();
-    let state = InstanceState::open(path.to_str().unwrap(), options(&clock))
-        .await
-        .unwrap();
+    let (state, path) = sqlite_at("app_objects", options(&clock)).await;
     let alice = format!("{BASE}/actors/alice");
     let public = format!("{BASE}/events/1");
     let private = format!("{BASE}/events/2");

@@ -55,10 +55,16 @@ pub fn remove_db(path: &std::path::Path) {
 
 /// A state on a fresh SQLite file.
 pub async fn sqlite(test: &str, options: Options) -> InstanceState {
+    sqlite_at(test, options).await.0
+}
+
+/// A state on a fresh SQLite file, and the file's path (to remove it with [`remove_db`]).
+pub async fn sqlite_at(test: &str, options: Options) -> (InstanceState, PathBuf) {
     let path = temp_db(test);
-    InstanceState::open(path.to_str().unwrap(), options)
+    let state = InstanceState::open(path.to_str().unwrap(), options)
         .await
-        .unwrap()
+        .unwrap();
+    (state, path)
 }
 
 /// The URL of a fresh schema on the PostgreSQL server `url` (its connections' search path).

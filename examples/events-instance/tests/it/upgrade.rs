@@ -52,113 +52,70 @@ struct Before {
     base_url: String,
     /// Actor name → the PEM of its RSA public key.
     actors: BTreeMap<String, String>,
-    /// (local name, follower).
-    followers: Vec<(String, String)>,
-    /// (local name, target, state).
-    following: Vec<(String, String, String)>,
+    /// [local name, follower].
+    followers: Vec<Vec<String>>,
+    /// [local name, target, state].
+    following: Vec<Vec<String>>,
     /// Object id → whether it was public (its audience held the public collection).
     objects: BTreeMap<String, bool>,
-    /// (event, actor, state).
-    participations: Vec<(String, String, String)>,
-    /// (group, member, role).
-    members: Vec<(String, String, String)>,
+    /// [event, actor, state].
+    participations: Vec<Vec<String>>,
+    /// [group, member, role].
+    members: Vec<Vec<String>>,
     processed: i64,
-    remote_actors: Vec<String>,
+    /// [id].
+    remote_actors: Vec<Vec<String>>,
 }
 
-async fn before(pool: &AnyPool) -> Before {
-    let strings = |rows: Vec<sqlx::any::AnyRow>, columns: &[&str]| -> Vec<Vec<String>> {
-        rows.iter()
-            .map(|r| columns.iter().map(|c| r.get::<String, _>(*c)).collect())
-            .collect()
-    };
-    let base_url: String = sqlx::query("SELECT value FROM ev_settings WHERE name = 'base_url'")
-        .fetch_one(pool)
-        .await
-        .unwrap()
-        .get("value");
-    let mut actors = BTreeMap::new();
-    for row in sqlx::query("SELECT name, rsa_key FROM ev_actors")
+/// The rows `sql` selects, every column read as text.
+async fn texts(pool: &AnyPool, sql: &'static str) -> Vec<Vec<String>> {
+    sqlx::query(sql)
         .fetch_all(pool)
         .await
         .unwrap()
-    {
-        let key = SigningKey::from_pem(&row.get::<String, _>("rsa_key")).unwrap();
-        actors.insert(
-            row.get::<String, _>("name"),
-            key.verifying_key().to_spki_pem().unwrap(),
-        );
+        .iter()
+        .map(|row| (0..row.len()).map(|i| row.get::<String, _>(i)).collect())
+        .collect()
+}
+
+async fn before(pool: &AnyPool) -> Before {
+    let base_url = texts(
+        pool,
+        "SELECT value FROM ev_settings WHERE name = 'base_url'",
+    )
+    .await[0][0]
+        .clone();
+    let mut actors = BTreeMap::new();
+    for row in texts(pool, "SELECT name, rsa_key FROM ev_actors").await {
+        let key = SigningKey::from_pem(&row[1]).unwrap();
+        actors.insert(row[0].clone(), key.verifying_key().to_spki_pem().unwrap());
     }
-    let query = |sql: &'static str| sqlx::query(sql).fetch_all(pool);
-    let followers = strings(
-        query("SELECT local_name, follower FROM ev_followers")
-            .await
-            .unwrap(),
-        &["local_name", "follower"],
-    )
-    .into_iter()
-    .map(|r| (r[0].clone(), r[1].clone()))
-    .collect();
-    let following = strings(
-        query("SELECT local_name, target, state FROM ev_following")
-            .await
-            .unwrap(),
-        &["local_name", "target", "state"],
-    )
-    .into_iter()
-    .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
-    .collect();
     let mut objects = BTreeMap::new();
-    for row in query(
+    for row in sqlx::query(
         "SELECT id, (SELECT COUNT(*) FROM ev_audience a WHERE a.object = ev_objects.id
             AND a.address = 'https://www.w3.org/ns/activitystreams#Public') AS public
          FROM ev_objects",
     )
+    .fetch_all(pool)
     .await
     .unwrap()
     {
         objects.insert(row.get::<String, _>("id"), row.get::<i64, _>("public") > 0);
     }
-    let participations = strings(
-        query("SELECT event, actor, state FROM ev_participations")
-            .await
-            .unwrap(),
-        &["event", "actor", "state"],
-    )
-    .into_iter()
-    .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
-    .collect();
-    let members = strings(
-        query("SELECT group_name, actor, role FROM ev_members")
-            .await
-            .unwrap(),
-        &["group_name", "actor", "role"],
-    )
-    .into_iter()
-    .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
-    .collect();
-    let processed = sqlx::query("SELECT COUNT(*) AS n FROM ev_processed")
-        .fetch_one(pool)
-        .await
-        .unwrap()
-        .get("n");
-    let remote_actors = strings(
-        query("SELECT id FROM ev_remote_actors").await.unwrap(),
-        &["id"],
-    )
-    .into_iter()
-    .map(|r| r[0].clone())
-    .collect();
     Before {
         base_url,
         actors,
-        followers,
-        following,
+        followers: texts(pool, "SELECT local_name, follower FROM ev_followers").await,
+        following: texts(pool, "SELECT local_name, target, state FROM ev_following").await,
         objects,
-        participations,
-        members,
-        processed,
-        remote_actors,
+        participations: texts(pool, "SELECT event, actor, state FROM ev_participations").await,
+        members: texts(pool, "SELECT group_name, actor, role FROM ev_members").await,
+        processed: sqlx::query("SELECT COUNT(*) AS n FROM ev_processed")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .get("n"),
+        remote_actors: texts(pool, "SELECT id FROM ev_remote_actors").await,
     }
 }
 
@@ -198,7 +155,10 @@ async fn finds_everything(running: &Running, before: &Before) {
         );
     }
     // Follows both ways.
-    for (local, follower) in &before.followers {
+    for row in &before.followers {
+        let [local, follower] = row.as_slice() else {
+            panic!("{row:?}")
+        };
         assert!(
             instance
                 .followers_of(local)
@@ -208,7 +168,10 @@ async fn finds_everything(running: &Running, before: &Before) {
             "{follower} follows {local}"
         );
     }
-    for (local, target, state) in &before.following {
+    for row in &before.following {
+        let [local, target, state] = row.as_slice() else {
+            panic!("{row:?}")
+        };
         assert_eq!(
             instance
                 .following_state(local, target)
@@ -234,7 +197,10 @@ async fn finds_everything(running: &Running, before: &Before) {
         }
     }
     // Participations (and the counts they make), members.
-    for (event, actor, state) in &before.participations {
+    for row in &before.participations {
+        let [event, actor, state] = row.as_slice() else {
+            panic!("{row:?}")
+        };
         assert_eq!(
             instance
                 .participation_state(event, actor)
@@ -245,7 +211,10 @@ async fn finds_everything(running: &Running, before: &Before) {
         );
         assert_eq!(instance.participant_count(event).await.unwrap(), Some(1));
     }
-    for (group, member, role) in &before.members {
+    for row in &before.members {
+        let [group, member, role] = row.as_slice() else {
+            panic!("{row:?}")
+        };
         assert_eq!(
             instance
                 .member_role(group, member)
@@ -259,7 +228,8 @@ async fn finds_everything(running: &Running, before: &Before) {
         instance.processed_activities().await.unwrap(),
         before.processed
     );
-    for id in &before.remote_actors {
+    for row in &before.remote_actors {
+        let id = &row[0];
         assert!(instance.remote_actor(id).await.unwrap().is_some(), "{id}");
     }
 }
