@@ -749,8 +749,9 @@ impl Instance {
             if self.db().actor(&local).await?.is_none() {
                 return Err(ClientError::NotFound(format!("no actor {target}")));
             }
+            // Between two actors of this instance the follow is decided here: one row of
+            // instance-state's follows, both its followers and its following.
             self.db().put_activity(&activity).await?;
-            self.db().add_follower(&local, me, &follow_id).await?;
             self.db()
                 .set_following(name, &target, &follow_id, "accepted")
                 .await?;

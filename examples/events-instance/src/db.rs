@@ -349,19 +349,6 @@ impl Db {
 
     // --- followers and following (instance-state's follows, by the local actor's name)
 
-    pub(crate) async fn add_follower(
-        &self,
-        local: &str,
-        follower: &str,
-        follow_id: &str,
-    ) -> Result<()> {
-        let local = self.state.actor_id(local);
-        self.state
-            .put_follow(follower, local.as_str(), follow_id, FollowState::Accepted)
-            .await?;
-        Ok(())
-    }
-
     /// Forgets the participations and memberships of `actor` (it was deleted; instance-state
     /// forgot its follows and its name).
     pub(crate) async fn forget_participant(&self, actor: &str) -> Result<()> {
