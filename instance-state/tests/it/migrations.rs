@@ -5,7 +5,7 @@ use instance_state::InstanceState;
 use instance_state::actors::ActorKind;
 use instance_state::conformance::{ManualClock, actor, options};
 
-use crate::support::{postgres_schema, postgres_url, remove_db, temp_db};
+use crate::support::{postgres_schema, postgres_url, remove_db, sqlite_at, temp_db};
 
 async fn reopens_with_everything(location: &str) {
     let clock = ManualClock::new();
@@ -56,11 +56,9 @@ async fn a_bad_location_is_an_error() {
 
 #[tokio::test]
 async fn an_apps_migrations_keep_their_own_table() {
-    let path = temp_db("app_migrations");
     let clock = ManualClock::new();
-    let state = InstanceState::open(path.to_str().unwrap(), options(&clock))
-        .await
-        .unwrap();
+    let (state, path) = sqlite_at("app_migrations", options(&clock)).await;
+    let own = state.schema_versions().await.unwrap();
     const APP: &[(i64, &str, &str)] = &[
         (1, "things", "CREATE TABLE app_things (id TEXT PRIMARY KEY)"),
         (2, "more", "ALTER TABLE app_things ADD COLUMN n BIGINT"),
@@ -74,7 +72,7 @@ async fn an_apps_migrations_keep_their_own_table() {
         .await
         .unwrap();
     // The crate's own record is untouched by the app's.
-    assert_eq!(state.schema_versions().await.unwrap(), [1]);
+    assert_eq!(state.schema_versions().await.unwrap(), own);
     let versions: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM app_migrations ORDER BY version")
             .fetch_all(state.pool())
