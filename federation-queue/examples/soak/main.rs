@@ -971,6 +971,8 @@ async fn live<S: Store, T: Transport>(
                 .await
         }
     });
+    // How long each `enqueue` of the single caller took.
+    let mut latencies: Vec<Duration> = Vec::with_capacity(n);
     let start = Instant::now();
     match mode.as_str() {
         "batch" => {
@@ -978,7 +980,9 @@ async fn live<S: Store, T: Transport>(
         }
         "single" => {
             for item in items {
+                let at = Instant::now();
                 queue.enqueue(item).await?;
+                latencies.push(at.elapsed());
             }
         }
         "concurrent" => {
@@ -1019,9 +1023,19 @@ async fn live<S: Store, T: Transport>(
     let seconds = start.elapsed().as_secs_f64();
     let _ = stop.send(());
     runner.await??;
+    latencies.sort_unstable();
+    let quantile = |q: f64| {
+        let i = ((latencies.len().saturating_sub(1)) as f64 * q) as usize;
+        latencies
+            .get(i)
+            .map(|d| (d.as_secs_f64() * 1e6).round() / 1e3)
+    };
     println!(
         "{}",
         serde_json::json!({
+            "enqueue_ms_p50": quantile(0.5),
+            "enqueue_ms_p90": quantile(0.9),
+            "enqueue_ms_p99": quantile(0.99),
             "mode": mode,
             "callers": if mode == "concurrent" { args.callers } else { 1 },
             "deliveries": n,
