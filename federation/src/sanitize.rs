@@ -47,15 +47,66 @@ static TEXT: LazyLock<Builder<'static>> = LazyLock::new(Builder::empty);
 /// a first pass may produce a tree that a second pass writes differently; the cleaning is
 /// repeated (a few times at most) until the output no longer changes.
 pub fn sanitize_html(html: &str) -> String {
-    let mut clean = HTML.clean(html).to_string();
+    let mut clean = keep_pre_newlines(&HTML.clean(html).to_string());
     for _ in 1..MAX_PASSES {
-        let again = HTML.clean(&clean).to_string();
+        let again = keep_pre_newlines(&HTML.clean(&clean).to_string());
         if again == clean {
             break;
         }
         clean = again;
     }
     clean
+}
+
+/// `html` (the cleaner's output) with one more line break after each `<pre>` whose content
+/// starts with one. An HTML parser drops a line break right after `<pre>`, and the serializer
+/// does not write it back (HTML's own serialization algorithm does): without this, each
+/// parse of the output loses one leading line break of a `<pre>`, and cleaning never settles.
+///
+/// Every `<` of the cleaner's output opens a tag (text `<` is escaped); attribute values are
+/// double-quoted and may hold `>`.
+fn keep_pre_newlines(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(at) = find_pre_tag(rest) {
+        let (before, tag) = rest.split_at(at);
+        out.push_str(before);
+        // The end of the start tag, outside quoted attribute values.
+        let mut quoted = false;
+        let end = tag.char_indices().find_map(|(i, c)| match c {
+            '"' => {
+                quoted = !quoted;
+                None
+            }
+            '>' if !quoted => Some(i + 1),
+            _ => None,
+        });
+        let Some(end) = end else {
+            out.push_str(tag);
+            return out;
+        };
+        let (start_tag, after) = tag.split_at(end);
+        out.push_str(start_tag);
+        if after.starts_with('\n') {
+            out.push('\n');
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where the next `<pre>` or `<pre ...>` start tag begins in `html`.
+fn find_pre_tag(html: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(at) = html.get(from..)?.find("<pre") {
+        let at = from + at;
+        match html.as_bytes().get(at + 4) {
+            Some(b'>' | b' ' | b'\t' | b'\n' | b'/') => return Some(at),
+            _ => from = at + 4,
+        }
+    }
+    None
 }
 
 /// The text of `html`: every tag removed (with the content of `script` and `style`), paragraphs
@@ -309,6 +360,26 @@ mod tests {
         for input in inputs() {
             assert_safe(&input, &sanitize_html(&input));
         }
+    }
+
+    #[test]
+    fn line_breaks_leading_a_pre_survive_sanitizing_again() {
+        // Found by the fuzzer: each parse dropped one leading line break of the `<pre>`.
+        let input = "</ol>\r\r\r\r\r\r\r\r\n<div>c</d></ol><pli><li>4</li></ol><pre\ty  </pre>\r\r\r\r\r\r\r\r\r\r\r\x07\r\r\r\r\r\r\r\rert(1')>\">";
+        let clean = sanitize_html(input);
+        assert_eq!(sanitize_html(&clean), clean);
+        for input in [
+            "<pre>\n\n\nx</pre>",
+            "<pre title=\"a>b\">\n\ny</pre>",
+            "<p>a</p><pre>\nz</pre>",
+        ] {
+            let clean = sanitize_html(input);
+            assert_eq!(sanitize_html(&clean), clean, "{input:?}");
+        }
+        // The first line break after `<pre>` is markup, the others content.
+        assert_eq!(sanitize_html("<pre>\n\nx</pre>"), "<pre>\n\nx</pre>");
+        assert_eq!(sanitize_html("<pre>x</pre>"), "<pre>x</pre>");
+        assert_eq!(sanitize_html("<prefix>x</prefix>"), "x");
     }
 
     #[test]
