@@ -941,13 +941,8 @@ pub async fn group_commit<S: Store>(store: S) {
 
     // Concurrent enqueues that arrive during a write are written together, each getting its
     // own ids and rows.
-    let first = gate.hold_next();
-    let blocker = tokio::spawn({
-        let queue = queue.clone();
-        let item = item("first", "group.test", &["/first"]);
-        async move { queue.enqueue(item).await }
-    });
-    first.entered().await;
+    let (first, blocker) =
+        hold_behind(&queue, &gate, item("first", "group.test", &["/first"])).await;
     let callers: Vec<_> = (0..16)
         .map(|i| {
             let queue = queue.clone();
@@ -988,20 +983,11 @@ pub async fn group_commit<S: Store>(store: S) {
             assert_eq!(claim.inbox, format!("https://group.test/{i}/{path}"));
         }
     }
-    let delivered: Vec<_> = claims
-        .iter()
-        .map(|c| done(c, Outcome::Delivered, HostEvent::Answered))
-        .collect();
-    store.complete(&delivered, &policy(), at(0)).await.unwrap();
+    deliver_all(store, &claims, at(0)).await;
 
     // A failure of the group's transaction reaches every caller in it, and stores none.
-    let first = gate.hold_next();
-    let blocker = tokio::spawn({
-        let queue = queue.clone();
-        let item = item("first", "fail.test", &["/first"]);
-        async move { queue.enqueue(item).await }
-    });
-    first.entered().await;
+    let (first, blocker) =
+        hold_behind(&queue, &gate, item("first", "fail.test", &["/first"])).await;
     gate.fail_next();
     let callers: Vec<_> = (0..3)
         .map(|i| {
@@ -1026,14 +1012,7 @@ pub async fn group_commit<S: Store>(store: S) {
     let claims = store.claim(&claim_at(at(0), 100, 100)).await.unwrap();
     assert_eq!(claims.len(), 1);
     assert_eq!(&claims[0].body[..], b"first");
-    store
-        .complete(
-            &[done(&claims[0], Outcome::Delivered, HostEvent::Answered)],
-            &policy(),
-            at(0),
-        )
-        .await
-        .unwrap();
+    deliver_all(store, std::slice::from_ref(&claims[0]), at(0)).await;
     // The next enqueue is written as usual.
     let after = queue
         .enqueue(item("after", "fail.test", &["/inbox"]))
@@ -1041,24 +1020,16 @@ pub async fn group_commit<S: Store>(store: S) {
         .unwrap();
     let claims = store.claim(&claim_at(at(0), 100, 100)).await.unwrap();
     assert_eq!(claims.iter().map(|c| c.id).collect::<Vec<_>>(), after);
-    store
-        .complete(
-            &[done(&claims[0], Outcome::Delivered, HostEvent::Answered)],
-            &policy(),
-            at(0),
-        )
-        .await
-        .unwrap();
+    deliver_all(store, std::slice::from_ref(&claims[0]), at(0)).await;
 
     // A caller that stops waiting (its future dropped, or its task aborted) neither loses nor
     // mixes up the others; ordering keys hold across the callers of one group.
-    let first = gate.hold_next();
-    let blocker = tokio::spawn({
-        let queue = queue.clone();
-        let item = item("first", "order.test", &["/first"]).with_ordering_key("note");
-        async move { queue.enqueue(item).await }
-    });
-    first.entered().await;
+    let (first, blocker) = hold_behind(
+        &queue,
+        &gate,
+        item("first", "order.test", &["/first"]).with_ordering_key("note"),
+    )
+    .await;
     let mut callers: Vec<_> = ["create", "update", "delete"]
         .into_iter()
         .map(|body| {
@@ -1067,13 +1038,7 @@ pub async fn group_commit<S: Store>(store: S) {
             Box::pin(async move { queue.enqueue(item).await })
         })
         .collect();
-    std::future::poll_fn(|cx| {
-        for caller in &mut callers {
-            assert!(caller.as_mut().poll(cx).is_pending());
-        }
-        std::task::Poll::Ready(())
-    })
-    .await;
+    poll_once(&mut callers).await;
     // The caller of the write under way, and one of the group waiting, stop waiting.
     blocker.abort();
     drop(callers.remove(1));
@@ -1101,14 +1066,7 @@ pub async fn group_commit<S: Store>(store: S) {
             claims[0].id,
             String::from_utf8_lossy(&claims[0].body).into_owned(),
         ));
-        store
-            .complete(
-                &[done(&claims[0], Outcome::Delivered, HostEvent::Answered)],
-                &policy(),
-                at(now),
-            )
-            .await
-            .unwrap();
+        deliver_all(store, std::slice::from_ref(&claims[0]), at(now)).await;
         now += 1;
     }
     let bodies: Vec<&str> = order.iter().map(|(_, body)| body.as_str()).collect();
@@ -1128,6 +1086,45 @@ pub async fn group_commit<S: Store>(store: S) {
     );
 }
 
+/// Records `claims` as delivered at `now`.
+async fn deliver_all(store: &impl Store, claims: &[ClaimedDelivery], now: SystemTime) {
+    let delivered: Vec<_> = claims
+        .iter()
+        .map(|c| done(c, Outcome::Delivered, HostEvent::Answered))
+        .collect();
+    store.complete(&delivered, &policy(), now).await.unwrap();
+}
+
+/// Starts an enqueue of `item` in a task of its own, and waits until its write is held back
+/// by `gate` (the enqueues that come next gather behind it).
+async fn hold_behind<S: Store>(
+    queue: &crate::Queue<Gated<S>, NoTransport, crate::StaticKeys, crate::ManualClock>,
+    gate: &Gate,
+    item: crate::Enqueue,
+) -> (
+    Arc<Held>,
+    tokio::task::JoinHandle<Result<Vec<crate::DeliveryId>, crate::EnqueueError>>,
+) {
+    let held = gate.hold_next();
+    let blocker = tokio::spawn({
+        let queue = queue.clone();
+        async move { queue.enqueue(item).await }
+    });
+    held.entered().await;
+    (held, blocker)
+}
+
+/// Polls each of `callers` once: each joins the group waiting behind a held write.
+async fn poll_once<F: Future>(callers: &mut [std::pin::Pin<Box<F>>]) {
+    std::future::poll_fn(|cx| {
+        for caller in callers.iter_mut() {
+            assert!(caller.as_mut().poll(cx).is_pending());
+        }
+        std::task::Poll::Ready(())
+    })
+    .await;
+}
+
 /// Polls each of `callers` once (each joins the group waiting behind the held write), lets
 /// the held write go on, and waits for all of them.
 async fn poll_once_then_release<F, T>(
@@ -1137,13 +1134,7 @@ async fn poll_once_then_release<F, T>(
 where
     F: Future<Output = T>,
 {
-    std::future::poll_fn(|cx| {
-        for caller in &mut callers {
-            assert!(caller.as_mut().poll(cx).is_pending());
-        }
-        std::task::Poll::Ready(())
-    })
-    .await;
+    poll_once(&mut callers).await;
     held.release();
     let mut results = Vec::with_capacity(callers.len());
     for caller in callers {

@@ -362,6 +362,14 @@ pub fn plan_host_updates<'a>(
     updates
 }
 
+/// The activities of an enqueue that have deliveries (the others store nothing).
+pub(crate) fn with_deliveries(activities: &[NewActivity]) -> Vec<&NewActivity> {
+    activities
+        .iter()
+        .filter(|a| !a.deliveries.is_empty())
+        .collect()
+}
+
 /// The activities a batch of claims needs, each once.
 pub(crate) fn activities_of(claimed: &HashMap<i64, (ClaimedDelivery, i64)>) -> Vec<i64> {
     let mut wanted: Vec<i64> = claimed.values().map(|(_, activity)| *activity).collect();

@@ -29,7 +29,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use super::sql::{activity_row, host_from_columns, migrator, opt_ms, u32_column};
 use super::{
     Candidate, Store, StoreError, activities_of, assemble_claims, completed_hosts, new_token,
-    plan_claim, plan_host_updates, released_block,
+    plan_claim, plan_host_updates, released_block, with_deliveries,
 };
 use crate::breaker::BreakerPolicy;
 use crate::clock::{duration_ms, from_ms, to_ms};
@@ -533,10 +533,7 @@ impl Store for SqliteStore {
         now: SystemTime,
     ) -> Result<Vec<DeliveryId>, StoreError> {
         let now = to_ms(now);
-        let activities: Vec<&NewActivity> = activities
-            .iter()
-            .filter(|a| !a.deliveries.is_empty())
-            .collect();
+        let activities = with_deliveries(activities);
         if activities.is_empty() {
             return Ok(Vec::new());
         }
