@@ -169,11 +169,12 @@ where
     check!(remote_actors);
     check!(notifications);
     check!(reports_and_log);
+    check!(hidden_objects);
 }
 
 /// The schema is at its last version, and every table is empty.
 pub async fn migrated_from_empty(state: &InstanceState, _: &ManualClock) {
-    assert_eq!(state.schema_versions().await.unwrap(), vec![1]);
+    assert_eq!(state.schema_versions().await.unwrap(), vec![1, 2]);
     for table in [
         "st_settings",
         "st_accounts",
@@ -1431,6 +1432,80 @@ pub async fn reports_and_log(state: &InstanceState, clock: &ManualClock) {
     assert_eq!(log[1].target, local("troll"));
     assert_eq!(log[1].report.as_deref(), Some(report.id.as_str()));
     assert!(log[0].at > log[1].at);
+}
+
+/// A moderator hides an object: nobody sees it, its author neither, in a single read or in a
+/// listing; the decision is logged; showing it again restores what each reader saw.
+pub async fn hidden_objects(state: &InstanceState, clock: &ManualClock) {
+    add(state, actor("ida", ActorKind::Person)).await;
+    let ida = local("ida");
+    let note = |n: u32| {
+        json!({
+            "id": format!("{BASE}/notes/{n}"),
+            "type": "Note",
+            "attributedTo": ida,
+            "content": "hello",
+            "to": [PUBLIC],
+        })
+    };
+    let shown = state.put_object(&note(1), true).await.unwrap();
+    state.put_object(&note(2), true).await.unwrap();
+    let anonymous = Scope::anonymous();
+    let own = state.scope_of(&ida).await.unwrap();
+    let listed = async |scope: &Scope| {
+        state
+            .objects_by(&ida, scope, 0, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listed(&anonymous).await.len(), 2);
+    clock.advance(SECOND);
+    assert!(state.hide_object(&shown.id, "mod-account").await.unwrap());
+    assert!(
+        !state.hide_object(&shown.id, "mod-account").await.unwrap(),
+        "hidden once"
+    );
+    assert!(
+        !state
+            .hide_object("https://nowhere.test/x", "m")
+            .await
+            .unwrap()
+    );
+    for scope in [&anonymous, &own] {
+        assert!(
+            state
+                .visible_object(&shown.id, scope)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(listed(scope).await, [format!("{BASE}/notes/2")]);
+    }
+    // Kept, and said so to those who read the store directly (moderators).
+    let stored = state.object(&shown.id).await.unwrap().unwrap();
+    assert!(stored.hidden);
+    assert_eq!(stored.document["content"], "hello");
+    let log = state.moderation_log(0, 10).await.unwrap();
+    assert_eq!(log[0].action, "hide");
+    assert_eq!(log[0].target, shown.id);
+    clock.advance(SECOND);
+    assert!(state.unhide_object(&shown.id, "mod-account").await.unwrap());
+    assert!(!state.unhide_object(&shown.id, "mod-account").await.unwrap());
+    assert!(
+        state
+            .visible_object(&shown.id, &anonymous)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(listed(&anonymous).await.len(), 2);
+    assert_eq!(
+        state.moderation_log(0, 10).await.unwrap()[0].action,
+        "unhide"
+    );
 }
 
 /// `tasks` tasks write through `state` at once: each follows, is accepted, records the same

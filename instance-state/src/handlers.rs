@@ -61,6 +61,18 @@ pub trait Social: Clone + Send + Sync + 'static {
         async { Ok(()) }
     }
 
+    /// A local actor's `follow` was accepted by the actor it follows: an app may read what
+    /// that actor published before (its outbox), which never reaches this server otherwise.
+    /// Called once the follow is recorded as accepted; it should not wait on the network (the
+    /// inbox answers only after it returns). Default: nothing.
+    fn follow_accepted(
+        &self,
+        follow: &crate::follows::Follow,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        let _ = follow;
+        async { Ok(()) }
+    }
+
     /// A remote actor was deleted, and forgotten here: the app forgets what it keeps of it.
     /// Default: nothing.
     fn actor_deleted(&self, actor: &Iri) -> impl Future<Output = Result<(), HandlerError>> + Send {
@@ -278,6 +290,9 @@ async fn on_answer<S: Social>(
         .map_err(failed)?;
     remember(app, &incoming.actor).await?;
     info!(follow = %follow.follow_id, state = state.as_str(), "follow answered");
+    if accepted {
+        app.follow_accepted(&follow).await?;
+    }
     Ok(())
 }
 

@@ -410,7 +410,7 @@ impl InstanceState {
     }
 }
 
-async fn insert_log(
+pub(crate) async fn insert_log(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     at: i64,
     moderator: &str,

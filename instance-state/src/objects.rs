@@ -275,14 +275,16 @@ impl Scope {
         self.addresses.iter().any(|a| addressing.names(a))
     }
 
-    /// The SQL condition that the item whose id is `column` is visible; its parameters are
-    /// `$first` onwards, bound by [`Scope::bind`].
+    /// The SQL condition that the item whose id is `column` is visible (addressed to the
+    /// scope, and not hidden by a moderator); its parameters are `$first` onwards, bound by
+    /// [`Scope::bind`].
     pub fn condition(&self, column: &str, first: usize) -> String {
         let parameters: Vec<String> = (first..first + self.addresses.len())
             .map(|n| format!("${n}"))
             .collect();
         format!(
-            "EXISTS (SELECT 1 FROM st_addressing v WHERE v.item = {column} AND v.address IN ({}))",
+            "EXISTS (SELECT 1 FROM st_addressing v WHERE v.item = {column} AND v.address IN ({})) \
+             AND NOT EXISTS (SELECT 1 FROM st_objects h WHERE h.id = {column} AND h.hidden <> 0)",
             parameters.join(", ")
         )
     }
@@ -327,6 +329,8 @@ pub struct StoredObject {
     pub published: i64,
     /// When it last changed.
     pub updated: i64,
+    /// Whether a moderator hid it ([`InstanceState::hide_object`]): nobody sees it then.
+    pub hidden: bool,
 }
 
 /// A stored activity.
@@ -368,7 +372,7 @@ pub fn without_hidden_recipients(mut document: Value) -> Value {
 }
 
 const OBJECT_COLUMNS: &str = "id, kind, local, attributed_to, in_reply_to, context, document, \
-     visibility, deleted, published, updated";
+     visibility, deleted, published, updated, hidden";
 
 const ACTIVITY_COLUMNS: &str = "id, kind, actor, object, local, document, visibility, stored";
 
@@ -419,6 +423,9 @@ impl InstanceState {
             deleted: false,
             published,
             updated: now,
+            // A moderator's hiding outlives a new copy (the upsert below keeps the flag); read
+            // the object back to know it.
+            hidden: false,
         };
         let mut tx = self.pool().begin().await.map_err(db("storing an object"))?;
         sqlx::query(
@@ -492,7 +499,45 @@ impl InstanceState {
         Ok(self
             .object(id)
             .await?
-            .filter(|object| scope.sees(&object.addressing)))
+            .filter(|object| !object.hidden && scope.sees(&object.addressing)))
+    }
+
+    /// Hides object `id` from everyone (a moderator's decision, logged with `moderator`'s
+    /// name): its document stays, every page, collection and fetch leaves it out, until
+    /// [`InstanceState::unhide_object`]. `false` if there is no such object or it was hidden
+    /// already.
+    pub async fn hide_object(&self, id: &str, moderator: &str) -> Result<bool, Error> {
+        self.set_hidden(id, moderator, true).await
+    }
+
+    /// Shows object `id` again after [`InstanceState::hide_object`]; `false` if it was not
+    /// hidden.
+    pub async fn unhide_object(&self, id: &str, moderator: &str) -> Result<bool, Error> {
+        self.set_hidden(id, moderator, false).await
+    }
+
+    async fn set_hidden(&self, id: &str, moderator: &str, hide: bool) -> Result<bool, Error> {
+        let now = self.now();
+        let mut tx = self.pool().begin().await.map_err(db("hiding an object"))?;
+        // `hidden` holds when it was hidden (0: shown).
+        let query = if hide {
+            sqlx::query("UPDATE st_objects SET hidden = $2 WHERE id = $1 AND hidden = 0")
+                .bind(id)
+                .bind(now)
+        } else {
+            sqlx::query("UPDATE st_objects SET hidden = 0 WHERE id = $1 AND hidden <> 0").bind(id)
+        };
+        let done = query
+            .execute(&mut *tx)
+            .await
+            .map_err(db("hiding an object"))?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let action = if hide { "hide" } else { "unhide" };
+        crate::moderation::insert_log(&mut tx, now, moderator, action, id, None, "").await?;
+        tx.commit().await.map_err(db("hiding an object"))?;
+        Ok(true)
     }
 
     /// The stored objects `ids` that exist, deleted or not, whoever asks, in the order of
@@ -895,6 +940,7 @@ fn object_row(row: &AnyRow, addressing: Addressing) -> Result<StoredObject, Erro
         deleted: c.flag("deleted")?,
         published: c.get("published")?,
         updated: c.get("updated")?,
+        hidden: c.flag("hidden")?,
     })
 }
 

@@ -20,8 +20,10 @@ pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyA
 
 /// The migrations, in order: `(version, description, statements)`. Both databases run the
 /// same statements (see the crate's documentation).
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "state", include_str!("../migrations/0001_state.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "state", include_str!("../migrations/0001_state.sql")),
+    (2, "hidden", include_str!("../migrations/0002_hidden.sql")),
+];
 
 /// The migrations table, named for this crate so that it never meets an app's own.
 const MIGRATIONS_TABLE: &str = "instance_state_migrations";

@@ -1,5 +1,6 @@
-//! The pieces of the account forms: labelled fields with their errors, and the checks of
-//! names and passwords.
+//! The pieces of forms: labelled fields with their errors ([`Field`], [`Errors`]), which the
+//! account pages use and an app's own forms can use too, and the checks of names and
+//! passwords.
 
 use maud::{Markup, html};
 
@@ -17,28 +18,41 @@ const MAX_EMAIL: usize = 254;
 pub(crate) const NAME_RULE: &str =
     "1 to 64 characters: letters a to z, digits, and the signs _ - and . only.";
 
-/// The errors of a form, by field (`""`: the form as a whole).
-#[derive(Debug, Default)]
-pub(crate) struct Errors(Vec<(&'static str, String)>);
+/// The errors of a form, by field (`""`: the form as a whole), in the order they were found.
+/// A form that comes back with errors keeps what was typed and says beside each field what
+/// is wrong with it ([`Field::render`]), with a [summary](Errors::summary) at the top.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Errors(Vec<(&'static str, String)>);
 
 impl Errors {
-    pub(crate) fn add(&mut self, field: &'static str, message: impl Into<String>) {
+    /// Says that `field` is wrong, and why (for people). The first message of a field is the
+    /// one shown.
+    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
         self.0.push((field, message.into()));
     }
 
-    pub(crate) fn get(&self, field: &str) -> Option<&str> {
+    /// The message of `field`, if it is wrong.
+    pub fn get(&self, field: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(f, _)| *f == field)
             .map(|(_, m)| m.as_str())
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    /// Whether every field is right.
+    pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// The wrong fields and their messages, in the order found.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.0
+            .iter()
+            .map(|(field, message)| (*field, message.as_str()))
+    }
+
     /// The summary at the top of a form: announced by screen readers when the page comes back.
-    pub(crate) fn summary(&self) -> Markup {
+    pub fn summary(&self) -> Markup {
         html! {
             @if !self.0.is_empty() {
                 div class="error" role="alert" {
@@ -53,19 +67,23 @@ impl Errors {
     }
 }
 
-/// A labelled input named and identified `name`, with its hint and error tied to it.
-pub(crate) struct Field<'a> {
-    pub(crate) name: &'static str,
-    pub(crate) label: &'a str,
-    pub(crate) kind: &'static str,
-    pub(crate) value: &'a str,
-    pub(crate) autocomplete: &'static str,
-    pub(crate) hint: Option<&'a str>,
-    pub(crate) required: bool,
+/// A labelled input named and identified `name`, with its hint and error tied to it
+/// (`aria-describedby`, `aria-invalid`): how every form of the instances asks for a value.
+#[derive(Debug, Clone)]
+pub struct Field<'a> {
+    name: &'static str,
+    label: &'a str,
+    kind: &'static str,
+    value: &'a str,
+    autocomplete: &'static str,
+    hint: Option<&'a str>,
+    required: bool,
+    max_length: Option<usize>,
 }
 
 impl<'a> Field<'a> {
-    pub(crate) fn text(name: &'static str, label: &'a str, value: &'a str) -> Self {
+    /// A text input holding `value`.
+    pub fn text(name: &'static str, label: &'a str, value: &'a str) -> Self {
         Self {
             name,
             label,
@@ -74,11 +92,12 @@ impl<'a> Field<'a> {
             autocomplete: "off",
             hint: None,
             required: false,
+            max_length: None,
         }
     }
 
     /// A password field: its value is never sent back.
-    pub(crate) fn password(name: &'static str, label: &'a str, autocomplete: &'static str) -> Self {
+    pub fn password(name: &'static str, label: &'a str, autocomplete: &'static str) -> Self {
         Self {
             kind: "password",
             autocomplete,
@@ -87,27 +106,38 @@ impl<'a> Field<'a> {
         }
     }
 
-    pub(crate) fn kind(mut self, kind: &'static str) -> Self {
+    /// Another input type (`email`, `url`, `number`, `datetime-local`...).
+    pub fn kind(mut self, kind: &'static str) -> Self {
         self.kind = kind;
         self
     }
 
-    pub(crate) fn autocomplete(mut self, autocomplete: &'static str) -> Self {
+    /// The `autocomplete` token (`off` unless set).
+    pub fn autocomplete(mut self, autocomplete: &'static str) -> Self {
         self.autocomplete = autocomplete;
         self
     }
 
-    pub(crate) fn hint(mut self, hint: &'a str) -> Self {
+    /// A hint shown under the label.
+    pub fn hint(mut self, hint: &'a str) -> Self {
         self.hint = Some(hint);
         self
     }
 
-    pub(crate) fn required(mut self) -> Self {
+    /// Marks the field required.
+    pub fn required(mut self) -> Self {
         self.required = true;
         self
     }
 
-    pub(crate) fn render(&self, errors: &Errors) -> Markup {
+    /// The most characters the browser lets a person type (the server checks again).
+    pub fn max_length(mut self, max: usize) -> Self {
+        self.max_length = Some(max);
+        self
+    }
+
+    /// The label, the hint, the error from `errors` if any, and the input.
+    pub fn render(&self, errors: &Errors) -> Markup {
         let error = errors.get(self.name);
         let hint_id = format!("{}-hint", self.name);
         let error_id = format!("{}-error", self.name);
@@ -128,7 +158,7 @@ impl<'a> Field<'a> {
                 span class="error" id=(error_id) { (error) }
             }
             input type=(self.kind) id=(self.name) name=(self.name) value=(self.value)
-                autocomplete=(self.autocomplete) required[self.required]
+                autocomplete=(self.autocomplete) required[self.required] maxlength=[self.max_length]
                 aria-invalid=[error.map(|_| "true")] aria-describedby=[described];
         }
     }

@@ -44,7 +44,7 @@
 mod config;
 mod cookies;
 mod csrf;
-mod forms;
+pub mod forms;
 mod headers;
 mod layout;
 mod limit;

@@ -374,6 +374,19 @@ impl Instance {
             );
             self.publish(INSTANCE_ACTOR, announce, Some(id.as_str()))
                 .await?;
+            // And by its group, as Mobilizon's groups do: the group's outbox lists its events,
+            // which is where a server that starts following the group reads them.
+            if let Some((group, group_name)) = &group {
+                let announce = self.activity(
+                    "Announce",
+                    group,
+                    json!(id.as_str()),
+                    json!([format!("{group}/followers")]),
+                    json!([PUBLIC]),
+                );
+                self.publish(group_name, announce, Some(id.as_str()))
+                    .await?;
+            }
         }
         info!(event = %id, %name, "event published");
         Ok(without_hidden_recipients(activity))
@@ -1216,6 +1229,18 @@ impl Social for Instance {
 
     fn keys(&self) -> Option<&KeyCache> {
         Some(&self.0.keys)
+    }
+
+    /// A follow by one of ours accepted: the followed actor's events published before it are
+    /// read from its outbox (see `backfill`).
+    async fn follow_accepted(
+        &self,
+        follow: &instance_state::follows::Follow,
+    ) -> Result<(), HandlerError> {
+        if self.is_local(&follow.follower) && !self.is_local(&follow.followed) {
+            self.backfill_later(follow.followed.clone());
+        }
+        Ok(())
     }
 
     /// What is the instance's among the types the social handlers take: the answer to a Join

@@ -2,6 +2,7 @@
 //! database, so it can run beside a serving instance (SQLite in WAL mode, or PostgreSQL).
 
 use anyhow::{Context, Result, anyhow, bail};
+use instance_state::accounts::Role;
 use serde_json::{Value, json};
 use url::Url;
 
@@ -82,6 +83,42 @@ impl Admin {
         Ok(json!({"actor": actor_id(&base, name).as_str(), "token": account_token}))
     }
 
+    /// Sets the role of account `username` (`user`, `moderator`, `admin`): moderators see the
+    /// reports, approve sign-ups and block in the browser. `{"account": NAME, "role": ROLE}`.
+    pub async fn set_role(&self, username: &str, role: &str) -> Result<Value> {
+        let role = match role {
+            "user" => Role::User,
+            "moderator" => Role::Moderator,
+            "admin" => Role::Admin,
+            other => bail!("unknown role {other:?} (user, moderator or admin)"),
+        };
+        let (db, _) = self.open().await?;
+        let account = db
+            .state()
+            .account_by_username(username)
+            .await?
+            .ok_or_else(|| anyhow!("no account {username:?}"))?;
+        db.state().set_role(&account.id, role).await?;
+        Ok(json!({"account": username, "role": role.as_str()}))
+    }
+
+    /// Sets the password of account `username`, so that it signs in in a browser (an account
+    /// made by `create_identity` has only its token); its other sessions and tokens stay.
+    /// `{"account": NAME}`.
+    pub async fn set_password(&self, username: &str, password: &str) -> Result<Value> {
+        if password.chars().count() < 10 {
+            bail!("a password has at least 10 characters");
+        }
+        let (db, _) = self.open().await?;
+        let account = db
+            .state()
+            .account_by_username(username)
+            .await?
+            .ok_or_else(|| anyhow!("no account {username:?}"))?;
+        db.state().set_password(&account.id, Some(password)).await?;
+        Ok(json!({"account": username}))
+    }
+
     /// Creates a group administered by identity `admin`: `{"actor": URL}`.
     pub async fn create_group(&self, name: &str, admin: &str) -> Result<Value> {
         let (db, base) = self.open().await?;
@@ -93,12 +130,19 @@ impl Admin {
         if name == INSTANCE_ACTOR {
             bail!("{INSTANCE_ACTOR:?} is the instance actor's name");
         }
-        if !db.create_actor(name, "Group", name, None).await? {
+        let admin_id = actor_id(&base, &admin_row.name);
+        let options = Options::new(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            self.database.clone(),
+        )
+        .with_danger_allow_private_addresses(self.danger_allow_private_addresses);
+        let instance = open_instance(&options, &base).await?;
+        if !instance
+            .create_group(name, name, "", admin_id.as_str(), "moderated")
+            .await?
+        {
             bail!("the name {name:?} is taken");
         }
-        let admin_id = actor_id(&base, &admin_row.name);
-        db.set_member(name, admin_id.as_str(), "administrator")
-            .await?;
         Ok(json!({"actor": actor_id(&base, name).as_str()}))
     }
 

@@ -24,6 +24,45 @@ fn setting_key(group: &str) -> String {
 }
 
 impl Instance {
+    /// Creates local group `name` (`display_name`, `summary` as plain text), administered by
+    /// `admin` (a local identity's id), joined as `openness` says; `false` when the name is
+    /// taken.
+    pub(crate) async fn create_group(
+        &self,
+        name: &str,
+        display_name: &str,
+        summary: &str,
+        admin: &str,
+        openness: &str,
+    ) -> Result<bool> {
+        if name == crate::app::INSTANCE_ACTOR {
+            return Ok(false);
+        }
+        if !OPENNESS.contains(&openness) {
+            return Err(anyhow!("unknown openness {openness:?}"));
+        }
+        let summary_html = if summary.is_empty() {
+            String::new()
+        } else {
+            maud::html! { p { (summary) } }.into_string()
+        };
+        let new = instance_state::actors::NewActor::new(
+            name,
+            instance_state::actors::ActorKind::Group,
+            display_name,
+        )
+        .with_summary(summary_html);
+        match self.db().state().create_actor(new).await {
+            Ok(_) => {}
+            Err(instance_state::Error::NameTaken { .. }) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        self.db().set_member(name, admin, "administrator").await?;
+        set_openness(self.db(), name, openness).await?;
+        info!(group = name, %admin, "group created");
+        Ok(true)
+    }
+
     /// The name of the local group `id`, if it is one.
     pub(crate) async fn local_group(&self, id: &str) -> Result<Option<String>> {
         let Some(name) = self.local_actor_name(id) else {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use activitypub_core::{AnyObject, Event, EventStatus, JoinMode, Place, PlaceAddress};
 use federation::sanitize::sanitize_html as sanitize;
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{Markup, PreEscaped, html};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 use url::Url;
@@ -63,6 +63,45 @@ pub(crate) struct EventView<'a> {
     pub(crate) comments: Vec<CommentView>,
     /// Where the event's iCalendar file is served.
     pub(crate) ics_url: String,
+    /// What the signed-in reader can do (join, leave, manage), drawn by the pages.
+    pub(crate) actions: Option<Markup>,
+    /// The comment and reply forms, for a signed-in reader.
+    pub(crate) commenting: Option<Commenting>,
+    /// Where the event comes from, when it is another server's.
+    pub(crate) origin: Option<String>,
+}
+
+/// What the comment and reply forms of an event page post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Commenting {
+    /// Where they post.
+    pub(crate) action: String,
+    /// The event's id (a hidden field).
+    pub(crate) event: String,
+    /// The session's CSRF token.
+    pub(crate) csrf: String,
+    /// Where a moderator's "hide" button posts, for a moderator.
+    pub(crate) hide_action: Option<String>,
+}
+
+impl Commenting {
+    /// The form for a comment on the event (`in_reply_to` `None`) or a reply to a comment.
+    fn form(&self, in_reply_to: Option<&str>, label_id: &str) -> Markup {
+        html! {
+            form.comment method="post" action=(self.action) {
+                input type="hidden" name="csrf" value=(self.csrf);
+                input type="hidden" name="event" value=(self.event);
+                @if let Some(parent) = in_reply_to {
+                    input type="hidden" name="in_reply_to" value=(parent);
+                }
+                div.field {
+                    label for=(label_id) { @if in_reply_to.is_some() { "Your reply" } @else { "Your comment" } }
+                    textarea id=(label_id) name="content" rows="3" required maxlength="5000" {}
+                }
+                button type="submit" { @if in_reply_to.is_some() { "Send the reply" } @else { "Send the comment" } }
+            }
+        }
+    }
 }
 
 /// A group, as its page shows it.
@@ -120,7 +159,7 @@ impl EventSummary {
 }
 
 /// The page of one event.
-pub(crate) fn event_page(view: &EventView<'_>) -> String {
+pub(crate) fn event_page(view: &EventView<'_>) -> Page {
     let event = view.event;
     let title = event_title(event);
     let status = event.event_status();
@@ -167,6 +206,12 @@ pub(crate) fn event_page(view: &EventView<'_>) -> String {
         header {
             h1 { (title) }
             (status_banner(status))
+            @if let Some(origin) = view.origin.as_deref().and_then(safe_href) {
+                p.meta { "From another server: " a href=(origin) { "see the original" } }
+            }
+        }
+        @if let Some(actions) = &view.actions {
+            (actions)
         }
         section aria-labelledby="when" {
             h2 #when { "When" }
@@ -228,15 +273,26 @@ pub(crate) fn event_page(view: &EventView<'_>) -> String {
             @if view.comments.is_empty() {
                 p { "No comments yet." }
             } @else {
-                (Thread::new(&view.comments).render())
+                (Thread::new(&view.comments, view.commenting.as_ref()).render())
+            }
+            @if let Some(commenting) = &view.commenting {
+                (commenting.form(None, "comment"))
             }
         }
     };
-    page(&page_title, head, body)
+    Page {
+        title: page_title,
+        head,
+        body,
+    }
 }
 
 /// The page of a group, with its upcoming events.
-pub(crate) fn group_page(group: &GroupView, events: &[EventSummary]) -> String {
+pub(crate) fn group_page(
+    group: &GroupView,
+    events: &[EventSummary],
+    actions: Option<Markup>,
+) -> Page {
     let head = html! {
         @if let Some(id) = safe_href(&group.id) {
             link rel="alternate" type="application/activity+json" href=(id);
@@ -248,6 +304,7 @@ pub(crate) fn group_page(group: &GroupView, events: &[EventSummary]) -> String {
             h1 { (group.name) }
             p.handle { (group.handle) }
         }
+        @if let Some(actions) = actions { (actions) }
         @if !group.summary_html.trim().is_empty() {
             div.content { (PreEscaped(sanitize(&group.summary_html))) }
         }
@@ -260,23 +317,32 @@ pub(crate) fn group_page(group: &GroupView, events: &[EventSummary]) -> String {
             (event_list(events))
         }
     };
-    page(&group.name, head, body)
+    Page {
+        title: group.name.clone(),
+        head,
+        body,
+    }
 }
 
 /// The instance's page of upcoming events.
-pub(crate) fn upcoming_page(instance_name: &str, events: &[EventSummary]) -> String {
+pub(crate) fn upcoming_page(
+    instance_name: &str,
+    events: &[EventSummary],
+    before: Option<Markup>,
+) -> Page {
     let body = html! {
         header {
             h1 { "Upcoming events" }
             p { "On " (instance_name) }
         }
+        @if let Some(before) = before { (before) }
         (event_list(events))
     };
-    page(
-        &format!("Upcoming events on {instance_name}"),
-        html! {},
+    Page {
+        title: format!("Upcoming events on {instance_name}"),
+        head: html! {},
         body,
-    )
+    }
 }
 
 /// A one-line description of a place: its name and postal address.
@@ -364,35 +430,43 @@ pub(crate) fn safe_href(href: &str) -> Option<String> {
     matches!(url.scheme(), "http" | "https").then(|| url.into())
 }
 
-const STYLE: &str = "\
-body{font-family:system-ui,sans-serif;line-height:1.5;margin:0 auto;max-width:46rem;padding:1rem;color:#1a1a1a;background:#fff}\
-a{color:#0645ad}\
-.status{padding:.5rem .75rem;border-radius:.25rem;font-weight:bold}\
-.status.cancelled{background:#fde2e1;color:#8a1c13;border:1px solid #8a1c13}\
-.status.tentative{background:#fff4d6;color:#6b4e00;border:1px solid #6b4e00}\
-.handle,.meta{color:#555}\
-ol.comments,ol.replies{list-style:none;padding-left:0}\
-ol.replies{margin-left:1.25rem;border-left:2px solid #ddd;padding-left:.75rem}\
-ol.events{padding-left:1.25rem}\
-.content img{max-width:100%;height:auto}";
+/// A page's parts: the layout (the instance's, with its navigation and stylesheets) draws the
+/// frame around them.
+#[derive(Debug, Clone)]
+pub(crate) struct Page {
+    /// The page's title (the layout adds the site's name).
+    pub(crate) title: String,
+    /// What goes in `<head>` besides the title: the ActivityPub and iCalendar alternates.
+    pub(crate) head: Markup,
+    /// The content of `<main>`.
+    pub(crate) body: Markup,
+}
 
-fn page(title: &str, head: Markup, body: Markup) -> String {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) }
-                style { (PreEscaped(STYLE)) }
-                (head)
-            }
-            body {
-                main { (body) }
+impl Page {
+    /// The page in a bare frame (no navigation, no stylesheet), for the unit tests of the
+    /// parts.
+    #[cfg(test)]
+    pub(crate) fn plain(&self) -> String {
+        maud::html! {
+            (maud::DOCTYPE)
+            html lang="en" {
+                head { meta charset="utf-8"; title { (self.title) } (self.head) }
+                body { main { (self.body) } }
             }
         }
+        .into_string()
     }
-    .into_string()
+
+    /// The whole page in `layout`, for `viewer`.
+    pub(crate) fn render(
+        &self,
+        layout: &dyn instance_web::Layout,
+        viewer: Option<&instance_web::Viewer>,
+    ) -> String {
+        layout
+            .page(viewer, &self.title, self.head.clone(), self.body.clone())
+            .into_string()
+    }
 }
 
 fn status_banner(status: Option<&EventStatus>) -> Markup {
@@ -572,6 +646,8 @@ fn event_list(events: &[EventSummary]) -> Markup {
 /// Comments arranged by `in_reply_to`.
 struct Thread<'a> {
     comments: &'a [CommentView],
+    /// The reply forms, for a signed-in reader.
+    commenting: Option<&'a Commenting>,
     /// The indices of the direct replies to each comment, in the given order.
     replies: Vec<Vec<usize>>,
     /// The comments that answer no comment of the list.
@@ -579,7 +655,7 @@ struct Thread<'a> {
 }
 
 impl<'a> Thread<'a> {
-    fn new(comments: &'a [CommentView]) -> Self {
+    fn new(comments: &'a [CommentView], commenting: Option<&'a Commenting>) -> Self {
         let mut index: HashMap<&str, usize> = HashMap::new();
         for (i, c) in comments.iter().enumerate() {
             index.entry(c.id.as_str()).or_insert(i);
@@ -599,6 +675,7 @@ impl<'a> Thread<'a> {
         }
         Self {
             comments,
+            commenting,
             replies,
             roots,
         }
@@ -682,6 +759,19 @@ impl<'a> Thread<'a> {
                     }
                 }
                 div.content { (PreEscaped(sanitize(&c.content_html))) }
+                @if let Some(action) = self.commenting.and_then(|c| c.hide_action.as_deref()) {
+                    form.inline method="post" action=(action) {
+                        input type="hidden" name="csrf" value=(self.commenting.map(|c| c.csrf.as_str()).unwrap_or_default());
+                        input type="hidden" name="object" value=(c.id);
+                        button type="submit" { "Hide the comment of " (c.author.name) }
+                    }
+                }
+                @if let Some(commenting) = self.commenting {
+                    details.reply {
+                        summary { "Reply to " (c.author.name) }
+                        (commenting.form(Some(&c.id), &format!("reply-{i}")))
+                    }
+                }
             }
         }
     }
@@ -820,6 +910,9 @@ pub(crate) mod tests {
             participants: 0,
             comments: Vec::new(),
             ics_url: "/events/1.ics".to_owned(),
+            actions: None,
+            commenting: None,
+            origin: None,
         }
     }
 
@@ -844,7 +937,7 @@ pub(crate) mod tests {
     fn every_fixture_event_renders() {
         for path in EVENT_FIXTURES {
             let event = fixture_event(path);
-            let html = event_page(&view(&event));
+            let html = event_page(&view(&event)).plain();
             assert!(
                 html.starts_with("<!DOCTYPE html><html lang=\"en\">"),
                 "{path}"
@@ -864,7 +957,7 @@ pub(crate) mod tests {
     #[test]
     fn mobilizon_event_page_shows_when_where_and_description() {
         let event = fixture_event("mobilizon/event.json");
-        let html = event_page(&view(&event));
+        let html = event_page(&view(&event)).plain();
         assert!(html.contains("<title>Caledonian scottish dance class</title>"));
         assert!(html.contains(
             "<time datetime=\"2022-12-11T19:00:00Z\">Sunday 11 December 2022, 19:00</time> – \
@@ -891,7 +984,7 @@ pub(crate) mod tests {
     #[test]
     fn gancio_event_page_shows_offset_and_place_name() {
         let event = fixture_event("gancio/create-event.json");
-        let html = event_page(&view(&event));
+        let html = event_page(&view(&event)).plain();
         assert!(html.contains(
             "<time datetime=\"2021-07-14T17:30:57+02:00\">Wednesday 14 July 2021, 17:30</time> – \
              <time datetime=\"2021-07-14T18:30:57+02:00\">18:30</time> (UTC+02:00)"
@@ -904,7 +997,7 @@ pub(crate) mod tests {
     fn online_event_links_its_address() {
         let mut event = fixture_event("mobilizon/create-event.json");
         event.is_online = Some(true);
-        let html = event_page(&view(&event));
+        let html = event_page(&view(&event)).plain();
         assert!(html.contains("Online event: <a href=\"https://google.com/\">"));
         assert!(html.contains("<li><a href=\"https://something.org/\">Another link</a></li>"));
     }
@@ -920,7 +1013,7 @@ pub(crate) mod tests {
                         <a href=\"javascript:alert(2)\">x</a><img src=\"/local.png\">",
             "url": "javascript:alert(3)",
         }));
-        let html = event_page(&view(&event));
+        let html = event_page(&view(&event)).plain();
         assert!(html.contains("<h1>&lt;b&gt;Rock &amp; roll&lt;/b&gt;</h1>"));
         assert!(!html.contains("<b>Rock"));
         assert!(!html.contains("<script"));
@@ -937,7 +1030,7 @@ pub(crate) mod tests {
         event.maximum_attendee_capacity = Some(20);
         let mut v = view(&event);
         v.participants = 12;
-        let html = event_page(&v);
+        let html = event_page(&v).plain();
         assert!(html.contains("<title>Caledonian scottish dance class (cancelled)</title>"));
         assert!(html.contains(
             "<p class=\"status cancelled\" role=\"status\">Cancelled: this event will not take place.</p>"
@@ -946,7 +1039,7 @@ pub(crate) mod tests {
 
         event.ical_status = Some(EventStatus::Tentative);
         event.join_mode = Some(JoinMode::Restricted);
-        let html = event_page(&view(&event));
+        let html = event_page(&view(&event)).plain();
         assert!(html.contains("Tentative: this event is not confirmed yet."));
         assert!(html.contains("Participation needs the organizer's approval."));
         assert!(html.contains("0 / 20 participants"));
@@ -958,7 +1051,7 @@ pub(crate) mod tests {
         let mut v = view(&event);
         v.organizer = Some(actor("User", "http://mobilizon1.com/@user"));
         v.group = Some(actor("Group", "javascript:alert(1)"));
-        let html = event_page(&v);
+        let html = event_page(&v).plain();
         assert!(html.contains(
             "<a href=\"http://mobilizon1.com/@user\">User</a> <span class=\"handle\">@user@example.org</span>"
         ));
@@ -986,7 +1079,7 @@ pub(crate) mod tests {
                 "<script>alert(1)</script>reply to second",
             ),
         ];
-        let html = event_page(&v);
+        let html = event_page(&v).plain();
         assert!(html.contains("Comments (6)"));
         let order = [
             "first",
@@ -1021,7 +1114,7 @@ pub(crate) mod tests {
         v.comments.push(comment("x", Some("y"), "cycle x"));
         v.comments.push(comment("y", Some("x"), "cycle y"));
         v.comments.push(comment("z", Some("z"), "self"));
-        let html = event_page(&v);
+        let html = event_page(&v).plain();
         for i in 0..30 {
             assert_eq!(html.matches(&format!("<p>n{i}</p>")).count(), 1, "n{i}");
         }
@@ -1055,7 +1148,7 @@ pub(crate) mod tests {
             EventSummary::of(&event, "/events/b81c0531"),
             EventSummary::of(&cancelled, "javascript:alert(1)"),
         ];
-        let html = group_page(&group, &events);
+        let html = group_page(&group, &events, None).plain();
         assert!(html.contains("<title>Contribateliers</title>"));
         assert!(html.contains("<p>Des ateliers pour contribuer</p>"));
         assert!(html.contains("13 members"));
@@ -1077,12 +1170,17 @@ pub(crate) mod tests {
 
     #[test]
     fn upcoming_page_lists_events_or_says_there_are_none() {
-        let html = upcoming_page("Events & more", &[]);
+        let html = upcoming_page("Events & more", &[], None).plain();
         assert!(html.contains("<title>Upcoming events on Events &amp; more</title>"));
         assert!(html.contains("No upcoming events."));
 
         let event = fixture_event("mobilizon/create-event.json");
-        let html = upcoming_page("Events", &[EventSummary::of(&event, "/events/39a0c4a6")]);
+        let html = upcoming_page(
+            "Events",
+            &[EventSummary::of(&event, "/events/39a0c4a6")],
+            None,
+        )
+        .plain();
         assert!(html.contains("<a href=\"/events/39a0c4a6\"><strong>My first event</strong></a>"));
         assert!(html.contains("Monday 12 February 2018, 14:08"));
         assert!(html.contains("Locaux de Framasoft, 10 Rue Jangot, 69007 Lyon"));

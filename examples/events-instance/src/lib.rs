@@ -12,11 +12,13 @@
 mod activities;
 pub mod admin;
 mod app;
+mod backfill;
 mod db;
 pub mod demo;
 mod groups;
 mod html;
 mod ics;
+mod pages;
 mod upgrade;
 mod web;
 
@@ -45,6 +47,7 @@ use tracing::info;
 use url::Url;
 
 pub use app::{INSTANCE_ACTOR, Instance};
+pub use instance_web::SignupMode;
 
 use crate::app::{ErasedQueue, InstanceStore, Settings};
 use crate::db::{Db, Signing};
@@ -75,6 +78,11 @@ pub struct Options {
     pub blocked_domains: Vec<String>,
     /// Retry quickly (a first retry after a fraction of a second): for tests and the demo.
     pub quick_retries: bool,
+    /// Who may make an account in the browser: anyone (`Open`), anyone a moderator approves
+    /// (`Approval`, the default), or nobody (`Closed`: the host makes the accounts).
+    pub signup: SignupMode,
+    /// The time zone new events start in, in the event form (an IANA name).
+    pub default_time_zone: String,
 }
 
 impl Options {
@@ -92,7 +100,21 @@ impl Options {
             authorized_fetch: false,
             blocked_domains: Vec::new(),
             quick_retries: false,
+            signup: SignupMode::Approval,
+            default_time_zone: "UTC".to_owned(),
         }
+    }
+
+    /// Sets who may make an account in the browser.
+    pub fn with_signup(mut self, signup: SignupMode) -> Self {
+        self.signup = signup;
+        self
+    }
+
+    /// Sets the time zone new events start in (an IANA name).
+    pub fn with_default_time_zone(mut self, zone: impl Into<String>) -> Self {
+        self.default_time_zone = zone.into();
+        self
     }
 
     /// Sets the base URL.
@@ -349,7 +371,24 @@ async fn start_with<S: Store>(
         app: instance.clone(),
         inbox,
     });
-    let routes = web::pages(instance.clone()).merge(router(server));
+    // People's pages (and the accounts'), then the calendars, then the federation routes,
+    // around which a browser asking for an event's or a group's address gets its page.
+    let web = instance_web::Web::new(
+        db.state().clone(),
+        instance_web::WebConfig::new(base_url.clone()).with_signup(options.signup),
+        Arc::new(instance.layout()),
+    );
+    let pages = pages::Pages::new(
+        instance.clone(),
+        web,
+        &options.default_time_zone,
+        options.danger_allow_private_addresses,
+    )?;
+    let routes = pages::router(pages.clone())
+        .merge(web::calendars(instance.clone()).merge(router(server).layer(
+            axum::middleware::from_fn_with_state(pages, pages::html_pages),
+        )))
+        .layer(axum::middleware::from_fn(instance_web::security_headers));
     let (stop, stopped) = watch::channel(false);
     let serve = {
         let mut stopped = stopped.clone();

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use events_instance::admin::Admin;
-use events_instance::{Options, demo, start};
+use events_instance::{Options, SignupMode, demo, start};
 use http_signatures::Standard;
 use url::Url;
 
@@ -25,6 +25,17 @@ enum Knock {
     Rfc9421,
     /// draft-cavage-http-signatures-12.
     Cavage,
+}
+
+/// Who may make an account in the browser.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Signup {
+    /// Anyone.
+    Open,
+    /// Anyone a moderator approves.
+    Approval,
+    /// Nobody: the host makes the accounts.
+    Closed,
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,6 +68,13 @@ enum Command {
         /// A domain to refuse (repeatable).
         #[arg(long = "block")]
         blocked: Vec<String>,
+        /// Who may make an account in the browser: anyone, anyone a moderator approves, or
+        /// nobody (the host makes accounts with `admin`).
+        #[arg(long, value_enum, default_value = "approval")]
+        signup: Signup,
+        /// The time zone the event form starts in (an IANA name, such as `Europe/Paris`).
+        #[arg(long = "time-zone", default_value = "UTC")]
+        time_zone: String,
         /// DANGEROUS: allow plain http and private, loopback and link-local addresses (loopback
         /// tests only).
         #[arg(long)]
@@ -121,6 +139,20 @@ enum AdminAction {
         #[arg(long, default_value = "member")]
         role: String,
     },
+    /// Sets an account's role: `user`, `moderator` (reports, sign-up approval, blocks in the
+    /// browser) or `admin`.
+    SetRole {
+        /// The account's name (its first identity's, for accounts made by `create-identity`).
+        account: String,
+        /// `user`, `moderator` or `admin`.
+        role: String,
+    },
+    /// Sets an account's password (read from the first line of standard input), so that it
+    /// signs in in a browser.
+    SetPassword {
+        /// The account's name.
+        account: String,
+    },
     /// Makes the instance actor follow another instance (its base URL or instance actor).
     FollowInstance {
         /// The other instance.
@@ -154,9 +186,18 @@ async fn run(cli: Cli) -> Result<()> {
             ed25519,
             authorized_fetch,
             blocked,
+            signup,
+            time_zone,
             danger_allow_private_addresses,
         } => {
-            let mut options = Options::new(listen, database).with_name(name);
+            let mut options = Options::new(listen, database)
+                .with_name(name)
+                .with_signup(match signup {
+                    Signup::Open => SignupMode::Open,
+                    Signup::Approval => SignupMode::Approval,
+                    Signup::Closed => SignupMode::Closed,
+                })
+                .with_default_time_zone(time_zone);
             if let Some(base_url) = base_url {
                 options = options.with_base_url(base_url);
             }
@@ -219,6 +260,13 @@ async fn run(cli: Cli) -> Result<()> {
                     member,
                     role,
                 } => admin.add_member(&group, &member, &role).await?,
+                AdminAction::SetRole { account, role } => admin.set_role(&account, &role).await?,
+                AdminAction::SetPassword { account } => {
+                    let mut password = String::new();
+                    std::io::stdin().read_line(&mut password)?;
+                    let password = password.trim_end_matches(['\r', '\n']);
+                    admin.set_password(&account, password).await?
+                }
                 AdminAction::FollowInstance { url } => admin.follow_instance(&url).await?,
             };
             println!("{output}");

@@ -31,8 +31,11 @@ use url::Url;
 use crate::activities::ClientError;
 use crate::app::{INSTANCE_ACTOR, Instance};
 use crate::db::{ObjectRow, now};
-use crate::html::{self, ActorView, CommentView, EventSummary, EventView, GroupView};
+use crate::html::{
+    self, ActorView, CommentView, Commenting, EventSummary, EventView, GroupView, Page,
+};
 use crate::ics;
+use crate::pages::layout::EventsLayout;
 
 fn app_error(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AppError {
     AppError::new(error)
@@ -175,7 +178,7 @@ impl Instance {
 
     /// The reader a request's `Authorization: Bearer` names: a local account, or nobody without
     /// the header. `Err` for a token that is no account's.
-    async fn bearer_reader(&self, headers: &HeaderMap) -> Result<Reader, Response> {
+    pub(crate) async fn bearer_reader(&self, headers: &HeaderMap) -> Result<Reader, Response> {
         let Some(value) = headers.get(header::AUTHORIZATION) else {
             return Ok(Reader::Anonymous);
         };
@@ -358,7 +361,7 @@ impl Instance {
         Ok(paged_collection(&id, page, members.len() as u64, items))
     }
 
-    async fn actor_view(&self, id: &str) -> ActorView {
+    pub(crate) async fn actor_view(&self, id: &str) -> ActorView {
         let (name, handle) = self.actor_name(id).await;
         ActorView {
             name,
@@ -367,7 +370,26 @@ impl Instance {
         }
     }
 
+    /// The instance's layout (its navigation and stylesheets), for pages drawn without a
+    /// signed-in reader.
+    pub(crate) fn layout(&self) -> EventsLayout {
+        EventsLayout::new(self.0.settings.name.clone())
+    }
+
     async fn event_html(&self, row: &ObjectRow, scope: &Scope) -> Option<String> {
+        let page = self.event_page(row, scope, None, None).await?;
+        Some(page.render(&self.layout(), None))
+    }
+
+    /// The page of event `row` as a reader in `scope` sees it, with that reader's `actions`
+    /// and comment forms (`commenting`), if signed in.
+    pub(crate) async fn event_page(
+        &self,
+        row: &ObjectRow,
+        scope: &Scope,
+        actions: Option<maud::Markup>,
+        commenting: Option<Commenting>,
+    ) -> Option<Page> {
         let event = typed_event(&row.document)?;
         let group = match row.context.as_deref() {
             Some(group) => Some(self.actor_view(group).await),
@@ -419,6 +441,15 @@ impl Instance {
         } else {
             format!("/calendar.ics?event={}", row.id)
         };
+        let origin = (!row.local).then(|| {
+            event
+                .props
+                .url
+                .as_ref()
+                .and_then(|u| u.iter().next())
+                .and_then(|u| u.href())
+                .map_or_else(|| row.id.clone(), ToString::to_string)
+        });
         Some(html::event_page(&EventView {
             event: &event,
             group,
@@ -426,25 +457,57 @@ impl Instance {
             participants,
             comments,
             ics_url,
+            actions,
+            commenting,
+            origin,
         }))
     }
 
-    fn summaries(&self, rows: &[ObjectRow]) -> Vec<EventSummary> {
+    /// The page of local group `name` as a reader in `scope` sees it (its upcoming events),
+    /// with that reader's `actions`; `None` when `name` is no group here.
+    pub(crate) async fn group_page(
+        &self,
+        name: &str,
+        scope: &Scope,
+        actions: Option<maud::Markup>,
+    ) -> anyhow::Result<Option<Page>> {
+        let Some(row) = self.db().actor(name).await? else {
+            return Ok(None);
+        };
+        if row.kind != "Group" {
+            return Ok(None);
+        }
+        let id = self.actor_id(name);
+        let events = self
+            .db()
+            .upcoming_events(now() - 86_400, Some(id.as_str()), scope, 100)
+            .await?;
+        let members = self.db().member_count(name).await?;
+        let (_, handle) = self.actor_name(id.as_str()).await;
+        Ok(Some(html::group_page(
+            &GroupView {
+                id: id.to_string(),
+                name: row.display_name.clone(),
+                handle: handle.unwrap_or_default(),
+                summary_html: row.summary.clone(),
+                member_count: u64::try_from(members).ok(),
+                ics_url: format!("{id}/calendar.ics"),
+            },
+            &self.summaries(&events),
+            actions,
+        )))
+    }
+
+    /// The lines of an event list: each links to the event's page here (another server's
+    /// event too: its copy here is where people join it and comment).
+    pub(crate) fn summaries(&self, rows: &[ObjectRow]) -> Vec<EventSummary> {
         rows.iter()
             .filter_map(|row| {
                 let event = typed_event(&row.document)?;
-                let page = if row.local {
-                    row.id.clone()
-                } else {
-                    event
-                        .props
-                        .url
-                        .as_ref()
-                        .and_then(|u| u.iter().next())
-                        .and_then(|u| u.href())
-                        .map_or_else(|| row.id.clone(), ToString::to_string)
-                };
-                Some(EventSummary::of(&event, page))
+                Some(EventSummary::of(
+                    &event,
+                    crate::pages::event_path(self, &row.id),
+                ))
             })
             .collect()
     }
@@ -461,26 +524,12 @@ impl App for Instance {
         };
         let document = self.actor_document(&row).await.map_err(app_error)?;
         let html = if representation == Representation::Html && row.kind == "Group" {
-            let id = self.actor_id(name);
-            // Browsers are not identified: the page shows what anyone may see.
-            let events = self
-                .db()
-                .upcoming_events(now() - 86_400, Some(id.as_str()), &Scope::anonymous(), 100)
+            // Browsers are not identified here (the pages module answers those that are): the
+            // page shows what anyone may see.
+            self.group_page(name, &Scope::anonymous(), None)
                 .await
-                .map_err(app_error)?;
-            let members = self.db().member_count(name).await.map_err(app_error)?;
-            let (_, handle) = self.actor_name(id.as_str()).await;
-            Some(html::group_page(
-                &GroupView {
-                    id: id.to_string(),
-                    name: row.display_name.clone(),
-                    handle: handle.unwrap_or_default(),
-                    summary_html: row.summary.clone(),
-                    member_count: u64::try_from(members).ok(),
-                    ics_url: format!("{id}/calendar.ics"),
-                },
-                &self.summaries(&events),
-            ))
+                .map_err(app_error)?
+                .map(|page| page.render(&self.layout(), None))
         } else {
             None
         };
@@ -656,22 +705,12 @@ fn error(status: StatusCode, message: &str) -> Response {
     federation::routes::json_response(status, &json!({"error": message}), "application/json")
 }
 
-/// The routes for people: the upcoming events and the calendars.
-pub(crate) fn pages(instance: Instance) -> Router {
+/// The calendars (the pages people use are [`crate::pages`]').
+pub(crate) fn calendars(instance: Instance) -> Router {
     Router::new()
-        .route("/", get(upcoming))
         .route("/events/{uuid}/calendar.ics", get(event_calendar))
         .route("/actors/{name}/calendar.ics", get(group_calendar))
         .with_state(instance)
-}
-
-fn html_page(page: String) -> Response {
-    let mut response = (StatusCode::OK, page).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    response
 }
 
 fn calendar(body: String) -> Response {
@@ -690,33 +729,15 @@ fn is_among(scope: &Scope, actors: &[String]) -> bool {
 
 /// The scope of the reader a page request names (see [`Instance::bearer_reader`]), or the
 /// response refusing it.
-async fn page_scope(instance: &Instance, headers: &HeaderMap) -> Result<Scope, Response> {
+pub(crate) async fn page_scope(
+    instance: &Instance,
+    headers: &HeaderMap,
+) -> Result<Scope, Response> {
     let reader = instance.bearer_reader(headers).await?;
     instance.scope(&reader).await.map_err(|e| {
         warn!(error = %e, "finding what a reader may see failed");
         StatusCode::INTERNAL_SERVER_ERROR.into_response()
     })
-}
-
-async fn upcoming(State(instance): State<Instance>, headers: HeaderMap) -> Response {
-    let scope = match page_scope(&instance, &headers).await {
-        Ok(scope) => scope,
-        Err(response) => return response,
-    };
-    match instance
-        .db()
-        .upcoming_events(now() - 86_400, None, &scope, 200)
-        .await
-    {
-        Ok(rows) => html_page(html::upcoming_page(
-            &instance.0.settings.name,
-            &instance.summaries(&rows),
-        )),
-        Err(e) => {
-            warn!(error = %e, "listing events failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
 }
 
 async fn event_calendar(

@@ -9,6 +9,7 @@
 )]
 
 mod addressing;
+mod browser;
 mod cli;
 mod collections;
 mod discovery;

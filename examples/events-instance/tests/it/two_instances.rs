@@ -650,8 +650,15 @@ async fn a_reply_to_an_unknown_thread_brings_its_ancestors() -> anyhow::Result<(
             .await?,
     )?;
 
-    // An event on beta, a comment on it from gamma: alpha knows neither.
-    let create = organizer
+    let host = Client::from_identity(
+        &admin_of(&beta, dir.path(), "beta")
+            .create_identity("host")
+            .await?,
+    )?;
+
+    // An event on beta by its host, a comment on it from gamma: alpha knows neither (alpha
+    // follows the organizer below, and reads the organizer's outbox then, not the host's).
+    let create = host
         .post(json!({"type": "Event", "name": "Choir rehearsal", "startTime": "2031-02-01T19:00:00Z"}))
         .await?;
     let event = create["object"]["id"].as_str().unwrap().to_owned();
