@@ -1196,6 +1196,7 @@ fn notice_text(key: &str) -> Option<&'static str> {
             "Follow request sent. Their events will show on your home page once accepted."
         }
         "blocked" => "Blocked.",
+        "suspended" => "The account is suspended.",
         "unblocked" => "Unblocked.",
         "hidden" => "The content is hidden.",
         "closed" => "The report is closed.",
@@ -1507,14 +1508,35 @@ async fn moderation_page(
     }
     let mut views_of = Vec::new();
     for report in reports {
-        let mut targets = vec![(report.target.clone(), None)];
-        for object in &report.objects {
-            let page = instance.is_local(object).then(|| object.clone());
-            targets.push((object.clone(), page));
+        let mut objects = Vec::new();
+        // A Flag names the reported actor among its objects (Mastodon's do): not content.
+        for object in report.objects.iter().filter(|o| **o != report.target) {
+            let stored = match state.object(object).await {
+                Ok(stored) => stored,
+                Err(e) => return pages.internal(Some(&viewer), &e.into()),
+            };
+            let text = stored.as_ref().map(|o| {
+                let content = o
+                    .document
+                    .get("content")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let text = federation::sanitize::plain_text(content);
+                match text.char_indices().nth(300) {
+                    Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or_default()),
+                    None => text,
+                }
+            });
+            objects.push((object.clone(), text, stored.is_some_and(|o| o.hidden)));
         }
         views_of.push(ReportView {
             reporter: instance.actor_view(&report.reporter).await,
-            targets,
+            reported: (
+                instance.actor_view(&report.target).await,
+                report.target.clone(),
+                instance.is_local(&report.target),
+            ),
+            objects,
             comment: report.content.clone(),
             state: report.state.as_str().to_owned(),
             received: crate::app::rfc3339(report.created / 1_000_000),
@@ -1638,15 +1660,41 @@ async fn block(
         Ok(target) => target,
         Err(message) => return pages.refusal(Some(&viewer), ClientError::Bad(message)),
     };
-    if let BlockTarget::Actor(actor) = &target
-        && pages.instance.is_local(actor)
-    {
-        return pages.refusal(
-            Some(&viewer),
-            ClientError::Bad("local accounts are suspended, not blocked".into()),
-        );
-    }
     let moderator = viewer.account.id.clone();
+    // Someone of this server is not blocked but suspended: the account signs in no more.
+    if let BlockTarget::Actor(actor) = &target
+        && let Some(name) = pages.instance.local_actor_name(actor)
+    {
+        let done = async {
+            let Some(account) = state.actor(&name).await?.and_then(|a| a.account) else {
+                return Ok::<_, instance_state::Error>(false);
+            };
+            if account == viewer.account.id {
+                return Ok(false);
+            }
+            state
+                .set_account_state(&account, instance_state::accounts::AccountState::Suspended)
+                .await?;
+            state
+                .log_moderation(&moderator, "suspend", actor, form.report.as_deref(), "")
+                .await?;
+            if let Some(report) = form.report.as_deref().filter(|r| !r.is_empty()) {
+                state
+                    .decide_report(report, ReportState::Resolved, &moderator, "")
+                    .await?;
+            }
+            Ok(true)
+        }
+        .await;
+        return match done {
+            Ok(true) => see_other("/moderation?notice=suspended"),
+            Ok(false) => pages.refusal(
+                Some(&viewer),
+                ClientError::Bad("this actor has no account that can be suspended".into()),
+            ),
+            Err(e) => pages.internal(Some(&viewer), &e.into()),
+        };
+    }
     let done = async {
         state.block(None, &target, "blocked by a moderator").await?;
         state

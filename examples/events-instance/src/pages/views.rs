@@ -439,8 +439,11 @@ pub(crate) struct ReportView {
     pub(crate) id: String,
     /// Who reported (an actor here or on another server; may be an instance actor).
     pub(crate) reporter: ActorView,
-    /// Whom or what was reported: `(id, page link if local)`.
-    pub(crate) targets: Vec<(String, Option<String>)>,
+    /// Who was reported, its id, and whether it is of this server (suspended, not blocked).
+    pub(crate) reported: (ActorView, String, bool),
+    /// What of theirs was reported: its id, its text (as plain text, shortened), and whether
+    /// it is hidden already; an object not stored here has no text.
+    pub(crate) objects: Vec<(String, Option<String>, bool)>,
     /// What the reporter wrote.
     pub(crate) comment: String,
     /// `open` or the state it was closed in.
@@ -471,26 +474,34 @@ pub(crate) fn moderation(
                 ul.reports {
                     @for r in reports {
                         li {
-                            p { (actor_link(&r.reporter)) " reported, " (r.received) ", " span.state { (r.state) } }
+                            p { (actor_link(&r.reporter)) " reported, " (r.received) " (" span.state { (r.state) } ")" }
                             @if !r.comment.is_empty() { blockquote { (r.comment) } }
-                            ul {
-                                @for (target, page) in &r.targets {
-                                    li {
-                                        @match page.as_deref().and_then(safe_href) {
-                                            Some(href) => a href=(href) { (target) },
-                                            None => (target),
-                                        }
+                            p {
+                                "Reported: " (actor_link(&r.reported.0))
+                                form.inline method="post" action="/moderation/block" {
+                                    (csrf_input(csrf))
+                                    input type="hidden" name="target" value=(r.reported.1);
+                                    input type="hidden" name="report" value=(r.id);
+                                    button type="submit" {
+                                        @if r.reported.2 { "Suspend " } @else { "Block " }
+                                        (r.reported.0.name)
+                                    }
+                                }
+                            }
+                            @for (object, text, hidden) in &r.objects {
+                                div.reported {
+                                    @match text {
+                                        Some(text) => blockquote { (text) },
+                                        None => p.meta { (object) " (not stored here)" },
+                                    }
+                                    @if *hidden {
+                                        p.state { "Hidden." }
+                                    } @else if text.is_some() {
                                         form.inline method="post" action="/moderation/hide" {
                                             (csrf_input(csrf))
-                                            input type="hidden" name="object" value=(target);
+                                            input type="hidden" name="object" value=(object);
                                             input type="hidden" name="report" value=(r.id);
                                             button type="submit" { "Hide this content" }
-                                        }
-                                        form.inline method="post" action="/moderation/block" {
-                                            (csrf_input(csrf))
-                                            input type="hidden" name="target" value=(target);
-                                            input type="hidden" name="report" value=(r.id);
-                                            button type="submit" { "Block its author" }
                                         }
                                     }
                                 }

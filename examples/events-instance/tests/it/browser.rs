@@ -14,6 +14,8 @@ use events_instance::demo::eventually;
 use events_instance::{Options, Running, SignupMode, start};
 use serde_json::json;
 
+use crate::peer::Peer;
+
 const WAIT: Duration = Duration::from_secs(30);
 
 async fn instance(dir: &Path, name: &str) -> anyhow::Result<Running> {
@@ -284,12 +286,35 @@ async fn organizers_edit_and_cancel_and_moderators_hide_and_block() -> anyhow::R
         .wait_for_text("Only the event's organizers may do this.")
         .await?;
 
-    // The moderator hides the comment: nobody sees it any more.
-    moderator.goto(&event).await?;
+    // Someone on another server reports the comment (a signed `Flag`); the moderator sees
+    // the report with the comment's text and hides it: nobody sees it any more.
+    let comment = a.instance.comment_ids(&event).await?.remove(0);
+    let peer = Peer::start().await?;
+    let reporter = peer.actor("reporter").await?;
+    let mallory_id = url(&a, "/actors/mallory");
+    peer.deliver(
+        &reporter,
+        &url(&a, "/inbox"),
+        &json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{}/flags/1", peer.origin()),
+            "type": "Flag",
+            "actor": reporter,
+            "object": [mallory_id, comment],
+            "content": "Spam from a new account",
+        }),
+    )
+    .await?;
+    moderator.goto(&url(&a, "/moderation")).await?;
+    moderator.wait_for_text("Reports (1)").await?;
+    moderator.wait_for_text("Spam from a new account").await?;
     moderator
-        .click_button("Hide the comment of Mallory")
+        .wait_for_text("Buy cheap pills at spam.example")
         .await?;
+    moderator.screenshot(shots_path("moderation.png")).await?;
+    moderator.click_button("Hide this content").await?;
     moderator.wait_for_text("The content is hidden.").await?;
+    moderator.wait_for_text("Hidden.").await?;
     for page in [&moderator, &mallory] {
         page.goto(&event).await?;
         page.wait_for_text("No comments yet.").await?;
@@ -308,7 +333,6 @@ async fn organizers_edit_and_cancel_and_moderators_hide_and_block() -> anyhow::R
     moderator.click_button("Block").await?;
     moderator.wait_for_text("Blocked.").await?;
     moderator.wait_for_text("Unblock spam.example").await?;
-    moderator.screenshot(shots_path("moderation.png")).await?;
 
     // ... and cancels the event, which says so.
     moderator.goto(&event).await?;
@@ -336,6 +360,13 @@ async fn organizers_edit_and_cancel_and_moderators_hide_and_block() -> anyhow::R
     assert_eq!(refused.status(), 403);
     // The hidden comment stays stored; nothing was added.
     assert_eq!(a.instance.comment_ids(&event).await?.len(), 1);
+
+    // The moderator suspends Mallory's account from the report: her session ends.
+    moderator.goto(&url(&a, "/moderation")).await?;
+    moderator.click_button("Suspend Mallory").await?;
+    moderator.wait_for_text("The account is suspended.").await?;
+    mallory.goto(&url(&a, "/")).await?;
+    mallory.wait_for_text("Sign in").await?;
 
     moderator.close().await?;
     mallory.close().await?;
