@@ -98,7 +98,8 @@ where
     }
 }
 
-/// Starts an instance for the demo or a test: loopback, embedded SQLite in `dir`.
+/// Starts an instance for the demo or a test: loopback, embedded SQLite in `dir`, sign-up open
+/// to anyone (its pages are there to be tried).
 pub async fn loopback_instance(dir: &Path, name: &str) -> Result<Running> {
     let database = dir.join(format!("{name}.sqlite"));
     let options = Options::new(
@@ -106,6 +107,7 @@ pub async fn loopback_instance(dir: &Path, name: &str) -> Result<Running> {
         database.to_string_lossy().into_owned(),
     )
     .with_name(name)
+    .with_signup(crate::SignupMode::Open)
     .with_danger_allow_private_addresses(true)
     .with_quick_retries(true);
     start(options).await
@@ -284,6 +286,11 @@ pub async fn run(dir: &Path, once: bool) -> Result<()> {
     println!("   its calendar:    {event}/calendar.ics");
     println!("   the group:       {group}");
     println!("   upcoming events: {}", beta.base_url);
+    println!(
+        "   sign up (open):  {}signup, then create events and groups, follow @hikers@{} from alpha",
+        alpha.base_url,
+        beta.base_url.authority()
+    );
 
     if once {
         alpha.stop().await?;
