@@ -69,8 +69,8 @@ pub use model::{
     HostChange, HostEvent, HostState, NewActivity, NewDelivery, Outcome, QueueCounts, Requeue,
 };
 pub use queue::{
-    ACTIVITY_JSON, Enqueue, EnqueueError, Event, HostMetrics, Metrics, Queue, QueueConfig,
-    Recipient, RunError, collapse_recipients,
+    ACTIVITY_JSON, Enqueue, EnqueueError, Event, HostMetrics, MAX_KEY_BYTES, Metrics, Queue,
+    QueueConfig, Recipient, RunError, collapse_recipients,
 };
 pub use retry::{RetryPolicy, retry_after};
 pub use store::memory::MemoryStore;

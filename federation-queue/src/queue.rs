@@ -134,6 +134,16 @@ pub enum EnqueueError {
         /// Why.
         reason: &'static str,
     },
+    /// A key reference or an ordering key cannot be stored: empty (a key reference), longer
+    /// than [`MAX_KEY_BYTES`], or holding a NUL character (PostgreSQL's text refuses it).
+    /// Checked before the enqueue joins others, so it fails alone.
+    #[error("the {field} cannot be stored: {reason}")]
+    InvalidField {
+        /// `key_ref` or `ordering_key`.
+        field: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
     /// The store failed; nothing was enqueued.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -159,6 +169,24 @@ pub enum EnqueueError {
     /// runtime is shutting down): whether it was stored is unknown.
     #[error("the enqueue was abandoned before it was reported written")]
     Abandoned,
+}
+
+/// The longest key reference or ordering key an enqueue may carry, in bytes.
+pub const MAX_KEY_BYTES: usize = 2048;
+
+/// Checks a key reference or an ordering key before it joins a group of enqueues: what the
+/// stores would refuse must fail its own enqueue only, never the others written with it.
+fn check_key(field: &'static str, value: &str, may_be_empty: bool) -> Result<(), EnqueueError> {
+    let reason = if value.is_empty() && !may_be_empty {
+        "it is empty"
+    } else if value.len() > MAX_KEY_BYTES {
+        "it is longer than MAX_KEY_BYTES"
+    } else if value.contains('\0') {
+        "it holds a NUL character"
+    } else {
+        return Ok(());
+    };
+    Err(EnqueueError::InvalidField { field, reason })
 }
 
 /// Collapses recipients to one delivery per distinct target: the shared inbox when there is
@@ -590,6 +618,10 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
     pub async fn enqueue_batch(&self, items: &[Enqueue]) -> Result<Vec<DeliveryId>, EnqueueError> {
         let mut activities = Vec::with_capacity(items.len());
         for item in items {
+            check_key("key_ref", &item.key_ref, false)?;
+            if let Some(ordering_key) = &item.ordering_key {
+                check_key("ordering_key", ordering_key, true)?;
+            }
             let mut activity = NewActivity::new(item.activity.clone(), item.key_ref.clone());
             activity.ordering_key = item.ordering_key.clone();
             activity.deliveries = collapse_recipients(&item.recipients)?;

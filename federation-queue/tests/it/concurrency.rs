@@ -107,3 +107,53 @@ async fn a_slow_host_gets_less() {
     worker.stop().await;
     assert!(sink.most_in_flight("slow.test") <= 4);
 }
+
+/// What a store would refuse (a NUL in a key, an empty key reference, an over-long ordering
+/// key) fails its own enqueue before it joins a group: the enqueues written at the same time
+/// get their ids.
+#[tokio::test]
+async fn a_bad_enqueue_fails_alone() {
+    // No worker: only the enqueues are looked at.
+    let transport = LoopbackTransport::new(([127, 0, 0, 1], 9).into(), Duration::from_secs(5));
+    let queue: TestQueue =
+        Queue::with_config(MemoryStore::new(), transport, keys(), quick_config());
+    let item = |key: &str, ordering: Option<String>| {
+        let mut item = Enqueue::new("{}", key)
+            .with_recipient(Recipient::new("https://a.test/inbox".parse().unwrap()));
+        if let Some(ordering) = ordering {
+            item = item.with_ordering_key(ordering);
+        }
+        item
+    };
+    let bad = [
+        (item("ali\0ce", None), "key_ref"),
+        (item("", None), "key_ref"),
+        (
+            item(
+                "alice",
+                Some("x".repeat(federation_queue::MAX_KEY_BYTES + 1)),
+            ),
+            "ordering_key",
+        ),
+        (item("alice", Some("a\0b".into())), "ordering_key"),
+    ];
+    for (bad, expected) in bad {
+        let good: Vec<_> = (0..8)
+            .map(|i| {
+                let queue = queue.clone();
+                tokio::spawn(
+                    async move { queue.enqueue(item("alice", Some(format!("o{i}")))).await },
+                )
+            })
+            .collect();
+        match queue.enqueue(bad).await {
+            Err(federation_queue::EnqueueError::InvalidField { field, .. }) => {
+                assert_eq!(field, expected);
+            }
+            other => panic!("{other:?}"),
+        }
+        for good in good {
+            assert_eq!(good.await.unwrap().unwrap().len(), 1);
+        }
+    }
+}
