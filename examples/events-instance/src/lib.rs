@@ -83,7 +83,16 @@ pub struct Options {
     pub signup: SignupMode,
     /// The time zone new events start in, in the event form (an IANA name).
     pub default_time_zone: String,
+    /// How long the delivery queue's worker holds a delivery it claimed (its lease): a
+    /// process killed mid-delivery leaves its claims to the other processes on the same
+    /// database for this long. Each delivery request is cut off after half of it (60 seconds
+    /// at most), so that a live worker never outlasts its lease. Default: 5 minutes; at
+    /// least [`MIN_DELIVERY_LEASE`].
+    pub delivery_lease: Duration,
 }
+
+/// The shortest delivery lease [`start`] accepts.
+pub const MIN_DELIVERY_LEASE: Duration = Duration::from_secs(2);
 
 impl Options {
     /// Options for `database`, listening on `listen`, with the defaults: no base URL (derived
@@ -102,7 +111,14 @@ impl Options {
             quick_retries: false,
             signup: SignupMode::Approval,
             default_time_zone: "UTC".to_owned(),
+            delivery_lease: Duration::from_secs(5 * 60),
         }
+    }
+
+    /// Sets [`Options::delivery_lease`].
+    pub fn with_delivery_lease(mut self, lease: Duration) -> Self {
+        self.delivery_lease = lease;
+        self
     }
 
     /// Sets who may make an account in the browser.
@@ -284,12 +300,27 @@ async fn assemble<S: Store>(options: &Options, base_url: &Url, store: S) -> Resu
             .with_danger_allow_private_addresses(danger),
     )?;
     let keys = KeyCache::new(fetcher.clone(), KeyCacheConfig::default());
+    if options.delivery_lease < MIN_DELIVERY_LEASE {
+        bail!(
+            "the delivery lease ({:?}) must be at least {MIN_DELIVERY_LEASE:?}",
+            options.delivery_lease
+        );
+    }
+    // A request ends well within its claim's lease (the queue refuses to run otherwise).
+    let request = (options.delivery_lease / 2).min(Duration::from_secs(60));
     let transport = ReqwestTransport::new(
         TransportConfig::new()
+            .with_timeouts(
+                request.min(Duration::from_secs(10)),
+                request.min(Duration::from_secs(30)),
+                request,
+            )
             .with_danger_allow_http(danger)
             .with_danger_allow_private_addresses(danger),
     )?;
-    let mut config = QueueConfig::new().with_poll_interval(Duration::from_millis(200));
+    let mut config = QueueConfig::new()
+        .with_poll_interval(Duration::from_millis(200))
+        .with_lease(options.delivery_lease);
     if options.quick_retries {
         config = config.with_retry(
             RetryPolicy::new().with_delays(Duration::from_millis(200), Duration::from_secs(2)),

@@ -75,6 +75,11 @@ enum Command {
         /// The time zone the event form starts in (an IANA name, such as `Europe/Paris`).
         #[arg(long = "time-zone", default_value = "UTC")]
         time_zone: String,
+        /// Seconds a delivery claimed by this process stays its own (the lease): when the
+        /// process dies mid-delivery, the other processes on the same database take its
+        /// claims over after this. Delivery requests time out after half of it (60 s at most).
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(2..))]
+        delivery_lease: u64,
         /// DANGEROUS: allow plain http and private, loopback and link-local addresses (loopback
         /// tests only).
         #[arg(long)]
@@ -188,6 +193,7 @@ async fn run(cli: Cli) -> Result<()> {
             blocked,
             signup,
             time_zone,
+            delivery_lease,
             danger_allow_private_addresses,
         } => {
             let mut options = Options::new(listen, database)
@@ -197,7 +203,8 @@ async fn run(cli: Cli) -> Result<()> {
                     Signup::Approval => SignupMode::Approval,
                     Signup::Closed => SignupMode::Closed,
                 })
-                .with_default_time_zone(time_zone);
+                .with_default_time_zone(time_zone)
+                .with_delivery_lease(std::time::Duration::from_secs(delivery_lease));
             if let Some(base_url) = base_url {
                 options = options.with_base_url(base_url);
             }

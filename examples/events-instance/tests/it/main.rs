@@ -20,6 +20,7 @@ mod peer;
 mod postgres;
 mod recording_peer;
 mod replies;
+mod scale_out;
 mod support;
 mod two_instances;
 mod unsolicited;
