@@ -83,6 +83,9 @@ pub struct Options {
     pub signup: SignupMode,
     /// The time zone new events start in, in the event form (an IANA name).
     pub default_time_zone: String,
+    /// Reverse proxies whose `X-Forwarded-For` is believed for the sign-in limits (none: each
+    /// request counts as coming from the address it came from).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// How long the delivery queue's worker holds a delivery it claimed (its lease): a
     /// process killed mid-delivery leaves its claims to the other processes on the same
     /// database for this long. Each delivery request is cut off after half of it (60 seconds
@@ -111,6 +114,7 @@ impl Options {
             quick_retries: false,
             signup: SignupMode::Approval,
             default_time_zone: "UTC".to_owned(),
+            trusted_proxies: Vec::new(),
             delivery_lease: Duration::from_secs(5 * 60),
         }
     }
@@ -124,6 +128,12 @@ impl Options {
     /// Sets who may make an account in the browser.
     pub fn with_signup(mut self, signup: SignupMode) -> Self {
         self.signup = signup;
+        self
+    }
+
+    /// Sets the reverse proxies whose `X-Forwarded-For` is believed.
+    pub fn with_trusted_proxies(mut self, proxies: Vec<std::net::IpAddr>) -> Self {
+        self.trusted_proxies = proxies;
         self
     }
 
@@ -406,7 +416,9 @@ async fn start_with<S: Store>(
     // around which a browser asking for an event's or a group's address gets its page.
     let web = instance_web::Web::new(
         db.state().clone(),
-        instance_web::WebConfig::new(base_url.clone()).with_signup(options.signup),
+        instance_web::WebConfig::new(base_url.clone())
+            .with_signup(options.signup)
+            .with_trusted_proxies(options.trusted_proxies.clone()),
         Arc::new(instance.layout()),
     );
     let pages = pages::Pages::new(

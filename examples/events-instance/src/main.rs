@@ -68,6 +68,11 @@ enum Command {
         /// A domain to refuse (repeatable).
         #[arg(long = "block")]
         blocked: Vec<String>,
+        /// The address of a reverse proxy in front of the instance whose `X-Forwarded-For` is
+        /// believed for sign-in limits (repeatable); none by default, when every request counts
+        /// as coming from the address it came from.
+        #[arg(long = "trusted-proxy")]
+        trusted_proxies: Vec<std::net::IpAddr>,
         /// Who may make an account in the browser: anyone, anyone a moderator approves, or
         /// nobody (the host makes accounts with `admin`).
         #[arg(long, value_enum, default_value = "approval")]
@@ -193,6 +198,7 @@ async fn run(cli: Cli) -> Result<()> {
             blocked,
             signup,
             time_zone,
+            trusted_proxies,
             delivery_lease,
             danger_allow_private_addresses,
         } => {
@@ -204,6 +210,7 @@ async fn run(cli: Cli) -> Result<()> {
                     Signup::Closed => SignupMode::Closed,
                 })
                 .with_default_time_zone(time_zone)
+                .with_trusted_proxies(trusted_proxies)
                 .with_delivery_lease(std::time::Duration::from_secs(delivery_lease));
             if let Some(base_url) = base_url {
                 options = options.with_base_url(base_url);
@@ -228,10 +235,17 @@ async fn run(cli: Cli) -> Result<()> {
                 })
             );
             let stop = running.shutdown_handle();
+            // SIGINT (Ctrl-C) or SIGTERM (what service managers send) stops it gracefully:
+            // requests under way are answered and deliveries in flight finish.
             tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    let _ = stop.send(true);
+                let mut terminate =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
                 }
+                let _ = stop.send(true);
+                Ok::<(), std::io::Error>(())
             });
             running.wait().await
         }

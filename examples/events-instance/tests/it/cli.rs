@@ -148,3 +148,22 @@ async fn two_served_instances_federate_through_the_command_line_interface() -> a
     beta.kill().await?;
     Ok(())
 }
+
+/// `SIGTERM` (what service managers send to stop a service) stops `serve` cleanly, as Ctrl-C
+/// does: the process ends by itself, with success, and its address stops answering.
+#[tokio::test]
+async fn serve_stops_cleanly_on_sigterm() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (mut child, base) = serve(&dir.path().join("term.sqlite")).await?;
+    let http = reqwest::Client::new();
+    assert!(http.get(&base).send().await?.status().is_success());
+    let pid = child.id().expect("running").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()?;
+    assert!(sent.success());
+    let status = tokio::time::timeout(WAIT, child.wait()).await??;
+    assert!(status.success(), "{status}");
+    assert!(http.get(&base).send().await.is_err());
+    Ok(())
+}
