@@ -170,11 +170,12 @@ where
     check!(notifications);
     check!(reports_and_log);
     check!(hidden_objects);
+    check!(shared_rate_limits);
 }
 
 /// The schema is at its last version, and every table is empty.
 pub async fn migrated_from_empty(state: &InstanceState, _: &ManualClock) {
-    assert_eq!(state.schema_versions().await.unwrap(), vec![1, 2]);
+    assert_eq!(state.schema_versions().await.unwrap(), vec![1, 2, 3]);
     for table in [
         "st_settings",
         "st_accounts",
@@ -190,6 +191,7 @@ pub async fn migrated_from_empty(state: &InstanceState, _: &ManualClock) {
         "st_notifications",
         "st_reports",
         "st_moderation_log",
+        "st_rate_limits",
     ] {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) AS n FROM {table}"
@@ -1506,6 +1508,60 @@ pub async fn hidden_objects(state: &InstanceState, clock: &ManualClock) {
         state.moderation_log(0, 10).await.unwrap()[0].action,
         "unhide"
     );
+}
+
+/// Rate-limit times: each event moves a key's time by the interval from the later of its time
+/// and now, concurrent events all count, a key is forgotten on demand, and keys whose time has
+/// passed are dropped as others are written.
+pub async fn shared_rate_limits(state: &InstanceState, _: &ManualClock) {
+    let now = 1_000 * SECOND;
+    assert_eq!(state.limit_time("logins", "alice").await.unwrap(), None);
+    state
+        .advance_limit("logins", "alice", now, SECOND)
+        .await
+        .unwrap();
+    assert_eq!(
+        state.limit_time("logins", "alice").await.unwrap(),
+        Some(now + SECOND)
+    );
+    // Ten at once, as ten processes would: every one counts.
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let state = state.clone();
+            tokio::spawn(async move { state.advance_limit("logins", "alice", now, SECOND).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(
+        state.limit_time("logins", "alice").await.unwrap(),
+        Some(now + 11 * SECOND)
+    );
+    // A time in the past starts again from now.
+    state
+        .advance_limit("logins", "bob", now - 100 * SECOND, SECOND)
+        .await
+        .unwrap();
+    state
+        .advance_limit("logins", "bob", now, SECOND)
+        .await
+        .unwrap();
+    assert_eq!(
+        state.limit_time("logins", "bob").await.unwrap(),
+        Some(now + SECOND)
+    );
+    // Limiters do not meet.
+    assert_eq!(state.limit_time("signups", "alice").await.unwrap(), None);
+    state.forget_limit("logins", "alice").await.unwrap();
+    assert_eq!(state.limit_time("logins", "alice").await.unwrap(), None);
+    // Later, bob's time has passed: writing another key drops it.
+    state
+        .advance_limit("logins", "carol", now + 60 * SECOND, SECOND)
+        .await
+        .unwrap();
+    assert_eq!(state.limit_time("logins", "bob").await.unwrap(), None);
+    assert!(state.limit_time("logins", "carol").await.unwrap().is_some());
 }
 
 /// `tasks` tasks write through `state` at once: each follows, is accepted, records the same

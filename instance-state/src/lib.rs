@@ -47,6 +47,7 @@ mod error;
 pub mod follows;
 pub mod handlers;
 mod integration;
+mod limits;
 pub mod moderation;
 pub mod objects;
 pub mod remote;

@@ -23,6 +23,11 @@ pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyA
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "state", include_str!("../migrations/0001_state.sql")),
     (2, "hidden", include_str!("../migrations/0002_hidden.sql")),
+    (
+        3,
+        "rate_limits",
+        include_str!("../migrations/0003_rate_limits.sql"),
+    ),
 ];
 
 /// The migrations table, named for this crate so that it never meets an app's own.

@@ -62,6 +62,11 @@ pub struct WebConfig {
     /// How many accounts and addresses each limiter remembers at most: memory stays bounded
     /// however many addresses the network sends. Default: 10 000.
     pub tracked_keys: usize,
+    /// Whether the limiters keep their counts in the database, shared by every process that
+    /// serves it (several processes behind a load balancer), rather than in this process's
+    /// memory. Default: `false` (one process: memory is faster, and bounded by
+    /// [`WebConfig::tracked_keys`]).
+    pub shared_limits: bool,
     /// The reverse proxies whose `X-Forwarded-For` is believed. Default: none, and then the
     /// header is ignored: the client is the connection's peer. When the peer is one of these,
     /// the client is the rightmost address of `X-Forwarded-For` that is not one of these.
@@ -90,11 +95,18 @@ impl WebConfig {
             failed_logins_per_address: RateLimit::new(30, Duration::from_secs(15 * MINUTE)),
             signups_per_address: RateLimit::new(5, Duration::from_secs(60 * MINUTE)),
             tracked_keys: 10_000,
+            shared_limits: false,
             trusted_proxies: Vec::new(),
             max_identities: 10,
             min_password_chars: 10,
             max_form_bytes: 16 * 1024,
         }
+    }
+
+    /// Keeps the limiters' counts in the database, shared by every process serving it.
+    pub fn with_shared_limits(mut self, shared: bool) -> Self {
+        self.shared_limits = shared;
+        self
     }
 
     /// Sets who may sign up.

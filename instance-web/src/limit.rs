@@ -1,6 +1,7 @@
 //! Bounded rate limiters, and the client's address they count by.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::{Mutex, PoisonError};
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use axum::extract::ConnectInfo;
 use http::request::Parts;
+use instance_state::InstanceState;
 
 use crate::config::RateLimit;
 
@@ -35,6 +37,78 @@ impl AddressKey {
                 }
             },
             None => Self::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for AddressKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ip(address) => address.fmt(f),
+            Self::Unknown => f.write_str("unknown"),
+        }
+    }
+}
+
+/// A limiter as the routes use it: in this process's memory ([`Limiter`]), or, with
+/// [`WebConfig::shared_limits`](crate::WebConfig::shared_limits), in the database, shared by
+/// every process serving it (same arithmetic, the times kept by
+/// [`InstanceState::advance_limit`]). A database error while checking counts as limited (the
+/// safe side), and is logged; one while counting is logged.
+#[derive(Debug)]
+pub(crate) struct Limit<K> {
+    memory: Limiter<K>,
+    shared: Option<(InstanceState, &'static str)>,
+}
+
+impl<K: Eq + Hash + Clone + fmt::Display> Limit<K> {
+    /// A limiter for `rate`; in `shared`'s database under the name given, else in memory
+    /// (at most `capacity` keys).
+    pub(crate) fn new(
+        rate: RateLimit,
+        capacity: usize,
+        shared: Option<(InstanceState, &'static str)>,
+    ) -> Self {
+        Self {
+            memory: Limiter::new(rate, capacity),
+            shared,
+        }
+    }
+
+    /// `None` if one more event of `key` is allowed at `now`, else how long to wait.
+    pub(crate) async fn check(&self, key: &K, now: i64) -> Option<Duration> {
+        let Some((state, scope)) = &self.shared else {
+            return self.memory.check(key, now);
+        };
+        match state.limit_time(scope, &key.to_string()).await {
+            Ok(at) => self.memory.wait(at.unwrap_or(now), now),
+            Err(error) => {
+                tracing::error!(%error, "reading a shared rate limit; the attempt is refused");
+                Some(Duration::from_secs(1))
+            }
+        }
+    }
+
+    /// Counts one event of `key` at `now`.
+    pub(crate) async fn record(&self, key: &K, now: i64) {
+        let Some((state, scope)) = &self.shared else {
+            return self.memory.record(key, now);
+        };
+        if let Err(error) = state
+            .advance_limit(scope, &key.to_string(), now, self.memory.interval)
+            .await
+        {
+            tracing::error!(%error, "counting a shared rate limit");
+        }
+    }
+
+    /// Forgets `key`.
+    pub(crate) async fn forget(&self, key: &K) {
+        let Some((state, scope)) = &self.shared else {
+            return self.memory.forget(key);
+        };
+        if let Err(error) = state.forget_limit(scope, &key.to_string()).await {
+            tracing::error!(%error, "forgetting a shared rate limit");
         }
     }
 }
@@ -71,8 +145,13 @@ impl<K: Eq + Hash + Clone> Limiter<K> {
     /// long to wait.
     pub(crate) fn check(&self, key: &K, now: i64) -> Option<Duration> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        let at = entries.get(key).copied().unwrap_or(now).max(now);
+        self.wait(entries.get(key).copied().unwrap_or(now), now)
+    }
+
+    /// How long a key whose time is `at` waits at `now` for one more event (`None`: none).
+    fn wait(&self, at: i64, now: i64) -> Option<Duration> {
         let over = at
+            .max(now)
             .saturating_add(self.interval)
             .saturating_sub(now)
             .saturating_sub(self.tolerance);

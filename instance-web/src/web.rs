@@ -12,7 +12,7 @@ use maud::{Markup, html};
 
 use crate::config::WebConfig;
 use crate::layout::Layout;
-use crate::limit::{AddressKey, Limiter};
+use crate::limit::{AddressKey, Limit};
 use crate::session::Viewer;
 
 /// What the pages share: the instance's state, the configuration, the sign-in limiters and
@@ -33,11 +33,11 @@ struct Inner {
 /// The limiters, each bounded by [`WebConfig::tracked_keys`].
 pub(crate) struct Limits {
     /// Failed sign-ins and wrong current passwords, by username.
-    pub(crate) account: Limiter<String>,
+    pub(crate) account: Limit<String>,
     /// Failed sign-ins, by client address.
-    pub(crate) address: Limiter<AddressKey>,
+    pub(crate) address: Limit<AddressKey>,
     /// Accounts made, by client address.
-    pub(crate) signup: Limiter<AddressKey>,
+    pub(crate) signup: Limit<AddressKey>,
 }
 
 impl fmt::Debug for Web {
@@ -53,10 +53,23 @@ impl Web {
     /// The pages of `state`'s instance under `config`, drawn by `layout`.
     pub fn new(state: InstanceState, config: WebConfig, layout: Arc<dyn Layout>) -> Self {
         let keys = config.tracked_keys;
+        let shared = |scope: &'static str| config.shared_limits.then(|| (state.clone(), scope));
         let limits = Limits {
-            account: Limiter::new(config.failed_logins_per_account, keys),
-            address: Limiter::new(config.failed_logins_per_address, keys),
-            signup: Limiter::new(config.signups_per_address, keys),
+            account: Limit::new(
+                config.failed_logins_per_account,
+                keys,
+                shared("web_failed_logins_per_account"),
+            ),
+            address: Limit::new(
+                config.failed_logins_per_address,
+                keys,
+                shared("web_failed_logins_per_address"),
+            ),
+            signup: Limit::new(
+                config.signups_per_address,
+                keys,
+                shared("web_signups_per_address"),
+            ),
         };
         Self {
             inner: Arc::new(Inner {

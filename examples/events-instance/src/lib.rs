@@ -418,6 +418,8 @@ async fn start_with<S: Store>(
         db.state().clone(),
         instance_web::WebConfig::new(base_url.clone())
             .with_signup(options.signup)
+            // On PostgreSQL several processes may serve one instance: they limit together.
+            .with_shared_limits(is_postgres(&options.database))
             .with_trusted_proxies(options.trusted_proxies.clone()),
         Arc::new(instance.layout()),
     );

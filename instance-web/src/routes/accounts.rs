@@ -141,7 +141,7 @@ pub(super) async fn signup_submit(
     }
     let now = web.now();
     let key = AddressKey::of(address);
-    if let Some(wait) = web.limits().signup.check(&key, now) {
+    if let Some(wait) = web.limits().signup.check(&key, now).await {
         return Err(web.too_many(wait));
     }
     let state = web.state();
@@ -183,7 +183,7 @@ pub(super) async fn signup_submit(
     if !errors.is_empty() {
         return Ok(again(&errors));
     }
-    web.limits().signup.record(&key, now);
+    web.limits().signup.record(&key, now).await;
     let account_state = match mode {
         SignupMode::Open => AccountState::Active,
         _ => AccountState::Pending,
@@ -303,15 +303,14 @@ pub(super) async fn login_submit(
     let limits = web.limits();
     let now = web.now();
     // A limited attempt is refused before anything is looked up or hashed.
-    let wait = [
-        limits.address.check(&address_key, now),
-        account_key
-            .as_ref()
-            .and_then(|key| limits.account.check(key, now)),
-    ]
-    .into_iter()
-    .flatten()
-    .max();
+    let by_account = match &account_key {
+        Some(key) => limits.account.check(key, now).await,
+        None => None,
+    };
+    let wait = [limits.address.check(&address_key, now).await, by_account]
+        .into_iter()
+        .flatten()
+        .max();
     if let Some(wait) = wait {
         return Err(web.too_many(wait));
     }
@@ -327,7 +326,7 @@ pub(super) async fn login_submit(
     let status = match outcome {
         Login::Ok(account) => {
             if let Some(key) = &account_key {
-                limits.account.forget(key);
+                limits.account.forget(key).await;
             }
             return start_session(&web, &account, None, &headers, &form.next).await;
         }
@@ -340,9 +339,9 @@ pub(super) async fn login_submit(
             StatusCode::FORBIDDEN
         }
         _ => {
-            limits.address.record(&address_key, now);
+            limits.address.record(&address_key, now).await;
             if let Some(key) = &account_key {
-                limits.account.record(key, now);
+                limits.account.record(key, now).await;
             }
             errors.add("", "Wrong username or password.");
             StatusCode::UNPROCESSABLE_ENTITY
@@ -411,7 +410,7 @@ pub(super) async fn password_submit(
     let limits = web.limits();
     let key = viewer.account.username.clone();
     let now = web.now();
-    if let Some(wait) = limits.account.check(&key, now) {
+    if let Some(wait) = limits.account.check(&key, now).await {
         return Err(web.too_many(wait));
     }
     let mut errors = Errors::default();
@@ -432,7 +431,7 @@ pub(super) async fn password_submit(
             Login::Ok(_)
         );
     if !right {
-        limits.account.record(&key, now);
+        limits.account.record(&key, now).await;
         errors.add("current", "This is not the current password.");
     }
     if !errors.is_empty() {

@@ -223,3 +223,47 @@ async fn sign_ups_are_limited_per_address() {
             .is_none()
     );
 }
+
+/// With `shared_limits`, the limiters count in the database: two processes serving it limit
+/// a client together. Without, each counts alone (one process's default).
+#[tokio::test]
+async fn shared_limits_count_every_process_together() {
+    let shared = |c: instance_web::WebConfig| {
+        c.with_failed_logins_per_account(RateLimit::new(4, WINDOW))
+            .with_failed_logins_per_address(RateLimit::new(100, WINDOW))
+            .with_shared_limits(true)
+    };
+    let one = Instance::start(shared).await;
+    let two = one.beside(shared);
+    one.account("alice", Role::User).await;
+    for attempt in 0..4 {
+        let process = if attempt % 2 == 0 { &one } else { &two };
+        let page = login(&mut process.browser(), "alice", "wrong password").await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    for process in [&one, &two] {
+        let limited = login(&mut process.browser(), "alice", PASSWORD).await;
+        assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    one.advance(Duration::from_secs(225));
+    let back = login(&mut two.browser(), "alice", PASSWORD).await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.body);
+
+    // In memory, the second process knows nothing of the first's failures.
+    let alone =
+        |c: instance_web::WebConfig| c.with_failed_logins_per_account(RateLimit::new(4, WINDOW));
+    let one = Instance::start(alone).await;
+    let two = one.beside(alone);
+    one.account("alice", Role::User).await;
+    for _ in 0..4 {
+        login(&mut one.browser(), "alice", "wrong password").await;
+    }
+    assert_eq!(
+        login(&mut one.browser(), "alice", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        login(&mut two.browser(), "alice", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+}

@@ -81,6 +81,20 @@ impl Instance {
         })
     }
 
+    /// Another process serving the same database (and clock), configured by `config`.
+    pub fn beside(&self, config: impl FnOnce(WebConfig) -> WebConfig) -> Self {
+        let web = Web::new(
+            self.web.state().clone(),
+            config(WebConfig::new(self.web.config().base_url.clone())),
+            Arc::new(DefaultLayout::new("Test instance")),
+        );
+        Self {
+            router: app(web.clone()),
+            web,
+            clock: self.clock.clone(),
+        }
+    }
+
     pub fn state(&self) -> &InstanceState {
         self.web.state()
     }
