@@ -597,7 +597,8 @@ fn attachment_links(event: &Event) -> Vec<(Option<String>, String)> {
         .collect()
 }
 
-fn actor_link(actor: &ActorView) -> Markup {
+/// A link to an actor (only an `http(s)` or local one), with its handle.
+pub(crate) fn actor_link(actor: &ActorView) -> Markup {
     html! {
         @match safe_href(&actor.url) {
             Some(href) => a href=(href) { (actor.name) },

@@ -174,6 +174,18 @@ impl Pages {
             .map(|name| (name.to_owned(), self.instance.actor_id(name).to_string()))
     }
 
+    /// Posts `activity` as `viewer`'s identity through the client-to-server code, then sends
+    /// the browser to `back`; the refusal page when the instance refuses.
+    async fn post_as(&self, viewer: &Viewer, activity: Value, back: &str) -> Response {
+        let Some((name, _)) = self.identity(viewer) else {
+            return no_identity();
+        };
+        match self.instance.client_post(&name, activity).await {
+            Ok(_) => see_other(back),
+            Err(error) => self.refusal(Some(viewer), error),
+        }
+    }
+
     /// What `viewer` (or nobody) may see.
     async fn scope(&self, viewer: Option<&Viewer>) -> anyhow::Result<Scope> {
         let reader = match viewer.and_then(Viewer::identity_name) {
@@ -518,12 +530,8 @@ async fn create_event(
 }
 
 /// A local event by its uuid, if `viewer` may manage it.
-async fn managed_event(
-    pages: &Pages,
-    viewer: &Viewer,
-    uuid: &str,
-) -> Result<(String, String, ObjectRow), Response> {
-    let (name, me) = pages.identity(viewer).ok_or_else(no_identity)?;
+async fn managed_event(pages: &Pages, viewer: &Viewer, uuid: &str) -> Result<ObjectRow, Response> {
+    let (_, me) = pages.identity(viewer).ok_or_else(no_identity)?;
     let id = pages.instance.url(&format!("events/{uuid}"));
     let row = match pages.instance.event(id.as_str()).await {
         Ok(Some(row)) if row.local && !row.deleted => row,
@@ -531,7 +539,7 @@ async fn managed_event(
         Err(e) => return Err(pages.internal(Some(viewer), &e)),
     };
     match pages.instance.may_manage(&row, &me).await {
-        Ok(true) => Ok((name, me, row)),
+        Ok(true) => Ok(row),
         Ok(false) => Err(pages.refusal(
             Some(viewer),
             ClientError::Forbidden("only the event's organizers may do this".into()),
@@ -545,7 +553,7 @@ async fn edit_event_page(
     viewer: Viewer,
     Path(uuid): Path<String>,
 ) -> Response {
-    let (_, _, row) = match managed_event(&pages, &viewer, &uuid).await {
+    let row = match managed_event(&pages, &viewer, &uuid).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -567,7 +575,7 @@ async fn edit_event(
     Path(uuid): Path<String>,
     CsrfForm(form): CsrfForm<EventForm>,
 ) -> Response {
-    let (name, _, row) = match managed_event(&pages, &viewer, &uuid).await {
+    let row = match managed_event(&pages, &viewer, &uuid).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -581,14 +589,9 @@ async fn edit_event(
     if let Some(map) = object.as_object_mut() {
         map.insert("id".into(), json!(row.id));
     }
-    match pages
-        .instance
-        .client_post(&name, json!({"type": "Update", "object": object}))
+    pages
+        .post_as(&viewer, json!({"type": "Update", "object": object}), &path)
         .await
-    {
-        Ok(_) => see_other(&path),
-        Err(error) => pages.refusal(Some(&viewer), error),
-    }
 }
 
 /// A form that only carries its CSRF token.
@@ -601,7 +604,7 @@ async fn cancel_event(
     Path(uuid): Path<String>,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Response {
-    let (name, _, row) = match managed_event(&pages, &viewer, &uuid).await {
+    let row = match managed_event(&pages, &viewer, &uuid).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -609,10 +612,8 @@ async fn cancel_event(
         "type": "Update",
         "object": {"id": row.id, "type": "Event", "ical:status": "CANCELLED"},
     });
-    match pages.instance.client_post(&name, update).await {
-        Ok(_) => see_other(&event_path(&pages.instance, &row.id)),
-        Err(error) => pages.refusal(Some(&viewer), error),
-    }
+    let back = event_path(&pages.instance, &row.id);
+    pages.post_as(&viewer, update, &back).await
 }
 
 async fn participants_page(
@@ -620,7 +621,7 @@ async fn participants_page(
     viewer: Viewer,
     Path(uuid): Path<String>,
 ) -> Response {
-    let (_, _, row) = match managed_event(&pages, &viewer, &uuid).await {
+    let row = match managed_event(&pages, &viewer, &uuid).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -677,7 +678,7 @@ async fn decide_participant(
     Path(uuid): Path<String>,
     CsrfForm(form): CsrfForm<Decision>,
 ) -> Response {
-    let (name, _, row) = match managed_event(&pages, &viewer, &uuid).await {
+    let row = match managed_event(&pages, &viewer, &uuid).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -702,10 +703,8 @@ async fn decide_participant(
         _ => return pages.refusal(Some(&viewer), ClientError::Bad("no such decision".into())),
     };
     let answer = json!({"type": kind, "object": participation.join_id});
-    match pages.instance.client_post(&name, answer).await {
-        Ok(_) => see_other(&format!("{}/manage", event_path(&pages.instance, &row.id))),
-        Err(error) => pages.refusal(Some(&viewer), error),
-    }
+    let back = format!("{}/manage", event_path(&pages.instance, &row.id));
+    pages.post_as(&viewer, answer, &back).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -867,18 +866,10 @@ async fn leave_event(
 }
 
 async fn act_on_event(pages: &Pages, viewer: &Viewer, kind: &str, event: &str) -> Response {
-    let (name, _) = match pages.identity(viewer) {
-        Some(identity) => identity,
-        None => return no_identity(),
-    };
-    match pages
-        .instance
-        .client_post(&name, json!({"type": kind, "object": event}))
+    let back = event_path(&pages.instance, event);
+    pages
+        .post_as(viewer, json!({"type": kind, "object": event}), &back)
         .await
-    {
-        Ok(_) => see_other(&event_path(&pages.instance, event)),
-        Err(error) => pages.refusal(Some(viewer), error),
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -897,10 +888,6 @@ async fn comment(
     viewer: Viewer,
     CsrfForm(form): CsrfForm<CommentForm>,
 ) -> Response {
-    let (name, _) = match pages.identity(&viewer) {
-        Some(identity) => identity,
-        None => return no_identity(),
-    };
     let content = form.content.trim();
     if content.is_empty() || content.chars().count() > MAX_COMMENT {
         return pages.refusal(
@@ -920,13 +907,8 @@ async fn comment(
         "content": event_form::paragraphs(content),
         "inReplyTo": in_reply_to,
     });
-    match pages.instance.client_post(&name, note).await {
-        Ok(_) => see_other(&format!(
-            "{}#comments",
-            event_path(&pages.instance, &form.event)
-        )),
-        Err(error) => pages.refusal(Some(&viewer), error),
-    }
+    let back = format!("{}#comments", event_path(&pages.instance, &form.event));
+    pages.post_as(&viewer, note, &back).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1332,18 +1314,10 @@ async fn leave_group(
 }
 
 async fn group_activity(pages: &Pages, viewer: &Viewer, kind: &str, group: &str) -> Response {
-    let (name, _) = match pages.identity(viewer) {
-        Some(identity) => identity,
-        None => return no_identity(),
-    };
-    match pages
-        .instance
-        .client_post(&name, json!({"type": kind, "object": group}))
+    let back = group_path(&pages.instance, group);
+    pages
+        .post_as(viewer, json!({"type": kind, "object": group}), &back)
         .await
-    {
-        Ok(_) => see_other(&group_path(&pages.instance, group)),
-        Err(error) => pages.refusal(Some(viewer), error),
-    }
 }
 
 fn group_path(instance: &Instance, group: &str) -> String {

@@ -10,7 +10,7 @@ use maud::{Markup, html};
 use instance_web::forms::Field;
 
 use super::event_form::{EventForm, FormErrors, JOIN_MODES, MAX_LINE, MAX_TITLE, VISIBILITIES};
-use crate::html::{ActorView, safe_href};
+use crate::html::{ActorView, actor_link};
 
 /// The hidden field every state-changing form carries.
 pub(crate) fn csrf_input(token: &str) -> Markup {
@@ -196,19 +196,6 @@ pub(crate) fn participants(
             } @else {
                 ul.people { @for p in accepted { li { (actor_link(&p.actor)) } } }
             }
-        }
-    }
-}
-
-/// A link to an actor with its handle.
-pub(crate) fn actor_link(actor: &ActorView) -> Markup {
-    html! {
-        @match safe_href(&actor.url) {
-            Some(href) => a href=(href) { (actor.name) },
-            None => (actor.name),
-        }
-        @if let Some(handle) = &actor.handle {
-            " " span.handle { (handle) }
         }
     }
 }
