@@ -1,0 +1,1 @@
+//! PeerTube search API shapes.

@@ -1,0 +1,5 @@
+//! Integration tests of video-search: one binary, one module per concern.
+
+mod api;
+mod index;
+mod support;
