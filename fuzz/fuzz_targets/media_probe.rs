@@ -1,0 +1,5 @@
+#![no_main]
+
+include!("../checks/media_probe.rs");
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check(data));
