@@ -125,6 +125,7 @@ impl Probe {
                 width: video.width,
                 height: video.height,
                 frame_rate: video.frame_rate,
+                rotation: video.rotation,
             }),
             _ => None,
         })
@@ -152,6 +153,8 @@ pub struct VideoTrack<'a> {
     pub height: u32,
     /// Frames per second, when known.
     pub frame_rate: Option<FrameRate>,
+    /// Clockwise turn for display, in degrees (see [`VideoInfo::rotation`]).
+    pub rotation: u16,
 }
 
 /// One track (MP4 `trak`, Matroska TrackEntry, Ogg logical stream).
@@ -221,6 +224,11 @@ pub struct VideoInfo {
     /// Frames per second, from the sample timing (MP4 `stts` or fragment sample durations over
     /// the `mdhd` timescale, Matroska DefaultDuration, the Theora header).
     pub frame_rate: Option<FrameRate>,
+    /// How far the pictures are to be turned clockwise for display: 0, 90, 180 or 270 degrees
+    /// (an MP4 track header's matrix, as phones record portrait video; 0 for the other
+    /// containers and for matrices that are not a quarter turn). At 90 and 270 the displayed
+    /// width is [`height`](Self::height).
+    pub rotation: u16,
 }
 
 /// What an audio track says of its sound.

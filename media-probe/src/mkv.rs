@@ -297,6 +297,7 @@ fn track(entry: TrackEntry) -> Track {
             width: u32::try_from(entry.width).unwrap_or(0),
             height: u32::try_from(entry.height).unwrap_or(0),
             frame_rate: entry.default_duration.and_then(frame_rate),
+            rotation: 0,
         }),
         2 => Media::Audio(AudioInfo {
             sample_rate: if codec == Codec::Opus {

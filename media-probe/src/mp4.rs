@@ -89,6 +89,7 @@ struct TrackBoxes {
     timescale: u32,
     duration: Option<u64>,
     tkhd_size: (u32, u32),
+    rotation: u16,
     entry: Option<SampleEntry>,
     timing: Timing,
     /// Sample timing from movie fragments.
@@ -219,6 +220,7 @@ fn finish(movie: Movie, truncated: bool) -> Probe {
                     width,
                     height,
                     frame_rate: timing.frame_rate(boxes.timescale),
+                    rotation: boxes.rotation,
                 })
             }
             b"soun" => {
@@ -489,6 +491,20 @@ fn read_moov<R: Read + Seek + ?Sized>(
     Ok(movie)
 }
 
+/// The clockwise quarter turn of a track header's matrix (a, b, c, d in 16.16 fixed point;
+/// ISO/IEC 14496-12, 6.2.2): points (x, y) are displayed at (a·x + c·y, b·x + d·y), with y
+/// downwards. Anything but a quarter turn (mirrors, scaling) counts as none.
+fn rotation([a, b, c, d]: [i32; 4]) -> u16 {
+    const ONE: i32 = 0x1_0000;
+    const MINUS_ONE: i32 = -ONE;
+    match (a, b, c, d) {
+        (0, ONE, MINUS_ONE, 0) => 90,
+        (MINUS_ONE, 0, 0, MINUS_ONE) => 180,
+        (0, MINUS_ONE, ONE, 0) => 270,
+        _ => 0,
+    }
+}
+
 /// A duration field, `None` when it says "unknown" (all ones).
 fn known(duration: u64, version: u8) -> Option<u64> {
     let unknown = if version == 1 {
@@ -513,9 +529,16 @@ fn read_trak<R: Read + Seek + ?Sized>(
                 bytes.skip(3);
                 bytes.skip(if version == 1 { 16 } else { 8 });
                 track.id = bytes.u32().ok_or_else(|| too_short(&header))?;
-                // reserved, duration, reserved, layer, alternate group, volume, reserved,
-                // matrix; then width and height in 16.16 fixed point.
-                bytes.skip(4 + if version == 1 { 8 } else { 4 } + 8 + 2 + 2 + 2 + 2 + 36);
+                // reserved, duration, reserved, layer, alternate group, volume, reserved;
+                // then the matrix, then width and height in 16.16 fixed point.
+                bytes.skip(4 + if version == 1 { 8 } else { 4 } + 8 + 2 + 2 + 2 + 2);
+                let (a, b) = (bytes.u32(), bytes.u32());
+                bytes.skip(4);
+                let (c, d) = (bytes.u32(), bytes.u32());
+                bytes.skip(16);
+                if let (Some(a), Some(b), Some(c), Some(d)) = (a, b, c, d) {
+                    track.rotation = rotation([a, b, c, d].map(|v| v as i32));
+                }
                 if let Some((width, height)) = bytes.u32().zip(bytes.u32()) {
                     track.tkhd_size = (width >> 16, height >> 16);
                 }

@@ -279,6 +279,7 @@ fn theora(stream: &mut Stream, rest: &[u8]) {
         width: width.unwrap_or(0),
         height: height.unwrap_or(0),
         frame_rate,
+        rotation: 0,
     });
 }
 

@@ -388,6 +388,40 @@ fn pad_mdat(bytes: &[u8], extra: usize) -> Vec<u8> {
     panic!("no mdat");
 }
 
+/// A track header whose matrix turns the picture a quarter (as phones record portrait video)
+/// reads as a rotation; the sample's own identity matrix as none. (Debian's ffmpeg 5.1 has no
+/// option that writes such a matrix, so the test writes it into the sample.)
+#[test]
+fn rotation_from_the_track_header_matrix() {
+    let bytes = sample("h264-aac-faststart.mp4");
+    assert_eq!(rotation_of(&bytes), 0);
+    let tkhd = bytes.windows(4).position(|w| w == b"tkhd").unwrap();
+    // version/flags, times, track id, reserved, duration, reserved, layer, group, volume,
+    // reserved (version 0): the matrix starts 40 bytes into the body.
+    let matrix = tkhd + 4 + 40;
+    for (values, degrees) in [
+        ([0, 0x1_0000, -0x1_0000, 0], 90),
+        ([-0x1_0000, 0, 0, -0x1_0000], 180),
+        ([0, -0x1_0000, 0x1_0000, 0], 270),
+        ([0x1_0000, 0, 0, -0x1_0000], 0),
+    ] {
+        let mut turned = bytes.clone();
+        let [a, b, c, d]: [i32; 4] = values;
+        turned[matrix..matrix + 4].copy_from_slice(&a.to_be_bytes());
+        turned[matrix + 4..matrix + 8].copy_from_slice(&b.to_be_bytes());
+        turned[matrix + 12..matrix + 16].copy_from_slice(&c.to_be_bytes());
+        turned[matrix + 16..matrix + 20].copy_from_slice(&d.to_be_bytes());
+        assert_eq!(rotation_of(&turned), degrees, "{values:?}");
+    }
+}
+
+fn rotation_of(bytes: &[u8]) -> u16 {
+    let probe = probe(bytes).unwrap();
+    let video = probe.video().unwrap();
+    assert_eq!((video.width, video.height), (176, 144));
+    video.rotation
+}
+
 #[test]
 fn frame_rate_fractions() {
     assert_eq!(
