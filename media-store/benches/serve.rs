@@ -1,0 +1,2 @@
+//! Serving benchmark (written next).
+fn main() {}
