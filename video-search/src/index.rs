@@ -166,6 +166,13 @@ pub struct Hit<D> {
     pub document: D,
 }
 
+impl<D> Hit<D> {
+    /// A hit.
+    pub fn new(score: Option<f32>, document: D) -> Self {
+        Self { score, document }
+    }
+}
+
 /// A page of results and how many matched in all.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -333,10 +340,10 @@ impl SearchIndex {
         if !state.pending {
             return Ok(false);
         }
-        if let Some(last) = state.last_commit {
-            if now.saturating_duration_since(last) < self.config.commit_interval {
-                return Ok(false);
-            }
+        if let Some(last) = state.last_commit
+            && now.saturating_duration_since(last) < self.config.commit_interval
+        {
+            return Ok(false);
         }
         self.commit_locked(&mut state, now)?;
         Ok(true)
@@ -444,6 +451,7 @@ impl SearchIndex {
         if !query.uuids.is_empty() {
             clauses.push(filter(Occur::Must, text_set(f.uuid_key, &query.uuids, cap)));
         }
+        self.id_filter(&query.ids, &mut clauses);
         self.run(
             clauses,
             has_text,
@@ -470,6 +478,7 @@ impl SearchIndex {
                 text_set(f.channel_key, &query.handles, cap),
             ));
         }
+        self.id_filter(&query.ids, &mut clauses);
         if !query.exclude_accounts.is_empty() {
             clauses.push(filter(
                 Occur::MustNot,
@@ -499,6 +508,7 @@ impl SearchIndex {
         if !query.uuids.is_empty() {
             clauses.push(filter(Occur::Must, text_set(f.uuid_key, &query.uuids, cap)));
         }
+        self.id_filter(&query.ids, &mut clauses);
         if !query.exclude_accounts.is_empty() {
             clauses.push(filter(
                 Occur::MustNot,
@@ -585,24 +595,22 @@ impl SearchIndex {
         for o in owner {
             doc.add_text(f.owner, &o.display_name);
             doc.add_text(f.owner, &o.name);
-            doc.add_text(f.account_key, o.handle());
-            doc.add_text(f.account_key, &o.url);
         }
-        if let Some(i) = stem {
-            if let (Some(n), Some(t), Some(d)) = (
-                f.name_stem.get(i),
-                f.tags_stem.get(i),
-                f.description_stem.get(i),
-            ) {
-                for x in name {
-                    doc.add_text(*n, x);
-                }
-                for x in tags {
-                    doc.add_text(*t, x);
-                }
-                if let Some(x) = description {
-                    doc.add_text(*d, x);
-                }
+        if let Some((n, t, d)) = stem.and_then(|i| {
+            Some((
+                f.name_stem.get(i)?,
+                f.tags_stem.get(i)?,
+                f.description_stem.get(i)?,
+            ))
+        }) {
+            for x in name {
+                doc.add_text(*n, x);
+            }
+            for x in tags {
+                doc.add_text(*t, x);
+            }
+            if let Some(x) = description {
+                doc.add_text(*d, x);
             }
         }
         let mut folder = analysis::folded_analyzer();
@@ -684,6 +692,8 @@ impl SearchIndex {
         );
         doc.add_text(f.channel_key, c.handle());
         doc.add_text(f.channel_key, &c.id);
+        doc.add_text(f.account_key, c.owner_account.handle());
+        doc.add_text(f.account_key, &c.owner_account.url);
         doc.add_i64(f.created, millis(c.created_at));
         Ok(doc)
     }
@@ -703,6 +713,12 @@ impl SearchIndex {
             p.description.as_deref(),
             &owners,
         );
+        doc.add_text(f.account_key, p.owner_account.handle());
+        doc.add_text(f.account_key, &p.owner_account.url);
+        if let Some(ch) = &p.video_channel {
+            doc.add_text(f.channel_key, ch.handle());
+            doc.add_text(f.channel_key, &ch.url);
+        }
         doc.add_i64(f.created, millis(p.created_at));
         doc.add_text(f.uuid_key, &p.uuid);
         if let Some(s) = &p.short_uuid {
@@ -832,6 +848,13 @@ impl SearchIndex {
         Box::new(BooleanQuery::new(alternatives))
     }
 
+    fn id_filter(&self, ids: &[String], clauses: &mut Vec<(Occur, Box<dyn Query>)>) {
+        if !ids.is_empty() {
+            let cap = self.config.limits.max_filter_values;
+            clauses.push(filter(Occur::Must, text_set(self.fields.id, ids, cap)));
+        }
+    }
+
     fn host_filters(
         &self,
         hosts: &[String],
@@ -957,6 +980,13 @@ impl SearchIndex {
             address,
             source: Some(source),
         })
+    }
+}
+
+impl<D> SearchResults<D> {
+    /// Results.
+    pub fn new(total: u64, hits: Vec<Hit<D>>) -> Self {
+        Self { total, hits }
     }
 }
 

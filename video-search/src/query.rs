@@ -158,6 +158,8 @@ pub struct VideoQuery {
     pub tags_all_of: Vec<String>,
     /// Only these videos (UUIDs or short UUIDs).
     pub uuids: Vec<String>,
+    /// Only these documents, by ActivityPub id (a search by URL).
+    pub ids: Vec<String>,
     /// The order.
     pub sort: Sort,
     /// The window.
@@ -186,6 +188,8 @@ pub struct ChannelQuery {
     pub exclude_hosts: Vec<String>,
     /// Only these channels (handles `name@host` or ActivityPub ids).
     pub handles: Vec<String>,
+    /// Only these documents, by ActivityPub id (a search by URL).
+    pub ids: Vec<String>,
     /// Never owned by these accounts (handles or ActivityPub ids).
     pub exclude_accounts: Vec<String>,
     /// The order (relevance, `createdAt`, `displayName`).
@@ -216,6 +220,8 @@ pub struct PlaylistQuery {
     pub exclude_hosts: Vec<String>,
     /// Only these playlists (UUIDs or short UUIDs).
     pub uuids: Vec<String>,
+    /// Only these documents, by ActivityPub id (a search by URL).
+    pub ids: Vec<String>,
     /// Never owned by these accounts (handles or ActivityPub ids).
     pub exclude_accounts: Vec<String>,
     /// The order (relevance, `createdAt`, `displayName`).
