@@ -17,5 +17,6 @@ mod fuzz_replay;
 mod helpers;
 #[cfg(feature = "jsonld")]
 mod jsonld;
+mod peertube;
 mod properties;
 mod rejects;

@@ -1,13 +1,52 @@
-//! Videos, cache files and playlists, as PeerTube sends them.
+//! Videos, cache files, playlists and views, as PeerTube sends them.
 //!
-//! See PeerTube's `server/core/lib/activitypub/` and
+//! The types ([`Video`], [`CacheFile`], [`Playlist`]) are lossless like every typed object of the
+//! crate. Around them, one concept per module:
+//!
+//! - [`VideoSummary`] (`video_read.rs`) reads a received `Video` into checked plain values an
+//!   application stores and indexes, with every number bounded ([`limits`]) and every value it
+//!   had to leave out listed in [`VideoSummary::dropped`];
+//! - [`NewVideo`] (`video_write.rs`) writes a `Video` in PeerTube's exact shape from the
+//!   application's values (its URL layout is its own: every id is an argument);
+//! - [`CacheFileSummary`]/[`NewCacheFile`], [`ViewSummary`]/[`NewView`] and
+//!   [`PlaylistSummary`]/[`NewPlaylist`]/[`PlaylistElementSummary`]/[`NewPlaylistElement`] do the
+//!   same for redundancy copies, views and playlists;
+//! - [`context`] holds the `@context` PeerTube writes for each of them.
+//!
+//! What PeerTube writes is read from its sources: `packages/models/src/activitypub/`,
+//! `server/core/models/video/formatter/video-activity-pub-format.ts` and
+//! `server/core/helpers/activity-pub-utils.ts` (the contexts); what it refuses from
+//! `server/core/helpers/custom-validators/activitypub/videos.ts`. See also
 //! <https://docs.joinpeertube.org/api/activitypub>.
-
-use serde_json::Number;
 
 use crate::AnyObject;
 use crate::object::{object_type, single_kind};
 use crate::values::{Identifier, OneOrMany, Reference, Timestamp};
+use serde_json::Number;
+
+mod activity;
+mod cache_file;
+pub mod context;
+mod error;
+pub mod limits;
+mod playlist;
+mod read;
+mod video_read;
+mod video_write;
+mod view;
+mod vocab;
+
+pub use activity::wrap;
+pub use cache_file::{CacheFileSummary, CacheFileUrl, NewCacheFile};
+pub use error::{FieldError, Problem};
+pub use playlist::{NewPlaylist, NewPlaylistElement, PlaylistElementSummary, PlaylistSummary};
+pub use video_read::{
+    ActorKind, Attribution, Caption, FileStreams, HlsPlaylist, Label, Thumbnail, VideoFile,
+    VideoSummary,
+};
+pub use video_write::{LiveSettings, NewVideo, VideoCollections};
+pub use view::{NewView, ViewSummary};
+pub use vocab::{CommentsPolicy, ContentType, FileFormat, VideoState};
 
 single_kind!(
     /// The `Video` type.
@@ -17,12 +56,13 @@ single_kind!(
 object_type! {
     /// A `Video`. `duration` (ISO 8601), `url` (the files, as `Link`s), `icon` (thumbnails),
     /// `language` and `commentsEnabled` are in `props`; these are what PeerTube adds.
+    /// [`VideoSummary::read`] checks and extracts what an application keeps.
     pub struct Video: VideoType {
         /// `uuid` (`sc:identifier`).
         "uuid" => uuid: String,
         /// `views` (`pt:views`).
         "views" => views: u64,
-        /// `state` (`pt:state`): 1 published, 2 waiting for transcoding, ...
+        /// `state` (`pt:state`): 1 published, 2 waiting for transcoding, ... ([`VideoState`]).
         "state" => state: u64,
         /// `commentsPolicy` (`pt:commentsPolicy`, PeerTube 6.2+): 1 enabled, 2 disabled, 3 approval.
         "commentsPolicy" => comments_policy: u64,
@@ -50,13 +90,18 @@ object_type! {
         "originallyPublishedAt" => originally_published_at: Box<Timestamp>,
         /// `aspectRatio` (`pt:aspectRatio`).
         "aspectRatio" => aspect_ratio: Box<Number>,
-        /// `dislikes` (`pt:dislikes`): the collection of dislikes.
+        /// `dislikes` (`as:dislikes` in PeerTube's context): the collection of dislikes.
         "dislikes" => dislikes: Box<Reference<AnyObject>>,
+        /// `comments` (`as:comments` in PeerTube's context): the collection of comments.
+        "comments" => comments: Box<Reference<AnyObject>>,
+        /// `hasParts` (`sc:hasParts`): the chapters, by id.
+        "hasParts" => has_parts: Box<Reference<AnyObject>>,
     }
 }
 
 impl Video {
-    /// The files in `url` with media type `media_type` (e.g. `video/mp4`), as `(href, height)`.
+    /// The files in `url` with media type `media_type` (e.g. `video/mp4`), including those of
+    /// the streaming playlists (nested in their `tag`).
     pub fn files(&self, media_type: &str) -> Vec<&crate::Link> {
         let mut out = Vec::new();
         for entry in self.props.url.iter().flatten() {
@@ -81,6 +126,14 @@ fn collect_links<'a>(link: &'a crate::Link, media_type: &str, out: &mut Vec<&'a 
     }
 }
 
+/// The video in `object`, when it is one.
+pub fn as_video(object: &AnyObject) -> Option<&Video> {
+    match object {
+        AnyObject::Video(video) => Some(video),
+        _ => None,
+    }
+}
+
 single_kind!(
     /// The `CacheFile` type.
     CacheFileType = "CacheFile"
@@ -88,6 +141,7 @@ single_kind!(
 
 object_type! {
     /// A `CacheFile`: a copy of a video's files that a PeerTube instance keeps (redundancy).
+    /// The copied file is the `Link` in `props.url`. See [`CacheFileSummary`].
     pub struct CacheFile: CacheFileType {
         /// `object`: the video.
         "object" => object: Reference<AnyObject>,
@@ -104,7 +158,9 @@ single_kind!(
 );
 
 object_type! {
-    /// A PeerTube `Playlist`, an ordered collection of `PlaylistElement`s.
+    /// A PeerTube `Playlist`, an ordered collection of `PlaylistElement`s: either the collection
+    /// itself (`totalItems`, `first`) or one of its pages (`partOf`, `orderedItems`, `next`),
+    /// both carrying the playlist's `name`, `content`, `icon`... See [`PlaylistSummary`].
     pub struct Playlist: PlaylistType {
         /// `uuid`.
         "uuid" => uuid: String,
@@ -112,7 +168,15 @@ object_type! {
         "totalItems" => total_items: u64,
         /// `first`: the first page.
         "first" => first: Reference<AnyObject>,
-        /// `orderedItems`, when the playlist is not paged.
+        /// `orderedItems`, on a page: the elements, usually by id.
         "orderedItems" => ordered_items: OneOrMany<Reference<AnyObject>>,
+        /// `partOf`, on a page: the playlist.
+        "partOf" => part_of: Box<Reference<AnyObject>>,
+        /// `next`, on a page: the next page.
+        "next" => next: Box<Reference<AnyObject>>,
+        /// `prev`, on a page: the previous page.
+        "prev" => prev: Box<Reference<AnyObject>>,
+        /// `videoChannelPosition` (`pt:position`): where the playlist sits in its channel.
+        "videoChannelPosition" => video_channel_position: u64,
     }
 }
