@@ -5,11 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use activitypub_core::ext::peertube::{
-    ActorKind, CacheFileSummary, CacheFileUrl, Caption, CommentsPolicy, ContentType, FileFormat,
-    FileStreams, HlsPlaylist, Label, LiveSettings, NewCacheFile, NewPlaylist, NewPlaylistElement,
-    NewVideo, NewView, PlaylistElementSummary, PlaylistSummary, Problem, Thumbnail,
-    VideoCollections, VideoFile, VideoState, VideoSummary, ViewSummary, as_video, context, limits,
-    wrap,
+    self, ActorKind, CacheFileSummary, CacheFileUrl, Caption, CommentsPolicy, ContentType,
+    FileFormat, FileStreams, HlsPlaylist, Label, LiveSettings, NewCacheFile, NewPlaylist,
+    NewPlaylistElement, NewVideo, NewView, PlaylistElementSummary, PlaylistSummary, Problem,
+    Thumbnail, VideoCollections, VideoFile, VideoState, VideoSummary, ViewSummary, as_video,
+    context, limits, wrap,
 };
 use activitypub_core::{ActivityType, AnyObject, Iri, Timestamp};
 use proptest::prelude::*;
@@ -31,13 +31,7 @@ fn iris(list: &[&str]) -> Vec<Iri> {
 
 /// The `Video` of a fixture: the document itself or the object of its activity.
 fn video_of(object: &AnyObject) -> &activitypub_core::Video {
-    match object {
-        AnyObject::Video(v) => v,
-        AnyObject::Activity(a) => {
-            as_video(a.embedded_object().expect("an embedded object")).expect("an embedded Video")
-        }
-        other => panic!("not a video: {}", other.type_name()),
-    }
+    peertube::video_of(object).unwrap_or_else(|| panic!("no video in {}", object.type_name()))
 }
 
 fn summary(relative: &str) -> VideoSummary {

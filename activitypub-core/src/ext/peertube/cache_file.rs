@@ -7,8 +7,9 @@
 //! goes (PeerTube 7.1+ may write `null`: kept until removed).
 
 use super::error::{FieldError, Problem};
+use super::media::VideoFile;
 use super::read::{Dropped, addresses, http_url, reference_url, refuse, why_absent};
-use super::video_read::{VideoFile, video_file};
+use super::video_read::video_file;
 use super::video_write::{address, check_file};
 use super::{CacheFile, CacheFileType, context};
 use crate::values::{LinkRef, OneOrMany};

@@ -29,6 +29,7 @@ mod cache_file;
 pub mod context;
 mod error;
 pub mod limits;
+mod media;
 mod playlist;
 mod read;
 mod video_read;
@@ -39,11 +40,9 @@ mod vocab;
 pub use activity::wrap;
 pub use cache_file::{CacheFileSummary, CacheFileUrl, NewCacheFile};
 pub use error::{FieldError, Problem};
+pub use media::{Caption, FileStreams, HlsPlaylist, Label, Thumbnail, VideoFile};
 pub use playlist::{NewPlaylist, NewPlaylistElement, PlaylistElementSummary, PlaylistSummary};
-pub use video_read::{
-    ActorKind, Attribution, Caption, FileStreams, HlsPlaylist, Label, Thumbnail, VideoFile,
-    VideoSummary,
-};
+pub use video_read::{ActorKind, Attribution, VideoSummary};
 pub use video_write::{LiveSettings, NewVideo, VideoCollections};
 pub use view::{NewView, ViewSummary};
 pub use vocab::{CommentsPolicy, ContentType, FileFormat, VideoState};
@@ -131,6 +130,15 @@ pub fn as_video(object: &AnyObject) -> Option<&Video> {
     match object {
         AnyObject::Video(video) => Some(video),
         _ => None,
+    }
+}
+
+/// The video a document carries: the document itself, or the embedded object of an activity
+/// (`Create`, `Update`, an `Announce` that embeds it).
+pub fn video_of(object: &AnyObject) -> Option<&Video> {
+    match object {
+        AnyObject::Activity(activity) => activity.embedded_object().and_then(as_video),
+        other => as_video(other),
     }
 }
 

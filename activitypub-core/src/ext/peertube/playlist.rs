@@ -17,11 +17,12 @@ use super::limits::{
     MAX_DURATION_SECS, MAX_PLAYLIST_DESCRIPTION_CHARS, MAX_PLAYLIST_ITEMS, MAX_PLAYLIST_NAME_CHARS,
     MIN_PLAYLIST_NAME_CHARS,
 };
+use super::media::Thumbnail;
 use super::read::{
     Dropped, addresses, at_most, count, http_url, length, map_count, reference_url, refuse,
     truncate, uuid, why_absent,
 };
-use super::video_read::{Thumbnail, thumbnail};
+use super::video_read::thumbnail;
 use super::video_write::address;
 use super::vocab::ContentType;
 use super::{Playlist, PlaylistType, context};

@@ -8,8 +8,8 @@ use super::limits::{
     MAX_FILE_SIZE, MAX_FPS, MAX_IDENTIFIER_CHARS, MAX_LABEL_CHARS, MAX_NAME_CHARS,
     MAX_SUPPORT_CHARS, MAX_TAG_CHARS, MIN_NAME_CHARS, MIN_TAG_CHARS,
 };
+use super::media::{Caption, FileStreams, HlsPlaylist, Label, Thumbnail, VideoFile};
 use super::read::{at_most, http_url, length, refuse, uuid};
-use super::video_read::{Caption, FileStreams, HlsPlaylist, Label, Thumbnail, VideoFile};
 use super::vocab::{CommentsPolicy, VideoState};
 use super::{Video, VideoType, context};
 use crate::values::{Address, Identifier, IsoDuration, LinkRef, OneOrMany, PublicSpelling};
