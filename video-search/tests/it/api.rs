@@ -444,3 +444,22 @@ fn an_answer_has_absolute_urls_and_peertube_dates() {
 fn hit<D>(document: D) -> Hit<D> {
     Hit::new(None, document)
 }
+
+#[test]
+fn a_query_written_as_json_reads_back_the_same() {
+    // What an instance would POST to an external index.
+    let q = VideosSearchQuery::from_query_string(
+        "search=linux&start=15&count=15&sort=-views&nsfw=both&isLive=true&languageOneOf=en\
+         &languageOneOf=_unknown&categoryOneOf=15&tagsOneOf=kde&host=a.example\
+         &startDate=2021-01-01&durationMax=600&uuids=abc&blockedHosts=bad.example",
+    )
+    .unwrap();
+    let json = serde_json::to_vec(&q).unwrap();
+    assert_eq!(VideosSearchQuery::from_json(&json).unwrap(), q);
+    let value: Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(
+        value["host"], "a.example",
+        "one host is written as PeerTube's single value"
+    );
+    assert_eq!(value["startDate"], "2021-01-01T00:00:00.000Z");
+}

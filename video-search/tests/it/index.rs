@@ -227,6 +227,16 @@ fn filters() {
     );
     assert_eq!(q(&|q| q.accounts = vec!["acct0@a.example".into()]), ["v0"]);
     assert_eq!(
+        q(&|q| q.accounts = vec!["chan0@a.example".into()]),
+        Vec::<String>::new(),
+        "a channel is not an account"
+    );
+    assert_eq!(
+        q(&|q| q.exclude_accounts = vec!["chan1@b.example".into()]).len(),
+        5,
+        "blocking an account name never hides a channel of that name"
+    );
+    assert_eq!(
         q(&|q| q.exclude_accounts = vec!["acct1@b.example".into()]),
         ["v0", "v1", "v2", "v4"]
     );
@@ -533,4 +543,25 @@ fn an_index_on_disk_reopens_with_its_documents() {
     }
     let index = SearchIndex::open_in_dir(dir.path(), IndexConfig::default()).unwrap();
     assert_eq!(keys(&index, &text("persisted")), ["d"]);
+}
+
+#[test]
+fn the_index_is_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<SearchIndex>();
+    let index = std::sync::Arc::new(index_with(&[video("a", "a.example", "shared", None)]));
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let index = index.clone();
+            std::thread::spawn(move || keys(&index, &text("shared")))
+        })
+        .collect();
+    index
+        .upsert_video(&video("b", "a.example", "shared too", None))
+        .unwrap();
+    for r in readers {
+        assert!(!r.join().unwrap().is_empty());
+    }
+    index.commit().unwrap();
+    assert_eq!(keys(&index, &text("shared")).len(), 2);
 }
