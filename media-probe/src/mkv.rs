@@ -93,11 +93,22 @@ struct TrackEntry {
     channels: Option<u64>,
 }
 
-/// Where blocks end, for a duration when Info gives none.
+/// What the blocks of the Clusters walked say: where they end, for a duration when Info gives
+/// none, and how the frames of video tracks without a DefaultDuration are spaced.
 #[derive(Debug, Default)]
 struct BlockEnds {
     /// The latest block start or end seen, in nanoseconds.
     latest_ns: Option<u128>,
+    /// Video tracks without a DefaultDuration: number, blocks seen, earliest and latest start.
+    spacing: Vec<Spacing>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Spacing {
+    track: u64,
+    blocks: u64,
+    first_ns: u128,
+    last_ns: u128,
 }
 
 pub(crate) fn probe<R: Read + Seek + ?Sized>(
@@ -168,6 +179,8 @@ pub(crate) fn probe<R: Read + Seek + ?Sized>(
     let mut tracks: Option<Vec<TrackEntry>> = None;
     let mut last_cluster: Option<Header> = None;
     let mut ends = BlockEnds::default();
+    // Video tracks without a DefaultDuration get a frame rate from the first Cluster's blocks.
+    let mut first_cluster_seen = false;
     let mut offset = segment.body();
     while offset < segment_end {
         let header = match read_header(input, offset) {
@@ -181,11 +194,22 @@ pub(crate) fn probe<R: Read + Seek + ?Sized>(
         input.visit(header.element(), offset)?;
         check_depth(input, header.element(), offset, 1)?;
         if header.id == CLUSTER {
-            if info_seen && duration.is_some() && tracks.is_some() {
+            let spacing_wanted = !first_cluster_seen && watch_spacing(tracks.as_deref(), &mut ends);
+            first_cluster_seen = true;
+            if info_seen && duration.is_some() && tracks.is_some() && !spacing_wanted {
                 break;
             }
             match header.size {
                 Some(size) => {
+                    if spacing_wanted {
+                        let defaults = default_durations(tracks.as_deref());
+                        let scale = timecode_scale;
+                        match scan_cluster(input, &header, segment_end, scale, &defaults, &mut ends)
+                        {
+                            Ok(_) | Err(ProbeError::Truncated { .. }) => {}
+                            Err(error) => return Err(error),
+                        }
+                    }
                     last_cluster = Some(header);
                     offset = end_of(&header, size)?;
                 }
@@ -285,18 +309,78 @@ pub(crate) fn probe<R: Read + Seek + ?Sized>(
     Ok(Probe {
         container,
         duration: total,
-        tracks: entries.into_iter().map(track).collect(),
+        tracks: entries
+            .into_iter()
+            .map(|entry| {
+                let spacing = ends.spacing.iter().find(|s| s.track == entry.number);
+                track(entry, spacing)
+            })
+            .collect(),
         truncated,
     })
 }
 
-fn track(entry: TrackEntry) -> Track {
+/// Starts noting the spacing of the blocks of video tracks without a DefaultDuration; says
+/// whether there are any.
+fn watch_spacing(tracks: Option<&[TrackEntry]>, ends: &mut BlockEnds) -> bool {
+    ends.spacing = tracks
+        .unwrap_or(&[])
+        .iter()
+        .filter(|entry| entry.kind == 1 && entry.default_duration.is_none())
+        .map(|entry| Spacing {
+            track: entry.number,
+            blocks: 0,
+            first_ns: u128::MAX,
+            last_ns: 0,
+        })
+        .collect();
+    !ends.spacing.is_empty()
+}
+
+/// The frame rate of blocks spaced as seen: the usual rate within 1 % nearest to it (block
+/// times are usually whole milliseconds), else the measure to a thousandth of a frame.
+fn rate_from_spacing(spacing: &Spacing) -> Option<FrameRate> {
+    const USUAL: [(u64, u64); 13] = [
+        (10, 1),
+        (12, 1),
+        (15, 1),
+        (24000, 1001),
+        (24, 1),
+        (25, 1),
+        (30000, 1001),
+        (30, 1),
+        (48, 1),
+        (50, 1),
+        (60000, 1001),
+        (60, 1),
+        (120, 1),
+    ];
+    let span = spacing.last_ns.checked_sub(spacing.first_ns)?;
+    if spacing.blocks < 2 || span == 0 {
+        return None;
+    }
+    let fps = (spacing.blocks - 1) as f64 * 1e9 / span as f64;
+    let nearest = USUAL
+        .iter()
+        .map(|&(num, den)| (num, den, (num as f64 / den as f64 - fps).abs() / fps))
+        .filter(|&(_, _, off)| off < 0.01)
+        .min_by(|a, b| a.2.total_cmp(&b.2));
+    match nearest {
+        Some((num, den, _)) => FrameRate::new(num, den),
+        None => FrameRate::new((fps * 1000.0).round() as u64, 1000),
+    }
+}
+
+fn track(entry: TrackEntry, spacing: Option<&Spacing>) -> Track {
     let codec = codec(&entry.codec_id, &entry.codec_private);
     let media = match entry.kind {
         1 => Media::Video(VideoInfo {
             width: u32::try_from(entry.width).unwrap_or(0),
             height: u32::try_from(entry.height).unwrap_or(0),
-            frame_rate: entry.default_duration.and_then(frame_rate),
+            frame_rate: entry
+                .default_duration
+                .and_then(frame_rate)
+                .or_else(|| spacing.and_then(rate_from_spacing)),
             rotation: 0,
         }),
         2 => Media::Audio(AudioInfo {
@@ -811,6 +895,11 @@ fn block_end<R: Read + Seek + ?Sized>(
             .map(|(_, nanos)| u128::from(*nanos))
             .unwrap_or(0),
     };
+    if let Some(spacing) = ends.spacing.iter_mut().find(|s| s.track == track) {
+        spacing.blocks += 1;
+        spacing.first_ns = spacing.first_ns.min(start_ns);
+        spacing.last_ns = spacing.last_ns.max(start_ns);
+    }
     let end = start_ns.saturating_add(length_ns);
     ends.latest_ns = Some(ends.latest_ns.map_or(end, |latest| latest.max(end)));
     Ok(())

@@ -422,6 +422,33 @@ fn rotation_of(bytes: &[u8]) -> u16 {
     video.rotation
 }
 
+/// A Matroska video track without a DefaultDuration (as browsers' MediaRecorder writes them)
+/// gets its frame rate from how the first Cluster's blocks are spaced. The test replaces each
+/// sample's DefaultDuration (8 bytes) with a Void element of the same length.
+#[test]
+fn matroska_frame_rate_without_default_duration() {
+    for (name, fps) in [
+        ("vp9-opus.webm", (30000, 1001)),
+        ("h264-mp3.mkv", (24000, 1001)),
+        ("vp8-vorbis.webm", (25, 1)),
+        ("vp8-opus-live.webm", (30, 1)),
+    ] {
+        let mut bytes = sample(name);
+        let at = bytes
+            .windows(4)
+            .position(|w| w == [0x23, 0xE3, 0x83, 0x84])
+            .unwrap();
+        bytes[at..at + 8].copy_from_slice(&[0xEC, 0x86, 0, 0, 0, 0, 0, 0]);
+        let probe = probe(&bytes).unwrap_or_else(|error| panic!("{name}: {error}"));
+        let rate = probe
+            .video()
+            .unwrap()
+            .frame_rate
+            .unwrap_or_else(|| panic!("{name}"));
+        assert_eq!((rate.num, rate.den), fps, "{name}");
+    }
+}
+
 #[test]
 fn frame_rate_fractions() {
     assert_eq!(
