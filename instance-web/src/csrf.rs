@@ -151,6 +151,18 @@ fn check_token(web: &Web, parts: &Parts, bytes: &Bytes) -> Result<(), Rejection>
         .ok()
         .and_then(|field| field.token)
         .unwrap_or_default();
+    check_token_value(web, parts, &token)
+}
+
+/// Checks a post that is not a url-encoded form (a multipart upload, read as a stream, whose
+/// first field holds the token): the same checks as [`CsrfForm`], the site (`Origin`,
+/// `Sec-Fetch-Site`) and `token`, which the app read from the post, against the cookies.
+pub fn check_post(web: &Web, parts: &Parts, token: &str) -> Result<(), Rejection> {
+    check_same_site(web, parts)?;
+    check_token_value(web, parts, token)
+}
+
+fn check_token_value(web: &Web, parts: &Parts, token: &str) -> Result<(), Rejection> {
     let config = web.config();
     let valid = !token.is_empty()
         && [
@@ -159,7 +171,7 @@ fn check_token(web: &Web, parts: &Parts, bytes: &Bytes) -> Result<(), Rejection>
         ]
         .iter()
         .filter_map(|name| cookies::read(&parts.headers, name))
-        .any(|secret| token_matches(&secret, &token));
+        .any(|secret| token_matches(&secret, token));
     if valid {
         Ok(())
     } else {

@@ -53,7 +53,7 @@ mod session;
 mod web;
 
 pub use config::{RateLimit, SignupMode, WebConfig};
-pub use csrf::{CSRF_FIELD, CsrfForm, CsrfToken, csrf_field};
+pub use csrf::{CSRF_FIELD, CsrfForm, CsrfToken, check_post, csrf_field};
 pub use headers::{CONTENT_SECURITY_POLICY, security_headers};
 pub use layout::{DefaultLayout, Layout, STYLESHEET_PATH};
 pub use routes::account_routes;

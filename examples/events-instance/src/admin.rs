@@ -1,8 +1,8 @@
 //! Administration: identities, groups, and following other instances. Each works on the
 //! database, so it can run beside a serving instance (SQLite in WAL mode, or PostgreSQL).
 
-use anyhow::{Context, Result, anyhow, bail};
-use instance_state::accounts::Role;
+use anyhow::{Result, anyhow, bail};
+use instance_server::admin;
 use serde_json::{Value, json};
 use url::Url;
 
@@ -53,52 +53,27 @@ impl Admin {
     /// Creates an account with one identity (a Person actor): `{"actor": URL, "token": TOKEN}`.
     /// The token is the account's; only its hash is stored.
     pub async fn create_identity(&self, name: &str) -> Result<Value> {
-        let (db, base) = self.open().await?;
-        check_identity_name(&db, name).await?;
-        let (account, token) = db.create_account(name).await?;
-        if !db
-            .create_actor(name, "Person", name, Some(&account))
-            .await?
-        {
-            bail!("the name {name:?} is taken");
-        }
-        Ok(json!({"actor": actor_id(&base, name).as_str(), "token": token}))
+        let (db, _) = self.open().await?;
+        let person = admin::create_person(db.state(), name).await?;
+        Ok(json!({"actor": person.actor.as_str(), "token": person.token}))
     }
 
     /// Adds an identity to the account whose token is `account_token`: one account, several
     /// identities (as Mobilizon's profiles), one token acting for each of them.
     pub async fn add_identity(&self, name: &str, account_token: &str) -> Result<Value> {
-        let (db, base) = self.open().await?;
-        let account = db
-            .account_of_token(account_token)
+        let (db, _) = self.open().await?;
+        let account = admin::account_of_token(db.state(), account_token)
             .await?
             .ok_or_else(|| anyhow!("no account has this token"))?;
-        check_identity_name(&db, name).await?;
-        if !db
-            .create_actor(name, "Person", name, Some(&account))
-            .await?
-        {
-            bail!("the name {name:?} is taken");
-        }
-        Ok(json!({"actor": actor_id(&base, name).as_str(), "token": account_token}))
+        let actor = admin::add_person(db.state(), &account, name).await?;
+        Ok(json!({"actor": actor.as_str(), "token": account_token}))
     }
 
     /// Sets the role of account `username` (`user`, `moderator`, `admin`): moderators see the
     /// reports, approve sign-ups and block in the browser. `{"account": NAME, "role": ROLE}`.
     pub async fn set_role(&self, username: &str, role: &str) -> Result<Value> {
-        let role = match role {
-            "user" => Role::User,
-            "moderator" => Role::Moderator,
-            "admin" => Role::Admin,
-            other => bail!("unknown role {other:?} (user, moderator or admin)"),
-        };
         let (db, _) = self.open().await?;
-        let account = db
-            .state()
-            .account_by_username(username)
-            .await?
-            .ok_or_else(|| anyhow!("no account {username:?}"))?;
-        db.state().set_role(&account.id, role).await?;
+        let role = admin::set_role(db.state(), username, role).await?;
         Ok(json!({"account": username, "role": role.as_str()}))
     }
 
@@ -106,16 +81,8 @@ impl Admin {
     /// made by `create_identity` has only its token); its other sessions and tokens stay.
     /// `{"account": NAME}`.
     pub async fn set_password(&self, username: &str, password: &str) -> Result<Value> {
-        if password.chars().count() < 10 {
-            bail!("a password has at least 10 characters");
-        }
         let (db, _) = self.open().await?;
-        let account = db
-            .state()
-            .account_by_username(username)
-            .await?
-            .ok_or_else(|| anyhow!("no account {username:?}"))?;
-        db.state().set_password(&account.id, Some(password)).await?;
+        admin::set_password(db.state(), username, password).await?;
         Ok(json!({"account": username}))
     }
 
@@ -183,7 +150,7 @@ impl Admin {
     /// queued; a serving instance delivers it.
     pub async fn follow_instance(&self, url: &Url) -> Result<Value> {
         let (_, base) = self.open().await?;
-        let target = self.instance_actor_of(url).await?;
+        let target = admin::instance_actor_of(url, self.danger_allow_private_addresses).await?;
         let options = Options::new(
             std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             self.database.clone(),
@@ -199,35 +166,4 @@ impl Admin {
             .map_err(|e| anyhow!("{e}"))?;
         Ok(json!({"follow": activity.get("id"), "target": target.as_str()}))
     }
-
-    async fn instance_actor_of(&self, url: &Url) -> Result<Url> {
-        let config = webfinger::fetch::HttpConfig::default()
-            .with_danger_allow_http(self.danger_allow_private_addresses)
-            .with_danger_allow_private_addresses(self.danger_allow_private_addresses);
-        let fetcher = webfinger::fetch::Fetcher::new(config)?;
-        if url.path() != "/" {
-            return Ok(url.clone());
-        }
-        let discovery = url.join("/.well-known/nodeinfo")?;
-        let fetched = fetcher
-            .get(&discovery, "application/json")
-            .await
-            .with_context(|| format!("reading {discovery}"))?;
-        let document = nodeinfo::DiscoveryDocument::from_slice(&fetched.body)
-            .with_context(|| format!("reading {discovery}"))?;
-        document
-            .instance_actor()
-            .ok_or_else(|| anyhow!("{url} names no instance actor in its NodeInfo (FEP-2677)"))
-    }
-}
-
-/// Refuses the instance actor's name, and a name taken.
-async fn check_identity_name(db: &Db, name: &str) -> Result<()> {
-    if name == INSTANCE_ACTOR {
-        bail!("{INSTANCE_ACTOR:?} is the instance actor's name");
-    }
-    if db.state().actor(name).await?.is_some() {
-        bail!("the name {name:?} is taken");
-    }
-    Ok(())
 }

@@ -1,7 +1,5 @@
 //! The instance: its state, its documents, and how it publishes.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use activitypub_core::{AnyObject, Iri};
@@ -9,8 +7,7 @@ use anyhow::{Context, Result, anyhow};
 use federation::fetch::{FetchBudget, Fetcher};
 use federation::inbox::{InboxStore, StoreError};
 use federation::keys::KeyCache;
-use federation::outbox::{Audience, DeliveryReport, Enqueuer, Outbox};
-use federation_queue::{DeliveryId, Enqueue, EnqueueError};
+use federation::outbox::{Audience, DeliveryReport, Outbox};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -19,8 +16,7 @@ use url::Url;
 
 use crate::db::{ActorRow, Db, ObjectRow};
 
-/// The name of the instance actor.
-pub const INSTANCE_ACTOR: &str = "instance";
+pub(crate) use instance_server::INSTANCE_ACTOR;
 
 /// The `@context` of every document the instance writes: the standard contexts every
 /// implementation preloads, and the Mobilizon, schema.org and Mastodon terms inline.
@@ -95,37 +91,7 @@ pub(crate) struct Settings {
     pub(crate) name: String,
 }
 
-/// Enqueues on whatever store the queue runs on. Public only as the queue of the instance's
-/// `instance_state::handlers::Social` implementation; not nameable outside the crate.
-#[derive(Clone)]
-pub struct ErasedQueue(EnqueueFn);
-
-/// A boxed `enqueue`.
-type EnqueueFn = Arc<dyn Fn(Enqueue) -> EnqueueFuture + Send + Sync>;
-
-/// What a boxed `enqueue` returns.
-type EnqueueFuture = Pin<Box<dyn Future<Output = Result<Vec<DeliveryId>, EnqueueError>> + Send>>;
-
-impl ErasedQueue {
-    pub(crate) fn new<E: Enqueuer + Clone + 'static>(queue: E) -> Self {
-        Self(Arc::new(move |item| {
-            let queue = queue.clone();
-            Box::pin(async move { queue.enqueue(item).await })
-        }))
-    }
-}
-
-impl std::fmt::Debug for ErasedQueue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ErasedQueue")
-    }
-}
-
-impl Enqueuer for ErasedQueue {
-    async fn enqueue(&self, item: Enqueue) -> Result<Vec<DeliveryId>, EnqueueError> {
-        (self.0)(item).await
-    }
-}
+pub(crate) use instance_server::ErasedQueue;
 
 /// The id of local actor `name`.
 pub(crate) fn actor_id(base: &Url, name: &str) -> Url {

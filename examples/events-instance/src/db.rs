@@ -15,8 +15,7 @@
 //! against the addressing rows stored with each object and activity.
 
 use anyhow::{Context, Result, anyhow, bail};
-use instance_state::accounts::{AccountState, Role};
-use instance_state::actors::{ActorKind, LocalActor, NewActor};
+use instance_state::actors::{ActorKind, LocalActor};
 use instance_state::follows::FollowState;
 use instance_state::objects::{Scope, StoredObject};
 use instance_state::remote::RemoteActor;
@@ -176,6 +175,11 @@ impl Db {
         Ok(Db { state })
     }
 
+    /// The events tables over `state`, opened (and migrated) by [`Db::open`].
+    pub(crate) fn from_state(state: InstanceState) -> Db {
+        Db { state }
+    }
+
     /// The social state.
     pub(crate) fn state(&self) -> &InstanceState {
         &self.state
@@ -219,40 +223,6 @@ impl Db {
     }
 
     // --- local actors and accounts
-
-    /// Creates a local actor of `kind` with fresh keys, of `account` if given; `false` if the
-    /// name is taken.
-    pub(crate) async fn create_actor(
-        &self,
-        name: &str,
-        kind: &str,
-        display_name: &str,
-        account: Option<&str>,
-    ) -> Result<bool> {
-        let kind = ActorKind::parse(kind).ok_or_else(|| anyhow!("no actor kind {kind:?}"))?;
-        let mut new = NewActor::new(name, kind, display_name);
-        if let Some(account) = account {
-            new = new.with_account(account);
-        }
-        match self.state.create_actor(new).await {
-            Ok(_) => Ok(true),
-            Err(instance_state::Error::NameTaken { .. }) => Ok(false),
-            Err(instance_state::Error::InvalidName { name }) => Err(anyhow!(
-                "{name:?} is not a valid name (letters, digits, `_`, `-`, `.`)"
-            )),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// A new account named `username` (no password: it acts with its token) and its API token.
-    pub(crate) async fn create_account(&self, username: &str) -> Result<(String, String)> {
-        let account = self
-            .state
-            .create_account(username, None, None, Role::User, AccountState::Active)
-            .await?;
-        let (secret, _) = self.state.new_token(&account.id, "admin", None).await?;
-        Ok((account.id, secret.expose().to_owned()))
-    }
 
     /// The account whose token is `token`, if it is a live one.
     pub(crate) async fn account_of_token(&self, token: &str) -> Result<Option<String>> {

@@ -1,0 +1,187 @@
+//! The instance: its state, its actors' documents, and how it publishes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
+use federation::keys::KeyCache;
+use federation::outbox::Outbox;
+use instance_server::{ErasedQueue, INSTANCE_ACTOR, Parts};
+use instance_state::InstanceState;
+use instance_state::actors::{ActorKind, LocalActor, NewActor};
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::VideoOptions;
+use crate::db::Db;
+
+/// The instance's state, shared by the routes, the inbox handlers and the pages.
+#[derive(Clone)]
+pub struct Instance(pub(crate) Arc<Inner>);
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance")
+            .field("base_url", &self.0.base_url.as_str())
+            .field("media_dir", &self.0.media_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) db: Db,
+    pub(crate) base_url: Url,
+    pub(crate) name: String,
+    pub(crate) keys: KeyCache,
+    pub(crate) outbox: Outbox<ErasedQueue>,
+    pub(crate) options: VideoOptions,
+    pub(crate) media_dir: PathBuf,
+    pub(crate) media: media_store::MediaStore,
+}
+
+impl Instance {
+    pub(crate) fn new(
+        parts: Parts,
+        options: VideoOptions,
+        media_dir: PathBuf,
+        media: media_store::MediaStore,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            db: Db::new(parts.state),
+            base_url: parts.base_url,
+            name: parts.name,
+            keys: parts.keys,
+            outbox: parts.outbox,
+            options,
+            media_dir,
+            media,
+        }))
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.0.db
+    }
+
+    /// The social state.
+    pub(crate) fn state(&self) -> &InstanceState {
+        self.0.db.state()
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &Url {
+        &self.0.base_url
+    }
+
+    /// The instance's name.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The cache of remote actors and keys (tests insert keys here).
+    pub fn keys(&self) -> &KeyCache {
+        &self.0.keys
+    }
+
+    /// Where files are kept.
+    pub fn media_dir(&self) -> &std::path::Path {
+        &self.0.media_dir
+    }
+
+    /// The files of the videos.
+    pub(crate) fn media(&self) -> &media_store::MediaStore {
+        &self.0.media
+    }
+
+    /// `path` on the base URL.
+    pub(crate) fn url(&self, path: &str) -> Url {
+        let mut url = self.0.base_url.clone();
+        url.set_path(path);
+        url
+    }
+
+    /// The id of local actor `name`.
+    pub(crate) fn actor_id(&self, name: &str) -> Url {
+        self.state().actor_id(name)
+    }
+
+    /// The instance actor's id.
+    pub fn instance_actor(&self) -> Url {
+        self.actor_id(INSTANCE_ACTOR)
+    }
+
+    /// Makes channel `name` (a Group actor) owned by local actor `owner` (a Person, the
+    /// channel's `attributedTo`), in the owner's account. `false` when the name is taken.
+    pub async fn create_channel(
+        &self,
+        owner: &str,
+        name: &str,
+        display_name: &str,
+        summary: &str,
+    ) -> Result<bool> {
+        let Some(person) = self.state().actor(owner).await? else {
+            bail!("there is no local actor {owner:?}");
+        };
+        if person.kind != ActorKind::Person || person.deleted {
+            bail!("{owner:?} is not a person who can own a channel");
+        }
+        let mut new = NewActor::new(name, ActorKind::Group, display_name)
+            .with_summary(federation::sanitize::sanitize_html(summary));
+        if let Some(account) = &person.account {
+            new = new.with_account(account.clone());
+        }
+        match self.state().create_actor(new).await {
+            Ok(_) => {}
+            Err(instance_state::Error::NameTaken { .. }) => return Ok(false),
+            Err(e) => return Err(e).context("creating a channel"),
+        }
+        self.db().put_channel(name, owner).await?;
+        Ok(true)
+    }
+
+    /// The ActivityPub document of local actor `actor`: instance-state's, with what PeerTube
+    /// adds: a channel's `attributedTo` (its owner), PeerTube's `playlists` collection.
+    pub(crate) async fn actor_document(&self, actor: &LocalActor) -> Result<Value> {
+        let mut document = self.state().actor_document(actor).await?;
+        if actor.deleted {
+            return Ok(document);
+        }
+        let id = self.actor_id(&actor.name);
+        let map = document
+            .as_object_mut()
+            .ok_or_else(|| anyhow!("an actor document is an object"))?;
+        if actor.kind == ActorKind::Group
+            && let Some(owner) = self.db().channel_owner(&actor.name).await?
+        {
+            map.insert(
+                "attributedTo".into(),
+                json!([{"type": "Person", "id": self.actor_id(&owner).as_str()}]),
+            );
+        }
+        map.insert("playlists".into(), json!(format!("{id}/playlists")));
+        Ok(document)
+    }
+
+    /// Publishes `activity` as local actor `actor_name` (stored in its outbox, delivered to
+    /// its recipients).
+    pub(crate) async fn publish(&self, actor_name: &str, activity: Value) -> Result<()> {
+        let ordering = activity
+            .get("object")
+            .and_then(|o| o.get("id").or(Some(o)))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        self.state()
+            .publish(&self.0.outbox, actor_name, activity, ordering.as_deref())
+            .await
+            .map_err(|e| anyhow!("publishing as {actor_name}: {e}"))?;
+        Ok(())
+    }
+
+    /// Makes the instance actor follow another instance's actor `target`.
+    pub async fn follow_instance(&self, target: &Url) -> Result<()> {
+        self.state()
+            .send_follow(&self.0.outbox, INSTANCE_ACTOR, target.as_str())
+            .await
+            .map_err(|e| anyhow!("following {target}: {e}"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,365 @@
+//! The instance's own tables (`vi_*`, made by `migrations/`), read and written beside
+//! instance-state's, in the same database and dialect.
+
+use anyhow::{Context, Result, bail};
+use instance_state::InstanceState;
+use instance_state::objects::Scope;
+use sqlx::Row as _;
+use url::Url;
+
+use crate::Options;
+
+/// The instance's migrations: `(version, description, statements)`.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "videos, files, channels, comments, rates, pending views",
+    include_str!("../migrations/0001_videos.sql"),
+)];
+
+/// The table the instance's migrations are recorded in.
+const MIGRATIONS_TABLE: &str = "video_instance_migrations";
+
+/// Opens the database (instance-state's tables, then the instance's), with `base_url`, or the
+/// one recorded when the instance last served.
+pub(crate) async fn open(options: &Options, base_url: Option<&Url>) -> Result<InstanceState> {
+    let base = match base_url {
+        Some(base) => base.clone(),
+        None => match instance_server::stored_base_url(options).await? {
+            Some(base) => base,
+            None => bail!("the instance has never served: pass --base-url, or run serve once"),
+        },
+    };
+    let state = InstanceState::open(
+        &options.database,
+        instance_server::state_options(options, base),
+    )
+    .await
+    .with_context(|| format!("cannot open the database {}", options.database))?;
+    instance_state::app_migrator(MIGRATIONS_TABLE, MIGRATIONS)
+        .run(state.pool())
+        .await
+        .context("migrating the video tables")?;
+    Ok(state)
+}
+
+/// A video's row: what listings select and sort on.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct VideoRow {
+    /// Its ActivityPub id.
+    pub(crate) id: String,
+    pub(crate) uuid: String,
+    pub(crate) local: bool,
+    /// The account (Person) it is attributed to.
+    pub(crate) account: String,
+    /// The channel (Group).
+    pub(crate) channel: String,
+    pub(crate) name: String,
+    /// Markdown.
+    pub(crate) description: String,
+    pub(crate) category: Option<i64>,
+    pub(crate) licence: Option<i64>,
+    pub(crate) tags: Vec<String>,
+    /// Seconds.
+    pub(crate) duration: i64,
+    pub(crate) state: i64,
+    pub(crate) sensitive: bool,
+    pub(crate) comments_policy: i64,
+    pub(crate) download_enabled: bool,
+    pub(crate) is_live: bool,
+    pub(crate) language: Option<String>,
+    pub(crate) views: i64,
+    pub(crate) likes: i64,
+    pub(crate) dislikes: i64,
+    /// Unix seconds.
+    pub(crate) published: i64,
+    pub(crate) updated: i64,
+}
+
+const VIDEO_COLUMNS: &str = "id, uuid, local, account, channel, name, description, category, \
+     licence, tags, duration, state, sensitive, comments_policy, download_enabled, is_live, \
+     language, views, likes, dislikes, published, updated";
+
+fn video_row(row: &sqlx::any::AnyRow) -> Result<VideoRow> {
+    Ok(VideoRow {
+        id: row.try_get("id")?,
+        uuid: row.try_get("uuid")?,
+        local: row.try_get::<i64, _>("local")? != 0,
+        account: row.try_get("account")?,
+        channel: row.try_get("channel")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        category: row.try_get("category")?,
+        licence: row.try_get("licence")?,
+        tags: serde_json::from_str(&row.try_get::<String, _>("tags")?).unwrap_or_default(),
+        duration: row.try_get("duration")?,
+        state: row.try_get("state")?,
+        sensitive: row.try_get::<i64, _>("sensitive")? != 0,
+        comments_policy: row.try_get("comments_policy")?,
+        download_enabled: row.try_get::<i64, _>("download_enabled")? != 0,
+        is_live: row.try_get::<i64, _>("is_live")? != 0,
+        language: row.try_get("language")?,
+        views: row.try_get("views")?,
+        likes: row.try_get("likes")?,
+        dislikes: row.try_get("dislikes")?,
+        published: row.try_get("published")?,
+        updated: row.try_get("updated")?,
+    })
+}
+
+/// A file of a video kept here.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FileRow {
+    pub(crate) video: String,
+    /// Its key in the media store.
+    pub(crate) key: String,
+    /// `original`, `rendition`, `hls`, `thumbnail` or `mirror`.
+    pub(crate) role: String,
+    pub(crate) media_type: String,
+    pub(crate) size: i64,
+    /// Hex.
+    pub(crate) sha256: String,
+    pub(crate) width: Option<i64>,
+    pub(crate) height: Option<i64>,
+    /// Frames per 1000 seconds.
+    pub(crate) fps_milli: Option<i64>,
+}
+
+fn file_row(row: &sqlx::any::AnyRow) -> Result<FileRow> {
+    Ok(FileRow {
+        video: row.try_get("video")?,
+        key: row.try_get("key")?,
+        role: row.try_get("role")?,
+        media_type: row.try_get("media_type")?,
+        size: row.try_get("size")?,
+        sha256: row.try_get("sha256")?,
+        width: row.try_get("width")?,
+        height: row.try_get("height")?,
+        fps_milli: row.try_get("fps_milli")?,
+    })
+}
+
+/// Which videos a listing wants.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Listing {
+    /// Only this channel's.
+    pub(crate) channel: Option<String>,
+    /// Only this account's.
+    pub(crate) account: Option<String>,
+    /// Only local ones.
+    pub(crate) local_only: bool,
+}
+
+/// The instance's tables over the social state.
+#[derive(Debug, Clone)]
+pub(crate) struct Db {
+    state: InstanceState,
+}
+
+impl Db {
+    pub(crate) fn new(state: InstanceState) -> Self {
+        Self { state }
+    }
+
+    /// The social state.
+    pub(crate) fn state(&self) -> &InstanceState {
+        &self.state
+    }
+
+    fn pool(&self) -> &sqlx::AnyPool {
+        self.state.pool()
+    }
+
+    /// Records (or replaces) a video's row.
+    pub(crate) async fn put_video(&self, video: &VideoRow) -> Result<()> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO vi_videos ({VIDEO_COLUMNS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                     $18, $19, $20, $21, $22)
+             ON CONFLICT (id) DO UPDATE SET
+               name = excluded.name, description = excluded.description,
+               category = excluded.category, licence = excluded.licence, tags = excluded.tags,
+               duration = excluded.duration, state = excluded.state,
+               sensitive = excluded.sensitive, comments_policy = excluded.comments_policy,
+               download_enabled = excluded.download_enabled, is_live = excluded.is_live,
+               language = excluded.language, views = excluded.views, likes = excluded.likes,
+               dislikes = excluded.dislikes, updated = excluded.updated"
+        )))
+        .bind(video.id.clone())
+        .bind(video.uuid.clone())
+        .bind(i64::from(video.local))
+        .bind(video.account.clone())
+        .bind(video.channel.clone())
+        .bind(video.name.clone())
+        .bind(video.description.clone())
+        .bind(video.category)
+        .bind(video.licence)
+        .bind(serde_json::to_string(&video.tags)?)
+        .bind(video.duration)
+        .bind(video.state)
+        .bind(i64::from(video.sensitive))
+        .bind(video.comments_policy)
+        .bind(i64::from(video.download_enabled))
+        .bind(i64::from(video.is_live))
+        .bind(video.language.clone())
+        .bind(video.views)
+        .bind(video.likes)
+        .bind(video.dislikes)
+        .bind(video.published)
+        .bind(video.updated)
+        .execute(self.pool())
+        .await
+        .context("storing a video")?;
+        Ok(())
+    }
+
+    /// The video whose id is `id`.
+    pub(crate) async fn video(&self, id: &str) -> Result<Option<VideoRow>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {VIDEO_COLUMNS} FROM vi_videos WHERE id = $1"
+        )))
+        .bind(id.to_owned())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(video_row).transpose()
+    }
+
+    /// Forgets a video's row and what is about it (its files' rows, comments, rates).
+    pub(crate) async fn delete_video(&self, id: &str) -> Result<Vec<FileRow>> {
+        let files = self.files(id).await?;
+        let mut tx = self.pool().begin().await?;
+        for table in [
+            "DELETE FROM vi_files WHERE video = $1",
+            "DELETE FROM vi_comments WHERE video = $1",
+            "DELETE FROM vi_rates WHERE video = $1",
+            "DELETE FROM vi_pending_views WHERE video = $1",
+            "DELETE FROM vi_videos WHERE id = $1",
+        ] {
+            sqlx::query(table)
+                .bind(id.to_owned())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(files)
+    }
+
+    /// Videos visible in `scope`, newest first.
+    pub(crate) async fn videos(
+        &self,
+        listing: &Listing,
+        scope: &Scope,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<VideoRow>> {
+        let mut conditions = Vec::new();
+        let mut next = 1;
+        if listing.channel.is_some() {
+            conditions.push(format!("channel = ${next}"));
+            next += 1;
+        }
+        if listing.account.is_some() {
+            conditions.push(format!("account = ${next}"));
+            next += 1;
+        }
+        if listing.local_only {
+            conditions.push("local = 1".to_owned());
+        }
+        let limit_at = next;
+        let offset_at = next + 1;
+        conditions.push(scope.condition("vi_videos.id", next + 2));
+        let sql = format!(
+            "SELECT {VIDEO_COLUMNS} FROM vi_videos WHERE {} \
+             ORDER BY published DESC, id LIMIT ${limit_at} OFFSET ${offset_at}",
+            conditions.join(" AND ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        if let Some(channel) = &listing.channel {
+            query = query.bind(channel.clone());
+        }
+        if let Some(account) = &listing.account {
+            query = query.bind(account.clone());
+        }
+        query = query.bind(limit).bind(offset);
+        let rows = scope.bind(query).fetch_all(self.pool()).await?;
+        rows.iter().map(video_row).collect()
+    }
+
+    /// Records a file of a video.
+    pub(crate) async fn put_file(&self, file: &FileRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO vi_files (video, key, role, media_type, size, sha256, width, height, fps_milli)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (video, key) DO UPDATE SET role = excluded.role,
+               media_type = excluded.media_type, size = excluded.size, sha256 = excluded.sha256,
+               width = excluded.width, height = excluded.height, fps_milli = excluded.fps_milli",
+        )
+        .bind(file.video.clone())
+        .bind(file.key.clone())
+        .bind(file.role.clone())
+        .bind(file.media_type.clone())
+        .bind(file.size)
+        .bind(file.sha256.clone())
+        .bind(file.width)
+        .bind(file.height)
+        .bind(file.fps_milli)
+        .execute(self.pool())
+        .await
+        .context("storing a file's row")?;
+        Ok(())
+    }
+
+    /// The files kept of video `video`.
+    pub(crate) async fn files(&self, video: &str) -> Result<Vec<FileRow>> {
+        let rows = sqlx::query(
+            "SELECT video, key, role, media_type, size, sha256, width, height, fps_milli
+             FROM vi_files WHERE video = $1 ORDER BY role, height DESC, key",
+        )
+        .bind(video.to_owned())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(file_row).collect()
+    }
+
+    /// The file whose key is `key`.
+    pub(crate) async fn file(&self, key: &str) -> Result<Option<FileRow>> {
+        let row = sqlx::query(
+            "SELECT video, key, role, media_type, size, sha256, width, height, fps_milli
+             FROM vi_files WHERE key = $1",
+        )
+        .bind(key.to_owned())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(file_row).transpose()
+    }
+
+    /// Records that local actor `owner` owns channel `name`.
+    pub(crate) async fn put_channel(&self, name: &str, owner: &str) -> Result<()> {
+        sqlx::query("INSERT INTO vi_channels (name, owner) VALUES ($1, $2)")
+            .bind(name.to_owned())
+            .bind(owner.to_owned())
+            .execute(self.pool())
+            .await
+            .context("recording a channel")?;
+        Ok(())
+    }
+
+    /// The owner (a local actor's name) of channel `name`.
+    pub(crate) async fn channel_owner(&self, name: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT owner FROM vi_channels WHERE name = $1")
+            .bind(name.to_owned())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("owner")).transpose()?)
+    }
+
+    /// The channels local actor `owner` owns, by name.
+    pub(crate) async fn channels_of(&self, owner: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT name FROM vi_channels WHERE owner = $1 ORDER BY name")
+            .bind(owner.to_owned())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get("name").map_err(Into::into))
+            .collect()
+    }
+}

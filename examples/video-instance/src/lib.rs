@@ -1,0 +1,163 @@
+//! The video instance: a minimal PeerTube-like server built on the toolkit.
+//!
+//! Accounts (Person actors) own channels (Group actors, `attributedTo` their owner, as PeerTube
+//! makes them); videos are published by the account (`Create(Video)`) and announced by the
+//! channel (`Announce`), in PeerTube's shapes, so that PeerTube, Mastodon and the other video
+//! instances show them. Storage is SQLite (a file) or PostgreSQL, through `instance-state` for
+//! everything social and the instance's own `vi_*` tables for what is about videos; deliveries
+//! go through `federation-queue` on the same database; `instance-server` runs it all.
+//!
+//! [`start`] runs one instance (the `serve` command, the demo and the tests all use it);
+//! [`admin`] holds the administration commands.
+
+mod activities;
+pub mod admin;
+mod app;
+mod db;
+mod files;
+mod pages;
+mod upload;
+mod videos;
+mod web;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use federation::inbox::Inbox;
+use federation::routes::{Server, router};
+use instance_server::{Application, Parts};
+use instance_state::InstanceState;
+use url::Url;
+
+pub use app::Instance;
+pub use instance_server::INSTANCE_ACTOR;
+pub use instance_web::SignupMode;
+
+/// How the instance answers another instance that asks to follow it (instance actor to
+/// instance actor): its videos then reach that instance's catalogue and search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum InstanceFollows {
+    /// Accepted at once (PeerTube's default).
+    #[default]
+    Automatic,
+    /// Pending until an administrator accepts it.
+    Approval,
+}
+
+/// The video instance's own options, beside the server's.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct VideoOptions {
+    /// Where uploaded and mirrored files are kept. `None`: beside a SQLite database, in
+    /// `{database}.media`; required with PostgreSQL.
+    pub media_dir: Option<PathBuf>,
+    /// The largest upload accepted, in bytes. Default: 8 GiB.
+    pub max_upload_bytes: u64,
+    /// How other instances' follows are answered.
+    pub instance_follows: InstanceFollows,
+}
+
+impl Default for VideoOptions {
+    fn default() -> Self {
+        Self {
+            media_dir: None,
+            max_upload_bytes: 8 << 30,
+            instance_follows: InstanceFollows::Automatic,
+        }
+    }
+}
+
+impl VideoOptions {
+    /// Sets where files are kept.
+    pub fn with_media_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.media_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets the largest upload accepted.
+    pub fn with_max_upload_bytes(mut self, bytes: u64) -> Self {
+        self.max_upload_bytes = bytes;
+        self
+    }
+
+    /// Sets how other instances' follows are answered.
+    pub fn with_instance_follows(mut self, follows: InstanceFollows) -> Self {
+        self.instance_follows = follows;
+        self
+    }
+
+    /// The media directory for `database`.
+    fn media_dir_for(&self, database: &str) -> Result<PathBuf> {
+        match &self.media_dir {
+            Some(dir) => Ok(dir.clone()),
+            None if instance_server::is_postgres(database) => {
+                anyhow::bail!("with PostgreSQL, say where files are kept (--media-dir)")
+            }
+            None => Ok(PathBuf::from(format!("{database}.media"))),
+        }
+    }
+}
+
+/// How to run a video instance: `instance-server`'s options with the video instance's own.
+pub type Options = instance_server::Options<VideoOptions>;
+
+/// A running video instance.
+pub type Running = instance_server::Running<Instance>;
+
+/// The video instance, as `instance-server` runs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Videos;
+
+impl Application for Videos {
+    type Options = VideoOptions;
+    type Instance = Instance;
+
+    const SOFTWARE: &'static str = "video-instance";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    async fn open(options: &Options, base_url: Option<&Url>) -> Result<InstanceState> {
+        db::open(options, base_url).await
+    }
+
+    async fn build(parts: Parts, options: &Options) -> Result<Instance> {
+        let media_dir = options.app.media_dir_for(&options.database)?;
+        std::fs::create_dir_all(&media_dir)
+            .with_context(|| format!("creating the media directory {}", media_dir.display()))?;
+        let media = media_store::MediaStore::open(&media_dir)
+            .await
+            .with_context(|| format!("opening the media directory {}", media_dir.display()))?;
+        Ok(Instance::new(parts, options.app.clone(), media_dir, media))
+    }
+
+    fn routes(instance: &Instance, parts: &Parts, _options: &Options) -> Result<axum::Router> {
+        let inbox = Inbox::new(
+            parts.inbox_config(),
+            parts.keys.clone(),
+            parts.fetcher.clone(),
+            parts.state.clone(),
+            activities::dispatcher(),
+            instance.clone(),
+        );
+        let server = Arc::new(Server {
+            config: parts.routes_config(),
+            app: instance.clone(),
+            inbox,
+        });
+        let web = parts.web(Arc::new(instance_web::DefaultLayout::new(
+            parts.name.clone(),
+        )));
+        Ok(web::routes(instance.clone(), web, router(server)))
+    }
+}
+
+/// Starts an instance.
+pub async fn start(options: Options) -> Result<Running> {
+    instance_server::start::<Videos>(options).await
+}
+
+/// Opens an instance's database and queue without serving (for the administration commands).
+pub(crate) async fn open_instance(options: &Options, base_url: &Url) -> Result<Instance> {
+    instance_server::open::<Videos>(options, base_url).await
+}

@@ -1,0 +1,158 @@
+//! `video-instance`: serve a video instance, or administer it.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand, ValueEnum};
+use instance_server::cli::{ServeArgs, init_logging, serve_until_signal};
+use url::Url;
+use video_instance::admin::Admin;
+use video_instance::{InstanceFollows, VideoOptions, start};
+
+/// A minimal PeerTube-like video server that federates over ActivityPub.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// How other instances' follows are answered.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Follows {
+    /// Accepted at once.
+    Automatic,
+    /// Pending until an administrator accepts them.
+    Approval,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serves the instance.
+    Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+        /// Where uploaded and mirrored files are kept (default: beside a SQLite database, in
+        /// `DATABASE.media`; required with PostgreSQL).
+        #[arg(long)]
+        media_dir: Option<PathBuf>,
+        /// The largest upload accepted, in MiB.
+        #[arg(long, default_value_t = 8192)]
+        max_upload_mib: u64,
+        /// How other instances' follows are answered.
+        #[arg(long, value_enum, default_value = "automatic")]
+        instance_follows: Follows,
+    },
+    /// Administers the instance's database.
+    Admin {
+        /// A SQLite file path, or a `postgres://` URL.
+        #[arg(long, default_value = "videos.sqlite")]
+        database: String,
+        /// The base URL, if the instance never served from this database.
+        #[arg(long)]
+        base_url: Option<Url>,
+        /// Where files are kept (as `serve --media-dir`).
+        #[arg(long)]
+        media_dir: Option<PathBuf>,
+        /// DANGEROUS: allow plain http and private addresses (loopback tests only).
+        #[arg(long)]
+        danger_allow_private_addresses: bool,
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminAction {
+    /// Creates an account with its person and its default channel; prints
+    /// `{"actor": URL, "channel": URL, "token": TOKEN}`.
+    CreateAccount {
+        /// Its name.
+        name: String,
+    },
+    /// Creates a channel; prints `{"actor": URL}`.
+    CreateChannel {
+        /// Its name.
+        name: String,
+        /// The person who owns it.
+        #[arg(long)]
+        owner: String,
+    },
+    /// Sets an account's role: `user`, `moderator` or `admin`.
+    SetRole {
+        /// The account's name.
+        account: String,
+        /// `user`, `moderator` or `admin`.
+        role: String,
+    },
+    /// Sets an account's password (read from the first line of standard input).
+    SetPassword {
+        /// The account's name.
+        account: String,
+    },
+    /// Makes the instance actor follow another instance (its base URL or instance actor).
+    FollowInstance {
+        /// The other instance.
+        url: Url,
+    },
+}
+
+fn main() -> Result<()> {
+    init_logging();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve {
+            args,
+            media_dir,
+            max_upload_mib,
+            instance_follows,
+        } => {
+            let mut app = VideoOptions::default()
+                .with_max_upload_bytes(max_upload_mib.saturating_mul(1 << 20))
+                .with_instance_follows(match instance_follows {
+                    Follows::Automatic => InstanceFollows::Automatic,
+                    Follows::Approval => InstanceFollows::Approval,
+                });
+            if let Some(dir) = media_dir {
+                app = app.with_media_dir(dir);
+            }
+            let options = args.options(app, "videos.sqlite", "Videos");
+            serve_until_signal(start(options).await?).await
+        }
+        Command::Admin {
+            database,
+            base_url,
+            media_dir,
+            danger_allow_private_addresses,
+            action,
+        } => {
+            let admin = Admin::new(database)
+                .with_base_url(base_url)
+                .with_media_dir(media_dir)
+                .with_danger_allow_private_addresses(danger_allow_private_addresses);
+            let output = match action {
+                AdminAction::CreateAccount { name } => admin.create_account(&name).await?,
+                AdminAction::CreateChannel { name, owner } => {
+                    admin.create_channel(&name, &owner).await?
+                }
+                AdminAction::SetRole { account, role } => admin.set_role(&account, &role).await?,
+                AdminAction::SetPassword { account } => {
+                    let mut password = String::new();
+                    std::io::stdin().read_line(&mut password)?;
+                    let password = password.trim_end_matches(['\r', '\n']);
+                    admin.set_password(&account, password).await?
+                }
+                AdminAction::FollowInstance { url } => admin.follow_instance(&url).await?,
+            };
+            println!("{output}");
+            Ok(())
+        }
+    }
+}

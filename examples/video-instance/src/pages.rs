@@ -1,0 +1,280 @@
+//! The pages people use, on `instance-web`'s sessions, CSRF tokens and layout.
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use federation::routes::Representation;
+use http::{HeaderValue, StatusCode, header};
+use instance_state::objects::Scope;
+use instance_web::{MaybeViewer, Viewer, csrf_field};
+use maud::{Markup, html};
+use tracing::warn;
+
+use crate::db::{Listing, VideoRow};
+use crate::web::Site;
+
+/// The pages' routes.
+pub(crate) fn router() -> Router<Site> {
+    Router::new().route("/", get(home))
+}
+
+/// What `viewer` may see: the public, and what is addressed to its current identity.
+pub(crate) async fn scope_of(site: &Site, viewer: Option<&Viewer>) -> anyhow::Result<Scope> {
+    match viewer.and_then(|v| v.identity.as_ref()) {
+        Some(identity) => {
+            let id = site.instance.actor_id(&identity.name);
+            Ok(site.instance.state().scope_of(id.as_str()).await?)
+        }
+        None => Ok(Scope::anonymous()),
+    }
+}
+
+/// A page, or a `500` that says nothing of the cause (which is logged).
+fn page_or_error(page: anyhow::Result<Markup>) -> Response {
+    match page {
+        Ok(markup) => Html(markup.into_string()).into_response(),
+        Err(error) => {
+            warn!(%error, "a page failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong").into_response()
+        }
+    }
+}
+
+/// The catalogue: the newest videos the viewer may see, local and from the instances and
+/// channels followed here.
+async fn home(State(site): State<Site>, MaybeViewer(viewer): MaybeViewer) -> Response {
+    page_or_error(
+        async {
+            let scope = scope_of(&site, viewer.as_ref()).await?;
+            let videos = site
+                .instance
+                .db()
+                .videos(&Listing::default(), &scope, 0, 48)
+                .await?;
+            let body = html! {
+                h1 { (site.instance.name()) }
+                @if videos.is_empty() {
+                    p { "No videos yet." }
+                } @else {
+                    ul.videos { @for video in &videos { li { (video_card(video)) } } }
+                }
+            };
+            Ok(site
+                .web
+                .layout()
+                .page(viewer.as_ref(), site.instance.name(), html! {}, body))
+        }
+        .await,
+    )
+}
+
+/// A video in a list: its name (linking to its page) and duration.
+pub(crate) fn video_card(video: &VideoRow) -> Markup {
+    html! {
+        a href=(format!("/videos/watch/{}", video.uuid)) { (video.name) }
+        " "
+        span.duration { (duration_text(video.duration)) }
+    }
+}
+
+/// `1:02:03` or `2:03`.
+pub(crate) fn duration_text(seconds: i64) -> String {
+    let seconds = seconds.max(0);
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// A page saying `message` (why something was refused), with `status`.
+pub(crate) fn message_page(
+    site: &Site,
+    viewer: Option<&Viewer>,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> Response {
+    let body = html! {
+        h1 { (title) }
+        p role="alert" { (message) }
+        p { a href="/" { "Back to the videos" } }
+    };
+    let page = site.web.layout().page(viewer, title, html! {}, body);
+    (status, Html(page.into_string())).into_response()
+}
+
+/// `GET /videos/upload`: the upload form, for someone signed in with a channel.
+pub(crate) async fn upload_page(
+    State(site): State<Site>,
+    MaybeViewer(viewer): MaybeViewer,
+) -> Response {
+    let Some(viewer) = viewer else {
+        return axum::response::Redirect::to("/login?next=/videos/upload").into_response();
+    };
+    page_or_error(
+        async {
+            let mut channels = Vec::new();
+            for identity in &viewer.identities {
+                channels.extend(site.instance.db().channels_of(&identity.name).await?);
+            }
+            let body = html! {
+                h1 { "Upload a video" }
+                @if channels.is_empty() {
+                    p { "You have no channel to publish in yet." }
+                } @else {
+                    form method="post" action="/videos/upload" enctype="multipart/form-data" {
+                        // The token comes first: the server checks it before it reads the file.
+                        (csrf_field(&viewer))
+                        p {
+                            label for="channel" { "Channel" }
+                            select id="channel" name="channel" {
+                                @for channel in &channels { option value=(channel) { (channel) } }
+                            }
+                        }
+                        p {
+                            label for="name" { "Title" }
+                            input id="name" name="name" required minlength="3" maxlength="120";
+                        }
+                        p {
+                            label for="description" { "Description" }
+                            textarea id="description" name="description" maxlength="10000" {}
+                        }
+                        p {
+                            label for="tags" { "Tags (separated by commas, at most 5)" }
+                            input id="tags" name="tags";
+                        }
+                        p {
+                            input id="nsfw" type="checkbox" name="nsfw";
+                            label for="nsfw" { "Sensitive content" }
+                        }
+                        p {
+                            label for="commentsPolicy" { "Comments" }
+                            select id="commentsPolicy" name="commentsPolicy" {
+                                option value="1" { "Anyone may comment" }
+                                option value="3" { "Comments wait for my approval" }
+                                option value="2" { "No comments" }
+                            }
+                        }
+                        p {
+                            label for="videofile" { "Video file" }
+                            input id="videofile" type="file" name="videofile" required
+                                accept="video/mp4,video/webm,video/ogg,video/x-matroska";
+                        }
+                        p { button type="submit" { "Upload" } }
+                    }
+                }
+            };
+            Ok(site
+                .web
+                .layout()
+                .page(Some(&viewer), "Upload a video", html! {}, body))
+        }
+        .await,
+    )
+}
+
+/// Around the federation routes: a browser's `GET` of a video's address
+/// (`/videos/watch/{uuid}`) gets its page; every other request (servers asking for the
+/// documents) goes on to the federation routes.
+pub(crate) async fn html_pages(State(site): State<Site>, request: Request, next: Next) -> Response {
+    if request.method() != http::Method::GET
+        || Representation::negotiate(request.headers()) != Representation::Html
+    {
+        return next.run(request).await;
+    }
+    let path = request.uri().path().to_owned();
+    let Some(uuid) = path
+        .strip_prefix("/videos/watch/")
+        .filter(|uuid| !uuid.is_empty() && !uuid.contains('/'))
+    else {
+        return next.run(request).await;
+    };
+    let (mut parts, _) = request.into_parts();
+    let viewer = match MaybeViewer::from_request_parts(&mut parts, &site).await {
+        Ok(MaybeViewer(viewer)) => viewer,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let id = site.instance.video_id(uuid);
+    let mut response = watch_page(&site, viewer.as_ref(), id.as_str()).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::VARY, HeaderValue::from_static("Accept, Cookie"));
+    response
+}
+
+/// The watch page of video `id`, as `viewer` may see it.
+async fn watch_page(site: &Site, viewer: Option<&Viewer>, id: &str) -> Response {
+    let outcome = async {
+        let scope = scope_of(site, viewer).await?;
+        let Some(stored) = site.instance.state().visible_object(id, &scope).await? else {
+            return Ok(None);
+        };
+        let Some(video) = site.instance.db().video(id).await? else {
+            return Ok(None);
+        };
+        if stored.deleted {
+            return Ok(None);
+        }
+        let files = site.instance.db().files(id).await?;
+        let playable: Vec<_> = files
+            .iter()
+            .filter(|f| matches!(f.role.as_str(), "original" | "rendition" | "mirror"))
+            .collect();
+        let content = stored
+            .document
+            .get("content")
+            .and_then(|c| c.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let body = html! {
+            h1 { (video.name) }
+            @if playable.is_empty() {
+                p { "This video is kept on its own server: "
+                    a href=(video.id) { "watch it there" } "." }
+            } @else {
+                video #player controls preload="metadata" width="100%" {
+                    @for file in &playable {
+                        source src=(format!("/static/{}", file.key)) type=(file.media_type);
+                    }
+                    "Your browser cannot play this video: "
+                    @if let Some(first) = playable.first() {
+                        a href=(format!("/static/{}", first.key)) { "download it" }
+                    }
+                }
+            }
+            p.meta {
+                span.duration { (duration_text(video.duration)) }
+                " · " span.views { (video.views) " views" }
+            }
+            @if !content.is_empty() {
+                // The description is shown as text: Markdown is not rendered as HTML here.
+                div.description { @for line in content.lines() { (line) br; } }
+            }
+        };
+        let head = html! {
+            link rel="alternate" type="application/activity+json" href=(video.id);
+        };
+        Ok(Some(site.web.layout().page(
+            viewer,
+            &video.name,
+            head,
+            body,
+        )))
+    }
+    .await;
+    match outcome {
+        Ok(Some(page)) => Html(page.into_string()).into_response(),
+        Ok(None) => message_page(
+            site,
+            viewer,
+            StatusCode::NOT_FOUND,
+            "No such video",
+            "There is no video here at this address, or it is not shown to you.",
+        ),
+        Err(error) => page_or_error(Err(error)),
+    }
+}

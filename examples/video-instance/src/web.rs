@@ -1,0 +1,153 @@
+//! What the instance serves: the federation routes' questions (`App`), and the pages.
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::routing::{delete, get, post};
+use federation::keys::RemoteKey;
+use federation::routes::{
+    App, AppError, CollectionItems, CollectionKind, ObjectState, Representation,
+};
+use instance_state::actors::ActorKind;
+use instance_web::Web;
+use url::Url;
+
+use crate::app::Instance;
+use crate::{files, pages, upload};
+
+fn app_error(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AppError {
+    AppError::new(error)
+}
+
+/// The state of the pages: the instance and its browser side.
+#[derive(Clone, Debug)]
+pub(crate) struct Site {
+    pub(crate) instance: Instance,
+    pub(crate) web: Web,
+}
+
+impl FromRef<Site> for Web {
+    fn from_ref(site: &Site) -> Web {
+        site.web.clone()
+    }
+}
+
+/// The pages, the uploads and the files, then the federation routes, around which a browser
+/// asking for a video's address gets its page.
+pub(crate) fn routes(instance: Instance, web: Web, federation: Router) -> Router {
+    let site = Site { instance, web };
+    pages::router()
+        .merge(instance_web::account_routes::<Site>())
+        .route(
+            "/api/v1/videos/upload",
+            post(upload::api_upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/videos/upload",
+            get(pages::upload_page)
+                .post(upload::form_upload)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/v1/videos/{uuid}", delete(upload::api_delete))
+        .route("/static/{*key}", get(files::serve_file))
+        .with_state(site.clone())
+        .merge(federation.layer(axum::middleware::from_fn_with_state(
+            site,
+            pages::html_pages,
+        )))
+}
+
+impl App for Instance {
+    async fn actor(
+        &self,
+        name: &str,
+        _representation: Representation,
+    ) -> Result<Option<ObjectState>, AppError> {
+        let Some(actor) = self.state().actor(name).await.map_err(app_error)? else {
+            return Ok(None);
+        };
+        let document = self.actor_document(&actor).await.map_err(app_error)?;
+        Ok(Some(if actor.deleted {
+            ObjectState::Gone {
+                tombstone: document,
+            }
+        } else {
+            ObjectState::Found {
+                document,
+                html: None,
+            }
+        }))
+    }
+
+    async fn object(
+        &self,
+        url: &Url,
+        representation: Representation,
+    ) -> Result<ObjectState, AppError> {
+        self.object_for(url, representation, None).await
+    }
+
+    async fn object_for(
+        &self,
+        url: &Url,
+        _representation: Representation,
+        requester: Option<&RemoteKey>,
+    ) -> Result<ObjectState, AppError> {
+        self.state()
+            .object_state(url, requester.map(|key| key.owner.as_str()))
+            .await
+            .map_err(app_error)
+    }
+
+    async fn collection(
+        &self,
+        name: &str,
+        kind: CollectionKind,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Option<CollectionItems>, AppError> {
+        self.collection_for(name, kind, offset, limit, None).await
+    }
+
+    async fn collection_for(
+        &self,
+        name: &str,
+        kind: CollectionKind,
+        offset: u64,
+        limit: u64,
+        requester: Option<&RemoteKey>,
+    ) -> Result<Option<CollectionItems>, AppError> {
+        self.state()
+            .collection_items(
+                name,
+                kind,
+                offset,
+                limit,
+                requester.map(|key| key.owner.as_str()),
+            )
+            .await
+            .map_err(app_error)
+    }
+
+    async fn nodeinfo(&self) -> Result<nodeinfo::NodeInfo, AppError> {
+        let state = self.state();
+        let people = state
+            .actor_count(ActorKind::Person)
+            .await
+            .map_err(app_error)?;
+        let videos = state.local_object_count("Video").await.map_err(app_error)?;
+        let comments = state.local_object_count("Note").await.map_err(app_error)?;
+        nodeinfo::NodeInfoBuilder::new(
+            nodeinfo::Version::V2_2,
+            "video-instance",
+            env!("CARGO_PKG_VERSION"),
+        )
+        .protocol(nodeinfo::Protocol::ACTIVITYPUB)
+        .open_registrations(false)
+        .users(nodeinfo::Users::new().with_total(people))
+        .local_posts(videos)
+        .local_comments(comments)
+        .instance_name(self.name().to_owned())
+        .build()
+        .map_err(app_error)
+    }
+}

@@ -1,0 +1,13 @@
+//! The video instance's tests, in one binary.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod actors;
+mod support;
+mod upload;

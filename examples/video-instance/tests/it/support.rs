@@ -1,0 +1,109 @@
+//! What several test modules share: instances set up the usual ways and the requests they make.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use video_instance::admin::Admin;
+use video_instance::{Options, Running, start};
+
+/// The repository's `fixtures/` folder.
+#[allow(dead_code)]
+pub(crate) fn fixtures_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures"))
+}
+
+/// The database of instance `name` in `dir`.
+pub(crate) fn database(dir: &Path, name: &str) -> String {
+    dir.join(format!("{name}.sqlite"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A loopback instance `name`, its database and files in `dir`.
+pub(crate) async fn loopback_instance(dir: &Path, name: &str) -> anyhow::Result<Running> {
+    loopback_instance_with(dir, name, |_| {}).await
+}
+
+/// A loopback instance `name` with options changed by `change`.
+pub(crate) async fn loopback_instance_with(
+    dir: &Path,
+    name: &str,
+    change: impl FnOnce(&mut Options),
+) -> anyhow::Result<Running> {
+    let mut options = Options::new(
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        database(dir, name),
+    )
+    .with_name(name)
+    .with_danger_allow_private_addresses(true)
+    .with_quick_retries(true);
+    change(&mut options);
+    start(options).await
+}
+
+/// The administration commands of `running` (instance `name` in `dir`).
+pub(crate) fn admin_of(running: &Running, dir: &Path, name: &str) -> Admin {
+    Admin::new(database(dir, name))
+        .with_base_url(Some(running.base_url.clone()))
+        .with_danger_allow_private_addresses(true)
+}
+
+/// GETs `url` as ActivityPub, unsigned; gives its JSON (an error when it is not).
+pub(crate) async fn fetch_json(http: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
+    let response = http
+        .get(url)
+        .header("accept", "application/activity+json")
+        .send()
+        .await?
+        .error_for_status()?;
+    Ok(serde_json::from_slice(&response.bytes().await?)?)
+}
+
+/// A sample video made by `scripts/media-samples` (media-probe's test data).
+pub(crate) fn sample(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../media-probe/tests/data"
+    ))
+    .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("the sample {} is missing: {e}", path.display()))
+}
+
+/// Uploads `bytes` as `file_name` through PeerTube's API with `token` into `channel`; gives the
+/// status and the JSON answer.
+pub(crate) async fn api_upload(
+    http: &reqwest::Client,
+    running: &Running,
+    token: &str,
+    channel: &str,
+    name: &str,
+    file_name: &str,
+    bytes: Vec<u8>,
+) -> (u16, Value) {
+    let form = reqwest::multipart::Form::new()
+        .text("channel", channel.to_owned())
+        .text("name", name.to_owned())
+        .text("description", "A *test* video.\nSecond line.")
+        .text("tags", "test, sample")
+        .text("category", "15")
+        .text("licence", "2")
+        .text("language", "en")
+        .part(
+            "videofile",
+            reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()),
+        );
+    let response = http
+        .post(format!("{}api/v1/videos/upload", running.base_url))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.bytes().await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned())),
+    )
+}

@@ -1,0 +1,451 @@
+//! Runs an instance built on `instance-state`.
+//!
+//! Every reference instance, and any app built like them, needs the same machinery around its
+//! own pages and handlers: the delivery queue on the instance's database (SQLite beside the
+//! file, or the same PostgreSQL), the guarded fetcher signing as the instance actor, the key
+//! cache, the outbox, the inbox's configuration, the cookie-session web side, the server with
+//! `federation::serve`'s limits, the peers' signature preferences kept across restarts, and a
+//! graceful stop. This crate is that machinery; an instance implements [`Application`] (open
+//! its database, build its state from the [`Parts`], give its routes) and calls [`start`].
+//!
+//! With the `cli` feature, [`cli`] has the `serve` arguments every instance binary shares, the
+//! logging set-up and the signal handling.
+
+pub mod admin;
+#[cfg(feature = "cli")]
+pub mod cli;
+mod options;
+mod queue;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use federation::fetch::{FetchConfig, Fetcher};
+use federation::inbox::{DomainPolicy, InboxConfig};
+use federation::keys::{KeyCache, KeyCacheConfig};
+use federation::outbox::Outbox;
+use federation::routes::RoutesConfig;
+use federation_queue::{
+    KeyProvider, PostgresStore, Queue, QueueConfig, ReqwestTransport, RetryPolicy, SqliteStore,
+    Store, TransportConfig,
+};
+use http_signatures::{PeerPreference, Standard};
+use instance_state::actors::{ActorKind, NewActor};
+use instance_state::{InstanceState, KeyChoice};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::info;
+use url::Url;
+
+pub use options::{MIN_DELIVERY_LEASE, Options};
+pub use queue::ErasedQueue;
+
+/// The name of the instance actor (an `Application`), which signs fetches and follows other
+/// instances.
+pub const INSTANCE_ACTOR: &str = "instance";
+
+/// The settings key of the peers' signature preferences.
+const PEER_PREFERENCES: &str = "peer_preferences";
+
+/// What an instance supplies to be run by [`start`].
+pub trait Application: Send + Sync + 'static {
+    /// The instance's own options, beside the server's ([`Options::app`]).
+    type Options: Clone + std::fmt::Debug + Send + Sync + 'static;
+    /// The instance's state, shared by its routes, its inbox handlers and its tests.
+    type Instance: Clone + Send + Sync + 'static;
+
+    /// The software's name, as NodeInfo gives it (`events-instance`).
+    const SOFTWARE: &'static str;
+    /// The software's version, as NodeInfo gives it.
+    const VERSION: &'static str;
+
+    /// Opens the database: `instance-state`, then the instance's own migrations (and upgrades
+    /// of an older layout). `base_url` is the configured one, or `None` when the caller (an
+    /// administration command) wants the one stored.
+    /// [`state_options`] gives `instance-state`'s options for a base URL.
+    fn open(
+        options: &Options<Self::Options>,
+        base_url: Option<&Url>,
+    ) -> impl Future<Output = Result<InstanceState>> + Send;
+
+    /// Builds the instance from the parts the server made.
+    fn build(
+        parts: Parts,
+        options: &Options<Self::Options>,
+    ) -> impl Future<Output = Result<Self::Instance>> + Send;
+
+    /// The routes the instance serves: its pages, the account pages from [`Parts::web`], and
+    /// `federation::routes::router` with an inbox configured from [`Parts::inbox_config`].
+    fn routes(
+        instance: &Self::Instance,
+        parts: &Parts,
+        options: &Options<Self::Options>,
+    ) -> Result<axum::Router>;
+}
+
+/// What the server makes for an instance: the state, and the federation pieces around it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Parts {
+    /// The public base URL.
+    pub base_url: Url,
+    /// The instance's name, shown on its pages and in NodeInfo.
+    pub name: String,
+    /// The social state, on the instance's database.
+    pub state: InstanceState,
+    /// The guarded fetcher, signing as the instance actor.
+    pub fetcher: Fetcher,
+    /// Remote actors and keys.
+    pub keys: KeyCache,
+    /// Where activities are published (onto the delivery queue).
+    pub outbox: Outbox<ErasedQueue>,
+    settings: Arc<Settings>,
+}
+
+/// The server options the parts' helpers read.
+#[derive(Debug)]
+struct Settings {
+    blocked_domains: Vec<String>,
+    authorized_fetch: bool,
+    signup: instance_web::SignupMode,
+    trusted_proxies: Vec<std::net::IpAddr>,
+    shared_limits: bool,
+    danger_allow_private_addresses: bool,
+}
+
+impl Parts {
+    /// The inbox configuration: the base URL's host accepted, the blocked domains refused.
+    pub fn inbox_config(&self) -> InboxConfig {
+        InboxConfig::new(&self.base_url)
+            .with_domains(DomainPolicy::block(self.settings.blocked_domains.clone()))
+    }
+
+    /// The routes' configuration: the instance actor, authorized fetch as configured, and the
+    /// signer of a GET handed to the app (who asks decides what is shown).
+    pub fn routes_config(&self) -> RoutesConfig {
+        RoutesConfig::new(self.base_url.clone())
+            .with_instance_actor(INSTANCE_ACTOR)
+            .with_authorized_fetch(self.settings.authorized_fetch)
+            .with_identify_signed_fetches(true)
+    }
+
+    /// The browser side's configuration: sign-up as configured, limits shared through the
+    /// database on PostgreSQL (where several processes may serve one instance), the trusted
+    /// proxies.
+    pub fn web_config(&self) -> instance_web::WebConfig {
+        instance_web::WebConfig::new(self.base_url.clone())
+            .with_signup(self.settings.signup)
+            .with_shared_limits(self.settings.shared_limits)
+            .with_trusted_proxies(self.settings.trusted_proxies.clone())
+    }
+
+    /// The browser side, with `layout`.
+    pub fn web(&self, layout: Arc<dyn instance_web::Layout>) -> instance_web::Web {
+        instance_web::Web::new(self.state.clone(), self.web_config(), layout)
+    }
+
+    /// Whether plain http and private addresses are allowed (loopback tests).
+    pub fn danger_allow_private_addresses(&self) -> bool {
+        self.settings.danger_allow_private_addresses
+    }
+}
+
+/// A running instance.
+#[derive(Debug)]
+pub struct Running<I> {
+    /// Its base URL.
+    pub base_url: Url,
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// Its state.
+    pub instance: I,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<Result<()>>>,
+}
+
+impl<I> Running<I> {
+    /// Stops serving, lets the queue's requests in flight finish, and waits for both.
+    pub async fn stop(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        self.wait().await
+    }
+
+    /// Waits until the server or the queue stops (an error, or a stop asked through
+    /// [`Running::shutdown_handle`]).
+    pub async fn wait(self) -> Result<()> {
+        for task in self.tasks {
+            task.await.context("a task panicked")??;
+        }
+        Ok(())
+    }
+
+    /// Asks the instance to stop (see [`Running::wait`]).
+    pub fn shutdown_handle(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+}
+
+/// Whether `database` names a PostgreSQL database (else it is a SQLite file).
+pub fn is_postgres(database: &str) -> bool {
+    database.starts_with("postgres://") || database.starts_with("postgresql://")
+}
+
+/// The path of the queue's SQLite file next to the instance's.
+fn queue_path(database: &str) -> String {
+    format!("{database}.queue")
+}
+
+/// `instance-state`'s options for `base_url` with the signing choices of `options`.
+pub fn state_options<X>(options: &Options<X>, base_url: Url) -> instance_state::Options {
+    instance_state::Options::new(base_url)
+        .with_first_knock(options.first_knock)
+        .with_signing_key(if options.sign_with_ed25519 {
+            KeyChoice::Ed25519
+        } else {
+            KeyChoice::Rsa
+        })
+}
+
+/// The base URL recorded in `database` when an instance last served from it (`None`: it never
+/// did), for administration commands that are not told it.
+pub async fn stored_base_url<X>(options: &Options<X>) -> Result<Option<Url>> {
+    // The base URL a state is opened with only makes ids; reading a setting needs none.
+    let probe = Url::parse("http://stored-base-url.invalid/")?;
+    let state = InstanceState::open(&options.database, state_options(options, probe))
+        .await
+        .with_context(|| format!("cannot open the database {}", options.database))?;
+    let stored = state.setting("base_url").await;
+    state.close().await;
+    match stored? {
+        Some(stored) => Ok(Some(
+            Url::parse(&stored).context("the stored base URL is not a URL")?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Starts an instance: listens, opens the database and the queue, builds the instance, and
+/// serves until [`Running::stop`].
+pub async fn start<A: Application>(options: Options<A::Options>) -> Result<Running<A::Instance>> {
+    check_name::<A>(&options.name)?;
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let addr = listener.local_addr()?;
+    let base_url = match &options.base_url {
+        Some(url) => url.clone(),
+        None if options.danger_allow_private_addresses => Url::parse(&format!("http://{addr}"))?,
+        None => bail!("a base URL is required (or the danger switch, for loopback tests)"),
+    };
+    if base_url.scheme() != "https" && !options.danger_allow_private_addresses {
+        bail!(
+            "plain http base URLs are only for loopback tests (--danger-allow-private-addresses)"
+        );
+    }
+    if is_postgres(&options.database) {
+        let store = PostgresStore::connect(&options.database)
+            .await
+            .context("opening the delivery queue on PostgreSQL")?;
+        serve_with::<A, _>(options, listener, base_url, store).await
+    } else {
+        let store = SqliteStore::open(queue_path(&options.database))
+            .await
+            .context("opening the delivery queue")?;
+        serve_with::<A, _>(options, listener, base_url, store).await
+    }
+}
+
+/// Opens an instance's database and queue without serving, for administration commands:
+/// what they publish is delivered when the instance next serves. `base_url`: the one to use
+/// (the one stored when the instance last served, as the caller read it).
+pub async fn open<A: Application>(
+    options: &Options<A::Options>,
+    base_url: &Url,
+) -> Result<A::Instance> {
+    check_name::<A>(&options.name)?;
+    if is_postgres(&options.database) {
+        let store = PostgresStore::connect(&options.database).await?;
+        Ok(assemble::<A, _>(options, base_url, store).await?.instance)
+    } else {
+        let store = SqliteStore::open(queue_path(&options.database)).await?;
+        Ok(assemble::<A, _>(options, base_url, store).await?.instance)
+    }
+}
+
+/// Refuses an instance name that the NodeInfo document could not carry (NodeInfo 2.2 allows one
+/// line of at most 500 characters): found at start, not as a `500` on `/nodeinfo` later.
+fn check_name<A: Application>(name: &str) -> Result<()> {
+    nodeinfo::NodeInfoBuilder::new(nodeinfo::Version::V2_2, A::SOFTWARE, A::VERSION)
+        .protocol(nodeinfo::Protocol::ACTIVITYPUB)
+        .instance_name(name)
+        .build()
+        .map(drop)
+        .with_context(|| format!("the instance name {name:?} cannot be used"))
+}
+
+/// The parts of an instance, before it serves.
+struct Assembled<A: Application, S: Store> {
+    instance: A::Instance,
+    parts: Parts,
+    queue: Arc<Queue<S, ReqwestTransport, InstanceState>>,
+}
+
+async fn assemble<A: Application, S: Store>(
+    options: &Options<A::Options>,
+    base_url: &Url,
+    store: S,
+) -> Result<Assembled<A, S>> {
+    if options.delivery_lease < MIN_DELIVERY_LEASE {
+        bail!(
+            "the delivery lease ({:?}) must be at least {MIN_DELIVERY_LEASE:?}",
+            options.delivery_lease
+        );
+    }
+    let state = A::open(options, Some(base_url)).await?;
+    state
+        .set_setting("base_url", base_url.as_str())
+        .await
+        .context("recording the base URL")?;
+    if state.actor(INSTANCE_ACTOR).await?.is_none() {
+        match state
+            .create_actor(NewActor::new(
+                INSTANCE_ACTOR,
+                ActorKind::Application,
+                &options.name,
+            ))
+            .await
+        {
+            // Another process on the same database made it first.
+            Ok(_) | Err(instance_state::Error::NameTaken { .. }) => {}
+            Err(e) => return Err(e).context("creating the instance actor"),
+        }
+    }
+    let danger = options.danger_allow_private_addresses;
+    // Signed fetches are signed by the instance actor, with the standard Mastodon's
+    // authorized fetch expects.
+    let fetch_signer = KeyProvider::signer(&state, INSTANCE_ACTOR)
+        .await
+        .context("the instance actor has no key")?;
+    let fetch_signer = (*fetch_signer).clone().with_standard(Standard::Cavage);
+    let fetcher = Fetcher::new(
+        FetchConfig::default()
+            .with_signer(fetch_signer)
+            .with_danger_allow_http(danger)
+            .with_danger_allow_private_addresses(danger),
+    )?;
+    let keys = KeyCache::new(fetcher.clone(), KeyCacheConfig::default());
+    // A request ends well within its claim's lease (the queue refuses to run otherwise).
+    let request = (options.delivery_lease / 2).min(Duration::from_secs(60));
+    let transport = ReqwestTransport::new(
+        TransportConfig::new()
+            .with_timeouts(
+                request.min(Duration::from_secs(10)),
+                request.min(Duration::from_secs(30)),
+                request,
+            )
+            .with_danger_allow_http(danger)
+            .with_danger_allow_private_addresses(danger),
+    )?;
+    let mut config = QueueConfig::new()
+        .with_poll_interval(Duration::from_millis(200))
+        .with_lease(options.delivery_lease);
+    if options.quick_retries {
+        config = config.with_retry(
+            RetryPolicy::new().with_delays(Duration::from_millis(200), Duration::from_secs(2)),
+        );
+    }
+    let queue = Arc::new(Queue::with_config(store, transport, state.clone(), config));
+    let outbox = Outbox::new(
+        ErasedQueue::new(queue.clone()),
+        keys.clone(),
+        vec![base_url.clone()],
+    );
+    let parts = Parts {
+        base_url: base_url.clone(),
+        name: options.name.clone(),
+        state,
+        fetcher,
+        keys,
+        outbox,
+        settings: Arc::new(Settings {
+            blocked_domains: options.blocked_domains.clone(),
+            authorized_fetch: options.authorized_fetch,
+            signup: options.signup,
+            trusted_proxies: options.trusted_proxies.clone(),
+            shared_limits: is_postgres(&options.database),
+            danger_allow_private_addresses: danger,
+        }),
+    };
+    let instance = A::build(parts.clone(), options).await?;
+    Ok(Assembled {
+        instance,
+        parts,
+        queue,
+    })
+}
+
+async fn serve_with<A: Application, S: Store>(
+    options: Options<A::Options>,
+    listener: TcpListener,
+    base_url: Url,
+    store: S,
+) -> Result<Running<A::Instance>> {
+    let addr = listener.local_addr()?;
+    let Assembled {
+        instance,
+        parts,
+        queue,
+    } = assemble::<A, S>(&options, &base_url, store).await?;
+    let routes = A::routes(&instance, &parts, &options)?
+        .layer(axum::middleware::from_fn(instance_web::security_headers));
+    let (stop, stopped) = watch::channel(false);
+    let serve = {
+        let mut stopped = stopped.clone();
+        let config = options.serve.clone();
+        tokio::spawn(async move {
+            // Time limits for slow clients and a bound on connections.
+            federation::serve::serve(listener, routes, config, async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await;
+            Ok(())
+        })
+    };
+    // What each peer accepted (double-knocking) survives restarts.
+    let state = parts.state.clone();
+    if let Some(saved) = state.setting(PEER_PREFERENCES).await? {
+        let saved: BTreeMap<String, PeerPreference> =
+            serde_json::from_str(&saved).unwrap_or_default();
+        for (host, preference) in saved {
+            queue.set_peer_preference(host, preference);
+        }
+    }
+    let work = {
+        let mut stopped = stopped.clone();
+        let queue = queue.clone();
+        tokio::spawn(async move {
+            let outcome = queue
+                .run(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+                .context("the delivery queue failed");
+            let preferences = serde_json::to_string(&queue.peer_preferences())?;
+            state.set_setting(PEER_PREFERENCES, &preferences).await?;
+            outcome
+        })
+    };
+    info!(%base_url, %addr, software = A::SOFTWARE, "instance started");
+    Ok(Running {
+        base_url,
+        addr,
+        instance,
+        stop,
+        tasks: vec![serve, work],
+    })
+}
