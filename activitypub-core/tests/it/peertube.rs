@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use activitypub_core::ext::peertube::{
     self, ActorKind, CacheFileSummary, CacheFileUrl, Caption, CommentsPolicy, ContentType,
-    FileFormat, FileStreams, HlsPlaylist, Label, LiveSettings, NewCacheFile, NewPlaylist,
-    NewPlaylistElement, NewVideo, NewView, PlaylistElementSummary, PlaylistSummary, Problem,
-    Thumbnail, VideoCollections, VideoFile, VideoState, VideoSummary, ViewSummary, as_video,
-    context, limits, wrap,
+    FieldError, FileFormat, FileStreams, HlsPlaylist, Label, LiveSettings, NewCacheFile,
+    NewPlaylist, NewPlaylistElement, NewVideo, NewView, PlaylistElementSummary, PlaylistSummary,
+    Problem, Thumbnail, VideoCollections, VideoFile, VideoState, VideoSummary, ViewSummary,
+    as_video, context, limits, wrap,
 };
 use activitypub_core::{ActivityType, AnyObject, Iri, Timestamp};
 use proptest::prelude::*;
@@ -1159,9 +1159,7 @@ fn written_playlist_and_elements_read_back() {
 // --- Absurd values ----------------------------------------------------------------------------
 
 /// The tilvids.com video with `edit` applied to its JSON.
-fn edited(
-    edit: impl FnOnce(&mut Map<String, Value>),
-) -> Result<VideoSummary, activitypub_core::ext::peertube::FieldError> {
+fn edited(edit: impl FnOnce(&mut Map<String, Value>)) -> Result<VideoSummary, FieldError> {
     let (mut value, _) = fixture("peertube/video.json");
     edit(value.as_object_mut().unwrap());
     let object = AnyObject::from_value(value).unwrap();
@@ -1244,6 +1242,34 @@ fn absurd_file_values_drop_the_file() {
             "{key} = {value}: the 1080p file is dropped"
         );
     }
+    // A list of thousands of files is read up to the bound (each file is matched against every
+    // sibling link: the work stays bounded).
+    let s = edited(|m| {
+        let file = hls_file(m).clone();
+        let links = m.get_mut("url").unwrap().as_array_mut().unwrap();
+        links.extend(std::iter::repeat_n(Value::Object(file), 3000));
+    })
+    .unwrap();
+    assert_eq!(s.files.len() as u64, limits::MAX_FILES);
+    assert_eq!(
+        s.dropped,
+        [FieldError::new(
+            "url",
+            Problem::TooLarge {
+                value: 3000,
+                max: limits::MAX_FILES
+            }
+        )]
+    );
+    let many = (0..=limits::MAX_FILES).fold(full_video(), |v, i| {
+        v.with_file(VideoFile::new(
+            iri(&format!("https://video.example/{i}.mp4")),
+            "video/mp4",
+            720,
+            10,
+        ))
+    });
+    assert_eq!(many.build().unwrap_err().field, "files");
     // An absurd frame rate is no frame rate; the file stays.
     let s = edited(|m| {
         hls_file(m).insert("fps".to_owned(), json!(-1));

@@ -29,6 +29,9 @@ pub const MAX_DURATION_SECS: u64 = 365 * 24 * 60 * 60;
 pub const MAX_FILE_SIZE: u64 = 1 << 40;
 /// Largest width or height of a file or an image, in pixels (16K video is 15360 x 8640).
 pub const MAX_DIMENSION: u64 = 16_384;
+/// Most files read from one list (the `url` of a video, the `tag` of an HLS playlist): PeerTube
+/// writes one per resolution, a dozen at most.
+pub const MAX_FILES: u64 = 100;
 /// Highest frame rate, in frames per second.
 pub const MAX_FPS: u64 = 1_000;
 /// Largest view or viewer count.

@@ -8,9 +8,9 @@ use serde_json::Value;
 use super::Video;
 use super::error::{FieldError, Problem, excerpt};
 use super::limits::{
-    MAX_ASPECT_RATIO, MAX_COUNT, MAX_DESCRIPTION_CHARS, MAX_DIMENSION, MAX_FILE_SIZE, MAX_FPS,
-    MAX_IDENTIFIER_CHARS, MAX_LABEL_CHARS, MAX_NAME_CHARS, MAX_SUPPORT_CHARS, MAX_TAG_CHARS,
-    MIN_NAME_CHARS, MIN_TAG_CHARS,
+    MAX_ASPECT_RATIO, MAX_COUNT, MAX_DESCRIPTION_CHARS, MAX_DIMENSION, MAX_FILE_SIZE, MAX_FILES,
+    MAX_FPS, MAX_IDENTIFIER_CHARS, MAX_LABEL_CHARS, MAX_NAME_CHARS, MAX_SUPPORT_CHARS,
+    MAX_TAG_CHARS, MIN_NAME_CHARS, MIN_TAG_CHARS,
 };
 use super::media::{Caption, FileStreams, HlsPlaylist, Label, Thumbnail, VideoFile};
 use super::read::{
@@ -603,9 +603,14 @@ fn is_video_media_type(media_type: &str) -> bool {
 
 /// The progressive files among `links` (a `url` list or an HLS playlist's `tag`), each matched
 /// with its metadata, torrent and magnet siblings, as PeerTube's `getFileAttributesFromUrl` does.
+///
+/// At most [`MAX_FILES`] files are read from one list (each is matched against every sibling, so
+/// a document of thousands of links must not cost millions of comparisons); the rest are left
+/// out, listed once under the list's name with their count.
 fn files_of(links: &[UrlEntry<'_>], list: &str, dropped: &mut Dropped) -> Vec<VideoFile> {
     let all: Vec<&Link> = links.iter().filter_map(UrlEntry::link).collect();
     let mut out = Vec::new();
+    let mut seen = 0u64;
     for (i, link) in links.iter().enumerate() {
         let Some(link) = link.link() else { continue };
         let Some(media_type) = link.media_type() else {
@@ -614,10 +619,23 @@ fn files_of(links: &[UrlEntry<'_>], list: &str, dropped: &mut Dropped) -> Vec<Vi
         if !is_video_media_type(media_type) {
             continue;
         }
+        seen += 1;
+        if seen > MAX_FILES {
+            continue;
+        }
         match video_file(link, media_type, &all) {
             Ok(file) => out.push(file),
             Err(e) => dropped.push(format!("{list}[{i}].{}", e.field), e.problem),
         }
+    }
+    if seen > MAX_FILES {
+        dropped.push(
+            list,
+            Problem::TooLarge {
+                value: seen,
+                max: MAX_FILES,
+            },
+        );
     }
     out
 }

@@ -5,7 +5,7 @@ use serde_json::{Map, Number, Value};
 use super::error::{FieldError, Problem};
 use super::limits::{
     MAX_ASPECT_RATIO, MAX_COUNT, MAX_DESCRIPTION_CHARS, MAX_DIMENSION, MAX_DURATION_SECS,
-    MAX_FILE_SIZE, MAX_FPS, MAX_IDENTIFIER_CHARS, MAX_LABEL_CHARS, MAX_NAME_CHARS,
+    MAX_FILE_SIZE, MAX_FILES, MAX_FPS, MAX_IDENTIFIER_CHARS, MAX_LABEL_CHARS, MAX_NAME_CHARS,
     MAX_SUPPORT_CHARS, MAX_TAG_CHARS, MIN_NAME_CHARS, MIN_TAG_CHARS,
 };
 use super::media::{Caption, FileStreams, HlsPlaylist, Label, Thumbnail, VideoFile};
@@ -566,6 +566,13 @@ impl NewVideo {
             }
             refuse(&format!("{field}.width"), at_most(t.width, MAX_DIMENSION))?;
             refuse(&format!("{field}.height"), at_most(t.height, MAX_DIMENSION))?;
+        }
+        for (field, count) in [
+            ("files", self.files.len()),
+            ("hls.files", self.hls.as_ref().map_or(0, |h| h.files.len())),
+        ] {
+            let count = u64::try_from(count).unwrap_or(u64::MAX);
+            refuse(field, at_most(count, MAX_FILES))?;
         }
         for (i, file) in self.files.iter().enumerate() {
             check_file(&format!("files[{i}]"), file)?;
