@@ -1453,6 +1453,27 @@ fn builders_refuse_what_readers_would_refuse() {
     bad_uuid.uuid = "1234".into();
     assert_eq!(err(bad_uuid).field, "uuid");
     assert_eq!(err(full_video().with_tag("x")).field, "tag[2].name");
+    // What PeerTube would refuse or ignore.
+    assert_eq!(err(full_video().with_content("ok")).field, "content");
+    assert_eq!(
+        err(full_video().with_category(Label::new("music", None))).field,
+        "category.identifier"
+    );
+    let quicktime = VideoFile::new(
+        iri("https://video.example/a.mov"),
+        "video/quicktime",
+        720,
+        10,
+    );
+    assert_eq!(
+        err(full_video().with_file(quicktime)).field,
+        "files[1].mediaType"
+    );
+    let svg = Thumbnail::new(iri("https://video.example/a.svg"), "image/svg+xml", 10, 10);
+    assert_eq!(
+        err(full_video().with_thumbnail(svg)).field,
+        "icon[2].mediaType"
+    );
     assert!(
         NewView::new(
             iri("https://a.example/v"),

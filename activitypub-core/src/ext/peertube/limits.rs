@@ -10,6 +10,9 @@ pub const MAX_URL_CHARS: usize = 2_000;
 pub const MIN_NAME_CHARS: usize = 3;
 /// Longest video name, in characters (PeerTube's `VIDEOS.NAME.max`).
 pub const MAX_NAME_CHARS: usize = 120;
+/// Shortest video description PeerTube accepts, in characters (`VIDEOS.DESCRIPTION.min`): it
+/// refuses a whole video whose description is shorter, so the builder refuses one.
+pub const MIN_DESCRIPTION_CHARS: usize = 3;
 /// Longest video description kept, in characters; a longer one is cut there, as PeerTube does
 /// (`VIDEOS.DESCRIPTION.max`).
 pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
@@ -47,3 +50,16 @@ pub const MAX_PLAYLIST_NAME_CHARS: usize = 120;
 pub const MAX_PLAYLIST_DESCRIPTION_CHARS: usize = 1_000;
 /// Largest number of elements of a playlist, and largest position of an element.
 pub const MAX_PLAYLIST_ITEMS: u64 = 1_000_000;
+/// The media types of the video files PeerTube reads (`MIMETYPES.AP_VIDEO`); it ignores a file
+/// of any other type, so the builder writes no other. The reader keeps any `video/*` or
+/// `audio/*` file.
+pub const VIDEO_MEDIA_TYPES: &[&str] = &["video/mp4", "video/webm", "video/ogg", "audio/mp4"];
+/// The media types of the images PeerTube reads (`MIMETYPES.IMAGE`); the builder writes no other.
+/// The reader keeps any `image/*`.
+pub const IMAGE_MEDIA_TYPES: &[&str] = &[
+    "image/jpeg",
+    "image/jpg",
+    "image/png",
+    "image/webp",
+    "image/gif",
+];

@@ -4,9 +4,10 @@ use serde_json::{Map, Number, Value};
 
 use super::error::{FieldError, Problem};
 use super::limits::{
-    MAX_ASPECT_RATIO, MAX_COUNT, MAX_DESCRIPTION_CHARS, MAX_DIMENSION, MAX_DURATION_SECS,
-    MAX_FILE_SIZE, MAX_FILES, MAX_FPS, MAX_IDENTIFIER_CHARS, MAX_LABEL_CHARS, MAX_NAME_CHARS,
-    MAX_SUPPORT_CHARS, MAX_TAG_CHARS, MIN_NAME_CHARS, MIN_TAG_CHARS,
+    IMAGE_MEDIA_TYPES, MAX_ASPECT_RATIO, MAX_COUNT, MAX_DESCRIPTION_CHARS, MAX_DIMENSION,
+    MAX_DURATION_SECS, MAX_FILE_SIZE, MAX_FILES, MAX_FPS, MAX_IDENTIFIER_CHARS, MAX_LABEL_CHARS,
+    MAX_NAME_CHARS, MAX_SUPPORT_CHARS, MAX_TAG_CHARS, MIN_DESCRIPTION_CHARS, MIN_NAME_CHARS,
+    MIN_TAG_CHARS, VIDEO_MEDIA_TYPES,
 };
 use super::media::{Caption, FileStreams, HlsPlaylist, Label, Thumbnail, VideoFile};
 use super::read::{at_most, http_url, length, refuse, uuid};
@@ -369,7 +370,11 @@ impl NewVideo {
     }
 
     /// Checks every value against the bounds [`super::VideoSummary::read`] applies (so that
-    /// what is written reads back whole), and writes the `Video`.
+    /// what is written reads back whole) and against what PeerTube refuses (a description of
+    /// fewer than 3 characters, a category that is not a number, a file or image type it does not
+    /// read: [`super::limits::VIDEO_MEDIA_TYPES`], [`super::limits::IMAGE_MEDIA_TYPES`]), and writes
+    /// the `Video`. PeerTube also refuses a video with no thumbnail (`icon`): give at least one
+    /// before publishing (a video without one is still written, for local use).
     pub fn build(&self) -> Result<Video, FieldError> {
         self.check()?;
         let mut video = Video::new(VideoType);
@@ -523,7 +528,10 @@ impl NewVideo {
             refuse("hasParts", http_url(chapters))?;
         }
         if let Some(content) = &self.content {
-            refuse("content", length(content, 0, MAX_DESCRIPTION_CHARS))?;
+            refuse(
+                "content",
+                length(content, MIN_DESCRIPTION_CHARS, MAX_DESCRIPTION_CHARS),
+            )?;
         }
         if let Some(support) = &self.support {
             refuse("support", length(support, 0, MAX_SUPPORT_CHARS))?;
@@ -537,6 +545,17 @@ impl NewVideo {
             if let Some(label) = label {
                 check_label(key, label)?;
             }
+        }
+        // PeerTube refuses a video whose category is not a number.
+        if let Some(category) = &self.category
+            && !category.identifier.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(FieldError::new(
+                "category.identifier",
+                Problem::WrongType {
+                    expected: "a number, as text",
+                },
+            ));
         }
         for (i, tag) in self.tags.iter().enumerate() {
             refuse(
@@ -555,12 +574,12 @@ impl NewVideo {
         for (i, t) in self.thumbnails.iter().enumerate() {
             let field = format!("icon[{i}]");
             refuse(&format!("{field}.url"), http_url(&t.url))?;
-            if !t.media_type.starts_with("image/") {
+            if !IMAGE_MEDIA_TYPES.contains(&t.media_type.as_str()) {
                 return Err(FieldError::new(
                     format!("{field}.mediaType"),
                     Problem::WrongMediaType {
                         media_type: t.media_type.clone(),
-                        expected: "image/*",
+                        expected: "image/jpeg, image/png, image/webp or image/gif",
                     },
                 ));
             }
@@ -634,12 +653,12 @@ fn check_label(field: &str, label: &Label) -> Result<(), FieldError> {
 /// Checks a file against the bounds the reader applies.
 pub(crate) fn check_file(field: &str, file: &VideoFile) -> Result<(), FieldError> {
     refuse(&format!("{field}.href"), http_url(&file.href))?;
-    if !(file.media_type.starts_with("video/") || file.media_type.starts_with("audio/")) {
+    if !VIDEO_MEDIA_TYPES.contains(&file.media_type.as_str()) {
         return Err(FieldError::new(
             format!("{field}.mediaType"),
             Problem::WrongMediaType {
                 media_type: file.media_type.clone(),
-                expected: "video/* or audio/*",
+                expected: "video/mp4, video/webm, video/ogg or audio/mp4",
             },
         ));
     }
