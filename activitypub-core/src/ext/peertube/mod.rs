@@ -8,10 +8,13 @@
 //!   had to leave out listed in [`VideoSummary::dropped`];
 //! - [`NewVideo`] (`video_write.rs`) writes a `Video` in PeerTube's exact shape from the
 //!   application's values (its URL layout is its own: every id is an argument);
+//! - [`VideoFile`], [`HlsPlaylist`], [`Thumbnail`], [`Caption`] and [`Label`] (`media.rs`) are the
+//!   values both share, so that what an application writes is what it reads back;
 //! - [`CacheFileSummary`]/[`NewCacheFile`], [`ViewSummary`]/[`NewView`] and
 //!   [`PlaylistSummary`]/[`NewPlaylist`]/[`PlaylistElementSummary`]/[`NewPlaylistElement`] do the
 //!   same for redundancy copies, views and playlists;
-//! - [`context`] holds the `@context` PeerTube writes for each of them.
+//! - [`context`] holds the `@context` PeerTube writes for each of them, and [`wrap`] puts a
+//!   built object in its `Create` or `Update` as PeerTube does.
 //!
 //! What PeerTube writes is read from its sources: `packages/models/src/activitypub/`,
 //! `server/core/models/video/formatter/video-activity-pub-format.ts` and
@@ -19,10 +22,11 @@
 //! `server/core/helpers/custom-validators/activitypub/videos.ts`. See also
 //! <https://docs.joinpeertube.org/api/activitypub>.
 
+use serde_json::Number;
+
 use crate::AnyObject;
 use crate::object::{object_type, single_kind};
 use crate::values::{Identifier, OneOrMany, Reference, Timestamp};
-use serde_json::Number;
 
 mod activity;
 mod cache_file;
