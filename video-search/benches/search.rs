@@ -344,11 +344,36 @@ const LANGS: &[(&str, &str, &[&str], u32)] = &[
 
 struct Gen {
     rng: fastrand::Rng,
+    /// Document words drawn by Zipf's law over each list (the first words common, the last
+    /// rare), as in real text; `false` draws them uniformly (every word in ~1/70 of a
+    /// language's documents' words: a worst case where every query matches thousands).
+    zipf: bool,
 }
 
 impl Gen {
+    /// Query words: uniform over the list (people search for all kinds of words).
     fn words<'a>(&mut self, list: &[&'a str], n: usize) -> Vec<&'a str> {
         (0..n).map(|_| list[self.rng.usize(..list.len())]).collect()
+    }
+
+    /// Document words.
+    fn doc_words<'a>(&mut self, list: &[&'a str], n: usize) -> Vec<&'a str> {
+        if !self.zipf {
+            return self.words(list, n);
+        }
+        let harmonic: f64 = (1..=list.len()).map(|k| 1.0 / k as f64).sum();
+        (0..n)
+            .map(|_| {
+                let mut u = self.rng.f64() * harmonic;
+                for (k, word) in list.iter().enumerate() {
+                    u -= 1.0 / (k + 1) as f64;
+                    if u <= 0.0 {
+                        return *word;
+                    }
+                }
+                list[list.len() - 1]
+            })
+            .collect()
     }
 
     fn language(&mut self) -> Option<usize> {
@@ -392,9 +417,10 @@ fn actor(name: &str, host: &str, kind: &str) -> ActorSummary {
     a
 }
 
-fn make_videos(n: usize, rng_seed: u64) -> Vec<VideoDocument> {
+fn make_videos(n: usize, rng_seed: u64, zipf: bool) -> Vec<VideoDocument> {
     let mut g = Gen {
         rng: fastrand::Rng::with_seed(rng_seed),
+        zipf,
     };
     let hosts: Vec<String> = (0..300).map(|i| format!("tube{i}.example")).collect();
     let channels: Vec<(ActorSummary, ActorSummary, Option<usize>)> = (0..3000)
@@ -403,7 +429,7 @@ fn make_videos(n: usize, rng_seed: u64) -> Vec<VideoDocument> {
             let lang = g.language();
             let list = lang.map_or(EN, |l| LANGS[l].2);
             let mut ch = actor(&format!("channel_{i}"), host, "video-channels");
-            ch.display_name = format!("{} {}", g.words(list, 2).join(" "), i);
+            ch.display_name = format!("{} {}", g.doc_words(list, 2).join(" "), i);
             let acct = actor(&format!("account_{i}"), host, "accounts");
             (ch, acct, lang)
         })
@@ -421,9 +447,9 @@ fn make_videos(n: usize, rng_seed: u64) -> Vec<VideoDocument> {
             };
             let list = lang.map_or(EN, |l| LANGS[l].2);
             let title_len = g.rng.usize(3..9);
-            let name = g.words(list, title_len).join(" ");
+            let name = g.doc_words(list, title_len).join(" ");
             let desc_len = g.rng.usize(20..80);
-            let description = g.words(list, desc_len).join(" ");
+            let description = g.doc_words(list, desc_len).join(" ");
             let published = start + time::Duration::seconds(g.rng.i64(0..span));
             let uuid = format!("{:08x}-0000-4000-8000-{:012x}", i, g.rng.u64(..1 << 48));
             let host = ch.host.clone();
@@ -466,6 +492,16 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[at.min(sorted.len() - 1)]
 }
 
+/// CPU time this thread has run: on a shared machine, what a query costs apart from the
+/// time it waited for a core.
+fn thread_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -475,8 +511,17 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
+    let zipf = std::env::var("WORDS").as_deref() != Ok("uniform");
+    println!(
+        "{n} videos, document words {}",
+        if zipf {
+            "Zipf-distributed"
+        } else {
+            "uniform (worst case)"
+        }
+    );
     let dir = tempfile::tempdir().unwrap();
-    let videos = make_videos(n, 42);
+    let videos = make_videos(n, 42, zipf);
 
     // -- indexing ---------------------------------------------------------------------------
     let index = SearchIndex::open_in_dir(dir.path(), IndexConfig::default()).unwrap();
@@ -496,6 +541,7 @@ fn main() {
     // -- queries ----------------------------------------------------------------------------
     let mut g = Gen {
         rng: fastrand::Rng::with_seed(7),
+        zipf,
     };
     type Build = fn(&mut Gen, &[VideoDocument]) -> VideoQuery;
     let kinds: &[(&str, Build)] = &[
@@ -572,8 +618,14 @@ fn main() {
     ];
     const RUNS: usize = 300;
     println!(
-        "\n{:<52} {:>9} {:>9} {:>9} {:>10}",
-        "query kind", "median", "p99", "max", "mean hits"
+        "\n{:<52} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "query kind (wall clock, then CPU time of the thread)",
+        "median",
+        "p99",
+        "max",
+        "cpu med",
+        "cpu p99",
+        "mean hits"
     );
     for (label, build) in kinds {
         let queries: Vec<VideoQuery> = (0..RUNS).map(|_| build(&mut g, &videos)).collect();
@@ -582,20 +634,26 @@ fn main() {
             index.search_videos(q).unwrap();
         }
         let mut times = Vec::with_capacity(RUNS);
+        let mut cpu = Vec::with_capacity(RUNS);
         let mut hits = 0u64;
         for q in &queries {
+            let c = thread_cpu();
             let t = Instant::now();
             let r = index.search_videos(q).unwrap();
             times.push(t.elapsed());
+            cpu.push(thread_cpu().saturating_sub(c));
             hits += r.total;
         }
         times.sort();
+        cpu.sort();
         println!(
-            "{:<52} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>10}",
+            "{:<52} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>10}",
             label,
             ms(percentile(&times, 0.5)),
             ms(percentile(&times, 0.99)),
             ms(*times.last().unwrap()),
+            ms(percentile(&cpu, 0.5)),
+            ms(percentile(&cpu, 0.99)),
             hits / RUNS as u64
         );
     }

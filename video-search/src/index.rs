@@ -368,8 +368,9 @@ impl SearchIndex {
     ) -> Result<SearchResults<VideoDocument>, IndexError> {
         let limits = &self.config.limits;
         let f = &self.fields;
-        let langs = self.query_languages(&query.languages);
-        let mut clauses = vec![(Occur::Must, self.kind_query(Kind::Video))];
+        let searcher = self.reader.searcher();
+        let langs = self.query_languages(&searcher, &query.languages);
+        let mut clauses = vec![self.kind_clause(Kind::Video)];
         let has_text = self.text_clauses(&query.text, &langs, &mut clauses);
 
         let cap = limits.max_filter_values;
@@ -453,6 +454,7 @@ impl SearchIndex {
         }
         self.id_filter(&query.ids, &mut clauses);
         self.run(
+            &searcher,
             clauses,
             has_text,
             query.sort,
@@ -468,8 +470,9 @@ impl SearchIndex {
     ) -> Result<SearchResults<ChannelDocument>, IndexError> {
         let f = &self.fields;
         let cap = self.config.limits.max_filter_values;
-        let langs = self.query_languages(&[]);
-        let mut clauses = vec![(Occur::Must, self.kind_query(Kind::Channel))];
+        let searcher = self.reader.searcher();
+        let langs = self.query_languages(&searcher, &[]);
+        let mut clauses = vec![self.kind_clause(Kind::Channel)];
         let has_text = self.text_clauses(&query.text, &langs, &mut clauses);
         self.host_filters(&query.hosts, &query.exclude_hosts, &mut clauses);
         if !query.handles.is_empty() {
@@ -486,6 +489,7 @@ impl SearchIndex {
             ));
         }
         self.run(
+            &searcher,
             clauses,
             has_text,
             query.sort,
@@ -501,8 +505,9 @@ impl SearchIndex {
     ) -> Result<SearchResults<PlaylistDocument>, IndexError> {
         let f = &self.fields;
         let cap = self.config.limits.max_filter_values;
-        let langs = self.query_languages(&[]);
-        let mut clauses = vec![(Occur::Must, self.kind_query(Kind::Playlist))];
+        let searcher = self.reader.searcher();
+        let langs = self.query_languages(&searcher, &[]);
+        let mut clauses = vec![self.kind_clause(Kind::Playlist)];
         let has_text = self.text_clauses(&query.text, &langs, &mut clauses);
         self.host_filters(&query.hosts, &query.exclude_hosts, &mut clauses);
         if !query.uuids.is_empty() {
@@ -516,6 +521,7 @@ impl SearchIndex {
             ));
         }
         self.run(
+            &searcher,
             clauses,
             has_text,
             query.sort,
@@ -739,8 +745,25 @@ impl SearchIndex {
         ))
     }
 
-    /// The stemmers a query's words go through: those of the requested languages, else all.
-    fn query_languages(&self, languages: &[String]) -> Vec<usize> {
+    /// The clause that keeps one kind of document. Videos are most of the index, so they are
+    /// kept by leaving the others out (a short exclusion) rather than by intersecting with a
+    /// posting list of every video.
+    fn kind_clause(&self, kind: Kind) -> (Occur, Box<dyn Query>) {
+        match kind {
+            Kind::Video => filter(
+                Occur::MustNot,
+                TermSetQuery::new(
+                    [Kind::Channel, Kind::Playlist]
+                        .map(|k| Term::from_field_u64(self.fields.kind, k.code())),
+                ),
+            ),
+            other => (Occur::Must, self.kind_query(other)),
+        }
+    }
+
+    /// The stemmers a query's words go through: those of the requested languages, else all;
+    /// only those some document of the index was stemmed with.
+    fn query_languages(&self, searcher: &Searcher, languages: &[String]) -> Vec<usize> {
         let mut out: Vec<usize> = languages
             .iter()
             .filter_map(|l| analysis::stemmer_index(l))
@@ -753,6 +776,16 @@ impl SearchIndex {
         }
         out.sort_unstable();
         out.dedup();
+        // Every document stemmed in a language has a name in its stemmed name field.
+        out.retain(|i| {
+            self.fields.name_stem.get(*i).is_some_and(|field| {
+                searcher.segment_readers().iter().any(|segment| {
+                    segment
+                        .inverted_index(*field)
+                        .is_ok_and(|ii| ii.terms().num_terms() > 0)
+                })
+            })
+        });
         out
     }
 
@@ -822,7 +855,10 @@ impl SearchIndex {
             alternatives.push((
                 Occur::Should,
                 Box::new(BoostQuery::new(
-                    Box::new(term_query(Term::from_field_text(field, text))),
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(field, text),
+                        IndexRecordOption::WithFreqs,
+                    )),
                     boost,
                 )),
             ));
@@ -878,18 +914,19 @@ impl SearchIndex {
 
     fn run<D: DeserializeOwned>(
         &self,
-        clauses: Vec<(Occur, Box<dyn Query>)>,
+        searcher: &Searcher,
+        mut clauses: Vec<(Occur, Box<dyn Query>)>,
         has_text: bool,
         sort: Sort,
         page: Page,
         default_key: SortKey,
     ) -> Result<SearchResults<D>, IndexError> {
         let limits = &self.config.limits;
-        let query: Box<dyn Query> = if clauses.is_empty() {
-            Box::new(AllQuery)
-        } else {
-            Box::new(BooleanQuery::new(clauses))
-        };
+        if !clauses.iter().any(|(occur, _)| *occur == Occur::Must) {
+            // Exclusions alone match nothing: they need something to exclude from.
+            clauses.push((Occur::Must, Box::new(AllQuery)));
+        }
+        let query = BooleanQuery::new(clauses);
         let sort = if sort.key == SortKey::Relevance && !has_text {
             Sort::new(default_key, true)
         } else {
@@ -899,7 +936,6 @@ impl SearchIndex {
             .count
             .min(limits.max_count)
             .min(limits.max_window.saturating_sub(page.start));
-        let searcher = self.reader.searcher();
         if count == 0 {
             let total = searcher.search(&query, &Count)?;
             return Ok(SearchResults {
@@ -953,7 +989,7 @@ impl SearchIndex {
         let hits = addresses
             .into_iter()
             .map(|(score, address)| {
-                self.load(&searcher, address)
+                self.load(searcher, address)
                     .map(|document| Hit { score, document })
             })
             .collect::<Result<Vec<_>, _>>()?;
