@@ -1156,6 +1156,152 @@ fn written_playlist_and_elements_read_back() {
     );
 }
 
+/// PeerTube's `sanitizeAndCheckVideoTorrentObject` (`custom-validators/activitypub/videos.ts`),
+/// transcribed for the members it checks: `Err` names the check a video fails.
+fn peertube_accepts(video: &Value) -> Result<(), &'static str> {
+    fn url_ok(v: &Value) -> bool {
+        v.as_str().is_some_and(|s| {
+            s.len() <= 2000
+                && Iri::parse(s)
+                    .ok()
+                    .and_then(|i| i.origin())
+                    .is_some_and(|o| {
+                        matches!(o.scheme(), "http" | "https") && o.host().contains('.')
+                    })
+        })
+    }
+    fn int_ok(v: &Value) -> bool {
+        v.as_u64().is_some()
+    }
+    fn date_ok(v: &Value) -> bool {
+        v.as_str().is_some_and(|s| Timestamp::parse(s).is_ok())
+    }
+    let exists = |key: &str| video.get(key).is_some_and(|v| !v.is_null());
+    let list = |key: &str| {
+        video
+            .get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    if video["type"] != "Video" {
+        return Err("type");
+    }
+    if !video["url"].is_array() {
+        return Err("urls");
+    }
+    let attributed = list("attributedTo")
+        .iter()
+        .filter(|a| {
+            url_ok(a)
+                || (matches!(a["type"].as_str(), Some("Person" | "Group")) && url_ok(&a["id"]))
+        })
+        .count();
+    if video
+        .get("subtitleLanguage")
+        .is_some_and(|v| !v.is_null() && !v.is_array())
+    {
+        return Err("captions");
+    }
+    let icons = list("icon")
+        .iter()
+        .filter(|i| {
+            i["type"] == "Image"
+                && url_ok(&i["url"])
+                && limits::IMAGE_MEDIA_TYPES.contains(&i["mediaType"].as_str().unwrap_or_default())
+                && int_ok(&i["width"])
+                && int_ok(&i["height"])
+        })
+        .count();
+    if icons == 0 {
+        return Err("icons");
+    }
+    if video.get("preview").is_some_and(|p| !p.is_array()) {
+        return Err("preview (storyboard)");
+    }
+    if exists("licence") && video["licence"]["identifier"].as_str().is_none() {
+        return Err("licence");
+    }
+    if !url_ok(&video["id"]) {
+        return Err("id");
+    }
+    let name = video["name"].as_str().map_or(0, |n| n.chars().count());
+    if !(3..=120).contains(&name) {
+        return Err("name");
+    }
+    let duration = video["duration"].as_str().unwrap_or_default();
+    let digits: String = duration.chars().filter(char::is_ascii_digit).collect();
+    if !(duration.starts_with("PT") && duration.ends_with('S') && digits.parse::<u64>().is_ok()) {
+        return Err("duration");
+    }
+    let uuid = video["uuid"].as_str().unwrap_or_default();
+    if uuid.len() != 36 || uuid.split('-').count() != 5 {
+        return Err("uuid");
+    }
+    if exists("category")
+        && video["category"]["identifier"]
+            .as_str()
+            .is_none_or(|c| c.parse::<u64>().is_err())
+    {
+        return Err("category");
+    }
+    if exists("language") && !video["language"]["identifier"].is_string() {
+        return Err("language");
+    }
+    if !int_ok(&video["views"]) {
+        return Err("views");
+    }
+    if !date_ok(&video["published"]) || !date_ok(&video["updated"]) {
+        return Err("published/updated");
+    }
+    if exists("originallyPublishedAt") && !date_ok(&video["originallyPublishedAt"]) {
+        return Err("originallyPublishedAt");
+    }
+    if exists("content") {
+        let media_type_ok = matches!(
+            video["mediaType"].as_str(),
+            Some("text/markdown" | "text/html")
+        );
+        let length = video["content"].as_str().map(|c| c.chars().count());
+        if !media_type_ok || length.is_none_or(|l| l < 3) {
+            return Err("mediaType/content");
+        }
+    }
+    if attributed == 0 {
+        return Err("attributedTo");
+    }
+    Ok(())
+}
+
+#[test]
+fn peertube_s_validator_accepts_what_we_write_and_what_peertube_writes() {
+    for relative in [
+        "peertube/video.json",
+        "peertube/create-video.json",
+        "peertube/update-video.json",
+        "peertube/video-hls-captions-chapters.json",
+        "peertube/video-webseed-torrent-framatube.json",
+    ] {
+        let (value, _) = fixture(relative);
+        let video = if value["type"] == "Video" {
+            &value
+        } else {
+            &value["object"]
+        };
+        assert_eq!(peertube_accepts(video), Ok(()), "{relative}");
+    }
+    assert_eq!(peertube_accepts(&written(&full_video())), Ok(()));
+    let sensitive = full_video()
+        .sensitive(Some("Spiders".into()))
+        .with_comments_policy(CommentsPolicy::Disabled)
+        .with_live(LiveSettings::new());
+    assert_eq!(peertube_accepts(&written(&sensitive)), Ok(()));
+    // The transcription refuses what PeerTube refuses.
+    let mut no_icon = written(&full_video());
+    no_icon["icon"] = json!([]);
+    assert_eq!(peertube_accepts(&no_icon), Err("icons"));
+}
+
 // --- Absurd values ----------------------------------------------------------------------------
 
 /// The tilvids.com video with `edit` applied to its JSON.
