@@ -51,6 +51,7 @@ mod limits;
 pub mod moderation;
 pub mod objects;
 pub mod remote;
+mod solicited;
 mod state;
 
 pub use error::Error;

@@ -1332,79 +1332,19 @@ impl Instance {
             .await
     }
 
-    /// Whether `object`, which `incoming` creates or updates, concerns this instance, as
-    /// Mastodon decides for a `Create` ("related to local activity"): an object already stored
-    /// here (an update), from an actor followed here (its sender or author), addressed to an
-    /// actor or collection here, or answering an object stored here. Anything else is
-    /// unsolicited and dropped unseen: an instance publishes what its people asked for, not
-    /// what anyone sends to its shared inbox. Actors (profile updates) always concern it.
+    /// Whether `object`, which `incoming` creates or updates, concerns this instance
+    /// (instance-state's rule: see `InstanceState::is_solicited`); what does not is dropped
+    /// unseen.
     async fn is_solicited(&self, incoming: &Incoming, object: &AnyObject) -> Result<bool> {
-        if matches!(object, AnyObject::Actor(_)) {
-            return Ok(true);
-        }
-        if let Some(id) = object.id()
-            && self.db().object(id.as_str()).await?.is_some()
-        {
-            return Ok(true);
-        }
-        // Its authors count when they are of the sender's server (a Mobilizon group's event sent
-        // by a member): a server speaks for its own actors only.
-        let authors = object
-            .props()
-            .attributed_to
-            .iter()
-            .flatten()
-            .filter_map(activitypub_core::reference_id)
-            .filter(|author| activitypub_core::origin::same_origin(author, &incoming.actor));
-        for actor in std::iter::once(&incoming.actor).chain(authors) {
-            if self.is_followed_source(actor).await? {
-                return Ok(true);
-            }
-        }
-        let addresses = activitypub_core::addressing::recipients(&incoming.activity.props)
-            .chain(activitypub_core::addressing::recipients(object.props()))
-            .filter_map(activitypub_core::Address::id);
-        for address in addresses {
-            if self.is_local(address.as_str()) {
-                return Ok(true);
-            }
-        }
-        for parent in object
-            .props()
-            .in_reply_to
-            .iter()
-            .flatten()
-            .filter_map(activitypub_core::reference_id)
-        {
-            if self.is_local(parent.as_str())
-                || self
-                    .db()
-                    .object(parent.as_str())
-                    .await?
-                    .is_some_and(|row| !row.deleted)
-            {
-                return Ok(true);
-            }
-        }
-        debug!(actor = %incoming.actor, object = ?object.id(), "unsolicited content; dropped");
-        Ok(false)
-    }
-
-    /// Whether what `actor` sends is followed here: a local actor follows it (the follow
-    /// accepted), or the instance actor follows an actor of its server (`follow-instance`:
-    /// the content of a followed instance is wanted).
-    async fn is_followed_source(&self, actor: &activitypub_core::Iri) -> Result<bool> {
-        if self.db().is_followed(actor.as_str()).await? {
-            return Ok(true);
-        }
-        for followed in self.db().following(INSTANCE_ACTOR, 0, i64::MAX).await? {
-            if let Ok(followed) = activitypub_core::Iri::parse(followed)
-                && activitypub_core::origin::same_origin(actor, &followed)
-            {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        Ok(self
+            .state()
+            .is_solicited(
+                &incoming.activity,
+                &incoming.actor,
+                object,
+                Some(INSTANCE_ACTOR),
+            )
+            .await?)
     }
 
     async fn store_remote_object(
@@ -1459,7 +1399,11 @@ impl Instance {
         // A share counts when its sharer is followed here, as Mastodon shows boosts from the
         // accounts one follows; whose object it shares does not matter. Anyone else's share is
         // dropped before its object is fetched.
-        if !self.is_followed_source(&incoming.actor).await? {
+        if !self
+            .state()
+            .is_followed_source(&incoming.actor, Some(INSTANCE_ACTOR))
+            .await?
+        {
             debug!(actor = %incoming.actor, "an Announce from someone not followed here; dropped");
             return Ok(());
         }

@@ -456,15 +456,6 @@ impl Db {
         Ok(scope)
     }
 
-    /// Whether a local actor follows `actor`, the follow accepted.
-    pub(crate) async fn is_followed(&self, actor: &str) -> Result<bool> {
-        Ok(self
-            .state
-            .follower_count(actor, FollowState::Accepted)
-            .await?
-            > 0)
-    }
-
     /// Whether any local actor follows, is followed by, or has a participation of `actor`, or
     /// it was met.
     pub(crate) async fn knows_actor(&self, actor: &str) -> Result<bool> {

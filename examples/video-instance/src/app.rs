@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
+use federation::fetch::Fetcher;
 use federation::keys::KeyCache;
 use federation::outbox::Outbox;
 use instance_server::{ErasedQueue, INSTANCE_ACTOR, Parts};
@@ -33,10 +34,12 @@ pub(crate) struct Inner {
     pub(crate) base_url: Url,
     pub(crate) name: String,
     pub(crate) keys: KeyCache,
+    pub(crate) fetcher: Fetcher,
     pub(crate) outbox: Outbox<ErasedQueue>,
     pub(crate) options: VideoOptions,
     pub(crate) media_dir: PathBuf,
     pub(crate) media: media_store::MediaStore,
+    pub(crate) danger_allow_private_addresses: bool,
 }
 
 impl Instance {
@@ -46,15 +49,18 @@ impl Instance {
         media_dir: PathBuf,
         media: media_store::MediaStore,
     ) -> Self {
+        let danger_allow_private_addresses = parts.danger_allow_private_addresses();
         Self(Arc::new(Inner {
             db: Db::new(parts.state),
             base_url: parts.base_url,
             name: parts.name,
             keys: parts.keys,
+            fetcher: parts.fetcher,
             outbox: parts.outbox,
             options,
             media_dir,
             media,
+            danger_allow_private_addresses,
         }))
     }
 

@@ -223,6 +223,17 @@ impl Db {
         row.as_ref().map(video_row).transpose()
     }
 
+    /// The video whose uuid is `uuid`: the local one if there is one, else a remote one.
+    pub(crate) async fn video_by_uuid(&self, uuid: &str) -> Result<Option<VideoRow>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {VIDEO_COLUMNS} FROM vi_videos WHERE uuid = $1 ORDER BY local DESC LIMIT 1"
+        )))
+        .bind(uuid.to_owned())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(video_row).transpose()
+    }
+
     /// Forgets a video's row and what is about it (its files' rows, comments, rates).
     pub(crate) async fn delete_video(&self, id: &str) -> Result<Vec<FileRow>> {
         let files = self.files(id).await?;
@@ -362,4 +373,65 @@ impl Db {
             .map(|r| r.try_get("name").map_err(Into::into))
             .collect()
     }
+
+    /// Records `actor`'s `rate` (`like` or `dislike`, by activity `activity`) of video
+    /// `video`, replacing its earlier one, and recounts the video's.
+    pub(crate) async fn put_rate(
+        &self,
+        video: &str,
+        actor: &str,
+        rate: &str,
+        activity: &str,
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO vi_rates (video, actor, rate, activity) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (video, actor) DO UPDATE SET rate = excluded.rate,
+               activity = excluded.activity",
+        )
+        .bind(video.to_owned())
+        .bind(actor.to_owned())
+        .bind(rate.to_owned())
+        .bind(activity.to_owned())
+        .execute(&mut *tx)
+        .await?;
+        recount_rates(&mut tx, video).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets the rate recorded by activity `activity` of `actor` (an `Undo`), and recounts.
+    pub(crate) async fn remove_rate(&self, activity: &str, actor: &str) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        let row = sqlx::query("SELECT video FROM vi_rates WHERE activity = $1 AND actor = $2")
+            .bind(activity.to_owned())
+            .bind(actor.to_owned())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = row {
+            let video: String = row.try_get("video")?;
+            sqlx::query("DELETE FROM vi_rates WHERE activity = $1 AND actor = $2")
+                .bind(activity.to_owned())
+                .bind(actor.to_owned())
+                .execute(&mut *tx)
+                .await?;
+            recount_rates(&mut tx, &video).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Sets a video's like and dislike counts from its rates.
+async fn recount_rates(tx: &mut sqlx::Transaction<'_, sqlx::Any>, video: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE vi_videos SET
+           likes = (SELECT COUNT(*) FROM vi_rates WHERE video = $1 AND rate = 'like'),
+           dislikes = (SELECT COUNT(*) FROM vi_rates WHERE video = $1 AND rate = 'dislike')
+         WHERE id = $1",
+    )
+    .bind(video.to_owned())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -128,6 +128,17 @@ impl Application for Videos {
         let media = media_store::MediaStore::open(&media_dir)
             .await
             .with_context(|| format!("opening the media directory {}", media_dir.display()))?;
+        // Other instances' follows of this one: accepted at once, or waiting for approval.
+        parts
+            .state
+            .update_profile(
+                INSTANCE_ACTOR,
+                instance_state::actors::ProfileUpdate::new().with_manually_approves_followers(
+                    options.app.instance_follows == InstanceFollows::Approval,
+                ),
+            )
+            .await
+            .context("setting how instance follows are answered")?;
         Ok(Instance::new(parts, options.app.clone(), media_dir, media))
     }
 

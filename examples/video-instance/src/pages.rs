@@ -198,12 +198,61 @@ pub(crate) async fn html_pages(State(site): State<Site>, request: Request, next:
         Ok(MaybeViewer(viewer)) => viewer,
         Err(rejection) => return rejection.into_response(),
     };
-    let id = site.instance.video_id(uuid);
-    let mut response = watch_page(&site, viewer.as_ref(), id.as_str()).await;
+    // A local video's address, or the page here of a remote one with that uuid.
+    let id = match site.instance.db().video_by_uuid(uuid).await {
+        Ok(Some(video)) => video.id,
+        Ok(None) => site.instance.video_id(uuid).to_string(),
+        Err(error) => return page_or_error(Err(error)),
+    };
+    let mut response = watch_page(&site, viewer.as_ref(), &id).await;
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::VARY, HeaderValue::from_static("Accept, Cookie"));
+    if let Ok(policy) = HeaderValue::from_str(&watch_policy(&site)) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
     response
+}
+
+/// The watch page's content security policy: instance-web's, with videos played from here
+/// and from other servers over https (and http, on loopback tests with the danger switch).
+fn watch_policy(site: &Site) -> String {
+    let remote = if site.instance.0.danger_allow_private_addresses {
+        "https: http:"
+    } else {
+        "https:"
+    };
+    format!(
+        "{}; media-src 'self' {remote}",
+        instance_web::CONTENT_SECURITY_POLICY
+    )
+}
+
+/// The files a page plays: `(address, media type)`, those kept here first, then the origin's
+/// for a remote video (read from its stored document).
+fn playable_files(
+    files: &[crate::db::FileRow],
+    document: &serde_json::Value,
+    local: bool,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = files
+        .iter()
+        .filter(|f| matches!(f.role.as_str(), "original" | "rendition" | "mirror"))
+        .map(|f| (format!("/static/{}", f.key), f.media_type.clone()))
+        .collect();
+    if !local
+        && let Ok(activitypub_core::AnyObject::Video(video)) =
+            activitypub_core::AnyObject::from_value(document.clone())
+        && let Ok(summary) = activitypub_core::ext::peertube::VideoSummary::read(&video)
+    {
+        out.extend(
+            summary
+                .files
+                .iter()
+                .map(|f| (f.href.to_string(), f.media_type.clone())),
+        );
+    }
+    out
 }
 
 /// The watch page of video `id`, as `viewer` may see it.
@@ -220,10 +269,7 @@ async fn watch_page(site: &Site, viewer: Option<&Viewer>, id: &str) -> Response 
             return Ok(None);
         }
         let files = site.instance.db().files(id).await?;
-        let playable: Vec<_> = files
-            .iter()
-            .filter(|f| matches!(f.role.as_str(), "original" | "rendition" | "mirror"))
-            .collect();
+        let playable = playable_files(&files, &stored.document, video.local);
         let content = stored
             .document
             .get("content")
@@ -237,13 +283,16 @@ async fn watch_page(site: &Site, viewer: Option<&Viewer>, id: &str) -> Response 
                     a href=(video.id) { "watch it there" } "." }
             } @else {
                 video #player controls preload="metadata" width="100%" {
-                    @for file in &playable {
-                        source src=(format!("/static/{}", file.key)) type=(file.media_type);
+                    @for (src, media_type) in &playable {
+                        source src=(src) type=(media_type);
                     }
                     "Your browser cannot play this video: "
-                    @if let Some(first) = playable.first() {
-                        a href=(format!("/static/{}", first.key)) { "download it" }
+                    @if let Some((src, _)) = playable.first() {
+                        a href=(src) { "download it" }
                     }
+                }
+                @if !video.local {
+                    p.origin { "From " a href=(video.id) { (host_of(&video.id)) } "." }
                 }
             }
             p.meta {
@@ -277,4 +326,17 @@ async fn watch_page(site: &Site, viewer: Option<&Viewer>, id: &str) -> Response 
         ),
         Err(error) => page_or_error(Err(error)),
     }
+}
+
+/// The host (and port) of `url`, to name a server.
+pub(crate) fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            u.host_str().map(|h| {
+                u.port()
+                    .map_or_else(|| h.to_owned(), |p| format!("{h}:{p}"))
+            })
+        })
+        .unwrap_or_default()
 }

@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use url::Url;
 
+use instance_server::INSTANCE_ACTOR;
+
 use crate::app::Instance;
 use crate::db::{FileRow, VideoRow};
 
@@ -207,6 +209,18 @@ impl Instance {
             "cc": [],
         });
         self.publish(&channel, announce).await?;
+        // The instance actor shares it with the instances that follow this one, as PeerTube's
+        // does: their catalogues and search then have it.
+        let shared = json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{}/announces/{}", video.id, uuid::Uuid::new_v4()),
+            "type": "Announce",
+            "actor": self.instance_actor().as_str(),
+            "object": video.id,
+            "to": [PUBLIC, format!("{}/followers", self.instance_actor())],
+            "cc": [],
+        });
+        self.publish(INSTANCE_ACTOR, shared).await?;
         Ok(())
     }
 }
@@ -242,6 +256,7 @@ impl Instance {
                 PUBLIC,
                 format!("{}/followers", video.account),
                 format!("{}/followers", video.channel),
+                format!("{}/followers", self.instance_actor()),
             ],
             "cc": [],
         });

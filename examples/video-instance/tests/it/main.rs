@@ -10,4 +10,5 @@
 
 mod actors;
 mod support;
+mod two_instances;
 mod upload;
