@@ -449,6 +449,23 @@ fn matroska_frame_rate_without_default_duration() {
     }
 }
 
+/// QuickTime files from before `ftyp` start with another atom: without its `ftyp`, a sample
+/// starts with `moov` (faststart) or `free` then `mdat` (moov at the end), and reads the same.
+#[test]
+fn quicktime_without_ftyp() {
+    for name in ["h264-aac-faststart.mp4", "h264-aac-moov-end.mp4"] {
+        let bytes = sample(name);
+        assert_eq!(&bytes[4..8], b"ftyp");
+        let ftyp_len = u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
+        let stripped = &bytes[ftyp_len..];
+        assert_eq!(media_probe::sniff(stripped), Some(Container::Mp4), "{name}");
+        let whole = probe(&bytes).unwrap();
+        let without = probe(stripped).unwrap_or_else(|error| panic!("{name}: {error}"));
+        assert_eq!(without.tracks, whole.tracks, "{name}");
+        assert_eq!(without.duration, whole.duration, "{name}");
+    }
+}
+
 #[test]
 fn frame_rate_fractions() {
     assert_eq!(
