@@ -102,11 +102,16 @@ impl MediaStore {
                 .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
             return Ok(response);
         }
-        let inner = self.inner.clone();
-        let owned = key.clone();
-        let opened = tokio::task::spawn_blocking(move || inner.open_file(&owned))
-            .await
-            .map_err(StoreError::from)??;
+        let opened = match self.inner.try_open_cached(key) {
+            Some(opened) => opened?,
+            None => {
+                let inner = self.inner.clone();
+                let owned = key.clone();
+                tokio::task::spawn_blocking(move || inner.open_file(&owned))
+                    .await
+                    .map_err(StoreError::from)??
+            }
+        };
         let Some((file, metadata)) = opened else {
             return Err(ServeError::NotFound(key.clone()));
         };

@@ -4,12 +4,16 @@ use std::collections::HashMap;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ring::digest;
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
 
 use crate::error::StoreError;
 use crate::key::Key;
@@ -17,6 +21,9 @@ use crate::key::Key;
 /// The most entries of the in-memory metadata cache (about 200 bytes each); when full it is
 /// emptied and refilled from the sidecars.
 const CACHE_ENTRIES: usize = 16_384;
+
+/// Cleared the first time the kernel refuses `openat2(RESOLVE_CACHED)` (before Linux 5.12).
+static OPEN_CACHED: AtomicBool = AtomicBool::new(true);
 
 /// Files uploaded or made by the server, on disk under one directory.
 ///
@@ -35,6 +42,8 @@ pub struct MediaStore {
 pub(crate) struct Inner {
     root: PathBuf,
     data: PathBuf,
+    /// `data/`, open, for `openat2` from the serving path.
+    data_dir: OwnedFd,
     meta: PathBuf,
     tmp: PathBuf,
     /// Metadata of files recently served, checked against the file's identity at each use.
@@ -282,9 +291,16 @@ impl Inner {
                 let _ = fs::remove_file(&path);
             }
         }
+        let data_dir = rustix::fs::open(
+            &data,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| StoreError::io("open", &data)(e.into()))?;
         Ok(Self {
             root,
             data,
+            data_dir,
             meta,
             tmp,
             cache: Mutex::new(HashMap::new()),
@@ -382,6 +398,51 @@ impl Inner {
         fs::rename(&temp.path, sidecar).map_err(StoreError::io("rename into", sidecar))?;
         temp.path = PathBuf::new();
         Ok(())
+    }
+
+    /// [`Inner::open_file`] without blocking, for the serving path on the async runtime: the
+    /// path resolved from the kernel's dentry cache only (`openat2` with `RESOLVE_CACHED`,
+    /// beneath `data/`), the SHA-256 from the in-memory cache. `None` when that is not enough
+    /// (the answer then comes from a blocking thread).
+    pub(crate) fn try_open_cached(
+        &self,
+        key: &Key,
+    ) -> Option<Result<Option<(File, Metadata)>, StoreError>> {
+        if !OPEN_CACHED.load(Ordering::Relaxed) {
+            return None;
+        }
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
+        let resolve = ResolveFlags::CACHED | ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+        let file = match rustix::fs::openat2(
+            &self.data_dir,
+            key.relative_path(),
+            flags,
+            Mode::empty(),
+            resolve,
+        ) {
+            Ok(fd) => File::from(fd),
+            Err(Errno::NOENT | Errno::NOTDIR) => return Some(Ok(None)),
+            Err(Errno::NOSYS | Errno::INVAL) => {
+                OPEN_CACHED.store(false, Ordering::Relaxed);
+                return None;
+            }
+            // EAGAIN (not all in the dentry cache), and any error the blocking path reports.
+            Err(_) => return None,
+        };
+        let stat = file.metadata().ok()?;
+        if !stat.is_file() {
+            return Some(Ok(None));
+        }
+        let identity = Identity::of(&stat);
+        let sha256 = self.cached(key, identity)?;
+        Some(Ok(Some((
+            file,
+            Metadata {
+                size: identity.size,
+                sha256,
+                modified: modified(&stat),
+            },
+        ))))
     }
 
     /// Opens the file under `key` with its metadata; `None` if there is none.
