@@ -110,7 +110,7 @@ pub fn plan(method: &Method, headers: &HeaderMap, validators: &Validators, len: 
 /// condition when the matching tag condition is present.
 pub fn evaluate(method: &Method, headers: &HeaderMap, validators: &Validators) -> Precondition {
     let is_get_or_head = method == Method::GET || method == Method::HEAD;
-    if let Some(tags) = single(headers, &header::IF_MATCH).and_then(TagList::parse) {
+    if let Some(tags) = TagList::from_headers(headers, &header::IF_MATCH) {
         if !tags.matches(&validators.etag, true) {
             return Precondition::Failed;
         }
@@ -119,7 +119,7 @@ pub fn evaluate(method: &Method, headers: &HeaderMap, validators: &Validators) -
     {
         return Precondition::Failed;
     }
-    if let Some(tags) = single(headers, &header::IF_NONE_MATCH).and_then(TagList::parse) {
+    if let Some(tags) = TagList::from_headers(headers, &header::IF_NONE_MATCH) {
         if tags.matches(&validators.etag, false) {
             return if is_get_or_head {
                 Precondition::NotModified
@@ -156,7 +156,6 @@ fn single<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Option<&'a [
     let mut values = headers.get_all(name).iter();
     let first = values.next()?;
     if values.next().is_some() {
-        // Lists (If-Match, If-None-Match) may be split over several lines; joined below.
         return None;
     }
     Some(first.as_bytes())
@@ -174,6 +173,26 @@ enum TagList<'a> {
 }
 
 impl<'a> TagList<'a> {
+    /// The list in every line of the header (a list may be split over several lines, RFC 9110
+    /// §5.3); `None` when absent or when a line is malformed.
+    fn from_headers(headers: &'a HeaderMap, name: &header::HeaderName) -> Option<Self> {
+        let mut all = Vec::new();
+        let mut any = false;
+        for value in headers.get_all(name) {
+            match Self::parse(value.as_bytes())? {
+                Self::Any => any = true,
+                Self::Tags(tags) => all.extend(tags),
+            }
+        }
+        if any {
+            Some(Self::Any)
+        } else if all.is_empty() {
+            None
+        } else {
+            Some(Self::Tags(all))
+        }
+    }
+
     fn parse(value: &'a [u8]) -> Option<Self> {
         let value = value.trim_ascii();
         if value == b"*" {
@@ -332,6 +351,13 @@ mod tests {
         check(
             Method::GET,
             &[("if-none-match", "\"x\""), ("if-none-match", "\"abc\"")],
+            10,
+            Plan::NotModified,
+        );
+        // One malformed line and the header is ignored.
+        check(
+            Method::GET,
+            &[("if-none-match", "\"abc\""), ("if-none-match", "junk")],
             10,
             Plan::Whole,
         );

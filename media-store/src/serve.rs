@@ -289,13 +289,15 @@ where
         let found = Key::new(request.uri().path().trim_start_matches('/'))
             .ok()
             .and_then(|key| (self.options)(&key).map(|options| (key, options)));
-        let method = request.method().clone();
-        let headers = request.headers().clone();
+        let (parts, _) = request.into_parts();
         Box::pin(async move {
             let Some((key, options)) = found else {
                 return Ok(status(StatusCode::NOT_FOUND));
             };
-            match store.serve(&key, &method, &headers, &options).await {
+            match store
+                .serve(&key, &parts.method, &parts.headers, &options)
+                .await
+            {
                 Ok(response) => Ok(response),
                 Err(error) => {
                     if let ServeError::Store(error) = &error {
