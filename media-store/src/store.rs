@@ -445,10 +445,29 @@ impl Inner {
         ))))
     }
 
+    /// Opens the file under `key` for reading, resolving its path beneath `data/` only (no
+    /// symbolic link planted in `data/` leads out of it), with `open` where `openat2` is
+    /// missing.
+    fn open_beneath(&self, key: &Key) -> io::Result<File> {
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
+        let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+        match rustix::fs::openat2(
+            &self.data_dir,
+            key.relative_path(),
+            flags,
+            Mode::empty(),
+            resolve,
+        ) {
+            Ok(fd) => Ok(File::from(fd)),
+            Err(Errno::NOSYS) => File::open(self.data.join(key.relative_path())),
+            Err(errno) => Err(errno.into()),
+        }
+    }
+
     /// Opens the file under `key` with its metadata; `None` if there is none.
     pub(crate) fn open_file(&self, key: &Key) -> Result<Option<(File, Metadata)>, StoreError> {
         let path = self.data.join(key.relative_path());
-        let file = match File::open(&path) {
+        let file = match self.open_beneath(key) {
             Ok(file) => file,
             Err(e)
                 if matches!(

@@ -312,6 +312,61 @@ async fn missing_files_and_other_methods() {
 }
 
 #[tokio::test]
+async fn an_axum_handler_returns_the_response() {
+    let f = fixture().await;
+    let (status, headers, body) = f
+        .request(
+            reqwest::Method::GET,
+            "/direct/v/video.mp4",
+            &[("range", "bytes=-100")],
+        )
+        .await;
+    assert_eq!(status, 206);
+    assert_eq!(h(&headers, "etag"), Some(f.etag.as_str()));
+    assert!(body == f.body[f.body.len() - 100..]);
+    let (status, _, _) = f.request(reqwest::Method::GET, "/direct/v/none", &[]).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_commit_through_another_handle_is_served_at_once() {
+    // Two processes on one directory: each has its own in-memory digests.
+    let (_dir, store) = store().await;
+    let other = MediaStore::open(store.root()).await.unwrap();
+    let key = Key::new("shared/file").unwrap();
+    let mut last = String::new();
+    for (round, content) in [&b"first version"[..], b"second", b"the third version"]
+        .iter()
+        .enumerate()
+    {
+        let writer = if round % 2 == 0 { &other } else { &store };
+        let staged = writer
+            .stage(chunks(content, Arc::default()), None, &Limits::new(100))
+            .await
+            .unwrap();
+        staged.commit(&key).await.unwrap();
+        let response = store
+            .serve(
+                &key,
+                &http::Method::GET,
+                &http::HeaderMap::new(),
+                &options(),
+            )
+            .await
+            .unwrap();
+        let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+        assert_eq!(etag, format!("\"{}\"", sha256_hex(content)));
+        assert_ne!(etag, last);
+        last = etag;
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(&body[..], *content);
+    }
+}
+
+#[tokio::test]
 async fn serve_from_a_handler() {
     // The function form, as an axum handler would call it.
     let (_dir, store) = store().await;

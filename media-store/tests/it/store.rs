@@ -197,4 +197,9 @@ async fn a_key_cannot_reach_outside_through_the_service() {
         let response = client.get(server.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 404, "{path}");
     }
+    // A symbolic link planted in data/ does not lead out of it either.
+    std::os::unix::fs::symlink(dir.path().join("secret"), store.root().join("data/link")).unwrap();
+    let response = client.get(server.url("/media/link")).send().await.unwrap();
+    assert_ne!(response.status(), 200);
+    assert!(!response.text().await.unwrap().contains("secret"));
 }

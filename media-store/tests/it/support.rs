@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::{Path as UrlPath, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::put;
+use axum::routing::{get, put};
 use bytes::Bytes;
 use futures::Stream;
 use media_store::{Key, Limits, MediaStore, ServeOptions};
@@ -110,6 +110,7 @@ impl Server {
     pub(crate) async fn start(store: MediaStore, limit: u64) -> Self {
         let app = Router::new()
             .route("/upload/{*key}", put(upload))
+            .route("/direct/{*key}", get(direct))
             .with_state((store.clone(), limit))
             .nest_service("/media", store.service(|_| Some(options())));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -129,6 +130,19 @@ impl Drop for Server {
     fn drop(&mut self) {
         self._task.abort();
     }
+}
+
+/// The function form in an axum handler.
+async fn direct(
+    State((store, _)): State<(MediaStore, u64)>,
+    UrlPath(key): UrlPath<String>,
+    request: Request,
+) -> Result<Response<media_store::FileBody>, StatusCode> {
+    let key = Key::new(key).map_err(|_| StatusCode::NOT_FOUND)?;
+    store
+        .serve(&key, request.method(), request.headers(), &options())
+        .await
+        .map_err(|error| error.status())
 }
 
 async fn upload(
