@@ -50,7 +50,13 @@ fn main() -> anyhow::Result<()> {
             println!("{}", listener.local_addr()?.port());
             Ok(())
         }
-        ["server", store] => runtime(cores())?.block_on(server(store.as_ref())),
+        ["server", store] => {
+            // MEDIA_BENCH_SERVER_WORKERS: our server's tokio workers (default: one per core).
+            let workers = std::env::var("MEDIA_BENCH_SERVER_WORKERS")
+                .ok()
+                .and_then(|w| w.parse().ok());
+            runtime(workers.unwrap_or_else(cores))?.block_on(server(store.as_ref()))
+        }
         ["run", store, key, nginx] => run(store.as_ref(), key, nginx),
         ["load", url, readers, range, len, secs] => {
             let case = Case {

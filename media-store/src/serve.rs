@@ -146,7 +146,7 @@ impl MediaStore {
                 )
             }
             Plan::Whole => {
-                common(out, options);
+                common(out);
                 out.insert(header::CONTENT_TYPE, options.content_type.clone());
                 let body = if head {
                     FileBody::empty()
@@ -156,7 +156,7 @@ impl MediaStore {
                 (StatusCode::OK, body, Some(len))
             }
             Plan::Partial(ranges) => {
-                common(out, options);
+                common(out);
                 match ranges.as_slice() {
                     [range] => {
                         out.insert(header::CONTENT_TYPE, options.content_type.clone());
@@ -235,7 +235,7 @@ impl MediaStore {
 }
 
 /// The headers of `200` and `206` answers.
-fn common(out: &mut HeaderMap, _options: &ServeOptions) {
+fn common(out: &mut HeaderMap) {
     out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     out.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -113,6 +113,9 @@ impl MediaStore {
                 limit: limits.max_bytes,
             });
         }
+        let deadline = limits
+            .total_time
+            .map(|limit| (Instant::now() + limit, limit));
         let inner = self.inner.clone();
         let temp = tokio::task::spawn_blocking(move || inner.create_temp())
             .await
@@ -120,10 +123,7 @@ impl MediaStore {
         // Removes the file at once if this returns an error or is dropped, even while a write
         // on a blocking thread still holds it (that write then goes to an unlinked file).
         let mut unlink = Unlink(Some(temp.path.clone()));
-        let deadline = limits
-            .total_time
-            .map(|limit| (Instant::now() + limit, limit));
-        let mut writer = Writer::new(temp)?;
+        let mut writer = Writer::new(temp);
         let mut received: u64 = 0;
         let mut stream = std::pin::pin!(stream);
         loop {
@@ -288,15 +288,15 @@ enum State {
 }
 
 impl Writer {
-    fn new(temp: TempFile) -> Result<Self, StoreError> {
-        Ok(Self {
+    fn new(temp: TempFile) -> Self {
+        Self {
             filling: Vec::with_capacity(WRITE_BUFFER),
             spare: None,
             state: State::Idle(Box::new(Sink {
                 temp,
                 hash: digest::Context::new(&digest::SHA256),
             })),
-        })
+        }
     }
 
     async fn push(
