@@ -537,6 +537,7 @@ fn main() {
         n as f64 / took.as_secs_f64()
     );
     assert_eq!(index.count(Kind::Video).unwrap(), n as u64);
+    println!("segments after the bulk load: {}", index.segment_count());
 
     // -- queries ----------------------------------------------------------------------------
     let mut g = Gen {
@@ -617,45 +618,57 @@ fn main() {
         }),
     ];
     const RUNS: usize = 300;
-    println!(
-        "\n{:<52} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
-        "query kind (wall clock, then CPU time of the thread)",
-        "median",
-        "p99",
-        "max",
-        "cpu med",
-        "cpu p99",
-        "mean hits"
-    );
-    for (label, build) in kinds {
-        let queries: Vec<VideoQuery> = (0..RUNS).map(|_| build(&mut g, &videos)).collect();
-        // Warm-up pass (page cache, lazily opened segment files).
-        for q in queries.iter().take(20) {
-            index.search_videos(q).unwrap();
-        }
-        let mut times = Vec::with_capacity(RUNS);
-        let mut cpu = Vec::with_capacity(RUNS);
-        let mut hits = 0u64;
-        for q in &queries {
-            let c = thread_cpu();
+    for round in ["as loaded", "after merge_segments()"] {
+        if round != "as loaded" {
             let t = Instant::now();
-            let r = index.search_videos(q).unwrap();
-            times.push(t.elapsed());
-            cpu.push(thread_cpu().saturating_sub(c));
-            hits += r.total;
+            index.merge_segments().unwrap();
+            println!(
+                "\nmerge_segments(): {:.1} s, {} segment(s)",
+                t.elapsed().as_secs_f64(),
+                index.segment_count()
+            );
         }
-        times.sort();
-        cpu.sort();
+        println!("\nqueries, {round}:");
         println!(
-            "{:<52} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>10}",
-            label,
-            ms(percentile(&times, 0.5)),
-            ms(percentile(&times, 0.99)),
-            ms(*times.last().unwrap()),
-            ms(percentile(&cpu, 0.5)),
-            ms(percentile(&cpu, 0.99)),
-            hits / RUNS as u64
+            "\n{:<52} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+            "query kind (wall clock, then CPU time of the thread)",
+            "median",
+            "p99",
+            "max",
+            "cpu med",
+            "cpu p99",
+            "mean hits"
         );
+        for (label, build) in kinds {
+            let queries: Vec<VideoQuery> = (0..RUNS).map(|_| build(&mut g, &videos)).collect();
+            // Warm-up pass (page cache, lazily opened segment files).
+            for q in queries.iter().take(20) {
+                index.search_videos(q).unwrap();
+            }
+            let mut times = Vec::with_capacity(RUNS);
+            let mut cpu = Vec::with_capacity(RUNS);
+            let mut hits = 0u64;
+            for q in &queries {
+                let c = thread_cpu();
+                let t = Instant::now();
+                let r = index.search_videos(q).unwrap();
+                times.push(t.elapsed());
+                cpu.push(thread_cpu().saturating_sub(c));
+                hits += r.total;
+            }
+            times.sort();
+            cpu.sort();
+            println!(
+                "{:<52} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>10}",
+                label,
+                ms(percentile(&times, 0.5)),
+                ms(percentile(&times, 0.99)),
+                ms(*times.last().unwrap()),
+                ms(percentile(&cpu, 0.5)),
+                ms(percentile(&cpu, 0.99)),
+                hits / RUNS as u64
+            );
+        }
     }
 
     // -- upsert to searchable ---------------------------------------------------------------

@@ -349,6 +349,25 @@ impl SearchIndex {
         Ok(true)
     }
 
+    /// Commits, then merges every segment into one and waits for it: after a rebuild, so
+    /// that searches open one segment instead of dozens. Writes wait meanwhile (seconds for a
+    /// hundred thousand videos).
+    pub fn merge_segments(&self) -> Result<(), IndexError> {
+        let mut state = self.lock();
+        self.commit_locked(&mut state, Instant::now())?;
+        let ids = state.writer.index().searchable_segment_ids()?;
+        if ids.len() > 1 {
+            state.writer.merge(&ids).wait()?;
+        }
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// How many segments a search goes through (diagnostics: each adds a fixed cost).
+    pub fn segment_count(&self) -> usize {
+        self.reader.searcher().segment_readers().len()
+    }
+
     /// Whether changes wait for a commit.
     pub fn has_pending_changes(&self) -> bool {
         self.lock().pending

@@ -565,3 +565,22 @@ fn the_index_is_shared_between_threads() {
     index.commit().unwrap();
     assert_eq!(keys(&index, &text("shared")).len(), 2);
 }
+
+#[test]
+fn merging_segments_keeps_every_document() {
+    let index = index();
+    for i in 0..5 {
+        index
+            .upsert_video(&video(&format!("m{i}"), "a.example", "merge me", None))
+            .unwrap();
+        index.commit().unwrap();
+    }
+    index.delete("https://a.example/videos/watch/m0").unwrap();
+    assert!(index.segment_count() >= 2);
+    index.merge_segments().unwrap();
+    assert_eq!(index.segment_count(), 1);
+    assert_eq!(
+        sorted(keys(&index, &text("merge"))),
+        ["m1", "m2", "m3", "m4"]
+    );
+}
