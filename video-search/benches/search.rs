@@ -618,6 +618,11 @@ fn main() {
         }),
     ];
     const RUNS: usize = 300;
+    // The same queries in both rounds.
+    let batches: Vec<(&str, Vec<VideoQuery>)> = kinds
+        .iter()
+        .map(|(label, build)| (*label, (0..RUNS).map(|_| build(&mut g, &videos)).collect()))
+        .collect();
     for round in ["as loaded", "after merge_segments()"] {
         if round != "as loaded" {
             let t = Instant::now();
@@ -639,8 +644,7 @@ fn main() {
             "cpu p99",
             "mean hits"
         );
-        for (label, build) in kinds {
-            let queries: Vec<VideoQuery> = (0..RUNS).map(|_| build(&mut g, &videos)).collect();
+        for (label, queries) in &batches {
             // Warm-up pass (page cache, lazily opened segment files).
             for q in queries.iter().take(20) {
                 index.search_videos(q).unwrap();
@@ -648,7 +652,7 @@ fn main() {
             let mut times = Vec::with_capacity(RUNS);
             let mut cpu = Vec::with_capacity(RUNS);
             let mut hits = 0u64;
-            for q in &queries {
+            for q in queries {
                 let c = thread_cpu();
                 let t = Instant::now();
                 let r = index.search_videos(q).unwrap();
