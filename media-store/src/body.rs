@@ -15,6 +15,8 @@ use http_body::{Body, Frame, SizeHint};
 use rustix::io::{Errno, ReadWriteFlags};
 use tokio::task::JoinHandle;
 
+use crate::sendfile::Sendfile;
+
 /// The size of one read, and of one frame of the body.
 pub(crate) const READ_CHUNK: usize = 256 * 1024;
 /// Buffers kept for reuse (4 MiB); more in use at once are allocated and freed.
@@ -30,6 +32,8 @@ static NOWAIT: AtomicBool = AtomicBool::new(true);
 /// exact).
 pub struct FileBody {
     file: Option<Arc<File>>,
+    /// Set when the connection sends file ranges with `sendfile`.
+    sendfile: Option<Sendfile>,
     pieces: VecDeque<Piece>,
     reading: Option<JoinHandle<io::Result<Bytes>>>,
     remaining: u64,
@@ -53,13 +57,14 @@ impl FileBody {
     pub fn empty() -> Self {
         Self {
             file: None,
+            sendfile: None,
             pieces: VecDeque::new(),
             reading: None,
             remaining: 0,
         }
     }
 
-    pub(crate) fn new(file: File, pieces: Vec<Piece>) -> Self {
+    pub(crate) fn new(file: File, pieces: Vec<Piece>, sendfile: Option<Sendfile>) -> Self {
         let remaining = pieces
             .iter()
             .map(|p| match p {
@@ -69,6 +74,7 @@ impl FileBody {
             .sum();
         Self {
             file: Some(Arc::new(file)),
+            sendfile,
             pieces: pieces.into(),
             reading: None,
             remaining,
@@ -117,6 +123,12 @@ impl Body for FileBody {
                 return Poll::Ready(Some(Err(io::Error::other("file body without a file"))));
             };
             let want = usize::try_from(*len).unwrap_or(usize::MAX).min(READ_CHUNK);
+            if let Some(sendfile) = &this.sendfile {
+                let frame = sendfile.placeholder(&file, *offset, want);
+                *offset += want as u64;
+                *len -= want as u64;
+                return this.emit(frame);
+            }
             let mut buffer = take_buffer();
             if NOWAIT.load(Ordering::Relaxed) {
                 let Some(slice) = buffer.get_mut(..want) else {

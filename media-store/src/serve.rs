@@ -14,6 +14,7 @@ use crate::body::{FileBody, Piece};
 use crate::conditional::{self, Plan, Validators};
 use crate::error::StoreError;
 use crate::key::Key;
+use crate::sendfile::Sendfile;
 use crate::store::MediaStore;
 
 /// How to present a file: what the caller knows about it (the store guesses nothing from
@@ -91,6 +92,34 @@ impl MediaStore {
         headers: &HeaderMap,
         options: &ServeOptions,
     ) -> Result<Response<FileBody>, ServeError> {
+        self.respond(key, method, headers, None, options).await
+    }
+
+    /// [`MediaStore::serve`] for a request that may carry a [`Sendfile`] handle in its
+    /// extensions (put there by a server accepting connections as
+    /// [`SendfileStream`](crate::SendfileStream)s): with one, the file's bytes go to the
+    /// socket by `sendfile`, without a copy through user space.
+    ///
+    /// The future borrows the request's method and headers only, so it is `Send` whatever the
+    /// body is (axum's `Body` is not `Sync`).
+    pub fn serve_request<'a, B>(
+        &'a self,
+        key: &'a Key,
+        request: &'a Request<B>,
+        options: &'a ServeOptions,
+    ) -> impl Future<Output = Result<Response<FileBody>, ServeError>> + Send + 'a {
+        let sendfile = request.extensions().get::<Sendfile>().cloned();
+        self.respond(key, request.method(), request.headers(), sendfile, options)
+    }
+
+    async fn respond(
+        &self,
+        key: &Key,
+        method: &Method,
+        headers: &HeaderMap,
+        sendfile: Option<Sendfile>,
+        options: &ServeOptions,
+    ) -> Result<Response<FileBody>, ServeError> {
         if method != Method::GET && method != Method::HEAD {
             let mut response = Response::new(FileBody::empty());
             *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
@@ -151,7 +180,7 @@ impl MediaStore {
                 let body = if head {
                     FileBody::empty()
                 } else {
-                    FileBody::new(file, vec![Piece::File { offset: 0, len }])
+                    FileBody::new(file, vec![Piece::File { offset: 0, len }], sendfile)
                 };
                 (StatusCode::OK, body, Some(len))
             }
@@ -167,7 +196,7 @@ impl MediaStore {
                         };
                         (
                             StatusCode::PARTIAL_CONTENT,
-                            FileBody::new(file, vec![piece]),
+                            FileBody::new(file, vec![piece], sendfile),
                             Some(range.len()),
                         )
                     }
@@ -201,7 +230,7 @@ impl MediaStore {
                         pieces.push(Piece::Bytes(end));
                         (
                             StatusCode::PARTIAL_CONTENT,
-                            FileBody::new(file, pieces),
+                            FileBody::new(file, pieces, sendfile),
                             Some(total),
                         )
                     }
@@ -294,8 +323,9 @@ where
             let Some((key, options)) = found else {
                 return Ok(status(StatusCode::NOT_FOUND));
             };
+            let sendfile = parts.extensions.get::<Sendfile>().cloned();
             match store
-                .serve(&key, &parts.method, &parts.headers, &options)
+                .respond(&key, &parts.method, &parts.headers, sendfile, &options)
                 .await
             {
                 Ok(response) => Ok(response),

@@ -403,3 +403,96 @@ async fn serve_from_a_handler() {
         .unwrap_err();
     assert_eq!(missing.status(), 404);
 }
+
+#[tokio::test]
+async fn sendfile_connections_send_the_same_bytes() {
+    let (_dir, store) = store().await;
+    // 10 MB: many 256 KiB frames, and more than a socket buffer, so sendfile meets EAGAIN.
+    let body = data(10_000_000 + 3, 9);
+    let key = Key::new("big/file.bin").unwrap();
+    let staged = store
+        .stage(chunks(&body, Arc::default()), None, &Limits::new(1 << 30))
+        .await
+        .unwrap();
+    staged.commit(&key).await.unwrap();
+    let server = Server::start_sendfile(store.clone(), 1 << 20).await;
+    let client = reqwest::Client::new();
+    let len = body.len();
+    for path in ["/media/big/file.bin", "/direct/big/file.bin"] {
+        let whole = client.get(server.url(path)).send().await.unwrap();
+        assert_eq!(whole.status(), 200);
+        assert!(
+            whole.bytes().await.unwrap() == body,
+            "{path}: whole body differs"
+        );
+        for (range, start, end) in [
+            ("bytes=0-0", 0, 1),
+            ("bytes=262143-786432", 262_143, 786_433),
+            ("bytes=-1000", len - 1000, len),
+        ] {
+            let response = client
+                .get(server.url(path))
+                .header("range", range)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 206);
+            assert!(
+                response.bytes().await.unwrap() == body[start..end],
+                "{path} {range}"
+            );
+        }
+        let response = client
+            .get(server.url(path))
+            .header("range", "bytes=0-9,-10")
+            .send()
+            .await
+            .unwrap();
+        let boundary = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .rsplit('=')
+            .next()
+            .unwrap()
+            .to_owned();
+        let got = response.bytes().await.unwrap();
+        let mut expected = Vec::new();
+        for (start, end) in [(0, 10), (len - 10, len)] {
+            expected.extend_from_slice(
+                format!("\r\n--{boundary}\r\nContent-Type: video/mp4\r\nContent-Range: bytes {start}-{}/{len}\r\n\r\n", end - 1).as_bytes(),
+            );
+            expected.extend_from_slice(&body[start..end]);
+        }
+        expected.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        assert!(got == expected, "{path}: multipart body differs");
+    }
+    // Many requests at once over kept-alive connections, random ranges.
+    let mut tasks = Vec::new();
+    for seed in 0..8u64 {
+        let (client, url, body) = (
+            client.clone(),
+            server.url("/media/big/file.bin"),
+            body.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            for _ in 0..20 {
+                let start = rng.usize(..body.len());
+                let end = (start + rng.usize(1..2_000_000)).min(body.len());
+                let response = client
+                    .get(&url)
+                    .header("range", format!("bytes={start}-{}", end - 1))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(response.bytes().await.unwrap() == body[start..end]);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    // The file's bytes went by sendfile (at least the two whole bodies).
+    let sent = server.sendfile_bytes();
+    assert!(sent >= 2 * len as u64, "{sent} bytes by sendfile");
+}

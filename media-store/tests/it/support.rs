@@ -103,22 +103,81 @@ pub(crate) fn options() -> ServeOptions {
 /// body (limit `limit`) and committing it.
 pub(crate) struct Server {
     pub(crate) addr: SocketAddr,
+    /// Bytes sent by `sendfile` on all connections (`start_sendfile` only).
+    pub(crate) sendfile_handles: Arc<std::sync::Mutex<Vec<media_store::Sendfile>>>,
     _task: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
     pub(crate) async fn start(store: MediaStore, limit: u64) -> Self {
-        let app = Router::new()
-            .route("/upload/{*key}", put(upload))
-            .route("/direct/{*key}", get(direct))
-            .with_state((store.clone(), limit))
-            .nest_service("/media", store.service(|_| Some(options())));
+        let app = app(store, limit);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Self { addr, _task: task }
+        Self {
+            addr,
+            sendfile_handles: Arc::default(),
+            _task: task,
+        }
+    }
+
+    /// The same routes on hyper directly, each connection a `SendfileStream` whose handle goes
+    /// into its requests.
+    pub(crate) async fn start_sendfile(store: MediaStore, limit: u64) -> Self {
+        use tower::ServiceExt as _;
+        let app = app(store, limit);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sendfile_handles: Arc<std::sync::Mutex<Vec<media_store::Sendfile>>> = Arc::default();
+        let handles = sendfile_handles.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let (stream, handle) = media_store::SendfileStream::new(stream);
+                handles.lock().unwrap().push(handle.clone());
+                let app = app.clone();
+                let service = hyper::service::service_fn(
+                    move |mut request: hyper::Request<hyper::body::Incoming>| {
+                        request.extensions_mut().insert(handle.clone());
+                        app.clone().oneshot(request)
+                    },
+                );
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self {
+            addr,
+            sendfile_handles,
+            _task: task,
+        }
+    }
+}
+
+fn app(store: MediaStore, limit: u64) -> Router {
+    {
+        Router::new()
+            .route("/upload/{*key}", put(upload))
+            .route("/direct/{*key}", get(direct))
+            .with_state((store.clone(), limit))
+            .nest_service("/media", store.service(|_| Some(options())))
+    }
+}
+
+impl Server {
+    /// Bytes sent by `sendfile` on all connections so far (`start_sendfile` only).
+    pub(crate) fn sendfile_bytes(&self) -> u64 {
+        self.sendfile_handles
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|h| h.bytes_sent())
+            .sum()
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -140,7 +199,7 @@ async fn direct(
 ) -> Result<Response<media_store::FileBody>, StatusCode> {
     let key = Key::new(key).map_err(|_| StatusCode::NOT_FOUND)?;
     store
-        .serve(&key, request.method(), request.headers(), &options())
+        .serve_request(&key, &request, &options())
         .await
         .map_err(|error| error.status())
 }
