@@ -7,8 +7,9 @@
 //! - `prepare STORE SOURCE KEY`: stores SOURCE under KEY (skipped when already there);
 //!   prints the stored file's path.
 //! - `free-port`: prints a free loopback port.
-//! - `server STORE`: our server (a child of `run`): prints its port, serves `/media/KEY` and
-//!   `PUT /upload/KEY` until its standard input closes.
+//! - `server STORE copy|sendfile`: our server (a child of `run`): prints its port, serves
+//!   `/media/KEY` (file bytes copied through user space, or by `sendfile` through
+//!   `SendfileStream`) and `PUT /upload/KEY` until its standard input closes.
 //! - `run STORE KEY NGINX_URL`: the serving table, then the upload figure.
 //! - `load URL READERS RANGE FILE_LEN SECONDS`: one case against one server.
 
@@ -29,9 +30,11 @@ use axum::routing::put;
 use bytes::Bytes;
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
+use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use media_store::{Key, Limits, MediaStore, ServeOptions};
+use media_store::{Key, Limits, MediaStore, SendfileStream, ServeOptions};
 use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt as _;
 
 const UPLOAD_BYTES: u64 = 2 << 30;
 
@@ -50,12 +53,13 @@ fn main() -> anyhow::Result<()> {
             println!("{}", listener.local_addr()?.port());
             Ok(())
         }
-        ["server", store] => {
+        ["server", store, mode] => {
             // MEDIA_BENCH_SERVER_WORKERS: our server's tokio workers (default: one per core).
             let workers = std::env::var("MEDIA_BENCH_SERVER_WORKERS")
                 .ok()
                 .and_then(|w| w.parse().ok());
-            runtime(workers.unwrap_or_else(cores))?.block_on(server(store.as_ref()))
+            runtime(workers.unwrap_or_else(cores))?
+                .block_on(server(store.as_ref(), *mode == "sendfile"))
         }
         ["run", store, key, nginx] => run(store.as_ref(), key, nginx),
         ["load", url, readers, range, len, secs] => {
@@ -112,8 +116,9 @@ async fn prepare(root: &Path, source: &Path, key: &str) -> anyhow::Result<()> {
 }
 
 /// Our server, configured as an instance would serve media: hyper's HTTP/1 with keep-alive,
-/// `TCP_NODELAY`, the store's service under `/media`, uploads staged and committed.
-async fn server(root: &Path) -> anyhow::Result<()> {
+/// `TCP_NODELAY`, the store's service under `/media`, uploads staged and committed; with
+/// `sendfile`, each connection a `SendfileStream` whose handle goes into its requests.
+async fn server(root: &Path, sendfile: bool) -> anyhow::Result<()> {
     let store = MediaStore::open(root).await?;
     let options = ServeOptions::new(HeaderValue::from_static("application/octet-stream"))
         .with_cache_control(HeaderValue::from_static(
@@ -131,16 +136,30 @@ async fn server(root: &Path) -> anyhow::Result<()> {
         let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
         std::process::exit(0);
     });
-    let service = hyper_util::service::TowerToHyperService::new(app);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.keep_alive(true);
     loop {
         let (stream, _) = listener.accept().await?;
         stream.set_nodelay(true)?;
-        let connection = builder.serve_connection(TokioIo::new(stream), service.clone());
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+        if sendfile {
+            let (stream, handle) = SendfileStream::new(stream);
+            let app = app.clone();
+            let service =
+                hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                    request.extensions_mut().insert(handle.clone());
+                    app.clone().oneshot(request)
+                });
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+        } else {
+            let service = hyper_util::service::TowerToHyperService::new(app.clone());
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+        }
     }
 }
 
@@ -169,9 +188,9 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
-    fn start(root: &Path) -> anyhow::Result<Self> {
+    fn start(root: &Path, mode: &str) -> anyhow::Result<Self> {
         let mut child = Command::new(std::env::current_exe()?)
-            .args(["server", &root.display().to_string()])
+            .args(["server", &root.display().to_string(), mode])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()?;
@@ -284,14 +303,23 @@ fn run(root: &Path, key: &str, nginx: &str) -> anyhow::Result<()> {
         .unwrap_or(6);
     let duration = Duration::from_secs(seconds);
     let file_len = std::fs::metadata(root.join("data").join(key))?.len();
-    let ours = ServerProcess::start(root)?;
+    let copy = ServerProcess::start(root, "copy")?;
+    let sendfile = ServerProcess::start(root, "sendfile")?;
+    let path = format!("/media/{key}");
     let targets = [
         ("nginx", Target::from_url(nginx)?),
         (
-            "ours",
+            "copy",
             Target {
-                addr: ours.addr,
-                path: format!("/media/{key}"),
+                addr: copy.addr,
+                path: path.clone(),
+            },
+        ),
+        (
+            "sendfile",
+            Target {
+                addr: sendfile.addr,
+                path,
             },
         ),
     ];
@@ -313,9 +341,14 @@ fn run(root: &Path, key: &str, nginx: &str) -> anyhow::Result<()> {
             Duration::from_secs(1),
         ))?;
     }
+    println!("ours (copy): file bytes read into buffers; ours (sendfile): through SendfileStream");
     println!(
-        "{:<28} {:>11} {:>11} {:>9} {:>9} {:>6}  target 0.9x",
-        "case", "nginx MB/s", "ours MB/s", "nginx r/s", "ours r/s", "ratio"
+        "{:<28} {:>6} {:>6} {:>8} {:>7} {:>7} {:>8} {:>6} {:>8}  target 0.9x (copy, sendfile)",
+        "case", "nginx", "copy", "sendfile", "nginx", "copy", "sendfile", "ratio", "ratio"
+    );
+    println!(
+        "{:<28} {:>6} {:>6} {:>8} {:>7} {:>7} {:>8} {:>6} {:>8}",
+        "", "MB/s", "MB/s", "MB/s", "req/s", "req/s", "req/s", "copy", "sendfile"
     );
     let cases = [
         Case {
@@ -338,33 +371,39 @@ fn run(root: &Path, key: &str, nginx: &str) -> anyhow::Result<()> {
     for case in cases {
         // Rounds alternating the servers, so a burst of other work on the machine weighs on
         // both alike.
-        let mut totals = [Totals::default(), Totals::default()];
+        let mut totals = [Totals::default(), Totals::default(), Totals::default()];
         for _ in 0..ROUNDS {
             for ((_, target), total) in targets.iter().zip(&mut totals) {
                 total.add(&rt.block_on(load(target, case, file_len, duration / ROUNDS))?);
             }
         }
         let figures = totals.map(|t| t.figures());
-        let [nginx, ours] = figures.as_slice() else {
-            bail!("two targets")
+        let [nginx, copy, sendfile] = figures.as_slice() else {
+            bail!("three targets")
         };
-        let ratio = ours.bytes_per_sec / nginx.bytes_per_sec;
+        let ratio = |f: &Figures| f.bytes_per_sec / nginx.bytes_per_sec;
+        let met = |f: &Figures| if ratio(f) >= 0.9 { "met" } else { "NOT met" };
         println!(
-            "{:<28} {:>11.0} {:>11.0} {:>9.0} {:>9.0} {:>6.2}  {}",
+            "{:<28} {:>6.0} {:>6.0} {:>8.0} {:>7.0} {:>7.0} {:>8.0} {:>6.2} {:>8.2}  {}, {}",
             format!(
                 "{} reader(s), {} KiB ranges",
                 case.readers,
                 case.range >> 10
             ),
             nginx.bytes_per_sec / 1e6,
-            ours.bytes_per_sec / 1e6,
+            copy.bytes_per_sec / 1e6,
+            sendfile.bytes_per_sec / 1e6,
             nginx.requests_per_sec,
-            ours.requests_per_sec,
-            ratio,
-            if ratio >= 0.9 { "met" } else { "NOT met" }
+            copy.requests_per_sec,
+            sendfile.requests_per_sec,
+            ratio(copy),
+            ratio(sendfile),
+            met(copy),
+            met(sendfile),
         );
     }
-    drop(ours);
+    drop(copy);
+    drop(sendfile);
     upload_figure(root, &rt)
 }
 
@@ -434,7 +473,7 @@ async fn load(
 fn upload_figure(root: &Path, rt: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     let upload_root: PathBuf = root.with_file_name("upload-store");
     let _ = std::fs::remove_dir_all(&upload_root);
-    let server = ServerProcess::start(&upload_root)?;
+    let server = ServerProcess::start(&upload_root, "copy")?;
     let rss_before = server.status("VmRSS:")?;
     let hwm_before = server.status("VmHWM:")?;
     let start = Instant::now();

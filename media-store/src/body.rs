@@ -28,7 +28,8 @@ static NOWAIT: AtomicBool = AtomicBool::new(true);
 
 /// The body of a response from [`MediaStore::serve`](crate::MediaStore::serve): the bytes of
 /// a file (the whole, one range, or the parts of a `multipart/byteranges`), read as the
-/// connection takes them, in 256 KiB frames. Its size is known ([`Body::size_hint`] is
+/// connection takes them, in 256 KiB frames (or sent by `sendfile` in frames of up to 2 MiB,
+/// see [`SendfileStream`](crate::SendfileStream)). Its size is known ([`Body::size_hint`] is
 /// exact).
 pub struct FileBody {
     file: Option<Arc<File>>,
@@ -122,13 +123,14 @@ impl Body for FileBody {
             let Some(file) = this.file.clone() else {
                 return Poll::Ready(Some(Err(io::Error::other("file body without a file"))));
             };
-            let want = usize::try_from(*len).unwrap_or(usize::MAX).min(READ_CHUNK);
+            let want = usize::try_from(*len).unwrap_or(usize::MAX);
             if let Some(sendfile) = &this.sendfile {
                 let frame = sendfile.placeholder(&file, *offset, want);
-                *offset += want as u64;
-                *len -= want as u64;
+                *offset += frame.len() as u64;
+                *len -= frame.len() as u64;
                 return this.emit(frame);
             }
+            let want = want.min(READ_CHUNK);
             let mut buffer = take_buffer();
             if NOWAIT.load(Ordering::Relaxed) {
                 let Some(slice) = buffer.get_mut(..want) else {

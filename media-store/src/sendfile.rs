@@ -25,10 +25,12 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::body::READ_CHUNK;
+/// The longest placeholder frame, so the longest `sendfile` call (nginx's
+/// `sendfile_max_chunk` is 2 MiB too).
+pub(crate) const SENDFILE_CHUNK: usize = 2 << 20;
 
-/// The memory placeholders point into; never sent as such.
-static PLACEHOLDER: [u8; READ_CHUNK] = [0; READ_CHUNK];
+/// The memory placeholders point into; never read (so never even paged in) nor sent.
+static PLACEHOLDER: [u8; SENDFILE_CHUNK] = [0; SENDFILE_CHUNK];
 
 /// A TCP connection that sends placeholder frames with `sendfile`; see the
 /// [module](self) documentation. Wrap it in hyper-util's `TokioIo` for hyper.
@@ -132,7 +134,7 @@ impl Sendfile {
     /// Queues a range of `file` and returns the placeholder frame standing for it
     /// (`len` ≤ the placeholder's size).
     pub(crate) fn placeholder(&self, file: &Arc<File>, offset: u64, len: usize) -> Bytes {
-        let len = len.min(READ_CHUNK);
+        let len = len.min(SENDFILE_CHUNK);
         self.queue
             .segments
             .lock()
