@@ -427,19 +427,19 @@ impl SearchIndex {
         if !query.channels.is_empty() {
             clauses.push(filter(
                 Occur::Must,
-                text_set(f.channel_key, &query.channels, cap),
+                actor_set(f.channel_key, &query.channels, cap),
             ));
         }
         if !query.accounts.is_empty() {
             clauses.push(filter(
                 Occur::Must,
-                text_set(f.account_key, &query.accounts, cap),
+                actor_set(f.account_key, &query.accounts, cap),
             ));
         }
         if !query.exclude_accounts.is_empty() {
             clauses.push(filter(
                 Occur::MustNot,
-                text_set(f.account_key, &query.exclude_accounts, cap),
+                actor_set(f.account_key, &query.exclude_accounts, cap),
             ));
         }
         if let Some(live) = query.is_live {
@@ -497,14 +497,14 @@ impl SearchIndex {
         if !query.handles.is_empty() {
             clauses.push(filter(
                 Occur::Must,
-                text_set(f.channel_key, &query.handles, cap),
+                actor_set(f.channel_key, &query.handles, cap),
             ));
         }
         self.id_filter(&query.ids, &mut clauses);
         if !query.exclude_accounts.is_empty() {
             clauses.push(filter(
                 Occur::MustNot,
-                text_set(f.account_key, &query.exclude_accounts, cap),
+                actor_set(f.account_key, &query.exclude_accounts, cap),
             ));
         }
         self.run(
@@ -536,7 +536,7 @@ impl SearchIndex {
         if !query.exclude_accounts.is_empty() {
             clauses.push(filter(
                 Occur::MustNot,
-                text_set(f.account_key, &query.exclude_accounts, cap),
+                actor_set(f.account_key, &query.exclude_accounts, cap),
             ));
         }
         self.run(
@@ -1153,6 +1153,23 @@ fn filter(occur: Occur, query: impl Query) -> (Occur, Box<dyn Query>) {
 
 fn text_set(field: Field, values: &[String], cap: usize) -> TermSetQuery {
     TermSetQuery::new(capped(values, cap).map(|v| Term::from_field_text(field, v)))
+}
+
+/// Channel or account keys: ActivityPub ids as given, handles as `ActorSummary::handle`
+/// writes them (`@name@Host` and `name@host` are one).
+fn actor_set(field: Field, values: &[String], cap: usize) -> TermSetQuery {
+    TermSetQuery::new(capped(values, cap).map(|v| {
+        let key = if v.contains("://") {
+            v.clone()
+        } else {
+            let v = v.strip_prefix('@').unwrap_or(v);
+            match v.rsplit_once('@') {
+                Some((name, host)) => format!("{name}@{}", host.to_ascii_lowercase()),
+                None => v.to_owned(),
+            }
+        };
+        Term::from_field_text(field, &key)
+    }))
 }
 
 fn capped<T>(values: &[T], cap: usize) -> impl Iterator<Item = &T> {

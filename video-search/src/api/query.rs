@@ -364,7 +364,8 @@ impl VideosSearchQuery {
         from_query_string(query)
     }
 
-    /// Reads a JSON body (what a PeerTube instance POSTs to its search index).
+    /// Reads a JSON body (what a PeerTube instance POSTs to its search index). The body is
+    /// read whole: bound its size in the route (a few kilobytes is plenty).
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
         serde_json::from_slice(body).map_err(ApiError::Json)
     }

@@ -226,6 +226,7 @@ fn filters() {
         ["v0"]
     );
     assert_eq!(q(&|q| q.accounts = vec!["acct0@a.example".into()]), ["v0"]);
+    assert_eq!(q(&|q| q.accounts = vec!["@acct0@A.Example".into()]), ["v0"]);
     assert_eq!(
         q(&|q| q.accounts = vec!["chan0@a.example".into()]),
         Vec::<String>::new(),
