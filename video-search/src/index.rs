@@ -189,7 +189,8 @@ pub struct SearchResults<D> {
 /// Writes ([`upsert_video`](Self::upsert_video), [`delete`](Self::delete)...) are buffered
 /// and become visible to searches at the next [`commit`](Self::commit); call
 /// [`commit_due`](Self::commit_due) on a timer to commit at most every
-/// [`IndexConfig::commit_interval`]. Every method takes `&self`: share it in an `Arc`.
+/// [`IndexConfig::commit_interval`]. Changes not committed when it is dropped are lost. Every
+/// method takes `&self`: share it in an `Arc`.
 pub struct SearchIndex {
     reader: IndexReader,
     writer: Mutex<WriterState>,
