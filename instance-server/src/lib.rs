@@ -104,6 +104,10 @@ pub struct Parts {
     pub keys: KeyCache,
     /// Where activities are published (onto the delivery queue).
     pub outbox: Outbox<ErasedQueue>,
+    /// Whether the instance is built to serve ([`start`]) rather than for an administration
+    /// command ([`open`]), which should not take what only one process may hold (a search
+    /// index's writer, say) from a serving one.
+    pub serving: bool,
     settings: Arc<Settings>,
 }
 
@@ -270,10 +274,14 @@ pub async fn open<A: Application>(
     check_name::<A>(&options.name)?;
     if is_postgres(&options.database) {
         let store = PostgresStore::connect(&options.database).await?;
-        Ok(assemble::<A, _>(options, base_url, store).await?.instance)
+        Ok(assemble::<A, _>(options, base_url, store, false)
+            .await?
+            .instance)
     } else {
         let store = SqliteStore::open(queue_path(&options.database)).await?;
-        Ok(assemble::<A, _>(options, base_url, store).await?.instance)
+        Ok(assemble::<A, _>(options, base_url, store, false)
+            .await?
+            .instance)
     }
 }
 
@@ -299,6 +307,7 @@ async fn assemble<A: Application, S: Store>(
     options: &Options<A::Options>,
     base_url: &Url,
     store: S,
+    serving: bool,
 ) -> Result<Assembled<A, S>> {
     if options.delivery_lease < MIN_DELIVERY_LEASE {
         bail!(
@@ -372,6 +381,7 @@ async fn assemble<A: Application, S: Store>(
         fetcher,
         keys,
         outbox,
+        serving,
         settings: Arc::new(Settings {
             blocked_domains: options.blocked_domains.clone(),
             authorized_fetch: options.authorized_fetch,
@@ -400,7 +410,7 @@ async fn serve_with<A: Application, S: Store>(
         instance,
         parts,
         queue,
-    } = assemble::<A, S>(&options, &base_url, store).await?;
+    } = assemble::<A, S>(&options, &base_url, store, true).await?;
     let routes = A::routes(&instance, &parts, &options)?
         .layer(axum::middleware::from_fn(instance_web::security_headers));
     let (stop, stopped) = watch::channel(false);

@@ -210,6 +210,7 @@ impl Instance {
             updated: summary.updated.as_ref().map_or(published, unix),
         };
         self.db().put_video(&row).await?;
+        self.index_video(&row).await?;
         info!(video = %id, "remote video stored");
         Ok(())
     }
@@ -226,6 +227,7 @@ impl Instance {
         }
         if self.db().video(id.as_str()).await?.is_some() {
             self.db().delete_video(id.as_str()).await?;
+            self.unindex_video(id.as_str()).await?;
             info!(video = %id, "remote video deleted");
         }
         Ok(())

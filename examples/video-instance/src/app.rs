@@ -39,6 +39,8 @@ pub(crate) struct Inner {
     pub(crate) options: VideoOptions,
     pub(crate) media_dir: PathBuf,
     pub(crate) media: media_store::MediaStore,
+    /// The search index: a serving instance's (administration commands have none).
+    pub(crate) search: Option<std::sync::Arc<video_search::SearchIndex>>,
     pub(crate) danger_allow_private_addresses: bool,
 }
 
@@ -48,6 +50,7 @@ impl Instance {
         options: VideoOptions,
         media_dir: PathBuf,
         media: media_store::MediaStore,
+        search: Option<std::sync::Arc<video_search::SearchIndex>>,
     ) -> Self {
         let danger_allow_private_addresses = parts.danger_allow_private_addresses();
         Self(Arc::new(Inner {
@@ -60,6 +63,7 @@ impl Instance {
             options,
             media_dir,
             media,
+            search,
             danger_allow_private_addresses,
         }))
     }

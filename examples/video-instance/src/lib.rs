@@ -16,6 +16,7 @@ mod app;
 mod db;
 mod files;
 mod pages;
+mod search;
 mod upload;
 mod videos;
 mod web;
@@ -139,7 +140,25 @@ impl Application for Videos {
             )
             .await
             .context("setting how instance follows are answered")?;
-        Ok(Instance::new(parts, options.app.clone(), media_dir, media))
+        // The search index is derived data beside the files, rebuilt from the database when
+        // it is missing; only a serving process holds it (one writer per index).
+        let search = if parts.serving {
+            let index =
+                search::open_index(&PathBuf::from(format!("{}.search", media_dir.display())))?;
+            search::start_committing(&index);
+            Some(index)
+        } else {
+            None
+        };
+        let serving = search.is_some();
+        let instance = Instance::new(parts, options.app.clone(), media_dir, media, search);
+        if serving {
+            instance
+                .rebuild_index_if_empty()
+                .await
+                .context("rebuilding the search index")?;
+        }
+        Ok(instance)
     }
 
     fn routes(instance: &Instance, parts: &Parts, _options: &Options) -> Result<axum::Router> {

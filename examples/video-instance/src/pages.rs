@@ -340,3 +340,65 @@ pub(crate) fn host_of(url: &str) -> String {
         })
         .unwrap_or_default()
 }
+
+/// What the search page is asked.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct SearchForm {
+    #[serde(default)]
+    search: String,
+}
+
+/// `GET /search?search=...`: the videos whose title, description or tags match, as the
+/// search index ranks them (public videos only).
+pub(crate) async fn search_page(
+    State(site): State<Site>,
+    MaybeViewer(viewer): MaybeViewer,
+    axum::extract::Query(form): axum::extract::Query<SearchForm>,
+) -> Response {
+    page_or_error(
+        async {
+            let text = form.search.trim().to_owned();
+            let results = if text.is_empty() {
+                None
+            } else {
+                Some(
+                    site.instance
+                        .search_videos(video_search::VideoQuery::new(text.clone()))
+                        .await?,
+                )
+            };
+            let body = html! {
+                h1 { "Search" }
+                form method="get" action="/search" role="search" {
+                    label for="search" { "Search videos" }
+                    " "
+                    input id="search" type="search" name="search" value=(text);
+                    " "
+                    button type="submit" { "Search" }
+                }
+                @if let Some(results) = &results {
+                    p { (results.total) " result" @if results.total != 1 { "s" } }
+                    ul.videos {
+                        @for hit in &results.hits {
+                            li {
+                                a href=(format!("/videos/watch/{}", hit.document.uuid)) {
+                                    (hit.document.name)
+                                }
+                                " "
+                                span.duration {
+                                    (duration_text(i64::try_from(hit.document.duration).unwrap_or(0)))
+                                }
+                                " " span.host { (hit.document.host) }
+                            }
+                        }
+                    }
+                }
+            };
+            Ok(site
+                .web
+                .layout()
+                .page(viewer.as_ref(), "Search", html! {}, body))
+        }
+        .await,
+    )
+}

@@ -202,6 +202,11 @@ async fn publish_upload(
         .map(|n| n.trim().to_owned())
         .filter(|n| (3..=120).contains(&n.chars().count()))
         .ok_or_else(|| Refusal::bad("a video needs a name of 3 to 120 characters"))?;
+    if (1..3).contains(&fields.description.trim().chars().count()) {
+        return Err(Refusal::bad(
+            "a description has at least 3 characters (or none at all)",
+        ));
+    }
     let channel = fields
         .channel
         .ok_or_else(|| Refusal::bad("say which channel the video goes in (field \"channel\")"))?;
@@ -257,7 +262,6 @@ async fn publish_upload(
     ))
     .map_err(Refusal::internal)?;
     let sha256 = staged.sha256().to_hex();
-    staged.commit(&key).await.map_err(Refusal::internal)?;
     let now = instance.state().options().clock.now() / 1_000_000;
     let video = VideoRow {
         id: instance.video_id(&uuid).to_string(),
@@ -300,6 +304,11 @@ async fn publish_upload(
         height: Some(height),
         fps_milli,
     };
+    // What PeerTube would refuse is refused here, before anything is stored.
+    instance
+        .video_document(&video, std::slice::from_ref(&original))
+        .map_err(|e| Refusal::bad(format!("this video cannot be published: {e}")))?;
+    staged.commit(&key).await.map_err(Refusal::internal)?;
     if let Err(error) = instance.publish_new_video(&video, &[original]).await {
         // Nothing half-stored: the file goes with the failed publication.
         let _ = instance.media().remove(&key).await;

@@ -15,6 +15,13 @@ use instance_server::INSTANCE_ACTOR;
 use crate::app::Instance;
 use crate::db::{FileRow, VideoRow};
 
+/// Where the placeholder thumbnail is served.
+pub(crate) const PLACEHOLDER_THUMBNAIL_PATH: &str = "/thumbnail-placeholder.png";
+
+/// The placeholder thumbnail (see `assets/README.md`).
+pub(crate) const PLACEHOLDER_THUMBNAIL: &[u8] =
+    include_bytes!("../assets/placeholder-thumbnail.png");
+
 /// The public collection.
 const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 
@@ -162,6 +169,15 @@ impl Instance {
                 _ => {}
             }
         }
+        if !files.iter().any(|f| f.role == "thumbnail") {
+            // PeerTube refuses a video without an icon: until one is made, the placeholder.
+            new = new.with_thumbnail(Thumbnail::new(
+                iri(&self.url(PLACEHOLDER_THUMBNAIL_PATH))?,
+                "image/png",
+                320,
+                180,
+            ));
+        }
         let built = new.build().map_err(|e| anyhow!("writing the video: {e}"))?;
         serde_json::to_value(&built).context("writing the video")
     }
@@ -181,6 +197,7 @@ impl Instance {
             db.put_file(file).await?;
         }
         db.put_video(video).await?;
+        self.index_video(video).await?;
         let account = self
             .state()
             .local_name(&video.account)
@@ -245,6 +262,7 @@ impl Instance {
             return Ok(false);
         }
         let files = self.db().delete_video(&video.id).await?;
+        self.unindex_video(&video.id).await?;
         self.state().tombstone(&video.id).await?;
         let delete = json!({
             "@context": "https://www.w3.org/ns/activitystreams",

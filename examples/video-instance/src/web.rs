@@ -12,7 +12,7 @@ use instance_web::Web;
 use url::Url;
 
 use crate::app::Instance;
-use crate::{files, pages, upload};
+use crate::{files, pages, search, upload};
 
 fn app_error(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AppError {
     AppError::new(error)
@@ -49,6 +49,23 @@ pub(crate) fn routes(instance: Instance, web: Web, federation: Router) -> Router
         )
         .route("/api/v1/videos/{uuid}", delete(upload::api_delete))
         .route("/static/{*key}", get(files::serve_file))
+        .route(
+            "/api/v1/search/videos",
+            get(search::api_search_get).post(search::api_search_post),
+        )
+        .route("/search", get(pages::search_page))
+        .route(
+            crate::videos::PLACEHOLDER_THUMBNAIL_PATH,
+            get(|| async {
+                (
+                    [
+                        (http::header::CONTENT_TYPE, "image/png"),
+                        (http::header::CACHE_CONTROL, "public, max-age=86400"),
+                    ],
+                    crate::videos::PLACEHOLDER_THUMBNAIL,
+                )
+            }),
+        )
         .with_state(site.clone())
         .merge(federation.layer(axum::middleware::from_fn_with_state(
             site,

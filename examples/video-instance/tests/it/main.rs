@@ -9,6 +9,7 @@
 )]
 
 mod actors;
+mod search;
 mod support;
 mod two_instances;
 mod upload;
