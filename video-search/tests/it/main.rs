@@ -12,4 +12,5 @@
 
 mod api;
 mod index;
+mod props;
 mod support;
