@@ -41,10 +41,10 @@ proptest! {
     #[test]
     fn any_query_string_reads_or_is_refused(qs in "[a-zA-Z\\[\\]=&%+0-9._-]{0,200}") {
         // Either a query or an ApiError; then the index answers it.
-        if let Ok(q) = VideosSearchQuery::from_query_string(&qs) {
-            if let Ok(iq) = q.to_index_query(&ApiContext::index()) {
-                prop_assert!(shared().search_videos(&iq).is_ok());
-            }
+        if let Ok(q) = VideosSearchQuery::from_query_string(&qs)
+            && let Ok(iq) = q.to_index_query(&ApiContext::index())
+        {
+            prop_assert!(shared().search_videos(&iq).is_ok());
         }
     }
 }
