@@ -15,8 +15,11 @@ use tantivy::tokenizer::{
 /// Tokens longer than this many bytes are dropped (base64 blobs, long URLs).
 const MAX_TOKEN_BYTES: usize = 40;
 
-/// The name the unstemmed analyzer is registered under.
-pub(crate) const FOLDED: &str = "vs_folded";
+/// The name the unstemmed analyzer is registered under. The analyzers' names are part of the
+/// index's schema, so the `1` here and in [`stemmed_name`] is the layout version: change it with
+/// any change of analysis, and an index made by the old analysis is refused
+/// (`IndexError::LayoutChanged`) instead of searched with terms it does not hold.
+pub(crate) const FOLDED: &str = "vs1_folded";
 
 /// The languages with a stemmed field, by the primary subtag of their code.
 pub const STEMMED_LANGUAGES: &[&str] = &[
@@ -65,7 +68,7 @@ pub fn stemmer_index(code: &str) -> Option<usize> {
 
 /// The name a language's stemmed analyzer is registered under.
 pub(crate) fn stemmed_name(code: &str) -> String {
-    format!("vs_stem_{code}")
+    format!("vs1_stem_{code}")
 }
 
 /// Splitting, lower-casing and folding, no stemming.

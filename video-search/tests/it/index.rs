@@ -585,3 +585,16 @@ fn merging_segments_keeps_every_document() {
         ["m1", "m2", "m3", "m4"]
     );
 }
+
+#[test]
+fn an_index_of_another_layout_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut schema = tantivy::schema::Schema::builder();
+    schema.add_text_field("title", tantivy::schema::TEXT);
+    tantivy::Index::create_in_dir(dir.path(), schema.build()).unwrap();
+    let error = SearchIndex::open_in_dir(dir.path(), IndexConfig::default()).unwrap_err();
+    assert!(
+        matches!(error, video_search::IndexError::LayoutChanged { .. }),
+        "{error:?}"
+    );
+}
