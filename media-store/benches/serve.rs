@@ -236,6 +236,8 @@ impl Drop for ServerProcess {
 struct Target {
     addr: SocketAddr,
     path: String,
+    /// The server's processes, whose CPU time is counted.
+    pids: Vec<u32>,
 }
 
 impl Target {
@@ -250,8 +252,24 @@ impl Target {
         Ok(Self {
             addr,
             path: uri.path().to_owned(),
+            pids: Vec::new(),
         })
     }
+}
+
+/// The CPU time (user and system) the processes have used, in seconds, from `/proc/PID/stat`
+/// (clock ticks of 1/100 s, Linux's `USER_HZ`).
+fn cpu_seconds(pids: &[u32]) -> f64 {
+    pids.iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .filter_map(|stat| {
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            // After the command: state is field 3, utime 14 and stime 15 (1-based).
+            let utime: u64 = fields.get(11)?.parse().ok()?;
+            let stime: u64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) as f64 / 100.0)
+        })
+        .sum()
 }
 
 #[derive(Clone, Copy)]
@@ -276,6 +294,8 @@ struct Totals {
     bytes: u64,
     requests: u64,
     seconds: f64,
+    /// The server's CPU seconds over the rounds.
+    cpu: f64,
 }
 
 impl Totals {
@@ -306,13 +326,21 @@ fn run(root: &Path, key: &str, nginx: &str) -> anyhow::Result<()> {
     let copy = ServerProcess::start(root, "copy")?;
     let sendfile = ServerProcess::start(root, "sendfile")?;
     let path = format!("/media/{key}");
+    let mut nginx = Target::from_url(nginx)?;
+    // NGINX_PIDS: nginx's processes (the script passes its master and workers).
+    nginx.pids = std::env::var("NGINX_PIDS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
     let targets = [
-        ("nginx", Target::from_url(nginx)?),
+        ("nginx", nginx),
         (
             "copy",
             Target {
                 addr: copy.addr,
                 path: path.clone(),
+                pids: vec![copy.child.id()],
             },
         ),
         (
@@ -320,6 +348,7 @@ fn run(root: &Path, key: &str, nginx: &str) -> anyhow::Result<()> {
             Target {
                 addr: sendfile.addr,
                 path,
+                pids: vec![sendfile.child.id()],
             },
         ),
     ];
@@ -368,15 +397,23 @@ fn run(root: &Path, key: &str, nginx: &str) -> anyhow::Result<()> {
             range: 1 << 20,
         },
     ];
+    let mut cpu_table = Vec::new();
     for case in cases {
         // Rounds alternating the servers, so a burst of other work on the machine weighs on
         // both alike.
         let mut totals = [Totals::default(), Totals::default(), Totals::default()];
         for _ in 0..ROUNDS {
             for ((_, target), total) in targets.iter().zip(&mut totals) {
+                let cpu = cpu_seconds(&target.pids);
                 total.add(&rt.block_on(load(target, case, file_len, duration / ROUNDS))?);
+                total.cpu += cpu_seconds(&target.pids) - cpu;
             }
         }
+        let cpu: Vec<f64> = totals
+            .iter()
+            .map(|t| t.cpu * 1e6 / t.requests.max(1) as f64)
+            .collect();
+        cpu_table.push((case, cpu));
         let figures = totals.map(|t| t.figures());
         let [nginx, copy, sendfile] = figures.as_slice() else {
             bail!("three targets")
@@ -400,6 +437,27 @@ fn run(root: &Path, key: &str, nginx: &str) -> anyhow::Result<()> {
             ratio(sendfile),
             met(copy),
             met(sendfile),
+        );
+    }
+    println!(
+        "\nserver CPU time per request (user + system, from /proc; lower is better: it is what \
+         decides when the cores are busy)"
+    );
+    println!(
+        "{:<28} {:>9} {:>9} {:>9}",
+        "case", "nginx µs", "copy µs", "sendfile µs"
+    );
+    for (case, cpu) in &cpu_table {
+        let [nginx, copy, sendfile] = cpu.as_slice() else {
+            bail!("three targets")
+        };
+        println!(
+            "{:<28} {nginx:>9.1} {copy:>9.1} {sendfile:>11.1}",
+            format!(
+                "{} reader(s), {} KiB ranges",
+                case.readers,
+                case.range >> 10
+            ),
         );
     }
     drop(copy);
@@ -464,6 +522,7 @@ async fn load(
         bytes: bytes.load(Ordering::Relaxed),
         requests: requests.load(Ordering::Relaxed),
         seconds: start.elapsed().as_secs_f64(),
+        cpu: 0.0,
     };
     Ok(totals.figures())
 }
