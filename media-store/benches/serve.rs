@@ -7,12 +7,14 @@
 //! - `prepare STORE SOURCE KEY`: stores SOURCE under KEY (skipped when already there);
 //!   prints the stored file's path.
 //! - `free-port`: prints a free loopback port.
-//! - `server STORE copy|sendfile`: our server (a child of `run`): prints its port, serves
+//! - `server STORE copy|sendfile|lean`: our server (a child of `run`): prints its port, serves
 //!   `/media/KEY` (file bytes copied through user space, or by `sendfile` through
-//!   `SendfileStream`) and `PUT /upload/KEY` until its standard input closes.
+//!   `SendfileStream`; `lean`: sendfile without axum's router) and `PUT /upload/KEY` until its
+//!   standard input closes.
 //! - `run STORE KEY NGINX_URL`: the serving table, then the upload figure.
 //! - `load URL READERS RANGE FILE_LEN SECONDS`: one case against one server.
 
+use std::convert::Infallible;
 use std::io::{BufRead, BufReader, Write as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -58,8 +60,7 @@ fn main() -> anyhow::Result<()> {
             let workers = std::env::var("MEDIA_BENCH_SERVER_WORKERS")
                 .ok()
                 .and_then(|w| w.parse().ok());
-            runtime(workers.unwrap_or_else(cores))?
-                .block_on(server(store.as_ref(), *mode == "sendfile"))
+            runtime(workers.unwrap_or_else(cores))?.block_on(server(store.as_ref(), mode))
         }
         ["run", store, key, nginx] => run(store.as_ref(), key, nginx),
         ["load", url, readers, range, len, secs] => {
@@ -118,8 +119,13 @@ async fn prepare(root: &Path, source: &Path, key: &str) -> anyhow::Result<()> {
 /// Our server, configured as an instance would serve media: hyper's HTTP/1 with keep-alive,
 /// `TCP_NODELAY`, the store's service under `/media`, uploads staged and committed; with
 /// `sendfile`, each connection a `SendfileStream` whose handle goes into its requests.
-async fn server(root: &Path, sendfile: bool) -> anyhow::Result<()> {
+async fn server(root: &Path, mode: &str) -> anyhow::Result<()> {
+    let (sendfile, lean) = (mode == "sendfile", mode == "lean");
     let store = MediaStore::open(root).await?;
+    let lean_options = ServeOptions::new(HeaderValue::from_static("application/octet-stream"))
+        .with_cache_control(HeaderValue::from_static(
+            "public, max-age=31536000, immutable",
+        ));
     let options = ServeOptions::new(HeaderValue::from_static("application/octet-stream"))
         .with_cache_control(HeaderValue::from_static(
             "public, max-age=31536000, immutable",
@@ -141,7 +147,37 @@ async fn server(root: &Path, sendfile: bool) -> anyhow::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
         stream.set_nodelay(true)?;
-        if sendfile {
+        if lean {
+            // No router: the path is the key, answered by `serve_request` directly.
+            let (stream, handle) = SendfileStream::new(stream);
+            let (store, options) = (store.clone(), lean_options.clone());
+            let service =
+                hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                    request.extensions_mut().insert(handle.clone());
+                    let (store, options) = (store.clone(), options.clone());
+                    async move {
+                        let key = request
+                            .uri()
+                            .path()
+                            .strip_prefix("/media/")
+                            .and_then(|k| Key::new(k).ok());
+                        let response = match key {
+                            Some(key) => store.serve_request(&key, &request, &options).await,
+                            None => {
+                                return Ok::<_, Infallible>(Response::new(
+                                    media_store::FileBody::empty(),
+                                ));
+                            }
+                        };
+                        Ok(response
+                            .unwrap_or_else(|_| Response::new(media_store::FileBody::empty())))
+                    }
+                });
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+        } else if sendfile {
             let (stream, handle) = SendfileStream::new(stream);
             let app = app.clone();
             let service =
