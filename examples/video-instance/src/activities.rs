@@ -88,6 +88,10 @@ impl Instance {
             }
         };
         let Some(video) = video_of(object) else {
+            // A comment, when it answers a video listed here or a comment on one.
+            if matches!(object, AnyObject::Object(_)) {
+                self.receive_comment(object, &incoming.actor).await?;
+            }
             return Ok(());
         };
         if !self

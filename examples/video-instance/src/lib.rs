@@ -13,6 +13,7 @@
 mod activities;
 pub mod admin;
 mod app;
+mod comments;
 mod db;
 mod files;
 mod pages;

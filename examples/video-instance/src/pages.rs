@@ -9,7 +9,7 @@ use federation::routes::Representation;
 use http::{HeaderValue, StatusCode, header};
 use instance_state::objects::Scope;
 use instance_web::{MaybeViewer, Viewer, csrf_field};
-use maud::{Markup, html};
+use maud::{Markup, PreEscaped, html};
 use tracing::warn;
 
 use crate::db::{Listing, VideoRow};
@@ -270,6 +270,12 @@ async fn watch_page(site: &Site, viewer: Option<&Viewer>, id: &str) -> Response 
         }
         let files = site.instance.db().files(id).await?;
         let playable = playable_files(&files, &stored.document, video.local);
+        let owner = viewer.is_some_and(|v| {
+            v.identities
+                .iter()
+                .any(|i| site.instance.actor_id(&i.name).as_str() == video.account)
+        });
+        let comments = site.instance.comments(&video.id, &scope, owner).await?;
         let content = stored
             .document
             .get("content")
@@ -302,6 +308,37 @@ async fn watch_page(site: &Site, viewer: Option<&Viewer>, id: &str) -> Response 
             @if !content.is_empty() {
                 // The description is shown as text: Markdown is not rendered as HTML here.
                 div.description { @for line in content.lines() { (line) br; } }
+            }
+            section.comments aria-labelledby="comments-title" {
+                h2 #comments-title { (comments.len()) " comment" @if comments.len() != 1 { "s" } }
+                @for comment in &comments {
+                    article.comment id=(comment_anchor(&comment.id)) {
+                        p.author {
+                            a href=(comment.author) { (host_name(&comment.author)) }
+                            @if comment.in_reply_to != video.id {
+                                " in reply to "
+                                a href=(format!("#{}", comment_anchor(&comment.in_reply_to))) { "a comment" }
+                            }
+                            @if !comment.approved { " (waiting for approval)" }
+                        }
+                        div.content { (PreEscaped(comment.content.clone())) }
+                    }
+                }
+                @if video.comments_policy == 2 {
+                    p { "Comments are off for this video." }
+                } @else if let Some(viewer) = viewer {
+                    form method="post" action="/videos/comment" {
+                        (csrf_field(viewer))
+                        input type="hidden" name="parent" value=(video.id);
+                        p {
+                            label for="comment" { "Your comment" }
+                            textarea id="comment" name="text" required maxlength="10000" {}
+                        }
+                        p { button type="submit" { "Comment" } }
+                    }
+                } @else {
+                    p { a href="/login" { "Sign in" } " to comment." }
+                }
             }
         };
         let head = html! {
@@ -401,4 +438,68 @@ pub(crate) async fn search_page(
         }
         .await,
     )
+}
+
+/// The page anchor of comment `id`.
+fn comment_anchor(id: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, id.as_bytes());
+    let hex: String = digest
+        .as_ref()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("comment-{hex}")
+}
+
+/// `name@host` of an actor id, for a byline (`/actors/alice` on `a.example` is
+/// `alice@a.example`).
+fn host_name(id: &str) -> String {
+    let name = id.rsplit('/').next().unwrap_or_default();
+    format!("{name}@{}", host_of(id))
+}
+
+/// The comment form.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct CommentForm {
+    parent: String,
+    text: String,
+}
+
+/// `POST /videos/comment`: the signed-in identity comments; back to the video's page.
+pub(crate) async fn comment(
+    State(site): State<Site>,
+    viewer: Viewer,
+    instance_web::CsrfForm(form): instance_web::CsrfForm<CommentForm>,
+) -> Response {
+    let Some(identity) = viewer.identity.as_ref() else {
+        return message_page(
+            &site,
+            Some(&viewer),
+            StatusCode::FORBIDDEN,
+            "Comment refused",
+            "Your account has no identity to comment as.",
+        );
+    };
+    match site
+        .instance
+        .comment(&identity.name, &form.parent, &form.text)
+        .await
+    {
+        Ok(_) => {
+            let uuid = match site.instance.db().video(&form.parent).await {
+                Ok(Some(video)) => video.uuid,
+                _ => String::new(),
+            };
+            axum::response::Redirect::to(&format!("/videos/watch/{uuid}#comments-title"))
+                .into_response()
+        }
+        Err(error) => message_page(
+            &site,
+            Some(&viewer),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Comment refused",
+            &error.to_string(),
+        ),
+    }
 }

@@ -52,6 +52,16 @@ impl Refusal {
     }
 }
 
+impl axum::response::IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            axum::Json(json!({"status": self.status.as_u16(), "error": self.message})),
+        )
+            .into_response()
+    }
+}
+
 impl From<UploadError> for Refusal {
     fn from(error: UploadError) -> Self {
         let status = error.status();
@@ -352,7 +362,10 @@ pub(crate) async fn api_upload(State(site): State<Site>, request: Request) -> Re
 }
 
 /// The identities of the account whose bearer token the request carries.
-async fn token_identities(site: &Site, headers: &HeaderMap) -> Result<Vec<LocalActor>, Refusal> {
+pub(crate) async fn token_identities(
+    site: &Site,
+    headers: &HeaderMap,
+) -> Result<Vec<LocalActor>, Refusal> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -12,7 +12,7 @@ use instance_web::Web;
 use url::Url;
 
 use crate::app::Instance;
-use crate::{files, pages, search, upload};
+use crate::{comments, files, pages, search, upload};
 
 fn app_error(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AppError {
     AppError::new(error)
@@ -54,6 +54,11 @@ pub(crate) fn routes(instance: Instance, web: Web, federation: Router) -> Router
             get(search::api_search_get).post(search::api_search_post),
         )
         .route("/search", get(pages::search_page))
+        .route("/videos/comment", post(pages::comment))
+        .route(
+            "/api/v1/videos/{uuid}/comment-threads",
+            post(comments::api_comment),
+        )
         .route(
             crate::videos::PLACEHOLDER_THUMBNAIL_PATH,
             get(|| async {

@@ -126,3 +126,154 @@ async fn an_instance_follow_brings_the_followed_instances_videos_and_their_delet
     a.stop().await.unwrap();
     b.stop().await.unwrap();
 }
+
+/// Uploads `sample` into `channel` with the comment policy `policy`; gives its uuid.
+async fn upload_with_policy(
+    http: &reqwest::Client,
+    at: &video_instance::Running,
+    token: &str,
+    channel: &str,
+    name: &str,
+    policy: u8,
+) -> String {
+    let form = reqwest::multipart::Form::new()
+        .text("channel", channel.to_owned())
+        .text("name", name.to_owned())
+        .text("commentsPolicy", policy.to_string())
+        .part(
+            "videofile",
+            reqwest::multipart::Part::bytes(sample("vp8-vorbis.webm")).file_name("v.webm"),
+        );
+    let answer: Value = http
+        .post(format!("{}api/v1/videos/upload", at.base_url))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["video"]["uuid"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned()
+}
+
+async fn page_of(http: &reqwest::Client, at: &video_instance::Running, uuid: &str) -> String {
+    http.get(format!("{}videos/watch/{uuid}", at.base_url))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn comments_from_another_instance_thread_under_the_video_as_its_policy_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = loopback_instance(dir.path(), "a").await.unwrap();
+    let b = loopback_instance(dir.path(), "b").await.unwrap();
+    let bob = admin_of(&a, dir.path(), "a")
+        .create_account("bob")
+        .await
+        .unwrap();
+    let carol = admin_of(&b, dir.path(), "b")
+        .create_account("carol")
+        .await
+        .unwrap();
+    admin_of(&b, dir.path(), "b")
+        .follow_instance(&a.base_url)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let following = format!("{}/following?page=1", b.instance.instance_actor());
+    eventually("A accepts B's follow", || async {
+        fetch_json(&http, &following).await.is_ok_and(|page| {
+            page["orderedItems"]
+                .to_string()
+                .contains(a.instance.instance_actor().as_str())
+        })
+    })
+    .await;
+    let bob_token = bob["token"].as_str().unwrap();
+    let open = upload_with_policy(&http, &a, bob_token, "bob_channel", "Open to comments", 1).await;
+    let held = upload_with_policy(&http, &a, bob_token, "bob_channel", "Comments held", 3).await;
+    let closed = upload_with_policy(&http, &a, bob_token, "bob_channel", "No comments", 2).await;
+    for uuid in [&open, &held, &closed] {
+        eventually("B lists A's videos", || async {
+            page_of(&http, &b, uuid).await.contains("<video")
+        })
+        .await;
+    }
+    let comment = |uuid: String, text: &'static str| {
+        http.post(format!(
+            "{}api/v1/videos/{uuid}/comment-threads",
+            b.base_url
+        ))
+        .bearer_auth(carol["token"].as_str().unwrap())
+        .json(&serde_json::json!({"text": text}))
+        .send()
+    };
+    assert_eq!(
+        comment(open.clone(), "Lovely & <b>bold</b> film")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        comment(held.clone(), "A comment to approve")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // B knows A's policy: a video that takes no comments gets none.
+    assert_eq!(
+        comment(closed.clone(), "Refused").await.unwrap().status(),
+        422
+    );
+
+    eventually("A shows the comment under its video", || async {
+        page_of(&http, &a, &open)
+            .await
+            .contains("Lovely &amp; &lt;b&gt;bold&lt;/b&gt; film")
+    })
+    .await;
+    assert!(
+        page_of(&http, &b, &open)
+            .await
+            .contains("Lovely &amp; &lt;b&gt;bold&lt;/b&gt; film")
+    );
+    // The held one reached A (so it waits for bob) but is not shown to others.
+    eventually("A holds the comment for approval", || async {
+        let count: i64 = sqlx_count(&a, "a", dir.path()).await;
+        count == 2
+    })
+    .await;
+    assert!(
+        !page_of(&http, &a, &held)
+            .await
+            .contains("A comment to approve")
+    );
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+}
+
+/// How many comments instance `name` keeps (its database in `dir`).
+async fn sqlx_count(_at: &video_instance::Running, name: &str, dir: &std::path::Path) -> i64 {
+    use sqlx::Row as _;
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}?mode=ro", crate::support::database(dir, name));
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM vi_comments")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let n: i64 = row.try_get("n").unwrap();
+    pool.close().await;
+    n
+}
