@@ -33,8 +33,18 @@ const COMMIT_EVERY: Duration = Duration::from_millis(500);
 pub(crate) fn open_index(dir: &std::path::Path) -> Result<Arc<SearchIndex>> {
     let mut config = IndexConfig::default();
     config.commit_interval = COMMIT_EVERY;
-    let index = SearchIndex::open_in_dir(dir, config)
-        .with_context(|| format!("opening the search index in {}", dir.display()))?;
+    let index = match SearchIndex::open_in_dir(dir, config.clone()) {
+        // An index of an older layout: it is derived data, so it is made again (and filled
+        // from the database by `rebuild_index_if_empty`).
+        Err(video_search::IndexError::LayoutChanged { .. }) => {
+            warn!(dir = %dir.display(), "the search index has an older layout; rebuilding it");
+            std::fs::remove_dir_all(dir)
+                .with_context(|| format!("removing the old search index {}", dir.display()))?;
+            SearchIndex::open_in_dir(dir, config)
+        }
+        other => other,
+    }
+    .with_context(|| format!("opening the search index in {}", dir.display()))?;
     Ok(Arc::new(index))
 }
 
