@@ -7,9 +7,10 @@
 //! - `prepare STORE SOURCE KEY`: stores SOURCE under KEY (skipped when already there);
 //!   prints the stored file's path.
 //! - `free-port`: prints a free loopback port.
-//! - `server STORE copy|sendfile|lean`: our server (a child of `run`): prints its port, serves
+//! - `server STORE copy|sendfile|lean|percore`: our server (a child of `run`): prints its port, serves
 //!   `/media/KEY` (file bytes copied through user space, or by `sendfile` through
-//!   `SendfileStream`; `lean`: sendfile without axum's router) and `PUT /upload/KEY` until its
+//!   `SendfileStream`; `lean`: sendfile without axum's router; `percore`: sendfile on a
+//!   single-threaded runtime per core, no upload route) and `PUT /upload/KEY` until its
 //!   standard input closes.
 //! - `run STORE KEY NGINX_URL`: the serving table, then the upload figure.
 //! - `load URL READERS RANGE FILE_LEN SECONDS`: one case against one server.
@@ -55,6 +56,7 @@ fn main() -> anyhow::Result<()> {
             println!("{}", listener.local_addr()?.port());
             Ok(())
         }
+        ["server", store, "percore"] => percore(store.as_ref()),
         ["server", store, mode] => {
             // MEDIA_BENCH_SERVER_WORKERS: our server's tokio workers (default: one per core).
             let workers = std::env::var("MEDIA_BENCH_SERVER_WORKERS")
@@ -199,6 +201,88 @@ async fn server(root: &Path, mode: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Sendfile on one single-threaded runtime per core, each accepting on its own socket bound to
+/// the same port (`SO_REUSEPORT`, the kernel spreading connections), as nginx's workers do.
+fn percore(root: &Path) -> anyhow::Result<()> {
+    let setup = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let _context = setup.enter();
+    let store = setup.block_on(MediaStore::open(root))?;
+    let options = ServeOptions::new(HeaderValue::from_static("application/octet-stream"))
+        .with_cache_control(HeaderValue::from_static(
+            "public, max-age=31536000, immutable",
+        ));
+    let bind = |addr: SocketAddr| -> std::io::Result<std::net::TcpListener> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_reuseport(true)?;
+        socket.bind(addr)?;
+        // Converted to std to cross into its thread's runtime.
+        let listener = socket.listen(1024)?.into_std()?;
+        Ok(listener)
+    };
+    let first = bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    let addr = first.local_addr()?;
+    let mut listeners = vec![first];
+    for _ in 1..cores() {
+        listeners.push(bind(addr)?);
+    }
+    println!("{}", addr.port());
+    std::io::stdout().flush()?;
+    let mut threads = Vec::new();
+    for listener in listeners {
+        let (store, options) = (store.clone(), options.clone());
+        threads.push(std::thread::spawn(move || -> anyhow::Result<()> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let listener = TcpListener::from_std(listener)?;
+                let mut builder = hyper::server::conn::http1::Builder::new();
+                builder.keep_alive(true);
+                loop {
+                    let (stream, _) = listener.accept().await?;
+                    stream.set_nodelay(true)?;
+                    let (stream, handle) = SendfileStream::new(stream);
+                    let (store, options) = (store.clone(), options.clone());
+                    let service =
+                        hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                            request.extensions_mut().insert(handle.clone());
+                            let (store, options) = (store.clone(), options.clone());
+                            async move {
+                                let key = request
+                                    .uri()
+                                    .path()
+                                    .strip_prefix("/media/")
+                                    .and_then(|k| Key::new(k).ok());
+                                let response = match key {
+                                    Some(key) => {
+                                        store.serve_request(&key, &request, &options).await
+                                    }
+                                    None => {
+                                        return Ok::<_, Infallible>(Response::new(
+                                            media_store::FileBody::empty(),
+                                        ));
+                                    }
+                                };
+                                Ok(response.unwrap_or_else(|_| {
+                                    Response::new(media_store::FileBody::empty())
+                                }))
+                            }
+                        });
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    tokio::spawn(async move {
+                        let _ = connection.await;
+                    });
+                }
+            })
+        }));
+    }
+    // Stop when the parent closes our standard input (or dies).
+    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+    std::process::exit(0);
+}
+
 async fn upload(
     State(store): State<MediaStore>,
     UrlPath(key): UrlPath<String>,
@@ -317,6 +401,9 @@ struct Case {
 /// Rounds per case and server.
 const ROUNDS: u32 = 3;
 
+/// Our server's modes measured beside nginx.
+const MODES: [&str; 3] = ["copy", "sendfile", "percore"];
+
 struct Figures {
     bytes: u64,
     requests: u64,
@@ -359,8 +446,6 @@ fn run(root: &Path, key: &str, nginx: &str) -> anyhow::Result<()> {
         .unwrap_or(6);
     let duration = Duration::from_secs(seconds);
     let file_len = std::fs::metadata(root.join("data").join(key))?.len();
-    let copy = ServerProcess::start(root, "copy")?;
-    let sendfile = ServerProcess::start(root, "sendfile")?;
     let path = format!("/media/{key}");
     let mut nginx = Target::from_url(nginx)?;
     // NGINX_PIDS: nginx's processes (the script passes its master and workers).
@@ -369,51 +454,48 @@ fn run(root: &Path, key: &str, nginx: &str) -> anyhow::Result<()> {
         .split_whitespace()
         .filter_map(|p| p.parse().ok())
         .collect();
-    let targets = [
-        ("nginx", nginx),
-        (
-            "copy",
-            Target {
-                addr: copy.addr,
-                path: path.clone(),
-                pids: vec![copy.child.id()],
-            },
-        ),
-        (
-            "sendfile",
-            Target {
-                addr: sendfile.addr,
-                path,
-                pids: vec![sendfile.child.id()],
-            },
-        ),
-    ];
+    let mut targets = vec![("nginx", nginx)];
+    let mut servers = Vec::new();
+    for mode in MODES {
+        let server = ServerProcess::start(root, mode)?;
+        let target = Target {
+            addr: server.addr,
+            path: path.clone(),
+            pids: vec![server.child.id()],
+        };
+        targets.push((mode, target));
+        servers.push(server);
+    }
     let rt = runtime(cores())?;
     println!(
         "serving a {} MB file over loopback, {seconds} s per case and server in {ROUNDS} alternating rounds, {} cores, load generator: hyper client, keep-alive",
         file_len / 1_000_000,
         cores()
     );
-    for (_, target) in &targets {
-        // Warm the page cache and check both answer ranges alike.
-        rt.block_on(load(
-            target,
-            Case {
-                readers: 4,
-                range: 1 << 20,
-            },
-            file_len,
-            Duration::from_secs(1),
-        ))?;
-    }
-    println!("ours (copy): file bytes read into buffers; ours (sendfile): through SendfileStream");
     println!(
-        "{:<28} {:>6} {:>6} {:>8} {:>7} {:>7} {:>8} {:>6} {:>8}  target 0.9x (copy, sendfile)",
-        "case", "nginx", "copy", "sendfile", "nginx", "copy", "sendfile", "ratio", "ratio"
+        "ours: copy = file bytes read into buffers; sendfile = through SendfileStream; \
+         percore = sendfile on one single-threaded runtime per core (SO_REUSEPORT)"
     );
+    for (_, target) in &targets {
+        // Warm the page cache and check every server answers ranges alike.
+        let warm = Case {
+            readers: 4,
+            range: 1 << 20,
+        };
+        rt.block_on(load(target, warm, file_len, Duration::from_secs(1)))?;
+    }
+    let names: Vec<&str> = targets.iter().map(|(name, _)| *name).collect();
+    let header = |unit: &str| -> String {
+        names
+            .iter()
+            .map(|n| format!(" {:>9}", format!("{n} {unit}")))
+            .collect()
+    };
     println!(
-        "{:<28} {:>6} {:>6} {:>8} {:>7} {:>7} {:>8} {:>6} {:>8}",
-        "", "MB/s", "MB/s", "MB/s", "req/s", "req/s", "req/s", "copy", "sendfile"
+        "{:<28}{}{}  target 0.9x",
+        "case (MB/s, then ratio to nginx)",
+        header(""),
+        header("x")
     );
     let cases = [
         Case {
@@ -433,11 +515,11 @@ fn run(root: &Path, key: &str, nginx: &str) -> anyhow::Result<()> {
             range: 1 << 20,
         },
     ];
-    let mut cpu_table = Vec::new();
+    let mut rows = Vec::new();
     for case in cases {
         // Rounds alternating the servers, so a burst of other work on the machine weighs on
-        // both alike.
-        let mut totals = [Totals::default(), Totals::default(), Totals::default()];
+        // all alike.
+        let mut totals: Vec<Totals> = targets.iter().map(|_| Totals::default()).collect();
         for _ in 0..ROUNDS {
             for ((_, target), total) in targets.iter().zip(&mut totals) {
                 let cpu = cpu_seconds(&target.pids);
@@ -445,59 +527,60 @@ fn run(root: &Path, key: &str, nginx: &str) -> anyhow::Result<()> {
                 total.cpu += cpu_seconds(&target.pids) - cpu;
             }
         }
-        let cpu: Vec<f64> = totals
+        let label = format!(
+            "{} reader(s), {} KiB ranges",
+            case.readers,
+            case.range >> 10
+        );
+        let figures: Vec<Figures> = totals.iter().map(Totals::figures).collect();
+        let nginx_rate = figures.first().map_or(1.0, |f| f.bytes_per_sec);
+        let rates: String = figures
             .iter()
-            .map(|t| t.cpu * 1e6 / t.requests.max(1) as f64)
+            .map(|f| format!(" {:>9.0}", f.bytes_per_sec / 1e6))
             .collect();
-        cpu_table.push((case, cpu));
-        let figures = totals.map(|t| t.figures());
-        let [nginx, copy, sendfile] = figures.as_slice() else {
-            bail!("three targets")
-        };
-        let ratio = |f: &Figures| f.bytes_per_sec / nginx.bytes_per_sec;
-        let met = |f: &Figures| if ratio(f) >= 0.9 { "met" } else { "NOT met" };
-        println!(
-            "{:<28} {:>6.0} {:>6.0} {:>8.0} {:>7.0} {:>7.0} {:>8.0} {:>6.2} {:>8.2}  {}, {}",
-            format!(
-                "{} reader(s), {} KiB ranges",
-                case.readers,
-                case.range >> 10
-            ),
-            nginx.bytes_per_sec / 1e6,
-            copy.bytes_per_sec / 1e6,
-            sendfile.bytes_per_sec / 1e6,
-            nginx.requests_per_sec,
-            copy.requests_per_sec,
-            sendfile.requests_per_sec,
-            ratio(copy),
-            ratio(sendfile),
-            met(copy),
-            met(sendfile),
-        );
+        let ratios: String = figures
+            .iter()
+            .map(|f| format!(" {:>9.2}", f.bytes_per_sec / nginx_rate))
+            .collect();
+        let met: Vec<String> = names
+            .iter()
+            .zip(&figures)
+            .skip(1)
+            .map(|(n, f)| {
+                format!(
+                    "{n} {}",
+                    if f.bytes_per_sec / nginx_rate >= 0.9 {
+                        "met"
+                    } else {
+                        "NOT met"
+                    }
+                )
+            })
+            .collect();
+        println!("{label:<28}{rates}{ratios}  {}", met.join(", "));
+        rows.push((label, figures, totals));
+    }
+    println!("\nrequests per second");
+    println!("{:<28}{}", "case", header(""));
+    for (label, figures, _) in &rows {
+        let line: String = figures
+            .iter()
+            .map(|f| format!(" {:>9.0}", f.requests_per_sec))
+            .collect();
+        println!("{label:<28}{line}");
     }
     println!(
-        "\nserver CPU time per request (user + system, from /proc; lower is better: it is what \
-         decides when the cores are busy)"
+        "\nserver CPU time per request, µs (user + system, from /proc; what decides when the cores are busy)"
     );
-    println!(
-        "{:<28} {:>9} {:>9} {:>9}",
-        "case", "nginx µs", "copy µs", "sendfile µs"
-    );
-    for (case, cpu) in &cpu_table {
-        let [nginx, copy, sendfile] = cpu.as_slice() else {
-            bail!("three targets")
-        };
-        println!(
-            "{:<28} {nginx:>9.1} {copy:>9.1} {sendfile:>11.1}",
-            format!(
-                "{} reader(s), {} KiB ranges",
-                case.readers,
-                case.range >> 10
-            ),
-        );
+    println!("{:<28}{}", "case", header(""));
+    for (label, _, totals) in &rows {
+        let line: String = totals
+            .iter()
+            .map(|t| format!(" {:>9.1}", t.cpu * 1e6 / t.requests.max(1) as f64))
+            .collect();
+        println!("{label:<28}{line}");
     }
-    drop(copy);
-    drop(sendfile);
+    drop(servers);
     upload_figure(root, &rt)
 }
 
