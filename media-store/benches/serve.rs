@@ -488,15 +488,11 @@ fn run(root: &Path, key: &str, nginx: &str) -> anyhow::Result<()> {
     let header = |unit: &str| -> String {
         names
             .iter()
-            .map(|n| format!(" {:>9}", format!("{n} {unit}")))
+            .map(|n| format!(" {:>9}", format!("{n}{unit}")))
             .collect()
     };
-    println!(
-        "{:<28}{}{}  target 0.9x",
-        "case (MB/s, then ratio to nginx)",
-        header(""),
-        header("x")
-    );
+    println!("\nMB/s of each server, then its ratio to nginx");
+    println!("{:<28}{}{}  target 0.9x", "case", header(""), header(" x"));
     let cases = [
         Case {
             readers: 1,
