@@ -1,6 +1,13 @@
 //! Uploaded media on disk: bodies streamed to a file within a size limit with their SHA-256,
 //! stored atomically, and served with ranges, ETags and conditional requests.
 //!
+//! - [`MediaStore::stage`] and its variants stream a body (a `Stream` of `Bytes`, an HTTP body,
+//!   a request, a file) into a temporary file of the store, within [`Limits`], hashing it;
+//!   the [`Staged`] file is committed under a [`Key`] atomically, or removed when dropped.
+//! - [`MediaStore::serve`] answers `GET`/`HEAD` as nginx does for a static file; the pure rules
+//!   are in [`range`] and [`conditional`]. [`SendfileStream`] lets file responses go out by
+//!   `sendfile(2)` under hyper.
+//!
 //! See `docs/media-store.md` for the layout on disk, the multipart recipe and the benchmark.
 //!
 //! ```no_run

@@ -32,8 +32,21 @@ pub(crate) const SENDFILE_CHUNK: usize = 2 << 20;
 /// The memory placeholders point into; never read (so never even paged in) nor sent.
 static PLACEHOLDER: [u8; SENDFILE_CHUNK] = [0; SENDFILE_CHUNK];
 
-/// A TCP connection that sends placeholder frames with `sendfile`; see the
-/// [module](self) documentation. Wrap it in hyper-util's `TokioIo` for hyper.
+/// A TCP connection that sends the file ranges of [`FileBody`](crate::FileBody) responses with
+/// `sendfile(2)`. Wrap it in hyper-util's `TokioIo` for hyper.
+///
+/// [`SendfileStream::new`] gives a [`Sendfile`] handle with the stream; the server puts the
+/// handle in each request's extensions. A `FileBody` built for such a request (by
+/// [`MediaStore::serve_request`](crate::MediaStore::serve_request) or the service) yields
+/// *placeholder* frames (slices of a private static buffer) and queues, in the same order, the
+/// file range each stands for. When hyper writes a placeholder, this stream recognises it by
+/// its address and calls `sendfile` for that range instead: the bytes go from the page cache to
+/// the socket without being copied through user space, as nginx's `sendfile on` does.
+///
+/// The body must reach the connection untouched: plain TCP (no TLS), hyper's default vectored
+/// writes (never `http1::Builder::writev(false)`, which copies bodies into hyper's own buffer),
+/// and no layer that reads or transforms response bodies (compression must skip media), or the
+/// placeholders' zeros would be sent. A placeholder met with no queued range is an I/O error.
 pub struct SendfileStream {
     stream: TcpStream,
     queue: Arc<Queue>,
