@@ -234,6 +234,36 @@ impl Session {
         chosen.click().await.map_err(Error::command(doing()))
     }
 
+    /// Chooses the file at `path` in the file input whose `<label>` reads `label`, as a person
+    /// picking it in the file dialog would (WebDriver sends the path to the input).
+    pub async fn choose_file(&self, label: &str, path: impl AsRef<Path>) -> Result<(), Error> {
+        let field = self.labelled(label).await?;
+        // chromedriver takes only canonical absolute paths.
+        let path =
+            std::fs::canonicalize(path.as_ref()).unwrap_or_else(|_| path.as_ref().to_owned());
+        let doing = || {
+            format!(
+                "choosing {} in the field labelled {label:?}",
+                path.display()
+            )
+        };
+        field
+            .send_keys(&path.to_string_lossy())
+            .await
+            .map_err(Error::command(doing()))
+    }
+
+    /// Waits until `script` (a function body returning a boolean, as WebDriver runs it) returns
+    /// `true`, polling within the session's deadline: for what the page shows only through
+    /// scripts' eyes, such as a `<video>` element's `readyState`.
+    pub async fn wait_until_script(&self, what: &str, script: &str) -> Result<(), Error> {
+        self.poll(what.to_owned(), async || {
+            let answer = self.script(what, script, Vec::new()).await.ok()?;
+            (answer.as_bool() == Some(true)).then_some(())
+        })
+        .await
+    }
+
     /// Ticks (`true`) or clears (`false`) the checkbox or radio button whose `<label>` reads
     /// `label`, by clicking it when it is not already so.
     pub async fn set_checked(&self, label: &str, checked: bool) -> Result<(), Error> {

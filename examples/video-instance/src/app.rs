@@ -148,6 +148,19 @@ impl Instance {
         Ok(true)
     }
 
+    /// Makes person `owner`'s default channel (`{owner}_channel`) when it has none.
+    pub(crate) async fn ensure_default_channel(&self, owner: &str) -> Result<()> {
+        if !self.db().channels_of(owner).await?.is_empty() {
+            return Ok(());
+        }
+        let name = format!("{owner}_channel");
+        if instance_state::actors::valid_name(&name) {
+            self.create_channel(owner, &name, &format!("Main {owner} channel"), "")
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The ActivityPub document of local actor `actor`: instance-state's, with what PeerTube
     /// adds: a channel's `attributedTo` (its owner), PeerTube's `playlists` collection.
     pub(crate) async fn actor_document(&self, actor: &LocalActor) -> Result<Value> {

@@ -117,6 +117,11 @@ pub(crate) async fn upload_page(
     };
     page_or_error(
         async {
+            // A person signed up in the browser gets a default channel, as PeerTube makes one
+            // at registration.
+            if let Some(identity) = &viewer.identity {
+                site.instance.ensure_default_channel(&identity.name).await?;
+            }
             let mut channels = Vec::new();
             for identity in &viewer.identities {
                 channels.extend(site.instance.db().channels_of(&identity.name).await?);

@@ -9,6 +9,7 @@
 )]
 
 mod actors;
+mod browser;
 mod search;
 mod support;
 mod two_instances;
