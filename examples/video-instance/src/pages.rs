@@ -55,6 +55,18 @@ async fn home(State(site): State<Site>, MaybeViewer(viewer): MaybeViewer) -> Res
                 .await?;
             let body = html! {
                 h1 { (site.instance.name()) }
+                nav aria-label="Videos" {
+                    form method="get" action="/search" role="search" {
+                        label for="search" { "Search videos" }
+                        " "
+                        input id="search" type="search" name="search";
+                        " "
+                        button type="submit" { "Search" }
+                    }
+                    @if viewer.is_some() {
+                        p { a href="/videos/upload" { "Upload a video" } }
+                    }
+                }
                 @if videos.is_empty() {
                     p { "No videos yet." }
                 } @else {
