@@ -132,7 +132,7 @@ impl Web {
     }
 
     /// The client address of a request (see [`WebConfig::trusted_proxies`]).
-    pub(crate) fn client_address(&self, parts: &http::request::Parts) -> Option<IpAddr> {
+    pub fn client_address(&self, parts: &http::request::Parts) -> Option<IpAddr> {
         crate::limit::client_address(parts, &self.config().trusted_proxies)
     }
 

@@ -37,6 +37,9 @@ pub(crate) fn dispatcher() -> Dispatcher<Instance> {
         .on(ActivityType::Dislike, |app: Instance, incoming| async move {
             app.on_rate(incoming, "dislike").await.map_err(failed)
         })
+        .on(ActivityType::View, |app: Instance, incoming| async move {
+            app.on_view(incoming).await.map_err(failed)
+        })
 }
 
 impl Social for Instance {

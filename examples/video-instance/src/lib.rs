@@ -20,6 +20,7 @@ mod pages;
 mod search;
 mod upload;
 mod videos;
+mod views;
 mod web;
 
 use std::path::PathBuf;
@@ -59,6 +60,9 @@ pub struct VideoOptions {
     pub max_upload_bytes: u64,
     /// How other instances' follows are answered.
     pub instance_follows: InstanceFollows,
+    /// How often the view counts that moved are sent (one `Update` per video per batch).
+    /// Default: a minute.
+    pub view_batch_interval: std::time::Duration,
 }
 
 impl Default for VideoOptions {
@@ -67,6 +71,7 @@ impl Default for VideoOptions {
             media_dir: None,
             max_upload_bytes: 8 << 30,
             instance_follows: InstanceFollows::Automatic,
+            view_batch_interval: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -87,6 +92,12 @@ impl VideoOptions {
     /// Sets how other instances' follows are answered.
     pub fn with_instance_follows(mut self, follows: InstanceFollows) -> Self {
         self.instance_follows = follows;
+        self
+    }
+
+    /// Sets how often the view counts that moved are sent.
+    pub fn with_view_batch_interval(mut self, interval: std::time::Duration) -> Self {
+        self.view_batch_interval = interval;
         self
     }
 
@@ -158,6 +169,7 @@ impl Application for Videos {
                 .rebuild_index_if_empty()
                 .await
                 .context("rebuilding the search index")?;
+            views::start_batches(&instance, options.app.view_batch_interval);
         }
         Ok(instance)
     }

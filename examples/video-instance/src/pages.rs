@@ -221,7 +221,19 @@ pub(crate) async fn html_pages(State(site): State<Site>, request: Request, next:
         Ok(None) => site.instance.video_id(uuid).to_string(),
         Err(error) => return page_or_error(Err(error)),
     };
+    // Who watches, for counting one view per viewer: the identity, else the address.
+    let watcher = match viewer.as_ref().and_then(|v| v.identity.as_ref()) {
+        Some(identity) => Some(site.instance.actor_id(&identity.name).to_string()),
+        None => site.web.client_address(&parts).map(|a| a.to_string()),
+    };
     let mut response = watch_page(&site, viewer.as_ref(), &id).await;
+    if response.status() == StatusCode::OK
+        && let Some(watcher) = watcher
+        && let Ok(Some(video)) = site.instance.db().video(&id).await
+        && let Err(error) = site.instance.count_view(&video, &watcher).await
+    {
+        warn!(%error, "counting a view");
+    }
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::VARY, HeaderValue::from_static("Accept, Cookie"));

@@ -277,3 +277,75 @@ async fn sqlx_count(_at: &video_instance::Running, name: &str, dir: &std::path::
     pool.close().await;
     n
 }
+
+#[tokio::test]
+async fn views_are_counted_once_per_viewer_sent_to_the_origin_and_federated_in_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let fast = |options: &mut video_instance::Options| {
+        options.app = options
+            .app
+            .clone()
+            .with_view_batch_interval(Duration::from_millis(500));
+    };
+    let a = crate::support::loopback_instance_with(dir.path(), "a", fast)
+        .await
+        .unwrap();
+    let b = loopback_instance(dir.path(), "b").await.unwrap();
+    let bob = admin_of(&a, dir.path(), "a")
+        .create_account("bob")
+        .await
+        .unwrap();
+    admin_of(&b, dir.path(), "b")
+        .follow_instance(&a.base_url)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let following = format!("{}/following?page=1", b.instance.instance_actor());
+    eventually("A accepts B's follow", || async {
+        fetch_json(&http, &following).await.is_ok_and(|page| {
+            page["orderedItems"]
+                .to_string()
+                .contains(a.instance.instance_actor().as_str())
+        })
+    })
+    .await;
+    let uuid = upload_with_policy(
+        &http,
+        &a,
+        bob["token"].as_str().unwrap(),
+        "bob_channel",
+        "Watched",
+        1,
+    )
+    .await;
+    let id = format!("{}videos/watch/{uuid}", a.base_url);
+    eventually("B lists A's video", || async {
+        page_of(&http, &b, &uuid).await.contains("<video")
+    })
+    .await;
+    // Someone watches on A, twice: one view. Someone watches on B: B tells A.
+    page_of(&http, &a, &uuid).await;
+    page_of(&http, &a, &uuid).await;
+    page_of(&http, &b, &uuid).await;
+    eventually("A counts two views", || async {
+        fetch_json(&http, &id)
+            .await
+            .is_ok_and(|video| video["views"] == 2)
+    })
+    .await;
+    // A's batch reaches B: its copy says 2 too.
+    eventually("B's copy has A's count", || async {
+        let answer: Value = http
+            .get(format!("{}api/v1/search/videos?search=Watched", b.base_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["data"][0]["views"] == 2
+    })
+    .await;
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+}
