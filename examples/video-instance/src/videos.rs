@@ -290,3 +290,87 @@ impl Instance {
         Ok(true)
     }
 }
+
+impl Instance {
+    /// A local video's `likes`, `dislikes`, `announces` (its `shares`) or `comments`
+    /// collection at `url`, as `requester` may see it: an `OrderedCollection` with its total
+    /// and the newest 100 items (the activities' or comments' ids), as PeerTube serves them.
+    /// `None` when `url` is no such collection.
+    pub(crate) async fn video_collection(
+        &self,
+        url: &Url,
+        requester: Option<&str>,
+    ) -> Result<Option<federation::routes::ObjectState>> {
+        let Some(rest) = url.path().strip_prefix("/videos/watch/") else {
+            return Ok(None);
+        };
+        let Some((uuid, kind)) = rest.split_once('/') else {
+            return Ok(None);
+        };
+        if !matches!(kind, "likes" | "dislikes" | "announces" | "comments") {
+            return Ok(None);
+        }
+        let id = self.video_id(uuid);
+        let scope = match requester {
+            Some(actor) => self.state().scope_of(actor).await?,
+            None => instance_state::objects::Scope::anonymous(),
+        };
+        if self
+            .state()
+            .visible_object(id.as_str(), &scope)
+            .await?
+            .is_none()
+        {
+            return Ok(Some(federation::routes::ObjectState::NotFound));
+        }
+        let pool = self.state().pool();
+        let items: Vec<String> = match kind {
+            "likes" | "dislikes" => {
+                let rate = kind.trim_end_matches('s');
+                sqlx::query(
+                    "SELECT activity FROM vi_rates WHERE video = $1 AND rate = $2
+                     ORDER BY activity DESC LIMIT 100",
+                )
+                .bind(id.to_string())
+                .bind(rate.to_owned())
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .filter_map(|row| sqlx::Row::try_get(row, "activity").ok())
+                .collect()
+            }
+            "comments" => self
+                .comments(id.as_str(), &scope, false)
+                .await?
+                .into_iter()
+                .map(|c| c.id)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let total = match kind {
+            "likes" | "dislikes" => {
+                let rate = kind.trim_end_matches('s').to_owned();
+                let row = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM vi_rates WHERE video = $1 AND rate = $2",
+                )
+                .bind(id.to_string())
+                .bind(rate)
+                .fetch_one(pool)
+                .await?;
+                sqlx::Row::try_get::<i64, _>(&row, "n")?
+            }
+            _ => i64::try_from(items.len()).unwrap_or(i64::MAX),
+        };
+        let document = json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": url.as_str(),
+            "type": "OrderedCollection",
+            "totalItems": total,
+            "orderedItems": items,
+        });
+        Ok(Some(federation::routes::ObjectState::Found {
+            document,
+            html: None,
+        }))
+    }
+}

@@ -114,6 +114,13 @@ impl App for Instance {
         _representation: Representation,
         requester: Option<&RemoteKey>,
     ) -> Result<ObjectState, AppError> {
+        if let Some(collection) = self
+            .video_collection(url, requester.map(|key| key.owner.as_str()))
+            .await
+            .map_err(app_error)?
+        {
+            return Ok(collection);
+        }
         self.state()
             .object_state(url, requester.map(|key| key.owner.as_str()))
             .await

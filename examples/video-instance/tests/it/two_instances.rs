@@ -248,6 +248,13 @@ async fn comments_from_another_instance_thread_under_the_video_as_its_policy_say
             .await
             .contains("Lovely &amp; &lt;b&gt;bold&lt;/b&gt; film")
     );
+    let comments = fetch_json(
+        &http,
+        &format!("{}videos/watch/{open}/comments", a.base_url),
+    )
+    .await
+    .unwrap();
+    assert_eq!(comments["totalItems"], 1, "{comments}");
     // The held one reached A (so it waits for bob) but is not shown to others.
     eventually("A holds the comment for approval", || async {
         let count: i64 = sqlx_count(&a, "a", dir.path()).await;

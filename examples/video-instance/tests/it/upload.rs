@@ -102,6 +102,27 @@ async fn an_uploaded_video_is_published_in_peertube_shape_and_served_with_ranges
     let summary = activitypub_core::ext::peertube::VideoSummary::read(&typed).unwrap();
     assert_eq!(summary.uuid, uuid);
 
+    // Its collections, as PeerTube serves them.
+    for kind in ["likes", "dislikes", "announces", "comments"] {
+        let collection = fetch_json(
+            &http,
+            video[if kind == "announces" { "shares" } else { kind }]
+                .as_str()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(collection["type"], "OrderedCollection", "{kind}");
+        assert_eq!(collection["totalItems"], 0, "{kind}");
+    }
+    let none = http
+        .get(format!("{id}/nonsense"))
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(none.status(), 404);
+
     // The file, whole and by ranges.
     let href = file["href"].as_str().unwrap();
     let whole = http.get(href).send().await.unwrap();
