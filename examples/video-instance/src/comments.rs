@@ -2,6 +2,7 @@
 //! threaded under the video, under its channel's comment policy (PeerTube's `commentsPolicy`:
 //! 1 anyone, 2 nobody, 3 held until the owner approves).
 
+use activitypub_core::PUBLIC;
 use activitypub_core::{AnyObject, Iri};
 use anyhow::{Context, Result, anyhow, bail};
 use instance_state::objects::Scope;
@@ -11,9 +12,6 @@ use tracing::{debug, info};
 
 use crate::app::Instance;
 use crate::db::VideoRow;
-
-/// The public collection.
-const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 
 /// The longest comment written here, in characters.
 pub(crate) const MAX_COMMENT_CHARS: usize = 10_000;
@@ -272,11 +270,7 @@ pub(crate) async fn api_comment(
 ) -> axum::response::Response {
     use axum::response::IntoResponse as _;
     let refuse = |status: http::StatusCode, message: &str| {
-        (
-            status,
-            axum::Json(json!({"status": status.as_u16(), "error": message})),
-        )
-            .into_response()
+        crate::upload::Refusal::new(status, message).into_response()
     };
     let identities = match crate::upload::token_identities(&site, &headers).await {
         Ok(identities) => identities,

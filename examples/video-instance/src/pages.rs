@@ -215,10 +215,9 @@ pub(crate) async fn html_pages(State(site): State<Site>, request: Request, next:
         Ok(MaybeViewer(viewer)) => viewer,
         Err(rejection) => return rejection.into_response(),
     };
-    // A local video's address, or the page here of a remote one with that uuid.
-    let id = match site.instance.db().video_by_uuid(uuid).await {
-        Ok(Some(video)) => video.id,
-        Ok(None) => site.instance.video_id(uuid).to_string(),
+    // The local video with that uuid, or the remote one listed here.
+    let video = match site.instance.db().video_by_uuid(uuid).await {
+        Ok(video) => video,
         Err(error) => return page_or_error(Err(error)),
     };
     // Who watches, for counting one view per viewer: the identity, else the address.
@@ -226,11 +225,10 @@ pub(crate) async fn html_pages(State(site): State<Site>, request: Request, next:
         Some(identity) => Some(site.instance.actor_id(&identity.name).to_string()),
         None => site.web.client_address(&parts).map(|a| a.to_string()),
     };
-    let mut response = watch_page(&site, viewer.as_ref(), &id).await;
+    let mut response = watch_page(&site, viewer.as_ref(), video.as_ref()).await;
     if response.status() == StatusCode::OK
-        && let Some(watcher) = watcher
-        && let Ok(Some(video)) = site.instance.db().video(&id).await
-        && let Err(error) = site.instance.count_view(&video, &watcher).await
+        && let (Some(watcher), Some(video)) = (watcher, &video)
+        && let Err(error) = site.instance.count_view(video, &watcher).await
     {
         warn!(%error, "counting a view");
     }
@@ -284,14 +282,15 @@ fn playable_files(
     out
 }
 
-/// The watch page of video `id`, as `viewer` may see it.
-async fn watch_page(site: &Site, viewer: Option<&Viewer>, id: &str) -> Response {
+/// The watch page of `video` (none: not listed here), as `viewer` may see it.
+async fn watch_page(site: &Site, viewer: Option<&Viewer>, video: Option<&VideoRow>) -> Response {
     let outcome = async {
-        let scope = scope_of(site, viewer).await?;
-        let Some(stored) = site.instance.state().visible_object(id, &scope).await? else {
+        let Some(video) = video else {
             return Ok(None);
         };
-        let Some(video) = site.instance.db().video(id).await? else {
+        let id = video.id.as_str();
+        let scope = scope_of(site, viewer).await?;
+        let Some(stored) = site.instance.state().visible_object(id, &scope).await? else {
             return Ok(None);
         };
         if stored.deleted {

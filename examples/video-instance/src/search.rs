@@ -12,7 +12,6 @@ use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use instance_state::objects::{Addressing, Visibility};
-use serde_json::json;
 use time::OffsetDateTime;
 use tracing::warn;
 use video_search::api::{ApiContext, VideosSearchQuery, videos_response};
@@ -22,6 +21,7 @@ use video_search::{
 
 use crate::app::Instance;
 use crate::db::{Listing, VideoRow};
+use crate::upload::Refusal;
 use crate::videos::{CATEGORIES, LICENCES};
 use crate::web::Site;
 
@@ -204,15 +204,6 @@ impl Instance {
     }
 }
 
-/// A search API refusal or failure, as PeerTube answers them.
-fn api_error(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        axum::Json(json!({"status": status.as_u16(), "error": message})),
-    )
-        .into_response()
-}
-
 async fn answer_videos(
     site: &Site,
     query: Result<VideosSearchQuery, video_search::api::ApiError>,
@@ -220,13 +211,13 @@ async fn answer_videos(
     let context = site.instance.api_context();
     let query = match query.and_then(|q| q.to_index_query(&context)) {
         Ok(query) => query,
-        Err(error) => return api_error(StatusCode::BAD_REQUEST, &error.to_string()),
+        Err(error) => return Refusal::bad(error.to_string()).into_response(),
     };
     match site.instance.search_videos(query).await {
         Ok(results) => axum::Json(videos_response(&results, &context)).into_response(),
         Err(error) => {
             warn!(%error, "searching");
-            api_error(StatusCode::INTERNAL_SERVER_ERROR, "the search failed")
+            Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "the search failed").into_response()
         }
     }
 }

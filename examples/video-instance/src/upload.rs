@@ -24,7 +24,8 @@ const MAX_TAGS: usize = 5;
 /// How long an upload may pause before it is abandoned.
 const STALL_LIMIT: Duration = Duration::from_secs(60);
 
-/// Why an upload was refused: a status and a message for the person or the client.
+/// Why a request was refused: a status and a message for the person or the client, answered
+/// to API clients as PeerTube answers them (`{"status", "error"}`).
 #[derive(Debug)]
 pub(crate) struct Refusal {
     status: StatusCode,
@@ -32,18 +33,18 @@ pub(crate) struct Refusal {
 }
 
 impl Refusal {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
         }
     }
 
-    fn bad(message: impl Into<String>) -> Self {
+    pub(crate) fn bad(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
 
-    fn internal(error: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(error: impl std::fmt::Display) -> Self {
         warn!(%error, "an upload failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -332,20 +333,13 @@ async fn publish_upload(
 /// `channel`, `name`, the optional ones, and the file in `videofile`. Answers
 /// `{"video": {"id", "uuid", "shortUUID", "url"}}`.
 pub(crate) async fn api_upload(State(site): State<Site>, request: Request) -> Response {
-    let refused = |refusal: Refusal| {
-        (
-            refusal.status,
-            axum::Json(json!({"status": refusal.status.as_u16(), "error": refusal.message})),
-        )
-            .into_response()
-    };
     let identities = match token_identities(&site, request.headers()).await {
         Ok(identities) => identities,
-        Err(refusal) => return refused(refusal),
+        Err(refusal) => return refusal.into_response(),
     };
     let multipart = match Multipart::from_request(request, &site).await {
         Ok(multipart) => multipart,
-        Err(rejection) => return refused(Refusal::bad(rejection.body_text())),
+        Err(rejection) => return Refusal::bad(rejection.body_text()).into_response(),
     };
     let outcome = async {
         let fields = read_fields(&site, multipart, false, |_| Ok(())).await?;
@@ -357,7 +351,7 @@ pub(crate) async fn api_upload(State(site): State<Site>, request: Request) -> Re
             "id": video.uuid, "uuid": video.uuid, "shortUUID": video.uuid, "url": video.id,
         }}))
         .into_response(),
-        Err(refusal) => refused(refusal),
+        Err(refusal) => refusal.into_response(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Local videos: their documents in PeerTube's shape, and their publication (`Create` by the
 //! account, `Announce` by the channel, as PeerTube does).
 
+use activitypub_core::PUBLIC;
 use activitypub_core::ext::peertube::{
     CommentsPolicy, Label, NewVideo, Thumbnail, VideoCollections, VideoFile, VideoState,
 };
@@ -21,9 +22,6 @@ pub(crate) const PLACEHOLDER_THUMBNAIL_PATH: &str = "/thumbnail-placeholder.png"
 /// The placeholder thumbnail (see `assets/README.md`).
 pub(crate) const PLACEHOLDER_THUMBNAIL: &[u8] =
     include_bytes!("../assets/placeholder-thumbnail.png");
-
-/// The public collection.
-const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 
 /// PeerTube's video categories, by number (`VIDEO_CATEGORIES` in its constants).
 pub(crate) const CATEGORIES: &[(i64, &str)] = &[

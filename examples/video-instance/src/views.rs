@@ -6,6 +6,7 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use activitypub_core::PUBLIC;
 use anyhow::Result;
 use federation::inbox::Incoming;
 use instance_server::INSTANCE_ACTOR;
@@ -15,9 +16,6 @@ use tracing::{debug, warn};
 
 use crate::app::{Inner, Instance};
 use crate::db::VideoRow;
-
-/// The public collection.
-const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 
 /// The limiter scope of counted views (instance-state's limiter times, shared by every
 /// process on the database).

@@ -23,6 +23,22 @@ where
     panic!("{what}: not within 30 seconds");
 }
 
+/// Waits until `a` accepted the follow of `b`'s instance actor (it is in `b`'s following).
+async fn until_followed(
+    http: &reqwest::Client,
+    a: &video_instance::Running,
+    b: &video_instance::Running,
+) {
+    let following = format!("{}/following?page=1", b.instance.instance_actor());
+    let target = a.instance.instance_actor().to_string();
+    eventually("A accepts B's follow", || async {
+        fetch_json(http, &following)
+            .await
+            .is_ok_and(|page| page["orderedItems"].to_string().contains(target.as_str()))
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn an_instance_follow_brings_the_followed_instances_videos_and_their_deletion() {
     let dir = tempfile::tempdir().unwrap();
@@ -40,15 +56,7 @@ async fn an_instance_follow_brings_the_followed_instances_videos_and_their_delet
         .unwrap();
     assert_eq!(followed["target"], a.instance.instance_actor().as_str());
     let http = reqwest::Client::new();
-    let following = format!("{}/following?page=1", b.instance.instance_actor());
-    eventually("A accepts B's follow", || async {
-        fetch_json(&http, &following).await.is_ok_and(|page| {
-            page["orderedItems"]
-                .to_string()
-                .contains(a.instance.instance_actor().as_str())
-        })
-    })
-    .await;
+    until_followed(&http, &a, &b).await;
 
     let (status, answer) = api_upload(
         &http,
@@ -189,15 +197,7 @@ async fn comments_from_another_instance_thread_under_the_video_as_its_policy_say
         .await
         .unwrap();
     let http = reqwest::Client::new();
-    let following = format!("{}/following?page=1", b.instance.instance_actor());
-    eventually("A accepts B's follow", || async {
-        fetch_json(&http, &following).await.is_ok_and(|page| {
-            page["orderedItems"]
-                .to_string()
-                .contains(a.instance.instance_actor().as_str())
-        })
-    })
-    .await;
+    until_followed(&http, &a, &b).await;
     let bob_token = bob["token"].as_str().unwrap();
     let open = upload_with_policy(&http, &a, bob_token, "bob_channel", "Open to comments", 1).await;
     let held = upload_with_policy(&http, &a, bob_token, "bob_channel", "Comments held", 3).await;
@@ -307,15 +307,7 @@ async fn views_are_counted_once_per_viewer_sent_to_the_origin_and_federated_in_b
         .await
         .unwrap();
     let http = reqwest::Client::new();
-    let following = format!("{}/following?page=1", b.instance.instance_actor());
-    eventually("A accepts B's follow", || async {
-        fetch_json(&http, &following).await.is_ok_and(|page| {
-            page["orderedItems"]
-                .to_string()
-                .contains(a.instance.instance_actor().as_str())
-        })
-    })
-    .await;
+    until_followed(&http, &a, &b).await;
     let uuid = upload_with_policy(
         &http,
         &a,
