@@ -73,6 +73,11 @@ pub enum CavageParseError {
     /// `Authorization` does not use the `Signature` scheme.
     #[error("the Authorization header does not use the Signature scheme")]
     NotSignatureScheme,
+    /// `headers` is given but names nothing. The signing string would be empty: a signature
+    /// over it covers no part of any request, so it would verify on every request. draft-cavage
+    /// gives no meaning to an empty list (only an absent one has a default), and none is read.
+    #[error("the headers parameter names no header: the signature would cover nothing")]
+    NoHeaders,
 }
 
 impl CavageSignature {
@@ -264,6 +269,12 @@ impl<'a> RawSignature<'a> {
             .ok_or(CavageParseError::Missing { name: "signature" })?;
         let signature =
             crate::digest::base64_decode(&signature).ok_or(CavageParseError::SignatureBase64)?;
+        if headers
+            .as_deref()
+            .is_some_and(|list| list.split_ascii_whitespace().next().is_none())
+        {
+            return Err(CavageParseError::NoHeaders);
+        }
         Ok(Self {
             key_id,
             algorithm,

@@ -95,6 +95,10 @@ pub enum SignError {
         /// The label.
         label: String,
     },
+    /// A draft-cavage signature would cover no header: its signing string would be empty and
+    /// the signature valid on any request (verifiers refuse it).
+    #[error("a draft-cavage signature must cover at least one header")]
+    NothingCovered,
     /// A value (key id, label, ...) cannot be written in a header.
     #[error("{what} cannot be written in a header")]
     InvalidHeaderValue {
@@ -338,6 +342,9 @@ impl Signer {
     ) -> Result<Signed, SignError> {
         for header in &mut headers {
             header.make_ascii_lowercase();
+        }
+        if headers.is_empty() {
+            return Err(SignError::NothingCovered);
         }
         let algorithm = self.key.algorithm();
         let uses_pseudo_time = headers.iter().any(|h| h == "(created)" || h == "(expires)");

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use base64::Engine as _;
+
 use http::HeaderValue;
 use http_signatures::digest::DigestError;
 use http_signatures::{
@@ -387,6 +389,56 @@ fn a_cavage_created_in_the_future_is_refused_under_the_rfc_policy() {
 
     let request = signed(Standard::Rfc9421, &key, same);
     verify(&request, &public, Policy::rfc(), two_hours_before).unwrap();
+}
+
+/// A draft-cavage `headers=""` names nothing, so its signing string is empty: a signature over
+/// the empty string, made once with the actor's key, would verify on every request anyone
+/// sends. Both policies refuse it before any key is fetched, and the signer does not make one.
+/// (Found by the `signature_base` fuzz target: `fuzz/corpus/signature_base/crash-empty-cavage-headers-list`.)
+#[test]
+fn a_cavage_signature_covering_nothing_is_refused() {
+    let (key, _public) = ed25519_keys();
+    let over_nothing = key
+        .sign_bytes(key.algorithm(), b"")
+        .expect("an Ed25519 key signs");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(over_nothing);
+    for headers in ["", "  ", "\t"] {
+        let mut request = inbox_post();
+        set(
+            &mut request,
+            "signature",
+            &format!(
+                r#"keyId="https://alice.example/actor#main-key",algorithm="hs2019",headers="{headers}",signature="{encoded}""#
+            ),
+        );
+        for policy in [Policy::rfc(), Policy::fediverse()] {
+            let error = Verifier::new(policy)
+                .parse_request(&request, at(NOW))
+                .expect_err("a signature over nothing");
+            assert!(
+                matches!(
+                    error.kind(),
+                    VerifyErrorKind::MalformedHeader {
+                        source: HeaderError::Cavage(
+                            http_signatures::cavage::CavageParseError::NoHeaders
+                        ),
+                        ..
+                    }
+                ),
+                "{headers:?}: {error}"
+            );
+        }
+    }
+    let mut request = inbox_post();
+    let error = Signer::new(key, "https://alice.example/actor#main-key")
+        .with_standard(Standard::Cavage)
+        .with_components(Vec::<String>::new())
+        .sign(&mut request, at(NOW))
+        .unwrap_err();
+    assert!(
+        matches!(error, http_signatures::SignError::NothingCovered),
+        "{error}"
+    );
 }
 
 /// Malformed headers of every kind: each is a `MalformedHeader` (or a digest `Malformed`)
