@@ -14,6 +14,7 @@
 pub mod admin;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod moderation;
 mod options;
 mod queue;
 

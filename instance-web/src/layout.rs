@@ -24,13 +24,15 @@ pub trait Layout: Send + Sync + 'static {
     fn page(&self, viewer: Option<&Viewer>, title: &str, head: Markup, body: Markup) -> Markup;
 }
 
-/// A plain layout: a navigation bar (the site's name; signed in, the current identity, the
-/// account pages, sign-up moderation for moderators and a sign-out button; signed out, sign
-/// in and sign up), a viewport for phones, a skip link for keyboards, and the stylesheet at
-/// [`STYLESHEET_PATH`].
+/// A plain layout: a navigation bar (the site's name and the app's links; signed in, the
+/// current identity, the account pages, the moderators' links for moderators and a sign-out
+/// button; signed out, sign in and sign up), a viewport for phones, a skip link for keyboards,
+/// and the stylesheet at [`STYLESHEET_PATH`].
 #[derive(Debug, Clone)]
 pub struct DefaultLayout {
     site_name: String,
+    links: Vec<(String, String)>,
+    moderator_links: Vec<(String, String)>,
 }
 
 impl DefaultLayout {
@@ -38,7 +40,26 @@ impl DefaultLayout {
     pub fn new(site_name: impl Into<String>) -> Self {
         Self {
             site_name: site_name.into(),
+            links: Vec::new(),
+            moderator_links: vec![("/admin/signups".to_owned(), "Sign-ups".to_owned())],
         }
+    }
+
+    /// Adds a link shown to everyone after the site's name (`("/search", "Search")`).
+    pub fn with_link(mut self, path: impl Into<String>, label: impl Into<String>) -> Self {
+        self.links.push((path.into(), label.into()));
+        self
+    }
+
+    /// Adds a link shown to moderators only, after the sign-ups (`("/moderation",
+    /// "Moderation")`).
+    pub fn with_moderator_link(
+        mut self,
+        path: impl Into<String>,
+        label: impl Into<String>,
+    ) -> Self {
+        self.moderator_links.push((path.into(), label.into()));
+        self
     }
 }
 
@@ -60,6 +81,9 @@ impl Layout for DefaultLayout {
                         nav aria-label="Site" {
                             ul {
                                 li { a href="/" { strong { (self.site_name) } } }
+                                @for (path, label) in &self.links {
+                                    li { a href=(path) { (label) } }
+                                }
                                 @if let Some(viewer) = viewer {
                                     li {
                                         a href="/account/identities" {
@@ -71,7 +95,9 @@ impl Layout for DefaultLayout {
                                     }
                                     li { a href="/account/password" { "Password" } }
                                     @if viewer.moderates() {
-                                        li { a href="/admin/signups" { "Sign-ups" } }
+                                        @for (path, label) in &self.moderator_links {
+                                            li { a href=(path) { (label) } }
+                                        }
                                     }
                                     li {
                                         form method="post" action="/logout" {

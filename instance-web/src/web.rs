@@ -136,13 +136,8 @@ impl Web {
         crate::limit::client_address(parts, &self.config().trusted_proxies)
     }
 
-    /// A refusal of `kind`, as a page explaining `message`.
-    pub(crate) fn refuse(
-        &self,
-        kind: RejectionKind,
-        viewer: Option<&Viewer>,
-        message: &str,
-    ) -> Rejection {
+    /// A refusal of `kind`, as a page (in the instance's layout) explaining `message`.
+    pub fn refuse(&self, kind: RejectionKind, viewer: Option<&Viewer>, message: &str) -> Rejection {
         let (status, title) = match kind {
             RejectionKind::SignInRequired => (StatusCode::UNAUTHORIZED, "Sign in required"),
             RejectionKind::CrossSite | RejectionKind::BadToken => {
@@ -168,8 +163,9 @@ impl Web {
         }
     }
 
-    /// The refusal of an error of ours: logged with its context, shown to nobody.
-    pub(crate) fn internal(&self, doing: &str, error: &dyn fmt::Display) -> Rejection {
+    /// The refusal of an error of ours: logged with what was being done, shown to nobody (the
+    /// page says only that the server failed).
+    pub fn internal(&self, doing: &str, error: &dyn fmt::Display) -> Rejection {
         tracing::error!(%error, "{doing}");
         self.refuse(
             RejectionKind::Internal,

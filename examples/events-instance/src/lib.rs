@@ -119,11 +119,13 @@ impl Application for Events {
         // People's pages (and the accounts'), then the calendars, then the federation routes,
         // around which a browser asking for an event's or a group's address gets its page.
         let web = parts.web(Arc::new(instance.layout()));
+        let moderation = instance_server::moderation::Moderation::new(parts, web.clone())?;
         let pages = pages::Pages::new(
             instance.clone(),
             web,
             &options.app.default_time_zone,
             parts.danger_allow_private_addresses(),
+            moderation,
         )?;
         Ok(
             pages::router(pages.clone()).merge(web::calendars(instance.clone()).merge(

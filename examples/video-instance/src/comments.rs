@@ -232,7 +232,7 @@ impl Instance {
             let Some(stored) = self.state().object(&id).await? else {
                 continue;
             };
-            if stored.deleted {
+            if stored.deleted || stored.hidden {
                 continue;
             }
             out.push(Comment {

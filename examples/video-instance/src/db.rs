@@ -275,6 +275,11 @@ impl Db {
         if listing.local_only {
             conditions.push("local = 1".to_owned());
         }
+        // Hidden by a moderator: shown to nobody.
+        conditions.push(
+            "NOT EXISTS (SELECT 1 FROM st_objects h WHERE h.id = vi_videos.id AND h.hidden <> 0)"
+                .to_owned(),
+        );
         let limit_at = next;
         let offset_at = next + 1;
         conditions.push(scope.condition("vi_videos.id", next + 2));

@@ -188,10 +188,29 @@ impl Application for Videos {
             app: instance.clone(),
             inbox,
         });
-        let web = parts.web(Arc::new(instance_web::DefaultLayout::new(
-            parts.name.clone(),
-        )));
-        Ok(web::routes(instance.clone(), web, router(server)))
+        let web = parts.web(Arc::new(
+            instance_web::DefaultLayout::new(parts.name.clone())
+                .with_link("/search", "Search")
+                .with_link("/videos/upload", "Upload")
+                .with_moderator_link("/moderation", "Moderation"),
+        ));
+        // A video hidden or shown again by a moderator leaves the search index or comes back.
+        let reindexed = instance.clone();
+        let moderation = instance_server::moderation::Moderation::new(parts, web.clone())?
+            .with_visibility_hook(move |id| {
+                let instance = reindexed.clone();
+                async move {
+                    if let Err(error) = instance.reindex(&id).await {
+                        tracing::warn!(%error, %id, "updating the search index");
+                    }
+                }
+            });
+        Ok(web::routes(
+            instance.clone(),
+            web,
+            moderation,
+            router(server),
+        ))
     }
 }
 

@@ -7,6 +7,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use federation::routes::Representation;
 use http::{HeaderValue, StatusCode, header};
+use instance_server::moderation::report_path;
 use instance_state::objects::Scope;
 use instance_web::{MaybeViewer, Viewer, csrf_field};
 use maud::{Markup, PreEscaped, html};
@@ -332,6 +333,9 @@ async fn watch_page(site: &Site, viewer: Option<&Viewer>, video: Option<&VideoRo
             p.meta {
                 span.duration { (duration_text(video.duration)) }
                 " · " span.views { (video.views) " views" }
+                @if viewer.is_some() {
+                    " · " a href=(report_path(&video.id)) { "Report this video" }
+                }
             }
             @if !content.is_empty() {
                 // The description is shown as text: Markdown is not rendered as HTML here.
@@ -350,6 +354,9 @@ async fn watch_page(site: &Site, viewer: Option<&Viewer>, video: Option<&VideoRo
                             @if !comment.approved { " (waiting for approval)" }
                         }
                         div.content { (PreEscaped(comment.content.clone())) }
+                        @if viewer.is_some() {
+                            p.actions { a href=(report_path(&comment.id)) { "Report this comment" } }
+                        }
                     }
                 }
                 @if video.comments_policy == 2 {

@@ -130,7 +130,9 @@ impl Instance {
     /// anyone may see.
     pub(crate) async fn index_video(&self, video: &VideoRow) -> Result<()> {
         let public = self.state().object(&video.id).await?.is_some_and(|stored| {
-            !stored.deleted && Addressing::of(&stored.document).visibility() == Visibility::Public
+            !stored.deleted
+                && !stored.hidden
+                && Addressing::of(&stored.document).visibility() == Visibility::Public
         });
         let Some(index) = self.0.search.clone() else {
             return Ok(());
@@ -141,6 +143,19 @@ impl Instance {
         } else {
             let id = video.id.clone();
             tokio::task::spawn_blocking(move || index.delete(&id)).await??;
+        }
+        Ok(())
+    }
+
+    /// Puts object `id` in the index again if it is a video (after a moderator hid it or
+    /// showed it again): in if anyone may see it, out otherwise.
+    pub(crate) async fn reindex(&self, id: &str) -> Result<()> {
+        let Some(video) = self.db().video(id).await? else {
+            return Ok(());
+        };
+        self.index_video(&video).await?;
+        if let Some(index) = self.0.search.clone() {
+            tokio::task::spawn_blocking(move || index.commit()).await??;
         }
         Ok(())
     }

@@ -7,6 +7,7 @@ use federation::keys::RemoteKey;
 use federation::routes::{
     App, AppError, CollectionItems, CollectionKind, ObjectState, Representation,
 };
+use instance_server::moderation::Moderation;
 use instance_state::actors::ActorKind;
 use instance_web::Web;
 use url::Url;
@@ -23,6 +24,7 @@ fn app_error(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AppE
 pub(crate) struct Site {
     pub(crate) instance: Instance,
     pub(crate) web: Web,
+    pub(crate) moderation: Moderation,
 }
 
 impl FromRef<Site> for Web {
@@ -31,12 +33,28 @@ impl FromRef<Site> for Web {
     }
 }
 
+impl FromRef<Site> for Moderation {
+    fn from_ref(site: &Site) -> Moderation {
+        site.moderation.clone()
+    }
+}
+
 /// The pages, the uploads and the files, then the federation routes, around which a browser
 /// asking for a video's address gets its page.
-pub(crate) fn routes(instance: Instance, web: Web, federation: Router) -> Router {
-    let site = Site { instance, web };
+pub(crate) fn routes(
+    instance: Instance,
+    web: Web,
+    moderation: Moderation,
+    federation: Router,
+) -> Router {
+    let site = Site {
+        instance,
+        web,
+        moderation,
+    };
     pages::router()
         .merge(instance_web::account_routes::<Site>())
+        .merge(Moderation::routes::<Site>())
         .route(
             "/api/v1/videos/upload",
             post(upload::api_upload).layer(DefaultBodyLimit::disable()),

@@ -26,8 +26,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use federation::routes::Representation;
-use instance_state::blocks::BlockTarget;
-use instance_state::moderation::ReportState;
 use instance_state::objects::Scope;
 use instance_web::{CsrfForm, MaybeViewer, Viewer, Web, account_routes};
 use maud::{Markup, html};
@@ -38,9 +36,9 @@ use url::Url;
 
 use self::event_form::{EventForm, FormErrors, Purpose, time_zones};
 use self::layout::{EVENTS_STYLESHEET, EVENTS_STYLESHEET_PATH};
-use self::views::{
-    EventFormView, FollowingView, GroupManageView, MemberView, ParticipantView, ReportView,
-};
+use self::views::{EventFormView, FollowingView, GroupManageView, MemberView, ParticipantView};
+use instance_server::moderation::Moderation;
+
 use crate::activities::ClientError;
 use crate::app::{INSTANCE_ACTOR, Instance};
 use crate::db::{ObjectRow, now};
@@ -54,6 +52,13 @@ pub(crate) struct Pages {
     web: Web,
     default_zone: String,
     webfinger: webfinger::client::Client,
+    moderation: Moderation,
+}
+
+impl FromRef<Pages> for Moderation {
+    fn from_ref(pages: &Pages) -> Moderation {
+        pages.moderation.clone()
+    }
 }
 
 impl FromRef<Pages> for Web {
@@ -71,6 +76,7 @@ impl Pages {
         web: Web,
         default_zone: &str,
         danger_allow_private_addresses: bool,
+        moderation: Moderation,
     ) -> anyhow::Result<Self> {
         if jiff::tz::TimeZone::get(default_zone).is_err() {
             anyhow::bail!(
@@ -88,6 +94,7 @@ impl Pages {
             web,
             default_zone: default_zone.to_owned(),
             webfinger,
+            moderation,
         })
     }
 
@@ -222,13 +229,9 @@ pub(crate) fn router(pages: Pages) -> Router {
         .route("/group/leave", post(leave_group))
         .route("/group/invitation", post(answer_invitation))
         .route("/follow", get(follow_page).post(follow))
-        .route("/moderation", get(moderation_page))
-        .route("/moderation/hide", post(hide))
-        .route("/moderation/block", post(block))
-        .route("/moderation/unblock", post(unblock))
-        .route("/moderation/close", post(close_report))
         .route(EVENTS_STYLESHEET_PATH, get(stylesheet))
         .merge(account_routes())
+        .merge(Moderation::routes())
         .with_state(pages)
 }
 
@@ -1177,11 +1180,6 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "following" => {
             "Follow request sent. Their events will show on your home page once accepted."
         }
-        "blocked" => "Blocked.",
-        "suspended" => "The account is suspended.",
-        "unblocked" => "Unblocked.",
-        "hidden" => "The content is hidden.",
-        "closed" => "The report is closed.",
         _ => return None,
     })
 }
@@ -1445,304 +1443,5 @@ async fn follow(
             let message = capitalized(&error.to_string());
             follow_response(&pages, &viewer, &form.handle, Some(&message), None).await
         }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Moderation.
-
-/// The refusal of a moderators' page to someone else.
-fn not_moderator(pages: &Pages, viewer: &Viewer) -> Response {
-    pages.refusal(
-        Some(viewer),
-        ClientError::Forbidden("this page is for moderators".into()),
-    )
-}
-
-async fn moderation_page(
-    State(pages): State<Pages>,
-    viewer: Viewer,
-    Query(notice): Query<Notice>,
-) -> Response {
-    if !viewer.moderates() {
-        return not_moderator(&pages, &viewer);
-    }
-    let instance = &pages.instance;
-    let state = instance.db().state();
-    let mut reports = Vec::new();
-    for wanted in [
-        ReportState::Open,
-        ReportState::Resolved,
-        ReportState::Dismissed,
-    ] {
-        match state.reports(wanted, 100).await {
-            Ok(found) => reports.extend(found),
-            Err(e) => return pages.internal(Some(&viewer), &e.into()),
-        }
-    }
-    let mut views_of = Vec::new();
-    for report in reports {
-        let mut objects = Vec::new();
-        // A Flag names the reported actor among its objects (Mastodon's do): not content.
-        for object in report.objects.iter().filter(|o| **o != report.target) {
-            let stored = match state.object(object).await {
-                Ok(stored) => stored,
-                Err(e) => return pages.internal(Some(&viewer), &e.into()),
-            };
-            let text = stored.as_ref().map(|o| {
-                let content = o
-                    .document
-                    .get("content")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let text = federation::sanitize::plain_text(content);
-                match text.char_indices().nth(300) {
-                    Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or_default()),
-                    None => text,
-                }
-            });
-            objects.push((object.clone(), text, stored.is_some_and(|o| o.hidden)));
-        }
-        views_of.push(ReportView {
-            reporter: instance.actor_view(&report.reporter).await,
-            reported: (
-                instance.actor_view(&report.target).await,
-                report.target.clone(),
-                instance.is_local(&report.target),
-            ),
-            objects,
-            comment: report.content.clone(),
-            state: report.state.as_str().to_owned(),
-            received: crate::app::rfc3339(report.created / 1_000_000),
-            id: report.id,
-        });
-    }
-    let blocks = match state.blocks(None).await {
-        Ok(blocks) => blocks
-            .iter()
-            .map(|b| target_text(&b.target))
-            .collect::<Vec<_>>(),
-        Err(e) => return pages.internal(Some(&viewer), &e.into()),
-    };
-    let body = views::moderation(
-        &views_of,
-        &blocks,
-        notice.notice.as_deref().and_then(notice_text),
-        &viewer.csrf_token,
-    );
-    pages.page(Some(&viewer), "Moderation", body)
-}
-
-#[derive(Debug, Deserialize)]
-struct HideForm {
-    object: String,
-    #[serde(default)]
-    report: Option<String>,
-}
-
-async fn hide(
-    State(pages): State<Pages>,
-    viewer: Viewer,
-    CsrfForm(form): CsrfForm<HideForm>,
-) -> Response {
-    if !viewer.moderates() {
-        return not_moderator(&pages, &viewer);
-    }
-    let state = pages.instance.db().state();
-    let moderator = viewer.account.id.clone();
-    let done = async {
-        if !state.hide_object(&form.object, &moderator).await? {
-            return Ok::<_, instance_state::Error>(false);
-        }
-        if let Some(report) = form.report.as_deref().filter(|r| !r.is_empty()) {
-            state
-                .decide_report(report, ReportState::Resolved, &moderator, "")
-                .await?;
-        }
-        Ok(true)
-    }
-    .await;
-    match done {
-        Ok(true) => see_other("/moderation?notice=hidden"),
-        Ok(false) => pages.refusal(
-            Some(&viewer),
-            ClientError::NotFound("no such content here".into()),
-        ),
-        Err(e) => pages.internal(Some(&viewer), &e.into()),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct BlockForm {
-    target: String,
-    #[serde(default)]
-    report: Option<String>,
-}
-
-/// What a moderator typed in the block form: an actor (by `@name@host` or its id) or a
-/// domain.
-async fn block_target(pages: &Pages, text: &str) -> Result<BlockTarget, String> {
-    let text = text.trim();
-    if text.starts_with("http://") || text.starts_with("https://") {
-        return Url::parse(text)
-            .map(|url| BlockTarget::Actor(url.to_string()))
-            .map_err(|_| "This address is not a valid URL.".to_owned());
-    }
-    if text.trim_start_matches('@').contains('@') {
-        return pages.resolve_handle(text).await.map(BlockTarget::Actor);
-    }
-    let domain = text.trim_end_matches('.').to_lowercase();
-    let valid = !domain.is_empty()
-        && domain.len() <= 253
-        && domain.contains('.')
-        && domain.split('.').all(|label| {
-            !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        });
-    if valid {
-        Ok(BlockTarget::domain(&domain))
-    } else {
-        Err("Give an actor (@name@server or its address) or a domain (spam.example).".to_owned())
-    }
-}
-
-/// A block's target as the moderation page shows it (and its unblock form sends back).
-fn target_text(target: &BlockTarget) -> String {
-    match target {
-        BlockTarget::Actor(id) => id.clone(),
-        BlockTarget::Domain(domain) => domain.clone(),
-        _ => String::new(),
-    }
-}
-
-async fn block(
-    State(pages): State<Pages>,
-    viewer: Viewer,
-    CsrfForm(form): CsrfForm<BlockForm>,
-) -> Response {
-    if !viewer.moderates() {
-        return not_moderator(&pages, &viewer);
-    }
-    let state = pages.instance.db().state();
-    // A reported object: its author is blocked.
-    let mut text = form.target.clone();
-    if let Ok(Some(object)) = pages.instance.db().object(&form.target).await
-        && let Some(author) = object.attributed_to
-    {
-        text = author;
-    }
-    let target = match block_target(&pages, &text).await {
-        Ok(target) => target,
-        Err(message) => return pages.refusal(Some(&viewer), ClientError::Bad(message)),
-    };
-    let moderator = viewer.account.id.clone();
-    // Someone of this server is not blocked but suspended: the account signs in no more.
-    if let BlockTarget::Actor(actor) = &target
-        && let Some(name) = pages.instance.local_actor_name(actor)
-    {
-        let done = async {
-            let Some(account) = state.actor(&name).await?.and_then(|a| a.account) else {
-                return Ok::<_, instance_state::Error>(false);
-            };
-            if account == viewer.account.id {
-                return Ok(false);
-            }
-            state
-                .set_account_state(&account, instance_state::accounts::AccountState::Suspended)
-                .await?;
-            state
-                .log_moderation(&moderator, "suspend", actor, form.report.as_deref(), "")
-                .await?;
-            if let Some(report) = form.report.as_deref().filter(|r| !r.is_empty()) {
-                state
-                    .decide_report(report, ReportState::Resolved, &moderator, "")
-                    .await?;
-            }
-            Ok(true)
-        }
-        .await;
-        return match done {
-            Ok(true) => see_other("/moderation?notice=suspended"),
-            Ok(false) => pages.refusal(
-                Some(&viewer),
-                ClientError::Bad("this actor has no account that can be suspended".into()),
-            ),
-            Err(e) => pages.internal(Some(&viewer), &e.into()),
-        };
-    }
-    let done = async {
-        state.block(None, &target, "blocked by a moderator").await?;
-        state
-            .log_moderation(
-                &moderator,
-                "block",
-                &target_text(&target),
-                form.report.as_deref(),
-                "",
-            )
-            .await?;
-        if let Some(report) = form.report.as_deref().filter(|r| !r.is_empty()) {
-            state
-                .decide_report(report, ReportState::Resolved, &moderator, "")
-                .await?;
-        }
-        Ok::<_, instance_state::Error>(())
-    }
-    .await;
-    match done {
-        Ok(()) => see_other("/moderation?notice=blocked"),
-        Err(e) => pages.internal(Some(&viewer), &e.into()),
-    }
-}
-
-async fn unblock(
-    State(pages): State<Pages>,
-    viewer: Viewer,
-    CsrfForm(form): CsrfForm<BlockForm>,
-) -> Response {
-    if !viewer.moderates() {
-        return not_moderator(&pages, &viewer);
-    }
-    let state = pages.instance.db().state();
-    let target = match block_target(&pages, &form.target).await {
-        Ok(target) => target,
-        Err(message) => return pages.refusal(Some(&viewer), ClientError::Bad(message)),
-    };
-    let moderator = viewer.account.id.clone();
-    let done = async {
-        state.unblock(None, &target).await?;
-        state
-            .log_moderation(&moderator, "unblock", &target_text(&target), None, "")
-            .await
-    }
-    .await;
-    match done {
-        Ok(_) => see_other("/moderation?notice=unblocked"),
-        Err(e) => pages.internal(Some(&viewer), &e.into()),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct ReportField {
-    report: String,
-}
-
-async fn close_report(
-    State(pages): State<Pages>,
-    viewer: Viewer,
-    CsrfForm(form): CsrfForm<ReportField>,
-) -> Response {
-    if !viewer.moderates() {
-        return not_moderator(&pages, &viewer);
-    }
-    let moderator = viewer.account.id.clone();
-    match pages
-        .instance
-        .db()
-        .state()
-        .decide_report(&form.report, ReportState::Dismissed, &moderator, "")
-        .await
-    {
-        Ok(_) => see_other("/moderation?notice=closed"),
-        Err(e) => pages.internal(Some(&viewer), &e.into()),
     }
 }

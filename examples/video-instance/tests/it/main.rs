@@ -10,6 +10,7 @@
 
 mod actors;
 mod browser;
+mod moderation;
 mod search;
 mod support;
 mod two_instances;

@@ -1,6 +1,7 @@
 //! What several test modules share: instances set up the usual ways and the requests they make.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use video_instance::admin::Admin;
@@ -106,4 +107,36 @@ pub(crate) async fn api_upload(
         serde_json::from_slice(&body)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned())),
     )
+}
+
+/// Polls `check` every 100 ms until it holds, for at most 30 seconds.
+pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within 30 seconds");
+}
+
+/// Waits until `a` accepted the follow of `b`'s instance actor (it is in `b`'s following).
+pub(crate) async fn until_followed(
+    http: &reqwest::Client,
+    a: &video_instance::Running,
+    b: &video_instance::Running,
+) {
+    let following = format!("{}/following?page=1", b.instance.instance_actor());
+    let target = a.instance.instance_actor().to_string();
+    eventually("A accepts B's follow", || async {
+        fetch_json(http, &following)
+            .await
+            .is_ok_and(|page| page["orderedItems"].to_string().contains(target.as_str()))
+    })
+    .await;
 }

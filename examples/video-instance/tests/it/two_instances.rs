@@ -1,43 +1,13 @@
 //! Two video instances on loopback: an instance follow carries one's videos to the other,
 //! and a deletion follows them.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{admin_of, api_upload, fetch_json, loopback_instance, sample};
-
-/// Polls `check` every 100 ms until it holds, for at most 30 seconds.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what}: not within 30 seconds");
-}
-
-/// Waits until `a` accepted the follow of `b`'s instance actor (it is in `b`'s following).
-async fn until_followed(
-    http: &reqwest::Client,
-    a: &video_instance::Running,
-    b: &video_instance::Running,
-) {
-    let following = format!("{}/following?page=1", b.instance.instance_actor());
-    let target = a.instance.instance_actor().to_string();
-    eventually("A accepts B's follow", || async {
-        fetch_json(http, &following)
-            .await
-            .is_ok_and(|page| page["orderedItems"].to_string().contains(target.as_str()))
-    })
-    .await;
-}
+use crate::support::{
+    admin_of, api_upload, eventually, fetch_json, loopback_instance, sample, until_followed,
+};
 
 #[tokio::test]
 async fn an_instance_follow_brings_the_followed_instances_videos_and_their_deletion() {
