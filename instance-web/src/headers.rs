@@ -14,7 +14,8 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self';
 /// A middleware setting the security headers on every response that does not set its own:
 /// `Content-Security-Policy` ([`CONTENT_SECURITY_POLICY`]), `X-Content-Type-Options: nosniff`,
 /// `Referrer-Policy: same-origin` and `X-Frame-Options: DENY`. A page that needs another
-/// policy (a video player's `media-src`) sets its own header, which is kept.
+/// policy (a video player's `media-src`) sets its own header, which is kept; one whose policy
+/// lets sites frame it (`frame-ancestors` other than `'none'`) gets no `X-Frame-Options`.
 ///
 /// ```ignore
 /// let app = Router::new()
@@ -30,7 +31,22 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         (header::REFERRER_POLICY, "same-origin"),
         (header::X_FRAME_OPTIONS, "DENY"),
     ];
+    // A response whose own policy lets some sites frame it (an embeddable player) gets no
+    // `X-Frame-Options: DENY`, which would forbid what its `frame-ancestors` allows in the
+    // browsers that read only the older header.
+    let frameable = headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|policy| policy.to_str().ok())
+        .is_some_and(|policy| {
+            policy.split(';').any(|directive| {
+                let mut words = directive.split_ascii_whitespace();
+                words.next() == Some("frame-ancestors") && words.next() != Some("'none'")
+            })
+        });
     for (name, value) in defaults {
+        if name == header::X_FRAME_OPTIONS && frameable {
+            continue;
+        }
         if !headers.contains_key(&name) {
             headers.insert(name, HeaderValue::from_static(value));
         }

@@ -15,6 +15,7 @@ pub mod admin;
 mod app;
 mod comments;
 mod db;
+mod embed;
 mod files;
 mod pages;
 mod search;

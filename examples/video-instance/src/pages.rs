@@ -258,7 +258,7 @@ fn watch_policy(site: &Site) -> String {
 
 /// The files a page plays: `(address, media type)`, those kept here first, then the origin's
 /// for a remote video (read from its stored document).
-fn playable_files(
+pub(crate) fn playable_files(
     files: &[crate::db::FileRow],
     document: &serde_json::Value,
     local: bool,
@@ -378,6 +378,7 @@ async fn watch_page(site: &Site, viewer: Option<&Viewer>, video: Option<&VideoRo
         };
         let head = html! {
             link rel="alternate" type="application/activity+json" href=(video.id);
+            (crate::embed::oembed_link(site, video))
         };
         Ok(Some(site.web.layout().page(
             viewer,

@@ -13,7 +13,7 @@ use instance_web::Web;
 use url::Url;
 
 use crate::app::Instance;
-use crate::{comments, files, pages, search, upload};
+use crate::{comments, embed, files, pages, search, upload};
 
 fn app_error(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AppError {
     AppError::new(error)
@@ -67,6 +67,20 @@ pub(crate) fn routes(
         )
         .route("/api/v1/videos/{uuid}", delete(upload::api_delete))
         .route("/static/{*key}", get(files::serve_file))
+        .route("/videos/embed/{uuid}", get(embed::embed_page))
+        .route("/services/oembed", get(embed::oembed))
+        .route(
+            embed::EMBED_STYLESHEET_PATH,
+            get(|| async {
+                (
+                    [
+                        (http::header::CONTENT_TYPE, "text/css; charset=utf-8"),
+                        (http::header::CACHE_CONTROL, "public, max-age=86400"),
+                    ],
+                    embed::EMBED_STYLESHEET,
+                )
+            }),
+        )
         .route(
             "/api/v1/search/videos",
             get(search::api_search_get).post(search::api_search_post),

@@ -10,6 +10,7 @@
 
 mod actors;
 mod browser;
+mod embed;
 mod moderation;
 mod search;
 mod support;
