@@ -44,6 +44,7 @@
 mod config;
 mod cookies;
 mod csrf;
+pub mod feed;
 pub mod forms;
 mod headers;
 mod layout;

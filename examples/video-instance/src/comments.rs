@@ -25,6 +25,8 @@ pub(crate) struct Comment {
     /// Sanitized HTML.
     pub(crate) content: String,
     pub(crate) approved: bool,
+    /// When it was published (Unix seconds).
+    pub(crate) published: i64,
 }
 
 impl Instance {
@@ -247,6 +249,7 @@ impl Instance {
                 in_reply_to: row.try_get("in_reply_to")?,
                 author: row.try_get("author")?,
                 approved: row.try_get::<i64, _>("approved")? != 0,
+                published: stored.published.div_euclid(1_000_000),
             });
         }
         Ok(out)

@@ -16,6 +16,7 @@ mod app;
 mod comments;
 mod db;
 mod embed;
+mod feeds;
 mod files;
 mod pages;
 mod search;

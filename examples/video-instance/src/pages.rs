@@ -74,10 +74,16 @@ async fn home(State(site): State<Site>, MaybeViewer(viewer): MaybeViewer) -> Res
                     ul.videos { @for video in &videos { li { (video_card(video)) } } }
                 }
             };
+            let head = html! {
+                link rel="alternate" type="application/rss+xml" title="Videos (RSS)"
+                    href="/feeds/videos.xml";
+                link rel="alternate" type="application/atom+xml" title="Videos (Atom)"
+                    href="/feeds/videos.atom";
+            };
             Ok(site
                 .web
                 .layout()
-                .page(viewer.as_ref(), site.instance.name(), html! {}, body))
+                .page(viewer.as_ref(), site.instance.name(), head, body))
         }
         .await,
     )
@@ -379,6 +385,8 @@ async fn watch_page(site: &Site, viewer: Option<&Viewer>, video: Option<&VideoRo
         let head = html! {
             link rel="alternate" type="application/activity+json" href=(video.id);
             (crate::embed::oembed_link(site, video))
+            link rel="alternate" type="application/rss+xml" title="Comments (RSS)"
+                href=(format!("/feeds/video-comments.xml?videoId={}", video.uuid));
         };
         Ok(Some(site.web.layout().page(
             viewer,
@@ -477,7 +485,7 @@ pub(crate) async fn search_page(
 }
 
 /// The page anchor of comment `id`.
-fn comment_anchor(id: &str) -> String {
+pub(crate) fn comment_anchor(id: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, id.as_bytes());
     let hex: String = digest
         .as_ref()

@@ -13,7 +13,7 @@ use instance_web::Web;
 use url::Url;
 
 use crate::app::Instance;
-use crate::{comments, embed, files, pages, search, upload};
+use crate::{comments, embed, feeds, files, pages, search, upload};
 
 fn app_error(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AppError {
     AppError::new(error)
@@ -69,6 +69,7 @@ pub(crate) fn routes(
         .route("/static/{*key}", get(files::serve_file))
         .route("/videos/embed/{uuid}", get(embed::embed_page))
         .route("/services/oembed", get(embed::oembed))
+        .route("/feeds/{name}", get(feeds::feed))
         .route(
             embed::EMBED_STYLESHEET_PATH,
             get(|| async {

@@ -11,6 +11,7 @@
 mod actors;
 mod browser;
 mod embed;
+mod feeds;
 mod moderation;
 mod search;
 mod support;
