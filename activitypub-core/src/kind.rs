@@ -127,7 +127,7 @@ macro_rules! kind_enum {
 kind_enum! {
     /// The activity types of [Activity Vocabulary §3.1][spec], but `Question`, which has its own
     /// type ([`crate::Question`]) because it carries options, plus `EmojiReact` (LitePub,
-    /// Misskey).
+    /// Misskey) and FEP-5624's `ApproveReply` and `RejectReply`.
     ///
     /// [spec]: https://www.w3.org/TR/activitystreams-vocabulary/#activity-types
     pub enum ActivityType {
@@ -187,6 +187,11 @@ kind_enum! {
         View = "View",
         /// An emoji reaction (LitePub, Misskey): `content` holds the emoji.
         EmojiReact = "EmojiReact" in LitePub,
+        /// The owner of what `inReplyTo` names approves the reply `object` (FEP-5624, Mastodon's
+        /// namespace; PeerTube sends it for comments held under a video).
+        ApproveReply = "ApproveReply" in Mastodon,
+        /// The owner of what `inReplyTo` names rejects the reply `object` (FEP-5624).
+        RejectReply = "RejectReply" in Mastodon,
     }
 }
 

@@ -40,6 +40,17 @@ pub(crate) fn dispatcher() -> Dispatcher<Instance> {
         .on(ActivityType::View, |app: Instance, incoming| async move {
             app.on_view(incoming).await.map_err(failed)
         })
+        // PeerTube's decisions (FEP-5624) on a comment held under its video.
+        .on(ActivityType::ApproveReply, |app: Instance, incoming| async move {
+            app.on_reply_decision(&incoming, true)
+                .await
+                .map_err(failed)
+        })
+        .on(ActivityType::RejectReply, |app: Instance, incoming| async move {
+            app.on_reply_decision(&incoming, false)
+                .await
+                .map_err(failed)
+        })
 }
 
 impl Social for Instance {
@@ -64,6 +75,7 @@ impl Social for Instance {
             ActivityType::Update => self.on_create_or_update(incoming).await,
             ActivityType::Delete => self.on_delete(incoming).await,
             ActivityType::Undo => self.on_undo(incoming).await,
+            // PeerTube's decisions on a comment held under its video.
             _ => Ok(()),
         }
         .map_err(failed)

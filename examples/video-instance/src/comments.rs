@@ -5,6 +5,7 @@
 use activitypub_core::PUBLIC;
 use activitypub_core::{AnyObject, Iri};
 use anyhow::{Context, Result, anyhow, bail};
+use federation::inbox::Incoming;
 use instance_state::objects::Scope;
 use serde_json::{Value, json};
 use sqlx::Row as _;
@@ -192,10 +193,10 @@ impl Instance {
             "cc": cc,
         });
         self.state().put_object(&note, true).await?;
-        // A local video's owner commenting, or a video that takes comments freely: shown at
-        // once; else held for the owner.
-        let approved = !video.local
-            || video.comments_policy == 1
+        // A video's owner commenting, or a video that does not hold comments: shown at once;
+        // else held until the owner approves (here, or with an `ApproveReply` from the
+        // video's server).
+        let approved = video.comments_policy != 3
             || self.state().local_name(&video.account).as_deref() == Some(author);
         self.record_comment(&video, &note, approved).await?;
         let create = json!({
@@ -256,6 +257,105 @@ impl Instance {
     }
 }
 
+impl Instance {
+    /// The owner of a local video decides on comment `id`, held under it: approved (shown,
+    /// and the author's server told with PeerTube's `ApproveReply`), or rejected (taken out of
+    /// the thread, the author's server told with `RejectReply`). `false` if `owner` (a local
+    /// actor's name) does not own the video or the comment is not held.
+    pub(crate) async fn decide_comment(
+        &self,
+        id: &str,
+        owner: &str,
+        approve: bool,
+    ) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT video, in_reply_to, author FROM vi_comments WHERE id = $1 AND approved = 0",
+        )
+        .bind(id.to_owned())
+        .fetch_optional(self.state().pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let video: String = row.try_get("video")?;
+        let in_reply_to: String = row.try_get("in_reply_to")?;
+        let author: String = row.try_get("author")?;
+        let Some(video) = self.db().video(&video).await? else {
+            return Ok(false);
+        };
+        if !video.local || self.state().local_name(&video.account).as_deref() != Some(owner) {
+            return Ok(false);
+        }
+        let done = if approve {
+            sqlx::query("UPDATE vi_comments SET approved = 1 WHERE id = $1 AND approved = 0")
+        } else {
+            sqlx::query("DELETE FROM vi_comments WHERE id = $1 AND approved = 0")
+        }
+        .bind(id.to_owned())
+        .execute(self.state().pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if !self.state().is_local(&author) {
+            let kind = if approve {
+                "ApproveReply"
+            } else {
+                "RejectReply"
+            };
+            let decision = self.url(&format!("comment-decisions/{}", uuid::Uuid::new_v4()));
+            self.publish(
+                owner,
+                json!({
+                    "@context": "https://www.w3.org/ns/activitystreams",
+                    "id": decision.as_str(),
+                    "type": kind,
+                    "actor": video.account,
+                    "object": id,
+                    "inReplyTo": in_reply_to,
+                    "to": [author],
+                }),
+            )
+            .await?;
+        }
+        info!(comment = %id, approve, "a held comment decided");
+        Ok(true)
+    }
+
+    /// `ApproveReply` or `RejectReply` from a remote video's owner about a comment made here
+    /// and held there: shown, or taken out of the thread. Only the owner of the video the
+    /// comment answers decides.
+    pub(crate) async fn on_reply_decision(&self, incoming: &Incoming, approve: bool) -> Result<()> {
+        let Some(comment) = incoming.object.id() else {
+            return Ok(());
+        };
+        let row = sqlx::query("SELECT video FROM vi_comments WHERE id = $1")
+            .bind(comment.as_str().to_owned())
+            .fetch_optional(self.state().pool())
+            .await?;
+        let Some(row) = row else {
+            return Ok(());
+        };
+        let video: String = row.try_get("video")?;
+        let Some(video) = self.db().video(&video).await? else {
+            return Ok(());
+        };
+        if video.local || video.account != incoming.actor.as_str() {
+            return Ok(());
+        }
+        if approve {
+            sqlx::query("UPDATE vi_comments SET approved = 1 WHERE id = $1")
+        } else {
+            sqlx::query("DELETE FROM vi_comments WHERE id = $1")
+        }
+        .bind(comment.as_str().to_owned())
+        .execute(self.state().pool())
+        .await?;
+        info!(comment = %comment, approve, by = %incoming.actor, "the video's owner decided");
+        Ok(())
+    }
+}
+
 /// `text` with HTML's special characters escaped.
 fn escape(text: &str) -> String {
     maud::html! { (text) }.into_string()
@@ -305,4 +405,39 @@ pub(crate) async fn api_comment(
         }
         Err(error) => refuse(http::StatusCode::UNPROCESSABLE_ENTITY, &error.to_string()),
     }
+}
+
+/// `POST /api/v1/videos/{uuid}/comments/{comment}/approve` with the owner's bearer token, as
+/// PeerTube's API: the held comment (its id, or its address) is shown, and its author's server
+/// told. `204`, or `404` when the token's account owns no such held comment.
+pub(crate) async fn api_approve(
+    axum::extract::State(site): axum::extract::State<crate::web::Site>,
+    axum::extract::Path((_uuid, comment)): axum::extract::Path<(String, String)>,
+    headers: http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let identities = match crate::upload::token_identities(&site, &headers).await {
+        Ok(identities) => identities,
+        Err(refusal) => return refusal.into_response(),
+    };
+    for identity in &identities {
+        match site
+            .instance
+            .decide_comment(&comment, &identity.name, true)
+            .await
+        {
+            Ok(true) => return http::StatusCode::NO_CONTENT.into_response(),
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(%error, "approving a comment");
+                return crate::upload::Refusal::new(
+                    http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "something went wrong",
+                )
+                .into_response();
+            }
+        }
+    }
+    crate::upload::Refusal::new(http::StatusCode::NOT_FOUND, "no such held comment of yours")
+        .into_response()
 }

@@ -360,6 +360,17 @@ async fn watch_page(site: &Site, viewer: Option<&Viewer>, video: Option<&VideoRo
                             @if !comment.approved { " (waiting for approval)" }
                         }
                         div.content { (PreEscaped(comment.content.clone())) }
+                        @if let (false, true, Some(viewer)) = (comment.approved, owner && video.local, viewer) {
+                            @for (decision, label) in [("approve", "Approve"), ("reject", "Reject")] {
+                                form.inline method="post" action="/videos/comment/decide" {
+                                    (csrf_field(viewer))
+                                    input type="hidden" name="comment" value=(comment.id);
+                                    input type="hidden" name="video" value=(video.uuid);
+                                    input type="hidden" name="decision" value=(decision);
+                                    button type="submit" { (label) " this comment" }
+                                }
+                            }
+                        }
                         @if viewer.is_some() {
                             p.actions { a href=(report_path(&comment.id)) { "Report this comment" } }
                         }
@@ -546,4 +557,58 @@ pub(crate) async fn comment(
             &error.to_string(),
         ),
     }
+}
+
+/// The owner's decision on a held comment.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct DecisionForm {
+    comment: String,
+    video: String,
+    decision: String,
+}
+
+/// `POST /videos/comment/decide`: the video's owner approves or rejects a held comment; back
+/// to the video's page.
+pub(crate) async fn decide_comment(
+    State(site): State<Site>,
+    viewer: Viewer,
+    instance_web::CsrfForm(form): instance_web::CsrfForm<DecisionForm>,
+) -> Response {
+    let approve = match form.decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        _ => {
+            return message_page(
+                &site,
+                Some(&viewer),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Decision refused",
+                "Approve or reject.",
+            );
+        }
+    };
+    for identity in &viewer.identities {
+        match site
+            .instance
+            .decide_comment(&form.comment, &identity.name, approve)
+            .await
+        {
+            Ok(true) => {
+                return axum::response::Redirect::to(&format!(
+                    "/videos/watch/{}#comments-title",
+                    form.video
+                ))
+                .into_response();
+            }
+            Ok(false) => {}
+            Err(error) => return page_or_error(Err(error)),
+        }
+    }
+    message_page(
+        &site,
+        Some(&viewer),
+        StatusCode::FORBIDDEN,
+        "Decision refused",
+        "Only the video's owner decides on its held comments, once.",
+    )
 }

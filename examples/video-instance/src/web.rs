@@ -88,9 +88,14 @@ pub(crate) fn routes(
         )
         .route("/search", get(pages::search_page))
         .route("/videos/comment", post(pages::comment))
+        .route("/videos/comment/decide", post(pages::decide_comment))
         .route(
             "/api/v1/videos/{uuid}/comment-threads",
             post(comments::api_comment),
+        )
+        .route(
+            "/api/v1/videos/{uuid}/comments/{comment}/approve",
+            post(comments::api_approve),
         )
         .route(
             crate::videos::PLACEHOLDER_THUMBNAIL_PATH,

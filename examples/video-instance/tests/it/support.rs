@@ -20,6 +20,14 @@ pub(crate) fn database(dir: &Path, name: &str) -> String {
         .into_owned()
 }
 
+/// Logs to the test's output when `RUST_LOG` asks (`RUST_LOG=info cargo test -- --nocapture`).
+pub(crate) fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
 /// A loopback instance `name`, its database and files in `dir`.
 pub(crate) async fn loopback_instance(dir: &Path, name: &str) -> anyhow::Result<Running> {
     loopback_instance_with(dir, name, |_| {}).await
@@ -31,6 +39,7 @@ pub(crate) async fn loopback_instance_with(
     name: &str,
     change: impl FnOnce(&mut Options),
 ) -> anyhow::Result<Running> {
+    init_logging();
     let mut options = Options::new(
         std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         database(dir, name),

@@ -236,6 +236,65 @@ async fn comments_from_another_instance_thread_under_the_video_as_its_policy_say
             .await
             .contains("A comment to approve")
     );
+    // B holds it too (Carol sees it waiting), until A's owner decides.
+    assert!(
+        !page_of(&http, &b, &held)
+            .await
+            .contains("A comment to approve")
+    );
+    // Bob approves it with PeerTube's API; A shows it, and B once A's `ApproveReply` arrives.
+    let held_id = {
+        use sqlx::Row as _;
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&format!(
+            "sqlite://{}?mode=ro",
+            crate::support::database(dir.path(), "a")
+        ))
+        .await
+        .unwrap();
+        let row = sqlx::query("SELECT id FROM vi_comments WHERE approved = 0")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let id: String = row.get("id");
+        pool.close().await;
+        id
+    };
+    let approve = |token: &str| {
+        http.post(format!(
+            "{}api/v1/videos/{held}/comments/{}/approve",
+            a.base_url,
+            url::form_urlencoded::byte_serialize(held_id.as_bytes()).collect::<String>()
+        ))
+        .bearer_auth(token.to_owned())
+        .send()
+    };
+    // Only the owner decides.
+    let mallory = admin_of(&a, dir.path(), "a")
+        .create_account("mallory")
+        .await
+        .unwrap();
+    assert_eq!(
+        approve(mallory["token"].as_str().unwrap())
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(approve(bob_token).await.unwrap().status(), 204);
+    assert!(
+        page_of(&http, &a, &held)
+            .await
+            .contains("A comment to approve")
+    );
+    eventually("B shows the approved comment", || async {
+        page_of(&http, &b, &held)
+            .await
+            .contains("A comment to approve")
+    })
+    .await;
+    // Decided once: a second approval finds nothing held.
+    assert_eq!(approve(bob_token).await.unwrap().status(), 404);
     a.stop().await.unwrap();
     b.stop().await.unwrap();
 }
