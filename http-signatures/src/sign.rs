@@ -492,6 +492,12 @@ impl Signer {
 /// `now` as an HTTP date (IMF-fixdate, always 29 bytes), formatted without a heap string.
 fn http_date(now: SystemTime) -> Result<HeaderValue, SignError> {
     const LEN: usize = 29;
+    // An HTTP date has four digits of year: a later time has none (and `httpdate` panics).
+    if unix_seconds(now) > crate::verify::LAST_HTTP_DATE {
+        return Err(SignError::InvalidHeaderValue {
+            what: "the date (after the year 9999)",
+        });
+    }
     let mut buffer = [0_u8; LEN];
     let mut rest: &mut [u8] = &mut buffer;
     write!(rest, "{}", httpdate::HttpDate::from(now))

@@ -1119,10 +1119,16 @@ pub(crate) fn unix_seconds(time: SystemTime) -> i64 {
     }
 }
 
-/// Formats Unix seconds as an HTTP date for error messages.
+/// The last second an HTTP date can write (9999-12-31T23:59:59Z): IMF-fixdate has four
+/// digits of year.
+pub(crate) const LAST_HTTP_DATE: i64 = 253_402_300_799;
+
+/// Formats Unix seconds as an HTTP date for error messages (only the number past the year
+/// 9999, which a signature's `created` may claim).
 fn unix(seconds: i64) -> String {
     let time = u64::try_from(seconds)
         .ok()
+        .filter(|s| i64::try_from(*s).is_ok_and(|s| s <= LAST_HTTP_DATE))
         .and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s)));
     match time {
         Some(time) => format!("{} [{seconds}]", httpdate::fmt_http_date(time)),

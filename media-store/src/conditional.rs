@@ -38,10 +38,14 @@ impl Validators {
     }
 
     fn seconds(&self) -> SystemTime {
+        // An HTTP date has four digits of year (and `httpdate` panics past them): a file
+        // dated later (its clock was wrong) is said to be from the last second of 9999.
+        const LAST_HTTP_DATE: u64 = 253_402_300_799;
         let secs = self
             .last_modified
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+            .map_or(0, |d| d.as_secs())
+            .min(LAST_HTTP_DATE);
         UNIX_EPOCH + Duration::from_secs(secs)
     }
 }
@@ -271,6 +275,15 @@ mod tests {
     const LM: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
     const EARLIER: &str = "Sun, 06 Nov 1994 08:49:36 GMT";
     const LATER: &str = "Sun, 06 Nov 1994 08:49:38 GMT";
+
+    #[test]
+    fn a_file_dated_after_the_year_9999_gets_the_last_http_date() {
+        let far = UNIX_EPOCH + Duration::from_secs(300_000_000_000);
+        assert_eq!(
+            Validators::new("abc", far).last_modified_header(),
+            "Fri, 31 Dec 9999 23:59:59 GMT"
+        );
+    }
 
     fn validators() -> Validators {
         // 784111777 s is LM; the extra 400 ms must not count.

@@ -391,6 +391,39 @@ fn a_cavage_created_in_the_future_is_refused_under_the_rfc_policy() {
     verify(&request, &public, Policy::rfc(), two_hours_before).unwrap();
 }
 
+/// An HTTP date has four digits of year. Signing after the year 9999 is an error (the `Date`
+/// cannot be written), not a panic; a signature claiming a `created` after 9999 is refused as
+/// future-dated, and its error still prints. (Found by the `inbox` fuzz target:
+/// `fuzz/corpus/inbox/crash-signed-after-the-year-9999`.)
+#[test]
+fn times_after_the_year_9999_are_errors_not_panics() {
+    const AFTER_9999: u64 = 253_402_300_800;
+    let (key, public) = ed25519_keys();
+    let mut request = inbox_post();
+    let error = Signer::new(key.clone(), "https://alice.example/actor#main-key")
+        .sign(&mut request, at(AFTER_9999))
+        .unwrap_err();
+    assert!(
+        matches!(error, http_signatures::SignError::InvalidHeaderValue { .. }),
+        "{error}"
+    );
+    // With a Date of its own, the signer writes `created` from its clock however far.
+    let mut request = inbox_post();
+    set(&mut request, "date", "Tue, 14 Nov 2023 22:13:20 GMT");
+    Signer::new(key, "https://alice.example/actor#main-key")
+        .with_standard(Standard::Cavage)
+        .with_components(["(request-target)", "host", "(created)", "digest"])
+        .sign(&mut request, at(AFTER_9999))
+        .unwrap();
+    let error = verify(&request, &public, Policy::rfc(), NOW).unwrap_err();
+    assert!(
+        matches!(error.kind(), VerifyErrorKind::FutureDated { .. }),
+        "{error}"
+    );
+    let shown = error.to_string();
+    assert!(shown.contains(&AFTER_9999.to_string()), "{shown}");
+}
+
 /// A draft-cavage `headers=""` names nothing, so its signing string is empty: a signature over
 /// the empty string, made once with the actor's key, would verify on every request anyone
 /// sends. Both policies refuse it before any key is fetched, and the signer does not make one.
