@@ -59,6 +59,7 @@ pub struct Moderation {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     web: Web,
     state: InstanceState,
@@ -119,19 +120,7 @@ impl Moderation {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let hook: VisibilityHook = Arc::new(move |id| Box::pin(hook(id)));
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.shown_or_hidden = Some(hook);
-        } else {
-            let inner = &self.inner;
-            self.inner = Arc::new(Inner {
-                web: inner.web.clone(),
-                state: inner.state.clone(),
-                outbox: inner.outbox.clone(),
-                webfinger: inner.webfinger.clone(),
-                base_url: inner.base_url.clone(),
-                shown_or_hidden: Some(hook),
-            });
-        }
+        Arc::make_mut(&mut self.inner).shown_or_hidden = Some(hook);
         self
     }
 
@@ -295,8 +284,15 @@ impl Moderation {
     }
 
     /// The actor `text` names: `@name@host` (found with WebFinger; this server's own actors
-    /// directly), or an actor's address. The error is for people.
-    async fn resolve_handle(&self, text: &str) -> Result<String, String> {
+    /// directly), or an actor's `https:` address. The error is for people. The follow and block
+    /// forms of every instance read actors with it.
+    pub async fn resolve_actor(&self, text: &str) -> Result<String, String> {
+        let text = text.trim();
+        if text.starts_with("https://") || text.starts_with("http://") {
+            return Url::parse(text)
+                .map(|url| url.to_string())
+                .map_err(|_| "This address is not a valid URL.".to_owned());
+        }
         let handle = text.strip_prefix('@').unwrap_or(text);
         let acct = webfinger::AcctUri::from_handle(handle)
             .map_err(|e| format!("Write the address as @name@server ({e})."))?;
@@ -329,13 +325,11 @@ impl Moderation {
     /// domain.
     async fn block_target(&self, text: &str) -> Result<BlockTarget, String> {
         let text = text.trim();
-        if text.starts_with("http://") || text.starts_with("https://") {
-            return Url::parse(text)
-                .map(|url| BlockTarget::Actor(url.to_string()))
-                .map_err(|_| "This address is not a valid URL.".to_owned());
-        }
-        if text.trim_start_matches('@').contains('@') {
-            return self.resolve_handle(text).await.map(BlockTarget::Actor);
+        if text.starts_with("http://")
+            || text.starts_with("https://")
+            || text.trim_start_matches('@').contains('@')
+        {
+            return self.resolve_actor(text).await.map(BlockTarget::Actor);
         }
         let domain = text.trim_end_matches('.').to_lowercase();
         let valid = !domain.is_empty()
@@ -404,16 +398,21 @@ fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
-fn moderators_only(web: &Web, viewer: &Viewer) -> Result<(), Rejection> {
-    if viewer.moderates() {
-        Ok(())
-    } else {
-        Err(web.refuse(
-            RejectionKind::Forbidden,
-            Some(viewer),
-            "This page is for moderators.",
-        ))
+/// Marks `report` (if the action came from one) resolved by `moderator`, with `note`.
+async fn resolve_report(
+    web: &Web,
+    state: &InstanceState,
+    report: Option<&str>,
+    moderator: &str,
+    note: &str,
+) -> Result<(), Rejection> {
+    if let Some(report) = report.filter(|r| !r.is_empty()) {
+        state
+            .decide_report(report, ReportState::Resolved, moderator, note)
+            .await
+            .map_err(|e| web.internal("resolving a report", &e))?;
     }
+    Ok(())
 }
 
 fn bad(web: &Web, viewer: &Viewer, message: &str) -> Rejection {
@@ -642,7 +641,7 @@ async fn moderation_page(
     Query(notice): Query<Notice>,
 ) -> Result<Response, Rejection> {
     let web = moderation.web();
-    moderators_only(web, &viewer)?;
+    web.require_moderator(&viewer)?;
     let state = moderation.state();
     let failed = |e: instance_state::Error| web.internal("reading the moderation page", &e);
     let mut reports = Vec::new();
@@ -847,7 +846,7 @@ async fn hide(
     CsrfForm(form): CsrfForm<ObjectForm>,
 ) -> Result<Response, Rejection> {
     let web = moderation.web();
-    moderators_only(web, &viewer)?;
+    web.require_moderator(&viewer)?;
     let state = moderation.state();
     let moderator = viewer.account.id.clone();
     let hidden = state
@@ -858,12 +857,14 @@ async fn hide(
         return Err(bad(web, &viewer, "There is no such content shown here."));
     }
     moderation.visibility_changed(&form.object).await;
-    if let Some(report) = form.report.as_deref().filter(|r| !r.is_empty()) {
-        state
-            .decide_report(report, ReportState::Resolved, &moderator, "content hidden")
-            .await
-            .map_err(|e| web.internal("resolving a report", &e))?;
-    }
+    resolve_report(
+        web,
+        state,
+        form.report.as_deref(),
+        &moderator,
+        "content hidden",
+    )
+    .await?;
     Ok(see_other("/moderation?notice=hidden"))
 }
 
@@ -873,7 +874,7 @@ async fn unhide(
     CsrfForm(form): CsrfForm<ObjectForm>,
 ) -> Result<Response, Rejection> {
     let web = moderation.web();
-    moderators_only(web, &viewer)?;
+    web.require_moderator(&viewer)?;
     let shown = moderation
         .state()
         .unhide_object(&form.object, &viewer.account.id)
@@ -899,7 +900,7 @@ async fn block(
     CsrfForm(form): CsrfForm<BlockForm>,
 ) -> Result<Response, Rejection> {
     let web = moderation.web();
-    moderators_only(web, &viewer)?;
+    web.require_moderator(&viewer)?;
     let state = moderation.state();
     let failed = |e: instance_state::Error| web.internal("blocking", &e);
     // A reported object: its author is blocked.
@@ -964,12 +965,7 @@ async fn block(
         .log_moderation(&moderator, "block", &target_text(&target), report, "")
         .await
         .map_err(failed)?;
-    if let Some(report) = report {
-        state
-            .decide_report(report, ReportState::Resolved, &moderator, "blocked")
-            .await
-            .map_err(failed)?;
-    }
+    resolve_report(web, state, report, &moderator, "blocked").await?;
     Ok(see_other("/moderation?notice=blocked"))
 }
 
@@ -979,7 +975,7 @@ async fn unblock(
     CsrfForm(form): CsrfForm<BlockForm>,
 ) -> Result<Response, Rejection> {
     let web = moderation.web();
-    moderators_only(web, &viewer)?;
+    web.require_moderator(&viewer)?;
     let target = moderation
         .block_target(&form.target)
         .await
@@ -1011,7 +1007,7 @@ async fn close_report(
     CsrfForm(form): CsrfForm<ReportField>,
 ) -> Result<Response, Rejection> {
     let web = moderation.web();
-    moderators_only(web, &viewer)?;
+    web.require_moderator(&viewer)?;
     let closed = moderation
         .state()
         .decide_report(&form.report, ReportState::Dismissed, &viewer.account.id, "")

@@ -136,6 +136,19 @@ impl Web {
         crate::limit::client_address(parts, &self.config().trusted_proxies)
     }
 
+    /// `Ok` if `viewer` may moderate, else the refusal of a moderators' page (`403`).
+    pub fn require_moderator(&self, viewer: &Viewer) -> Result<(), Rejection> {
+        if viewer.moderates() {
+            Ok(())
+        } else {
+            Err(self.refuse(
+                RejectionKind::Forbidden,
+                Some(viewer),
+                "This page is for moderators.",
+            ))
+        }
+    }
+
     /// A refusal of `kind`, as a page (in the instance's layout) explaining `message`.
     pub fn refuse(&self, kind: RejectionKind, viewer: Option<&Viewer>, message: &str) -> Rejection {
         let (status, title) = match kind {

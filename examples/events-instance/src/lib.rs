@@ -124,7 +124,6 @@ impl Application for Events {
             instance.clone(),
             web,
             &options.app.default_time_zone,
-            parts.danger_allow_private_addresses(),
             moderation,
         )?;
         Ok(

@@ -46,16 +46,10 @@ async fn public_video(site: &Site, uuid: &str) -> anyhow::Result<Option<VideoRow
     Ok(visible.map(|_| video))
 }
 
-/// The embed page's content security policy: instance-web's, with media from here and from
-/// other servers, and framing by any site (what an embed is for).
+/// The embed page's content security policy: the watch page's, with framing by any site
+/// (what an embed is for).
 fn embed_policy(site: &Site) -> String {
-    let remote = if site.instance.0.danger_allow_private_addresses {
-        "https: http:"
-    } else {
-        "https:"
-    };
-    instance_web::CONTENT_SECURITY_POLICY.replace("frame-ancestors 'none'", "frame-ancestors *")
-        + &format!("; media-src 'self' {remote}")
+    crate::pages::watch_policy(site).replace("frame-ancestors 'none'", "frame-ancestors *")
 }
 
 /// `GET /videos/embed/{uuid}`: the player alone, with the title linking to the watch page.
@@ -245,24 +239,7 @@ pub(crate) async fn oembed(State(site): State<Site>, Query(query): Query<OembedQ
         .files(&video.id)
         .await
         .unwrap_or_default();
-    let thumbnail = files.iter().find(|f| f.role == "thumbnail").map_or_else(
-        || {
-            (
-                site.instance
-                    .url(crate::videos::PLACEHOLDER_THUMBNAIL_PATH)
-                    .to_string(),
-                320,
-                180,
-            )
-        },
-        |f| {
-            (
-                site.instance.url(&format!("static/{}", f.key)).to_string(),
-                f.width.unwrap_or(320),
-                f.height.unwrap_or(180),
-            )
-        },
-    );
+    let thumbnail = site.instance.thumbnail(&files);
     let embed = site.instance.url(&format!("videos/embed/{}", video.uuid));
     let iframe = html! {
         iframe width=(width) height=(height) sandbox="allow-same-origin allow-scripts allow-popups"
@@ -277,9 +254,9 @@ pub(crate) async fn oembed(State(site): State<Site>, Query(query): Query<OembedQ
         "author_url": video.channel,
         "provider_name": site.instance.name(),
         "provider_url": site.instance.base_url().as_str(),
-        "thumbnail_url": thumbnail.0,
-        "thumbnail_width": thumbnail.1,
-        "thumbnail_height": thumbnail.2,
+        "thumbnail_url": thumbnail.url,
+        "thumbnail_width": thumbnail.width,
+        "thumbnail_height": thumbnail.height,
         "html": iframe.into_string(),
         "width": width,
         "height": height,

@@ -183,14 +183,7 @@ async fn videos_feed(
         let original = files
             .iter()
             .find(|f| matches!(f.role.as_str(), "original" | "rendition"));
-        let thumbnail = files.iter().find(|f| f.role == "thumbnail").map_or_else(
-            || {
-                site.instance
-                    .url(crate::videos::PLACEHOLDER_THUMBNAIL_PATH)
-                    .to_string()
-            },
-            |f| site.instance.url(&format!("static/{}", f.key)).to_string(),
-        );
+        let thumbnail = site.instance.thumbnail(&files).url;
         let description = maud::html! {
             @for line in video.description.lines() { (line) br; }
         };
@@ -201,10 +194,13 @@ async fn videos_feed(
             content_html: description.into_string(),
             published: video.published,
             updated: video.updated,
-            author: Some((channel_label(&video.channel), video.channel.clone())),
+            author: Some((
+                crate::pages::host_name(&video.channel),
+                video.channel.clone(),
+            )),
             enclosure: original.map(|f| {
                 Enclosure::new(
-                    site.instance.url(&format!("static/{}", f.key)).to_string(),
+                    site.instance.file_url(&f.key).to_string(),
                     f.media_type.clone(),
                     u64::try_from(f.size).unwrap_or_default(),
                 )
@@ -261,7 +257,10 @@ async fn comments_feed(
             content_html: comment.content.clone(),
             published: comment.published,
             updated: comment.published,
-            author: Some((channel_label(&comment.author), comment.author.clone())),
+            author: Some((
+                crate::pages::host_name(&comment.author),
+                comment.author.clone(),
+            )),
             ..FeedItem::default()
         })
         .collect::<Vec<_>>();
@@ -278,14 +277,4 @@ async fn comments_feed(
             .unwrap_or(video.updated),
         items,
     }))
-}
-
-/// An actor as a feed names it: `name@host` from its address.
-fn channel_label(id: &str) -> String {
-    let name = id
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap_or_default();
-    format!("{name}@{}", crate::pages::host_of(id))
 }

@@ -250,7 +250,7 @@ pub(crate) async fn html_pages(State(site): State<Site>, request: Request, next:
 
 /// The watch page's content security policy: instance-web's, with videos played from here
 /// and from other servers over https (and http, on loopback tests with the danger switch).
-fn watch_policy(site: &Site) -> String {
+pub(crate) fn watch_policy(site: &Site) -> String {
     let remote = if site.instance.0.danger_allow_private_addresses {
         "https: http:"
     } else {
@@ -509,7 +509,7 @@ pub(crate) fn comment_anchor(id: &str) -> String {
 
 /// `name@host` of an actor id, for a byline (`/actors/alice` on `a.example` is
 /// `alice@a.example`).
-fn host_name(id: &str) -> String {
+pub(crate) fn host_name(id: &str) -> String {
     let name = id.rsplit('/').next().unwrap_or_default();
     format!("{name}@{}", host_of(id))
 }

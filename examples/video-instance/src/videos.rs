@@ -23,6 +23,14 @@ pub(crate) const PLACEHOLDER_THUMBNAIL_PATH: &str = "/thumbnail-placeholder.png"
 pub(crate) const PLACEHOLDER_THUMBNAIL: &[u8] =
     include_bytes!("../assets/placeholder-thumbnail.png");
 
+/// A video's image: its address and size in pixels.
+#[derive(Debug, Clone)]
+pub(crate) struct ThumbnailRef {
+    pub(crate) url: String,
+    pub(crate) width: i64,
+    pub(crate) height: i64,
+}
+
 /// PeerTube's video categories, by number (`VIDEO_CATEGORIES` in its constants).
 pub(crate) const CATEGORIES: &[(i64, &str)] = &[
     (1, "Music"),
@@ -88,6 +96,23 @@ impl Instance {
     /// The address a stored file is served at.
     pub(crate) fn file_url(&self, key: &str) -> Url {
         self.url(&format!("static/{key}"))
+    }
+
+    /// The image showing a video with `files`: its thumbnail file, else the placeholder
+    /// (320 × 180).
+    pub(crate) fn thumbnail(&self, files: &[FileRow]) -> ThumbnailRef {
+        match files.iter().find(|f| f.role == "thumbnail") {
+            Some(file) => ThumbnailRef {
+                url: self.file_url(&file.key).to_string(),
+                width: file.width.unwrap_or(320),
+                height: file.height.unwrap_or(180),
+            },
+            None => ThumbnailRef {
+                url: self.url(PLACEHOLDER_THUMBNAIL_PATH).to_string(),
+                width: 320,
+                height: 180,
+            },
+        }
     }
 
     /// The document of local video `video` with its `files`, in PeerTube's shape.

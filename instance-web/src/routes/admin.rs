@@ -26,20 +26,8 @@ enum Choice {
     Reject,
 }
 
-fn moderator_only(web: &Web, viewer: &Viewer) -> Result<(), Rejection> {
-    if viewer.moderates() {
-        Ok(())
-    } else {
-        Err(web.refuse(
-            RejectionKind::Forbidden,
-            Some(viewer),
-            "Only moderators may see this page.",
-        ))
-    }
-}
-
 pub(super) async fn page(State(web): State<Web>, viewer: Viewer) -> Result<Response, Rejection> {
-    moderator_only(&web, &viewer)?;
+    web.require_moderator(&viewer)?;
     let pending = web
         .state()
         .accounts_in_state(AccountState::Pending)
@@ -84,7 +72,7 @@ pub(super) async fn decide(
     viewer: Viewer,
     CsrfForm(decision): CsrfForm<Decision>,
 ) -> Result<Response, Rejection> {
-    moderator_only(&web, &viewer)?;
+    web.require_moderator(&viewer)?;
     let state = web.state();
     let account = state
         .account(&decision.account)

@@ -51,7 +51,6 @@ pub(crate) struct Pages {
     instance: Instance,
     web: Web,
     default_zone: String,
-    webfinger: webfinger::client::Client,
     moderation: Moderation,
 }
 
@@ -68,14 +67,13 @@ impl FromRef<Pages> for Web {
 }
 
 impl Pages {
-    /// The pages of `instance`, with `web`'s accounts and layout; new events start in
-    /// `default_zone` (an IANA name, refused when unknown); `danger_allow_private_addresses`
-    /// lets WebFinger reach loopback servers over http (tests and the demo).
+    /// The pages of `instance`, with `web`'s accounts and layout and the shared `moderation`
+    /// pages (whose resolver reads the handles people type); new events start in
+    /// `default_zone` (an IANA name, refused when unknown).
     pub(crate) fn new(
         instance: Instance,
         web: Web,
         default_zone: &str,
-        danger_allow_private_addresses: bool,
         moderation: Moderation,
     ) -> anyhow::Result<Self> {
         if jiff::tz::TimeZone::get(default_zone).is_err() {
@@ -83,52 +81,17 @@ impl Pages {
                 "{default_zone:?} is no time zone this server knows (an IANA name, such as Europe/Paris)"
             );
         }
-        let webfinger = webfinger::client::Client::from_config(
-            webfinger::fetch::HttpConfig::default()
-                .with_danger_allow_http(danger_allow_private_addresses)
-                .with_danger_allow_private_addresses(danger_allow_private_addresses),
-        )?
-        .with_total_timeout(std::time::Duration::from_secs(10));
         Ok(Self {
             instance,
             web,
             default_zone: default_zone.to_owned(),
-            webfinger,
             moderation,
         })
     }
 
-    /// The actor `text` names: `@name@host` (found with WebFinger; this server's own actors
-    /// directly), or an actor's `https:` address. The error is for people.
+    /// The actor `text` names (`@name@host` or an address), as every instance reads it.
     async fn resolve_handle(&self, text: &str) -> Result<String, String> {
-        let text = text.trim();
-        if text.starts_with("https://") || text.starts_with("http://") {
-            return Url::parse(text)
-                .map(|url| url.to_string())
-                .map_err(|_| "This address is not a valid URL.".to_owned());
-        }
-        let handle = text.strip_prefix('@').unwrap_or(text);
-        let acct = webfinger::AcctUri::from_handle(handle)
-            .map_err(|e| format!("Write the address as @name@server ({e})."))?;
-        let ours = crate::app::handle(acct.user(), self.instance.base_url());
-        if ours.strip_prefix('@') == Some(handle) {
-            return match self.instance.db().actor(acct.user()).await {
-                Ok(Some(_)) => Ok(self.instance.actor_id(acct.user()).to_string()),
-                Ok(None) => Err(format!("There is nobody called {} here.", acct.user())),
-                Err(e) => {
-                    warn!(error = %e, "looking up a local actor failed");
-                    Err("The server could not look this up. Please try again later.".to_owned())
-                }
-            };
-        }
-        match self
-            .webfinger
-            .resolve(&webfinger::Resource::Acct(acct.clone()))
-            .await
-        {
-            Ok(resolved) => Ok(resolved.actor_id.to_string()),
-            Err(e) => Err(format!("@{} could not be found: {e}.", acct.handle())),
-        }
+        self.moderation.resolve_actor(text).await
     }
 
     fn page(&self, viewer: Option<&Viewer>, title: &str, body: Markup) -> Response {
