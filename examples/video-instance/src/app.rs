@@ -207,4 +207,33 @@ impl Instance {
             .map_err(|e| anyhow!("following {target}: {e}"))?;
         Ok(())
     }
+
+    /// Local actor `name` follows `target` (an actor id here or elsewhere): recorded as pending
+    /// and a `Follow` sent (a local target answers at once).
+    pub(crate) async fn follow(&self, name: &str, target: &str) -> Result<()> {
+        self.state()
+            .send_follow(&self.0.outbox, name, target)
+            .await
+            .map_err(|e| anyhow!("{name} following {target}: {e}"))?;
+        Ok(())
+    }
+
+    /// Local actor `name` stops following `target` (or withdraws its request). `false` when
+    /// it did not follow it.
+    pub(crate) async fn unfollow(&self, name: &str, target: &str) -> Result<bool> {
+        self.state()
+            .send_unfollow(&self.0.outbox, name, target)
+            .await
+            .map_err(|e| anyhow!("{name} unfollowing {target}: {e}"))
+    }
+
+    /// The remote actor `id`, from the key cache or fetched within the fetcher's bounds.
+    pub(crate) async fn remote_actor(
+        &self,
+        id: &str,
+    ) -> Result<Arc<federation::keys::RemoteActor>> {
+        let url = Url::parse(id).with_context(|| format!("{id:?} is not an address"))?;
+        let mut budget = federation::fetch::FetchBudget::default();
+        Ok(self.0.keys.actor(&url, &mut budget).await?)
+    }
 }

@@ -13,6 +13,7 @@
 mod activities;
 pub mod admin;
 mod app;
+mod channels;
 mod comments;
 mod db;
 mod embed;
@@ -194,6 +195,7 @@ impl Application for Videos {
             instance_web::DefaultLayout::new(parts.name.clone())
                 .with_link("/search", "Search")
                 .with_link("/videos/upload", "Upload")
+                .with_link("/follow", "Follow")
                 .with_moderator_link("/moderation", "Moderation"),
         ));
         // A video hidden or shown again by a moderator leaves the search index or comes back.

@@ -94,7 +94,11 @@ pub(crate) fn video_card(video: &VideoRow) -> Markup {
     html! {
         a href=(format!("/videos/watch/{}", video.uuid)) { (video.name) }
         " "
-        span.duration { (duration_text(video.duration)) }
+        @if video.is_live {
+            span.live { @match video.state { 1 => "Live", 5 => "Live ended", _ => "Live, not started" } }
+        } @else {
+            span.duration { (duration_text(video.duration)) }
+        }
     }
 }
 
@@ -211,6 +215,22 @@ pub(crate) async fn html_pages(State(site): State<Site>, request: Request, next:
         return next.run(request).await;
     }
     let path = request.uri().path().to_owned();
+    // A local channel's or account's address: its page.
+    if let Some(name) = path
+        .strip_prefix("/actors/")
+        .filter(|name| !name.is_empty() && !name.contains('/'))
+    {
+        let (mut parts, _) = request.into_parts();
+        let viewer = match MaybeViewer::from_request_parts(&mut parts, &site).await {
+            Ok(MaybeViewer(viewer)) => viewer,
+            Err(rejection) => return rejection.into_response(),
+        };
+        let mut response = crate::channels::actor_page(&site, viewer.as_ref(), name, None).await;
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::VARY, HeaderValue::from_static("Accept, Cookie"));
+        return response;
+    }
     let Some(uuid) = path
         .strip_prefix("/videos/watch/")
         .filter(|uuid| !uuid.is_empty() && !uuid.contains('/'))
@@ -336,6 +356,11 @@ async fn watch_page(site: &Site, viewer: Option<&Viewer>, video: Option<&VideoRo
                     p.origin { "From " a href=(video.id) { (host_of(&video.id)) } "." }
                 }
             }
+            p.byline {
+                "In " a href=(actor_link(site, &video.channel)) { (host_name(&video.channel)) }
+                " by " a href=(actor_link(site, &video.account)) { (host_name(&video.account)) }
+            }
+            @if let Some(live) = live_state(video) { p.live role="status" { (live) } }
             p.meta {
                 span.duration { (duration_text(video.duration)) }
                 " · " span.views { (video.views) " views" }
@@ -418,6 +443,29 @@ async fn watch_page(site: &Site, viewer: Option<&Viewer>, video: Option<&VideoRo
         ),
         Err(error) => page_or_error(Err(error)),
     }
+}
+
+/// Where a byline links an actor: its page here when it is local, its address elsewhere.
+pub(crate) fn actor_link(site: &Site, id: &str) -> String {
+    match site.instance.state().local_name(id) {
+        Some(name) => format!("/actors/{name}"),
+        None => id.to_owned(),
+    }
+}
+
+/// What a live video's page says of its state (PeerTube's `isLiveBroadcast` and `state`);
+/// `None` for a video that is no live.
+pub(crate) fn live_state(video: &VideoRow) -> Option<&'static str> {
+    if !video.is_live {
+        return None;
+    }
+    Some(match video.state {
+        // Published: the stream is on.
+        1 => "Live now: this video is being streamed from its server.",
+        4 => "A live video that has not started yet: its stream will play here once it begins.",
+        5 => "This live video has ended.",
+        _ => "A live video, not playable at the moment.",
+    })
 }
 
 /// The host (and port) of `url`, to name a server.

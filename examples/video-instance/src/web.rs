@@ -13,7 +13,7 @@ use instance_web::Web;
 use url::Url;
 
 use crate::app::Instance;
-use crate::{comments, embed, feeds, files, pages, search, upload};
+use crate::{channels, comments, embed, feeds, files, pages, search, upload};
 
 fn app_error(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AppError {
     AppError::new(error)
@@ -87,6 +87,10 @@ pub(crate) fn routes(
             get(search::api_search_get).post(search::api_search_post),
         )
         .route("/search", get(pages::search_page))
+        .route("/c/{name}", get(channels::channel_page))
+        .route("/a/{name}", get(channels::account_page))
+        .route("/follow", get(channels::follow_page).post(channels::follow))
+        .route("/unfollow", post(channels::unfollow))
         .route("/videos/comment", post(pages::comment))
         .route("/videos/comment/decide", post(pages::decide_comment))
         .route(

@@ -10,6 +10,7 @@
 
 mod actors;
 mod browser;
+mod channels;
 mod embed;
 mod feeds;
 mod moderation;

@@ -3,11 +3,12 @@
 //! `Flag` and hide the video (gone from A's pages and search) and block the reporter's
 //! neighbour who spams; the log keeps what they did.
 
-use browser_harness::{Browser, Session, Viewport};
+use browser_harness::{Browser, Viewport};
 use video_instance::{Running, SignupMode};
 
 use crate::support::{
-    admin_of, api_upload, eventually, loopback_instance_with, sample, until_followed,
+    admin_of, api_upload, eventually, html, loopback_instance_with, reload_until, sample, sign_up,
+    until_followed, url,
 };
 
 async fn open_instance(dir: &std::path::Path, name: &str) -> anyhow::Result<Running> {
@@ -15,46 +16,6 @@ async fn open_instance(dir: &std::path::Path, name: &str) -> anyhow::Result<Runn
         options.signup = SignupMode::Open;
     })
     .await
-}
-
-fn url(running: &Running, path: &str) -> String {
-    running
-        .base_url
-        .join(path)
-        .map(|u| u.to_string())
-        .unwrap_or_default()
-}
-
-async fn sign_up(page: &Session, at: &Running, name: &str) -> anyhow::Result<()> {
-    page.goto(&url(at, "/signup")).await?;
-    page.fill("Username", name).await?;
-    page.fill("Password", "correct horse battery staple")
-        .await?;
-    page.fill("Password again", "correct horse battery staple")
-        .await?;
-    page.click_button("Sign up").await?;
-    page.wait_for_text("Sign out").await?;
-    Ok(())
-}
-
-/// GETs `url` as a browser would (`Accept: text/html`): its status and text.
-async fn html(http: &reqwest::Client, url: &str) -> (u16, String) {
-    match http.get(url).header("accept", "text/html").send().await {
-        Ok(response) => (
-            response.status().as_u16(),
-            response.text().await.unwrap_or_default(),
-        ),
-        Err(_) => (0, String::new()),
-    }
-}
-
-/// Reloads `path` on `at` until its text holds `wanted` (30 s at most).
-async fn reload_until(page: &Session, at: &Running, path: &str, wanted: &str) {
-    eventually(&format!("{path} shows {wanted:?}"), || async {
-        page.goto(&url(at, path)).await.is_ok()
-            && page.text().await.is_ok_and(|text| text.contains(wanted))
-    })
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

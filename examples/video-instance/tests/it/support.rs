@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use browser_harness::Session;
 use serde_json::Value;
 use video_instance::admin::Admin;
 use video_instance::{Options, Running, start};
@@ -146,6 +147,48 @@ pub(crate) async fn until_followed(
         fetch_json(http, &following)
             .await
             .is_ok_and(|page| page["orderedItems"].to_string().contains(target.as_str()))
+    })
+    .await;
+}
+
+/// `path` on `running`'s base URL.
+pub(crate) fn url(running: &Running, path: &str) -> String {
+    running
+        .base_url
+        .join(path)
+        .map(|u| u.to_string())
+        .unwrap_or_default()
+}
+
+/// Signs `name` up on `at` in the browser `page`, which stays signed in.
+pub(crate) async fn sign_up(page: &Session, at: &Running, name: &str) -> anyhow::Result<()> {
+    page.goto(&url(at, "/signup")).await?;
+    page.fill("Username", name).await?;
+    page.fill("Password", "correct horse battery staple")
+        .await?;
+    page.fill("Password again", "correct horse battery staple")
+        .await?;
+    page.click_button("Sign up").await?;
+    page.wait_for_text("Sign out").await?;
+    Ok(())
+}
+
+/// GETs `url` as a browser would (`Accept: text/html`): its status and text.
+pub(crate) async fn html(http: &reqwest::Client, url: &str) -> (u16, String) {
+    match http.get(url).header("accept", "text/html").send().await {
+        Ok(response) => (
+            response.status().as_u16(),
+            response.text().await.unwrap_or_default(),
+        ),
+        Err(_) => (0, String::new()),
+    }
+}
+
+/// Reloads `path` on `at` until its text holds `wanted` (30 s at most).
+pub(crate) async fn reload_until(page: &Session, at: &Running, path: &str, wanted: &str) {
+    eventually(&format!("{path} shows {wanted:?}"), || async {
+        page.goto(&url(at, path)).await.is_ok()
+            && page.text().await.is_ok_and(|text| text.contains(wanted))
     })
     .await;
 }
