@@ -8,8 +8,8 @@ use std::time::Duration;
 use events_instance::demo::eventually;
 use serde_json::{Value, json};
 
-use crate::recording_peer::{Delivery, RecordingPeer};
 use crate::support::{fetch_json, instance_with_identity};
+use test_peer::{Delivery, Peer};
 
 const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 
@@ -35,7 +35,7 @@ fn assert_no_hidden_recipients(document: &Value, what: &str) {
 async fn a_clients_recipients_are_kept_and_reached() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let (running, organizer) = instance_with_identity(dir.path(), "events", "organizer").await?;
-    let peer = RecordingPeer::start().await?;
+    let peer = Peer::start().await?;
     let carol = peer.add_actor("users/carol", "carol")?;
     let dave = peer.add_actor("users/dave", "dave")?;
     let erin = peer.add_actor("users/erin", "erin")?;

@@ -14,7 +14,7 @@ use events_instance::demo::eventually;
 use events_instance::{Options, Running, SignupMode, start};
 use serde_json::json;
 
-use crate::peer::Peer;
+use test_peer::Peer;
 
 const WAIT: Duration = Duration::from_secs(30);
 

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::support::{fixtures_dir as fixtures, instance_with_identity};
+use test_peer::fixtures_dir as fixtures;
+
+use crate::support::instance_with_identity;
 
 async fn get(http: &reqwest::Client, url: &str) -> anyhow::Result<(u16, String, Value)> {
     let response = http

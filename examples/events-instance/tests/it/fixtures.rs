@@ -9,7 +9,7 @@ use events_instance::demo::loopback_instance;
 use http_signatures::{Signer, SigningKey, Standard};
 use serde_json::{Value, json};
 
-use crate::support::{fixtures_dir as fixtures, signed_post};
+use test_peer::{fixtures_dir as fixtures, signed_post};
 
 /// The fixture files of `software` that are activities, with their JSON.
 fn activities(software: &str) -> Vec<(String, Value)> {

@@ -18,7 +18,6 @@ mod fixtures;
 mod participation;
 mod peer;
 mod postgres;
-mod recording_peer;
 mod replies;
 mod scale_out;
 mod support;

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::sync::Barrier;
 
 use crate::postgres::{fresh_database, postgres_url};
-use crate::recording_peer::{Delivery, RecordingPeer};
+use test_peer::{Delivery, Peer};
 
 const JOINS: usize = 30;
 const CAPACITY: usize = 3;
@@ -92,13 +92,13 @@ async fn organized_free_event(admin: &Admin) -> anyhow::Result<(Client, String)>
 
 async fn concurrent_remote_joins(running: &Running, admin: &Admin) -> anyhow::Result<()> {
     let event = free_event(admin).await?;
-    let peer = Arc::new(RecordingPeer::start().await?);
+    let peer = Arc::new(Peer::start().await?);
     let mut joins = BTreeMap::new();
     for i in 0..JOINS {
         let actor = peer.add_actor(&format!("users/p{i}"), &format!("p{i}"))?;
         let join = json!({
             "@context": "https://www.w3.org/ns/activitystreams",
-            "id": format!("{}/joins/{i}", peer.base),
+            "id": format!("{}/joins/{i}", peer.origin()),
             "type": "Join",
             "actor": actor,
             "object": event,
@@ -155,7 +155,7 @@ async fn concurrent_remote_joins(running: &Running, admin: &Admin) -> anyhow::Re
     assert_eq!(accepted.len(), CAPACITY, "Accepts: {accepted:#?}");
     assert_eq!(rejected.len(), JOINS - CAPACITY);
     for (to, _, join_id) in &answers {
-        let actor = format!("{}/{to}", peer.base);
+        let actor = format!("{}/{to}", peer.origin());
         assert_eq!(
             joins[&actor]["id"],
             join_id.as_str(),
@@ -172,7 +172,7 @@ async fn concurrent_remote_joins(running: &Running, admin: &Admin) -> anyhow::Re
         let state = instance.participation_state(&event, actor).await?.unwrap();
         let sent = answers
             .iter()
-            .find(|a| format!("{}/{}", peer.base, a.0) == *actor)
+            .find(|a| format!("{}/{}", peer.origin(), a.0) == *actor)
             .unwrap();
         let expected = if sent.1 == "Accept" {
             "accepted"

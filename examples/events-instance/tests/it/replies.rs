@@ -2,15 +2,10 @@
 //! Mastodon `Question`, a type nobody knows. Each is kept as it came (its HTML sanitized), shown
 //! under the event with its author's full handle (`@user@host:port`).
 
-use serde_json::{Value, json};
+use serde_json::json;
+use test_peer::Peer;
 
-use crate::recording_peer::RecordingPeer;
-use crate::support::{fixture_text, instance_with_identity};
-
-/// The fixture `name` moved to `peer`: its origin `from` becomes the peer's.
-fn moved(name: &str, from: &str, peer: &RecordingPeer) -> Value {
-    serde_json::from_str(&fixture_text(name).replace(from, &peer.base)).unwrap()
-}
+use crate::support::instance_with_identity;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_of_every_type_are_kept_as_they_came() -> anyhow::Result<()> {
@@ -20,20 +15,17 @@ async fn replies_of_every_type_are_kept_as_they_came() -> anyhow::Result<()> {
         .post(json!({"type": "Event", "name": "Film night", "startTime": "2031-11-20T20:00:00Z"}))
         .await?;
     let event = create["object"]["id"].as_str().unwrap().to_owned();
-    let peer = RecordingPeer::start().await?;
+    let peer = Peer::start().await?;
     let inbox = format!("{}inbox", running.base_url);
 
     // A PeerTube video, answering the event.
     peer.add_actor("accounts/framasoft", "framasoft")?;
-    let mut video = moved("peertube/create-video.json", "https://framatube.org", &peer);
+    let mut video = peer.fixture_from("peertube/create-video.json", "https://framatube.org")?;
     video["object"]["inReplyTo"] = json!(event);
     // A Mastodon poll, answering it too.
     peer.add_actor("users/rinpatch", "rinpatch")?;
-    let mut question = moved(
-        "mastodon/create-question.json",
-        "https://mastodon.sdf.org",
-        &peer,
-    );
+    let mut question =
+        peer.fixture_from("mastodon/create-question.json", "https://mastodon.sdf.org")?;
     question["object"]["inReplyTo"] = json!(event);
     // And a type no vocabulary here knows.
     let chatter = peer.add_actor("users/chatter", "chatter")?;
@@ -90,7 +82,7 @@ async fn replies_of_every_type_are_kept_as_they_came() -> anyhow::Result<()> {
         .await?
         .text()
         .await?;
-    let host = peer.base.trim_start_matches("http://");
+    let host = peer.origin().trim_start_matches("http://");
     for handle in ["@framasoft", "@rinpatch", "@chatter"] {
         assert!(
             page.contains(&format!("{handle}@{host}<")),

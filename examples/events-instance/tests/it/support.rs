@@ -1,25 +1,11 @@
 //! What several test modules share: the fixtures folder, instances set up the usual ways, and
 //! the HTTP requests they all make.
 
-use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::path::Path;
 
 use events_instance::demo::{Client, admin_of, loopback_instance};
 use events_instance::{Options, Running, start};
-use http_signatures::Signer;
 use serde_json::Value;
-
-/// The repository's `fixtures/` folder.
-pub(crate) fn fixtures_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures"))
-}
-
-/// The text of the fixture `name` (a path under `fixtures/`).
-pub(crate) fn fixture_text(name: &str) -> String {
-    let path = fixtures_dir().join(name);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("the fixture {} is missing: {e}", path.display()))
-}
 
 /// A loopback instance `name` (its database in `dir`) with one identity, `identity`, and a
 /// client acting as it.
@@ -64,27 +50,4 @@ pub(crate) async fn fetch_json(http: &reqwest::Client, url: &str) -> anyhow::Res
             .bytes()
             .await?,
     )?)
-}
-
-/// POSTs `body` (an activity) to `url` with `http`, signed by `signer`; gives the status and
-/// the answer.
-pub(crate) async fn signed_post(
-    http: &reqwest::Client,
-    url: &str,
-    body: Vec<u8>,
-    signer: &Signer,
-) -> anyhow::Result<(u16, String)> {
-    let mut request = http::Request::post(url)
-        .header("content-type", "application/activity+json")
-        .body(body)?;
-    signer.sign(&mut request, SystemTime::now())?;
-    let (parts, body) = request.into_parts();
-    let response = http
-        .post(url)
-        .headers(parts.headers)
-        .body(body)
-        .send()
-        .await?;
-    let status = response.status().as_u16();
-    Ok((status, response.text().await?))
 }

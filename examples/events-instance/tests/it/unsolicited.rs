@@ -12,7 +12,9 @@ use events_instance::demo::{Client, admin_of, eventually, loopback_instance};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::peer::{Peer, get_page};
+use test_peer::Peer;
+
+use crate::peer::get_page;
 use crate::support::instance_with_identity;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -20,7 +22,9 @@ const WAIT: Duration = Duration::from_secs(30);
 /// Mobilizon's `Create` of an event (`mobilizon/create-event.json`), moved to `peer`, with the
 /// ids ending in `n`, named `name`, in 2031.
 fn mobilizon_create(peer: &Peer, n: u32, name: &str) -> Value {
-    let mut create = peer.fixture_from("mobilizon/create-event.json", "https://mobilizon.fr");
+    let mut create = peer
+        .fixture_from("mobilizon/create-event.json", "https://mobilizon.fr")
+        .unwrap();
     let event = format!("{}/events/{n}", peer.origin());
     create["id"] = json!(format!("{event}/activity"));
     let object = &mut create["object"];
@@ -33,7 +37,9 @@ fn mobilizon_create(peer: &Peer, n: u32, name: &str) -> Value {
 
 /// Mobilizon's event (`mobilizon/event.json`), moved to `peer`, named `name`, in 2031.
 fn mobilizon_event(peer: &Peer, name: &str) -> Value {
-    let mut event = peer.fixture_from("mobilizon/event.json", "https://rendezvous.nomagic.uk");
+    let mut event = peer
+        .fixture_from("mobilizon/event.json", "https://rendezvous.nomagic.uk")
+        .unwrap();
     event["name"] = json!(name);
     event["startTime"] = json!("2031-12-11T19:00:00+00:00");
     event["endTime"] = json!("2031-12-11T21:00:00+00:00");
@@ -42,7 +48,9 @@ fn mobilizon_event(peer: &Peer, name: &str) -> Value {
 
 /// Mastodon's `Announce` (`mastodon/announce.json`) by `actor` of `object`.
 fn mastodon_announce(peer: &Peer, actor: &str, n: u32, object: &str) -> Value {
-    let mut announce = peer.fixture_from("mastodon/announce.json", "https://framapiaf.org");
+    let mut announce = peer
+        .fixture_from("mastodon/announce.json", "https://framapiaf.org")
+        .unwrap();
     announce
         .as_object_mut()
         .unwrap()
@@ -106,7 +114,7 @@ async fn events_and_shares_nobody_asked_for_are_not_published() -> anyhow::Resul
     // The event the booster shares is on another server, which serves it.
     let other = Peer::start().await?;
     let shared = mobilizon_event(&other, "Scottish dance class");
-    other.serve(&shared).await;
+    other.serve(&shared)?;
     let shared_id = shared["id"].as_str().unwrap().to_owned();
 
     // Nobody here follows them: their event and their share are dropped.
@@ -214,7 +222,7 @@ async fn remote_html_is_stored_sanitized() -> anyhow::Result<()> {
     let event = create["object"]["id"].as_str().unwrap();
     let stored = alpha.instance.stored_object(event).await?.unwrap();
     // The reply of a Mastodon user to it, as hostile.
-    let mut reply = peer.fixture_from("mastodon/create-note.json", "https://mastodon.madrid");
+    let mut reply = peer.fixture_from("mastodon/create-note.json", "https://mastodon.madrid")?;
     let felix = peer.actor("felix").await?;
     reply["object"]["inReplyTo"] = json!(event);
     reply["object"]["content"] = json!(hostile);

@@ -9,7 +9,9 @@ use events_instance::demo::{Client, admin_of, eventually, loopback_instance};
 use events_instance::{Options, Running, start};
 use serde_json::{Value, json};
 
-use crate::peer::{Peer, get_json, get_page};
+use test_peer::Peer;
+
+use crate::peer::{get_json, get_page};
 use crate::postgres::{fresh_database, postgres_url};
 use crate::support::authorized_fetch_instance;
 
@@ -19,7 +21,9 @@ const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 /// Mastodon's reply (`mastodon/create-note.json`, moved to `peer`) to `in_reply_to`, saying
 /// `text`, addressed to `to` and `cc`; `n` tells the copies apart.
 fn reply(peer: &Peer, n: u32, in_reply_to: &str, text: &str, to: Value, cc: Value) -> Value {
-    let mut create = peer.fixture_from("mastodon/create-note.json", "https://mastodon.madrid");
+    let mut create = peer
+        .fixture_from("mastodon/create-note.json", "https://mastodon.madrid")
+        .unwrap();
     let note_id = format!("{}/users/felix/statuses/{n}", peer.origin());
     create["id"] = json!(format!("{note_id}/activity"));
     create["to"] = to.clone();
@@ -344,7 +348,8 @@ async fn pages_and_calendars_show_each_reader_its_own() -> anyhow::Result<()> {
         (1, "Open picnic", json!([PUBLIC]), json!([followers])),
         (2, "Followers picnic", json!([followers]), json!([])),
     ] {
-        let mut create = peer.fixture_from("mobilizon/create-event.json", "https://mobilizon.fr");
+        let mut create =
+            peer.fixture_from("mobilizon/create-event.json", "https://mobilizon.fr")?;
         let id = format!("{}/events/{n}", peer.origin());
         create["id"] = json!(format!("{id}/activity"));
         create["to"] = to.clone();

@@ -14,6 +14,7 @@ mod channels;
 mod embed;
 mod feeds;
 mod moderation;
+mod payloads;
 mod search;
 mod support;
 mod two_instances;
