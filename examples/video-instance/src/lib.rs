@@ -16,6 +16,7 @@ mod app;
 mod channels;
 mod comments;
 mod db;
+pub mod demo;
 mod embed;
 mod feeds;
 mod files;

@@ -1,4 +1,4 @@
-//! `video-instance`: serve a video instance, or administer it.
+//! `video-instance`: serve a video instance, administer it, or run the two-instance demo.
 
 use std::path::PathBuf;
 
@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use instance_server::cli::{ServeArgs, init_logging, serve_until_signal};
 use url::Url;
 use video_instance::admin::Admin;
-use video_instance::{InstanceFollows, VideoOptions, start};
+use video_instance::{InstanceFollows, VideoOptions, demo, start};
 
 /// A minimal PeerTube-like video server that federates over ActivityPub.
 #[derive(Debug, Parser)]
@@ -59,6 +59,17 @@ enum Command {
         danger_allow_private_addresses: bool,
         #[command(subcommand)]
         action: AdminAction,
+    },
+    /// Runs the demo: two instances on loopback, one following the other; a video uploaded on
+    /// the first is listed and found on the second, and a comment from the second is threaded
+    /// on the first. Both keep running until Ctrl-C.
+    Demo {
+        /// Stop both instances once the demo has run.
+        #[arg(long)]
+        once: bool,
+        /// Where their databases and files go (default: a new temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -153,6 +164,22 @@ async fn run(cli: Cli) -> Result<()> {
             };
             println!("{output}");
             Ok(())
+        }
+        Command::Demo { once, dir } => {
+            let temporary;
+            let dir = match dir {
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir)?;
+                    dir
+                }
+                None => {
+                    temporary = tempfile::Builder::new()
+                        .prefix("video-instance-demo-")
+                        .tempdir()?;
+                    temporary.path().to_owned()
+                }
+            };
+            demo::run(&dir, once).await
         }
     }
 }

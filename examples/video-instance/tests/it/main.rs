@@ -11,6 +11,7 @@
 mod actors;
 mod browser;
 mod channels;
+mod demo;
 mod embed;
 mod feeds;
 mod moderation;
