@@ -9,6 +9,11 @@
 //! the repository's `fixtures/` are moved to its origin with [`Peer::fixture_from`].
 //!
 //! Every wait is bounded: [`Peer::wait_for`] gives up after [`WAIT`].
+//!
+//! [`fedify`] drives the Fedify peer (`scripts/fedify-peer`), an independent implementation run
+//! as a child process.
+
+pub mod fedify;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

