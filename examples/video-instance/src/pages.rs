@@ -290,10 +290,15 @@ pub(crate) fn playable_files(
             activitypub_core::AnyObject::from_value(document.clone())
         && let Ok(summary) = activitypub_core::ext::peertube::VideoSummary::read(&video)
     {
+        // The origin's HLS stream and its renditions too, in the same order.
+        let hls = summary.hls.iter();
         out.extend(
-            summary
-                .files
-                .iter()
+            hls.clone()
+                .map(|h| (h.href.to_string(), "application/x-mpegURL".into())),
+        );
+        out.extend(
+            hls.flat_map(|h| &h.files)
+                .chain(&summary.files)
                 .map(|f| (f.href.to_string(), f.media_type.clone())),
         );
     }

@@ -219,6 +219,8 @@ impl Instance {
         if resumed > 0 {
             info!(resumed, "processing jobs interrupted by a stop resume");
         }
+        // What interrupted jobs left half-written (the one serving process runs every job).
+        remove_dir(&self.media_dir().join("processing")).await;
         let weak = Arc::downgrade(&self.0);
         let wake = self.processing().wake.clone();
         let task = tokio::spawn(run_jobs(weak, wake));

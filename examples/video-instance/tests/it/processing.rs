@@ -418,7 +418,9 @@ async fn an_upload_gets_a_thumbnail_and_hls_with_progress_and_followers_get_the_
         .unwrap();
     assert_eq!(oembed["thumbnail_url"], icon["url"]);
 
-    // B, following A, got the Update: its copy has the HLS link and the thumbnail.
+    // B, following A, got the Update: its copy has the HLS link and the thumbnail, and its
+    // page plays A's stream and rendition before the original.
+
     let pool = pool_of(dir.path(), "b").await;
     eventually("B stores the updated video", || async {
         sqlx::query("SELECT document FROM st_objects WHERE id = $1")
@@ -432,6 +434,14 @@ async fn an_upload_gets_a_thumbnail_and_hls_with_progress_and_followers_get_the_
             })
     })
     .await;
+    let copy = watch_page(&http, &b, &uuid, None).await;
+    let hls_at = copy.find(&master_url);
+    let rendition_at = copy.find(&file_url);
+    let original_at = copy.find(&format!("{}static/videos/{uuid}/original.webm", a.base_url));
+    assert!(
+        hls_at.is_some() && hls_at < rendition_at && rendition_at < original_at,
+        "{copy}"
+    );
     a.stop().await.unwrap();
     b.stop().await.unwrap();
 }
@@ -560,6 +570,13 @@ async fn a_job_interrupted_by_a_stop_resumes_at_the_next_start() {
     let http = reqwest::Client::new();
     let (uuid, id) = upload(&http, &a, &token, "gus_channel", "h264-aac-moov-end.mp4").await;
     until_state(&http, &a, &uuid, "running").await;
+    // One job at a time: a second upload waits for its turn.
+    let (second, _) = upload(&http, &a, &token, "gus_channel", "vp8-vorbis.webm").await;
+    let page = until_state(&http, &a, &second, "waiting").await;
+    assert!(
+        page.contains("the original file is served meanwhile"),
+        "{page}"
+    );
     let listen = a.addr;
     a.stop().await.unwrap();
     // Stopping killed the waiting ffmpeg.
@@ -581,6 +598,7 @@ async fn a_job_interrupted_by_a_stop_resumes_at_the_next_start() {
     .await
     .unwrap();
     until_state(&http, &a, &uuid, "done").await;
+    until_state(&http, &a, &second, "done").await;
     let video = fetch_json(&http, &id).await.unwrap();
     assert!(video["url"].to_string().contains("application/x-mpegURL"));
     assert_eq!(
@@ -594,5 +612,41 @@ async fn a_job_interrupted_by_a_stop_resumes_at_the_next_start() {
             "thumbnail.jpg",
         ]
     );
+    a.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_original_gone_before_ffmpeg_reads_it_fails_the_job_cleanly() {
+    let Some(real) = ffmpeg() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (gated, gate, _) = gated_ffmpeg(dir.path(), &real);
+    let a = instance(dir.path(), "a", Transcoding::Ffmpeg(gated)).await;
+    let token = account(&a, dir.path(), "a", "hal").await;
+    let http = reqwest::Client::new();
+    let (uuid, id) = upload(&http, &a, &token, "hal_channel", "h264-aac-faststart.mp4").await;
+    until_state(&http, &a, &uuid, "running").await;
+    // The file vanishes (a disk swapped, an operator's mistake) while ffmpeg waits.
+    std::fs::remove_file(
+        dir.path()
+            .join(format!("a.sqlite.media/data/videos/{uuid}/original.mp4")),
+    )
+    .unwrap();
+    std::fs::write(&gate, b"").unwrap();
+    until_state(&http, &a, &uuid, "failed").await;
+    let error: String = sqlx::query("SELECT error FROM vi_jobs")
+        .fetch_one(&pool_of(dir.path(), "a").await)
+        .await
+        .unwrap()
+        .try_get("error")
+        .unwrap();
+    assert!(error.contains("ffmpeg failed"), "{error}");
+    assert!(stored_keys(dir.path(), "a", &uuid).is_empty());
+    assert!(
+        !dir.path()
+            .join(format!("a.sqlite.media/processing/{uuid}"))
+            .exists()
+    );
+    let video = fetch_json(&http, &id).await.unwrap();
+    assert!(!video["url"].to_string().contains("application/x-mpegURL"));
     a.stop().await.unwrap();
 }
