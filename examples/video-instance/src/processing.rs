@@ -99,31 +99,40 @@ impl Processing {
     }
 }
 
-/// The ffmpeg that `transcoding` names: `Auto` finds `ffmpeg` on `PATH`, else Debian's
-/// `/usr/bin/ffmpeg`, else none; an explicit path must be an executable file.
+/// The ffmpeg that `transcoding` names, as an absolute path (ffmpeg runs in a work
+/// directory): `Auto` finds `ffmpeg` on `PATH`, else Debian's `/usr/bin/ffmpeg`, else none;
+/// an explicit bare name is looked up on `PATH`, and must be an executable file.
 pub(crate) fn resolve_ffmpeg(transcoding: &Transcoding) -> Result<Option<PathBuf>> {
+    let on_path = |name: &Path| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(name))
+                .find(|candidate| is_executable(candidate))
+        })
+    };
     match transcoding {
         Transcoding::Off => Ok(None),
         Transcoding::Ffmpeg(path) => {
-            if !is_executable(path) {
-                bail!(
+            let bare = path.components().count() == 1 && !path.has_root();
+            let found = if bare {
+                on_path(path)
+            } else {
+                std::fs::canonicalize(path)
+                    .ok()
+                    .filter(|p| is_executable(p))
+            };
+            let found = found.ok_or_else(|| {
+                anyhow!(
                     "the ffmpeg given ({}) is not an executable file (or turn transcoding off)",
                     path.display()
-                );
-            }
-            Ok(Some(path.clone()))
+                )
+            })?;
+            Ok(Some(found))
         }
-        Transcoding::Auto => {
-            let on_path = std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|dir| dir.join("ffmpeg"))
-                    .find(|candidate| is_executable(candidate))
-            });
-            Ok(on_path.or_else(|| {
-                let debian = PathBuf::from("/usr/bin/ffmpeg");
-                is_executable(&debian).then_some(debian)
-            }))
-        }
+        Transcoding::Auto => Ok(on_path(Path::new("ffmpeg")).or_else(|| {
+            let debian = PathBuf::from("/usr/bin/ffmpeg");
+            is_executable(&debian).then_some(debian)
+        })),
     }
 }
 
@@ -706,7 +715,30 @@ pub(crate) async fn status(instance: &Instance, video: &str, uuid: &str, owner: 
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
+
+    #[test]
+    fn ffmpeg_paths_are_resolved_to_absolute_executables() {
+        let resolved = |t: Transcoding| resolve_ffmpeg(&t);
+        assert_eq!(resolved(Transcoding::Off).ok(), Some(None));
+        let sh = resolved(Transcoding::Ffmpeg(PathBuf::from("sh")))
+            .ok()
+            .flatten();
+        assert!(
+            sh.is_some_and(|p| p.is_absolute()),
+            "a bare name is found on PATH"
+        );
+        assert!(resolved(Transcoding::Ffmpeg(PathBuf::from("/nonexistent/ffmpeg"))).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("ffmpeg");
+        std::fs::write(&plain, "not a program").unwrap();
+        assert!(
+            resolved(Transcoding::Ffmpeg(plain)).is_err(),
+            "not executable"
+        );
+    }
 
     #[test]
     fn percent_stays_below_100_until_done() {
