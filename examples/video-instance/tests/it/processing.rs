@@ -46,8 +46,10 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
-/// An ffmpeg that waits until the file `gate` exists, then runs the real one: the test sees
-/// the job waiting and running before it lets it go. It writes its process id to `pid`.
+/// An ffmpeg that makes the thumbnail at once, then, asked for the HLS rendition, reports
+/// one second encoded (as ffmpeg's `-progress pipe:1` does) and waits until the file `gate`
+/// exists before it runs the real one: the test sees the job running, its progress, and the
+/// next job waiting. It writes its process id to `pid`.
 fn gated_ffmpeg(dir: &Path, real: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let gate = dir.join("gate");
     let pid = dir.join("ffmpeg.pid");
@@ -55,13 +57,31 @@ fn gated_ffmpeg(dir: &Path, real: &Path) -> (PathBuf, PathBuf, PathBuf) {
         dir,
         "gated-ffmpeg",
         &format!(
-            "echo $$ > '{}'\nwhile [ ! -e '{}' ]; do sleep 0.05; done\nexec '{}' \"$@\"",
-            pid.display(),
-            gate.display(),
-            real.display()
+            "echo $$ > '{pid}'\n\
+             case \"$*\" in *-hls_time*)\n\
+               printf 'frame=30\\nout_time_us=1000000\\nprogress=continue\\n'\n\
+               while [ ! -e '{gate}' ]; do sleep 0.05; done;;\n\
+             esac\n\
+             exec '{real}' \"$@\"",
+            pid = pid.display(),
+            gate = gate.display(),
+            real = real.display()
         ),
     );
     (path, gate, pid)
+}
+
+/// Waits until the page of `uuid` shows a running job past 0 %; gives the percentage.
+async fn until_progress(http: &reqwest::Client, running: &Running, uuid: &str) -> u32 {
+    let percent = |page: &str| -> Option<u32> {
+        let (before, _) = page.split_once(" % done</span>")?;
+        before.rsplit('>').next()?.trim().parse().ok()
+    };
+    eventually("the page shows the progress", || async {
+        percent(&watch_page(http, running, uuid, None).await).is_some_and(|p| p > 0)
+    })
+    .await;
+    percent(&watch_page(http, running, uuid, None).await).unwrap()
 }
 
 /// A loopback instance `name` in `dir` processing with `transcoding`.
@@ -261,7 +281,9 @@ async fn an_upload_gets_a_thumbnail_and_hls_with_progress_and_followers_get_the_
     let (uuid, id) = upload(&http, &a, &token, "carol_channel", "vp9-opus.webm").await;
     // Published at once, playing its original while ffmpeg waits at the gate.
     let page = until_state(&http, &a, &uuid, "running").await;
-    assert!(page.contains("0 % done"), "{page}");
+    // ffmpeg's progress (1 s of the 2 s) on the page.
+    let percent = until_progress(&http, &a, &uuid).await;
+    assert!((45..=55).contains(&percent), "{percent} %");
     assert!(
         page.contains("the original file is served meanwhile"),
         "{page}"
