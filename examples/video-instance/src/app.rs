@@ -42,6 +42,8 @@ pub(crate) struct Inner {
     /// The search index: a serving instance's (administration commands have none).
     pub(crate) search: Option<std::sync::Arc<video_search::SearchIndex>>,
     pub(crate) danger_allow_private_addresses: bool,
+    /// The processing of uploaded videos (thumbnails and HLS).
+    pub(crate) processing: crate::processing::Processing,
 }
 
 impl Instance {
@@ -51,6 +53,7 @@ impl Instance {
         media_dir: PathBuf,
         media: media_store::MediaStore,
         search: Option<std::sync::Arc<video_search::SearchIndex>>,
+        processing: crate::processing::Processing,
     ) -> Self {
         let danger_allow_private_addresses = parts.danger_allow_private_addresses();
         Self(Arc::new(Inner {
@@ -65,6 +68,7 @@ impl Instance {
             media,
             search,
             danger_allow_private_addresses,
+            processing,
         }))
     }
 

@@ -10,11 +10,18 @@ use url::Url;
 use crate::Options;
 
 /// The instance's migrations: `(version, description, statements)`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "videos, files, channels, comments, rates, pending views",
-    include_str!("../migrations/0001_videos.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "videos, files, channels, comments, rates, pending views",
+        include_str!("../migrations/0001_videos.sql"),
+    ),
+    (
+        2,
+        "processing jobs",
+        include_str!("../migrations/0002_processing.sql"),
+    ),
+];
 
 /// The table the instance's migrations are recorded in.
 const MIGRATIONS_TABLE: &str = "video_instance_migrations";
@@ -112,7 +119,8 @@ pub(crate) struct FileRow {
     pub(crate) video: String,
     /// Its key in the media store.
     pub(crate) key: String,
-    /// `original`, `rendition`, `hls`, `thumbnail` or `mirror`.
+    /// `original`, `rendition`, `thumbnail`, `mirror`, or one of HLS's (`hls`: the master
+    /// playlist, `hls-playlist`, `hls-file`, `hls-sha256`; see `migrations/0002_processing.sql`).
     pub(crate) role: String,
     pub(crate) media_type: String,
     pub(crate) size: i64,
@@ -243,6 +251,7 @@ impl Db {
             "DELETE FROM vi_comments WHERE video = $1",
             "DELETE FROM vi_rates WHERE video = $1",
             "DELETE FROM vi_pending_views WHERE video = $1",
+            "DELETE FROM vi_jobs WHERE video = $1",
             "DELETE FROM vi_videos WHERE id = $1",
         ] {
             sqlx::query(table)

@@ -85,6 +85,10 @@ pub(crate) async fn embed_page(
         _ => serde_json::Value::Null,
     };
     let playable = crate::pages::playable_files(&files, &document, video.local);
+    let poster = files
+        .iter()
+        .any(|f| f.role == "thumbnail")
+        .then(|| site.instance.thumbnail(&files).url);
     // An embed counts a view as the watch page does: one per address per hour.
     let (parts, _) = request.into_parts();
     if let Some(address) = site.web.client_address(&parts)
@@ -107,7 +111,7 @@ pub(crate) async fn embed_page(
                     p { "This video plays on its own server: "
                         a href=(watch) target="_blank" rel="noopener" { (video.name) } }
                 } @else {
-                    video #player controls preload="metadata" {
+                    video #player controls preload="metadata" poster=[poster] {
                         @for (src, media_type) in &playable {
                             source src=(src) type=(media_type);
                         }

@@ -42,7 +42,16 @@ pub(crate) async fn serve_file(
         .serve(&key, &method, &headers, &options)
         .await
     {
-        Ok(response) => response.map(axum::body::Body::new).into_response(),
+        Ok(response) => {
+            let mut response = response.map(axum::body::Body::new).into_response();
+            // Public files, fetched by other sites' players too (an HLS player reads the
+            // playlists, hashes and ranges with fetch), as PeerTube serves them.
+            response.headers_mut().insert(
+                http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+            response
+        }
         Err(error) => {
             let status = error.status();
             if status.is_server_error() {

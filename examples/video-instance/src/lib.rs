@@ -19,8 +19,10 @@ mod db;
 pub mod demo;
 mod embed;
 mod feeds;
+mod ffmpeg;
 mod files;
 mod pages;
+mod processing;
 mod search;
 mod upload;
 mod videos;
@@ -53,6 +55,20 @@ pub enum InstanceFollows {
     Approval,
 }
 
+/// Whether and with what uploaded videos are processed (a thumbnail and an HLS rendition,
+/// made with ffmpeg in the background).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Transcoding {
+    /// With `ffmpeg` found on `PATH`, else Debian's `/usr/bin/ffmpeg`; off when there is none.
+    #[default]
+    Auto,
+    /// With this ffmpeg binary (the instance refuses to start when it is not an executable).
+    Ffmpeg(PathBuf),
+    /// Off: the original files are served, without thumbnails or HLS.
+    Off,
+}
+
 /// The video instance's own options, beside the server's.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -67,6 +83,11 @@ pub struct VideoOptions {
     /// How often the view counts that moved are sent (one `Update` per video per batch).
     /// Default: a minute.
     pub view_batch_interval: std::time::Duration,
+    /// Whether and with what videos are processed.
+    pub transcoding: Transcoding,
+    /// The longest one video's processing may take before ffmpeg is stopped and the
+    /// processing fails. Default: an hour.
+    pub transcoding_time_limit: std::time::Duration,
 }
 
 impl Default for VideoOptions {
@@ -76,6 +97,8 @@ impl Default for VideoOptions {
             max_upload_bytes: 8 << 30,
             instance_follows: InstanceFollows::Automatic,
             view_batch_interval: std::time::Duration::from_secs(60),
+            transcoding: Transcoding::Auto,
+            transcoding_time_limit: std::time::Duration::from_secs(60 * 60),
         }
     }
 }
@@ -102,6 +125,18 @@ impl VideoOptions {
     /// Sets how often the view counts that moved are sent.
     pub fn with_view_batch_interval(mut self, interval: std::time::Duration) -> Self {
         self.view_batch_interval = interval;
+        self
+    }
+
+    /// Sets whether and with what videos are processed.
+    pub fn with_transcoding(mut self, transcoding: Transcoding) -> Self {
+        self.transcoding = transcoding;
+        self
+    }
+
+    /// Sets the longest one video's processing may take.
+    pub fn with_transcoding_time_limit(mut self, limit: std::time::Duration) -> Self {
+        self.transcoding_time_limit = limit;
         self
     }
 
@@ -167,13 +202,29 @@ impl Application for Videos {
             None
         };
         let serving = search.is_some();
-        let instance = Instance::new(parts, options.app.clone(), media_dir, media, search);
+        let ffmpeg = processing::resolve_ffmpeg(&options.app.transcoding)?;
+        if serving && ffmpeg.is_none() {
+            tracing::info!("no ffmpeg: videos are served as uploaded, without thumbnails or HLS");
+        }
+        let processing = processing::Processing::new(ffmpeg, options.app.transcoding_time_limit);
+        let instance = Instance::new(
+            parts,
+            options.app.clone(),
+            media_dir,
+            media,
+            search,
+            processing,
+        );
         if serving {
             instance
                 .rebuild_index_if_empty()
                 .await
                 .context("rebuilding the search index")?;
             views::start_batches(&instance, options.app.view_batch_interval);
+            instance
+                .start_processing()
+                .await
+                .context("starting the processing of videos")?;
         }
         Ok(instance)
     }

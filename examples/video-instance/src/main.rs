@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use instance_server::cli::{ServeArgs, init_logging, serve_until_signal};
 use url::Url;
 use video_instance::admin::Admin;
-use video_instance::{InstanceFollows, VideoOptions, demo, start};
+use video_instance::{InstanceFollows, Transcoding, VideoOptions, demo, start};
 
 /// A minimal PeerTube-like video server that federates over ActivityPub.
 #[derive(Debug, Parser)]
@@ -42,6 +42,16 @@ enum Command {
         /// How other instances' follows are answered.
         #[arg(long, value_enum, default_value = "automatic")]
         instance_follows: Follows,
+        /// The ffmpeg that makes thumbnails and HLS renditions (default: `ffmpeg` on PATH, else
+        /// /usr/bin/ffmpeg; without one, the original files are served as uploaded).
+        #[arg(long, conflicts_with = "no_transcoding")]
+        ffmpeg: Option<PathBuf>,
+        /// Makes no thumbnails or HLS renditions: serves the original files only.
+        #[arg(long)]
+        no_transcoding: bool,
+        /// The longest one video's processing may take, in minutes.
+        #[arg(long, default_value_t = 60)]
+        transcoding_time_limit_minutes: u64,
     },
     /// Administers the instance's database.
     Admin {
@@ -124,6 +134,9 @@ async fn run(cli: Cli) -> Result<()> {
             media_dir,
             max_upload_mib,
             instance_follows,
+            ffmpeg,
+            no_transcoding,
+            transcoding_time_limit_minutes,
         } => {
             let mut app = VideoOptions::default()
                 .with_max_upload_bytes(max_upload_mib.saturating_mul(1 << 20))
@@ -131,6 +144,16 @@ async fn run(cli: Cli) -> Result<()> {
                     Follows::Automatic => InstanceFollows::Automatic,
                     Follows::Approval => InstanceFollows::Approval,
                 });
+            let transcoding = match (no_transcoding, ffmpeg) {
+                (true, _) => Transcoding::Off,
+                (false, Some(path)) => Transcoding::Ffmpeg(path),
+                (false, None) => Transcoding::Auto,
+            };
+            app = app
+                .with_transcoding(transcoding)
+                .with_transcoding_time_limit(std::time::Duration::from_secs(
+                    transcoding_time_limit_minutes.saturating_mul(60),
+                ));
             if let Some(dir) = media_dir {
                 app = app.with_media_dir(dir);
             }

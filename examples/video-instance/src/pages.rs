@@ -282,16 +282,27 @@ pub(crate) fn watch_policy(site: &Site) -> String {
     )
 }
 
-/// The files a page plays: `(address, media type)`, those kept here first, then the origin's
+/// The files a page plays: `(address, media type)`, those kept here first (the HLS stream and
+/// its rendition before the original), then the origin's
 /// for a remote video (read from its stored document).
 pub(crate) fn playable_files(
     files: &[crate::db::FileRow],
     document: &serde_json::Value,
     local: bool,
 ) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = files
-        .iter()
-        .filter(|f| matches!(f.role.as_str(), "original" | "rendition" | "mirror"))
+    // HLS first (played natively where it is, as in Safari), then its H.264 rendition, which
+    // every browser plays, then the original.
+    let rank = |role: &str| match role {
+        "hls" => Some(0),
+        "hls-file" => Some(1),
+        "original" | "rendition" | "mirror" => Some(2),
+        _ => None,
+    };
+    let mut kept: Vec<&crate::db::FileRow> =
+        files.iter().filter(|f| rank(&f.role).is_some()).collect();
+    kept.sort_by_key(|f| rank(&f.role));
+    let mut out: Vec<(String, String)> = kept
+        .into_iter()
         .map(|f| (format!("/static/{}", f.key), f.media_type.clone()))
         .collect();
     if !local
@@ -299,10 +310,15 @@ pub(crate) fn playable_files(
             activitypub_core::AnyObject::from_value(document.clone())
         && let Ok(summary) = activitypub_core::ext::peertube::VideoSummary::read(&video)
     {
+        // The origin's HLS stream and its renditions too, in the same order.
+        let hls = summary.hls.iter();
         out.extend(
-            summary
-                .files
-                .iter()
+            hls.clone()
+                .map(|h| (h.href.to_string(), "application/x-mpegURL".into())),
+        );
+        out.extend(
+            hls.flat_map(|h| &h.files)
+                .chain(&summary.files)
                 .map(|f| (f.href.to_string(), f.media_type.clone())),
         );
     }
@@ -331,6 +347,15 @@ async fn watch_page(site: &Site, viewer: Option<&Viewer>, video: Option<&VideoRo
                 .any(|i| site.instance.actor_id(&i.name).as_str() == video.account)
         });
         let comments = site.instance.comments(&video.id, &scope, owner).await?;
+        let poster = files
+            .iter()
+            .any(|f| f.role == "thumbnail")
+            .then(|| site.instance.thumbnail(&files).url);
+        let processing = if video.local {
+            Some(crate::processing::status(&site.instance, &video.id, &video.uuid, owner).await)
+        } else {
+            None
+        };
         let content = stored
             .document
             .get("content")
@@ -343,7 +368,7 @@ async fn watch_page(site: &Site, viewer: Option<&Viewer>, video: Option<&VideoRo
                 p { "This video is kept on its own server: "
                     a href=(video.id) { "watch it there" } "." }
             } @else {
-                video #player controls preload="metadata" width="100%" {
+                video #player controls preload="metadata" width="100%" poster=[poster] {
                     @for (src, media_type) in &playable {
                         source src=(src) type=(media_type);
                     }
@@ -361,6 +386,7 @@ async fn watch_page(site: &Site, viewer: Option<&Viewer>, video: Option<&VideoRo
                 " by " a href=(actor_link(site, &video.account)) { (host_name(&video.account)) }
             }
             @if let Some(live) = live_state(video) { p.live role="status" { (live) } }
+            @if let Some(processing) = processing { (processing) }
             p.meta {
                 span.duration { (duration_text(video.duration)) }
                 " · " span.views { (video.views) " views" }

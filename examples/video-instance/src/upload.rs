@@ -325,6 +325,14 @@ async fn publish_upload(
         let _ = instance.media().remove(&key).await;
         return Err(Refusal::internal(error));
     }
+    // A thumbnail and an HLS rendition are made in the background; the original is served
+    // meanwhile.
+    if let Err(error) = instance
+        .enqueue_processing(&video.id, probed.duration)
+        .await
+    {
+        warn!(%error, video = %video.id, "queueing the video's processing");
+    }
     info!(video = %video.id, size, "video uploaded");
     Ok(video)
 }

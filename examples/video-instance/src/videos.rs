@@ -3,7 +3,8 @@
 
 use activitypub_core::PUBLIC;
 use activitypub_core::ext::peertube::{
-    CommentsPolicy, Label, NewVideo, Thumbnail, VideoCollections, VideoFile, VideoState,
+    CommentsPolicy, HlsPlaylist, Label, NewVideo, Thumbnail, VideoCollections, VideoFile,
+    VideoState,
 };
 use activitypub_core::{Iri, Timestamp};
 use anyhow::{Context, Result, anyhow};
@@ -80,6 +81,23 @@ fn timestamp(unix: i64) -> Result<Timestamp> {
     Ok(Timestamp::new(
         OffsetDateTime::from_unix_timestamp(unix).context("a time out of range")?,
     ))
+}
+
+/// The `url` entry of a video file kept here, served at `href`.
+fn video_file(href: Iri, file: &FileRow) -> VideoFile {
+    let mut entry = VideoFile::new(
+        href,
+        file.media_type.clone(),
+        u64::try_from(file.height.unwrap_or(0)).unwrap_or(0),
+        u64::try_from(file.size).unwrap_or(0),
+    );
+    if let Some(width) = file.width.and_then(|w| u64::try_from(w).ok()) {
+        entry = entry.with_width(width);
+    }
+    if let Some(fps) = file.fps_milli.and_then(|f| u64::try_from(f).ok()) {
+        entry = entry.with_fps((fps + 500) / 1000);
+    }
+    entry
 }
 
 /// PeerTube's comment policy numbered `number`.
@@ -174,23 +192,21 @@ impl Instance {
                         u64::try_from(file.height.unwrap_or(0)).unwrap_or(0),
                     ));
                 }
-                "original" | "rendition" => {
-                    let mut entry = VideoFile::new(
-                        href,
-                        file.media_type.clone(),
-                        u64::try_from(file.height.unwrap_or(0)).unwrap_or(0),
-                        u64::try_from(file.size).unwrap_or(0),
-                    );
-                    if let Some(width) = file.width.and_then(|w| u64::try_from(w).ok()) {
-                        entry = entry.with_width(width);
-                    }
-                    if let Some(fps) = file.fps_milli.and_then(|f| u64::try_from(f).ok()) {
-                        entry = entry.with_fps((fps + 500) / 1000);
-                    }
-                    new = new.with_file(entry);
-                }
+                "original" | "rendition" => new = new.with_file(video_file(href, file)),
                 _ => {}
             }
+        }
+        // The HLS playlist, once processing made it: its rendition's file and the segments'
+        // hashes in its `tag`.
+        if let Some(master) = files.iter().find(|f| f.role == "hls") {
+            let mut hls = HlsPlaylist::new(iri(&self.file_url(&master.key))?);
+            if let Some(hashes) = files.iter().find(|f| f.role == "hls-sha256") {
+                hls = hls.with_segments_sha256_url(iri(&self.file_url(&hashes.key))?);
+            }
+            for file in files.iter().filter(|f| f.role == "hls-file") {
+                hls = hls.with_file(video_file(iri(&self.file_url(&file.key))?, file));
+            }
+            new = new.with_hls(hls);
         }
         if !files.iter().any(|f| f.role == "thumbnail") {
             // PeerTube refuses a video without an icon: until one is made, the placeholder.

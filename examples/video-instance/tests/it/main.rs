@@ -17,6 +17,7 @@ mod fedify;
 mod feeds;
 mod moderation;
 mod payloads;
+mod processing;
 mod search;
 mod support;
 mod two_instances;
