@@ -102,6 +102,9 @@ impl Instance {
                 &fetched
             }
         };
+        if matches!(object, AnyObject::Playlist(_)) {
+            return self.receive_playlist(&incoming, object).await;
+        }
         let Some(video) = video_of(object) else {
             // A comment, when it answers a video listed here or a comment on one.
             if matches!(object, AnyObject::Object(_)) {
@@ -242,6 +245,9 @@ impl Instance {
         if self.state().is_local(id.as_str())
             || !activitypub_core::origin::same_origin(id, &incoming.actor)
         {
+            return Ok(());
+        }
+        if self.on_playlist_delete(id, &incoming.actor).await? {
             return Ok(());
         }
         if self.db().video(id.as_str()).await?.is_some() {

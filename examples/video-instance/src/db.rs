@@ -10,11 +10,18 @@ use url::Url;
 use crate::Options;
 
 /// The instance's migrations: `(version, description, statements)`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "videos, files, channels, comments, rates, pending views",
-    include_str!("../migrations/0001_videos.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "videos, files, channels, comments, rates, pending views",
+        include_str!("../migrations/0001_videos.sql"),
+    ),
+    (
+        3,
+        "playlists and their elements",
+        include_str!("../migrations/0003_playlists.sql"),
+    ),
+];
 
 /// The table the instance's migrations are recorded in.
 const MIGRATIONS_TABLE: &str = "video_instance_migrations";

@@ -19,6 +19,7 @@ mod embed;
 mod feeds;
 mod files;
 mod pages;
+mod playlists;
 mod search;
 mod upload;
 mod videos;
@@ -194,6 +195,7 @@ impl Application for Videos {
             instance_web::DefaultLayout::new(parts.name.clone())
                 .with_link("/search", "Search")
                 .with_link("/videos/upload", "Upload")
+                .with_link("/video-playlists", "Playlists")
                 .with_moderator_link("/moderation", "Moderation"),
         ));
         // A video hidden or shown again by a moderator leaves the search index or comes back.

@@ -13,6 +13,7 @@ mod browser;
 mod embed;
 mod feeds;
 mod moderation;
+mod playlists;
 mod search;
 mod support;
 mod two_instances;
