@@ -380,13 +380,14 @@ fn elements_list(
                                 }
                             }
                             @if let (true, Some(viewer)) = (owner, viewer) {
+                                @let name = item.video.as_ref().map_or("the unavailable video", |v| v.name.as_str());
                                 @if i > 0 {
-                                    (element_button(playlist, viewer, &item.element.id, "move", Some("up"), "Move up"))
+                                    (element_button(playlist, viewer, &item.element.id, ("move", Some("up")), "Move up", name))
                                 }
                                 @if i + 1 < last {
-                                    (element_button(playlist, viewer, &item.element.id, "move", Some("down"), "Move down"))
+                                    (element_button(playlist, viewer, &item.element.id, ("move", Some("down")), "Move down", name))
                                 }
-                                (element_button(playlist, viewer, &item.element.id, "remove", None, "Remove"))
+                                (element_button(playlist, viewer, &item.element.id, ("remove", None), "Remove", name))
                             }
                         }
                     }
@@ -396,14 +397,15 @@ fn elements_list(
     }
 }
 
-/// One of the owner's buttons on an element.
+/// One of the owner's buttons on an element: `(action, direction)`, its text, and the video's
+/// name, said to screen readers only (the buttons of the list being alike).
 fn element_button(
     playlist: &PlaylistRow,
     viewer: &Viewer,
     element: &str,
-    action: &str,
-    direction: Option<&str>,
-    label: &str,
+    (action, direction): (&str, Option<&str>),
+    text: &str,
+    name: &str,
 ) -> Markup {
     html! {
         form.inline method="post" action=(format!("/video-playlists/{}/{action}", playlist.uuid)) {
@@ -412,7 +414,7 @@ fn element_button(
             @if let Some(direction) = direction {
                 input type="hidden" name="direction" value=(direction);
             }
-            button type="submit" { (label) }
+            button type="submit" { (text) " " span.visually-hidden { (name) } }
         }
     }
 }

@@ -595,3 +595,93 @@ async fn a_public_playlist_reaches_the_follower_in_order_then_its_reorder_and_de
     a.stop().await.unwrap();
     b.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_person_makes_a_playlist_from_the_watch_page_in_a_browser() -> anyhow::Result<()> {
+    use browser_harness::{Browser, Viewport};
+
+    let dir = tempfile::tempdir()?;
+    let running = crate::support::loopback_instance_with(dir.path(), "Tube", |options| {
+        options.signup = video_instance::SignupMode::Open;
+    })
+    .await?;
+    let url = |path: &str| {
+        running
+            .base_url
+            .join(path)
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+    };
+    let sample_path = std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../media-probe/tests/data/vp8-vorbis.webm"
+    ));
+    let browser = Browser::start().await?;
+    let page = browser.session(Viewport::DESKTOP).await?;
+    page.goto(&url("/signup")).await?;
+    page.fill("Username", "noor").await?;
+    page.fill("Password", "correct horse battery staple")
+        .await?;
+    page.fill("Password again", "correct horse battery staple")
+        .await?;
+    page.click_button("Sign up").await?;
+    page.wait_for_text("Sign out").await?;
+    for (title, description) in [
+        ("Waves at dusk", "Filmed on the beach."),
+        ("Tide at dawn", "Filmed at sunrise."),
+    ] {
+        page.goto(&url("/videos/upload")).await?;
+        page.fill("Title", title).await?;
+        page.fill("Description", description).await?;
+        page.choose_file("Video file", &sample_path).await?;
+        page.click_button("Upload").await?;
+        page.wait_for_text(description).await?;
+        if title == "Waves at dusk" {
+            // From the first video's page: a new public playlist holding it.
+            page.fill("New playlist name", "Beach evenings").await?;
+            page.select("Privacy", "Public: listed and federated")
+                .await?;
+            page.click_button("Save to a new playlist").await?;
+            page.wait_for_text("A playlist by").await?;
+            page.wait_for_text("Waves at dusk").await?;
+        } else {
+            // From the second's: saved in that playlist, at its end.
+            page.select("Playlist", "Beach evenings").await?;
+            page.click_button("Save").await?;
+            page.wait_for_text("Tide at dawn").await?;
+        }
+    }
+    let order = "const items = [...document.querySelectorAll('ol.playlist-videos li a')]\
+        .map(a => a.textContent); return JSON.stringify(items) === JSON.stringify(%s);";
+    page.wait_until_script(
+        "the playlist in the order the videos were saved",
+        &order.replace("%s", r#"["Waves at dusk", "Tide at dawn"]"#),
+    )
+    .await?;
+    page.click_button("Move up Tide at dawn").await?;
+    page.wait_until_script(
+        "the second video first",
+        &order.replace("%s", r#"["Tide at dawn", "Waves at dusk"]"#),
+    )
+    .await?;
+    page.click_button("Remove Waves at dusk").await?;
+    page.wait_until_script(
+        "one video left",
+        &order.replace("%s", r#"["Tide at dawn"]"#),
+    )
+    .await?;
+    page.fill("Name", "Sunrise reel").await?;
+    page.click_button("Save the changes").await?;
+    page.wait_for_text("Sunrise reel").await?;
+    // It is listed for everyone, and its document has the one video left.
+    let address = page.current_url().await?.to_string();
+    let http = reqwest::Client::new();
+    let (_, list) = self::page(&http, &url("/video-playlists")).await;
+    assert!(list.contains("Sunrise reel"), "{list}");
+    let document = fetch_json(&http, &address).await?;
+    assert_eq!(document["name"], "Sunrise reel");
+    assert_eq!(document["totalItems"], 1);
+    page.close().await?;
+    running.stop().await?;
+    Ok(())
+}
