@@ -185,6 +185,8 @@ fn now() -> i64 {
 pub(crate) struct Shown {
     pub(crate) element: ElementRow,
     pub(crate) video: Option<VideoRow>,
+    /// Whether the video is stored here at all (seen or not).
+    pub(crate) known: bool,
 }
 
 impl Instance {
@@ -272,17 +274,20 @@ impl Instance {
     ) -> Result<Vec<Shown>> {
         let mut shown = Vec::new();
         for element in self.elements(&playlist.id).await? {
-            let visible = self
-                .state()
-                .visible_object(&element.video, scope)
-                .await?
-                .is_some_and(|stored| !stored.deleted);
-            let video = if visible {
-                self.db().video(&element.video).await?
-            } else {
-                None
-            };
-            shown.push(Shown { element, video });
+            let row = self.db().video(&element.video).await?;
+            let known = row.is_some();
+            let visible = known
+                && self
+                    .state()
+                    .visible_object(&element.video, scope)
+                    .await?
+                    .is_some_and(|stored| !stored.deleted);
+            let video = row.filter(|_| visible);
+            shown.push(Shown {
+                element,
+                video,
+                known,
+            });
         }
         Ok(shown)
     }
@@ -331,6 +336,11 @@ impl Instance {
             )));
         }
         match fields.channel.as_deref().filter(|c| !c.is_empty()) {
+            // PeerTube takes a remote playlist only with its channel, and has the same rule
+            // for its own.
+            None if fields.privacy == Privacy::Public => Err(Refused::Invalid(
+                "a public playlist is in one of your channels".to_owned(),
+            )),
             None => Ok(None),
             Some(channel) => {
                 if self.db().channel_owner(channel).await?.as_deref() != Some(owner) {

@@ -139,8 +139,10 @@ fn create_form(viewer: &Viewer, channels: &[String], video: Option<&str>) -> Mar
                 p {
                     label for="playlist-channel" { "Channel" }
                     select id="playlist-channel" name="channel" {
-                        option value="" { "None" }
-                        @for channel in channels { option value=(channel) { (channel) } }
+                        @for (i, channel) in channels.iter().enumerate() {
+                            option value=(channel) selected[i == 0] { (channel) }
+                        }
+                        option value="" { "None (not public)" }
                     }
                 }
             }
@@ -364,10 +366,9 @@ fn elements_list(
         } @else {
             ol.playlist-videos {
                 @for (i, item) in shown.iter().enumerate() {
-                    @let known_elsewhere = item.video.is_none()
-                        && !playlist.local
-                        && item.element.video != playlist.id;
-                    @if item.video.is_some() || owner || known_elsewhere {
+                    // A remote playlist's video not listed here: its link, to watch it there.
+                    @let elsewhere = item.video.is_none() && !item.known && !playlist.local;
+                    @if item.video.is_some() || owner || elsewhere {
                         li data-position=(item.element.position) {
                             @if let Some(video) = &item.video {
                                 a href=(format!("/videos/watch/{}", video.uuid)) { (video.name) }
@@ -442,7 +443,7 @@ fn owner_forms(playlist: &PlaylistRow, viewer: &Viewer, channels: &[String]) -> 
                 p {
                     label for="edit-channel" { "Channel" }
                     select id="edit-channel" name="channel" {
-                        option value="" { "None" }
+                        option value="" { "None (not public)" }
                         @for channel in channels {
                             option value=(channel) selected[own_channel.as_deref() == Some(channel.as_str())] { (channel) }
                         }

@@ -370,9 +370,18 @@ async fn private_and_unlisted_playlists_and_hidden_videos_are_shown_only_to_whom
         &http,
         &running,
         token,
-        json!({"displayName": "Open list", "privacy": 1}),
+        json!({"displayName": "Open list", "privacy": 1, "videoChannelId": "pia_channel"}),
     )
     .await;
+    // A public playlist is in a channel (PeerTube takes a remote one only with it).
+    let refused = http
+        .post(format!("{base}api/v1/video-playlists"))
+        .bearer_auth(token)
+        .json(&json!({"displayName": "Channelless", "privacy": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
     for playlist in [&private, &unlisted, &public] {
         add(&http, &running, token, playlist, &shown_uuid).await;
         add(&http, &running, token, playlist, &hidden_uuid).await;
@@ -480,11 +489,13 @@ async fn a_public_playlist_reaches_the_follower_in_order_then_its_reorder_and_de
         .await
         .unwrap();
     let token = made["token"].as_str().unwrap();
+    let http = reqwest::Client::new();
+    // Uploaded before B follows A: B never hears of it.
+    let (old, old_id) = upload(&http, &a, token, "rosa_channel", "Old harbour").await;
     admin_of(&b, dir.path(), "b")
         .follow_instance(&a.base_url)
         .await
         .unwrap();
-    let http = reqwest::Client::new();
     until_followed(&http, &a, &b).await;
     let (north, _) = upload(&http, &a, token, "rosa_channel", "North shore").await;
     let (south, _) = upload(&http, &a, token, "rosa_channel", "South bay").await;
@@ -515,6 +526,7 @@ async fn a_public_playlist_reaches_the_follower_in_order_then_its_reorder_and_de
     .await;
     add(&http, &a, token, &playlist, &north).await;
     add(&http, &a, token, &playlist, &south).await;
+    add(&http, &a, token, &playlist, &old).await;
 
     let on_b = format!("{}video-playlists/{playlist}", b.base_url);
     let in_order = |first: &'static str, second: &'static str| {
@@ -533,8 +545,18 @@ async fn a_public_playlist_reaches_the_follower_in_order_then_its_reorder_and_de
         in_order("North shore", "South bay")
     })
     .await;
+    // The video B does not list is linked where it lives, in its place.
+    eventually("B shows the third element by its link", || async {
+        let (_, html) = page(&http, &on_b).await;
+        matches!(
+            (html.find("South bay"), html.find(&format!("href=\"{old_id}\""))),
+            (Some(i), Some(j)) if i < j
+        )
+    })
+    .await;
     let (_, html) = page(&http, &on_b).await;
     assert!(html.contains("Coastline"), "{html}");
+    assert!(!html.contains("Old harbour"), "{html}");
     // Listed on B, found by B's search; the private one is on neither.
     let (_, list) = page(&http, &format!("{}video-playlists", b.base_url)).await;
     assert!(
