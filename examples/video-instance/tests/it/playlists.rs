@@ -707,3 +707,106 @@ async fn a_person_makes_a_playlist_from_the_watch_page_in_a_browser() -> anyhow:
     running.stop().await?;
     Ok(())
 }
+
+/// The PostgreSQL server's URL (`FEDERATION_QUEUE_PG_URL`, set by `scripts/with-postgres`);
+/// `None` outside CI when it is not set (said loudly), a failure in CI.
+fn postgres_url() -> Option<String> {
+    match std::env::var("FEDERATION_QUEUE_PG_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "FEDERATION_QUEUE_PG_URL is not set: in CI the PostgreSQL tests must run \
+                 (scripts/test runs them under scripts/with-postgres)"
+            );
+            eprintln!(
+                "\n!!! SKIPPING the video instance's PostgreSQL playlist test: \
+                 FEDERATION_QUEUE_PG_URL is not set. Run it with: \
+                 scripts/with-postgres cargo test -p video-instance playlists !!!\n"
+            );
+            None
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playlists_keep_their_order_on_postgresql() {
+    let Some(server) = postgres_url() else {
+        return;
+    };
+    // A fresh database: the migrations (0001, then 0003 without 0002) apply on PostgreSQL.
+    sqlx::any::install_default_drivers();
+    let name = format!(
+        "video_playlists_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    {
+        use sqlx::Connection as _;
+        let mut connection = sqlx::AnyConnection::connect(&server).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        connection.close().await.unwrap();
+    }
+    let mut database = url::Url::parse(&server).unwrap();
+    database.set_path(&format!("/{name}"));
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::init_logging();
+    let mut options = video_instance::Options::new(
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        database.to_string(),
+    )
+    .with_name("pg")
+    .with_danger_allow_private_addresses(true)
+    .with_quick_retries(true);
+    options.app = options.app.clone().with_media_dir(dir.path().join("media"));
+    let running = video_instance::start(options).await.unwrap();
+    let made = video_instance::admin::Admin::new(database.to_string())
+        .with_base_url(Some(running.base_url.clone()))
+        .with_media_dir(Some(dir.path().join("media")))
+        .with_danger_allow_private_addresses(true)
+        .create_account("sam")
+        .await
+        .unwrap();
+    let token = made["token"].as_str().unwrap();
+    let http = reqwest::Client::new();
+    let base = running.base_url.as_str();
+    let (first, first_id) = upload(&http, &running, token, "sam_channel", "Morning").await;
+    let (second, second_id) = upload(&http, &running, token, "sam_channel", "Noon").await;
+    let uuid = create_playlist(
+        &http,
+        &running,
+        token,
+        json!({"displayName": "A day", "privacy": 1, "videoChannelId": "sam_channel"}),
+    )
+    .await;
+    add(&http, &running, token, &uuid, &first).await;
+    add(&http, &running, token, &uuid, &second).await;
+    let id = format!("{base}video-playlists/{uuid}");
+    assert_eq!(
+        document_order(&http, &id).await,
+        vec![(first_id.clone(), 1), (second_id.clone(), 2)]
+    );
+    let reorder = http
+        .post(format!(
+            "{base}api/v1/video-playlists/{uuid}/videos/reorder"
+        ))
+        .bearer_auth(token)
+        .json(&json!({"startPosition": 1, "insertAfterPosition": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reorder.status(), 204);
+    assert_eq!(
+        document_order(&http, &id).await,
+        vec![(second_id, 1), (first_id, 2)]
+    );
+    let (_, list) = page(&http, &format!("{base}video-playlists")).await;
+    assert!(list.contains("A day"), "{list}");
+    running.stop().await.unwrap();
+}
