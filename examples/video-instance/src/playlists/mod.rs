@@ -272,21 +272,23 @@ impl Instance {
         playlist: &PlaylistRow,
         scope: &Scope,
     ) -> Result<Vec<Shown>> {
+        let videos: std::collections::HashMap<String, (VideoRow, bool)> = self
+            .db()
+            .playlist_videos(&playlist.id, scope)
+            .await?
+            .into_iter()
+            .map(|(video, visible)| (video.id.clone(), (video, visible)))
+            .collect();
         let mut shown = Vec::new();
         for element in self.elements(&playlist.id).await? {
-            let row = self.db().video(&element.video).await?;
-            let known = row.is_some();
-            let visible = known
-                && self
-                    .state()
-                    .visible_object(&element.video, scope)
-                    .await?
-                    .is_some_and(|stored| !stored.deleted);
-            let video = row.filter(|_| visible);
+            // Cloned, not taken: a video twice in a playlist is shown twice.
+            let found = videos.get(&element.video).cloned();
             shown.push(Shown {
+                known: found.is_some(),
+                video: found
+                    .filter(|(_, visible)| *visible)
+                    .map(|(video, _)| video),
                 element,
-                video,
-                known,
             });
         }
         Ok(shown)

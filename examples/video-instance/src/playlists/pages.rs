@@ -325,6 +325,9 @@ async fn playlist_page(site: &Site, viewer: Option<&Viewer>, uuid: &str) -> Resp
                         " · From " a href=(playlist.id) { (crate::pages::host_of(&playlist.id)) }
                     }
                 }
+                @if let Some(name) = site.instance.state().local_name(&playlist.owner) {
+                    p { a href=(format!("/actors/{name}/playlists")) { "All playlists of " (host_name(&playlist.owner)) } }
+                }
                 @if !playlist.description.is_empty() {
                     div.description { @for line in playlist.description.lines() { (line) br; } }
                 }

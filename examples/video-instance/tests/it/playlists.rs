@@ -419,6 +419,13 @@ async fn private_and_unlisted_playlists_and_hidden_videos_are_shown_only_to_whom
         !list.contains("Link-only list") && !list.contains("Secret list"),
         "{list}"
     );
+    // The account's playlists, for a browser: only the public one to others.
+    let (status, html) = page(&http, &format!("{base}actors/pia/playlists")).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("Open list") && !html.contains("Link-only list"),
+        "{html}"
+    );
     let collection = fetch_json(&http, &format!("{base}actors/pia/playlists"))
         .await
         .unwrap();
