@@ -253,6 +253,7 @@ impl Instance {
         if self.db().video(id.as_str()).await?.is_some() {
             self.db().delete_video(id.as_str()).await?;
             self.unindex_video(id.as_str()).await?;
+            self.playlists_holding_changed(id.as_str()).await?;
             info!(video = %id, "remote video deleted");
         }
         Ok(())

@@ -154,6 +154,7 @@ impl Instance {
             return Ok(());
         };
         self.index_video(&video).await?;
+        self.playlists_holding_changed(id).await?;
         if let Some(index) = self.0.search.clone() {
             tokio::task::spawn_blocking(move || index.commit()).await??;
         }

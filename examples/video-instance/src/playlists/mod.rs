@@ -582,6 +582,26 @@ impl Instance {
             .await
     }
 
+    /// After video `video` went or was hidden or shown again: the local playlists holding it
+    /// are marked changed, so that the public ones' followers and the search index have what
+    /// they now list (the elements stay: their owner sees them unavailable).
+    pub(crate) async fn playlists_holding_changed(&self, video: &str) -> Result<()> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT e.playlist FROM vi_playlist_elements e
+             JOIN vi_playlists p ON p.id = e.playlist WHERE e.video = $1 AND p.local = 1",
+        )
+        .bind(video.to_owned())
+        .fetch_all(self.state().pool())
+        .await?;
+        for row in rows {
+            let id: String = row.try_get("playlist")?;
+            if let Some(playlist) = self.playlist(&id).await? {
+                self.touch_playlist(playlist).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Records (or replaces) a playlist's row.
     pub(crate) async fn put_playlist(&self, playlist: &PlaylistRow) -> Result<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!(

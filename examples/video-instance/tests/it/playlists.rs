@@ -609,6 +609,24 @@ async fn a_public_playlist_reaches_the_follower_in_order_then_its_reorder_and_de
     })
     .await;
 
+    // A deletes a video of it: B's copy of the playlist (an Update) no longer has it.
+    let north_id = format!("{}videos/watch/{north}", a.base_url);
+    let gone = http
+        .delete(format!("{}api/v1/videos/{north}", a.base_url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    eventually("B's copy leaves the deleted video out", || async {
+        let (status, html) = page(&http, &on_b).await;
+        status == 200
+            && html.contains("South bay")
+            && !html.contains("North shore")
+            && !html.contains(&format!("href=\"{north_id}\""))
+    })
+    .await;
+
     // A deletes it: B forgets it.
     let deleted = http
         .delete(format!("{}api/v1/video-playlists/{playlist}", a.base_url))
