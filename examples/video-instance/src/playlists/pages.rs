@@ -464,13 +464,23 @@ fn owner_forms(playlist: &PlaylistRow, viewer: &Viewer, channels: &[String]) -> 
 
 /// An actor's playlists, for a browser: the public ones, and all of them to their owner.
 async fn actor_page(site: &Site, viewer: Option<&Viewer>, name: &str) -> Response {
+    let actor = match site.instance.state().actor(name).await {
+        Ok(Some(actor)) if !actor.deleted => actor,
+        Ok(_) => {
+            return message_page(
+                site,
+                viewer,
+                StatusCode::NOT_FOUND,
+                "No such account",
+                "There is no account or channel here by that name.",
+            );
+        }
+        Err(error) => return page_response(Err(error.into())),
+    };
     page_response(
         async {
             let id = site.instance.actor_id(name).to_string();
-            let group = matches!(
-                site.instance.state().actor(name).await?,
-                Some(actor) if actor.kind == instance_state::actors::ActorKind::Group
-            );
+            let group = actor.kind == instance_state::actors::ActorKind::Group;
             let names = identities(viewer);
             let (owner, channel) = if group {
                 (None, Some(id.as_str()))

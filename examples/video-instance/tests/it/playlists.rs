@@ -426,6 +426,12 @@ async fn private_and_unlisted_playlists_and_hidden_videos_are_shown_only_to_whom
         html.contains("Open list") && !html.contains("Link-only list"),
         "{html}"
     );
+    assert_eq!(
+        page(&http, &format!("{base}actors/nobody/playlists"))
+            .await
+            .0,
+        404
+    );
     let collection = fetch_json(&http, &format!("{base}actors/pia/playlists"))
         .await
         .unwrap();
