@@ -35,19 +35,14 @@ pub(crate) fn router() -> Router<Site> {
         )
 }
 
+/// The most of a person's playlists listed (per identity).
+const MAX_OWN_PLAYLISTS: i64 = 200;
+
 /// The names of `viewer`'s identities.
 fn identities(viewer: Option<&Viewer>) -> Vec<String> {
     viewer
         .map(|v| v.identities.iter().map(|i| i.name.clone()).collect())
         .unwrap_or_default()
-}
-
-fn privacy_label(privacy: Privacy) -> &'static str {
-    match privacy {
-        Privacy::Public => "Public",
-        Privacy::Unlisted => "Unlisted",
-        Privacy::Private => "Private",
-    }
 }
 
 /// The privacy choices of a form, `selected` chosen.
@@ -105,7 +100,7 @@ fn playlist_card(playlist: &PlaylistRow) -> Markup {
         a href=(page_path(playlist)) { (playlist.name) }
         " " span.owner { "by " (host_name(&playlist.owner)) }
         @if playlist.privacy != Privacy::Public {
-            " " span.privacy { "(" (privacy_label(playlist.privacy)) ")" }
+            " " span.privacy { "(" (playlist.privacy.label()) ")" }
         }
     }
 }
@@ -168,7 +163,7 @@ async fn own_playlists(site: &Site, viewer: &Viewer) -> anyhow::Result<Vec<Playl
         let id = site.instance.actor_id(&identity.name).to_string();
         own.extend(
             site.instance
-                .playlists(Some(&id), None, false, super::MAX_ELEMENTS as i64)
+                .playlists(Some(&id), None, false, MAX_OWN_PLAYLISTS)
                 .await?,
         );
     }
@@ -320,7 +315,7 @@ async fn playlist_page(site: &Site, viewer: Option<&Viewer>, uuid: &str) -> Resp
                     @if let Some(channel) = &playlist.channel {
                         " in " a href=(channel) { (host_name(channel)) }
                     }
-                    " · " span.privacy { (privacy_label(playlist.privacy)) }
+                    " · " span.privacy { (playlist.privacy.label()) }
                     @if !playlist.local {
                         " · From " a href=(playlist.id) { (crate::pages::host_of(&playlist.id)) }
                     }
@@ -487,7 +482,10 @@ async fn actor_page(site: &Site, viewer: Option<&Viewer>, name: &str) -> Respons
             } else {
                 (Some(id.as_str()), None)
             };
-            let all = site.instance.playlists(owner, channel, false, 200).await?;
+            let all = site
+                .instance
+                .playlists(owner, channel, false, MAX_OWN_PLAYLISTS)
+                .await?;
             let shown: Vec<&PlaylistRow> = all
                 .iter()
                 .filter(|p| p.privacy == Privacy::Public || site.instance.owns(p, &names))
