@@ -102,6 +102,9 @@ impl Instance {
                 &fetched
             }
         };
+        if matches!(object, AnyObject::Playlist(_)) {
+            return self.receive_playlist(&incoming, object).await;
+        }
         let Some(video) = video_of(object) else {
             // A comment, when it answers a video listed here or a comment on one.
             if matches!(object, AnyObject::Object(_)) {
@@ -244,9 +247,13 @@ impl Instance {
         {
             return Ok(());
         }
+        if self.on_playlist_delete(id, &incoming.actor).await? {
+            return Ok(());
+        }
         if self.db().video(id.as_str()).await?.is_some() {
             self.db().delete_video(id.as_str()).await?;
             self.unindex_video(id.as_str()).await?;
+            self.playlists_holding_changed(id.as_str()).await?;
             info!(video = %id, "remote video deleted");
         }
         Ok(())

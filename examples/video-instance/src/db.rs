@@ -21,6 +21,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "processing jobs",
         include_str!("../migrations/0002_processing.sql"),
     ),
+    (
+        3,
+        "playlists and their elements",
+        include_str!("../migrations/0003_playlists.sql"),
+    ),
 ];
 
 /// The table the instance's migrations are recorded in.
@@ -307,6 +312,25 @@ impl Db {
         query = query.bind(limit).bind(offset);
         let rows = scope.bind(query).fetch_all(self.pool()).await?;
         rows.iter().map(video_row).collect()
+    }
+
+    /// The videos listed here that playlist `playlist` holds, each with whether `scope` may
+    /// see it (hidden ones seen by no one).
+    pub(crate) async fn playlist_videos(
+        &self,
+        playlist: &str,
+        scope: &Scope,
+    ) -> Result<Vec<(VideoRow, bool)>> {
+        let sql = format!(
+            "SELECT {VIDEO_COLUMNS}, CASE WHEN {} THEN 1 ELSE 0 END AS visible FROM vi_videos
+             WHERE id IN (SELECT video FROM vi_playlist_elements WHERE playlist = $1)",
+            scope.condition("vi_videos.id", 2)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(playlist.to_owned());
+        let rows = scope.bind(query).fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|row| Ok((video_row(row)?, row.try_get::<i64, _>("visible")? != 0)))
+            .collect()
     }
 
     /// Records a file of a video.

@@ -48,7 +48,7 @@ async fn public_video(site: &Site, uuid: &str) -> anyhow::Result<Option<VideoRow
 
 /// The embed page's content security policy: the watch page's, with framing by any site
 /// (what an embed is for).
-fn embed_policy(site: &Site) -> String {
+pub(crate) fn embed_policy(site: &Site) -> String {
     crate::pages::watch_policy(site).replace("frame-ancestors 'none'", "frame-ancestors *")
 }
 
@@ -226,6 +226,11 @@ pub(crate) async fn oembed(State(site): State<Site>, Query(query): Query<OembedQ
         bound(query.maxwidth.as_deref()),
         bound(query.maxheight.as_deref()),
     );
+    if let Some(answer) =
+        crate::playlists::embed::oembed_answer(&site, address, width, height).await
+    {
+        return answer;
+    }
     let Some(uuid) = watched_uuid(&site, address) else {
         return oembed_error(StatusCode::NOT_FOUND, "not a video's page on this server");
     };

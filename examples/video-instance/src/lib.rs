@@ -22,6 +22,7 @@ mod feeds;
 mod ffmpeg;
 mod files;
 mod pages;
+mod playlists;
 mod processing;
 mod search;
 mod upload;
@@ -248,6 +249,7 @@ impl Application for Videos {
                 .with_link("/search", "Search")
                 .with_link("/videos/upload", "Upload")
                 .with_link("/follow", "Follow")
+                .with_link("/video-playlists", "Playlists")
                 .with_moderator_link("/moderation", "Moderation"),
         ));
         // A video hidden or shown again by a moderator leaves the search index or comes back.

@@ -214,6 +214,10 @@ pub(crate) async fn html_pages(State(site): State<Site>, request: Request, next:
     {
         return next.run(request).await;
     }
+    let request = match crate::playlists::pages::html_page(&site, request).await {
+        Ok(page) => return page,
+        Err(request) => request,
+    };
     let path = request.uri().path().to_owned();
     // A local channel's or account's address: its page.
     if let Some(name) = path
@@ -362,6 +366,7 @@ async fn watch_page(site: &Site, viewer: Option<&Viewer>, video: Option<&VideoRo
             .and_then(|c| c.as_str())
             .unwrap_or_default()
             .to_owned();
+        let save = crate::playlists::pages::save_form(site, viewer, video).await?;
         let body = html! {
             h1 { (video.name) }
             @if playable.is_empty() {
@@ -394,6 +399,7 @@ async fn watch_page(site: &Site, viewer: Option<&Viewer>, video: Option<&VideoRo
                     " · " a href=(report_path(&video.id)) { "Report this video" }
                 }
             }
+            (save)
             @if !content.is_empty() {
                 // The description is shown as text: Markdown is not rendered as HTML here.
                 div.description { @for line in content.lines() { (line) br; } }

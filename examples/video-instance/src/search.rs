@@ -71,7 +71,7 @@ fn datetime(unix: i64) -> OffsetDateTime {
 
 impl Instance {
     /// An actor as the index names it: its name, display name and host.
-    async fn actor_summary(&self, id: &str) -> ActorSummary {
+    pub(crate) async fn actor_summary(&self, id: &str) -> ActorSummary {
         let host = crate::pages::host_of(id);
         let fallback = id.rsplit('/').next().unwrap_or_default().to_owned();
         if let Some(name) = self.state().local_name(id)
@@ -86,7 +86,7 @@ impl Instance {
     }
 
     /// The index's document of `video`.
-    async fn search_document(&self, video: &VideoRow) -> VideoDocument {
+    pub(crate) async fn search_document(&self, video: &VideoRow) -> VideoDocument {
         let channel = self.actor_summary(&video.channel).await;
         let account = self.actor_summary(&video.account).await;
         let mut document = VideoDocument::new(
@@ -154,6 +154,7 @@ impl Instance {
             return Ok(());
         };
         self.index_video(&video).await?;
+        self.playlists_holding_changed(id).await?;
         if let Some(index) = self.0.search.clone() {
             tokio::task::spawn_blocking(move || index.commit()).await??;
         }
@@ -195,6 +196,7 @@ impl Instance {
                 self.index_video(video).await?;
             }
         }
+        self.index_all_playlists().await?;
         let Some(index) = self.0.search.clone() else {
             return Ok(());
         };

@@ -302,6 +302,7 @@ impl Instance {
         }
         let files = self.db().delete_video(&video.id).await?;
         self.unindex_video(&video.id).await?;
+        self.playlists_holding_changed(&video.id).await?;
         self.state().tombstone(&video.id).await?;
         let delete = json!({
             "@context": "https://www.w3.org/ns/activitystreams",

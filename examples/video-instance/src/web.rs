@@ -53,6 +53,8 @@ pub(crate) fn routes(
         moderation,
     };
     pages::router()
+        .merge(crate::playlists::pages::router())
+        .merge(crate::playlists::api::router())
         .merge(instance_web::account_routes::<Site>())
         .merge(Moderation::routes::<Site>())
         .route(
@@ -156,6 +158,9 @@ impl App for Instance {
         _representation: Representation,
         requester: Option<&RemoteKey>,
     ) -> Result<ObjectState, AppError> {
+        if let Some(found) = self.playlist_object(url).await.map_err(app_error)? {
+            return Ok(found);
+        }
         if let Some(collection) = self
             .video_collection(url, requester.map(|key| key.owner.as_str()))
             .await

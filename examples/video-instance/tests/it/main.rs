@@ -17,6 +17,7 @@ mod fedify;
 mod feeds;
 mod moderation;
 mod payloads;
+mod playlists;
 mod processing;
 mod search;
 mod support;
