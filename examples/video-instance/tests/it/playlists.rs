@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use video_instance::Transcoding;
 
 use crate::support::{
-    admin_of, api_upload, eventually, fetch_json, loopback_instance, loopback_instance_with,
-    sample, until_followed,
+    admin_of, api_upload, eventually, fetch_json, html as page, loopback_instance,
+    loopback_instance_with, sample, until_followed,
 };
 
 /// Uploads a short video named `name` with `token` into `channel`; gives its uuid and id.
@@ -108,17 +108,6 @@ async fn document_order(http: &reqwest::Client, id: &str) -> Vec<(String, u64)> 
         "{playlist}"
     );
     out
-}
-
-/// GETs `url` as a browser, with an optional bearer token: its status and text.
-async fn page(http: &reqwest::Client, url: &str) -> (u16, String) {
-    let response = http
-        .get(url)
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
 }
 
 #[tokio::test]
