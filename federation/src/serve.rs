@@ -8,11 +8,14 @@
 //!   accepted, or from the first byte of a following request on a kept-alive connection, the
 //!   request's headers must be complete within this time, however steadily the bytes trickle
 //!   in. Then the connection is closed.
-//! - **Body** ([`ServeConfig::body_read_timeout`], 30 s): a deadline for the whole request body,
-//!   counted from the end of the headers (not a pause between two pieces, which a client
-//!   sending a byte at a time would never exceed). A body shorter than its `Content-Length` is
-//!   no longer awaited forever: the handler reading it gets a [`BodyTimeout`] error, the
-//!   client `408 Request Timeout`, and the connection is closed.
+//! - **Body** ([`ServeConfig::body_read_timeout`], 30 s, and [`ServeConfig::min_body_rate`],
+//!   32 KiB/s): a deadline for the whole request body, counted from the end of the headers
+//!   (not a pause between two pieces, which a client sending a byte at a time would never
+//!   exceed), pushed back by one second for every `min_body_rate` bytes received: a large
+//!   upload that keeps coming at that rate or faster is never cut, however long it takes, while
+//!   a trickle is. A body shorter than its `Content-Length` is no longer awaited forever: the
+//!   handler reading it gets a [`BodyTimeout`] error, the client `408 Request Timeout`, and the
+//!   connection is closed.
 //! - **Idle** ([`ServeConfig::idle_timeout`], 60 s): a kept-alive connection with no request
 //!   under way is closed after this time.
 //! - **Writing** ([`ServeConfig::write_timeout`], 30 s): a response that the client does not
@@ -81,8 +84,16 @@ pub struct ServeConfig {
     pub header_read_timeout: Duration,
     /// How long a client has to send a request's body, counted from the end of its headers: a
     /// deadline for the whole body (30 s for the inbox's 1 MiB is about 35 KB/s at the
-    /// slowest). Default 30 s.
+    /// slowest), pushed back as the body arrives (see [`ServeConfig::min_body_rate`]). Default
+    /// 30 s.
     pub body_read_timeout: Duration,
+    /// The slowest average rate, in bytes per second, at which a body may keep coming once
+    /// [`ServeConfig::body_read_timeout`] has passed: each `min_body_rate` bytes received push
+    /// the body's deadline back by one second, so an upload of any size at this rate or faster
+    /// completes (2 GB at 32 KiB/s: about 18 hours), while a client sending a byte now and then
+    /// is cut at the deadline. `0`: the deadline is never pushed back. Default 32 KiB/s
+    /// (256 kbit/s).
+    pub min_body_rate: u64,
     /// How long a kept-alive connection may wait for its next request. Default 60 s.
     pub idle_timeout: Duration,
     /// How long a response write may stay blocked (the client does not read). Default 30 s.
@@ -99,6 +110,7 @@ impl Default for ServeConfig {
         Self {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
+            min_body_rate: 32 * 1024,
             idle_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(30),
             max_connections: 512,
@@ -124,6 +136,12 @@ impl ServeConfig {
         self
     }
 
+    /// Sets [`ServeConfig::min_body_rate`] (bytes per second; `0` for a fixed deadline).
+    pub fn with_min_body_rate(mut self, bytes_per_second: u64) -> Self {
+        self.min_body_rate = bytes_per_second;
+        self
+    }
+
     /// Sets [`ServeConfig::idle_timeout`].
     pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = timeout;
@@ -144,14 +162,21 @@ impl ServeConfig {
 }
 
 /// The error a handler gets from the request body when the body did not arrive within
-/// [`ServeConfig::body_read_timeout`]. The client is answered `408 Request Timeout` whatever
-/// the handler answers.
+/// [`ServeConfig::body_read_timeout`] and the time its bytes bought at
+/// [`ServeConfig::min_body_rate`]. The client is answered `408 Request Timeout` whatever the
+/// handler answers.
 #[derive(Debug, thiserror::Error)]
-#[error("the request body did not arrive within {timeout:?}")]
+#[error(
+    "the request body did not arrive in time: {received} bytes in {timeout:?} plus one second per {min_rate} bytes"
+)]
 #[non_exhaustive]
 pub struct BodyTimeout {
-    /// The limit.
+    /// The limit before any byte arrived.
     pub timeout: Duration,
+    /// The bytes received before it was given up.
+    pub received: u64,
+    /// The minimum rate, in bytes per second.
+    pub min_rate: u64,
 }
 
 /// Serves `router` on `listener` under `config` until `shutdown` completes, then shuts down
@@ -442,9 +467,10 @@ impl Connection {
             let shared = self.shared.clone();
             let router = self.router.clone();
             let timeout = self.config.body_read_timeout;
+            let rate = self.config.min_body_rate;
             let peer = self.peer;
             service_fn(move |request| {
-                respond(request, peer, router.clone(), shared.clone(), timeout)
+                respond(request, peer, router.clone(), shared.clone(), timeout, rate)
             })
         };
         let io = TokioIo::new(TrackedIo {
@@ -507,14 +533,19 @@ async fn respond(
     router: Router,
     shared: Arc<Shared>,
     timeout: Duration,
+    min_rate: u64,
 ) -> Result<Response<TrackedBody>, Infallible> {
     shared.set_busy();
     request.extensions_mut().insert(ConnectInfo(peer));
     let expired = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
     let request = request.map(|body| DeadlineBody {
         inner: body,
-        deadline: Instant::now().checked_add(timeout),
+        start,
+        deadline: start.checked_add(timeout),
         timeout,
+        min_rate,
+        received: 0,
         sleep: None,
         expired: expired.clone(),
     });
@@ -602,12 +633,19 @@ impl AsyncWrite for TrackedIo {
     }
 }
 
-/// A request body that fails with [`BodyTimeout`] once its deadline has passed.
+/// A request body that fails with [`BodyTimeout`] once its deadline has passed; the deadline
+/// moves back as bytes arrive ([`ServeConfig::min_body_rate`]).
 struct DeadlineBody<B> {
     inner: B,
+    /// When the headers were read.
+    start: Instant,
     /// `None`: no deadline (a timeout too large to count).
     deadline: Option<Instant>,
     timeout: Duration,
+    /// Bytes per second that each buy a second more (`0`: none).
+    min_rate: u64,
+    /// Bytes received so far.
+    received: u64,
     /// Made the first time the body is not ready (most requests have a body already there).
     sleep: Option<Pin<Box<Sleep>>>,
     expired: Arc<AtomicBool>,
@@ -627,6 +665,11 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = self.get_mut();
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref))
+                && let Some(data) = data
+            {
+                this.extend(data.len());
+            }
             return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
         }
         let Some(deadline) = this.deadline else {
@@ -641,6 +684,8 @@ where
         this.expired.store(true, Ordering::Release);
         Poll::Ready(Some(Err(Box::new(BodyTimeout {
             timeout: this.timeout,
+            received: this.received,
+            min_rate: this.min_rate,
         }))))
     }
 
@@ -650,6 +695,30 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+impl<B> DeadlineBody<B> {
+    /// Counts `bytes` more received and pushes the deadline back by their share of time at the
+    /// minimum rate.
+    fn extend(&mut self, bytes: usize) {
+        if self.min_rate == 0 {
+            return;
+        }
+        self.received = self
+            .received
+            .saturating_add(u64::try_from(bytes).unwrap_or(u64::MAX));
+        let earned = Duration::from_secs_f64(self.received as f64 / self.min_rate as f64);
+        self.deadline = self
+            .timeout
+            .checked_add(earned)
+            .and_then(|allowed| self.start.checked_add(allowed));
+        match (self.deadline, self.sleep.as_mut()) {
+            (Some(deadline), Some(sleep)) => sleep.as_mut().reset(deadline),
+            // No deadline any more (too far to count): no timer either.
+            (None, Some(_)) => self.sleep = None,
+            _ => {}
+        }
     }
 }
 

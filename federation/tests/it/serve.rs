@@ -474,3 +474,88 @@ async fn a_handler_sees_the_client_address() {
     );
     server.stop().await;
 }
+
+/// Sends a `POST /echo` of `total` bytes in pieces of `piece` bytes every `every`, and gives the
+/// status line of the answer (read within `give_up`).
+async fn post_steadily(
+    addr: SocketAddr,
+    total: usize,
+    piece: usize,
+    every: Duration,
+    give_up: Duration,
+) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            format!("POST /echo HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: {total}\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut sent = 0;
+    let mut tick = tokio::time::interval(every);
+    while sent < total {
+        tick.tick().await;
+        let n = piece.min(total - sent);
+        if stream.write_all(&vec![b'x'; n]).await.is_err() {
+            // Closed by the server: its answer is already there.
+            break;
+        }
+        sent += n;
+    }
+    let mut answer = Vec::new();
+    timeout(give_up, stream.read_to_end(&mut answer))
+        .await
+        .expect("no answer")
+        .ok();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    status_line(&answer).to_owned()
+}
+
+#[tokio::test]
+async fn a_body_that_keeps_coming_at_the_minimum_rate_outlasts_the_body_deadline() {
+    let body_limit = Duration::from_secs(1);
+    let server = TestServer::start(
+        ServeConfig::new()
+            .with_body_read_timeout(body_limit)
+            .with_min_body_rate(4000),
+    )
+    .await;
+    // 12,000 bytes at 5,000 bytes a second: 2.4 s, past the 1 s deadline, but each 4,000
+    // bytes buy a second more.
+    let steady = post_steadily(
+        server.addr,
+        12_000,
+        1_000,
+        Duration::from_millis(200),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(steady, "HTTP/1.1 200 OK");
+    // The same body at 1,000 bytes a second falls behind: given up, 408.
+    let trickle = post_steadily(
+        server.addr,
+        12_000,
+        100,
+        Duration::from_millis(100),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(trickle, "HTTP/1.1 408 Request Timeout");
+    // With no minimum rate, the steady body is cut at the fixed deadline.
+    let fixed = TestServer::start(
+        ServeConfig::new()
+            .with_body_read_timeout(body_limit)
+            .with_min_body_rate(0),
+    )
+    .await;
+    let cut = post_steadily(
+        fixed.addr,
+        12_000,
+        1_000,
+        Duration::from_millis(200),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(cut, "HTTP/1.1 408 Request Timeout");
+}
