@@ -1,8 +1,6 @@
 //! The administration commands: following an instance, and rebuilding the search index
 //! (both on the database, beside or without a serving process).
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 use url::Url;
@@ -16,7 +14,6 @@ pub struct Admin {
     database: String,
     base_url: Option<Url>,
     danger_allow_private_addresses: bool,
-    index_dir: Option<PathBuf>,
 }
 
 impl Admin {
@@ -26,7 +23,6 @@ impl Admin {
             database: database.into(),
             base_url: None,
             danger_allow_private_addresses: false,
-            index_dir: None,
         }
     }
 
@@ -43,12 +39,11 @@ impl Admin {
     }
 
     fn options(&self) -> Options {
-        let mut app = IndexOptions::default();
-        app.index_dir = self.index_dir.clone();
+        // The commands do not serve, so they never open the search index.
         Options::with_app(
             std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             self.database.clone(),
-            app,
+            IndexOptions::default(),
         )
         .with_danger_allow_private_addresses(self.danger_allow_private_addresses)
     }

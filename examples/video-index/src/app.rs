@@ -377,6 +377,11 @@ impl Index {
         Ok(ids.len() as u64)
     }
 
+    /// How many videos are stored, listed or not.
+    pub async fn stored_video_count(&self) -> Result<u64> {
+        self.db().video_count().await
+    }
+
     /// Commits the search index's pending changes now.
     pub async fn commit(&self) -> Result<()> {
         if let Some(search) = self.0.search.clone() {

@@ -118,6 +118,24 @@ impl Index {
                 Err(_) => None,
             },
         };
+        if let Some(document) = &document {
+            // Met: its `Delete` is then taken (the inbox drops those of actors never known).
+            let name = display_name(id.as_str(), Some(document));
+            let mut remote = instance_state::remote::RemoteActor::new(id.as_str(), name)
+                .with_url(id.as_str())
+                .with_handle(format!(
+                    "@{}@{}",
+                    preferred_username(id.as_str(), Some(document)),
+                    authority(id.as_str())
+                ));
+            if let Some(kind) = document.get("type").and_then(Value::as_str) {
+                remote = remote.with_kind(kind);
+            }
+            if let Some(inbox) = document.get("inbox").and_then(Value::as_str) {
+                remote = remote.with_inbox(inbox);
+            }
+            self.state().put_remote_actor(&remote).await?;
+        }
         self.db()
             .put_actor(id.as_str(), document.as_ref(), now)
             .await
