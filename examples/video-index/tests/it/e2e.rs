@@ -220,3 +220,39 @@ async fn the_rules_keep_out_what_they_name_on_ingest_and_after_a_restart() {
     a.stop().await.unwrap();
     b.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_that_asks_is_followed_back_when_the_host_allows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = reqwest::Client::new();
+    let index = loopback_index(dir.path(), |options| {
+        options.app.follow_back = true;
+    })
+    .await
+    .unwrap();
+    let b = video_instance(dir.path(), "b").await.unwrap();
+    // B's administrator asks the index to index B: B's instance actor follows the index's.
+    video_instance::admin::Admin::new(crate::support::database(dir.path(), "b"))
+        .with_base_url(Some(b.base_url.clone()))
+        .with_danger_allow_private_addresses(true)
+        .follow_instance(&index.instance.instance_actor())
+        .await
+        .unwrap();
+    until_following(&http, &index, b.instance.instance_actor().as_str()).await;
+    let token = account(&b, dir.path(), "b", "bea").await;
+    upload(
+        &http,
+        &b,
+        &token,
+        "bea",
+        Upload {
+            name: "Asked to be indexed",
+            language: "en",
+            nsfw: false,
+        },
+    )
+    .await;
+    until_total(&http, &index.base_url, "indexed", 1).await;
+    index.stop().await.unwrap();
+    b.stop().await.unwrap();
+}
