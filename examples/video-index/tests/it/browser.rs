@@ -54,7 +54,10 @@ async fn a_person_searches_the_index_with_filters_in_a_browser() -> anyhow::Resu
     page.wait_for_text("Sunrise over the harbour").await?;
 
     // The filters are folded away until asked for.
-    page.wait_for_element("details summary").await?.click().await?;
+    page.wait_for_element("details summary")
+        .await?
+        .click()
+        .await?;
     page.fill("Language code", "fr").await?;
     page.select("Order", "Newest").await?;
     page.click_button("Search").await?;
@@ -67,7 +70,8 @@ async fn a_person_searches_the_index_with_filters_in_a_browser() -> anyhow::Resu
 
     // A result leads to the video on its own instance.
     page.click_link("Sunrise sur les montagnes").await?;
-    page.wait_for_path(&format!("/videos/watch/{french}")).await?;
+    page.wait_for_path(&format!("/videos/watch/{french}"))
+        .await?;
     assert_eq!(
         page.current_url().await?.port(),
         a.base_url.port(),

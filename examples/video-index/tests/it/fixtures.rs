@@ -5,8 +5,8 @@
 
 use serde_json::{Value, json};
 
-use crate::peer::Peer;
-use crate::support::{fixture_text, loopback_index, search, until_following, until_total, within};
+use crate::peer::{Peer, followed_peer};
+use crate::support::{fixture_text, search, until_total};
 
 /// Whether `actual` has every member of `expected`, each of the same JSON type where both
 /// are given (PeerTube writes `null` for what it lacks), recursively; `skip` names members
@@ -48,53 +48,11 @@ fn check_shape(
     }
 }
 
-/// An index following a peer's instance actor (the follow accepted by the peer); gives the
-/// index, the peer and the index's inbox.
-async fn followed_peer(dir: &std::path::Path) -> (video_index::Running, Peer, String) {
-    let http = reqwest::Client::new();
-    let peer = Peer::start().await.unwrap();
-    let instance = peer
-        .actor_at("/accounts/peertube", "Application", "peertube")
-        .await;
-    let index = loopback_index(dir, |options| {
-        options.app.follow = vec![url::Url::parse(&instance).unwrap()];
-    })
-    .await
-    .unwrap();
-    let follow = within("the index's Follow reaches the peer", 15, || async {
-        peer.received()
-            .await
-            .into_iter()
-            .find(|a| a["type"] == "Follow" && a["object"] == instance.as_str())
-    })
-    .await;
-    let actor: Value = http
-        .get(index.instance.instance_actor())
-        .header("accept", "application/activity+json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let inbox = actor["inbox"].as_str().unwrap().to_owned();
-    let accept = json!({
-        "@context": "https://www.w3.org/ns/activitystreams",
-        "id": format!("{instance}/accepts/follows/1"),
-        "type": "Accept",
-        "actor": instance,
-        "object": follow,
-    });
-    peer.deliver_ok(&instance, &inbox, &accept).await;
-    until_following(&http, &index, &instance).await;
-    (index, peer, inbox)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn peertube_payloads_are_indexed_updated_deleted_and_answered_in_peertube_shapes() {
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
-    let (index, peer, inbox) = followed_peer(dir.path()).await;
+    let (index, peer, inbox) = followed_peer(dir.path(), |_| {}).await;
     let origin = peer.origin();
     let base = &index.base_url;
 
@@ -308,7 +266,7 @@ async fn peertube_payloads_are_indexed_updated_deleted_and_answered_in_peertube_
 async fn what_must_be_refused_is_refused_and_not_indexed() {
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
-    let (index, peer, inbox) = followed_peer(dir.path()).await;
+    let (index, peer, inbox) = followed_peer(dir.path(), |_| {}).await;
     let base = &index.base_url;
     let root = peer.actor_at("/accounts/root", "Person", "root").await;
     let channel = peer

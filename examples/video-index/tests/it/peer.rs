@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::fixture_text;
+use crate::support::{fixture_text, loopback_index, until_following, within};
 
 /// A server of actors and objects on loopback: `GET` of what [`Peer::serve`] put there, and
 /// every `POST` (an inbox) accepted and kept for [`Peer::received`].
@@ -76,13 +76,14 @@ impl Peer {
             .await;
     }
 
-    /// POSTs `activity` to `inbox`, signed by `actor`; gives the status and the answer.
-    pub(crate) async fn deliver(
+    /// The headers and body of a POST of `activity` to `inbox` signed by `actor` (signed now:
+    /// send it within the inbox's clock skew).
+    pub(crate) fn signed(
         &self,
         actor: &str,
         inbox: &str,
         activity: &Value,
-    ) -> (u16, String) {
+    ) -> (http::HeaderMap, Vec<u8>) {
         let signer = Signer::new(self.key.clone(), format!("{actor}#main-key"))
             .with_standard(Standard::Cavage);
         let mut request = http::Request::post(inbox)
@@ -91,10 +92,21 @@ impl Peer {
             .unwrap();
         signer.sign(&mut request, SystemTime::now()).unwrap();
         let (parts, body) = request.into_parts();
+        (parts.headers, body)
+    }
+
+    /// POSTs `activity` to `inbox`, signed by `actor`; gives the status and the answer.
+    pub(crate) async fn deliver(
+        &self,
+        actor: &str,
+        inbox: &str,
+        activity: &Value,
+    ) -> (u16, String) {
+        let (headers, body) = self.signed(actor, inbox, activity);
         let response = self
             .http
             .post(inbox)
-            .headers(parts.headers)
+            .headers(headers)
             .body(body)
             .send()
             .await
@@ -139,4 +151,50 @@ impl Peer {
         let text = fixture_text(name).replace(from, &self.origin());
         serde_json::from_str(&text).unwrap()
     }
+}
+
+/// An index following a peer's instance actor (the follow accepted by the peer); gives the
+/// index, the peer and the index's inbox.
+pub(crate) async fn followed_peer(
+    dir: &std::path::Path,
+    change: impl FnOnce(&mut video_index::Options),
+) -> (video_index::Running, Peer, String) {
+    let http = reqwest::Client::new();
+    let peer = Peer::start().await.unwrap();
+    let instance = peer
+        .actor_at("/accounts/peertube", "Application", "peertube")
+        .await;
+    let index = loopback_index(dir, |options| {
+        options.app.follow = vec![url::Url::parse(&instance).unwrap()];
+        change(options);
+    })
+    .await
+    .unwrap();
+    let follow = within("the index's Follow reaches the peer", 15, || async {
+        peer.received()
+            .await
+            .into_iter()
+            .find(|a| a["type"] == "Follow" && a["object"] == instance.as_str())
+    })
+    .await;
+    let actor: Value = http
+        .get(index.instance.instance_actor())
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let inbox = actor["inbox"].as_str().unwrap().to_owned();
+    let accept = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{instance}/accepts/follows/1"),
+        "type": "Accept",
+        "actor": instance,
+        "object": follow,
+    });
+    peer.deliver_ok(&instance, &inbox, &accept).await;
+    until_following(&http, &index, &instance).await;
+    (index, peer, inbox)
 }
