@@ -66,4 +66,19 @@ impl Admin {
         index.follow_url(url).await?;
         Ok(json!({"target": url.as_str()}))
     }
+
+    /// What the index holds: `{"stored_videos": N, "following": N, "followers": N}` (the
+    /// videos received, listed or not; the accepted follows both ways).
+    pub async fn stats(&self) -> Result<Value> {
+        let options = self.options();
+        let base = self.base_url(&options).await?;
+        let index = open_index(&options, &base).await?;
+        let me = index.instance_actor().to_string();
+        let accepted = instance_state::follows::FollowState::Accepted;
+        Ok(json!({
+            "stored_videos": index.stored_video_count().await?,
+            "following": index.state().following_count(&me, accepted).await?,
+            "followers": index.state().follower_count(&me, accepted).await?,
+        }))
+    }
 }

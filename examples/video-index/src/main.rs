@@ -73,6 +73,8 @@ enum AdminAction {
         /// The instance.
         url: Url,
     },
+    /// Prints what the index holds: `{"stored_videos", "following", "followers"}`.
+    Stats,
 }
 
 fn main() -> Result<()> {
@@ -127,6 +129,7 @@ async fn run(cli: Cli) -> Result<()> {
                 .with_danger_allow_private_addresses(danger_allow_private_addresses);
             let output = match action {
                 AdminAction::FollowInstance { url } => admin.follow_instance(&url).await?,
+                AdminAction::Stats => admin.stats().await?,
             };
             println!("{output}");
             Ok(())

@@ -111,7 +111,7 @@ impl App for Index {
     }
 
     async fn nodeinfo(&self) -> Result<nodeinfo::NodeInfo, AppError> {
-        let videos = self.db().video_count().await.map_err(app_error)?;
+        // The index publishes nothing of its own: no local posts, no users.
         nodeinfo::NodeInfoBuilder::new(
             nodeinfo::Version::V2_2,
             "video-index",
@@ -120,7 +120,7 @@ impl App for Index {
         .protocol(nodeinfo::Protocol::ACTIVITYPUB)
         .open_registrations(false)
         .users(nodeinfo::Users::new().with_total(0))
-        .local_posts(videos)
+        .local_posts(0)
         .instance_name(self.name().to_owned())
         .build()
         .map_err(app_error)

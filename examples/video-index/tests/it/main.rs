@@ -9,6 +9,7 @@
 )]
 
 mod browser;
+mod cli;
 mod e2e;
 mod fixtures;
 mod peer;
