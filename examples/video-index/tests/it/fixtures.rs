@@ -266,7 +266,10 @@ async fn peertube_payloads_are_indexed_updated_deleted_and_answered_in_peertube_
 async fn what_must_be_refused_is_refused_and_not_indexed() {
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
-    let (index, peer, inbox) = followed_peer(dir.path(), |_| {}).await;
+    let (index, peer, inbox) = followed_peer(dir.path(), |options| {
+        options.app.rules.exclude_sensitive = true;
+    })
+    .await;
     let base = &index.base_url;
     let root = peer.actor_at("/accounts/root", "Person", "root").await;
     let channel = peer
@@ -361,6 +364,40 @@ async fn what_must_be_refused_is_refused_and_not_indexed() {
     peer.deliver_ok(&root, &inbox, &create_of(update["object"].clone()))
         .await;
     until_total(&http, base, "terre", 1).await;
+
+    // Updates: marked sensitive (which this index leaves out), it leaves the index but stays
+    // stored; unmarked, it comes back; made followers-only, it is forgotten.
+    let update_with = |n: u32, change: &dyn Fn(&mut Value)| {
+        let mut activity = update.clone();
+        activity["id"] = json!(format!(
+            "{}/updates/test-{n}",
+            update["object"]["id"].as_str().unwrap()
+        ));
+        activity["object"]["updated"] = json!(format!("2030-01-01T00:00:0{n}.000Z"));
+        change(&mut activity["object"]);
+        activity
+    };
+    peer.deliver_ok(
+        &root,
+        &inbox,
+        &update_with(1, &|v| v["sensitive"] = json!(true)),
+    )
+    .await;
+    until_total(&http, base, "terre", 0).await;
+    assert_eq!(index.instance.stored_video_count().await.unwrap(), 1);
+    peer.deliver_ok(&root, &inbox, &update_with(2, &|_| {}))
+        .await;
+    until_total(&http, base, "terre", 1).await;
+    let followers_only = update_with(3, &|v| {
+        v["to"] = json!([format!(
+            "{}/followers",
+            v["attributedTo"][0]["id"].as_str().unwrap()
+        )]);
+        v["cc"] = json!([]);
+    });
+    peer.deliver_ok(&root, &inbox, &followers_only).await;
+    until_total(&http, base, "terre", 0).await;
+    assert_eq!(index.instance.stored_video_count().await.unwrap(), 0);
 
     index.stop().await.unwrap();
 }
