@@ -119,26 +119,50 @@ impl Index {
             },
         };
         if let Some(document) = &document {
-            // Met: its `Delete` is then taken (the inbox drops those of actors never known).
-            let name = display_name(id.as_str(), Some(document));
-            let mut remote = instance_state::remote::RemoteActor::new(id.as_str(), name)
-                .with_url(id.as_str())
-                .with_handle(format!(
-                    "@{}@{}",
-                    preferred_username(id.as_str(), Some(document)),
-                    authority(id.as_str())
-                ));
-            if let Some(kind) = document.get("type").and_then(Value::as_str) {
-                remote = remote.with_kind(kind);
-            }
-            if let Some(inbox) = document.get("inbox").and_then(Value::as_str) {
-                remote = remote.with_inbox(inbox);
-            }
-            self.state().put_remote_actor(&remote).await?;
+            self.remember(id, document).await?;
         }
         self.db()
             .put_actor(id.as_str(), document.as_ref(), now)
             .await
+    }
+
+    /// Actor `id` updated itself to `document`: its name recorded and, when the index holds
+    /// it, its copy replaced and the entries of its videos (and its channel entry) are made again.
+    pub(crate) async fn refresh_actor(&self, id: &Iri, document: &Value) -> Result<()> {
+        self.remember(id, document).await?;
+        if self.db().actor(id.as_str()).await?.is_none() {
+            return Ok(());
+        }
+        self.db()
+            .put_actor(id.as_str(), Some(document), self.now())
+            .await?;
+        for video in self.db().videos_of(id.as_str()).await? {
+            if let Some(stored) = self.db().video(&video).await? {
+                self.apply(&stored).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records actor `id` as met, so that its `Delete` is taken (the inbox drops those of
+    /// actors never known).
+    async fn remember(&self, id: &Iri, document: &Value) -> Result<()> {
+        let name = display_name(id.as_str(), Some(document));
+        let mut remote = instance_state::remote::RemoteActor::new(id.as_str(), name)
+            .with_url(id.as_str())
+            .with_handle(format!(
+                "@{}@{}",
+                preferred_username(id.as_str(), Some(document)),
+                authority(id.as_str())
+            ));
+        if let Some(kind) = document.get("type").and_then(Value::as_str) {
+            remote = remote.with_kind(kind);
+        }
+        if let Some(inbox) = document.get("inbox").and_then(Value::as_str) {
+            remote = remote.with_inbox(inbox);
+        }
+        self.state().put_remote_actor(&remote).await?;
+        Ok(())
     }
 }
 

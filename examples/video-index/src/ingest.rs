@@ -51,6 +51,11 @@ pub(crate) fn dispatcher() -> Dispatcher<Index> {
         .on(ActivityType::Follow, |index: Index, incoming| async move {
             index.on_follow(incoming).await.map_err(failed)
         })
+        // Replaces instance-state's too: an actor's own update also refreshes the index's copy
+        // of a channel or account (its name in the answers), which that one does not know of.
+        .on(ActivityType::Update, |index: Index, incoming| async move {
+            index.on_update(incoming).await.map_err(failed)
+        })
         .on(ActivityType::Create, |index: Index, incoming| async move {
             index
                 .on_create_or_update(incoming)
@@ -78,10 +83,9 @@ impl Social for Index {
         Some(&self.0.keys)
     }
 
-    /// `Update` of a video, `Delete` of one.
+    /// `Delete` of a video.
     async fn unhandled(&self, incoming: Incoming) -> Result<(), HandlerError> {
         match incoming.activity.kind {
-            ActivityType::Update => self.on_create_or_update(incoming).await.map(|_| ()),
             ActivityType::Delete => self.on_delete(incoming).await,
             _ => Ok(()),
         }
@@ -134,6 +138,21 @@ impl Index {
         if self.0.options.follow_back && is_instance {
             let target = Url::parse(&follower)?;
             self.follow_instance(&target).await?;
+        }
+        Ok(())
+    }
+
+    /// `Update`: of an actor by itself (its keys dropped from the cache, its copy here and its
+    /// videos' entries refreshed when the index holds it), else of a video.
+    async fn on_update(&self, incoming: Incoming) -> Result<()> {
+        if incoming.object.id() != Some(&incoming.actor) {
+            return self.on_create_or_update(incoming).await.map(|_| ());
+        }
+        self.0.keys.invalidate(incoming.actor.as_str());
+        // The embedded actor is its own server's word (same origin): believed.
+        if let Some(actor @ AnyObject::Actor(_)) = incoming.object.object() {
+            let document = serde_json::to_value(actor).context("writing an updated actor")?;
+            self.refresh_actor(&incoming.actor, &document).await?;
         }
         Ok(())
     }

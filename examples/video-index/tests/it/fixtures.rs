@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::peer::{Peer, followed_peer};
-use crate::support::{fixture_text, search, until_total};
+use crate::support::{fixture_text, search, until_total, within};
 
 /// Whether `actual` has every member of `expected`, each of the same JSON type where both
 /// are given (PeerTube writes `null` for what it lacks), recursively; `skip` names members
@@ -60,12 +60,13 @@ async fn peertube_payloads_are_indexed_updated_deleted_and_answered_in_peertube_
     let account = peer
         .actor_at("/accounts/framasoft", "Person", "Framasoft")
         .await;
-    peer.actor_at(
-        "/video-channels/bf54d359-cfad-4935-9d45-9d6be93f63e8",
-        "Group",
-        "Framasoft channel",
-    )
-    .await;
+    let framasoft_channel = peer
+        .actor_at(
+            "/video-channels/bf54d359-cfad-4935-9d45-9d6be93f63e8",
+            "Group",
+            "Framasoft channel",
+        )
+        .await;
     let create = peer.fixture_from("peertube/create-video.json", "https://framatube.org");
     peer.deliver_ok(&account, &inbox, &create).await;
     let found = until_total(&http, base, "deframasoftisons", 1).await;
@@ -173,6 +174,45 @@ async fn peertube_payloads_are_indexed_updated_deleted_and_answered_in_peertube_
         .await
         .unwrap();
     assert_eq!(playlists.status(), 200);
+
+    // The channel renames itself: its videos' entries and its own follow.
+    let mut renamed: Value = http
+        .get(&framasoft_channel)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    renamed["name"] = json!("Framasoft renamed");
+    let update_channel = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{framasoft_channel}/updates/1"),
+        "type": "Update",
+        "actor": framasoft_channel,
+        "object": renamed,
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+    });
+    peer.deliver_ok(&framasoft_channel, &inbox, &update_channel)
+        .await;
+    within("the channel's new name reaches its video", 10, || async {
+        let found = search(&http, base, &[("search", "deframasoftisons")]).await;
+        (found["data"][0]["channel"]["displayName"] == "Framasoft renamed").then_some(())
+    })
+    .await;
+    let channels: Value = http
+        .get(
+            base.join("api/v1/search/video-channels?search=renamed")
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(channels["total"], 1, "{channels}");
 
     // A video created under one name, then PeerTube's Update of it renames it.
     let root = peer.actor_at("/accounts/root", "Person", "root").await;
