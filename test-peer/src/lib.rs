@@ -106,6 +106,8 @@ struct Shared {
     /// The paths of the actors (whose `{path}/inbox` takes deliveries).
     actors: Mutex<BTreeMap<String, ()>>,
     received: Mutex<Vec<Delivery>>,
+    /// Every request answered, of any method.
+    requests: std::sync::atomic::AtomicUsize,
 }
 
 /// The peer. Dropping it stops its server.
@@ -271,6 +273,33 @@ impl Peer {
         Ok(())
     }
 
+    /// The document served at `id` (an actor's, or one given to [`Peer::serve`]), to change
+    /// and serve again.
+    pub fn document(&self, id: &str) -> Option<Value> {
+        let path = id.strip_prefix(&self.origin)?.strip_prefix('/')?;
+        lock(&self.state.documents).get(path).cloned()
+    }
+
+    /// The headers and body of a POST of `activity` to `inbox`, signed by `actor` now (send it
+    /// within the receiver's clock skew): for sending many requests prepared in advance.
+    ///
+    /// # Errors
+    ///
+    /// When `actor` is not the peer's, or the request cannot be signed.
+    pub fn signed(
+        &self,
+        actor: &str,
+        inbox: &str,
+        activity: &Value,
+    ) -> anyhow::Result<(http::HeaderMap, Vec<u8>)> {
+        let mut request = http::Request::post(inbox)
+            .header("content-type", "application/activity+json")
+            .body(serde_json::to_vec(activity)?)?;
+        self.signer(actor)?.sign(&mut request, SystemTime::now())?;
+        let (parts, body) = request.into_parts();
+        Ok((parts.headers, body))
+    }
+
     fn signer(&self, actor: &str) -> anyhow::Result<Arc<Signer>> {
         lock(&self.signers)
             .get(actor)
@@ -336,6 +365,13 @@ impl Peer {
         Ok(serde_json::from_str(&text)?)
     }
 
+    /// How many requests the peer has had (fetches and deliveries alike).
+    pub fn request_count(&self) -> usize {
+        self.state
+            .requests
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Everything delivered so far, in order.
     pub fn received(&self) -> Vec<Delivery> {
         lock(&self.state.received).clone()
@@ -381,6 +417,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 async fn document(State(state): State<Arc<Shared>>, Path(path): Path<String>) -> Response {
+    state
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     match lock(&state.documents).get(&path) {
         Some(document) => (
             [(header::CONTENT_TYPE, "application/activity+json")],
@@ -397,6 +436,9 @@ async fn inbox(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    state
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let to = if path == "inbox" {
         path
     } else {

@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use peer::actor_at;
+
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -58,10 +60,17 @@ async fn run() {
         options.app.commit_interval = video_index::IndexOptions::default().commit_interval;
     })
     .await;
-    let root = peer.actor_at("/accounts/root", "Person", "root").await;
-    peer.actor_at("/video-channels/root_channel", "Group", "Main root channel")
-        .await;
-    let update = peer.fixture_from("peertube/update-video.json", "http://peertube.test");
+    let root = actor_at(&peer, "/accounts/root", "Person", "root").await;
+    actor_at(
+        &peer,
+        "/video-channels/root_channel",
+        "Group",
+        "Main root channel",
+    )
+    .await;
+    let update = peer
+        .fixture_from("peertube/update-video.json", "http://peertube.test")
+        .unwrap();
     let template = update["object"].clone();
     let words = [
         "garden", "mountain", "kernel", "bread", "guitar", "river", "physics", "chess", "sunrise",
@@ -91,7 +100,7 @@ async fn run() {
             "to": ["https://www.w3.org/ns/activitystreams#Public"],
             "cc": [format!("{root}/followers")],
         });
-        requests.push(peer.signed(&root, &inbox, &create));
+        requests.push(peer.signed(&root, &inbox, &create).unwrap());
     }
     println!(
         "signed {activities} Create(Video) activities in {:.1} s",

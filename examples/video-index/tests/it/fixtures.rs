@@ -5,7 +5,9 @@
 
 use serde_json::{Value, json};
 
-use crate::peer::{Peer, followed_peer};
+use test_peer::Peer;
+
+use crate::peer::{actor_at, followed_peer};
 use crate::support::{fixture_text, search, until_total, within};
 
 /// Whether `actual` has every member of `expected`, each of the same JSON type where both
@@ -57,18 +59,18 @@ async fn peertube_payloads_are_indexed_updated_deleted_and_answered_in_peertube_
     let base = &index.base_url;
 
     // Create(Video) from framatube.org, its account and channel served by the peer.
-    let account = peer
-        .actor_at("/accounts/framasoft", "Person", "Framasoft")
-        .await;
-    let framasoft_channel = peer
-        .actor_at(
-            "/video-channels/bf54d359-cfad-4935-9d45-9d6be93f63e8",
-            "Group",
-            "Framasoft channel",
-        )
-        .await;
-    let create = peer.fixture_from("peertube/create-video.json", "https://framatube.org");
-    peer.deliver_ok(&account, &inbox, &create).await;
+    let account = actor_at(&peer, "/accounts/framasoft", "Person", "Framasoft").await;
+    let framasoft_channel = actor_at(
+        &peer,
+        "/video-channels/bf54d359-cfad-4935-9d45-9d6be93f63e8",
+        "Group",
+        "Framasoft channel",
+    )
+    .await;
+    let create = peer
+        .fixture_from("peertube/create-video.json", "https://framatube.org")
+        .unwrap();
+    peer.deliver(&account, &inbox, &create).await.unwrap();
     let found = until_total(&http, base, "deframasoftisons", 1).await;
     let video = &found["data"][0];
     assert_eq!(video["uuid"], "6050732a-8a7a-43d4-a6cd-809525a1d206");
@@ -143,7 +145,7 @@ async fn peertube_payloads_are_indexed_updated_deleted_and_answered_in_peertube_
     assert_eq!(
         channels["data"][0]["avatars"][0]["fileUrl"]
             .as_str()
-            .map(|u| u.starts_with(&origin)),
+            .map(|u| u.starts_with(origin)),
         Some(true),
         "{channels}"
     );
@@ -194,8 +196,9 @@ async fn peertube_payloads_are_indexed_updated_deleted_and_answered_in_peertube_
         "object": renamed,
         "to": ["https://www.w3.org/ns/activitystreams#Public"],
     });
-    peer.deliver_ok(&framasoft_channel, &inbox, &update_channel)
-        .await;
+    peer.deliver(&framasoft_channel, &inbox, &update_channel)
+        .await
+        .unwrap();
     within("the channel's new name reaches its video", 10, || async {
         let found = search(&http, base, &[("search", "deframasoftisons")]).await;
         (found["data"][0]["channel"]["displayName"] == "Framasoft renamed").then_some(())
@@ -215,10 +218,17 @@ async fn peertube_payloads_are_indexed_updated_deleted_and_answered_in_peertube_
     assert_eq!(channels["total"], 1, "{channels}");
 
     // A video created under one name, then PeerTube's Update of it renames it.
-    let root = peer.actor_at("/accounts/root", "Person", "root").await;
-    peer.actor_at("/video-channels/root_channel", "Group", "Main root channel")
-        .await;
-    let update = peer.fixture_from("peertube/update-video.json", "http://peertube.test");
+    let root = actor_at(&peer, "/accounts/root", "Person", "root").await;
+    actor_at(
+        &peer,
+        "/video-channels/root_channel",
+        "Group",
+        "Main root channel",
+    )
+    .await;
+    let update = peer
+        .fixture_from("peertube/update-video.json", "http://peertube.test")
+        .unwrap();
     let mut first = update["object"].clone();
     first["name"] = json!("Earth before its update");
     first["updated"] = json!("2024-05-15T12:39:50.000Z");
@@ -231,9 +241,9 @@ async fn peertube_payloads_are_indexed_updated_deleted_and_answered_in_peertube_
         "to": update["to"],
         "cc": update["cc"],
     });
-    peer.deliver_ok(&root, &inbox, &create).await;
+    peer.deliver(&root, &inbox, &create).await.unwrap();
     until_total(&http, base, "earth", 1).await;
-    peer.deliver_ok(&root, &inbox, &update).await;
+    peer.deliver(&root, &inbox, &update).await.unwrap();
     let renamed = until_total(&http, base, "terre", 1).await;
     assert_eq!(
         renamed["data"][0]["uuid"],
@@ -241,7 +251,7 @@ async fn peertube_payloads_are_indexed_updated_deleted_and_answered_in_peertube_
     );
     until_total(&http, base, "earth", 0).await;
     // An older version arriving late changes nothing.
-    peer.deliver_ok(
+    peer.deliver(
         &root,
         &inbox,
         &json!({
@@ -254,35 +264,43 @@ async fn peertube_payloads_are_indexed_updated_deleted_and_answered_in_peertube_
             "cc": update["cc"],
         }),
     )
-    .await;
+    .await
+    .unwrap();
     index.instance.commit().await.unwrap();
     assert_eq!(
         search(&http, base, &[("search", "terre")]).await["total"],
         1
     );
     // PeerTube's Delete of it.
-    let delete = peer.fixture_from("peertube/delete-video.json", "http://peertube.test");
-    peer.deliver_ok(&root, &inbox, &delete).await;
+    let delete = peer
+        .fixture_from("peertube/delete-video.json", "http://peertube.test")
+        .unwrap();
+    peer.deliver(&root, &inbox, &delete).await.unwrap();
     until_total(&http, base, "terre", 0).await;
 
     // PeerTube's Announce of a video by its channel: the video fetched from its origin.
-    let video = peer.fixture_from("peertube/video.json", "https://tilvids.com");
-    peer.serve(&video).await;
-    peer.actor_at(
+    let video = peer
+        .fixture_from("peertube/video.json", "https://tilvids.com")
+        .unwrap();
+    peer.serve(&video).unwrap();
+    actor_at(
+        &peer,
         "/accounts/thelinuxexperiment",
         "Person",
         "The Linux Experiment",
     )
     .await;
-    let channel = peer
-        .actor_at(
-            "/video-channels/thelinuxexperiment_channel",
-            "Group",
-            "The Linux Experiment channel",
-        )
-        .await;
-    let announce = peer.fixture_from("peertube/announce-video.json", "https://tilvids.com");
-    peer.deliver_ok(&channel, &inbox, &announce).await;
+    let channel = actor_at(
+        &peer,
+        "/video-channels/thelinuxexperiment_channel",
+        "Group",
+        "The Linux Experiment channel",
+    )
+    .await;
+    let announce = peer
+        .fixture_from("peertube/announce-video.json", "https://tilvids.com")
+        .unwrap();
+    peer.deliver(&channel, &inbox, &announce).await.unwrap();
     let found = until_total(&http, base, "wayland debian", 1).await;
     assert_eq!(found["data"][0]["language"]["id"], "en");
 
@@ -295,7 +313,7 @@ async fn peertube_payloads_are_indexed_updated_deleted_and_answered_in_peertube_
         "object": channel,
         "to": ["https://www.w3.org/ns/activitystreams#Public"],
     });
-    peer.deliver_ok(&channel, &inbox, &gone).await;
+    peer.deliver(&channel, &inbox, &gone).await.unwrap();
     until_total(&http, base, "wayland debian", 0).await;
     assert_eq!(index.instance.stored_video_count().await.unwrap(), 1);
 
@@ -311,11 +329,17 @@ async fn what_must_be_refused_is_refused_and_not_indexed() {
     })
     .await;
     let base = &index.base_url;
-    let root = peer.actor_at("/accounts/root", "Person", "root").await;
-    let channel = peer
-        .actor_at("/video-channels/root_channel", "Group", "Main root channel")
-        .await;
-    let update = peer.fixture_from("peertube/update-video.json", "http://peertube.test");
+    let root = actor_at(&peer, "/accounts/root", "Person", "root").await;
+    let channel = actor_at(
+        &peer,
+        "/video-channels/root_channel",
+        "Group",
+        "Main root channel",
+    )
+    .await;
+    let update = peer
+        .fixture_from("peertube/update-video.json", "http://peertube.test")
+        .unwrap();
     // Each Create with an id of its own (the inbox takes an activity once).
     let created = std::sync::atomic::AtomicUsize::new(0);
     let create_of = |object: Value| {
@@ -334,8 +358,10 @@ async fn what_must_be_refused_is_refused_and_not_indexed() {
     // An Announce, by a followed server's channel, of a video on another server: not even
     // fetched.
     let other = Peer::start().await.unwrap();
-    let elsewhere = other.fixture_from("peertube/video.json", "https://tilvids.com");
-    other.serve(&elsewhere).await;
+    let elsewhere = other
+        .fixture_from("peertube/video.json", "https://tilvids.com")
+        .unwrap();
+    other.serve(&elsewhere).unwrap();
     let announce = json!({
         "@context": "https://www.w3.org/ns/activitystreams",
         "id": format!("{channel}/announces/elsewhere"),
@@ -344,32 +370,39 @@ async fn what_must_be_refused_is_refused_and_not_indexed() {
         "object": elsewhere["id"],
         "to": ["https://www.w3.org/ns/activitystreams#Public"],
     });
-    peer.deliver_ok(&channel, &inbox, &announce).await;
-    assert_eq!(other.request_count().await, 0);
+    peer.deliver(&channel, &inbox, &announce).await.unwrap();
+    assert_eq!(other.request_count(), 0);
 
     // A Create from a server the index does not follow.
-    let stranger = other.actor_at("/accounts/root", "Person", "root").await;
-    other
-        .actor_at("/video-channels/root_channel", "Group", "Stranger channel")
-        .await;
-    let strange = other.fixture_from("peertube/update-video.json", "http://peertube.test");
+    let stranger = actor_at(&other, "/accounts/root", "Person", "root").await;
+    actor_at(
+        &other,
+        "/video-channels/root_channel",
+        "Group",
+        "Stranger channel",
+    )
+    .await;
+    let strange = other
+        .fixture_from("peertube/update-video.json", "http://peertube.test")
+        .unwrap();
     let mut strange_video = strange["object"].clone();
     strange_video["name"] = json!("Unsolicited wayland video");
     other
-        .deliver_ok(&stranger, &inbox, &create_of(strange_video))
-        .await;
+        .deliver(&stranger, &inbox, &create_of(strange_video))
+        .await
+        .unwrap();
 
     // A video whose title is absurdly long.
     let mut long = update["object"].clone();
     long["name"] = json!("wayland ".repeat(200));
-    peer.deliver_ok(&root, &inbox, &create_of(long)).await;
+    peer.deliver(&root, &inbox, &create_of(long)).await.unwrap();
 
     // A video attributed to a channel of another server: the inbox refuses it.
     let mut foreign = update["object"].clone();
     foreign["name"] = json!("Foreign channel wayland video");
     foreign["attributedTo"][1]["id"] =
         json!(format!("{}/video-channels/root_channel", other.origin()));
-    let (status, _) = peer.deliver(&root, &inbox, &create_of(foreign)).await;
+    let (status, _) = peer.post(&inbox, &create_of(foreign)).await.unwrap();
     assert_eq!(status, 401);
 
     // A video that is not public (followers only).
@@ -379,7 +412,7 @@ async fn what_must_be_refused_is_refused_and_not_indexed() {
     private["cc"] = json!([]);
     let mut private_create = create_of(private);
     private_create["to"] = json!([format!("{root}/followers")]);
-    peer.deliver_ok(&root, &inbox, &private_create).await;
+    peer.deliver(&root, &inbox, &private_create).await.unwrap();
 
     // A body over the inbox's limit: refused before anything is read.
     let huge = vec![b' '; 2 << 20];
@@ -401,8 +434,9 @@ async fn what_must_be_refused_is_refused_and_not_indexed() {
     );
 
     // A positive control: the same kind of Create, well formed, is taken.
-    peer.deliver_ok(&root, &inbox, &create_of(update["object"].clone()))
-        .await;
+    peer.deliver(&root, &inbox, &create_of(update["object"].clone()))
+        .await
+        .unwrap();
     until_total(&http, base, "terre", 1).await;
 
     // Updates: marked sensitive (which this index leaves out), it leaves the index but stays
@@ -417,16 +451,18 @@ async fn what_must_be_refused_is_refused_and_not_indexed() {
         change(&mut activity["object"]);
         activity
     };
-    peer.deliver_ok(
+    peer.deliver(
         &root,
         &inbox,
         &update_with(1, &|v| v["sensitive"] = json!(true)),
     )
-    .await;
+    .await
+    .unwrap();
     until_total(&http, base, "terre", 0).await;
     assert_eq!(index.instance.stored_video_count().await.unwrap(), 1);
-    peer.deliver_ok(&root, &inbox, &update_with(2, &|_| {}))
-        .await;
+    peer.deliver(&root, &inbox, &update_with(2, &|_| {}))
+        .await
+        .unwrap();
     until_total(&http, base, "terre", 1).await;
     let followers_only = update_with(3, &|v| {
         v["to"] = json!([format!(
@@ -435,7 +471,7 @@ async fn what_must_be_refused_is_refused_and_not_indexed() {
         )]);
         v["cc"] = json!([]);
     });
-    peer.deliver_ok(&root, &inbox, &followers_only).await;
+    peer.deliver(&root, &inbox, &followers_only).await.unwrap();
     until_total(&http, base, "terre", 0).await;
     assert_eq!(index.instance.stored_video_count().await.unwrap(), 0);
 
