@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use activitypub_core::{AnyObject, Event, EventStatus, JoinMode, Place, PlaceAddress};
 use federation::sanitize::sanitize_html as sanitize;
+use instance_server::moderation::report_path;
 use maud::{Markup, PreEscaped, html};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
@@ -268,6 +269,10 @@ pub(crate) fn event_page(view: &EventView<'_>) -> Page {
             }
         }
         p { a href=(view.ics_url) download { "Add to your calendar (.ics)" } }
+        // For someone signed in (who may comment): the moderators are told of what is wrong.
+        @if let (Some(_), Some(id)) = (&view.commenting, event.props.id.as_ref()) {
+            p.actions { a href=(report_path(id.as_str())) { "Report this event" } }
+        }
         section aria-labelledby="comments" {
             h2 #comments { "Comments (" (view.comments.len()) ")" }
             @if view.comments.is_empty() {
@@ -766,6 +771,9 @@ impl<'a> Thread<'a> {
                         input type="hidden" name="object" value=(c.id);
                         button type="submit" { "Hide the comment of " (c.author.name) }
                     }
+                }
+                @if self.commenting.is_some() {
+                    p.actions { a href=(report_path(&c.id)) { "Report this comment" } }
                 }
                 @if let Some(commenting) = self.commenting {
                     details.reply {

@@ -232,6 +232,25 @@ async fn a_group_event_is_followed_joined_approved_and_commented_across_two_inst
         .screenshot_full_page(shots.join("event-with-comment.png"))
         .await?;
 
+    // The event page links the report form, for the event and for each comment.
+    alice.click_link("Report this comment").await?;
+    alice.wait_for_text("You report this, by").await?;
+    alice
+        .wait_for_text("See you there, I will bring a pump.")
+        .await?;
+    alice.select("What is wrong", "Spam or misleading").await?;
+    alice
+        .fill("Tell the moderators more", "Checking the report link")
+        .await?;
+    alice.click_button("Send the report").await?;
+    alice
+        .wait_for_text("The moderators will look at your report.")
+        .await?;
+    alice.goto(&event_id).await?;
+    alice.click_link("Report this event").await?;
+    alice.wait_for_text("You report this, by").await?;
+    alice.wait_for_text("Repair café").await?;
+
     alice.close().await?;
     bob.close().await?;
     a.stop().await?;
