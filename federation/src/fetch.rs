@@ -711,21 +711,110 @@ impl Fetcher {
         requested: &Url,
         budget: &mut FetchBudget,
     ) -> Result<Fetched, FetchError> {
+        let accept = HeaderValue::from_static(ACCEPT_ACTIVITYPUB);
+        let (url, redirects, mut response) = self
+            .send_following_redirects(requested, &accept, Some(self.config.timeout), budget)
+            .await?;
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let content_type = match content_type {
+            Some(value) if is_activitypub_media_type(&value) => value,
+            content_type => return Err(FetchError::WrongContentType { url, content_type }),
+        };
+        let body = self.read_body(&url, &mut response, budget).await?;
+        self.check_document(requested, url, redirects, content_type, body)
+    }
+
+    /// GETs a media file (a video, an image, a playlist) at `url` under the same guards as
+    /// [`Fetcher::fetch`]: the scheme, the addresses (on every hop), the signature when the
+    /// fetcher signs, the redirects (each one spends from `budget`) and the time to the
+    /// response's headers ([`FetchConfig::timeout`]). The body is not read: the caller streams
+    /// it ([`MediaResponse::bytes_stream`]) within its own limits of size and time, such as
+    /// media-store's. A declared `Content-Length` over `max_bytes` is refused before any byte
+    /// of the body is read.
+    ///
+    /// # Errors
+    ///
+    /// A [`FetchError`] naming the check that failed ([`FetchError::BodyTooLarge`] for the
+    /// declared length).
+    pub async fn fetch_media(
+        &self,
+        url: &Url,
+        max_bytes: u64,
+        budget: &mut FetchBudget,
+    ) -> Result<MediaResponse, FetchError> {
+        let requested = without_fragment(url);
+        let accept = HeaderValue::from_static("*/*");
+        let deadline = budget.deadline();
+        let sent = tokio::time::timeout_at(
+            deadline,
+            self.send_following_redirects(&requested, &accept, None, budget),
+        )
+        .await;
+        let (url, redirects, response) = match sent {
+            Ok(result) => result?,
+            Err(_elapsed) => {
+                return Err(FetchError::BudgetExhausted {
+                    url: requested,
+                    limit: BudgetLimit::Time,
+                });
+            }
+        };
+        let content_length = response.content_length();
+        if content_length.is_some_and(|length| length > max_bytes) {
+            return Err(FetchError::BodyTooLarge {
+                url,
+                limit: usize::try_from(max_bytes).unwrap_or(usize::MAX),
+            });
+        }
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        Ok(MediaResponse {
+            url,
+            redirects,
+            content_type,
+            content_length,
+            response,
+        })
+    }
+
+    /// Sends a GET of `requested`, following redirects under the checks; the final URL, the
+    /// redirects followed and the (successful) response, its body unread. `timeout` bounds each
+    /// request whole, body included (`None`: only the time to the headers, by
+    /// [`FetchConfig::timeout`]).
+    async fn send_following_redirects(
+        &self,
+        requested: &Url,
+        accept: &HeaderValue,
+        timeout: Option<Duration>,
+        budget: &mut FetchBudget,
+    ) -> Result<(Url, usize, reqwest::Response), FetchError> {
         let mut url = requested.clone();
         let mut redirects = 0_usize;
         loop {
             self.check_url(&url)?;
             budget.take_request(&url)?;
-            let headers = self.request_headers(&url)?;
+            let headers = self.request_headers(&url, accept)?;
             tracing::debug!(%url, redirects, "fetching");
-            let mut response = self
-                .client
-                .get(url.clone())
-                .headers(headers)
-                .timeout(self.config.timeout)
-                .send()
-                .await
-                .map_err(|error| self.map_error(&url, error))?;
+            let mut request = self.client.get(url.clone()).headers(headers);
+            if let Some(timeout) = timeout {
+                request = request.timeout(timeout);
+            }
+            let response = match tokio::time::timeout(self.config.timeout, request.send()).await {
+                Ok(sent) => sent.map_err(|error| self.map_error(&url, error))?,
+                Err(_elapsed) => {
+                    return Err(FetchError::Timeout {
+                        url,
+                        limit: self.config.timeout,
+                    });
+                }
+            };
             let status = response.status();
             if is_followed_redirect(status) {
                 let location = response
@@ -754,17 +843,7 @@ impl Fetcher {
                 status if !status.is_success() => return Err(FetchError::Status { url, status }),
                 _ => {}
             }
-            let content_type = response
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned);
-            let content_type = match content_type {
-                Some(value) if is_activitypub_media_type(&value) => value,
-                content_type => return Err(FetchError::WrongContentType { url, content_type }),
-            };
-            let body = self.read_body(&url, &mut response, budget).await?;
-            return self.check_document(requested, url, redirects, content_type, body);
+            return Ok((url, redirects, response));
         }
     }
 
@@ -864,15 +943,14 @@ impl Fetcher {
     }
 
     /// `Accept`, and with a signer `Host`, `Date` and the signature headers, made now.
-    fn request_headers(&self, url: &Url) -> Result<HeaderMap, FetchError> {
-        let accept = HeaderValue::from_static(ACCEPT_ACTIVITYPUB);
+    fn request_headers(&self, url: &Url, accept: &HeaderValue) -> Result<HeaderMap, FetchError> {
         let Some(signer) = &self.config.signer else {
             let mut headers = HeaderMap::new();
-            headers.insert(ACCEPT, accept);
+            headers.insert(ACCEPT, accept.clone());
             return Ok(headers);
         };
         let mut request = http::Request::get(url.as_str())
-            .header(ACCEPT, accept)
+            .header(ACCEPT, accept.clone())
             .body(Vec::<u8>::new())
             .map_err(|_| FetchError::InvalidUrl { url: url.clone() })?;
         signer
@@ -913,6 +991,32 @@ impl Fetcher {
                 source: error,
             }
         }
+    }
+}
+
+/// A media file's response from [`Fetcher::fetch_media`]: its headers checked, its body not
+/// read yet.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct MediaResponse {
+    /// The URL that answered, after the redirects.
+    pub url: Url,
+    /// How many redirects were followed.
+    pub redirects: usize,
+    /// The `Content-Type` it declared, if any (not trusted: the caller checks the bytes).
+    pub content_type: Option<String>,
+    /// The `Content-Length` it declared, if any (at most the `max_bytes` asked for; the
+    /// caller checks that the body keeps to it).
+    pub content_length: Option<u64>,
+    response: reqwest::Response,
+}
+
+impl MediaResponse {
+    /// The body, as it arrives.
+    pub fn bytes_stream(
+        self,
+    ) -> impl futures::Stream<Item = Result<bytes::Bytes, reqwest::Error>> + Send {
+        self.response.bytes_stream()
     }
 }
 

@@ -815,3 +815,113 @@ async fn private_addresses_are_refused_before_any_request() {
     }
     assert_eq!(requests(&server).await, 0);
 }
+
+/// Reads a media response's whole body.
+async fn media_body(response: federation::fetch::MediaResponse) -> Vec<u8> {
+    use futures::StreamExt as _;
+    let mut stream = std::pin::pin!(response.bytes_stream());
+    let mut body = Vec::new();
+    while let Some(piece) = stream.next().await {
+        body.extend_from_slice(&piece.unwrap());
+    }
+    body
+}
+
+#[tokio::test]
+async fn a_media_file_is_fetched_through_redirects_its_body_left_to_the_caller() {
+    let server = MockServer::start().await;
+    let bytes: Vec<u8> = (0..200_000_u32).map(|n| (n % 251) as u8).collect();
+    serve(
+        &server,
+        "/static/video.mp4",
+        ResponseTemplate::new(200).set_body_raw(bytes.clone(), "video/mp4"),
+    )
+    .await;
+    serve(&server, "/download", redirect("/static/video.mp4")).await;
+    let fetcher = local_fetcher();
+    let mut budget = FetchBudget::default();
+    let response = fetcher
+        .fetch_media(&url(&server, "/download#t=10"), 1 << 20, &mut budget)
+        .await
+        .unwrap();
+    assert_eq!(response.url, url(&server, "/static/video.mp4"));
+    assert_eq!(response.redirects, 1);
+    assert_eq!(response.content_type.as_deref(), Some("video/mp4"));
+    assert_eq!(response.content_length, Some(200_000));
+    assert_eq!(budget.requests_used(), 2);
+    assert_eq!(media_body(response).await, bytes);
+    // Asked for any type, unsigned here.
+    let received = server.received_requests().await.unwrap();
+    assert!(
+        received
+            .iter()
+            .all(|r| r.headers.get("accept").is_some_and(|a| a == "*/*")),
+        "{received:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_media_file_over_its_limit_or_missing_or_private_is_refused() {
+    let server = MockServer::start().await;
+    serve(
+        &server,
+        "/big.mp4",
+        ResponseTemplate::new(200).set_body_raw(vec![0u8; 10_000], "video/mp4"),
+    )
+    .await;
+    let fetcher = local_fetcher();
+    // A declared length over the limit: refused before the body is read.
+    let error = fetcher
+        .fetch_media(
+            &url(&server, "/big.mp4"),
+            9_999,
+            &mut FetchBudget::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, FetchError::BodyTooLarge { limit: 9_999, .. }),
+        "{error:?}"
+    );
+    // Missing.
+    let error = fetcher
+        .fetch_media(
+            &url(&server, "/gone.mp4"),
+            1 << 20,
+            &mut FetchBudget::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, FetchError::NotFound { .. }), "{error:?}");
+    // A loopback address, for a fetcher that keeps to the public network: refused without a
+    // request.
+    let before = requests(&server).await;
+    let public_only = Fetcher::new(FetchConfig::default().with_danger_allow_http(true)).unwrap();
+    let error = public_only
+        .fetch_media(
+            &url(&server, "/big.mp4"),
+            1 << 20,
+            &mut FetchBudget::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, FetchError::RefusedAddress { .. }),
+        "{error:?}"
+    );
+    assert_eq!(requests(&server).await, before);
+    // Plain http, for a fetcher that keeps to https.
+    let https_only = Fetcher::new(FetchConfig::default()).unwrap();
+    let error = https_only
+        .fetch_media(
+            &url(&server, "/big.mp4"),
+            1 << 20,
+            &mut FetchBudget::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, FetchError::RefusedScheme { .. }),
+        "{error:?}"
+    );
+}
