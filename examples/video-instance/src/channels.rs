@@ -36,6 +36,14 @@ pub(crate) fn page_path(actor: &LocalActor) -> String {
     }
 }
 
+/// Whether local actor `name` has a page here: a channel or an account, not deleted.
+pub(crate) async fn has_page(site: &Site, name: &str) -> bool {
+    matches!(
+        site.instance.state().actor(name).await,
+        Ok(Some(actor)) if !actor.deleted && matches!(actor.kind, ActorKind::Group | ActorKind::Person)
+    )
+}
+
 /// `GET /c/{name}`: a local channel's page.
 pub(crate) async fn channel_page(
     State(site): State<Site>,

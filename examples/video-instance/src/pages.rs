@@ -219,10 +219,12 @@ pub(crate) async fn html_pages(State(site): State<Site>, request: Request, next:
         Err(request) => request,
     };
     let path = request.uri().path().to_owned();
-    // A local channel's or account's address: its page.
+    // A local channel's or account's address: its page (other actors, such as the instance's,
+    // are served their document).
     if let Some(name) = path
         .strip_prefix("/actors/")
         .filter(|name| !name.is_empty() && !name.contains('/'))
+        && crate::channels::has_page(&site, name).await
     {
         let (mut parts, _) = request.into_parts();
         let viewer = match MaybeViewer::from_request_parts(&mut parts, &site).await {

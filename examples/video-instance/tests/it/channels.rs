@@ -63,6 +63,11 @@ async fn a_person_follows_a_remote_channel_from_the_pages_and_gets_its_videos() 
         .json()
         .await?;
     assert_eq!(document["type"], "Group", "{document}");
+    // The instance actor has no page: a browser gets its document.
+    let instance_actor = a.instance.instance_actor().to_string();
+    let (status, text) = html(&http, &instance_actor).await;
+    assert_eq!(status, 200);
+    assert!(text.contains("\"Application\""), "{text}");
     // The account's page lists its channels; what is neither is not found.
     let (_, account) = html(&http, &url(&a, "/a/bob")).await;
     assert!(account.contains(r#"href="/c/bob_channel""#), "{account}");
