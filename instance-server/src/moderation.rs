@@ -40,18 +40,10 @@ use crate::{ErasedQueue, INSTANCE_ACTOR, Parts};
 /// The largest reason accepted with a report, in characters.
 pub const MAX_REASON_CHARS: usize = 3000;
 
-/// PeerTube's predefined report categories (its `AbusePredefinedReasonsString`), sent as the
-/// `Flag`'s `tag` (`{"type": "Hashtag", "name": …}`), with the words the form shows.
-pub const CATEGORIES: &[(&str, &str)] = &[
-    ("violentOrRepulsive", "Violent or repulsive"),
-    ("hatefulOrAbusive", "Hateful or abusive"),
-    ("spamOrMisleading", "Spam or misleading"),
-    ("privacy", "Private information"),
-    ("rights", "Infringes rights"),
-    ("serverRules", "Breaks this server's rules"),
-    ("thumbnails", "Thumbnail"),
-    ("captions", "Captions"),
-];
+/// PeerTube's predefined report categories (activitypub-core's
+/// [`ABUSE_REASONS`](activitypub_core::ext::peertube::ABUSE_REASONS)), sent as the `Flag`'s
+/// `tag` (`{"type": "Hashtag", "name": …}`), with the words the form shows.
+pub const CATEGORIES: &[(&str, &str)] = activitypub_core::ext::peertube::ABUSE_REASONS;
 
 /// The moderation pages' state: the instance's web side, its social state and its outbox.
 #[derive(Clone, Debug)]
@@ -375,10 +367,7 @@ impl Subject {
 }
 
 fn category_label(name: &str) -> Option<&'static str> {
-    CATEGORIES
-        .iter()
-        .find(|(known, _)| *known == name)
-        .map(|(_, label)| *label)
+    activitypub_core::ext::peertube::abuse_reason_label(name)
 }
 
 /// The start of a document's text: its `name`, else its `content` as plain text, cut at 300

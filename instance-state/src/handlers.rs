@@ -449,10 +449,18 @@ async fn on_flag<S: Social>(app: &S, incoming: Incoming) -> Result<(), HandlerEr
     let Some(target) = target.or_else(|| objects.first().cloned()) else {
         return Err(HandlerError::Refused("a Flag of nothing".to_owned()));
     };
-    let content = serde_json::to_value(&incoming.activity)
-        .ok()
-        .and_then(|v| v.get("content").and_then(Value::as_str).map(str::to_owned))
+    let document = serde_json::to_value(&incoming.activity).unwrap_or_default();
+    let reason = document
+        .get("content")
+        .and_then(Value::as_str)
         .unwrap_or_default();
+    // PeerTube's predefined reasons, named in `tag`, written first as a local report's are.
+    let labels = flag_reasons(&document);
+    let content = match (labels.is_empty(), reason.is_empty()) {
+        (true, _) => reason.to_owned(),
+        (false, true) => labels.join(", "),
+        (false, false) => format!("{}: {reason}", labels.join(", ")),
+    };
     let mut report = NewReport::new(incoming.actor.as_str(), target)
         .with_objects(objects)
         .with_content(content);
@@ -462,4 +470,54 @@ async fn on_flag<S: Social>(app: &S, incoming: Incoming) -> Result<(), HandlerEr
     let report = state.file_report(report).await.map_err(failed)?;
     info!(report = %report.id, reporter = %incoming.actor, "report received");
     Ok(())
+}
+
+/// The words for the PeerTube report reasons a `Flag` names in its `tag` (Hashtags whose name
+/// is one of [`ABUSE_REASONS`](activitypub_core::ext::peertube::ABUSE_REASONS)), each once, in
+/// the order given; the others are left out.
+fn flag_reasons(flag: &Value) -> Vec<&'static str> {
+    let mut labels = Vec::new();
+    let tags = match flag.get("tag") {
+        Some(Value::Array(tags)) => tags.iter().collect(),
+        Some(tag) => vec![tag],
+        None => Vec::new(),
+    };
+    for tag in tags {
+        let label = tag
+            .get("name")
+            .and_then(Value::as_str)
+            .map(|name| name.trim_start_matches('#'))
+            .and_then(activitypub_core::ext::peertube::abuse_reason_label);
+        if let Some(label) = label
+            && !labels.contains(&label)
+        {
+            labels.push(label);
+        }
+    }
+    labels
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::flag_reasons;
+
+    #[test]
+    fn a_flags_peertube_reasons_are_read_from_its_tags() {
+        let flag = json!({"tag": [
+            {"type": "Hashtag", "name": "spamOrMisleading"},
+            {"type": "Hashtag", "name": "#privacy"},
+            {"type": "Hashtag", "name": "spamOrMisleading"},
+            {"type": "Hashtag", "name": "somethingElse"},
+            {"type": "Mention", "href": "https://example.org/x"}
+        ]});
+        assert_eq!(
+            flag_reasons(&flag),
+            ["Spam or misleading", "Private information"]
+        );
+        let one = json!({"tag": {"type": "Hashtag", "name": "rights"}});
+        assert_eq!(flag_reasons(&one), ["Infringes rights"]);
+        assert!(flag_reasons(&json!({"content": "no tags"})).is_empty());
+    }
 }

@@ -49,7 +49,9 @@ pub use playlist::{NewPlaylist, NewPlaylistElement, PlaylistElementSummary, Play
 pub use video_read::{ActorKind, Attribution, VideoSummary};
 pub use video_write::{LiveSettings, NewVideo, VideoCollections};
 pub use view::{NewView, ViewSummary};
-pub use vocab::{CommentsPolicy, ContentType, FileFormat, VideoState};
+pub use vocab::{
+    ABUSE_REASONS, CommentsPolicy, ContentType, FileFormat, VideoState, abuse_reason_label,
+};
 
 single_kind!(
     /// The `Video` type.

@@ -174,3 +174,26 @@ impl FileFormat {
         }
     }
 }
+
+/// PeerTube's predefined reasons for a report (its `AbusePredefinedReasonsString`): a `Flag`
+/// names them in its `tag`, each as `{"type": "Hashtag", "name": IDENTIFIER}`. Each comes with
+/// the words a page shows for it.
+pub const ABUSE_REASONS: &[(&str, &str)] = &[
+    ("violentOrRepulsive", "Violent or repulsive"),
+    ("hatefulOrAbusive", "Hateful or abusive"),
+    ("spamOrMisleading", "Spam or misleading"),
+    ("privacy", "Private information"),
+    ("rights", "Infringes rights"),
+    ("serverRules", "Breaks this server's rules"),
+    ("thumbnails", "Thumbnail"),
+    ("captions", "Captions"),
+];
+
+/// The words for PeerTube's predefined report reason `identifier`; `None` for one it does not
+/// define.
+pub fn abuse_reason_label(identifier: &str) -> Option<&'static str> {
+    ABUSE_REASONS
+        .iter()
+        .find(|(known, _)| *known == identifier)
+        .map(|(_, label)| *label)
+}

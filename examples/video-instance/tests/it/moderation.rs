@@ -91,7 +91,11 @@ async fn a_report_from_another_instance_reaches_the_moderators_who_hide_and_bloc
     // A's moderators get it from B's instance actor, without Rita's name, with the video.
     reload_until(&maude, &a, "/moderation", "Reports (1)").await;
     let page = maude.text().await?;
-    assert!(page.contains("Selling pills to everyone"), "{page}");
+    // With the category the Flag named in its tag, in words.
+    assert!(
+        page.contains("Spam or misleading: Selling pills to everyone"),
+        "{page}"
+    );
     assert!(page.contains("Cheap pills for sale"), "{page}");
     assert!(
         !page.contains("rita"),
