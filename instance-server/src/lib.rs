@@ -234,6 +234,33 @@ pub async fn stored_base_url<X>(options: &Options<X>) -> Result<Option<Url>> {
     }
 }
 
+/// Opens `options.database` for an application whose tables are made by `migrations`
+/// (recorded in `migrations_table`): instance-state's tables, then the application's, with
+/// `base_url`, or the one recorded when the instance last served (an error when it never did:
+/// administration commands are then given `--base-url`).
+pub async fn open_state<X>(
+    options: &Options<X>,
+    base_url: Option<&Url>,
+    migrations_table: &'static str,
+    migrations: &[(i64, &'static str, &'static str)],
+) -> Result<InstanceState> {
+    let base = match base_url {
+        Some(base) => base.clone(),
+        None => match stored_base_url(options).await? {
+            Some(base) => base,
+            None => anyhow::bail!("this database never served: pass --base-url, or run serve once"),
+        },
+    };
+    let state = InstanceState::open(&options.database, state_options(options, base))
+        .await
+        .with_context(|| format!("cannot open the database {}", options.database))?;
+    instance_state::app_migrator(migrations_table, migrations)
+        .run(state.pool())
+        .await
+        .with_context(|| format!("migrating the tables recorded in {migrations_table}"))?;
+    Ok(state)
+}
+
 /// Starts an instance: listens, opens the database and the queue, builds the instance, and
 /// serves until [`Running::stop`].
 pub async fn start<A: Application>(options: Options<A::Options>) -> Result<Running<A::Instance>> {

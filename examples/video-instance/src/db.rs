@@ -1,7 +1,7 @@
 //! The instance's own tables (`vi_*`, made by `migrations/`), read and written beside
 //! instance-state's, in the same database and dialect.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use instance_state::InstanceState;
 use instance_state::objects::Scope;
 use sqlx::Row as _;
@@ -34,24 +34,7 @@ const MIGRATIONS_TABLE: &str = "video_instance_migrations";
 /// Opens the database (instance-state's tables, then the instance's), with `base_url`, or the
 /// one recorded when the instance last served.
 pub(crate) async fn open(options: &Options, base_url: Option<&Url>) -> Result<InstanceState> {
-    let base = match base_url {
-        Some(base) => base.clone(),
-        None => match instance_server::stored_base_url(options).await? {
-            Some(base) => base,
-            None => bail!("the instance has never served: pass --base-url, or run serve once"),
-        },
-    };
-    let state = InstanceState::open(
-        &options.database,
-        instance_server::state_options(options, base),
-    )
-    .await
-    .with_context(|| format!("cannot open the database {}", options.database))?;
-    instance_state::app_migrator(MIGRATIONS_TABLE, MIGRATIONS)
-        .run(state.pool())
-        .await
-        .context("migrating the video tables")?;
-    Ok(state)
+    instance_server::open_state(options, base_url, MIGRATIONS_TABLE, MIGRATIONS).await
 }
 
 /// A video's row: what listings select and sort on.
