@@ -120,6 +120,28 @@ pub(crate) struct FileRow {
     pub(crate) fps_milli: Option<i64>,
 }
 
+const FILE_COLUMNS: &str = "video, key, role, media_type, size, sha256, width, height, fps_milli";
+
+/// The statement recording `file` (or replacing its row).
+fn insert_file(file: &FileRow) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(
+        "INSERT INTO vi_files (video, key, role, media_type, size, sha256, width, height, fps_milli)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (video, key) DO UPDATE SET role = excluded.role,
+           media_type = excluded.media_type, size = excluded.size, sha256 = excluded.sha256,
+           width = excluded.width, height = excluded.height, fps_milli = excluded.fps_milli",
+    )
+    .bind(file.video.clone())
+    .bind(file.key.clone())
+    .bind(file.role.clone())
+    .bind(file.media_type.clone())
+    .bind(file.size)
+    .bind(file.sha256.clone())
+    .bind(file.width)
+    .bind(file.height)
+    .bind(file.fps_milli)
+}
+
 fn file_row(row: &sqlx::any::AnyRow) -> Result<FileRow> {
     Ok(FileRow {
         video: row.try_get("video")?,
@@ -232,15 +254,28 @@ impl Db {
 
     /// Forgets a video's row and what is about it (its files' rows, comments, rates).
     pub(crate) async fn delete_video(&self, id: &str) -> Result<Vec<FileRow>> {
-        let files = self.files(id).await?;
         let mut tx = self.pool().begin().await?;
+        // The video's row goes first: from then on no file can be recorded for it (see
+        // `put_files_of`), so the files read next are all there will be.
+        sqlx::query("DELETE FROM vi_videos WHERE id = $1")
+            .bind(id.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        let files = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {FILE_COLUMNS} FROM vi_files WHERE video = $1"
+        )))
+        .bind(id.to_owned())
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(file_row)
+        .collect::<Result<Vec<_>>>()?;
         for table in [
             "DELETE FROM vi_files WHERE video = $1",
             "DELETE FROM vi_comments WHERE video = $1",
             "DELETE FROM vi_rates WHERE video = $1",
             "DELETE FROM vi_pending_views WHERE video = $1",
             "DELETE FROM vi_jobs WHERE video = $1",
-            "DELETE FROM vi_videos WHERE id = $1",
         ] {
             sqlx::query(table)
                 .bind(id.to_owned())
@@ -318,34 +353,44 @@ impl Db {
 
     /// Records a file of a video.
     pub(crate) async fn put_file(&self, file: &FileRow) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO vi_files (video, key, role, media_type, size, sha256, width, height, fps_milli)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT (video, key) DO UPDATE SET role = excluded.role,
-               media_type = excluded.media_type, size = excluded.size, sha256 = excluded.sha256,
-               width = excluded.width, height = excluded.height, fps_milli = excluded.fps_milli",
-        )
-        .bind(file.video.clone())
-        .bind(file.key.clone())
-        .bind(file.role.clone())
-        .bind(file.media_type.clone())
-        .bind(file.size)
-        .bind(file.sha256.clone())
-        .bind(file.width)
-        .bind(file.height)
-        .bind(file.fps_milli)
-        .execute(self.pool())
-        .await
-        .context("storing a file's row")?;
+        insert_file(file)
+            .execute(self.pool())
+            .await
+            .context("storing a file's row")?;
         Ok(())
+    }
+
+    /// Records `files`, all of video `video`, in one step with the check that the video is
+    /// still there: `false`, and nothing recorded, when it was deleted. A deletion running at
+    /// the same time either sees every one of these rows or none.
+    pub(crate) async fn put_files_of(&self, video: &str, files: &[FileRow]) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        // A write first, so the transaction holds the video's row (PostgreSQL) or the
+        // database's write lock (SQLite) until it commits.
+        let there = sqlx::query("UPDATE vi_videos SET updated = updated WHERE id = $1")
+            .bind(video.to_owned())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if there == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        for file in files {
+            insert_file(file)
+                .execute(&mut *tx)
+                .await
+                .context("storing a file's row")?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The files kept of video `video`.
     pub(crate) async fn files(&self, video: &str) -> Result<Vec<FileRow>> {
-        let rows = sqlx::query(
-            "SELECT video, key, role, media_type, size, sha256, width, height, fps_milli
-             FROM vi_files WHERE video = $1 ORDER BY role, height DESC, key",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {FILE_COLUMNS} FROM vi_files WHERE video = $1 ORDER BY role, height DESC, key"
+        )))
         .bind(video.to_owned())
         .fetch_all(self.pool())
         .await?;
@@ -354,10 +399,9 @@ impl Db {
 
     /// The file whose key is `key`.
     pub(crate) async fn file(&self, key: &str) -> Result<Option<FileRow>> {
-        let row = sqlx::query(
-            "SELECT video, key, role, media_type, size, sha256, width, height, fps_milli
-             FROM vi_files WHERE key = $1",
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {FILE_COLUMNS} FROM vi_files WHERE key = $1"
+        )))
         .bind(key.to_owned())
         .fetch_optional(self.pool())
         .await?;
@@ -455,4 +499,103 @@ async fn recount_rates(tx: &mut sqlx::Transaction<'_, sqlx::Any>, video: &str) -
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn video(id: &str) -> VideoRow {
+        VideoRow {
+            id: id.to_owned(),
+            uuid: id.rsplit('/').next().unwrap_or_default().to_owned(),
+            local: true,
+            account: "https://tube.example/accounts/dora".to_owned(),
+            channel: "https://tube.example/video-channels/dora_channel".to_owned(),
+            name: "A video".to_owned(),
+            description: String::new(),
+            category: None,
+            licence: None,
+            tags: Vec::new(),
+            duration: 1,
+            state: 1,
+            sensitive: false,
+            comments_policy: 1,
+            download_enabled: true,
+            is_live: false,
+            language: None,
+            views: 0,
+            likes: 0,
+            dislikes: 0,
+            published: 0,
+            updated: 0,
+        }
+    }
+
+    fn file(video: &str, name: &str) -> FileRow {
+        FileRow {
+            video: video.to_owned(),
+            key: format!("videos/x/{name}"),
+            role: "hls".to_owned(),
+            media_type: "application/vnd.apple.mpegurl".to_owned(),
+            size: 1,
+            sha256: String::new(),
+            width: None,
+            height: None,
+            fps_milli: None,
+        }
+    }
+
+    /// A processing job recording its files while the video is deleted: either the deletion
+    /// gets every file to remove, or the job is told the video is gone and records nothing.
+    /// Never some of both (files the deletion would leave behind).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn files_recorded_while_a_video_is_deleted_are_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options::new(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            dir.path().join("db.sqlite").display().to_string(),
+        );
+        let base = Url::parse("https://tube.example/").unwrap();
+        let db = Db::new(open(&options, Some(&base)).await.unwrap());
+        let (mut recorded, mut refused) = (0, 0);
+        for round in 0..40 {
+            let id = format!("https://tube.example/videos/watch/{round}");
+            db.put_video(&video(&id)).await.unwrap();
+            let files: Vec<FileRow> = (0..5).map(|n| file(&id, &format!("{n}"))).collect();
+            let (put, deleted) = tokio::join!(
+                tokio::spawn({
+                    let (db, id, files) = (db.clone(), id.clone(), files.clone());
+                    async move { db.put_files_of(&id, &files).await.unwrap() }
+                }),
+                tokio::spawn({
+                    let (db, id) = (db.clone(), id.clone());
+                    async move { db.delete_video(&id).await.unwrap() }
+                }),
+            );
+            let (put, deleted) = (put.unwrap(), deleted.unwrap());
+            let mut keys: Vec<String> = deleted.into_iter().map(|file| file.key).collect();
+            keys.sort();
+            if put {
+                recorded += 1;
+                assert_eq!(
+                    keys,
+                    files.iter().map(|f| f.key.clone()).collect::<Vec<_>>()
+                );
+            } else {
+                refused += 1;
+                assert!(keys.is_empty(), "{keys:?}");
+            }
+            assert!(db.files(&id).await.unwrap().is_empty());
+            assert!(db.video(&id).await.unwrap().is_none());
+        }
+        assert_eq!(recorded + refused, 40);
+        assert!(
+            !db.put_files_of("https://tube.example/videos/watch/0", &[])
+                .await
+                .unwrap()
+        );
+    }
 }

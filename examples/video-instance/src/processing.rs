@@ -450,12 +450,10 @@ impl Instance {
                 row.size = i64::try_from(metadata.size).unwrap_or(i64::MAX);
                 row.sha256 = metadata.sha256.to_hex();
             }
-            // The video may have been deleted while ffmpeg ran.
-            if self.db().video(&work.video).await?.is_none() {
+            // The video may have been deleted while ffmpeg ran, or be deleted now: the rows
+            // go in with the check, or not at all.
+            if !self.db().put_files_of(&work.video, &rows).await? {
                 bail!("the video was deleted while it was processed");
-            }
-            for row in &rows {
-                self.db().put_file(row).await?;
             }
             Ok(())
         }
