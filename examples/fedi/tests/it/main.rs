@@ -16,6 +16,7 @@ mod fedify;
 mod parse;
 mod peer;
 mod signatures;
+mod video;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
