@@ -72,7 +72,11 @@ fn options() -> Options {
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        let mut value = || args.next().and_then(|v| v.parse::<usize>().ok()).unwrap_or(1);
+        let mut value = || {
+            args.next()
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(1)
+        };
         match flag.as_str() {
             "--rounds" => options.rounds = value().max(1),
             "--batch" => options.batch = value().max(1),
@@ -331,7 +335,10 @@ async fn run(options: Options) {
         let concurrent_rate = concurrent.len() as f64 / start.elapsed().as_secs_f64();
         let start = Instant::now();
         for p in memory {
-            memory_inbox.receive_at(&p.request, None, now).await.unwrap();
+            memory_inbox
+                .receive_at(&p.request, None, now)
+                .await
+                .unwrap();
         }
         let memory_rate = memory.len() as f64 / start.elapsed().as_secs_f64();
         let floor_rate = *floor_rate.get_or_insert_with(|| time_floor(sequential));
@@ -345,7 +352,11 @@ async fn run(options: Options) {
     }
     let processed = handled.load(Ordering::Relaxed);
     assert_eq!(processed, 3 * per_series as u64, "every request dispatched");
-    assert_eq!(store.count().await, 2 * per_series as i64, "every id recorded");
+    assert_eq!(
+        store.count().await,
+        2 * per_series as i64,
+        "every id recorded"
+    );
 
     latencies.sort_unstable();
     let quantile = |q: f64| {
