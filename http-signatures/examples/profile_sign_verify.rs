@@ -29,9 +29,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http_signatures::{Policy, Signer, SigningKey, Standard, Verifier};
 
-#[cfg(feature = "aws-lc-rs")]
+#[cfg(all(feature = "aws-lc-rs", not(feature = "ring")))]
 use aws_lc_rs as provider;
-#[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+#[cfg(feature = "ring")]
 use ring as provider;
 
 const NOW: u64 = 1_700_000_000;
@@ -160,10 +160,10 @@ fn bare(
             .unwrap();
         let public = pair.public_key().as_ref().to_vec();
         // aws-lc-rs can parse the key once, as the crate does; ring parses it on each call.
-        #[cfg(feature = "aws-lc-rs")]
+        #[cfg(not(feature = "ring"))]
         let key = signature::ParsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, public)
             .unwrap();
-        #[cfg(not(feature = "aws-lc-rs"))]
+        #[cfg(feature = "ring")]
         let key = signature::UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, public);
         for _ in 0..iterations {
             if operation == "bare-sign" {
@@ -193,12 +193,12 @@ fn bare(
     }
 }
 
-#[cfg(feature = "aws-lc-rs")]
+#[cfg(not(feature = "ring"))]
 fn verify_rsa(key: &provider::signature::ParsedPublicKey, message: &[u8], sig: &[u8]) {
     key.verify_sig(message, sig).unwrap();
 }
 
-#[cfg(not(feature = "aws-lc-rs"))]
+#[cfg(feature = "ring")]
 fn verify_rsa(key: &provider::signature::UnparsedPublicKey<Vec<u8>>, message: &[u8], sig: &[u8]) {
     key.verify(message, sig).unwrap();
 }

@@ -1,36 +1,41 @@
-//! The cryptographic backend: `ring` by default, `aws-lc-rs` when that feature is enabled.
+//! The cryptographic backend: `aws-lc-rs` by default, `ring` when that feature is enabled.
+//!
+//! ring wins when both are on: the `ring` feature is never on by default, so when it is, someone
+//! asked for it, while `aws-lc-rs` may be on only because a crate in the graph kept the default
+//! features. Picking ring thus needs nothing turned off (features only add).
 //!
 //! aws-lc-rs mirrors ring's API, so nearly all of the crate names `provider::...` and compiles
-//! against either. The few places where the two differ live here.
+//! against either. The few places where the two differ live here, under
+//! `all(feature = "aws-lc-rs", not(feature = "ring"))` ("aws-lc-rs is the backend").
 
 #[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
 compile_error!(
-    "http-signatures needs a cryptographic backend: enable the `ring` (default) or `aws-lc-rs` feature"
+    "http-signatures needs a cryptographic backend: enable the `aws-lc-rs` (default) or `ring` feature"
 );
 
-#[cfg(feature = "aws-lc-rs")]
+#[cfg(all(feature = "aws-lc-rs", not(feature = "ring")))]
 pub(crate) use aws_lc_rs as provider;
-#[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+#[cfg(feature = "ring")]
 pub(crate) use ring as provider;
 
 use provider::signature::{self, EcdsaKeyPair};
 
 /// The name of the backend in use, for diagnostics and benchmarks.
-pub(crate) const NAME: &str = if cfg!(feature = "aws-lc-rs") {
-    "aws-lc-rs"
-} else {
+pub(crate) const NAME: &str = if cfg!(feature = "ring") {
     "ring"
+} else {
+    "aws-lc-rs"
 };
 
 /// Parses a PKCS#8 ECDSA P-256 key for fixed-width (`r || s`) signatures.
 pub(crate) fn ecdsa_p256_from_pkcs8(
     pkcs8: &[u8],
 ) -> Result<EcdsaKeyPair, provider::error::KeyRejected> {
-    #[cfg(feature = "aws-lc-rs")]
+    #[cfg(not(feature = "ring"))]
     {
         EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
     }
-    #[cfg(not(feature = "aws-lc-rs"))]
+    #[cfg(feature = "ring")]
     {
         let rng = provider::rand::SystemRandom::new();
         EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &rng)
@@ -38,10 +43,14 @@ pub(crate) fn ecdsa_p256_from_pkcs8(
 }
 
 /// Generates an RSA key of `bits` bits and returns it as a PKCS#8 document.
+///
+/// aws-lc-rs generates it whenever it is compiled in, even when ring is the backend: the
+/// document is then loaded into the backend like any other key.
 #[cfg(feature = "aws-lc-rs")]
 pub(crate) fn generate_rsa_pkcs8(bits: usize) -> Result<Vec<u8>, GenerateError> {
-    use provider::encoding::AsDer;
-    use provider::rsa::KeySize;
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rsa::KeySize;
+    use aws_lc_rs::signature;
 
     let size = match bits {
         2048 => KeySize::Rsa2048,

@@ -383,8 +383,8 @@ impl SigningKey {
 
     /// Generates a new RSA key of 2048, 3072 or 4096 bits, public exponent 65537.
     ///
-    /// With the `aws-lc-rs` feature, aws-lc-rs generates the key; otherwise (feature
-    /// `rsa-keygen`) the pure-Rust `rsa` crate does, because ring cannot.
+    /// With the `aws-lc-rs` feature (the default), aws-lc-rs generates the key, whichever backend
+    /// signs; otherwise (feature `rsa-keygen`) the pure-Rust `rsa` crate does, because ring cannot.
     #[cfg(any(feature = "aws-lc-rs", feature = "rsa-keygen"))]
     pub fn generate_rsa(bits: usize) -> Result<Self, KeyError> {
         use crate::backend::GenerateError;
@@ -910,12 +910,12 @@ pub enum SignatureError {
 
 /// An RSA public key pre-parsed by the backend, when it offers that (aws-lc-rs does; ring parses
 /// the key on each verification, which costs it little).
-#[cfg(feature = "aws-lc-rs")]
+#[cfg(all(feature = "aws-lc-rs", not(feature = "ring")))]
 struct ParsedRsa {
     pkcs1_sha256: Option<signature::ParsedPublicKey>,
 }
 
-#[cfg(feature = "aws-lc-rs")]
+#[cfg(all(feature = "aws-lc-rs", not(feature = "ring")))]
 impl ParsedRsa {
     fn new(pkcs1: &[u8], bits: usize) -> Self {
         let params: &'static signature::RsaParameters = if bits >= 2048 {
@@ -941,10 +941,10 @@ impl ParsedRsa {
     }
 }
 
-#[cfg(not(feature = "aws-lc-rs"))]
+#[cfg(feature = "ring")]
 struct ParsedRsa;
 
-#[cfg(not(feature = "aws-lc-rs"))]
+#[cfg(feature = "ring")]
 impl ParsedRsa {
     fn new(_pkcs1: &[u8], _bits: usize) -> Self {
         Self

@@ -6,7 +6,8 @@
 //! cargo run --release -p federation-queue --example soak -- \
 //!     --store sqlite|postgres|null --deliveries N --hosts H [--sink URL] [--kill-after-ms T] \
 //!     [--key rsa|ed25519] [--sqlite-sync-full] [--repeat R] [--paired S] \
-//!     [--in-flight N] [--per-host N] [--signing-threads N] [--runtime-threads N]
+//!     [--in-flight N] [--per-host N] [--signing-threads N] [--runtime-threads N] \
+//!     [--compare-null | --compare-enqueue [--callers N]]
 //! ```
 //!
 //! PostgreSQL is read from `FEDERATION_QUEUE_PG_URL` (see `scripts/with-postgres`). Without
@@ -73,6 +74,8 @@ struct Args {
     runtime_threads: Option<usize>,
     /// `--compare-enqueue`: enqueue while the worker runs, in each of the `live` modes.
     compare_enqueue: bool,
+    /// `--compare-null`: alternate runs on `--store` and on the null store, with their ratios.
+    compare_null: bool,
     /// In a worker: enqueue the run's activities itself while it runs, this way (`batch`,
     /// `single`, `concurrent`).
     live: Option<String>,
@@ -100,6 +103,7 @@ fn parse_args() -> Result<Args> {
         signing_threads: None,
         runtime_threads: None,
         compare_enqueue: false,
+        compare_null: false,
         live: None,
         callers: 16,
     };
@@ -136,6 +140,8 @@ fn parse_args() -> Result<Args> {
             // Enqueue while the worker runs: one batch, one by one, and by concurrent callers,
             // alternated, with their ratios (see `compare_enqueue`).
             "--compare-enqueue" => args.compare_enqueue = true,
+            // Alternate runs on `--store` and on the null store (the floor), with their ratios.
+            "--compare-null" => args.compare_null = true,
             "--live" => args.live = Some(value()?),
             "--callers" => args.callers = value()?.parse::<usize>()?.max(1),
             other => bail!("unknown argument {other}"),
@@ -514,6 +520,9 @@ async fn harness(args: Args) -> Result<()> {
     if args.compare_enqueue {
         return compare_enqueue(&args).await;
     }
+    if args.compare_null {
+        return compare_null(&args).await;
+    }
     // This VM's speed drifts from minute to minute: with `--repeat`, the runs (each with the
     // bare rate on both sides) are summed up by their medians.
     let mut ratios = Vec::new();
@@ -843,6 +852,85 @@ fn signal(child: &Child, signal: &str) -> Result<()> {
     Ok(())
 }
 
+/// `--compare-null`: each round makes one run on `--store` and one on the null store (the same
+/// worker with a store that does no work: the floor on a machine whose cores the sink shares),
+/// the order alternating from round to round, and divides the durable run's rate by the null
+/// one's. The last line gives the medians next to the target (0.9).
+async fn compare_null(args: &Args) -> Result<()> {
+    if args.store == "null" || args.sink.is_some() || args.kill_after_ms.is_some() {
+        bail!("--compare-null needs a durable --store, the harness's own sink and no kill");
+    }
+    let durable = args.clone();
+    let null = Args {
+        store: "null".into(),
+        ..args.clone()
+    };
+    let mut ratios = Vec::new();
+    let mut steady_ratios = Vec::new();
+    let mut durable_rates = Vec::new();
+    let mut null_rates = Vec::new();
+    for round in 0..args.repeat {
+        let order = if round % 2 == 0 {
+            [&null, &durable]
+        } else {
+            [&durable, &null]
+        };
+        let mut lines = Vec::new();
+        for (i, run_args) in order.into_iter().enumerate() {
+            let mut line = run_once(run_args, round * 2 + i).await?;
+            line["store"] = serde_json::json!(run_args.store);
+            line["round"] = serde_json::json!(round);
+            line["backend"] = serde_json::json!(http_signatures::BACKEND);
+            println!("{line}");
+            if line["lost"].as_u64() != Some(0) {
+                bail!("the {} run lost deliveries", run_args.store);
+            }
+            lines.push((run_args.store.clone(), line));
+        }
+        let pick = |store: &str, field: &str| {
+            lines
+                .iter()
+                .find(|(s, _)| s == store)
+                .and_then(|(_, line)| line[field].as_f64())
+        };
+        let (Some(d), Some(n)) = (
+            pick(&args.store, "deliveries_per_sec"),
+            pick("null", "deliveries_per_sec"),
+        ) else {
+            bail!("a run printed no rate");
+        };
+        durable_rates.push(d);
+        null_rates.push(n);
+        ratios.push(d / n);
+        if let (Some(d), Some(n)) = (
+            pick(&args.store, "steady_deliveries_per_sec"),
+            pick("null", "steady_deliveries_per_sec"),
+        ) {
+            steady_ratios.push(d / n);
+        }
+    }
+    let round3 = |v: f64| (v * 1000.0).round() / 1000.0;
+    println!(
+        "{}",
+        serde_json::json!({
+            "store": args.store,
+            "key": args.key,
+            "backend": http_signatures::BACKEND,
+            "deliveries": args.deliveries,
+            "hosts": args.hosts,
+            "rounds": args.repeat,
+            "durable_over_null": ratios.iter().map(|r| round3(*r)).collect::<Vec<_>>(),
+            "steady_durable_over_null": steady_ratios.iter().map(|r| round3(*r)).collect::<Vec<_>>(),
+            "median_durable_over_null": median(&mut ratios).map(round3),
+            "median_steady_durable_over_null": median(&mut steady_ratios).map(round3),
+            "median_durable_deliveries_per_sec": median(&mut durable_rates),
+            "median_null_deliveries_per_sec": median(&mut null_rates),
+            "target": 0.9,
+        })
+    );
+    Ok(())
+}
+
 /// The enqueue modes `--compare-enqueue` alternates: the run's activities as one batch, one
 /// `enqueue` after another from one caller, and from `--callers` concurrent callers.
 const LIVE_MODES: [&str; 3] = ["batch", "single", "concurrent"];
@@ -925,6 +1013,7 @@ async fn compare_enqueue(args: &Args) -> Result<()> {
     let mut summary = serde_json::json!({
         "store": args.store,
         "key": args.key,
+        "backend": http_signatures::BACKEND,
         "deliveries": args.deliveries,
         "hosts": args.hosts,
         "callers": args.callers,
