@@ -142,6 +142,10 @@ impl Instance {
     /// when that post is kept here.
     async fn store_remote_note(&self, document: &Value, author: &Iri) -> Result<()> {
         let stored = self.state().put_object(document, false).await?;
+        // Its author by name on the pages (from the key cache, which has the document).
+        if let Err(error) = self.remember_actor(author.as_str()).await {
+            debug!(%error, %author, "naming a note's author");
+        }
         let in_reply_to = stored.in_reply_to.clone();
         let root = match &in_reply_to {
             Some(parent) => match self.db().post(parent).await? {

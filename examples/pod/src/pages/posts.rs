@@ -14,19 +14,6 @@ use crate::PostAudience;
 use crate::posts::MAX_COMMENTS;
 use crate::web::Site;
 
-/// The identity the viewer acts as, or a page saying there is none.
-fn identity_of<'a>(site: &Site, viewer: &'a Viewer) -> Result<&'a str, Response> {
-    viewer.identity_name().ok_or_else(|| {
-        message(
-            site,
-            Some(viewer),
-            StatusCode::FORBIDDEN,
-            "No identity",
-            "This account has no identity to act as.",
-        )
-    })
-}
-
 /// `GET /compose`: the form, with the audience: public, followers, or some aspects.
 pub(crate) async fn compose_page(State(site): State<Site>, viewer: Viewer) -> Response {
     compose_form(&site, &viewer, "", &Errors::default(), StatusCode::OK).await
@@ -39,9 +26,8 @@ async fn compose_form(
     errors: &Errors,
     status: StatusCode,
 ) -> Response {
-    let name = match identity_of(site, viewer) {
-        Ok(name) => name.to_owned(),
-        Err(page) => return page,
+    let Some(name) = viewer.identity_name().map(str::to_owned) else {
+        return back("/");
     };
     let aspects = match site.instance.db().aspects(&name).await {
         Ok(aspects) => aspects,
@@ -95,9 +81,8 @@ pub(crate) async fn create(
     viewer: Viewer,
     CsrfForm(ComposeForm(pairs)): CsrfForm<ComposeForm>,
 ) -> Response {
-    let name = match identity_of(&site, &viewer) {
-        Ok(name) => name.to_owned(),
-        Err(page) => return page,
+    let Some(name) = viewer.identity_name().map(str::to_owned) else {
+        return back("/");
     };
     let field = |key: &str| {
         pairs
@@ -236,9 +221,8 @@ pub(crate) async fn comment(
     viewer: Viewer,
     CsrfForm(form): CsrfForm<PostForm>,
 ) -> Response {
-    let name = match identity_of(&site, &viewer) {
-        Ok(name) => name.to_owned(),
-        Err(page) => return page,
+    let Some(name) = viewer.identity_name().map(str::to_owned) else {
+        return back("/");
     };
     match site
         .instance
@@ -256,9 +240,8 @@ pub(crate) async fn like(
     viewer: Viewer,
     CsrfForm(form): CsrfForm<PostForm>,
 ) -> Response {
-    let name = match identity_of(&site, &viewer) {
-        Ok(name) => name.to_owned(),
-        Err(page) => return page,
+    let Some(name) = viewer.identity_name().map(str::to_owned) else {
+        return back("/");
     };
     let done = if form.undo.is_some() {
         site.instance.unlike(&name, &form.post).await
@@ -277,9 +260,8 @@ pub(crate) async fn reshare(
     viewer: Viewer,
     CsrfForm(form): CsrfForm<PostForm>,
 ) -> Response {
-    let name = match identity_of(&site, &viewer) {
-        Ok(name) => name.to_owned(),
-        Err(page) => return page,
+    let Some(name) = viewer.identity_name().map(str::to_owned) else {
+        return back("/");
     };
     let done = if form.undo.is_some() {
         site.instance.unshare(&name, &form.post).await
@@ -298,9 +280,8 @@ pub(crate) async fn delete(
     viewer: Viewer,
     CsrfForm(form): CsrfForm<PostForm>,
 ) -> Response {
-    let name = match identity_of(&site, &viewer) {
-        Ok(name) => name.to_owned(),
-        Err(page) => return page,
+    let Some(name) = viewer.identity_name().map(str::to_owned) else {
+        return back("/");
     };
     match site.instance.delete_post(&name, &form.post).await {
         Ok(()) => back("/"),
