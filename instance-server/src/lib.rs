@@ -154,6 +154,30 @@ impl Parts {
         instance_web::Web::new(self.state.clone(), self.web_config(), layout)
     }
 
+    /// The federation routes (WebFinger, NodeInfo, actors, inboxes, collections, objects) over
+    /// `app`, with an inbox configured from [`Parts::inbox_config`] on the state, handing what
+    /// passes its checks to `dispatcher`, and the routes configured from
+    /// [`Parts::routes_config`]: what an [`Application::routes`] merges its pages with.
+    pub fn federation_router<A: federation::routes::App>(
+        &self,
+        app: A,
+        dispatcher: federation::inbox::Dispatcher<A>,
+    ) -> axum::Router {
+        let inbox = federation::inbox::Inbox::new(
+            self.inbox_config(),
+            self.keys.clone(),
+            self.fetcher.clone(),
+            self.state.clone(),
+            dispatcher,
+            app.clone(),
+        );
+        federation::routes::router(Arc::new(federation::routes::Server {
+            config: self.routes_config(),
+            app,
+            inbox,
+        }))
+    }
+
     /// Whether plain http and private addresses are allowed (loopback tests).
     pub fn danger_allow_private_addresses(&self) -> bool {
         self.settings.danger_allow_private_addresses
