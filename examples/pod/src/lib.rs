@@ -28,8 +28,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use federation::inbox::Inbox;
-use federation::routes::{Server, router};
 use instance_server::{Application, Parts};
 use instance_state::InstanceState;
 use url::Url;
@@ -118,19 +116,6 @@ impl Application for Pod {
     }
 
     fn routes(instance: &Instance, parts: &Parts, _options: &Options) -> Result<axum::Router> {
-        let inbox = Inbox::new(
-            parts.inbox_config(),
-            parts.keys.clone(),
-            parts.fetcher.clone(),
-            parts.state.clone(),
-            activities::dispatcher(),
-            instance.clone(),
-        );
-        let server = Arc::new(Server {
-            config: parts.routes_config(),
-            app: instance.clone(),
-            inbox,
-        });
         let web = parts.web(Arc::new(
             instance_web::DefaultLayout::new(parts.name.clone())
                 .with_link("/compose", "Write")
@@ -140,21 +125,12 @@ impl Application for Pod {
                 .with_moderator_link("/moderation", "Moderation"),
         ));
         let moderation = instance_server::moderation::Moderation::new(parts, web.clone())?;
-        Ok(web::routes(
-            instance.clone(),
-            web,
-            moderation,
-            router(server),
-        ))
+        let federation = parts.federation_router(instance.clone(), activities::dispatcher());
+        Ok(web::routes(instance.clone(), web, moderation, federation))
     }
 }
 
 /// Starts a pod.
 pub async fn start(options: Options) -> Result<Running> {
     instance_server::start::<Pod>(options).await
-}
-
-/// Opens a pod's database and queue without serving (for the administration commands).
-pub(crate) async fn open_instance(options: &Options, base_url: &Url) -> Result<Instance> {
-    instance_server::open::<Pod>(options, base_url).await
 }

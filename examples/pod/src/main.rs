@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use instance_server::cli::{ServeArgs, init_logging, serve_until_signal};
-use pod::admin::Admin;
-use pod::{PodOptions, demo, start};
+use pod::admin::{self, Admin};
+use pod::{Pod, PodOptions, demo, start};
 use url::Url;
 
 /// A diaspora*-like pod that federates over ActivityPub.
@@ -119,20 +119,28 @@ async fn run(cli: Cli) -> Result<()> {
             danger_allow_private_addresses,
             action,
         } => {
+            let mut app = PodOptions::default();
+            if let Some(dir) = media_dir {
+                app = app.with_media_dir(dir);
+            }
             let admin = Admin::new(database)
                 .with_base_url(base_url)
-                .with_media_dir(media_dir)
+                .with_app(app)
                 .with_danger_allow_private_addresses(danger_allow_private_addresses);
             let output = match action {
-                AdminAction::CreateAccount { name } => admin.create_account(&name).await?,
-                AdminAction::SetRole { account, role } => admin.set_role(&account, &role).await?,
+                AdminAction::CreateAccount { name } => admin.create_account::<Pod>(&name).await?,
+                AdminAction::SetRole { account, role } => {
+                    admin.set_role::<Pod>(&account, &role).await?
+                }
                 AdminAction::SetPassword { account } => {
                     let mut password = String::new();
                     std::io::stdin().read_line(&mut password)?;
                     let password = password.trim_end_matches(['\r', '\n']);
-                    admin.set_password(&account, password).await?
+                    admin.set_password::<Pod>(&account, password).await?
                 }
-                AdminAction::Follow { name, target } => admin.follow(&name, &target).await?,
+                AdminAction::Follow { name, target } => {
+                    admin::follow(&admin, &name, &target).await?
+                }
             };
             println!("{output}");
             Ok(())
