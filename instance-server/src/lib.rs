@@ -17,6 +17,7 @@ pub mod cli;
 pub mod moderation;
 mod options;
 mod queue;
+mod site;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -45,6 +46,7 @@ use url::Url;
 
 pub use options::{MIN_DELIVERY_LEASE, Options};
 pub use queue::ErasedQueue;
+pub use site::Site;
 
 /// The name of the instance actor (an `Application`), which signs fetches and follows other
 /// instances.
