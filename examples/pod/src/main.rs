@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use instance_server::cli::{ServeArgs, init_logging, serve_until_signal};
-use pod::admin::{self, Admin};
+use instance_server::cli::{AdminArgs, DemoArgs, ServeArgs, init_logging, serve_until_signal};
+use pod::admin;
 use pod::{Pod, PodOptions, demo, start};
 use url::Url;
 
@@ -31,32 +31,21 @@ enum Command {
         #[arg(long, default_value_t = 4096)]
         max_image_kib: u64,
     },
-    /// Administers the pod's database.
+    /// Administers the pod's database (default: pod.sqlite).
     Admin {
-        /// A SQLite file path, or a `postgres://` URL.
-        #[arg(long, default_value = "pod.sqlite")]
-        database: String,
-        /// The base URL, if the pod never served from this database.
-        #[arg(long)]
-        base_url: Option<Url>,
+        #[command(flatten)]
+        args: AdminArgs,
         /// Where images are kept (as `serve --media-dir`).
         #[arg(long)]
         media_dir: Option<PathBuf>,
-        /// DANGEROUS: allow plain http and private addresses (loopback tests only).
-        #[arg(long)]
-        danger_allow_private_addresses: bool,
         #[command(subcommand)]
         action: AdminAction,
     },
     /// Runs the demo: two pods on loopback; a post to an aspect reaches only its member on the
     /// other pod, whose comment is threaded under it. Both keep running until Ctrl-C.
     Demo {
-        /// Stop both pods once the demo has run.
-        #[arg(long)]
-        once: bool,
-        /// Where their databases and files go (default: a new temporary directory).
-        #[arg(long)]
-        dir: Option<PathBuf>,
+        #[command(flatten)]
+        args: DemoArgs,
     },
 }
 
@@ -113,20 +102,15 @@ async fn run(cli: Cli) -> Result<()> {
             serve_until_signal(start(options).await?).await
         }
         Command::Admin {
-            database,
-            base_url,
+            args,
             media_dir,
-            danger_allow_private_addresses,
             action,
         } => {
             let mut app = PodOptions::default();
             if let Some(dir) = media_dir {
                 app = app.with_media_dir(dir);
             }
-            let admin = Admin::new(database)
-                .with_base_url(base_url)
-                .with_app(app)
-                .with_danger_allow_private_addresses(danger_allow_private_addresses);
+            let admin = args.admin(app, "pod.sqlite");
             let output = match action {
                 AdminAction::CreateAccount { name } => admin.create_account::<Pod>(&name).await?,
                 AdminAction::SetRole { account, role } => {
@@ -145,19 +129,9 @@ async fn run(cli: Cli) -> Result<()> {
             println!("{output}");
             Ok(())
         }
-        Command::Demo { once, dir } => {
-            let temporary;
-            let dir = match dir {
-                Some(dir) => {
-                    std::fs::create_dir_all(&dir)?;
-                    dir
-                }
-                None => {
-                    temporary = tempfile::Builder::new().prefix("pod-demo-").tempdir()?;
-                    temporary.path().to_owned()
-                }
-            };
-            demo::run(&dir, once).await
+        Command::Demo { args } => {
+            let dir = args.dir("pod-demo-")?;
+            demo::run(dir.path(), args.once).await
         }
     }
 }

@@ -1,7 +1,7 @@
 //! What the pod serves: the federation routes' questions (`App`), and the pages.
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use federation::keys::RemoteKey;
 use federation::routes::{
@@ -19,25 +19,8 @@ fn app_error(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AppE
     AppError::new(error)
 }
 
-/// The state of the pages: the pod and its browser side.
-#[derive(Clone, Debug)]
-pub(crate) struct Site {
-    pub(crate) instance: Instance,
-    pub(crate) web: Web,
-    pub(crate) moderation: Moderation,
-}
-
-impl FromRef<Site> for Web {
-    fn from_ref(site: &Site) -> Web {
-        site.web.clone()
-    }
-}
-
-impl FromRef<Site> for Moderation {
-    fn from_ref(site: &Site) -> Moderation {
-        site.moderation.clone()
-    }
-}
+/// The state of the pages: the pod, its browser side and the moderation pages.
+pub(crate) type Site = instance_server::Site<Instance>;
 
 /// The pages and the images, then the federation routes, around which a browser asking for
 /// a post's or a person's address gets its page.
@@ -47,11 +30,7 @@ pub(crate) fn routes(
     moderation: Moderation,
     federation: Router,
 ) -> Router {
-    let site = Site {
-        instance,
-        web,
-        moderation,
-    };
+    let site = Site::new(instance, web, moderation);
     Router::new()
         .route("/", get(pages::stream::home))
         .route("/compose", get(pages::posts::compose_page))
