@@ -72,7 +72,9 @@ pub(crate) async fn remote_person(
         let head = html! {
             h1 { (name) }
             p class="handle" { (handle) }
-            p { a href=(query.id) rel="noopener noreferrer nofollow" { "Their profile on their server" } }
+            @if query.id.starts_with("https://") || query.id.starts_with("http://") {
+                p { a href=(query.id) rel="noopener noreferrer nofollow" { "Their profile on their server" } }
+            }
         };
         person_page(&site, viewer.as_ref(), &query.id, &name, head).await
     }
