@@ -199,6 +199,14 @@ async fn a_post_to_an_aspect_reaches_and_is_read_by_its_members_only() {
         Some(pod::Refused::NotPublic)
     ));
 
+    // Carol reshares the public post: counted on A.
+    assert!(b.instance.reshare("carol", &public).await.unwrap());
+    let public_path = url::Url::parse(&public).unwrap().path().to_owned();
+    eventually("alice sees carol's reshare", || async {
+        alice_web.get(&public_path).await.1.contains("1 reshare")
+    })
+    .await;
+
     // Alice deletes it: gone on B too.
     let (status, _) = alice_web.post("/posts/delete", &[("post", &limited)]).await;
     assert_eq!(status, 303);
