@@ -226,6 +226,27 @@ pub fn is_postgres(database: &str) -> bool {
     database.starts_with("postgres://") || database.starts_with("postgresql://")
 }
 
+/// Where an instance keeps its files (uploads, images) for `database`: `configured` when
+/// given, else beside a SQLite file (`{database}.media`), made if missing. With PostgreSQL there
+/// is no file to put it beside, so it must be configured (the error says so, naming `what` the
+/// files are).
+pub fn files_dir(
+    configured: Option<&std::path::Path>,
+    database: &str,
+    what: &str,
+) -> Result<std::path::PathBuf> {
+    let dir = match configured {
+        Some(dir) => dir.to_owned(),
+        None if is_postgres(database) => {
+            bail!("with PostgreSQL, say where {what} are kept (--media-dir)")
+        }
+        None => std::path::PathBuf::from(format!("{database}.media")),
+    };
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("creating the directory of {what}, {}", dir.display()))?;
+    Ok(dir)
+}
+
 /// The path of the queue's SQLite file next to the instance's.
 fn queue_path(database: &str) -> String {
     format!("{database}.queue")
