@@ -71,17 +71,6 @@ impl PodOptions {
         self.max_image_bytes = bytes;
         self
     }
-
-    /// The media directory for `database`.
-    fn media_dir_for(&self, database: &str) -> Result<PathBuf> {
-        match &self.media_dir {
-            Some(dir) => Ok(dir.clone()),
-            None if instance_server::is_postgres(database) => {
-                anyhow::bail!("with PostgreSQL, say where images are kept (--media-dir)")
-            }
-            None => Ok(PathBuf::from(format!("{database}.media"))),
-        }
-    }
 }
 
 /// How to run a pod: `instance-server`'s options with the pod's own.
@@ -106,9 +95,11 @@ impl Application for Pod {
     }
 
     async fn build(parts: Parts, options: &Options) -> Result<Instance> {
-        let media_dir = options.app.media_dir_for(&options.database)?;
-        std::fs::create_dir_all(&media_dir)
-            .with_context(|| format!("creating the media directory {}", media_dir.display()))?;
+        let media_dir = instance_server::files_dir(
+            options.app.media_dir.as_deref(),
+            &options.database,
+            "images",
+        )?;
         let media = media_store::MediaStore::open(&media_dir)
             .await
             .with_context(|| format!("opening the media directory {}", media_dir.display()))?;
