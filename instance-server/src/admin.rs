@@ -7,7 +7,114 @@ use instance_state::accounts::{AccountState, Role};
 use instance_state::actors::{ActorKind, NewActor};
 use url::Url;
 
-use crate::INSTANCE_ACTOR;
+use crate::{Application, INSTANCE_ACTOR, Options};
+
+/// Where an instance's administration commands work: its database, the base URL (or the one
+/// stored when it last served), the loopback switch and the instance's own options (where its
+/// files are, say). The commands every instance has (accounts, roles, passwords) are here; an
+/// instance adds its own with [`Admin::state`] and [`Admin::instance`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Admin<X> {
+    /// A SQLite file path, or a `postgres://` URL.
+    pub database: String,
+    /// The base URL; `None`: the one the instance recorded when it last served.
+    pub base_url: Option<Url>,
+    /// **Dangerous**: allow plain http and private addresses (loopback tests).
+    pub danger_allow_private_addresses: bool,
+    /// The instance's own options.
+    pub app: X,
+}
+
+impl<X: Default> Admin<X> {
+    /// Commands on `database`, with the instance's default options.
+    pub fn new(database: impl Into<String>) -> Self {
+        Self {
+            database: database.into(),
+            base_url: None,
+            danger_allow_private_addresses: false,
+            app: X::default(),
+        }
+    }
+}
+
+impl<X: Clone + std::fmt::Debug + Send + Sync + 'static> Admin<X> {
+    /// Sets the base URL.
+    pub fn with_base_url(mut self, url: Option<Url>) -> Self {
+        self.base_url = url;
+        self
+    }
+
+    /// Sets the dangerous loopback switch.
+    pub fn with_danger_allow_private_addresses(mut self, allow: bool) -> Self {
+        self.danger_allow_private_addresses = allow;
+        self
+    }
+
+    /// Sets the instance's own options.
+    pub fn with_app(mut self, app: X) -> Self {
+        self.app = app;
+        self
+    }
+
+    /// The server options the commands open the database with.
+    pub fn options(&self) -> Options<X> {
+        Options::with_app(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            self.database.clone(),
+            self.app.clone(),
+        )
+        .with_danger_allow_private_addresses(self.danger_allow_private_addresses)
+    }
+
+    /// The instance's database, opened as `A` opens it (with its migrations).
+    pub async fn state<A: Application<Options = X>>(&self) -> Result<InstanceState> {
+        A::open(&self.options(), self.base_url.as_ref()).await
+    }
+
+    /// The instance, opened without serving: what it publishes is delivered when it next
+    /// serves.
+    pub async fn instance<A: Application<Options = X>>(&self) -> Result<A::Instance> {
+        let options = self.options();
+        let base = match &self.base_url {
+            Some(base) => base.clone(),
+            None => crate::stored_base_url(&options)
+                .await?
+                .ok_or_else(|| anyhow!("the instance has never served: pass --base-url"))?,
+        };
+        crate::open::<A>(&options, &base).await
+    }
+
+    /// Creates an account with its person (see [`create_person`]): `{"actor": URL, "token":
+    /// TOKEN}`.
+    pub async fn create_account<A: Application<Options = X>>(
+        &self,
+        name: &str,
+    ) -> Result<serde_json::Value> {
+        let person = create_person(&self.state::<A>().await?, name).await?;
+        Ok(serde_json::json!({"actor": person.actor.as_str(), "token": person.token}))
+    }
+
+    /// Sets the role of account `username` (`user`, `moderator`, `admin`).
+    pub async fn set_role<A: Application<Options = X>>(
+        &self,
+        username: &str,
+        role: &str,
+    ) -> Result<serde_json::Value> {
+        let role = set_role(&self.state::<A>().await?, username, role).await?;
+        Ok(serde_json::json!({"account": username, "role": role.as_str()}))
+    }
+
+    /// Sets the password of account `username`, so that it signs in in a browser.
+    pub async fn set_password<A: Application<Options = X>>(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<serde_json::Value> {
+        set_password(&self.state::<A>().await?, username, password).await?;
+        Ok(serde_json::json!({"account": username}))
+    }
+}
 
 /// A new account and its first identity.
 #[derive(Debug, Clone)]

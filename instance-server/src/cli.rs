@@ -116,6 +116,88 @@ impl ServeArgs {
     }
 }
 
+/// The arguments every instance's `admin` command shares (flatten them into the command, next
+/// to the instance's own, such as where its files are).
+#[derive(Debug, Clone, Args)]
+#[non_exhaustive]
+pub struct AdminArgs {
+    /// A SQLite file path, or a `postgres://` URL (default: the instance's usual file).
+    #[arg(long)]
+    pub database: Option<String>,
+    /// The base URL, if the instance never served from this database.
+    #[arg(long)]
+    pub base_url: Option<Url>,
+    /// DANGEROUS: allow plain http and private addresses (loopback tests only).
+    #[arg(long)]
+    pub danger_allow_private_addresses: bool,
+}
+
+impl AdminArgs {
+    /// The administration commands these arguments name, with the instance's `app` options
+    /// and its default database file.
+    pub fn admin<X: Default + Clone + std::fmt::Debug + Send + Sync + 'static>(
+        &self,
+        app: X,
+        default_database: &str,
+    ) -> crate::admin::Admin<X> {
+        crate::admin::Admin::new(self.database.as_deref().unwrap_or(default_database))
+            .with_base_url(self.base_url.clone())
+            .with_danger_allow_private_addresses(self.danger_allow_private_addresses)
+            .with_app(app)
+    }
+}
+
+/// The arguments of an instance's `demo` command.
+#[derive(Debug, Clone, Args)]
+#[non_exhaustive]
+pub struct DemoArgs {
+    /// Stop the instances once the demo has run.
+    #[arg(long)]
+    pub once: bool,
+    /// Where their databases and files go (default: a new temporary directory, removed at
+    /// the end).
+    #[arg(long)]
+    pub dir: Option<std::path::PathBuf>,
+}
+
+/// Where a demo keeps its files: the directory given, or a temporary one (removed when this
+/// is dropped).
+#[derive(Debug)]
+pub struct DemoDir {
+    path: std::path::PathBuf,
+    _temporary: Option<tempfile::TempDir>,
+}
+
+impl DemoDir {
+    /// The directory.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl DemoArgs {
+    /// The demo's directory: `--dir` (made if missing), or a new temporary one named with
+    /// `prefix`.
+    pub fn dir(&self, prefix: &str) -> Result<DemoDir> {
+        match &self.dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                Ok(DemoDir {
+                    path: dir.clone(),
+                    _temporary: None,
+                })
+            }
+            None => {
+                let temporary = tempfile::Builder::new().prefix(prefix).tempdir()?;
+                Ok(DemoDir {
+                    path: temporary.path().to_owned(),
+                    _temporary: Some(temporary),
+                })
+            }
+        }
+    }
+}
+
 /// Logs to standard error, filtered by `RUST_LOG` (default: warnings).
 pub fn init_logging() {
     tracing_subscriber::fmt()

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod moderation;
 mod options;
 mod queue;
+mod site;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -45,6 +46,7 @@ use url::Url;
 
 pub use options::{MIN_DELIVERY_LEASE, Options};
 pub use queue::ErasedQueue;
+pub use site::Site;
 
 /// The name of the instance actor (an `Application`), which signs fetches and follows other
 /// instances.
@@ -154,6 +156,30 @@ impl Parts {
         instance_web::Web::new(self.state.clone(), self.web_config(), layout)
     }
 
+    /// The federation routes (WebFinger, NodeInfo, actors, inboxes, collections, objects) over
+    /// `app`, with an inbox configured from [`Parts::inbox_config`] on the state, handing what
+    /// passes its checks to `dispatcher`, and the routes configured from
+    /// [`Parts::routes_config`]: what an [`Application::routes`] merges its pages with.
+    pub fn federation_router<A: federation::routes::App>(
+        &self,
+        app: A,
+        dispatcher: federation::inbox::Dispatcher<A>,
+    ) -> axum::Router {
+        let inbox = federation::inbox::Inbox::new(
+            self.inbox_config(),
+            self.keys.clone(),
+            self.fetcher.clone(),
+            self.state.clone(),
+            dispatcher,
+            app.clone(),
+        );
+        federation::routes::router(Arc::new(federation::routes::Server {
+            config: self.routes_config(),
+            app,
+            inbox,
+        }))
+    }
+
     /// Whether plain http and private addresses are allowed (loopback tests).
     pub fn danger_allow_private_addresses(&self) -> bool {
         self.settings.danger_allow_private_addresses
@@ -198,6 +224,27 @@ impl<I> Running<I> {
 /// Whether `database` names a PostgreSQL database (else it is a SQLite file).
 pub fn is_postgres(database: &str) -> bool {
     database.starts_with("postgres://") || database.starts_with("postgresql://")
+}
+
+/// Where an instance keeps its files (uploads, images) for `database`: `configured` when
+/// given, else beside a SQLite file (`{database}.media`), made if missing. With PostgreSQL there
+/// is no file to put it beside, so it must be configured (the error says so, naming `what` the
+/// files are).
+pub fn files_dir(
+    configured: Option<&std::path::Path>,
+    database: &str,
+    what: &str,
+) -> Result<std::path::PathBuf> {
+    let dir = match configured {
+        Some(dir) => dir.to_owned(),
+        None if is_postgres(database) => {
+            bail!("with PostgreSQL, say where {what} are kept (--media-dir)")
+        }
+        None => std::path::PathBuf::from(format!("{database}.media")),
+    };
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("creating the directory of {what}, {}", dir.display()))?;
+    Ok(dir)
 }
 
 /// The path of the queue's SQLite file next to the instance's.

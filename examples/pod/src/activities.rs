@@ -1,0 +1,284 @@
+//! The inbox: instance-state's handlers for the social graph, and the pod's for posts:
+//! `Create`/`Update` of Notes (posts from the people followed here, comments on posts here,
+//! posts addressed to people here), `Delete` of them, `Like` and `Announce` of posts, and
+//! `Undo` of those.
+
+use activitypub_core::{ActivityType, AnyObject, Iri};
+use anyhow::{Context, Result};
+use federation::inbox::{Dispatcher, HandlerError, Incoming};
+use federation::keys::KeyCache;
+use federation::outbox::Outbox;
+use instance_server::{ErasedQueue, INSTANCE_ACTOR};
+use instance_state::InstanceState;
+use instance_state::handlers::{Social, social_handlers};
+use instance_state::objects::{Addressing, Visibility};
+use serde_json::Value;
+use tracing::{debug, info};
+use url::Url;
+
+use crate::app::Instance;
+use crate::db::{Audience, PostRow};
+
+fn failed(error: anyhow::Error) -> HandlerError {
+    HandlerError::Failed(error.into())
+}
+
+/// The inbox's handlers.
+pub(crate) fn dispatcher() -> Dispatcher<Instance> {
+    social_handlers(Dispatcher::new())
+        .on(ActivityType::Create, |app: Instance, incoming| async move {
+            app.on_note(incoming, false).await.map_err(failed)
+        })
+        .on(ActivityType::Like, |app: Instance, incoming| async move {
+            app.on_like(incoming).await.map_err(failed)
+        })
+        .on(ActivityType::Announce, |app: Instance, incoming| async move {
+            app.on_announce(incoming).await.map_err(failed)
+        })
+}
+
+impl Social for Instance {
+    type Queue = ErasedQueue;
+
+    fn state(&self) -> &InstanceState {
+        self.db().state()
+    }
+
+    fn outbox(&self) -> &Outbox<ErasedQueue> {
+        Instance::outbox(self)
+    }
+
+    fn keys(&self) -> Option<&KeyCache> {
+        Some(Instance::keys(self))
+    }
+
+    /// `Update` of a post, `Delete` of one (its object a `Tombstone` already), `Undo` of a like
+    /// or a reshare.
+    async fn unhandled(&self, incoming: Incoming) -> Result<(), HandlerError> {
+        match incoming.activity.kind {
+            ActivityType::Update => self.on_note(incoming, true).await,
+            ActivityType::Delete => self.on_delete(incoming).await,
+            ActivityType::Undo => self.on_undo(incoming).await,
+            _ => Ok(()),
+        }
+        .map_err(failed)
+    }
+}
+
+/// The first text of a `content` (or `contentMap`) member.
+fn content_of(document: &Value) -> String {
+    match document.get("content") {
+        Some(Value::String(text)) => text.clone(),
+        _ => document
+            .get("contentMap")
+            .and_then(Value::as_object)
+            .and_then(|map| map.values().find_map(Value::as_str))
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}
+
+/// The id a member holds (a string, or an object with an `id`).
+fn id_of(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(id) => Some(id.clone()),
+        Value::Object(map) => map.get("id").and_then(Value::as_str).map(str::to_owned),
+        Value::Array(items) => items.iter().find_map(|item| id_of(Some(item))),
+        _ => None,
+    }
+}
+
+impl Instance {
+    /// A Note created or updated elsewhere: kept when it concerns the pod (its author is
+    /// followed here, it answers a post kept here, or it is addressed to someone here), its
+    /// HTML sanitized; an update only of a Note kept here, by its author.
+    async fn on_note(&self, incoming: Incoming, update: bool) -> Result<()> {
+        let Some(object) = incoming.object.object() else {
+            // An id only: an object of this server, or one its server would not serve.
+            return Ok(());
+        };
+        if !matches!(object, AnyObject::Object(_)) {
+            return Ok(());
+        }
+        let document = serde_json::to_value(object).context("reading a received object")?;
+        if document.get("type").and_then(Value::as_str) != Some("Note") {
+            return Ok(());
+        }
+        let Some(id) = object.id().cloned() else {
+            return Ok(());
+        };
+        if self.state().is_local(id.as_str()) {
+            return Ok(());
+        }
+        let author = id_of(document.get("attributedTo"));
+        if author.as_deref() != Some(incoming.actor.as_str()) {
+            debug!(note = %id, actor = %incoming.actor, "a note sent by someone else than its author; ignored");
+            return Ok(());
+        }
+        let existing = self.db().post(id.as_str()).await?;
+        if update {
+            let Some(existing) = existing else {
+                return Ok(());
+            };
+            if existing.author != incoming.actor.as_str() {
+                return Ok(());
+            }
+        } else if !self
+            .state()
+            .is_solicited(
+                &incoming.activity,
+                &incoming.actor,
+                object,
+                Some(INSTANCE_ACTOR),
+            )
+            .await?
+        {
+            return Ok(());
+        }
+        self.store_remote_note(&document, &incoming.actor).await
+    }
+
+    /// Stores a received Note (its document and its row), threaded under the post it answers
+    /// when that post is kept here.
+    async fn store_remote_note(&self, document: &Value, author: &Iri) -> Result<()> {
+        let stored = self.state().put_object(document, false).await?;
+        // Its author by name on the pages (from the key cache, which has the document).
+        if let Err(error) = self.remember_actor(author.as_str()).await {
+            debug!(%error, %author, "naming a note's author");
+        }
+        let in_reply_to = stored.in_reply_to.clone();
+        let root = match &in_reply_to {
+            Some(parent) => match self.db().post(parent).await? {
+                Some(parent) => Some(parent.root.unwrap_or(parent.id)),
+                None => None,
+            },
+            None => None,
+        };
+        let audience = match Addressing::of(document).visibility() {
+            Visibility::Public => Audience::Public,
+            Visibility::Unlisted => Audience::Unlisted,
+            Visibility::Followers => Audience::Followers,
+            _ => Audience::Limited,
+        };
+        let now = self.now();
+        let existing = self.db().post(&stored.id).await?;
+        let row = PostRow {
+            id: stored.id.clone(),
+            author: author.to_string(),
+            local: false,
+            in_reply_to,
+            root,
+            source: String::new(),
+            content: federation::sanitize::sanitize_html(&content_of(document)),
+            audience,
+            tags: Vec::new(),
+            mentions: Vec::new(),
+            published: existing.as_ref().map_or(stored.published, |e| e.published),
+            updated: now,
+        };
+        self.db().put_post(&row).await?;
+        info!(note = %stored.id, "remote note stored");
+        Ok(())
+    }
+
+    /// A `Delete` of a Note kept here (its object is a `Tombstone` already): its row goes.
+    async fn on_delete(&self, incoming: Incoming) -> Result<()> {
+        let Some(id) = incoming.object.id() else {
+            return Ok(());
+        };
+        if self.state().is_local(id.as_str()) {
+            return Ok(());
+        }
+        if let Some(post) = self.db().post(id.as_str()).await?
+            && post.author == incoming.actor.as_str()
+        {
+            self.db().delete_post(id.as_str()).await?;
+            info!(note = %id, "remote note deleted");
+        }
+        Ok(())
+    }
+
+    /// A like of a post kept here that the liker may read.
+    async fn on_like(&self, incoming: Incoming) -> Result<()> {
+        let (Some(id), Some(activity)) =
+            (incoming.object.id(), incoming.activity.props.id.as_ref())
+        else {
+            return Ok(());
+        };
+        let scope = self.scope_of(incoming.actor.as_str()).await?;
+        if self.db().visible_post(id.as_str(), &scope).await?.is_none() {
+            return Ok(());
+        }
+        self.db()
+            .put_reaction(
+                id.as_str(),
+                incoming.actor.as_str(),
+                "like",
+                activity.as_str(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A reshare: of a public post here, counted; by someone followed here, the post is
+    /// fetched from its server (when not kept yet) and shown in their followers' streams.
+    async fn on_announce(&self, incoming: Incoming) -> Result<()> {
+        let (Some(id), Some(activity)) = (
+            incoming.object.id().cloned(),
+            incoming.activity.props.id.clone(),
+        ) else {
+            return Ok(());
+        };
+        let post = match self.db().post(id.as_str()).await? {
+            Some(post) => Some(post),
+            None if !self.state().is_local(id.as_str())
+                && self
+                    .state()
+                    .is_followed_source(&incoming.actor, None)
+                    .await? =>
+            {
+                let url = Url::parse(id.as_str())?;
+                let mut budget = incoming.budget.clone();
+                let fetched = self.0.fetcher.fetch(&url, &mut budget).await?;
+                let document = serde_json::to_value(fetched.object())?;
+                let author = id_of(document.get("attributedTo"));
+                match author.and_then(|a| Iri::parse(a).ok()) {
+                    Some(author)
+                        if document.get("type").and_then(Value::as_str) == Some("Note")
+                            && activitypub_core::origin::same_origin(&author, &id) =>
+                    {
+                        self.store_remote_note(&document, &author).await?;
+                        self.db().post(id.as_str()).await?
+                    }
+                    _ => None,
+                }
+            }
+            None => None,
+        };
+        let Some(post) = post else {
+            return Ok(());
+        };
+        if !post.audience.is_public() || post.root.is_some() {
+            return Ok(());
+        }
+        self.db()
+            .put_reaction(
+                &post.id,
+                incoming.actor.as_str(),
+                "share",
+                activity.as_str(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// `Undo` of a like or a reshare.
+    async fn on_undo(&self, incoming: Incoming) -> Result<()> {
+        if let Some(id) = incoming.object.id() {
+            self.db()
+                .remove_reaction(id.as_str(), incoming.actor.as_str())
+                .await?;
+        }
+        Ok(())
+    }
+}

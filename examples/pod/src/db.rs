@@ -1,0 +1,673 @@
+//! The pod's own tables (`pd_*`, made by `migrations/`), read and written beside
+//! instance-state's, in the same database and dialect. Every listing of posts for a reader
+//! goes through instance-state's `Scope` condition over the posts' addressing.
+
+use anyhow::{Context, Result};
+use instance_state::InstanceState;
+use instance_state::objects::Scope;
+use sqlx::Row as _;
+use url::Url;
+
+use crate::Options;
+
+/// The pod's migrations: `(version, description, statements)`.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "posts, aspects and their members, reactions, profile fields, images",
+    include_str!("../migrations/0001_pod.sql"),
+)];
+
+/// The table the pod's migrations are recorded in.
+const MIGRATIONS_TABLE: &str = "pod_migrations";
+
+/// Opens the database (instance-state's tables, then the pod's), with `base_url`, or the one
+/// recorded when the pod last served.
+pub(crate) async fn open(options: &Options, base_url: Option<&Url>) -> Result<InstanceState> {
+    instance_server::open_state(options, base_url, MIGRATIONS_TABLE, MIGRATIONS).await
+}
+
+/// Who may read a post, as the pod shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Audience {
+    /// Everyone, and listed.
+    Public,
+    /// Everyone, not listed (received from servers that have it).
+    Unlisted,
+    /// The author's followers.
+    Followers,
+    /// The members of some of the author's aspects (a local post).
+    Aspects,
+    /// Named people (a received post addressed to them).
+    Limited,
+}
+
+impl Audience {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Unlisted => "unlisted",
+            Self::Followers => "followers",
+            Self::Aspects => "aspects",
+            Self::Limited => "limited",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "public" => Self::Public,
+            "unlisted" => Self::Unlisted,
+            "followers" => Self::Followers,
+            "aspects" => Self::Aspects,
+            _ => Self::Limited,
+        }
+    }
+
+    /// Whether anyone may read it (and so reshare it).
+    pub(crate) fn is_public(self) -> bool {
+        matches!(self, Self::Public | Self::Unlisted)
+    }
+}
+
+/// A post or comment's row.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PostRow {
+    pub(crate) id: String,
+    pub(crate) author: String,
+    pub(crate) local: bool,
+    pub(crate) in_reply_to: Option<String>,
+    /// The post a comment is under; `None` for a post.
+    pub(crate) root: Option<String>,
+    /// Markdown (local ones).
+    pub(crate) source: String,
+    /// Sanitized HTML.
+    pub(crate) content: String,
+    pub(crate) audience: Audience,
+    /// Hashtag names (later).
+    pub(crate) tags: Vec<String>,
+    /// Mentioned actor ids (later).
+    pub(crate) mentions: Vec<String>,
+    /// Unix microseconds.
+    pub(crate) published: i64,
+    pub(crate) updated: i64,
+}
+
+const POST_COLUMNS: &str = "id, author, local, in_reply_to, root, source, content, audience, \
+     tags, mentions, published, updated";
+
+fn post_row(row: &sqlx::any::AnyRow) -> Result<PostRow> {
+    let list = |column: &str| -> Result<Vec<String>> {
+        Ok(serde_json::from_str(&row.try_get::<String, _>(column)?).unwrap_or_default())
+    };
+    Ok(PostRow {
+        id: row.try_get("id")?,
+        author: row.try_get("author")?,
+        local: row.try_get::<i64, _>("local")? != 0,
+        in_reply_to: row.try_get("in_reply_to")?,
+        root: row.try_get("root")?,
+        source: row.try_get("source")?,
+        content: row.try_get("content")?,
+        audience: Audience::parse(&row.try_get::<String, _>("audience")?),
+        tags: list("tags")?,
+        mentions: list("mentions")?,
+        published: row.try_get("published")?,
+        updated: row.try_get("updated")?,
+    })
+}
+
+/// An aspect of a local person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Aspect {
+    pub(crate) id: String,
+    /// The local actor's name.
+    pub(crate) owner: String,
+    pub(crate) name: String,
+}
+
+/// A profile field (shown as Mastodon shows `PropertyValue` attachments).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProfileField {
+    pub(crate) name: String,
+    /// Sanitized HTML.
+    pub(crate) value: String,
+}
+
+/// An uploaded image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ImageRow {
+    pub(crate) key: String,
+    pub(crate) owner: String,
+    pub(crate) role: String,
+    pub(crate) media_type: String,
+    pub(crate) size: i64,
+    pub(crate) sha256: String,
+}
+
+/// The pod's database: instance-state's, and the pod's tables in it.
+#[derive(Clone, Debug)]
+pub(crate) struct Db {
+    state: InstanceState,
+}
+
+impl Db {
+    pub(crate) fn new(state: InstanceState) -> Self {
+        Self { state }
+    }
+
+    pub(crate) fn state(&self) -> &InstanceState {
+        &self.state
+    }
+
+    fn pool(&self) -> &sqlx::AnyPool {
+        self.state.pool()
+    }
+
+    fn now(&self) -> i64 {
+        self.state.options().clock.now()
+    }
+
+    /// Records a post or comment (or replaces its row).
+    pub(crate) async fn put_post(&self, post: &PostRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO pd_posts (id, author, local, in_reply_to, root, source, content, audience,
+                tags, mentions, published, updated)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (id) DO UPDATE SET source = excluded.source, content = excluded.content,
+                audience = excluded.audience, tags = excluded.tags, mentions = excluded.mentions,
+                updated = excluded.updated",
+        )
+        .bind(post.id.clone())
+        .bind(post.author.clone())
+        .bind(i64::from(post.local))
+        .bind(post.in_reply_to.clone())
+        .bind(post.root.clone())
+        .bind(post.source.clone())
+        .bind(post.content.clone())
+        .bind(post.audience.as_str())
+        .bind(serde_json::to_string(&post.tags)?)
+        .bind(serde_json::to_string(&post.mentions)?)
+        .bind(post.published)
+        .bind(post.updated)
+        .execute(self.pool())
+        .await
+        .context("storing a post")?;
+        Ok(())
+    }
+
+    /// The post or comment `id`, whoever asks (check the scope before showing it).
+    pub(crate) async fn post(&self, id: &str) -> Result<Option<PostRow>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {POST_COLUMNS} FROM pd_posts WHERE id = $1"
+        )))
+        .bind(id.to_owned())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(post_row).transpose()
+    }
+
+    /// The post or comment `id` if `scope` may read it.
+    pub(crate) async fn visible_post(&self, id: &str, scope: &Scope) -> Result<Option<PostRow>> {
+        let sql = format!(
+            "SELECT {POST_COLUMNS} FROM pd_posts WHERE id = $1 AND {}",
+            scope.condition("pd_posts.id", 2)
+        );
+        let query = scope.bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()));
+        let row = query.fetch_optional(self.pool()).await?;
+        row.as_ref().map(post_row).transpose()
+    }
+
+    /// Forgets post or comment `id` and its reactions (its object is a `Tombstone` already);
+    /// a post's comments go with it.
+    pub(crate) async fn delete_post(&self, id: &str) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        for statement in [
+            "DELETE FROM pd_reactions WHERE post = $1 OR post IN (SELECT id FROM pd_posts WHERE root = $1)",
+            "DELETE FROM pd_post_aspects WHERE post = $1",
+            "DELETE FROM pd_posts WHERE id = $1 OR root = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(id.to_owned())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The stream of `reader` (an actor id) as `scope` may see it, newest first: its own
+    /// posts, those of the people it follows, and the posts they reshared.
+    pub(crate) async fn stream(
+        &self,
+        reader: &str,
+        scope: &Scope,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<PostRow>> {
+        let sql = format!(
+            "SELECT {POST_COLUMNS} FROM pd_posts WHERE root IS NULL AND (author = $1
+                OR author IN (SELECT followed FROM st_follows WHERE follower = $1 AND state = 'accepted')
+                OR id IN (SELECT r.post FROM pd_reactions r JOIN st_follows f
+                    ON f.followed = r.actor AND f.follower = $1 AND f.state = 'accepted'
+                    WHERE r.kind = 'share'))
+             AND {} ORDER BY published DESC, id LIMIT $2 OFFSET $3",
+            scope.condition("pd_posts.id", 4)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(reader.to_owned())
+            .bind(limit)
+            .bind(offset);
+        let rows = scope.bind(query).fetch_all(self.pool()).await?;
+        rows.iter().map(post_row).collect()
+    }
+
+    /// The public posts known here, newest first (the front page for the signed out).
+    pub(crate) async fn public_posts(&self, offset: i64, limit: i64) -> Result<Vec<PostRow>> {
+        let scope = Scope::anonymous();
+        let sql = format!(
+            "SELECT {POST_COLUMNS} FROM pd_posts WHERE root IS NULL AND audience = 'public'
+               AND local = 1 AND {} ORDER BY published DESC, id LIMIT $1 OFFSET $2",
+            scope.condition("pd_posts.id", 3)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(limit)
+            .bind(offset);
+        let rows = scope.bind(query).fetch_all(self.pool()).await?;
+        rows.iter().map(post_row).collect()
+    }
+
+    /// The posts (not comments) of `author` that `scope` may read, newest first.
+    pub(crate) async fn posts_by(
+        &self,
+        author: &str,
+        scope: &Scope,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<PostRow>> {
+        let sql = format!(
+            "SELECT {POST_COLUMNS} FROM pd_posts WHERE author = $1 AND root IS NULL AND {}
+             ORDER BY published DESC, id LIMIT $2 OFFSET $3",
+            scope.condition("pd_posts.id", 4)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(author.to_owned())
+            .bind(limit)
+            .bind(offset);
+        let rows = scope.bind(query).fetch_all(self.pool()).await?;
+        rows.iter().map(post_row).collect()
+    }
+
+    /// The comments under post `root` that `scope` may read, oldest first (at most `limit`).
+    pub(crate) async fn comments(
+        &self,
+        root: &str,
+        scope: &Scope,
+        limit: i64,
+    ) -> Result<Vec<PostRow>> {
+        let sql = format!(
+            "SELECT {POST_COLUMNS} FROM pd_posts WHERE root = $1 AND {}
+             ORDER BY published, id LIMIT $2",
+            scope.condition("pd_posts.id", 3)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(root.to_owned())
+            .bind(limit);
+        let rows = scope.bind(query).fetch_all(self.pool()).await?;
+        rows.iter().map(post_row).collect()
+    }
+
+    /// Records `actor`'s `kind` (`like` or `share`) of `post` by activity `activity`; `false`
+    /// when it was recorded already.
+    pub(crate) async fn put_reaction(
+        &self,
+        post: &str,
+        actor: &str,
+        kind: &str,
+        activity: &str,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO pd_reactions (post, actor, kind, activity, created)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (post, actor, kind) DO NOTHING",
+        )
+        .bind(post.to_owned())
+        .bind(actor.to_owned())
+        .bind(kind.to_owned())
+        .bind(activity.to_owned())
+        .bind(self.now())
+        .execute(self.pool())
+        .await
+        .context("recording a reaction")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The activity of `actor`'s `kind` of `post`, if there is one.
+    pub(crate) async fn reaction(
+        &self,
+        post: &str,
+        actor: &str,
+        kind: &str,
+    ) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT activity FROM pd_reactions WHERE post = $1 AND actor = $2 AND kind = $3",
+        )
+        .bind(post.to_owned())
+        .bind(actor.to_owned())
+        .bind(kind.to_owned())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| r.try_get("activity")).transpose()?)
+    }
+
+    /// Forgets the reaction made by activity `activity` of `actor` (an `Undo`); `false` when
+    /// there was none.
+    pub(crate) async fn remove_reaction(&self, activity: &str, actor: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM pd_reactions WHERE activity = $1 AND actor = $2")
+            .bind(activity.to_owned())
+            .bind(actor.to_owned())
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// How many likes and reshares `post` has.
+    pub(crate) async fn reaction_counts(&self, post: &str) -> Result<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT
+               (SELECT COUNT(*) FROM pd_reactions WHERE post = $1 AND kind = 'like') AS likes,
+               (SELECT COUNT(*) FROM pd_reactions WHERE post = $1 AND kind = 'share') AS shares",
+        )
+        .bind(post.to_owned())
+        .fetch_one(self.pool())
+        .await?;
+        Ok((row.try_get("likes")?, row.try_get("shares")?))
+    }
+
+    /// Makes aspect `name` of local person `owner`; `None` when it has one of that name.
+    pub(crate) async fn create_aspect(&self, owner: &str, name: &str) -> Result<Option<Aspect>> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let done = sqlx::query(
+            "INSERT INTO pd_aspects (id, owner, name, created) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (owner, name) DO NOTHING",
+        )
+        .bind(id.clone())
+        .bind(owner.to_owned())
+        .bind(name.to_owned())
+        .bind(self.now())
+        .execute(self.pool())
+        .await
+        .context("making an aspect")?;
+        Ok((done.rows_affected() > 0).then(|| Aspect {
+            id,
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+        }))
+    }
+
+    /// Renames `owner`'s aspect `id`; `false` when it has no such aspect, or another of that
+    /// name.
+    pub(crate) async fn rename_aspect(&self, owner: &str, id: &str, name: &str) -> Result<bool> {
+        let taken = sqlx::query(
+            "SELECT 1 AS x FROM pd_aspects WHERE owner = $1 AND name = $2 AND id <> $3",
+        )
+        .bind(owner.to_owned())
+        .bind(name.to_owned())
+        .bind(id.to_owned())
+        .fetch_optional(self.pool())
+        .await?;
+        if taken.is_some() {
+            return Ok(false);
+        }
+        let done = sqlx::query("UPDATE pd_aspects SET name = $3 WHERE owner = $1 AND id = $2")
+            .bind(owner.to_owned())
+            .bind(id.to_owned())
+            .bind(name.to_owned())
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Deletes `owner`'s aspect `id` and its memberships (the posts written to it stay
+    /// addressed to the people it held then); `false` when it has no such aspect.
+    pub(crate) async fn delete_aspect(&self, owner: &str, id: &str) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query("DELETE FROM pd_aspects WHERE owner = $1 AND id = $2")
+            .bind(owner.to_owned())
+            .bind(id.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM pd_aspect_members WHERE aspect = $1")
+            .bind(id.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The aspects of local person `owner`, by name.
+    pub(crate) async fn aspects(&self, owner: &str) -> Result<Vec<Aspect>> {
+        let rows = sqlx::query(
+            "SELECT id, owner, name FROM pd_aspects WHERE owner = $1 ORDER BY name, id",
+        )
+        .bind(owner.to_owned())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Aspect {
+                    id: r.try_get("id")?,
+                    owner: r.try_get("owner")?,
+                    name: r.try_get("name")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Puts `member` (an actor id) in `owner`'s aspect `id`, or takes it out; `false` when
+    /// `owner` has no such aspect.
+    pub(crate) async fn set_membership(
+        &self,
+        owner: &str,
+        id: &str,
+        member: &str,
+        included: bool,
+    ) -> Result<bool> {
+        let owned = sqlx::query("SELECT 1 AS x FROM pd_aspects WHERE owner = $1 AND id = $2")
+            .bind(owner.to_owned())
+            .bind(id.to_owned())
+            .fetch_optional(self.pool())
+            .await?;
+        if owned.is_none() {
+            return Ok(false);
+        }
+        let statement = if included {
+            "INSERT INTO pd_aspect_members (aspect, member) VALUES ($1, $2)
+             ON CONFLICT (aspect, member) DO NOTHING"
+        } else {
+            "DELETE FROM pd_aspect_members WHERE aspect = $1 AND member = $2"
+        };
+        sqlx::query(statement)
+            .bind(id.to_owned())
+            .bind(member.to_owned())
+            .execute(self.pool())
+            .await?;
+        Ok(true)
+    }
+
+    /// The members of aspects `ids` of `owner` (only its own aspects count), each once.
+    pub(crate) async fn aspect_members(&self, owner: &str, ids: &[String]) -> Result<Vec<String>> {
+        let mut members: Vec<String> = Vec::new();
+        for id in ids {
+            let rows = sqlx::query(
+                "SELECT m.member FROM pd_aspect_members m JOIN pd_aspects a ON a.id = m.aspect
+                 WHERE a.owner = $1 AND a.id = $2 ORDER BY m.member",
+            )
+            .bind(owner.to_owned())
+            .bind(id.clone())
+            .fetch_all(self.pool())
+            .await?;
+            for row in rows {
+                let member: String = row.try_get("member")?;
+                if !members.contains(&member) {
+                    members.push(member);
+                }
+            }
+        }
+        Ok(members)
+    }
+
+    /// The ids of `owner`'s aspects that hold `member`.
+    pub(crate) async fn aspects_holding(&self, owner: &str, member: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT a.id FROM pd_aspects a JOIN pd_aspect_members m ON m.aspect = a.id
+             WHERE a.owner = $1 AND m.member = $2 ORDER BY a.name",
+        )
+        .bind(owner.to_owned())
+        .bind(member.to_owned())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get("id").map_err(Into::into))
+            .collect()
+    }
+
+    /// Records which aspects local post `post` was written to.
+    pub(crate) async fn put_post_aspects(&self, post: &str, aspects: &[String]) -> Result<()> {
+        for aspect in aspects {
+            sqlx::query(
+                "INSERT INTO pd_post_aspects (post, aspect) VALUES ($1, $2)
+                 ON CONFLICT (post, aspect) DO NOTHING",
+            )
+            .bind(post.to_owned())
+            .bind(aspect.clone())
+            .execute(self.pool())
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The names of the aspects (still there) local post `post` was written to.
+    pub(crate) async fn post_aspect_names(&self, post: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT a.name FROM pd_post_aspects p JOIN pd_aspects a ON a.id = p.aspect
+             WHERE p.post = $1 ORDER BY a.name",
+        )
+        .bind(post.to_owned())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get("name").map_err(Into::into))
+            .collect()
+    }
+
+    /// Replaces local person `actor`'s profile fields.
+    pub(crate) async fn set_profile_fields(
+        &self,
+        actor: &str,
+        fields: &[ProfileField],
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM pd_profile_fields WHERE actor = $1")
+            .bind(actor.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        for (position, field) in (0_i64..).zip(fields) {
+            sqlx::query(
+                "INSERT INTO pd_profile_fields (actor, position, name, value) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(actor.to_owned())
+            .bind(position)
+            .bind(field.name.clone())
+            .bind(field.value.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Local person `actor`'s profile fields, in order.
+    pub(crate) async fn profile_fields(&self, actor: &str) -> Result<Vec<ProfileField>> {
+        let rows = sqlx::query(
+            "SELECT name, value FROM pd_profile_fields WHERE actor = $1 ORDER BY position",
+        )
+        .bind(actor.to_owned())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ProfileField {
+                    name: r.try_get("name")?,
+                    value: r.try_get("value")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records an uploaded image.
+    pub(crate) async fn put_image(&self, image: &ImageRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO pd_images (key, owner, role, media_type, size, sha256, created)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(image.key.clone())
+        .bind(image.owner.clone())
+        .bind(image.role.clone())
+        .bind(image.media_type.clone())
+        .bind(image.size)
+        .bind(image.sha256.clone())
+        .bind(self.now())
+        .execute(self.pool())
+        .await
+        .context("recording an image")?;
+        Ok(())
+    }
+
+    /// The image kept under `key`.
+    pub(crate) async fn image(&self, key: &str) -> Result<Option<ImageRow>> {
+        let row = sqlx::query(
+            "SELECT key, owner, role, media_type, size, sha256 FROM pd_images WHERE key = $1",
+        )
+        .bind(key.to_owned())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(ImageRow {
+                key: r.try_get("key")?,
+                owner: r.try_get("owner")?,
+                role: r.try_get("role")?,
+                media_type: r.try_get("media_type")?,
+                size: r.try_get("size")?,
+                sha256: r.try_get("sha256")?,
+            })
+        })
+        .transpose()
+    }
+}
+
+impl Db {
+    /// Records the Markdown of local person `actor`'s bio.
+    pub(crate) async fn set_bio_source(&self, actor: &str, source: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO pd_bios (actor, source) VALUES ($1, $2)
+             ON CONFLICT (actor) DO UPDATE SET source = excluded.source",
+        )
+        .bind(actor.to_owned())
+        .bind(source.to_owned())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The Markdown of local person `actor`'s bio ('' when none).
+    pub(crate) async fn bio_source(&self, actor: &str) -> Result<String> {
+        let row = sqlx::query("SELECT source FROM pd_bios WHERE actor = $1")
+            .bind(actor.to_owned())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row
+            .map(|r| r.try_get("source"))
+            .transpose()?
+            .unwrap_or_default())
+    }
+}

@@ -1,0 +1,137 @@
+//! `pod`: serve a pod, administer it, or run the two-pod demo.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use instance_server::cli::{AdminArgs, DemoArgs, ServeArgs, init_logging, serve_until_signal};
+use pod::admin;
+use pod::{Pod, PodOptions, demo, start};
+use url::Url;
+
+/// A diaspora*-like pod that federates over ActivityPub.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serves the pod.
+    Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+        /// Where uploaded images are kept (default: beside a SQLite database, in
+        /// `DATABASE.media`; required with PostgreSQL).
+        #[arg(long)]
+        media_dir: Option<PathBuf>,
+        /// The largest profile image accepted, in KiB.
+        #[arg(long, default_value_t = 4096)]
+        max_image_kib: u64,
+    },
+    /// Administers the pod's database (default: pod.sqlite).
+    Admin {
+        #[command(flatten)]
+        args: AdminArgs,
+        /// Where images are kept (as `serve --media-dir`).
+        #[arg(long)]
+        media_dir: Option<PathBuf>,
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// Runs the demo: two pods on loopback; a post to an aspect reaches only its member on the
+    /// other pod, whose comment is threaded under it. Both keep running until Ctrl-C.
+    Demo {
+        #[command(flatten)]
+        args: DemoArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminAction {
+    /// Creates an account with its person; prints `{"actor": URL, "token": TOKEN}`.
+    CreateAccount {
+        /// Its name.
+        name: String,
+    },
+    /// Sets an account's role: `user`, `moderator` or `admin`.
+    SetRole {
+        /// The account's name.
+        account: String,
+        /// `user`, `moderator` or `admin`.
+        role: String,
+    },
+    /// Sets an account's password (read from the first line of standard input).
+    SetPassword {
+        /// The account's name.
+        account: String,
+    },
+    /// Makes a person follow an actor (its address).
+    Follow {
+        /// The person's name.
+        name: String,
+        /// The actor's address.
+        target: Url,
+    },
+}
+
+fn main() -> Result<()> {
+    init_logging();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve {
+            args,
+            media_dir,
+            max_image_kib,
+        } => {
+            let mut app =
+                PodOptions::default().with_max_image_bytes(max_image_kib.saturating_mul(1024));
+            if let Some(dir) = media_dir {
+                app = app.with_media_dir(dir);
+            }
+            let options = args.options(app, "pod.sqlite", "Pod");
+            serve_until_signal(start(options).await?).await
+        }
+        Command::Admin {
+            args,
+            media_dir,
+            action,
+        } => {
+            let mut app = PodOptions::default();
+            if let Some(dir) = media_dir {
+                app = app.with_media_dir(dir);
+            }
+            let admin = args.admin(app, "pod.sqlite");
+            let output = match action {
+                AdminAction::CreateAccount { name } => admin.create_account::<Pod>(&name).await?,
+                AdminAction::SetRole { account, role } => {
+                    admin.set_role::<Pod>(&account, &role).await?
+                }
+                AdminAction::SetPassword { account } => {
+                    let mut password = String::new();
+                    std::io::stdin().read_line(&mut password)?;
+                    let password = password.trim_end_matches(['\r', '\n']);
+                    admin.set_password::<Pod>(&account, password).await?
+                }
+                AdminAction::Follow { name, target } => {
+                    admin::follow(&admin, &name, &target).await?
+                }
+            };
+            println!("{output}");
+            Ok(())
+        }
+        Command::Demo { args } => {
+            let dir = args.dir("pod-demo-")?;
+            demo::run(dir.path(), args.once).await
+        }
+    }
+}

@@ -1,0 +1,443 @@
+//! Local posts and comments: written in Markdown, stored as sanitized HTML, addressed to the
+//! public, to the author's followers or to the members of some of its aspects, and published
+//! (`Create`, `Update`, `Delete`); likes (`Like`) and reshares (`Announce`) of posts.
+//!
+//! A post to aspects is addressed to its members by id in `to`, with no `Mention` tag (they
+//! are not mentioned: Mastodon then shows it as a "limited" post, not a direct message; see
+//! docs/pod.md), so the outbox delivers it to their servers only, and instance-state's scope
+//! lets only them (and the author) read it here.
+
+use anyhow::{Result, anyhow, bail};
+use instance_state::objects::{Addressing, PUBLIC};
+use serde_json::{Value, json};
+
+use crate::app::Instance;
+use crate::db::{Audience, PostRow};
+use crate::markdown;
+
+/// The most comments a post's page shows.
+pub(crate) const MAX_COMMENTS: i64 = 500;
+
+/// Who a new post is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostAudience {
+    /// Everyone.
+    Public,
+    /// The author's followers.
+    Followers,
+    /// The members of these aspects of the author (their ids).
+    Aspects(Vec<String>),
+}
+
+/// Why a post or comment was refused: for the person who wrote it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refused {
+    /// Nothing was written.
+    #[error("write something first")]
+    Empty,
+    /// Too long.
+    #[error("a post has at most {max} bytes of Markdown", max = markdown::MAX_SOURCE)]
+    TooLong,
+    /// No aspect chosen, or none of the author's.
+    #[error("choose at least one of your aspects")]
+    NoAspect,
+    /// The aspects chosen hold nobody.
+    #[error("the aspects chosen have nobody in them yet")]
+    NobodyInAspects,
+    /// The post answered, liked or reshared is not one the person may read.
+    #[error("there is no such post")]
+    NoSuchPost,
+    /// Only public posts are reshared.
+    #[error("only public posts can be reshared")]
+    NotPublic,
+    /// Not the author's.
+    #[error("only its author can change or delete a post")]
+    NotAuthor,
+}
+
+fn check_source(source: &str) -> Result<(), Refused> {
+    if source.trim().is_empty() {
+        return Err(Refused::Empty);
+    }
+    if source.len() > markdown::MAX_SOURCE {
+        return Err(Refused::TooLong);
+    }
+    Ok(())
+}
+
+/// RFC 3339 for Unix microseconds.
+pub(crate) fn rfc3339(micros: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(micros.div_euclid(1_000_000))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// The `@context` of the pod's Notes.
+fn note_context() -> Value {
+    json!([
+        "https://www.w3.org/ns/activitystreams",
+        {"sensitive": "as:sensitive"}
+    ])
+}
+
+impl Instance {
+    /// Local person `author` writes a post of `source` (Markdown) for `audience`; it is stored
+    /// and published. The post's id.
+    pub async fn write_post(
+        &self,
+        author: &str,
+        source: &str,
+        audience: &PostAudience,
+    ) -> Result<String> {
+        Ok(self.new_post(author, source, audience).await?.id)
+    }
+
+    pub(crate) async fn new_post(
+        &self,
+        author: &str,
+        source: &str,
+        audience: &PostAudience,
+    ) -> Result<PostRow> {
+        check_source(source)?;
+        self.state().live_actor(author).await?;
+        let author_id = self.actor_id(author).to_string();
+        let followers = format!("{author_id}/followers");
+        let (to, cc, stored_audience, aspects) = match audience {
+            PostAudience::Public => (
+                vec![PUBLIC.to_owned()],
+                vec![followers],
+                Audience::Public,
+                Vec::new(),
+            ),
+            PostAudience::Followers => {
+                (vec![followers], Vec::new(), Audience::Followers, Vec::new())
+            }
+            PostAudience::Aspects(ids) => {
+                let own: Vec<String> = self
+                    .db()
+                    .aspects(author)
+                    .await?
+                    .into_iter()
+                    .map(|a| a.id)
+                    .filter(|id| ids.contains(id))
+                    .collect();
+                if own.is_empty() {
+                    bail!(Refused::NoAspect);
+                }
+                let members = self.db().aspect_members(author, &own).await?;
+                if members.is_empty() {
+                    bail!(Refused::NobodyInAspects);
+                }
+                (members, Vec::new(), Audience::Aspects, own)
+            }
+        };
+        let id = self.state().new_id("posts").to_string();
+        let now = self.now();
+        let content = markdown::to_html(source);
+        let note = json!({
+            "@context": note_context(),
+            "id": id,
+            "type": "Note",
+            "attributedTo": author_id,
+            "content": content,
+            "source": {"content": source, "mediaType": "text/markdown"},
+            "published": rfc3339(now),
+            "url": id,
+            "to": to,
+            "cc": cc,
+            "sensitive": false,
+            "tag": [],
+        });
+        let row = PostRow {
+            id: id.clone(),
+            author: author_id,
+            local: true,
+            in_reply_to: None,
+            root: None,
+            source: source.to_owned(),
+            content,
+            audience: stored_audience,
+            tags: Vec::new(),
+            mentions: Vec::new(),
+            published: now,
+            updated: now,
+        };
+        self.state().put_object(&note, true).await?;
+        self.db().put_post(&row).await?;
+        self.db().put_post_aspects(&id, &aspects).await?;
+        self.publish_about("Create", author, note).await?;
+        Ok(row)
+    }
+
+    /// Local person `author` comments `source` on `parent` (a post or comment it may read,
+    /// from anywhere): addressed as the thread's post is (its audience, and its author), so
+    /// that whoever may read the post may read the comment. The comment's id.
+    pub async fn write_comment(&self, author: &str, parent: &str, source: &str) -> Result<String> {
+        check_source(source)?;
+        self.state().live_actor(author).await?;
+        let author_id = self.actor_id(author).to_string();
+        let scope = self.scope_of(&author_id).await?;
+        let parent = self
+            .db()
+            .visible_post(parent, &scope)
+            .await?
+            .ok_or(Refused::NoSuchPost)?;
+        let root_id = parent.root.clone().unwrap_or_else(|| parent.id.clone());
+        let root = if root_id == parent.id {
+            parent.clone()
+        } else {
+            self.db().post(&root_id).await?.ok_or(Refused::NoSuchPost)?
+        };
+        let root_addressing = self.state().addressing(&root.id).await?;
+        let (to, cc) = if root.audience.is_public() {
+            (
+                vec![PUBLIC.to_owned()],
+                vec![format!("{author_id}/followers"), root.author.clone()],
+            )
+        } else {
+            // The post's own readers, named as it names them, and its author.
+            let mut to: Vec<String> = root_addressing
+                .to
+                .iter()
+                .chain(&root_addressing.cc)
+                .filter(|a| *a != &author_id)
+                .cloned()
+                .collect();
+            if !to.contains(&root.author) && root.author != author_id {
+                to.push(root.author.clone());
+            }
+            (to, Vec::new())
+        };
+        let mut cc = cc;
+        if parent.author != root.author
+            && parent.author != author_id
+            && !cc.contains(&parent.author)
+        {
+            cc.push(parent.author.clone());
+        }
+        let id = self.state().new_id("posts").to_string();
+        let now = self.now();
+        let content = markdown::to_html(source);
+        let note = json!({
+            "@context": note_context(),
+            "id": id,
+            "type": "Note",
+            "attributedTo": author_id,
+            "inReplyTo": parent.id,
+            "content": content,
+            "source": {"content": source, "mediaType": "text/markdown"},
+            "published": rfc3339(now),
+            "url": id,
+            "to": to,
+            "cc": cc,
+            "sensitive": false,
+            "tag": [],
+        });
+        let row = PostRow {
+            id,
+            author: author_id,
+            local: true,
+            in_reply_to: Some(parent.id.clone()),
+            root: Some(root.id.clone()),
+            source: source.to_owned(),
+            content,
+            audience: root.audience,
+            tags: Vec::new(),
+            mentions: Vec::new(),
+            published: now,
+            updated: now,
+        };
+        self.state().put_object(&note, true).await?;
+        self.db().put_post(&row).await?;
+        self.publish_about("Create", author, note).await?;
+        Ok(row.id)
+    }
+
+    /// Local person `author` rewrites its post or comment `id` as `source`: stored, and an
+    /// `Update` sent to the same audience.
+    pub async fn edit_post(&self, author: &str, id: &str, source: &str) -> Result<()> {
+        check_source(source)?;
+        let mut row = self.own_post(author, id).await?;
+        let stored = self.state().object(id).await?.ok_or(Refused::NoSuchPost)?;
+        let now = self.now();
+        let content = markdown::to_html(source);
+        let mut note = stored.document;
+        if let Some(map) = note.as_object_mut() {
+            map.insert("content".into(), Value::String(content.clone()));
+            map.insert(
+                "source".into(),
+                json!({"content": source, "mediaType": "text/markdown"}),
+            );
+            map.insert("updated".into(), Value::String(rfc3339(now)));
+        }
+        self.state().put_object(&note, true).await?;
+        row.source = source.to_owned();
+        row.content = content;
+        row.updated = now;
+        self.db().put_post(&row).await?;
+        self.publish_about("Update", author, note).await
+    }
+
+    /// Local person `author` deletes its post or comment `id`: a `Tombstone` here, and a
+    /// `Delete` to the same audience.
+    pub async fn delete_post(&self, author: &str, id: &str) -> Result<()> {
+        self.own_post(author, id).await?;
+        let addressing = self.state().addressing(id).await?;
+        let tombstone = self
+            .state()
+            .tombstone(id)
+            .await?
+            .ok_or(Refused::NoSuchPost)?;
+        self.db().delete_post(id).await?;
+        let mut delete = self
+            .state()
+            .new_activity("Delete", author, tombstone.document, &[]);
+        address(&mut delete, &addressing);
+        self.publish(author, delete).await
+    }
+
+    /// Local person `actor` likes post or comment `id` (one it may read). `false` if it did
+    /// already.
+    pub async fn like(&self, actor: &str, id: &str) -> Result<bool> {
+        let actor_id = self.actor_id(actor).to_string();
+        let post = self.readable_post(&actor_id, id).await?;
+        if self.db().reaction(id, &actor_id, "like").await?.is_some() {
+            return Ok(false);
+        }
+        let addressing = self.state().addressing(id).await?;
+        let mut like = self
+            .state()
+            .new_activity("Like", actor, json!(post.id), &[]);
+        // The post's author, and whoever may read the post (a like says nothing to others).
+        let mut reaction = Addressing::default();
+        reaction.to = vec![post.author.clone()];
+        if post.audience.is_public() {
+            reaction.cc = vec![PUBLIC.to_owned()];
+        } else {
+            reaction.cc = addressing
+                .to
+                .iter()
+                .chain(&addressing.cc)
+                .filter(|a| **a != post.author && **a != actor_id)
+                .cloned()
+                .collect();
+        }
+        address(&mut like, &reaction);
+        let activity = activity_id(&like)?;
+        self.db()
+            .put_reaction(id, &actor_id, "like", &activity)
+            .await?;
+        self.publish(actor, like).await?;
+        Ok(true)
+    }
+
+    /// Local person `actor` takes back its like of `id`. `false` if it had none.
+    pub async fn unlike(&self, actor: &str, id: &str) -> Result<bool> {
+        self.undo_reaction(actor, id, "like").await
+    }
+
+    /// Local person `actor` reshares the public post `id` (`Announce` to the public and its
+    /// followers, and to the post's author). `false` if it did already.
+    pub async fn reshare(&self, actor: &str, id: &str) -> Result<bool> {
+        let actor_id = self.actor_id(actor).to_string();
+        let post = self.readable_post(&actor_id, id).await?;
+        if !post.audience.is_public() || post.root.is_some() {
+            bail!(Refused::NotPublic);
+        }
+        if self.db().reaction(id, &actor_id, "share").await?.is_some() {
+            return Ok(false);
+        }
+        let mut announce = self
+            .state()
+            .new_activity("Announce", actor, json!(post.id), &[PUBLIC]);
+        if let Some(map) = announce.as_object_mut() {
+            map.insert(
+                "cc".into(),
+                json!([format!("{actor_id}/followers"), post.author]),
+            );
+            map.insert("published".into(), Value::String(rfc3339(self.now())));
+        }
+        let activity = activity_id(&announce)?;
+        self.db()
+            .put_reaction(id, &actor_id, "share", &activity)
+            .await?;
+        self.publish(actor, announce).await?;
+        Ok(true)
+    }
+
+    /// Local person `actor` takes back its reshare of `id`. `false` if it had none.
+    pub async fn unshare(&self, actor: &str, id: &str) -> Result<bool> {
+        self.undo_reaction(actor, id, "share").await
+    }
+
+    async fn undo_reaction(&self, actor: &str, id: &str, kind: &str) -> Result<bool> {
+        let actor_id = self.actor_id(actor).to_string();
+        let Some(activity) = self.db().reaction(id, &actor_id, kind).await? else {
+            return Ok(false);
+        };
+        let stored = self.state().activity(&activity).await?;
+        self.db().remove_reaction(&activity, &actor_id).await?;
+        let addressing = self.state().addressing(&activity).await?;
+        let object = stored.map_or_else(|| json!(activity), |a| a.document);
+        let mut undo = self.state().new_activity("Undo", actor, object, &[]);
+        address(&mut undo, &addressing);
+        self.publish(actor, undo).await?;
+        Ok(true)
+    }
+
+    /// The post `id` if `reader` may read it.
+    async fn readable_post(&self, reader: &str, id: &str) -> Result<PostRow> {
+        let scope = self.scope_of(reader).await?;
+        Ok(self
+            .db()
+            .visible_post(id, &scope)
+            .await?
+            .ok_or(Refused::NoSuchPost)?)
+    }
+
+    /// Local person `author`'s own post or comment `id`.
+    async fn own_post(&self, author: &str, id: &str) -> Result<PostRow> {
+        let row = self.db().post(id).await?.ok_or(Refused::NoSuchPost)?;
+        if !row.local || row.author != self.actor_id(author).as_str() {
+            bail!(Refused::NotAuthor);
+        }
+        Ok(row)
+    }
+
+    /// Publishes `kind` (`Create`, `Update`) of `note` by `author`, addressed as the note is.
+    async fn publish_about(&self, kind: &str, author: &str, note: Value) -> Result<()> {
+        let addressing = Addressing::of(&note);
+        let mut activity = self.state().new_activity(kind, author, note, &[]);
+        address(&mut activity, &addressing);
+        if let Some(map) = activity.as_object_mut() {
+            map.insert("published".into(), Value::String(rfc3339(self.now())));
+        }
+        self.publish(author, activity).await
+    }
+}
+
+/// Sets `activity`'s `to` and `cc` to `addressing`'s.
+fn address(activity: &mut Value, addressing: &Addressing) {
+    if let Some(map) = activity.as_object_mut() {
+        map.insert("to".into(), json!(addressing.to));
+        if addressing.cc.is_empty() {
+            map.remove("cc");
+        } else {
+            map.insert("cc".into(), json!(addressing.cc));
+        }
+    }
+}
+
+/// The `id` of an activity made here.
+fn activity_id(activity: &Value) -> Result<String> {
+    activity
+        .get("id")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("an activity without an id"))
+}

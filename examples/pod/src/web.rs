@@ -1,0 +1,164 @@
+//! What the pod serves: the federation routes' questions (`App`), and the pages.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use federation::keys::RemoteKey;
+use federation::routes::{
+    App, AppError, CollectionItems, CollectionKind, ObjectState, Representation,
+};
+use instance_server::moderation::Moderation;
+use instance_state::actors::ActorKind;
+use instance_web::Web;
+use url::Url;
+
+use crate::app::Instance;
+use crate::pages;
+
+fn app_error(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AppError {
+    AppError::new(error)
+}
+
+/// The state of the pages: the pod, its browser side and the moderation pages.
+pub(crate) type Site = instance_server::Site<Instance>;
+
+/// The pages and the images, then the federation routes, around which a browser asking for
+/// a post's or a person's address gets its page.
+pub(crate) fn routes(
+    instance: Instance,
+    web: Web,
+    moderation: Moderation,
+    federation: Router,
+) -> Router {
+    let site = Site::new(instance, web, moderation);
+    Router::new()
+        .route("/", get(pages::stream::home))
+        .route("/compose", get(pages::posts::compose_page))
+        .route("/posts", post(pages::posts::create))
+        .route("/posts/remote", get(pages::posts::remote_post_page))
+        .route("/posts/comment", post(pages::posts::comment))
+        .route("/posts/like", post(pages::posts::like))
+        .route("/posts/reshare", post(pages::posts::reshare))
+        .route("/posts/delete", post(pages::posts::delete))
+        .route("/people", get(pages::people::remote_person))
+        .route(
+            "/follow",
+            get(pages::people::follow_page).post(pages::people::follow),
+        )
+        .route("/unfollow", post(pages::people::unfollow))
+        .route(
+            "/aspects",
+            get(pages::aspects::page).post(pages::aspects::create),
+        )
+        .route("/aspects/rename", post(pages::aspects::rename))
+        .route("/aspects/delete", post(pages::aspects::delete))
+        .route("/aspects/members", post(pages::aspects::members))
+        .route(
+            "/profile",
+            get(pages::profile::page).post(pages::profile::save),
+        )
+        .route(
+            "/profile/image",
+            post(pages::profile::upload_image).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/media/{*key}", get(pages::profile::serve_image))
+        .merge(instance_web::account_routes::<Site>())
+        .merge(Moderation::routes::<Site>())
+        .with_state(site.clone())
+        .merge(federation.layer(axum::middleware::from_fn_with_state(
+            site,
+            pages::html_pages,
+        )))
+}
+
+impl App for Instance {
+    async fn actor(
+        &self,
+        name: &str,
+        _representation: Representation,
+    ) -> Result<Option<ObjectState>, AppError> {
+        let Some(actor) = self.state().actor(name).await.map_err(app_error)? else {
+            return Ok(None);
+        };
+        let document = self.actor_document(&actor).await.map_err(app_error)?;
+        Ok(Some(if actor.deleted {
+            ObjectState::Gone {
+                tombstone: document,
+            }
+        } else {
+            ObjectState::Found {
+                document,
+                html: None,
+            }
+        }))
+    }
+
+    async fn object(
+        &self,
+        url: &Url,
+        representation: Representation,
+    ) -> Result<ObjectState, AppError> {
+        self.object_for(url, representation, None).await
+    }
+
+    /// A post, a comment or an activity as the signer of the GET may read it: a post to
+    /// aspects only for its members (their own signature), never anonymously.
+    async fn object_for(
+        &self,
+        url: &Url,
+        _representation: Representation,
+        requester: Option<&RemoteKey>,
+    ) -> Result<ObjectState, AppError> {
+        self.state()
+            .object_state(url, requester.map(|key| key.owner.as_str()))
+            .await
+            .map_err(app_error)
+    }
+
+    async fn collection(
+        &self,
+        name: &str,
+        kind: CollectionKind,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Option<CollectionItems>, AppError> {
+        self.collection_for(name, kind, offset, limit, None).await
+    }
+
+    async fn collection_for(
+        &self,
+        name: &str,
+        kind: CollectionKind,
+        offset: u64,
+        limit: u64,
+        requester: Option<&RemoteKey>,
+    ) -> Result<Option<CollectionItems>, AppError> {
+        self.state()
+            .collection_items(
+                name,
+                kind,
+                offset,
+                limit,
+                requester.map(|key| key.owner.as_str()),
+            )
+            .await
+            .map_err(app_error)
+    }
+
+    async fn nodeinfo(&self) -> Result<nodeinfo::NodeInfo, AppError> {
+        let state = self.state();
+        let people = state
+            .actor_count(ActorKind::Person)
+            .await
+            .map_err(app_error)?;
+        let notes = state.local_object_count("Note").await.map_err(app_error)?;
+        nodeinfo::NodeInfoBuilder::new(nodeinfo::Version::V2_2, "pod", env!("CARGO_PKG_VERSION"))
+            .protocol(nodeinfo::Protocol::ACTIVITYPUB)
+            .open_registrations(false)
+            .users(nodeinfo::Users::new().with_total(people))
+            .local_posts(notes)
+            .instance_name(self.name().to_owned())
+            .build()
+            .map_err(app_error)
+    }
+}

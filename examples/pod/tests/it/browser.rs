@@ -1,0 +1,67 @@
+//! A person posts to an aspect in a real headless Chromium (through `browser-harness`): signs
+//! in, makes an aspect, puts a contact in it, writes a post to it; the contact reads it, another
+//! follower does not.
+
+use browser_harness::{Browser, Viewport};
+
+use crate::support::{PASSWORD, Session, person, pod, until_following};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_person_posts_to_an_aspect_in_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let alice = person(&a, "alice").await;
+    let bob = person(&a, "bob").await;
+    let carol = person(&a, "carol").await;
+    a.instance.follow("bob", &alice).await.unwrap();
+    a.instance.follow("carol", &alice).await.unwrap();
+    until_following(&a, &bob, &alice).await;
+    until_following(&a, &carol, &alice).await;
+    let url = |path: &str| a.base_url.join(path).unwrap().to_string();
+
+    let browser = Browser::start().await.unwrap();
+    let page = browser.session(Viewport::DESKTOP).await.unwrap();
+    page.goto(&url("/login")).await.unwrap();
+    page.fill("Username", "alice").await.unwrap();
+    page.fill("Password", PASSWORD).await.unwrap();
+    page.click_button("Sign in").await.unwrap();
+    page.wait_for_text("Sign out").await.unwrap();
+
+    page.click_link("Aspects").await.unwrap();
+    page.fill("New aspect", "Family").await.unwrap();
+    page.click_button("Make aspect").await.unwrap();
+    page.wait_for_text("Rename Family").await.unwrap();
+    let handle = format!("@bob@{}", a.base_url.authority());
+    page.click_button(&format!("Add {handle} to Family"))
+        .await
+        .unwrap();
+    page.wait_for_text(&format!("Remove {handle} from Family"))
+        .await
+        .unwrap();
+
+    page.click_link("Write").await.unwrap();
+    page.fill("Your post (Markdown)", "Sunday lunch at **grandma's**.")
+        .await
+        .unwrap();
+    page.set_checked("Only the aspects chosen below", true)
+        .await
+        .unwrap();
+    page.set_checked("Aspect: Family", true).await.unwrap();
+    page.click_button("Post").await.unwrap();
+    page.wait_for_text("Limited to Family").await.unwrap();
+    assert!(
+        page.current_url()
+            .await
+            .unwrap()
+            .path()
+            .starts_with("/posts/")
+    );
+    page.close().await.unwrap();
+
+    // Bob (in Family) reads it in his stream; carol (a follower, not in it) does not.
+    let bob_web = Session::new(&a, "bob").await;
+    let carol_web = Session::new(&a, "carol").await;
+    assert!(bob_web.get("/").await.1.contains("Sunday lunch"));
+    assert!(!carol_web.get("/").await.1.contains("Sunday lunch"));
+    a.stop().await.unwrap();
+}

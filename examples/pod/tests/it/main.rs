@@ -1,0 +1,16 @@
+//! The pod's tests, in one binary.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod aspects;
+mod browser;
+mod demo;
+mod mastodon;
+mod profile;
+mod support;
