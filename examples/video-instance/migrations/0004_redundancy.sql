@@ -9,7 +9,8 @@ CREATE TABLE vi_mirror_sources (
 );
 
 -- The mirrors made here, one per remote video: a durable job (waiting, running, done, failed
--- with the reason) and, once done, the copy announced. Its files are vi_files rows of the
+-- with the reason, or stopped by the administrator: not mirrored again with its instance) and,
+-- once done, the copy announced. Its files are vi_files rows of the
 -- video, with the roles mirror-hls (the master playlist), mirror-playlist, mirror-file and
 -- mirror-sha256, under `redundancy/hls/{attempt}/`.
 CREATE TABLE vi_mirrors (
@@ -42,6 +43,9 @@ CREATE TABLE vi_cache_files (
     height BIGINT,
     -- None: kept until undone.
     expires BIGINT,
-    received BIGINT NOT NULL
+    received BIGINT NOT NULL,
+    -- When its Undo came (None: not withdrawn). Kept a day, so that an Update delivered after
+    -- the Undo (deliveries may cross) does not bring the copy back; a Create does.
+    withdrawn BIGINT
 );
 CREATE INDEX vi_cache_files_video ON vi_cache_files (video);

@@ -106,7 +106,10 @@ impl Instance {
             return self.receive_playlist(&incoming, object).await;
         }
         if let AnyObject::CacheFile(cache_file) = object {
-            return self.receive_cache_file(cache_file, &incoming.actor).await;
+            let update = incoming.activity.kind == ActivityType::Update;
+            return self
+                .receive_cache_file(cache_file, &incoming.actor, update)
+                .await;
         }
         let Some(video) = video_of(object) else {
             // A comment, when it answers a video listed here or a comment on one.

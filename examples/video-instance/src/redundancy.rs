@@ -94,7 +94,7 @@ impl Drop for Redundancy {
 pub struct MirrorStatus {
     /// The video mirrored (its id).
     pub video: String,
-    /// waiting, running, done or failed.
+    /// waiting, running, done, failed or stopped.
     pub state: String,
     /// Why it failed.
     pub error: Option<String>,
@@ -231,7 +231,7 @@ impl Instance {
         if retry {
             sqlx::query(
                 "UPDATE vi_mirrors SET state = 'waiting', error = NULL, updated = $2
-                 WHERE video = $1 AND state = 'failed'",
+                 WHERE video = $1 AND state IN ('failed', 'stopped')",
             )
             .bind(video.to_owned())
             .bind(now)
@@ -288,20 +288,28 @@ impl Instance {
     /// the copy was announced. `false` when there was none.
     pub(crate) async fn forget_mirror(&self, video: &str) -> Result<bool> {
         let mut tx = self.db().pool().begin().await?;
-        let row = sqlx::query("SELECT cache_file, expires FROM vi_mirrors WHERE video = $1")
-            .bind(video.to_owned())
-            .fetch_optional(&mut *tx)
-            .await?;
+        let row = sqlx::query(
+            "SELECT cache_file, expires FROM vi_mirrors WHERE video = $1 AND state <> 'stopped'",
+        )
+        .bind(video.to_owned())
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(row) = row else {
             tx.rollback().await?;
             return Ok(false);
         };
         let cache_file: Option<String> = row.try_get("cache_file")?;
         let expires: Option<i64> = row.try_get("expires")?;
-        sqlx::query("DELETE FROM vi_mirrors WHERE video = $1")
-            .bind(video.to_owned())
-            .execute(&mut *tx)
-            .await?;
+        // The row stays, stopped, so that the video of a mirrored instance is not mirrored
+        // again by the timer (mirror-video starts it again).
+        sqlx::query(
+            "UPDATE vi_mirrors SET state = 'stopped', error = NULL, cache_file = NULL,
+             expires = NULL, updated = $2 WHERE video = $1",
+        )
+        .bind(video.to_owned())
+        .bind(self.now_unix())
+        .execute(&mut *tx)
+        .await?;
         let mut keys = Vec::new();
         for role in MIRROR_ROLES {
             let found = sqlx::query("SELECT key FROM vi_files WHERE video = $1 AND role = $2")
@@ -400,6 +408,32 @@ impl Instance {
         serde_json::to_value(&built).context("writing a CacheFile")
     }
 
+    /// The CacheFile at `url`, when it is one of this instance's announced copies (PeerTube
+    /// serves them at their ids too).
+    pub(crate) async fn cache_file_document(&self, url: &Url) -> Result<Option<Value>> {
+        if !url
+            .path()
+            .starts_with("/redundancy/streaming-playlists/hls/")
+        {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT video, expires FROM vi_mirrors WHERE cache_file = $1 AND state = 'done'",
+        )
+        .bind(url.to_string())
+        .fetch_optional(self.db().pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let video: String = row.try_get("video")?;
+        let expires: Option<i64> = row.try_get("expires")?;
+        Ok(Some(
+            self.cache_file_object(&video, url.as_str(), expires)
+                .await?,
+        ))
+    }
+
     /// `Create` of `object` (a CacheFile) by the instance actor, as PeerTube builds it (its id
     /// the CacheFile's with `/activity`, the same audience).
     fn create_cache_file(&self, cache_file: &str, object: Value) -> Result<Value> {
@@ -462,12 +496,21 @@ impl Instance {
             let video: String = row.try_get("video")?;
             let cache_file: String = row.try_get("cache_file")?;
             let expires = now.saturating_add(lifetime);
-            sqlx::query("UPDATE vi_mirrors SET expires = $2, updated = $3 WHERE video = $1")
-                .bind(video.clone())
-                .bind(expires)
-                .bind(now)
-                .execute(self.db().pool())
-                .await?;
+            // Only while the mirror is still this one (a stop may have come meanwhile).
+            let renewed = sqlx::query(
+                "UPDATE vi_mirrors SET expires = $2, updated = $3
+                 WHERE video = $1 AND cache_file = $4 AND state = 'done'",
+            )
+            .bind(video.clone())
+            .bind(expires)
+            .bind(now)
+            .bind(cache_file.clone())
+            .execute(self.db().pool())
+            .await?
+            .rows_affected();
+            if renewed == 0 {
+                continue;
+            }
             let object = self
                 .cache_file_object(&video, &cache_file, Some(expires))
                 .await?;
@@ -485,7 +528,8 @@ impl Instance {
             info!(video, expires, "mirror renewed");
         }
         let lapsed: Vec<String> = sqlx::query(
-            "SELECT DISTINCT video FROM vi_cache_files WHERE expires IS NOT NULL AND expires <= $1",
+            "SELECT DISTINCT video FROM vi_cache_files
+             WHERE expires IS NOT NULL AND expires <= $1 AND withdrawn IS NULL",
         )
         .bind(now)
         .fetch_all(self.db().pool())
@@ -493,11 +537,18 @@ impl Instance {
         .iter()
         .map(|r| r.try_get("video"))
         .collect::<Result<_, _>>()?;
+        sqlx::query("DELETE FROM vi_cache_files WHERE withdrawn < $1")
+            .bind(now.saturating_sub(24 * 60 * 60))
+            .execute(self.db().pool())
+            .await?;
         if !lapsed.is_empty() {
-            sqlx::query("DELETE FROM vi_cache_files WHERE expires IS NOT NULL AND expires <= $1")
-                .bind(now)
-                .execute(self.db().pool())
-                .await?;
+            sqlx::query(
+                "DELETE FROM vi_cache_files WHERE expires IS NOT NULL AND expires <= $1
+                 AND withdrawn IS NULL",
+            )
+            .bind(now)
+            .execute(self.db().pool())
+            .await?;
             for video in lapsed {
                 self.refresh_local_document(&video).await?;
             }
@@ -650,7 +701,7 @@ impl Instance {
         warn!(video, error = message, "a mirror failed");
         if let Err(error) = sqlx::query(
             "UPDATE vi_mirrors SET state = 'failed', error = $3, updated = $4
-             WHERE video = $1 AND attempt = $2",
+             WHERE video = $1 AND attempt = $2 AND state = 'running'",
         )
         .bind(video.to_owned())
         .bind(attempt.to_owned())
@@ -671,6 +722,7 @@ impl Instance {
         &self,
         cache_file: &activitypub_core::ext::peertube::CacheFile,
         actor: &Iri,
+        update: bool,
     ) -> Result<()> {
         let summary = match CacheFileSummary::read(cache_file) {
             Ok(summary) => summary,
@@ -691,7 +743,7 @@ impl Instance {
             debug!(video = %summary.video, "a CacheFile of another server's video");
             return Ok(());
         }
-        let existing = sqlx::query("SELECT actor FROM vi_cache_files WHERE id = $1")
+        let existing = sqlx::query("SELECT actor, withdrawn FROM vi_cache_files WHERE id = $1")
             .bind(summary.id.to_string())
             .fetch_optional(self.db().pool())
             .await?;
@@ -699,6 +751,11 @@ impl Instance {
             let by: String = row.try_get("actor")?;
             if by != actor.as_str() {
                 info!(%actor, id = %summary.id, "a CacheFile of another actor's copy; refused");
+                return Ok(());
+            }
+            let withdrawn: Option<i64> = row.try_get("withdrawn")?;
+            if update && withdrawn.is_some() {
+                debug!(id = %summary.id, "an Update of a copy withdrawn already; ignored");
                 return Ok(());
             }
         }
@@ -749,7 +806,7 @@ impl Instance {
             .await?;
         sqlx::query(
             "INSERT INTO vi_cache_files (id, video, actor, href, media_type, height, expires,
-             received) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             received, withdrawn) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
         )
         .bind(summary.id.to_string())
         .bind(video.id.clone())
@@ -796,8 +853,9 @@ impl Instance {
             return Ok(());
         }
         let video: String = row.try_get("video")?;
-        sqlx::query("DELETE FROM vi_cache_files WHERE id = $1")
+        sqlx::query("UPDATE vi_cache_files SET withdrawn = $2 WHERE id = $1")
             .bind(id.clone())
+            .bind(self.now_unix())
             .execute(self.db().pool())
             .await?;
         info!(video, id, "a copy of a local video withdrawn");
@@ -809,7 +867,8 @@ impl Instance {
     pub(crate) async fn known_copies(&self, video: &str) -> Result<Vec<KnownCopy>> {
         let rows = sqlx::query(
             "SELECT id, actor, href, media_type FROM vi_cache_files
-             WHERE video = $1 AND (expires IS NULL OR expires > $2) ORDER BY received, id",
+             WHERE video = $1 AND withdrawn IS NULL AND (expires IS NULL OR expires > $2)
+             ORDER BY received, id",
         )
         .bind(video.to_owned())
         .bind(self.now_unix())

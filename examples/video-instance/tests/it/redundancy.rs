@@ -99,7 +99,7 @@ async fn until_mirror(dir: &Path, b: &Running, video: &str, state: &str) -> Valu
 
 /// The copies A knows of its video `id`: `(href, expires)`.
 async fn copies_on_a(dir: &Path, id: &str) -> Vec<(String, Option<i64>)> {
-    sqlx::query("SELECT href, expires FROM vi_cache_files WHERE video = $1")
+    sqlx::query("SELECT href, expires FROM vi_cache_files WHERE video = $1 AND withdrawn IS NULL")
         .bind(id.to_owned())
         .fetch_all(&pool_of(dir, "a").await)
         .await
@@ -164,6 +164,13 @@ async fn an_instance_mirrors_a_followed_instance_and_the_origin_lists_the_copy()
         )),
         "{cache_file}"
     );
+
+    // B serves its CacheFile at its id, in PeerTube's shape.
+    let served = fetch_json(&http, &cache_file).await.unwrap();
+    assert_eq!(served["type"], "CacheFile");
+    assert_eq!(served["object"], id.as_str());
+    assert_eq!(served["url"]["mediaType"], "application/x-mpegURL");
+    assert!(served["expires"].is_string(), "{served}");
 
     // A received the Create(CacheFile) and lists B's copy: the directory PeerTube's player
     // joins file names to.
@@ -236,7 +243,8 @@ async fn an_instance_mirrors_a_followed_instance_and_the_origin_lists_the_copy()
         .await
         .unwrap();
     assert_eq!(stopped["stopped"], true);
-    assert!(mirrored_files(dir.path(), "b").is_empty());
+    let left = mirrored_files(dir.path(), "b");
+    assert!(left.is_empty(), "{left:?}");
     assert_eq!(
         http.get(format!("{base}/{name}"))
             .send()
@@ -252,6 +260,11 @@ async fn an_instance_mirrors_a_followed_instance_and_the_origin_lists_the_copy()
     .await;
     let document = fetch_json(&http, &id).await.unwrap();
     assert!(!document.to_string().contains("redundancy"), "{document}");
+    // Stopped, it is not mirrored again with its instance.
+    assert_eq!(
+        mirror_state(dir.path(), &b, &id).await.unwrap()["state"],
+        "stopped"
+    );
     a.stop().await.unwrap();
     b.stop().await.unwrap();
 }
