@@ -1767,3 +1767,64 @@ proptest! {
         read_everything("Video", value);
     }
 }
+
+#[test]
+fn hls_mirrors_are_written_in_the_playlist_tag_and_read_back_apart_from_files() {
+    let mirror = iri(&format!(
+        "https://mirror.example/static/redundancy/hls/{UUID}/master.m3u8"
+    ));
+    let mut video = full_video();
+    let hls = video.hls.take().unwrap().with_mirror(mirror.clone());
+    video = video.with_hls(hls);
+    let value = written(&video);
+    let playlist = value["url"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["mediaType"] == "application/x-mpegURL")
+        .unwrap();
+    let tag = playlist["tag"].as_array().unwrap();
+    let copy = tag.iter().find(|t| t["href"] == mirror.as_str()).unwrap();
+    assert_eq!(copy["rel"], serde_json::json!(["redundancy"]));
+    assert_eq!(copy["mediaType"], "application/x-mpegURL");
+    let back = read_back(&value);
+    assert_eq!(back.hls[0].mirrors, vec![mirror]);
+    assert_eq!(
+        back.hls[0].files.len(),
+        2,
+        "a mirror is no file of the playlist"
+    );
+    assert!(back.dropped.is_empty(), "{:?}", back.dropped);
+}
+
+#[test]
+fn a_cachefile_is_believed_only_from_the_server_of_its_copy() {
+    let (_, object) = fixture("peertube/create-cachefile.json");
+    let create = object.as_activity().unwrap();
+    let Some(AnyObject::CacheFile(cache)) = create.embedded_object() else {
+        panic!("a CacheFile")
+    };
+    let s = CacheFileSummary::read(cache).unwrap();
+    let sender = iri("https://peertube.behostings.net/accounts/peertube");
+    s.check_announcer(&sender).unwrap();
+    let other = iri("https://elsewhere.example/accounts/peertube");
+    let refused = s.check_announcer(&other).unwrap_err();
+    assert!(
+        refused.to_string().contains("is not on the server of"),
+        "{refused}"
+    );
+    // A copy said to be on another server than the CacheFile's.
+    let mut moved = s.clone();
+    moved.url = CacheFileUrl::Playlist(iri("https://elsewhere.example/static/redundancy/hls/x"));
+    assert!(matches!(
+        moved.check_announcer(&sender),
+        Err(activitypub_core::ext::peertube::CacheFileRefusal::CopyElsewhere { .. })
+    ));
+    // A copy of the sender's own video is no mirror.
+    let mut own = s.clone();
+    own.video = iri("https://peertube.behostings.net/videos/watch/x");
+    assert!(matches!(
+        own.check_announcer(&sender),
+        Err(activitypub_core::ext::peertube::CacheFileRefusal::OwnVideo { .. })
+    ));
+}

@@ -105,6 +105,12 @@ impl Instance {
         if matches!(object, AnyObject::Playlist(_)) {
             return self.receive_playlist(&incoming, object).await;
         }
+        if let AnyObject::CacheFile(cache_file) = object {
+            let update = incoming.activity.kind == ActivityType::Update;
+            return self
+                .receive_cache_file(cache_file, &incoming.actor, update)
+                .await;
+        }
         let Some(video) = video_of(object) else {
             // A comment, when it answers a video listed here or a comment on one.
             if matches!(object, AnyObject::Object(_)) {
@@ -234,6 +240,7 @@ impl Instance {
         self.db().put_video(&row).await?;
         self.index_video(&row).await?;
         info!(video = %id, "remote video stored");
+        self.remote_video_stored().await;
         Ok(())
     }
 
@@ -251,6 +258,8 @@ impl Instance {
             return Ok(());
         }
         if self.db().video(id.as_str()).await?.is_some() {
+            // A mirror of it stops (the origin is told, though it deleted the video).
+            self.forget_mirror(id.as_str()).await?;
             self.db().delete_video(id.as_str()).await?;
             self.unindex_video(id.as_str()).await?;
             self.playlists_holding_changed(id.as_str()).await?;
@@ -278,12 +287,15 @@ impl Instance {
             .await
     }
 
-    /// `Undo` of a like or dislike.
+    /// `Undo` of a like or dislike, or of a `Create(CacheFile)` (a copy withdrawn).
     async fn on_undo(&self, incoming: Incoming) -> Result<()> {
         if let Some(id) = incoming.object.id() {
             self.db()
                 .remove_rate(id.as_str(), incoming.actor.as_str())
                 .await?;
+        }
+        if let Ok(undo) = serde_json::from_slice::<serde_json::Value>(&incoming.body) {
+            self.undo_cache_file(&undo, &incoming.actor).await?;
         }
         Ok(())
     }

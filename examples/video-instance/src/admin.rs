@@ -1,4 +1,4 @@
-//! Administration commands: accounts, channels, roles, passwords, instance follows.
+//! Administration commands: accounts, channels, roles, passwords, instance follows, mirrors.
 
 use anyhow::{Result, anyhow, bail};
 use instance_server::admin;
@@ -126,5 +126,40 @@ impl Admin {
         let instance = self.instance().await?;
         instance.follow_instance(&target).await?;
         Ok(json!({"target": target.as_str()}))
+    }
+
+    /// Mirrors every video of a followed instance (its base URL or instance actor), now and
+    /// as they come: `{"instance": URL, "queued": N}` (the serving process copies them).
+    pub async fn mirror_instance(&self, url: &Url) -> Result<Value> {
+        let target = admin::instance_actor_of(url, self.danger_allow_private_addresses).await?;
+        let queued = self.instance().await?.mirror_instance(&target).await?;
+        Ok(json!({"instance": target.as_str(), "queued": queued}))
+    }
+
+    /// Mirrors one remote video (its id or uuid): `{"video": ID}`.
+    pub async fn mirror_video(&self, video: &str) -> Result<Value> {
+        let id = self.instance().await?.mirror_video(video).await?;
+        Ok(json!({"video": id}))
+    }
+
+    /// Stops mirroring a video (its id or uuid): its files go, its origin gets `Undo`:
+    /// `{"video": VIDEO, "stopped": BOOL}`.
+    pub async fn stop_mirror(&self, video: &str) -> Result<Value> {
+        let stopped = self.instance().await?.stop_mirror(video).await?;
+        Ok(json!({"video": video, "stopped": stopped}))
+    }
+
+    /// Stops mirroring an instance (its base URL or instance actor) and its videos:
+    /// `{"instance": URL, "stopped": N}`.
+    pub async fn stop_mirror_instance(&self, url: &Url) -> Result<Value> {
+        let target = admin::instance_actor_of(url, self.danger_allow_private_addresses).await?;
+        let stopped = self.instance().await?.stop_mirror_instance(&target).await?;
+        Ok(json!({"instance": target.as_str(), "stopped": stopped}))
+    }
+
+    /// The mirrors made here: `{"mirrors": [{video, state, error, cache_file, expires}]}`.
+    pub async fn mirrors(&self) -> Result<Value> {
+        let mirrors = self.instance().await?.mirrors().await?;
+        Ok(json!({"mirrors": mirrors}))
     }
 }

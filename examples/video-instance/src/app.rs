@@ -44,6 +44,8 @@ pub(crate) struct Inner {
     pub(crate) danger_allow_private_addresses: bool,
     /// The processing of uploaded videos (thumbnails and HLS).
     pub(crate) processing: crate::processing::Processing,
+    /// The mirrors' runner and timer.
+    pub(crate) redundancy: crate::redundancy::Redundancy,
 }
 
 impl Instance {
@@ -69,6 +71,7 @@ impl Instance {
             search,
             danger_allow_private_addresses,
             processing,
+            redundancy: crate::redundancy::Redundancy::default(),
         }))
     }
 

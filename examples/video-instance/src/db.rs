@@ -26,6 +26,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "playlists and their elements",
         include_str!("../migrations/0003_playlists.sql"),
     ),
+    (
+        4,
+        "redundancy: mirrors made here and copies announced by other servers",
+        include_str!("../migrations/0004_redundancy.sql"),
+    ),
 ];
 
 /// The table the instance's migrations are recorded in.
@@ -123,7 +128,9 @@ pub(crate) struct FileRow {
 const FILE_COLUMNS: &str = "video, key, role, media_type, size, sha256, width, height, fps_milli";
 
 /// The statement recording `file` (or replacing its row).
-fn insert_file(file: &FileRow) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+pub(crate) fn insert_file(
+    file: &FileRow,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
     sqlx::query(
         "INSERT INTO vi_files (video, key, role, media_type, size, sha256, width, height, fps_milli)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -183,7 +190,7 @@ impl Db {
         &self.state
     }
 
-    fn pool(&self) -> &sqlx::AnyPool {
+    pub(crate) fn pool(&self) -> &sqlx::AnyPool {
         self.state.pool()
     }
 
@@ -276,6 +283,8 @@ impl Db {
             "DELETE FROM vi_rates WHERE video = $1",
             "DELETE FROM vi_pending_views WHERE video = $1",
             "DELETE FROM vi_jobs WHERE video = $1",
+            "DELETE FROM vi_mirrors WHERE video = $1",
+            "DELETE FROM vi_cache_files WHERE video = $1",
         ] {
             sqlx::query(table)
                 .bind(id.to_owned())

@@ -24,6 +24,7 @@ mod files;
 mod pages;
 mod playlists;
 mod processing;
+mod redundancy;
 mod search;
 mod upload;
 mod videos;
@@ -43,6 +44,7 @@ use url::Url;
 pub use app::Instance;
 pub use instance_server::INSTANCE_ACTOR;
 pub use instance_web::SignupMode;
+pub use redundancy::MirrorStatus;
 
 /// How the instance answers another instance that asks to follow it (instance actor to
 /// instance actor): its videos then reach that instance's catalogue and search.
@@ -89,6 +91,17 @@ pub struct VideoOptions {
     /// The longest one video's processing may take before ffmpeg is stopped and the
     /// processing fails. Default: an hour.
     pub transcoding_time_limit: std::time::Duration,
+    /// How long a mirror's `CacheFile` says the copy is kept (`expires`); it is renewed with
+    /// an `Update` at half this. Default: 48 hours (PeerTube's `min_lifetime` is at least 10
+    /// hours; its examples use 25 hours to a week).
+    pub mirror_lifetime: std::time::Duration,
+    /// How often the redundancy timer runs: renewals, new videos of mirrored instances,
+    /// received copies that lapsed. Default: a minute.
+    pub mirror_check_interval: std::time::Duration,
+    /// The most bytes one mirrored video may declare (all its files). Default: 8 GiB.
+    pub max_mirror_bytes: u64,
+    /// The longest copying one video may take. Default: an hour.
+    pub mirror_time_limit: std::time::Duration,
 }
 
 impl Default for VideoOptions {
@@ -100,6 +113,10 @@ impl Default for VideoOptions {
             view_batch_interval: std::time::Duration::from_secs(60),
             transcoding: Transcoding::Auto,
             transcoding_time_limit: std::time::Duration::from_secs(60 * 60),
+            mirror_lifetime: std::time::Duration::from_secs(48 * 60 * 60),
+            mirror_check_interval: std::time::Duration::from_secs(60),
+            max_mirror_bytes: 8 << 30,
+            mirror_time_limit: std::time::Duration::from_secs(60 * 60),
         }
     }
 }
@@ -138,6 +155,30 @@ impl VideoOptions {
     /// Sets the longest one video's processing may take.
     pub fn with_transcoding_time_limit(mut self, limit: std::time::Duration) -> Self {
         self.transcoding_time_limit = limit;
+        self
+    }
+
+    /// Sets how long a mirror's copy is announced for (renewed at half of it).
+    pub fn with_mirror_lifetime(mut self, lifetime: std::time::Duration) -> Self {
+        self.mirror_lifetime = lifetime;
+        self
+    }
+
+    /// Sets how often the redundancy timer runs.
+    pub fn with_mirror_check_interval(mut self, interval: std::time::Duration) -> Self {
+        self.mirror_check_interval = interval;
+        self
+    }
+
+    /// Sets the most bytes one mirrored video may declare.
+    pub fn with_max_mirror_bytes(mut self, bytes: u64) -> Self {
+        self.max_mirror_bytes = bytes;
+        self
+    }
+
+    /// Sets the longest copying one video may take.
+    pub fn with_mirror_time_limit(mut self, limit: std::time::Duration) -> Self {
+        self.mirror_time_limit = limit;
         self
     }
 
@@ -226,6 +267,10 @@ impl Application for Videos {
                 .start_processing()
                 .await
                 .context("starting the processing of videos")?;
+            instance
+                .start_redundancy()
+                .await
+                .context("starting the mirrors")?;
         }
         Ok(instance)
     }

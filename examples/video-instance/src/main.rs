@@ -52,6 +52,13 @@ enum Command {
         /// The longest one video's processing may take, in minutes.
         #[arg(long, default_value_t = 60)]
         transcoding_time_limit_minutes: u64,
+        /// How long a mirror's copy is announced for (its CacheFile's `expires`), in hours;
+        /// renewed at half of it.
+        #[arg(long, default_value_t = 48)]
+        mirror_lifetime_hours: u64,
+        /// The most one mirrored video may weigh (all its files), in MiB.
+        #[arg(long, default_value_t = 8192)]
+        max_mirror_mib: u64,
     },
     /// Administers the instance's database.
     Admin {
@@ -116,6 +123,30 @@ enum AdminAction {
         /// The other instance.
         url: Url,
     },
+    /// Mirrors every video of a followed instance (its base URL or instance actor), now and
+    /// as they come; prints how many are queued.
+    MirrorInstance {
+        /// The followed instance.
+        url: Url,
+    },
+    /// Mirrors one remote video (its id or uuid).
+    MirrorVideo {
+        /// The video.
+        video: String,
+    },
+    /// Stops mirroring a video: its files go and its origin is told (`Undo`).
+    StopMirror {
+        /// The video (its id or uuid).
+        video: String,
+    },
+    /// Stops mirroring an instance's videos (its base URL or instance actor).
+    StopMirrorInstance {
+        /// The instance.
+        url: Url,
+    },
+    /// Lists the mirrors made here: each video, its state, why it failed, its CacheFile and
+    /// when that lapses.
+    Mirrors,
 }
 
 fn main() -> Result<()> {
@@ -137,6 +168,8 @@ async fn run(cli: Cli) -> Result<()> {
             ffmpeg,
             no_transcoding,
             transcoding_time_limit_minutes,
+            mirror_lifetime_hours,
+            max_mirror_mib,
         } => {
             let mut app = VideoOptions::default()
                 .with_max_upload_bytes(max_upload_mib.saturating_mul(1 << 20))
@@ -153,7 +186,11 @@ async fn run(cli: Cli) -> Result<()> {
                 .with_transcoding(transcoding)
                 .with_transcoding_time_limit(std::time::Duration::from_secs(
                     transcoding_time_limit_minutes.saturating_mul(60),
-                ));
+                ))
+                .with_mirror_lifetime(std::time::Duration::from_secs(
+                    mirror_lifetime_hours.saturating_mul(3600),
+                ))
+                .with_max_mirror_bytes(max_mirror_mib.saturating_mul(1 << 20));
             if let Some(dir) = media_dir {
                 app = app.with_media_dir(dir);
             }
@@ -184,6 +221,11 @@ async fn run(cli: Cli) -> Result<()> {
                     admin.set_password(&account, password).await?
                 }
                 AdminAction::FollowInstance { url } => admin.follow_instance(&url).await?,
+                AdminAction::MirrorInstance { url } => admin.mirror_instance(&url).await?,
+                AdminAction::MirrorVideo { video } => admin.mirror_video(&video).await?,
+                AdminAction::StopMirror { video } => admin.stop_mirror(&video).await?,
+                AdminAction::StopMirrorInstance { url } => admin.stop_mirror_instance(&url).await?,
+                AdminAction::Mirrors => admin.mirrors().await?,
             };
             println!("{output}");
             Ok(())

@@ -299,8 +299,8 @@ pub(crate) fn playable_files(
     // HLS first (played natively where it is, as in Safari), then its H.264 rendition, which
     // every browser plays, then the original.
     let rank = |role: &str| match role {
-        "hls" => Some(0),
-        "hls-file" => Some(1),
+        "hls" | "mirror-hls" => Some(0),
+        "hls-file" | "mirror-file" => Some(1),
         "original" | "rendition" | "mirror" => Some(2),
         _ => None,
     };
@@ -311,6 +311,29 @@ pub(crate) fn playable_files(
         .into_iter()
         .map(|f| (format!("/static/{}", f.key), f.media_type.clone()))
         .collect();
+    if local
+        && let Ok(activitypub_core::AnyObject::Video(video)) =
+            activitypub_core::AnyObject::from_value(document.clone())
+        && let Ok(summary) = activitypub_core::ext::peertube::VideoSummary::read(&video)
+    {
+        // The copies other servers announced: their HLS streams, then their renditions (the
+        // rendition's name in the copy's directory), after this server's own files.
+        let renditions: Vec<&str> = files
+            .iter()
+            .filter(|f| f.role == "hls-file")
+            .filter_map(|f| f.key.rsplit('/').next())
+            .collect();
+        for mirror in summary.hls.iter().flat_map(|h| &h.mirrors) {
+            out.push((mirror.to_string(), "application/x-mpegURL".into()));
+        }
+        for mirror in summary.hls.iter().flat_map(|h| &h.mirrors) {
+            if let Some((dir, _)) = mirror.as_str().rsplit_once('/') {
+                for name in &renditions {
+                    out.push((format!("{dir}/{name}"), "video/mp4".into()));
+                }
+            }
+        }
+    }
     if !local
         && let Ok(activitypub_core::AnyObject::Video(video)) =
             activitypub_core::AnyObject::from_value(document.clone())
@@ -362,6 +385,14 @@ async fn watch_page(site: &Site, viewer: Option<&Viewer>, video: Option<&VideoRo
         } else {
             None
         };
+        // Where else the video is served: the copies other servers announced of a local
+        // video, or this server's own copy of a remote one.
+        let copies = if video.local {
+            site.instance.known_copies(&video.id).await?
+        } else {
+            Vec::new()
+        };
+        let mirrored_here = !video.local && files.iter().any(|f| f.role == "mirror-hls");
         let content = stored
             .document
             .get("content")
@@ -386,6 +417,21 @@ async fn watch_page(site: &Site, viewer: Option<&Viewer>, video: Option<&VideoRo
                 }
                 @if !video.local {
                     p.origin { "From " a href=(video.id) { (host_of(&video.id)) } "." }
+                }
+                @if mirrored_here {
+                    p.mirrored { "A copy is kept and served by this server." }
+                }
+                @if !copies.is_empty() {
+                    p.mirrors {
+                        "Also served by other servers (the player tries them after this one): "
+                        @for (i, copy) in copies.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            a.mirror href=(copy.href) data-media-type=(copy.media_type) {
+                                (host_of(&copy.href))
+                            }
+                        }
+                        "."
+                    }
                 }
             }
             p.byline {

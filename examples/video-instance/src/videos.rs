@@ -135,6 +135,17 @@ impl Instance {
 
     /// The document of local video `video` with its `files`, in PeerTube's shape.
     pub(crate) fn video_document(&self, video: &VideoRow, files: &[FileRow]) -> Result<Value> {
+        self.video_document_with_mirrors(video, files, &[])
+    }
+
+    /// The document of local video `video` with its `files` and the `mirrors` of its HLS
+    /// stream other servers announced (in the playlist's `tag`).
+    pub(crate) fn video_document_with_mirrors(
+        &self,
+        video: &VideoRow,
+        files: &[FileRow],
+        mirrors: &[Iri],
+    ) -> Result<Value> {
         let id = iri(&Url::parse(&video.id)?)?;
         let collection = |name: &str| Iri::parse(format!("{}/{name}", video.id));
         let collections = VideoCollections::new(
@@ -205,6 +216,9 @@ impl Instance {
             }
             for file in files.iter().filter(|f| f.role == "hls-file") {
                 hls = hls.with_file(video_file(iri(&self.file_url(&file.key))?, file));
+            }
+            for mirror in mirrors {
+                hls = hls.with_mirror(mirror.clone());
             }
             new = new.with_hls(hls);
         }

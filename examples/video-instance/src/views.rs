@@ -153,7 +153,8 @@ impl Instance {
     /// its account to everyone the video reached.
     pub(crate) async fn publish_video_update(&self, video: &VideoRow) -> Result<()> {
         let files = self.db().files(&video.id).await?;
-        let document = self.video_document(video, &files)?;
+        let mirrors = self.hls_mirrors(&video.id, &files).await?;
+        let document = self.video_document_with_mirrors(video, &files, &mirrors)?;
         self.state().put_object(&document, true).await?;
         self.index_video(video).await?;
         let Some(account) = self.state().local_name(&video.account) else {

@@ -161,6 +161,12 @@ impl App for Instance {
         if let Some(found) = self.playlist_object(url).await.map_err(app_error)? {
             return Ok(found);
         }
+        if let Some(document) = self.cache_file_document(url).await.map_err(app_error)? {
+            return Ok(ObjectState::Found {
+                document,
+                html: None,
+            });
+        }
         if let Some(collection) = self
             .video_collection(url, requester.map(|key| key.owner.as_str()))
             .await

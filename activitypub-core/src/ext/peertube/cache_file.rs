@@ -12,6 +12,7 @@ use super::read::{Dropped, addresses, http_url, reference_url, refuse, why_absen
 use super::video_read::video_file;
 use super::video_write::{address, check_file};
 use super::{CacheFile, CacheFileType, context};
+use crate::origin::same_origin;
 use crate::values::{LinkRef, OneOrMany};
 use crate::{Iri, Link, LinkType, PUBLIC, Reference, Timestamp};
 
@@ -23,6 +24,57 @@ pub enum CacheFileUrl {
     File(VideoFile),
     /// The HLS playlist, with every file it lists (`url` has `mediaType: application/x-mpegURL`).
     Playlist(Iri),
+}
+
+impl CacheFileUrl {
+    /// Where the copy is: the playlist's address (PeerTube 7 gives the directory of its copy,
+    /// `/static/redundancy/hls/{uuid}`), or the file's.
+    pub fn href(&self) -> &Iri {
+        match self {
+            Self::File(file) => &file.href,
+            Self::Playlist(href) => href,
+        }
+    }
+}
+
+/// Why a received `CacheFile` is not believed from the actor that sent it
+/// ([`CacheFileSummary::check_announcer`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CacheFileRefusal {
+    /// Its `id` is on another server than the actor's.
+    #[error("the CacheFile {id} is not on the server of {actor}, who sent it")]
+    IdElsewhere {
+        /// The `id`.
+        id: Iri,
+        /// Who sent it.
+        actor: Iri,
+    },
+    /// The copy (`url.href`) is on another server than the actor's: a server announces its
+    /// own copies only.
+    #[error("the copy {href} is not on the server of {actor}, who announced it")]
+    CopyElsewhere {
+        /// The copy's address.
+        href: Iri,
+        /// Who sent it.
+        actor: Iri,
+    },
+    /// The object names another actor than the one that sent it.
+    #[error("the CacheFile names {named} as its actor, but {actor} sent it")]
+    OtherActor {
+        /// The `actor` it names.
+        named: Iri,
+        /// Who sent it.
+        actor: Iri,
+    },
+    /// It copies a video of the actor's own server: a copy of one's own video is no mirror.
+    #[error("the CacheFile copies {video}, a video of {actor}'s own server")]
+    OwnVideo {
+        /// The video.
+        video: Iri,
+        /// Who sent it.
+        actor: Iri,
+    },
 }
 
 /// What an application keeps about a received `CacheFile`, read by [`CacheFileSummary::read`].
@@ -136,6 +188,43 @@ impl CacheFileSummary {
             cc: addresses(props.cc.as_ref()),
             dropped: dropped.0,
         })
+    }
+}
+
+impl CacheFileSummary {
+    /// Checks that `actor` (who signed the activity) may announce this copy, as PeerTube's
+    /// `cache-file.ts` and the origin rule require: the `CacheFile` and the copy are on the
+    /// actor's server, the object's `actor` (when named) is the sender, and the video is
+    /// another server's. Whether the video is one of the receiver's, and that an update or an
+    /// undo comes from the actor that announced the copy, is the receiver's to check.
+    pub fn check_announcer(&self, actor: &Iri) -> Result<(), CacheFileRefusal> {
+        if !same_origin(&self.id, actor) {
+            return Err(CacheFileRefusal::IdElsewhere {
+                id: self.id.clone(),
+                actor: actor.clone(),
+            });
+        }
+        if !same_origin(self.url.href(), actor) {
+            return Err(CacheFileRefusal::CopyElsewhere {
+                href: self.url.href().clone(),
+                actor: actor.clone(),
+            });
+        }
+        if let Some(named) = &self.actor
+            && named != actor
+        {
+            return Err(CacheFileRefusal::OtherActor {
+                named: named.clone(),
+                actor: actor.clone(),
+            });
+        }
+        if same_origin(&self.video, actor) {
+            return Err(CacheFileRefusal::OwnVideo {
+                video: self.video.clone(),
+                actor: actor.clone(),
+            });
+        }
+        Ok(())
     }
 }
 

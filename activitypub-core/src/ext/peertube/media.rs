@@ -69,6 +69,10 @@ impl FileStreams {
     }
 }
 
+/// The `rel` of a `Link` in an HLS playlist's `tag` naming a copy of it on another server
+/// ([`HlsPlaylist::mirrors`]).
+pub const MIRROR_REL: &str = "redundancy";
+
 /// An HLS streaming playlist.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -81,6 +85,11 @@ pub struct HlsPlaylist {
     pub files: Vec<VideoFile>,
     /// The `Infohash` names of its `tag` (for P2P loading).
     pub infohashes: Vec<String>,
+    /// Copies of the playlist on other servers (their master playlists), known to its origin
+    /// from their `CacheFile`s: `Link`s of its `tag` with `rel: ["redundancy"]` and
+    /// `mediaType: application/x-mpegURL`. PeerTube 7 does not write them (its REST API lists
+    /// `streamingPlaylists[].redundancies[].baseUrl` instead) and skips them when it reads.
+    pub mirrors: Vec<Iri>,
 }
 
 /// A thumbnail or preview image (`icon`).
@@ -180,6 +189,7 @@ impl HlsPlaylist {
             segments_sha256_url: None,
             files: Vec::new(),
             infohashes: Vec::new(),
+            mirrors: Vec::new(),
         }
     }
 
@@ -198,6 +208,12 @@ impl HlsPlaylist {
     /// Adds an infohash.
     pub fn with_infohash(mut self, infohash: impl Into<String>) -> Self {
         self.infohashes.push(infohash.into());
+        self
+    }
+
+    /// Adds a copy on another server (the URL of its master playlist).
+    pub fn with_mirror(mut self, master: Iri) -> Self {
+        self.mirrors.push(master);
         self
     }
 }

@@ -42,9 +42,9 @@ mod view;
 mod vocab;
 
 pub use activity::wrap;
-pub use cache_file::{CacheFileSummary, CacheFileUrl, NewCacheFile};
+pub use cache_file::{CacheFileRefusal, CacheFileSummary, CacheFileUrl, NewCacheFile};
 pub use error::{FieldError, Problem};
-pub use media::{Caption, FileStreams, HlsPlaylist, Label, Thumbnail, VideoFile};
+pub use media::{Caption, FileStreams, HlsPlaylist, Label, MIRROR_REL, Thumbnail, VideoFile};
 pub use playlist::{NewPlaylist, NewPlaylistElement, PlaylistElementSummary, PlaylistSummary};
 pub use video_read::{ActorKind, Attribution, VideoSummary};
 pub use video_write::{LiveSettings, NewVideo, VideoCollections};

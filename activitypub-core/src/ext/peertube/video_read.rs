@@ -12,7 +12,7 @@ use super::limits::{
     MAX_FPS, MAX_IDENTIFIER_CHARS, MAX_LABEL_CHARS, MAX_NAME_CHARS, MAX_SUPPORT_CHARS,
     MAX_TAG_CHARS, MIN_NAME_CHARS, MIN_TAG_CHARS,
 };
-use super::media::{Caption, FileStreams, HlsPlaylist, Label, Thumbnail, VideoFile};
+use super::media::{Caption, FileStreams, HlsPlaylist, Label, MIRROR_REL, Thumbnail, VideoFile};
 use super::read::{
     Dropped, addresses, count, duration_secs, http_url, http_url_str, length, reference_url,
     refuse, shape_problem, truncate, uuid, why_absent,
@@ -781,11 +781,24 @@ fn playlists_of(links: &[UrlEntry<'_>], dropped: &mut Dropped) -> Vec<HlsPlaylis
                 _ => None,
             })
             .collect();
+        let mirrors = tags
+            .iter()
+            .filter_map(UrlEntry::link)
+            .filter(|l| {
+                l.media_type() == Some("application/x-mpegURL")
+                    && l.rel
+                        .as_ref()
+                        .is_some_and(|rel| rel.iter().any(|r| r == MIRROR_REL))
+            })
+            .filter_map(|l| l.href.clone().filter(|h| http_url(h).is_ok()))
+            .take(MAX_FILES as usize)
+            .collect();
         out.push(HlsPlaylist {
             href,
             segments_sha256_url,
             files,
             infohashes,
+            mirrors,
         });
     }
     out

@@ -9,7 +9,7 @@ use super::limits::{
     MAX_NAME_CHARS, MAX_SUPPORT_CHARS, MAX_TAG_CHARS, MIN_DESCRIPTION_CHARS, MIN_NAME_CHARS,
     MIN_TAG_CHARS, VIDEO_MEDIA_TYPES,
 };
-use super::media::{Caption, FileStreams, HlsPlaylist, Label, Thumbnail, VideoFile};
+use super::media::{Caption, FileStreams, HlsPlaylist, Label, MIRROR_REL, Thumbnail, VideoFile};
 use super::read::{at_most, http_url, length, refuse, uuid};
 use super::vocab::{CommentsPolicy, VideoState};
 use super::{Video, VideoType, context};
@@ -506,6 +506,12 @@ impl NewVideo {
             for file in &hls.files {
                 tags.extend(file_links(file).into_iter().map(Reference::from));
             }
+            for mirror in &hls.mirrors {
+                let mut copy = Link::to(LinkType::Link, mirror.clone());
+                copy.rel = Some(OneOrMany::Many(vec![MIRROR_REL.to_owned()]));
+                copy.props.media_type = Some("application/x-mpegURL".to_owned());
+                tags.push(Reference::from(copy));
+            }
             link.props.tag = Some(OneOrMany::Many(tags));
             out.push(LinkRef::Link(Box::new(link)));
         }
@@ -598,6 +604,9 @@ impl NewVideo {
         }
         if let Some(hls) = &self.hls {
             refuse("hls.href", http_url(&hls.href))?;
+            for (i, mirror) in hls.mirrors.iter().enumerate() {
+                refuse(&format!("hls.mirrors[{i}]"), http_url(mirror))?;
+            }
             if let Some(sha) = &hls.segments_sha256_url {
                 refuse("hls.segments_sha256_url", http_url(sha))?;
             }

@@ -19,6 +19,7 @@ mod moderation;
 mod payloads;
 mod playlists;
 mod processing;
+mod redundancy;
 mod search;
 mod support;
 mod two_instances;

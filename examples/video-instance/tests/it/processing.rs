@@ -19,7 +19,7 @@ use crate::support::{
 };
 
 /// The ffmpeg to test with, or `None` (said loudly) when there is none outside CI.
-fn ffmpeg() -> Option<PathBuf> {
+pub(crate) fn ffmpeg() -> Option<PathBuf> {
     let path = std::env::var_os("FFMPEG")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/ffmpeg"));
@@ -94,7 +94,7 @@ async fn instance(dir: &Path, name: &str, transcoding: Transcoding) -> Running {
 }
 
 /// Makes account `name` on `running`; gives its token.
-async fn account(running: &Running, dir: &Path, instance: &str, name: &str) -> String {
+pub(crate) async fn account(running: &Running, dir: &Path, instance: &str, name: &str) -> String {
     let made = admin_of(running, dir, instance)
         .create_account(name)
         .await
@@ -103,7 +103,7 @@ async fn account(running: &Running, dir: &Path, instance: &str, name: &str) -> S
 }
 
 /// Uploads `file` from the samples; gives the video's uuid and id.
-async fn upload(
+pub(crate) async fn upload(
     http: &reqwest::Client,
     running: &Running,
     token: &str,
@@ -248,7 +248,7 @@ fn stored_keys(dir: &Path, name: &str, uuid: &str) -> Vec<String> {
 }
 
 /// A query on the database of instance `name` in `dir`.
-async fn pool_of(dir: &Path, name: &str) -> sqlx::AnyPool {
+pub(crate) async fn pool_of(dir: &Path, name: &str) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
     sqlx::AnyPool::connect(&format!("sqlite://{}", database(dir, name)))
         .await
