@@ -1,10 +1,12 @@
 //! The files of the videos, served from the media store with ranges, ETags and conditional
 //! requests.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use media_store::{Key, ServeOptions};
+use federation::serve::Connector;
+use http::{HeaderValue, StatusCode};
+use media_store::{Key, Sendfile, SendfileStream, ServeOptions};
+use tokio::net::TcpStream;
 use tracing::warn;
 
 use crate::web::Site;
@@ -15,8 +17,7 @@ use crate::web::Site;
 pub(crate) async fn serve_file(
     State(site): State<Site>,
     Path(key): Path<String>,
-    method: Method,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
     let not_found = || (StatusCode::NOT_FOUND, "no such file").into_response();
     let Ok(key) = Key::new(key) else {
@@ -36,10 +37,12 @@ pub(crate) async fn serve_file(
     let options = ServeOptions::new(content_type).with_cache_control(HeaderValue::from_static(
         "public, max-age=31536000, immutable",
     ));
+    // The request carries its connection's `Sendfile` handle ([`SendfileConnector`]): the
+    // file's bytes then go out by `sendfile(2)`.
     match site
         .instance
         .media()
-        .serve(&key, &method, &headers, &options)
+        .serve_request(&key, &request, &options)
         .await
     {
         Ok(response) => {
@@ -59,5 +62,24 @@ pub(crate) async fn serve_file(
             }
             (status, status.canonical_reason().unwrap_or("error")).into_response()
         }
+    }
+}
+
+/// Accepts the instance's connections as media-store's [`SendfileStream`], each request
+/// carrying the connection's [`Sendfile`] handle, so that [`serve_file`] sends files with
+/// `sendfile(2)` rather than copying them through user space. Sound because nothing between
+/// [`serve_file`] and the connection reads or transforms the response body: the routes have no
+/// compression or other body layer (only header layers), and `federation::serve` keeps
+/// hyper's vectored writes on plain TCP.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SendfileConnector;
+
+impl Connector for SendfileConnector {
+    type Io = SendfileStream;
+    type Extension = Sendfile;
+
+    fn connect(&self, stream: TcpStream) -> (SendfileStream, Option<Sendfile>) {
+        let (stream, handle) = SendfileStream::new(stream);
+        (stream, Some(handle))
     }
 }

@@ -20,6 +20,7 @@ mod payloads;
 mod playlists;
 mod processing;
 mod search;
+mod serving;
 mod support;
 mod two_instances;
 mod upload;
