@@ -1,6 +1,10 @@
 //! The files of the videos, served from the media store with ranges, ETags and conditional
 //! requests.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{LazyLock, Mutex, PoisonError};
+
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use federation::serve::Connector;
@@ -23,28 +27,32 @@ pub(crate) async fn serve_file(
     let Ok(key) = Key::new(key) else {
         return not_found();
     };
-    let row = match site.instance.db().file(key.as_str()).await {
-        Ok(Some(row)) => row,
-        Ok(None) => return not_found(),
-        Err(error) => {
-            warn!(%error, "looking a file up");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong").into_response();
+    let media = site.instance.media();
+    let content_type = match cached_media_type(media.root(), &key) {
+        Some(content_type) => content_type,
+        None => {
+            let row = match site.instance.db().file(key.as_str()).await {
+                Ok(Some(row)) => row,
+                Ok(None) => return not_found(),
+                Err(error) => {
+                    warn!(%error, "looking a file up");
+                    return (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong")
+                        .into_response();
+                }
+            };
+            let Ok(content_type) = HeaderValue::from_str(&row.media_type) else {
+                return not_found();
+            };
+            remember_media_type(media.root(), &key, &content_type);
+            content_type
         }
-    };
-    let Ok(content_type) = HeaderValue::from_str(&row.media_type) else {
-        return not_found();
     };
     let options = ServeOptions::new(content_type).with_cache_control(HeaderValue::from_static(
         "public, max-age=31536000, immutable",
     ));
     // The request carries its connection's `Sendfile` handle ([`SendfileConnector`]): the
     // file's bytes then go out by `sendfile(2)`.
-    match site
-        .instance
-        .media()
-        .serve_request(&key, &request, &options)
-        .await
-    {
+    match media.serve_request(&key, &request, &options).await {
         Ok(response) => {
             let mut response = response.map(axum::body::Body::new).into_response();
             // Public files, fetched by other sites' players too (an HLS player reads the
@@ -56,12 +64,46 @@ pub(crate) async fn serve_file(
             response
         }
         Err(error) => {
+            forget_media_type(media.root(), &key);
             let status = error.status();
             if status.is_server_error() {
                 warn!(%error, "serving a file");
             }
             (status, status.canonical_reason().unwrap_or("error")).into_response()
         }
+    }
+}
+
+/// How many files' media types [`serve_file`] keeps (then it starts again).
+const CACHED_FILES: usize = 16_384;
+
+/// The media types of the files served lately, by media store (several instances may run in
+/// one process, in tests) and key. A player asks for a file in many ranges, and reading its
+/// row from the database for each (through sqlx's SQLite thread: two thread switches) cost
+/// more than sending the range. A file's row never changes (its key is fresh, its media type
+/// fixed); a file whose row is removed is removed from the store too, and the store's `404`
+/// drops it from here.
+static MEDIA_TYPES: LazyLock<Mutex<HashMap<PathBuf, HashMap<String, HeaderValue>>>> =
+    LazyLock::new(Mutex::default);
+
+fn cached_media_type(root: &std::path::Path, key: &Key) -> Option<HeaderValue> {
+    let cache = MEDIA_TYPES.lock().unwrap_or_else(PoisonError::into_inner);
+    cache.get(root)?.get(key.as_str()).cloned()
+}
+
+fn remember_media_type(root: &std::path::Path, key: &Key, content_type: &HeaderValue) {
+    let mut cache = MEDIA_TYPES.lock().unwrap_or_else(PoisonError::into_inner);
+    let files = cache.entry(root.to_owned()).or_default();
+    if files.len() >= CACHED_FILES {
+        files.clear();
+    }
+    files.insert(key.as_str().to_owned(), content_type.clone());
+}
+
+fn forget_media_type(root: &std::path::Path, key: &Key) {
+    let mut cache = MEDIA_TYPES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(files) = cache.get_mut(root) {
+        files.remove(key.as_str());
     }
 }
 

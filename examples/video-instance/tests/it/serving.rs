@@ -202,7 +202,12 @@ async fn two_runtimes_serve_and_stop_cleanly(database: Option<String>) {
     .await
     .unwrap();
     let port = running.addr.port();
-    assert_eq!(serving_threads(port).len(), 2, "two serving threads");
+    // A thread takes its name once it runs.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while serving_threads(port).len() != 2 {
+        assert!(Instant::now() < deadline, "two serving threads");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let video = random_video(3 << 20).await;
     let url = upload(&running, &database, Some(media), video.clone()).await;
 
