@@ -44,6 +44,19 @@
 //! Graceful shutdown: when the `shutdown` future completes, the listener is closed, waiting
 //! connections are closed, requests under way are answered (within the same limits), and
 //! [`serve`] returns once every connection is closed.
+//!
+//! **Connections other than plain TCP streams.** [`Server`] is what [`serve`] runs, with a
+//! [`Connector`]: a hook that wraps each accepted `TcpStream` before hyper reads it, and may
+//! give a value that every request read from that connection carries in its extensions. A
+//! file server plugs `sendfile(2)` in this way (media-store's `SendfileStream` and its
+//! `Sendfile` handle) without this crate depending on it; [`PlainTcp`] is the stream as
+//! accepted. The limits hold whatever the connector: they watch the wrapped stream.
+//!
+//! **Several listeners.** One [`Server`] may serve several listeners at once, each with its own
+//! [`Server::serve`] call, typically one per single-threaded runtime with sockets bound to the
+//! same port with `SO_REUSEPORT` (the kernel spreading the connections, as nginx's workers
+//! do). The connection bound counts the connections of all of them together; each call
+//! returns once its own connections are closed.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -186,58 +199,142 @@ pub async fn serve<F>(listener: TcpListener, router: Router, config: ServeConfig
 where
     F: Future<Output = ()>,
 {
-    let config = Arc::new(config);
-    let registry = Arc::new(Registry::default());
-    let (stop, stopped) = watch::channel(false);
-    // Every connection task holds a sender; `recv` answers `None` once all are gone.
-    let (alive, mut all_closed) = mpsc::channel::<Infallible>(1);
-    let mut builder = http1::Builder::new();
-    // The header limit is applied here, per connection: hyper's would also count the time a
-    // kept-alive connection waits for its next request.
-    builder.keep_alive(true).header_read_timeout(None);
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let accepted = tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(error) if is_connection_error(&error) => continue,
-            Err(error) => {
-                // Most likely out of file descriptors: closing the connection waiting longest
-                // frees one; pause so as not to spin on the error.
-                warn!(%error, "cannot accept a connection");
-                registry.evict_oldest_waiting();
-                tokio::select! {
-                    biased;
-                    () = &mut shutdown => break,
-                    () = sleep(Duration::from_millis(50)) => continue,
-                }
-            }
-        };
-        let Some((id, shared)) = registry.admit(config.max_connections) else {
-            refuse(&stream);
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let connection = Connection {
-            id,
-            peer,
-            shared,
-            registry: registry.clone(),
-            config: config.clone(),
-            router: router.clone(),
-            stopped: stopped.clone(),
-            _alive: alive.clone(),
-        };
-        tokio::spawn(connection.run(stream, builder.clone()));
+    Server::new(router, config, PlainTcp)
+        .serve(listener, shutdown)
+        .await;
+}
+
+/// Wraps each accepted connection before hyper reads it (see the [module](self)
+/// documentation): the wrapped stream, and a value each request read from it carries in its
+/// extensions.
+///
+/// The wrapped stream must pass reads and writes through to the socket (the limits count on
+/// them) and keep vectored writes if the socket's stream has them.
+pub trait Connector: Clone + Send + Sync + 'static {
+    /// The connection as hyper reads and writes it.
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// What each request read from the connection carries in its extensions.
+    type Extension: Clone + Send + Sync + 'static;
+
+    /// Wraps a connection just accepted (`TCP_NODELAY` already set); `None`: its requests carry
+    /// nothing more.
+    fn connect(&self, stream: TcpStream) -> (Self::Io, Option<Self::Extension>);
+}
+
+/// The [`Connector`] that leaves the connection as accepted.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlainTcp;
+
+impl Connector for PlainTcp {
+    type Io = TcpStream;
+    type Extension = ();
+
+    fn connect(&self, stream: TcpStream) -> (TcpStream, Option<()>) {
+        (stream, None)
     }
-    drop(listener);
-    let _ = stop.send(true);
-    drop(alive);
-    let _ = all_closed.recv().await;
+}
+
+/// A router served under one [`ServeConfig`] with one [`Connector`], on one listener or on
+/// several at once ([`Server::serve`] once per listener, from any runtime), the connection
+/// bound counting them all together. Cheap to clone.
+pub struct Server<C = PlainTcp> {
+    config: Arc<ServeConfig>,
+    registry: Arc<Registry>,
+    router: Router,
+    connector: C,
+}
+
+impl<C: Clone> Clone for Server<C> {
+    fn clone(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+            registry: self.registry.clone(),
+            router: self.router.clone(),
+            connector: self.connector.clone(),
+        }
+    }
+}
+
+impl<C> std::fmt::Debug for Server<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: Connector> Server<C> {
+    /// A server of `router` under `config`, its connections wrapped by `connector`.
+    pub fn new(router: Router, config: ServeConfig, connector: C) -> Self {
+        Self {
+            config: Arc::new(config),
+            registry: Arc::new(Registry::default()),
+            router,
+            connector,
+        }
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then shuts down gracefully (see the
+    /// [module](self) documentation) and returns when every connection this call accepted is
+    /// closed. Errors accepting connections (too many open files, say) are logged and
+    /// retried. The connections are served on the runtime this is polled on.
+    pub async fn serve<F>(&self, listener: TcpListener, shutdown: F)
+    where
+        F: Future<Output = ()>,
+    {
+        let registry = &self.registry;
+        let (stop, stopped) = watch::channel(false);
+        // Every connection task holds a sender; `recv` answers `None` once all are gone.
+        let (alive, mut all_closed) = mpsc::channel::<Infallible>(1);
+        let mut builder = http1::Builder::new();
+        // The header limit is applied here, per connection: hyper's would also count the time
+        // a kept-alive connection waits for its next request.
+        builder.keep_alive(true).header_read_timeout(None);
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                accepted = listener.accept() => accepted,
+            };
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(error) if is_connection_error(&error) => continue,
+                Err(error) => {
+                    // Most likely out of file descriptors: closing the connection waiting
+                    // longest frees one; pause so as not to spin on the error.
+                    warn!(%error, "cannot accept a connection");
+                    registry.evict_oldest_waiting();
+                    tokio::select! {
+                        biased;
+                        () = &mut shutdown => break,
+                        () = sleep(Duration::from_millis(50)) => continue,
+                    }
+                }
+            };
+            let Some((id, shared)) = registry.admit(self.config.max_connections) else {
+                refuse(&stream);
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let (io, extension) = self.connector.connect(stream);
+            let connection = Connection {
+                id,
+                peer,
+                shared,
+                registry: registry.clone(),
+                config: self.config.clone(),
+                router: self.router.clone(),
+                stopped: stopped.clone(),
+                _alive: alive.clone(),
+            };
+            tokio::spawn(connection.run(io, extension, builder.clone()));
+        }
+        drop(listener);
+        let _ = stop.send(true);
+        drop(alive);
+        let _ = all_closed.recv().await;
+    }
 }
 
 /// Errors of one incoming connection, not of the listener.
@@ -462,14 +559,21 @@ impl Drop for Connection {
 impl Connection {
     /// Serves the connection, closing it when a limit passes, on eviction, or (gracefully) on
     /// shutdown.
-    async fn run(mut self, stream: TcpStream, builder: http1::Builder) {
+    async fn run<I, X>(mut self, stream: I, extension: Option<X>, builder: http1::Builder)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        X: Clone + Send + Sync + 'static,
+    {
         let service = {
             let shared = self.shared.clone();
             let router = self.router.clone();
             let timeout = self.config.body_read_timeout;
             let rate = self.config.min_body_rate;
             let peer = self.peer;
-            service_fn(move |request| {
+            service_fn(move |mut request: http::Request<Incoming>| {
+                if let Some(extension) = &extension {
+                    request.extensions_mut().insert(extension.clone());
+                }
                 respond(request, peer, router.clone(), shared.clone(), timeout, rate)
             })
         };
@@ -567,19 +671,19 @@ async fn respond(
 }
 
 /// The socket, telling its connection's [`Shared`] state what happens on it.
-struct TrackedIo {
-    stream: TcpStream,
+struct TrackedIo<I> {
+    stream: I,
     shared: Arc<Shared>,
 }
 
-impl TrackedIo {
+impl<I> TrackedIo<I> {
     fn track<T>(&self, poll: Poll<T>) -> Poll<T> {
         self.shared.write_blocked(poll.is_pending());
         poll
     }
 }
 
-impl AsyncRead for TrackedIo {
+impl<I: AsyncRead + Unpin> AsyncRead for TrackedIo<I> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -597,7 +701,7 @@ impl AsyncRead for TrackedIo {
     }
 }
 
-impl AsyncWrite for TrackedIo {
+impl<I: AsyncWrite + Unpin> AsyncWrite for TrackedIo<I> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -78,10 +78,20 @@ pub struct ServeArgs {
     /// claims over after this. Delivery requests time out after half of it (60 s at most).
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(2..))]
     pub delivery_lease: u64,
+    /// How many single-threaded runtimes serve requests, each with its own socket on the
+    /// listening port (SO_REUSEPORT); 0: serve on the main runtime's threads. Default: the
+    /// number of cores.
+    #[arg(long, default_value_t = default_workers())]
+    pub workers: usize,
     /// DANGEROUS: allow plain http and private, loopback and link-local addresses (loopback
     /// tests only).
     #[arg(long)]
     pub danger_allow_private_addresses: bool,
+}
+
+/// One serving runtime per core.
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 impl ServeArgs {
@@ -108,6 +118,7 @@ impl ServeArgs {
         .with_ed25519_signatures(self.ed25519)
         .with_authorized_fetch(self.authorized_fetch)
         .with_blocked_domains(self.blocked.clone())
+        .with_workers(self.workers)
         .with_danger_allow_private_addresses(self.danger_allow_private_addresses);
         if let Some(base_url) = &self.base_url {
             options = options.with_base_url(base_url.clone());

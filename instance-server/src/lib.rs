@@ -10,6 +10,25 @@
 //!
 //! With the `cli` feature, [`cli`] has the `serve` arguments every instance binary shares, the
 //! logging set-up and the signal handling.
+//!
+//! **Serving runtimes.** With [`Options::workers`] at `0`, requests are served on the runtime
+//! that called [`start`]. With `N`, on `N` single-threaded tokio runtimes, each on a thread of
+//! its own with its own socket bound to the listening address with `SO_REUSEPORT`: the kernel
+//! spreads connections over them, and a request stays on one thread from accept to answer (no
+//! wake-up of another worker between reading the request and writing the file). What is made
+//! at start stays on the calling runtime: the delivery queue's worker, the instance's
+//! background tasks (`Application::build` runs there) and the database pool, which is shared:
+//! SQLite connections run on sqlx's own threads, whatever runtime asks; a PostgreSQL connection
+//! is a socket of the runtime that opened it, which may be a serving runtime, so those
+//! runtimes live on, no longer serving, until the queue has stopped and [`Running::wait`]
+//! returns. The connection bound counts the connections of all runtimes; [`Running::stop`]
+//! stops every runtime's listener, lets each answer the requests under way, and returns once
+//! all have. Tasks a handler spawns run on its serving runtime.
+//!
+//! **Connections** are wrapped by [`Application::connector`] (`federation::serve::Connector`):
+//! plain TCP, or, for the video instance, media-store's `SendfileStream`, whose handle each
+//! request carries so that file responses go out by `sendfile(2)`. The hook is federation's
+//! trait so that neither federation nor this crate depends on the media store.
 
 pub mod admin;
 #[cfg(feature = "cli")]
@@ -31,6 +50,7 @@ use federation::inbox::{DomainPolicy, InboxConfig};
 use federation::keys::{KeyCache, KeyCacheConfig};
 use federation::outbox::Outbox;
 use federation::routes::RoutesConfig;
+use federation::serve::{Connector, PlainTcp, Server};
 use federation_queue::{
     KeyProvider, PostgresStore, Queue, QueueConfig, ReqwestTransport, RetryPolicy, SqliteStore,
     Store, TransportConfig,
@@ -38,7 +58,7 @@ use federation_queue::{
 use http_signatures::{PeerPreference, Standard};
 use instance_state::actors::{ActorKind, NewActor};
 use instance_state::{InstanceState, KeyChoice};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::info;
@@ -89,6 +109,16 @@ pub trait Application: Send + Sync + 'static {
         parts: &Parts,
         options: &Options<Self::Options>,
     ) -> Result<axum::Router>;
+
+    /// How the server wraps each accepted connection before hyper reads it
+    /// (`federation::serve::Connector`): plain TCP unless the instance says otherwise. The
+    /// video instance answers with media-store's `SendfileStream`, so that its files go out
+    /// by `sendfile(2)`; an instance doing so must have no layer that reads or transforms
+    /// response bodies (compression) on its file routes.
+    fn connector(instance: &Self::Instance) -> impl Connector {
+        let _ = instance;
+        PlainTcp
+    }
 }
 
 /// What the server makes for an instance: the state, and the federation pieces around it.
@@ -197,6 +227,32 @@ pub struct Running<I> {
     pub instance: I,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<Result<()>>>,
+    /// The serving runtimes' threads ([`Options::workers`]), kept until the rest has stopped.
+    workers: Option<Workers>,
+}
+
+/// The threads of the serving runtimes. Each runtime, once it has stopped serving, lives on
+/// until released: what was made on it (a PostgreSQL connection the pool opened while a
+/// request ran there) stays usable until the queue and the instance are done with the
+/// database.
+#[derive(Debug)]
+struct Workers {
+    release: watch::Sender<bool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Lets the runtimes end, and waits for their threads.
+    async fn release(self) {
+        let _ = self.release.send(true);
+        let threads = self.threads;
+        let _ = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        })
+        .await;
+    }
 }
 
 impl<I> Running<I> {
@@ -210,7 +266,17 @@ impl<I> Running<I> {
     /// [`Running::shutdown_handle`]).
     pub async fn wait(self) -> Result<()> {
         for task in self.tasks {
-            task.await.context("a task panicked")??;
+            let outcome = task.await.context("a task panicked").and_then(|r| r);
+            if outcome.is_err()
+                && let Some(workers) = &self.workers
+            {
+                // Serving may still go on: let the runtimes end when it does, unwaited.
+                let _ = workers.release.send(true);
+            }
+            outcome?;
+        }
+        if let Some(workers) = self.workers {
+            workers.release().await;
         }
         Ok(())
     }
@@ -312,10 +378,10 @@ pub async fn open_state<X>(
 /// serves until [`Running::stop`].
 pub async fn start<A: Application>(options: Options<A::Options>) -> Result<Running<A::Instance>> {
     check_name::<A>(&options.name)?;
-    let listener = TcpListener::bind(options.listen)
+    let listeners = Listeners::bind(options.listen, options.workers)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
-    let addr = listener.local_addr()?;
+    let addr = listeners.local_addr()?;
     let base_url = match &options.base_url {
         Some(url) => url.clone(),
         None if options.danger_allow_private_addresses => Url::parse(&format!("http://{addr}"))?,
@@ -330,12 +396,12 @@ pub async fn start<A: Application>(options: Options<A::Options>) -> Result<Runni
         let store = PostgresStore::connect(&options.database)
             .await
             .context("opening the delivery queue on PostgreSQL")?;
-        serve_with::<A, _>(options, listener, base_url, store).await
+        serve_with::<A, _>(options, listeners, base_url, store).await
     } else {
         let store = SqliteStore::open(queue_path(&options.database))
             .await
             .context("opening the delivery queue")?;
-        serve_with::<A, _>(options, listener, base_url, store).await
+        serve_with::<A, _>(options, listeners, base_url, store).await
     }
 }
 
@@ -474,13 +540,127 @@ async fn assemble<A: Application, S: Store>(
     })
 }
 
+/// Where the instance listens: one socket served on the calling runtime, or one socket per
+/// serving runtime, all bound to the same address with `SO_REUSEPORT`.
+enum Listeners {
+    Shared(TcpListener),
+    PerRuntime(Vec<std::net::TcpListener>),
+}
+
+impl Listeners {
+    async fn bind(addr: SocketAddr, workers: usize) -> std::io::Result<Self> {
+        if workers == 0 {
+            return Ok(Self::Shared(TcpListener::bind(addr).await?));
+        }
+        let bind = |addr: SocketAddr| -> std::io::Result<std::net::TcpListener> {
+            let socket = if addr.is_ipv4() {
+                TcpSocket::new_v4()?
+            } else {
+                TcpSocket::new_v6()?
+            };
+            socket.set_reuseaddr(true)?;
+            socket.set_reuseport(true)?;
+            socket.bind(addr)?;
+            // Made on this runtime, handed to its serving runtime as a std socket.
+            socket.listen(1024)?.into_std()
+        };
+        let first = bind(addr)?;
+        // Port 0: the others join the port the first one got.
+        let addr = first.local_addr()?;
+        let mut listeners = vec![first];
+        for _ in 1..workers {
+            listeners.push(bind(addr)?);
+        }
+        Ok(Self::PerRuntime(listeners))
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        match self {
+            Self::Shared(listener) => listener.local_addr(),
+            Self::PerRuntime(listeners) => listeners.first().map_or_else(
+                || Err(std::io::ErrorKind::NotFound.into()),
+                |l| l.local_addr(),
+            ),
+        }
+    }
+}
+
+/// Serves `server` on `listeners`: a task of the calling runtime, or a single-threaded runtime
+/// per listener on a thread of its own. The task ends when every listener has stopped
+/// serving (`stopped` turned true, or its sender gone).
+fn spawn_serving<C: Connector>(
+    server: Server<C>,
+    listeners: Listeners,
+    stopped: &watch::Receiver<bool>,
+) -> Result<(JoinHandle<Result<()>>, Option<Workers>)> {
+    let shutdown = |mut stopped: watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
+    let listeners = match listeners {
+        Listeners::Shared(listener) => {
+            let shutdown = shutdown(stopped.clone());
+            let task = tokio::spawn(async move {
+                server.serve(listener, shutdown).await;
+                Ok(())
+            });
+            return Ok((task, None));
+        }
+        Listeners::PerRuntime(listeners) => listeners,
+    };
+    let (release, released) = watch::channel(false);
+    let mut threads = Vec::new();
+    let mut served = Vec::new();
+    for (n, listener) in listeners.into_iter().enumerate() {
+        let port = listener.local_addr()?.port();
+        let (server, shutdown) = (server.clone(), shutdown(stopped.clone()));
+        let mut released = released.clone();
+        let (done, done_rx) = tokio::sync::oneshot::channel::<Result<()>>();
+        let thread = std::thread::Builder::new()
+            // `serve-PORT-N`: within the 15 bytes Linux keeps of a thread's name.
+            .name(format!("serve-{port}-{n}"))
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        let _ = done.send(Err(error).context("starting a serving runtime"));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let outcome = match TcpListener::from_std(listener) {
+                        Ok(listener) => {
+                            server.serve(listener, shutdown).await;
+                            Ok(())
+                        }
+                        Err(error) => Err(error).context("listening on a serving runtime"),
+                    };
+                    let _ = done.send(outcome);
+                    let _ = released.wait_for(|r| *r).await;
+                });
+            })
+            .context("starting a serving thread")?;
+        threads.push(thread);
+        served.push(done_rx);
+    }
+    let task = tokio::spawn(async move {
+        for done in served {
+            done.await.context("a serving runtime ended early")??;
+        }
+        Ok(())
+    });
+    Ok((task, Some(Workers { release, threads })))
+}
+
 async fn serve_with<A: Application, S: Store>(
     options: Options<A::Options>,
-    listener: TcpListener,
+    listeners: Listeners,
     base_url: Url,
     store: S,
 ) -> Result<Running<A::Instance>> {
-    let addr = listener.local_addr()?;
+    let addr = listeners.local_addr()?;
     let Assembled {
         instance,
         parts,
@@ -489,18 +669,9 @@ async fn serve_with<A: Application, S: Store>(
     let routes = A::routes(&instance, &parts, &options)?
         .layer(axum::middleware::from_fn(instance_web::security_headers));
     let (stop, stopped) = watch::channel(false);
-    let serve = {
-        let mut stopped = stopped.clone();
-        let config = options.serve.clone();
-        tokio::spawn(async move {
-            // Time limits for slow clients and a bound on connections.
-            federation::serve::serve(listener, routes, config, async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await;
-            Ok(())
-        })
-    };
+    // Time limits for slow clients and a bound on connections (counted over every listener).
+    let server = Server::new(routes, options.serve.clone(), A::connector(&instance));
+    let (serve, workers) = spawn_serving(server, listeners, &stopped)?;
     // What each peer accepted (double-knocking) survives restarts.
     let state = parts.state.clone();
     if let Some(saved) = state.setting(PEER_PREFERENCES).await? {
@@ -532,5 +703,6 @@ async fn serve_with<A: Application, S: Store>(
         instance,
         stop,
         tasks: vec![serve, work],
+        workers,
     })
 }

@@ -51,6 +51,15 @@ pub struct Options<X> {
     pub delivery_lease: Duration,
     /// The server's limits for slow clients and connections.
     pub serve: ServeConfig,
+    /// How many single-threaded runtimes serve requests, each on a thread of its own with its
+    /// own listening socket bound to [`Options::listen`] with `SO_REUSEPORT` (the kernel
+    /// spreads the connections, as between nginx's workers): one per core keeps each request
+    /// on one thread from accept to answer, with no hand-off between a multi-threaded
+    /// runtime's workers. `0` (the default here; the `serve` command's default is the number
+    /// of cores): requests are served on the runtime that called [`crate::start`]. The
+    /// delivery queue, the instance's background tasks and the database pool are made on the
+    /// calling runtime whatever this is; see the crate documentation.
+    pub workers: usize,
     /// The instance's own options.
     pub app: X,
 }
@@ -82,6 +91,7 @@ impl<X> Options<X> {
             trusted_proxies: Vec::new(),
             delivery_lease: Duration::from_secs(5 * 60),
             serve: ServeConfig::default(),
+            workers: 0,
             app,
         }
     }
@@ -155,6 +165,12 @@ impl<X> Options<X> {
     /// Sets the server's limits.
     pub fn with_serve_config(mut self, serve: ServeConfig) -> Self {
         self.serve = serve;
+        self
+    }
+
+    /// Sets [`Options::workers`].
+    pub fn with_workers(mut self, workers: usize) -> Self {
+        self.workers = workers;
         self
     }
 

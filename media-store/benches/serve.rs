@@ -20,8 +20,6 @@ use std::io::{BufRead, BufReader, Write as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -35,6 +33,7 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use media_store::bench::{self, Case, Target};
 use media_store::{Key, Limits, MediaStore, SendfileStream, ServeOptions};
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt as _;
@@ -70,8 +69,8 @@ fn main() -> anyhow::Result<()> {
                 readers: readers.parse()?,
                 range: range.parse()?,
             };
-            let target = Target::from_url(url)?;
-            let figures = runtime(cores())?.block_on(load(
+            let target = Target::from_url("server", url)?;
+            let figures = runtime(cores())?.block_on(bench::load(
                 &target,
                 case,
                 len.parse()?,
@@ -79,8 +78,8 @@ fn main() -> anyhow::Result<()> {
             ))?;
             println!(
                 "{:.0} MB/s, {:.0} requests/s",
-                figures.bytes_per_sec / 1e6,
-                figures.requests_per_sec
+                figures.bytes_per_sec() / 1e6,
+                figures.requests_per_sec()
             );
             Ok(())
         }
@@ -353,91 +352,11 @@ impl Drop for ServerProcess {
     }
 }
 
-struct Target {
-    addr: SocketAddr,
-    path: String,
-    /// The server's processes, whose CPU time is counted.
-    pids: Vec<u32>,
-}
-
-impl Target {
-    fn from_url(url: &str) -> anyhow::Result<Self> {
-        let uri: http::Uri = url.parse()?;
-        let addr = format!(
-            "{}:{}",
-            uri.host().context("no host")?,
-            uri.port_u16().unwrap_or(80)
-        )
-        .parse()?;
-        Ok(Self {
-            addr,
-            path: uri.path().to_owned(),
-            pids: Vec::new(),
-        })
-    }
-}
-
-/// The CPU time (user and system) the processes have used, in seconds, from `/proc/PID/stat`
-/// (clock ticks of 1/100 s, Linux's `USER_HZ`).
-fn cpu_seconds(pids: &[u32]) -> f64 {
-    pids.iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
-        .filter_map(|stat| {
-            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-            // After the command: state is field 3, utime 14 and stime 15 (1-based).
-            let utime: u64 = fields.get(11)?.parse().ok()?;
-            let stime: u64 = fields.get(12)?.parse().ok()?;
-            Some((utime + stime) as f64 / 100.0)
-        })
-        .sum()
-}
-
-#[derive(Clone, Copy)]
-struct Case {
-    readers: usize,
-    range: u64,
-}
-
 /// Rounds per case and server.
 const ROUNDS: u32 = 3;
 
 /// Our server's modes measured beside nginx.
 const MODES: [&str; 3] = ["copy", "sendfile", "percore"];
-
-struct Figures {
-    bytes: u64,
-    requests: u64,
-    seconds: f64,
-    bytes_per_sec: f64,
-    requests_per_sec: f64,
-}
-
-#[derive(Default)]
-struct Totals {
-    bytes: u64,
-    requests: u64,
-    seconds: f64,
-    /// The server's CPU seconds over the rounds.
-    cpu: f64,
-}
-
-impl Totals {
-    fn add(&mut self, figures: &Figures) {
-        self.bytes += figures.bytes;
-        self.requests += figures.requests;
-        self.seconds += figures.seconds;
-    }
-
-    fn figures(&self) -> Figures {
-        Figures {
-            bytes: self.bytes,
-            requests: self.requests,
-            seconds: self.seconds,
-            bytes_per_sec: self.bytes as f64 / self.seconds,
-            requests_per_sec: self.requests as f64 / self.seconds,
-        }
-    }
-}
 
 fn run(root: &Path, key: &str, nginx: &str) -> anyhow::Result<()> {
     let seconds: u64 = std::env::var("MEDIA_BENCH_SECS")
@@ -447,23 +366,22 @@ fn run(root: &Path, key: &str, nginx: &str) -> anyhow::Result<()> {
     let duration = Duration::from_secs(seconds);
     let file_len = std::fs::metadata(root.join("data").join(key))?.len();
     let path = format!("/media/{key}");
-    let mut nginx = Target::from_url(nginx)?;
     // NGINX_PIDS: nginx's processes (the script passes its master and workers).
-    nginx.pids = std::env::var("NGINX_PIDS")
+    let nginx_pids = std::env::var("NGINX_PIDS")
         .unwrap_or_default()
         .split_whitespace()
         .filter_map(|p| p.parse().ok())
         .collect();
-    let mut targets = vec![("nginx", nginx)];
+    let mut targets = vec![Target::from_url("nginx", nginx)?.with_pids(nginx_pids)];
     let mut servers = Vec::new();
     for mode in MODES {
         let server = ServerProcess::start(root, mode)?;
-        let target = Target {
+        targets.push(Target {
+            name: mode.to_owned(),
             addr: server.addr,
             path: path.clone(),
             pids: vec![server.child.id()],
-        };
-        targets.push((mode, target));
+        });
         servers.push(server);
     }
     let rt = runtime(cores())?;
@@ -476,170 +394,9 @@ fn run(root: &Path, key: &str, nginx: &str) -> anyhow::Result<()> {
         "ours: copy = file bytes read into buffers; sendfile = through SendfileStream; \
          percore = sendfile on one single-threaded runtime per core (SO_REUSEPORT)"
     );
-    for (_, target) in &targets {
-        // Warm the page cache and check every server answers ranges alike.
-        let warm = Case {
-            readers: 4,
-            range: 1 << 20,
-        };
-        rt.block_on(load(target, warm, file_len, Duration::from_secs(1)))?;
-    }
-    let names: Vec<&str> = targets.iter().map(|(name, _)| *name).collect();
-    let header = |unit: &str| -> String {
-        names
-            .iter()
-            .map(|n| format!(" {:>9}", format!("{n}{unit}")))
-            .collect()
-    };
-    println!("\nMB/s of each server, then its ratio to nginx");
-    println!("{:<28}{}{}  target 0.9x", "case", header(""), header(" x"));
-    let cases = [
-        Case {
-            readers: 1,
-            range: 64 << 10,
-        },
-        Case {
-            readers: 32,
-            range: 64 << 10,
-        },
-        Case {
-            readers: 1,
-            range: 1 << 20,
-        },
-        Case {
-            readers: 32,
-            range: 1 << 20,
-        },
-    ];
-    let mut rows = Vec::new();
-    for case in cases {
-        // Rounds alternating the servers, so a burst of other work on the machine weighs on
-        // all alike.
-        let mut totals: Vec<Totals> = targets.iter().map(|_| Totals::default()).collect();
-        for _ in 0..ROUNDS {
-            for ((_, target), total) in targets.iter().zip(&mut totals) {
-                let cpu = cpu_seconds(&target.pids);
-                total.add(&rt.block_on(load(target, case, file_len, duration / ROUNDS))?);
-                total.cpu += cpu_seconds(&target.pids) - cpu;
-            }
-        }
-        let label = format!(
-            "{} reader(s), {} KiB ranges",
-            case.readers,
-            case.range >> 10
-        );
-        let figures: Vec<Figures> = totals.iter().map(Totals::figures).collect();
-        let nginx_rate = figures.first().map_or(1.0, |f| f.bytes_per_sec);
-        let rates: String = figures
-            .iter()
-            .map(|f| format!(" {:>9.0}", f.bytes_per_sec / 1e6))
-            .collect();
-        let ratios: String = figures
-            .iter()
-            .map(|f| format!(" {:>9.2}", f.bytes_per_sec / nginx_rate))
-            .collect();
-        let met: Vec<String> = names
-            .iter()
-            .zip(&figures)
-            .skip(1)
-            .map(|(n, f)| {
-                format!(
-                    "{n} {}",
-                    if f.bytes_per_sec / nginx_rate >= 0.9 {
-                        "met"
-                    } else {
-                        "NOT met"
-                    }
-                )
-            })
-            .collect();
-        println!("{label:<28}{rates}{ratios}  {}", met.join(", "));
-        rows.push((label, figures, totals));
-    }
-    println!("\nrequests per second");
-    println!("{:<28}{}", "case", header(""));
-    for (label, figures, _) in &rows {
-        let line: String = figures
-            .iter()
-            .map(|f| format!(" {:>9.0}", f.requests_per_sec))
-            .collect();
-        println!("{label:<28}{line}");
-    }
-    println!(
-        "\nserver CPU time per request, µs (user + system, from /proc; what decides when the cores are busy)"
-    );
-    println!("{:<28}{}", "case", header(""));
-    for (label, _, totals) in &rows {
-        let line: String = totals
-            .iter()
-            .map(|t| format!(" {:>9.1}", t.cpu * 1e6 / t.requests.max(1) as f64))
-            .collect();
-        println!("{label:<28}{line}");
-    }
+    bench::compare(&rt, &targets, file_len, duration, ROUNDS, 0.9)?;
     drop(servers);
     upload_figure(root, &rt)
-}
-
-/// `case.readers` connections asking for random aligned ranges for `duration`.
-async fn load(
-    target: &Target,
-    case: Case,
-    file_len: u64,
-    duration: Duration,
-) -> anyhow::Result<Figures> {
-    let bytes = Arc::new(AtomicU64::new(0));
-    let requests = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let deadline = start + duration;
-    let mut tasks = Vec::new();
-    for reader in 0..case.readers {
-        let (addr, path) = (target.addr, target.path.clone());
-        let (bytes, requests) = (bytes.clone(), requests.clone());
-        tasks.push(tokio::spawn(async move {
-            let stream = TcpStream::connect(addr).await?;
-            stream.set_nodelay(true)?;
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-            tokio::spawn(connection);
-            let mut rng = fastrand::Rng::with_seed(reader as u64);
-            let slots = file_len / case.range;
-            while Instant::now() < deadline {
-                let start = rng.u64(..slots) * case.range;
-                let request = http::Request::get(path.as_str())
-                    .header("host", "127.0.0.1")
-                    .header("range", format!("bytes={start}-{}", start + case.range - 1))
-                    .body(http_body_util::Empty::<Bytes>::new())?;
-                sender.ready().await?;
-                let response = sender.send_request(request).await?;
-                if response.status() != 206 {
-                    bail!("{addr}: status {}", response.status());
-                }
-                let mut body = response.into_body();
-                let mut got = 0;
-                while let Some(frame) = body.frame().await {
-                    if let Ok(data) = frame?.into_data() {
-                        got += data.len() as u64;
-                    }
-                }
-                if got != case.range {
-                    bail!("{addr}: {got} bytes for a range of {}", case.range);
-                }
-                bytes.fetch_add(got, Ordering::Relaxed);
-                requests.fetch_add(1, Ordering::Relaxed);
-            }
-            Ok(())
-        }));
-    }
-    for task in tasks {
-        task.await??;
-    }
-    let totals = Totals {
-        bytes: bytes.load(Ordering::Relaxed),
-        requests: requests.load(Ordering::Relaxed),
-        seconds: start.elapsed().as_secs_f64(),
-        cpu: 0.0,
-    };
-    Ok(totals.figures())
 }
 
 /// A 2 GB upload through HTTP into our server (a child process); its resident memory from

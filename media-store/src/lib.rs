@@ -20,6 +20,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "bench")]
+pub mod bench;
 mod body;
 pub mod conditional;
 mod error;

@@ -23,9 +23,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::stream;
 
-const SAMPLE: &[u8] = include_bytes!("../../../media-probe/tests/data/h264-aac-moov-end.mp4");
+#[path = "support/padded_mp4.rs"]
+mod padded_mp4;
 
 /// `VmRSS` and `VmHWM` of process `pid`, in KiB.
 fn memory(pid: u32) -> (u64, u64) {
@@ -39,50 +39,6 @@ fn memory(pid: u32) -> (u64, u64) {
             .unwrap()
     };
     (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// The top-level boxes of an MP4: (type, offset, size).
-fn boxes(data: &[u8]) -> Vec<([u8; 4], usize, usize)> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at + 8 <= data.len() {
-        let size = u32::from_be_bytes(data[at..at + 4].try_into().unwrap()) as usize;
-        let kind: [u8; 4] = data[at + 4..at + 8].try_into().unwrap();
-        out.push((kind, at, size));
-        at += size;
-    }
-    out
-}
-
-/// The sample padded to `total` bytes, as a stream of pieces: everything before `mdat`'s
-/// payload with `mdat`'s size raised, the payload, zeros, then `moov`.
-fn padded_sample(total: u64) -> (u64, impl futures::Stream<Item = std::io::Result<Bytes>>) {
-    let parts = boxes(SAMPLE);
-    let (_, mdat_at, mdat_size) = *parts.iter().find(|(k, _, _)| k == b"mdat").unwrap();
-    let (_, moov_at, moov_size) = *parts.iter().find(|(k, _, _)| k == b"moov").unwrap();
-    assert_eq!(
-        moov_at,
-        mdat_at + mdat_size,
-        "moov follows mdat in the sample"
-    );
-    let fixed = SAMPLE.len() as u64;
-    let padding = total.saturating_sub(fixed);
-    let new_mdat = u32::try_from(mdat_size as u64 + padding).expect("mdat under 4 GiB");
-    let mut head = SAMPLE[..mdat_at + 8].to_vec();
-    head[mdat_at..mdat_at + 4].copy_from_slice(&new_mdat.to_be_bytes());
-    let payload = Bytes::from_static(&SAMPLE[mdat_at + 8..moov_at]);
-    let moov = Bytes::from_static(&SAMPLE[moov_at..moov_at + moov_size]);
-    let zeros = Bytes::from(vec![0u8; 1 << 20]);
-    let mut pieces = vec![Bytes::from(head), payload];
-    let mut left = padding;
-    while left > 0 {
-        let n = left.min(zeros.len() as u64) as usize;
-        pieces.push(zeros.slice(..n));
-        left -= n as u64;
-    }
-    pieces.push(moov);
-    let len = pieces.iter().map(|p| p.len() as u64).sum();
-    (len, stream::iter(pieces.into_iter().map(Ok)))
 }
 
 fn free_port() -> u16 {
@@ -129,7 +85,7 @@ async fn run(dir: &Path, mib: u64) {
     let token = account["token"].as_str().unwrap().to_owned();
 
     let (rss_before, hwm_before) = memory(pid);
-    let (len, body) = padded_sample(mib << 20);
+    let (len, body) = padded_mp4::padded_sample(mib << 20, Bytes::from(vec![0u8; 1 << 20]));
     let form = reqwest::multipart::Form::new()
         .text("channel", "bench_channel")
         .text("name", "A large upload")

@@ -1,10 +1,16 @@
 //! The files of the videos, served from the media store with ranges, ETags and conditional
 //! requests.
 
-use axum::extract::{Path, State};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{LazyLock, Mutex, PoisonError};
+
+use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use media_store::{Key, ServeOptions};
+use federation::serve::Connector;
+use http::{HeaderValue, StatusCode};
+use media_store::{Key, Sendfile, SendfileStream, ServeOptions};
+use tokio::net::TcpStream;
 use tracing::warn;
 
 use crate::web::Site;
@@ -15,33 +21,38 @@ use crate::web::Site;
 pub(crate) async fn serve_file(
     State(site): State<Site>,
     Path(key): Path<String>,
-    method: Method,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
     let not_found = || (StatusCode::NOT_FOUND, "no such file").into_response();
     let Ok(key) = Key::new(key) else {
         return not_found();
     };
-    let row = match site.instance.db().file(key.as_str()).await {
-        Ok(Some(row)) => row,
-        Ok(None) => return not_found(),
-        Err(error) => {
-            warn!(%error, "looking a file up");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong").into_response();
+    let media = site.instance.media();
+    let content_type = match cached_media_type(media.root(), &key) {
+        Some(content_type) => content_type,
+        None => {
+            let row = match site.instance.db().file(key.as_str()).await {
+                Ok(Some(row)) => row,
+                Ok(None) => return not_found(),
+                Err(error) => {
+                    warn!(%error, "looking a file up");
+                    return (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong")
+                        .into_response();
+                }
+            };
+            let Ok(content_type) = HeaderValue::from_str(&row.media_type) else {
+                return not_found();
+            };
+            remember_media_type(media.root(), &key, &content_type);
+            content_type
         }
-    };
-    let Ok(content_type) = HeaderValue::from_str(&row.media_type) else {
-        return not_found();
     };
     let options = ServeOptions::new(content_type).with_cache_control(HeaderValue::from_static(
         "public, max-age=31536000, immutable",
     ));
-    match site
-        .instance
-        .media()
-        .serve(&key, &method, &headers, &options)
-        .await
-    {
+    // The request carries its connection's `Sendfile` handle ([`SendfileConnector`]): the
+    // file's bytes then go out by `sendfile(2)`.
+    match media.serve_request(&key, &request, &options).await {
         Ok(response) => {
             let mut response = response.map(axum::body::Body::new).into_response();
             // Public files, fetched by other sites' players too (an HLS player reads the
@@ -53,11 +64,64 @@ pub(crate) async fn serve_file(
             response
         }
         Err(error) => {
+            forget_media_type(media.root(), &key);
             let status = error.status();
             if status.is_server_error() {
                 warn!(%error, "serving a file");
             }
             (status, status.canonical_reason().unwrap_or("error")).into_response()
         }
+    }
+}
+
+/// How many files' media types [`serve_file`] keeps (then it starts again).
+const CACHED_FILES: usize = 16_384;
+
+/// The media types of the files served lately, by media store (several instances may run in
+/// one process, in tests) and key. A player asks for a file in many ranges, and reading its
+/// row from the database for each (through sqlx's SQLite thread: two thread switches) cost
+/// more than sending the range. A file's row never changes (its key is fresh, its media type
+/// fixed); a file whose row is removed is removed from the store too, and the store's `404`
+/// drops it from here.
+static MEDIA_TYPES: LazyLock<Mutex<HashMap<PathBuf, HashMap<String, HeaderValue>>>> =
+    LazyLock::new(Mutex::default);
+
+fn cached_media_type(root: &std::path::Path, key: &Key) -> Option<HeaderValue> {
+    let cache = MEDIA_TYPES.lock().unwrap_or_else(PoisonError::into_inner);
+    cache.get(root)?.get(key.as_str()).cloned()
+}
+
+fn remember_media_type(root: &std::path::Path, key: &Key, content_type: &HeaderValue) {
+    let mut cache = MEDIA_TYPES.lock().unwrap_or_else(PoisonError::into_inner);
+    let files = cache.entry(root.to_owned()).or_default();
+    if files.len() >= CACHED_FILES {
+        files.clear();
+    }
+    files.insert(key.as_str().to_owned(), content_type.clone());
+}
+
+fn forget_media_type(root: &std::path::Path, key: &Key) {
+    let mut cache = MEDIA_TYPES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(files) = cache.get_mut(root) {
+        files.remove(key.as_str());
+    }
+}
+
+/// Accepts the instance's connections as media-store's [`SendfileStream`], each request
+/// carrying the connection's [`Sendfile`] handle, so that [`serve_file`] sends files with
+/// `sendfile(2)` rather than copying them through user space. Sound because nothing between
+/// [`serve_file`] and the connection reads or transforms the response body: the routes have no
+/// compression or other body layer (only header layers), and `federation::serve` keeps
+/// hyper's vectored writes on plain TCP.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SendfileConnector;
+
+impl Connector for SendfileConnector {
+    type Io = SendfileStream;
+    type Extension = Sendfile;
+
+    fn connect(&self, stream: TcpStream) -> (SendfileStream, Option<Sendfile>) {
+        let (stream, handle) = SendfileStream::new(stream);
+        (stream, Some(handle))
     }
 }

@@ -275,6 +275,11 @@ impl Application for Videos {
         Ok(instance)
     }
 
+    /// Files go out by `sendfile(2)` (see `files::SendfileConnector`).
+    fn connector(_instance: &Instance) -> impl federation::serve::Connector {
+        files::SendfileConnector
+    }
+
     fn routes(instance: &Instance, parts: &Parts, _options: &Options) -> Result<axum::Router> {
         let inbox = Inbox::new(
             parts.inbox_config(),

@@ -12,7 +12,7 @@ use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::ConnectInfo;
 use axum::routing::{get, post};
-use federation::serve::{ServeConfig, serve};
+use federation::serve::{Connector, PlainTcp, ServeConfig, Server, serve};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -558,4 +558,219 @@ async fn a_body_that_keeps_coming_at_the_minimum_rate_outlasts_the_body_deadline
     )
     .await;
     assert_eq!(cut, "HTTP/1.1 408 Request Timeout");
+}
+
+/// A connector that counts the bytes written to each connection and numbers the connections,
+/// each request carrying its connection's number.
+#[derive(Clone, Default)]
+struct Counting {
+    written: Arc<AtomicUsize>,
+    connections: Arc<AtomicUsize>,
+}
+
+#[derive(Clone, Copy)]
+struct ConnectionNumber(usize);
+
+struct CountingStream {
+    stream: TcpStream,
+    written: Arc<AtomicUsize>,
+}
+
+impl tokio::io::AsyncRead for CountingStream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for CountingStream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = std::pin::Pin::new(&mut this.stream).poll_write(cx, buf);
+        if let std::task::Poll::Ready(Ok(n)) = poll {
+            this.written.fetch_add(n, Ordering::SeqCst);
+        }
+        poll
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+impl Connector for Counting {
+    type Io = CountingStream;
+    type Extension = ConnectionNumber;
+
+    fn connect(&self, stream: TcpStream) -> (CountingStream, Option<ConnectionNumber>) {
+        let number = self.connections.fetch_add(1, Ordering::SeqCst);
+        let stream = CountingStream {
+            stream,
+            written: self.written.clone(),
+        };
+        (stream, Some(ConnectionNumber(number)))
+    }
+}
+
+/// Reads one HTTP/1.1 response with a `Content-Length` from a kept-alive connection; its body.
+async fn read_response(stream: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(0);
+            if body.len() >= length {
+                return body.to_owned();
+            }
+        }
+        let n = timeout(PROMPTLY, stream.read(&mut buf))
+            .await
+            .expect("not answered promptly")
+            .unwrap();
+        assert!(n > 0, "closed before the answer: {text}");
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[tokio::test]
+async fn a_connector_wraps_each_connection_and_its_value_reaches_the_requests() {
+    let connector = Counting::default();
+    let router = Router::new().route(
+        "/number",
+        get(
+            |axum::Extension(ConnectionNumber(n)): axum::Extension<ConnectionNumber>| async move {
+                n.to_string()
+            },
+        ),
+    );
+    let config = ServeConfig::new().with_idle_timeout(Duration::from_millis(300));
+    let server = Server::new(router, config, connector.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server
+            .serve(listener, async move {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    let ask = b"GET /number HTTP/1.1\r\nHost: test\r\n\r\n";
+    let mut first = TcpStream::connect(addr).await.unwrap();
+    first.write_all(ask).await.unwrap();
+    assert_eq!(read_response(&mut first).await, "0");
+    first.write_all(ask).await.unwrap();
+    assert_eq!(read_response(&mut first).await, "0", "the same connection");
+    let mut second = TcpStream::connect(addr).await.unwrap();
+    second.write_all(ask).await.unwrap();
+    assert_eq!(read_response(&mut second).await, "1", "another connection");
+    assert!(
+        connector.written.load(Ordering::SeqCst) > 3 * 38,
+        "the answers went through the wrapped streams"
+    );
+    // The limits still hold on wrapped connections: an idle one is closed.
+    let mut buf = [0u8; 16];
+    let n = timeout(PROMPTLY, first.read(&mut buf))
+        .await
+        .expect("the idle connection is closed")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    stop.send(()).unwrap();
+    timeout(PROMPTLY, task).await.unwrap().unwrap();
+}
+
+#[test]
+fn one_server_on_two_runtimes_shares_the_connection_bound_and_stops_both() {
+    let server = Server::new(
+        routes(Arc::new(AtomicUsize::new(0))),
+        ServeConfig::new().with_max_connections(2),
+        PlainTcp,
+    );
+    // Two single-threaded runtimes, each on its own thread with its own listener.
+    let mut stops = Vec::new();
+    let mut threads = Vec::new();
+    let mut addrs = Vec::new();
+    for _ in 0..2 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        addrs.push(listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        stops.push(stop);
+        let server = server.clone();
+        threads.push(std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async move {
+                    let listener = TcpListener::from_std(listener).unwrap();
+                    server
+                        .serve(listener, async move {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                })
+        }));
+    }
+    let client = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    client.block_on(async {
+        // Two kept-alive connections of the first listener, idle after a request, fill the
+        // bound...
+        let mut waiting = Vec::new();
+        for _ in 0..2 {
+            let mut stream = TcpStream::connect(addrs[0]).await.unwrap();
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+                .await
+                .unwrap();
+            assert_eq!(read_response(&mut stream).await, "ok");
+            waiting.push(stream);
+        }
+        let first = &mut waiting[0];
+        // ...and a request on the second listener makes room by closing the oldest of them.
+        let answer = normal_get(addrs[1]).await;
+        assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+        let mut buf = [0u8; 16];
+        let n = timeout(PROMPTLY, first.read(&mut buf))
+            .await
+            .expect("the oldest waiting connection is closed")
+            .unwrap_or(0);
+        assert_eq!(n, 0);
+    });
+    for stop in stops {
+        stop.send(()).unwrap();
+    }
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    client.block_on(async {
+        for addr in addrs {
+            assert!(TcpStream::connect(addr).await.is_err());
+        }
+    });
 }

@@ -21,6 +21,7 @@ mod playlists;
 mod processing;
 mod redundancy;
 mod search;
+mod serving;
 mod support;
 mod two_instances;
 mod upload;
