@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     pub(crate) processing: crate::processing::Processing,
     /// The mirrors' runner and timer.
     pub(crate) redundancy: crate::redundancy::Redundancy,
+    /// The media types of the files served lately.
+    pub(crate) media_types: crate::files::MediaTypes,
 }
 
 impl Instance {
@@ -72,11 +74,17 @@ impl Instance {
             danger_allow_private_addresses,
             processing,
             redundancy: crate::redundancy::Redundancy::default(),
+            media_types: crate::files::MediaTypes::default(),
         }))
     }
 
     pub(crate) fn db(&self) -> &Db {
         &self.0.db
+    }
+
+    /// The media types of the files served lately ([`crate::files::serve_file`]).
+    pub(crate) fn media_types(&self) -> &crate::files::MediaTypes {
+        &self.0.media_types
     }
 
     /// The social state.

@@ -2,8 +2,7 @@
 //! requests.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{LazyLock, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
@@ -28,7 +27,7 @@ pub(crate) async fn serve_file(
         return not_found();
     };
     let media = site.instance.media();
-    let content_type = match cached_media_type(media.root(), &key) {
+    let content_type = match site.instance.media_types().get(&key) {
         Some(content_type) => content_type,
         None => {
             let row = match site.instance.db().file(key.as_str()).await {
@@ -43,7 +42,7 @@ pub(crate) async fn serve_file(
             let Ok(content_type) = HeaderValue::from_str(&row.media_type) else {
                 return not_found();
             };
-            remember_media_type(media.root(), &key, &content_type);
+            site.instance.media_types().remember(&key, &content_type);
             content_type
         }
     };
@@ -64,7 +63,7 @@ pub(crate) async fn serve_file(
             response
         }
         Err(error) => {
-            forget_media_type(media.root(), &key);
+            site.instance.media_types().forget(&key);
             let status = error.status();
             if status.is_server_error() {
                 warn!(%error, "serving a file");
@@ -74,36 +73,34 @@ pub(crate) async fn serve_file(
     }
 }
 
-/// How many files' media types [`serve_file`] keeps (then it starts again).
+/// How many files' media types [`MediaTypes`] keeps (then it starts again).
 const CACHED_FILES: usize = 16_384;
 
-/// The media types of the files served lately, by media store (several instances may run in
-/// one process, in tests) and key. A player asks for a file in many ranges, and reading its
-/// row from the database for each (through sqlx's SQLite thread: two thread switches) cost
-/// more than sending the range. A file's row never changes (its key is fresh, its media type
-/// fixed); a file whose row is removed is removed from the store too, and the store's `404`
-/// drops it from here.
-static MEDIA_TYPES: LazyLock<Mutex<HashMap<PathBuf, HashMap<String, HeaderValue>>>> =
-    LazyLock::new(Mutex::default);
+/// The media types of the files served lately, by key. A player asks for a file in many
+/// ranges, and reading its row from the database for each (through sqlx's SQLite thread: two
+/// thread switches) cost more than sending the range. A file's row never changes (its key is
+/// fresh, its media type fixed); a file whose row is removed is removed from the store too,
+/// and the store's `404` drops it from here.
+#[derive(Debug, Default)]
+pub(crate) struct MediaTypes(Mutex<HashMap<String, HeaderValue>>);
 
-fn cached_media_type(root: &std::path::Path, key: &Key) -> Option<HeaderValue> {
-    let cache = MEDIA_TYPES.lock().unwrap_or_else(PoisonError::into_inner);
-    cache.get(root)?.get(key.as_str()).cloned()
-}
-
-fn remember_media_type(root: &std::path::Path, key: &Key, content_type: &HeaderValue) {
-    let mut cache = MEDIA_TYPES.lock().unwrap_or_else(PoisonError::into_inner);
-    let files = cache.entry(root.to_owned()).or_default();
-    if files.len() >= CACHED_FILES {
-        files.clear();
+impl MediaTypes {
+    fn get(&self, key: &Key) -> Option<HeaderValue> {
+        let cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.get(key.as_str()).cloned()
     }
-    files.insert(key.as_str().to_owned(), content_type.clone());
-}
 
-fn forget_media_type(root: &std::path::Path, key: &Key) {
-    let mut cache = MEDIA_TYPES.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(files) = cache.get_mut(root) {
-        files.remove(key.as_str());
+    fn remember(&self, key: &Key, content_type: &HeaderValue) {
+        let mut cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= CACHED_FILES {
+            cache.clear();
+        }
+        cache.insert(key.as_str().to_owned(), content_type.clone());
+    }
+
+    fn forget(&self, key: &Key) {
+        let mut cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.remove(key.as_str());
     }
 }
 
