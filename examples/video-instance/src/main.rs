@@ -59,6 +59,10 @@ enum Command {
         /// The most one mirrored video may weigh (all its files), in MiB.
         #[arg(long, default_value_t = 8192)]
         max_mirror_mib: u64,
+        /// How often, in seconds, mirrors are looked at: new videos of mirrored instances
+        /// queued, mirrors asked for by `admin` started, copies renewed, lapsed ones dropped.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+        mirror_check_seconds: u64,
     },
     /// Administers the instance's database.
     Admin {
@@ -170,6 +174,7 @@ async fn run(cli: Cli) -> Result<()> {
             transcoding_time_limit_minutes,
             mirror_lifetime_hours,
             max_mirror_mib,
+            mirror_check_seconds,
         } => {
             let mut app = VideoOptions::default()
                 .with_max_upload_bytes(max_upload_mib.saturating_mul(1 << 20))
@@ -190,7 +195,8 @@ async fn run(cli: Cli) -> Result<()> {
                 .with_mirror_lifetime(std::time::Duration::from_secs(
                     mirror_lifetime_hours.saturating_mul(3600),
                 ))
-                .with_max_mirror_bytes(max_mirror_mib.saturating_mul(1 << 20));
+                .with_max_mirror_bytes(max_mirror_mib.saturating_mul(1 << 20))
+                .with_mirror_check_interval(std::time::Duration::from_secs(mirror_check_seconds));
             if let Some(dir) = media_dir {
                 app = app.with_media_dir(dir);
             }

@@ -9,6 +9,7 @@
 )]
 
 mod actors;
+mod binaries;
 mod browser;
 mod channels;
 mod demo;
