@@ -263,7 +263,7 @@ impl Db {
     pub(crate) async fn delete_video(&self, id: &str) -> Result<Vec<FileRow>> {
         let mut tx = self.pool().begin().await?;
         // The video's row goes first: from then on no file can be recorded for it (see
-        // `put_files_of`), so the files read next are all there will be.
+        // `hold_video`), so the files read next are all there will be.
         sqlx::query("DELETE FROM vi_videos WHERE id = $1")
             .bind(id.to_owned())
             .execute(&mut *tx)
@@ -372,10 +372,21 @@ impl Db {
     /// Records `files`, all of video `video`, in one step with the check that the video is
     /// still there: `false`, and nothing recorded, when it was deleted. A deletion running at
     /// the same time either sees every one of these rows or none.
+    #[cfg(test)]
     pub(crate) async fn put_files_of(&self, video: &str, files: &[FileRow]) -> Result<bool> {
+        let Some(mut held) = self.hold_video(video).await? else {
+            return Ok(false);
+        };
+        held.insert_files(files).await?;
+        held.commit().await?;
+        Ok(true)
+    }
+
+    /// Holds video `video` in a transaction until it commits or drops, so that no deletion
+    /// runs meanwhile: the video's row is written first, which holds it (PostgreSQL) or the
+    /// database's write lock (SQLite). `None` when the video is gone.
+    pub(crate) async fn hold_video(&self, video: &str) -> Result<Option<HeldVideo>> {
         let mut tx = self.pool().begin().await?;
-        // A write first, so the transaction holds the video's row (PostgreSQL) or the
-        // database's write lock (SQLite) until it commits.
         let there = sqlx::query("UPDATE vi_videos SET updated = updated WHERE id = $1")
             .bind(video.to_owned())
             .execute(&mut *tx)
@@ -383,16 +394,9 @@ impl Db {
             .rows_affected();
         if there == 0 {
             tx.rollback().await?;
-            return Ok(false);
+            return Ok(None);
         }
-        for file in files {
-            insert_file(file)
-                .execute(&mut *tx)
-                .await
-                .context("storing a file's row")?;
-        }
-        tx.commit().await?;
-        Ok(true)
+        Ok(Some(HeldVideo { tx }))
     }
 
     /// The files kept of video `video`.
@@ -497,6 +501,30 @@ impl Db {
 }
 
 /// Sets a video's like and dislike counts from its rates.
+/// A video held by [`Db::hold_video`]: its files' rows go in with it, or not at all.
+pub(crate) struct HeldVideo {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+}
+
+impl HeldVideo {
+    /// Records `files` (in the transaction).
+    pub(crate) async fn insert_files(&mut self, files: &[FileRow]) -> Result<()> {
+        for file in files {
+            insert_file(file)
+                .execute(&mut *self.tx)
+                .await
+                .context("storing a file's row")?;
+        }
+        Ok(())
+    }
+
+    /// Commits what was recorded and lets the video go.
+    pub(crate) async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
 async fn recount_rates(tx: &mut sqlx::Transaction<'_, sqlx::Any>, video: &str) -> Result<()> {
     sqlx::query(
         "UPDATE vi_videos SET

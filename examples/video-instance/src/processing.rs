@@ -436,26 +436,35 @@ impl Instance {
                 HLS_MEDIA_TYPE,
             ),
         ];
+        // Copied and hashed first, beside the store; then committed into it while the
+        // video is held, with their rows. A deletion waits for that step and then sees every
+        // file, or it came first and the staged copies are dropped: no file is left that no
+        // row names. (A crash within the step leaves the job to run again: same keys.)
+        let mut staged = Vec::new();
+        for row in &mut rows {
+            let name = row.key.rsplit('/').next().unwrap_or_default();
+            let file = self
+                .media()
+                .stage_file(&work.dir.join(name), &Limits::new(u64::MAX))
+                .await
+                .with_context(|| format!("copying {name}"))?;
+            row.size = i64::try_from(file.size()).unwrap_or(i64::MAX);
+            row.sha256 = file.sha256().to_hex();
+            staged.push((Key::new(row.key.clone())?, file));
+        }
+        let Some(mut held) = self.db().hold_video(&work.video).await? else {
+            bail!("the video was deleted while it was processed");
+        };
         let mut stored = Vec::new();
         let outcome = async {
-            for row in &mut rows {
-                let key = Key::new(row.key.clone())?;
-                let name = row.key.rsplit('/').next().unwrap_or_default();
-                let metadata = self
-                    .media()
-                    .store_file(&key, &work.dir.join(name), &Limits::new(u64::MAX))
+            for (key, file) in staged {
+                file.commit(&key)
                     .await
-                    .with_context(|| format!("storing {name}"))?;
+                    .with_context(|| format!("storing {}", key.as_str()))?;
                 stored.push(key);
-                row.size = i64::try_from(metadata.size).unwrap_or(i64::MAX);
-                row.sha256 = metadata.sha256.to_hex();
             }
-            // The video may have been deleted while ffmpeg ran, or be deleted now: the rows
-            // go in with the check, or not at all.
-            if !self.db().put_files_of(&work.video, &rows).await? {
-                bail!("the video was deleted while it was processed");
-            }
-            Ok(())
+            held.insert_files(&rows).await?;
+            held.commit().await
         }
         .await;
         if let Err(error) = outcome {
