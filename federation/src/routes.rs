@@ -129,6 +129,24 @@ pub enum ObjectState {
     NotFound,
 }
 
+impl ObjectState {
+    /// An object that may have been deleted: `Gone` with `document` as its tombstone when
+    /// `deleted`, else `Found` without a page (an actor's document, as a local actor's row
+    /// gives it).
+    pub fn found_or_gone(document: Value, deleted: bool) -> Self {
+        if deleted {
+            Self::Gone {
+                tombstone: document,
+            }
+        } else {
+            Self::Found {
+                document,
+                html: None,
+            }
+        }
+    }
+}
+
 /// Which collection of an actor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CollectionKind {

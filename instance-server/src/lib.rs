@@ -216,6 +216,61 @@ impl Parts {
     }
 }
 
+/// What an instance built from [`Parts`] answers from them: implement [`WithParts::parts`]
+/// (the instance keeps the `Parts` it was built from) and the rest comes with it, the same in
+/// every instance.
+pub trait WithParts {
+    /// The parts the instance was built from.
+    fn parts(&self) -> &Parts;
+
+    /// The public base URL.
+    fn base_url(&self) -> &Url {
+        &self.parts().base_url
+    }
+
+    /// The instance's name.
+    fn name(&self) -> &str {
+        &self.parts().name
+    }
+
+    /// The social state.
+    fn state(&self) -> &InstanceState {
+        &self.parts().state
+    }
+
+    /// The cache of remote actors and keys.
+    fn keys(&self) -> &KeyCache {
+        &self.parts().keys
+    }
+
+    /// The guarded fetcher, signing as the instance actor.
+    fn fetcher(&self) -> &Fetcher {
+        &self.parts().fetcher
+    }
+
+    /// Where activities are published.
+    fn outbox(&self) -> &Outbox<ErasedQueue> {
+        &self.parts().outbox
+    }
+
+    /// `path` (absolute: `/videos/1`) on the base URL.
+    fn url(&self, path: &str) -> Url {
+        let mut url = self.parts().base_url.clone();
+        url.set_path(path);
+        url
+    }
+
+    /// The id of local actor `name`.
+    fn actor_id(&self, name: &str) -> Url {
+        self.state().actor_id(name)
+    }
+
+    /// The instance actor's id.
+    fn instance_actor(&self) -> Url {
+        self.actor_id(INSTANCE_ACTOR)
+    }
+}
+
 /// A running instance.
 #[derive(Debug)]
 pub struct Running<I> {

@@ -21,16 +21,7 @@ impl InstanceState {
             return Ok(None);
         };
         let document = self.actor_document(&actor).await?;
-        Ok(Some(if actor.deleted {
-            ObjectState::Gone {
-                tombstone: document,
-            }
-        } else {
-            ObjectState::Found {
-                document,
-                html: None,
-            }
-        }))
+        Ok(Some(ObjectState::found_or_gone(document, actor.deleted)))
     }
 
     /// Items `offset..offset + limit` of local actor `name`'s collection `kind`, as

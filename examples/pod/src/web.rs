@@ -81,16 +81,7 @@ impl App for Instance {
             return Ok(None);
         };
         let document = self.actor_document(&actor).await.map_err(app_error)?;
-        Ok(Some(if actor.deleted {
-            ObjectState::Gone {
-                tombstone: document,
-            }
-        } else {
-            ObjectState::Found {
-                document,
-                html: None,
-            }
-        }))
+        Ok(Some(ObjectState::found_or_gone(document, actor.deleted)))
     }
 
     async fn object(

@@ -2,6 +2,7 @@
 //! (both on the database, beside or without a serving process).
 
 use anyhow::{Context, Result};
+use instance_server::WithParts as _;
 use serde_json::{Value, json};
 use url::Url;
 

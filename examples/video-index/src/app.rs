@@ -7,11 +7,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
-use federation::fetch::Fetcher;
-use federation::keys::KeyCache;
-use federation::outbox::Outbox;
-use instance_server::{ErasedQueue, INSTANCE_ACTOR, Parts};
-use instance_state::InstanceState;
+use instance_server::{INSTANCE_ACTOR, Parts, WithParts};
 use tracing::{debug, info, warn};
 use url::Url;
 use video_search::{
@@ -36,18 +32,14 @@ pub struct Index(pub(crate) Arc<Inner>);
 impl std::fmt::Debug for Index {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Index")
-            .field("base_url", &self.0.base_url.as_str())
+            .field("base_url", &self.0.parts.base_url.as_str())
             .finish_non_exhaustive()
     }
 }
 
 pub(crate) struct Inner {
     pub(crate) db: Db,
-    pub(crate) base_url: Url,
-    pub(crate) name: String,
-    pub(crate) keys: KeyCache,
-    pub(crate) fetcher: Fetcher,
-    pub(crate) outbox: Outbox<ErasedQueue>,
+    pub(crate) parts: Parts,
     pub(crate) options: IndexOptions,
     /// The search index: a serving process's (administration commands have none).
     pub(crate) search: Option<Arc<SearchIndex>>,
@@ -105,6 +97,12 @@ pub(crate) fn authority(url: &str) -> String {
         .unwrap_or_default()
 }
 
+impl WithParts for Index {
+    fn parts(&self) -> &Parts {
+        &self.0.parts
+    }
+}
+
 impl Index {
     pub(crate) fn new(
         parts: Parts,
@@ -113,12 +111,8 @@ impl Index {
     ) -> Self {
         let danger_allow_private_addresses = parts.danger_allow_private_addresses();
         Self(Arc::new(Inner {
-            db: Db::new(parts.state),
-            base_url: parts.base_url,
-            name: parts.name,
-            keys: parts.keys,
-            fetcher: parts.fetcher,
-            outbox: parts.outbox,
+            db: Db::new(parts.state.clone()),
+            parts,
             options,
             search,
             danger_allow_private_addresses,
@@ -127,31 +121,6 @@ impl Index {
 
     pub(crate) fn db(&self) -> &Db {
         &self.0.db
-    }
-
-    /// The social state.
-    pub(crate) fn state(&self) -> &InstanceState {
-        self.0.db.state()
-    }
-
-    /// The base URL.
-    pub fn base_url(&self) -> &Url {
-        &self.0.base_url
-    }
-
-    /// The index's name.
-    pub fn name(&self) -> &str {
-        &self.0.name
-    }
-
-    /// The cache of remote actors and keys.
-    pub fn keys(&self) -> &KeyCache {
-        &self.0.keys
-    }
-
-    /// The instance actor's id.
-    pub fn instance_actor(&self) -> Url {
-        self.state().actor_id(INSTANCE_ACTOR)
     }
 
     /// The eligibility rules.
@@ -179,7 +148,7 @@ impl Index {
             return Ok(());
         }
         self.state()
-            .send_follow(&self.0.outbox, INSTANCE_ACTOR, target.as_str())
+            .send_follow(&self.0.parts.outbox, INSTANCE_ACTOR, target.as_str())
             .await
             .map_err(|e| anyhow!("following {target}: {e}"))?;
         info!(%target, "following");
@@ -224,7 +193,7 @@ impl Index {
         };
         let peertube = url.join("/accounts/peertube")?;
         let mut budget = federation::fetch::FetchBudget::default();
-        match self.0.fetcher.fetch(&peertube, &mut budget).await {
+        match self.0.parts.fetcher.fetch(&peertube, &mut budget).await {
             Ok(fetched) if matches!(fetched.object(), activitypub_core::AnyObject::Actor(_)) => {
                 Ok(peertube)
             }

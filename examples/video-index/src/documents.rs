@@ -6,6 +6,7 @@ use activitypub_core::ext::peertube::{VideoSummary, as_video};
 use activitypub_core::{AnyObject, Iri};
 use anyhow::Result;
 use federation::fetch::FetchBudget;
+use instance_server::WithParts as _;
 use serde_json::Value;
 use time::OffsetDateTime;
 use tracing::debug;
@@ -102,10 +103,10 @@ impl Index {
         {
             return Ok(());
         }
-        let document = match self.0.keys.cached_actor(id.as_str()) {
+        let document = match self.0.parts.keys.cached_actor(id.as_str()) {
             Some(remote) => serde_json::to_value(&remote.actor).ok(),
             None => match Url::parse(id.as_str()) {
-                Ok(url) => match self.0.fetcher.fetch(&url, budget).await {
+                Ok(url) => match self.0.parts.fetcher.fetch(&url, budget).await {
                     Ok(fetched) if matches!(fetched.object(), AnyObject::Actor(_)) => {
                         serde_json::to_value(fetched.object()).ok()
                     }

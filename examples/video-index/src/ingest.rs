@@ -76,11 +76,11 @@ impl Social for Index {
     }
 
     fn outbox(&self) -> &Outbox<ErasedQueue> {
-        &self.0.outbox
+        &self.0.parts.outbox
     }
 
     fn keys(&self) -> Option<&KeyCache> {
-        Some(&self.0.keys)
+        Some(&self.0.parts.keys)
     }
 
     /// `Delete` of a video.
@@ -104,7 +104,7 @@ impl Index {
     /// [`crate::IndexOptions::follow_back`] is on. Following a person back would let any
     /// account make the index take its whole server.
     async fn on_follow(&self, incoming: Incoming) -> Result<()> {
-        let me = self.instance_actor();
+        let me = instance_server::WithParts::instance_actor(self);
         if incoming.object.id().map(Iri::as_str) != Some(me.as_str()) {
             return Ok(());
         }
@@ -120,7 +120,7 @@ impl Index {
                 .put_follow(&follower, me.as_str(), &follow_id, FollowState::Rejected)
                 .await?;
             state
-                .reject_follower(&self.0.outbox, INSTANCE_ACTOR, &follower)
+                .reject_follower(&self.0.parts.outbox, INSTANCE_ACTOR, &follower)
                 .await?;
             info!(%follower, "follow refused");
             return Ok(());
@@ -129,12 +129,14 @@ impl Index {
             .put_follow(&follower, me.as_str(), &follow_id, FollowState::Accepted)
             .await?;
         state
-            .accept_follower(&self.0.outbox, INSTANCE_ACTOR, &follower)
+            .accept_follower(&self.0.parts.outbox, INSTANCE_ACTOR, &follower)
             .await?;
-        let is_instance =
-            self.0.keys.cached_actor(&follower).is_some_and(|remote| {
-                matches!(remote.actor.kind.as_str(), "Application" | "Service")
-            });
+        let is_instance = self
+            .0
+            .parts
+            .keys
+            .cached_actor(&follower)
+            .is_some_and(|remote| matches!(remote.actor.kind.as_str(), "Application" | "Service"));
         if self.0.options.follow_back && is_instance {
             let target = Url::parse(&follower)?;
             self.follow_instance(&target).await?;
@@ -148,7 +150,7 @@ impl Index {
         if incoming.object.id() != Some(&incoming.actor) {
             return self.on_create_or_update(incoming).await.map(|_| ());
         }
-        self.0.keys.invalidate(incoming.actor.as_str());
+        self.0.parts.keys.invalidate(incoming.actor.as_str());
         // The embedded actor is its own server's word (same origin): believed.
         if let Some(actor @ AnyObject::Actor(_)) = incoming.object.object() {
             let document = serde_json::to_value(actor).context("writing an updated actor")?;
@@ -235,7 +237,7 @@ impl Index {
     /// Fetches `id` from its origin within `budget`.
     async fn fetch(&self, id: &Iri, budget: &mut FetchBudget) -> Result<AnyObject> {
         let url = Url::parse(id.as_str())?;
-        let fetched = self.0.fetcher.fetch(&url, budget).await?;
+        let fetched = self.0.parts.fetcher.fetch(&url, budget).await?;
         Ok(fetched.object().clone())
     }
 

@@ -33,7 +33,7 @@ use instance_state::InstanceState;
 use url::Url;
 
 pub use app::Index;
-pub use instance_server::INSTANCE_ACTOR;
+pub use instance_server::{INSTANCE_ACTOR, WithParts};
 pub use rules::{Eligibility, Ineligible};
 
 /// The index's own options, beside the server's.

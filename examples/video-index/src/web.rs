@@ -7,6 +7,7 @@ use axum::routing::get;
 use federation::routes::{
     App, AppError, CollectionItems, CollectionKind, ObjectState, Representation,
 };
+use instance_server::WithParts as _;
 use instance_web::Web;
 use url::Url;
 
@@ -66,24 +67,7 @@ impl App for Index {
         name: &str,
         _representation: Representation,
     ) -> Result<Option<ObjectState>, AppError> {
-        let Some(actor) = self.state().actor(name).await.map_err(app_error)? else {
-            return Ok(None);
-        };
-        let document = self
-            .state()
-            .actor_document(&actor)
-            .await
-            .map_err(app_error)?;
-        Ok(Some(if actor.deleted {
-            ObjectState::Gone {
-                tombstone: document,
-            }
-        } else {
-            ObjectState::Found {
-                document,
-                html: None,
-            }
-        }))
+        self.state().actor_state(name).await.map_err(app_error)
     }
 
     async fn object(

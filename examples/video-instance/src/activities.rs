@@ -61,11 +61,11 @@ impl Social for Instance {
     }
 
     fn outbox(&self) -> &Outbox<ErasedQueue> {
-        &self.0.outbox
+        instance_server::WithParts::outbox(self)
     }
 
     fn keys(&self) -> Option<&KeyCache> {
-        Some(&self.0.keys)
+        Some(instance_server::WithParts::keys(self))
     }
 
     /// `Update` of a video, `Delete` of one (its document already a `Tombstone`), `Undo` of a
@@ -170,7 +170,9 @@ impl Instance {
     /// Fetches `id` from its origin within `budget`.
     async fn fetch(&self, id: &Iri, budget: &mut FetchBudget) -> Result<AnyObject> {
         let url = Url::parse(id.as_str())?;
-        let fetched = self.0.fetcher.fetch(&url, budget).await?;
+        let fetched = instance_server::WithParts::fetcher(self)
+            .fetch(&url, budget)
+            .await?;
         Ok(fetched.object().clone())
     }
 

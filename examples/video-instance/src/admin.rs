@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::{Options, open_instance};
+use instance_server::WithParts as _;
 
 /// What the administration commands need to know.
 #[derive(Debug, Clone)]

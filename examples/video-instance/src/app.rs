@@ -4,11 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
-use federation::fetch::Fetcher;
-use federation::keys::KeyCache;
-use federation::outbox::Outbox;
-use instance_server::{ErasedQueue, INSTANCE_ACTOR, Parts};
-use instance_state::InstanceState;
+use instance_server::{INSTANCE_ACTOR, Parts, WithParts};
 use instance_state::actors::{ActorKind, LocalActor, NewActor};
 use serde_json::{Value, json};
 use url::Url;
@@ -23,7 +19,7 @@ pub struct Instance(pub(crate) Arc<Inner>);
 impl std::fmt::Debug for Instance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Instance")
-            .field("base_url", &self.0.base_url.as_str())
+            .field("base_url", &self.0.parts.base_url.as_str())
             .field("media_dir", &self.0.media_dir)
             .finish_non_exhaustive()
     }
@@ -31,11 +27,7 @@ impl std::fmt::Debug for Instance {
 
 pub(crate) struct Inner {
     pub(crate) db: Db,
-    pub(crate) base_url: Url,
-    pub(crate) name: String,
-    pub(crate) keys: KeyCache,
-    pub(crate) fetcher: Fetcher,
-    pub(crate) outbox: Outbox<ErasedQueue>,
+    pub(crate) parts: Parts,
     pub(crate) options: VideoOptions,
     pub(crate) media_dir: PathBuf,
     pub(crate) media: media_store::MediaStore,
@@ -50,6 +42,12 @@ pub(crate) struct Inner {
     pub(crate) media_types: crate::files::MediaTypes,
 }
 
+impl WithParts for Instance {
+    fn parts(&self) -> &Parts {
+        &self.0.parts
+    }
+}
+
 impl Instance {
     pub(crate) fn new(
         parts: Parts,
@@ -61,12 +59,8 @@ impl Instance {
     ) -> Self {
         let danger_allow_private_addresses = parts.danger_allow_private_addresses();
         Self(Arc::new(Inner {
-            db: Db::new(parts.state),
-            base_url: parts.base_url,
-            name: parts.name,
-            keys: parts.keys,
-            fetcher: parts.fetcher,
-            outbox: parts.outbox,
+            db: Db::new(parts.state.clone()),
+            parts,
             options,
             media_dir,
             media,
@@ -87,26 +81,6 @@ impl Instance {
         &self.0.media_types
     }
 
-    /// The social state.
-    pub(crate) fn state(&self) -> &InstanceState {
-        self.0.db.state()
-    }
-
-    /// The base URL.
-    pub fn base_url(&self) -> &Url {
-        &self.0.base_url
-    }
-
-    /// The instance's name.
-    pub fn name(&self) -> &str {
-        &self.0.name
-    }
-
-    /// The cache of remote actors and keys (tests insert keys here).
-    pub fn keys(&self) -> &KeyCache {
-        &self.0.keys
-    }
-
     /// Where files are kept.
     pub fn media_dir(&self) -> &std::path::Path {
         &self.0.media_dir
@@ -115,23 +89,6 @@ impl Instance {
     /// The files of the videos.
     pub(crate) fn media(&self) -> &media_store::MediaStore {
         &self.0.media
-    }
-
-    /// `path` on the base URL.
-    pub(crate) fn url(&self, path: &str) -> Url {
-        let mut url = self.0.base_url.clone();
-        url.set_path(path);
-        url
-    }
-
-    /// The id of local actor `name`.
-    pub(crate) fn actor_id(&self, name: &str) -> Url {
-        self.state().actor_id(name)
-    }
-
-    /// The instance actor's id.
-    pub fn instance_actor(&self) -> Url {
-        self.actor_id(INSTANCE_ACTOR)
     }
 
     /// Makes channel `name` (a Group actor) owned by local actor `owner` (a Person, the
@@ -208,7 +165,7 @@ impl Instance {
             .and_then(Value::as_str)
             .map(str::to_owned);
         self.state()
-            .publish(&self.0.outbox, actor_name, activity, ordering.as_deref())
+            .publish(self.outbox(), actor_name, activity, ordering.as_deref())
             .await
             .map_err(|e| anyhow!("publishing as {actor_name}: {e}"))?;
         Ok(())
@@ -217,7 +174,7 @@ impl Instance {
     /// Makes the instance actor follow another instance's actor `target`.
     pub async fn follow_instance(&self, target: &Url) -> Result<()> {
         self.state()
-            .send_follow(&self.0.outbox, INSTANCE_ACTOR, target.as_str())
+            .send_follow(self.outbox(), INSTANCE_ACTOR, target.as_str())
             .await
             .map_err(|e| anyhow!("following {target}: {e}"))?;
         Ok(())
@@ -227,7 +184,7 @@ impl Instance {
     /// and a `Follow` sent (a local target answers at once).
     pub(crate) async fn follow(&self, name: &str, target: &str) -> Result<()> {
         self.state()
-            .send_follow(&self.0.outbox, name, target)
+            .send_follow(self.outbox(), name, target)
             .await
             .map_err(|e| anyhow!("{name} following {target}: {e}"))?;
         Ok(())
@@ -237,7 +194,7 @@ impl Instance {
     /// it did not follow it.
     pub(crate) async fn unfollow(&self, name: &str, target: &str) -> Result<bool> {
         self.state()
-            .send_unfollow(&self.0.outbox, name, target)
+            .send_unfollow(self.outbox(), name, target)
             .await
             .map_err(|e| anyhow!("{name} unfollowing {target}: {e}"))
     }
@@ -249,6 +206,6 @@ impl Instance {
     ) -> Result<Arc<federation::keys::RemoteActor>> {
         let url = Url::parse(id).with_context(|| format!("{id:?} is not an address"))?;
         let mut budget = federation::fetch::FetchBudget::default();
-        Ok(self.0.keys.actor(&url, &mut budget).await?)
+        Ok(self.keys().actor(&url, &mut budget).await?)
     }
 }

@@ -20,6 +20,7 @@ use tracing::warn;
 use crate::db::Listing;
 use crate::pages::{host_name, message_page, scope_of, video_card};
 use crate::web::Site;
+use instance_server::WithParts as _;
 
 /// How many videos an actor's page lists.
 const PAGE_VIDEOS: i64 = 48;

@@ -13,6 +13,7 @@ use tracing::{debug, info};
 
 use crate::app::Instance;
 use crate::db::VideoRow;
+use instance_server::WithParts as _;
 
 /// The longest comment written here, in characters.
 pub(crate) const MAX_COMMENT_CHARS: usize = 10_000;

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::admin::Admin;
 use crate::{Options, Running, SignupMode, start};
+use instance_server::WithParts as _;
 
 /// The video Alice uploads: two seconds of ffmpeg's test pattern in WebM (media-probe's sample
 /// `vp8-vorbis.webm`, made by `scripts/media-samples`).

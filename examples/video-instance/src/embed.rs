@@ -16,6 +16,7 @@ use tracing::warn;
 
 use crate::db::VideoRow;
 use crate::web::Site;
+use instance_server::WithParts as _;
 
 /// Where the embed page's stylesheet is served.
 pub(crate) const EMBED_STYLESHEET_PATH: &str = "/assets/embed.css";

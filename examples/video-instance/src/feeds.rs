@@ -14,6 +14,7 @@ use tracing::warn;
 
 use crate::db::Listing;
 use crate::web::Site;
+use instance_server::WithParts as _;
 
 /// The most items a feed holds.
 const FEED_ITEMS: i64 = 50;

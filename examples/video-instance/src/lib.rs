@@ -42,7 +42,7 @@ use instance_state::InstanceState;
 use url::Url;
 
 pub use app::Instance;
-pub use instance_server::INSTANCE_ACTOR;
+pub use instance_server::{INSTANCE_ACTOR, WithParts};
 pub use instance_web::SignupMode;
 pub use redundancy::MirrorStatus;
 

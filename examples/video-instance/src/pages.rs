@@ -15,6 +15,7 @@ use tracing::warn;
 
 use crate::db::{Listing, VideoRow};
 use crate::web::Site;
+use instance_server::WithParts as _;
 
 /// The pages' routes.
 pub(crate) fn router() -> Router<Site> {

@@ -25,6 +25,7 @@ use crate::Transcoding;
 use crate::app::{Inner, Instance};
 use crate::db::{Db, FileRow};
 use crate::ffmpeg::{self, Ffmpeg, RenditionNames};
+use instance_server::WithParts as _;
 
 /// The roles of the files a job makes (`vi_files.role`).
 pub(crate) const MADE_ROLES: [&str; 5] =

@@ -44,6 +44,7 @@ use crate::app::{Inner, Instance};
 use crate::db::{FileRow, insert_file};
 use crate::ffmpeg;
 use crate::processing::HLS_MEDIA_TYPE;
+use instance_server::WithParts as _;
 
 /// The roles of a mirror's files (`vi_files.role`): the master playlist, the media playlists,
 /// the fragmented MP4 files and the segments' SHA-256 JSON.
@@ -352,7 +353,7 @@ impl Instance {
     /// activities about CacheFile `cache_file`.
     async fn publish_ordered(&self, activity: Value, cache_file: &str) -> Result<()> {
         self.state()
-            .publish(&self.0.outbox, INSTANCE_ACTOR, activity, Some(cache_file))
+            .publish(self.outbox(), INSTANCE_ACTOR, activity, Some(cache_file))
             .await
             .map_err(|e| anyhow!("publishing as the instance actor: {e}"))?;
         Ok(())
@@ -644,7 +645,7 @@ impl Instance {
             master: Url::parse(hls.href.as_str())?,
             sha256: Url::parse(sha256.as_str())?,
             sizes,
-            fetcher: self.0.fetcher.clone(),
+            fetcher: self.fetcher().clone(),
             media: self.media().clone(),
             time_limit: self.0.options.mirror_time_limit,
         }))

@@ -24,6 +24,7 @@ use crate::db::{Listing, VideoRow};
 use crate::upload::Refusal;
 use crate::videos::{CATEGORIES, LICENCES};
 use crate::web::Site;
+use instance_server::WithParts as _;
 
 /// How often pending index changes are committed (so an update shows within about this).
 const COMMIT_EVERY: Duration = Duration::from_millis(500);

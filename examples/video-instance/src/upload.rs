@@ -16,6 +16,7 @@ use tracing::{info, warn};
 
 use crate::db::{FileRow, VideoRow};
 use crate::web::Site;
+use instance_server::WithParts as _;
 
 /// The longest text field accepted (a description).
 const MAX_TEXT_FIELD: usize = 10_000;

@@ -16,6 +16,7 @@ use instance_server::INSTANCE_ACTOR;
 
 use crate::app::Instance;
 use crate::db::{FileRow, VideoRow};
+use instance_server::WithParts as _;
 
 /// Where the placeholder thumbnail is served.
 pub(crate) const PLACEHOLDER_THUMBNAIL_PATH: &str = "/thumbnail-placeholder.png";

@@ -16,6 +16,7 @@ use tracing::{debug, warn};
 
 use crate::app::{Inner, Instance};
 use crate::db::VideoRow;
+use instance_server::WithParts as _;
 
 /// The limiter scope of counted views (instance-state's limiter times, shared by every
 /// process on the database).

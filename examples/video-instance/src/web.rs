@@ -14,6 +14,7 @@ use url::Url;
 
 use crate::app::Instance;
 use crate::{channels, comments, embed, feeds, files, pages, search, upload};
+use instance_server::WithParts as _;
 
 fn app_error(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AppError {
     AppError::new(error)
@@ -132,16 +133,7 @@ impl App for Instance {
             return Ok(None);
         };
         let document = self.actor_document(&actor).await.map_err(app_error)?;
-        Ok(Some(if actor.deleted {
-            ObjectState::Gone {
-                tombstone: document,
-            }
-        } else {
-            ObjectState::Found {
-                document,
-                html: None,
-            }
-        }))
+        Ok(Some(ObjectState::found_or_gone(document, actor.deleted)))
     }
 
     async fn object(

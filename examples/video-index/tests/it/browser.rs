@@ -3,6 +3,7 @@
 //! own instance.
 
 use browser_harness::{Browser, Viewport};
+use video_index::WithParts as _;
 
 use crate::support::{
     Upload, account, loopback_index, until_following, until_total, upload, video_instance,

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
+use video_index::WithParts as _;
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};

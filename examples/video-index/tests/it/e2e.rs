@@ -4,6 +4,7 @@
 //! index restarts with other rules.
 
 use serde_json::Value;
+use video_index::WithParts as _;
 
 use crate::support::{
     Upload, account, loopback_index, search, until_following, until_total, upload, video_instance,

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 use test_peer::Peer;
+use video_index::WithParts as _;
 
 use crate::support::{loopback_index, until_following, within};
 

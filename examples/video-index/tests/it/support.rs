@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use video_index::WithParts as _;
 
 use serde_json::Value;
 use url::Url;

@@ -28,6 +28,7 @@ use super::{PlaylistFields, PlaylistRow, Privacy, Refused, privacy_of};
 use crate::app::Instance;
 use crate::upload::{Refusal, token_identities};
 use crate::web::Site;
+use instance_server::WithParts as _;
 
 /// The API's routes.
 pub(crate) fn router() -> Router<Site> {

@@ -16,6 +16,7 @@ use tracing::warn;
 use super::{PlaylistRow, Privacy};
 use crate::embed::{EMBED_STYLESHEET_PATH, embed_policy};
 use crate::web::Site;
+use instance_server::WithParts as _;
 
 /// Which video of the playlist plays.
 #[derive(Debug, Deserialize)]

@@ -27,6 +27,7 @@ use url::Url;
 
 use super::{ElementRow, PlaylistRow, Privacy};
 use crate::app::Instance;
+use instance_server::WithParts as _;
 
 /// Elements on one page of a playlist's document (PeerTube's
 /// `ACTIVITY_PUB.COLLECTION_ITEMS_PER_PAGE`).
@@ -480,7 +481,7 @@ impl Instance {
     /// `id` fetched from its server within `budget`; `None` (logged) when it fails.
     async fn fetch_object(&self, id: &Iri, budget: &mut FetchBudget) -> Option<AnyObject> {
         let url = Url::parse(id.as_str()).ok()?;
-        match self.0.fetcher.fetch(&url, budget).await {
+        match self.fetcher().fetch(&url, budget).await {
             Ok(fetched) => Some(fetched.object().clone()),
             Err(error) => {
                 debug!(%error, %url, "fetching a playlist's part");

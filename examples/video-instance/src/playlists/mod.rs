@@ -26,6 +26,7 @@ use time::OffsetDateTime;
 
 use crate::app::Instance;
 use crate::db::VideoRow;
+use instance_server::WithParts as _;
 
 /// The most videos in a local playlist.
 pub(crate) const MAX_ELEMENTS: usize = 500;

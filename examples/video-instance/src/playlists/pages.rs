@@ -18,6 +18,7 @@ use super::{PlaylistFields, PlaylistRow, Privacy, Refused, Shown, privacy_of};
 use crate::db::VideoRow;
 use crate::pages::{duration_text, host_name, message_page, scope_of};
 use crate::web::Site;
+use instance_server::WithParts as _;
 
 /// The playlists' page routes (the embed and the API are in their modules).
 pub(crate) fn router() -> Router<Site> {

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::support::{admin_of, fetch_json, loopback_instance};
+use video_instance::WithParts as _;
 
 /// An account gets its person and its default channel; the channel is a Group attributed to
 /// its owner, as PeerTube's channels are; the instance actor is an Application; WebFinger

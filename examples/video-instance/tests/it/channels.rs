@@ -4,6 +4,7 @@
 //! page and A forgets the follower.
 
 use browser_harness::{Browser, Viewport};
+use video_instance::WithParts as _;
 use video_instance::{Running, SignupMode};
 
 use crate::support::{

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use test_peer::{Delivery, Peer};
 
 use crate::support::{admin_of, api_upload, eventually, html, loopback_instance, sample, url};
+use video_instance::WithParts as _;
 
 /// The first delivery of type `kind` whose `object` (an id, or an object with one) is `object`.
 fn find<'a>(received: &'a [Delivery], kind: &str, object: &str) -> Option<&'a Delivery> {

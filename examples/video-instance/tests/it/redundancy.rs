@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use video_instance::WithParts as _;
 
 use serde_json::{Value, json};
 use sqlx::Row as _;

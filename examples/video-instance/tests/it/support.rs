@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use browser_harness::Session;
 use serde_json::Value;
+use video_instance::WithParts as _;
 use video_instance::admin::Admin;
 use video_instance::{Options, Running, start};
 

@@ -2,6 +2,7 @@
 //! and a deletion follows them.
 
 use std::time::Duration;
+use video_instance::WithParts as _;
 
 use serde_json::Value;
 
