@@ -402,7 +402,7 @@ impl InstanceState {
     pub async fn delete_actor(&self, name: &str) -> Result<bool, Error> {
         self.live_actor(name).await?;
         let id = self.actor_id(name).to_string();
-        let mut tx = self.pool().begin().await.map_err(db("deleting an actor"))?;
+        let mut tx = self.begin_write().await.map_err(db("deleting an actor"))?;
         let done = sqlx::query(
             "UPDATE st_actors SET deleted = 1, updated = $2 WHERE name = $1 AND deleted = 0",
         )

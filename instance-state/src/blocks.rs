@@ -137,7 +137,7 @@ impl InstanceState {
         reason: &str,
     ) -> Result<bool, Error> {
         let (kind, value) = target.parts();
-        let mut tx = self.pool().begin().await.map_err(db("blocking"))?;
+        let mut tx = self.begin_write().await.map_err(db("blocking"))?;
         let done = sqlx::query(
             "INSERT INTO st_blocks (blocker, kind, target, reason, created) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (blocker, kind, target) DO NOTHING",

@@ -30,8 +30,7 @@ impl InstanceState {
         interval: i64,
     ) -> Result<(), Error> {
         let mut tx = self
-            .pool()
-            .begin()
+            .begin_write()
             .await
             .map_err(db("counting a rate limit"))?;
         sqlx::query("DELETE FROM st_rate_limits WHERE scope = $1 AND at < $2 AND key <> $3")

@@ -360,7 +360,7 @@ impl InstanceState {
         note: &str,
     ) -> Result<bool, Error> {
         let now = self.now();
-        let mut tx = self.pool().begin().await.map_err(db("deciding a report"))?;
+        let mut tx = self.begin_write().await.map_err(db("deciding a report"))?;
         let row = sqlx::query(
             "UPDATE st_reports SET state = $2, updated = $3 WHERE id = $1 RETURNING target",
         )
@@ -389,7 +389,7 @@ impl InstanceState {
         report: Option<&str>,
         note: &str,
     ) -> Result<String, Error> {
-        let mut tx = self.pool().begin().await.map_err(db("logging"))?;
+        let mut tx = self.begin_write().await.map_err(db("logging"))?;
         let id = insert_log(&mut tx, self.now(), moderator, action, target, report, note).await?;
         tx.commit().await.map_err(db("logging"))?;
         Ok(id)

@@ -427,7 +427,7 @@ impl InstanceState {
             // the object back to know it.
             hidden: false,
         };
-        let mut tx = self.pool().begin().await.map_err(db("storing an object"))?;
+        let mut tx = self.begin_write().await.map_err(db("storing an object"))?;
         sqlx::query(
             "INSERT INTO st_objects (id, kind, local, attributed_to, in_reply_to, context, document,
                 visibility, deleted, published, updated, stored)
@@ -518,7 +518,7 @@ impl InstanceState {
 
     async fn set_hidden(&self, id: &str, moderator: &str, hide: bool) -> Result<bool, Error> {
         let now = self.now();
-        let mut tx = self.pool().begin().await.map_err(db("hiding an object"))?;
+        let mut tx = self.begin_write().await.map_err(db("hiding an object"))?;
         // `hidden` holds when it was hidden (0: shown).
         let query = if hide {
             sqlx::query("UPDATE st_objects SET hidden = $2 WHERE id = $1 AND hidden = 0")
@@ -754,8 +754,7 @@ impl InstanceState {
         let now = self.now();
         let published = field("published").and_then(micros_of).unwrap_or(now);
         let mut tx = self
-            .pool()
-            .begin()
+            .begin_write()
             .await
             .map_err(db("storing an activity"))?;
         let done = sqlx::query(

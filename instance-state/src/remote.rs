@@ -127,8 +127,7 @@ impl InstanceState {
     /// forgets what it keeps of it in its own tables.
     pub async fn forget_remote_actor(&self, id: &str) -> Result<(), Error> {
         let mut tx = self
-            .pool()
-            .begin()
+            .begin_write()
             .await
             .map_err(db("forgetting an actor"))?;
         for statement in [

@@ -223,6 +223,19 @@ impl InstanceState {
         self.inner.sqlite
     }
 
+    /// Begins a transaction that writes: on SQLite `BEGIN IMMEDIATE`, which takes the write
+    /// lock at once (waiting up to the busy timeout), so that a transaction that reads before
+    /// it writes cannot fail with `SQLITE_BUSY` because another connection wrote meanwhile
+    /// (a deferred transaction's read snapshot cannot become a write then); on PostgreSQL a
+    /// plain `BEGIN`.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        if self.is_sqlite() {
+            self.pool().begin_with("BEGIN IMMEDIATE").await
+        } else {
+            self.pool().begin().await
+        }
+    }
+
     /// The schema versions applied, in order.
     pub async fn schema_versions(&self) -> Result<Vec<i64>, Error> {
         use sqlx::Row as _;

@@ -720,7 +720,7 @@ impl Db {
     /// read after it sees what the transactions before it committed. That is what keeps
     /// Joins that arrive together from taking more seats than there are.
     pub(crate) async fn lock_event(&self, id: &str) -> Result<Option<EventLock>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.state.begin_write().await?;
         let locked = sqlx::query(
             "UPDATE ev_events SET start_time = start_time WHERE id = $1 AND local = 1
              RETURNING context, start_time",

@@ -262,7 +262,7 @@ fn document(text: &str) -> Result<Value> {
 
 /// In one transaction: the events tables filled from the old ones, and the old ones dropped.
 async fn finish(state: &InstanceState) -> Result<()> {
-    let mut tx = state.pool().begin().await?;
+    let mut tx = state.begin_write().await?;
     for statement in [
         "INSERT INTO ev_events (id, local, context, start_time)
          SELECT id, local, context, start_time FROM ev_objects

@@ -261,7 +261,7 @@ impl Db {
 
     /// Forgets a video's row and what is about it (its files' rows, comments, rates).
     pub(crate) async fn delete_video(&self, id: &str) -> Result<Vec<FileRow>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.state().begin_write().await?;
         // The video's row goes first: from then on no file can be recorded for it (see
         // `hold_video`), so the files read next are all there will be.
         sqlx::query("DELETE FROM vi_videos WHERE id = $1")
@@ -386,7 +386,7 @@ impl Db {
     /// runs meanwhile: the video's row is written first, which holds it (PostgreSQL) or the
     /// database's write lock (SQLite). `None` when the video is gone.
     pub(crate) async fn hold_video(&self, video: &str) -> Result<Option<HeldVideo>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.state().begin_write().await?;
         let there = sqlx::query("UPDATE vi_videos SET updated = updated WHERE id = $1")
             .bind(video.to_owned())
             .execute(&mut *tx)
@@ -461,7 +461,7 @@ impl Db {
         rate: &str,
         activity: &str,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.state().begin_write().await?;
         sqlx::query(
             "INSERT INTO vi_rates (video, actor, rate, activity) VALUES ($1, $2, $3, $4)
              ON CONFLICT (video, actor) DO UPDATE SET rate = excluded.rate,
@@ -480,7 +480,7 @@ impl Db {
 
     /// Forgets the rate recorded by activity `activity` of `actor` (an `Undo`), and recounts.
     pub(crate) async fn remove_rate(&self, activity: &str, actor: &str) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.state().begin_write().await?;
         let row = sqlx::query("SELECT video FROM vi_rates WHERE activity = $1 AND actor = $2")
             .bind(activity.to_owned())
             .bind(actor.to_owned())

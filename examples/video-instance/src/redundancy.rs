@@ -288,7 +288,7 @@ impl Instance {
     /// Forgets the mirror of `video`: its rows and files go, and the origin gets `Undo` when
     /// the copy was announced. `false` when there was none.
     pub(crate) async fn forget_mirror(&self, video: &str) -> Result<bool> {
-        let mut tx = self.db().pool().begin().await?;
+        let mut tx = self.state().begin_write().await?;
         let row = sqlx::query(
             "SELECT cache_file, expires FROM vi_mirrors WHERE video = $1 AND state <> 'stopped'",
         )
@@ -661,7 +661,7 @@ impl Instance {
         for row in &mut rows {
             row.video = work.video.clone();
         }
-        let mut tx = self.db().pool().begin().await?;
+        let mut tx = self.state().begin_write().await?;
         let mirror = sqlx::query(
             "UPDATE vi_mirrors SET state = 'done', cache_file = $3, expires = $4, updated = $5
              WHERE video = $1 AND attempt = $2 AND state = 'running'",
@@ -800,7 +800,7 @@ impl Instance {
                 .await?;
             return self.refresh_local_document(&video.id).await;
         }
-        let mut tx = self.db().pool().begin().await?;
+        let mut tx = self.state().begin_write().await?;
         sqlx::query("DELETE FROM vi_cache_files WHERE id = $1")
             .bind(summary.id.to_string())
             .execute(&mut *tx)

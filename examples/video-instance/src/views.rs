@@ -55,8 +55,7 @@ impl Instance {
 
     /// Counts one view of local video `id` and marks its count for the next batch.
     async fn add_view(&self, id: &str) -> Result<()> {
-        let pool = self.state().pool();
-        let mut tx = pool.begin().await?;
+        let mut tx = self.state().begin_write().await?;
         sqlx::query("UPDATE vi_videos SET views = views + 1 WHERE id = $1 AND local = 1")
             .bind(id.to_owned())
             .execute(&mut *tx)

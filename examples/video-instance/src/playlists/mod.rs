@@ -559,7 +559,7 @@ impl Instance {
 
     /// Gives the elements `order` (ids) the positions 1 to n, in one transaction.
     async fn renumber(&self, order: &[String]) -> Result<()> {
-        let mut tx = self.state().pool().begin().await?;
+        let mut tx = self.state().begin_write().await?;
         for (position, id) in (1_i64..).zip(order) {
             sqlx::query("UPDATE vi_playlist_elements SET position = $1 WHERE id = $2")
                 .bind(position)
@@ -630,7 +630,7 @@ impl Instance {
 
     /// Replaces the elements of (remote) playlist `id` with `elements`.
     pub(crate) async fn put_elements(&self, id: &str, elements: &[ElementRow]) -> Result<()> {
-        let mut tx = self.state().pool().begin().await?;
+        let mut tx = self.state().begin_write().await?;
         sqlx::query("DELETE FROM vi_playlist_elements WHERE playlist = $1")
             .bind(id.to_owned())
             .execute(&mut *tx)
@@ -656,7 +656,7 @@ impl Instance {
 
     /// Forgets playlist `id`: its row, its elements, its place in the search index.
     pub(crate) async fn forget_playlist(&self, id: &str) -> Result<()> {
-        let mut tx = self.state().pool().begin().await?;
+        let mut tx = self.state().begin_write().await?;
         for statement in [
             "DELETE FROM vi_playlist_elements WHERE playlist = $1",
             "DELETE FROM vi_playlists WHERE id = $1",

@@ -281,6 +281,59 @@ async fn an_instance_mirrors_a_followed_instance_and_the_origin_lists_the_copy()
 }
 
 #[tokio::test]
+async fn stopping_an_instance_s_mirrors_removes_them_and_its_new_videos_are_not_mirrored() {
+    let Some(ffmpeg) = ffmpeg() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let Pair { a, b, id, http, .. } = pair(dir.path(), ffmpeg, Duration::from_secs(3600)).await;
+    let admin = admin_of(&b, dir.path(), "b");
+    assert_eq!(
+        admin.mirror_instance(&a.base_url).await.unwrap()["queued"],
+        1
+    );
+    until_mirror(dir.path(), &b, &id, "done").await;
+    assert!(!mirrored_files(dir.path(), "b").is_empty());
+
+    let stopped = admin.stop_mirror_instance(&a.base_url).await.unwrap();
+    assert_eq!(stopped["stopped"], 1, "{stopped}");
+    let left = mirrored_files(dir.path(), "b");
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(
+        mirror_state(dir.path(), &b, &id).await.unwrap()["state"],
+        "stopped"
+    );
+    eventually("A drops B's copy", || async {
+        copies_on_a(dir.path(), &id).await.is_empty()
+            && !fetch_json(&http, &id)
+                .await
+                .unwrap()
+                .to_string()
+                .contains("redundancy")
+    })
+    .await;
+
+    // A's next video reaches B, processed, and is not mirrored.
+    let token = account(&a, dir.path(), "a", "abe").await;
+    let (_, second) = upload(&http, &a, &token, "abe_channel", "h264-aac-moov-end.mp4").await;
+    let b_pool = pool_of(dir.path(), "b").await;
+    eventually("B has the second video with its HLS stream", || {
+        let (pool, id) = (b_pool.clone(), second.clone());
+        async move {
+            sqlx::query("SELECT document FROM st_objects WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&pool)
+                .await
+                .unwrap()
+                .is_some_and(|r| r.get::<String, _>("document").contains("x-mpegURL"))
+        }
+    })
+    .await;
+    assert!(mirror_state(dir.path(), &b, &second).await.is_none());
+    assert!(mirrored_files(dir.path(), "b").is_empty());
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn absurd_sizes_and_bad_hashes_are_refused_with_nothing_stored_and_a_stop_resumes() {
     let Some(ffmpeg) = ffmpeg() else { return };
     let dir = tempfile::tempdir().unwrap();
@@ -398,10 +451,14 @@ async fn absurd_sizes_and_bad_hashes_are_refused_with_nothing_stored_and_a_stop_
 }
 
 #[tokio::test]
-async fn peertube_s_create_cachefile_is_kept_and_undone_for_a_local_video() {
+async fn peertube_s_create_cachefile_is_kept_undone_and_dropped_when_it_lapses() {
     let dir = tempfile::tempdir().unwrap();
     let a = loopback_instance_with(dir.path(), "a", |options| {
-        options.app = options.app.clone().with_transcoding(Transcoding::Off);
+        options.app = options
+            .app
+            .clone()
+            .with_transcoding(Transcoding::Off)
+            .with_mirror_check_interval(Duration::from_millis(200));
     })
     .await
     .unwrap();
@@ -497,5 +554,44 @@ async fn peertube_s_create_cachefile_is_kept_and_undone_for_a_local_video() {
         copies_on_a(dir.path(), &id).await.is_empty()
     })
     .await;
+
+    // A copy announced for a few seconds lapses: A's timer drops it, with its mention in the
+    // video's document, without any Undo.
+    let mut brief = create.clone();
+    brief["id"] = json!(format!("{}/brief", create["id"].as_str().unwrap()));
+    brief["object"]["id"] = json!(format!(
+        "{}/brief",
+        create["object"]["id"].as_str().unwrap()
+    ));
+    let lapse = time::OffsetDateTime::now_utc() + time::Duration::seconds(3);
+    brief["object"]["expires"] = json!(
+        lapse
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    );
+    let status = peer.deliver(&actor, &inbox, &brief).await.unwrap();
+    assert!((200..300).contains(&status), "{status}");
+    eventually("A keeps the brief copy", || async {
+        !copies_on_a(dir.path(), &id).await.is_empty()
+    })
+    .await;
+    eventually("A drops the lapsed copy", || async {
+        copies_on_a(dir.path(), &id).await.is_empty()
+            && !fetch_json(&http, &id)
+                .await
+                .unwrap()
+                .to_string()
+                .contains("redundancy")
+    })
+    .await;
+    let lapsed = sqlx::query(
+        "SELECT COUNT(*) AS n FROM vi_cache_files WHERE video = $1 AND withdrawn IS NULL",
+    )
+    .bind(id.clone())
+    .fetch_one(&pool_of(dir.path(), "a").await)
+    .await
+    .unwrap()
+    .get::<i64, _>("n");
+    assert_eq!(lapsed, 0);
     a.stop().await.unwrap();
 }
