@@ -241,3 +241,53 @@ async fn a_move_to_an_account_that_does_not_list_its_source_is_refused() {
     assert_eq!(follow_state(&c, &carol, &eve).await, None);
     assert_eq!(c.instance.state().moved_to(&dave).await.unwrap(), None);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_commands_add_an_alias_and_move() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let b = pod(dir.path(), "B").await;
+    let alice = person(&a, "alice").await;
+    let bob = person(&b, "bob").await;
+    let admin = |running: &Running, name: &str| {
+        pod::admin::Admin::new(
+            dir.path()
+                .join(format!("{name}.sqlite"))
+                .display()
+                .to_string(),
+        )
+        .with_base_url(Some(running.base_url.clone()))
+        .with_danger_allow_private_addresses(true)
+    };
+    let (admin_a, admin_b) = (admin(&a, "A"), admin(&b, "B"));
+
+    // Not listed yet: refused.
+    let refused = pod::moving::admin_move(&admin_a, "alice", &bob)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("does not list"), "{refused}");
+
+    // Bob lists alice by her handle; alice moves to bob.
+    let handle = format!("@alice@{}", a.base_url.authority());
+    let listed = pod::moving::admin_add_alias(&admin_b, "bob", &handle)
+        .await
+        .unwrap();
+    assert_eq!(listed["alsoKnownAs"], json!([alice]));
+    let moved = pod::moving::admin_move(&admin_a, "alice", &bob)
+        .await
+        .unwrap();
+    assert_eq!(moved["type"], "Move");
+    assert_eq!(
+        a.instance
+            .state()
+            .moved_to(&alice)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(bob.as_str())
+    );
+    let removed = pod::moving::admin_remove_alias(&admin_b, "bob", &alice)
+        .await
+        .unwrap();
+    assert_eq!(removed["alsoKnownAs"], json!([]));
+}
