@@ -1588,6 +1588,18 @@ pub async fn moves(state: &InstanceState, clock: &ManualClock) {
     let document = state.actor_document(&stored).await.unwrap();
     assert_eq!(document["alsoKnownAs"], json!([old]));
     assert!(document.get("movedTo").is_none());
+    let not_an_address = state
+        .set_also_known_as("new", &["@old@state.test".to_owned()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(not_an_address, Error::InvalidDocument { .. }),
+        "{not_an_address}"
+    );
+    assert_eq!(
+        state.actor("new").await.unwrap().unwrap().also_known_as,
+        std::slice::from_ref(&old)
+    );
 
     // The target's rules.
     let same = state
@@ -1603,6 +1615,11 @@ pub async fn moves(state: &InstanceState, clock: &ManualClock) {
         matches!(unlisted, MoveError::NotListed { .. }),
         "{unlisted}"
     );
+    let nobody = state
+        .check_move_target(None, &old, &local("nobody"), &mut budget)
+        .await
+        .unwrap_err();
+    assert!(matches!(nobody, MoveError::NoTarget { .. }), "{nobody}");
     let remote_target = state
         .check_move_target(None, &old, &remote("elsewhere"), &mut budget)
         .await

@@ -64,6 +64,12 @@ pub enum MoveError {
         #[source]
         source: KeyError,
     },
+    /// The target is a local actor that does not exist (or was deleted).
+    #[error("there is no {target} here")]
+    NoTarget {
+        /// The target.
+        target: String,
+    },
     /// A remote target and no way to fetch it.
     #[error("{target} is remote and there is no fetcher to read it with")]
     NoFetcher {
@@ -126,6 +132,11 @@ impl InstanceState {
         let mut actor = self.live_actor(name).await?;
         let mut kept: Vec<String> = Vec::with_capacity(aliases.len());
         for alias in aliases {
+            if !Url::parse(alias).is_ok_and(|url| matches!(url.scheme(), "https" | "http")) {
+                return Err(Error::InvalidDocument {
+                    reason: "an alias (alsoKnownAs) is an actor's http(s) address",
+                });
+            }
             if !kept.contains(alias) {
                 kept.push(alias.clone());
             }
@@ -225,7 +236,11 @@ impl InstanceState {
             });
         }
         let listed = if let Some(name) = self.local_name(target) {
-            let actor = self.live_actor(&name).await?;
+            let Some(actor) = self.actor(&name).await?.filter(|actor| !actor.deleted) else {
+                return Err(MoveError::NoTarget {
+                    target: target.to_owned(),
+                });
+            };
             actor.also_known_as.iter().any(|alias| alias == origin)
         } else {
             let url = Url::parse(target).map_err(|_| MoveError::NotAnAddress {
@@ -343,6 +358,15 @@ impl InstanceState {
         let mut budget = FetchBudget::default();
         self.check_move_target(Some(keys), &origin, target, &mut budget)
             .await?;
+        // Sent first, marked after: a Move that could not be enqueued leaves the actor free
+        // to try again, and one sent twice is taken once by its receivers.
+        let followers = format!("{origin}/followers");
+        let mut activity = self.new_activity("Move", name, json!(origin), &[followers.as_str()]);
+        if let Some(map) = activity.as_object_mut() {
+            map.insert("target".into(), json!(target));
+        }
+        self.publish(outbox, name, activity.clone(), Some(&origin))
+            .await?;
         sqlx::query(
             "UPDATE st_actors SET moved_to = $2, moved_at = $3, updated = $3 WHERE name = $1",
         )
@@ -353,13 +377,6 @@ impl InstanceState {
         .await
         .map_err(db("marking an actor as moved"))?;
         self.record_move(&origin, target).await?;
-        let followers = format!("{origin}/followers");
-        let mut activity = self.new_activity("Move", name, json!(origin), &[followers.as_str()]);
-        if let Some(map) = activity.as_object_mut() {
-            map.insert("target".into(), json!(target));
-        }
-        self.publish(outbox, name, activity.clone(), Some(&origin))
-            .await?;
         self.move_followers(outbox, &origin, target).await?;
         info!(actor = name, %target, "moved");
         Ok(activity)

@@ -130,6 +130,12 @@ async fn a_move_takes_the_local_followers_to_the_new_account_once() {
     deliver(&world, &peer, &other).await;
     let itself = mastodon_move(&peer, &alice, &alice, 3);
     deliver(&world, &peer, &itself).await;
+    // To nobody of ours: acknowledged (not an error the sender would retry), nothing done.
+    let nobody = mastodon_move(&peer, &alice, &local("nobody"), 6);
+    assert!(matches!(
+        deliver(&world, &peer, &nobody).await,
+        Accepted::Processed { .. }
+    ));
     assert_eq!(
         follows(&world, &fan, &alice).await,
         Some(FollowState::Accepted)
