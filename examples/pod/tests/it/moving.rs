@@ -84,8 +84,24 @@ async fn an_account_moves_to_another_pod_with_its_followers() {
     assert!(page.contains("does not list"), "{page}");
     assert_eq!(a.instance.state().moved_to(&alice).await.unwrap(), None);
 
-    // Bob lists alice (found by WebFinger) among his other accounts, on his settings page.
+    // Bob lists alice (found by WebFinger) among his other accounts, on his settings page;
+    // not with a forged token.
     let bob_web = Session::new(&b, "bob").await;
+    let forged = Session {
+        csrf: "forged".to_owned(),
+        ..Session::new(&b, "bob").await
+    };
+    assert_eq!(
+        forged
+            .post("/profile/aliases", &[("account", &alice)])
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        forged.post("/profile/move", &[("account", &alice)]).await.0,
+        403
+    );
     let (status, page) = bob_web.get("/profile/moving").await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("This account is also known as"), "{page}");
