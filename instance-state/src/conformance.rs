@@ -1566,8 +1566,9 @@ pub async fn shared_rate_limits(state: &InstanceState, _: &ManualClock) {
     assert!(state.limit_time("logins", "carol").await.unwrap().is_some());
 }
 
-/// Moves: aliases in documents, the moves recorded, where an actor moved, and the rules a
-/// move's target must pass (not itself, listing the origin, no move back within 30 days).
+/// Moves: aliases in documents, the moves recorded, where an actor moved, the rules a move's
+/// target must pass (not itself, listing the origin, no move back within 30 days), and blocks
+/// carried over.
 pub async fn moves(state: &InstanceState, clock: &ManualClock) {
     use crate::moves::{MOVE_COOLDOWN, MoveError};
     use federation::fetch::FetchBudget;
@@ -1669,6 +1670,19 @@ pub async fn moves(state: &InstanceState, clock: &ManualClock) {
     assert_eq!(record.moved_to.as_deref(), Some(new.as_str()));
     assert_eq!(record.name, "Gone");
     assert_eq!(state.moved_to(&old).await.unwrap(), None);
+
+    // The local actors' blocks of a moved actor carry over to its new account, once.
+    add(state, actor("wary", ActorKind::Person)).await;
+    let wary = local("wary");
+    let (troll, again) = (remote("troll"), remote("troll-again"));
+    state
+        .block(Some(&wary), &BlockTarget::Actor(troll.clone()), "")
+        .await
+        .unwrap();
+    assert_eq!(state.carry_blocks(&troll, &again).await.unwrap(), 1);
+    assert!(state.is_blocked(Some(&wary), &again).await.unwrap());
+    assert_eq!(state.carry_blocks(&troll, &again).await.unwrap(), 0);
+    assert!(!state.is_blocked(Some(&local("old")), &again).await.unwrap());
 
     state.set_also_known_as("new", &[]).await.unwrap();
     let cleared = state.actor("new").await.unwrap().unwrap();

@@ -516,6 +516,7 @@ async fn on_move<S: Social>(app: &S, mut incoming: Incoming) -> Result<(), Handl
         .set_remote_moved_to(&origin, &target)
         .await
         .map_err(failed)?;
+    state.carry_blocks(&origin, &target).await.map_err(failed)?;
     state
         .move_followers(app.outbox(), &origin, &target)
         .await

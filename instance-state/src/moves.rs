@@ -11,7 +11,8 @@
 //! [`InstanceState::move_followers`], which the `Move` handler of
 //! [`social_handlers`](crate::handlers::social_handlers) runs for a received one. Every move
 //! accepted or made is kept (`st_moves`), so that a move back within [`MOVE_COOLDOWN`] is
-//! refused, as Mastodon refuses it.
+//! refused, as Mastodon refuses it; the local actors' blocks of the old account are carried
+//! over to the new one ([`InstanceState::carry_blocks`]).
 
 use activitypub_core::Iri;
 use federation::fetch::FetchBudget;
@@ -22,6 +23,7 @@ use tracing::info;
 use url::Url;
 
 use crate::actors::LocalActor;
+use crate::blocks::BlockTarget;
 use crate::error::{Columns, Error, db};
 use crate::follows::FollowState;
 use crate::{InstanceState, PublishError};
@@ -329,6 +331,47 @@ impl InstanceState {
         Ok(done)
     }
 
+    /// Carries the local actors' blocks of `origin` over to `target`, as Mastodon's
+    /// `MoveWorker` does: whoever here blocked the old account blocks the new one too (ending
+    /// the follows between them), unless they follow it already. Nothing is sent. How many
+    /// blocks were made.
+    pub async fn carry_blocks(&self, origin: &str, target: &str) -> Result<u64, Error> {
+        use sqlx::Row as _;
+        let rows = sqlx::query(
+            "SELECT blocker FROM st_blocks WHERE kind = 'actor' AND target = $1 AND blocker <> ''",
+        )
+        .bind(origin)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db("listing the blocks of a moved actor"))?;
+        let mut made = 0;
+        for row in rows {
+            let blocker: String = row
+                .try_get("blocker")
+                .map_err(db("listing the blocks of a moved actor"))?;
+            if blocker == target
+                || self
+                    .follow(&blocker, target)
+                    .await?
+                    .is_some_and(|f| f.state == FollowState::Accepted)
+            {
+                continue;
+            }
+            let reason = format!("moved from {origin}, which was blocked");
+            if self
+                .block(
+                    Some(&blocker),
+                    &BlockTarget::Actor(target.to_owned()),
+                    &reason,
+                )
+                .await?
+            {
+                made += 1;
+            }
+        }
+        Ok(made)
+    }
+
     /// Moves local actor `name` to `target` (an actor id, here or elsewhere), as Mastodon
     /// does: refused ([`MoveError`]) when `name` moved less than [`MOVE_COOLDOWN`] ago, or
     /// when [`InstanceState::check_move_target`] refuses (`target`'s document, fetched afresh
@@ -377,6 +420,7 @@ impl InstanceState {
         .await
         .map_err(db("marking an actor as moved"))?;
         self.record_move(&origin, target).await?;
+        self.carry_blocks(&origin, target).await?;
         self.move_followers(outbox, &origin, target).await?;
         info!(actor = name, %target, "moved");
         Ok(activity)

@@ -86,7 +86,7 @@ async fn a_move_takes_the_local_followers_to_the_new_account_once() {
     let alice = peer.actor("alice").await.unwrap();
     let bob = peer.actor("bob").await.unwrap();
     let eve = peer.actor("eve").await.unwrap();
-    for name in ["fan", "picky", "both"] {
+    for name in ["fan", "picky", "both", "wary"] {
         world.add(actor(name, ActorKind::Person)).await;
     }
     let (fan, picky, both) = (local("fan"), local("picky"), local("both"));
@@ -107,6 +107,11 @@ async fn a_move_takes_the_local_followers_to_the_new_account_once() {
         .unwrap();
     state
         .block(Some(&picky), &BlockTarget::Actor(bob.clone()), "")
+        .await
+        .unwrap();
+    let wary = local("wary");
+    state
+        .block(Some(&wary), &BlockTarget::Actor(alice.clone()), "")
         .await
         .unwrap();
 
@@ -189,6 +194,9 @@ async fn a_move_takes_the_local_followers_to_the_new_account_once() {
         state.moved_to(&alice).await.unwrap().as_deref(),
         Some(bob.as_str())
     );
+    // Wary, who blocked alice, blocks bob now (as Mastodon carries blocks over); fan does not.
+    assert!(state.is_blocked(Some(&wary), &bob).await.unwrap());
+    assert!(!state.is_blocked(Some(&fan), &bob).await.unwrap());
     let notes = state.notifications(&fan, true, 10).await.unwrap();
     assert_eq!(notes[0].kind, "move");
     assert_eq!(notes[0].actor, alice);
