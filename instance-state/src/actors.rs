@@ -76,6 +76,13 @@ pub struct LocalActor {
     pub created: i64,
     /// When its profile last changed.
     pub updated: i64,
+    /// Its other accounts (`alsoKnownAs`, actor ids): the accounts that may move here
+    /// ([`InstanceState::set_also_known_as`]).
+    pub also_known_as: Vec<String>,
+    /// The account it moved to (`movedTo`, [`InstanceState::move_to`]).
+    pub moved_to: Option<String>,
+    /// When it moved (Unix microseconds).
+    pub moved_at: Option<i64>,
 }
 
 /// A local actor to create.
@@ -224,11 +231,17 @@ pub(crate) fn check_name(name: &str) -> Result<(), Error> {
 }
 
 const ACTOR_COLUMNS: &str = "name, kind, account, display_name, summary, icon, image, \
-     manually_approves_followers, discoverable, deleted, created, updated";
+     manually_approves_followers, discoverable, deleted, created, updated, also_known_as, \
+     moved_to, moved_at";
 
-fn actor_row(row: &AnyRow) -> Result<LocalActor, Error> {
+pub(crate) fn actor_row(row: &AnyRow) -> Result<LocalActor, Error> {
     let c = Columns::new(row, "reading an actor");
     let kind: String = c.get("kind")?;
+    let aliases: String = c.get("also_known_as")?;
+    let also_known_as = serde_json::from_str(&aliases).map_err(|e| Error::Corrupt {
+        what: "alsoKnownAs",
+        detail: e.to_string(),
+    })?;
     Ok(LocalActor {
         name: c.get("name")?,
         kind: ActorKind::parse(&kind).ok_or_else(|| Error::Corrupt {
@@ -245,6 +258,9 @@ fn actor_row(row: &AnyRow) -> Result<LocalActor, Error> {
         deleted: c.flag("deleted")?,
         created: c.get("created")?,
         updated: c.get("updated")?,
+        also_known_as,
+        moved_to: c.get("moved_to")?,
+        moved_at: c.get("moved_at")?,
     })
 }
 
@@ -306,6 +322,9 @@ impl InstanceState {
                 deleted: false,
                 created: now,
                 updated: now,
+                also_known_as: Vec::new(),
+                moved_to: None,
+                moved_at: None,
             }),
             Err(e) if is_unique_violation(&e) => Err(Error::NameTaken { name: new.name }),
             Err(e) => Err(db("creating an actor")(e)),
@@ -471,7 +490,9 @@ impl InstanceState {
                 {
                     "toot": "http://joinmastodon.org/ns#",
                     "discoverable": "toot:discoverable",
-                    "manuallyApprovesFollowers": "as:manuallyApprovesFollowers"
+                    "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+                    "alsoKnownAs": {"@id": "as:alsoKnownAs", "@type": "@id"},
+                    "movedTo": {"@id": "as:movedTo", "@type": "@id"}
                 }
             ],
             "id": id.as_str(),
@@ -506,6 +527,12 @@ impl InstanceState {
             }
             if let Some(image) = &actor.image {
                 map.insert("image".into(), json!({"type": "Image", "url": image}));
+            }
+            if !actor.also_known_as.is_empty() {
+                map.insert("alsoKnownAs".into(), json!(actor.also_known_as));
+            }
+            if let Some(moved_to) = &actor.moved_to {
+                map.insert("movedTo".into(), json!(moved_to));
             }
         }
         Ok(document)

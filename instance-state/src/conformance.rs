@@ -3,7 +3,7 @@
 //! [`suite`] runs every check on a fresh database (one per check, from the opener it is
 //! given), with a clock it moves by hand: actors and keys, accounts, passwords, sessions and
 //! tokens, follows, blocks, objects and their visibility, activities and outboxes, the inbox's
-//! processed ids, remote actors, notifications, reports and the moderation log.
+//! processed ids, remote actors, notifications, reports, the moderation log and moves.
 //! [`concurrent_writers`] has many tasks write at once through one state. The crate runs both
 //! on SQLite and PostgreSQL (`tests/it/conformance.rs`); a deployment can run them against its
 //! own database with the `conformance` feature:
@@ -171,11 +171,12 @@ where
     check!(reports_and_log);
     check!(hidden_objects);
     check!(shared_rate_limits);
+    check!(moves);
 }
 
 /// The schema is at its last version, and every table is empty.
 pub async fn migrated_from_empty(state: &InstanceState, _: &ManualClock) {
-    assert_eq!(state.schema_versions().await.unwrap(), vec![1, 2, 3]);
+    assert_eq!(state.schema_versions().await.unwrap(), vec![1, 2, 3, 4]);
     for table in [
         "st_settings",
         "st_accounts",
@@ -192,6 +193,7 @@ pub async fn migrated_from_empty(state: &InstanceState, _: &ManualClock) {
         "st_reports",
         "st_moderation_log",
         "st_rate_limits",
+        "st_moves",
     ] {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) AS n FROM {table}"
@@ -1562,6 +1564,137 @@ pub async fn shared_rate_limits(state: &InstanceState, _: &ManualClock) {
         .unwrap();
     assert_eq!(state.limit_time("logins", "bob").await.unwrap(), None);
     assert!(state.limit_time("logins", "carol").await.unwrap().is_some());
+}
+
+/// Moves: aliases in documents, the moves recorded, where an actor moved, the rules a move's
+/// target must pass (not itself, listing the origin, no move back within 30 days), and blocks
+/// carried over.
+pub async fn moves(state: &InstanceState, clock: &ManualClock) {
+    use crate::moves::{MOVE_COOLDOWN, MoveError};
+    use federation::fetch::FetchBudget;
+
+    add(state, actor("old", ActorKind::Person)).await;
+    add(state, actor("new", ActorKind::Person)).await;
+    let (old, new) = (local("old"), local("new"));
+    let mut budget = FetchBudget::default();
+
+    // Aliases: each once, in the document; cleared, gone from it.
+    let aka = state
+        .set_also_known_as("new", &[old.clone(), old.clone()])
+        .await
+        .unwrap();
+    assert_eq!(aka.also_known_as, std::slice::from_ref(&old));
+    let stored = state.actor("new").await.unwrap().unwrap();
+    assert_eq!(stored.also_known_as, std::slice::from_ref(&old));
+    let document = state.actor_document(&stored).await.unwrap();
+    assert_eq!(document["alsoKnownAs"], json!([old]));
+    assert!(document.get("movedTo").is_none());
+    let not_an_address = state
+        .set_also_known_as("new", &["@old@state.test".to_owned()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(not_an_address, Error::InvalidDocument { .. }),
+        "{not_an_address}"
+    );
+    assert_eq!(
+        state.actor("new").await.unwrap().unwrap().also_known_as,
+        std::slice::from_ref(&old)
+    );
+
+    // The target's rules.
+    let same = state
+        .check_move_target(None, &old, &old, &mut budget)
+        .await
+        .unwrap_err();
+    assert!(matches!(same, MoveError::SameActor { .. }), "{same}");
+    let unlisted = state
+        .check_move_target(None, &new, &old, &mut budget)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(unlisted, MoveError::NotListed { .. }),
+        "{unlisted}"
+    );
+    let nobody = state
+        .check_move_target(None, &old, &local("nobody"), &mut budget)
+        .await
+        .unwrap_err();
+    assert!(matches!(nobody, MoveError::NoTarget { .. }), "{nobody}");
+    let remote_target = state
+        .check_move_target(None, &old, &remote("elsewhere"), &mut budget)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(remote_target, MoveError::NoFetcher { .. }),
+        "{remote_target}"
+    );
+    state
+        .check_move_target(None, &old, &new, &mut budget)
+        .await
+        .unwrap();
+
+    // A move recorded; a move back within 30 days refused, after that accepted.
+    assert_eq!(state.move_time(&old, &new).await.unwrap(), None);
+    assert!(state.record_move(&old, &new).await.unwrap());
+    assert!(!state.record_move(&old, &new).await.unwrap());
+    assert!(state.move_time(&old, &new).await.unwrap().is_some());
+    state
+        .set_also_known_as("old", std::slice::from_ref(&new))
+        .await
+        .unwrap();
+    let back = state
+        .check_move_target(None, &new, &old, &mut budget)
+        .await
+        .unwrap_err();
+    assert!(matches!(back, MoveError::MovedBack { .. }), "{back}");
+    clock.advance(MOVE_COOLDOWN + SECOND);
+    state
+        .check_move_target(None, &new, &old, &mut budget)
+        .await
+        .unwrap();
+
+    // Where a remote actor moved: kept when its record is written again.
+    let gone = remote("gone");
+    assert_eq!(state.moved_to(&gone).await.unwrap(), None);
+    state.set_remote_moved_to(&gone, &new).await.unwrap();
+    assert_eq!(
+        state.moved_to(&gone).await.unwrap().as_deref(),
+        Some(new.as_str())
+    );
+    state
+        .put_remote_actor(&RemoteActor::new(&gone, "Gone").with_handle("@gone@remote.test"))
+        .await
+        .unwrap();
+    let record = state.remote_actor(&gone).await.unwrap().unwrap();
+    assert_eq!(record.moved_to.as_deref(), Some(new.as_str()));
+    assert_eq!(record.name, "Gone");
+    assert_eq!(state.moved_to(&old).await.unwrap(), None);
+
+    // The local actors' blocks of a moved actor carry over to its new account, once.
+    add(state, actor("wary", ActorKind::Person)).await;
+    let wary = local("wary");
+    let (troll, again) = (remote("troll"), remote("troll-again"));
+    state
+        .block(Some(&wary), &BlockTarget::Actor(troll.clone()), "")
+        .await
+        .unwrap();
+    assert_eq!(state.carry_blocks(&troll, &again).await.unwrap(), 1);
+    assert!(state.is_blocked(Some(&wary), &again).await.unwrap());
+    assert_eq!(state.carry_blocks(&troll, &again).await.unwrap(), 0);
+    assert!(!state.is_blocked(Some(&local("old")), &again).await.unwrap());
+
+    state.set_also_known_as("new", &[]).await.unwrap();
+    let cleared = state.actor("new").await.unwrap().unwrap();
+    assert!(cleared.also_known_as.is_empty());
+    assert!(
+        state
+            .actor_document(&cleared)
+            .await
+            .unwrap()
+            .get("alsoKnownAs")
+            .is_none()
+    );
 }
 
 /// `tasks` tasks write through `state` at once: each follows, is accepted, records the same

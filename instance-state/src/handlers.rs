@@ -1,7 +1,7 @@
 //! The inbox handlers of the social graph, for an app to take into its [`Dispatcher`].
 //!
 //! [`social_handlers`] registers handlers for `Follow`, `Accept`, `Reject`, `Undo`, `Block`,
-//! `Delete`, `Update` and `Flag`, and for actors found gone. Each does what is about the state
+//! `Delete`, `Update`, `Flag` and `Move`, and for actors found gone. Each does what is about the state
 //! this crate keeps and hands the rest to the app through [`Social::unhandled`]:
 //!
 //! | activity | handled here | handed to the app |
@@ -13,6 +13,7 @@
 //! | `Delete` of the actor itself, or its key answering `410` | the actor forgotten ([`Social::actor_deleted`] then) | any other `Delete` (after the stored object, if any, became a `Tombstone`) |
 //! | `Update` of the actor itself | its name and handle refreshed, its cached keys dropped | any other `Update` |
 //! | `Flag` | a report filed (once per `Flag`) | — |
+//! | `Move` of the actor itself to an account whose document, fetched afresh, lists it in `alsoKnownAs` | the local followers follow the new account and no longer the old ([`moves`](crate::moves)); refused (logged, nothing done) otherwise, or when it moves back within 30 days | — |
 //!
 //! The `Dispatcher` keeps one handler per type: register the app's own types (`Create`,
 //! `Announce`, `Like`...) on the dispatcher this returns, and not these, whose other cases reach
@@ -31,6 +32,7 @@ use url::Url;
 use crate::InstanceState;
 use crate::follows::FollowState;
 use crate::moderation::NewReport;
+use crate::moves::MoveError;
 use crate::remote::RemoteActor;
 
 /// What the built-in handlers need from the app's state.
@@ -107,6 +109,9 @@ pub fn social_handlers<S: Social>(dispatcher: Dispatcher<S>) -> Dispatcher<S> {
         })
         .on(ActivityType::Flag, |app: S, incoming| async move {
             on_flag(&app, incoming).await
+        })
+        .on(ActivityType::Move, |app: S, incoming| async move {
+            on_move(&app, incoming).await
         })
         .on_actor_gone(|app: S, actor| async move { actor_gone(&app, &actor).await })
 }
@@ -469,6 +474,53 @@ async fn on_flag<S: Social>(app: &S, incoming: Incoming) -> Result<(), HandlerEr
     }
     let report = state.file_report(report).await.map_err(failed)?;
     info!(report = %report.id, reporter = %incoming.actor, "report received");
+    Ok(())
+}
+
+/// A `Move{actor: old, object: old, target: new}` (FEP-7628, as Mastodon sends it): checked
+/// as Mastodon checks it, then the local followers of the old account follow the new one.
+/// A refused `Move` is logged and acknowledged: its sender learns nothing more than from any
+/// other activity.
+async fn on_move<S: Social>(app: &S, mut incoming: Incoming) -> Result<(), HandlerError> {
+    let state = app.state();
+    let origin = incoming.actor.to_string();
+    if incoming.object.id() != Some(&incoming.actor) {
+        warn!(actor = %origin, "a Move of something other than its actor; refused");
+        return Ok(());
+    }
+    let target = incoming
+        .activity
+        .target
+        .iter()
+        .flat_map(|targets| targets.iter())
+        .find_map(activitypub_core::reference_id)
+        .map(ToString::to_string);
+    let Some(target) = target else {
+        warn!(actor = %origin, "a Move without a target; refused");
+        return Ok(());
+    };
+    match state
+        .check_move_target(app.keys(), &origin, &target, &mut incoming.budget)
+        .await
+    {
+        Ok(()) => {}
+        Err(MoveError::State(error)) => return Err(failed(error)),
+        Err(refused) => {
+            warn!(actor = %origin, %target, reason = %refused, "Move refused");
+            return Ok(());
+        }
+    }
+    remember(app, &incoming.actor).await?;
+    state.record_move(&origin, &target).await.map_err(failed)?;
+    state
+        .set_remote_moved_to(&origin, &target)
+        .await
+        .map_err(failed)?;
+    state.carry_blocks(&origin, &target).await.map_err(failed)?;
+    state
+        .move_followers(app.outbox(), &origin, &target)
+        .await
+        .map_err(failed)?;
     Ok(())
 }
 

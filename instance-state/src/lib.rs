@@ -18,8 +18,8 @@
 //!   who asks ([`collections`]);
 //! - the inbox handlers of the social graph ([`handlers::social_handlers`]): `Follow` (accepted
 //!   at once, or pending when the actor `manuallyApprovesFollowers`), `Accept`, `Reject`,
-//!   `Undo{Follow}`, `Block`, `Flag`, and an actor's own `Delete` and `Update`; everything else
-//!   goes to the app.
+//!   `Undo{Follow}`, `Block`, `Flag`, `Move` (its local followers follow the new account,
+//!   [`moves`]), and an actor's own `Delete` and `Update`; everything else goes to the app.
 //!
 //! **Name.** The crate is named for what it holds: the *state of an instance*, not a protocol
 //! (that is `federation`'s) nor a domain (that stays in the app).
@@ -49,6 +49,7 @@ pub mod handlers;
 mod integration;
 mod limits;
 pub mod moderation;
+pub mod moves;
 pub mod objects;
 pub mod remote;
 mod solicited;

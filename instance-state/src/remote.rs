@@ -21,6 +21,9 @@ pub struct RemoteActor {
     pub url: Option<String>,
     /// Its inbox.
     pub inbox: Option<String>,
+    /// The account it moved to, once a `Move` of it was accepted here (kept when the record
+    /// is updated; [`InstanceState::moved_to`]).
+    pub moved_to: Option<String>,
     /// When this was recorded (Unix microseconds).
     pub updated: i64,
 }
@@ -35,6 +38,7 @@ impl RemoteActor {
             handle: None,
             url: None,
             inbox: None,
+            moved_to: None,
             updated: 0,
         }
     }
@@ -73,11 +77,12 @@ fn remote_row(row: &AnyRow) -> Result<RemoteActor, Error> {
         handle: c.get("handle")?,
         url: c.get("url")?,
         inbox: c.get("inbox")?,
+        moved_to: c.get("moved_to")?,
         updated: c.get("updated")?,
     })
 }
 
-const REMOTE_COLUMNS: &str = "id, kind, name, handle, url, inbox, updated";
+const REMOTE_COLUMNS: &str = "id, kind, name, handle, url, inbox, moved_to, updated";
 
 impl InstanceState {
     /// Records (or updates) a remote actor.

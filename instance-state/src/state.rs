@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "rate_limits",
         include_str!("../migrations/0003_rate_limits.sql"),
     ),
+    (4, "moves", include_str!("../migrations/0004_moves.sql")),
 ];
 
 /// The migrations table, named for this crate so that it never meets an app's own.

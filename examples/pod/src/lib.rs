@@ -19,6 +19,7 @@ mod db;
 pub mod demo;
 mod images;
 mod markdown;
+pub mod moving;
 mod pages;
 mod posts;
 mod profile;

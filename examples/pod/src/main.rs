@@ -68,6 +68,28 @@ enum AdminAction {
         /// The account's name.
         account: String,
     },
+    /// Lists another account (`@name@host` or its address) among a person's other accounts
+    /// (`alsoKnownAs`), so that it may move here.
+    AddAlias {
+        /// The person's name.
+        name: String,
+        /// The other account.
+        account: String,
+    },
+    /// Takes an account off a person's other accounts.
+    RemoveAlias {
+        /// The person's name.
+        name: String,
+        /// The other account.
+        account: String,
+    },
+    /// Moves a person to another account (`@name@host` or its address), which must list it.
+    Move {
+        /// The person's name.
+        name: String,
+        /// The account to move to.
+        account: String,
+    },
     /// Makes a person follow an actor (its address).
     Follow {
         /// The person's name.
@@ -121,6 +143,15 @@ async fn run(cli: Cli) -> Result<()> {
                     std::io::stdin().read_line(&mut password)?;
                     let password = password.trim_end_matches(['\r', '\n']);
                     admin.set_password::<Pod>(&account, password).await?
+                }
+                AdminAction::AddAlias { name, account } => {
+                    pod::moving::admin_add_alias(&admin, &name, &account).await?
+                }
+                AdminAction::RemoveAlias { name, account } => {
+                    pod::moving::admin_remove_alias(&admin, &name, &account).await?
+                }
+                AdminAction::Move { name, account } => {
+                    pod::moving::admin_move(&admin, &name, &account).await?
                 }
                 AdminAction::Follow { name, target } => {
                     admin::follow(&admin, &name, &target).await?

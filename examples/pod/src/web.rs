@@ -61,6 +61,9 @@ pub(crate) fn routes(
             "/profile/image",
             post(pages::profile::upload_image).layer(DefaultBodyLimit::disable()),
         )
+        .route("/profile/moving", get(pages::moving::page))
+        .route("/profile/aliases", post(pages::moving::aliases))
+        .route("/profile/move", post(pages::moving::move_account))
         .route("/media/{*key}", get(pages::profile::serve_image))
         .merge(instance_web::account_routes::<Site>())
         .merge(Moderation::routes::<Site>())

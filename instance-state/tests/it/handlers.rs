@@ -43,7 +43,7 @@ impl Enqueuer for Recorder {
 
 impl Recorder {
     /// The activities enqueued since the last call, with their inboxes and key references.
-    fn take(&self) -> Vec<(Value, Vec<String>, String)> {
+    pub(crate) fn take(&self) -> Vec<(Value, Vec<String>, String)> {
         self.0
             .lock()
             .unwrap()
@@ -68,7 +68,7 @@ impl Recorder {
 #[derive(Clone)]
 pub(crate) struct App {
     pub(crate) state: InstanceState,
-    outbox: Outbox<Recorder>,
+    pub(crate) outbox: Outbox<Recorder>,
     pub(crate) keys: KeyCache,
     unhandled: Arc<Mutex<Vec<String>>>,
     deleted: Arc<Mutex<Vec<String>>>,
@@ -181,6 +181,7 @@ impl Remote {
 
 pub(crate) struct World {
     pub(crate) app: App,
+    pub(crate) clock: ManualClock,
     pub(crate) inbox: Inbox<App, InstanceState>,
     pub(crate) sent: Recorder,
 }
@@ -193,7 +194,13 @@ pub(crate) async fn world() -> World {
         Options::new(base.clone()).with_clock(clock.clock()),
     )
     .await;
-    let fetcher = Fetcher::new(FetchConfig::default()).unwrap();
+    // Loopback peers (test-peer's) serve plain http on 127.0.0.1.
+    let fetcher = Fetcher::new(
+        FetchConfig::default()
+            .with_danger_allow_http(true)
+            .with_danger_allow_private_addresses(true),
+    )
+    .unwrap();
     let keys = KeyCache::new(fetcher.clone(), KeyCacheConfig::default());
     let sent = Recorder::default();
     let outbox = Outbox::new(sent.clone(), keys.clone(), vec![base.clone()]);
@@ -216,11 +223,19 @@ pub(crate) async fn world() -> World {
         dispatcher,
         app.clone(),
     );
-    World { app, inbox, sent }
+    World {
+        app,
+        clock,
+        inbox,
+        sent,
+    }
 }
 
 impl World {
-    async fn receive(&self, request: &http::Request<Bytes>) -> Result<Accepted, Rejection> {
+    pub(crate) async fn receive(
+        &self,
+        request: &http::Request<Bytes>,
+    ) -> Result<Accepted, Rejection> {
         self.inbox.receive(request, None).await
     }
 

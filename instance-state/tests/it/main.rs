@@ -14,5 +14,6 @@ mod app_objects;
 mod conformance;
 mod handlers;
 mod migrations;
+mod moves;
 mod routes;
 mod support;

@@ -15,6 +15,7 @@ mod collections;
 mod discovery;
 mod fedify;
 mod fixtures;
+mod moves;
 mod participation;
 mod peer;
 mod postgres;

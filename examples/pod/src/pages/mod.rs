@@ -4,6 +4,7 @@
 //! stored and is sanitized again when shown.
 
 pub(crate) mod aspects;
+pub(crate) mod moving;
 pub(crate) mod people;
 pub(crate) mod posts;
 pub(crate) mod profile;

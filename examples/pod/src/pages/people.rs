@@ -112,11 +112,13 @@ async fn person_page(
         _ => None,
     };
     let href = person_href(site, id);
+    let moved = super::moving::moved_banner(site, id).await?;
     Ok(site.web.page(
         viewer,
         title,
         html! {
             (head)
+            (moved)
             p { (followers) " follower" @if followers != 1 { "s" } }
             @if let (Some(viewer), Some(follow)) = (viewer, follow) {
                 @match follow {

@@ -34,6 +34,7 @@ pub(crate) async fn page(State(site): State<Site>, viewer: Viewer) -> Response {
             html! {
                 h1 { "Your profile" }
                 p { a href=(format!("/actors/{}", identity.name)) { "See your page" } }
+                p { a href="/profile/moving" { "Moving your account" } }
                 form method="post" action="/profile" {
                     (csrf_field(&viewer))
                     label for="display_name" { "Display name" }

@@ -12,5 +12,6 @@ mod aspects;
 mod browser;
 mod demo;
 mod mastodon;
+mod moving;
 mod profile;
 mod support;

@@ -1,0 +1,309 @@
+//! Moving an account between pods, as Mastodon moves one (FEP-7628): alice on A, followed by
+//! carol on C, moves to bob on B, who lists her among his other accounts. Carol then follows bob
+//! and no longer alice, on both sides; alice's pages say where she went. A move to an account
+//! that does not list its source, a move back within 30 days and a redelivered `Move` change
+//! nothing.
+
+use http_signatures::{Signer, Standard};
+use instance_state::follows::FollowState;
+use pod::Running;
+use serde_json::{Value, json};
+
+use crate::support::{Session, eventually, fetch, person, pod, until_following};
+
+/// The state of `follower`'s follow of `followed`, as `at` records it.
+async fn follow_state(at: &Running, follower: &str, followed: &str) -> Option<FollowState> {
+    at.instance
+        .state()
+        .follow(follower, followed)
+        .await
+        .unwrap()
+        .map(|f| f.state)
+}
+
+/// Waits until `at` records `follower`'s follow of `followed` in `state` (`None`: no follow).
+async fn until_state(at: &Running, follower: &str, followed: &str, state: Option<FollowState>) {
+    eventually(
+        &format!("{follower} -> {followed} is {state:?} on {}", at.base_url),
+        || async { follow_state(at, follower, followed).await == state },
+    )
+    .await;
+}
+
+/// POSTs `activity` to `to`'s shared inbox, signed (draft-cavage, as Mastodon signs) with the
+/// RSA key of `name`, a local actor of `by`: a delivery `by` could have made.
+async fn deliver_as(by: &Running, name: &str, to: &Running, activity: &Value) -> u16 {
+    let keys = by
+        .instance
+        .state()
+        .signing_keys(name)
+        .await
+        .unwrap()
+        .unwrap();
+    let signer = Signer::new(keys.rsa, format!("{}#main-key", by.instance.actor_id(name)))
+        .with_standard(Standard::Cavage);
+    let inbox = to.base_url.join("inbox").unwrap().to_string();
+    let (status, text) = test_peer::signed_post(
+        &reqwest::Client::new(),
+        &inbox,
+        serde_json::to_vec(activity).unwrap(),
+        &signer,
+    )
+    .await
+    .unwrap();
+    assert!((200..300).contains(&status), "{status}: {text}");
+    status
+}
+
+/// Waits until `at`'s inbox has processed `n` more activities than `before`.
+async fn until_processed(at: &Running, before: u64, n: u64) {
+    eventually("activities processed", || async {
+        at.instance.state().processed_count().await.unwrap() >= before + n
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_moves_to_another_pod_with_its_followers() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let b = pod(dir.path(), "B").await;
+    let c = pod(dir.path(), "C").await;
+    let alice = person(&a, "alice").await;
+    let bob = person(&b, "bob").await;
+    let dave = person(&b, "dave").await;
+    let carol = person(&c, "carol").await;
+    c.instance.follow("carol", &alice).await.unwrap();
+    until_following(&a, &carol, &alice).await;
+    until_following(&c, &carol, &alice).await;
+
+    // Alice cannot move to dave, who does not list her: refused, nothing sent.
+    let alice_web = Session::new(&a, "alice").await;
+    let (status, page) = alice_web.post("/profile/move", &[("account", &dave)]).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("does not list"), "{page}");
+    assert_eq!(a.instance.state().moved_to(&alice).await.unwrap(), None);
+
+    // Bob lists alice (found by WebFinger) among his other accounts, on his settings page;
+    // not with a forged token.
+    let bob_web = Session::new(&b, "bob").await;
+    let forged = Session {
+        csrf: "forged".to_owned(),
+        ..Session::new(&b, "bob").await
+    };
+    assert_eq!(
+        forged
+            .post("/profile/aliases", &[("account", &alice)])
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        forged.post("/profile/move", &[("account", &alice)]).await.0,
+        403
+    );
+    let (status, page) = bob_web.get("/profile/moving").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("This account is also known as"), "{page}");
+    let handle = format!("@alice@{}", a.base_url.authority());
+    let (status, location) = bob_web
+        .post("/profile/aliases", &[("account", &handle)])
+        .await;
+    assert_eq!(status, 303, "{location}");
+    let (_, document) = fetch(&bob).await;
+    assert_eq!(document["alsoKnownAs"], json!([alice]));
+    let (_, page) = bob_web.get("/profile/moving").await;
+    assert!(page.contains("Remove"), "{page}");
+
+    // Alice moves to bob.
+    let (status, location) = alice_web.post("/profile/move", &[("account", &bob)]).await;
+    assert_eq!(status, 303, "{location}");
+    let (_, document) = fetch(&alice).await;
+    assert_eq!(document["movedTo"], json!(bob));
+    assert_eq!(document["type"], "Person");
+    let (_, page) = alice_web.get("/actors/alice").await;
+    assert!(page.contains("This account has moved to"), "{page}");
+    assert!(page.contains("/people?id="), "{page}");
+
+    // Carol follows bob now, on C's side and in bob's followers on B, and no longer alice.
+    until_state(&c, &carol, &bob, Some(FollowState::Accepted)).await;
+    until_state(&b, &carol, &bob, Some(FollowState::Accepted)).await;
+    until_state(&c, &carol, &alice, None).await;
+    until_state(&a, &carol, &alice, None).await;
+    let carol_web = Session::new(&c, "carol").await;
+    let alice_there = format!(
+        "/people?{}",
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("id", &alice)
+            .finish()
+    );
+    let (_, page) = carol_web.get(&alice_there).await;
+    assert!(page.contains("This account has moved to"), "{page}");
+    let follow_id = c
+        .instance
+        .state()
+        .follow(&carol, &bob)
+        .await
+        .unwrap()
+        .unwrap()
+        .follow_id;
+
+    // The same Move again, and again under another id: nothing more happens.
+    let sent = a
+        .instance
+        .state()
+        .outbox(
+            &alice,
+            &a.instance.state().scope_of(&alice).await.unwrap(),
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    let moved = sent
+        .iter()
+        .find(|activity| activity.kind == "Move")
+        .map(|activity| activity.document.clone())
+        .unwrap();
+    assert_eq!(moved["object"], json!(alice));
+    assert_eq!(moved["target"], json!(bob));
+    let before = c.instance.state().processed_count().await.unwrap();
+    deliver_as(&a, "alice", &c, &moved).await;
+    let mut again = moved.clone();
+    again["id"] = json!(format!("{alice}#moves/again"));
+    deliver_as(&a, "alice", &c, &again).await;
+    until_processed(&c, before, 1).await;
+    let now = c
+        .instance
+        .state()
+        .follow(&carol, &bob)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.follow_id, follow_id);
+    assert_eq!(follow_state(&c, &carol, &alice).await, None);
+
+    // A second move of alice within 30 days is refused on A.
+    let (status, page) = alice_web.post("/profile/move", &[("account", &dave)]).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("30 days"), "{page}");
+
+    // Bob moves back to alice (who lists him) within 30 days: B cannot know, but C refuses
+    // it. Carol stays with bob.
+    alice_web
+        .post("/profile/aliases", &[("account", &bob)])
+        .await;
+    let before = c.instance.state().processed_count().await.unwrap();
+    let (status, location) = bob_web.post("/profile/move", &[("account", &alice)]).await;
+    assert_eq!(status, 303, "{location}");
+    // The Move and bob's document (Update) reach C. The inbox records an activity before
+    // handling it, so the same Move, under another id, is also delivered here directly: its
+    // answer comes once it has been handled.
+    until_processed(&c, before, 2).await;
+    let back = b
+        .instance
+        .state()
+        .outbox(
+            &bob,
+            &b.instance.state().scope_of(&bob).await.unwrap(),
+            0,
+            10,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|activity| activity.kind == "Move")
+        .map(|activity| activity.document)
+        .unwrap();
+    assert_eq!(back["target"], json!(alice));
+    let mut back_again = back;
+    back_again["id"] = json!(format!("{bob}#moves/again"));
+    deliver_as(&b, "bob", &c, &back_again).await;
+    assert_eq!(
+        follow_state(&c, &carol, &bob).await,
+        Some(FollowState::Accepted)
+    );
+    assert_eq!(follow_state(&c, &carol, &alice).await, None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_move_to_an_account_that_does_not_list_its_source_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = pod(dir.path(), "B").await;
+    let c = pod(dir.path(), "C").await;
+    let dave = person(&b, "dave").await;
+    let eve = person(&b, "eve").await;
+    let carol = person(&c, "carol").await;
+    c.instance.follow("carol", &dave).await.unwrap();
+    until_following(&c, &carol, &dave).await;
+
+    // A Move from dave to eve, whose document does not name dave (as B would never send it).
+    let forged = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{dave}#moves/1"),
+        "type": "Move",
+        "actor": dave,
+        "object": dave,
+        "target": eve,
+        "to": format!("{dave}/followers"),
+    });
+    let before = c.instance.state().processed_count().await.unwrap();
+    deliver_as(&b, "dave", &c, &forged).await;
+    until_processed(&c, before, 1).await;
+    assert_eq!(
+        follow_state(&c, &carol, &dave).await,
+        Some(FollowState::Accepted)
+    );
+    assert_eq!(follow_state(&c, &carol, &eve).await, None);
+    assert_eq!(c.instance.state().moved_to(&dave).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_commands_add_an_alias_and_move() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let b = pod(dir.path(), "B").await;
+    let alice = person(&a, "alice").await;
+    let bob = person(&b, "bob").await;
+    let admin = |running: &Running, name: &str| {
+        pod::admin::Admin::new(
+            dir.path()
+                .join(format!("{name}.sqlite"))
+                .display()
+                .to_string(),
+        )
+        .with_base_url(Some(running.base_url.clone()))
+        .with_danger_allow_private_addresses(true)
+    };
+    let (admin_a, admin_b) = (admin(&a, "A"), admin(&b, "B"));
+
+    // Not listed yet: refused.
+    let refused = pod::moving::admin_move(&admin_a, "alice", &bob)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("does not list"), "{refused}");
+
+    // Bob lists alice by her handle; alice moves to bob.
+    let handle = format!("@alice@{}", a.base_url.authority());
+    let listed = pod::moving::admin_add_alias(&admin_b, "bob", &handle)
+        .await
+        .unwrap();
+    assert_eq!(listed["alsoKnownAs"], json!([alice]));
+    let moved = pod::moving::admin_move(&admin_a, "alice", &bob)
+        .await
+        .unwrap();
+    assert_eq!(moved["type"], "Move");
+    assert_eq!(
+        a.instance
+            .state()
+            .moved_to(&alice)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(bob.as_str())
+    );
+    let removed = pod::moving::admin_remove_alias(&admin_b, "bob", &alice)
+        .await
+        .unwrap();
+    assert_eq!(removed["alsoKnownAs"], json!([]));
+}
