@@ -11,11 +11,18 @@ use url::Url;
 use crate::Options;
 
 /// The pod's migrations: `(version, description, statements)`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "posts, aspects and their members, reactions, profile fields, images",
-    include_str!("../migrations/0001_pod.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "posts, aspects and their members, reactions, profile fields, images",
+        include_str!("../migrations/0001_pod.sql"),
+    ),
+    (
+        2,
+        "handles of mentions, hashtags of posts, followed tags",
+        include_str!("../migrations/0002_social.sql"),
+    ),
+];
 
 /// The table the pod's migrations are recorded in.
 const MIGRATIONS_TABLE: &str = "pod_migrations";
@@ -82,9 +89,9 @@ pub(crate) struct PostRow {
     /// Sanitized HTML.
     pub(crate) content: String,
     pub(crate) audience: Audience,
-    /// Hashtag names (later).
+    /// Hashtag names, normalized.
     pub(crate) tags: Vec<String>,
-    /// Mentioned actor ids (later).
+    /// Mentioned actor ids.
     pub(crate) mentions: Vec<String>,
     /// Unix microseconds.
     pub(crate) published: i64,
@@ -167,6 +174,7 @@ impl Db {
 
     /// Records a post or comment (or replaces its row).
     pub(crate) async fn put_post(&self, post: &PostRow) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO pd_posts (id, author, local, in_reply_to, root, source, content, audience,
                 tags, mentions, published, updated)
@@ -187,9 +195,24 @@ impl Db {
         .bind(serde_json::to_string(&post.mentions)?)
         .bind(post.published)
         .bind(post.updated)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .context("storing a post")?;
+        sqlx::query("DELETE FROM pd_post_tags WHERE post = $1")
+            .bind(post.id.clone())
+            .execute(&mut *tx)
+            .await?;
+        for tag in &post.tags {
+            sqlx::query(
+                "INSERT INTO pd_post_tags (post, tag) VALUES ($1, $2)
+                 ON CONFLICT (post, tag) DO NOTHING",
+            )
+            .bind(post.id.clone())
+            .bind(tag.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -221,6 +244,7 @@ impl Db {
         let mut tx = self.pool().begin().await?;
         for statement in [
             "DELETE FROM pd_reactions WHERE post = $1 OR post IN (SELECT id FROM pd_posts WHERE root = $1)",
+            "DELETE FROM pd_post_tags WHERE post = $1 OR post IN (SELECT id FROM pd_posts WHERE root = $1)",
             "DELETE FROM pd_post_aspects WHERE post = $1",
             "DELETE FROM pd_posts WHERE id = $1 OR root = $1",
         ] {
@@ -234,7 +258,8 @@ impl Db {
     }
 
     /// The stream of `reader` (an actor id) as `scope` may see it, newest first: its own
-    /// posts, those of the people it follows, and the posts they reshared.
+    /// posts, those of the people it follows, the posts they reshared, and the public posts
+    /// with the tags it follows.
     pub(crate) async fn stream(
         &self,
         reader: &str,
@@ -247,7 +272,9 @@ impl Db {
                 OR author IN (SELECT followed FROM st_follows WHERE follower = $1 AND state = 'accepted')
                 OR id IN (SELECT r.post FROM pd_reactions r JOIN st_follows f
                     ON f.followed = r.actor AND f.follower = $1 AND f.state = 'accepted'
-                    WHERE r.kind = 'share'))
+                    WHERE r.kind = 'share')
+                OR (audience = 'public' AND id IN (SELECT t.post FROM pd_post_tags t
+                    JOIN pd_tag_follows g ON g.tag = t.tag WHERE g.actor = $1)))
              AND {} ORDER BY published DESC, id LIMIT $2 OFFSET $3",
             scope.condition("pd_posts.id", 4)
         );
@@ -669,5 +696,97 @@ impl Db {
             .map(|r| r.try_get("source"))
             .transpose()?
             .unwrap_or_default())
+    }
+}
+
+/// Mentions, hashtags and followed tags (migration 2).
+impl Db {
+    /// The actor handle `handle` (`user@host`, lowercase) was found to be, if it was.
+    pub(crate) async fn handle(&self, handle: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT actor FROM pd_handles WHERE handle = $1")
+            .bind(handle.to_owned())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("actor")).transpose()?)
+    }
+
+    /// Remembers that `handle` is `actor`.
+    pub(crate) async fn put_handle(&self, handle: &str, actor: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO pd_handles (handle, actor, resolved) VALUES ($1, $2, $3)
+             ON CONFLICT (handle) DO UPDATE SET actor = excluded.actor, resolved = excluded.resolved",
+        )
+        .bind(handle.to_owned())
+        .bind(actor.to_owned())
+        .bind(self.now())
+        .execute(self.pool())
+        .await
+        .context("remembering a handle")?;
+        Ok(())
+    }
+
+    /// The public posts and comments with tag `tag`, newest first, and how many there are:
+    /// never a post for followers or for some people, whoever asks.
+    pub(crate) async fn tagged(
+        &self,
+        tag: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<PostRow>, i64)> {
+        let scope = Scope::anonymous();
+        let tagged = "id IN (SELECT post FROM pd_post_tags WHERE tag = $1) AND audience = 'public'";
+        let count = scope
+            .bind(
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT COUNT(*) AS n FROM pd_posts WHERE {tagged} AND {}",
+                    scope.condition("pd_posts.id", 2)
+                )))
+                .bind(tag.to_owned()),
+            )
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?;
+        let sql = format!(
+            "SELECT {POST_COLUMNS} FROM pd_posts WHERE {tagged} AND {}
+             ORDER BY published DESC, id LIMIT $2 OFFSET $3",
+            scope.condition("pd_posts.id", 4)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tag.to_owned())
+            .bind(limit)
+            .bind(offset);
+        let rows = scope.bind(query).fetch_all(self.pool()).await?;
+        let posts = rows.iter().map(post_row).collect::<Result<_>>()?;
+        Ok((posts, count))
+    }
+
+    /// Local person `actor` follows tag `tag` (or stops, when not `follow`).
+    pub(crate) async fn follow_tag(&self, actor: &str, tag: &str, follow: bool) -> Result<()> {
+        let query = if follow {
+            sqlx::query(
+                "INSERT INTO pd_tag_follows (actor, tag, created) VALUES ($1, $2, $3)
+                 ON CONFLICT (actor, tag) DO NOTHING",
+            )
+            .bind(actor.to_owned())
+            .bind(tag.to_owned())
+            .bind(self.now())
+        } else {
+            sqlx::query("DELETE FROM pd_tag_follows WHERE actor = $1 AND tag = $2")
+                .bind(actor.to_owned())
+                .bind(tag.to_owned())
+        };
+        query.execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// The tags local person `actor` follows, by name.
+    pub(crate) async fn followed_tags(&self, actor: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT tag FROM pd_tag_follows WHERE actor = $1 ORDER BY tag")
+            .bind(actor.to_owned())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get("tag").map_err(Into::into))
+            .collect()
     }
 }

@@ -19,6 +19,8 @@ mod db;
 pub mod demo;
 mod images;
 mod markdown;
+mod mentions;
+mod notifications;
 mod pages;
 mod posts;
 mod profile;
@@ -103,18 +105,19 @@ impl Application for Pod {
         let media = media_store::MediaStore::open(&media_dir)
             .await
             .with_context(|| format!("opening the media directory {}", media_dir.display()))?;
-        Ok(Instance::new(parts, options.app.clone(), media))
+        Instance::new(parts, options.app.clone(), media)
     }
 
     fn routes(instance: &Instance, parts: &Parts, _options: &Options) -> Result<axum::Router> {
-        let web = parts.web(Arc::new(
+        let web = parts.web(Arc::new(pages::notifications::PodLayout(
             instance_web::DefaultLayout::new(parts.name.clone())
                 .with_link("/compose", "Write")
                 .with_link("/aspects", "Aspects")
                 .with_link("/follow", "Follow")
+                .with_link("/notifications", "Notifications")
                 .with_link("/profile", "Profile")
                 .with_moderator_link("/moderation", "Moderation"),
-        ));
+        )));
         let moderation = instance_server::moderation::Moderation::new(parts, web.clone())?;
         let federation = parts.federation_router(instance.clone(), activities::dispatcher());
         Ok(web::routes(instance.clone(), web, moderation, federation))

@@ -62,8 +62,15 @@ pub(crate) fn routes(
             post(pages::profile::upload_image).layer(DefaultBodyLimit::disable()),
         )
         .route("/media/{*key}", get(pages::profile::serve_image))
+        .route("/notifications", get(pages::notifications::page))
+        .route("/tags/follow", post(pages::tags::follow))
+        .route("/tags/{name}", get(pages::tags::page))
         .merge(instance_web::account_routes::<Site>())
         .merge(Moderation::routes::<Site>())
+        .layer(axum::middleware::from_fn_with_state(
+            site.clone(),
+            pages::notifications::count_unseen,
+        ))
         .with_state(site.clone())
         .merge(federation.layer(axum::middleware::from_fn_with_state(
             site,

@@ -4,10 +4,12 @@
 //! stored and is sanitized again when shown.
 
 pub(crate) mod aspects;
+pub(crate) mod notifications;
 pub(crate) mod people;
 pub(crate) mod posts;
 pub(crate) mod profile;
 pub(crate) mod stream;
+pub(crate) mod tags;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;

@@ -12,5 +12,6 @@ mod aspects;
 mod browser;
 mod demo;
 mod mastodon;
+mod mentions;
 mod profile;
 mod support;

@@ -1,0 +1,26 @@
+-- Mentions, hashtags and followed tags (notifications are instance-state's st_notifications).
+
+-- The handles typed in mentions (`user@host`, in lowercase) and the actors WebFinger found for
+-- them, so that a later mention of the same handle is not looked up again.
+CREATE TABLE pd_handles (
+    handle TEXT PRIMARY KEY,
+    actor TEXT NOT NULL,
+    resolved BIGINT NOT NULL
+);
+
+-- The hashtags of posts and comments, local and received (normalized names, without `#`).
+CREATE TABLE pd_post_tags (
+    post TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (post, tag)
+);
+CREATE INDEX pd_post_tags_tag ON pd_post_tags (tag, post);
+
+-- The tags local people follow (their streams show the public posts with them).
+CREATE TABLE pd_tag_follows (
+    actor TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    created BIGINT NOT NULL,
+    PRIMARY KEY (actor, tag)
+);
+CREATE INDEX pd_tag_follows_tag ON pd_tag_follows (tag);
