@@ -15,3 +15,4 @@ mod mastodon;
 mod mentions;
 mod profile;
 mod support;
+mod tags;
