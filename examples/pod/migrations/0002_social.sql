@@ -1,4 +1,5 @@
--- Mentions, hashtags and followed tags (notifications are instance-state's st_notifications).
+-- Mentions, hashtags, followed tags and the photos of posts (notifications are
+-- instance-state's st_notifications).
 
 -- The handles typed in mentions (`user@host`, in lowercase) and the actors WebFinger found for
 -- them, so that a later mention of the same handle is not looked up again.
@@ -24,3 +25,17 @@ CREATE TABLE pd_tag_follows (
     PRIMARY KEY (actor, tag)
 );
 CREATE INDEX pd_tag_follows_tag ON pd_tag_follows (tag);
+
+-- What is attached to posts and comments: the photos uploaded with a local post (kept in the
+-- media store, recorded in pd_images), or what a received Note's `attachment` lists (its
+-- http(s) address, on the sender's server). In order.
+CREATE TABLE pd_attachments (
+    post TEXT NOT NULL,
+    position BIGINT NOT NULL,
+    url TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    width BIGINT,
+    height BIGINT,
+    description TEXT NOT NULL,
+    PRIMARY KEY (post, position)
+);

@@ -210,6 +210,9 @@ impl Instance {
             updated: now,
         };
         self.db().put_post(&row).await?;
+        self.db()
+            .set_attachments(&row.id, &crate::photos::received_attachments(document))
+            .await?;
         info!(note = %stored.id, "remote note stored");
         Ok(row)
     }

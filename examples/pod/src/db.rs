@@ -19,7 +19,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         2,
-        "handles of mentions, hashtags of posts, followed tags",
+        "handles of mentions, hashtags of posts, followed tags, attachments",
         include_str!("../migrations/0002_social.sql"),
     ),
 ];
@@ -245,6 +245,7 @@ impl Db {
         for statement in [
             "DELETE FROM pd_reactions WHERE post = $1 OR post IN (SELECT id FROM pd_posts WHERE root = $1)",
             "DELETE FROM pd_post_tags WHERE post = $1 OR post IN (SELECT id FROM pd_posts WHERE root = $1)",
+            "DELETE FROM pd_attachments WHERE post = $1 OR post IN (SELECT id FROM pd_posts WHERE root = $1)",
             "DELETE FROM pd_post_aspects WHERE post = $1",
             "DELETE FROM pd_posts WHERE id = $1 OR root = $1",
         ] {
@@ -787,6 +788,72 @@ impl Db {
             .await?;
         rows.iter()
             .map(|r| r.try_get("tag").map_err(Into::into))
+            .collect()
+    }
+}
+
+/// What is attached to a post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Attachment {
+    /// Its address (http or https).
+    pub(crate) url: String,
+    pub(crate) media_type: String,
+    pub(crate) width: Option<i64>,
+    pub(crate) height: Option<i64>,
+    /// Its description (alt text); may be empty.
+    pub(crate) description: String,
+}
+
+impl Db {
+    /// Replaces what is attached to post `post`.
+    pub(crate) async fn set_attachments(
+        &self,
+        post: &str,
+        attachments: &[Attachment],
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM pd_attachments WHERE post = $1")
+            .bind(post.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        for (position, attachment) in (0_i64..).zip(attachments) {
+            sqlx::query(
+                "INSERT INTO pd_attachments (post, position, url, media_type, width, height, description)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(post.to_owned())
+            .bind(position)
+            .bind(attachment.url.clone())
+            .bind(attachment.media_type.clone())
+            .bind(attachment.width)
+            .bind(attachment.height)
+            .bind(attachment.description.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// What is attached to post `post`, in order.
+    pub(crate) async fn attachments(&self, post: &str) -> Result<Vec<Attachment>> {
+        let rows = sqlx::query(
+            "SELECT url, media_type, width, height, description FROM pd_attachments
+             WHERE post = $1 ORDER BY position",
+        )
+        .bind(post.to_owned())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Attachment {
+                    url: r.try_get("url")?,
+                    media_type: r.try_get("media_type")?,
+                    width: r.try_get("width")?,
+                    height: r.try_get("height")?,
+                    description: r.try_get("description")?,
+                })
+            })
             .collect()
     }
 }

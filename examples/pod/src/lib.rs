@@ -3,7 +3,9 @@
 //! People (Person actors) have a profile (a display name, a bio written in Markdown, a few
 //! profile fields, an avatar and a banner); they write posts in Markdown (stored and shown as
 //! sanitized HTML) to the public, to their followers or to some of their **aspects** (named
-//! sets of contacts, as diaspora* has them); they comment, like and reshare. Everything
+//! sets of contacts, as diaspora* has them), mentioning people (`@name`, `@name@host`), with
+//! hashtags (`#tag`, whose pages list public posts and which people follow) and photos; they
+//! comment, like and reshare, and are notified of what concerns them. Everything
 //! federates over ActivityPub in the shapes Mastodon reads. Storage is SQLite (a file) or
 //! PostgreSQL, through `instance-state` for everything social and the pod's own `pd_*` tables
 //! for posts, aspects, reactions, profile fields and images; `instance-server` runs it all.
@@ -22,6 +24,7 @@ mod markdown;
 mod mentions;
 mod notifications;
 mod pages;
+mod photos;
 mod posts;
 mod profile;
 mod web;

@@ -25,6 +25,7 @@ use crate::db::{Audience, PostRow};
 use crate::markdown::{self, Links, Mention};
 use crate::mentions::Mentioned;
 use crate::notifications::kind;
+use crate::photos::{Photo, attachment_member};
 
 /// The most comments a post's page shows.
 pub(crate) const MAX_COMMENTS: i64 = 500;
@@ -65,6 +66,15 @@ pub enum Refused {
     /// Not the author's.
     #[error("only its author can change or delete a post")]
     NotAuthor,
+    /// A photo that is no image the pod takes.
+    #[error("a photo is a {accepted} image", accepted = crate::images::ACCEPTED)]
+    NotAPhoto,
+    /// Too many photos.
+    #[error("a post has at most {max} photos", max = crate::photos::MAX_PHOTOS)]
+    TooManyPhotos,
+    /// A photo's description is too long.
+    #[error("a photo's description has at most {max} characters", max = crate::photos::MAX_DESCRIPTION)]
+    DescriptionTooLong,
 }
 
 fn check_source(source: &str) -> Result<(), Refused> {
@@ -112,16 +122,25 @@ impl Instance {
         source: &str,
         audience: &PostAudience,
     ) -> Result<String> {
-        Ok(self.new_post(author, source, audience).await?.id)
+        Ok(self
+            .new_post(author, source, audience, Vec::new())
+            .await?
+            .id)
     }
 
+    /// Local person `author` writes a post of `source` for `audience` with `photos`, which
+    /// are kept only once the post is accepted.
     pub(crate) async fn new_post(
         &self,
         author: &str,
         source: &str,
         audience: &PostAudience,
+        photos: Vec<Photo>,
     ) -> Result<PostRow> {
         check_source(source)?;
+        if photos.len() > crate::photos::MAX_PHOTOS {
+            bail!(Refused::TooManyPhotos);
+        }
         self.state().live_actor(author).await?;
         let author_id = self.actor_id(author).to_string();
         let followers = format!("{author_id}/followers");
@@ -170,6 +189,7 @@ impl Instance {
                 }
             }
         }
+        let attachments = self.keep_photos(author, photos).await?;
         let id = self.state().new_id("posts").to_string();
         let now = self.now();
         let content = written.content;
@@ -186,6 +206,7 @@ impl Instance {
             "cc": cc,
             "sensitive": false,
             "tag": self.tag_member(&mentioned, &written.tags),
+            "attachment": attachment_member(&attachments),
         });
         let row = PostRow {
             id: id.clone(),
@@ -203,6 +224,7 @@ impl Instance {
         };
         self.state().put_object(&note, true).await?;
         self.db().put_post(&row).await?;
+        self.db().set_attachments(&id, &attachments).await?;
         self.db().put_post_aspects(&id, &aspects).await?;
         self.notify_written(&row, &note).await;
         self.publish_about("Create", author, note).await?;

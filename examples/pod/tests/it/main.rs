@@ -13,6 +13,7 @@ mod browser;
 mod demo;
 mod mastodon;
 mod mentions;
+mod photos;
 mod profile;
 mod support;
 mod tags;
