@@ -1,6 +1,6 @@
 //! A person posts to an aspect in a real headless Chromium (through `browser-harness`): signs
 //! in, makes an aspect, puts a contact in it, writes a post to it that mentions the contact and
-//! has a hashtag; the contact reads it, another follower does not. The contact, in a browser
+//! has a hashtag, with a photo; the contact reads it, another follower does not. The contact, in a browser
 //! too, sees the notification and follows the tag from its page.
 
 use browser_harness::{Browser, Viewport};
@@ -51,6 +51,18 @@ async fn a_person_posts_to_an_aspect_in_a_browser() {
         .await
         .unwrap();
     page.set_checked("Aspect: Family", true).await.unwrap();
+    // A photo of the table (a PNG's first bytes: its type and size are read from them).
+    let photo = dir.path().join("table.png");
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x40\0\0\0\x30\x08\x06\0\0\0".to_vec();
+    png.resize(200, 0);
+    std::fs::write(&photo, png).unwrap();
+    page.fill(
+        "Describe the photos (for people who cannot see them)",
+        "The table, laid",
+    )
+    .await
+    .unwrap();
+    page.choose_file("Photo", &photo).await.unwrap();
     page.click_button("Post").await.unwrap();
     page.wait_for_text("Limited to Family").await.unwrap();
     assert!(
@@ -65,6 +77,9 @@ async fn a_person_posts_to_an_aspect_in_a_browser() {
         .await
         .unwrap();
     page.wait_for_element("a.mention.hashtag[href$=\"/tags/sundaylunch\"]")
+        .await
+        .unwrap();
+    page.wait_for_element("img[alt=\"The table, laid\"][width=\"64\"][height=\"48\"]")
         .await
         .unwrap();
     page.close().await.unwrap();
