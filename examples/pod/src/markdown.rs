@@ -267,7 +267,8 @@ fn mention_at(rest: &str) -> Option<(usize, Mention)> {
     let host_end = after
         .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':')))
         .unwrap_or(after.len());
-    let written = after.get(..host_end)?;
+    // A sentence's punctuation after the host is not part of it: `@bob@b.example:` or `.`.
+    let written = after.get(..host_end)?.trim_end_matches(['.', '-', ':']);
     let host = match written.split_once(':') {
         Some((name, port))
             if !port.is_empty()
@@ -360,7 +361,7 @@ mod tests {
             "Hi @bob and @Carol@B.example:8443, @dave@host. #Rust #rust #café\n\n\
              mail me at me@example.org, see https://x.example/@eve#frag, a=#b, \
              `@code #code` and\n\n```\n@block #block\n```\n\n[@link #link](https://x.example/) \
-             @ alone, # alone, #123, @bob again, (@erin)",
+             @ alone, # alone, #123, @bob again, (@erin), @fay@f.example:, @gus@g.example:80:",
         );
         assert_eq!(
             found,
@@ -370,6 +371,8 @@ mod tests {
                     mention("carol", Some("b.example:8443")),
                     mention("dave", Some("host")),
                     mention("erin", None),
+                    mention("fay", Some("f.example")),
+                    mention("gus", Some("g.example:80")),
                 ],
                 tags: vec!["rust".to_owned(), "café".to_owned()],
             }
