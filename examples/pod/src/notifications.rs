@@ -14,6 +14,9 @@ use crate::INSTANCE_ACTOR;
 use crate::app::Instance;
 use crate::db::PostRow;
 
+/// The most people here one post or comment notifies.
+const MAX_NOTIFIED: usize = 100;
+
 /// The kinds of notification the pod makes (beside instance-state's).
 pub(crate) mod kind {
     /// A post or comment mentions the person (a `Mention` tag).
@@ -86,9 +89,16 @@ impl Instance {
             }
         }
         let mut told: BTreeSet<String> = BTreeSet::new();
+        let mut considered = 0;
         for (recipient, kind) in notices {
             if told.contains(&recipient) || self.state().local_name(&recipient).is_none() {
                 continue;
+            }
+            // Each costs a few reads: a document naming thousands of people here is not
+            // allowed to make thousands.
+            considered += 1;
+            if considered > MAX_NOTIFIED {
+                break;
             }
             let scope = self.scope_of(&recipient).await?;
             if self.db().visible_post(&row.id, &scope).await?.is_none() {

@@ -140,8 +140,12 @@ async fn a_followed_tag_brings_posts_from_someone_nobody_follows_into_the_stream
         collection(&a.base_url, "tags/moo").await["orderedItems"] == json!([id])
     })
     .await;
-    // Dave's stream shows it; erin's (who follows no tag) does not.
+    // Dave's stream shows it, and the tags he follows; erin's (who follows no tag) does not.
     let (_, stream) = dave.get("/").await;
+    assert!(
+        stream.contains("Tags you follow: <a href=\"/tags/moo\">#moo</a>"),
+        "{stream}"
+    );
     assert!(stream.contains("href=\"/posts/remote?"), "{stream}");
     assert!(
         stream.contains("#moo") || stream.contains(">moo<"),
