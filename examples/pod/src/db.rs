@@ -857,3 +857,75 @@ impl Db {
             .collect()
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::{Db, MIGRATIONS, MIGRATIONS_TABLE, PostRow};
+    use crate::{Options, PodOptions};
+
+    /// A database made by the first release (migration 1) takes migration 2 when opened, and
+    /// keeps its posts.
+    #[tokio::test]
+    async fn a_database_of_the_first_release_gets_the_social_tables() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let options = Options::new(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            dir.path().join("pod.sqlite").display().to_string(),
+        )
+        .with_app_options(PodOptions::default());
+        let base = url::Url::parse("https://pod.example/").expect("a URL");
+        let first = MIGRATIONS.get(..1).expect("the first migration");
+        let old = instance_server::open_state(&options, Some(&base), MIGRATIONS_TABLE, first)
+            .await
+            .expect("the first release's schema");
+        let missing = sqlx::query("SELECT COUNT(*) AS n FROM pd_post_tags")
+            .fetch_one(old.pool())
+            .await;
+        assert!(missing.is_err(), "no social tables yet");
+        let post = PostRow {
+            id: "https://pod.example/posts/1".to_owned(),
+            author: "https://pod.example/actors/alice".to_owned(),
+            local: true,
+            in_reply_to: None,
+            root: None,
+            source: "Hello".to_owned(),
+            content: "<p>Hello</p>".to_owned(),
+            audience: super::Audience::Public,
+            tags: Vec::new(),
+            mentions: Vec::new(),
+            published: 1,
+            updated: 1,
+        };
+        sqlx::query(
+            "INSERT INTO pd_posts (id, author, local, in_reply_to, root, source, content, audience,
+                tags, mentions, published, updated)
+             VALUES ($1, $2, 1, NULL, NULL, $3, $4, 'public', '[]', '[]', 1, 1)",
+        )
+        .bind(post.id.clone())
+        .bind(post.author.clone())
+        .bind(post.source.clone())
+        .bind(post.content.clone())
+        .execute(old.pool())
+        .await
+        .expect("a post of the first release");
+        old.close().await;
+
+        let db = Db::new(
+            super::open(&options, Some(&base))
+                .await
+                .expect("the upgrade"),
+        );
+        assert_eq!(db.post(&post.id).await.expect("read"), Some(post.clone()));
+        let (tagged, total) = db.tagged("rust", 0, 10).await.expect("the tag table");
+        assert!(tagged.is_empty());
+        assert_eq!(total, 0);
+        assert!(
+            db.attachments(&post.id)
+                .await
+                .expect("attachments")
+                .is_empty()
+        );
+        assert_eq!(db.handle("bob@b.example").await.expect("handles"), None);
+    }
+}
