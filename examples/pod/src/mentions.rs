@@ -16,6 +16,10 @@ const MAX_MENTIONS: usize = 30;
 /// The most handles a post may have looked up with WebFinger (those past it stay text).
 const MAX_LOOKUPS: usize = 5;
 
+/// The longest all of a post's lookups take together (those not done by then stay text): the
+/// person writing waits for them.
+const LOOKUP_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Someone a text mentions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Mentioned {
@@ -27,11 +31,20 @@ pub(crate) struct Mentioned {
     pub(crate) name: String,
 }
 
+/// What is left of a post's lookups.
+struct Lookups {
+    left: usize,
+    deadline: tokio::time::Instant,
+}
+
 impl Instance {
     /// The people `mentions` name (each once), those nobody has left out.
     pub(crate) async fn resolve_mentions(&self, mentions: &[Mention]) -> Vec<Mentioned> {
         let mut found: Vec<Mentioned> = Vec::new();
-        let mut lookups = 0;
+        let mut lookups = Lookups {
+            left: MAX_LOOKUPS,
+            deadline: tokio::time::Instant::now() + LOOKUP_TIME,
+        };
         for written in mentions.iter().take(MAX_MENTIONS) {
             match self.resolve_mention(written, &mut lookups).await {
                 Ok(Some(mentioned)) => {
@@ -49,7 +62,7 @@ impl Instance {
     async fn resolve_mention(
         &self,
         written: &Mention,
-        lookups: &mut usize,
+        lookups: &mut Lookups,
     ) -> Result<Option<Mentioned>> {
         let authority = self.authority();
         let host = match &written.host {
@@ -65,23 +78,25 @@ impl Instance {
         if let Some(actor) = self.db().handle(&handle).await? {
             return Ok(Some(mentioned(actor)));
         }
-        if *lookups >= MAX_LOOKUPS {
+        if lookups.left == 0 || tokio::time::Instant::now() >= lookups.deadline {
             return Ok(None);
         }
-        *lookups += 1;
+        lookups.left -= 1;
         let acct = webfinger::AcctUri::from_handle(&handle)?;
-        let resolved = self
-            .0
-            .webfinger
-            .resolve(&webfinger::Resource::Acct(acct))
-            .await?;
+        let resolved = tokio::time::timeout_at(
+            lookups.deadline,
+            self.0.webfinger.resolve(&webfinger::Resource::Acct(acct)),
+        )
+        .await??;
         let actor = resolved.actor_id.to_string();
         if let Some(name) = self.state().local_name(&actor) {
             return self.local_mention(written, &name).await;
         }
         // Named on the pages by its own name (and its document fetched once, as a check).
-        if let Err(error) = self.remember_actor(&actor).await {
-            debug!(%error, %actor, "naming a mentioned actor");
+        match tokio::time::timeout_at(lookups.deadline, self.remember_actor(&actor)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => debug!(%error, %actor, "naming a mentioned actor"),
+            Err(_) => debug!(%actor, "naming a mentioned actor: out of time"),
         }
         self.db().put_handle(&handle, &actor).await?;
         Ok(Some(mentioned(actor)))
