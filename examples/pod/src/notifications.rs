@@ -55,11 +55,16 @@ impl Instance {
         {
             return Ok(false);
         }
-        Ok(self
+        let made = self
             .state()
             .notify_once(recipient, kind, actor, activity, object)
             .await?
-            .is_some())
+            .is_some();
+        // Named on the page (the key cache has the actor whose signature was checked).
+        if made && let Err(error) = self.remember_actor(actor).await {
+            tracing::debug!(%error, %actor, "naming a notification's actor");
+        }
+        Ok(made)
     }
 
     /// What a post or comment written or received (`row`, its `document`) tells the people

@@ -338,3 +338,46 @@ async fn likes_reshares_comments_and_follows_notify_the_author() {
     assert!(!web.get("/").await.1.contains("new notification"));
     a.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mastodon_like_and_boost_notify_the_author_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    person(&a, "alice").await;
+    let post = a
+        .instance
+        .write_post("alice", "A fine day", &PostAudience::Public)
+        .await
+        .unwrap();
+    let peer = Peer::start().await.unwrap();
+    let inbox = a.base_url.join("inbox").unwrap().to_string();
+
+    // Mastodon's Like and Announce (boost), moved to the peer, of alice's post.
+    let admin = peer.actor("admin").await.unwrap();
+    let mut like = peer
+        .fixture_from("mastodon/like.json", "http://mastodon.example.org")
+        .unwrap();
+    like["object"] = json!(post);
+    like.as_object_mut().unwrap().remove("signature");
+    let booster = peer.actor("peertube").await.unwrap();
+    let mut announce = peer
+        .fixture_from("mastodon/announce.json", "https://framapiaf.org")
+        .unwrap();
+    announce["object"] = json!(post);
+    announce.as_object_mut().unwrap().remove("signature");
+    for _ in 0..2 {
+        peer.deliver(&admin, &inbox, &like).await.unwrap();
+        peer.deliver(&booster, &inbox, &announce).await.unwrap();
+    }
+    let web = Session::new(&a, "alice").await;
+    eventually("alice is told of both", || async {
+        web.get("/").await.1.contains("2 new notifications")
+    })
+    .await;
+    let (_, page) = web.get("/notifications").await;
+    assert_eq!(count(&page, "liked"), 1, "{page}");
+    assert_eq!(count(&page, "reshared"), 1, "{page}");
+    assert!(page.contains("<strong>admin</strong>"), "{page}");
+    assert!(page.contains("<strong>peertube</strong>"), "{page}");
+    a.stop().await.unwrap();
+}
