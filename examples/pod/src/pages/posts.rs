@@ -46,7 +46,10 @@ async fn compose_form(
                 (csrf_field(viewer))
                 label for="text" { "Your post (Markdown)" }
                 @if let Some(error) = errors.get("text") { span class="error" id="text-error" { (error) } }
-                textarea id="text" name="text" rows="8" required { (text) }
+                textarea id="text" name="text" rows="8" required aria-describedby="text-hint" { (text) }
+                p class="hint" id="text-hint" {
+                    "Mention people with @name (here) or @name@server (anywhere); tag with #tag."
+                }
                 fieldset {
                     legend { "Who can see it" }
                     input type="radio" id="audience-public" name="audience" value="public" checked;
