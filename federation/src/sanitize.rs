@@ -8,7 +8,9 @@
 //! - [`sanitize_html`]: HTML kept as HTML, with ammonia's default allow-list (no scripts, styles,
 //!   event handlers, forms or frames; only `http`, `https`, `mailto` and a few other URL
 //!   schemes), relative URLs removed (they would point at this server) and every link marked as
-//!   user content (`rel="noopener noreferrer nofollow ugc"`).
+//!   user content (`rel="noopener noreferrer nofollow ugc"`). The classes of Mastodon's mention
+//!   and hashtag markup stay (`h-card` on `span`; `u-url`, `mention` and `hashtag` on `a`), and
+//!   no other class: they are how a page tells a mention or a hashtag from another link.
 //! - [`plain_text`]: the text of some HTML, for places that take no markup (iCalendar
 //!   `DESCRIPTION`, a `summary` written for Mastodon's fallback rendering).
 //!
@@ -33,7 +35,9 @@ static HTML: LazyLock<Builder<'static>> = LazyLock::new(|| {
     let mut builder = Builder::default();
     builder
         .url_relative(UrlRelative::Deny)
-        .link_rel(Some(LINK_REL));
+        .link_rel(Some(LINK_REL))
+        .add_allowed_classes("span", &["h-card"])
+        .add_allowed_classes("a", &["u-url", "mention", "hashtag"]);
     builder
 });
 
@@ -428,6 +432,37 @@ mod tests {
         assert_eq!(
             sanitize_html("<a><table><a>"),
             format!("{link}{link}<table></table>")
+        );
+    }
+
+    #[test]
+    fn mentions_and_hashtags_keep_their_classes() {
+        let mention = "<span class=\"h-card\"><a class=\"u-url mention\" \
+             href=\"https://b.example/users/bob\" rel=\"noopener noreferrer nofollow ugc\">\
+             @<span>bob</span></a></span>";
+        assert_eq!(sanitize_html(mention), mention);
+        // Mastodon's own markup: `translate` goes, the classes stay.
+        assert_eq!(
+            sanitize_html(
+                "<span class=\"h-card\" translate=\"no\"><a href=\"https://b.example/users/bob\" \
+                 class=\"u-url mention\">@<span>bob</span></a></span>"
+            ),
+            "<span class=\"h-card\"><a href=\"https://b.example/users/bob\" class=\"u-url mention\" \
+             rel=\"noopener noreferrer nofollow ugc\">@<span>bob</span></a></span>"
+        );
+        assert_eq!(
+            sanitize_html(
+                "<a href=\"https://a.example/tags/rust\" class=\"mention hashtag\" rel=\"tag\">#<span>Rust</span></a>"
+            ),
+            "<a href=\"https://a.example/tags/rust\" class=\"mention hashtag\" \
+             rel=\"noopener noreferrer nofollow ugc\">#<span>Rust</span></a>"
+        );
+        // Other classes go, on these elements and on others.
+        assert_eq!(
+            sanitize_html(
+                "<a class=\"evil mention\" href=\"https://x.example/\">x</a><p class=\"h-card\">y</p>"
+            ),
+            "<a class=\"mention\" href=\"https://x.example/\" rel=\"noopener noreferrer nofollow ugc\">x</a><p>y</p>"
         );
     }
 

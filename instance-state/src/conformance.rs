@@ -1374,6 +1374,51 @@ pub async fn notifications(state: &InstanceState, clock: &ManualClock) {
             .len(),
         1
     );
+    // Once per recipient, kind, actor and object, however often it is asked for.
+    let note = "https://remote.test/n/2";
+    let first = state
+        .notify_once(
+            &me,
+            "mention",
+            &remote("b"),
+            Some("https://remote.test/c/2"),
+            note,
+        )
+        .await
+        .unwrap();
+    assert!(first.is_some());
+    let again = state
+        .notify_once(
+            &me,
+            "mention",
+            &remote("b"),
+            Some("https://remote.test/u/2"),
+            note,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, None);
+    assert!(
+        state
+            .notify_once(&me, "like", &remote("b"), None, note)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        state
+            .notify_once(&local("other"), "mention", &remote("b"), None, note)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let unseen = state.notifications(&me, true, 10).await.unwrap();
+    assert_eq!(unseen.len(), 2);
+    assert!(
+        unseen.iter().any(
+            |n| n.kind == "mention" && n.activity.as_deref() == Some("https://remote.test/c/2")
+        )
+    );
 }
 
 /// Reports and their states; the moderation log says who did what, when.

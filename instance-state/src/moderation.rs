@@ -240,6 +240,41 @@ impl InstanceState {
         Ok(id)
     }
 
+    /// Notifies `recipient` (a local actor's id) that `actor` did `kind` about `object`, unless
+    /// it was notified of just that already: a redelivered activity, or another activity about
+    /// the same object (the `Update` of a post that mentions it), notifies once. The
+    /// notification's id when one was made. Its id is derived from the four, so two deliveries
+    /// handled at once still make one.
+    pub async fn notify_once(
+        &self,
+        recipient: &str,
+        kind: &str,
+        actor: &str,
+        activity: Option<&str>,
+        object: &str,
+    ) -> Result<Option<String>, Error> {
+        // Newlines cannot occur in ids or kinds: the four parts are told apart.
+        let id = format!(
+            "once-{}",
+            crate::accounts::hash_secret(&format!("{recipient}\n{kind}\n{actor}\n{object}"))
+        );
+        let done = sqlx::query(
+            "INSERT INTO st_notifications (id, recipient, kind, actor, activity, object, created)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(recipient)
+        .bind(kind)
+        .bind(actor)
+        .bind(activity)
+        .bind(object)
+        .bind(self.now())
+        .execute(self.pool())
+        .await
+        .map_err(db("notifying"))?;
+        Ok((done.rows_affected() > 0).then_some(id))
+    }
+
     /// The notifications of `recipient`, newest first (unseen ones only if `unseen`).
     pub async fn notifications(
         &self,

@@ -1,7 +1,8 @@
 //! The inbox: instance-state's handlers for the social graph, and the pod's for posts:
 //! `Create`/`Update` of Notes (posts from the people followed here, comments on posts here,
-//! posts addressed to people here), `Delete` of them, `Like` and `Announce` of posts, and
-//! `Undo` of those.
+//! posts addressed to or mentioning people here), `Delete` of them, `Like` and `Announce` of
+//! posts, and `Undo` of those. A Note's `Hashtag` tags are recorded (normalized) and its
+//! `Mention`s of people here notify them (see `notifications.rs`).
 
 use activitypub_core::{ActivityType, AnyObject, Iri};
 use anyhow::{Context, Result};
@@ -18,6 +19,11 @@ use url::Url;
 
 use crate::app::Instance;
 use crate::db::{Audience, PostRow};
+use crate::markdown;
+use crate::notifications::{kind, tags};
+
+/// The most `tag` entries of a received Note read.
+const MAX_TAGS: usize = 100;
 
 fn failed(error: anyhow::Error) -> HandlerError {
     HandlerError::Failed(error.into())
@@ -123,24 +129,27 @@ impl Instance {
             if existing.author != incoming.actor.as_str() {
                 return Ok(());
             }
-        } else if !self
-            .state()
-            .is_solicited(
-                &incoming.activity,
-                &incoming.actor,
-                object,
-                Some(INSTANCE_ACTOR),
-            )
-            .await?
+        } else if self.local_mentions(&document).is_empty()
+            && !self
+                .state()
+                .is_solicited(
+                    &incoming.activity,
+                    &incoming.actor,
+                    object,
+                    Some(INSTANCE_ACTOR),
+                )
+                .await?
         {
             return Ok(());
         }
-        self.store_remote_note(&document, &incoming.actor).await
+        let row = self.store_remote_note(&document, &incoming.actor).await?;
+        let activity = incoming.activity.props.id.as_ref().map(|id| id.as_str());
+        self.notify_about_post(&row, &document, activity).await
     }
 
-    /// Stores a received Note (its document and its row), threaded under the post it answers
-    /// when that post is kept here.
-    async fn store_remote_note(&self, document: &Value, author: &Iri) -> Result<()> {
+    /// Stores a received Note (its document and its row, with its hashtags and the actors it
+    /// mentions), threaded under the post it answers when that post is kept here.
+    async fn store_remote_note(&self, document: &Value, author: &Iri) -> Result<PostRow> {
         let stored = self.state().put_object(document, false).await?;
         // Its author by name on the pages (from the key cache, which has the document).
         if let Err(error) = self.remember_actor(author.as_str()).await {
@@ -162,6 +171,30 @@ impl Instance {
         };
         let now = self.now();
         let existing = self.db().post(&stored.id).await?;
+        let mut hashtags: Vec<String> = Vec::new();
+        let mut mentions: Vec<String> = Vec::new();
+        for tag in tags(document).take(MAX_TAGS) {
+            match tag.get("type").and_then(Value::as_str) {
+                Some("Hashtag") => {
+                    if let Some(name) = tag
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .and_then(markdown::received_tag)
+                        && !hashtags.contains(&name)
+                    {
+                        hashtags.push(name);
+                    }
+                }
+                Some("Mention") => {
+                    if let Some(href) = tag.get("href").and_then(Value::as_str)
+                        && !mentions.iter().any(|m| m == href)
+                    {
+                        mentions.push(href.to_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
         let row = PostRow {
             id: stored.id.clone(),
             author: author.to_string(),
@@ -171,14 +204,17 @@ impl Instance {
             source: String::new(),
             content: federation::sanitize::sanitize_html(&content_of(document)),
             audience,
-            tags: Vec::new(),
-            mentions: Vec::new(),
+            tags: hashtags,
+            mentions,
             published: existing.as_ref().map_or(stored.published, |e| e.published),
             updated: now,
         };
         self.db().put_post(&row).await?;
+        self.db()
+            .set_attachments(&row.id, &crate::photos::received_attachments(document))
+            .await?;
         info!(note = %stored.id, "remote note stored");
-        Ok(())
+        Ok(row)
     }
 
     /// A `Delete` of a Note kept here (its object is a `Tombstone` already): its row goes.
@@ -206,17 +242,28 @@ impl Instance {
             return Ok(());
         };
         let scope = self.scope_of(incoming.actor.as_str()).await?;
-        if self.db().visible_post(id.as_str(), &scope).await?.is_none() {
+        let Some(post) = self.db().visible_post(id.as_str(), &scope).await? else {
             return Ok(());
-        }
-        self.db()
+        };
+        if self
+            .db()
             .put_reaction(
                 id.as_str(),
                 incoming.actor.as_str(),
                 "like",
                 activity.as_str(),
             )
+            .await?
+        {
+            self.notify(
+                &post.author,
+                kind::LIKE,
+                incoming.actor.as_str(),
+                Some(activity.as_str()),
+                &post.id,
+            )
             .await?;
+        }
         Ok(())
     }
 
@@ -247,8 +294,7 @@ impl Instance {
                         if document.get("type").and_then(Value::as_str) == Some("Note")
                             && activitypub_core::origin::same_origin(&author, &id) =>
                     {
-                        self.store_remote_note(&document, &author).await?;
-                        self.db().post(id.as_str()).await?
+                        Some(self.store_remote_note(&document, &author).await?)
                     }
                     _ => None,
                 }
@@ -261,14 +307,25 @@ impl Instance {
         if !post.audience.is_public() || post.root.is_some() {
             return Ok(());
         }
-        self.db()
+        if self
+            .db()
             .put_reaction(
                 &post.id,
                 incoming.actor.as_str(),
                 "share",
                 activity.as_str(),
             )
+            .await?
+        {
+            self.notify(
+                &post.author,
+                kind::RESHARE,
+                incoming.actor.as_str(),
+                Some(activity.as_str()),
+                &post.id,
+            )
             .await?;
+        }
         Ok(())
     }
 

@@ -41,11 +41,28 @@ pub(crate) struct Inner {
     pub(crate) outbox: Outbox<ErasedQueue>,
     pub(crate) options: PodOptions,
     pub(crate) media: media_store::MediaStore,
+    /// Finds the actors `@user@host` mentions name, within the fetcher's bounds.
+    pub(crate) webfinger: webfinger::client::Client,
 }
 
 impl Instance {
-    pub(crate) fn new(parts: Parts, options: PodOptions, media: media_store::MediaStore) -> Self {
-        Self(Arc::new(Inner {
+    pub(crate) fn new(
+        parts: Parts,
+        options: PodOptions,
+        media: media_store::MediaStore,
+    ) -> Result<Self> {
+        // The same bounds as the fetcher's: its switches, time limits and body size.
+        let fetch = parts.fetcher.config();
+        let webfinger = webfinger::client::Client::from_config(
+            webfinger::fetch::HttpConfig::default()
+                .with_timeout(fetch.timeout)
+                .with_connect_timeout(fetch.connect_timeout)
+                .with_max_body_bytes(fetch.max_body_bytes)
+                .with_danger_allow_http(fetch.danger_allow_http)
+                .with_danger_allow_private_addresses(fetch.danger_allow_private_addresses),
+        )?
+        .with_total_timeout(fetch.timeout);
+        Ok(Self(Arc::new(Inner {
             db: Db::new(parts.state),
             base_url: parts.base_url,
             name: parts.name,
@@ -54,7 +71,8 @@ impl Instance {
             outbox: parts.outbox,
             options,
             media,
-        }))
+            webfinger,
+        })))
     }
 
     pub(crate) fn db(&self) -> &Db {
@@ -98,6 +116,15 @@ impl Instance {
         let mut url = self.0.base_url.clone();
         url.set_path(path);
         url
+    }
+
+    /// The address of tag `name`'s page (and collection): `{base}tags/{name}`.
+    pub(crate) fn tag_url(&self, name: &str) -> String {
+        let mut url = self.0.base_url.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.clear().push("tags").push(name);
+        }
+        url.to_string()
     }
 
     /// The id of local actor `name`.

@@ -11,11 +11,18 @@ use url::Url;
 use crate::Options;
 
 /// The pod's migrations: `(version, description, statements)`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "posts, aspects and their members, reactions, profile fields, images",
-    include_str!("../migrations/0001_pod.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "posts, aspects and their members, reactions, profile fields, images",
+        include_str!("../migrations/0001_pod.sql"),
+    ),
+    (
+        2,
+        "handles of mentions, hashtags of posts, followed tags, attachments",
+        include_str!("../migrations/0002_social.sql"),
+    ),
+];
 
 /// The table the pod's migrations are recorded in.
 const MIGRATIONS_TABLE: &str = "pod_migrations";
@@ -82,9 +89,9 @@ pub(crate) struct PostRow {
     /// Sanitized HTML.
     pub(crate) content: String,
     pub(crate) audience: Audience,
-    /// Hashtag names (later).
+    /// Hashtag names, normalized.
     pub(crate) tags: Vec<String>,
-    /// Mentioned actor ids (later).
+    /// Mentioned actor ids.
     pub(crate) mentions: Vec<String>,
     /// Unix microseconds.
     pub(crate) published: i64,
@@ -167,6 +174,7 @@ impl Db {
 
     /// Records a post or comment (or replaces its row).
     pub(crate) async fn put_post(&self, post: &PostRow) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO pd_posts (id, author, local, in_reply_to, root, source, content, audience,
                 tags, mentions, published, updated)
@@ -187,9 +195,24 @@ impl Db {
         .bind(serde_json::to_string(&post.mentions)?)
         .bind(post.published)
         .bind(post.updated)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .context("storing a post")?;
+        sqlx::query("DELETE FROM pd_post_tags WHERE post = $1")
+            .bind(post.id.clone())
+            .execute(&mut *tx)
+            .await?;
+        for tag in &post.tags {
+            sqlx::query(
+                "INSERT INTO pd_post_tags (post, tag) VALUES ($1, $2)
+                 ON CONFLICT (post, tag) DO NOTHING",
+            )
+            .bind(post.id.clone())
+            .bind(tag.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -221,6 +244,8 @@ impl Db {
         let mut tx = self.pool().begin().await?;
         for statement in [
             "DELETE FROM pd_reactions WHERE post = $1 OR post IN (SELECT id FROM pd_posts WHERE root = $1)",
+            "DELETE FROM pd_post_tags WHERE post = $1 OR post IN (SELECT id FROM pd_posts WHERE root = $1)",
+            "DELETE FROM pd_attachments WHERE post = $1 OR post IN (SELECT id FROM pd_posts WHERE root = $1)",
             "DELETE FROM pd_post_aspects WHERE post = $1",
             "DELETE FROM pd_posts WHERE id = $1 OR root = $1",
         ] {
@@ -234,7 +259,8 @@ impl Db {
     }
 
     /// The stream of `reader` (an actor id) as `scope` may see it, newest first: its own
-    /// posts, those of the people it follows, and the posts they reshared.
+    /// posts, those of the people it follows, the posts they reshared, and the public posts
+    /// with the tags it follows.
     pub(crate) async fn stream(
         &self,
         reader: &str,
@@ -247,7 +273,9 @@ impl Db {
                 OR author IN (SELECT followed FROM st_follows WHERE follower = $1 AND state = 'accepted')
                 OR id IN (SELECT r.post FROM pd_reactions r JOIN st_follows f
                     ON f.followed = r.actor AND f.follower = $1 AND f.state = 'accepted'
-                    WHERE r.kind = 'share'))
+                    WHERE r.kind = 'share')
+                OR (audience = 'public' AND id IN (SELECT t.post FROM pd_post_tags t
+                    JOIN pd_tag_follows g ON g.tag = t.tag WHERE g.actor = $1)))
              AND {} ORDER BY published DESC, id LIMIT $2 OFFSET $3",
             scope.condition("pd_posts.id", 4)
         );
@@ -669,5 +697,235 @@ impl Db {
             .map(|r| r.try_get("source"))
             .transpose()?
             .unwrap_or_default())
+    }
+}
+
+/// Mentions, hashtags and followed tags (migration 2).
+impl Db {
+    /// The actor handle `handle` (`user@host`, lowercase) was found to be, if it was.
+    pub(crate) async fn handle(&self, handle: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT actor FROM pd_handles WHERE handle = $1")
+            .bind(handle.to_owned())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("actor")).transpose()?)
+    }
+
+    /// Remembers that `handle` is `actor`.
+    pub(crate) async fn put_handle(&self, handle: &str, actor: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO pd_handles (handle, actor, resolved) VALUES ($1, $2, $3)
+             ON CONFLICT (handle) DO UPDATE SET actor = excluded.actor, resolved = excluded.resolved",
+        )
+        .bind(handle.to_owned())
+        .bind(actor.to_owned())
+        .bind(self.now())
+        .execute(self.pool())
+        .await
+        .context("remembering a handle")?;
+        Ok(())
+    }
+
+    /// The public posts and comments with tag `tag`, newest first, and how many there are:
+    /// never a post for followers or for some people, whoever asks.
+    pub(crate) async fn tagged(
+        &self,
+        tag: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<PostRow>, i64)> {
+        let scope = Scope::anonymous();
+        let tagged = "id IN (SELECT post FROM pd_post_tags WHERE tag = $1) AND audience = 'public'";
+        let count = scope
+            .bind(
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT COUNT(*) AS n FROM pd_posts WHERE {tagged} AND {}",
+                    scope.condition("pd_posts.id", 2)
+                )))
+                .bind(tag.to_owned()),
+            )
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?;
+        let sql = format!(
+            "SELECT {POST_COLUMNS} FROM pd_posts WHERE {tagged} AND {}
+             ORDER BY published DESC, id LIMIT $2 OFFSET $3",
+            scope.condition("pd_posts.id", 4)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tag.to_owned())
+            .bind(limit)
+            .bind(offset);
+        let rows = scope.bind(query).fetch_all(self.pool()).await?;
+        let posts = rows.iter().map(post_row).collect::<Result<_>>()?;
+        Ok((posts, count))
+    }
+
+    /// Local person `actor` follows tag `tag` (or stops, when not `follow`).
+    pub(crate) async fn follow_tag(&self, actor: &str, tag: &str, follow: bool) -> Result<()> {
+        let query = if follow {
+            sqlx::query(
+                "INSERT INTO pd_tag_follows (actor, tag, created) VALUES ($1, $2, $3)
+                 ON CONFLICT (actor, tag) DO NOTHING",
+            )
+            .bind(actor.to_owned())
+            .bind(tag.to_owned())
+            .bind(self.now())
+        } else {
+            sqlx::query("DELETE FROM pd_tag_follows WHERE actor = $1 AND tag = $2")
+                .bind(actor.to_owned())
+                .bind(tag.to_owned())
+        };
+        query.execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// The tags local person `actor` follows, by name.
+    pub(crate) async fn followed_tags(&self, actor: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT tag FROM pd_tag_follows WHERE actor = $1 ORDER BY tag")
+            .bind(actor.to_owned())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get("tag").map_err(Into::into))
+            .collect()
+    }
+}
+
+/// What is attached to a post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Attachment {
+    /// Its address (http or https).
+    pub(crate) url: String,
+    pub(crate) media_type: String,
+    pub(crate) width: Option<i64>,
+    pub(crate) height: Option<i64>,
+    /// Its description (alt text); may be empty.
+    pub(crate) description: String,
+}
+
+impl Db {
+    /// Replaces what is attached to post `post`.
+    pub(crate) async fn set_attachments(
+        &self,
+        post: &str,
+        attachments: &[Attachment],
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM pd_attachments WHERE post = $1")
+            .bind(post.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        for (position, attachment) in (0_i64..).zip(attachments) {
+            sqlx::query(
+                "INSERT INTO pd_attachments (post, position, url, media_type, width, height, description)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(post.to_owned())
+            .bind(position)
+            .bind(attachment.url.clone())
+            .bind(attachment.media_type.clone())
+            .bind(attachment.width)
+            .bind(attachment.height)
+            .bind(attachment.description.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// What is attached to post `post`, in order.
+    pub(crate) async fn attachments(&self, post: &str) -> Result<Vec<Attachment>> {
+        let rows = sqlx::query(
+            "SELECT url, media_type, width, height, description FROM pd_attachments
+             WHERE post = $1 ORDER BY position",
+        )
+        .bind(post.to_owned())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Attachment {
+                    url: r.try_get("url")?,
+                    media_type: r.try_get("media_type")?,
+                    width: r.try_get("width")?,
+                    height: r.try_get("height")?,
+                    description: r.try_get("description")?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::{Db, MIGRATIONS, MIGRATIONS_TABLE, PostRow};
+    use crate::{Options, PodOptions};
+
+    /// A database made by the first release (migration 1) takes migration 2 when opened, and
+    /// keeps its posts.
+    #[tokio::test]
+    async fn a_database_of_the_first_release_gets_the_social_tables() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let options = Options::new(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            dir.path().join("pod.sqlite").display().to_string(),
+        )
+        .with_app_options(PodOptions::default());
+        let base = url::Url::parse("https://pod.example/").expect("a URL");
+        let first = MIGRATIONS.get(..1).expect("the first migration");
+        let old = instance_server::open_state(&options, Some(&base), MIGRATIONS_TABLE, first)
+            .await
+            .expect("the first release's schema");
+        let missing = sqlx::query("SELECT COUNT(*) AS n FROM pd_post_tags")
+            .fetch_one(old.pool())
+            .await;
+        assert!(missing.is_err(), "no social tables yet");
+        let post = PostRow {
+            id: "https://pod.example/posts/1".to_owned(),
+            author: "https://pod.example/actors/alice".to_owned(),
+            local: true,
+            in_reply_to: None,
+            root: None,
+            source: "Hello".to_owned(),
+            content: "<p>Hello</p>".to_owned(),
+            audience: super::Audience::Public,
+            tags: Vec::new(),
+            mentions: Vec::new(),
+            published: 1,
+            updated: 1,
+        };
+        sqlx::query(
+            "INSERT INTO pd_posts (id, author, local, in_reply_to, root, source, content, audience,
+                tags, mentions, published, updated)
+             VALUES ($1, $2, 1, NULL, NULL, $3, $4, 'public', '[]', '[]', 1, 1)",
+        )
+        .bind(post.id.clone())
+        .bind(post.author.clone())
+        .bind(post.source.clone())
+        .bind(post.content.clone())
+        .execute(old.pool())
+        .await
+        .expect("a post of the first release");
+        old.close().await;
+
+        let db = Db::new(
+            super::open(&options, Some(&base))
+                .await
+                .expect("the upgrade"),
+        );
+        assert_eq!(db.post(&post.id).await.expect("read"), Some(post.clone()));
+        let (tagged, total) = db.tagged("rust", 0, 10).await.expect("the tag table");
+        assert!(tagged.is_empty());
+        assert_eq!(total, 0);
+        assert!(
+            db.attachments(&post.id)
+                .await
+                .expect("attachments")
+                .is_empty()
+        );
+        assert_eq!(db.handle("bob@b.example").await.expect("handles"), None);
     }
 }

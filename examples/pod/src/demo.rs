@@ -1,7 +1,8 @@
 //! The two-pod demo: on loopback, bob on pod B follows alice on pod A; alice puts bob in her
-//! aspect "Friends" and writes a post to it and a public one; bob sees both in his stream and
-//! comments on the aspect post; the comment is threaded under it on A. Carol, also on B and
-//! following alice, sees the public post and not the aspect one.
+//! aspect "Friends" and writes a post to it, mentioning him, and a public one with a hashtag;
+//! bob sees both in his stream, is notified of the mention, and comments on the aspect post;
+//! the comment is threaded under it on A. Carol, also on B and following alice, sees the
+//! public post and not the aspect one.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -69,15 +70,31 @@ pub async fn run(dir: &Path, once: bool) -> Result<()> {
         .instance
         .write_post(
             "alice",
-            "Dinner at mine on *Friday*: only for friends.",
+            &format!(
+                "Dinner at mine on *Friday*, @bob@{}: only for friends.",
+                b.instance.authority()
+            ),
             &PostAudience::Aspects(vec![friends]),
         )
         .await?;
     a.instance
-        .write_post("alice", "Hello, **world**!", &PostAudience::Public)
+        .write_post(
+            "alice",
+            "Hello, **world**! #introductions",
+            &PostAudience::Public,
+        )
         .await?;
     until("bob receives the aspect post", || async {
         Ok(b.instance.db().post(&limited).await?.is_some())
+    })
+    .await?;
+    until("bob is notified of the mention", || async {
+        Ok(b.instance
+            .state()
+            .notifications(&bob, true, 10)
+            .await?
+            .iter()
+            .any(|n| n.kind == crate::notifications::kind::MENTION))
     })
     .await?;
     b.instance
@@ -95,7 +112,11 @@ pub async fn run(dir: &Path, once: bool) -> Result<()> {
     .await?;
     println!("Pod A: {} (alice, password {PASSWORD:?})", a.base_url);
     println!("Pod B: {} (bob and carol, same password)", b.base_url);
-    println!("alice's aspect post reached bob, not carol; bob's comment is under it on A.");
+    println!(
+        "alice's aspect post reached bob (notified of her mention), not carol; bob's comment is \
+         under it on A; her public post is on {}tags/introductions.",
+        a.base_url
+    );
     if once {
         a.stop().await?;
         b.stop().await?;

@@ -1,4 +1,5 @@
-//! Profile images (avatars and banners): what an upload is, from its bytes. Pure: no I/O.
+//! Uploaded images (avatars, banners and the photos of posts): what an upload is, and its
+//! size in pixels when its header says it plainly, from its bytes. Pure: no I/O.
 //!
 //! The type a browser or client declares is not believed; the first bytes say what the file
 //! is, and only the four image formats every fediverse server shows are taken.
@@ -39,6 +40,26 @@ impl ImageType {
         }
     }
 
+    /// The width and height `bytes` (the start of a file of this type) declare, when the
+    /// header holds them at a fixed place: PNG (IHDR) and GIF (the logical screen). JPEG and
+    /// WebP keep them further in, and are left unmeasured.
+    pub(crate) fn dimensions(self, bytes: &[u8]) -> Option<(u32, u32)> {
+        match self {
+            Self::Png => {
+                let width = u32::from_be_bytes(bytes.get(16..20)?.try_into().ok()?);
+                let height = u32::from_be_bytes(bytes.get(20..24)?.try_into().ok()?);
+                (bytes.get(12..16)? == b"IHDR" && width > 0 && height > 0)
+                    .then_some((width, height))
+            }
+            Self::Gif => {
+                let width = u16::from_le_bytes(bytes.get(6..8)?.try_into().ok()?);
+                let height = u16::from_le_bytes(bytes.get(8..10)?.try_into().ok()?);
+                (width > 0 && height > 0).then_some((u32::from(width), u32::from(height)))
+            }
+            Self::Jpeg | Self::WebP => None,
+        }
+    }
+
     /// The file name extension of its files.
     pub(crate) fn extension(self) -> &'static str {
         match self {
@@ -74,5 +95,18 @@ mod tests {
         for (bytes, expected) in cases {
             assert_eq!(ImageType::sniff(bytes), *expected, "{bytes:?}");
         }
+    }
+
+    #[test]
+    fn png_and_gif_sizes_are_read_from_their_headers() {
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\x01\x2c\0\0\0\xc8\x08\x06";
+        assert_eq!(ImageType::Png.dimensions(png), Some((300, 200)));
+        assert_eq!(ImageType::Png.dimensions(&png[..20]), None);
+        assert_eq!(
+            ImageType::Gif.dimensions(b"GIF89a\x40\x01\xf0\x00"),
+            Some((320, 240))
+        );
+        assert_eq!(ImageType::Gif.dimensions(b"GIF89a\0\0\x01\0"), None);
+        assert_eq!(ImageType::Jpeg.dimensions(&[0xFF, 0xD8, 0xFF]), None);
     }
 }

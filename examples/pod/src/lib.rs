@@ -3,7 +3,9 @@
 //! People (Person actors) have a profile (a display name, a bio written in Markdown, a few
 //! profile fields, an avatar and a banner); they write posts in Markdown (stored and shown as
 //! sanitized HTML) to the public, to their followers or to some of their **aspects** (named
-//! sets of contacts, as diaspora* has them); they comment, like and reshare. Everything
+//! sets of contacts, as diaspora* has them), mentioning people (`@name`, `@name@host`), with
+//! hashtags (`#tag`, whose pages list public posts and which people follow) and photos; they
+//! comment, like and reshare, and are notified of what concerns them. Everything
 //! federates over ActivityPub in the shapes Mastodon reads. Storage is SQLite (a file) or
 //! PostgreSQL, through `instance-state` for everything social and the pod's own `pd_*` tables
 //! for posts, aspects, reactions, profile fields and images; `instance-server` runs it all.
@@ -19,8 +21,11 @@ mod db;
 pub mod demo;
 mod images;
 mod markdown;
+mod mentions;
 pub mod moving;
+mod notifications;
 mod pages;
+mod photos;
 mod posts;
 mod profile;
 mod web;
@@ -104,18 +109,19 @@ impl Application for Pod {
         let media = media_store::MediaStore::open(&media_dir)
             .await
             .with_context(|| format!("opening the media directory {}", media_dir.display()))?;
-        Ok(Instance::new(parts, options.app.clone(), media))
+        Instance::new(parts, options.app.clone(), media)
     }
 
     fn routes(instance: &Instance, parts: &Parts, _options: &Options) -> Result<axum::Router> {
-        let web = parts.web(Arc::new(
+        let web = parts.web(Arc::new(pages::notifications::PodLayout(
             instance_web::DefaultLayout::new(parts.name.clone())
                 .with_link("/compose", "Write")
                 .with_link("/aspects", "Aspects")
                 .with_link("/follow", "Follow")
+                .with_link("/notifications", "Notifications")
                 .with_link("/profile", "Profile")
                 .with_moderator_link("/moderation", "Moderation"),
-        ));
+        )));
         let moderation = instance_server::moderation::Moderation::new(parts, web.clone())?;
         let federation = parts.federation_router(instance.clone(), activities::dispatcher());
         Ok(web::routes(instance.clone(), web, moderation, federation))

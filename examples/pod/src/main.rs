@@ -42,7 +42,8 @@ enum Command {
         action: AdminAction,
     },
     /// Runs the demo: two pods on loopback; a post to an aspect reaches only its member on the
-    /// other pod, whose comment is threaded under it. Both keep running until Ctrl-C.
+    /// other pod, who is notified of its mention and whose comment is threaded under it. Both
+    /// keep running until Ctrl-C.
     Demo {
         #[command(flatten)]
         args: DemoArgs,

@@ -2,18 +2,30 @@
 //! public, to the author's followers or to the members of some of its aspects, and published
 //! (`Create`, `Update`, `Delete`); likes (`Like`) and reshares (`Announce`) of posts.
 //!
-//! A post to aspects is addressed to its members by id in `to`, with no `Mention` tag (they
-//! are not mentioned: Mastodon then shows it as a "limited" post, not a direct message; see
-//! docs/pod.md), so the outbox delivers it to their servers only, and instance-state's scope
-//! lets only them (and the author) read it here.
+//! A post to aspects is addressed to its members by id in `to`, with no `Mention` tag for
+//! being a member (they are not mentioned: Mastodon then shows it as a "limited" post, not a
+//! direct message; see docs/pod.md), so the outbox delivers it to their servers only, and
+//! instance-state's scope lets only them (and the author) read it here.
+//!
+//! Mentions (`@name`, `@name@host`) become links and `Mention` tags, and the people mentioned
+//! are put in `cc` (so the outbox delivers to them, followers or not) — except in a post to
+//! aspects, or a comment under one, whose audience a mention never widens: there only the
+//! readers it has already are mentioned (diaspora*'s rule). Hashtags become links to the tag's
+//! page and `Hashtag` tags.
+
+use std::collections::BTreeMap;
 
 use anyhow::{Result, anyhow, bail};
 use instance_state::objects::{Addressing, PUBLIC};
 use serde_json::{Value, json};
+use tracing::warn;
 
 use crate::app::Instance;
 use crate::db::{Audience, PostRow};
-use crate::markdown;
+use crate::markdown::{self, Links, Mention};
+use crate::mentions::Mentioned;
+use crate::notifications::kind;
+use crate::photos::{Photo, attachment_member};
 
 /// The most comments a post's page shows.
 pub(crate) const MAX_COMMENTS: i64 = 500;
@@ -54,6 +66,15 @@ pub enum Refused {
     /// Not the author's.
     #[error("only its author can change or delete a post")]
     NotAuthor,
+    /// A photo that is no image the pod takes.
+    #[error("a photo is a {accepted} image", accepted = crate::images::ACCEPTED)]
+    NotAPhoto,
+    /// Too many photos.
+    #[error("a post has at most {max} photos", max = crate::photos::MAX_PHOTOS)]
+    TooManyPhotos,
+    /// A photo's description is too long.
+    #[error("a photo's description has at most {max} characters", max = crate::photos::MAX_DESCRIPTION)]
+    DescriptionTooLong,
 }
 
 fn check_source(source: &str) -> Result<(), Refused> {
@@ -81,8 +102,15 @@ pub(crate) fn rfc3339(micros: i64) -> String {
 fn note_context() -> Value {
     json!([
         "https://www.w3.org/ns/activitystreams",
-        {"sensitive": "as:sensitive"}
+        {"sensitive": "as:sensitive", "Hashtag": "as:Hashtag"}
     ])
+}
+
+/// A text as written: its HTML, whom it mentions, its hashtags.
+struct Written {
+    content: String,
+    mentioned: Vec<Mentioned>,
+    tags: Vec<String>,
 }
 
 impl Instance {
@@ -94,20 +122,29 @@ impl Instance {
         source: &str,
         audience: &PostAudience,
     ) -> Result<String> {
-        Ok(self.new_post(author, source, audience).await?.id)
+        Ok(self
+            .new_post(author, source, audience, Vec::new())
+            .await?
+            .id)
     }
 
+    /// Local person `author` writes a post of `source` for `audience` with `photos`, which
+    /// are kept only once the post is accepted.
     pub(crate) async fn new_post(
         &self,
         author: &str,
         source: &str,
         audience: &PostAudience,
+        photos: Vec<Photo>,
     ) -> Result<PostRow> {
         check_source(source)?;
+        if photos.len() > crate::photos::MAX_PHOTOS {
+            bail!(Refused::TooManyPhotos);
+        }
         self.state().live_actor(author).await?;
         let author_id = self.actor_id(author).to_string();
         let followers = format!("{author_id}/followers");
-        let (to, cc, stored_audience, aspects) = match audience {
+        let (to, mut cc, stored_audience, aspects) = match audience {
             PostAudience::Public => (
                 vec![PUBLIC.to_owned()],
                 vec![followers],
@@ -136,9 +173,26 @@ impl Instance {
                 (members, Vec::new(), Audience::Aspects, own)
             }
         };
+        let written = self.written(source).await;
+        // Whom the mentions reach: everyone mentioned, in `cc`; in a post to aspects only its
+        // members (a mention does not widen its audience).
+        let mentioned: Vec<&Mentioned> = written
+            .mentioned
+            .iter()
+            .filter(|m| m.actor != author_id)
+            .filter(|m| aspects.is_empty() || to.contains(&m.actor))
+            .collect();
+        if aspects.is_empty() {
+            for m in &mentioned {
+                if !cc.contains(&m.actor) && !to.contains(&m.actor) {
+                    cc.push(m.actor.clone());
+                }
+            }
+        }
+        let attachments = self.keep_photos(author, photos).await?;
         let id = self.state().new_id("posts").to_string();
         let now = self.now();
-        let content = markdown::to_html(source);
+        let content = written.content;
         let note = json!({
             "@context": note_context(),
             "id": id,
@@ -151,7 +205,8 @@ impl Instance {
             "to": to,
             "cc": cc,
             "sensitive": false,
-            "tag": [],
+            "tag": self.tag_member(&mentioned, &written.tags),
+            "attachment": attachment_member(&attachments),
         });
         let row = PostRow {
             id: id.clone(),
@@ -162,14 +217,16 @@ impl Instance {
             source: source.to_owned(),
             content,
             audience: stored_audience,
-            tags: Vec::new(),
-            mentions: Vec::new(),
+            tags: written.tags,
+            mentions: mentioned.iter().map(|m| m.actor.clone()).collect(),
             published: now,
             updated: now,
         };
         self.state().put_object(&note, true).await?;
         self.db().put_post(&row).await?;
+        self.db().set_attachments(&id, &attachments).await?;
         self.db().put_post_aspects(&id, &aspects).await?;
+        self.notify_written(&row, &note).await;
         self.publish_about("Create", author, note).await?;
         Ok(row)
     }
@@ -220,9 +277,26 @@ impl Instance {
         {
             cc.push(parent.author.clone());
         }
+        let written = self.written(source).await;
+        // Under a public post, whoever is mentioned is added; under a limited one, only its
+        // readers are mentioned (a mention does not widen its audience).
+        let public = root.audience.is_public();
+        let mentioned: Vec<&Mentioned> = written
+            .mentioned
+            .iter()
+            .filter(|m| m.actor != author_id)
+            .filter(|m| public || to.contains(&m.actor) || cc.contains(&m.actor))
+            .collect();
+        if public {
+            for m in &mentioned {
+                if !cc.contains(&m.actor) {
+                    cc.push(m.actor.clone());
+                }
+            }
+        }
         let id = self.state().new_id("posts").to_string();
         let now = self.now();
-        let content = markdown::to_html(source);
+        let content = written.content;
         let note = json!({
             "@context": note_context(),
             "id": id,
@@ -236,7 +310,7 @@ impl Instance {
             "to": to,
             "cc": cc,
             "sensitive": false,
-            "tag": [],
+            "tag": self.tag_member(&mentioned, &written.tags),
         });
         let row = PostRow {
             id,
@@ -247,13 +321,14 @@ impl Instance {
             source: source.to_owned(),
             content,
             audience: root.audience,
-            tags: Vec::new(),
-            mentions: Vec::new(),
+            tags: written.tags,
+            mentions: mentioned.iter().map(|m| m.actor.clone()).collect(),
             published: now,
             updated: now,
         };
         self.state().put_object(&note, true).await?;
         self.db().put_post(&row).await?;
+        self.notify_written(&row, &note).await;
         self.publish_about("Create", author, note).await?;
         Ok(row.id)
     }
@@ -265,9 +340,18 @@ impl Instance {
         let mut row = self.own_post(author, id).await?;
         let stored = self.state().object(id).await?.ok_or(Refused::NoSuchPost)?;
         let now = self.now();
-        let content = markdown::to_html(source);
+        let written = self.written(source).await;
+        let content = written.content;
+        // The audience stays: only those it reaches already are mentioned.
+        let addressing = self.state().addressing(id).await?;
+        let mentioned: Vec<&Mentioned> = written
+            .mentioned
+            .iter()
+            .filter(|m| addressing.to.contains(&m.actor) || addressing.cc.contains(&m.actor))
+            .collect();
         let mut note = stored.document;
         if let Some(map) = note.as_object_mut() {
+            map.insert("tag".into(), self.tag_member(&mentioned, &written.tags));
             map.insert("content".into(), Value::String(content.clone()));
             map.insert(
                 "source".into(),
@@ -278,8 +362,11 @@ impl Instance {
         self.state().put_object(&note, true).await?;
         row.source = source.to_owned();
         row.content = content;
+        row.tags = written.tags;
+        row.mentions = mentioned.iter().map(|m| m.actor.clone()).collect();
         row.updated = now;
         self.db().put_post(&row).await?;
+        self.notify_written(&row, &note).await;
         self.publish_about("Update", author, note).await
     }
 
@@ -333,6 +420,18 @@ impl Instance {
             .put_reaction(id, &actor_id, "like", &activity)
             .await?;
         self.publish(actor, like).await?;
+        if let Err(error) = self
+            .notify(
+                &post.author,
+                kind::LIKE,
+                &actor_id,
+                Some(&activity),
+                &post.id,
+            )
+            .await
+        {
+            warn!(%error, "notifying a like");
+        }
         Ok(true)
     }
 
@@ -367,6 +466,18 @@ impl Instance {
             .put_reaction(id, &actor_id, "share", &activity)
             .await?;
         self.publish(actor, announce).await?;
+        if let Err(error) = self
+            .notify(
+                &post.author,
+                kind::RESHARE,
+                &actor_id,
+                Some(&activity),
+                &post.id,
+            )
+            .await
+        {
+            warn!(%error, "notifying a reshare");
+        }
         Ok(true)
     }
 
@@ -407,6 +518,50 @@ impl Instance {
             bail!(Refused::NotAuthor);
         }
         Ok(row)
+    }
+
+    /// `source` rendered, with the people it mentions (found here, remembered or looked up)
+    /// and its hashtags made links.
+    async fn written(&self, source: &str) -> Written {
+        let found = markdown::find(source);
+        let mentioned = self.resolve_mentions(&found.mentions).await;
+        let links: BTreeMap<Mention, String> = mentioned
+            .iter()
+            .map(|m| (m.written.clone(), m.actor.clone()))
+            .collect();
+        let tag_href = |name: &str| self.tag_url(name);
+        let content = markdown::render(
+            source,
+            &Links {
+                mentions: &links,
+                tag_href: &tag_href,
+            },
+        );
+        Written {
+            content,
+            mentioned,
+            tags: found.tags,
+        }
+    }
+
+    /// A Note's `tag`: a `Mention` of each of `mentioned` (`href` their id, `name`
+    /// `@user@host`), a `Hashtag` of each of `tags` (`href` the tag's page, `name` `#tag`).
+    fn tag_member(&self, mentioned: &[&Mentioned], tags: &[String]) -> Value {
+        let mentions = mentioned
+            .iter()
+            .map(|m| json!({"type": "Mention", "href": m.actor, "name": m.name}));
+        let hashtags = tags.iter().map(
+            |tag| json!({"type": "Hashtag", "href": self.tag_url(tag), "name": format!("#{tag}")}),
+        );
+        Value::Array(mentions.chain(hashtags).collect())
+    }
+
+    /// Tells the people here what a post or comment written here concerns them (a failure is
+    /// logged: the post is made).
+    async fn notify_written(&self, row: &PostRow, note: &Value) {
+        if let Err(error) = self.notify_about_post(row, note, None).await {
+            warn!(%error, post = %row.id, "notifying about a post");
+        }
     }
 
     /// Publishes `kind` (`Create`, `Update`) of `note` by `author`, addressed as the note is.

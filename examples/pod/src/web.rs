@@ -30,11 +30,20 @@ pub(crate) fn routes(
     moderation: Moderation,
     federation: Router,
 ) -> Router {
+    // The photos within the image limit each, and the text and fields beside them; media-store
+    // holds each file to the image limit as it streams in.
+    let photos_limit = usize::try_from(instance.options().max_image_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(crate::photos::MAX_PHOTOS)
+        .saturating_add(1 << 20);
     let site = Site::new(instance, web, moderation);
     Router::new()
         .route("/", get(pages::stream::home))
         .route("/compose", get(pages::posts::compose_page))
-        .route("/posts", post(pages::posts::create))
+        .route(
+            "/posts",
+            post(pages::posts::create).layer(DefaultBodyLimit::max(photos_limit)),
+        )
         .route("/posts/remote", get(pages::posts::remote_post_page))
         .route("/posts/comment", post(pages::posts::comment))
         .route("/posts/like", post(pages::posts::like))
@@ -65,8 +74,15 @@ pub(crate) fn routes(
         .route("/profile/aliases", post(pages::moving::aliases))
         .route("/profile/move", post(pages::moving::move_account))
         .route("/media/{*key}", get(pages::profile::serve_image))
+        .route("/notifications", get(pages::notifications::page))
+        .route("/tags/follow", post(pages::tags::follow))
+        .route("/tags/{name}", get(pages::tags::page))
         .merge(instance_web::account_routes::<Site>())
         .merge(Moderation::routes::<Site>())
+        .layer(axum::middleware::from_fn_with_state(
+            site.clone(),
+            pages::notifications::count_unseen,
+        ))
         .with_state(site.clone())
         .merge(federation.layer(axum::middleware::from_fn_with_state(
             site,

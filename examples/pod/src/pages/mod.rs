@@ -5,10 +5,12 @@
 
 pub(crate) mod aspects;
 pub(crate) mod moving;
+pub(crate) mod notifications;
 pub(crate) mod people;
 pub(crate) mod posts;
 pub(crate) mod profile;
 pub(crate) mod stream;
+pub(crate) mod tags;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
@@ -177,6 +179,8 @@ pub(crate) async fn post_card(
     };
     let href = post_href(site, &post.id);
     let content = federation::sanitize::sanitize_html(&post.content);
+    // Local photos, or a received Note's attachments at their http(s) address.
+    let attachments = instance.db().attachments(&post.id).await?;
     Ok(html! {
         article class="post" {
             header {
@@ -184,6 +188,20 @@ pub(crate) async fn post_card(
                 span class="handle" { (handle) }
             }
             div class="content" { (PreEscaped(content)) }
+            @if !attachments.is_empty() {
+                div class="attachments" {
+                    @for attachment in &attachments {
+                        a href=(attachment.url) rel="noopener noreferrer nofollow" {
+                            @if attachment.media_type.starts_with("image/") {
+                                img src=(attachment.url) alt=(attachment.description)
+                                    width=[attachment.width] height=[attachment.height] loading="lazy";
+                            } @else {
+                                "Attachment (" (attachment.media_type) ")"
+                            }
+                        }
+                    }
+                }
+            }
             footer {
                 @if link { a href=(href) { (when(post.published)) } } @else { (when(post.published)) }
                 " · " span class="audience" { (audience_label(post.audience, &aspects)) }

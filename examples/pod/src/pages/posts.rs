@@ -1,16 +1,18 @@
 //! The compose form, a post's page with its comments, and the actions on posts (comment,
 //! like, reshare, delete), each a form with its CSRF token.
 
-use axum::extract::{Query, State};
-use axum::response::Response;
-use http::StatusCode;
+use axum::extract::{FromRequest, Multipart, Query, Request, State};
+use axum::response::{IntoResponse, Response};
+use http::{StatusCode, header};
 use instance_web::forms::Errors;
 use instance_web::{CsrfForm, MaybeViewer, Viewer, csrf_field};
 use maud::html;
+use media_store::Limits;
 use serde::Deserialize;
 
 use super::{back, message, page_or_error, post_card, post_href, refused_or_error};
 use crate::PostAudience;
+use crate::photos::{MAX_DESCRIPTION, MAX_PHOTOS};
 use crate::posts::MAX_COMMENTS;
 use crate::web::Site;
 
@@ -40,11 +42,14 @@ async fn compose_form(
         html! {
             h1 { "Write a post" }
             (errors.summary())
-            form method="post" action="/posts" {
+            form method="post" action="/posts" enctype="multipart/form-data" {
                 (csrf_field(viewer))
                 label for="text" { "Your post (Markdown)" }
                 @if let Some(error) = errors.get("text") { span class="error" id="text-error" { (error) } }
-                textarea id="text" name="text" rows="8" required { (text) }
+                textarea id="text" name="text" rows="8" required aria-describedby="text-hint" { (text) }
+                p class="hint" id="text-hint" {
+                    "Mention people with @name (here) or @name@server (anywhere); tag with #tag."
+                }
                 fieldset {
                     legend { "Who can see it" }
                     input type="radio" id="audience-public" name="audience" value="public" checked;
@@ -64,6 +69,14 @@ async fn compose_form(
                         }
                     }
                 }
+                fieldset {
+                    legend { "Photos (up to " (MAX_PHOTOS) ", JPEG, PNG, WebP or GIF)" }
+                    @if let Some(error) = errors.get("photo") { span class="error" { (error) } }
+                    label for="description" { "Describe the photos (for people who cannot see them)" }
+                    input type="text" id="description" name="description" maxlength=(MAX_DESCRIPTION);
+                    label for="photo" { "Photo" }
+                    input type="file" id="photo" name="photo" accept="image/jpeg,image/png,image/webp,image/gif" multiple;
+                }
                 button type="submit" { "Post" }
             }
         },
@@ -75,15 +88,129 @@ async fn compose_form(
 #[serde(transparent)]
 pub(crate) struct ComposeForm(Vec<(String, String)>);
 
-/// `POST /posts`.
-pub(crate) async fn create(
-    State(site): State<Site>,
-    viewer: Viewer,
-    CsrfForm(ComposeForm(pairs)): CsrfForm<ComposeForm>,
-) -> Response {
+/// `POST /posts`: the compose form, as a multipart form (`csrf` first, then the text, the
+/// audience, the aspects, the description, and the photos), or without photos as an
+/// urlencoded one.
+pub(crate) async fn create(State(site): State<Site>, viewer: Viewer, request: Request) -> Response {
     let Some(name) = viewer.identity_name().map(str::to_owned) else {
         return back("/");
     };
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !multipart {
+        return match CsrfForm::<ComposeForm>::from_request(request, &site).await {
+            Ok(CsrfForm(ComposeForm(pairs))) => {
+                compose(&site, &viewer, &name, &pairs, Vec::new()).await
+            }
+            Err(rejection) => rejection.into_response(),
+        };
+    }
+    let refuse = |status: StatusCode, reason: &str| {
+        message(&site, Some(&viewer), status, "The post was refused", reason)
+    };
+    let (parts, body) = request.into_parts();
+    let check_parts = parts.clone();
+    let Ok(mut form) = Multipart::from_request(Request::from_parts(parts, body), &site).await
+    else {
+        return refuse(StatusCode::BAD_REQUEST, "The form could not be read.");
+    };
+    let mut token_checked = false;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut photos = Vec::new();
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(_) => return refuse(StatusCode::BAD_REQUEST, "The form could not be read."),
+        };
+        let field_name = field.name().unwrap_or_default().to_owned();
+        // Nothing is read before the token is checked.
+        if !token_checked {
+            let token = if field_name == instance_web::CSRF_FIELD {
+                field.text().await.unwrap_or_default()
+            } else {
+                String::new()
+            };
+            if let Err(rejection) = instance_web::check_post(&site.web, &check_parts, &token) {
+                return rejection.into_response();
+            }
+            token_checked = true;
+            continue;
+        }
+        if field_name != "photo" {
+            let Ok(value) = field.text().await else {
+                return refuse(StatusCode::BAD_REQUEST, "The form could not be read.");
+            };
+            if pairs.len() > 1_000 {
+                return refuse(StatusCode::BAD_REQUEST, "The form has too many fields.");
+            }
+            pairs.push((field_name, value));
+            continue;
+        }
+        // A file input left empty still sends a part, without a name or bytes.
+        if field.file_name().is_none_or(str::is_empty) {
+            let _ = field.bytes().await;
+            continue;
+        }
+        if photos.len() >= MAX_PHOTOS {
+            return refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &super::sentence(&crate::Refused::TooManyPhotos.to_string()),
+            );
+        }
+        let limits = Limits::new(site.instance.options().max_image_bytes)
+            .with_stall_time(std::time::Duration::from_secs(30));
+        let staged = match site.instance.media().stage(field, None, &limits).await {
+            Ok(staged) => staged,
+            Err(error) => {
+                let status = error.status();
+                if status.is_server_error() {
+                    return page_or_error(&site, Err(error.into()));
+                }
+                return refuse(status, &format!("The photo was refused: {error}."));
+            }
+        };
+        let description = pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "description")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        match site.instance.inspect_photo(staged, &description).await {
+            Ok(photo) => photos.push(photo),
+            Err(error) => {
+                return match error.downcast_ref::<crate::Refused>() {
+                    Some(crate::Refused::NotAPhoto) => refuse(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        &super::sentence(&crate::Refused::NotAPhoto.to_string()),
+                    ),
+                    Some(_) => refused_or_error(&site, &viewer, error),
+                    None => page_or_error(&site, Err(error)),
+                };
+            }
+        }
+    }
+    if !token_checked {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "This form has no token: reload the page.",
+        );
+    }
+    compose(&site, &viewer, &name, &pairs, photos).await
+}
+
+/// Makes the post the compose form's `pairs` describe, with `photos`; back to the form with
+/// the reason when refused.
+async fn compose(
+    site: &Site,
+    viewer: &Viewer,
+    name: &str,
+    pairs: &[(String, String)],
+    photos: Vec<crate::photos::Photo>,
+) -> Response {
     let field = |key: &str| {
         pairs
             .iter()
@@ -103,26 +230,29 @@ pub(crate) async fn create(
         ),
         _ => PostAudience::Public,
     };
-    match site.instance.write_post(&name, text, &audience).await {
-        Ok(id) => back(&post_href(&site, &id)),
+    match site.instance.new_post(name, text, &audience, photos).await {
+        Ok(row) => back(&post_href(site, &row.id)),
         Err(error) => match error.downcast_ref::<crate::Refused>() {
             Some(refused) => {
                 let mut errors = Errors::default();
                 let field = match refused {
                     crate::Refused::NoAspect | crate::Refused::NobodyInAspects => "aspects",
+                    crate::Refused::TooManyPhotos
+                    | crate::Refused::NotAPhoto
+                    | crate::Refused::DescriptionTooLong => "photo",
                     _ => "text",
                 };
                 errors.add(field, refused.to_string());
                 compose_form(
-                    &site,
-                    &viewer,
+                    site,
+                    viewer,
                     text,
                     &errors,
                     StatusCode::UNPROCESSABLE_ENTITY,
                 )
                 .await
             }
-            None => page_or_error(&site, Err(error)),
+            None => page_or_error(site, Err(error)),
         },
     }
 }

@@ -1,6 +1,6 @@
-//! The stream: for someone signed in, their posts and those of the people they follow (and
-//! what those reshared), as their scope lets them read; for the signed out, the pod's public
-//! posts.
+//! The stream: for someone signed in, their posts, those of the people they follow (and what
+//! those reshared) and the public posts with the tags they follow (listed above them), as
+//! their scope lets them read; for the signed out, the pod's public posts.
 
 use axum::extract::State;
 use axum::response::Response;
@@ -21,13 +21,20 @@ pub(crate) async fn home(State(site): State<Site>, MaybeViewer(viewer): MaybeVie
             .as_ref()
             .and_then(|v| v.identity.as_ref())
             .map(|i| i.name.clone());
-        let posts = match &identity {
+        let (posts, tags) = match &identity {
             Some(name) => {
                 let me = instance.actor_id(name).to_string();
                 let scope = instance.scope_of(&me).await?;
-                instance.db().stream(&me, &scope, 0, PAGE).await?
+                (
+                    instance.db().stream(&me, &scope, 0, PAGE).await?,
+                    instance.db().followed_tags(&me).await?,
+                )
             }
-            None => instance.db().public_posts(0, PAGE).await?,
+            None => (instance.db().public_posts(0, PAGE).await?, Vec::new()),
+        };
+        let tag_path = |tag: &str| {
+            url::Url::parse(&instance.tag_url(tag))
+                .map_or_else(|_| "/".to_owned(), |url| url.path().to_owned())
         };
         let mut cards = Vec::new();
         for post in &posts {
@@ -44,6 +51,12 @@ pub(crate) async fn home(State(site): State<Site>, MaybeViewer(viewer): MaybeVie
             html! {
                 h1 { (title) }
                 @if identity.is_some() { p { a href="/compose" { "Write a post" } } }
+                @if !tags.is_empty() {
+                    p class="followed-tags" {
+                        "Tags you follow:"
+                        @for tag in &tags { " " a href=(tag_path(tag)) { "#" (tag) } }
+                    }
+                }
                 @if cards.is_empty() {
                     p { "Nothing here yet." }
                 }

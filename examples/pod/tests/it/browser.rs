@@ -1,6 +1,7 @@
 //! A person posts to an aspect in a real headless Chromium (through `browser-harness`): signs
-//! in, makes an aspect, puts a contact in it, writes a post to it; the contact reads it, another
-//! follower does not.
+//! in, makes an aspect, puts a contact in it, writes a post to it that mentions the contact and
+//! has a hashtag, with a photo; the contact reads it, another follower does not. The contact, in a browser
+//! too, sees the notification and follows the tag from its page.
 
 use browser_harness::{Browser, Viewport};
 
@@ -40,13 +41,28 @@ async fn a_person_posts_to_an_aspect_in_a_browser() {
         .unwrap();
 
     page.click_link("Write").await.unwrap();
-    page.fill("Your post (Markdown)", "Sunday lunch at **grandma's**.")
-        .await
-        .unwrap();
+    page.fill(
+        "Your post (Markdown)",
+        "Sunday lunch at **grandma's**, @bob? #SundayLunch",
+    )
+    .await
+    .unwrap();
     page.set_checked("Only the aspects chosen below", true)
         .await
         .unwrap();
     page.set_checked("Aspect: Family", true).await.unwrap();
+    // A photo of the table (a PNG's first bytes: its type and size are read from them).
+    let photo = dir.path().join("table.png");
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x40\0\0\0\x30\x08\x06\0\0\0".to_vec();
+    png.resize(200, 0);
+    std::fs::write(&photo, png).unwrap();
+    page.fill(
+        "Describe the photos (for people who cannot see them)",
+        "The table, laid",
+    )
+    .await
+    .unwrap();
+    page.choose_file("Photo", &photo).await.unwrap();
     page.click_button("Post").await.unwrap();
     page.wait_for_text("Limited to Family").await.unwrap();
     assert!(
@@ -56,6 +72,16 @@ async fn a_person_posts_to_an_aspect_in_a_browser() {
             .path()
             .starts_with("/posts/")
     );
+    // The mention and the hashtag are links.
+    page.wait_for_element(&format!("a.u-url.mention[href=\"{bob}\"]"))
+        .await
+        .unwrap();
+    page.wait_for_element("a.mention.hashtag[href$=\"/tags/sundaylunch\"]")
+        .await
+        .unwrap();
+    page.wait_for_element("img[alt=\"The table, laid\"][width=\"64\"][height=\"48\"]")
+        .await
+        .unwrap();
     page.close().await.unwrap();
 
     // Bob (in Family) reads it in his stream; carol (a follower, not in it) does not.
@@ -63,5 +89,24 @@ async fn a_person_posts_to_an_aspect_in_a_browser() {
     let carol_web = Session::new(&a, "carol").await;
     assert!(bob_web.get("/").await.1.contains("Sunday lunch"));
     assert!(!carol_web.get("/").await.1.contains("Sunday lunch"));
+    assert!(!carol_web.get("/").await.1.contains("new notification"));
+
+    // Bob, in a browser, sees he was mentioned, and follows the tag from its page.
+    let page = browser.session(Viewport::PHONE).await.unwrap();
+    page.goto(&url("/login")).await.unwrap();
+    page.fill("Username", "bob").await.unwrap();
+    page.fill("Password", PASSWORD).await.unwrap();
+    page.click_button("Sign in").await.unwrap();
+    page.wait_for_text("1 new notification").await.unwrap();
+    page.click_link("1 new notification").await.unwrap();
+    page.wait_for_text("mentioned you in").await.unwrap();
+    page.click_link("a post").await.unwrap();
+    page.wait_for_text("Sunday lunch").await.unwrap();
+    page.click_link("#SundayLunch").await.unwrap();
+    page.wait_for_text("#sundaylunch").await.unwrap();
+    page.click_button("Follow #sundaylunch").await.unwrap();
+    page.wait_for_text("Unfollow #sundaylunch").await.unwrap();
+    assert!(!page.text().await.unwrap().contains("new notification"));
+    page.close().await.unwrap();
     a.stop().await.unwrap();
 }
