@@ -58,34 +58,25 @@ use url::Url;
 /// The remote actors sending.
 const ACTORS: usize = 8;
 
+/// The benchmark's arguments (after `--`).
+#[derive(clap::Parser)]
 struct Options {
+    /// Rounds of each series (their order flips each round).
+    #[arg(long, default_value_t = 20, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     rounds: usize,
+    /// Requests per round.
+    #[arg(long, default_value_t = 100, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     batch: usize,
+    /// Requests in flight in the concurrent series.
+    #[arg(long, default_value_t = 16, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     concurrency: usize,
+    /// Passed by `cargo bench`.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 fn options() -> Options {
-    let mut options = Options {
-        rounds: 20,
-        batch: 100,
-        concurrency: 16,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || {
-            args.next()
-                .and_then(|v| v.parse::<usize>().ok())
-                .unwrap_or(1)
-        };
-        match flag.as_str() {
-            "--rounds" => options.rounds = value().max(1),
-            "--batch" => options.batch = value().max(1),
-            "--concurrency" => options.concurrency = value().max(1),
-            // `cargo bench` passes `--bench`; anything else is ignored too.
-            _ => {}
-        }
-    }
-    options
+    <Options as clap::Parser>::parse()
 }
 
 /// The idempotency record on SQLite, as a durable inbox keeps it.

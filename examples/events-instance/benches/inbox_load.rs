@@ -38,37 +38,28 @@ use http_signatures::{Policy, Verifier, VerifyingKey};
 use serde_json::json;
 use test_peer::Peer;
 
+/// The benchmark's arguments (after `--`).
+#[derive(clap::Parser)]
 struct Options {
+    /// Remote actors sending.
+    #[arg(long, default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     actors: usize,
+    /// Requests per round.
+    #[arg(long, default_value_t = 400, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     requests: usize,
+    /// Rounds.
+    #[arg(long, default_value_t = 5, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     rounds: usize,
+    /// Requests in flight.
+    #[arg(long, default_value_t = 16, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     concurrency: usize,
+    /// Passed by `cargo bench`.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 fn options() -> Options {
-    let mut options = Options {
-        actors: 8,
-        requests: 400,
-        rounds: 5,
-        concurrency: 16,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || {
-            args.next()
-                .and_then(|v| v.parse::<usize>().ok())
-                .unwrap_or(1)
-        };
-        match flag.as_str() {
-            "--actors" => options.actors = value().max(1),
-            "--requests" => options.requests = value().max(1),
-            "--rounds" => options.rounds = value().max(1),
-            "--concurrency" => options.concurrency = value().max(1),
-            // `cargo bench` passes `--bench`; anything else is ignored too.
-            _ => {}
-        }
-    }
-    options
+    <Options as clap::Parser>::parse()
 }
 
 /// A request prepared in advance, and what the floor needs of it.
