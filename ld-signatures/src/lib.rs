@@ -56,6 +56,7 @@ mod contexts;
 mod error;
 mod limits;
 mod rdf;
+mod reading;
 
 use std::fmt::Write as _;
 
@@ -122,6 +123,13 @@ pub struct Verified {
     pub id: String,
     /// When it was signed (`created`), as written, if present.
     pub created: Option<String>,
+    /// The document as a program reading member names may take it: without the members whose
+    /// value the signature does not cover as their name says (names no context defines, terms
+    /// defined as `null`, bundled terms an inline context redefines). Read this, not the
+    /// document received; forward the bytes received (the signature covers those).
+    pub document: Value,
+    /// JSON pointers (RFC 6901) of the members removed from [`document`](Self::document).
+    pub dropped: Vec<String>,
 }
 
 impl Verified {
@@ -158,11 +166,16 @@ pub fn verify_with_limits(
         message.as_bytes(),
         &signature_bytes,
     ) {
-        Ok(()) => Ok(Verified {
-            creator: read.creator,
-            id,
-            created: read.created,
-        }),
+        Ok(()) => {
+            let (readable, dropped) = reading::readable(document);
+            Ok(Verified {
+                creator: read.creator,
+                id,
+                created: read.created,
+                document: readable,
+                dropped,
+            })
+        }
         Err(SignatureError::AlgorithmMismatch { key, .. }) => Err(Error::KeyNotRsa { kind: key }),
         Err(_) => {
             let (options_hash, document_hash) = message.split_at(message.len() / 2);

@@ -11,6 +11,7 @@
 
 mod contexts;
 mod limits;
+mod reading;
 mod real_payloads;
 mod roundtrip;
 mod structure;
