@@ -10,6 +10,7 @@
 )]
 
 mod contexts;
+mod fuzz_replay;
 mod limits;
 mod reading;
 mod real_payloads;
