@@ -85,3 +85,17 @@ fn the_options_are_canonicalized_with_identity_v1() {
          _:c14n0 <http://purl.org/dc/terms/creator> <https://a.example/u#main-key> .\n"
     );
 }
+
+#[test]
+fn every_bundled_context_loads() {
+    for context in BUNDLED_CONTEXTS {
+        let document = json!({"@context": context.url, "@id": "https://a.example/1",
+                              "http://example.com/p": "x"});
+        assert_eq!(
+            canonicalize(&document, &Limits::default()).unwrap(),
+            "<https://a.example/1> <http://example.com/p> \"x\" .\n",
+            "{}",
+            context.url
+        );
+    }
+}

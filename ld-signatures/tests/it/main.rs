@@ -12,6 +12,7 @@
 mod contexts;
 mod fuzz_replay;
 mod limits;
+mod properties;
 mod reading;
 mod real_payloads;
 mod roundtrip;
