@@ -65,6 +65,9 @@ impl Social for Instance {
             ActivityType::Update => self.on_note(incoming, true).await,
             ActivityType::Delete => self.on_delete(incoming).await,
             ActivityType::Undo => self.on_undo(incoming).await,
+            // Not a person's follow: perhaps the instance actor's subscription to a relay.
+            ActivityType::Accept => self.on_relay_answer(&incoming, true).await,
+            ActivityType::Reject => self.on_relay_answer(&incoming, false).await,
             _ => Ok(()),
         }
         .map_err(failed)
@@ -149,7 +152,11 @@ impl Instance {
 
     /// Stores a received Note (its document and its row, with its hashtags and the actors it
     /// mentions), threaded under the post it answers when that post is kept here.
-    async fn store_remote_note(&self, document: &Value, author: &Iri) -> Result<PostRow> {
+    pub(crate) async fn store_remote_note(
+        &self,
+        document: &Value,
+        author: &Iri,
+    ) -> Result<PostRow> {
         let stored = self.state().put_object(document, false).await?;
         // Its author by name on the pages (from the key cache, which has the document).
         if let Err(error) = self.remember_actor(author.as_str()).await {
@@ -270,6 +277,13 @@ impl Instance {
     /// A reshare: of a public post here, counted; by someone followed here, the post is
     /// fetched from its server (when not kept yet) and shown in their followers' streams.
     async fn on_announce(&self, incoming: Incoming) -> Result<()> {
+        if self
+            .accepted_relay(incoming.actor.as_str())
+            .await?
+            .is_some()
+        {
+            return self.on_relayed_announce(incoming).await;
+        }
         let (Some(id), Some(activity)) = (
             incoming.object.id().cloned(),
             incoming.activity.props.id.clone(),

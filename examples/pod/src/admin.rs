@@ -1,11 +1,11 @@
 //! Administration commands: those every instance has (accounts, roles, passwords:
-//! instance-server's [`Admin`]), and a person following someone.
+//! instance-server's [`Admin`]), a person following someone, and the relays.
 
 use anyhow::Result;
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::{Pod, PodOptions};
+use crate::{Pod, PodOptions, RelayKind};
 
 /// What the administration commands need to know: the database, the base URL, the loopback
 /// switch and the pod's options (where images are kept).
@@ -17,4 +17,26 @@ pub async fn follow(admin: &Admin, name: &str, target: &Url) -> Result<Value> {
     let instance = admin.instance::<Pod>().await?;
     instance.follow(name, target.as_str()).await?;
     Ok(json!({"follower": instance.actor_id(name).as_str(), "target": target.as_str()}))
+}
+
+/// Subscribes the instance actor to a relay (a Mastodon-style relay's inbox, a LitePub relay's
+/// actor): the `Follow` is delivered when the pod next serves.
+pub async fn relay_add(admin: &Admin, address: &Url, kind: RelayKind) -> Result<Value> {
+    let instance = admin.instance::<Pod>().await?;
+    Ok(serde_json::to_value(
+        instance.add_relay(address, kind).await?,
+    )?)
+}
+
+/// Unsubscribes from a relay (an `Undo` of the `Follow`, delivered when the pod next serves).
+pub async fn relay_remove(admin: &Admin, address: &Url) -> Result<Value> {
+    let instance = admin.instance::<Pod>().await?;
+    let removed = instance.remove_relay(address).await?;
+    Ok(json!({"relay": address.as_str(), "removed": removed}))
+}
+
+/// The relays and the state of each subscription.
+pub async fn relays(admin: &Admin) -> Result<Value> {
+    let instance = admin.instance::<Pod>().await?;
+    Ok(serde_json::to_value(instance.relays().await?)?)
 }

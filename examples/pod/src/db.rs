@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "handles of mentions, hashtags of posts, followed tags, attachments",
         include_str!("../migrations/0002_social.sql"),
     ),
+    (
+        4,
+        "the relays the instance actor subscribes to",
+        include_str!("../migrations/0004_relays.sql"),
+    ),
 ];
 
 /// The table the pod's migrations are recorded in.
@@ -164,7 +169,7 @@ impl Db {
         &self.state
     }
 
-    fn pool(&self) -> &sqlx::AnyPool {
+    pub(crate) fn pool(&self) -> &sqlx::AnyPool {
         self.state.pool()
     }
 

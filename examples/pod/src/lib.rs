@@ -28,6 +28,7 @@ mod pages;
 mod photos;
 mod posts;
 mod profile;
+mod relays;
 mod web;
 
 use std::path::PathBuf;
@@ -44,6 +45,7 @@ pub use instance_server::INSTANCE_ACTOR;
 pub use instance_web::SignupMode;
 pub use posts::{PostAudience, Refused};
 pub use profile::{ImageRole, Profile, ProfileError};
+pub use relays::{Relay, RelayKind};
 
 /// The pod's own options, beside the server's.
 #[derive(Debug, Clone)]
@@ -123,7 +125,15 @@ impl Application for Pod {
                 .with_moderator_link("/moderation", "Moderation"),
         )));
         let moderation = instance_server::moderation::Moderation::new(parts, web.clone())?;
-        let federation = parts.federation_router(instance.clone(), activities::dispatcher());
+        let federation = parts
+            .federation_router(instance.clone(), activities::dispatcher())
+            .layer(axum::middleware::from_fn_with_state(
+                relays::RelayInbox {
+                    instance: instance.clone(),
+                    config: parts.inbox_config(),
+                },
+                relays::intercept,
+            ));
         Ok(web::routes(instance.clone(), web, moderation, federation))
     }
 }

@@ -98,6 +98,22 @@ enum AdminAction {
         /// The actor's address.
         target: Url,
     },
+    /// Subscribes the instance to a relay: a Mastodon-style relay's inbox, or (with
+    /// `--litepub`) a LitePub relay's actor.
+    RelayAdd {
+        /// The relay's inbox (Mastodon-style) or actor (LitePub).
+        address: Url,
+        /// A LitePub relay (Pleroma's): follow its actor.
+        #[arg(long)]
+        litepub: bool,
+    },
+    /// Unsubscribes the instance from a relay.
+    RelayRemove {
+        /// The address given to `relay-add`.
+        address: Url,
+    },
+    /// Lists the relays and the state of each subscription.
+    Relays,
 }
 
 fn main() -> Result<()> {
@@ -157,6 +173,18 @@ async fn run(cli: Cli) -> Result<()> {
                 AdminAction::Follow { name, target } => {
                     admin::follow(&admin, &name, &target).await?
                 }
+                AdminAction::RelayAdd { address, litepub } => {
+                    let kind = if litepub {
+                        pod::RelayKind::Litepub
+                    } else {
+                        pod::RelayKind::Mastodon
+                    };
+                    admin::relay_add(&admin, &address, kind).await?
+                }
+                AdminAction::RelayRemove { address } => {
+                    admin::relay_remove(&admin, &address).await?
+                }
+                AdminAction::Relays => admin::relays(&admin).await?,
             };
             println!("{output}");
             Ok(())

@@ -16,5 +16,6 @@ mod mentions;
 mod moving;
 mod photos;
 mod profile;
+mod relays;
 mod support;
 mod tags;

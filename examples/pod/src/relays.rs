@@ -1,0 +1,560 @@
+//! Relays: the instance actor subscribes to relays, which forward public posts of the servers
+//! subscribed to them, so that hashtags reach people here who follow nobody who wrote them.
+//!
+//! Two kinds, as the network has them:
+//! - **Mastodon-style** (FEP-ae0c): the instance actor sends a `Follow` whose object is the
+//!   public collection to the relay's inbox; the relay answers `Accept` (or `Reject`) and
+//!   forwards the `Create`s of its subscribers as they were sent, each still naming its author
+//!   as `actor` but signed over HTTP by the relay's actor. Such a delivery would be refused by
+//!   the federation inbox (the key's owner is not the actor): [`intercept`] takes it first when
+//!   the signer is the actor of an accepted relay and the activity's actor is elsewhere.
+//! - **LitePub** (Pleroma): the instance actor follows the relay's actor; the relay follows
+//!   back and `Announce`s the posts (by id, or embedded) to its followers.
+//!
+//! A relayed post is believed only once its authenticity is established: a valid
+//! `RsaSignature2017` Linked Data signature whose `creator` key belongs to the activity's actor
+//! (the readable document [`ld_signatures::Verified::document`] is what is stored), or else the
+//! object as its own server serves it (its id and its `attributedTo` matching). A forged
+//! signature, an origin answering an error (404, 410), a post not public, or anything from a
+//! relay not subscribed and accepted is refused: logged, nothing stored. A relayed post is stored
+//! as a public post of its author (its hashtags reach the tag pages and the streams of those who
+//! follow them); nobody is notified for it.
+
+use std::time::SystemTime;
+
+use activitypub_core::Iri;
+use activitypub_core::origin::same_origin;
+use anyhow::{Context, Result, anyhow, bail};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use federation::inbox::{InboxConfig, Incoming};
+use federation::outbox::Enqueuer as _;
+use federation_queue::{Enqueue, Recipient};
+use http::{Method, StatusCode};
+use http_signatures::Verifier;
+use instance_server::INSTANCE_ACTOR;
+use instance_state::objects::{Addressing, Visibility};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::Row as _;
+use tracing::{debug, info, warn};
+use url::Url;
+
+use crate::app::Instance;
+
+/// The public collection, which a Mastodon-style relay subscription follows.
+const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+
+/// The kind of a relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum RelayKind {
+    /// Mastodon-style (FEP-ae0c): `Follow` of the public collection sent to its inbox; it
+    /// forwards activities as their authors signed them.
+    Mastodon,
+    /// LitePub (Pleroma): `Follow` of its actor; it `Announce`s posts.
+    Litepub,
+}
+
+impl RelayKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Mastodon => "mastodon",
+            Self::Litepub => "litepub",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        if text == "litepub" {
+            Self::Litepub
+        } else {
+            Self::Mastodon
+        }
+    }
+}
+
+/// A relay the instance actor subscribes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Relay {
+    /// What the administrator gave: a Mastodon-style relay's inbox, a LitePub relay's actor.
+    pub address: String,
+    /// Its kind.
+    pub kind: RelayKind,
+    /// Its actor, once known (a Mastodon-style relay's from its `Accept`).
+    pub actor: Option<String>,
+    /// The inbox the `Follow` went to.
+    pub inbox: String,
+    /// The `Follow`'s id.
+    pub follow_id: String,
+    /// `pending`, `accepted` or `rejected`.
+    pub state: String,
+}
+
+fn relay_row(row: &sqlx::any::AnyRow) -> Result<Relay> {
+    Ok(Relay {
+        address: row.try_get("address")?,
+        kind: RelayKind::parse(&row.try_get::<String, _>("kind")?),
+        actor: row.try_get("actor")?,
+        inbox: row.try_get("inbox")?,
+        follow_id: row.try_get("follow_id")?,
+        state: row.try_get("state")?,
+    })
+}
+
+fn is_http(url: &Url) -> bool {
+    matches!(url.scheme(), "http" | "https")
+}
+
+fn same_origin_str(a: &str, b: &str) -> bool {
+    match (Iri::parse(a), Iri::parse(b)) {
+        (Ok(a), Ok(b)) => same_origin(&a, &b),
+        _ => false,
+    }
+}
+
+impl Instance {
+    /// The relays, in the order added.
+    pub async fn relays(&self) -> Result<Vec<Relay>> {
+        let rows = sqlx::query(
+            "SELECT address, kind, actor, inbox, follow_id, state FROM pd_relays
+             ORDER BY created, address",
+        )
+        .fetch_all(self.db().pool())
+        .await?;
+        rows.iter().map(relay_row).collect()
+    }
+
+    /// Subscribes the instance actor to the relay at `address` (a Mastodon-style relay's
+    /// inbox, a LitePub relay's actor): its `Follow` is queued (delivered when the pod serves)
+    /// and the relay recorded as pending. Subscribing again sends a new `Follow`.
+    pub async fn add_relay(&self, address: &Url, kind: RelayKind) -> Result<Relay> {
+        if !is_http(address) {
+            bail!("a relay's address is an http(s) URL: {address}");
+        }
+        let (object, inbox, actor) = match kind {
+            RelayKind::Mastodon => (PUBLIC.to_owned(), address.clone(), None),
+            RelayKind::Litepub => {
+                let mut budget = federation::fetch::FetchBudget::default();
+                let remote = self
+                    .keys()
+                    .actor(address, &mut budget)
+                    .await
+                    .with_context(|| format!("fetching the relay's actor {address}"))?;
+                let inbox = remote
+                    .inbox
+                    .as_ref()
+                    .and_then(|inbox| Url::parse(inbox.as_str()).ok())
+                    .ok_or_else(|| anyhow!("the relay {address} has no inbox"))?;
+                (remote.id.to_string(), inbox, Some(remote.id.to_string()))
+            }
+        };
+        let state = self.state();
+        let follow_id = state.new_id("activities").to_string();
+        let mut follow = json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": follow_id,
+            "type": "Follow",
+            "actor": state.actor_id(INSTANCE_ACTOR).as_str(),
+            "object": object,
+        });
+        if kind == RelayKind::Litepub
+            && let Some(map) = follow.as_object_mut()
+        {
+            map.insert("to".to_owned(), json!([object]));
+        }
+        sqlx::query(
+            "INSERT INTO pd_relays (address, kind, actor, inbox, follow_id, state, created)
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6)
+             ON CONFLICT (address) DO UPDATE SET kind = $2, actor = $3, inbox = $4,
+             follow_id = $5, state = 'pending'",
+        )
+        .bind(address.as_str().to_owned())
+        .bind(kind.as_str())
+        .bind(actor.clone())
+        .bind(inbox.as_str().to_owned())
+        .bind(follow_id.clone())
+        .bind(self.now())
+        .execute(self.db().pool())
+        .await?;
+        self.send_to(&inbox, &follow).await?;
+        info!(relay = %address, kind = kind.as_str(), "subscribing to a relay");
+        Ok(Relay {
+            address: address.to_string(),
+            kind,
+            actor,
+            inbox: inbox.to_string(),
+            follow_id,
+            state: "pending".to_owned(),
+        })
+    }
+
+    /// Unsubscribes from the relay at `address`: `Undo` of the `Follow` sent to it, and the
+    /// relay forgotten. `false` when there was no such relay.
+    pub async fn remove_relay(&self, address: &Url) -> Result<bool> {
+        let Some(relay) = self
+            .relays()
+            .await?
+            .into_iter()
+            .find(|r| r.address == address.as_str())
+        else {
+            return Ok(false);
+        };
+        let state = self.state();
+        let me = state.actor_id(INSTANCE_ACTOR).to_string();
+        let object = match relay.kind {
+            RelayKind::Mastodon => PUBLIC.to_owned(),
+            RelayKind::Litepub => relay.actor.clone().unwrap_or_default(),
+        };
+        let undo = json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": state.new_id("activities").as_str(),
+            "type": "Undo",
+            "actor": me,
+            "object": {"id": relay.follow_id, "type": "Follow", "actor": me, "object": object},
+        });
+        sqlx::query("DELETE FROM pd_relays WHERE address = $1")
+            .bind(relay.address.clone())
+            .execute(self.db().pool())
+            .await?;
+        let inbox = Url::parse(&relay.inbox)?;
+        self.send_to(&inbox, &undo).await?;
+        info!(relay = %relay.address, "unsubscribed from a relay");
+        Ok(true)
+    }
+
+    /// Queues `activity`, signed by the instance actor, for `inbox`.
+    async fn send_to(&self, inbox: &Url, activity: &Value) -> Result<()> {
+        let item = Enqueue::new(serde_json::to_vec(activity)?, INSTANCE_ACTOR)
+            .with_recipients(vec![Recipient::new(inbox.clone())]);
+        self.outbox()
+            .queue()
+            .enqueue(item)
+            .await
+            .map_err(|e| anyhow!("queueing a delivery to {inbox}: {e}"))?;
+        Ok(())
+    }
+
+    /// The accepted relay whose actor is `actor`.
+    pub(crate) async fn accepted_relay(&self, actor: &str) -> Result<Option<Relay>> {
+        Ok(self
+            .relays()
+            .await?
+            .into_iter()
+            .find(|r| r.state == "accepted" && r.actor.as_deref() == Some(actor)))
+    }
+
+    /// An `Accept` or `Reject` that answers no person's `Follow`: a relay's answer to the
+    /// instance actor's subscription, recorded when it comes from that relay (a Mastodon-style
+    /// relay's actor, unknown until then, on the origin of the inbox the `Follow` went to).
+    pub(crate) async fn on_relay_answer(&self, incoming: &Incoming, accepted: bool) -> Result<()> {
+        let Some(follow) = incoming.object.id() else {
+            return Ok(());
+        };
+        let Some(relay) = self
+            .relays()
+            .await?
+            .into_iter()
+            .find(|r| r.follow_id == follow.as_str())
+        else {
+            return Ok(());
+        };
+        let actor = incoming.actor.as_str();
+        let from_relay = match (&relay.kind, &relay.actor) {
+            (RelayKind::Litepub, Some(relay_actor)) => relay_actor == actor,
+            _ => same_origin_str(actor, &relay.inbox),
+        };
+        if !from_relay {
+            warn!(%actor, relay = %relay.address, "an answer to a relay subscription from someone else; ignored");
+            return Ok(());
+        }
+        let state = if accepted { "accepted" } else { "rejected" };
+        sqlx::query("UPDATE pd_relays SET state = $2, actor = $3 WHERE address = $1")
+            .bind(relay.address.clone())
+            .bind(state)
+            .bind(actor.to_owned())
+            .execute(self.db().pool())
+            .await?;
+        info!(relay = %relay.address, %actor, state, "relay subscription answered");
+        Ok(())
+    }
+
+    /// An `Announce` by an accepted relay (LitePub): the announced post, fetched from its own
+    /// server, stored when public and its author's; nobody notified, no reshare counted.
+    pub(crate) async fn on_relayed_announce(&self, incoming: Incoming) -> Result<()> {
+        let Some(id) = incoming.object.id().cloned() else {
+            return Ok(());
+        };
+        if self.state().is_local(id.as_str()) {
+            return Ok(());
+        }
+        let url = Url::parse(id.as_str())?;
+        let mut budget = incoming.budget.clone();
+        let fetched = match self.0.fetcher.fetch(&url, &mut budget).await {
+            Ok(fetched) => fetched,
+            Err(error) => {
+                info!(post = %id, relay = %incoming.actor, %error, "a relayed post its server does not serve; refused");
+                return Ok(());
+            }
+        };
+        let document = serde_json::to_value(fetched.object())?;
+        if document.get("id").and_then(Value::as_str) != Some(id.as_str()) {
+            info!(post = %id, "a relayed post served under another id; refused");
+            return Ok(());
+        }
+        let Some(author) = attributed_to(&document) else {
+            info!(post = %id, "a relayed post without an author; refused");
+            return Ok(());
+        };
+        if !same_origin(&author, &id) {
+            info!(post = %id, %author, "a relayed post attributed to another server; refused");
+            return Ok(());
+        }
+        self.store_relayed(&document, &author).await
+    }
+
+    /// A relayed `Create` forwarded by an accepted relay: believed from its LD signature or
+    /// from its origin.
+    async fn on_relayed_create(&self, body: &Value, relay: &Relay) -> Result<Outcome> {
+        let Some(actor) = body
+            .get("actor")
+            .and_then(Value::as_str)
+            .and_then(|a| Iri::parse(a).ok())
+        else {
+            return Ok(Outcome::Refused("no actor"));
+        };
+        let mut budget = federation::fetch::FetchBudget::default();
+        let document = if body.get("signature").is_some() {
+            let signature = match ld_signatures::LdSignature::read(body) {
+                Ok(signature) => signature,
+                Err(error) => {
+                    warn!(%actor, relay = ?relay.actor, %error, "a relayed activity with an unreadable LD signature; refused");
+                    return Ok(Outcome::Refused("unreadable LD signature"));
+                }
+            };
+            let key = match self.keys().key(&signature.creator, &mut budget).await {
+                Ok(key) => key,
+                Err(error) => {
+                    warn!(%actor, creator = %signature.creator, %error, "the key of a relayed activity's LD signature cannot be had; refused");
+                    return Ok(Outcome::Refused("LD signature key unavailable"));
+                }
+            };
+            if key.owner != actor {
+                warn!(%actor, owner = %key.owner, "a relayed activity signed by someone else than its actor; refused");
+                return Ok(Outcome::Refused("LD signature by someone else"));
+            }
+            match ld_signatures::verify(body, &key.key) {
+                Ok(verified) => {
+                    if verified.id != body.get("id").and_then(Value::as_str).unwrap_or_default() {
+                        return Ok(Outcome::Refused("LD signature of another document"));
+                    }
+                    match verified.document.get("object") {
+                        Some(object @ Value::Object(_)) => object.clone(),
+                        _ => return Ok(Outcome::Refused("no object")),
+                    }
+                }
+                Err(error) => {
+                    warn!(%actor, relay = ?relay.actor, %error, "a relayed activity whose LD signature does not verify; refused");
+                    return Ok(Outcome::Refused("LD signature does not verify"));
+                }
+            }
+        } else {
+            // No signature: the object as its own server serves it.
+            let Some(id) = object_id(body.get("object")) else {
+                return Ok(Outcome::Refused("no object"));
+            };
+            let Ok(url) = Url::parse(&id) else {
+                return Ok(Outcome::Refused("object id not a URL"));
+            };
+            match self.0.fetcher.fetch(&url, &mut budget).await {
+                Ok(fetched) => serde_json::to_value(fetched.object())?,
+                Err(error) => {
+                    info!(post = %id, %error, "a relayed post its server does not serve; refused");
+                    return Ok(Outcome::Refused("origin does not serve it"));
+                }
+            }
+        };
+        let Some(id) = document
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|id| Iri::parse(id).ok())
+        else {
+            return Ok(Outcome::Refused("object without id"));
+        };
+        if object_id(body.get("object")).as_deref() != Some(id.as_str())
+            || attributed_to(&document).as_ref() != Some(&actor)
+            || !same_origin(&id, &actor)
+        {
+            warn!(post = %id, %actor, "a relayed post not its actor's; refused");
+            return Ok(Outcome::Refused("object not the actor's"));
+        }
+        if self.state().is_local(id.as_str()) {
+            return Ok(Outcome::Refused("a local object"));
+        }
+        self.store_relayed(&document, &actor).await?;
+        Ok(Outcome::Stored)
+    }
+
+    /// Stores a relayed public Note of `author` (no notification).
+    async fn store_relayed(&self, document: &Value, author: &Iri) -> Result<()> {
+        if document.get("type").and_then(Value::as_str) != Some("Note") {
+            debug!("a relayed object that is not a Note; ignored");
+            return Ok(());
+        }
+        if Addressing::of(document).visibility() != Visibility::Public {
+            info!(author = %author, "a relayed post that is not public; refused");
+            return Ok(());
+        }
+        let row = self.store_remote_note(document, author).await?;
+        info!(post = %row.id, %author, "relayed post stored");
+        Ok(())
+    }
+}
+
+/// What became of a relayed activity.
+#[derive(Debug)]
+enum Outcome {
+    Stored,
+    Refused(&'static str),
+}
+
+/// The id a member names (a string or an object's `id`).
+fn object_id(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(id) => Some(id.clone()),
+        Value::Object(map) => map.get("id").and_then(Value::as_str).map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// The (first) author of an object.
+fn attributed_to(document: &Value) -> Option<Iri> {
+    let value = document.get("attributedTo")?;
+    let id = match value {
+        Value::Array(items) => items.iter().find_map(|i| object_id(Some(i))),
+        other => object_id(Some(other)),
+    }?;
+    Iri::parse(id).ok()
+}
+
+/// The state of [`intercept`]: the pod and its inbox's configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct RelayInbox {
+    pub(crate) instance: Instance,
+    pub(crate) config: InboxConfig,
+}
+
+fn status(code: StatusCode, text: &'static str) -> Response {
+    (code, text).into_response()
+}
+
+/// Before the federation inbox: a POST to the shared inbox signed by the actor of an accepted
+/// relay for an activity whose actor is on another server (a Mastodon-style relay forwarding
+/// a `Create`) is handled here; everything else goes on to the federation inbox (which refuses
+/// such a delivery from anyone else: the key's owner must be the actor).
+pub(crate) async fn intercept(
+    State(relay_inbox): State<RelayInbox>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() != Method::POST || request.uri().path() != "/inbox" {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let limit = relay_inbox.config.max_body_bytes;
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return status(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+    };
+    let request = http::Request::from_parts(parts, bytes);
+    match relayed(&relay_inbox, &request).await {
+        Ok(Some(response)) => response,
+        Ok(None) => {
+            let (parts, bytes) = request.into_parts();
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(error) => {
+            warn!(%error, "handling a relayed activity");
+            status(StatusCode::INTERNAL_SERVER_ERROR, "relayed activity failed")
+        }
+    }
+}
+
+/// The answer to a relayed delivery, `None` when it is not one (or not from an accepted relay).
+async fn relayed(
+    relay_inbox: &RelayInbox,
+    request: &http::Request<axum::body::Bytes>,
+) -> Result<Option<Response>> {
+    let config = &relay_inbox.config;
+    let instance = &relay_inbox.instance;
+    let Ok(body) = serde_json::from_slice::<Value>(request.body()) else {
+        return Ok(None);
+    };
+    let Some(actor) = body.get("actor").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let verifier =
+        Verifier::new(config.signature_policy.clone()).with_default_scheme(config.scheme.clone());
+    let Ok(unverified) =
+        verifier.parse_request_with_body(request, request.body(), SystemTime::now())
+    else {
+        return Ok(None);
+    };
+    let key_id = unverified.key_id().to_owned();
+    if same_origin_str(&key_id, actor) {
+        return Ok(None);
+    }
+    let Some(relay) = instance.relays().await?.into_iter().find(|r| {
+        r.state == "accepted"
+            && r.actor
+                .as_deref()
+                .is_some_and(|relay| same_origin_str(relay, &key_id))
+    }) else {
+        return Ok(None);
+    };
+    // The signature must have been made for this server, by the relay's actor.
+    let covers_host = unverified
+        .covered()
+        .iter()
+        .any(|c| matches!(c.as_ref(), "host" | "@authority" | "@target-uri"));
+    let host = request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    if !covers_host || !host.is_some_and(|h| config.accepted_hosts.contains(&h)) {
+        return Ok(Some(status(
+            StatusCode::UNAUTHORIZED,
+            "signature not made for this host",
+        )));
+    }
+    let mut budget = config.fetch_budget.renewed();
+    let key = match instance.keys().key(&key_id, &mut budget).await {
+        Ok(key) => key,
+        Err(error) => {
+            info!(%key_id, %error, "a relay's key cannot be had");
+            return Ok(Some(status(StatusCode::UNAUTHORIZED, "key unavailable")));
+        }
+    };
+    if relay.actor.as_deref() != Some(key.owner.as_str()) || unverified.verify(&key.key).is_err() {
+        info!(%key_id, "a delivery not signed by the relay's actor");
+        return Ok(Some(status(StatusCode::UNAUTHORIZED, "signature")));
+    }
+    let kind = body.get("type").and_then(Value::as_str).unwrap_or_default();
+    if kind != "Create" {
+        debug!(%kind, relay = %relay.address, "a relayed activity other than Create; ignored");
+        return Ok(Some(status(StatusCode::ACCEPTED, "ignored")));
+    }
+    Ok(Some(
+        match instance.on_relayed_create(&body, &relay).await? {
+            Outcome::Stored => status(StatusCode::ACCEPTED, "stored"),
+            Outcome::Refused(why) => {
+                info!(relay = %relay.address, why, "relayed activity refused");
+                status(StatusCode::UNAUTHORIZED, why)
+            }
+        },
+    ))
+}

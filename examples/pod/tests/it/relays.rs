@@ -1,0 +1,321 @@
+//! Relays, with test-peer's `Peer` as the relay and as the author's server: the instance
+//! actor's subscription (a `Follow` of the public collection, the relay's `Accept` recorded);
+//! a relayed post with a valid LD signature stored and shown on its tag's page and in a tag
+//! follower's stream; the same post with one character changed refused; a LitePub `Announce`
+//! stored after fetching the post from its origin, refused when the origin answers 404; a post
+//! forwarded by a relay the pod is not subscribed to refused; the real relayed fixture
+//! (`mastodon/create-note-ld-signed-for-relay.json`) accepted with its signature unchanged.
+
+use http_signatures::SigningKey;
+use pod::{RelayKind, Running};
+use serde_json::{Value, json};
+use test_peer::Peer;
+
+use crate::support::{Session, eventually, person, pod};
+
+const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+
+/// The relay's state for `address` once it is `state`.
+async fn until_relay_state(a: &Running, address: &str, state: &str) {
+    eventually("the relay's state", || async {
+        a.instance
+            .relays()
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.address == address && r.state == state)
+    })
+    .await;
+}
+
+/// A relay actor on `relay`, subscribed to by `a` (Mastodon-style: `Follow` of the public
+/// collection to the relay's inbox) and accepted.
+async fn subscribed_mastodon_relay(a: &Running, relay: &Peer) -> String {
+    let relay_actor = relay
+        .actor_at("/actor", "Application", "relay")
+        .await
+        .unwrap();
+    let address = format!("{}/inbox", relay.origin());
+    a.instance
+        .add_relay(&url::Url::parse(&address).unwrap(), RelayKind::Mastodon)
+        .await
+        .unwrap();
+    let received = relay
+        .wait_for("the Follow of the public collection", |d| {
+            d.iter()
+                .any(|d| d.body["type"] == "Follow" && d.body["object"] == PUBLIC)
+        })
+        .await
+        .unwrap();
+    let follow = received
+        .iter()
+        .find(|d| d.body["type"] == "Follow")
+        .unwrap();
+    assert!(
+        address.ends_with(&format!("/{}", follow.to)),
+        "{}",
+        follow.to
+    );
+    assert_eq!(
+        follow.body["actor"],
+        json!(a.instance.state().actor_id(pod::INSTANCE_ACTOR).as_str())
+    );
+    until_relay_state(a, &address, "pending").await;
+    let accept = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{relay_actor}#accepts/1"),
+        "type": "Accept",
+        "actor": relay_actor,
+        "object": follow.body,
+    });
+    let inbox = a.base_url.join("inbox").unwrap().to_string();
+    relay.deliver(&relay_actor, &inbox, &accept).await.unwrap();
+    until_relay_state(a, &address, "accepted").await;
+    relay_actor
+}
+
+/// An author on `peer` whose key (an RSA key made here) LD-signs: its id, key id and key.
+async fn ld_author(peer: &Peer, name: &str) -> (String, String, SigningKey) {
+    let author = peer.actor(name).await.unwrap();
+    let key = tokio::task::spawn_blocking(|| SigningKey::generate_rsa(2048))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut document = peer.document(&author).unwrap();
+    document["publicKey"]["publicKeyPem"] = json!(key.verifying_key().to_spki_pem().unwrap());
+    peer.serve(&document).unwrap();
+    let key_id = format!("{author}#main-key");
+    (author, key_id, key)
+}
+
+/// A public `Create{Note}` by `author`, number `n`, with `text` and hashtag `tag`.
+fn create_note(author: &str, n: u32, text: &str, tag: &str) -> Value {
+    let note = format!("{author}/statuses/{n}");
+    json!({
+        "@context": ["https://www.w3.org/ns/activitystreams", {"Hashtag": "as:Hashtag"}],
+        "id": format!("{note}/activity"),
+        "type": "Create",
+        "actor": author,
+        "published": "2026-12-07T01:00:00Z",
+        "to": [PUBLIC],
+        "cc": [format!("{author}/followers")],
+        "object": {
+            "id": note,
+            "type": "Note",
+            "attributedTo": author,
+            "published": "2026-12-07T01:00:00Z",
+            "to": [PUBLIC],
+            "cc": [format!("{author}/followers")],
+            "content": format!("<p>{text} <a href=\"https://example.com/tags/{tag}\" class=\"mention hashtag\" rel=\"tag\">#<span>{tag}</span></a></p>"),
+            "tag": [{"type": "Hashtag", "href": format!("https://example.com/tags/{tag}"), "name": format!("#{tag}")}],
+        },
+    })
+}
+
+fn signed(document: &Value, key_id: &str, key: &SigningKey) -> Value {
+    ld_signatures::sign(document, key_id, time::OffsetDateTime::now_utc(), key).unwrap()
+}
+
+/// `path`'s page on `a`, as a browser asks for it: status and text.
+async fn html(a: &Running, path: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .get(a.base_url.join(path).unwrap())
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.text().await.unwrap_or_default(),
+    )
+}
+
+async fn tag_page(a: &Running, tag: &str) -> String {
+    html(a, &format!("tags/{tag}")).await.1
+}
+
+fn remote_path(id: &str) -> String {
+    format!(
+        "posts/remote?{}",
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("id", id)
+            .finish()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_relayed_ld_signed_post_reaches_its_tag_and_a_forged_one_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    person(&a, "dave").await;
+    let dave = Session::new(&a, "dave").await;
+    let (status, _) = dave.post("/tags/follow", &[("tag", "relayed")]).await;
+    assert_eq!(status, 303);
+    let relay = Peer::start().await.unwrap();
+    let relay_actor = subscribed_mastodon_relay(&a, &relay).await;
+    let origin = Peer::start().await.unwrap();
+    let (felix, key_id, key) = ld_author(&origin, "felix").await;
+    let inbox = a.base_url.join("inbox").unwrap().to_string();
+
+    // Forged: the signed post with one character changed is refused, nothing stored.
+    let good = signed(
+        &create_note(&felix, 1, "Hello from far away", "relayed"),
+        &key_id,
+        &key,
+    );
+    let mut forged = good.clone();
+    forged["object"]["content"] = json!(
+        good["object"]["content"]
+            .as_str()
+            .unwrap()
+            .replace("Hello", "Jello")
+    );
+    let (status, text) = relay_post(&relay, &relay_actor, &inbox, &forged).await;
+    assert_eq!(status, 401, "{text}");
+    assert!(!tag_page(&a, "relayed").await.contains("Jello"));
+
+    // Forwarded by the relay, signed by felix: on the tag's page and in dave's stream.
+    let (status, text) = relay_post(&relay, &relay_actor, &inbox, &good).await;
+    assert_eq!(status, 202, "{text}");
+    eventually("the relayed post is on the tag's page", || async {
+        tag_page(&a, "relayed")
+            .await
+            .contains("Hello from far away")
+    })
+    .await;
+    assert!(dave.get("/").await.1.contains("/posts/remote?"));
+    // A relay the pod is not subscribed to: refused by the inbox (its key is not the actor's).
+    let stranger = Peer::start().await.unwrap();
+    let stranger_relay = stranger
+        .actor_at("/actor", "Application", "relay")
+        .await
+        .unwrap();
+    let other = signed(
+        &create_note(&felix, 2, "Through a stranger", "relayed"),
+        &key_id,
+        &key,
+    );
+    let (status, text) = relay_post(&stranger, &stranger_relay, &inbox, &other).await;
+    assert_eq!(status, 401, "{text}");
+    assert!(!tag_page(&a, "relayed").await.contains("Through a stranger"));
+    a.stop().await.unwrap();
+}
+
+/// POSTs `activity` to `inbox` signed by `signer` (the relay's actor): status and answer.
+async fn relay_post(relay: &Peer, signer: &str, inbox: &str, activity: &Value) -> (u16, String) {
+    let (headers, body) = relay.signed(signer, inbox, activity).unwrap();
+    let response = reqwest::Client::new()
+        .post(inbox)
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.text().await.unwrap_or_default(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_real_relayed_fixture_verifies_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let relay = Peer::start().await.unwrap();
+    let relay_actor = subscribed_mastodon_relay(&a, &relay).await;
+    // The author's server is a real host: its actor document (the fixture) is put in the key
+    // cache, as a fetch would.
+    let person = test_peer::fixture("mastodon/person-ld-signer.json").unwrap();
+    let activitypub_core::AnyObject::Actor(actor) =
+        activitypub_core::AnyObject::from_value(person).unwrap()
+    else {
+        panic!("the fixture is an actor");
+    };
+    a.instance.keys().insert_actor(*actor).unwrap();
+    let create = test_peer::fixture("mastodon/create-note-ld-signed-for-relay.json").unwrap();
+    let inbox = a.base_url.join("inbox").unwrap().to_string();
+    let (status, text) = relay_post(&relay, &relay_actor, &inbox, &create).await;
+    assert_eq!(status, 202, "{text}");
+    let id = create["object"]["id"].as_str().unwrap();
+    let (status, page) = html(&a, &remote_path(id)).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("てすてす"), "{page}");
+    a.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_litepub_announce_is_believed_from_the_origin_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let relay = Peer::start().await.unwrap();
+    let relay_actor = relay
+        .actor_at("/relay", "Application", "relay")
+        .await
+        .unwrap();
+    a.instance
+        .add_relay(&url::Url::parse(&relay_actor).unwrap(), RelayKind::Litepub)
+        .await
+        .unwrap();
+    let received = relay
+        .wait_for("the Follow of the relay's actor", |d| {
+            d.iter()
+                .any(|d| d.body["type"] == "Follow" && d.body["object"] == json!(relay_actor))
+        })
+        .await
+        .unwrap();
+    let follow = received
+        .iter()
+        .find(|d| d.body["type"] == "Follow")
+        .unwrap()
+        .body
+        .clone();
+    let inbox = a.base_url.join("inbox").unwrap().to_string();
+    let accept = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{relay_actor}#accepts/1"),
+        "type": "Accept",
+        "actor": relay_actor,
+        "object": follow,
+    });
+    relay.deliver(&relay_actor, &inbox, &accept).await.unwrap();
+    until_relay_state(&a, &relay_actor, "accepted").await;
+
+    let origin = Peer::start().await.unwrap();
+    let felix = origin.actor("felix").await.unwrap();
+    let note = create_note(&felix, 7, "Announced by a relay", "litepub")["object"].clone();
+    origin.serve(&note).unwrap();
+    let announce = |n: u32, object: &str| {
+        json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{relay_actor}/activities/{n}"),
+            "type": "Announce",
+            "actor": relay_actor,
+            "to": [format!("{relay_actor}/followers")],
+            "object": object,
+        })
+    };
+    // Its origin answers 404: refused.
+    let missing = format!("{felix}/statuses/404");
+    relay
+        .deliver(&relay_actor, &inbox, &announce(1, &missing))
+        .await
+        .unwrap();
+    // Its origin serves it: stored, on the tag's page.
+    relay
+        .deliver(
+            &relay_actor,
+            &inbox,
+            &announce(2, note["id"].as_str().unwrap()),
+        )
+        .await
+        .unwrap();
+    eventually("the announced post is on the tag's page", || async {
+        tag_page(&a, "litepub")
+            .await
+            .contains("Announced by a relay")
+    })
+    .await;
+    let (status, _) = html(&a, &remote_path(&missing)).await;
+    assert_eq!(status, 404);
+    a.stop().await.unwrap();
+}
