@@ -219,17 +219,19 @@ impl Instance {
     }
 
     /// Publishes `activity` as local actor `actor_name` (stored in its outbox, delivered to
-    /// its recipients).
+    /// its recipients, and to the accepted Mastodon-style relays when it is public).
     pub(crate) async fn publish(&self, actor_name: &str, activity: Value) -> Result<()> {
         let ordering = activity
             .get("object")
             .and_then(|o| o.get("id").or(Some(o)))
             .and_then(Value::as_str)
             .map(str::to_owned);
+        let for_relays = activity.clone();
         self.state()
             .publish(&self.0.outbox, actor_name, activity, ordering.as_deref())
             .await
             .map_err(|e| anyhow!("publishing as {actor_name}: {e}"))?;
+        self.send_to_relays(actor_name, &for_relays).await;
         Ok(())
     }
 

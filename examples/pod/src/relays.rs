@@ -11,6 +11,9 @@
 //! - **LitePub** (Pleroma): the instance actor follows the relay's actor; the relay follows
 //!   back and `Announce`s the posts (by id, or embedded) to its followers.
 //!
+//! The pod's own public `Create`s, `Announce`s, `Update`s and `Delete`s also go to the inboxes
+//! of the accepted Mastodon-style relays ([`Instance::send_to_relays`]), which forward them.
+//!
 //! A relayed post is believed only once its authenticity is established: a valid
 //! `RsaSignature2017` Linked Data signature whose `creator` key belongs to the activity's actor
 //! (the readable document [`ld_signatures::Verified::document`] is what is stored), or else the
@@ -236,6 +239,42 @@ impl Instance {
             .await
             .map_err(|e| anyhow!("queueing a delivery to {inbox}: {e}"))?;
         Ok(())
+    }
+
+    /// Sends a public `Create`, `Announce`, `Update` or `Delete` of local actor `actor_name`
+    /// to the inboxes of the accepted Mastodon-style relays too, as Mastodon does (signed over
+    /// HTTP by its actor; no LD signature: receivers fetch the post from here). A failure is
+    /// logged: the post went to its recipients already.
+    pub(crate) async fn send_to_relays(&self, actor_name: &str, activity: &Value) {
+        let kind = activity.get("type").and_then(Value::as_str);
+        if !matches!(kind, Some("Create" | "Announce" | "Update" | "Delete"))
+            || Addressing::of(activity).visibility() != Visibility::Public
+        {
+            return;
+        }
+        let relays = match self.relays().await {
+            Ok(relays) => relays,
+            Err(error) => {
+                warn!(%error, "reading the relays");
+                return;
+            }
+        };
+        let recipients: Vec<Recipient> = relays
+            .iter()
+            .filter(|r| r.kind == RelayKind::Mastodon && r.state == "accepted")
+            .filter_map(|r| Url::parse(&r.inbox).ok())
+            .map(Recipient::new)
+            .collect();
+        if recipients.is_empty() {
+            return;
+        }
+        let Ok(body) = serde_json::to_vec(activity) else {
+            return;
+        };
+        let item = Enqueue::new(body, actor_name).with_recipients(recipients);
+        if let Err(error) = self.outbox().queue().enqueue(item).await {
+            warn!(%error, "queueing a delivery to the relays");
+        }
     }
 
     /// The accepted relay whose actor is `actor`.

@@ -4,10 +4,11 @@
 //! follower's stream; the same post with one character changed refused; a LitePub `Announce`
 //! stored after fetching the post from its origin, refused when the origin answers 404; a post
 //! forwarded by a relay the pod is not subscribed to refused; the real relayed fixture
-//! (`mastodon/create-note-ld-signed-for-relay.json`) accepted with its signature unchanged.
+//! (`mastodon/create-note-ld-signed-for-relay.json`) accepted with its signature unchanged; a
+//! local public post sent to the relay, a followers-only one not; unsubscribing.
 
 use http_signatures::SigningKey;
-use pod::{RelayKind, Running};
+use pod::{PostAudience, RelayKind, Running};
 use serde_json::{Value, json};
 use test_peer::Peer;
 
@@ -317,5 +318,60 @@ async fn a_litepub_announce_is_believed_from_the_origin_only() {
     .await;
     let (status, _) = html(&a, &remote_path(&missing)).await;
     assert_eq!(status, 404);
+    a.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn public_posts_go_to_accepted_mastodon_relays() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    person(&a, "alice").await;
+    let relay = Peer::start().await.unwrap();
+    subscribed_mastodon_relay(&a, &relay).await;
+    a.instance
+        .write_post("alice", "For my followers only", &PostAudience::Followers)
+        .await
+        .unwrap();
+    let post = a
+        .instance
+        .write_post("alice", "Hello, relay #relayed", &PostAudience::Public)
+        .await
+        .unwrap();
+    let received = relay
+        .wait_for("alice's public post", |d| {
+            d.iter()
+                .any(|d| d.body["type"] == "Create" && d.body["object"]["id"] == json!(post))
+        })
+        .await
+        .unwrap();
+    let create = received
+        .iter()
+        .find(|d| d.body["type"] == "Create")
+        .unwrap();
+    assert!(
+        create.to.ends_with("inbox") && !create.to.contains("users"),
+        "{}",
+        create.to
+    );
+    assert!(
+        !received
+            .iter()
+            .any(|d| d.body.to_string().contains("For my followers only"))
+    );
+    // Unsubscribed: an Undo of the Follow to the relay, and the relay forgotten.
+    let address = url::Url::parse(&format!("{}/inbox", relay.origin())).unwrap();
+    assert!(a.instance.remove_relay(&address).await.unwrap());
+    assert!(!a.instance.remove_relay(&address).await.unwrap());
+    assert!(a.instance.relays().await.unwrap().is_empty());
+    relay
+        .wait_for("the Undo of the Follow", |d| {
+            d.iter().any(|d| {
+                d.body["type"] == "Undo"
+                    && d.body["object"]["type"] == "Follow"
+                    && d.body["object"]["object"] == PUBLIC
+            })
+        })
+        .await
+        .unwrap();
     a.stop().await.unwrap();
 }
