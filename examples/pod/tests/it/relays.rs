@@ -5,7 +5,8 @@
 //! stored after fetching the post from its origin, refused when the origin answers 404; a post
 //! forwarded by a relay the pod is not subscribed to refused; the real relayed fixture
 //! (`mastodon/create-note-ld-signed-for-relay.json`) accepted with its signature unchanged; a
-//! local public post sent to the relay, a followers-only one not; unsubscribing.
+//! local public post sent to the relay, a followers-only one not; unsubscribing; a rejected
+//! subscription (an answer from someone else ignored) brings nothing.
 
 use http_signatures::SigningKey;
 use pod::{PostAudience, RelayKind, Running};
@@ -173,6 +174,7 @@ async fn a_relayed_ld_signed_post_reaches_its_tag_and_a_forged_one_does_not() {
     );
     let (status, text) = relay_post(&relay, &relay_actor, &inbox, &forged).await;
     assert_eq!(status, 401, "{text}");
+    assert_eq!(text, "LD signature does not verify");
     assert!(!tag_page(&a, "relayed").await.contains("Jello"));
 
     // Forwarded by the relay, signed by felix: on the tag's page and in dave's stream.
@@ -198,6 +200,7 @@ async fn a_relayed_ld_signed_post_reaches_its_tag_and_a_forged_one_does_not() {
     );
     let (status, text) = relay_post(&stranger, &stranger_relay, &inbox, &other).await;
     assert_eq!(status, 401, "{text}");
+    assert!(text.contains("origin"), "{text}");
     assert!(!tag_page(&a, "relayed").await.contains("Through a stranger"));
     a.stop().await.unwrap();
 }
@@ -373,5 +376,80 @@ async fn public_posts_go_to_accepted_mastodon_relays() {
         })
         .await
         .unwrap();
+    a.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_relay_brings_nothing_and_only_the_relay_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let relay = Peer::start().await.unwrap();
+    let relay_actor = relay
+        .actor_at("/actor", "Application", "relay")
+        .await
+        .unwrap();
+    let address = format!("{}/inbox", relay.origin());
+    a.instance
+        .add_relay(&url::Url::parse(&address).unwrap(), RelayKind::Mastodon)
+        .await
+        .unwrap();
+    let received = relay
+        .wait_for("the Follow", |d| {
+            d.iter().any(|d| d.body["type"] == "Follow")
+        })
+        .await
+        .unwrap();
+    let follow = received
+        .iter()
+        .find(|d| d.body["type"] == "Follow")
+        .unwrap()
+        .body
+        .clone();
+    let inbox = a.base_url.join("inbox").unwrap().to_string();
+    // Someone on another server accepting the relay's Follow changes nothing.
+    let other = Peer::start().await.unwrap();
+    let intruder = other.actor("intruder").await.unwrap();
+    let accept = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{intruder}#accepts/1"),
+        "type": "Accept",
+        "actor": intruder,
+        "object": follow,
+    });
+    other.deliver(&intruder, &inbox, &accept).await.unwrap();
+    // (The inbox handles an activity before it answers.)
+    let relays = a.instance.relays().await.unwrap();
+    assert_eq!(relays[0].state, "pending");
+    assert_eq!(relays[0].actor, None);
+    // The relay rejects it.
+    let reject = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{relay_actor}#rejects/1"),
+        "type": "Reject",
+        "actor": relay_actor,
+        "object": follow,
+    });
+    relay.deliver(&relay_actor, &inbox, &reject).await.unwrap();
+    until_relay_state(&a, &address, "rejected").await;
+    let relays = a.instance.relays().await.unwrap();
+    assert_eq!(relays.len(), 1);
+    assert_eq!(relays[0].actor.as_deref(), Some(relay_actor.as_str()));
+
+    // What it forwards then is refused.
+    let origin = Peer::start().await.unwrap();
+    let (felix, key_id, key) = ld_author(&origin, "felix").await;
+    let create = signed(
+        &create_note(&felix, 1, "Through a rejected relay", "relayed"),
+        &key_id,
+        &key,
+    );
+    let (status, text) = relay_post(&relay, &relay_actor, &inbox, &create).await;
+    assert_eq!(status, 401, "{text}");
+    assert!(text.contains("origin"), "{text}");
+    assert!(
+        !tag_page(&a, "relayed")
+            .await
+            .contains("Through a rejected relay")
+    );
     a.stop().await.unwrap();
 }
