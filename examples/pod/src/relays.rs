@@ -21,7 +21,9 @@
 //! signature, an origin answering an error (404, 410), a post not public, or anything from a
 //! relay not subscribed and accepted is refused: logged, nothing stored. A relayed post is stored
 //! as a public post of its author (its hashtags reach the tag pages and the streams of those who
-//! follow them); nobody is notified for it.
+//! follow them); nobody is notified for it, and a relayed copy never replaces a post known
+//! already. A relayed `Delete` of such a post by its author removes it when its LD signature is
+//! valid or the post's server answers 404 or 410; other relayed activities are ignored.
 
 use std::time::SystemTime;
 
@@ -355,6 +357,76 @@ impl Instance {
         self.store_relayed(&document, &author).await
     }
 
+    /// The readable document of a relayed activity whose LD signature is valid and made by
+    /// a key of its actor `actor`; the reason it is refused otherwise.
+    async fn ld_verified(
+        &self,
+        body: &Value,
+        actor: &Iri,
+        relay: &Relay,
+    ) -> Result<Value, &'static str> {
+        let mut budget = federation::fetch::FetchBudget::default();
+        let signature = ld_signatures::LdSignature::read(body).map_err(|error| {
+            warn!(%actor, relay = ?relay.actor, %error, "a relayed activity with an unreadable LD signature; refused");
+            "unreadable LD signature"
+        })?;
+        let key = self
+            .keys()
+            .key(&signature.creator, &mut budget)
+            .await
+            .map_err(|error| {
+                warn!(%actor, creator = %signature.creator, %error, "the key of a relayed activity's LD signature cannot be had; refused");
+                "LD signature key unavailable"
+            })?;
+        if key.owner != *actor {
+            warn!(%actor, owner = %key.owner, "a relayed activity signed by someone else than its actor; refused");
+            return Err("LD signature by someone else");
+        }
+        let verified = ld_signatures::verify(body, &key.key).map_err(|error| {
+            warn!(%actor, relay = ?relay.actor, %error, "a relayed activity whose LD signature does not verify; refused");
+            "LD signature does not verify"
+        })?;
+        if verified.id != body.get("id").and_then(Value::as_str).unwrap_or_default() {
+            return Err("LD signature of another document");
+        }
+        Ok(verified.document)
+    }
+
+    /// A relayed `Delete` of a post kept here, by its author: believed from its LD signature,
+    /// or when the post's own server answers `404` or `410` for it.
+    async fn on_relayed_delete(&self, body: &Value, relay: &Relay) -> Result<Outcome> {
+        let (Some(actor), Some(id)) = (
+            body.get("actor")
+                .and_then(Value::as_str)
+                .and_then(|a| Iri::parse(a).ok()),
+            object_id(body.get("object")),
+        ) else {
+            return Ok(Outcome::Refused("no actor or object"));
+        };
+        match self.db().post(&id).await? {
+            Some(post) if !post.local && post.author == actor.as_str() => {}
+            _ => return Ok(Outcome::Ignored),
+        }
+        if body.get("signature").is_some() {
+            if let Err(why) = self.ld_verified(body, &actor, relay).await {
+                return Ok(Outcome::Refused(why));
+            }
+        } else {
+            let url = Url::parse(&id)?;
+            let mut budget = federation::fetch::FetchBudget::default();
+            match self.0.fetcher.fetch(&url, &mut budget).await {
+                Err(
+                    federation::fetch::FetchError::Gone { .. }
+                    | federation::fetch::FetchError::NotFound { .. },
+                ) => {}
+                _ => return Ok(Outcome::Refused("the post's server still serves it")),
+            }
+        }
+        self.db().delete_post(&id).await?;
+        info!(post = %id, %actor, "relayed post deleted");
+        Ok(Outcome::Stored)
+    }
+
     /// A relayed `Create` forwarded by an accepted relay: believed from its LD signature or
     /// from its origin.
     async fn on_relayed_create(&self, body: &Value, relay: &Relay) -> Result<Outcome> {
@@ -365,40 +437,13 @@ impl Instance {
         else {
             return Ok(Outcome::Refused("no actor"));
         };
-        let mut budget = federation::fetch::FetchBudget::default();
         let document = if body.get("signature").is_some() {
-            let signature = match ld_signatures::LdSignature::read(body) {
-                Ok(signature) => signature,
-                Err(error) => {
-                    warn!(%actor, relay = ?relay.actor, %error, "a relayed activity with an unreadable LD signature; refused");
-                    return Ok(Outcome::Refused("unreadable LD signature"));
-                }
-            };
-            let key = match self.keys().key(&signature.creator, &mut budget).await {
-                Ok(key) => key,
-                Err(error) => {
-                    warn!(%actor, creator = %signature.creator, %error, "the key of a relayed activity's LD signature cannot be had; refused");
-                    return Ok(Outcome::Refused("LD signature key unavailable"));
-                }
-            };
-            if key.owner != actor {
-                warn!(%actor, owner = %key.owner, "a relayed activity signed by someone else than its actor; refused");
-                return Ok(Outcome::Refused("LD signature by someone else"));
-            }
-            match ld_signatures::verify(body, &key.key) {
-                Ok(verified) => {
-                    if verified.id != body.get("id").and_then(Value::as_str).unwrap_or_default() {
-                        return Ok(Outcome::Refused("LD signature of another document"));
-                    }
-                    match verified.document.get("object") {
-                        Some(object @ Value::Object(_)) => object.clone(),
-                        _ => return Ok(Outcome::Refused("no object")),
-                    }
-                }
-                Err(error) => {
-                    warn!(%actor, relay = ?relay.actor, %error, "a relayed activity whose LD signature does not verify; refused");
-                    return Ok(Outcome::Refused("LD signature does not verify"));
-                }
+            match self.ld_verified(body, &actor, relay).await {
+                Ok(verified) => match verified.get("object") {
+                    Some(object @ Value::Object(_)) => object.clone(),
+                    _ => return Ok(Outcome::Refused("no object")),
+                },
+                Err(why) => return Ok(Outcome::Refused(why)),
             }
         } else {
             // No signature: the object as its own server serves it.
@@ -408,6 +453,7 @@ impl Instance {
             let Ok(url) = Url::parse(&id) else {
                 return Ok(Outcome::Refused("object id not a URL"));
             };
+            let mut budget = federation::fetch::FetchBudget::default();
             match self.0.fetcher.fetch(&url, &mut budget).await {
                 Ok(fetched) => serde_json::to_value(fetched.object())?,
                 Err(error) => {
@@ -447,6 +493,13 @@ impl Instance {
             info!(author = %author, "a relayed post that is not public; refused");
             return Ok(());
         }
+        if let Some(id) = document.get("id").and_then(Value::as_str)
+            && self.db().post(id).await?.is_some()
+        {
+            // Known already: a relayed copy (perhaps an old one, replayed) never replaces it.
+            debug!(post = %id, "a relayed post known already");
+            return Ok(());
+        }
         let row = self.store_remote_note(document, author).await?;
         info!(post = %row.id, %author, "relayed post stored");
         Ok(())
@@ -456,7 +509,11 @@ impl Instance {
 /// What became of a relayed activity.
 #[derive(Debug)]
 enum Outcome {
+    /// Stored (or deleted).
     Stored,
+    /// Nothing to do.
+    Ignored,
+    /// Refused, and why.
     Refused(&'static str),
 }
 
@@ -583,17 +640,20 @@ async fn relayed(
         return Ok(Some(status(StatusCode::UNAUTHORIZED, "signature")));
     }
     let kind = body.get("type").and_then(Value::as_str).unwrap_or_default();
-    if kind != "Create" {
-        debug!(%kind, relay = %relay.address, "a relayed activity other than Create; ignored");
-        return Ok(Some(status(StatusCode::ACCEPTED, "ignored")));
-    }
-    Ok(Some(
-        match instance.on_relayed_create(&body, &relay).await? {
-            Outcome::Stored => status(StatusCode::ACCEPTED, "stored"),
-            Outcome::Refused(why) => {
-                info!(relay = %relay.address, why, "relayed activity refused");
-                status(StatusCode::UNAUTHORIZED, why)
-            }
-        },
-    ))
+    let outcome = match kind {
+        "Create" => instance.on_relayed_create(&body, &relay).await?,
+        "Delete" => instance.on_relayed_delete(&body, &relay).await?,
+        _ => {
+            debug!(%kind, relay = %relay.address, "a relayed activity other than Create or Delete; ignored");
+            Outcome::Ignored
+        }
+    };
+    Ok(Some(match outcome {
+        Outcome::Stored => status(StatusCode::ACCEPTED, "stored"),
+        Outcome::Ignored => status(StatusCode::ACCEPTED, "ignored"),
+        Outcome::Refused(why) => {
+            info!(relay = %relay.address, why, "relayed activity refused");
+            status(StatusCode::UNAUTHORIZED, why)
+        }
+    }))
 }

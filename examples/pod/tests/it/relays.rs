@@ -187,6 +187,47 @@ async fn a_relayed_ld_signed_post_reaches_its_tag_and_a_forged_one_does_not() {
     })
     .await;
     assert!(dave.get("/").await.1.contains("/posts/remote?"));
+
+    // Felix deletes it: a Delete LD-signed by another key is refused, his own is believed.
+    let note = good["object"]["id"].as_str().unwrap();
+    let delete = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{note}#delete"),
+        "type": "Delete",
+        "actor": felix,
+        "to": [PUBLIC],
+        "object": {"id": note, "type": "Tombstone"},
+    });
+    let other_key = tokio::task::spawn_blocking(|| SigningKey::generate_rsa(2048))
+        .await
+        .unwrap()
+        .unwrap();
+    let (status, text) = relay_post(
+        &relay,
+        &relay_actor,
+        &inbox,
+        &signed(&delete, &key_id, &other_key),
+    )
+    .await;
+    assert_eq!(status, 401, "{text}");
+    assert!(
+        tag_page(&a, "relayed")
+            .await
+            .contains("Hello from far away")
+    );
+    let (status, text) = relay_post(
+        &relay,
+        &relay_actor,
+        &inbox,
+        &signed(&delete, &key_id, &key),
+    )
+    .await;
+    assert_eq!(status, 202, "{text}");
+    assert!(
+        !tag_page(&a, "relayed")
+            .await
+            .contains("Hello from far away")
+    );
     // A relay the pod is not subscribed to: refused by the inbox (its key is not the actor's).
     let stranger = Peer::start().await.unwrap();
     let stranger_relay = stranger
