@@ -77,6 +77,11 @@ pub(crate) fn routes(
         .route("/notifications", get(pages::notifications::page))
         .route("/tags/follow", post(pages::tags::follow))
         .route("/tags/{name}", get(pages::tags::page))
+        .route(
+            "/admin/relays",
+            get(pages::relays::page).post(pages::relays::add),
+        )
+        .route("/admin/relays/remove", post(pages::relays::remove))
         .merge(instance_web::account_routes::<Site>())
         .merge(Moderation::routes::<Site>())
         .layer(axum::middleware::from_fn_with_state(

@@ -9,6 +9,7 @@ pub(crate) mod notifications;
 pub(crate) mod people;
 pub(crate) mod posts;
 pub(crate) mod profile;
+pub(crate) mod relays;
 pub(crate) mod stream;
 pub(crate) mod tags;
 

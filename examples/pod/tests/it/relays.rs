@@ -494,3 +494,50 @@ async fn a_rejected_relay_brings_nothing_and_only_the_relay_answers() {
     );
     a.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn administrators_subscribe_from_the_relays_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    person(&a, "root").await;
+    person(&a, "erin").await;
+    let state = a.instance.state();
+    let account = state.account_by_username("root").await.unwrap().unwrap();
+    state
+        .set_role(&account.id, instance_state::accounts::Role::Admin)
+        .await
+        .unwrap();
+    let relay = Peer::start().await.unwrap();
+    let address = format!("{}/inbox", relay.origin());
+
+    // Not an administrator: no such page, and the form does nothing.
+    let erin = Session::new(&a, "erin").await;
+    assert_eq!(erin.get("/admin/relays").await.0, 404);
+    let (status, _) = erin.post("/admin/relays", &[("address", &address)]).await;
+    assert_eq!(status, 404);
+    assert!(a.instance.relays().await.unwrap().is_empty());
+
+    let root = Session::new(&a, "root").await;
+    let (status, page) = root.get("/admin/relays").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("No relay."), "{page}");
+    let (status, location) = root.post("/admin/relays", &[("address", &address)]).await;
+    assert_eq!(status, 303, "{location}");
+    assert_eq!(location, "/admin/relays");
+    relay
+        .wait_for("the Follow of the public collection", |d| {
+            d.iter()
+                .any(|d| d.body["type"] == "Follow" && d.body["object"] == PUBLIC)
+        })
+        .await
+        .unwrap();
+    let (_, page) = root.get("/admin/relays").await;
+    assert!(page.contains(&address), "{page}");
+    assert!(page.contains("pending"), "{page}");
+    let (status, _) = root
+        .post("/admin/relays/remove", &[("address", &address)])
+        .await;
+    assert_eq!(status, 303);
+    assert!(a.instance.relays().await.unwrap().is_empty());
+    a.stop().await.unwrap();
+}
