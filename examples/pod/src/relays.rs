@@ -437,6 +437,11 @@ impl Instance {
         else {
             return Ok(Outcome::Refused("no actor"));
         };
+        // What the pod blocks does not come in through a relay either (nor is fetched).
+        if self.state().is_blocked(None, actor.as_str()).await? {
+            info!(%actor, relay = %relay.actor, "a relayed post of an actor or domain blocked here; refused");
+            return Ok(Outcome::Refused("blocked here"));
+        }
         let document = if body.get("signature").is_some() {
             match self.ld_verified(body, &actor, relay).await {
                 Ok(verified) => match verified.get("object") {
@@ -485,6 +490,10 @@ impl Instance {
 
     /// Stores a relayed public Note of `author` (no notification).
     async fn store_relayed(&self, document: &Value, author: &Iri) -> Result<()> {
+        if self.state().is_blocked(None, author.as_str()).await? {
+            info!(%author, "a relayed post of an actor or domain blocked here; refused");
+            return Ok(());
+        }
         if document.get("type").and_then(Value::as_str) != Some("Note") {
             debug!("a relayed object that is not a Note; ignored");
             return Ok(());

@@ -243,6 +243,26 @@ async fn a_relayed_ld_signed_post_reaches_its_tag_and_a_forged_one_does_not() {
     assert_eq!(status, 401, "{text}");
     assert!(text.contains("origin"), "{text}");
     assert!(!tag_page(&a, "relayed").await.contains("Through a stranger"));
+
+    // Felix blocked here: his relayed posts are refused, however well signed.
+    a.instance
+        .state()
+        .block(
+            None,
+            &instance_state::blocks::BlockTarget::Actor(felix.to_string()),
+            "test",
+        )
+        .await
+        .unwrap();
+    let blocked = signed(
+        &create_note(&felix, 3, "From a blocked server", "relayed"),
+        &key_id,
+        &key,
+    );
+    let (status, text) = relay_post(&relay, &relay_actor, &inbox, &blocked).await;
+    assert_eq!(status, 401, "{text}");
+    assert_eq!(text, "blocked here");
+    assert!(!tag_page(&a, "relayed").await.contains("From a blocked server"));
     a.stop().await.unwrap();
 }
 
