@@ -174,7 +174,7 @@ impl Db {
 
     /// Records a post or comment (or replaces its row).
     pub(crate) async fn put_post(&self, post: &PostRow) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.state().begin_write().await?;
         sqlx::query(
             "INSERT INTO pd_posts (id, author, local, in_reply_to, root, source, content, audience,
                 tags, mentions, published, updated)
@@ -241,7 +241,7 @@ impl Db {
     /// Forgets post or comment `id` and its reactions (its object is a `Tombstone` already);
     /// a post's comments go with it.
     pub(crate) async fn delete_post(&self, id: &str) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.state().begin_write().await?;
         for statement in [
             "DELETE FROM pd_reactions WHERE post = $1 OR post IN (SELECT id FROM pd_posts WHERE root = $1)",
             "DELETE FROM pd_post_tags WHERE post = $1 OR post IN (SELECT id FROM pd_posts WHERE root = $1)",
@@ -455,7 +455,7 @@ impl Db {
     /// Deletes `owner`'s aspect `id` and its memberships (the posts written to it stay
     /// addressed to the people it held then); `false` when it has no such aspect.
     pub(crate) async fn delete_aspect(&self, owner: &str, id: &str) -> Result<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.state().begin_write().await?;
         let done = sqlx::query("DELETE FROM pd_aspects WHERE owner = $1 AND id = $2")
             .bind(owner.to_owned())
             .bind(id.to_owned())
@@ -594,7 +594,7 @@ impl Db {
         actor: &str,
         fields: &[ProfileField],
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.state().begin_write().await?;
         sqlx::query("DELETE FROM pd_profile_fields WHERE actor = $1")
             .bind(actor.to_owned())
             .execute(&mut *tx)
@@ -811,7 +811,7 @@ impl Db {
         post: &str,
         attachments: &[Attachment],
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.state().begin_write().await?;
         sqlx::query("DELETE FROM pd_attachments WHERE post = $1")
             .bind(post.to_owned())
             .execute(&mut *tx)
