@@ -327,3 +327,126 @@ async fn an_announce_by_a_followed_channel_brings_the_video_from_its_origin() {
 
     a.stop().await.unwrap();
 }
+
+/// Uploads the sample `vp8-vorbis.webm` (media-probe's test data) as `name` into `channel` on
+/// the video instance with `token`; its id.
+async fn upload(
+    http: &reqwest::Client,
+    tube: &video_instance::Running,
+    token: &str,
+    channel: &str,
+    name: &str,
+) -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../media-probe/tests/data/vp8-vorbis.webm"
+    );
+    let bytes = std::fs::read(path).unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("channel", channel.to_owned())
+        .text("name", name.to_owned())
+        .text("description", "Birds at the *estuary*.")
+        .part(
+            "videofile",
+            reqwest::multipart::Part::bytes(bytes).file_name("birds.webm"),
+        );
+    let response = http
+        .post(format!("{}api/v1/videos/upload", tube.base_url))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    let uuid = answer["video"]["uuid"].as_str().unwrap();
+    format!("{}videos/watch/{uuid}", tube.base_url)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pod_person_follows_a_channel_of_the_video_instance_and_comments_on_its_upload() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let alice_id = person(&a, "alice").await;
+    let database = dir.path().join("tube.sqlite").display().to_string();
+    let mut options = video_instance::Options::new(
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        database.clone(),
+    )
+    .with_name("tube")
+    .with_danger_allow_private_addresses(true)
+    .with_quick_retries(true);
+    options.app = options
+        .app
+        .clone()
+        .with_transcoding(video_instance::Transcoding::Off);
+    let tube = video_instance::start(options).await.unwrap();
+    let vera = video_instance::admin::Admin::new(database)
+        .with_base_url(Some(tube.base_url.clone()))
+        .with_danger_allow_private_addresses(true)
+        .create_account("vera")
+        .await
+        .unwrap();
+    let channel = vera["channel"].as_str().unwrap().to_owned();
+
+    // Alice follows vera's channel; the video instance accepts at once.
+    a.instance.follow("alice", &channel).await.unwrap();
+    until_following(&a, &alice_id, &channel).await;
+
+    // Vera uploads: alice sees it in her stream, under the channel, and on its page.
+    let http = reqwest::Client::new();
+    let video = upload(
+        &http,
+        &tube,
+        vera["token"].as_str().unwrap(),
+        "vera_channel",
+        "Curlews at dusk",
+    )
+    .await;
+    let alice = Session::new(&a, "alice").await;
+    eventually("the upload is in alice's stream", || async {
+        alice.get("/").await.1.contains("Curlews at dusk")
+    })
+    .await;
+    let (status, page) = alice.get(&page_of(&video)).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("class=\"card card-video\""), "{page}");
+    assert!(page.contains(&format!("href=\"{video}\"")), "{page}");
+
+    // Alice comments from the page: the video instance threads it under the video.
+    let (status, _) = alice
+        .post(
+            "/posts/comment",
+            &[("post", video.as_str()), ("text", "Lovely birds")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let comments = format!("{video}/comments");
+    eventually("the video instance lists alice's comment", || async {
+        let Ok(response) = http
+            .get(&comments)
+            .header("accept", "application/activity+json")
+            .send()
+            .await
+        else {
+            return false;
+        };
+        let Ok(collection) = response.json::<Value>().await else {
+            return false;
+        };
+        collection["totalItems"] == 1
+    })
+    .await;
+    let (_, watch) = {
+        let response = http
+            .get(&video)
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    };
+    assert!(watch.contains("Lovely birds"), "{watch}");
+    tube.stop().await.unwrap();
+    a.stop().await.unwrap();
+}
