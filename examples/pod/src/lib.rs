@@ -17,6 +17,7 @@ mod activities;
 pub mod admin;
 mod app;
 mod aspects;
+mod cards;
 mod db;
 pub mod demo;
 mod images;

@@ -16,5 +16,6 @@ mod mentions;
 mod moving;
 mod photos;
 mod profile;
+mod remote_objects;
 mod support;
 mod tags;
