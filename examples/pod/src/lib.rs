@@ -14,6 +14,7 @@
 mod activities;
 pub mod admin;
 mod app;
+pub mod archive;
 mod aspects;
 mod db;
 pub mod demo;
