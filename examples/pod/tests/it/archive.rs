@@ -578,3 +578,111 @@ async fn bad_archives_are_refused_with_nothing_stored() {
     assert_eq!(summary.posts, 1);
     assert_ne!(snapshot(&b, dir.path(), &alice2).await, before);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pages_download_and_upload_an_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let b = pod(dir.path(), "B").await;
+    person(&a, "alice").await;
+    let alice2 = person(&b, "alice2").await;
+    a.instance
+        .set_profile("alice", &pod::Profile::new("Alice from A"))
+        .await
+        .unwrap();
+    a.instance
+        .write_post("alice", "Posted on A.", &pod::PostAudience::Public)
+        .await
+        .unwrap();
+    let web_a = Session::new(&a, "alice").await;
+    let (status, page) = web_a.get("/profile").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("/profile/archive"), "{page}");
+    let (status, page) = web_a.get("/profile/archive").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Download your archive"), "{page}");
+
+    // The download: a POST with the token; refused without it.
+    let download = |csrf: String| {
+        let web = &web_a;
+        async move {
+            web.http
+                .post(web.base.join("/profile/archive/export").unwrap())
+                .header("cookie", &web.cookie)
+                .header("origin", web.base.origin().ascii_serialization())
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("csrf={csrf}"))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(download("forged".to_owned()).await.status(), 403);
+    let response = download(web_a.csrf.clone()).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/gzip");
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("alice-archive.tar.gz")
+    );
+    let archive = response.bytes().await.unwrap().to_vec();
+    let file = dir.path().join("downloaded.tar.gz");
+    std::fs::write(&file, &archive).unwrap();
+    assert!(entries(&file).iter().any(|(n, _)| n == "pod/posts.jsonl"));
+    // Nothing of it stays in A's media store.
+    assert_eq!(
+        count_files(&dir.path().join("A.sqlite.media").join("data")),
+        0
+    );
+
+    // The upload on B: refused without the token first, and a broken archive refused with its
+    // reason and nothing stored; the real one imported.
+    let web_b = Session::new(&b, "alice2").await;
+    let part = |bytes: Vec<u8>| {
+        reqwest::multipart::Part::bytes(bytes)
+            .file_name("archive.tar.gz")
+            .mime_str("application/gzip")
+            .unwrap()
+    };
+    let (status, _) = web_b
+        .post_multipart(
+            "/profile/archive/import",
+            reqwest::multipart::Form::new().part("file", part(archive.clone())),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, page) = web_b
+        .post_multipart(
+            "/profile/archive/import",
+            web_b
+                .multipart()
+                .part("file", part(archive[..archive.len() / 2].to_vec())),
+        )
+        .await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("truncated"), "{page}");
+    let state = b.instance.state();
+    let scope = state.scope_of(&alice2).await.unwrap();
+    assert!(
+        state
+            .outbox(&alice2, &scope, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let (status, page) = web_b
+        .post_multipart(
+            "/profile/archive/import",
+            web_b.multipart().part("file", part(archive)),
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Archive imported"), "{page}");
+    assert!(page.contains("Posts: 1."), "{page}");
+    let (_, page) = web_b.get("/actors/alice2").await;
+    assert!(page.contains("Posted on A."), "{page}");
+    assert!(page.contains("Alice from A"), "{page}");
+}
