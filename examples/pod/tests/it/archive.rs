@@ -686,3 +686,59 @@ async fn the_pages_download_and_upload_an_archive() {
     assert!(page.contains("Posted on A."), "{page}");
     assert!(page.contains("Alice from A"), "{page}");
 }
+
+/// In a real headless Chromium: alice2 on B signs in, goes from her profile to the export and
+/// import page, chooses the archive alice made on A and imports it; her page then shows the
+/// post with where it was first published.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_archive_is_imported_in_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let b = pod(dir.path(), "B").await;
+    person(&a, "alice").await;
+    person(&b, "alice2").await;
+    a.instance
+        .set_profile("alice", &pod::Profile::new("Alice from A"))
+        .await
+        .unwrap();
+    let post = a
+        .instance
+        .write_post("alice", "Written on *A*.", &pod::PostAudience::Public)
+        .await
+        .unwrap();
+    let file = dir.path().join("alice.tar.gz");
+    a.instance.export_archive("alice", &file).await.unwrap();
+
+    let browser = browser_harness::Browser::start().await.unwrap();
+    let page = browser
+        .session(browser_harness::Viewport::DESKTOP)
+        .await
+        .unwrap();
+    page.goto(b.base_url.join("/login").unwrap().as_str())
+        .await
+        .unwrap();
+    page.fill("Username", "alice2").await.unwrap();
+    page.fill("Password", crate::support::PASSWORD)
+        .await
+        .unwrap();
+    page.click_button("Sign in").await.unwrap();
+    page.wait_for_text("Sign out").await.unwrap();
+    page.click_link("Profile").await.unwrap();
+    page.click_link("Export or import your account")
+        .await
+        .unwrap();
+    page.wait_for_text("Download your archive").await.unwrap();
+    page.choose_file("Archive (.tar.gz, at most 1024 MiB)", &file)
+        .await
+        .unwrap();
+    page.click_button("Import this archive").await.unwrap();
+    page.wait_for_text("Archive imported").await.unwrap();
+    page.wait_for_text("Posts: 1.").await.unwrap();
+    page.click_link("See your page").await.unwrap();
+    page.wait_for_text("Originally published at").await.unwrap();
+    let text = page.text().await.unwrap();
+    assert!(text.contains("Written on A."), "{text}");
+    assert!(text.contains(&post), "{text}");
+    assert!(text.contains("Alice from A"), "{text}");
+    page.close().await.unwrap();
+}
