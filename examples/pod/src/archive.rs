@@ -919,10 +919,12 @@ impl Instance {
         let published = micros(&post.published).unwrap_or_else(|| self.now());
         let updated = micros(&post.updated).unwrap_or(published);
         let id = self.state().new_id("posts").to_string();
+        // The address as the URL parser writes it (checked when the archive was): nothing in
+        // it can end the Markdown autolink.
+        let origin = Url::parse(&post.id).map_or_else(|_| post.id.clone(), String::from);
         let source = format!(
-            "{}\n\nOriginally published at <{}>",
+            "{}\n\nOriginally published at <{origin}>",
             post.source.trim_end(),
-            post.id
         );
         let content = markdown::to_html(&source);
         let note = json!({
