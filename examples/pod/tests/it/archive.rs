@@ -271,8 +271,9 @@ async fn an_archive_from_one_pod_is_imported_into_another() {
     // Follows sent again: carol's and dave's pod record alice2 as their follower.
     until_following(&c, &alice2, &carol).await;
     until_following(&c, &alice2, &dave).await;
+    until_following(&b, &alice2, &carol).await;
 
-    // The aspect and its member.
+    // The aspect and its member (shown among the contacts once B has carol's Accept).
     let web_b = Session::new(&b, "alice2").await;
     let (_, page) = web_b.get("/aspects").await;
     assert!(page.contains("Friends"), "{page}");
