@@ -16,6 +16,7 @@
 mod activities;
 pub mod admin;
 mod app;
+pub mod archive;
 mod aspects;
 mod cards;
 mod db;

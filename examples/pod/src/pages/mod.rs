@@ -3,6 +3,7 @@
 //! Every list of posts is read for the viewer's scope; HTML from posts was sanitized when
 //! stored and is sanitized again when shown.
 
+pub(crate) mod archive;
 pub(crate) mod aspects;
 pub(crate) mod moving;
 pub(crate) mod notifications;

@@ -8,6 +8,7 @@
     missing_docs
 )]
 
+mod archive;
 mod aspects;
 mod browser;
 mod demo;
