@@ -83,6 +83,8 @@ pub(crate) struct Commenting {
     pub(crate) csrf: String,
     /// Where a moderator's "hide" button posts, for a moderator.
     pub(crate) hide_action: Option<String>,
+    /// Whether the reader is offered to report the event (not to its organizers).
+    pub(crate) report: bool,
 }
 
 impl Commenting {
@@ -270,8 +272,10 @@ pub(crate) fn event_page(view: &EventView<'_>) -> Page {
         }
         p { a href=(view.ics_url) download { "Add to your calendar (.ics)" } }
         // For someone signed in (who may comment): the moderators are told of what is wrong.
-        @if let (Some(_), Some(id)) = (&view.commenting, event.props.id.as_ref()) {
-            p.actions { a href=(report_path(id.as_str())) { "Report this event" } }
+        @if let (Some(commenting), Some(id)) = (&view.commenting, event.props.id.as_ref()) {
+            @if commenting.report {
+                p.actions { a href=(report_path(id.as_str())) { "Report this event" } }
+            }
         }
         section aria-labelledby="comments" {
             h2 #comments { "Comments (" (view.comments.len()) ")" }

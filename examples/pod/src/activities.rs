@@ -3,6 +3,11 @@
 //! posts addressed to or mentioning people here), `Delete` of them, `Like` and `Announce` of
 //! posts, and `Undo` of those. A Note's `Hashtag` tags are recorded (normalized) and its
 //! `Mention`s of people here notify them (see `notifications.rs`).
+//!
+//! `Video`s, `Event`s, `Article`s and `Page`s (PeerTube's, Mobilizon's, blogs') are kept by
+//! the same rule as Notes, from one of their authors (`attributedTo`, or Mobilizon's `actor`,
+//! of their own origin), as posts with a card (see `cards.rs`); an `Announce` of one by an
+//! actor followed here (a PeerTube channel, a Mobilizon group) fetches it from its origin.
 
 use activitypub_core::{ActivityType, AnyObject, Iri};
 use anyhow::{Context, Result};
@@ -18,6 +23,7 @@ use tracing::{debug, info};
 use url::Url;
 
 use crate::app::Instance;
+use crate::cards::{self, Card};
 use crate::db::{Audience, PostRow};
 use crate::markdown;
 use crate::notifications::{kind, tags};
@@ -106,22 +112,31 @@ impl Instance {
             // An id only: an object of this server, or one its server would not serve.
             return Ok(());
         };
-        if !matches!(object, AnyObject::Object(_)) {
+        let note = matches!(object, AnyObject::Object(_));
+        if !note && !matches!(object, AnyObject::Video(_) | AnyObject::Event(_)) {
             return Ok(());
         }
         let document = serde_json::to_value(object).context("reading a received object")?;
-        if document.get("type").and_then(Value::as_str) != Some("Note") {
-            return Ok(());
-        }
+        let card = match document.get("type").and_then(Value::as_str) {
+            Some("Note") if note => None,
+            Some(_) => match cards::card_of(&document) {
+                Some(card) => Some(card),
+                None => return Ok(()),
+            },
+            None => return Ok(()),
+        };
         let Some(id) = object.id().cloned() else {
             return Ok(());
         };
         if self.state().is_local(id.as_str()) {
             return Ok(());
         }
-        let author = id_of(document.get("attributedTo"));
-        if author.as_deref() != Some(incoming.actor.as_str()) {
-            debug!(note = %id, actor = %incoming.actor, "a note sent by someone else than its author; ignored");
+        let by_author = match &card {
+            None => id_of(document.get("attributedTo")).as_deref() == Some(incoming.actor.as_str()),
+            Some(card) => card.authors.iter().any(|a| a == incoming.actor.as_str()),
+        };
+        if !by_author {
+            debug!(object = %id, actor = %incoming.actor, "an object sent by someone else than its author; ignored");
             return Ok(());
         }
         let existing = self.db().post(id.as_str()).await?;
@@ -129,7 +144,7 @@ impl Instance {
             let Some(existing) = existing else {
                 return Ok(());
             };
-            if existing.author != incoming.actor.as_str() {
+            if !self.speaks_for(&existing, incoming.actor.as_str()).await? {
                 return Ok(());
             }
         } else if self.local_mentions(&document).is_empty()
@@ -145,9 +160,48 @@ impl Instance {
         {
             return Ok(());
         }
-        let row = self.store_remote_note(&document, &incoming.actor).await?;
+        let row = match card {
+            None => self.store_remote_note(&document, &incoming.actor).await?,
+            Some(card) => {
+                let author = self.card_author(&card, incoming.actor.as_str()).await?;
+                self.store_remote_post(&document, &author, Some(&card))
+                    .await?
+            }
+        };
         let activity = incoming.activity.props.id.as_ref().map(|id| id.as_str());
         self.notify_about_post(&row, &document, activity).await
+    }
+
+    /// Whether `actor` may update or delete the received post `post`: its author, or one of
+    /// the authors of its card (a PeerTube video's account for its channel).
+    async fn speaks_for(&self, post: &PostRow, actor: &str) -> Result<bool> {
+        if post.author == actor {
+            return Ok(true);
+        }
+        Ok(self
+            .db()
+            .card(&post.id)
+            .await?
+            .is_some_and(|card| card.authors.iter().any(|a| a == actor)))
+    }
+
+    /// Under whom a card is shown (a stream lists the posts of those its reader follows): the
+    /// first of its authors someone here follows (a PeerTube video under its channel when the
+    /// channel is followed), else `sender` when it is one of them, else its first author.
+    async fn card_author(&self, card: &Card, sender: &str) -> Result<Iri> {
+        for author in &card.authors {
+            if let Ok(author) = Iri::parse(author.as_str())
+                && self.state().is_followed_source(&author, None).await?
+            {
+                return Ok(author);
+            }
+        }
+        let chosen = if card.authors.iter().any(|a| a == sender) {
+            sender
+        } else {
+            card.authors.first().map_or(sender, String::as_str)
+        };
+        Ok(Iri::parse(chosen)?)
     }
 
     /// Stores a received Note (its document and its row, with its hashtags and the actors it
@@ -156,6 +210,16 @@ impl Instance {
         &self,
         document: &Value,
         author: &Iri,
+    ) -> Result<PostRow> {
+        self.store_remote_post(document, author, None).await
+    }
+
+    /// Stores a received Note, or a video, event, article or page with its `card`.
+    async fn store_remote_post(
+        &self,
+        document: &Value,
+        author: &Iri,
+        card: Option<&Card>,
     ) -> Result<PostRow> {
         let stored = self.state().put_object(document, false).await?;
         // Its author by name on the pages (from the key cache, which has the document).
@@ -209,7 +273,10 @@ impl Instance {
             in_reply_to,
             root,
             source: String::new(),
-            content: federation::sanitize::sanitize_html(&content_of(document)),
+            content: federation::sanitize::sanitize_html(&match card {
+                None => content_of(document),
+                Some(_) => cards::description(document),
+            }),
             audience,
             tags: hashtags,
             mentions,
@@ -220,7 +287,10 @@ impl Instance {
         self.db()
             .set_attachments(&row.id, &crate::photos::received_attachments(document))
             .await?;
-        info!(note = %stored.id, "remote note stored");
+        if let Some(card) = card {
+            self.db().put_card(&row.id, card).await?;
+        }
+        info!(object = %stored.id, "remote post stored");
         Ok(row)
     }
 
@@ -233,7 +303,8 @@ impl Instance {
             return Ok(());
         }
         if let Some(post) = self.db().post(id.as_str()).await?
-            && post.author == incoming.actor.as_str()
+            && !post.local
+            && self.speaks_for(&post, incoming.actor.as_str()).await?
         {
             self.db().delete_post(id.as_str()).await?;
             info!(note = %id, "remote note deleted");
@@ -302,15 +373,27 @@ impl Instance {
                 let mut budget = incoming.budget.clone();
                 let fetched = self.0.fetcher.fetch(&url, &mut budget).await?;
                 let document = serde_json::to_value(fetched.object())?;
-                let author = id_of(document.get("attributedTo"));
-                match author.and_then(|a| Iri::parse(a).ok()) {
-                    Some(author)
-                        if document.get("type").and_then(Value::as_str) == Some("Note")
-                            && activitypub_core::origin::same_origin(&author, &id) =>
-                    {
-                        Some(self.store_remote_note(&document, &author).await?)
+                if let Some(card) = cards::card_of(&document) {
+                    if card.authors.is_empty() {
+                        None
+                    } else {
+                        let author = self.card_author(&card, incoming.actor.as_str()).await?;
+                        Some(
+                            self.store_remote_post(&document, &author, Some(&card))
+                                .await?,
+                        )
                     }
-                    _ => None,
+                } else {
+                    let author = id_of(document.get("attributedTo"));
+                    match author.and_then(|a| Iri::parse(a).ok()) {
+                        Some(author)
+                            if document.get("type").and_then(Value::as_str) == Some("Note")
+                                && activitypub_core::origin::same_origin(&author, &id) =>
+                        {
+                            Some(self.store_remote_note(&document, &author).await?)
+                        }
+                        _ => None,
+                    }
                 }
             }
             None => None,

@@ -9,6 +9,7 @@ use sqlx::Row as _;
 use url::Url;
 
 use crate::Options;
+use crate::cards::Card;
 
 /// The pod's migrations: `(version, description, statements)`.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -21,6 +22,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "handles of mentions, hashtags of posts, followed tags, attachments",
         include_str!("../migrations/0002_social.sql"),
+    ),
+    (
+        3,
+        "cards of the videos, events, articles and pages kept as posts",
+        include_str!("../migrations/0003_cards.sql"),
     ),
     (
         4,
@@ -179,7 +185,7 @@ impl Db {
 
     /// Records a post or comment (or replaces its row).
     pub(crate) async fn put_post(&self, post: &PostRow) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.state().begin_write().await?;
         sqlx::query(
             "INSERT INTO pd_posts (id, author, local, in_reply_to, root, source, content, audience,
                 tags, mentions, published, updated)
@@ -246,12 +252,13 @@ impl Db {
     /// Forgets post or comment `id` and its reactions (its object is a `Tombstone` already);
     /// a post's comments go with it.
     pub(crate) async fn delete_post(&self, id: &str) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.state().begin_write().await?;
         for statement in [
             "DELETE FROM pd_reactions WHERE post = $1 OR post IN (SELECT id FROM pd_posts WHERE root = $1)",
             "DELETE FROM pd_post_tags WHERE post = $1 OR post IN (SELECT id FROM pd_posts WHERE root = $1)",
             "DELETE FROM pd_attachments WHERE post = $1 OR post IN (SELECT id FROM pd_posts WHERE root = $1)",
             "DELETE FROM pd_post_aspects WHERE post = $1",
+            "DELETE FROM pd_cards WHERE post = $1",
             "DELETE FROM pd_posts WHERE id = $1 OR root = $1",
         ] {
             sqlx::query(statement)
@@ -261,6 +268,50 @@ impl Db {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Records (or replaces) the card of post `post`.
+    pub(crate) async fn put_card(&self, post: &str, card: &Card) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO pd_cards (post, kind, name, starts, image, link, authors)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (post) DO UPDATE SET kind = excluded.kind, name = excluded.name,
+                starts = excluded.starts, image = excluded.image, link = excluded.link,
+                authors = excluded.authors",
+        )
+        .bind(post.to_owned())
+        .bind(card.kind.clone())
+        .bind(card.name.clone())
+        .bind(card.starts)
+        .bind(card.image.clone())
+        .bind(card.link.clone())
+        .bind(serde_json::to_string(&card.authors)?)
+        .execute(self.pool())
+        .await
+        .context("storing a card")?;
+        Ok(())
+    }
+
+    /// The card of post `post`, when it is a video, an event, an article or a page.
+    pub(crate) async fn card(&self, post: &str) -> Result<Option<Card>> {
+        let row = sqlx::query(
+            "SELECT kind, name, starts, image, link, authors FROM pd_cards WHERE post = $1",
+        )
+        .bind(post.to_owned())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| {
+            Ok(Card {
+                kind: row.try_get("kind")?,
+                name: row.try_get("name")?,
+                starts: row.try_get("starts")?,
+                image: row.try_get("image")?,
+                link: row.try_get("link")?,
+                authors: serde_json::from_str(&row.try_get::<String, _>("authors")?)
+                    .unwrap_or_default(),
+            })
+        })
+        .transpose()
     }
 
     /// The stream of `reader` (an actor id) as `scope` may see it, newest first: its own
@@ -460,7 +511,7 @@ impl Db {
     /// Deletes `owner`'s aspect `id` and its memberships (the posts written to it stay
     /// addressed to the people it held then); `false` when it has no such aspect.
     pub(crate) async fn delete_aspect(&self, owner: &str, id: &str) -> Result<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.state().begin_write().await?;
         let done = sqlx::query("DELETE FROM pd_aspects WHERE owner = $1 AND id = $2")
             .bind(owner.to_owned())
             .bind(id.to_owned())
@@ -599,7 +650,7 @@ impl Db {
         actor: &str,
         fields: &[ProfileField],
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.state().begin_write().await?;
         sqlx::query("DELETE FROM pd_profile_fields WHERE actor = $1")
             .bind(actor.to_owned())
             .execute(&mut *tx)
@@ -816,7 +867,7 @@ impl Db {
         post: &str,
         attachments: &[Attachment],
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.state().begin_write().await?;
         sqlx::query("DELETE FROM pd_attachments WHERE post = $1")
             .bind(post.to_owned())
             .execute(&mut *tx)

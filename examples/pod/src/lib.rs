@@ -16,7 +16,9 @@
 mod activities;
 pub mod admin;
 mod app;
+pub mod archive;
 mod aspects;
+mod cards;
 mod db;
 pub mod demo;
 mod images;

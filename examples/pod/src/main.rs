@@ -91,6 +91,22 @@ enum AdminAction {
         /// The account to move to.
         account: String,
     },
+    /// Writes a person's archive (a `.tar.gz`: profile, images, aspects, follows, posts).
+    Export {
+        /// The person's name.
+        name: String,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Imports an archive (made by `export` on any pod) into an existing person.
+    Import {
+        /// The person's name.
+        name: String,
+        /// The archive.
+        #[arg(long)]
+        file: PathBuf,
+    },
     /// Makes a person follow an actor (its address).
     Follow {
         /// The person's name.
@@ -169,6 +185,12 @@ async fn run(cli: Cli) -> Result<()> {
                 }
                 AdminAction::Move { name, account } => {
                     pod::moving::admin_move(&admin, &name, &account).await?
+                }
+                AdminAction::Export { name, out } => {
+                    pod::archive::admin_export(&admin, &name, &out).await?
+                }
+                AdminAction::Import { name, file } => {
+                    pod::archive::admin_import(&admin, &name, &file).await?
                 }
                 AdminAction::Follow { name, target } => {
                     admin::follow(&admin, &name, &target).await?

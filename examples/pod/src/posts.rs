@@ -270,7 +270,21 @@ impl Instance {
             }
             (to, Vec::new())
         };
-        let mut cc = cc;
+        let (mut to, mut cc) = (to, cc);
+        // Under a video, an event, an article or a page: all its authors of its origin too (a
+        // PeerTube video's account and channel, a Mobilizon event's group and organizer), so
+        // its server, which threads the comments, has it.
+        if let Some(card) = self.db().card(&root.id).await? {
+            for author in card.authors {
+                if author != author_id && !to.contains(&author) && !cc.contains(&author) {
+                    if root.audience.is_public() {
+                        cc.push(author);
+                    } else {
+                        to.push(author);
+                    }
+                }
+            }
+        }
         if parent.author != root.author
             && parent.author != author_id
             && !cc.contains(&parent.author)

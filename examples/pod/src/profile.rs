@@ -87,42 +87,49 @@ fn field_html(value: &str) -> String {
     }
 }
 
+/// `profile`'s display name (trimmed) and fields (as kept), or why it is refused.
+pub(crate) fn checked(profile: &Profile) -> Result<(String, Vec<ProfileField>), ProfileError> {
+    let display_name = profile.display_name.trim();
+    if display_name.is_empty()
+        || display_name.chars().count() > MAX_DISPLAY_NAME
+        || display_name.chars().any(char::is_control)
+    {
+        return Err(ProfileError::DisplayName);
+    }
+    if profile.bio.len() > MAX_BIO {
+        return Err(ProfileError::Bio);
+    }
+    let fields: Vec<&(String, String)> = profile
+        .fields
+        .iter()
+        .filter(|(n, v)| !(n.trim().is_empty() && v.trim().is_empty()))
+        .collect();
+    if fields.len() > MAX_FIELDS {
+        return Err(ProfileError::TooManyFields);
+    }
+    let mut kept = Vec::new();
+    for (field_name, value) in fields {
+        let field_name = field_name.trim();
+        if field_name.is_empty()
+            || field_name.chars().count() > MAX_FIELD
+            || value.chars().count() > MAX_FIELD
+            || field_name.chars().any(char::is_control)
+        {
+            return Err(ProfileError::Field);
+        }
+        kept.push(ProfileField {
+            name: field_name.to_owned(),
+            value: field_html(value),
+        });
+    }
+    Ok((display_name.to_owned(), kept))
+}
+
 impl Instance {
     /// Sets local person `name`'s profile, and sends its followers the new document.
     pub async fn set_profile(&self, name: &str, profile: &Profile) -> Result<()> {
-        let display_name = profile.display_name.trim();
-        if display_name.is_empty()
-            || display_name.chars().count() > MAX_DISPLAY_NAME
-            || display_name.chars().any(char::is_control)
-        {
-            bail!(ProfileError::DisplayName);
-        }
-        if profile.bio.len() > MAX_BIO {
-            bail!(ProfileError::Bio);
-        }
-        let fields: Vec<&(String, String)> = profile
-            .fields
-            .iter()
-            .filter(|(n, v)| !(n.trim().is_empty() && v.trim().is_empty()))
-            .collect();
-        if fields.len() > MAX_FIELDS {
-            bail!(ProfileError::TooManyFields);
-        }
-        let mut kept = Vec::new();
-        for (field_name, value) in fields {
-            let field_name = field_name.trim();
-            if field_name.is_empty()
-                || field_name.chars().count() > MAX_FIELD
-                || value.chars().count() > MAX_FIELD
-                || field_name.chars().any(char::is_control)
-            {
-                bail!(ProfileError::Field);
-            }
-            kept.push(ProfileField {
-                name: field_name.to_owned(),
-                value: field_html(value),
-            });
-        }
+        let (display_name, kept) = checked(profile)?;
+        let display_name = display_name.as_str();
         let bio = if profile.bio.trim().is_empty() {
             String::new()
         } else {

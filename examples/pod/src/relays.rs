@@ -439,7 +439,7 @@ impl Instance {
         };
         // What the pod blocks does not come in through a relay either (nor is fetched).
         if self.state().is_blocked(None, actor.as_str()).await? {
-            info!(%actor, relay = %relay.actor, "a relayed post of an actor or domain blocked here; refused");
+            info!(%actor, relay = ?relay.actor, "a relayed post of an actor or domain blocked here; refused");
             return Ok(Outcome::Refused("blocked here"));
         }
         let document = if body.get("signature").is_some() {

@@ -70,6 +70,12 @@ pub(crate) fn routes(
             "/profile/image",
             post(pages::profile::upload_image).layer(DefaultBodyLimit::disable()),
         )
+        .route("/profile/archive", get(pages::archive::page))
+        .route("/profile/archive/export", post(pages::archive::export))
+        .route(
+            "/profile/archive/import",
+            post(pages::archive::import).layer(DefaultBodyLimit::disable()),
+        )
         .route("/profile/moving", get(pages::moving::page))
         .route("/profile/aliases", post(pages::moving::aliases))
         .route("/profile/move", post(pages::moving::move_account))

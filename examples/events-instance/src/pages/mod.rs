@@ -789,6 +789,7 @@ async fn event_actions(
         event: row.id.clone(),
         csrf: csrf.to_owned(),
         hide_action: viewer.moderates().then(|| "/moderation/hide".to_owned()),
+        report: !manages,
     };
     Ok((Some(actions), Some(commenting)))
 }

@@ -3,6 +3,7 @@
 //! Every list of posts is read for the viewer's scope; HTML from posts was sanitized when
 //! stored and is sanitized again when shown.
 
+pub(crate) mod archive;
 pub(crate) mod aspects;
 pub(crate) mod moving;
 pub(crate) mod notifications;
@@ -144,6 +145,16 @@ pub(crate) fn audience_label(audience: Audience, aspects: &[String]) -> String {
     }
 }
 
+/// A card's kind, in words.
+fn card_kind(kind: &str) -> &'static str {
+    match kind {
+        "Video" => "Video",
+        "Event" => "Event",
+        "Article" => "Article",
+        _ => "Page",
+    }
+}
+
 /// A post (or comment) as the pages show it: its author, its HTML (sanitized again), when,
 /// who may read it, its counts, and for a signed-in viewer the like and reshare buttons.
 pub(crate) async fn post_card(
@@ -182,13 +193,38 @@ pub(crate) async fn post_card(
     let content = federation::sanitize::sanitize_html(&post.content);
     // Local photos, or a received Note's attachments at their http(s) address.
     let attachments = instance.db().attachments(&post.id).await?;
+    // A video, an event, an article or a page from elsewhere.
+    let card = instance.db().card(&post.id).await?;
     Ok(html! {
         article class="post" {
             header {
                 a href=(person_href(site, &post.author)) { strong { (name) } } " "
                 span class="handle" { (handle) }
             }
+            @if let Some(card) = &card {
+                div class={ "card card-" (card.kind.to_lowercase()) } {
+                    p class="card-kind" { (card_kind(&card.kind)) }
+                    @if let Some(image) = &card.image {
+                        a href=(card.link) rel="noopener noreferrer nofollow" {
+                            img class="card-image" src=(image) alt="" loading="lazy";
+                        }
+                    }
+                    h2 class="card-title" {
+                        a href=(card.link) rel="noopener noreferrer nofollow" {
+                            @if card.name.is_empty() { (card.link) } @else { (card.name) }
+                        }
+                    }
+                    @if let Some(starts) = card.starts {
+                        p class="card-starts" { "Starts " time { (when(starts)) } }
+                    }
+                }
+            }
             div class="content" { (PreEscaped(content)) }
+            @if let Some(card) = &card {
+                p class="card-link" {
+                    a href=(card.link) rel="noopener noreferrer nofollow" { "See it at its origin" }
+                }
+            }
             @if !attachments.is_empty() {
                 div class="attachments" {
                     @for attachment in &attachments {

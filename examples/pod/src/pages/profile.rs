@@ -35,6 +35,7 @@ pub(crate) async fn page(State(site): State<Site>, viewer: Viewer) -> Response {
                 h1 { "Your profile" }
                 p { a href=(format!("/actors/{}", identity.name)) { "See your page" } }
                 p { a href="/profile/moving" { "Moving your account" } }
+                p { a href="/profile/archive" { "Export or import your account" } }
                 form method="post" action="/profile" {
                     (csrf_field(&viewer))
                     label for="display_name" { "Display name" }

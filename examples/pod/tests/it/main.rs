@@ -8,6 +8,7 @@
     missing_docs
 )]
 
+mod archive;
 mod aspects;
 mod browser;
 mod demo;
@@ -17,5 +18,6 @@ mod moving;
 mod photos;
 mod profile;
 mod relays;
+mod remote_objects;
 mod support;
 mod tags;

@@ -262,7 +262,11 @@ async fn a_relayed_ld_signed_post_reaches_its_tag_and_a_forged_one_does_not() {
     let (status, text) = relay_post(&relay, &relay_actor, &inbox, &blocked).await;
     assert_eq!(status, 401, "{text}");
     assert_eq!(text, "blocked here");
-    assert!(!tag_page(&a, "relayed").await.contains("From a blocked server"));
+    assert!(
+        !tag_page(&a, "relayed")
+            .await
+            .contains("From a blocked server")
+    );
     a.stop().await.unwrap();
 }
 

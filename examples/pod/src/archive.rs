@@ -1,0 +1,1476 @@
+//! Account archives: a person's export (profile and images, aspects with their members, the
+//! people they follow, their followers, their posts with their Markdown, their comments and
+//! likes) as a gzip-compressed tar in the shape of FEP-6fcd's account export container, and
+//! its import into an existing account on another pod (docs/pod.md, "Export and import").
+//!
+//! An export is written page by page (posts are read 200 at a time and written to files in a
+//! staging folder, then packed by a blocking thread), so it holds the same memory for ten
+//! posts as for ten thousand. An import reads the archive once into a staging folder within
+//! its limits (the archive's bytes, the unpacked bytes, the number of entries; only regular
+//! files at the names the format has, none outside the archive's folder), then checks every
+//! file before anything is written: a bad archive is refused with an [`ArchiveError`] naming
+//! what was wrong, and leaves no row and no file.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader, Read, Write as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use instance_state::follows::FollowState;
+use instance_state::objects::PUBLIC;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::Row as _;
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+use url::Url;
+
+use crate::Pod;
+use crate::admin::Admin;
+use crate::app::Instance;
+use crate::db::{Audience, PostRow};
+use crate::images::ImageType;
+use crate::posts::rfc3339;
+use crate::profile::{ImageRole, Profile};
+use crate::{markdown, profile};
+
+/// The format's name and version, in `pod/summary.json`.
+pub const FORMAT: &str = "pod-archive";
+/// The version of the format written (and the only one read).
+pub const VERSION: u32 = 1;
+
+/// Posts read from the database at a time.
+const PAGE: i64 = 200;
+/// Follows read at a time.
+const FOLLOW_PAGE: u64 = 500;
+/// The most aspects, and members of one aspect, an archive may hold.
+const MAX_ASPECTS: usize = 1_000;
+const MAX_MEMBERS: usize = 10_000;
+/// The longest aspect name, as the aspects page allows.
+const MAX_ASPECT_NAME: usize = 60;
+/// The largest JSON document (other than the line-per-post files) read whole, in bytes.
+const MAX_DOCUMENT: u64 = 16 << 20;
+/// The longest line of `pod/posts.jsonl`.
+const MAX_LINE: usize = 256 << 10;
+
+/// What an import accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ImportLimits {
+    /// The largest archive, as uploaded (compressed), in bytes. Default: 1 GiB.
+    pub max_archive_bytes: u64,
+    /// The most bytes the archive may unpack to (tar headers included): a small archive that
+    /// unpacks to more is refused as it is read. Default: 4 GiB.
+    pub max_unpacked_bytes: u64,
+    /// The most entries. Default: 100,000.
+    pub max_entries: u64,
+}
+
+impl Default for ImportLimits {
+    fn default() -> Self {
+        Self {
+            max_archive_bytes: 1 << 30,
+            max_unpacked_bytes: 4 << 30,
+            max_entries: 100_000,
+        }
+    }
+}
+
+impl ImportLimits {
+    /// Sets the largest archive.
+    pub fn with_max_archive_bytes(mut self, bytes: u64) -> Self {
+        self.max_archive_bytes = bytes;
+        self
+    }
+
+    /// Sets the most bytes an archive may unpack to.
+    pub fn with_max_unpacked_bytes(mut self, bytes: u64) -> Self {
+        self.max_unpacked_bytes = bytes;
+        self
+    }
+
+    /// Sets the most entries.
+    pub fn with_max_entries(mut self, entries: u64) -> Self {
+        self.max_entries = entries;
+        self
+    }
+}
+
+/// Why an archive was refused. Nothing of it was stored.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArchiveError {
+    /// The archive is larger than the limit.
+    #[error("the archive is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// It unpacks to more than the limit (a zip bomb, or just too much).
+    #[error("the archive unpacks to more than {limit} bytes")]
+    UnpackedTooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// It has more entries than the limit.
+    #[error("the archive has more than {limit} entries")]
+    TooManyEntries {
+        /// The limit.
+        limit: u64,
+    },
+    /// It ends early: cut while being copied or uploaded.
+    #[error("the archive is truncated ({detail})")]
+    Truncated {
+        /// Where it ended, as the reader says.
+        detail: String,
+    },
+    /// Not a tar (plain or gzip-compressed), or damaged.
+    #[error("the file is not a readable tar or tar.gz archive ({detail})")]
+    Unreadable {
+        /// What the reader says.
+        detail: String,
+    },
+    /// An entry's name escapes the archive's folder (`..`, an absolute path) or is not text.
+    #[error("the archive entry {path:?} points outside the archive")]
+    UnsafePath {
+        /// The name, as written (lossily, if it was not UTF-8).
+        path: String,
+    },
+    /// An entry is a link or a device, not a file.
+    #[error("the archive entry {path:?} is a {kind}, not a file")]
+    NotAFile {
+        /// The entry's name.
+        path: String,
+        /// What it is (`symbolic link`, `hard link`, ...).
+        kind: &'static str,
+    },
+    /// An entry appears twice.
+    #[error("the archive holds {path:?} twice")]
+    Duplicate {
+        /// The entry's name.
+        path: String,
+    },
+    /// A file the format requires is missing (an archive cut at an entry's end says so too:
+    /// `pod/summary.json` is written last).
+    #[error("the archive has no {path:?}: it is incomplete or not a pod archive")]
+    Missing {
+        /// The missing file.
+        path: String,
+    },
+    /// A JSON file (or one line of a line-per-record file) is not what the format says.
+    #[error("{path}{line}: {detail}", line = line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    Json {
+        /// The file.
+        path: String,
+        /// The line, for line-per-record files.
+        line: Option<u64>,
+        /// What was wrong.
+        detail: String,
+    },
+    /// Another format, or a version of it this pod does not read.
+    #[error(
+        "this archive is {format} version {version}; this pod reads {FORMAT} version {VERSION}"
+    )]
+    Version {
+        /// The format named.
+        format: String,
+        /// Its version.
+        version: u32,
+    },
+    /// The archive's files name different people.
+    #[error("{path} is about {found}, but the archive is {expected}'s")]
+    OtherPerson {
+        /// The file.
+        path: String,
+        /// The archive's person.
+        expected: String,
+        /// The one this file names.
+        found: String,
+    },
+    /// A post claims an id that is not its author's (another server's, or another person's).
+    #[error("the post {id} is not {actor}'s: an archive holds its own person's posts only")]
+    ForeignPost {
+        /// The post's id.
+        id: String,
+        /// The archive's person.
+        actor: String,
+    },
+    /// A post is refused as the compose form would refuse it.
+    #[error("the post {id} is refused: {reason}")]
+    Post {
+        /// The post's id.
+        id: String,
+        /// Why.
+        reason: crate::Refused,
+    },
+    /// A post names an aspect the archive does not have.
+    #[error("the post {id} names the aspect {aspect:?}, which the archive does not have")]
+    UnknownAspect {
+        /// The post's id.
+        id: String,
+        /// The aspect's name.
+        aspect: String,
+    },
+    /// An aspect is refused (its name, or too many members).
+    #[error("the aspect {name:?} is refused: {reason}")]
+    Aspect {
+        /// The aspect's name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The profile is refused as the profile page would refuse it.
+    #[error("the profile is refused: {0}")]
+    Profile(#[source] crate::ProfileError),
+    /// An image the profile names is missing or not an image the pod takes.
+    #[error("the {role} {path:?} is refused: {reason}")]
+    Image {
+        /// `avatar` or `banner`.
+        role: &'static str,
+        /// Its name in the archive.
+        path: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The counts in `pod/summary.json` do not match the files.
+    #[error("pod/summary.json says {declared} {what}, the archive holds {found}")]
+    Count {
+        /// What was counted.
+        what: &'static str,
+        /// What the summary says.
+        declared: u64,
+        /// What the files hold.
+        found: u64,
+    },
+    /// The archive is the importing account's own.
+    #[error("this archive is of this account itself")]
+    SameAccount,
+    /// The pod's own files could not be written or read (not the archive's fault).
+    #[error("staging the archive: {0}")]
+    Io(#[source] std::io::Error),
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ExportSummary {
+    /// Posts.
+    pub posts: u64,
+    /// Comments.
+    pub comments: u64,
+    /// Likes.
+    pub likes: u64,
+    /// People followed.
+    pub following: u64,
+    /// Followers.
+    pub followers: u64,
+    /// Aspects.
+    pub aspects: u64,
+    /// Media files.
+    pub media: u64,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ImportSummary {
+    /// Posts made (new local posts with their original dates).
+    pub posts: u64,
+    /// Aspects made or filled.
+    pub aspects: u64,
+    /// Follows sent.
+    pub follows_sent: u64,
+    /// Follows not sent (already following, or refused here: blocked).
+    pub follows_skipped: u64,
+    /// Images taken (avatar, banner).
+    pub images: u64,
+}
+
+/// `pod/summary.json`, written last.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary {
+    format: String,
+    version: u32,
+    actor: String,
+    exported: String,
+    posts: u64,
+    comments: u64,
+}
+
+/// `pod/profile.json`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ArchivedProfile {
+    actor: String,
+    display_name: String,
+    /// Markdown.
+    bio: String,
+    /// Names and values, as typed (text).
+    fields: Vec<ArchivedField>,
+    avatar: Option<ArchivedImage>,
+    banner: Option<ArchivedImage>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArchivedField {
+    name: String,
+    value: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ArchivedImage {
+    /// Its name in the archive (`media/...`).
+    path: String,
+    media_type: String,
+    sha256: String,
+}
+
+/// One aspect of `pod/aspects.json`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArchivedAspect {
+    name: String,
+    members: Vec<String>,
+}
+
+/// One line of `pod/posts.jsonl` (and of `pod/comments.jsonl`, with `inReplyTo`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ArchivedPost {
+    id: String,
+    /// Its author: the archive's person.
+    attributed_to: String,
+    published: String,
+    updated: String,
+    /// Markdown.
+    source: String,
+    /// `public`, `followers` or `aspects`.
+    audience: String,
+    #[serde(default)]
+    aspects: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    in_reply_to: Option<String>,
+}
+
+/// The files of an archive, in the order they are written.
+const ACTOR: &str = "actor.json";
+const OUTBOX: &str = "outbox.json";
+const FOLLOWERS: &str = "followers.json";
+const FOLLOWING: &str = "following.json";
+const LIKES: &str = "likes.json";
+const PROFILE: &str = "pod/profile.json";
+const ASPECTS: &str = "pod/aspects.json";
+const POSTS: &str = "pod/posts.jsonl";
+const COMMENTS: &str = "pod/comments.jsonl";
+const SUMMARY: &str = "pod/summary.json";
+const MANIFEST: &str = "manifest.yml";
+const KNOWN: &[&str] = &[
+    MANIFEST, ACTOR, OUTBOX, FOLLOWERS, FOLLOWING, LIKES, PROFILE, ASPECTS, POSTS, COMMENTS,
+    SUMMARY,
+];
+
+impl Instance {
+    /// Writes local person `name`'s archive to `out` (a `.tar.gz`). What it holds.
+    pub async fn export_archive(&self, name: &str, out: &Path) -> Result<ExportSummary> {
+        let actor = self.state().live_actor(name).await?;
+        let id = self.actor_id(name).to_string();
+        let staging = self.staging_dir()?;
+        let dir = staging.path();
+        tokio::fs::create_dir_all(dir.join("pod")).await?;
+        tokio::fs::create_dir_all(dir.join("media")).await?;
+        let mut summary = ExportSummary::default();
+
+        let document = self.actor_document(&actor).await?;
+        write_json(&dir.join(ACTOR), &document).await?;
+
+        // Posts and comments: the outbox (Create activities) and the pod's own lines.
+        let mut outbox = JsonArrayFile::create(
+            &dir.join(OUTBOX),
+            &json!({
+                "@context": "https://www.w3.org/ns/activitystreams",
+                "id": format!("{id}/outbox"),
+                "type": "OrderedCollection",
+            }),
+        )
+        .await?;
+        let mut posts = tokio::io::BufWriter::new(tokio::fs::File::create(dir.join(POSTS)).await?);
+        let mut comments =
+            tokio::io::BufWriter::new(tokio::fs::File::create(dir.join(COMMENTS)).await?);
+        let mut after: Option<(i64, String)> = None;
+        loop {
+            let page = self.own_posts_page(&id, after.as_ref()).await?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.published, last.id.clone()));
+            let ids: Vec<String> = page.iter().map(|p| p.id.clone()).collect();
+            let objects = self.state().objects(&ids).await?;
+            for row in &page {
+                let Some(object) = objects.iter().find(|o| o.id == row.id) else {
+                    continue;
+                };
+                if object.deleted {
+                    continue;
+                }
+                let note = &object.document;
+                outbox
+                    .push(&json!({
+                        "id": format!("{}#create", row.id),
+                        "type": "Create",
+                        "actor": id,
+                        "published": rfc3339(row.published),
+                        "to": note.get("to").cloned().unwrap_or(json!([])),
+                        "cc": note.get("cc").cloned().unwrap_or(json!([])),
+                        "object": note,
+                    }))
+                    .await?;
+                let aspects = if row.audience == Audience::Aspects {
+                    self.db().post_aspect_names(&row.id).await?
+                } else {
+                    Vec::new()
+                };
+                let line = ArchivedPost {
+                    id: row.id.clone(),
+                    attributed_to: row.author.clone(),
+                    published: rfc3339(row.published),
+                    updated: rfc3339(row.updated),
+                    source: row.source.clone(),
+                    audience: row.audience.as_str().to_owned(),
+                    aspects,
+                    in_reply_to: row.in_reply_to.clone(),
+                };
+                let mut text = serde_json::to_string(&line)?;
+                text.push('\n');
+                if row.root.is_none() {
+                    posts.write_all(text.as_bytes()).await?;
+                    summary.posts += 1;
+                } else {
+                    comments.write_all(text.as_bytes()).await?;
+                    summary.comments += 1;
+                }
+            }
+        }
+        outbox.finish().await?;
+        posts.flush().await?;
+        comments.flush().await?;
+
+        // Follows both ways, and likes.
+        for (file, followers) in [(FOLLOWERS, true), (FOLLOWING, false)] {
+            let mut list = JsonArrayFile::create(
+                &dir.join(file),
+                &json!({
+                    "@context": "https://www.w3.org/ns/activitystreams",
+                    "id": format!("{id}/{}", file.trim_end_matches(".json")),
+                    "type": "OrderedCollection",
+                }),
+            )
+            .await?;
+            let mut offset = 0;
+            loop {
+                let page = if followers {
+                    self.state()
+                        .followers(&id, FollowState::Accepted, offset, FOLLOW_PAGE)
+                        .await?
+                } else {
+                    self.state()
+                        .following(&id, FollowState::Accepted, offset, FOLLOW_PAGE)
+                        .await?
+                };
+                let n = page.len() as u64;
+                for follow in page {
+                    let other = if followers {
+                        follow.follower
+                    } else {
+                        follow.followed
+                    };
+                    list.push(&Value::String(other)).await?;
+                }
+                if n < FOLLOW_PAGE {
+                    break;
+                }
+                offset += n;
+            }
+            let count = list.finish().await?;
+            if followers {
+                summary.followers = count;
+            } else {
+                summary.following = count;
+            }
+        }
+        let mut likes = JsonArrayFile::create(
+            &dir.join(LIKES),
+            &json!({
+                "@context": "https://www.w3.org/ns/activitystreams",
+                "id": format!("{id}/liked"),
+                "type": "OrderedCollection",
+            }),
+        )
+        .await?;
+        let mut offset = 0_i64;
+        loop {
+            let rows = sqlx::query(
+                "SELECT post FROM pd_reactions WHERE actor = $1 AND kind = 'like'
+                 ORDER BY created, post LIMIT $2 OFFSET $3",
+            )
+            .bind(id.clone())
+            .bind(PAGE)
+            .bind(offset)
+            .fetch_all(self.state().pool())
+            .await?;
+            for row in &rows {
+                likes
+                    .push(&Value::String(row.try_get::<String, _>("post")?))
+                    .await?;
+            }
+            if (rows.len() as i64) < PAGE {
+                break;
+            }
+            offset += PAGE;
+        }
+        summary.likes = likes.finish().await?;
+
+        // The profile, its images and the aspects.
+        let mut media: Vec<(String, PathBuf)> = Vec::new();
+        let image = |url: Option<&String>, role: &str| -> Option<(String, String)> {
+            let key = url?.strip_prefix(self.url("/media/").as_str())?.to_owned();
+            Some((key, role.to_owned()))
+        };
+        let wanted = [
+            image(actor.icon.as_ref(), "avatar"),
+            image(actor.image.as_ref(), "banner"),
+        ];
+        let mut images: [Option<ArchivedImage>; 2] = [None, None];
+        for (slot, wanted) in images.iter_mut().zip(wanted) {
+            let Some((key, role)) = wanted else { continue };
+            let Some(row) = self.db().image(&key).await? else {
+                continue;
+            };
+            let key = media_store::Key::new(row.key.clone())?;
+            let extension = row.key.rsplit('.').next().unwrap_or("bin");
+            let path = format!("media/{role}.{extension}");
+            media.push((path.clone(), self.media().path_of(&key)));
+            *slot = Some(ArchivedImage {
+                path,
+                media_type: row.media_type,
+                sha256: row.sha256,
+            });
+        }
+        summary.media = media.len() as u64;
+        let [avatar, banner] = images;
+        let fields = self.db().profile_fields(&id).await?;
+        let profile = ArchivedProfile {
+            actor: id.clone(),
+            display_name: actor.display_name.clone(),
+            bio: self.db().bio_source(&id).await?,
+            fields: fields
+                .iter()
+                .map(|f| ArchivedField {
+                    name: f.name.clone(),
+                    value: federation::sanitize::plain_text(&f.value),
+                })
+                .collect(),
+            avatar,
+            banner,
+        };
+        write_json(&dir.join(PROFILE), &serde_json::to_value(&profile)?).await?;
+        let mut aspects = Vec::new();
+        for aspect in self.db().aspects(name).await? {
+            let members = self
+                .db()
+                .aspect_members(name, std::slice::from_ref(&aspect.id))
+                .await?;
+            aspects.push(ArchivedAspect {
+                name: aspect.name,
+                members,
+            });
+        }
+        summary.aspects = aspects.len() as u64;
+        write_json(&dir.join(ASPECTS), &serde_json::to_value(&aspects)?).await?;
+
+        let exported = rfc3339(self.now());
+        write_json(
+            &dir.join(SUMMARY),
+            &serde_json::to_value(Summary {
+                format: FORMAT.to_owned(),
+                version: VERSION,
+                actor: id.clone(),
+                exported: exported.clone(),
+                posts: summary.posts,
+                comments: summary.comments,
+            })?,
+        )
+        .await?;
+        tokio::fs::write(
+            dir.join(MANIFEST),
+            manifest(&exported, &id, self.url("/").as_str()),
+        )
+        .await?;
+
+        let mut entries: Vec<(String, PathBuf)> = KNOWN
+            .iter()
+            .filter(|f| **f != SUMMARY)
+            .map(|f| ((*f).to_owned(), dir.join(f)))
+            .collect();
+        entries.extend(media);
+        entries.push((SUMMARY.to_owned(), dir.join(SUMMARY)));
+        let out = out.to_owned();
+        let mtime = u64::try_from(self.now().div_euclid(1_000_000)).unwrap_or_default();
+        tokio::task::spawn_blocking(move || pack(&out, &entries, mtime))
+            .await
+            .context("packing the archive")??;
+        drop(staging);
+        Ok(summary)
+    }
+
+    /// Imports the archive at `file` into local person `name`: checks all of it first
+    /// (refused with an [`ArchiveError`], nothing stored), then sets the profile and images,
+    /// makes the aspects, makes the posts again as new local posts with their original dates
+    /// and a line saying where they were first published (stored and served, not delivered),
+    /// and follows the people followed (a `Follow` sent to each).
+    pub async fn import_archive(
+        &self,
+        name: &str,
+        file: &Path,
+        limits: &ImportLimits,
+    ) -> Result<ImportSummary> {
+        self.state().live_actor(name).await?;
+        let size = tokio::fs::metadata(file)
+            .await
+            .with_context(|| format!("reading {}", file.display()))?
+            .len();
+        if size > limits.max_archive_bytes {
+            return Err(ArchiveError::TooLarge {
+                limit: limits.max_archive_bytes,
+            }
+            .into());
+        }
+        let staging = self.staging_dir()?;
+        let dir = staging.path().to_owned();
+        let (from, into, limits_copy) = (file.to_owned(), dir.clone(), *limits);
+        let present = tokio::task::spawn_blocking(move || unpack(&from, &into, &limits_copy))
+            .await
+            .context("unpacking the archive")??;
+        let checked = self.check_archive(name, &dir, &present).await?;
+        let summary = self.write_import(name, &dir, checked).await?;
+        drop(staging);
+        Ok(summary)
+    }
+
+    /// A fresh folder for an archive's files, beside the media (same disk).
+    fn staging_dir(&self) -> Result<tempfile::TempDir> {
+        let base = self.media().root().join("tmp");
+        std::fs::create_dir_all(&base)?;
+        Ok(tempfile::Builder::new()
+            .prefix("archive-")
+            .tempdir_in(base)?)
+    }
+
+    /// The next page of `author`'s local posts and comments, oldest first, after `after`
+    /// (`published`, `id`).
+    async fn own_posts_page(
+        &self,
+        author: &str,
+        after: Option<&(i64, String)>,
+    ) -> Result<Vec<PostRow>> {
+        let (published, id) = after.cloned().unwrap_or((i64::MIN, String::new()));
+        let rows = sqlx::query(
+            "SELECT id FROM pd_posts WHERE author = $1 AND local = 1
+               AND (published > $2 OR (published = $2 AND id > $3))
+             ORDER BY published, id LIMIT $4",
+        )
+        .bind(author.to_owned())
+        .bind(published)
+        .bind(id)
+        .bind(PAGE)
+        .fetch_all(self.state().pool())
+        .await?;
+        let mut page = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.try_get("id")?;
+            if let Some(post) = self.db().post(&id).await? {
+                page.push(post);
+            }
+        }
+        Ok(page)
+    }
+
+    /// Every file of an unpacked archive checked, before anything is written.
+    async fn check_archive(&self, name: &str, dir: &Path, present: &[String]) -> Result<Checked> {
+        for required in [SUMMARY, ACTOR, PROFILE, ASPECTS, POSTS, FOLLOWING] {
+            if !present.iter().any(|p| p == required) {
+                return Err(ArchiveError::Missing {
+                    path: required.to_owned(),
+                }
+                .into());
+            }
+        }
+        let summary: Summary = read_json(dir, SUMMARY).await?;
+        if summary.format != FORMAT || summary.version != VERSION {
+            return Err(ArchiveError::Version {
+                format: summary.format,
+                version: summary.version,
+            }
+            .into());
+        }
+        let actor = summary.actor.clone();
+        let actor_url = Url::parse(&actor).map_err(|e| json_error(SUMMARY, None, e))?;
+        if actor == self.actor_id(name).as_str() {
+            return Err(ArchiveError::SameAccount.into());
+        }
+        let document: Value = read_json(dir, ACTOR).await?;
+        let same = |path: &str, found: &str| -> Result<(), ArchiveError> {
+            if found == actor {
+                Ok(())
+            } else {
+                Err(ArchiveError::OtherPerson {
+                    path: path.to_owned(),
+                    expected: actor.clone(),
+                    found: found.to_owned(),
+                })
+            }
+        };
+        same(
+            ACTOR,
+            document
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        )?;
+
+        let archived: ArchivedProfile = read_json(dir, PROFILE).await?;
+        same(PROFILE, &archived.actor)?;
+        let mut profile =
+            Profile::new(archived.display_name.clone()).with_bio(archived.bio.clone());
+        for field in &archived.fields {
+            profile = profile.with_field(field.name.clone(), field.value.clone());
+        }
+        profile::checked(&profile).map_err(ArchiveError::Profile)?;
+        let mut images = Vec::new();
+        for (role, image) in [
+            (ImageRole::Avatar, &archived.avatar),
+            (ImageRole::Banner, &archived.banner),
+        ] {
+            let Some(image) = image else { continue };
+            let refuse = |reason| ArchiveError::Image {
+                role: role.as_str(),
+                path: image.path.clone(),
+                reason,
+            };
+            if !present.contains(&image.path) || !image.path.starts_with("media/") {
+                return Err(refuse("the archive has no such file").into());
+            }
+            let path = dir.join(&image.path);
+            let size = tokio::fs::metadata(&path).await?.len();
+            if size > self.options().max_image_bytes {
+                return Err(refuse("it is larger than this pod takes").into());
+            }
+            let mut head = vec![0_u8; 16];
+            let mut opened = std::fs::File::open(&path)?;
+            let read = opened.read(&mut head)?;
+            if ImageType::sniff(head.get(..read).unwrap_or_default()).is_none() {
+                return Err(refuse("it is not a JPEG, PNG, WebP or GIF image").into());
+            }
+            images.push((role, path));
+        }
+
+        let aspects: Vec<ArchivedAspect> = read_json(dir, ASPECTS).await?;
+        if aspects.len() > MAX_ASPECTS {
+            return Err(
+                json_error(ASPECTS, None, format!("more than {MAX_ASPECTS} aspects")).into(),
+            );
+        }
+        let mut names: Vec<&str> = Vec::new();
+        for aspect in &aspects {
+            let refuse = |reason| ArchiveError::Aspect {
+                name: aspect.name.clone(),
+                reason,
+            };
+            let trimmed = aspect.name.trim();
+            if trimmed.is_empty()
+                || trimmed.chars().count() > MAX_ASPECT_NAME
+                || trimmed.chars().any(char::is_control)
+            {
+                return Err(refuse("a name has 1 to 60 characters").into());
+            }
+            if names.contains(&trimmed) {
+                return Err(refuse("two aspects have this name").into());
+            }
+            names.push(trimmed);
+            if aspect.members.len() > MAX_MEMBERS {
+                return Err(refuse("too many members").into());
+            }
+            if aspect.members.iter().any(|m| !is_web_address(m)) {
+                return Err(refuse("a member is not an actor's address").into());
+            }
+        }
+
+        let following = read_collection(dir, FOLLOWING).await?;
+
+        // The posts, one line at a time.
+        let mut posts = 0_u64;
+        for_each_post(dir, |line, post| {
+            posts += 1;
+            check_post(&actor_url, &actor, &names, line, &post)
+        })
+        .await?;
+        if posts != summary.posts {
+            return Err(ArchiveError::Count {
+                what: "posts",
+                declared: summary.posts,
+                found: posts,
+            }
+            .into());
+        }
+        Ok(Checked {
+            profile,
+            images,
+            aspects,
+            following,
+        })
+    }
+
+    /// Writes a checked archive's contents for `name`.
+    async fn write_import(
+        &self,
+        name: &str,
+        dir: &Path,
+        checked: Checked,
+    ) -> Result<ImportSummary> {
+        let mut summary = ImportSummary::default();
+        let me = self.actor_id(name).to_string();
+        self.set_profile(name, &checked.profile).await?;
+        for (role, path) in checked.images {
+            let limits = media_store::Limits::new(self.options().max_image_bytes);
+            let staged = self.media().stage_file(&path, &limits).await?;
+            self.set_image(name, role, staged).await?;
+            summary.images += 1;
+        }
+        let mut aspect_ids: BTreeMap<String, String> = BTreeMap::new();
+        let existing = self.db().aspects(name).await?;
+        for aspect in &checked.aspects {
+            let trimmed = aspect.name.trim().to_owned();
+            let id = match existing.iter().find(|a| a.name == trimmed) {
+                Some(found) => found.id.clone(),
+                None => self.create_aspect(name, &trimmed).await?,
+            };
+            for member in &aspect.members {
+                if *member != me {
+                    self.db().set_membership(name, &id, member, true).await?;
+                }
+            }
+            aspect_ids.insert(trimmed, id);
+            summary.aspects += 1;
+        }
+        let mut lines =
+            tokio::io::BufReader::new(tokio::fs::File::open(dir.join(POSTS)).await?).lines();
+        while let Some(line) = lines.next_line().await? {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let post: ArchivedPost = serde_json::from_str(&line)?;
+            self.import_post(name, &me, &post, &aspect_ids).await?;
+            summary.posts += 1;
+        }
+        for target in checked.following {
+            if target == me || self.state().follow(&me, &target).await?.is_some() {
+                summary.follows_skipped += 1;
+                continue;
+            }
+            match self.follow(name, &target).await {
+                Ok(()) => summary.follows_sent += 1,
+                Err(error) => {
+                    tracing::info!(%error, %target, "an imported follow was not sent");
+                    summary.follows_skipped += 1;
+                }
+            }
+        }
+        Ok(summary)
+    }
+
+    /// One archived post made again: a new local post by `name` with its original dates and
+    /// a line saying where it was first published, stored with a `Create` in the outbox, not
+    /// delivered.
+    async fn import_post(
+        &self,
+        name: &str,
+        author_id: &str,
+        post: &ArchivedPost,
+        aspect_ids: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let followers = format!("{author_id}/followers");
+        let (to, cc, audience, aspects) = match post.audience.as_str() {
+            "public" => (
+                vec![PUBLIC.to_owned()],
+                vec![followers],
+                Audience::Public,
+                Vec::new(),
+            ),
+            "followers" => (vec![followers], Vec::new(), Audience::Followers, Vec::new()),
+            _ => {
+                let ids: Vec<String> = post
+                    .aspects
+                    .iter()
+                    .filter_map(|n| aspect_ids.get(n.trim()).cloned())
+                    .collect();
+                let members = self.db().aspect_members(name, &ids).await?;
+                (members, Vec::new(), Audience::Aspects, ids)
+            }
+        };
+        let published = micros(&post.published).unwrap_or_else(|| self.now());
+        let updated = micros(&post.updated).unwrap_or(published);
+        let id = self.state().new_id("posts").to_string();
+        // The address as the URL parser writes it (checked when the archive was): nothing in
+        // it can end the Markdown autolink.
+        let origin = Url::parse(&post.id).map_or_else(|_| post.id.clone(), String::from);
+        let source = format!(
+            "{}\n\nOriginally published at <{origin}>",
+            post.source.trim_end(),
+        );
+        let content = markdown::to_html(&source);
+        let note = json!({
+            "@context": [
+                "https://www.w3.org/ns/activitystreams",
+                {"sensitive": "as:sensitive"}
+            ],
+            "id": id,
+            "type": "Note",
+            "attributedTo": author_id,
+            "content": content,
+            "source": {"content": source, "mediaType": "text/markdown"},
+            "published": rfc3339(published),
+            "url": id,
+            "to": to,
+            "cc": cc,
+            "sensitive": false,
+            "tag": [],
+        });
+        let row = PostRow {
+            id: id.clone(),
+            author: author_id.to_owned(),
+            local: true,
+            in_reply_to: None,
+            root: None,
+            source,
+            content,
+            audience,
+            tags: Vec::new(),
+            mentions: Vec::new(),
+            published,
+            updated,
+        };
+        self.state().put_object(&note, true).await?;
+        self.db().put_post(&row).await?;
+        self.db().put_post_aspects(&id, &aspects).await?;
+        let mut create = self.state().new_activity("Create", name, note, &[]);
+        if let Some(map) = create.as_object_mut() {
+            map.insert("to".into(), json!(to));
+            if !cc.is_empty() {
+                map.insert("cc".into(), json!(cc));
+            }
+            map.insert("published".into(), Value::String(rfc3339(published)));
+        }
+        self.state().put_activity(&create, true).await?;
+        Ok(())
+    }
+}
+
+/// What the checks keep for the writing.
+struct Checked {
+    profile: Profile,
+    images: Vec<(ImageRole, PathBuf)>,
+    aspects: Vec<ArchivedAspect>,
+    following: Vec<String>,
+}
+
+/// One post line checked: its id is its author's (same origin as the archive's actor, so an
+/// archive cannot make posts claiming another server's ids), its Markdown is what the compose
+/// form takes, its audience one the pod has, its aspects the archive's, its dates dates.
+fn check_post(
+    actor_url: &Url,
+    actor: &str,
+    aspects: &[&str],
+    line: u64,
+    post: &ArchivedPost,
+) -> Result<(), ArchiveError> {
+    let foreign = || ArchiveError::ForeignPost {
+        id: post.id.clone(),
+        actor: actor.to_owned(),
+    };
+    let id = Url::parse(&post.id).map_err(|_| foreign())?;
+    if id.origin() != actor_url.origin()
+        || !is_web_address(&post.id)
+        || post.id == actor
+        || post.attributed_to != actor
+    {
+        return Err(foreign());
+    }
+    if post.in_reply_to.is_some() {
+        return Err(json_error(
+            POSTS,
+            Some(line),
+            "a post answers nothing (comments are in pod/comments.jsonl)",
+        ));
+    }
+    let refuse = |reason| ArchiveError::Post {
+        id: post.id.clone(),
+        reason,
+    };
+    if post.source.trim().is_empty() {
+        return Err(refuse(crate::Refused::Empty));
+    }
+    if post.source.len() > markdown::MAX_SOURCE {
+        return Err(refuse(crate::Refused::TooLong));
+    }
+    if micros(&post.published).is_none() || micros(&post.updated).is_none() {
+        return Err(json_error(
+            POSTS,
+            Some(line),
+            "`published` and `updated` are RFC 3339 dates",
+        ));
+    }
+    match post.audience.as_str() {
+        "public" | "followers" => {}
+        "aspects" => {
+            if post.aspects.is_empty() {
+                return Err(refuse(crate::Refused::NoAspect));
+            }
+            if let Some(unknown) = post.aspects.iter().find(|a| !aspects.contains(&a.trim())) {
+                return Err(ArchiveError::UnknownAspect {
+                    id: post.id.clone(),
+                    aspect: unknown.clone(),
+                });
+            }
+        }
+        other => {
+            return Err(json_error(
+                POSTS,
+                Some(line),
+                format!("unknown audience {other:?} (public, followers or aspects)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Calls `check` on each line of `pod/posts.jsonl`, read one at a time.
+async fn for_each_post(
+    dir: &Path,
+    mut check: impl FnMut(u64, ArchivedPost) -> Result<(), ArchiveError>,
+) -> Result<(), ArchiveError> {
+    let file = tokio::fs::File::open(dir.join(POSTS))
+        .await
+        .map_err(ArchiveError::Io)?;
+    let mut reader = tokio::io::BufReader::new(file);
+    let mut line = String::new();
+    let mut number = 0_u64;
+    loop {
+        line.clear();
+        let read = (&mut reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_line(&mut line)
+            .await
+            .map_err(|e| json_error(POSTS, Some(number + 1), e))?;
+        if read == 0 {
+            return Ok(());
+        }
+        number += 1;
+        if line.len() > MAX_LINE {
+            return Err(json_error(POSTS, Some(number), "the line is too long"));
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let post: ArchivedPost =
+            serde_json::from_str(&line).map_err(|e| json_error(POSTS, Some(number), e))?;
+        check(number, post)?;
+    }
+}
+
+/// Whether `text` is an `https:` or `http:` address.
+fn is_web_address(text: &str) -> bool {
+    Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
+}
+
+/// RFC 3339 to Unix microseconds.
+fn micros(text: &str) -> Option<i64> {
+    let time =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(time.unix_timestamp_nanos() / 1_000).ok()
+}
+
+fn json_error(path: &str, line: Option<u64>, detail: impl std::fmt::Display) -> ArchiveError {
+    ArchiveError::Json {
+        path: path.to_owned(),
+        line,
+        detail: detail.to_string(),
+    }
+}
+
+/// Reads `path` of the unpacked archive as `T`, within [`MAX_DOCUMENT`].
+async fn read_json<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    path: &str,
+) -> Result<T, ArchiveError> {
+    let file = dir.join(path);
+    let size = tokio::fs::metadata(&file)
+        .await
+        .map_err(ArchiveError::Io)?
+        .len();
+    if size > MAX_DOCUMENT {
+        return Err(json_error(
+            path,
+            None,
+            format!("larger than {MAX_DOCUMENT} bytes"),
+        ));
+    }
+    let bytes = tokio::fs::read(&file).await.map_err(ArchiveError::Io)?;
+    serde_json::from_slice(&bytes).map_err(|e| json_error(path, None, e))
+}
+
+/// The actor ids of a collection file (`orderedItems` of addresses).
+async fn read_collection(dir: &Path, path: &str) -> Result<Vec<String>, ArchiveError> {
+    let document: Value = read_json(dir, path).await?;
+    let items = document
+        .get("orderedItems")
+        .and_then(Value::as_array)
+        .ok_or_else(|| json_error(path, None, "no `orderedItems` list"))?;
+    items
+        .iter()
+        .map(|item| match item.as_str() {
+            Some(id) if is_web_address(id) => Ok(id.to_owned()),
+            _ => Err(json_error(
+                path,
+                None,
+                format!("{item} is not an actor's address"),
+            )),
+        })
+        .collect()
+}
+
+/// Writes `value` as JSON to `path`.
+async fn write_json(path: &Path, value: &Value) -> Result<()> {
+    tokio::fs::write(path, serde_json::to_vec_pretty(value)?).await?;
+    Ok(())
+}
+
+/// A JSON object with an `orderedItems` array written one item at a time, and
+/// `totalItems` after them.
+struct JsonArrayFile {
+    out: tokio::io::BufWriter<tokio::fs::File>,
+    count: u64,
+}
+
+impl JsonArrayFile {
+    /// Starts the file with `head`'s members (an object).
+    async fn create(path: &Path, head: &Value) -> Result<Self> {
+        let mut out = tokio::io::BufWriter::new(tokio::fs::File::create(path).await?);
+        let head = serde_json::to_string(head)?;
+        let open = head.strip_suffix('}').unwrap_or("{");
+        out.write_all(open.as_bytes()).await?;
+        out.write_all(if open.len() > 1 {
+            b",\n\"orderedItems\": ["
+        } else {
+            b"\"orderedItems\": ["
+        })
+        .await?;
+        Ok(Self { out, count: 0 })
+    }
+
+    async fn push(&mut self, item: &Value) -> Result<()> {
+        if self.count > 0 {
+            self.out.write_all(b",").await?;
+        }
+        self.out.write_all(b"\n").await?;
+        self.out.write_all(&serde_json::to_vec(item)?).await?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Ends the array, adds `totalItems`; the count.
+    async fn finish(mut self) -> Result<u64> {
+        self.out
+            .write_all(format!("\n],\n\"totalItems\": {}}}\n", self.count).as_bytes())
+            .await?;
+        self.out.flush().await?;
+        Ok(self.count)
+    }
+}
+
+/// The FEP-6fcd manifest. Its strings are written as JSON strings, which YAML reads as they
+/// are (YAML 1.2 is a superset of JSON), so nothing in them can break the document.
+fn manifest(created: &str, controller: &str, pod: &str) -> String {
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned());
+    format!(
+        "# An account export (FEP-6fcd's container; see the pod's docs/pod.md, Export and import).
+ubc-version: 0.1
+meta:
+  created: {created}
+  createdBy:
+    controller: {controller}
+    client:
+      name: {client}
+      url: {pod}
+contents:
+  manifest.yml:
+    url: https://codeberg.org/fediverse/fep/src/branch/main/fep/6fcd/fep-6fcd.md#manifest-file
+  actor.json:
+    url: https://www.w3.org/TR/activitypub/#actor-objects
+  outbox.json:
+    url: https://www.w3.org/TR/activitystreams-core/#collections
+  followers.json:
+    url: https://www.w3.org/TR/activitypub/#followers
+  following.json:
+    url: https://www.w3.org/TR/activitypub/#following
+  likes.json:
+    url: https://www.w3.org/TR/activitypub/#liked
+  pod:
+    url: {format}
+  media:
+    url: https://www.w3.org/TR/activitystreams-vocabulary/#dfn-icon
+",
+        created = q(created),
+        controller = q(controller),
+        client = q(&format!("pod {}", env!("CARGO_PKG_VERSION"))),
+        pod = q(pod),
+        format = q(&format!("{FORMAT} version {VERSION}")),
+    )
+}
+
+/// Packs `entries` (name in the archive, file) into a gzip-compressed tar at `out`.
+fn pack(out: &Path, entries: &[(String, PathBuf)], mtime: u64) -> Result<()> {
+    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let gzip = flate2::write::GzEncoder::new(
+        std::io::BufWriter::new(file),
+        flate2::Compression::default(),
+    );
+    let mut builder = tar::Builder::new(gzip);
+    for (name, path) in entries {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut header = tar::Header::new_ustar();
+        header.set_size(file.metadata()?.len());
+        header.set_mode(0o644);
+        header.set_mtime(mtime);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder.append_data(&mut header, name, file)?;
+    }
+    let gzip = builder.into_inner()?;
+    let mut writer = gzip.finish()?;
+    writer.flush()?;
+    writer
+        .into_inner()
+        .map_err(|e| e.into_error())?
+        .sync_all()?;
+    Ok(())
+}
+
+/// A reader that fails once more than `limit` bytes went through it.
+struct Bounded<R> {
+    inner: R,
+    read: u64,
+    limit: u64,
+}
+
+/// The error [`Bounded`] fails with.
+#[derive(Debug, thiserror::Error)]
+#[error("over the unpacked limit")]
+struct OverLimit;
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read = self.read.saturating_add(n as u64);
+        if self.read > self.limit {
+            return Err(std::io::Error::other(OverLimit));
+        }
+        Ok(n)
+    }
+}
+
+/// What a reading error means: past the limit, cut short, or not an archive.
+fn read_error(error: std::io::Error, limit: u64) -> ArchiveError {
+    if error.get_ref().is_some_and(|e| e.is::<OverLimit>()) {
+        return ArchiveError::UnpackedTooLarge { limit };
+    }
+    if error.kind() == std::io::ErrorKind::UnexpectedEof {
+        return ArchiveError::Truncated {
+            detail: error.to_string(),
+        };
+    }
+    ArchiveError::Unreadable {
+        detail: error.to_string(),
+    }
+}
+
+/// Whether `name` is a file the format has: one of [`KNOWN`], or `media/NAME` (letters,
+/// digits, `.`, `_`, `-`; not starting with a dot).
+fn is_known(name: &str) -> bool {
+    if KNOWN.contains(&name) {
+        return true;
+    }
+    name.strip_prefix("media/").is_some_and(|file| {
+        !file.is_empty()
+            && file.len() <= 100
+            && !file.starts_with('.')
+            && file
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    })
+}
+
+/// Reads the archive at `from` (a tar, gzip-compressed or not) into `into`, within `limits`:
+/// the names of the files kept. Any link, device, name escaping the folder, duplicate, or
+/// short entry refuses the whole archive; files of other names are read past and dropped.
+fn unpack(from: &Path, into: &Path, limits: &ImportLimits) -> Result<Vec<String>, ArchiveError> {
+    let file = std::fs::File::open(from).map_err(ArchiveError::Io)?;
+    let mut reader = BufReader::new(file);
+    let gzip = reader
+        .fill_buf()
+        .map_err(ArchiveError::Io)?
+        .starts_with(&[0x1f, 0x8b]);
+    let inner: Box<dyn Read> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(reader))
+    } else {
+        Box::new(reader)
+    };
+    let limit = limits.max_unpacked_bytes;
+    let mut archive = tar::Archive::new(Bounded {
+        inner,
+        read: 0,
+        limit,
+    });
+    let mut present: Vec<String> = Vec::new();
+    let mut count = 0_u64;
+    let entries = archive.entries().map_err(|e| read_error(e, limit))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| read_error(e, limit))?;
+        count += 1;
+        if count > limits.max_entries {
+            return Err(ArchiveError::TooManyEntries {
+                limit: limits.max_entries,
+            });
+        }
+        let raw = entry.path_bytes().into_owned();
+        let name = safe_name(&raw)?;
+        let kind = entry.header().entry_type();
+        let not_a_file = |kind| ArchiveError::NotAFile {
+            path: name.clone(),
+            kind,
+        };
+        match kind {
+            tar::EntryType::Regular | tar::EntryType::Continuous => {}
+            tar::EntryType::Directory => continue,
+            tar::EntryType::Symlink => return Err(not_a_file("symbolic link")),
+            tar::EntryType::Link => return Err(not_a_file("hard link")),
+            tar::EntryType::Char | tar::EntryType::Block => return Err(not_a_file("device")),
+            tar::EntryType::Fifo => return Err(not_a_file("named pipe")),
+            _ => return Err(not_a_file("special entry")),
+        }
+        let size = entry.size();
+        if !is_known(&name) {
+            let copied = std::io::copy(&mut entry, &mut std::io::sink())
+                .map_err(|e| read_error(e, limit))?;
+            short(copied, size)?;
+            continue;
+        }
+        if present.contains(&name) {
+            return Err(ArchiveError::Duplicate { path: name });
+        }
+        let target = into.join(&name);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(ArchiveError::Io)?;
+        }
+        let mut out = std::fs::File::create(&target).map_err(ArchiveError::Io)?;
+        let copied = std::io::copy(&mut entry, &mut out).map_err(|e| match e.kind() {
+            std::io::ErrorKind::StorageFull => ArchiveError::Io(e),
+            _ => read_error(e, limit),
+        })?;
+        short(copied, size)?;
+        present.push(name);
+    }
+    Ok(present)
+}
+
+/// An entry shorter than its header says: the archive was cut in it.
+fn short(copied: u64, size: u64) -> Result<(), ArchiveError> {
+    if copied < size {
+        return Err(ArchiveError::Truncated {
+            detail: format!("an entry of {size} bytes ends after {copied}"),
+        });
+    }
+    Ok(())
+}
+
+/// An entry's name, checked: UTF-8, relative, without `..`, `.` (but a leading `./`), empty
+/// parts or backslashes.
+fn safe_name(raw: &[u8]) -> Result<String, ArchiveError> {
+    let unsafe_path = || ArchiveError::UnsafePath {
+        path: String::from_utf8_lossy(raw).into_owned(),
+    };
+    let text = std::str::from_utf8(raw).map_err(|_| unsafe_path())?;
+    let text = text.strip_prefix("./").unwrap_or(text);
+    let text = text.strip_suffix('/').unwrap_or(text);
+    if text.is_empty()
+        || text.starts_with('/')
+        || text.contains('\\')
+        || text.contains('\0')
+        || text
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..")
+    {
+        return Err(unsafe_path());
+    }
+    Ok(text.to_owned())
+}
+
+/// `admin export NAME --out FILE`: writes local person `name`'s archive to `out`.
+pub async fn admin_export(admin: &Admin, name: &str, out: &Path) -> Result<Value> {
+    let instance = admin.instance::<Pod>().await?;
+    let summary = instance.export_archive(name, out).await?;
+    Ok(
+        json!({"actor": instance.actor_id(name).as_str(), "file": out.display().to_string(), "exported": summary}),
+    )
+}
+
+/// `admin import NAME --file FILE`: imports the archive `file` into local person `name`. The
+/// `Follow`s are delivered when the pod next serves.
+pub async fn admin_import(admin: &Admin, name: &str, file: &Path) -> Result<Value> {
+    let instance = admin.instance::<Pod>().await?;
+    let summary = instance
+        .import_archive(name, file, &ImportLimits::default())
+        .await?;
+    Ok(json!({"actor": instance.actor_id(name).as_str(), "imported": summary}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_known, safe_name};
+
+    #[test]
+    fn entry_names_are_checked() {
+        for good in [
+            "actor.json",
+            "./pod/posts.jsonl",
+            "media/avatar.png",
+            "pod/",
+        ] {
+            assert!(safe_name(good.as_bytes()).is_ok(), "{good}");
+        }
+        for bad in [
+            "../actor.json",
+            "/etc/passwd",
+            "media/../../x",
+            "media//x",
+            "a\\b",
+            "",
+            "./",
+        ] {
+            assert!(safe_name(bad.as_bytes()).is_err(), "{bad}");
+        }
+        assert!(safe_name(b"\xff.json").is_err());
+        assert!(is_known("media/avatar.png"));
+        assert!(!is_known("media/.hidden"));
+        assert!(!is_known("media/a/b.png"));
+        assert!(!is_known("other.json"));
+    }
+}

@@ -1,0 +1,745 @@
+//! Export and import: alice's archive from pod A (profile, images, aspects, follows, posts)
+//! imported into an account on pod B with the admin commands; and archives that are cut,
+//! too large, unpack to too much, escape their folder, hold links, claim another server's
+//! posts or hold broken JSON, each refused with nothing stored.
+
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use pod::Running;
+use pod::archive::{ArchiveError, ImportLimits};
+use serde_json::{Value, json};
+
+use crate::support::{Session, fetch, person, pod, until_following};
+
+/// A 1×1 PNG's first bytes (only they are read to know the type).
+fn png() -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0".to_vec();
+    bytes.extend_from_slice(&[0x1f, 0x15, 0xc4, 0x89]);
+    bytes
+}
+
+fn gif() -> Vec<u8> {
+    b"GIF89a\x01\0\x01\0\x80\0\0\0\0\0\xff\xff\xff!\xf9\x04\x01\0\0\0\0,\0\0\0\0\x01\0\x01\0\0\x02\x02D\x01\0;".to_vec()
+}
+
+fn upload(session: &Session, role: &str, bytes: Vec<u8>) -> reqwest::multipart::Form {
+    session.multipart().text("role", role.to_owned()).part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes)
+            .file_name("image")
+            .mime_str("application/octet-stream")
+            .unwrap(),
+    )
+}
+
+fn admin(dir: &Path, running: &Running, name: &str) -> pod::admin::Admin {
+    pod::admin::Admin::new(dir.join(format!("{name}.sqlite")).display().to_string())
+        .with_base_url(Some(running.base_url.clone()))
+        .with_danger_allow_private_addresses(true)
+}
+
+/// The entries of a `.tar.gz`, in order.
+fn entries(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let file = std::fs::File::open(path).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    archive
+        .entries()
+        .unwrap()
+        .map(|entry| {
+            let mut entry = entry.unwrap();
+            let name = entry.path().unwrap().display().to_string();
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            (name, bytes)
+        })
+        .collect()
+}
+
+/// A plain tar of `entries`, each a regular file named as given (names are written into the
+/// header as they are, unchecked, as a hostile archive would be).
+fn tar_of(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, bytes) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        raw_name(&mut header, name);
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(bytes);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.extend_from_slice(&[0; 1024]);
+    out
+}
+
+fn raw_name(header: &mut tar::Header, name: &str) {
+    let field = &mut header.as_old_mut().name;
+    field.fill(0);
+    field[..name.len()].copy_from_slice(name.as_bytes());
+    header.set_cksum();
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_archive_from_one_pod_is_imported_into_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let b = pod(dir.path(), "B").await;
+    let c = pod(dir.path(), "C").await;
+    let alice = person(&a, "alice").await;
+    let carol = person(&c, "carol").await;
+    let dave = person(&c, "dave").await;
+    let alice2 = person(&b, "alice2").await;
+
+    // Alice follows carol and dave; dave follows her.
+    a.instance.follow("alice", &carol).await.unwrap();
+    a.instance.follow("alice", &dave).await.unwrap();
+    c.instance.follow("dave", &alice).await.unwrap();
+    until_following(&a, &alice, &carol).await;
+    until_following(&a, &alice, &dave).await;
+    until_following(&a, &dave, &alice).await;
+
+    // Her profile and images.
+    a.instance
+        .set_profile(
+            "alice",
+            &pod::Profile::new("Alice Liddell")
+                .with_bio("Curious, **very** curious.")
+                .with_field("Garden", "https://garden.example/")
+                .with_field("Cat", "Dinah"),
+        )
+        .await
+        .unwrap();
+    let web = Session::new(&a, "alice").await;
+    assert_eq!(
+        web.post_multipart("/profile/image", upload(&web, "avatar", png()))
+            .await
+            .0,
+        303
+    );
+    assert_eq!(
+        web.post_multipart("/profile/image", upload(&web, "banner", gif()))
+            .await
+            .0,
+        303
+    );
+
+    // An aspect with carol, and posts to everyone, the followers and the aspect.
+    let friends = a.instance.create_aspect("alice", "Friends").await.unwrap();
+    a.instance
+        .add_to_aspect("alice", &friends, &carol)
+        .await
+        .unwrap();
+    let public = a
+        .instance
+        .write_post(
+            "alice",
+            "Down the *rabbit hole*.",
+            &pod::PostAudience::Public,
+        )
+        .await
+        .unwrap();
+    let followers = a
+        .instance
+        .write_post(
+            "alice",
+            "Only for followers.",
+            &pod::PostAudience::Followers,
+        )
+        .await
+        .unwrap();
+    let limited = a
+        .instance
+        .write_post(
+            "alice",
+            "Tea at the Hatter's.",
+            &pod::PostAudience::Aspects(vec![friends.clone()]),
+        )
+        .await
+        .unwrap();
+    a.instance
+        .write_comment("alice", &public, "And a comment.")
+        .await
+        .unwrap();
+    a.instance.like("alice", &public).await.unwrap();
+    let (_, original) = fetch(&public).await;
+    let published = original["published"].as_str().unwrap().to_owned();
+
+    // Exported from the command line's admin API.
+    let file = dir.path().join("alice.tar.gz");
+    let exported = pod::archive::admin_export(&admin(dir.path(), &a, "A"), "alice", &file)
+        .await
+        .unwrap();
+    assert_eq!(exported["exported"]["posts"], 3, "{exported}");
+    assert_eq!(exported["exported"]["comments"], 1, "{exported}");
+    assert_eq!(exported["exported"]["following"], 2, "{exported}");
+    assert_eq!(exported["exported"]["followers"], 1, "{exported}");
+    assert_eq!(exported["exported"]["likes"], 1, "{exported}");
+    let files = entries(&file);
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    for expected in [
+        "manifest.yml",
+        "actor.json",
+        "outbox.json",
+        "followers.json",
+        "following.json",
+        "likes.json",
+        "pod/profile.json",
+        "pod/aspects.json",
+        "pod/posts.jsonl",
+        "pod/comments.jsonl",
+        "media/avatar.png",
+        "media/banner.gif",
+    ] {
+        assert!(names.contains(&expected), "{expected} in {names:?}");
+    }
+    assert_eq!(names.last(), Some(&"pod/summary.json"));
+    let file_of = |name: &str| {
+        files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b.clone())
+            .unwrap()
+    };
+    let outbox: Value = serde_json::from_slice(&file_of("outbox.json")).unwrap();
+    assert_eq!(outbox["type"], "OrderedCollection");
+    assert_eq!(outbox["totalItems"], 4);
+    assert_eq!(outbox["orderedItems"][0]["type"], "Create");
+    assert_eq!(outbox["orderedItems"][0]["object"]["id"], json!(public));
+    assert_eq!(
+        outbox["orderedItems"][0]["object"]["source"]["content"],
+        "Down the *rabbit hole*."
+    );
+    let following: Value = serde_json::from_slice(&file_of("following.json")).unwrap();
+    let mut followed: Vec<String> =
+        serde_json::from_value(following["orderedItems"].clone()).unwrap();
+    followed.sort();
+    let mut expected = vec![carol.clone(), dave.clone()];
+    expected.sort();
+    assert_eq!(followed, expected);
+    let followers_file: Value = serde_json::from_slice(&file_of("followers.json")).unwrap();
+    assert_eq!(followers_file["orderedItems"], json!([dave]));
+    assert_eq!(file_of("media/avatar.png"), png());
+    let manifest = String::from_utf8(file_of("manifest.yml")).unwrap();
+    assert!(manifest.starts_with("# An account export"), "{manifest}");
+    assert!(manifest.contains("ubc-version: 0.1"), "{manifest}");
+
+    // Imported into alice2 on B from the command line's admin API.
+    let imported = pod::archive::admin_import(&admin(dir.path(), &b, "B"), "alice2", &file)
+        .await
+        .unwrap();
+    assert_eq!(imported["imported"]["posts"], 3, "{imported}");
+    assert_eq!(imported["imported"]["follows_sent"], 2, "{imported}");
+    assert_eq!(imported["imported"]["images"], 2, "{imported}");
+
+    // The profile and the images, byte for byte.
+    let (_, document) = fetch(&alice2).await;
+    assert_eq!(document["name"], "Alice Liddell");
+    assert!(
+        document["summary"]
+            .as_str()
+            .unwrap()
+            .contains("<strong>very</strong>"),
+        "{document}"
+    );
+    assert_eq!(document["attachment"][0]["name"], "Garden");
+    assert_eq!(document["attachment"][1]["value"], "Dinah");
+    let icon = document["icon"]["url"].as_str().unwrap();
+    assert!(icon.starts_with(b.base_url.as_str()), "{icon}");
+    let bytes = |url: String| async move {
+        reqwest::get(url)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec()
+    };
+    assert_eq!(bytes(icon.to_owned()).await, png());
+    assert_eq!(
+        bytes(document["image"]["url"].as_str().unwrap().to_owned()).await,
+        gif()
+    );
+
+    // Follows sent again: carol's and dave's pod record alice2 as their follower.
+    until_following(&c, &alice2, &carol).await;
+    until_following(&c, &alice2, &dave).await;
+    until_following(&b, &alice2, &carol).await;
+
+    // The aspect and its member (shown among the contacts once B has carol's Accept).
+    let web_b = Session::new(&b, "alice2").await;
+    let (_, page) = web_b.get("/aspects").await;
+    assert!(page.contains("Friends"), "{page}");
+    let handle = format!("@carol@{}", c.base_url.authority());
+    assert!(
+        page.contains(&format!("Remove {handle} from Friends")),
+        "{page}"
+    );
+
+    // The posts: new ids here, their dates, and where they were first published.
+    let state = b.instance.state();
+    let scope = state.scope_of(&alice2).await.unwrap();
+    let outbox = state.outbox(&alice2, &scope, 0, 50).await.unwrap();
+    let creates: Vec<&Value> = outbox
+        .iter()
+        .filter(|a| a.kind == "Create")
+        .map(|a| &a.document["object"])
+        .collect();
+    assert_eq!(creates.len(), 3, "{outbox:?}");
+    for note in &creates {
+        let id = note["id"].as_str().unwrap();
+        assert!(id.starts_with(b.base_url.as_str()), "{id}");
+        assert_eq!(note["attributedTo"], json!(alice2));
+    }
+    let rabbit = creates
+        .iter()
+        .find(|n| n["content"].as_str().unwrap().contains("rabbit hole"))
+        .unwrap();
+    assert_eq!(rabbit["published"], json!(published));
+    let content = rabbit["content"].as_str().unwrap();
+    assert!(content.contains("Originally published at"), "{content}");
+    assert!(content.contains(&format!("href=\"{public}\"")), "{content}");
+    assert!(
+        rabbit["source"]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Down the *rabbit hole*.")
+    );
+    let tea = creates
+        .iter()
+        .find(|n| n["content"].as_str().unwrap().contains("Hatter"))
+        .unwrap();
+    assert_eq!(tea["to"], json!([carol]));
+    let only = creates
+        .iter()
+        .find(|n| {
+            n["content"]
+                .as_str()
+                .unwrap()
+                .contains("Only for followers")
+        })
+        .unwrap();
+    assert_eq!(only["to"], json!([format!("{alice2}/followers")]));
+    assert!(
+        !creates
+            .iter()
+            .any(|n| n["id"] == json!(followers) || n["id"] == json!(limited))
+    );
+    // The person's page shows them, with the link.
+    let (_, page) = web_b.get("/actors/alice2").await;
+    assert!(page.contains("Down the"), "{page}");
+    assert!(page.contains("Originally published at"), "{page}");
+
+    // Importing it again adds no follow (already sent).
+    let again = b
+        .instance
+        .import_archive("alice2", &file, &ImportLimits::default())
+        .await
+        .unwrap();
+    assert_eq!(again.follows_sent, 0);
+    assert_eq!(again.follows_skipped, 2);
+}
+
+/// What B holds of alice2 that an import would change: posts in the outbox, the display name,
+/// aspects page, follows, and the files of the media store.
+async fn snapshot(b: &Running, dir: &Path, alice2: &str) -> (usize, String, u64, usize) {
+    let state = b.instance.state();
+    let scope = state.scope_of(alice2).await.unwrap();
+    let outbox = state.outbox(alice2, &scope, 0, 50).await.unwrap().len();
+    let actor = state.actor("alice2").await.unwrap().unwrap();
+    let following = state
+        .following_count(alice2, instance_state::follows::FollowState::Pending)
+        .await
+        .unwrap()
+        + state
+            .following_count(alice2, instance_state::follows::FollowState::Accepted)
+            .await
+            .unwrap();
+    let media = count_files(&dir.join("B.sqlite.media").join("data"));
+    (outbox, actor.display_name, following, media)
+}
+
+fn count_files(dir: &PathBuf) -> usize {
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    read.map(|e| {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            count_files(&e.path())
+        } else {
+            1
+        }
+    })
+    .sum()
+}
+
+/// What a bad archive's error must be.
+type Expected = fn(&ArchiveError) -> bool;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_archives_are_refused_with_nothing_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let b = pod(dir.path(), "B").await;
+    let alice = person(&a, "alice").await;
+    let alice2 = person(&b, "alice2").await;
+    let bob = person(&a, "bob").await;
+    a.instance.follow("alice", &bob).await.unwrap();
+    a.instance
+        .set_profile("alice", &pod::Profile::new("Alice from A"))
+        .await
+        .unwrap();
+    let web = Session::new(&a, "alice").await;
+    web.post_multipart("/profile/image", upload(&web, "avatar", png()))
+        .await;
+    a.instance
+        .write_post("alice", "A post.", &pod::PostAudience::Public)
+        .await
+        .unwrap();
+    let good = dir.path().join("good.tar.gz");
+    a.instance.export_archive("alice", &good).await.unwrap();
+    let files = entries(&good);
+    let before = snapshot(&b, dir.path(), &alice2).await;
+
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let with = |name: &str, bytes: &[u8]| {
+        let mut files = files.clone();
+        files.insert(0, (name.to_owned(), bytes.to_vec()));
+        files
+    };
+    let replaced = |name: &str, bytes: Vec<u8>| {
+        let mut files = files.clone();
+        for (n, b) in &mut files {
+            if n == name {
+                *b = bytes.clone();
+            }
+        }
+        files
+    };
+    let good_bytes = std::fs::read(&good).unwrap();
+    let posts = String::from_utf8(
+        files
+            .iter()
+            .find(|(n, _)| n == "pod/posts.jsonl")
+            .unwrap()
+            .1
+            .clone(),
+    )
+    .unwrap();
+    let foreign_posts = posts.replace(&alice, &bob);
+    let other_pod = posts.replace(a.base_url.as_str(), "https://elsewhere.example/");
+    let mut bomb = files.clone();
+    bomb.insert(0, ("media/zeros.bin".to_owned(), vec![0; 8 << 20]));
+    let mut symlink = tar_of(&files);
+    {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(0);
+        header.set_entry_type(tar::EntryType::Symlink);
+        header.set_link_name("/etc/passwd").unwrap();
+        raw_name(&mut header, "media/avatar.png");
+        let mut out = header.as_bytes().to_vec();
+        out.extend_from_slice(&symlink);
+        symlink = out;
+    }
+    let limits = ImportLimits::default();
+    let cases: Vec<(&str, Vec<u8>, ImportLimits, Expected)> = vec![
+        (
+            "truncated",
+            good_bytes[..good_bytes.len() / 2].to_vec(),
+            limits,
+            |e| matches!(e, ArchiveError::Truncated { .. }),
+        ),
+        (
+            "cut at an entry's end",
+            tar_of(&files[..files.len() - 1]),
+            limits,
+            |e| matches!(e, ArchiveError::Missing { path } if path == "pod/summary.json"),
+        ),
+        (
+            "too large",
+            good_bytes.clone(),
+            limits.with_max_archive_bytes(100),
+            |e| matches!(e, ArchiveError::TooLarge { limit: 100 }),
+        ),
+        (
+            "a zip bomb",
+            gzip(&tar_of(&bomb)),
+            limits.with_max_unpacked_bytes(1 << 20),
+            |e| matches!(e, ArchiveError::UnpackedTooLarge { .. }),
+        ),
+        (
+            "a parent folder",
+            tar_of(&with("../escape.json", b"{}")),
+            limits,
+            |e| matches!(e, ArchiveError::UnsafePath { path } if path == "../escape.json"),
+        ),
+        (
+            "an absolute path",
+            tar_of(&with("/tmp/escape.json", b"{}")),
+            limits,
+            |e| matches!(e, ArchiveError::UnsafePath { .. }),
+        ),
+        ("a symbolic link", symlink, limits, |e| {
+            matches!(
+                e,
+                ArchiveError::NotAFile {
+                    kind: "symbolic link",
+                    ..
+                }
+            )
+        }),
+        (
+            "another person's posts",
+            tar_of(&replaced("pod/posts.jsonl", foreign_posts.into_bytes())),
+            limits,
+            |e| matches!(e, ArchiveError::ForeignPost { .. }),
+        ),
+        (
+            "another server's posts",
+            tar_of(&replaced("pod/posts.jsonl", other_pod.into_bytes())),
+            limits,
+            |e| matches!(e, ArchiveError::ForeignPost { .. }),
+        ),
+        (
+            "malformed JSON",
+            tar_of(&replaced("pod/profile.json", b"{\"actor\": ".to_vec())),
+            limits,
+            |e| matches!(e, ArchiveError::Json { path, .. } if path == "pod/profile.json"),
+        ),
+        (
+            "a malformed post line",
+            tar_of(&replaced(
+                "pod/posts.jsonl",
+                format!("{posts}not json\n").into_bytes(),
+            )),
+            limits,
+            |e| matches!(e, ArchiveError::Json { path, line: Some(2), .. } if path == "pod/posts.jsonl"),
+        ),
+        (
+            "an avatar that is not an image",
+            tar_of(&replaced("media/avatar.png", b"<svg/>".to_vec())),
+            limits,
+            |e| matches!(e, ArchiveError::Image { role: "avatar", .. }),
+        ),
+        (
+            "a duplicate entry",
+            tar_of(&with("pod/posts.jsonl", b"")),
+            limits,
+            |e| matches!(e, ArchiveError::Duplicate { .. }),
+        ),
+        ("not an archive", b"just some text".to_vec(), limits, |e| {
+            matches!(
+                e,
+                ArchiveError::Unreadable { .. } | ArchiveError::Missing { .. }
+            )
+        }),
+    ];
+    for (n, (what, bytes, limits, expected)) in cases.into_iter().enumerate() {
+        let path = write(&format!("bad-{n}.tar"), &bytes);
+        let error = b
+            .instance
+            .import_archive("alice2", &path, &limits)
+            .await
+            .expect_err(what);
+        let archive_error = error
+            .downcast_ref::<ArchiveError>()
+            .unwrap_or_else(|| panic!("{what}: {error:#}"));
+        assert!(expected(archive_error), "{what}: {archive_error}");
+        assert!(!archive_error.to_string().is_empty());
+        assert_eq!(
+            snapshot(&b, dir.path(), &alice2).await,
+            before,
+            "{what} stored something"
+        );
+    }
+    // No staging folder is left behind.
+    assert_eq!(
+        count_files(&dir.path().join("B.sqlite.media").join("tmp")),
+        0
+    );
+
+    // The good archive is taken.
+    let summary = b
+        .instance
+        .import_archive("alice2", &good, &limits)
+        .await
+        .unwrap();
+    assert_eq!(summary.posts, 1);
+    assert_ne!(snapshot(&b, dir.path(), &alice2).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pages_download_and_upload_an_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let b = pod(dir.path(), "B").await;
+    person(&a, "alice").await;
+    let alice2 = person(&b, "alice2").await;
+    a.instance
+        .set_profile("alice", &pod::Profile::new("Alice from A"))
+        .await
+        .unwrap();
+    a.instance
+        .write_post("alice", "Posted on A.", &pod::PostAudience::Public)
+        .await
+        .unwrap();
+    let web_a = Session::new(&a, "alice").await;
+    let (status, page) = web_a.get("/profile").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("/profile/archive"), "{page}");
+    let (status, page) = web_a.get("/profile/archive").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Download your archive"), "{page}");
+
+    // The download: a POST with the token; refused without it.
+    let download = |csrf: String| {
+        let web = &web_a;
+        async move {
+            web.http
+                .post(web.base.join("/profile/archive/export").unwrap())
+                .header("cookie", &web.cookie)
+                .header("origin", web.base.origin().ascii_serialization())
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("csrf={csrf}"))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(download("forged".to_owned()).await.status(), 403);
+    let response = download(web_a.csrf.clone()).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/gzip");
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("alice-archive.tar.gz")
+    );
+    let archive = response.bytes().await.unwrap().to_vec();
+    let file = dir.path().join("downloaded.tar.gz");
+    std::fs::write(&file, &archive).unwrap();
+    assert!(entries(&file).iter().any(|(n, _)| n == "pod/posts.jsonl"));
+    // Nothing of it stays in A's media store.
+    assert_eq!(
+        count_files(&dir.path().join("A.sqlite.media").join("data")),
+        0
+    );
+
+    // The upload on B: refused without the token first, and a broken archive refused with its
+    // reason and nothing stored; the real one imported.
+    let web_b = Session::new(&b, "alice2").await;
+    let part = |bytes: Vec<u8>| {
+        reqwest::multipart::Part::bytes(bytes)
+            .file_name("archive.tar.gz")
+            .mime_str("application/gzip")
+            .unwrap()
+    };
+    let (status, _) = web_b
+        .post_multipart(
+            "/profile/archive/import",
+            reqwest::multipart::Form::new().part("file", part(archive.clone())),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, page) = web_b
+        .post_multipart(
+            "/profile/archive/import",
+            web_b
+                .multipart()
+                .part("file", part(archive[..archive.len() / 2].to_vec())),
+        )
+        .await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("truncated"), "{page}");
+    let state = b.instance.state();
+    let scope = state.scope_of(&alice2).await.unwrap();
+    assert!(
+        state
+            .outbox(&alice2, &scope, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let (status, page) = web_b
+        .post_multipart(
+            "/profile/archive/import",
+            web_b.multipart().part("file", part(archive)),
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Archive imported"), "{page}");
+    assert!(page.contains("Posts: 1."), "{page}");
+    let (_, page) = web_b.get("/actors/alice2").await;
+    assert!(page.contains("Posted on A."), "{page}");
+    assert!(page.contains("Alice from A"), "{page}");
+}
+
+/// In a real headless Chromium: alice2 on B signs in, goes from her profile to the export and
+/// import page, chooses the archive alice made on A and imports it; her page then shows the
+/// post with where it was first published.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_archive_is_imported_in_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let b = pod(dir.path(), "B").await;
+    person(&a, "alice").await;
+    person(&b, "alice2").await;
+    a.instance
+        .set_profile("alice", &pod::Profile::new("Alice from A"))
+        .await
+        .unwrap();
+    let post = a
+        .instance
+        .write_post("alice", "Written on *A*.", &pod::PostAudience::Public)
+        .await
+        .unwrap();
+    let file = dir.path().join("alice.tar.gz");
+    a.instance.export_archive("alice", &file).await.unwrap();
+
+    let browser = browser_harness::Browser::start().await.unwrap();
+    let page = browser
+        .session(browser_harness::Viewport::DESKTOP)
+        .await
+        .unwrap();
+    page.goto(b.base_url.join("/login").unwrap().as_str())
+        .await
+        .unwrap();
+    page.fill("Username", "alice2").await.unwrap();
+    page.fill("Password", crate::support::PASSWORD)
+        .await
+        .unwrap();
+    page.click_button("Sign in").await.unwrap();
+    page.wait_for_text("Sign out").await.unwrap();
+    page.click_link("Profile").await.unwrap();
+    page.click_link("Export or import your account")
+        .await
+        .unwrap();
+    page.wait_for_text("Download your archive").await.unwrap();
+    page.choose_file("Archive (.tar.gz, at most 1024 MiB)", &file)
+        .await
+        .unwrap();
+    page.click_button("Import this archive").await.unwrap();
+    page.wait_for_text("Archive imported").await.unwrap();
+    page.wait_for_text("Posts: 1.").await.unwrap();
+    page.click_link("See your page").await.unwrap();
+    page.wait_for_text("Originally published at").await.unwrap();
+    let text = page.text().await.unwrap();
+    assert!(text.contains("Written on A."), "{text}");
+    assert!(text.contains(&post), "{text}");
+    assert!(text.contains("Alice from A"), "{text}");
+    page.close().await.unwrap();
+}
