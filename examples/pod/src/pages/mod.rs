@@ -86,6 +86,27 @@ pub(crate) fn sentence(reason: &str) -> String {
     out
 }
 
+/// What a form's action answers: `act` run as the viewer's identity, then back to `to`, or
+/// the refusal or error page; back to the stream for a viewer without an identity.
+pub(crate) async fn act_then_back<T, F, Fut>(
+    site: &Site,
+    viewer: &Viewer,
+    to: &str,
+    act: F,
+) -> Response
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let Some(name) = viewer.identity_name().map(str::to_owned) else {
+        return back("/");
+    };
+    match act(name).await {
+        Ok(_) => back(to),
+        Err(error) => refused_or_error(site, viewer, error),
+    }
+}
+
 /// Back to `to` (a local path) after a form.
 pub(crate) fn back(to: &str) -> Response {
     Redirect::to(instance_web::local_path(to).unwrap_or("/")).into_response()

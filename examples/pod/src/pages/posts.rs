@@ -10,7 +10,7 @@ use maud::html;
 use media_store::Limits;
 use serde::Deserialize;
 
-use super::{back, message, page_or_error, post_card, post_href, refused_or_error};
+use super::{act_then_back, back, message, page_or_error, post_card, post_href, refused_or_error};
 use crate::PostAudience;
 use crate::photos::{MAX_DESCRIPTION, MAX_PHOTOS};
 use crate::posts::MAX_COMMENTS;
@@ -351,17 +351,12 @@ pub(crate) async fn comment(
     viewer: Viewer,
     CsrfForm(form): CsrfForm<PostForm>,
 ) -> Response {
-    let Some(name) = viewer.identity_name().map(str::to_owned) else {
-        return back("/");
-    };
-    match site
-        .instance
-        .write_comment(&name, &form.post, &form.text)
-        .await
-    {
-        Ok(_) => back(form.back.as_deref().unwrap_or("/")),
-        Err(error) => refused_or_error(&site, &viewer, error),
-    }
+    let (instance, form) = (&site.instance, &form);
+    let to = form.back.as_deref().unwrap_or("/");
+    act_then_back(&site, &viewer, to, |name| async move {
+        instance.write_comment(&name, &form.post, &form.text).await
+    })
+    .await
 }
 
 /// `POST /posts/like` (with `undo`: unlike).
@@ -370,18 +365,16 @@ pub(crate) async fn like(
     viewer: Viewer,
     CsrfForm(form): CsrfForm<PostForm>,
 ) -> Response {
-    let Some(name) = viewer.identity_name().map(str::to_owned) else {
-        return back("/");
-    };
-    let done = if form.undo.is_some() {
-        site.instance.unlike(&name, &form.post).await
-    } else {
-        site.instance.like(&name, &form.post).await
-    };
-    match done {
-        Ok(_) => back(form.back.as_deref().unwrap_or("/")),
-        Err(error) => refused_or_error(&site, &viewer, error),
-    }
+    let (instance, form) = (&site.instance, &form);
+    let to = form.back.as_deref().unwrap_or("/");
+    act_then_back(&site, &viewer, to, |name| async move {
+        if form.undo.is_some() {
+            instance.unlike(&name, &form.post).await
+        } else {
+            instance.like(&name, &form.post).await
+        }
+    })
+    .await
 }
 
 /// `POST /posts/reshare` (with `undo`: take the reshare back).
@@ -390,18 +383,16 @@ pub(crate) async fn reshare(
     viewer: Viewer,
     CsrfForm(form): CsrfForm<PostForm>,
 ) -> Response {
-    let Some(name) = viewer.identity_name().map(str::to_owned) else {
-        return back("/");
-    };
-    let done = if form.undo.is_some() {
-        site.instance.unshare(&name, &form.post).await
-    } else {
-        site.instance.reshare(&name, &form.post).await
-    };
-    match done {
-        Ok(_) => back(form.back.as_deref().unwrap_or("/")),
-        Err(error) => refused_or_error(&site, &viewer, error),
-    }
+    let (instance, form) = (&site.instance, &form);
+    let to = form.back.as_deref().unwrap_or("/");
+    act_then_back(&site, &viewer, to, |name| async move {
+        if form.undo.is_some() {
+            instance.unshare(&name, &form.post).await
+        } else {
+            instance.reshare(&name, &form.post).await
+        }
+    })
+    .await
 }
 
 /// `POST /posts/delete`.
@@ -410,11 +401,9 @@ pub(crate) async fn delete(
     viewer: Viewer,
     CsrfForm(form): CsrfForm<PostForm>,
 ) -> Response {
-    let Some(name) = viewer.identity_name().map(str::to_owned) else {
-        return back("/");
-    };
-    match site.instance.delete_post(&name, &form.post).await {
-        Ok(()) => back("/"),
-        Err(error) => refused_or_error(&site, &viewer, error),
-    }
+    let (instance, form) = (&site.instance, &form);
+    act_then_back(&site, &viewer, "/", |name| async move {
+        instance.delete_post(&name, &form.post).await
+    })
+    .await
 }
