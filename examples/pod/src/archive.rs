@@ -11,7 +11,7 @@
 //! file before anything is written: a bad archive is refused with an [`ArchiveError`] naming
 //! what was wrong, and leaves no row and no file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead as _, BufReader, Read, Write as _};
 use std::path::{Path, PathBuf};
 
@@ -27,8 +27,9 @@ use url::Url;
 use crate::Pod;
 use crate::admin::Admin;
 use crate::app::Instance;
-use crate::db::{Audience, PostRow};
+use crate::db::{Attachment, Audience, PostRow};
 use crate::images::ImageType;
+use crate::photos::{MAX_DESCRIPTION, MAX_PHOTOS, attachment_member};
 use crate::posts::rfc3339;
 use crate::profile::{ImageRole, Profile};
 use crate::{markdown, profile};
@@ -275,6 +276,10 @@ pub struct ExportSummary {
 pub struct ImportSummary {
     /// Posts made (new local posts with their original dates).
     pub posts: u64,
+    /// Posts not made again: this account imported them before.
+    pub posts_skipped: u64,
+    /// Photos of the posts made.
+    pub photos: u64,
     /// Aspects made or filled.
     pub aspects: u64,
     /// Follows sent.
@@ -352,6 +357,27 @@ struct ArchivedPost {
     aspects: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     in_reply_to: Option<String>,
+    /// The post's photos, in order (at most [`MAX_PHOTOS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    photos: Vec<ArchivedPhoto>,
+}
+
+/// A photo of an archived post: its file in the archive and what the post says of it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ArchivedPhoto {
+    /// `media/...`.
+    path: String,
+    media_type: String,
+    /// Of the file, lowercase hexadecimal.
+    sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    width: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    height: Option<i64>,
+    /// The photo's description (its `name` in the `Image` attachment).
+    #[serde(default)]
+    description: String,
 }
 
 /// The files of an archive, in the order they are written.
@@ -381,6 +407,8 @@ impl Instance {
         tokio::fs::create_dir_all(dir.join("pod")).await?;
         tokio::fs::create_dir_all(dir.join("media")).await?;
         let mut summary = ExportSummary::default();
+        // The files of `media/`: their names in the archive, and where they are.
+        let mut media: Vec<(String, PathBuf)> = Vec::new();
 
         let document = self.actor_document(&actor).await?;
         write_json(&dir.join(ACTOR), &document).await?;
@@ -429,6 +457,7 @@ impl Instance {
                 } else {
                     Vec::new()
                 };
+                let photos = self.archived_photos(&row.id, &mut media).await?;
                 let line = ArchivedPost {
                     id: row.id.clone(),
                     attributed_to: row.author.clone(),
@@ -438,6 +467,7 @@ impl Instance {
                     audience: row.audience.as_str().to_owned(),
                     aspects,
                     in_reply_to: row.in_reply_to.clone(),
+                    photos,
                 };
                 let mut text = serde_json::to_string(&line)?;
                 text.push('\n');
@@ -530,7 +560,6 @@ impl Instance {
         summary.likes = likes.finish().await?;
 
         // The profile, its images and the aspects.
-        let mut media: Vec<(String, PathBuf)> = Vec::new();
         let image = |url: Option<&String>, role: &str| -> Option<(String, String)> {
             let key = url?.strip_prefix(self.url("/media/").as_str())?.to_owned();
             Some((key, role.to_owned()))
@@ -656,6 +685,81 @@ impl Instance {
         Ok(summary)
     }
 
+    /// The photos of local post `post` that are in the media store, each added to `media` as
+    /// `media/photo-N.EXT` (N counting from 1 over the whole archive, before anything else is
+    /// added to `media`).
+    async fn archived_photos(
+        &self,
+        post: &str,
+        media: &mut Vec<(String, PathBuf)>,
+    ) -> Result<Vec<ArchivedPhoto>> {
+        let mut photos = Vec::new();
+        let prefix = self.url("/media/");
+        for attachment in self.db().attachments(post).await? {
+            let Some(key) = attachment.url.strip_prefix(prefix.as_str()) else {
+                continue;
+            };
+            let Some(row) = self.db().image(key).await? else {
+                continue;
+            };
+            let key = media_store::Key::new(row.key.clone())?;
+            let extension = row.key.rsplit('.').next().unwrap_or("bin");
+            // Photos are the first files of `media/` (the avatar and banner come after them).
+            let path = format!("media/photo-{}.{extension}", media.len() + 1);
+            media.push((path.clone(), self.media().path_of(&key)));
+            photos.push(ArchivedPhoto {
+                path,
+                media_type: row.media_type,
+                sha256: row.sha256,
+                width: attachment.width,
+                height: attachment.height,
+                description: attachment.description,
+            });
+        }
+        Ok(photos)
+    }
+
+    /// Checks the archive's image file `path` (under `media/`), the `role` it has: present,
+    /// within the image limit, a JPEG, PNG, WebP or GIF by its bytes, with the SHA-256 the
+    /// archive names (read once, by a blocking thread). Where it is unpacked.
+    async fn check_image(
+        &self,
+        dir: &Path,
+        present: &HashSet<&str>,
+        role: &'static str,
+        path: &str,
+        sha256: &str,
+    ) -> Result<PathBuf, ArchiveError> {
+        let refuse = |reason| ArchiveError::Image {
+            role,
+            path: path.to_owned(),
+            reason,
+        };
+        if !path.starts_with("media/") || !present.contains(path) {
+            return Err(refuse("the archive has no such file"));
+        }
+        let file = dir.join(path);
+        let limit = self.options().max_image_bytes;
+        let read = {
+            let file = file.clone();
+            tokio::task::spawn_blocking(move || read_image(&file, limit))
+        };
+        let read = read
+            .await
+            .map_err(|e| ArchiveError::Io(std::io::Error::other(e)))?
+            .map_err(ArchiveError::Io)?;
+        let Some((head, digest)) = read else {
+            return Err(refuse("it is larger than this pod takes"));
+        };
+        if ImageType::sniff(&head).is_none() {
+            return Err(refuse("it is not a JPEG, PNG, WebP or GIF image"));
+        }
+        if !digest.eq_ignore_ascii_case(sha256) {
+            return Err(refuse("its SHA-256 is not the one the archive names"));
+        }
+        Ok(file)
+    }
+
     /// A fresh folder for an archive's files, beside the media (same disk).
     fn staging_dir(&self) -> Result<tempfile::TempDir> {
         let base = self.media().root().join("tmp");
@@ -696,8 +800,9 @@ impl Instance {
 
     /// Every file of an unpacked archive checked, before anything is written.
     async fn check_archive(&self, name: &str, dir: &Path, present: &[String]) -> Result<Checked> {
+        let present: HashSet<&str> = present.iter().map(String::as_str).collect();
         for required in [SUMMARY, ACTOR, PROFILE, ASPECTS, POSTS, FOLLOWING] {
-            if !present.iter().any(|p| p == required) {
+            if !present.contains(required) {
                 return Err(ArchiveError::Missing {
                     path: required.to_owned(),
                 }
@@ -751,25 +856,9 @@ impl Instance {
             (ImageRole::Banner, &archived.banner),
         ] {
             let Some(image) = image else { continue };
-            let refuse = |reason| ArchiveError::Image {
-                role: role.as_str(),
-                path: image.path.clone(),
-                reason,
-            };
-            if !present.contains(&image.path) || !image.path.starts_with("media/") {
-                return Err(refuse("the archive has no such file").into());
-            }
-            let path = dir.join(&image.path);
-            let size = tokio::fs::metadata(&path).await?.len();
-            if size > self.options().max_image_bytes {
-                return Err(refuse("it is larger than this pod takes").into());
-            }
-            let mut head = vec![0_u8; 16];
-            let mut opened = std::fs::File::open(&path)?;
-            let read = opened.read(&mut head)?;
-            if ImageType::sniff(head.get(..read).unwrap_or_default()).is_none() {
-                return Err(refuse("it is not a JPEG, PNG, WebP or GIF image").into());
-            }
+            let path = self
+                .check_image(dir, &present, role.as_str(), &image.path, &image.sha256)
+                .await?;
             images.push((role, path));
         }
 
@@ -808,11 +897,15 @@ impl Instance {
 
         // The posts, one line at a time.
         let mut posts = 0_u64;
-        for_each_post(dir, |line, post| {
+        let mut lines = PostLines::open(dir).await?;
+        while let Some((line, post)) = lines.next().await? {
             posts += 1;
-            check_post(&actor_url, &actor, &names, line, &post)
-        })
-        .await?;
+            check_post(&actor_url, &actor, &names, line, &post)?;
+            for photo in &post.photos {
+                self.check_image(dir, &present, "photo", &photo.path, &photo.sha256)
+                    .await?;
+            }
+        }
         if posts != summary.posts {
             return Err(ArchiveError::Count {
                 what: "posts",
@@ -861,14 +954,13 @@ impl Instance {
             aspect_ids.insert(trimmed, id);
             summary.aspects += 1;
         }
-        let mut lines =
-            tokio::io::BufReader::new(tokio::fs::File::open(dir.join(POSTS)).await?).lines();
-        while let Some(line) = lines.next_line().await? {
-            if line.trim().is_empty() {
+        let mut lines = PostLines::open(dir).await?;
+        while let Some((_, post)) = lines.next().await? {
+            if self.db().imported(&me, &post.id).await?.is_some() {
+                summary.posts_skipped += 1;
                 continue;
             }
-            let post: ArchivedPost = serde_json::from_str(&line)?;
-            self.import_post(name, &me, &post, &aspect_ids).await?;
+            summary.photos += self.import_post(name, &me, dir, &post, &aspect_ids).await?;
             summary.posts += 1;
         }
         for target in checked.following {
@@ -887,16 +979,18 @@ impl Instance {
         Ok(summary)
     }
 
-    /// One archived post made again: a new local post by `name` with its original dates and
-    /// a line saying where it was first published, stored with a `Create` in the outbox, not
-    /// delivered.
+    /// One archived post made again: a new local post by `name` with its original dates, its
+    /// photos (from the unpacked archive in `dir`, checked) and a line saying where it was
+    /// first published, stored with a `Create` in the outbox, not delivered, and recorded as
+    /// imported from its original id. How many photos it has.
     async fn import_post(
         &self,
         name: &str,
         author_id: &str,
+        dir: &Path,
         post: &ArchivedPost,
         aspect_ids: &BTreeMap<String, String>,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let followers = format!("{author_id}/followers");
         let (to, cc, audience, aspects) = match post.audience.as_str() {
             "public" => (
@@ -927,6 +1021,31 @@ impl Instance {
             post.source.trim_end(),
         );
         let content = markdown::to_html(&source);
+        let mut photos = Vec::with_capacity(post.photos.len());
+        for photo in &post.photos {
+            let limits = media_store::Limits::new(self.options().max_image_bytes);
+            let staged = self
+                .media()
+                .stage_file(&dir.join(&photo.path), &limits)
+                .await?;
+            photos.push(self.inspect_photo(staged, &photo.description).await?);
+        }
+        let attachments: Vec<Attachment> = self
+            .keep_photos(name, photos)
+            .await?
+            .into_iter()
+            .zip(&post.photos)
+            .map(|(kept, archived)| Attachment {
+                // The archive's sizes where the file's header did not say them.
+                width: kept
+                    .width
+                    .or(archived.width.filter(|w| (1..=100_000).contains(w))),
+                height: kept
+                    .height
+                    .or(archived.height.filter(|h| (1..=100_000).contains(h))),
+                ..kept
+            })
+            .collect();
         let note = json!({
             "@context": [
                 "https://www.w3.org/ns/activitystreams",
@@ -943,6 +1062,7 @@ impl Instance {
             "cc": cc,
             "sensitive": false,
             "tag": [],
+            "attachment": attachment_member(&attachments),
         });
         let row = PostRow {
             id: id.clone(),
@@ -959,8 +1079,9 @@ impl Instance {
             updated,
         };
         self.state().put_object(&note, true).await?;
-        self.db().put_post(&row).await?;
-        self.db().put_post_aspects(&id, &aspects).await?;
+        self.db()
+            .put_local_post(&row, &attachments, &aspects, Some((author_id, &post.id)))
+            .await?;
         let mut create = self.state().new_activity("Create", name, note, &[]);
         if let Some(map) = create.as_object_mut() {
             map.insert("to".into(), json!(to));
@@ -970,7 +1091,7 @@ impl Instance {
             map.insert("published".into(), Value::String(rfc3339(published)));
         }
         self.state().put_activity(&create, true).await?;
-        Ok(())
+        Ok(attachments.len() as u64)
     }
 }
 
@@ -1021,6 +1142,16 @@ fn check_post(
     if post.source.len() > markdown::MAX_SOURCE {
         return Err(refuse(crate::Refused::TooLong));
     }
+    if post.photos.len() > MAX_PHOTOS {
+        return Err(refuse(crate::Refused::TooManyPhotos));
+    }
+    if post
+        .photos
+        .iter()
+        .any(|p| p.description.chars().count() > MAX_DESCRIPTION)
+    {
+        return Err(refuse(crate::Refused::DescriptionTooLong));
+    }
     if micros(&post.published).is_none() || micros(&post.updated).is_none() {
         return Err(json_error(
             POSTS,
@@ -1052,38 +1183,83 @@ fn check_post(
     Ok(())
 }
 
-/// Calls `check` on each line of `pod/posts.jsonl`, read one at a time.
-async fn for_each_post(
-    dir: &Path,
-    mut check: impl FnMut(u64, ArchivedPost) -> Result<(), ArchiveError>,
-) -> Result<(), ArchiveError> {
-    let file = tokio::fs::File::open(dir.join(POSTS))
-        .await
-        .map_err(ArchiveError::Io)?;
-    let mut reader = tokio::io::BufReader::new(file);
-    let mut line = String::new();
-    let mut number = 0_u64;
-    loop {
-        line.clear();
-        let read = (&mut reader)
-            .take(MAX_LINE as u64 + 1)
-            .read_line(&mut line)
+/// The lines of `pod/posts.jsonl`, read one at a time, each within [`MAX_LINE`].
+struct PostLines {
+    reader: tokio::io::BufReader<tokio::fs::File>,
+    line: String,
+    number: u64,
+}
+
+impl PostLines {
+    async fn open(dir: &Path) -> Result<Self, ArchiveError> {
+        let file = tokio::fs::File::open(dir.join(POSTS))
             .await
-            .map_err(|e| json_error(POSTS, Some(number + 1), e))?;
-        if read == 0 {
-            return Ok(());
-        }
-        number += 1;
-        if line.len() > MAX_LINE {
-            return Err(json_error(POSTS, Some(number), "the line is too long"));
-        }
-        if line.trim().is_empty() {
-            continue;
-        }
-        let post: ArchivedPost =
-            serde_json::from_str(&line).map_err(|e| json_error(POSTS, Some(number), e))?;
-        check(number, post)?;
+            .map_err(ArchiveError::Io)?;
+        Ok(Self {
+            reader: tokio::io::BufReader::new(file),
+            line: String::new(),
+            number: 0,
+        })
     }
+
+    /// The next post and its line number; `None` at the end.
+    async fn next(&mut self) -> Result<Option<(u64, ArchivedPost)>, ArchiveError> {
+        loop {
+            self.line.clear();
+            let read = (&mut self.reader)
+                .take(MAX_LINE as u64 + 1)
+                .read_line(&mut self.line)
+                .await
+                .map_err(|e| json_error(POSTS, Some(self.number + 1), e))?;
+            if read == 0 {
+                return Ok(None);
+            }
+            self.number += 1;
+            if self.line.len() > MAX_LINE {
+                return Err(json_error(POSTS, Some(self.number), "the line is too long"));
+            }
+            if self.line.trim().is_empty() {
+                continue;
+            }
+            let post: ArchivedPost = serde_json::from_str(&self.line)
+                .map_err(|e| json_error(POSTS, Some(self.number), e))?;
+            return Ok(Some((self.number, post)));
+        }
+    }
+}
+
+/// The first bytes (enough to recognise an image) and the SHA-256 (lowercase hexadecimal) of
+/// the file at `path`; `None` when it is over `limit` bytes.
+fn read_image(path: &Path, limit: u64) -> std::io::Result<Option<(Vec<u8>, String)>> {
+    use sha2::Digest as _;
+    let mut file = std::fs::File::open(path)?;
+    if file.metadata()?.len() > limit {
+        return Ok(None);
+    }
+    let mut hasher = sha2::Sha256::new();
+    let mut head = Vec::with_capacity(32);
+    let mut buffer = vec![0_u8; 64 << 10];
+    let mut total = 0_u64;
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        let chunk = buffer.get(..n).unwrap_or_default();
+        total += n as u64;
+        if total > limit {
+            return Ok(None);
+        }
+        let wanted = 32_usize.saturating_sub(head.len()).min(chunk.len());
+        head.extend_from_slice(chunk.get(..wanted).unwrap_or_default());
+        hasher.update(chunk);
+    }
+    let digest = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(Some((head, digest)))
 }
 
 /// Whether `text` is an `https:` or `http:` address.

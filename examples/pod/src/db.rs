@@ -33,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "the relays the instance actor subscribes to",
         include_str!("../migrations/0004_relays.sql"),
     ),
+    (
+        6,
+        "the posts made by importing archives",
+        include_str!("../migrations/0006_imports.sql"),
+    ),
 ];
 
 /// The table the pod's migrations are recorded in.
@@ -186,45 +191,57 @@ impl Db {
     /// Records a post or comment (or replaces its row).
     pub(crate) async fn put_post(&self, post: &PostRow) -> Result<()> {
         let mut tx = self.state().begin_write().await?;
-        sqlx::query(
-            "INSERT INTO pd_posts (id, author, local, in_reply_to, root, source, content, audience,
-                tags, mentions, published, updated)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-             ON CONFLICT (id) DO UPDATE SET source = excluded.source, content = excluded.content,
-                audience = excluded.audience, tags = excluded.tags, mentions = excluded.mentions,
-                updated = excluded.updated",
-        )
-        .bind(post.id.clone())
-        .bind(post.author.clone())
-        .bind(i64::from(post.local))
-        .bind(post.in_reply_to.clone())
-        .bind(post.root.clone())
-        .bind(post.source.clone())
-        .bind(post.content.clone())
-        .bind(post.audience.as_str())
-        .bind(serde_json::to_string(&post.tags)?)
-        .bind(serde_json::to_string(&post.mentions)?)
-        .bind(post.published)
-        .bind(post.updated)
-        .execute(&mut *tx)
-        .await
-        .context("storing a post")?;
-        sqlx::query("DELETE FROM pd_post_tags WHERE post = $1")
-            .bind(post.id.clone())
-            .execute(&mut *tx)
-            .await?;
-        for tag in &post.tags {
+        put_post_in(&mut tx, post).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores a new local post with what comes with it, in one transaction: its row and
+    /// hashtags ([`Db::put_post`]), its attachments, the aspects it was written to, and, for a
+    /// post made by importing an archive, where it was first published (`imported_from`,
+    /// recorded for local actor id `importer`: [`Db::imported`] finds it again).
+    pub(crate) async fn put_local_post(
+        &self,
+        post: &PostRow,
+        attachments: &[Attachment],
+        aspects: &[String],
+        imported_from: Option<(&str, &str)>,
+    ) -> Result<()> {
+        let mut tx = self.state().begin_write().await?;
+        put_post_in(&mut tx, post).await?;
+        put_attachments_in(&mut tx, &post.id, attachments).await?;
+        for aspect in aspects {
             sqlx::query(
-                "INSERT INTO pd_post_tags (post, tag) VALUES ($1, $2)
-                 ON CONFLICT (post, tag) DO NOTHING",
+                "INSERT INTO pd_post_aspects (post, aspect) VALUES ($1, $2)
+                 ON CONFLICT (post, aspect) DO NOTHING",
             )
             .bind(post.id.clone())
-            .bind(tag.clone())
+            .bind(aspect.clone())
             .execute(&mut *tx)
             .await?;
         }
+        if let Some((importer, original)) = imported_from {
+            sqlx::query("INSERT INTO pd_imports (importer, original, post) VALUES ($1, $2, $3)")
+                .bind(importer.to_owned())
+                .bind(original.to_owned())
+                .bind(post.id.clone())
+                .execute(&mut *tx)
+                .await
+                .context("recording an imported post")?;
+        }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The post local actor id `importer` made by importing `original`, if it did.
+    pub(crate) async fn imported(&self, importer: &str, original: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT post FROM pd_imports WHERE importer = $1 AND original = $2")
+            .bind(importer.to_owned())
+            .bind(original.to_owned())
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| r.try_get("post").map_err(Into::into))
+            .transpose()
     }
 
     /// The post or comment `id`, whoever asks (check the scope before showing it).
@@ -316,31 +333,66 @@ impl Db {
 
     /// The stream of `reader` (an actor id) as `scope` may see it, newest first: its own
     /// posts, those of the people it follows, the posts they reshared, and the public posts
-    /// with the tags it follows.
+    /// with the tags it follows; `limit` of them, after `before` (the `published` and id of
+    /// the last post of the page before) when given.
     pub(crate) async fn stream(
         &self,
         reader: &str,
         scope: &Scope,
-        offset: i64,
+        before: Option<&(i64, String)>,
         limit: i64,
     ) -> Result<Vec<PostRow>> {
+        // Newest first, a page after the post `before` (its `published` and id). Each of the
+        // stream's sources is found through an index (the posts of an author by date, a
+        // post by id, a tag's posts), and SQLite gathers them all before it sorts: over a
+        // long past, that is every post of everyone followed. So the page is looked for in a
+        // window of time going back from `before`, an hour wide at first and eight times
+        // wider at each try, until it is full or reaches the oldest post.
+        let (published, id) = before.cloned().unwrap_or((i64::MAX, String::new()));
+        let oldest: Option<i64> = sqlx::query("SELECT MIN(published) AS oldest FROM pd_posts")
+            .fetch_one(self.pool())
+            .await?
+            .try_get("oldest")?;
+        let Some(oldest) = oldest else {
+            return Ok(Vec::new());
+        };
+        let newest = if published == i64::MAX {
+            let newest: Option<i64> = sqlx::query("SELECT MAX(published) AS newest FROM pd_posts")
+                .fetch_one(self.pool())
+                .await?
+                .try_get("newest")?;
+            newest.unwrap_or(oldest)
+        } else {
+            published
+        };
         let sql = format!(
-            "SELECT {POST_COLUMNS} FROM pd_posts WHERE root IS NULL AND (author = $1
+            "SELECT {POST_COLUMNS} FROM pd_posts WHERE root IS NULL
+             AND published <= $3 AND (published < $3 OR id > $4) AND published >= $5
+             AND (author = $1
                 OR author IN (SELECT followed FROM st_follows WHERE follower = $1 AND state = 'accepted')
                 OR id IN (SELECT r.post FROM pd_reactions r JOIN st_follows f
                     ON f.followed = r.actor AND f.follower = $1 AND f.state = 'accepted'
                     WHERE r.kind = 'share')
                 OR (audience = 'public' AND id IN (SELECT t.post FROM pd_post_tags t
                     JOIN pd_tag_follows g ON g.tag = t.tag WHERE g.actor = $1)))
-             AND {} ORDER BY published DESC, id LIMIT $2 OFFSET $3",
-            scope.condition("pd_posts.id", 4)
+             AND {} ORDER BY published DESC, id LIMIT $2",
+            scope.condition("pd_posts.id", 6)
         );
-        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(reader.to_owned())
-            .bind(limit)
-            .bind(offset);
-        let rows = scope.bind(query).fetch_all(self.pool()).await?;
-        rows.iter().map(post_row).collect()
+        let mut width: i64 = 3_600_000_000;
+        loop {
+            let from = newest.saturating_sub(width);
+            let query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(reader.to_owned())
+                .bind(limit)
+                .bind(published)
+                .bind(id.clone())
+                .bind(from);
+            let rows = scope.bind(query).fetch_all(self.pool()).await?;
+            if rows.len() as i64 >= limit || from <= oldest {
+                return rows.iter().map(post_row).collect();
+            }
+            width = width.saturating_mul(8);
+        }
     }
 
     /// The public posts known here, newest first (the front page for the signed out).
@@ -615,21 +667,6 @@ impl Db {
             .collect()
     }
 
-    /// Records which aspects local post `post` was written to.
-    pub(crate) async fn put_post_aspects(&self, post: &str, aspects: &[String]) -> Result<()> {
-        for aspect in aspects {
-            sqlx::query(
-                "INSERT INTO pd_post_aspects (post, aspect) VALUES ($1, $2)
-                 ON CONFLICT (post, aspect) DO NOTHING",
-            )
-            .bind(post.to_owned())
-            .bind(aspect.clone())
-            .execute(self.pool())
-            .await?;
-        }
-        Ok(())
-    }
-
     /// The names of the aspects (still there) local post `post` was written to.
     pub(crate) async fn post_aspect_names(&self, post: &str) -> Result<Vec<String>> {
         let rows = sqlx::query(
@@ -868,25 +905,7 @@ impl Db {
         attachments: &[Attachment],
     ) -> Result<()> {
         let mut tx = self.state().begin_write().await?;
-        sqlx::query("DELETE FROM pd_attachments WHERE post = $1")
-            .bind(post.to_owned())
-            .execute(&mut *tx)
-            .await?;
-        for (position, attachment) in (0_i64..).zip(attachments) {
-            sqlx::query(
-                "INSERT INTO pd_attachments (post, position, url, media_type, width, height, description)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(post.to_owned())
-            .bind(position)
-            .bind(attachment.url.clone())
-            .bind(attachment.media_type.clone())
-            .bind(attachment.width)
-            .bind(attachment.height)
-            .bind(attachment.description.clone())
-            .execute(&mut *tx)
-            .await?;
-        }
+        put_attachments_in(&mut tx, post, attachments).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -912,6 +931,76 @@ impl Db {
             })
             .collect()
     }
+}
+
+/// Stores `post`'s row and hashtags within `tx`.
+async fn put_post_in(tx: &mut sqlx::Transaction<'static, sqlx::Any>, post: &PostRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO pd_posts (id, author, local, in_reply_to, root, source, content, audience,
+                tags, mentions, published, updated)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (id) DO UPDATE SET source = excluded.source, content = excluded.content,
+                audience = excluded.audience, tags = excluded.tags, mentions = excluded.mentions,
+                updated = excluded.updated",
+    )
+    .bind(post.id.clone())
+    .bind(post.author.clone())
+    .bind(i64::from(post.local))
+    .bind(post.in_reply_to.clone())
+    .bind(post.root.clone())
+    .bind(post.source.clone())
+    .bind(post.content.clone())
+    .bind(post.audience.as_str())
+    .bind(serde_json::to_string(&post.tags)?)
+    .bind(serde_json::to_string(&post.mentions)?)
+    .bind(post.published)
+    .bind(post.updated)
+    .execute(&mut **tx)
+    .await
+    .context("storing a post")?;
+    sqlx::query("DELETE FROM pd_post_tags WHERE post = $1")
+        .bind(post.id.clone())
+        .execute(&mut **tx)
+        .await?;
+    for tag in &post.tags {
+        sqlx::query(
+            "INSERT INTO pd_post_tags (post, tag) VALUES ($1, $2)
+                 ON CONFLICT (post, tag) DO NOTHING",
+        )
+        .bind(post.id.clone())
+        .bind(tag.clone())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Replaces what is attached to post `post`, within `tx`.
+async fn put_attachments_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    post: &str,
+    attachments: &[Attachment],
+) -> Result<()> {
+    sqlx::query("DELETE FROM pd_attachments WHERE post = $1")
+        .bind(post.to_owned())
+        .execute(&mut **tx)
+        .await?;
+    for (position, attachment) in (0_i64..).zip(attachments) {
+        sqlx::query(
+                "INSERT INTO pd_attachments (post, position, url, media_type, width, height, description)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(post.to_owned())
+            .bind(position)
+            .bind(attachment.url.clone())
+            .bind(attachment.media_type.clone())
+            .bind(attachment.width)
+            .bind(attachment.height)
+            .bind(attachment.description.clone())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -223,9 +223,9 @@ impl Instance {
             updated: now,
         };
         self.state().put_object(&note, true).await?;
-        self.db().put_post(&row).await?;
-        self.db().set_attachments(&id, &attachments).await?;
-        self.db().put_post_aspects(&id, &aspects).await?;
+        self.db()
+            .put_local_post(&row, &attachments, &aspects, None)
+            .await?;
         self.notify_written(&row, &note).await;
         self.publish_about("Create", author, note).await?;
         Ok(row)

@@ -33,6 +33,22 @@ fn upload(session: &Session, role: &str, bytes: Vec<u8>) -> reqwest::multipart::
     )
 }
 
+/// The compose form: a public post `text` with one PNG photo described as `description`.
+fn with_photo(session: &Session, text: &str, description: &str) -> reqwest::multipart::Form {
+    session
+        .multipart()
+        .text("text", text.to_owned())
+        .text("audience", "public")
+        .text("description", description.to_owned())
+        .part(
+            "photo",
+            reqwest::multipart::Part::bytes(png())
+                .file_name("garden.png")
+                .mime_str("image/png")
+                .unwrap(),
+        )
+}
+
 fn admin(dir: &Path, running: &Running, name: &str) -> pod::admin::Admin {
     pod::admin::Admin::new(dir.join(format!("{name}.sqlite")).display().to_string())
         .with_base_url(Some(running.base_url.clone()))
@@ -169,6 +185,15 @@ async fn an_archive_from_one_pod_is_imported_into_another() {
         .await
         .unwrap();
     a.instance.like("alice", &public).await.unwrap();
+    assert_eq!(
+        web.post_multipart(
+            "/posts",
+            with_photo(&web, "The garden.", "Roses, painted red")
+        )
+        .await
+        .0,
+        303
+    );
     let (_, original) = fetch(&public).await;
     let published = original["published"].as_str().unwrap().to_owned();
 
@@ -177,7 +202,8 @@ async fn an_archive_from_one_pod_is_imported_into_another() {
     let exported = pod::archive::admin_export(&admin(dir.path(), &a, "A"), "alice", &file)
         .await
         .unwrap();
-    assert_eq!(exported["exported"]["posts"], 3, "{exported}");
+    assert_eq!(exported["exported"]["posts"], 4, "{exported}");
+    assert_eq!(exported["exported"]["media"], 3, "{exported}");
     assert_eq!(exported["exported"]["comments"], 1, "{exported}");
     assert_eq!(exported["exported"]["following"], 2, "{exported}");
     assert_eq!(exported["exported"]["followers"], 1, "{exported}");
@@ -197,6 +223,7 @@ async fn an_archive_from_one_pod_is_imported_into_another() {
         "pod/comments.jsonl",
         "media/avatar.png",
         "media/banner.gif",
+        "media/photo-1.png",
     ] {
         assert!(names.contains(&expected), "{expected} in {names:?}");
     }
@@ -210,7 +237,7 @@ async fn an_archive_from_one_pod_is_imported_into_another() {
     };
     let outbox: Value = serde_json::from_slice(&file_of("outbox.json")).unwrap();
     assert_eq!(outbox["type"], "OrderedCollection");
-    assert_eq!(outbox["totalItems"], 4);
+    assert_eq!(outbox["totalItems"], 5);
     assert_eq!(outbox["orderedItems"][0]["type"], "Create");
     assert_eq!(outbox["orderedItems"][0]["object"]["id"], json!(public));
     assert_eq!(
@@ -227,6 +254,16 @@ async fn an_archive_from_one_pod_is_imported_into_another() {
     let followers_file: Value = serde_json::from_slice(&file_of("followers.json")).unwrap();
     assert_eq!(followers_file["orderedItems"], json!([dave]));
     assert_eq!(file_of("media/avatar.png"), png());
+    assert_eq!(file_of("media/photo-1.png"), png());
+    let archived_posts = String::from_utf8(file_of("pod/posts.jsonl")).unwrap();
+    let garden: Value = archived_posts
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .find(|post| post["source"] == "The garden.")
+        .unwrap();
+    assert_eq!(garden["photos"][0]["path"], "media/photo-1.png", "{garden}");
+    assert_eq!(garden["photos"][0]["mediaType"], "image/png");
+    assert_eq!(garden["photos"][0]["description"], "Roses, painted red");
     let manifest = String::from_utf8(file_of("manifest.yml")).unwrap();
     assert!(manifest.starts_with("# An account export"), "{manifest}");
     assert!(manifest.contains("ubc-version: 0.1"), "{manifest}");
@@ -235,7 +272,8 @@ async fn an_archive_from_one_pod_is_imported_into_another() {
     let imported = pod::archive::admin_import(&admin(dir.path(), &b, "B"), "alice2", &file)
         .await
         .unwrap();
-    assert_eq!(imported["imported"]["posts"], 3, "{imported}");
+    assert_eq!(imported["imported"]["posts"], 4, "{imported}");
+    assert_eq!(imported["imported"]["photos"], 1, "{imported}");
     assert_eq!(imported["imported"]["follows_sent"], 2, "{imported}");
     assert_eq!(imported["imported"]["images"], 2, "{imported}");
 
@@ -292,7 +330,7 @@ async fn an_archive_from_one_pod_is_imported_into_another() {
         .filter(|a| a.kind == "Create")
         .map(|a| &a.document["object"])
         .collect();
-    assert_eq!(creates.len(), 3, "{outbox:?}");
+    assert_eq!(creates.len(), 4, "{outbox:?}");
     for note in &creates {
         let id = note["id"].as_str().unwrap();
         assert!(id.starts_with(b.base_url.as_str()), "{id}");
@@ -317,6 +355,18 @@ async fn an_archive_from_one_pod_is_imported_into_another() {
         .find(|n| n["content"].as_str().unwrap().contains("Hatter"))
         .unwrap();
     assert_eq!(tea["to"], json!([carol]));
+    // The photo, stored again on B, byte for byte, with its description.
+    let garden = creates
+        .iter()
+        .find(|n| n["content"].as_str().unwrap().contains("The garden."))
+        .unwrap();
+    let photo = &garden["attachment"][0];
+    assert_eq!(photo["type"], "Image", "{garden}");
+    assert_eq!(photo["mediaType"], "image/png");
+    assert_eq!(photo["name"], "Roses, painted red");
+    let photo_url = photo["url"].as_str().unwrap().to_owned();
+    assert!(photo_url.starts_with(b.base_url.as_str()), "{photo_url}");
+    assert_eq!(bytes(photo_url).await, png());
     let only = creates
         .iter()
         .find(|n| {
@@ -345,6 +395,16 @@ async fn an_archive_from_one_pod_is_imported_into_another() {
         .unwrap();
     assert_eq!(again.follows_sent, 0);
     assert_eq!(again.follows_skipped, 2);
+    // Nor any post: each was made once, and is skipped now.
+    assert_eq!((again.posts, again.posts_skipped, again.photos), (0, 4, 0));
+    let creates_after = state
+        .outbox(&alice2, &scope, 0, 50)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|a| a.kind == "Create")
+        .count();
+    assert_eq!(creates_after, 4);
 }
 
 /// What B holds of alice2 that an import would change: posts in the outbox, the display name,
@@ -404,6 +464,12 @@ async fn bad_archives_are_refused_with_nothing_stored() {
         .write_post("alice", "A post.", &pod::PostAudience::Public)
         .await
         .unwrap();
+    assert_eq!(
+        web.post_multipart("/posts", with_photo(&web, "A photo.", "A square"))
+            .await
+            .0,
+        303
+    );
     let good = dir.path().join("good.tar.gz");
     a.instance.export_archive("alice", &good).await.unwrap();
     let files = entries(&good);
@@ -519,19 +585,38 @@ async fn bad_archives_are_refused_with_nothing_stored() {
             |e| matches!(e, ArchiveError::Json { path, .. } if path == "pod/profile.json"),
         ),
         (
+            // The archive has two posts: the third line is the bad one.
             "a malformed post line",
             tar_of(&replaced(
                 "pod/posts.jsonl",
                 format!("{posts}not json\n").into_bytes(),
             )),
             limits,
-            |e| matches!(e, ArchiveError::Json { path, line: Some(2), .. } if path == "pod/posts.jsonl"),
+            |e| matches!(e, ArchiveError::Json { path, line: Some(3), .. } if path == "pod/posts.jsonl"),
         ),
         (
             "an avatar that is not an image",
             tar_of(&replaced("media/avatar.png", b"<svg/>".to_vec())),
             limits,
             |e| matches!(e, ArchiveError::Image { role: "avatar", .. }),
+        ),
+        (
+            "a photo that is not the one the post names",
+            tar_of(&replaced("media/photo-1.png", gif())),
+            limits,
+            |e| matches!(e, ArchiveError::Image { role: "photo", reason, .. } if reason.contains("SHA-256")),
+        ),
+        (
+            "a photo missing",
+            tar_of(
+                &files
+                    .iter()
+                    .filter(|(n, _)| n != "media/photo-1.png")
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            ),
+            limits,
+            |e| matches!(e, ArchiveError::Image { role: "photo", .. }),
         ),
         (
             "a duplicate entry",
@@ -576,7 +661,7 @@ async fn bad_archives_are_refused_with_nothing_stored() {
         .import_archive("alice2", &good, &limits)
         .await
         .unwrap();
-    assert_eq!(summary.posts, 1);
+    assert_eq!((summary.posts, summary.photos), (2, 1));
     assert_ne!(snapshot(&b, dir.path(), &alice2).await, before);
 }
 

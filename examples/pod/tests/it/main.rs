@@ -19,5 +19,6 @@ mod photos;
 mod profile;
 mod relays;
 mod remote_objects;
+mod stream;
 mod support;
 mod tags;
