@@ -2,6 +2,8 @@
 //! instance-state's, in the same database and dialect. Every listing of posts for a reader
 //! goes through instance-state's `Scope` condition over the posts' addressing.
 
+use std::collections::{HashMap, HashSet};
+
 use anyhow::{Context, Result};
 use instance_state::InstanceState;
 use instance_state::objects::Scope;
@@ -331,6 +333,38 @@ impl Db {
         .transpose()
     }
 
+    /// The cards of those of `posts` that have one.
+    pub(crate) async fn cards_of(&self, posts: &[String]) -> Result<HashMap<String, Card>> {
+        let mut cards = HashMap::new();
+        if posts.is_empty() {
+            return Ok(cards);
+        }
+        let sql = format!(
+            "SELECT post, kind, name, starts, image, link, authors FROM pd_cards
+             WHERE post IN ({})",
+            placeholders(1, posts.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for post in posts {
+            query = query.bind(post.clone());
+        }
+        for row in query.fetch_all(self.pool()).await? {
+            cards.insert(
+                row.try_get("post")?,
+                Card {
+                    kind: row.try_get("kind")?,
+                    name: row.try_get("name")?,
+                    starts: row.try_get("starts")?,
+                    image: row.try_get("image")?,
+                    link: row.try_get("link")?,
+                    authors: serde_json::from_str(&row.try_get::<String, _>("authors")?)
+                        .unwrap_or_default(),
+                },
+            );
+        }
+        Ok(cards)
+    }
+
     /// The stream of `reader` (an actor id) as `scope` may see it, newest first: its own
     /// posts, those of the people it follows, the posts they reshared, and the public posts
     /// with the tags it follows; `limit` of them, after `before` (the `published` and id of
@@ -503,17 +537,86 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 
-    /// How many likes and reshares `post` has.
-    pub(crate) async fn reaction_counts(&self, post: &str) -> Result<(i64, i64)> {
-        let row = sqlx::query(
-            "SELECT
-               (SELECT COUNT(*) FROM pd_reactions WHERE post = $1 AND kind = 'like') AS likes,
-               (SELECT COUNT(*) FROM pd_reactions WHERE post = $1 AND kind = 'share') AS shares",
-        )
-        .bind(post.to_owned())
-        .fetch_one(self.pool())
-        .await?;
-        Ok((row.try_get("likes")?, row.try_get("shares")?))
+    /// How many likes and reshares each of `posts` has (those with none are left out).
+    pub(crate) async fn reaction_counts_of(
+        &self,
+        posts: &[String],
+    ) -> Result<HashMap<String, (i64, i64)>> {
+        let mut counts: HashMap<String, (i64, i64)> = HashMap::new();
+        if posts.is_empty() {
+            return Ok(counts);
+        }
+        let sql = format!(
+            "SELECT post, kind, COUNT(*) AS n FROM pd_reactions WHERE post IN ({})
+             GROUP BY post, kind",
+            placeholders(1, posts.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for post in posts {
+            query = query.bind(post.clone());
+        }
+        for row in query.fetch_all(self.pool()).await? {
+            let entry = counts.entry(row.try_get("post")?).or_default();
+            let n: i64 = row.try_get("n")?;
+            match row.try_get::<String, _>("kind")?.as_str() {
+                "like" => entry.0 = n,
+                "share" => entry.1 = n,
+                _ => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Which of `posts` `actor` liked or reshared: `(post, kind)`.
+    pub(crate) async fn reactions_of(
+        &self,
+        actor: &str,
+        posts: &[String],
+    ) -> Result<HashSet<(String, String)>> {
+        if posts.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let sql = format!(
+            "SELECT post, kind FROM pd_reactions WHERE actor = $1 AND post IN ({})",
+            placeholders(2, posts.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(actor.to_owned());
+        for post in posts {
+            query = query.bind(post.clone());
+        }
+        query
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get("post")?, row.try_get("kind")?)))
+            .collect()
+    }
+
+    /// The names of the aspects (still there) each of `posts` (local ones) was written to.
+    pub(crate) async fn post_aspect_names_of(
+        &self,
+        posts: &[String],
+    ) -> Result<HashMap<String, Vec<String>>> {
+        let mut names: HashMap<String, Vec<String>> = HashMap::new();
+        if posts.is_empty() {
+            return Ok(names);
+        }
+        let sql = format!(
+            "SELECT p.post, a.name FROM pd_post_aspects p JOIN pd_aspects a ON a.id = p.aspect
+             WHERE p.post IN ({}) ORDER BY p.post, a.name",
+            placeholders(1, posts.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for post in posts {
+            query = query.bind(post.clone());
+        }
+        for row in query.fetch_all(self.pool()).await? {
+            names
+                .entry(row.try_get("post")?)
+                .or_default()
+                .push(row.try_get("name")?);
+        }
+        Ok(names)
     }
 
     /// Makes aspect `name` of local person `owner`; `None` when it has one of that name.
@@ -931,6 +1034,44 @@ impl Db {
             })
             .collect()
     }
+
+    /// What is attached to each of `posts`, in order (those with nothing are left out).
+    pub(crate) async fn attachments_of(
+        &self,
+        posts: &[String],
+    ) -> Result<HashMap<String, Vec<Attachment>>> {
+        let mut all: HashMap<String, Vec<Attachment>> = HashMap::new();
+        if posts.is_empty() {
+            return Ok(all);
+        }
+        let sql = format!(
+            "SELECT post, url, media_type, width, height, description FROM pd_attachments
+             WHERE post IN ({}) ORDER BY post, position",
+            placeholders(1, posts.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for post in posts {
+            query = query.bind(post.clone());
+        }
+        for r in query.fetch_all(self.pool()).await? {
+            all.entry(r.try_get("post")?).or_default().push(Attachment {
+                url: r.try_get("url")?,
+                media_type: r.try_get("media_type")?,
+                width: r.try_get("width")?,
+                height: r.try_get("height")?,
+                description: r.try_get("description")?,
+            });
+        }
+        Ok(all)
+    }
+}
+
+/// `$first, $first+1, ...`: `count` SQL parameters.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Stores `post`'s row and hashtags within `tx`.

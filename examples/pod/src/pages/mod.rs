@@ -184,125 +184,145 @@ pub(crate) async fn post_card(
     post: &PostRow,
     link: bool,
 ) -> anyhow::Result<Markup> {
+    let mut cards = post_cards(site, viewer, std::slice::from_ref(post), link).await?;
+    Ok(cards.pop().unwrap_or_default())
+}
+
+/// The cards of `posts`, in order, as [`post_card`] makes each one, with what they show
+/// (reactions, aspects, attachments, cards of remote objects, authors' names) read for all of
+/// them at once: a page of posts takes a handful of queries, not a handful for each post.
+pub(crate) async fn post_cards(
+    site: &Site,
+    viewer: Option<&Viewer>,
+    posts: &[PostRow],
+    link: bool,
+) -> anyhow::Result<Vec<Markup>> {
     let instance = &site.instance;
-    let (name, handle) = instance.actor_label(&post.author).await;
-    let (likes, shares) = instance.db().reaction_counts(&post.id).await?;
-    let aspects = if post.local {
-        instance.db().post_aspect_names(&post.id).await?
-    } else {
-        Vec::new()
-    };
+    let ids: Vec<String> = posts.iter().map(|p| p.id.clone()).collect();
+    let local: Vec<String> = posts
+        .iter()
+        .filter(|p| p.local)
+        .map(|p| p.id.clone())
+        .collect();
     let me = viewer
         .and_then(|v| v.identity.as_ref())
         .map(|identity| instance.actor_id(&identity.name).to_string());
-    let (liked, shared) = match &me {
-        Some(me) => (
-            instance
-                .db()
-                .reaction(&post.id, me, "like")
-                .await?
-                .is_some(),
-            instance
-                .db()
-                .reaction(&post.id, me, "share")
-                .await?
-                .is_some(),
-        ),
-        None => (false, false),
+    let counts = instance.db().reaction_counts_of(&ids).await?;
+    let mut aspects_of = instance.db().post_aspect_names_of(&local).await?;
+    let mine = match &me {
+        Some(me) => instance.db().reactions_of(me, &ids).await?,
+        None => std::collections::HashSet::new(),
     };
-    let href = post_href(site, &post.id);
-    let content = federation::sanitize::sanitize_html(&post.content);
-    // Local photos, or a received Note's attachments at their http(s) address.
-    let attachments = instance.db().attachments(&post.id).await?;
-    // A video, an event, an article or a page from elsewhere.
-    let card = instance.db().card(&post.id).await?;
-    Ok(html! {
-        article class="post" {
-            header {
-                a href=(person_href(site, &post.author)) { strong { (name) } } " "
-                span class="handle" { (handle) }
-            }
-            @if let Some(card) = &card {
-                div class={ "card card-" (card.kind.to_lowercase()) } {
-                    p class="card-kind" { (card_kind(&card.kind)) }
-                    @if let Some(image) = &card.image {
-                        a href=(card.link) rel="noopener noreferrer nofollow" {
-                            img class="card-image" src=(image) alt="" loading="lazy";
-                        }
-                    }
-                    h2 class="card-title" {
-                        a href=(card.link) rel="noopener noreferrer nofollow" {
-                            @if card.name.is_empty() { (card.link) } @else { (card.name) }
-                        }
-                    }
-                    @if let Some(starts) = card.starts {
-                        p class="card-starts" { "Starts " time { (when(starts)) } }
-                    }
-                }
-            }
-            div class="content" { (PreEscaped(content)) }
-            @if let Some(card) = &card {
-                p class="card-link" {
-                    a href=(card.link) rel="noopener noreferrer nofollow" { "See it at its origin" }
-                }
-            }
-            @if !attachments.is_empty() {
-                div class="attachments" {
-                    @for attachment in &attachments {
-                        a href=(attachment.url) rel="noopener noreferrer nofollow" {
-                            @if attachment.media_type.starts_with("image/") {
-                                img src=(attachment.url) alt=(attachment.description)
-                                    width=[attachment.width] height=[attachment.height] loading="lazy";
-                            } @else {
-                                "Attachment (" (attachment.media_type) ")"
-                            }
-                        }
-                    }
-                }
-            }
-            footer {
-                @if link { a href=(href) { (when(post.published)) } } @else { (when(post.published)) }
-                " · " span class="audience" { (audience_label(post.audience, &aspects)) }
-                " · " (likes) " like" @if likes != 1 { "s" }
-                @if post.root.is_none() { " · " (shares) " reshare" @if shares != 1 { "s" } }
-            }
-            @if let Some(viewer) = viewer.filter(|v| v.identity.is_some()) {
-                div class="actions" {
-                    form method="post" action="/posts/like" {
-                        (csrf_field(viewer))
-                        input type="hidden" name="post" value=(post.id);
-                        input type="hidden" name="back" value=(href);
-                        @if liked {
-                            input type="hidden" name="undo" value="1";
-                            button type="submit" { "Unlike" }
-                        } @else {
-                            button type="submit" { "Like" }
-                        }
-                    }
-                    @if post.root.is_none() && post.audience.is_public() && me.as_deref() != Some(post.author.as_str()) {
-                        form method="post" action="/posts/reshare" {
-                            (csrf_field(viewer))
-                            input type="hidden" name="post" value=(post.id);
-                            input type="hidden" name="back" value=(href);
-                            @if shared {
-                                input type="hidden" name="undo" value="1";
-                                button type="submit" { "Undo reshare" }
-                            } @else {
-                                button type="submit" { "Reshare" }
-                            }
-                        }
-                    }
-                    @if me.as_deref() == Some(post.author.as_str()) {
-                        form method="post" action="/posts/delete" {
-                            (csrf_field(viewer))
-                            input type="hidden" name="post" value=(post.id);
-                            button type="submit" { "Delete" }
-                        }
-                    }
-                }
-            }
+    let mut attachments_of = instance.db().attachments_of(&ids).await?;
+    let mut cards_of = instance.db().cards_of(&ids).await?;
+    let mut labels: std::collections::HashMap<String, (String, String)> =
+        std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(posts.len());
+    for post in posts {
+        if !labels.contains_key(&post.author) {
+            let label = instance.actor_label(&post.author).await;
+            labels.insert(post.author.clone(), label);
         }
-    })
+        let (name, handle) = labels.get(&post.author).cloned().unwrap_or_default();
+        let (likes, shares) = counts.get(&post.id).copied().unwrap_or_default();
+        let aspects = aspects_of.remove(&post.id).unwrap_or_default();
+        let reacted = |kind: &str| mine.contains(&(post.id.clone(), kind.to_owned()));
+        let (liked, shared) = (reacted("like"), reacted("share"));
+        let href = post_href(site, &post.id);
+        let content = federation::sanitize::sanitize_html(&post.content);
+        // Local photos, or a received Note's attachments at their http(s) address.
+        let attachments = attachments_of.remove(&post.id).unwrap_or_default();
+        // A video, an event, an article or a page from elsewhere.
+        let card = cards_of.remove(&post.id);
+        out.push(html! {
+                article class="post" {
+                    header {
+                        a href=(person_href(site, &post.author)) { strong { (name) } } " "
+                        span class="handle" { (handle) }
+                    }
+                    @if let Some(card) = &card {
+                        div class={ "card card-" (card.kind.to_lowercase()) } {
+                            p class="card-kind" { (card_kind(&card.kind)) }
+                            @if let Some(image) = &card.image {
+                                a href=(card.link) rel="noopener noreferrer nofollow" {
+                                    img class="card-image" src=(image) alt="" loading="lazy";
+                                }
+                            }
+                            h2 class="card-title" {
+                                a href=(card.link) rel="noopener noreferrer nofollow" {
+                                    @if card.name.is_empty() { (card.link) } @else { (card.name) }
+                                }
+                            }
+                            @if let Some(starts) = card.starts {
+                                p class="card-starts" { "Starts " time { (when(starts)) } }
+                            }
+                        }
+                    }
+                    div class="content" { (PreEscaped(content)) }
+                    @if let Some(card) = &card {
+                        p class="card-link" {
+                            a href=(card.link) rel="noopener noreferrer nofollow" { "See it at its origin" }
+                        }
+                    }
+                    @if !attachments.is_empty() {
+                        div class="attachments" {
+                            @for attachment in &attachments {
+                                a href=(attachment.url) rel="noopener noreferrer nofollow" {
+                                    @if attachment.media_type.starts_with("image/") {
+                                        img src=(attachment.url) alt=(attachment.description)
+                                            width=[attachment.width] height=[attachment.height] loading="lazy";
+                                    } @else {
+                                        "Attachment (" (attachment.media_type) ")"
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    footer {
+                        @if link { a href=(href) { (when(post.published)) } } @else { (when(post.published)) }
+                        " · " span class="audience" { (audience_label(post.audience, &aspects)) }
+                        " · " (likes) " like" @if likes != 1 { "s" }
+                        @if post.root.is_none() { " · " (shares) " reshare" @if shares != 1 { "s" } }
+                    }
+                    @if let Some(viewer) = viewer.filter(|v| v.identity.is_some()) {
+                        div class="actions" {
+                            form method="post" action="/posts/like" {
+                                (csrf_field(viewer))
+                                input type="hidden" name="post" value=(post.id);
+                                input type="hidden" name="back" value=(href);
+                                @if liked {
+                                    input type="hidden" name="undo" value="1";
+                                    button type="submit" { "Unlike" }
+                                } @else {
+                                    button type="submit" { "Like" }
+                                }
+                            }
+                            @if post.root.is_none() && post.audience.is_public() && me.as_deref() != Some(post.author.as_str()) {
+                                form method="post" action="/posts/reshare" {
+                                    (csrf_field(viewer))
+                                    input type="hidden" name="post" value=(post.id);
+                                    input type="hidden" name="back" value=(href);
+                                    @if shared {
+                                        input type="hidden" name="undo" value="1";
+                                        button type="submit" { "Undo reshare" }
+                                    } @else {
+                                        button type="submit" { "Reshare" }
+                                    }
+                                }
+                            }
+                            @if me.as_deref() == Some(post.author.as_str()) {
+                                form method="post" action="/posts/delete" {
+                                    (csrf_field(viewer))
+                                    input type="hidden" name="post" value=(post.id);
+                                    button type="submit" { "Delete" }
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+    }
+    Ok(out)
 }
 
 /// Around the federation routes: a browser (asking for HTML) at a local post's or person's

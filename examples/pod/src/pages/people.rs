@@ -9,7 +9,7 @@ use instance_web::{CsrfForm, MaybeViewer, Viewer, csrf_field};
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 
-use super::{back, message, page_or_error, person_href, post_card};
+use super::{back, message, page_or_error, person_href, post_cards};
 use crate::web::Site;
 
 /// How many posts a person's page shows.
@@ -96,10 +96,7 @@ async fn person_page(
         .map(|i| i.name.clone());
     let scope = instance.viewer_scope(identity.as_deref()).await?;
     let posts = instance.db().posts_by(id, &scope, 0, PAGE).await?;
-    let mut cards = Vec::new();
-    for post in &posts {
-        cards.push(post_card(site, viewer, post, true).await?);
-    }
+    let cards = post_cards(site, viewer, &posts, true).await?;
     let followers = instance
         .state()
         .follower_count(id, FollowState::Accepted)

@@ -10,7 +10,9 @@ use maud::html;
 use media_store::Limits;
 use serde::Deserialize;
 
-use super::{act_then_back, back, message, page_or_error, post_card, post_href, refused_or_error};
+use super::{
+    act_then_back, back, message, page_or_error, post_card, post_cards, post_href, refused_or_error,
+};
 use crate::PostAudience;
 use crate::photos::{MAX_DESCRIPTION, MAX_PHOTOS};
 use crate::posts::MAX_COMMENTS;
@@ -286,10 +288,7 @@ pub(crate) async fn post_page(site: &Site, viewer: Option<&Viewer>, id: &str) ->
             .db()
             .comments(&post.id, &scope, MAX_COMMENTS)
             .await?;
-        let mut comment_cards = Vec::new();
-        for comment in &comments {
-            comment_cards.push(post_card(site, viewer, comment, false).await?);
-        }
+        let comment_cards = post_cards(site, viewer, &comments, false).await?;
         let href = post_href(site, &post.id);
         Ok(site.web.page(
             viewer,

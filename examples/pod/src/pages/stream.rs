@@ -7,7 +7,7 @@ use axum::response::Response;
 use instance_web::MaybeViewer;
 use maud::html;
 
-use super::{page_or_error, post_card};
+use super::{page_or_error, post_cards};
 use crate::web::Site;
 
 /// How many posts a page of the stream shows.
@@ -62,10 +62,7 @@ pub(crate) async fn home(
             }
             _ => None,
         };
-        let mut cards = Vec::new();
-        for post in &posts {
-            cards.push(post_card(&site, viewer.as_ref(), post, true).await?);
-        }
+        let cards = post_cards(&site, viewer.as_ref(), &posts, true).await?;
         let title = if identity.is_some() {
             "Stream"
         } else {

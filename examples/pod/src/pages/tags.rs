@@ -12,7 +12,7 @@ use maud::html;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{back, page_or_error, post_card};
+use super::{back, page_or_error, post_cards};
 use crate::markdown;
 use crate::web::Site;
 
@@ -42,10 +42,7 @@ pub(crate) async fn page(
                 }
                 None => None,
             };
-            let mut cards = Vec::new();
-            for post in &posts {
-                cards.push(post_card(&site, viewer.as_ref(), post, true).await?);
-            }
+            let cards = post_cards(&site, viewer.as_ref(), &posts, true).await?;
             let title = format!("#{tag}");
             site.web.page(
                 viewer.as_ref(),

@@ -27,7 +27,7 @@ async fn the_stream_pages_back_through_every_post_once() {
     let a = pod(dir.path(), "A").await;
     let alice = person(&a, "alice").await;
     let bob = person(&a, "bob").await;
-    let carol = person(&a, "carol").await;
+    person(&a, "carol").await;
     a.instance.follow("alice", &bob).await.unwrap();
     until_following(&a, &alice, &bob).await;
 
