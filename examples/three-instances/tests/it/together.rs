@@ -2,7 +2,8 @@
 //! Fedify peer (`scripts/fedify-peer`) as an independent witness. Alice, on pod A, follows
 //! vera's channel on the video instance and the hikers' group on the events instance, and
 //! comments under vera's video and under the group's event; vera's and the organizer's answers
-//! reach the pod. The two instances follow each other's instance actor. A Delete from each
+//! reach the pod, and so does vera's own comment on her video (sent to her channel's
+//! followers). The two instances follow each other's instance actor. A Delete from each
 //! reaches the others: alice's comments leave the video and the event, the video and the
 //! event leave the pod, and the peer, which follows alice, the channel and the group, receives
 //! all of them. Alice then moves to bob on pod B, whose archive import follows what she
@@ -289,7 +290,18 @@ async fn three_instances_federate_follows_comments_deletes_and_a_move() {
         }),
     )
     .await;
+    // Vera also comments on her video through PeerTube's API: the video instance sends it to
+    // the channel's followers, so it reaches the pod too.
+    let commented = client()
+        .post(tube.at(&format!("api/v1/videos/{uuid}/comment-threads")))
+        .bearer_auth(vera["token"].as_str().unwrap())
+        .json(&json!({"text": "Filmed at low tide"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(commented.status(), 200);
     for (parent, answer) in [
+        (&video, "Filmed at low tide"),
         (&video, "They nest on the saltmarsh"),
         (&event, "See you at the col, bring water."),
     ] {
