@@ -148,8 +148,9 @@ impl Instance {
 
     /// Local actor `author` comments `text` in reply to `parent` (a video, or a comment on one
     /// listed here): the `Note` is stored and sent to the video's account (and the parent's
-    /// author), public, `cc` the author's followers. Refused when the video takes no
-    /// comments. The note's id.
+    /// author), public, `cc` the author's followers and, on a local video, the followers of
+    /// the video's account and channel. Refused when the video takes no comments. The note's
+    /// id.
     pub(crate) async fn comment(&self, author: &str, parent: &str, text: &str) -> Result<String> {
         let text = text.trim();
         if text.is_empty() || text.chars().count() > MAX_COMMENT_CHARS {
@@ -173,7 +174,15 @@ impl Instance {
         {
             cc.push(parent_author);
         }
-        cc.dedup();
+        // On a video of this instance, the followers of its account and of its channel get
+        // the comment too, as PeerTube sends a comment on its own video to the followers of
+        // the actors involved in the video: a channel's followers elsewhere see its thread.
+        if video.local {
+            cc.push(format!("{}/followers", video.account));
+            cc.push(format!("{}/followers", video.channel));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        cc.retain(|address| seen.insert(address.clone()));
         let id = self.state().new_id("comments").to_string();
         let paragraphs: String = text
             .split("\n\n")

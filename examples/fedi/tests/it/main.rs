@@ -15,6 +15,7 @@ mod discovery;
 mod fedify;
 mod parse;
 mod peer;
+mod pod;
 mod signatures;
 mod video;
 
