@@ -2,10 +2,10 @@
 //! `tag-{name}@relay`, announcing the public posts with that hashtag that the relay's
 //! subscribed servers send it.
 //!
-//! The administrator names the relay once (`pod admin add-tag-relay URL`, [`Instance::
-//! set_tag_relay`]): the pod subscribes to it as to any Mastodon-style relay (its instance
-//! actor's `Follow` of the public collection to the relay's inbox, see `relays.rs`), so that
-//! its own public posts reach the relay, and its instance actor follows the actor of every tag
+//! The administrator names the relay once (`pod admin add-tag-relay URL`,
+//! [`Instance::set_tag_relay`]): the pod subscribes to it as to any Mastodon-style relay (its
+//! instance actor's `Follow` of the public collection to the relay's inbox, see `relays.rs`), so
+//! that its own public posts reach the relay, and its instance actor follows the actor of every tag
 //! someone here follows, found by WebFinger (`acct:tag-{name}@host`). From then on, when a
 //! person here follows a tag nobody here followed, the instance actor follows its actor too;
 //! when the last one stops, it unfollows. The `Announce`s a followed tag actor sends are

@@ -67,7 +67,10 @@ async fn front_page(State(site): State<Site>) -> Response {
             p { "A tag relay: one account per hashtag, which announces the public posts with that \
                  hashtag from the servers subscribed here." }
             h2 { "Subscribe a server" }
-            p { "Add this relay's inbox as a relay (Mastodon: Administration, Relays): " code { (inbox) } }
+            p {
+                "Add this relay's inbox as a relay (Mastodon: Administration, Relays): "
+                code { (inbox) }
+            }
             h2 { "Follow a tag" }
             p { "Search for and follow " code { "@tag-NAME@" (handle) } " (for example "
                 code { "@tag-climate@" (handle) } ")." }

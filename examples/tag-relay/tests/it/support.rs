@@ -181,6 +181,10 @@ pub(crate) fn note(author: &str, n: u32, text: &str, tag: &str, to: &[&str]) -> 
         "published": "2026-12-07T01:00:00Z",
         "to": to,
         "content": format!("<p>{text} #{tag}</p>"),
-        "tag": [{"type": "Hashtag", "href": format!("https://example.com/tags/{tag}"), "name": format!("#{tag}")}],
+        "tag": [{
+            "type": "Hashtag",
+            "href": format!("https://example.com/tags/{tag}"),
+            "name": format!("#{tag}"),
+        }],
     })
 }
