@@ -63,7 +63,7 @@ pub enum RelayedError {
     NoObject,
     /// The `signature` member cannot be read.
     #[error("the relayed activity's LD signature cannot be read: {0}")]
-    UnreadableSignature(#[source] ld_signatures::Error),
+    UnreadableSignature(#[source] Box<ld_signatures::Error>),
     /// The key the signature names (`creator`) cannot be had.
     #[error("the key {creator} of the relayed activity's LD signature cannot be had: {source}")]
     KeyUnavailable {
@@ -71,7 +71,7 @@ pub enum RelayedError {
         creator: String,
         /// Why.
         #[source]
-        source: KeyError,
+        source: Box<KeyError>,
     },
     /// The key belongs to someone other than the activity's actor.
     #[error("the relayed activity is LD-signed by {owner}, not by its actor {actor}")]
@@ -83,7 +83,7 @@ pub enum RelayedError {
     },
     /// The signature does not verify (the document was changed, or another key signed it).
     #[error("the relayed activity's LD signature does not verify: {0}")]
-    DoesNotVerify(#[source] ld_signatures::Error),
+    DoesNotVerify(#[source] Box<ld_signatures::Error>),
     /// The signature is of a document with another `id`.
     #[error("the LD signature covers another document ({signed}), not {id}")]
     OtherDocument {
@@ -99,7 +99,7 @@ pub enum RelayedError {
         id: String,
         /// Why.
         #[source]
-        source: FetchError,
+        source: Box<FetchError>,
     },
     /// The object served or signed is not the actor's (its id elsewhere, or attributed to
     /// someone else), or is served under another id.
@@ -237,14 +237,14 @@ pub async fn verify_ld(
     keys: &KeyCache,
     budget: &mut FetchBudget,
 ) -> Result<Value, RelayedError> {
-    let signature =
-        ld_signatures::LdSignature::read(activity).map_err(RelayedError::UnreadableSignature)?;
+    let signature = ld_signatures::LdSignature::read(activity)
+        .map_err(|e| RelayedError::UnreadableSignature(e.into()))?;
     let key = keys
         .key(&signature.creator, budget)
         .await
         .map_err(|source| RelayedError::KeyUnavailable {
             creator: signature.creator.clone(),
-            source,
+            source: source.into(),
         })?;
     if key.owner != *actor {
         return Err(RelayedError::SignedBySomeoneElse {
@@ -252,8 +252,8 @@ pub async fn verify_ld(
             owner: key.owner.clone(),
         });
     }
-    let verified =
-        ld_signatures::verify(activity, &key.key).map_err(RelayedError::DoesNotVerify)?;
+    let verified = ld_signatures::verify(activity, &key.key)
+        .map_err(|e| RelayedError::DoesNotVerify(e.into()))?;
     let id = activity
         .get("id")
         .and_then(Value::as_str)
@@ -295,9 +295,9 @@ async fn fetch(
     fetcher: &Fetcher,
     budget: &mut FetchBudget,
 ) -> Result<Value, RelayedError> {
-    let not_served = |source| RelayedError::NotServed {
+    let not_served = |source: FetchError| RelayedError::NotServed {
         id: id.to_owned(),
-        source,
+        source: source.into(),
     };
     let url = Url::parse(id).map_err(|_| RelayedError::NoObject)?;
     let fetched = fetcher.fetch(&url, budget).await.map_err(not_served)?;
@@ -335,7 +335,7 @@ pub enum ForwardError {
         key_id: String,
         /// Why.
         #[source]
-        source: KeyError,
+        source: Box<KeyError>,
     },
     /// The signature does not verify with the signer's key.
     #[error("the signature by {key_id} does not verify: {source}")]
@@ -344,7 +344,7 @@ pub enum ForwardError {
         key_id: String,
         /// Why.
         #[source]
-        source: http_signatures::VerifyError,
+        source: Box<http_signatures::VerifyError>,
     },
 }
 
@@ -416,11 +416,14 @@ impl Forwarded {
                 .await
                 .map_err(|source| ForwardError::KeyUnavailable {
                     key_id: key_id.clone(),
-                    source,
+                    source: source.into(),
                 })?;
         self.unverified
             .verify(&key.key)
-            .map_err(|source| ForwardError::BadSignature { key_id, source })?;
+            .map_err(|source| ForwardError::BadSignature {
+                key_id,
+                source: source.into(),
+            })?;
         Ok(key)
     }
 }
