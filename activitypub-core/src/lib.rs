@@ -51,6 +51,7 @@ mod collection;
 pub mod context;
 mod error;
 pub mod ext;
+pub mod hashtag;
 mod json;
 #[cfg(feature = "jsonld")]
 pub mod jsonld;

@@ -12,12 +12,16 @@
 //!   objects and tombstones), with authorized fetch.
 //! - [`serve`]: serving a router on a hostile network: time limits for slow clients, a bound on
 //!   connections that idle and slow ones cannot fill, graceful shutdown.
+//! - `relayed` (feature `relayed`): posts forwarded or announced by relays, believed from a
+//!   Linked Data signature of their author or from their own server.
 //! - [`sanitize`]: HTML from other servers made safe to store and show, and its plain text.
 
 pub mod fetch;
 pub mod inbox;
 pub mod keys;
 pub mod outbox;
+#[cfg(feature = "relayed")]
+pub mod relayed;
 pub mod routes;
 pub mod sanitize;
 pub mod serve;

@@ -25,7 +25,6 @@ use url::Url;
 use crate::app::Instance;
 use crate::cards::{self, Card};
 use crate::db::{Audience, PostRow};
-use crate::markdown;
 use crate::notifications::{kind, tags};
 
 /// The most `tag` entries of a received Note read.
@@ -250,7 +249,7 @@ impl Instance {
                     if let Some(name) = tag
                         .get("name")
                         .and_then(Value::as_str)
-                        .and_then(markdown::received_tag)
+                        .and_then(activitypub_core::hashtag::received)
                         && !hashtags.contains(&name)
                     {
                         hashtags.push(name);
@@ -348,10 +347,12 @@ impl Instance {
     /// A reshare: of a public post here, counted; by someone followed here, the post is
     /// fetched from its server (when not kept yet) and shown in their followers' streams.
     async fn on_announce(&self, incoming: Incoming) -> Result<()> {
+        // A relay's, or a tag actor's the instance actor follows: a relayed post.
         if self
             .accepted_relay(incoming.actor.as_str())
             .await?
             .is_some()
+            || self.is_followed_by_instance(&incoming.actor).await?
         {
             return self.on_relayed_announce(incoming).await;
         }

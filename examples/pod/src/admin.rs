@@ -1,5 +1,5 @@
 //! Administration commands: those every instance has (accounts, roles, passwords:
-//! instance-server's [`Admin`]), a person following someone, and the relays.
+//! instance-server's [`Admin`]), a person following someone, the relays and the tag relay.
 
 use anyhow::Result;
 use serde_json::{Value, json};
@@ -39,4 +39,12 @@ pub async fn relay_remove(admin: &Admin, address: &Url) -> Result<Value> {
 pub async fn relays(admin: &Admin) -> Result<Value> {
     let instance = admin.instance::<Pod>().await?;
     Ok(serde_json::to_value(instance.relays().await?)?)
+}
+
+/// Names the tag relay (its base URL): the pod subscribes to it, and its instance actor
+/// follows the actors of the tags followed here (found by WebFinger now; the `Follow`s are
+/// delivered when the pod next serves).
+pub async fn add_tag_relay(admin: &Admin, base: &Url) -> Result<Value> {
+    let instance = admin.instance::<Pod>().await?;
+    instance.set_tag_relay(base).await
 }

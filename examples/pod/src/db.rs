@@ -976,6 +976,27 @@ impl Db {
         Ok(())
     }
 
+    /// The tags someone here follows, each once, by name.
+    pub(crate) async fn all_followed_tags(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT DISTINCT tag FROM pd_tag_follows ORDER BY tag")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get("tag").map_err(Into::into))
+            .collect()
+    }
+
+    /// Whether someone here follows tag `tag`.
+    pub(crate) async fn is_tag_followed(&self, tag: &str) -> Result<bool> {
+        Ok(
+            sqlx::query("SELECT 1 AS one FROM pd_tag_follows WHERE tag = $1 LIMIT 1")
+                .bind(tag.to_owned())
+                .fetch_optional(self.pool())
+                .await?
+                .is_some(),
+        )
+    }
+
     /// The tags local person `actor` follows, by name.
     pub(crate) async fn followed_tags(&self, actor: &str) -> Result<Vec<String>> {
         let rows = sqlx::query("SELECT tag FROM pd_tag_follows WHERE actor = $1 ORDER BY tag")

@@ -31,6 +31,7 @@ mod photos;
 mod posts;
 mod profile;
 mod relays;
+mod tag_relay;
 mod web;
 
 use std::path::PathBuf;

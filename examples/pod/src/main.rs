@@ -130,6 +130,12 @@ enum AdminAction {
     },
     /// Lists the relays and the state of each subscription.
     Relays,
+    /// Names the tag relay (its base URL): the pod subscribes to it, and follows there the
+    /// actors of the tags people here follow.
+    AddTagRelay {
+        /// The tag relay's base URL.
+        url: Url,
+    },
 }
 
 fn main() -> Result<()> {
@@ -207,6 +213,7 @@ async fn run(cli: Cli) -> Result<()> {
                     admin::relay_remove(&admin, &address).await?
                 }
                 AdminAction::Relays => admin::relays(&admin).await?,
+                AdminAction::AddTagRelay { url } => admin::add_tag_relay(&admin, &url).await?,
             };
             println!("{output}");
             Ok(())

@@ -16,15 +16,12 @@
 
 use std::collections::BTreeMap;
 
+use activitypub_core::hashtag;
 use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, TextMergeStream};
-use unicode_normalization::UnicodeNormalization as _;
 use unicode_normalization::char::is_combining_mark;
 
 /// The longest Markdown source accepted, in bytes.
 pub(crate) const MAX_SOURCE: usize = 20_000;
-
-/// The longest hashtag, in characters (longer ones are text).
-pub(crate) const MAX_TAG_CHARS: usize = 100;
 
 /// A mention as written: `@user` or `@user@host`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -48,7 +45,7 @@ impl Mention {
 pub(crate) struct Found {
     /// The mentions (as [`Mention::key`]s).
     pub(crate) mentions: Vec<Mention>,
-    /// The hashtags, normalized ([`normalize_tag`]).
+    /// The hashtags, normalized (`activitypub_core::hashtag::normalize`).
     pub(crate) tags: Vec<String>,
 }
 
@@ -89,7 +86,7 @@ pub(crate) fn find(source: &str) -> Found {
                     }
                 }
                 Piece::Tag { name, .. } => {
-                    let tag = normalize_tag(name);
+                    let tag = hashtag::normalize(name);
                     if !found.tags.contains(&tag) {
                         found.tags.push(tag);
                     }
@@ -127,7 +124,7 @@ pub(crate) fn render(source: &str, links: &Links<'_>) -> String {
                 },
                 Piece::Tag { name, .. } => Event::InlineHtml(CowStr::from(format!(
                     "<a class=\"mention hashtag\" href=\"{}\" rel=\"tag\">#<span>{}</span></a>",
-                    escape(&(links.tag_href)(&normalize_tag(name))),
+                    escape(&(links.tag_href)(&hashtag::normalize(name))),
                     escape(name)
                 ))),
             });
@@ -136,21 +133,6 @@ pub(crate) fn render(source: &str, links: &Links<'_>) -> String {
     let mut html = String::new();
     pulldown_cmark::html::push_html(&mut html, out.into_iter());
     federation::sanitize::sanitize_html(&html)
-}
-
-/// A hashtag's name as Mastodon compares them: Unicode NFKC (full-width letters, ligatures and
-/// a letter followed by a combining accent become one form), then case-folded. Without `#`.
-pub(crate) fn normalize_tag(name: &str) -> String {
-    let composed: String = name.nfkc().collect();
-    caseless::default_case_fold_str(&composed)
-}
-
-/// A hashtag's name received from elsewhere (`#name` or `name`), normalized, if it is one a
-/// text could hold.
-pub(crate) fn received_tag(name: &str) -> Option<String> {
-    let name = name.strip_prefix('#').unwrap_or(name);
-    let tag = normalize_tag(name);
-    (tag_length(&tag) == Some(tag.len())).then_some(tag)
 }
 
 fn events(source: &str) -> TextMergeStream<'_, Parser<'_>> {
@@ -201,10 +183,6 @@ fn starts_after(previous: Option<char>) -> bool {
     previous.is_none_or(|p| !is_word(p) && !matches!(p, '=' | '/' | '@' | '#' | ')'))
 }
 
-fn is_tag_char(c: char) -> bool {
-    is_word(c) || matches!(c, '\u{b7}' | '\u{200c}')
-}
-
 /// `text` cut into text, mentions and hashtags.
 fn pieces(text: &str) -> Vec<Piece<'_>> {
     let mut out = Vec::new();
@@ -217,7 +195,7 @@ fn pieces(text: &str) -> Vec<Piece<'_>> {
             '@' if starts_after(previous) => {
                 mention_at(rest).map(|(len, mention)| (len, Some(mention)))
             }
-            '#' if starts_after(previous) => tag_length(rest).map(|len| (len, None)),
+            '#' if starts_after(previous) => hashtag::name_length(rest).map(|len| (len, None)),
             _ => None,
         };
         let Some((len, mention)) = found else {
@@ -288,20 +266,6 @@ fn mention_at(rest: &str) -> Option<(usize, Mention)> {
     Some((user.len() + 1 + host.len(), mention(Some(host))))
 }
 
-/// The length of the hashtag `rest` (what follows a `#`) starts with: letters, digits, `_`,
-/// combining marks (and `·` or a zero-width non-joiner inside), at least one of them a letter
-/// or `_`, at most [`MAX_TAG_CHARS`].
-fn tag_length(rest: &str) -> Option<usize> {
-    let end = rest
-        .char_indices()
-        .find(|(_, c)| !is_tag_char(*c))
-        .map_or(rest.len(), |(i, _)| i);
-    let name = rest.get(..end)?.trim_end_matches(['\u{b7}', '\u{200c}']);
-    let valid = name.chars().any(|c| c.is_alphabetic() || c == '_')
-        && name.chars().count() <= MAX_TAG_CHARS;
-    valid.then_some(name.len())
-}
-
 /// `text` escaped for HTML text and double-quoted attribute values.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -321,7 +285,7 @@ fn escape(text: &str) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::{Found, Links, Mention, find, normalize_tag, received_tag, render, to_html};
+    use super::{Found, Links, Mention, find, render, to_html};
 
     fn mention(user: &str, host: Option<&str>) -> Mention {
         Mention {
@@ -381,16 +345,9 @@ mod tests {
 
     #[test]
     fn tags_are_normalized_as_mastodon_compares_them() {
-        // A composed é and an E followed by a combining acute are one tag; so are full-width
-        // letters and their ASCII forms.
-        assert_eq!(normalize_tag("Café"), normalize_tag("CAFE\u{301}"));
-        assert_eq!(normalize_tag("Café"), "café");
-        assert_eq!(normalize_tag("ＲＵＳＴ"), "rust");
-        assert_eq!(normalize_tag("Straße"), "strasse");
+        // A composed é and an E followed by a combining acute are one tag (activitypub-core's
+        // `hashtag` tests the rest of the normalization).
         assert_eq!(find("#Café and #CAFE\u{301}").tags, vec!["café".to_owned()]);
-        assert_eq!(received_tag("#Moo"), Some("moo".to_owned()));
-        assert_eq!(received_tag("#two words"), None);
-        assert_eq!(received_tag("#"), None);
     }
 
     #[test]

@@ -14,18 +14,17 @@
 //! The pod's own public `Create`s, `Announce`s, `Update`s and `Delete`s also go to the inboxes
 //! of the accepted Mastodon-style relays ([`Instance::send_to_relays`]), which forward them.
 //!
-//! A relayed post is believed only once its authenticity is established: a valid
-//! `RsaSignature2017` Linked Data signature whose `creator` key belongs to the activity's actor
-//! (the readable document [`ld_signatures::Verified::document`] is what is stored), or else the
-//! object as its own server serves it (its id and its `attributedTo` matching). A forged
+//! A relayed post is believed only once its authenticity is established (the rule is
+//! `federation::relayed`'s, which the tag relay applies too): a valid `RsaSignature2017` Linked
+//! Data signature whose `creator` key belongs to the activity's actor (the readable document
+//! `ld_signatures::Verified::document` is what is stored), or else the object as its own server
+//! serves it (its id and its `attributedTo` matching). A forged
 //! signature, an origin answering an error (404, 410), a post not public, or anything from a
 //! relay not subscribed and accepted is refused: logged, nothing stored. A relayed post is stored
 //! as a public post of its author (its hashtags reach the tag pages and the streams of those who
 //! follow them); nobody is notified for it, and a relayed copy never replaces a post known
 //! already. A relayed `Delete` of such a post by its author removes it when its LD signature is
 //! valid or the post's server answers 404 or 410; other relayed activities are ignored.
-
-use std::time::SystemTime;
 
 use activitypub_core::Iri;
 use activitypub_core::origin::same_origin;
@@ -36,9 +35,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use federation::inbox::{InboxConfig, Incoming};
 use federation::outbox::Enqueuer as _;
+use federation::relayed::{self, ForwardError, Forwarded};
 use federation_queue::{Enqueue, Recipient};
 use http::{Method, StatusCode};
-use http_signatures::Verifier;
 use instance_server::INSTANCE_ACTOR;
 use instance_state::objects::{Addressing, Visibility};
 use serde::Serialize;
@@ -323,8 +322,10 @@ impl Instance {
         Ok(())
     }
 
-    /// An `Announce` by an accepted relay (LitePub): the announced post, fetched from its own
-    /// server, stored when public and its author's; nobody notified, no reshare counted.
+    /// An `Announce` by an accepted relay (LitePub) or by a tag actor the instance actor
+    /// follows: the announced post, fetched from its own server
+    /// ([`federation::relayed::verify_announced`]), stored when public and its author's;
+    /// nobody notified, no reshare counted.
     pub(crate) async fn on_relayed_announce(&self, incoming: Incoming) -> Result<()> {
         let Some(id) = incoming.object.id().cloned() else {
             return Ok(());
@@ -332,95 +333,39 @@ impl Instance {
         if self.state().is_local(id.as_str()) {
             return Ok(());
         }
-        let url = Url::parse(id.as_str())?;
+        if self.state().is_blocked(None, id.as_str()).await? {
+            info!(post = %id, "an announced post of a domain blocked here; refused");
+            return Ok(());
+        }
         let mut budget = incoming.budget.clone();
-        let fetched = match self.0.fetcher.fetch(&url, &mut budget).await {
-            Ok(fetched) => fetched,
+        match relayed::verify_announced(&id, &self.0.fetcher, &mut budget).await {
+            Ok(post) => self.store_relayed(&post.object, &post.actor).await,
             Err(error) => {
-                info!(post = %id, relay = %incoming.actor, %error, "a relayed post its server does not serve; refused");
-                return Ok(());
+                info!(post = %id, relay = %incoming.actor, %error, "an announced post refused");
+                Ok(())
             }
-        };
-        let document = serde_json::to_value(fetched.object())?;
-        if document.get("id").and_then(Value::as_str) != Some(id.as_str()) {
-            info!(post = %id, "a relayed post served under another id; refused");
-            return Ok(());
         }
-        let Some(author) = attributed_to(&document) else {
-            info!(post = %id, "a relayed post without an author; refused");
-            return Ok(());
-        };
-        if !same_origin(&author, &id) {
-            info!(post = %id, %author, "a relayed post attributed to another server; refused");
-            return Ok(());
-        }
-        self.store_relayed(&document, &author).await
-    }
-
-    /// The readable document of a relayed activity whose LD signature is valid and made by
-    /// a key of its actor `actor`; the reason it is refused otherwise.
-    async fn ld_verified(
-        &self,
-        body: &Value,
-        actor: &Iri,
-        relay: &Relay,
-    ) -> Result<Value, &'static str> {
-        let mut budget = federation::fetch::FetchBudget::default();
-        let signature = ld_signatures::LdSignature::read(body).map_err(|error| {
-            warn!(%actor, relay = ?relay.actor, %error, "a relayed activity with an unreadable LD signature; refused");
-            "unreadable LD signature"
-        })?;
-        let key = self
-            .keys()
-            .key(&signature.creator, &mut budget)
-            .await
-            .map_err(|error| {
-                warn!(%actor, creator = %signature.creator, %error, "the key of a relayed activity's LD signature cannot be had; refused");
-                "LD signature key unavailable"
-            })?;
-        if key.owner != *actor {
-            warn!(%actor, owner = %key.owner, "a relayed activity signed by someone else than its actor; refused");
-            return Err("LD signature by someone else");
-        }
-        let verified = ld_signatures::verify(body, &key.key).map_err(|error| {
-            warn!(%actor, relay = ?relay.actor, %error, "a relayed activity whose LD signature does not verify; refused");
-            "LD signature does not verify"
-        })?;
-        if verified.id != body.get("id").and_then(Value::as_str).unwrap_or_default() {
-            return Err("LD signature of another document");
-        }
-        Ok(verified.document)
     }
 
     /// A relayed `Delete` of a post kept here, by its author: believed from its LD signature,
     /// or when the post's own server answers `404` or `410` for it.
-    async fn on_relayed_delete(&self, body: &Value, relay: &Relay) -> Result<Outcome> {
-        let (Some(actor), Some(id)) = (
-            body.get("actor")
-                .and_then(Value::as_str)
-                .and_then(|a| Iri::parse(a).ok()),
-            object_id(body.get("object")),
-        ) else {
-            return Ok(Outcome::Refused("no actor or object"));
+    async fn on_relayed_delete(&self, body: &Value) -> Result<Outcome> {
+        let Some(actor) = body.get("actor").and_then(Value::as_str) else {
+            return Ok(Outcome::Refused("no actor"));
+        };
+        let Some(id) = relayed::object_id(body.get("object")) else {
+            return Ok(Outcome::Refused("no object"));
         };
         match self.db().post(&id).await? {
-            Some(post) if !post.local && post.author == actor.as_str() => {}
+            Some(post) if !post.local && post.author == actor => {}
             _ => return Ok(Outcome::Ignored),
         }
-        if body.get("signature").is_some() {
-            if let Err(why) = self.ld_verified(body, &actor, relay).await {
-                return Ok(Outcome::Refused(why));
-            }
-        } else {
-            let url = Url::parse(&id)?;
-            let mut budget = federation::fetch::FetchBudget::default();
-            match self.0.fetcher.fetch(&url, &mut budget).await {
-                Err(
-                    federation::fetch::FetchError::Gone { .. }
-                    | federation::fetch::FetchError::NotFound { .. },
-                ) => {}
-                _ => return Ok(Outcome::Refused("the post's server still serves it")),
-            }
+        let mut budget = federation::fetch::FetchBudget::default();
+        if let Err(error) =
+            relayed::verify_delete(body, self.keys(), &self.0.fetcher, &mut budget).await
+        {
+            warn!(post = %id, %actor, %error, "a relayed Delete refused");
+            return Ok(Outcome::Refused(error.reason()));
         }
         self.db().delete_post(&id).await?;
         info!(post = %id, %actor, "relayed post deleted");
@@ -428,63 +373,30 @@ impl Instance {
     }
 
     /// A relayed `Create` forwarded by an accepted relay: believed from its LD signature or
-    /// from its origin.
+    /// from its origin ([`federation::relayed::verify_create`]).
     async fn on_relayed_create(&self, body: &Value, relay: &Relay) -> Result<Outcome> {
-        let Some(actor) = body
-            .get("actor")
-            .and_then(Value::as_str)
-            .and_then(|a| Iri::parse(a).ok())
-        else {
+        let Some(actor) = body.get("actor").and_then(Value::as_str) else {
             return Ok(Outcome::Refused("no actor"));
         };
         // What the pod blocks does not come in through a relay either (nor is fetched).
-        if self.state().is_blocked(None, actor.as_str()).await? {
+        if self.state().is_blocked(None, actor).await? {
             info!(%actor, relay = ?relay.actor, "a relayed post of an actor or domain blocked here; refused");
             return Ok(Outcome::Refused("blocked here"));
         }
-        let document = if body.get("signature").is_some() {
-            match self.ld_verified(body, &actor, relay).await {
-                Ok(verified) => match verified.get("object") {
-                    Some(object @ Value::Object(_)) => object.clone(),
-                    _ => return Ok(Outcome::Refused("no object")),
-                },
-                Err(why) => return Ok(Outcome::Refused(why)),
-            }
-        } else {
-            // No signature: the object as its own server serves it.
-            let Some(id) = object_id(body.get("object")) else {
-                return Ok(Outcome::Refused("no object"));
-            };
-            let Ok(url) = Url::parse(&id) else {
-                return Ok(Outcome::Refused("object id not a URL"));
-            };
-            let mut budget = federation::fetch::FetchBudget::default();
-            match self.0.fetcher.fetch(&url, &mut budget).await {
-                Ok(fetched) => serde_json::to_value(fetched.object())?,
+        let mut budget = federation::fetch::FetchBudget::default();
+        let post =
+            match relayed::verify_create(body, self.keys(), &self.0.fetcher, &mut budget).await {
+                Ok(post) => post,
                 Err(error) => {
-                    info!(post = %id, %error, "a relayed post its server does not serve; refused");
-                    return Ok(Outcome::Refused("origin does not serve it"));
+                    warn!(%actor, relay = ?relay.actor, %error, "a relayed post refused");
+                    return Ok(Outcome::Refused(error.reason()));
                 }
-            }
-        };
-        let Some(id) = document
-            .get("id")
-            .and_then(Value::as_str)
-            .and_then(|id| Iri::parse(id).ok())
-        else {
-            return Ok(Outcome::Refused("object without id"));
-        };
-        if object_id(body.get("object")).as_deref() != Some(id.as_str())
-            || attributed_to(&document).as_ref() != Some(&actor)
-            || !same_origin(&id, &actor)
-        {
-            warn!(post = %id, %actor, "a relayed post not its actor's; refused");
-            return Ok(Outcome::Refused("object not the actor's"));
-        }
-        if self.state().is_local(id.as_str()) {
+            };
+        let id = relayed::object_id(post.object.get("id")).unwrap_or_default();
+        if self.state().is_local(&id) {
             return Ok(Outcome::Refused("a local object"));
         }
-        self.store_relayed(&document, &actor).await?;
+        self.store_relayed(&post.object, &post.actor).await?;
         Ok(Outcome::Stored)
     }
 
@@ -524,25 +436,6 @@ enum Outcome {
     Ignored,
     /// Refused, and why.
     Refused(&'static str),
-}
-
-/// The id a member names (a string or an object's `id`).
-fn object_id(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::String(id) => Some(id.clone()),
-        Value::Object(map) => map.get("id").and_then(Value::as_str).map(str::to_owned),
-        _ => None,
-    }
-}
-
-/// The (first) author of an object.
-fn attributed_to(document: &Value) -> Option<Iri> {
-    let value = document.get("attributedTo")?;
-    let id = match value {
-        Value::Array(items) => items.iter().find_map(|i| object_id(Some(i))),
-        other => object_id(Some(other)),
-    }?;
-    Iri::parse(id).ok()
 }
 
 /// The state of [`intercept`]: the pod and its inbox's configuration.
@@ -595,23 +488,10 @@ async fn relayed(
 ) -> Result<Option<Response>> {
     let config = &relay_inbox.config;
     let instance = &relay_inbox.instance;
-    let Ok(body) = serde_json::from_slice::<Value>(request.body()) else {
+    let Some(forwarded) = Forwarded::read(request, config) else {
         return Ok(None);
     };
-    let Some(actor) = body.get("actor").and_then(Value::as_str) else {
-        return Ok(None);
-    };
-    let verifier =
-        Verifier::new(config.signature_policy.clone()).with_default_scheme(config.scheme.clone());
-    let Ok(unverified) =
-        verifier.parse_request_with_body(request, request.body(), SystemTime::now())
-    else {
-        return Ok(None);
-    };
-    let key_id = unverified.key_id().to_owned();
-    if same_origin_str(&key_id, actor) {
-        return Ok(None);
-    }
+    let key_id = forwarded.key_id().to_owned();
     let Some(relay) = instance.relays().await?.into_iter().find(|r| {
         r.state == "accepted"
             && r.actor
@@ -621,37 +501,34 @@ async fn relayed(
         return Ok(None);
     };
     // The signature must have been made for this server, by the relay's actor.
-    let covers_host = unverified
-        .covered()
-        .iter()
-        .any(|c| matches!(c.as_ref(), "host" | "@authority" | "@target-uri"));
-    let host = request
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_ascii_lowercase);
-    if !covers_host || !host.is_some_and(|h| config.accepted_hosts.contains(&h)) {
-        return Ok(Some(status(
-            StatusCode::UNAUTHORIZED,
-            "signature not made for this host",
-        )));
-    }
     let mut budget = config.fetch_budget.renewed();
-    let key = match instance.keys().key(&key_id, &mut budget).await {
+    let key = match forwarded.verify(config, instance.keys(), &mut budget).await {
         Ok(key) => key,
-        Err(error) => {
+        Err(error @ ForwardError::NotForThisHost { .. }) => {
+            info!(%key_id, %error, "a relayed delivery");
+            return Ok(Some(status(
+                StatusCode::UNAUTHORIZED,
+                "signature not made for this host",
+            )));
+        }
+        Err(error @ ForwardError::KeyUnavailable { .. }) => {
             info!(%key_id, %error, "a relay's key cannot be had");
             return Ok(Some(status(StatusCode::UNAUTHORIZED, "key unavailable")));
         }
+        Err(error) => {
+            info!(%key_id, %error, "a delivery not signed by the relay's actor");
+            return Ok(Some(status(StatusCode::UNAUTHORIZED, "signature")));
+        }
     };
-    if relay.actor.as_deref() != Some(key.owner.as_str()) || unverified.verify(&key.key).is_err() {
+    if relay.actor.as_deref() != Some(key.owner.as_str()) {
         info!(%key_id, "a delivery not signed by the relay's actor");
         return Ok(Some(status(StatusCode::UNAUTHORIZED, "signature")));
     }
+    let body = forwarded.activity();
     let kind = body.get("type").and_then(Value::as_str).unwrap_or_default();
     let outcome = match kind {
-        "Create" => instance.on_relayed_create(&body, &relay).await?,
-        "Delete" => instance.on_relayed_delete(&body, &relay).await?,
+        "Create" => instance.on_relayed_create(body, &relay).await?,
+        "Delete" => instance.on_relayed_delete(body).await?,
         _ => {
             debug!(%kind, relay = %relay.address, "a relayed activity other than Create or Delete; ignored");
             Outcome::Ignored

@@ -13,7 +13,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{back, page_or_error, post_cards};
-use crate::markdown;
 use crate::web::Site;
 
 /// How many posts the page and the collection show.
@@ -26,7 +25,7 @@ pub(crate) async fn page(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let tag = markdown::normalize_tag(&name);
+    let tag = activitypub_core::hashtag::normalize(&name);
     let result = async {
         let instance = &site.instance;
         let (posts, total) = instance.db().tagged(&tag, 0, PAGE).await?;
@@ -109,7 +108,7 @@ pub(crate) async fn follow(
     let Some(name) = viewer.identity_name().map(str::to_owned) else {
         return back("/");
     };
-    let Some(tag) = markdown::received_tag(&form.tag) else {
+    let Some(tag) = activitypub_core::hashtag::received(&form.tag) else {
         return super::message(
             &site,
             Some(&viewer),
@@ -120,10 +119,14 @@ pub(crate) async fn follow(
     };
     let me = site.instance.actor_id(&name).to_string();
     let result = async {
-        site.instance
-            .db()
-            .follow_tag(&me, &tag, form.undo.is_none())
-            .await?;
+        let follow = form.undo.is_none();
+        site.instance.db().follow_tag(&me, &tag, follow).await?;
+        // Through the tag relay, if there is one: its actor of the tag followed by the pod.
+        if follow {
+            site.instance.tag_followed(&tag).await;
+        } else {
+            site.instance.tag_unfollowed(&tag).await;
+        }
         let path = url::Url::parse(&site.instance.tag_url(&tag))
             .map_or_else(|_| "/".to_owned(), |url| url.path().to_owned());
         Ok(back(&path))
