@@ -10,7 +10,7 @@ use url::Url;
 use crate::Options;
 
 /// The instance's migrations: `(version, description, statements)`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "videos, files, channels, comments, rates, pending views",
@@ -39,7 +39,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 ];
 
 /// The table the instance's migrations are recorded in.
-const MIGRATIONS_TABLE: &str = "video_instance_migrations";
+pub(crate) const MIGRATIONS_TABLE: &str = "video_instance_migrations";
 
 /// Opens the database (instance-state's tables, then the instance's), with `base_url`, or the
 /// one recorded when the instance last served.
@@ -762,5 +762,72 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    async fn sqlite_db(dir: &std::path::Path) -> (Options, Db) {
+        let options = Options::new(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            dir.join("db.sqlite").display().to_string(),
+        );
+        let base = Url::parse("https://tube.example/").unwrap();
+        let db = Db::new(open(&options, Some(&base)).await.unwrap());
+        (options, db)
+    }
+
+    /// The search changes are numbered from 1 without gaps, in the order they commit: a
+    /// rolled-back append gives its number back; a reader resumes after the last it saw;
+    /// pruning takes the old ones.
+    #[tokio::test]
+    async fn search_changes_are_numbered_without_gaps_and_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, db) = sqlite_db(dir.path()).await;
+        assert_eq!(db.last_search_change().await.unwrap(), 0);
+        let id = "https://tube.example/videos/watch/a";
+        db.put_video(&video(id)).await.unwrap();
+        db.search_changed(
+            SearchKind::Playlist,
+            "https://tube.example/video-playlists/p",
+        )
+        .await
+        .unwrap();
+        // Rolled back: its number is not used.
+        let mut tx = db.state().begin_write().await.unwrap();
+        append_search_change(&mut tx, SearchKind::Video, "gone", 0)
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+        db.delete_video(id).await.unwrap();
+        assert_eq!(db.last_search_change().await.unwrap(), 3);
+        let changes = db.search_changes_after(0, 10).await.unwrap();
+        let seen: Vec<(u64, SearchKind, &str)> = changes
+            .iter()
+            .map(|c| (c.seq, c.kind, c.object.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (1, SearchKind::Video, id),
+                (
+                    2,
+                    SearchKind::Playlist,
+                    "https://tube.example/video-playlists/p"
+                ),
+                (3, SearchKind::Video, id),
+            ]
+        );
+        let after: Vec<u64> = db
+            .search_changes_after(1, 1)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.seq)
+            .collect();
+        assert_eq!(after, [2]);
+        // Pruning by age keeps the counter: the next change is 4.
+        let now = db.now_secs();
+        assert_eq!(db.prune_search_changes(now + 1).await.unwrap(), 3);
+        assert!(db.search_changes_after(0, 10).await.unwrap().is_empty());
+        db.search_changed(SearchKind::Video, id).await.unwrap();
+        assert_eq!(db.last_search_change().await.unwrap(), 4);
     }
 }

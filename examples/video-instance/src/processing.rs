@@ -264,67 +264,9 @@ impl Instance {
         Ok(())
     }
 
-    /// Takes the oldest job that is waiting, or running with a lapsed lease (its process
-    /// died), marking it running under a new claim. The update takes it only if it is still
-    /// so when it runs (on PostgreSQL, after any other process's update of the row committed):
-    /// two processes never both take one.
+    /// Takes the oldest job that is waiting, or running with a lapsed lease.
     async fn claim_job(&self) -> Result<Option<(Job, Claim)>> {
-        loop {
-            let now = lease::now_millis(self.db());
-            let Some(row) = sqlx::query(
-                "SELECT video, duration_ms, state FROM vi_jobs
-                 WHERE state = 'waiting'
-                    OR (state = 'running' AND (lease_until IS NULL OR lease_until < $1))
-                 ORDER BY created, video LIMIT 1",
-            )
-            .bind(now)
-            .fetch_optional(self.state().pool())
-            .await?
-            else {
-                return Ok(None);
-            };
-            let video: String = row.try_get("video")?;
-            let token = uuid::Uuid::new_v4().to_string();
-            let taken = sqlx::query(
-                "UPDATE vi_jobs SET state = 'running', progress = 0, updated = $2, lease = $3,
-                   lease_until = $4
-                 WHERE video = $1 AND (state = 'waiting'
-                    OR (state = 'running' AND (lease_until IS NULL OR lease_until < $5)))",
-            )
-            .bind(video.clone())
-            .bind(self.now_secs())
-            .bind(token.clone())
-            .bind(lease::lease_until(self.db(), self.processing().lease))
-            .bind(now)
-            .execute(self.state().pool())
-            .await?
-            .rows_affected();
-            if taken == 1 {
-                let state: String = row.try_get("state")?;
-                if state == "running" {
-                    info!(
-                        video,
-                        "a processing job whose process stopped answering is taken over"
-                    );
-                }
-                let duration_ms: i64 = row.try_get("duration_ms")?;
-                let claim = Claim::new(
-                    self.db().clone(),
-                    &JOB_LEASES,
-                    video.clone(),
-                    token,
-                    self.processing().lease,
-                );
-                return Ok(Some((
-                    Job {
-                        video,
-                        state: JobState::Running(0),
-                        duration: Duration::from_millis(u64::try_from(duration_ms).unwrap_or(0)),
-                    },
-                    claim,
-                )));
-            }
-        }
+        claim_next(self.db(), self.processing().lease).await
     }
 
     /// Records how `job` ended, if `claim` still holds it.
@@ -395,7 +337,7 @@ impl Instance {
         tokio::fs::create_dir_all(&dir)
             .await
             .with_context(|| format!("making the work directory {}", dir.display()))?;
-        Ok(Prepared::Work(Work {
+        Ok(Prepared::Work(Box::new(Work {
             video: video.id,
             uuid: video.uuid,
             input,
@@ -411,7 +353,7 @@ impl Instance {
             time_limit: self.processing().time_limit,
             db: self.db().clone(),
             claim: claim.clone(),
-        }))
+        })))
     }
 
     /// Where a job for video `uuid` has ffmpeg write (`claim`: the claim's own directory,
@@ -580,6 +522,63 @@ impl Instance {
     }
 }
 
+/// Takes the oldest job that is waiting, or running with a lapsed lease (its process
+/// died), marking it running under a new claim. The update takes it only if it is still
+/// so when it runs (on PostgreSQL, after any other process's update of the row committed):
+/// two processes never both take one.
+pub(crate) async fn claim_next(db: &Db, lease: Duration) -> Result<Option<(Job, Claim)>> {
+    loop {
+        let now = lease::now_millis(db);
+        let Some(row) = sqlx::query(
+            "SELECT video, duration_ms, state FROM vi_jobs
+             WHERE state = 'waiting'
+                OR (state = 'running' AND (lease_until IS NULL OR lease_until < $1))
+             ORDER BY created, video LIMIT 1",
+        )
+        .bind(now)
+        .fetch_optional(db.pool())
+        .await?
+        else {
+            return Ok(None);
+        };
+        let video: String = row.try_get("video")?;
+        let token = uuid::Uuid::new_v4().to_string();
+        let taken = sqlx::query(
+            "UPDATE vi_jobs SET state = 'running', progress = 0, updated = $2, lease = $3,
+               lease_until = $4
+             WHERE video = $1 AND (state = 'waiting'
+                OR (state = 'running' AND (lease_until IS NULL OR lease_until < $5)))",
+        )
+        .bind(video.clone())
+        .bind(db.now_secs())
+        .bind(token.clone())
+        .bind(lease::lease_until(db, lease))
+        .bind(now)
+        .execute(db.pool())
+        .await?
+        .rows_affected();
+        if taken == 1 {
+            let state: String = row.try_get("state")?;
+            if state == "running" {
+                info!(
+                    video,
+                    "a processing job whose process stopped answering is taken over"
+                );
+            }
+            let duration_ms: i64 = row.try_get("duration_ms")?;
+            let claim = Claim::new(db.clone(), &JOB_LEASES, video.clone(), token, lease);
+            return Ok(Some((
+                Job {
+                    video,
+                    state: JobState::Running(0),
+                    duration: Duration::from_millis(u64::try_from(duration_ms).unwrap_or(0)),
+                },
+                claim,
+            )));
+        }
+    }
+}
+
 /// The media type the playlists are served with (RFC 8216 §4: the registered one; the video's
 /// document says `application/x-mpegURL`, as PeerTube writes it).
 pub(crate) const HLS_MEDIA_TYPE: &str = "application/vnd.apple.mpegurl";
@@ -605,7 +604,7 @@ enum Prepared {
     /// The files were stored by an earlier claim that did not record the end.
     Stored,
     /// ffmpeg's work.
-    Work(Work),
+    Work(Box<Work>),
 }
 
 impl Work {
@@ -872,5 +871,46 @@ mod tests {
         assert_eq!(percent(second, 2 * second), 50);
         assert_eq!(percent(3 * second, 2 * second), 99);
         assert_eq!(percent(second, Duration::ZERO), 0);
+    }
+
+    /// A database made before the leases (migration 4) with a job that was running then: it
+    /// has no lease, so it counts as lapsed and is taken again, under a claim that then holds
+    /// it (a second taker finds nothing); handed back, it is taken again at once.
+    #[tokio::test]
+    async fn a_job_running_before_the_leases_is_taken_again_and_then_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = crate::Options::new(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            dir.path().join("db.sqlite").display().to_string(),
+        );
+        let base = url::Url::parse("https://tube.example/").unwrap();
+        let old = instance_server::open_state(
+            &options,
+            Some(&base),
+            crate::db::MIGRATIONS_TABLE,
+            crate::db::MIGRATIONS.get(..4).unwrap(),
+        )
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO vi_jobs (video, state, progress, error, duration_ms, created, updated)
+             VALUES ('v', 'running', 40, NULL, 1500, 1, 1)",
+        )
+        .execute(old.pool())
+        .await
+        .unwrap();
+        old.pool().close().await;
+        let db = Db::new(crate::db::open(&options, Some(&base)).await.unwrap());
+        let lease = Duration::from_secs(60);
+        let (job, claim) = claim_next(&db, lease).await.unwrap().unwrap();
+        assert_eq!(job.video, "v");
+        assert_eq!(job.duration, Duration::from_millis(1500));
+        assert!(claim.renew().await.unwrap());
+        assert!(claim_next(&db, lease).await.unwrap().is_none(), "held");
+        claim.release().await;
+        assert!(!claim.renew().await.unwrap(), "given back");
+        let (again, second) = claim_next(&db, lease).await.unwrap().unwrap();
+        assert_eq!(again.video, "v");
+        assert_ne!(second.token, claim.token);
     }
 }
