@@ -222,7 +222,22 @@ impl Instance {
             return Ok(());
         }
         self.search_changed(SearchKind::Video, id).await?;
-        self.playlists_holding_changed(id).await
+        self.playlists_holding_changed(id).await?;
+        // The moderator's next search, on this process, no longer finds it (the other
+        // processes follow within a second).
+        self.catch_up_search().await
+    }
+
+    /// Applies the search changes made so far and commits, now (rather than within the
+    /// follower's interval).
+    async fn catch_up_search(&self) -> Result<()> {
+        let Some(index) = self.0.search.clone() else {
+            return Ok(());
+        };
+        let mut failures = 0;
+        while self.follow_once(&mut failures).await? {}
+        tokio::task::spawn_blocking(move || index.commit()).await??;
+        Ok(())
     }
 
     /// Brings this process's index up to date at start, then follows the search changes for
@@ -346,8 +361,12 @@ impl Instance {
             applied = change.seq;
         }
         if applied > seen {
-            follower.seen.store(applied, Ordering::SeqCst);
-            index.set_marker(applied);
+            // The follower and a catch-up may run at once: the furthest either got counts.
+            let furthest = follower
+                .seen
+                .fetch_max(applied, Ordering::SeqCst)
+                .max(applied);
+            index.set_marker(furthest);
         }
         Ok(applied > seen && changes.len() == usize::try_from(CHANGES_AT_ONCE).unwrap_or(0))
     }
