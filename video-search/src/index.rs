@@ -203,6 +203,8 @@ struct WriterState {
     writer: IndexWriter,
     pending: bool,
     last_commit: Option<Instant>,
+    /// The marker the next commit records ([`SearchIndex::set_marker`]).
+    marker: Option<u64>,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -253,6 +255,10 @@ impl SearchIndex {
                 .writer_memory_bytes
                 .max(15_000_000 * config.writer_threads.max(1)),
         )?;
+        let marker = index
+            .load_metas()?
+            .payload
+            .and_then(|payload| payload.parse().ok());
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -267,6 +273,7 @@ impl SearchIndex {
                 writer,
                 pending: false,
                 last_commit: None,
+                marker,
             }),
             fields,
             config,
@@ -324,6 +331,25 @@ impl SearchIndex {
         state.writer.delete_all_documents()?;
         state.pending = true;
         Ok(())
+    }
+
+    /// Sets the marker the next commit records with the changes made so far: how far the
+    /// application's source of changes has been applied (a sequence number in a log of
+    /// changes, say). After a restart, [`committed_marker`](Self::committed_marker) says where
+    /// to resume. It stays until set again (every later commit records it), and counts as a
+    /// pending change.
+    pub fn set_marker(&self, marker: u64) {
+        let mut state = self.lock();
+        state.marker = Some(marker);
+        state.pending = true;
+    }
+
+    /// The marker recorded by the last commit ([`set_marker`](Self::set_marker)), if any. A
+    /// marker that is not a number (written by something else) counts as none.
+    pub fn committed_marker(&self) -> Result<Option<u64>, IndexError> {
+        let state = self.lock();
+        let metas = state.writer.index().load_metas()?;
+        Ok(metas.payload.and_then(|payload| payload.parse().ok()))
     }
 
     /// Makes every change so far durable and visible to searches.
@@ -559,7 +585,12 @@ impl SearchIndex {
     }
 
     fn commit_locked(&self, state: &mut WriterState, now: Instant) -> Result<(), IndexError> {
-        state.writer.commit()?;
+        let marker = state.marker;
+        let mut prepared = state.writer.prepare_commit()?;
+        if let Some(marker) = marker {
+            prepared.set_payload(&marker.to_string());
+        }
+        prepared.commit()?;
         state.pending = false;
         state.last_commit = Some(now);
         self.reader.reload()?;

@@ -240,7 +240,6 @@ impl Instance {
             updated: summary.updated.as_ref().map_or(published, unix),
         };
         self.db().put_video(&row).await?;
-        self.index_video(&row).await?;
         info!(video = %id, "remote video stored");
         self.remote_video_stored().await;
         Ok(())
@@ -263,7 +262,6 @@ impl Instance {
             // A mirror of it stops (the origin is told, though it deleted the video).
             self.forget_mirror(id.as_str()).await?;
             self.db().delete_video(id.as_str()).await?;
-            self.unindex_video(id.as_str()).await?;
             self.playlists_holding_changed(id.as_str()).await?;
             info!(video = %id, "remote video deleted");
         }

@@ -130,7 +130,7 @@ impl Admin {
     }
 
     /// Mirrors every video of a followed instance (its base URL or instance actor), now and
-    /// as they come: `{"instance": URL, "queued": N}` (the serving process copies them).
+    /// as they come: `{"instance": URL, "queued": N}` (a serving process copies them).
     pub async fn mirror_instance(&self, url: &Url) -> Result<Value> {
         let target = admin::instance_actor_of(url, self.danger_allow_private_addresses).await?;
         let queued = self.instance().await?.mirror_instance(&target).await?;

@@ -40,6 +40,8 @@ pub(crate) struct Inner {
     pub(crate) redundancy: crate::redundancy::Redundancy,
     /// The media types of the files served lately.
     pub(crate) media_types: crate::files::MediaTypes,
+    /// How far the search index followed the database's search changes.
+    pub(crate) search_follower: crate::search::Follower,
 }
 
 impl WithParts for Instance {
@@ -58,6 +60,7 @@ impl Instance {
         processing: crate::processing::Processing,
     ) -> Self {
         let danger_allow_private_addresses = parts.danger_allow_private_addresses();
+        let job_lease = options.job_lease;
         Self(Arc::new(Inner {
             db: Db::new(parts.state.clone()),
             parts,
@@ -67,13 +70,23 @@ impl Instance {
             search,
             danger_allow_private_addresses,
             processing,
-            redundancy: crate::redundancy::Redundancy::default(),
+            redundancy: crate::redundancy::Redundancy::new(job_lease),
+            search_follower: crate::search::Follower::default(),
             media_types: crate::files::MediaTypes::default(),
         }))
     }
 
     pub(crate) fn db(&self) -> &Db {
         &self.0.db
+    }
+
+    /// Stops the background work (processing, mirrors) and hands back what it held, so
+    /// that another process, or this one started again, takes it at once instead of after
+    /// its lease. `serve` calls it once it stopped serving; an instance dropped without it
+    /// hands its work back on a best-effort basis (when its runtime still runs).
+    pub async fn stop_background_work(&self) {
+        self.0.processing.stop().await;
+        self.0.redundancy.stop().await;
     }
 
     /// The media types of the files served lately ([`crate::files::serve_file`]).

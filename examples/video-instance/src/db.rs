@@ -10,7 +10,7 @@ use url::Url;
 use crate::Options;
 
 /// The instance's migrations: `(version, description, statements)`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "videos, files, channels, comments, rates, pending views",
@@ -31,10 +31,15 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "redundancy: mirrors made here and copies announced by other servers",
         include_str!("../migrations/0004_redundancy.sql"),
     ),
+    (
+        5,
+        "several processes: leases of background work, the search changes",
+        include_str!("../migrations/0005_several_processes.sql"),
+    ),
 ];
 
 /// The table the instance's migrations are recorded in.
-const MIGRATIONS_TABLE: &str = "video_instance_migrations";
+pub(crate) const MIGRATIONS_TABLE: &str = "video_instance_migrations";
 
 /// Opens the database (instance-state's tables, then the instance's), with `base_url`, or the
 /// one recorded when the instance last served.
@@ -194,8 +199,75 @@ impl Db {
         self.state.pool()
     }
 
+    /// Now, in Unix seconds, by the state's clock.
+    pub(crate) fn now_secs(&self) -> i64 {
+        self.state.options().clock.now() / 1_000_000
+    }
+
+    /// Records that the searchable data of `object` (a video or a playlist) changed, in a
+    /// transaction of its own: for the writes that are not one transaction of the instance's
+    /// (a document rewritten by instance-state, a playlist's elements, a moderator's hiding).
+    pub(crate) async fn search_changed(&self, kind: SearchKind, object: &str) -> Result<()> {
+        let mut tx = self.state().begin_write().await?;
+        append_search_change(&mut tx, kind, object, self.now_secs()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The last sequence number given to a search change (0: none yet).
+    pub(crate) async fn last_search_change(&self) -> Result<u64> {
+        let last: i64 = sqlx::query("SELECT last FROM vi_search_sequence WHERE id = 1")
+            .fetch_one(self.pool())
+            .await?
+            .try_get("last")?;
+        Ok(u64::try_from(last).unwrap_or(0))
+    }
+
+    /// The search changes after `seq`, oldest first, at most `limit`.
+    pub(crate) async fn search_changes_after(
+        &self,
+        seq: u64,
+        limit: i64,
+    ) -> Result<Vec<SearchChange>> {
+        let rows = sqlx::query(
+            "SELECT seq, kind, object FROM vi_search_changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind")?;
+                Ok(SearchChange {
+                    seq: u64::try_from(row.try_get::<i64, _>("seq")?).unwrap_or(0),
+                    kind: if kind == "playlist" {
+                        SearchKind::Playlist
+                    } else {
+                        SearchKind::Video
+                    },
+                    object: row.try_get("object")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Forgets the search changes recorded before `before` (Unix seconds); gives how many.
+    pub(crate) async fn prune_search_changes(&self, before: i64) -> Result<u64> {
+        Ok(
+            sqlx::query("DELETE FROM vi_search_changes WHERE created < $1")
+                .bind(before)
+                .execute(self.pool())
+                .await?
+                .rows_affected(),
+        )
+    }
+
     /// Records (or replaces) a video's row.
+    /// Records (or replaces) a video's row, and, in the same transaction, that its searchable
+    /// data changed (every process's index reads it again).
     pub(crate) async fn put_video(&self, video: &VideoRow) -> Result<()> {
+        let mut tx = self.state().begin_write().await?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO vi_videos ({VIDEO_COLUMNS})
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
@@ -231,9 +303,11 @@ impl Db {
         .bind(video.dislikes)
         .bind(video.published)
         .bind(video.updated)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .context("storing a video")?;
+        append_search_change(&mut tx, SearchKind::Video, &video.id, self.now_secs()).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -291,6 +365,7 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
         }
+        append_search_change(&mut tx, SearchKind::Video, id, self.now_secs()).await?;
         tx.commit().await?;
         Ok(files)
     }
@@ -501,6 +576,54 @@ impl Db {
 }
 
 /// Sets a video's like and dislike counts from its rates.
+/// What a search change is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum SearchKind {
+    Video,
+    Playlist,
+}
+
+/// One row of the search changes: the searchable data of `object` changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SearchChange {
+    pub(crate) seq: u64,
+    pub(crate) kind: SearchKind,
+    pub(crate) object: String,
+}
+
+/// Appends a search change in `tx`. The sequence's one row is bumped first, in the same
+/// transaction: it stays locked until the commit, so appends are serialized and their numbers
+/// become visible in order and without gaps (a rollback gives its number back). Whoever has
+/// seen change `n` has seen every change before it. Take it last in a transaction (after the
+/// rows it is about), so that transactions lock in one order.
+pub(crate) async fn append_search_change(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    kind: SearchKind,
+    object: &str,
+    now_secs: i64,
+) -> Result<()> {
+    let seq: i64 =
+        sqlx::query("UPDATE vi_search_sequence SET last = last + 1 WHERE id = 1 RETURNING last")
+            .fetch_one(&mut **tx)
+            .await
+            .context("numbering a search change")?
+            .try_get("last")?;
+    sqlx::query(
+        "INSERT INTO vi_search_changes (seq, kind, object, created) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(seq)
+    .bind(match kind {
+        SearchKind::Video => "video",
+        SearchKind::Playlist => "playlist",
+    })
+    .bind(object.to_owned())
+    .bind(now_secs)
+    .execute(&mut **tx)
+    .await
+    .context("recording a search change")?;
+    Ok(())
+}
+
 /// A video held by [`Db::hold_video`]: its files' rows go in with it, or not at all.
 pub(crate) struct HeldVideo {
     tx: sqlx::Transaction<'static, sqlx::Any>,
@@ -516,6 +639,11 @@ impl HeldVideo {
                 .context("storing a file's row")?;
         }
         Ok(())
+    }
+
+    /// The transaction that holds the video (to hold another row with it).
+    pub(crate) fn transaction(&mut self) -> &mut sqlx::Transaction<'static, sqlx::Any> {
+        &mut self.tx
     }
 
     /// Commits what was recorded and lets the video go.
@@ -634,5 +762,72 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    async fn sqlite_db(dir: &std::path::Path) -> (Options, Db) {
+        let options = Options::new(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            dir.join("db.sqlite").display().to_string(),
+        );
+        let base = Url::parse("https://tube.example/").unwrap();
+        let db = Db::new(open(&options, Some(&base)).await.unwrap());
+        (options, db)
+    }
+
+    /// The search changes are numbered from 1 without gaps, in the order they commit: a
+    /// rolled-back append gives its number back; a reader resumes after the last it saw;
+    /// pruning takes the old ones.
+    #[tokio::test]
+    async fn search_changes_are_numbered_without_gaps_and_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, db) = sqlite_db(dir.path()).await;
+        assert_eq!(db.last_search_change().await.unwrap(), 0);
+        let id = "https://tube.example/videos/watch/a";
+        db.put_video(&video(id)).await.unwrap();
+        db.search_changed(
+            SearchKind::Playlist,
+            "https://tube.example/video-playlists/p",
+        )
+        .await
+        .unwrap();
+        // Rolled back: its number is not used.
+        let mut tx = db.state().begin_write().await.unwrap();
+        append_search_change(&mut tx, SearchKind::Video, "gone", 0)
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+        db.delete_video(id).await.unwrap();
+        assert_eq!(db.last_search_change().await.unwrap(), 3);
+        let changes = db.search_changes_after(0, 10).await.unwrap();
+        let seen: Vec<(u64, SearchKind, &str)> = changes
+            .iter()
+            .map(|c| (c.seq, c.kind, c.object.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (1, SearchKind::Video, id),
+                (
+                    2,
+                    SearchKind::Playlist,
+                    "https://tube.example/video-playlists/p"
+                ),
+                (3, SearchKind::Video, id),
+            ]
+        );
+        let after: Vec<u64> = db
+            .search_changes_after(1, 1)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.seq)
+            .collect();
+        assert_eq!(after, [2]);
+        // Pruning by age keeps the counter: the next change is 4.
+        let now = db.now_secs();
+        assert_eq!(db.prune_search_changes(now + 1).await.unwrap(), 3);
+        assert!(db.search_changes_after(0, 10).await.unwrap().is_empty());
+        db.search_changed(SearchKind::Video, id).await.unwrap();
+        assert_eq!(db.last_search_change().await.unwrap(), 4);
     }
 }

@@ -21,6 +21,7 @@ mod embed;
 mod feeds;
 mod ffmpeg;
 mod files;
+mod lease;
 mod pages;
 mod playlists;
 mod processing;
@@ -102,6 +103,16 @@ pub struct VideoOptions {
     pub max_mirror_bytes: u64,
     /// The longest copying one video may take. Default: an hour.
     pub mirror_time_limit: std::time::Duration,
+    /// How long a process holds a processing job or a mirror without renewing its lease
+    /// (renewed every third of it while it works): after a process died, another takes its
+    /// work once this lapsed. At least 2 seconds. Default: a minute.
+    pub job_lease: std::time::Duration,
+    /// Where this process keeps its search index: a directory of its own (no other process
+    /// may use it). `None`: beside a SQLite database's media directory (`{media}.search`); in
+    /// memory with PostgreSQL, where several processes may serve one database. Either way the
+    /// index follows the database's search changes, and is rebuilt from the database when it
+    /// cannot catch up.
+    pub search_dir: Option<PathBuf>,
 }
 
 impl Default for VideoOptions {
@@ -117,6 +128,8 @@ impl Default for VideoOptions {
             mirror_check_interval: std::time::Duration::from_secs(60),
             max_mirror_bytes: 8 << 30,
             mirror_time_limit: std::time::Duration::from_secs(60 * 60),
+            job_lease: std::time::Duration::from_secs(60),
+            search_dir: None,
         }
     }
 }
@@ -182,6 +195,27 @@ impl VideoOptions {
         self
     }
 
+    /// Sets how long a process holds a job or a mirror without renewing its lease.
+    pub fn with_job_lease(mut self, lease: std::time::Duration) -> Self {
+        self.job_lease = lease;
+        self
+    }
+
+    /// Sets where this process keeps its search index.
+    pub fn with_search_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.search_dir = Some(dir.into());
+        self
+    }
+
+    /// Where this process's search index lives, for `database` and files in `media_dir`.
+    fn search_location(&self, database: &str, media_dir: &std::path::Path) -> search::Location {
+        match &self.search_dir {
+            Some(dir) => search::Location::Dir(dir.clone()),
+            None if instance_server::is_postgres(database) => search::Location::Memory,
+            None => search::Location::Dir(PathBuf::from(format!("{}.search", media_dir.display()))),
+        }
+    }
+
     /// The media directory for `database`.
     fn media_dir_for(&self, database: &str) -> Result<PathBuf> {
         match &self.media_dir {
@@ -233,11 +267,12 @@ impl Application for Videos {
             )
             .await
             .context("setting how instance follows are answered")?;
-        // The search index is derived data beside the files, rebuilt from the database when
-        // it is missing; only a serving process holds it (one writer per index).
+        // The search index is derived data, each serving process's own (one writer per
+        // index), following the database's search changes; administration commands have
+        // none (they append changes that the serving processes apply).
         let search = if parts.serving {
             let index =
-                search::open_index(&PathBuf::from(format!("{}.search", media_dir.display())))?;
+                search::open_index(&options.app.search_location(&options.database, &media_dir))?;
             search::start_committing(&index);
             Some(index)
         } else {
@@ -248,7 +283,11 @@ impl Application for Videos {
         if serving && ffmpeg.is_none() {
             tracing::info!("no ffmpeg: videos are served as uploaded, without thumbnails or HLS");
         }
-        let processing = processing::Processing::new(ffmpeg, options.app.transcoding_time_limit);
+        let processing = processing::Processing::new(
+            ffmpeg,
+            options.app.transcoding_time_limit,
+            options.app.job_lease,
+        );
         let instance = Instance::new(
             parts,
             options.app.clone(),
@@ -259,9 +298,9 @@ impl Application for Videos {
         );
         if serving {
             instance
-                .rebuild_index_if_empty()
+                .start_search()
                 .await
-                .context("rebuilding the search index")?;
+                .context("bringing the search index up to date")?;
             views::start_batches(&instance, options.app.view_batch_interval);
             instance
                 .start_processing()

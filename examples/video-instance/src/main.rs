@@ -63,6 +63,16 @@ enum Command {
         /// queued, mirrors asked for by `admin` started, copies renewed, lapsed ones dropped.
         #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
         mirror_check_seconds: u64,
+        /// How long, in seconds, a process holds a processing job or a mirror without
+        /// renewing its lease (renewed every third of it): after a process died, another takes
+        /// its work once this lapsed. Give every process the same value.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..))]
+        job_lease_seconds: u64,
+        /// Where this process keeps its search index: a directory no other process uses
+        /// (default: beside a SQLite database's media directory, `MEDIA.search`; in memory with
+        /// PostgreSQL, rebuilt from the database at each start).
+        #[arg(long)]
+        search_dir: Option<PathBuf>,
     },
     /// Administers the instance's database.
     Admin {
@@ -175,6 +185,8 @@ async fn run(cli: Cli) -> Result<()> {
             mirror_lifetime_hours,
             max_mirror_mib,
             mirror_check_seconds,
+            job_lease_seconds,
+            search_dir,
         } => {
             let mut app = VideoOptions::default()
                 .with_max_upload_bytes(max_upload_mib.saturating_mul(1 << 20))
@@ -196,12 +208,22 @@ async fn run(cli: Cli) -> Result<()> {
                     mirror_lifetime_hours.saturating_mul(3600),
                 ))
                 .with_max_mirror_bytes(max_mirror_mib.saturating_mul(1 << 20))
-                .with_mirror_check_interval(std::time::Duration::from_secs(mirror_check_seconds));
+                .with_mirror_check_interval(std::time::Duration::from_secs(mirror_check_seconds))
+                .with_job_lease(std::time::Duration::from_secs(job_lease_seconds));
             if let Some(dir) = media_dir {
                 app = app.with_media_dir(dir);
             }
+            if let Some(dir) = search_dir {
+                app = app.with_search_dir(dir);
+            }
             let options = args.options(app, "videos.sqlite", "Videos");
-            serve_until_signal(start(options).await?).await
+            let running = start(options).await?;
+            let instance = running.instance.clone();
+            let served = serve_until_signal(running).await;
+            // The job and the mirror being made go back to the database at once, for another
+            // process (or the next start) to take without waiting for their lease.
+            instance.stop_background_work().await;
+            served
         }
         Command::Admin {
             database,

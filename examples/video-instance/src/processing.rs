@@ -5,10 +5,12 @@
 //! everyone it reached.
 //!
 //! Jobs are rows (`vi_jobs`: waiting, running with a percentage, done, failed with the
-//! reason), so a restart resumes what a crash or a stop interrupted. One job runs at a time,
-//! in the serving process (there is one per instance: see `docs/video-instance.md`), within a
-//! time limit; ffmpeg is killed when the job is dropped (the limit, or the instance stopping).
-//! A failed job leaves nothing of its own behind: the video keeps its original file.
+//! reason), so a restart resumes what a crash or a stop interrupted. Each serving process runs
+//! one job at a time, within a time limit; several processes on one database share the jobs,
+//! each held by one process under a renewed lease ([`crate::lease`]): a clean stop hands its
+//! job back, a process that dies keeps it until the lease lapses, and then another takes it.
+//! ffmpeg is killed when the job is dropped (the limit, the lease lost, or the instance
+//! stopping). A failed job leaves nothing of its own behind: the video keeps its original file.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -25,6 +27,7 @@ use crate::Transcoding;
 use crate::app::{Inner, Instance};
 use crate::db::{Db, FileRow};
 use crate::ffmpeg::{self, Ffmpeg, RenditionNames};
+use crate::lease::{self, Claim, Held, LeaseLost, Statements};
 use instance_server::WithParts as _;
 
 /// The roles of the files a job makes (`vi_files.role`).
@@ -52,13 +55,24 @@ pub(crate) struct Job {
     duration: Duration,
 }
 
-/// The processing of an instance: its ffmpeg (none: processing is off), its time limit, and
-/// the runner's wake-up. Dropped with the instance, it stops the runner (and so kills ffmpeg).
+/// The leases of processing jobs: `lease` is the claim's token.
+static JOB_LEASES: Statements = Statements {
+    what: "a processing job",
+    renew: "UPDATE vi_jobs SET lease_until = $3 WHERE video = $1 AND lease = $2 AND state = 'running'",
+    release: "UPDATE vi_jobs SET state = 'waiting', progress = 0, lease = NULL, lease_until = NULL
+              WHERE video = $1 AND lease = $2 AND state = 'running'",
+};
+
+/// The processing of an instance: its ffmpeg (none: processing is off), its time limit, its
+/// jobs' lease, and the runner's wake-up and claim. Dropped with the instance, it stops the
+/// runner (and so kills ffmpeg) and hands its job back.
 pub(crate) struct Processing {
     ffmpeg: Option<PathBuf>,
     time_limit: Duration,
+    lease: Duration,
     wake: Arc<Notify>,
     runner: Mutex<Option<tokio::task::AbortHandle>>,
+    held: Held,
 }
 
 impl std::fmt::Debug for Processing {
@@ -80,18 +94,36 @@ impl Drop for Processing {
         {
             runner.abort();
         }
+        self.held.release_in_background();
     }
 }
 
 impl Processing {
-    /// Processing with `ffmpeg` (none: off) within `time_limit` per video.
-    pub(crate) fn new(ffmpeg: Option<PathBuf>, time_limit: Duration) -> Self {
+    /// Processing with `ffmpeg` (none: off) within `time_limit` per video, each job held
+    /// under a lease of `lease`.
+    pub(crate) fn new(ffmpeg: Option<PathBuf>, time_limit: Duration, lease: Duration) -> Self {
         Self {
             ffmpeg,
             time_limit,
+            lease: lease.max(lease::MIN_LEASE),
             wake: Arc::new(Notify::new()),
             runner: Mutex::new(None),
+            held: Held::default(),
         }
+    }
+
+    /// Stops the runner (ffmpeg with it) and hands its job back, for another process or the
+    /// next start to take at once.
+    pub(crate) async fn stop(&self) {
+        if let Some(runner) = self
+            .runner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            runner.abort();
+        }
+        self.held.release().await;
     }
 
     /// Whether videos are processed here.
@@ -213,27 +245,17 @@ impl Instance {
         .transpose()
     }
 
-    /// Starts the runner (a serving instance that processes videos): the jobs a crash or a
-    /// stop left running wait again, then run one at a time, oldest first.
+    /// Starts the runner (a serving instance that processes videos): jobs run one at a time,
+    /// oldest first, those waiting and those whose process died (their lease lapsed). Nothing
+    /// is reset here: other processes may be running jobs on the same database.
     pub(crate) async fn start_processing(&self) -> Result<()> {
         if !self.processing().enabled() {
             return Ok(());
         }
-        let resumed = sqlx::query(
-            "UPDATE vi_jobs SET state = 'waiting', progress = 0 WHERE state = 'running'",
-        )
-        .execute(self.state().pool())
-        .await
-        .context("resuming the interrupted processing jobs")?
-        .rows_affected();
-        if resumed > 0 {
-            info!(resumed, "processing jobs interrupted by a stop resume");
-        }
-        // What interrupted jobs left half-written (the one serving process runs every job).
-        remove_dir(&self.media_dir().join("processing")).await;
         let weak = Arc::downgrade(&self.0);
         let wake = self.processing().wake.clone();
-        let task = tokio::spawn(run_jobs(weak, wake));
+        let poll = lease::poll_interval(self.processing().lease);
+        let task = tokio::spawn(run_jobs(weak, wake, poll));
         *self
             .processing()
             .runner
@@ -242,72 +264,61 @@ impl Instance {
         Ok(())
     }
 
-    /// Takes the oldest waiting job, marking it running.
-    async fn claim_job(&self) -> Result<Option<Job>> {
-        loop {
-            let Some(row) = sqlx::query(
-                "SELECT video, duration_ms FROM vi_jobs WHERE state = 'waiting'
-                 ORDER BY created, video LIMIT 1",
-            )
-            .fetch_optional(self.state().pool())
-            .await?
-            else {
-                return Ok(None);
-            };
-            let video: String = row.try_get("video")?;
-            let taken = sqlx::query(
-                "UPDATE vi_jobs SET state = 'running', progress = 0, updated = $2
-                 WHERE video = $1 AND state = 'waiting'",
-            )
-            .bind(video.clone())
-            .bind(self.now_secs())
-            .execute(self.state().pool())
-            .await?
-            .rows_affected();
-            if taken == 1 {
-                let duration_ms: i64 = row.try_get("duration_ms")?;
-                return Ok(Some(Job {
-                    video,
-                    state: JobState::Running(0),
-                    duration: Duration::from_millis(u64::try_from(duration_ms).unwrap_or(0)),
-                }));
-            }
-        }
+    /// Takes the oldest job that is waiting, or running with a lapsed lease.
+    async fn claim_job(&self) -> Result<Option<(Job, Claim)>> {
+        claim_next(self.db(), self.processing().lease).await
     }
 
-    /// Records how `job` ended.
-    async fn end_job(&self, job: &Job, state: &JobState) -> Result<()> {
+    /// Records how `job` ended, if `claim` still holds it.
+    async fn end_job(&self, job: &Job, claim: &Claim, state: &JobState) -> Result<()> {
         let (name, error) = match state {
             JobState::Done => ("done", None),
             JobState::Failed(error) => ("failed", Some(error.clone())),
             JobState::Waiting | JobState::Running(_) => return Ok(()),
         };
-        sqlx::query(
-            "UPDATE vi_jobs SET state = $2, progress = $3, error = $4, updated = $5
-             WHERE video = $1",
+        let ended = sqlx::query(
+            "UPDATE vi_jobs SET state = $2, progress = $3, error = $4, updated = $5,
+               lease = NULL, lease_until = NULL
+             WHERE video = $1 AND lease = $6 AND state = 'running'",
         )
         .bind(job.video.clone())
         .bind(name.to_owned())
         .bind(if name == "done" { 100_i64 } else { 0 })
         .bind(error)
         .bind(self.now_secs())
+        .bind(claim.token.clone())
         .execute(self.state().pool())
-        .await?;
+        .await?
+        .rows_affected();
+        if ended == 0 {
+            warn!(
+                video = job.video,
+                "a processing job ended after another process took it over"
+            );
+        }
         Ok(())
     }
 
     /// What a job needs to run without holding the instance: a failure here (the video or
     /// its original gone) ends the job before ffmpeg starts.
-    async fn prepare(&self, job: &Job) -> Result<Option<Work>> {
+    async fn prepare(&self, job: &Job, claim: &Claim) -> Result<Prepared> {
         let Some(video) = self.db().video(&job.video).await? else {
             // Deleted meanwhile: nothing to do.
             sqlx::query("DELETE FROM vi_jobs WHERE video = $1")
                 .bind(job.video.clone())
                 .execute(self.state().pool())
                 .await?;
-            return Ok(None);
+            return Ok(Prepared::Gone);
         };
         let files = self.db().files(&video.id).await?;
+        if MADE_ROLES
+            .iter()
+            .all(|role| files.iter().any(|f| f.role == *role))
+        {
+            // An earlier claim stored everything, and its process died before it recorded the
+            // end: what is left is to publish it (again, at worst) and say so.
+            return Ok(Prepared::Stored);
+        }
         let original = files
             .iter()
             .find(|f| f.role == "original")
@@ -320,12 +331,13 @@ impl Instance {
             .height
             .and_then(|h| u32::try_from(h).ok())
             .ok_or_else(|| anyhow!("the original file has no known height"))?;
-        let dir = self.work_dir(&video.uuid);
-        remove_dir(&dir).await;
+        // What earlier claims of this job left (their process died, or lost the job).
+        remove_dir(&self.work_dir(&video.uuid, None)).await;
+        let dir = self.work_dir(&video.uuid, Some(&claim.token));
         tokio::fs::create_dir_all(&dir)
             .await
             .with_context(|| format!("making the work directory {}", dir.display()))?;
-        Ok(Some(Work {
+        Ok(Prepared::Work(Box::new(Work {
             video: video.id,
             uuid: video.uuid,
             input,
@@ -340,13 +352,19 @@ impl Instance {
             ),
             time_limit: self.processing().time_limit,
             db: self.db().clone(),
-        }))
+            claim: claim.clone(),
+        })))
     }
 
-    /// Where a job for video `uuid` has ffmpeg write: beside the media store's own
+    /// Where a job for video `uuid` has ffmpeg write (`claim`: the claim's own directory,
+    /// else the video's, which holds every claim's): beside the media store's own
     /// directories, removed when the job ends.
-    fn work_dir(&self, uuid: &str) -> PathBuf {
-        self.media_dir().join("processing").join(uuid)
+    fn work_dir(&self, uuid: &str, claim: Option<&str>) -> PathBuf {
+        let dir = self.media_dir().join("processing").join(uuid);
+        match claim {
+            Some(claim) => dir.join(claim),
+            None => dir,
+        }
     }
 
     /// Stores what `work` made (files, then their rows), rewrites the video's document and
@@ -456,6 +474,13 @@ impl Instance {
         let Some(mut held) = self.db().hold_video(&work.video).await? else {
             bail!("the video was deleted while it was processed");
         };
+        // The job's row too, while the claim is still this one (renewing it): until this
+        // commits, no other process can take the job, and once it did, this one stores
+        // nothing. The files' keys are the same for every claim of a job, so only the
+        // claim that holds the row may put files under them.
+        if !work.claim.renew_in(held.transaction()).await? {
+            return Err(work.claim.lost().into());
+        }
         let mut stored = Vec::new();
         let outcome = async {
             for (key, file) in staged {
@@ -475,18 +500,9 @@ impl Instance {
         Ok(())
     }
 
-    /// Removes the files a job stored and their rows (a failed job leaves nothing behind).
+    /// Removes the files a job stored (a failed job leaves nothing behind; its rows went in
+    /// with the held video's transaction, or not at all).
     async fn remove_made(&self, video: &str, keys: &[Key]) {
-        for role in MADE_ROLES {
-            if let Err(error) = sqlx::query("DELETE FROM vi_files WHERE video = $1 AND role = $2")
-                .bind(video.to_owned())
-                .bind(role.to_owned())
-                .execute(self.state().pool())
-                .await
-            {
-                warn!(%error, video, "removing the rows of a failed processing");
-            }
-        }
         for key in keys {
             if let Err(error) = self.media().remove(key).await {
                 warn!(%error, video, key = key.as_str(), "removing a file of a failed processing");
@@ -506,6 +522,63 @@ impl Instance {
     }
 }
 
+/// Takes the oldest job that is waiting, or running with a lapsed lease (its process
+/// died), marking it running under a new claim. The update takes it only if it is still
+/// so when it runs (on PostgreSQL, after any other process's update of the row committed):
+/// two processes never both take one.
+pub(crate) async fn claim_next(db: &Db, lease: Duration) -> Result<Option<(Job, Claim)>> {
+    loop {
+        let now = lease::now_millis(db);
+        let Some(row) = sqlx::query(
+            "SELECT video, duration_ms, state FROM vi_jobs
+             WHERE state = 'waiting'
+                OR (state = 'running' AND (lease_until IS NULL OR lease_until < $1))
+             ORDER BY created, video LIMIT 1",
+        )
+        .bind(now)
+        .fetch_optional(db.pool())
+        .await?
+        else {
+            return Ok(None);
+        };
+        let video: String = row.try_get("video")?;
+        let token = uuid::Uuid::new_v4().to_string();
+        let taken = sqlx::query(
+            "UPDATE vi_jobs SET state = 'running', progress = 0, updated = $2, lease = $3,
+               lease_until = $4
+             WHERE video = $1 AND (state = 'waiting'
+                OR (state = 'running' AND (lease_until IS NULL OR lease_until < $5)))",
+        )
+        .bind(video.clone())
+        .bind(db.now_secs())
+        .bind(token.clone())
+        .bind(lease::lease_until(db, lease))
+        .bind(now)
+        .execute(db.pool())
+        .await?
+        .rows_affected();
+        if taken == 1 {
+            let state: String = row.try_get("state")?;
+            if state == "running" {
+                info!(
+                    video,
+                    "a processing job whose process stopped answering is taken over"
+                );
+            }
+            let duration_ms: i64 = row.try_get("duration_ms")?;
+            let claim = Claim::new(db.clone(), &JOB_LEASES, video.clone(), token, lease);
+            return Ok(Some((
+                Job {
+                    video,
+                    state: JobState::Running(0),
+                    duration: Duration::from_millis(u64::try_from(duration_ms).unwrap_or(0)),
+                },
+                claim,
+            )));
+        }
+    }
+}
+
 /// The media type the playlists are served with (RFC 8216 §4: the registered one; the video's
 /// document says `application/x-mpegURL`, as PeerTube writes it).
 pub(crate) const HLS_MEDIA_TYPE: &str = "application/vnd.apple.mpegurl";
@@ -521,6 +594,17 @@ struct Work {
     ffmpeg: Ffmpeg,
     time_limit: Duration,
     db: Db,
+    claim: Claim,
+}
+
+/// What a claimed job comes to before ffmpeg runs.
+enum Prepared {
+    /// The video was deleted: the job is gone with it.
+    Gone,
+    /// The files were stored by an earlier claim that did not record the end.
+    Stored,
+    /// ffmpeg's work.
+    Work(Box<Work>),
 }
 
 impl Work {
@@ -564,9 +648,12 @@ impl Work {
     }
 
     async fn record_progress(&self, percent: u8) -> Result<()> {
-        sqlx::query("UPDATE vi_jobs SET progress = $2 WHERE video = $1 AND state = 'running'")
-            .bind(self.video.clone())
-            .bind(i64::from(percent))
+        sqlx::query(
+            "UPDATE vi_jobs SET progress = $2 WHERE video = $1 AND lease = $3 AND state = 'running'",
+        )
+        .bind(self.video.clone())
+        .bind(i64::from(percent))
+        .bind(self.claim.token.clone())
             .execute(self.db.state().pool())
             .await?;
         Ok(())
@@ -591,18 +678,20 @@ async fn remove_dir(dir: &Path) {
     }
 }
 
-/// The runner: one job at a time for as long as the instance lives. It holds the instance
-/// only between ffmpeg's runs, so dropping the instance aborts it (and ffmpeg with it).
-async fn run_jobs(weak: Weak<Inner>, wake: Arc<Notify>) {
+/// The runner: one job at a time for as long as the instance lives, looking for work when
+/// woken (a job queued here) and every `poll` (one queued by another process, or left by one
+/// that died). It holds the instance only between ffmpeg's runs, so dropping the instance
+/// aborts it (and ffmpeg with it).
+async fn run_jobs(weak: Weak<Inner>, wake: Arc<Notify>, poll: Duration) {
     loop {
         let Some(instance) = weak.upgrade().map(Instance) else {
             return;
         };
-        let job = match instance.claim_job().await {
-            Ok(Some(job)) => job,
+        let (job, claim) = match instance.claim_job().await {
+            Ok(Some(claimed)) => claimed,
             Ok(None) => {
                 drop(instance);
-                wake.notified().await;
+                let _ = tokio::time::timeout(poll, wake.notified()).await;
                 continue;
             }
             Err(error) => {
@@ -612,11 +701,22 @@ async fn run_jobs(weak: Weak<Inner>, wake: Arc<Notify>) {
                 continue;
             }
         };
-        let work = match instance.prepare(&job).await {
-            Ok(Some(work)) => work,
-            Ok(None) => continue,
+        let held = instance.processing().held.clone();
+        held.set(Some(claim.clone()));
+        let work = match instance.prepare(&job, &claim).await {
+            Ok(Prepared::Work(work)) => work,
+            Ok(Prepared::Gone) => {
+                held.set(None);
+                continue;
+            }
+            Ok(Prepared::Stored) => {
+                instance.finish_job(&job, &claim).await;
+                held.set(None);
+                continue;
+            }
             Err(error) => {
-                fail(&instance, &job, &error).await;
+                fail(&instance, &job, &claim, &error).await;
+                held.set(None);
                 continue;
             }
         };
@@ -626,35 +726,51 @@ async fn run_jobs(weak: Weak<Inner>, wake: Arc<Notify>) {
             height = work.height,
             "processing a video"
         );
-        let ran = work.run().await;
+        // ffmpeg, then storing what it made, while the lease is renewed: if another process
+        // took the job meanwhile, both stop and nothing of them is recorded.
+        let weak_store = weak.clone();
+        let outcome = claim
+            .hold(async {
+                work.run().await?;
+                let Some(instance) = weak_store.upgrade().map(Instance) else {
+                    bail!("the instance stopped");
+                };
+                instance.store_made(&work).await
+            })
+            .await;
+        remove_dir(&work.dir).await;
+        // The video's directory, when no other claim's is in it.
+        if let Some(parent) = work.dir.parent() {
+            let _ = tokio::fs::remove_dir(parent).await;
+        }
         let Some(instance) = weak.upgrade().map(Instance) else {
-            remove_dir(&work.dir).await;
             return;
         };
-        let outcome = match ran {
-            Ok(()) => instance.store_made(&work).await,
-            Err(error) => Err(error),
-        };
-        remove_dir(&work.dir).await;
         match outcome {
-            Ok(()) => {
-                // The files are stored and served; a failure to tell the followers is logged
-                // (the next update of the video carries them). The job is done once the
-                // document says so.
-                if let Err(error) = instance.publish_processed(&job.video).await {
-                    warn!(%error, video = job.video, "publishing a processed video");
-                }
-                if let Err(error) = instance.end_job(&job, &JobState::Done).await {
-                    warn!(%error, video = job.video, "recording a processing's end");
-                }
-                info!(video = job.video, "video processed");
-            }
-            Err(error) => fail(&instance, &job, &error).await,
+            Ok(Ok(())) => instance.finish_job(&job, &claim).await,
+            Ok(Err(error)) if error.is::<LeaseLost>() => warn!(%error, "processing stopped"),
+            Ok(Err(error)) => fail(&instance, &job, &claim, &error).await,
+            Err(lost) => warn!(error = %lost, "processing stopped"),
         }
+        held.set(None);
     }
 }
 
-async fn fail(instance: &Instance, job: &Job, error: &anyhow::Error) {
+impl Instance {
+    /// The files are stored and served: the video is published, and the job done. A failure
+    /// to tell the followers is logged (the next update of the video carries them).
+    async fn finish_job(&self, job: &Job, claim: &Claim) {
+        if let Err(error) = self.publish_processed(&job.video).await {
+            warn!(%error, video = job.video, "publishing a processed video");
+        }
+        if let Err(error) = self.end_job(job, claim, &JobState::Done).await {
+            warn!(%error, video = job.video, "recording a processing's end");
+        }
+        info!(video = job.video, "video processed");
+    }
+}
+
+async fn fail(instance: &Instance, job: &Job, claim: &Claim, error: &anyhow::Error) {
     let message = format!("{error:#}");
     warn!(
         video = job.video,
@@ -662,7 +778,7 @@ async fn fail(instance: &Instance, job: &Job, error: &anyhow::Error) {
         "a video's processing failed"
     );
     if let Err(error) = instance
-        .end_job(job, &JobState::Failed(message.clone()))
+        .end_job(job, claim, &JobState::Failed(message.clone()))
         .await
     {
         warn!(%error, video = job.video, "recording a processing's failure");
@@ -755,5 +871,46 @@ mod tests {
         assert_eq!(percent(second, 2 * second), 50);
         assert_eq!(percent(3 * second, 2 * second), 99);
         assert_eq!(percent(second, Duration::ZERO), 0);
+    }
+
+    /// A database made before the leases (migration 4) with a job that was running then: it
+    /// has no lease, so it counts as lapsed and is taken again, under a claim that then holds
+    /// it (a second taker finds nothing); handed back, it is taken again at once.
+    #[tokio::test]
+    async fn a_job_running_before_the_leases_is_taken_again_and_then_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = crate::Options::new(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            dir.path().join("db.sqlite").display().to_string(),
+        );
+        let base = url::Url::parse("https://tube.example/").unwrap();
+        let old = instance_server::open_state(
+            &options,
+            Some(&base),
+            crate::db::MIGRATIONS_TABLE,
+            crate::db::MIGRATIONS.get(..4).unwrap(),
+        )
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO vi_jobs (video, state, progress, error, duration_ms, created, updated)
+             VALUES ('v', 'running', 40, NULL, 1500, 1, 1)",
+        )
+        .execute(old.pool())
+        .await
+        .unwrap();
+        old.pool().close().await;
+        let db = Db::new(crate::db::open(&options, Some(&base)).await.unwrap());
+        let lease = Duration::from_secs(60);
+        let (job, claim) = claim_next(&db, lease).await.unwrap().unwrap();
+        assert_eq!(job.video, "v");
+        assert_eq!(job.duration, Duration::from_millis(1500));
+        assert!(claim.renew().await.unwrap());
+        assert!(claim_next(&db, lease).await.unwrap().is_none(), "held");
+        claim.release().await;
+        assert!(!claim.renew().await.unwrap(), "given back");
+        let (again, second) = claim_next(&db, lease).await.unwrap().unwrap();
+        assert_eq!(again.video, "v");
+        assert_ne!(second.token, claim.token);
     }
 }

@@ -13,11 +13,13 @@
 //! `/static/redundancy/hls/{attempt}/`) only once all of it is checked. A failure stores
 //! nothing and is recorded for the administrator. See `docs/video-instance.md`.
 //!
-//! The jobs are `vi_mirrors` rows (waiting, running, done, failed), run one at a time by the
-//! serving process, resumed after a stop or a crash. A timer in the same process renews the
-//! announced copies at half their lifetime, picks up the new videos of the mirrored instances
-//! (the administration commands run in another process) and drops the received copies that
-//! lapsed.
+//! The jobs are `vi_mirrors` rows (waiting, running, done, failed), run one at a time by each
+//! serving process, each held by one process under a renewed lease ([`crate::lease`]; a
+//! mirror's claim is its `attempt`), resumed after a stop or a crash (after the lease, when the
+//! process died). A timer in every serving process renews the announced copies at half their
+//! lifetime, picks up the new videos of the mirrored instances (the administration commands
+//! run in another process) and drops the received copies that lapsed; each of its steps is
+//! taken by one process (an update that names what it saw), so several processes do each once.
 
 use std::collections::BTreeMap;
 use std::io::{Read as _, Seek as _, SeekFrom};
@@ -43,6 +45,7 @@ use url::Url;
 use crate::app::{Inner, Instance};
 use crate::db::{FileRow, insert_file};
 use crate::ffmpeg;
+use crate::lease::{self, Claim, Held, Statements};
 use crate::processing::HLS_MEDIA_TYPE;
 use instance_server::WithParts as _;
 
@@ -62,12 +65,48 @@ const MAX_TEXT_BYTES: u64 = 1 << 20;
 /// The most requests (redirects included) one copy makes.
 const MAX_REQUESTS: usize = 64;
 
-/// The redundancy of an instance: the job runner's wake-up and the handles of the runner and
-/// the timer, stopped when the instance is dropped.
-#[derive(Default)]
+/// The leases of mirrors: the claim's token is its `attempt`.
+static MIRROR_LEASES: Statements = Statements {
+    what: "a mirror",
+    renew: "UPDATE vi_mirrors SET lease_until = $3
+            WHERE video = $1 AND attempt = $2 AND state = 'running'",
+    release: "UPDATE vi_mirrors SET state = 'waiting', lease_until = NULL
+              WHERE video = $1 AND attempt = $2 AND state = 'running'",
+};
+
+/// The redundancy of an instance: the job runner's wake-up, its mirrors' lease and its claim,
+/// and the handles of the runner and the timer, stopped when the instance is dropped (the
+/// claim handed back).
 pub(crate) struct Redundancy {
     wake: Arc<Notify>,
+    lease: Duration,
+    held: Held,
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+impl Redundancy {
+    /// Mirrors each held under a lease of `lease`.
+    pub(crate) fn new(lease: Duration) -> Self {
+        Self {
+            wake: Arc::default(),
+            lease: lease.max(lease::MIN_LEASE),
+            held: Held::default(),
+            tasks: Mutex::default(),
+        }
+    }
+
+    /// Stops the runner and the timer and hands the mirror being made back.
+    pub(crate) async fn stop(&self) {
+        for task in self
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
+            task.abort();
+        }
+        self.held.release().await;
+    }
 }
 
 impl std::fmt::Debug for Redundancy {
@@ -86,6 +125,7 @@ impl Drop for Redundancy {
         {
             task.abort();
         }
+        self.held.release_in_background();
     }
 }
 
@@ -456,20 +496,17 @@ impl Instance {
         self.url(&format!("redundancy/streaming-playlists/hls/{attempt}"))
     }
 
-    /// Starts the runner and the timer (a serving instance): the jobs a stop or a crash left
-    /// running wait again.
+    /// Starts the runner and the timer (a serving instance). Nothing is reset: other
+    /// processes may be making mirrors on the same database; the mirrors a stop handed back
+    /// wait, and those of a process that died are taken once their lease lapsed.
     pub(crate) async fn start_redundancy(&self) -> Result<()> {
-        let resumed =
-            sqlx::query("UPDATE vi_mirrors SET state = 'waiting' WHERE state = 'running'")
-                .execute(self.db().pool())
-                .await
-                .context("resuming the interrupted mirrors")?
-                .rows_affected();
-        if resumed > 0 {
-            info!(resumed, "mirrors interrupted by a stop resume");
-        }
         let weak = Arc::downgrade(&self.0);
-        let runner = tokio::spawn(run_mirrors(weak.clone(), self.redundancy().wake.clone()));
+        let poll = lease::poll_interval(self.redundancy().lease);
+        let runner = tokio::spawn(run_mirrors(
+            weak.clone(),
+            self.redundancy().wake.clone(),
+            poll,
+        ));
         let timer = tokio::spawn(run_timer(weak, self.0.options.mirror_check_interval));
         let mut tasks = self
             .redundancy()
@@ -497,15 +534,17 @@ impl Instance {
             let video: String = row.try_get("video")?;
             let cache_file: String = row.try_get("cache_file")?;
             let expires = now.saturating_add(lifetime);
-            // Only while the mirror is still this one (a stop may have come meanwhile).
+            // Only while the mirror is still this one (a stop may have come meanwhile) and
+            // still due (another process's timer may have renewed it meanwhile).
             let renewed = sqlx::query(
                 "UPDATE vi_mirrors SET expires = $2, updated = $3
-                 WHERE video = $1 AND cache_file = $4 AND state = 'done'",
+                 WHERE video = $1 AND cache_file = $4 AND state = 'done' AND expires < $5",
             )
             .bind(video.clone())
             .bind(expires)
             .bind(now)
             .bind(cache_file.clone())
+            .bind(now.saturating_add(lifetime / 2))
             .execute(self.db().pool())
             .await?
             .rows_affected();
@@ -542,29 +581,38 @@ impl Instance {
             .bind(now.saturating_sub(24 * 60 * 60))
             .execute(self.db().pool())
             .await?;
-        if !lapsed.is_empty() {
-            sqlx::query(
-                "DELETE FROM vi_cache_files WHERE expires IS NOT NULL AND expires <= $1
-                 AND withdrawn IS NULL",
+        for video in lapsed {
+            // The process whose deletion takes them tells the followers (once).
+            let dropped = sqlx::query(
+                "DELETE FROM vi_cache_files WHERE video = $1 AND expires IS NOT NULL
+                 AND expires <= $2 AND withdrawn IS NULL",
             )
+            .bind(video.clone())
             .bind(now)
             .execute(self.db().pool())
-            .await?;
-            for video in lapsed {
+            .await?
+            .rows_affected();
+            if dropped > 0 {
                 self.refresh_local_document(&video).await?;
             }
         }
         Ok(())
     }
 
-    /// Takes the oldest waiting mirror, marking it running with a fresh attempt; the files an
-    /// interrupted attempt may have left go.
-    async fn claim_mirror(&self) -> Result<Option<(String, String)>> {
+    /// Takes the oldest mirror that is waiting, or running with a lapsed lease (its process
+    /// died), marking it running with a fresh attempt (the claim); the files an interrupted
+    /// attempt may have left go. The update names the attempt it saw: two processes never
+    /// both take one.
+    async fn claim_mirror(&self) -> Result<Option<Claim>> {
         loop {
+            let now = lease::now_millis(self.db());
             let Some(row) = sqlx::query(
-                "SELECT video, attempt FROM vi_mirrors WHERE state = 'waiting'
+                "SELECT video, attempt FROM vi_mirrors
+                 WHERE state = 'waiting'
+                    OR (state = 'running' AND (lease_until IS NULL OR lease_until < $1))
                  ORDER BY created, video LIMIT 1",
             )
+            .bind(now)
             .fetch_optional(self.db().pool())
             .await?
             else {
@@ -574,19 +622,29 @@ impl Instance {
             let old: String = row.try_get("attempt")?;
             let attempt = uuid::Uuid::new_v4().to_string();
             let taken = sqlx::query(
-                "UPDATE vi_mirrors SET state = 'running', attempt = $3, error = NULL, updated = $4
-                 WHERE video = $1 AND attempt = $2 AND state = 'waiting'",
+                "UPDATE vi_mirrors SET state = 'running', attempt = $3, error = NULL, updated = $4,
+                   lease_until = $5
+                 WHERE video = $1 AND attempt = $2 AND (state = 'waiting'
+                    OR (state = 'running' AND (lease_until IS NULL OR lease_until < $6)))",
             )
             .bind(video.clone())
             .bind(old.clone())
             .bind(attempt.clone())
             .bind(self.now_unix())
+            .bind(lease::lease_until(self.db(), self.redundancy().lease))
+            .bind(now)
             .execute(self.db().pool())
             .await?
             .rows_affected();
             if taken == 1 {
                 self.remove_attempt_dir(&old).await;
-                return Ok(Some((video, attempt)));
+                return Ok(Some(Claim::new(
+                    self.db().clone(),
+                    &MIRROR_LEASES,
+                    video,
+                    attempt,
+                    self.redundancy().lease,
+                )));
             }
         }
     }
@@ -662,8 +720,16 @@ impl Instance {
             row.video = work.video.clone();
         }
         let mut tx = self.state().begin_write().await?;
+        // The video's row first, then the mirror's: the order a deletion of the video takes
+        // them in, so that the two wait for each other instead of deadlocking.
+        let video = sqlx::query("UPDATE vi_videos SET updated = updated WHERE id = $1")
+            .bind(work.video.clone())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         let mirror = sqlx::query(
-            "UPDATE vi_mirrors SET state = 'done', cache_file = $3, expires = $4, updated = $5
+            "UPDATE vi_mirrors SET state = 'done', cache_file = $3, expires = $4, updated = $5,
+               lease_until = NULL
              WHERE video = $1 AND attempt = $2 AND state = 'running'",
         )
         .bind(work.video.clone())
@@ -674,11 +740,6 @@ impl Instance {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        let video = sqlx::query("UPDATE vi_videos SET updated = updated WHERE id = $1")
-            .bind(work.video.clone())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
         if mirror == 0 || video == 0 {
             tx.rollback().await?;
             let keys: Vec<String> = rows.into_iter().map(|r| r.key).collect();
@@ -701,7 +762,7 @@ impl Instance {
         let message = format!("{error:#}");
         warn!(video, error = message, "a mirror failed");
         if let Err(error) = sqlx::query(
-            "UPDATE vi_mirrors SET state = 'failed', error = $3, updated = $4
+            "UPDATE vi_mirrors SET state = 'failed', error = $3, updated = $4, lease_until = NULL
              WHERE video = $1 AND attempt = $2 AND state = 'running'",
         )
         .bind(video.to_owned())
@@ -1229,18 +1290,19 @@ fn map_uris(playlist: &str) -> Vec<String> {
         .collect()
 }
 
-/// The runner: one copy at a time for as long as the instance lives, holding the instance
-/// only between fetches.
-async fn run_mirrors(weak: Weak<Inner>, wake: Arc<Notify>) {
+/// The runner: one copy at a time for as long as the instance lives, looking for work when
+/// woken and every `poll` (mirrors queued by another process, or left by one that died),
+/// holding the instance only between fetches.
+async fn run_mirrors(weak: Weak<Inner>, wake: Arc<Notify>, poll: Duration) {
     loop {
         let Some(instance) = weak.upgrade().map(Instance) else {
             return;
         };
-        let (video, attempt) = match instance.claim_mirror().await {
-            Ok(Some(claimed)) => claimed,
+        let claim = match instance.claim_mirror().await {
+            Ok(Some(claim)) => claim,
             Ok(None) => {
                 drop(instance);
-                wake.notified().await;
+                let _ = tokio::time::timeout(poll, wake.notified()).await;
                 continue;
             }
             Err(error) => {
@@ -1250,31 +1312,46 @@ async fn run_mirrors(weak: Weak<Inner>, wake: Arc<Notify>) {
                 continue;
             }
         };
+        let held = instance.redundancy().held.clone();
+        held.set(Some(claim.clone()));
+        let (video, attempt) = (claim.video.clone(), claim.token.clone());
         let work = match instance.prepare_mirror(&video, &attempt).await {
             Ok(Some(work)) => work,
             Ok(None) => {
                 let _ = instance.forget_mirror(&video).await;
+                held.set(None);
                 continue;
             }
             Err(error) => {
                 instance.fail_mirror(&video, &attempt, &error).await;
+                held.set(None);
                 continue;
             }
         };
         drop(instance);
         info!(video, master = %work.master, "mirroring a video");
-        let ran = work.run().await;
+        // Copied while the lease is renewed: if another process took the mirror meanwhile (a
+        // new attempt), this one stops, and its files go. Recording it names the attempt: it
+        // fails, and the files go, if another process took it since.
+        let ran = claim.hold(work.run()).await;
         let Some(instance) = weak.upgrade().map(Instance) else {
             return;
         };
         let outcome = match ran {
-            Ok(rows) => instance.finish_mirror(&work, rows).await,
-            Err(error) => Err(error),
+            Ok(Ok(rows)) => instance.finish_mirror(&work, rows).await,
+            Ok(Err(error)) => Err(error),
+            Err(lost) => {
+                warn!(error = %lost, "mirroring stopped");
+                instance.remove_attempt_dir(&attempt).await;
+                held.set(None);
+                continue;
+            }
         };
         match outcome {
             Ok(()) => info!(video, "video mirrored"),
             Err(error) => instance.fail_mirror(&video, &attempt, &error).await,
         }
+        held.set(None);
     }
 }
 

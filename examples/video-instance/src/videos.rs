@@ -250,8 +250,8 @@ impl Instance {
         for file in files {
             db.put_file(file).await?;
         }
+        // With its search change: every process's index reads it.
         db.put_video(video).await?;
-        self.index_video(video).await?;
         let account = self
             .state()
             .local_name(&video.account)
@@ -316,7 +316,6 @@ impl Instance {
             return Ok(false);
         }
         let files = self.db().delete_video(&video.id).await?;
-        self.unindex_video(&video.id).await?;
         self.playlists_holding_changed(&video.id).await?;
         self.state().tombstone(&video.id).await?;
         let delete = json!({

@@ -156,7 +156,9 @@ impl Instance {
         let mirrors = self.hls_mirrors(&video.id, &files).await?;
         let document = self.video_document_with_mirrors(video, &files, &mirrors)?;
         self.state().put_object(&document, true).await?;
-        self.index_video(video).await?;
+        // The document was written by instance-state, outside the instance's transactions.
+        self.search_changed(crate::db::SearchKind::Video, &video.id)
+            .await?;
         let Some(account) = self.state().local_name(&video.account) else {
             return Ok(());
         };

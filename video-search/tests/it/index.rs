@@ -547,6 +547,37 @@ fn an_index_on_disk_reopens_with_its_documents() {
 }
 
 #[test]
+fn a_marker_is_recorded_with_the_commit_and_read_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let index = SearchIndex::open_in_dir(dir.path(), IndexConfig::default()).unwrap();
+        assert_eq!(index.committed_marker().unwrap(), None);
+        index
+            .upsert_video(&video("m", "a.example", "marked", None))
+            .unwrap();
+        index.set_marker(41);
+        // Not committed yet: the last commit's marker (none) is what counts.
+        assert_eq!(index.committed_marker().unwrap(), None);
+        index.commit().unwrap();
+        assert_eq!(index.committed_marker().unwrap(), Some(41));
+        // A marker alone is a change to commit.
+        index.set_marker(42);
+        assert!(index.has_pending_changes());
+        index.commit().unwrap();
+        assert!(!index.has_pending_changes());
+        // Set and not committed when the index goes: lost with the changes it covers.
+        index.set_marker(43);
+    }
+    let index = SearchIndex::open_in_dir(dir.path(), IndexConfig::default()).unwrap();
+    assert_eq!(index.committed_marker().unwrap(), Some(42));
+    assert_eq!(keys(&index, &text("marked")), ["m"]);
+    // The marker stays until set again: a later commit records it too.
+    index.delete("m").unwrap();
+    index.commit().unwrap();
+    assert_eq!(index.committed_marker().unwrap(), Some(42));
+}
+
+#[test]
 fn the_index_is_shared_between_threads() {
     fn shared<T: Send + Sync>() {}
     shared::<SearchIndex>();

@@ -90,8 +90,14 @@ impl Instance {
         Ok(document)
     }
 
-    /// Puts `playlist` in the search index if it is public, else takes it out.
+    /// Records that `playlist` changed (each process's index then reads it again).
     pub(crate) async fn index_playlist(&self, playlist: &PlaylistRow) -> Result<()> {
+        self.search_changed(crate::db::SearchKind::Playlist, &playlist.id)
+            .await
+    }
+
+    /// Puts `playlist` in this process's index if it is public, else takes it out.
+    pub(crate) async fn apply_playlist(&self, playlist: &PlaylistRow) -> Result<()> {
         let Some(index) = self.0.search.clone() else {
             return Ok(());
         };
@@ -105,10 +111,10 @@ impl Instance {
         Ok(())
     }
 
-    /// Puts every public playlist in the index (when it is rebuilt).
+    /// Puts every public playlist in this process's index (when it is rebuilt).
     pub(crate) async fn index_all_playlists(&self) -> Result<()> {
         for playlist in self.playlists(None, None, true, i64::MAX).await? {
-            self.index_playlist(&playlist).await?;
+            self.apply_playlist(&playlist).await?;
         }
         Ok(())
     }

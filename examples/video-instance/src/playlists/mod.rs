@@ -654,7 +654,8 @@ impl Instance {
         Ok(())
     }
 
-    /// Forgets playlist `id`: its row, its elements, its place in the search index.
+    /// Forgets playlist `id`: its row, its elements, and (a search change in the same
+    /// transaction) its place in the search index.
     pub(crate) async fn forget_playlist(&self, id: &str) -> Result<()> {
         let mut tx = self.state().begin_write().await?;
         for statement in [
@@ -666,8 +667,14 @@ impl Instance {
                 .execute(&mut *tx)
                 .await?;
         }
+        crate::db::append_search_change(
+            &mut tx,
+            crate::db::SearchKind::Playlist,
+            id,
+            self.db().now_secs(),
+        )
+        .await?;
         tx.commit().await?;
-        self.unindex_video(id).await?;
         Ok(())
     }
 

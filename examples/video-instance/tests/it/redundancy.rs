@@ -414,17 +414,21 @@ async fn absurd_sizes_and_bad_hashes_are_refused_with_nothing_stored_and_a_stop_
     assert_eq!(rows, 0);
     assert!(copies_on_a(dir.path(), &id).await.is_empty());
 
-    // The bytes mended, a copy interrupted by a crash (its row left running, a file of its
-    // attempt committed) resumes at the next start, and what the crash left goes.
+    // The bytes mended, a copy interrupted by a crash (its row left running under a lease that
+    // lapsed, a file of its attempt committed) resumes at the next start, and what the crash
+    // left goes.
     bytes[middle] ^= 0xff;
     std::fs::write(&rendition, &bytes).unwrap();
     let base_url = b.base_url.clone();
     b.stop().await.unwrap();
-    sqlx::query("UPDATE vi_mirrors SET state = 'running', attempt = 'crashed' WHERE video = $1")
-        .bind(id.clone())
-        .execute(&b_pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE vi_mirrors SET state = 'running', attempt = 'crashed', lease_until = 1
+         WHERE video = $1",
+    )
+    .bind(id.clone())
+    .execute(&b_pool)
+    .await
+    .unwrap();
     let leftover = dir
         .path()
         .join("b.sqlite.media/data/redundancy/hls/crashed");

@@ -1,0 +1,538 @@
+//! One instance as several processes on one PostgreSQL database behind a round-robin load
+//! balancer (a TCP proxy here), sharing one media directory. A processing job is held by one
+//! process under a renewed lease and goes to another when that one stops or dies; an upload
+//! through one process is seen (page, API, search) through the other; federation goes on when
+//! one is killed mid-job, and the survivor finishes the job once its lease lapsed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::Row as _;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+use video_instance::WithParts as _;
+use video_instance::admin::Admin;
+use video_instance::{Options, Running, Transcoding, VideoOptions, start};
+
+use crate::postgres::{connect, fresh_database, postgres_url};
+use crate::processing::ffmpeg;
+use crate::support::{admin_of, eventually, init_logging, loopback_instance, sample};
+
+const BIN: &str = env!("CARGO_BIN_EXE_video-instance");
+
+/// The processes' job lease: how long a dead process's job stays its own.
+const LEASE_SECONDS: u64 = 3;
+
+/// The load balancer: each connection goes to the next backend in turn, or, when that one
+/// refuses, to the next that accepts. Counts the connections each backend took.
+fn balance(listener: TcpListener, backends: Vec<SocketAddr>) -> Arc<Vec<AtomicUsize>> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let served: Arc<Vec<AtomicUsize>> =
+        Arc::new(backends.iter().map(|_| AtomicUsize::new(0)).collect());
+    let counts = served.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let first = next.fetch_add(1, Ordering::SeqCst);
+            let (backends, served) = (backends.clone(), served.clone());
+            tokio::spawn(async move {
+                for i in 0..backends.len() {
+                    let which = (first + i) % backends.len();
+                    if let Ok(mut upstream) = TcpStream::connect(backends[which]).await {
+                        served[which].fetch_add(1, Ordering::SeqCst);
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    counts
+}
+
+/// An HTTP client that opens a new connection per request (so that the balancer alternates).
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// Writes an executable shell script `name` in `dir`.
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Uploads a sample as `name` through PeerTube's API at `base` (a process, or the balancer);
+/// gives the video's uuid and id.
+async fn upload(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    channel: &str,
+    name: &str,
+) -> (String, String) {
+    let form = reqwest::multipart::Form::new()
+        .text("channel", channel.to_owned())
+        .text("name", name.to_owned())
+        .part(
+            "videofile",
+            reqwest::multipart::Part::bytes(sample("h264-aac-faststart.mp4"))
+                .file_name("video.mp4"),
+        );
+    let response = http
+        .post(format!("{base}/api/v1/videos/upload"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    (
+        answer["video"]["uuid"].as_str().unwrap().to_owned(),
+        answer["video"]["url"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The processing job of `video`: its state and its claim (lease token).
+async fn job(database: &str, video: &str) -> (String, Option<String>) {
+    let row = sqlx::query("SELECT state, lease FROM vi_jobs WHERE video = $1")
+        .bind(video)
+        .fetch_one(&mut connect(database).await)
+        .await
+        .unwrap();
+    (row.get("state"), row.get("lease"))
+}
+
+/// The job's lease, in Unix milliseconds.
+async fn lease_until(database: &str, video: &str) -> i64 {
+    sqlx::query("SELECT lease_until FROM vi_jobs WHERE video = $1")
+        .bind(video)
+        .fetch_one(&mut connect(database).await)
+        .await
+        .unwrap()
+        .get::<Option<i64>, _>("lease_until")
+        .unwrap_or(0)
+}
+
+/// The total the search API of `base` gives for `text`.
+async fn found(http: &reqwest::Client, base: &str, text: &str) -> Option<u64> {
+    let mut url = url::Url::parse(&format!("{base}/api/v1/search/videos")).unwrap();
+    url.query_pairs_mut().append_pair("search", text);
+    let answer: Value = http.get(url).send().await.ok()?.json().await.ok()?;
+    answer["total"].as_u64()
+}
+
+/// The watch page of `uuid` at `base`.
+async fn watch_page(http: &reqwest::Client, base: &str, uuid: &str) -> String {
+    http.get(format!("{base}/videos/watch/{uuid}"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// An in-process instance on `database` at `base_url`, its files in `media`, processing with
+/// `ffmpeg` under a two-second lease.
+async fn in_process(database: &str, base_url: &str, media: &Path, ffmpeg: PathBuf) -> Running {
+    init_logging();
+    let mut options = Options::new(SocketAddr::from(([127, 0, 0, 1], 0)), database.to_owned())
+        .with_name("tube")
+        .with_danger_allow_private_addresses(true)
+        .with_quick_retries(true);
+    options.base_url = Some(base_url.parse().unwrap());
+    options.app = VideoOptions::default()
+        .with_media_dir(media)
+        .with_transcoding(Transcoding::Ffmpeg(ffmpeg))
+        .with_job_lease(Duration::from_secs(2));
+    start(options).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_stays_with_its_process_while_it_lives_and_goes_to_another_when_it_stops() {
+    let Some(server) = postgres_url() else { return };
+    let database = fresh_database(&server).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let media = dir.path().join("media");
+    let balancer = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", balancer.local_addr().unwrap());
+    // Each process's "ffmpeg" says who runs it, then waits (a long job) until the gate opens,
+    // and fails.
+    let gate = dir.path().join("gate");
+    let ran = |who: &str| {
+        script(
+            dir.path(),
+            &format!("ffmpeg-{who}"),
+            &format!(
+                "echo {who} >> '{runs}'\n\
+                 while [ ! -e '{gate}' ]; do sleep 0.05; done\n\
+                 exit 1",
+                runs = dir.path().join("runs").display(),
+                gate = gate.display()
+            ),
+        )
+    };
+    let a = in_process(&database, &base, &media, ran("a")).await;
+    let b = in_process(&database, &base, &media, ran("b")).await;
+    balance(balancer, vec![a.addr, b.addr]);
+    let made = Admin::new(database.clone())
+        .with_media_dir(Some(media.clone()))
+        .with_danger_allow_private_addresses(true)
+        .create_account("ida")
+        .await
+        .unwrap();
+    let token = made["token"].as_str().unwrap();
+    let http = http();
+    // Uploaded at A, whose runner is woken at once (B's looks every second): one of them
+    // takes the job.
+    let (_, video) = upload(
+        &http,
+        &format!("http://{}", a.addr),
+        token,
+        "ida_channel",
+        "Held",
+    )
+    .await;
+    let runs = || std::fs::read_to_string(dir.path().join("runs")).unwrap_or_default();
+    eventually("a process runs the job", || async { !runs().is_empty() }).await;
+    let first_runner = runs();
+    let (holder, other, other_name) = match first_runner.as_str() {
+        "a\n" => (a, b, "b"),
+        "b\n" => (b, a, "a"),
+        runs => panic!("one run at first: {runs:?}"),
+    };
+    let (state, claim) = job(&database, &video).await;
+    assert_eq!(state, "running");
+    let claim = claim.expect("a running job names its claim");
+    // The holder renews its lease while it works: the lease reaches past the end of the
+    // first one by a whole lease (so that the other, which looks for lapsed leases every
+    // second, had its chances), and the job is still the holder's.
+    let first = lease_until(&database, &video).await;
+    eventually("the lease renewed past its first end", || async {
+        lease_until(&database, &video).await > first + 2000
+    })
+    .await;
+    assert_eq!(
+        job(&database, &video).await,
+        ("running".into(), Some(claim.clone()))
+    );
+    assert_eq!(runs(), first_runner, "the other process never took the job");
+
+    // The holder stops cleanly: it hands the job back, and the other takes it.
+    holder.stop().await.unwrap();
+    let both = format!("{first_runner}{other_name}\n");
+    eventually("the other process runs the job", || async {
+        runs() == both
+    })
+    .await;
+    let (state, taken) = job(&database, &video).await;
+    assert_eq!(state, "running");
+    assert_ne!(taken, Some(claim), "a new claim");
+    // Its "ffmpeg" fails: it records the failure (the stopped one records nothing more).
+    std::fs::write(&gate, b"").unwrap();
+    eventually("the job failed", || async {
+        job(&database, &video).await.0 == "failed"
+    })
+    .await;
+    assert_eq!(runs(), both);
+    other.stop().await.unwrap();
+}
+
+/// `video-instance serve` on `database` at the public `base_url`, its files in `media`,
+/// processing with `ffmpeg`; the child and the address it listens on, from the line it
+/// prints.
+async fn serve(database: &str, base_url: &str, media: &Path, ffmpeg: &Path) -> (Child, SocketAddr) {
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--danger-allow-private-addresses",
+            "--name",
+            "tube",
+            "--base-url",
+            base_url,
+            "--database",
+            database,
+            "--delivery-lease",
+            "5",
+            "--job-lease-seconds",
+            &LEASE_SECONDS.to_string(),
+            "--media-dir",
+        ])
+        .arg(media)
+        .arg("--ffmpeg")
+        .arg(ffmpeg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("serve prints where it listens")
+        .unwrap()
+        .expect("a line");
+    let listening: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(listening["event"], "listening", "{line}");
+    (child, listening["addr"].as_str().unwrap().parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_serve_processes_share_uploads_search_and_jobs_and_one_killed_loses_nothing() {
+    let Some(server) = postgres_url() else { return };
+    let Some(real) = ffmpeg() else { return };
+    let database = fresh_database(&server).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The media directory both processes share (as NFS would on several machines).
+    let media = dir.path().join("media");
+    // An ffmpeg that notes which process runs it (its parent) and its own id, then, for the
+    // HLS rendition, waits at a gate before it runs the real one.
+    let gate = dir.path().join("gate");
+    let runs = dir.path().join("runs");
+    let gated = script(
+        dir.path(),
+        "gated-ffmpeg",
+        &format!(
+            "case \"$*\" in *-hls_time*)\n\
+               echo \"$PPID $$\" >> '{runs}'\n\
+               printf 'frame=30\\nout_time_us=1000000\\nprogress=continue\\n'\n\
+               while [ ! -e '{gate}' ]; do sleep 0.05; done;;\n\
+             esac\n\
+             exec '{real}' \"$@\"",
+            runs = runs.display(),
+            gate = gate.display(),
+            real = real.display()
+        ),
+    );
+    let balancer = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", balancer.local_addr().unwrap());
+    // One process first (it makes the schema), then the second.
+    let (first, first_addr) = serve(&database, &base, &media, &gated).await;
+    let (second, second_addr) = serve(&database, &base, &media, &gated).await;
+    let served = balance(balancer, vec![first_addr, second_addr]);
+    let mut processes = [(first, first_addr), (second, second_addr)];
+    let at = |addr: SocketAddr| format!("http://{addr}");
+
+    let output = Command::new(BIN)
+        .args(["admin", "--danger-allow-private-addresses", "--database"])
+        .arg(&database)
+        .arg("--media-dir")
+        .arg(&media)
+        .args(["create-account", "uma"])
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let made: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let token = made["token"].as_str().unwrap();
+
+    // Another instance follows this one's (through the balancer).
+    let other = loopback_instance(dir.path(), "other").await.unwrap();
+    let followed = admin_of(&other, dir.path(), "other")
+        .follow_instance(&base.parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(followed["target"], format!("{base}/actors/instance"));
+    let http = http();
+    let followers = format!("{base}/actors/instance/followers");
+    let other_actor = other.instance.instance_actor().to_string();
+    eventually("the follow accepted", || async {
+        let Ok(response) = http
+            .get(format!("{followers}?page=1"))
+            .header("accept", "application/activity+json")
+            .send()
+            .await
+        else {
+            return false;
+        };
+        response
+            .text()
+            .await
+            .is_ok_and(|page| page.contains(&other_actor))
+    })
+    .await;
+
+    // An upload through the first process: its page, its document and search through the
+    // second; the job runs at one of them.
+    let (uuid, id) = upload(&http, &at(first_addr), token, "uma_channel", "Lighthouse").await;
+    let page = watch_page(&http, &at(second_addr), &uuid).await;
+    assert!(page.contains("Lighthouse"), "{page}");
+    let document: Value = http
+        .get(id.replacen(&base, &at(second_addr), 1))
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(document["id"], id.as_str());
+    for addr in [first_addr, second_addr] {
+        eventually("each process's search finds the upload", || async {
+            found(&http, &at(addr), "lighthouse").await == Some(1)
+        })
+        .await;
+    }
+    eventually("the other instance has the video", || async {
+        other.instance.state().object(&id).await.unwrap().is_some()
+    })
+    .await;
+    let read_runs = || std::fs::read_to_string(&runs).unwrap_or_default();
+    eventually("ffmpeg runs the rendition", || async {
+        !read_runs().is_empty()
+    })
+    .await;
+    let (holder_pid, script_pid): (u32, String) = {
+        let line = read_runs();
+        let (parent, own) = line.trim().split_once(' ').unwrap();
+        (parent.parse().unwrap(), own.to_owned())
+    };
+    let holder = processes
+        .iter()
+        .position(|(child, _)| child.id() == Some(holder_pid))
+        .expect("one of the two processes runs the job");
+    let survivor_addr = processes[1 - holder].1;
+    let page = watch_page(&http, &at(survivor_addr), &uuid).await;
+    assert!(page.contains("data-state=\"running\""), "{page}");
+
+    // The process running the job is killed, and its ffmpeg with it.
+    let (dead, _) = &mut processes[holder];
+    dead.start_kill().unwrap();
+    dead.wait().await.unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &script_pid])
+        .status();
+    let (state, claim) = job(&database, &id).await;
+    assert_eq!(
+        state, "running",
+        "the dead process's job stays its own until its lease lapses"
+    );
+    std::fs::write(&gate, b"").unwrap();
+
+    // Uploads go on through the balancer, which finds the survivor.
+    let (later_uuid, later_id) = upload(&http, &base, token, "uma_channel", "Harbour").await;
+
+    // The survivor takes the job once the lease lapsed, and finishes it: the thumbnail and
+    // the HLS rendition stored once, the Update delivered.
+    eventually("the survivor processed the video", || async {
+        job(&database, &id).await.0 == "done"
+    })
+    .await;
+    let (_, after) = job(&database, &id).await;
+    assert_ne!(after, claim);
+    let survivor_pid = processes[1 - holder].0.id().unwrap();
+    let lines = read_runs();
+    assert!(
+        lines
+            .lines()
+            .skip(1)
+            .all(|l| l.starts_with(&format!("{survivor_pid} "))),
+        "{lines}"
+    );
+    let mut roles: Vec<String> = sqlx::query("SELECT role FROM vi_files WHERE video = $1")
+        .bind(&id)
+        .fetch_all(&mut connect(&database).await)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("role"))
+        .collect();
+    roles.sort();
+    assert_eq!(
+        roles,
+        [
+            "hls",
+            "hls-file",
+            "hls-playlist",
+            "hls-sha256",
+            "original",
+            "thumbnail"
+        ]
+    );
+    eventually("the later upload processed too", || async {
+        job(&database, &later_id).await.0 == "done"
+    })
+    .await;
+    eventually("the other instance has the HLS stream", || async {
+        other
+            .instance
+            .state()
+            .object(&id)
+            .await
+            .unwrap()
+            .is_some_and(|stored| {
+                stored
+                    .document
+                    .to_string()
+                    .contains("application/x-mpegURL")
+            })
+    })
+    .await;
+    let master = http
+        .get(format!("{base}/static/videos/{uuid}/hls/master.m3u8"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(master.status(), 200);
+    assert!(master.text().await.unwrap().starts_with("#EXTM3U"));
+    assert!(
+        !media.join(format!("processing/{uuid}")).exists(),
+        "no work directory left behind"
+    );
+    // The survivor finds both; a process started anew rebuilds its index from the database
+    // and finds them too.
+    eventually("the survivor finds the later upload", || async {
+        found(&http, &at(survivor_addr), "harbour").await == Some(1)
+    })
+    .await;
+    let (third, third_addr) = serve(&database, &base, &media, &gated).await;
+    for text in ["lighthouse", "harbour"] {
+        eventually("the new process finds both", || async {
+            found(&http, &at(third_addr), text).await == Some(1)
+        })
+        .await;
+    }
+    let page = watch_page(&http, &at(third_addr), &later_uuid).await;
+    assert!(page.contains("data-state=\"done\""), "{page}");
+    // Both processes took requests through the balancer.
+    for backend in served.iter() {
+        assert!(backend.load(Ordering::SeqCst) >= 1, "{served:?}");
+    }
+    // The other instance stored each video once.
+    eventually("the other instance has the later video", || async {
+        other
+            .instance
+            .state()
+            .object(&later_id)
+            .await
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    let videos: i64 = sqlx::query("SELECT COUNT(*) AS n FROM vi_videos")
+        .fetch_one(&crate::processing::pool_of(dir.path(), "other").await)
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(videos, 2);
+    drop((processes, third));
+    other.stop().await.unwrap();
+}
