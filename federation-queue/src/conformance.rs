@@ -548,7 +548,11 @@ async fn refill_claims_what_its_completions_free(store: &impl Store) {
         .await
         .unwrap();
     assert!(changes.is_empty(), "{changes:?}");
-    assert_eq!(update.len(), 1, "the Update is next once the Create is done");
+    assert_eq!(
+        update.len(),
+        1,
+        "the Update is next once the Create is done"
+    );
     assert_eq!(&update[0].body[..], b"update");
     // Twice in one batch: the first completion (a retry) counts, so the Update waits for its
     // retry and the Delete behind it.
@@ -573,13 +577,7 @@ async fn refill_claims_what_its_completions_free(store: &impl Store) {
     let again = store.claim(&claim_at(at(30), 10, 10)).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!((&again[0].body[..], again[0].attempts), (&b"update"[..], 2));
-    assert!(
-        store
-            .dead_letters(None, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.dead_letters(None, 10).await.unwrap().is_empty());
     let (_, delete) = store
         .complete_and_claim(
             &[done(&again[0], Outcome::Delivered, HostEvent::Answered)],

@@ -414,8 +414,7 @@ type HostColumns = (String, i64, i64, i64, Option<i64>, Option<i64>, Option<i64>
 fn hosts_from_json(text: &str) -> Result<HashMap<String, HostState>, StoreError> {
     let rows = json_rows::<HostColumns>(text, "host states")?;
     let mut states = HashMap::with_capacity(rows.len());
-    for (host, breaker, unavailable, failures, failing_since, blocked_until, last_answer) in rows
-    {
+    for (host, breaker, unavailable, failures, failing_since, blocked_until, last_answer) in rows {
         let state = host_from_columns(
             host,
             breaker,
@@ -816,7 +815,6 @@ macro_rules! begin_sql {
     };
 }
 
-
 /// The current claims among the completions, as one JSON array of `[id, activity_id]`.
 /// Binds: the completions' `[id, token]` pairs.
 macro_rules! current_sql {
@@ -1135,15 +1133,16 @@ async fn refill_steps(
     let writes = CompletionWrites::new(completions);
     // The first query: begin, the completions' reads and row writes, the claim's reads.
     let first = match (completions.is_empty(), request) {
-        (false, Some(request)) => bind_claim_reads(
-            writes.bind(sqlx::query(REFILL_FIRST_SQL), now_ms),
-            request,
-        ),
+        (false, Some(request)) => {
+            bind_claim_reads(writes.bind(sqlx::query(REFILL_FIRST_SQL), now_ms), request)
+        }
         (false, None) => writes.bind(sqlx::query(COMPLETE_FIRST_SQL), now_ms),
         (true, Some(request)) => bind_claim_reads(sqlx::query(CLAIM_FIRST_SQL), request),
         (true, None) => return Ok((Vec::new(), Vec::new())),
     };
-    let rows = writer.step(first, "recording outcomes and reading due deliveries").await?;
+    let rows = writer
+        .step(first, "recording outcomes and reading due deliveries")
+        .await?;
     let mut changes = Vec::new();
     let mut host_rows: BTreeMap<String, HostState> = BTreeMap::new();
     let mut finished_activities: Vec<i64> = Vec::new();
@@ -1193,7 +1192,9 @@ async fn refill_steps(
                 request,
             );
             released_blocks.clear();
-            let rows = writer.step(query, "releasing deliveries of a recovered host").await?;
+            let rows = writer
+                .step(query, "releasing deliveries of a recovered host")
+                .await?;
             ClaimReads::decode(rows.first())?
         };
         // The claim sees the host states the completions leave.
@@ -1245,7 +1246,9 @@ async fn refill_steps(
         .bind(token)
         .bind(ids)
         .bind(token);
-    let rows = writer.step(last, "writing the claim and committing").await?;
+    let rows = writer
+        .step(last, "writing the claim and committing")
+        .await?;
     writer.0.open_transaction = false;
     let claimed = json_rows::<(i64, i64, String, String, i64, i64)>(
         &row_text(&rows, 0, "claimed deliveries")?,
