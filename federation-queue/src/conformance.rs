@@ -86,6 +86,7 @@ where
     mixed_batches_and_stale_claims(&make("mixed").await).await;
     per_host_limit_holds(&make("per_host").await).await;
     complete_and_claim_in_one_step(&make("refill").await).await;
+    refill_claims_what_its_completions_free(&make("refill_frees").await).await;
     ordering_key_keeps_order(&make("ordering").await).await;
     breaker_opens_probes_and_closes(&make("breaker").await).await;
     throttling_pauses_the_host(&make("throttle").await).await;
@@ -518,6 +519,116 @@ async fn complete_and_claim_in_one_step(store: &impl Store) {
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!(changes[0].host, "b.test");
     assert_eq!(changes[0].to, BreakerState::Open);
+}
+
+/// A refill records its outcomes before it plans its claim, in the one call: it claims the
+/// next delivery of an ordering key whose delivery it finished (and not the one after, while
+/// the next waits for its retry), and the deliveries of a host whose breaker it closes.
+async fn refill_claims_what_its_completions_free(store: &impl Store) {
+    let ordered = |body: &str| {
+        activity(body, &[("a.test", "/inbox")]).with_ordering_key("https://origin.test/notes/1")
+    };
+    store
+        .enqueue(
+            &[ordered("create"), ordered("update"), ordered("delete")],
+            at(0),
+        )
+        .await
+        .unwrap();
+    let create = store.claim(&claim_at(at(0), 10, 10)).await.unwrap();
+    assert_eq!(create.len(), 1);
+    assert_eq!(&create[0].body[..], b"create");
+    let (changes, update) = store
+        .complete_and_claim(
+            &[done(&create[0], Outcome::Delivered, HostEvent::Answered)],
+            &policy(),
+            &claim_at(at(1), 10, 10),
+        )
+        .await
+        .unwrap();
+    assert!(changes.is_empty(), "{changes:?}");
+    assert_eq!(
+        update.len(),
+        1,
+        "the Update is next once the Create is done"
+    );
+    assert_eq!(&update[0].body[..], b"update");
+    // The Update fails and waits for its retry, and the Delete waits behind it.
+    let retry = Outcome::Retry {
+        at: at(30),
+        error: "status 503".into(),
+    };
+    let (_, none) = store
+        .complete_and_claim(
+            &[done(&update[0], retry, HostEvent::Nothing)],
+            &policy(),
+            &claim_at(at(2), 10, 10),
+        )
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "{none:?}");
+    let counts = store.counts(at(2)).await.unwrap();
+    assert_eq!((counts.pending, counts.in_flight, counts.dead), (2, 0, 0));
+    let again = store.claim(&claim_at(at(30), 10, 10)).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!((&again[0].body[..], again[0].attempts), (&b"update"[..], 2));
+    assert!(store.dead_letters(None, 10).await.unwrap().is_empty());
+    let (_, delete) = store
+        .complete_and_claim(
+            &[done(&again[0], Outcome::Delivered, HostEvent::Answered)],
+            &policy(),
+            &claim_at(at(31), 10, 10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(delete.len(), 1);
+    assert_eq!(&delete[0].body[..], b"delete");
+
+    // b.test fails twice in one batch: its breaker opens in the refill that records it, which
+    // claims nothing of it.
+    let inboxes = [("b.test", "/1"), ("b.test", "/2"), ("b.test", "/3")];
+    store
+        .enqueue(&[activity("{}", &inboxes)], at(40))
+        .await
+        .unwrap();
+    let two = store.claim(&claim_at(at(40), 2, 10)).await.unwrap();
+    assert_eq!(two.len(), 2);
+    let failed: Vec<_> = two
+        .iter()
+        .map(|c| {
+            let retry = Outcome::Retry {
+                at: at(41),
+                error: "connection refused".into(),
+            };
+            done(c, retry, HostEvent::Failed { until: None })
+        })
+        .collect();
+    let (changes, claims) = store
+        .complete_and_claim(&failed, &policy(), &claim_at(at(41), 10, 10))
+        .await
+        .unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].to, BreakerState::Open);
+    assert!(claims.is_empty(), "claimed on an open breaker: {claims:?}");
+    // The probe after the pause; its success closes the breaker, and the same refill claims
+    // the host's other deliveries, which the probe had pushed to the end of its lease.
+    let probe = store.claim(&claim_at(at(51), 10, 10)).await.unwrap();
+    assert_eq!(probe.len(), 1);
+    assert!(probe[0].probe);
+    let (changes, rest) = store
+        .complete_and_claim(
+            &[done(&probe[0], Outcome::Delivered, HostEvent::Answered)],
+            &policy(),
+            &claim_at(at(52), 10, 10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].to, BreakerState::Closed);
+    assert_eq!(rest.len(), 2, "{rest:?}");
+    assert!(rest.iter().all(|c| c.host == "b.test" && !c.probe));
+    let counts = store.counts(at(52)).await.unwrap();
+    assert_eq!((counts.pending, counts.in_flight, counts.dead), (0, 3, 0));
 }
 
 async fn ordering_key_keeps_order(store: &impl Store) {

@@ -30,6 +30,7 @@
 mod cpu;
 mod null_store;
 mod sink;
+mod timed_store;
 
 /// The worker and the bare signing measurement run on mimalloc, the allocator a server would
 /// pick for many threads freeing each other's memory (glibc's malloc serialises those frees on
@@ -285,10 +286,13 @@ async fn worker(args: Args) -> Result<()> {
     };
     macro_rules! run {
         ($store:expr) => {{
-            let queue = Queue::with_config($store, transport, keys, config);
             if let Some(mode) = args.live.clone() {
-                return live(queue, args.clone(), mode).await;
+                let timings = Arc::new(timed_store::Timings::default());
+                let store = timed_store::TimedStore::new($store, Arc::clone(&timings));
+                let queue = Queue::with_config(store, transport, keys, config);
+                return live(queue, args.clone(), mode, timings).await;
             }
+            let queue = Queue::with_config($store, transport, keys, config);
             if args.store == "null" {
                 fill(&queue, &args).await?;
             }
@@ -1032,11 +1036,13 @@ async fn compare_enqueue(args: &Args) -> Result<()> {
 }
 
 /// A worker in `--live MODE`: starts its loop, then enqueues the run's activities (one
-/// recipient each) in that mode, and prints one JSON line when all are delivered.
+/// recipient each) in that mode, and prints one JSON line when all are delivered, with what
+/// its store calls took (`store_calls`, from `timings`).
 async fn live<S: Store, T: Transport>(
     queue: Queue<S, T, StaticKeys>,
     args: Args,
     mode: String,
+    timings: Arc<timed_store::Timings>,
 ) -> Result<()> {
     let n = args.deliveries;
     let items = soak_items(0..n, args.hosts);
@@ -1132,6 +1138,7 @@ async fn live<S: Store, T: Transport>(
             "enqueues_per_sec": (n as f64 / enqueued.as_secs_f64()).round(),
             "seconds": (seconds * 1000.0).round() / 1000.0,
             "deliveries_per_sec": (n as f64 / seconds).round(),
+            "store_calls": timings.summary(),
         })
     );
     Ok(())

@@ -13,23 +13,23 @@
 //! result row (sqlx passes each result row between SQLite's thread and the caller as a message
 //! of its own). Only activity bodies, which are bytes, come back a row each.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Connection, QueryBuilder, Row, Sqlite, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
 
 use super::sql::{activity_row, host_from_columns, migrator, opt_ms, u32_column};
 use super::{
-    Candidate, Store, StoreError, activities_of, assemble_claims, completed_hosts, new_token,
-    plan_claim, plan_host_updates, released_block, with_deliveries,
+    Candidate, ClaimPlan, Store, StoreError, assemble_claims, new_token, plan_claim,
+    plan_host_updates, released_block, with_deliveries,
 };
 use crate::breaker::BreakerPolicy;
 use crate::clock::{duration_ms, from_ms, to_ms};
@@ -157,6 +157,20 @@ impl Writer<'_> {
             operation: "using a closed store",
             source: sqlx::Error::PoolClosed,
         })
+    }
+
+    /// Runs one query of a transaction that spans several queries (begun by the first,
+    /// committed by the last); until the last has answered, the transaction may be open.
+    async fn step(
+        &mut self,
+        query: sqlx::query::Query<'_, Sqlite, SqliteArguments>,
+        operation: &'static str,
+    ) -> Result<Vec<SqliteRow>, StoreError> {
+        self.0.open_transaction = true;
+        query
+            .fetch_all(self.conn()?)
+            .await
+            .map_err(StoreError::db(operation))
     }
 
     /// Rolls back a transaction a query of its own may have left open (an error after its
@@ -396,26 +410,11 @@ fn json_rows<T: serde::de::DeserializeOwned>(
 /// A host state row as `json_array` writes it.
 type HostColumns = (String, i64, i64, i64, Option<i64>, Option<i64>, Option<i64>);
 
-async fn load_hosts(
-    tx: &mut Transaction<'_, Sqlite>,
-    hosts: &[&str],
-) -> Result<HashMap<String, HostState>, StoreError> {
-    let mut states = HashMap::with_capacity(hosts.len());
-    if hosts.is_empty() {
-        return Ok(states);
-    }
-    let text: String = sqlx::query_scalar(
-        "SELECT json_group_array(json_array(host, breaker, unavailable, consecutive_failures, \
-         failing_since, blocked_until, last_answer)) \
-         FROM fq_hosts WHERE host IN (SELECT value FROM json_each(?1))",
-    )
-    .bind(json_array(hosts))
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(StoreError::db("reading host states"))?;
-    for (host, breaker, unavailable, failures, failing_since, blocked_until, last_answer) in
-        json_rows::<HostColumns>(&text, "host states")?
-    {
+/// Host states from the JSON array `hosts_sql` returns.
+fn hosts_from_json(text: &str) -> Result<HashMap<String, HostState>, StoreError> {
+    let rows = json_rows::<HostColumns>(text, "host states")?;
+    let mut states = HashMap::with_capacity(rows.len());
+    for (host, breaker, unavailable, failures, failing_since, blocked_until, last_answer) in rows {
         let state = host_from_columns(
             host,
             breaker,
@@ -594,15 +593,14 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let mut writer = self.writer().await;
-        let mut tx = writer
-            .conn()?
-            .begin()
-            .await
-            .map_err(StoreError::db("starting a claim"))?;
-        let claims = claim_in(&mut tx, request).await?;
-        tx.commit()
-            .await
-            .map_err(StoreError::db("committing a claim"))?;
+        let (_, claims) = refill(
+            &mut writer,
+            &[],
+            &BreakerPolicy::default(),
+            request.now,
+            Some(request),
+        )
+        .await?;
         Ok(claims)
     }
 
@@ -616,15 +614,7 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let mut writer = self.writer().await;
-        let mut tx = writer
-            .conn()?
-            .begin()
-            .await
-            .map_err(StoreError::db("starting a completion"))?;
-        let changes = complete_in(&mut tx, completions, policy, now).await?;
-        tx.commit()
-            .await
-            .map_err(StoreError::db("committing a completion"))?;
+        let (changes, _) = refill(&mut writer, completions, policy, now, None).await?;
         Ok(changes)
     }
 
@@ -634,26 +624,12 @@ impl Store for SqliteStore {
         policy: &BreakerPolicy,
         request: &ClaimRequest,
     ) -> Result<(Vec<HostChange>, Vec<ClaimedDelivery>), StoreError> {
+        let claim = Some(request).filter(|r| r.limit > 0);
+        if completions.is_empty() && claim.is_none() {
+            return Ok((Vec::new(), Vec::new()));
+        }
         let mut writer = self.writer().await;
-        let mut tx = writer
-            .conn()?
-            .begin()
-            .await
-            .map_err(StoreError::db("starting a completion and claim"))?;
-        let changes = if completions.is_empty() {
-            Vec::new()
-        } else {
-            complete_in(&mut tx, completions, policy, request.now).await?
-        };
-        let claims = if request.limit == 0 {
-            Vec::new()
-        } else {
-            claim_in(&mut tx, request).await?
-        };
-        tx.commit()
-            .await
-            .map_err(StoreError::db("committing a completion and claim"))?;
-        Ok((changes, claims))
+        refill(&mut writer, completions, policy, request.now, claim).await
     }
 
     async fn expire(&self, cutoff: SystemTime, now: SystemTime) -> Result<u64, StoreError> {
@@ -806,104 +782,480 @@ impl Store for SqliteStore {
     }
 }
 
-/// The claim of [`Store::claim`], inside `tx`.
-async fn claim_in(
-    tx: &mut Transaction<'_, Sqlite>,
-    request: &ClaimRequest,
-) -> Result<Vec<ClaimedDelivery>, StoreError> {
-    let now = to_ms(request.now);
-    // Scan past the limit so that hosts at their cap or blocked do not starve the rest.
-    let scan = i64::try_from(request.limit.saturating_mul(4).max(64)).unwrap_or(i64::MAX);
-    let text: String = sqlx::query_scalar(
-        "SELECT json_group_array(json_array(id, host) ORDER BY due_at, id) FROM ( \
+// A refill (the worker recording outcomes and claiming, `Store::complete_and_claim`) is one
+// transaction in two queries, each one message to sqlx's SQLite thread and one back, where it
+// was a dozen: `BEGIN`, a statement each for the claims being completed, their hosts, the row
+// writes of each kind of outcome, the activities left without deliveries, the host states,
+// the due deliveries, their hosts, the claims per host, the claim, the claimed rows, their
+// bodies, and `COMMIT`. With the cores busy signing, each hand-off waited for a core, and the
+// enqueues that came meanwhile waited for the writer behind all of them (see
+// `docs/federation-queue.md`, "A refill in two queries").
+//
+// The first query begins the transaction, reads which completions are still current and their
+// hosts' states, writes the completions' rows (the statements find the current ones by
+// themselves, from the batch's id and token pairs), and reads what the claim needs: the due
+// deliveries, their hosts' states and the claims per host, after the completions' writes, as
+// one transaction of a dozen queries did. The planning of both (breakers, caps, probes) runs
+// here, between the two queries. The second query writes the host states, the claim and what
+// goes with it, reads the claimed rows and their bodies, and commits. The one thing the plan
+// of the completions can change that the claim's reads already took (a breaker that closes
+// makes its host's pushed deliveries due again) takes a query of its own, before the claim is
+// planned: rare, and the claim then sees those deliveries as before.
+//
+// Parameters are anonymous (`?`): sqlx binds them in the order they appear across all the
+// statements of a query, each `?` its own argument, so each statement below says what it
+// binds, in order.
+
+/// Begins the transaction of a refill, taking the write lock at once: should another process
+/// hold it, the busy timeout applies (a transaction that read first and then wanted to write
+/// would fail at once instead).
+macro_rules! begin_sql {
+    () => {
+        "BEGIN IMMEDIATE; "
+    };
+}
+
+/// The current claims among the completions, as one JSON array of `[id, activity_id]`.
+/// Binds: the completions' `[id, token]` pairs.
+macro_rules! current_sql {
+    () => {
+        "WITH t(id, token) AS (SELECT value ->> 0, value ->> 1 FROM json_each(?)) \
+         SELECT json_group_array(json_array(id, activity_id)) FROM fq_deliveries \
+         WHERE id IN (SELECT id FROM t) AND (id, token) IN (SELECT id, token FROM t) \
+         AND state = 1; "
+    };
+}
+
+/// The states of some hosts, as one JSON array. Binds: the host names.
+macro_rules! hosts_sql {
+    () => {
+        "SELECT json_group_array(json_array(host, breaker, unavailable, consecutive_failures, \
+         failing_since, blocked_until, last_answer)) \
+         FROM fq_hosts WHERE host IN (SELECT value FROM json_each(?)); "
+    };
+}
+
+/// The condition that a row's claim is current: its id and token are a pair of the batch,
+/// and it is still claimed. Binds: the completions' `[id, token]` pairs.
+macro_rules! still_current {
+    () => {
+        "(fq_deliveries.id, fq_deliveries.token) IN \
+         (SELECT value ->> 0, value ->> 1 FROM json_each(?)) AND fq_deliveries.state = 1"
+    };
+}
+
+/// The row writes of the completions, one statement per kind of outcome, each touching only
+/// the rows whose claim is current. Each delivery's outcome is in one list only (the first
+/// completion of a delivery counts). Binds: delivered ids, pairs; retries `[id, due, error]`,
+/// pairs; dead `[id, reason, status, error]`, now, pairs; released `[id, due]`, pairs.
+macro_rules! completion_writes_sql {
+    () => {
+        concat!(
+            "DELETE FROM fq_deliveries WHERE id IN (SELECT value FROM json_each(?)) AND ",
+            still_current!(),
+            "; \
+             WITH r(id, due, error) AS (SELECT value ->> 0, value ->> 1, value ->> 2 \
+             FROM json_each(?)) \
+             UPDATE fq_deliveries SET state = 0, due_at = r.due, last_error = r.error \
+             FROM r WHERE fq_deliveries.id = r.id AND ",
+            still_current!(),
+            "; \
+             WITH r(id, reason, status, error) AS (SELECT value ->> 0, value ->> 1, \
+             value ->> 2, value ->> 3 FROM json_each(?)) \
+             UPDATE fq_deliveries SET state = 2, dead_reason = r.reason, \
+             dead_status = r.status, died_at = ?, last_error = r.error \
+             FROM r WHERE fq_deliveries.id = r.id AND ",
+            still_current!(),
+            "; \
+             WITH r(id, due) AS (SELECT value ->> 0, value ->> 1 FROM json_each(?)) \
+             UPDATE fq_deliveries SET state = 0, due_at = r.due, \
+             attempts = MAX(attempts - 1, 0) FROM r WHERE fq_deliveries.id = r.id AND ",
+            still_current!(),
+            "; "
+        )
+    };
+}
+
+/// What a claim reads, as one row of three JSON arrays: the due deliveries (`[id, host]`,
+/// oldest due first, only the oldest unfinished one of each ordering key and host), their
+/// hosts' states, and their hosts' live claims (`[host, count]`). Binds: now, how many to
+/// scan, now.
+macro_rules! claim_reads_sql {
+    () => {
+        "WITH c AS MATERIALIZED ( \
          SELECT d.id, d.host, d.due_at FROM fq_deliveries d \
-         WHERE d.state < 2 AND d.due_at <= ?1 \
+         WHERE d.state < 2 AND d.due_at <= ? \
          AND (d.ordering_key IS NULL OR NOT EXISTS ( \
              SELECT 1 FROM fq_deliveries e WHERE e.host = d.host \
              AND e.ordering_key = d.ordering_key AND e.state < 2 AND e.id < d.id)) \
-         ORDER BY d.due_at, d.id LIMIT ?2)",
-    )
-    .bind(now)
-    .bind(scan)
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(StoreError::db("finding due deliveries"))?;
-    let candidates: Vec<Candidate> = json_rows::<(i64, String)>(&text, "due deliveries")?
+         ORDER BY d.due_at, d.id LIMIT ?) \
+         SELECT \
+         (SELECT json_group_array(json_array(id, host) ORDER BY due_at, id) FROM c), \
+         (SELECT json_group_array(json_array(host, breaker, unavailable, \
+          consecutive_failures, failing_since, blocked_until, last_answer)) \
+          FROM fq_hosts WHERE host IN (SELECT host FROM c)), \
+         (SELECT json_group_array(json_array(host, n)) FROM ( \
+          SELECT host, COUNT(*) AS n FROM fq_deliveries WHERE state = 1 AND due_at > ? \
+          AND host IN (SELECT host FROM c) GROUP BY host)); "
+    };
+}
+
+/// Makes the deliveries that closed blocks had pushed due now. Binds: `[host, end of the
+/// block]` pairs, now, now.
+macro_rules! pull_forward_sql {
+    () => {
+        "WITH t(host, upto) AS (SELECT value ->> 0, value ->> 1 FROM json_each(?)) \
+         UPDATE fq_deliveries SET due_at = ? FROM t WHERE fq_deliveries.host = t.host \
+         AND fq_deliveries.state = 0 AND fq_deliveries.due_at > ? \
+         AND fq_deliveries.due_at <= t.upto; "
+    };
+}
+
+/// The first query of a refill that records outcomes and claims. Rows: the current claims,
+/// the completions' hosts, the claim's reads.
+const REFILL_FIRST_SQL: &str = concat!(
+    begin_sql!(),
+    current_sql!(),
+    hosts_sql!(),
+    completion_writes_sql!(),
+    claim_reads_sql!()
+);
+
+/// The first query of a refill that only records outcomes. Rows: the current claims, the
+/// completions' hosts.
+const COMPLETE_FIRST_SQL: &str = concat!(
+    begin_sql!(),
+    current_sql!(),
+    hosts_sql!(),
+    completion_writes_sql!()
+);
+
+/// The first query of a refill that only claims. Rows: the claim's reads.
+const CLAIM_FIRST_SQL: &str = concat!(begin_sql!(), claim_reads_sql!());
+
+/// After completions closed breakers: their hosts' pushed deliveries made due, and the
+/// claim's reads again. Rows: the claim's reads.
+const RELEASE_AND_READ_SQL: &str = concat!(pull_forward_sql!(), claim_reads_sql!());
+
+/// The second (last) query of a refill: the activities left without deliveries removed, the
+/// host states written, pushed deliveries made due, blocked hosts' deliveries pushed back, the
+/// claim, the claimed rows (one JSON array of `[id, activity_id, inbox, host, attempts,
+/// enqueued_at]`) and their activities (a row each: `id, body, key_ref`), and `COMMIT`.
+/// Binds: finished activity ids; host state rows; released blocks, now, now; pushes `[host,
+/// until]`, now; lease end, token, ids; ids, token; ids, token.
+const REFILL_LAST_SQL: &str = concat!(
+    "DELETE FROM fq_activities WHERE id IN (SELECT value FROM json_each(?)) \
+     AND NOT EXISTS (SELECT 1 FROM fq_deliveries \
+     WHERE fq_deliveries.activity_id = fq_activities.id); ",
+    "WITH t(host, breaker, unavailable, failures, failing_since, blocked_until, last_answer) \
+     AS (SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+     value ->> 6 FROM json_each(?)) \
+     UPDATE fq_hosts SET breaker = t.breaker, unavailable = t.unavailable, \
+     consecutive_failures = t.failures, failing_since = t.failing_since, \
+     blocked_until = t.blocked_until, last_answer = t.last_answer \
+     FROM t WHERE fq_hosts.host = t.host; ",
+    pull_forward_sql!(),
+    "WITH t(host, until) AS (SELECT value ->> 0, value ->> 1 FROM json_each(?)) \
+     UPDATE fq_deliveries SET state = 0, due_at = t.until FROM t \
+     WHERE fq_deliveries.host = t.host \
+     AND ((fq_deliveries.state = 0 AND fq_deliveries.due_at < t.until) \
+     OR (fq_deliveries.state = 1 AND fq_deliveries.due_at <= ?)); ",
+    "UPDATE fq_deliveries SET state = 1, due_at = ?, attempts = attempts + 1, token = ? \
+     WHERE id IN (SELECT value FROM json_each(?)); ",
+    "SELECT json_group_array(json_array(id, activity_id, inbox, host, attempts, \
+     enqueued_at)) FROM fq_deliveries \
+     WHERE id IN (SELECT value FROM json_each(?)) AND token = ? AND state = 1; ",
+    "SELECT id, body, key_ref FROM fq_activities WHERE id IN (SELECT activity_id \
+     FROM fq_deliveries WHERE id IN (SELECT value FROM json_each(?)) AND token = ? \
+     AND state = 1); ",
+    "COMMIT"
+);
+
+/// What a claim read, decoded.
+struct ClaimReads {
+    candidates: Vec<Candidate>,
+    hosts: HashMap<String, HostState>,
+    in_flight: HashMap<String, u64>,
+}
+
+impl ClaimReads {
+    /// Decodes the one row of `claim_reads_sql`.
+    fn decode(row: Option<&SqliteRow>) -> Result<Self, StoreError> {
+        let Some(row) = row else {
+            return Err(missing_row("the due deliveries"));
+        };
+        let text = |i: usize| -> Result<String, StoreError> {
+            row.try_get(i)
+                .map_err(StoreError::db("decoding the due deliveries"))
+        };
+        let candidates = json_rows::<(i64, String)>(&text(0)?, "due deliveries")?
+            .into_iter()
+            .map(|(id, host)| Candidate {
+                id: DeliveryId(id),
+                host,
+            })
+            .collect();
+        let hosts = hosts_from_json(&text(1)?)?;
+        let in_flight = json_rows::<(String, i64)>(&text(2)?, "claims per host")?
+            .into_iter()
+            .map(|(host, n)| (host, u64::try_from(n).unwrap_or(0)))
+            .collect();
+        Ok(Self {
+            candidates,
+            hosts,
+            in_flight,
+        })
+    }
+}
+
+/// A query's result lacked a row its statements always return (the database misbehaved).
+fn missing_row(operation: &'static str) -> StoreError {
+    StoreError::Decode {
+        operation,
+        source: "a statement returned no row".into(),
+    }
+}
+
+/// The text of a query's `i`th row, first column.
+fn row_text(rows: &[SqliteRow], i: usize, operation: &'static str) -> Result<String, StoreError> {
+    rows.get(i)
+        .ok_or_else(|| missing_row(operation))?
+        .try_get(0)
+        .map_err(StoreError::db(operation))
+}
+
+/// The completions of a refill, sorted by kind of outcome for the row writes.
+struct CompletionWrites<'a> {
+    /// Every completion's `[id, token]` pair: a row is current when one of them is its own.
+    pairs: String,
+    /// The hosts of all the completions (their states are read; only those of current ones
+    /// are used).
+    hosts: String,
+    delivered: Vec<i64>,
+    retries: Vec<(i64, i64, &'a str)>,
+    dead: Vec<(i64, &'a str, Option<u16>, &'a str)>,
+    released: Vec<(i64, i64)>,
+}
+
+impl<'a> CompletionWrites<'a> {
+    fn new(completions: &'a [Completion]) -> Self {
+        let pairs: Vec<(i64, i64)> = completions.iter().map(|c| (c.id.0, c.token)).collect();
+        let mut hosts: Vec<&str> = completions.iter().map(|c| c.host.as_str()).collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        let mut writes = Self {
+            pairs: json_array(&pairs),
+            hosts: json_array(&hosts),
+            delivered: Vec::new(),
+            retries: Vec::new(),
+            dead: Vec::new(),
+            released: Vec::new(),
+        };
+        let mut seen: HashSet<i64> = HashSet::with_capacity(completions.len());
+        for completion in completions {
+            let id = completion.id.0;
+            // A delivery completed twice in one batch counts once, as its first completion.
+            if !seen.insert(id) {
+                continue;
+            }
+            match &completion.outcome {
+                Outcome::Delivered | Outcome::Gone => writes.delivered.push(id),
+                Outcome::Retry { at, error } => writes.retries.push((id, to_ms(*at), error)),
+                Outcome::Dead { reason, error } => {
+                    writes
+                        .dead
+                        .push((id, reason.code(), reason.status(), error));
+                }
+                Outcome::Release { at } => writes.released.push((id, to_ms(*at))),
+            }
+        }
+        writes
+    }
+
+    /// Binds `current_sql`, `hosts_sql` and `completion_writes_sql`.
+    fn bind<'q>(
+        &self,
+        query: sqlx::query::Query<'q, Sqlite, SqliteArguments>,
+        now: i64,
+    ) -> sqlx::query::Query<'q, Sqlite, SqliteArguments> {
+        query
+            .bind(self.pairs.clone())
+            .bind(self.hosts.clone())
+            .bind(json_array(&self.delivered))
+            .bind(self.pairs.clone())
+            .bind(json_array(&self.retries))
+            .bind(self.pairs.clone())
+            .bind(json_array(&self.dead))
+            .bind(now)
+            .bind(self.pairs.clone())
+            .bind(json_array(&self.released))
+            .bind(self.pairs.clone())
+    }
+}
+
+/// Binds `claim_reads_sql` for `request`.
+fn bind_claim_reads<'q>(
+    query: sqlx::query::Query<'q, Sqlite, SqliteArguments>,
+    request: &ClaimRequest,
+) -> sqlx::query::Query<'q, Sqlite, SqliteArguments> {
+    let now = to_ms(request.now);
+    // Scan past the limit so that hosts at their cap or blocked do not starve the rest.
+    let scan = i64::try_from(request.limit.saturating_mul(4).max(64)).unwrap_or(i64::MAX);
+    query.bind(now).bind(scan).bind(now)
+}
+
+/// Records `completions` (at `now`) and, given a `request`, claims, in one transaction of two
+/// queries (three when a completion closes a breaker and a claim follows); see above. On an
+/// error the transaction is rolled back: nothing of it is kept.
+async fn refill(
+    writer: &mut Writer<'_>,
+    completions: &[Completion],
+    policy: &BreakerPolicy,
+    now: SystemTime,
+    request: Option<&ClaimRequest>,
+) -> Result<(Vec<HostChange>, Vec<ClaimedDelivery>), StoreError> {
+    let result = refill_steps(writer, completions, policy, now, request).await;
+    if result.is_err() && writer.0.open_transaction {
+        writer.roll_back().await;
+    }
+    result
+}
+
+/// The queries of [`refill`].
+async fn refill_steps(
+    writer: &mut Writer<'_>,
+    completions: &[Completion],
+    policy: &BreakerPolicy,
+    now: SystemTime,
+    request: Option<&ClaimRequest>,
+) -> Result<(Vec<HostChange>, Vec<ClaimedDelivery>), StoreError> {
+    let now_ms = to_ms(now);
+    let writes = CompletionWrites::new(completions);
+    // The first query: begin, the completions' reads and row writes, the claim's reads.
+    let first = match (completions.is_empty(), request) {
+        (false, Some(request)) => {
+            bind_claim_reads(writes.bind(sqlx::query(REFILL_FIRST_SQL), now_ms), request)
+        }
+        (false, None) => writes.bind(sqlx::query(COMPLETE_FIRST_SQL), now_ms),
+        (true, Some(request)) => bind_claim_reads(sqlx::query(CLAIM_FIRST_SQL), request),
+        (true, None) => return Ok((Vec::new(), Vec::new())),
+    };
+    let rows = writer
+        .step(first, "recording outcomes and reading due deliveries")
+        .await?;
+    let mut changes = Vec::new();
+    let mut host_rows: BTreeMap<String, HostState> = BTreeMap::new();
+    let mut finished_activities: Vec<i64> = Vec::new();
+    let mut released_blocks: Vec<(String, i64)> = Vec::new();
+    let mut claim_row = 0;
+    if !completions.is_empty() {
+        claim_row = 2;
+        let activity_of: HashMap<i64, i64> = json_rows::<(i64, i64)>(
+            &row_text(&rows, 0, "the claims being completed")?,
+            "claims being completed",
+        )?
         .into_iter()
-        .map(|(id, host)| Candidate {
-            id: DeliveryId(id),
-            host,
+        .collect();
+        let mut hosts = hosts_from_json(&row_text(&rows, 1, "host states")?)?;
+        let current: HashSet<i64> = activity_of.keys().copied().collect();
+        finished_activities = writes
+            .delivered
+            .iter()
+            .filter_map(|id| activity_of.get(id).copied())
+            .collect();
+        finished_activities.sort_unstable();
+        finished_activities.dedup();
+        let updates = plan_host_updates(completions, &current, &mut hosts, policy, now);
+        changes = updates.changes;
+        for state in updates.changed {
+            host_rows.insert(state.host.clone(), state);
+        }
+        released_blocks = updates
+            .released
+            .iter()
+            .map(|(host, upto)| ((*host).to_owned(), to_ms(*upto)))
+            .collect();
+    }
+    let mut plan = ClaimPlan::default();
+    let token = new_token();
+    if let Some(request) = request {
+        let mut reads = if released_blocks.is_empty() {
+            ClaimReads::decode(rows.get(claim_row))?
+        } else {
+            // A breaker closed: its host's pushed deliveries are due again, and the claim
+            // should see them, as it would have after a completion of its own.
+            let query = bind_claim_reads(
+                sqlx::query(RELEASE_AND_READ_SQL)
+                    .bind(json_array(&released_blocks))
+                    .bind(now_ms)
+                    .bind(now_ms),
+                request,
+            );
+            released_blocks.clear();
+            let rows = writer
+                .step(query, "releasing deliveries of a recovered host")
+                .await?;
+            ClaimReads::decode(rows.first())?
+        };
+        // The claim sees the host states the completions leave.
+        for (host, state) in &host_rows {
+            if let Some(read) = reads.hosts.get_mut(host) {
+                *read = state.clone();
+            }
+        }
+        plan = plan_claim(&reads.candidates, &reads.hosts, &reads.in_flight, request);
+        for state in std::mem::take(&mut plan.host_updates) {
+            host_rows.insert(state.host.clone(), state);
+        }
+    }
+    let host_rows: Vec<_> = host_rows
+        .values()
+        .map(|state| {
+            (
+                &state.host,
+                state.breaker.code(),
+                i64::from(state.unavailable),
+                state.consecutive_failures,
+                opt_ms(state.failing_since),
+                opt_ms(state.blocked_until),
+                opt_ms(state.last_answer),
+            )
         })
         .collect();
-    if candidates.is_empty() {
-        return Ok(Vec::new());
-    }
-    let host_names: Vec<&str> = {
-        let mut seen = HashSet::new();
-        candidates
-            .iter()
-            .map(|c| c.host.as_str())
-            .filter(|h| seen.insert(*h))
-            .collect()
-    };
-    let hosts = load_hosts(tx, &host_names).await?;
-    let text: String = sqlx::query_scalar(
-        "SELECT json_group_array(json_array(host, n)) FROM ( \
-         SELECT host, COUNT(*) AS n FROM fq_deliveries WHERE state = 1 AND due_at > ?1 \
-         AND host IN (SELECT value FROM json_each(?2)) GROUP BY host)",
-    )
-    .bind(now)
-    .bind(json_array(&host_names))
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(StoreError::db("counting claims per host"))?;
-    let in_flight: HashMap<String, u64> = json_rows::<(String, i64)>(&text, "claims per host")?
-        .into_iter()
-        .map(|(host, n)| (host, u64::try_from(n).unwrap_or(0)))
+    let pushes: Vec<(&str, i64)> = plan
+        .pushes
+        .iter()
+        .map(|(host, until)| (host.as_str(), to_ms(*until)))
         .collect();
-    let plan = plan_claim(&candidates, &hosts, &in_flight, request);
-    save_hosts(tx, &plan.host_updates).await?;
-    for (host, until) in &plan.pushes {
-        sqlx::query(
-            "UPDATE fq_deliveries SET state = 0, due_at = ?1 WHERE host = ?2 \
-             AND ((state = 0 AND due_at < ?1) OR (state = 1 AND due_at <= ?3))",
-        )
-        .bind(to_ms(*until))
-        .bind(host)
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::db("deferring deliveries of a blocked host"))?;
-    }
-    // One statement claims the batch, under one token: the token only has to tell this
-    // claim from a later one of the same delivery.
-    let lease_end = now.saturating_add(duration_ms(request.lease));
-    let token = new_token();
+    let claim_now = request.map_or(now_ms, |r| to_ms(r.now));
+    let lease_end = request.map_or(now_ms, |r| claim_now.saturating_add(duration_ms(r.lease)));
     let ids: Vec<i64> = plan.chosen.iter().map(|(id, _)| id.0).collect();
     let ids = json_array(&ids);
-    sqlx::query(
-        "UPDATE fq_deliveries SET state = 1, due_at = ?1, attempts = attempts + 1, token = ?2 \
-         WHERE id IN (SELECT value FROM json_each(?3))",
-    )
-    .bind(lease_end)
-    .bind(token)
-    .bind(&ids)
-    .execute(&mut **tx)
-    .await
-    .map_err(StoreError::db("claiming deliveries"))?;
-    let text: String = sqlx::query_scalar(
-        "SELECT json_group_array(json_array(id, activity_id, inbox, host, attempts, \
-         enqueued_at)) FROM fq_deliveries \
-         WHERE id IN (SELECT value FROM json_each(?1)) AND token = ?2 AND state = 1",
-    )
-    .bind(&ids)
-    .bind(token)
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(StoreError::db("reading claimed deliveries"))?;
-    let rows = json_rows::<(i64, i64, String, String, i64, i64)>(&text, "claimed deliveries")?;
-    let mut by_id: HashMap<i64, (ClaimedDelivery, i64)> = HashMap::with_capacity(rows.len());
-    for (id, activity, inbox, host, attempts, enqueued_at) in rows {
+    let last = sqlx::query(REFILL_LAST_SQL)
+        .bind(json_array(&finished_activities))
+        .bind(json_array(&host_rows))
+        .bind(json_array(&released_blocks))
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(json_array(&pushes))
+        .bind(claim_now)
+        .bind(lease_end)
+        .bind(token)
+        .bind(ids.clone())
+        .bind(ids.clone())
+        .bind(token)
+        .bind(ids)
+        .bind(token);
+    let rows = writer
+        .step(last, "writing the claim and committing")
+        .await?;
+    writer.0.open_transaction = false;
+    let claimed = json_rows::<(i64, i64, String, String, i64, i64)>(
+        &row_text(&rows, 0, "claimed deliveries")?,
+        "claimed deliveries",
+    )?;
+    let mut by_id: HashMap<i64, (ClaimedDelivery, i64)> = HashMap::with_capacity(claimed.len());
+    for (id, activity, inbox, host, attempts, enqueued_at) in claimed {
         let claim = ClaimedDelivery {
             id: DeliveryId(id),
             token,
@@ -917,135 +1269,26 @@ async fn claim_in(
         };
         by_id.insert(id, (claim, activity));
     }
-    let wanted = activities_of(&by_id);
-    let mut bodies: HashMap<i64, (Bytes, String)> = HashMap::with_capacity(wanted.len());
-    for row in sqlx::query(
-        "SELECT id, body, key_ref FROM fq_activities \
-         WHERE id IN (SELECT value FROM json_each(?1))",
-    )
-    .bind(json_array(&wanted))
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(StoreError::db("reading activities"))?
-    {
-        let (id, activity) = activity_row(&row)?;
+    let mut bodies: HashMap<i64, (Bytes, String)> = HashMap::with_capacity(rows.len());
+    for row in rows.iter().skip(1) {
+        let (id, activity) = activity_row(row)?;
         bodies.insert(id, activity);
     }
-    Ok(assemble_claims(plan.chosen, by_id, &bodies))
+    Ok((changes, assemble_claims(plan.chosen, by_id, &bodies)))
 }
 
-/// The completion of [`Store::complete`], inside `tx`.
-async fn complete_in(
+/// The states of `hosts`, inside `tx`.
+async fn load_hosts(
     tx: &mut Transaction<'_, Sqlite>,
-    completions: &[Completion],
-    policy: &BreakerPolicy,
-    now: SystemTime,
-) -> Result<Vec<HostChange>, StoreError> {
-    let now_ms = to_ms(now);
-    // Which completions are still current (their claim's token is the row's), read once;
-    // the writes below then touch only those rows, one statement per kind of outcome.
-    let pairs: Vec<(i64, i64)> = completions.iter().map(|c| (c.id.0, c.token)).collect();
-    let text: String = sqlx::query_scalar(
-        "WITH t(id, token) AS (SELECT value ->> 0, value ->> 1 FROM json_each(?1)) \
-         SELECT json_group_array(json_array(id, activity_id)) FROM fq_deliveries \
-         WHERE id IN (SELECT id FROM t) AND (id, token) IN (SELECT id, token FROM t) \
-         AND state = 1",
-    )
-    .bind(json_array(&pairs))
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(StoreError::db("reading the claims being completed"))?;
-    let activity_of: HashMap<i64, i64> = json_rows::<(i64, i64)>(&text, "claims being completed")?
-        .into_iter()
-        .collect();
-    let current: HashSet<i64> = activity_of.keys().copied().collect();
-    let mut finished: Vec<i64> = Vec::new();
-    let mut finished_activities: Vec<i64> = Vec::new();
-    let mut retries: Vec<(i64, i64, &str)> = Vec::new();
-    let mut dead: Vec<(i64, &str, Option<u16>, &str)> = Vec::new();
-    let mut released: Vec<(i64, i64)> = Vec::new();
-    let mut seen: HashSet<i64> = HashSet::with_capacity(completions.len());
-    for completion in completions {
-        let id = completion.id.0;
-        // A delivery completed twice in one batch counts once, as its first completion.
-        let Some(activity) = activity_of.get(&id).filter(|_| seen.insert(id)) else {
-            continue;
-        };
-        match &completion.outcome {
-            Outcome::Delivered | Outcome::Gone => {
-                finished.push(id);
-                finished_activities.push(*activity);
-            }
-            Outcome::Retry { at, error } => retries.push((id, to_ms(*at), error)),
-            Outcome::Dead { reason, error } => {
-                dead.push((id, reason.code(), reason.status(), error));
-            }
-            Outcome::Release { at } => released.push((id, to_ms(*at))),
-        }
+    hosts: &[&str],
+) -> Result<HashMap<String, HostState>, StoreError> {
+    if hosts.is_empty() {
+        return Ok(HashMap::new());
     }
-    if !finished.is_empty() {
-        sqlx::query("DELETE FROM fq_deliveries WHERE id IN (SELECT value FROM json_each(?1))")
-            .bind(json_array(&finished))
-            .execute(&mut **tx)
-            .await
-            .map_err(StoreError::db("removing delivered deliveries"))?;
-    }
-    if !retries.is_empty() {
-        sqlx::query(
-            "WITH t(id, due, error) AS (SELECT value ->> 0, value ->> 1, value ->> 2 \
-             FROM json_each(?1)) \
-             UPDATE fq_deliveries SET state = 0, due_at = t.due, last_error = t.error \
-             FROM t WHERE fq_deliveries.id = t.id",
-        )
-        .bind(json_array(&retries))
-        .execute(&mut **tx)
+    let text: String = sqlx::query_scalar(concat!(hosts_sql!()))
+        .bind(json_array(hosts))
+        .fetch_one(&mut **tx)
         .await
-        .map_err(StoreError::db("scheduling retries"))?;
-    }
-    if !dead.is_empty() {
-        sqlx::query(
-            "WITH t(id, reason, status, error) AS (SELECT value ->> 0, value ->> 1, \
-             value ->> 2, value ->> 3 FROM json_each(?1)) \
-             UPDATE fq_deliveries SET state = 2, dead_reason = t.reason, \
-             dead_status = t.status, died_at = ?2, last_error = t.error \
-             FROM t WHERE fq_deliveries.id = t.id",
-        )
-        .bind(json_array(&dead))
-        .bind(now_ms)
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::db("moving deliveries to the dead letters"))?;
-    }
-    if !released.is_empty() {
-        sqlx::query(
-            "WITH t(id, due) AS (SELECT value ->> 0, value ->> 1 FROM json_each(?1)) \
-             UPDATE fq_deliveries SET state = 0, due_at = t.due, \
-             attempts = MAX(attempts - 1, 0) FROM t WHERE fq_deliveries.id = t.id",
-        )
-        .bind(json_array(&released))
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::db("releasing claims"))?;
-    }
-    finished_activities.sort_unstable();
-    finished_activities.dedup();
-    if !finished_activities.is_empty() {
-        sqlx::query(
-            "DELETE FROM fq_activities WHERE id IN (SELECT value FROM json_each(?1)) \
-             AND NOT EXISTS (SELECT 1 FROM fq_deliveries \
-             WHERE fq_deliveries.activity_id = fq_activities.id)",
-        )
-        .bind(json_array(&finished_activities))
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::db("removing finished activities"))?;
-    }
-    let names = completed_hosts(completions, &current);
-    let mut hosts = load_hosts(tx, &names).await?;
-    let updates = plan_host_updates(completions, &current, &mut hosts, policy, now);
-    save_hosts(tx, &updates.changed).await?;
-    for (host, upto) in updates.released {
-        pull_forward(tx, host, upto, now).await?;
-    }
-    Ok(updates.changes)
+        .map_err(StoreError::db("reading host states"))?;
+    hosts_from_json(&text)
 }

@@ -37,6 +37,70 @@ async fn sqlite_store_conforms() {
     }
 }
 
+/// A refill whose caller stops waiting while its first query waits for the database (another
+/// connection holds the write lock) leaves its transaction open on the writer; the store's next
+/// operation rolls it back first, so nothing of the refill is kept and the store goes on.
+#[tokio::test]
+async fn sqlite_refill_dropped_midway_is_rolled_back() {
+    use federation_queue::conformance::{done, policy};
+    use federation_queue::{HostEvent, Outcome};
+    use sqlx::{ConnectOptions, Connection};
+
+    let path = temp_db("dropped-refill");
+    let store = SqliteStore::open(&path).await.unwrap();
+    store
+        .enqueue(
+            &[activity("{}", &[("a.test", "/1"), ("a.test", "/2")])],
+            at(0),
+        )
+        .await
+        .unwrap();
+    let claims = store.claim(&claim_at(at(0), 1, 10)).await.unwrap();
+    assert_eq!(claims.len(), 1);
+    let mut blocker = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    {
+        let completions = [done(&claims[0], Outcome::Delivered, HostEvent::Answered)];
+        let policy = policy();
+        let request = claim_at(at(1), 10, 10);
+        let mut refill = std::pin::pin!(store.complete_and_claim(&completions, &policy, &request));
+        // One poll sends the first query, which waits for the write lock: the refill cannot
+        // have finished.
+        let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(refill.as_mut().poll(cx)));
+        assert!(polled.await.is_pending());
+    }
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+    blocker.close().await.unwrap();
+    // The completion was not kept: its claim is still in flight, and the other delivery is
+    // claimed by the next call, which would fail had the transaction been left open.
+    let next = store.claim(&claim_at(at(1), 10, 10)).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_ne!(next[0].id, claims[0].id);
+    let counts = store.counts(at(1)).await.unwrap();
+    assert_eq!((counts.pending, counts.in_flight, counts.dead), (0, 2, 0));
+    // And the refill, made again, records and claims as it should.
+    let (_, more) = store
+        .complete_and_claim(
+            &[done(&claims[0], Outcome::Delivered, HostEvent::Answered)],
+            &policy(),
+            &claim_at(at(2), 10, 10),
+        )
+        .await
+        .unwrap();
+    assert!(more.is_empty());
+    let counts = store.counts(at(2)).await.unwrap();
+    assert_eq!((counts.pending, counts.in_flight, counts.dead), (0, 1, 0));
+    store.close().await;
+    remove_db(&path);
+}
+
 #[tokio::test]
 async fn sqlite_store_survives_reopening() {
     let path = temp_db("reopen");
