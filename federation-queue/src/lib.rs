@@ -45,6 +45,7 @@
 
 mod breaker;
 mod clock;
+pub mod commit;
 mod concurrency;
 // The in-memory store names the crate's items by their public paths, as a store outside the
 // crate would (the tests compile it there too).
@@ -52,7 +53,6 @@ extern crate self as federation_queue;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
-mod group;
 mod keys;
 mod model;
 mod queue;

@@ -36,8 +36,8 @@ use http_signatures::{DoubleKnock, KeyKind, KnockOutcome, PeerPreference};
 
 use crate::breaker::BreakerPolicy;
 use crate::clock::{Clock, SystemClock};
+use crate::commit::GroupCommit;
 use crate::concurrency::{Bounds, HostLimits, Signal};
-use crate::group::{GroupCommit, GroupError};
 use crate::keys::{KeyLookupError, KeyProvider};
 use crate::model::{
     ClaimRequest, ClaimedDelivery, Completion, DeadLetter, DeadReason, DeliveryId, HostChange,
@@ -524,8 +524,24 @@ struct Shared<S, T, K, C> {
     signing: OnceLock<Option<SigningPool>>,
     /// The adaptive per-host caps of this process's workers.
     limits: Mutex<HostLimits>,
-    /// Enqueues waiting to be written together.
-    group: GroupCommit,
+    /// Enqueues waiting to be written together: each caller's activities, and its ids back.
+    group: GroupCommit<Vec<NewActivity>, Result<Vec<DeliveryId>, GroupError>>,
+}
+
+/// Why a group write gave a caller no ids.
+#[derive(Debug)]
+enum GroupError {
+    /// The caller was alone in its transaction, which failed.
+    Alone(StoreError),
+    /// The transaction, shared with other callers, failed.
+    Shared(Arc<StoreError>),
+    /// The store returned fewer or more ids than the group had deliveries.
+    Miscounted {
+        /// Deliveries written.
+        expected: usize,
+        /// Ids returned.
+        got: usize,
+    },
 }
 
 impl<S: Store, T: Transport, K: KeyProvider> Queue<S, T, K, SystemClock> {
@@ -1094,17 +1110,48 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Shared<S, T, K, C> {
     async fn write_groups(self: Arc<Self>) {
         let mut writer = self.group.writer();
         while let Some(group) = writer.next_group() {
-            let written = self
-                .store
-                .enqueue(group.activities(), self.clock.now())
-                .await;
+            let (items, replies) = group.into_parts();
+            let counts: Vec<usize> = items
+                .iter()
+                .map(|activities| activities.iter().map(|a| a.deliveries.len()).sum())
+                .collect();
+            let expected: usize = counts.iter().sum();
+            let activities: Vec<NewActivity> = items.into_iter().flatten().collect();
+            let written = self.store.enqueue(&activities, self.clock.now()).await;
             if written.is_ok() {
                 self.counters
                     .queued
-                    .fetch_add(group.deliveries() as u64, Ordering::Relaxed);
+                    .fetch_add(expected as u64, Ordering::Relaxed);
                 self.wake.notify_one();
             }
-            group.finish(written);
+            // Each caller its own ids, or the error (every caller gets it).
+            match written {
+                Ok(ids) if ids.len() == expected => {
+                    let mut ids = ids.into_iter();
+                    for (reply, count) in replies.into_iter().zip(counts) {
+                        reply.send(Ok(ids.by_ref().take(count).collect()));
+                    }
+                }
+                Ok(ids) => {
+                    for reply in replies {
+                        reply.send(Err(GroupError::Miscounted {
+                            expected,
+                            got: ids.len(),
+                        }));
+                    }
+                }
+                Err(error) if replies.len() == 1 => {
+                    if let Some(reply) = replies.into_iter().next() {
+                        reply.send(Err(GroupError::Alone(error)));
+                    }
+                }
+                Err(error) => {
+                    let error = Arc::new(error);
+                    for reply in replies {
+                        reply.send(Err(GroupError::Shared(Arc::clone(&error))));
+                    }
+                }
+            }
         }
     }
 

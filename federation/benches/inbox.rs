@@ -35,10 +35,17 @@
     unreachable_pub
 )]
 
+/// The pipeline and the floor run on mimalloc, the allocator a server would pick (as the
+/// queue's soak harness does); build with `RUSTFLAGS="--cfg soak_system_allocator"` (the
+/// workspace's switch for its harnesses) to measure on the system allocator instead.
+#[cfg(not(soak_system_allocator))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use activitypub_core::{ActivityType, AnyObject};
 use bytes::Bytes;
@@ -48,11 +55,13 @@ use federation::inbox::{
     StoreError,
 };
 use federation::keys::{KeyCache, KeyCacheConfig};
+use federation::record::{SqlRecord, SqlRecordOptions};
 use futures::StreamExt as _;
 use http_signatures::digest::DigestAlgorithm;
 use http_signatures::{Algorithm, Signer, SigningKey, Standard, VerifyingKey};
 use serde_json::json;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions as _, Connection as _};
 use url::Url;
 
 /// The remote actors sending.
@@ -70,6 +79,11 @@ struct Options {
     /// Requests in flight in the concurrent series.
     #[arg(long, default_value_t = 16, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     concurrency: usize,
+    /// The SQLite record's `synchronous`: `normal` (instance-state's default: no fsync at
+    /// commit; loses no commit when the process dies, may lose the last ones in a power cut)
+    /// or `full` (an fsync of the WAL per transaction).
+    #[arg(long, default_value = "normal", value_parser = ["normal", "full"])]
+    synchronous: String,
     /// Passed by `cargo bench`.
     #[arg(long, hide = true)]
     bench: bool,
@@ -79,35 +93,49 @@ fn options() -> Options {
     <Options as clap::Parser>::parse()
 }
 
-/// The idempotency record on SQLite, as a durable inbox keeps it.
+/// The idempotency record on SQLite, as instance-state keeps it: `federation::record`, with
+/// group commit (instance-state's `InboxStore::record` is this record, in its `st_processed`).
 #[derive(Clone)]
 struct SqliteInboxStore {
-    pool: sqlx::SqlitePool,
+    record: SqlRecord,
+    path: std::path::PathBuf,
 }
 
 impl SqliteInboxStore {
-    async fn open(path: &std::path::Path) -> Self {
-        let options = SqliteConnectOptions::new()
+    async fn open(path: &std::path::Path, synchronous_full: bool) -> Self {
+        let mut conn = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
+            .connect()
             .await
             .unwrap();
-        sqlx::query("CREATE TABLE processed (id TEXT PRIMARY KEY NOT NULL, at INTEGER NOT NULL)")
-            .execute(&pool)
+        // instance-state's `st_processed` (migrations/0001_state.sql).
+        sqlx::query("CREATE TABLE processed (id TEXT PRIMARY KEY, at BIGINT NOT NULL)")
+            .execute(&mut conn)
             .await
             .unwrap();
-        Self { pool }
+        conn.close().await.unwrap();
+        let record = SqlRecord::open(
+            path.to_str().unwrap(),
+            "processed",
+            SqlRecordOptions::new().with_synchronous_full(synchronous_full),
+        )
+        .await
+        .unwrap();
+        Self {
+            record,
+            path: path.to_owned(),
+        }
     }
 
     async fn count(&self) -> i64 {
+        let mut conn = SqliteConnectOptions::new()
+            .filename(&self.path)
+            .connect()
+            .await
+            .unwrap();
         sqlx::query_scalar("SELECT count(*) FROM processed")
-            .fetch_one(&self.pool)
+            .fetch_one(&mut conn)
             .await
             .unwrap()
     }
@@ -118,23 +146,17 @@ impl InboxStore for SqliteInboxStore {
         let at = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as i64);
-        let done =
-            sqlx::query("INSERT INTO processed (id, at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING")
-                .bind(activity_id)
-                .bind(at)
-                .execute(&self.pool)
-                .await
-                .map_err(|e| StoreError::new("recording", e))?;
-        Ok(done.rows_affected() == 1)
+        self.record
+            .record(activity_id, at)
+            .await
+            .map_err(|e| StoreError::new("recording", e))
     }
 
     async fn forget(&self, activity_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM processed WHERE id = ?")
-            .bind(activity_id)
-            .execute(&self.pool)
+        self.record
+            .forget(activity_id)
             .await
-            .map_err(|e| StoreError::new("forgetting", e))?;
-        Ok(())
+            .map_err(|e| StoreError::new("forgetting", e))
     }
 
     async fn knows_actor(&self, _actor: &str) -> Result<bool, StoreError> {
@@ -247,7 +269,8 @@ async fn run(options: Options) {
     let memory_requests = prepare(per_series);
 
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteInboxStore::open(&dir.path().join("inbox.db")).await;
+    let store =
+        SqliteInboxStore::open(&dir.path().join("inbox.db"), options.synchronous == "full").await;
     let handled = Arc::new(AtomicU64::new(0));
     let dispatcher = Dispatcher::new().on(ActivityType::Create, handle);
     let inbox = Inbox::new(
@@ -286,6 +309,8 @@ async fn run(options: Options) {
     floor(&sequential_requests[..options.batch.min(per_series)]);
 
     let mut latencies = Vec::with_capacity(per_series);
+    // Transactions of the record in the concurrent series (group commit: fewer than requests).
+    let mut concurrent_transactions = 0;
     let mut sequential_ratios = Vec::new();
     let mut concurrent_ratios = Vec::new();
     let mut memory_ratios = Vec::new();
@@ -314,6 +339,7 @@ async fn run(options: Options) {
             latencies.push(at.elapsed());
         }
         let sequential_rate = sequential.len() as f64 / start.elapsed().as_secs_f64();
+        let transactions = store.record.transactions();
         let start = Instant::now();
         futures::stream::iter(concurrent)
             .for_each_concurrent(options.concurrency, |p| {
@@ -324,6 +350,7 @@ async fn run(options: Options) {
             })
             .await;
         let concurrent_rate = concurrent.len() as f64 / start.elapsed().as_secs_f64();
+        concurrent_transactions += store.record.transactions() - transactions;
         let start = Instant::now();
         for p in memory {
             memory_inbox
@@ -363,10 +390,13 @@ async fn run(options: Options) {
             "rounds": options.rounds,
             "batch": options.batch,
             "concurrency": options.concurrency,
+            "synchronous": options.synchronous,
             "floor_per_sec": median(&mut rates.2).round(),
             "sequential_per_sec": median(&mut rates.0).round(),
             "concurrent_per_sec": median(&mut rates.1).round(),
             "memory_record_per_sec": median(&mut rates.3).round(),
+            "concurrent_records_per_transaction":
+                round3(per_series as f64 / concurrent_transactions.max(1) as f64),
             "sequential_ms_p50": quantile(0.5),
             "sequential_ms_p99": quantile(0.99),
             "sequential_over_floor": sequential_ratios.iter().map(|r| round3(*r)).collect::<Vec<_>>(),

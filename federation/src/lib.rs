@@ -8,6 +8,8 @@
 //! - [`inbox`]: the inbox pipeline, from the raw request to the app's typed handlers, each step
 //!   with a typed rejection and its status code.
 //! - [`outbox`]: from an activity's addressing to deliveries on `federation-queue`.
+//! - `record` (feature `sql-record`): the inbox's durable idempotency record on SQLite or
+//!   PostgreSQL, with group commit.
 //! - [`routes`]: the axum routes (WebFinger, NodeInfo, actors, inboxes, outboxes, collections,
 //!   objects and tombstones), with authorized fetch.
 //! - [`serve`]: serving a router on a hostile network: time limits for slow clients, a bound on
@@ -20,6 +22,8 @@ pub mod fetch;
 pub mod inbox;
 pub mod keys;
 pub mod outbox;
+#[cfg(feature = "sql-record")]
+pub mod record;
 #[cfg(feature = "relayed")]
 pub mod relayed;
 pub mod routes;

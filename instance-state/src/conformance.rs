@@ -166,6 +166,7 @@ where
     check!(objects_and_visibility);
     check!(activities_and_outboxes);
     check!(processed_ids);
+    check!(processed_ids_at_once);
     check!(remote_actors);
     check!(notifications);
     check!(reports_and_log);
@@ -1255,6 +1256,28 @@ pub async fn processed_ids(state: &InstanceState, clock: &ManualClock) {
     );
     assert!(state.record("https://remote.test/a/1").await.unwrap());
     assert!(!state.record("https://remote.test/a/2").await.unwrap());
+}
+
+/// Records of one id at once (the record writes those that arrive together in one
+/// transaction): exactly one of them is new, none of an id recorded before; every id is
+/// there once they resolved.
+pub async fn processed_ids_at_once(state: &InstanceState, _: &ManualClock) {
+    let id = |n: usize| format!("https://remote.test/b/{n}");
+    assert!(state.record_processed(&id(0)).await.unwrap());
+    let tasks: Vec<_> = (0..40)
+        .map(|k| {
+            let state = state.clone();
+            let id = id(k % 10);
+            tokio::spawn(async move { (k % 10, state.record_processed(&id).await.unwrap()) })
+        })
+        .collect();
+    let mut new = [0; 10];
+    for task in tasks {
+        let (n, is_new) = task.await.unwrap();
+        new[n] += usize::from(is_new);
+    }
+    assert_eq!(new, [0, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    assert_eq!(state.processed_count().await.unwrap(), 10);
 }
 
 /// Remote actors' names and handles; which actors the server knows.

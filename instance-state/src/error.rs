@@ -22,6 +22,9 @@ pub enum Error {
         #[source]
         source: sqlx::Error,
     },
+    /// The inbox's idempotency record failed (see `InstanceState::record_processed`).
+    #[error(transparent)]
+    Record(#[from] federation::record::RecordError),
     /// The schema could not be created or upgraded.
     #[error("migrating the schema: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

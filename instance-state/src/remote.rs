@@ -161,27 +161,19 @@ impl InstanceState {
     }
 
     /// Records that the inbox processed `id`: `true` the first time (atomic: of two concurrent
-    /// calls with one id, one gets `true`).
+    /// calls with one id, one gets `true`). Durable when it returns.
+    ///
+    /// Records that arrive while another is being written go in one transaction (group
+    /// commit), on connections of their own beside the pool (`federation::record`): a lone
+    /// record is written at once; one that arrives during a write waits for that transaction,
+    /// then goes in the next.
     pub async fn record_processed(&self, id: &str) -> Result<bool, Error> {
-        let done = sqlx::query(
-            "INSERT INTO st_processed (id, at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(self.now())
-        .execute(self.pool())
-        .await
-        .map_err(db("recording a processed activity"))?;
-        Ok(done.rows_affected() == 1)
+        Ok(self.inner.record.record(id, self.now()).await?)
     }
 
     /// Forgets that `id` was processed (its handling failed; the retry is processed).
     pub async fn forget_processed(&self, id: &str) -> Result<(), Error> {
-        sqlx::query("DELETE FROM st_processed WHERE id = $1")
-            .bind(id)
-            .execute(self.pool())
-            .await
-            .map_err(db("forgetting a processed activity"))?;
-        Ok(())
+        Ok(self.inner.record.forget(id).await?)
     }
 
     /// How many activity ids are recorded as processed.

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use federation::record::{SqlRecord, SqlRecordOptions};
 use http_signatures::{Signer, Standard};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -92,6 +93,10 @@ pub struct Options {
     pub max_connections: Option<u32>,
     /// The clock. Default: the system's.
     pub clock: Clock,
+    /// SQLite only: the inbox's idempotency record commits with `synchronous=FULL` (an fsync
+    /// per transaction: kept through a power cut) instead of `NORMAL` (the default: kept when
+    /// the process dies; see `federation::record::SqlRecordOptions::synchronous_full`).
+    pub inbox_record_synchronous_full: bool,
 }
 
 impl Options {
@@ -103,6 +108,7 @@ impl Options {
             first_knock: Standard::Cavage,
             max_connections: None,
             clock: Clock::system(),
+            inbox_record_synchronous_full: false,
         }
     }
 
@@ -129,6 +135,12 @@ impl Options {
         self.clock = clock;
         self
     }
+
+    /// Sets [`Options::inbox_record_synchronous_full`].
+    pub fn with_inbox_record_synchronous_full(mut self, full: bool) -> Self {
+        self.inbox_record_synchronous_full = full;
+        self
+    }
 }
 
 /// The state of an instance, in one database. Cheap to clone (the clones share the pool).
@@ -139,6 +151,9 @@ pub struct InstanceState {
 
 pub(crate) struct Inner {
     pub(crate) pool: AnyPool,
+    /// The inbox's idempotency record (`st_processed`), written with group commit on
+    /// connections of its own (see `InstanceState::record_processed`).
+    pub(crate) record: SqlRecord,
     pub(crate) options: Options,
     pub(crate) sqlite: bool,
     /// Signers by key reference, so that a delivery does not parse a PEM each time.
@@ -199,9 +214,16 @@ impl InstanceState {
                 .map_err(db("setting the journal mode"))?;
         }
         migrator().run(&pool).await?;
+        let record = SqlRecord::open(
+            location,
+            "st_processed",
+            SqlRecordOptions::new().with_synchronous_full(options.inbox_record_synchronous_full),
+        )
+        .await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 pool,
+                record,
                 options,
                 sqlite,
                 signers: Mutex::new(HashMap::new()),
@@ -279,8 +301,9 @@ impl InstanceState {
         Ok(())
     }
 
-    /// Closes the pool.
+    /// Closes the pool and the inbox record's connections.
     pub async fn close(&self) {
+        self.inner.record.close().await;
         self.inner.pool.close().await;
     }
 

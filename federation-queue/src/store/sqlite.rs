@@ -33,6 +33,7 @@ use super::{
 };
 use crate::breaker::BreakerPolicy;
 use crate::clock::{duration_ms, from_ms, to_ms};
+use crate::commit::{AUTOCHECKPOINT_PAGES, WalCheckpoints};
 use crate::model::{
     ClaimRequest, ClaimedDelivery, Completion, DeadLetter, DeadReason, DeliveryId, HostChange,
     HostState, NewActivity, Outcome, QueueCounts, Requeue,
@@ -90,23 +91,8 @@ pub struct SqliteStore {
     /// that doubled the cost of a small enqueue. `None` once closed.
     writer: Arc<Mutex<WriterState>>,
     reader: SqlitePool,
-    /// What the checkpointer needs to know (see `checkpoints`).
-    checkpoints: Arc<CheckpointState>,
-}
-
-/// How often the checkpointer looks for work (it does nothing when nothing was written).
-const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
-
-/// The WAL size (pages) at which a commit checkpoints by itself, should the checkpointer fall
-/// behind (SQLite's default is 1,000).
-const AUTOCHECKPOINT_PAGES: &str = "10000";
-
-#[derive(Debug, Default)]
-struct CheckpointState {
-    /// Times the writer was taken: the checkpointer skips a round when it has not moved.
-    writes: std::sync::atomic::AtomicU64,
-    /// The store was closed.
-    closed: std::sync::atomic::AtomicBool,
+    /// The WAL's checkpoints, on a connection of their own (see `crate::commit`).
+    checkpoints: WalCheckpoints,
 }
 
 #[derive(Debug)]
@@ -116,36 +102,6 @@ struct WriterState {
     /// A transaction begun by a query of its own may have been left open (the query's future
     /// was dropped before it answered): roll it back before anything else.
     open_transaction: bool,
-}
-
-/// Copies the WAL back into the database every `CHECKPOINT_INTERVAL` when something was
-/// written, with `PRAGMA wal_checkpoint(PASSIVE)` on a connection (and so a sqlx thread) of its
-/// own: the writer goes on committing meanwhile (in WAL mode a checkpoint and a writer do not
-/// block each other), and the checkpoint's fsyncs wait on no enqueue or claim. Ends when the
-/// store is closed or dropped.
-async fn checkpoints(mut conn: SqliteConnection, state: std::sync::Weak<CheckpointState>) {
-    use std::sync::atomic::Ordering;
-    let mut seen = 0;
-    loop {
-        tokio::time::sleep(CHECKPOINT_INTERVAL).await;
-        let writes = match state.upgrade() {
-            Some(state) if !state.closed.load(Ordering::Relaxed) => {
-                state.writes.load(Ordering::Relaxed)
-            }
-            _ => break,
-        };
-        if writes == seen {
-            continue;
-        }
-        seen = writes;
-        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&mut conn)
-            .await
-        {
-            tracing::debug!(%error, "checkpointing the WAL failed; will retry");
-        }
-    }
-    let _ = conn.close().await;
 }
 
 /// The writer connection, held.
@@ -209,7 +165,7 @@ impl SqliteStore {
             // even have writable) several times a second.
             .pragma("temp_store", "memory")
             // The WAL is copied back into the database (a checkpoint, with its fsyncs) by a
-            // connection of its own, beside the writer (see `checkpoints`); a commit does it
+            // connection of its own, beside the writer (see `crate::commit`); a commit does it
             // only if that falls far behind. Done by the commit that crosses SQLite's default
             // 1,000 pages, it stalled that commit and everything queued behind it for
             // milliseconds: the slowest 1 % of enqueues took 4-5 ms instead of 0.2.
@@ -249,23 +205,20 @@ impl SqliteStore {
             .connect()
             .await
             .map_err(StoreError::db("opening the database for checkpoints"))?;
-        let checkpoint_state = Arc::new(CheckpointState::default());
-        tokio::spawn(checkpoints(checkpointer, Arc::downgrade(&checkpoint_state)));
+        let checkpoints = WalCheckpoints::spawn(checkpointer);
         Ok(Self {
             writer: Arc::new(Mutex::new(WriterState {
                 conn: Some(writer),
                 open_transaction: false,
             })),
             reader,
-            checkpoints: checkpoint_state,
+            checkpoints,
         })
     }
 
     /// Closes the connections.
     pub async fn close(&self) {
-        self.checkpoints
-            .closed
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.checkpoints.close();
         if let Some(writer) = self.writer.lock().await.conn.take() {
             let _ = writer.close().await;
         }
@@ -273,9 +226,7 @@ impl SqliteStore {
     }
 
     async fn writer(&self) -> Writer<'_> {
-        self.checkpoints
-            .writes
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.checkpoints.wrote();
         let mut writer = Writer(self.writer.lock().await);
         if writer.0.open_transaction {
             writer.roll_back().await;

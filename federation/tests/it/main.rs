@@ -11,6 +11,7 @@ mod fuzz_replay;
 mod inbox;
 mod keys;
 mod outbox;
+mod record;
 mod routes;
 mod serve;
 mod support;

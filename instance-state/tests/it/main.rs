@@ -15,5 +15,6 @@ mod conformance;
 mod handlers;
 mod migrations;
 mod moves;
+mod record;
 mod routes;
 mod support;
