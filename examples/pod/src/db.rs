@@ -381,7 +381,11 @@ impl Db {
         // post by id, a tag's posts), and SQLite gathers them all before it sorts: over a
         // long past, that is every post of everyone followed. So the page is looked for in a
         // window of time going back from `before`, an hour wide at first and eight times
-        // wider at each try, until it is full or reaches the oldest post.
+        // wider at each try, until it is full or reaches the oldest post. The posts with a
+        // followed tag are found from the posts of the window (`CROSS JOIN` keeps SQLite from
+        // starting at the tags, whose posts over all time a popular tag has many of), each
+        // post's few tags read by its id and looked up in the followed ones (`|| ''` keeps
+        // SQLite from probing the tag index once for every followed tag and every post).
         let (published, id) = before.cloned().unwrap_or((i64::MAX, String::new()));
         let oldest: Option<i64> = sqlx::query("SELECT MIN(published) AS oldest FROM pd_posts")
             .fetch_one(self.pool())
@@ -407,8 +411,10 @@ impl Db {
                 OR id IN (SELECT r.post FROM pd_reactions r JOIN st_follows f
                     ON f.followed = r.actor AND f.follower = $1 AND f.state = 'accepted'
                     WHERE r.kind = 'share')
-                OR (audience = 'public' AND id IN (SELECT t.post FROM pd_post_tags t
-                    JOIN pd_tag_follows g ON g.tag = t.tag WHERE g.actor = $1)))
+                OR (audience = 'public' AND id IN (SELECT p.id FROM pd_posts p
+                    CROSS JOIN pd_post_tags t WHERE t.post = p.id
+                    AND p.published >= $5 AND p.published <= $3
+                    AND (t.tag || '') IN (SELECT g.tag FROM pd_tag_follows g WHERE g.actor = $1))))
              AND {} ORDER BY published DESC, id LIMIT $2",
             scope.condition("pd_posts.id", 6)
         );
