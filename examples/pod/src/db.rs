@@ -313,24 +313,7 @@ impl Db {
 
     /// The card of post `post`, when it is a video, an event, an article or a page.
     pub(crate) async fn card(&self, post: &str) -> Result<Option<Card>> {
-        let row = sqlx::query(
-            "SELECT kind, name, starts, image, link, authors FROM pd_cards WHERE post = $1",
-        )
-        .bind(post.to_owned())
-        .fetch_optional(self.pool())
-        .await?;
-        row.map(|row| {
-            Ok(Card {
-                kind: row.try_get("kind")?,
-                name: row.try_get("name")?,
-                starts: row.try_get("starts")?,
-                image: row.try_get("image")?,
-                link: row.try_get("link")?,
-                authors: serde_json::from_str(&row.try_get::<String, _>("authors")?)
-                    .unwrap_or_default(),
-            })
-        })
-        .transpose()
+        Ok(self.cards_of(&[post.to_owned()]).await?.remove(post))
     }
 
     /// The cards of those of `posts` that have one.
@@ -1042,24 +1025,11 @@ impl Db {
 
     /// What is attached to post `post`, in order.
     pub(crate) async fn attachments(&self, post: &str) -> Result<Vec<Attachment>> {
-        let rows = sqlx::query(
-            "SELECT url, media_type, width, height, description FROM pd_attachments
-             WHERE post = $1 ORDER BY position",
-        )
-        .bind(post.to_owned())
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Attachment {
-                    url: r.try_get("url")?,
-                    media_type: r.try_get("media_type")?,
-                    width: r.try_get("width")?,
-                    height: r.try_get("height")?,
-                    description: r.try_get("description")?,
-                })
-            })
-            .collect()
+        Ok(self
+            .attachments_of(&[post.to_owned()])
+            .await?
+            .remove(post)
+            .unwrap_or_default())
     }
 
     /// What is attached to each of `posts`, in order (those with nothing are left out).
