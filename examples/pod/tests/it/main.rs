@@ -11,6 +11,7 @@
 mod archive;
 mod aspects;
 mod browser;
+mod collections;
 mod demo;
 mod mastodon;
 mod mentions;
