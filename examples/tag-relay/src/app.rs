@@ -89,7 +89,7 @@ impl Relay {
         };
         if self.state().actor_count(ActorKind::Group).await? >= self.0.options.max_tags {
             warn!(
-                tag,
+                %tag,
                 max = self.0.options.max_tags,
                 "no more tag actors are made"
             );
@@ -101,7 +101,7 @@ impl Relay {
         ));
         match self.state().create_actor(new).await {
             Ok(actor) => {
-                info!(tag, "tag actor made");
+                info!(%tag, "tag actor made");
                 Ok(Some(actor))
             }
             // Made by a lookup at the same time.

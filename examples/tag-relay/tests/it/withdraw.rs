@@ -124,3 +124,47 @@ async fn a_deleted_post_is_withdrawn_and_an_edited_one_announced_by_its_new_tags
     }
     relay.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tag_with_letters_outside_ascii_has_an_actor_and_is_relayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = relay(dir.path()).await;
+    let a = pod(dir.path(), "A").await;
+    let c = pod(dir.path(), "C").await;
+    person(&a, "alice").await;
+    person(&c, "carol").await;
+    a.instance.set_tag_relay(&relay.base_url).await.unwrap();
+    c.instance.set_tag_relay(&relay.base_url).await.unwrap();
+    until_subscribed(&a, &relay).await;
+    until_subscribed(&c, &relay).await;
+
+    // Carol follows #Café (as written on a French keyboard, or with a combining accent): C's
+    // instance actor follows tag-xn--caf-dma, found by WebFinger.
+    follow_tag(&c, "carol", "Cafe\u{301}").await;
+    let tag_actor = relay.instance.actor_id("tag-xn--caf-dma").to_string();
+    let c_actor = c.instance.instance_actor().to_string();
+    until_following(&relay, &c_actor, &tag_actor).await;
+    let (status, actor) = crate::support::fetch_json(&tag_actor).await;
+    assert_eq!(status, 200, "{actor}");
+    assert_eq!(actor["name"], "#café");
+    assert_eq!(actor["preferredUsername"], "tag-xn--caf-dma");
+
+    a.instance
+        .write_post(
+            "alice",
+            "Opening of the #CAFÉ on the square",
+            &PostAudience::Public,
+        )
+        .await
+        .unwrap();
+    eventually("the post reaches carol through tag-xn--caf-dma", || async {
+        stream(&c, "carol").await.contains("Opening of the")
+    })
+    .await;
+    assert_eq!(outbox(&relay, "tag-xn--caf-dma").await.len(), 1);
+
+    for running in [a, c] {
+        running.stop().await.unwrap();
+    }
+    relay.stop().await.unwrap();
+}
