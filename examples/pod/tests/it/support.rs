@@ -46,7 +46,19 @@ pub(crate) async fn on_postgres(server: &str, test: impl std::future::Future<Out
                 .as_nanos()
         ),
     };
+    let prefix = postgres.prefix.clone();
     POSTGRES.scope(postgres, test).await;
+    // The pods were on PostgreSQL indeed: their databases are there.
+    use sqlx::Connection as _;
+    let mut connection = sqlx::PgConnection::connect(server).await.unwrap();
+    let (made,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM pg_database WHERE starts_with(datname, $1)")
+            .bind(format!("{prefix}_"))
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+    connection.close().await.unwrap();
+    assert!(made >= 1, "no pod made a database on PostgreSQL");
 }
 
 /// The database of pod `name` of the test: `{dir}/{name}.sqlite`, or under [`on_postgres`] a
