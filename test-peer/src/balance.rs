@@ -27,10 +27,11 @@ pub fn balance(listener: TcpListener, backends: Vec<SocketAddr>) -> Arc<Vec<Atom
             let first = next.fetch_add(1, Ordering::SeqCst);
             let (backends, served) = (backends.clone(), served.clone());
             tokio::spawn(async move {
-                for i in 0..backends.len() {
-                    let which = (first + i) % backends.len();
-                    if let Ok(mut upstream) = TcpStream::connect(backends[which]).await {
-                        served[which].fetch_add(1, Ordering::SeqCst);
+                let turn = first % backends.len().max(1);
+                let in_turn = backends.iter().zip(served.iter()).cycle().skip(turn);
+                for (backend, count) in in_turn.take(backends.len()) {
+                    if let Ok(mut upstream) = TcpStream::connect(backend).await {
+                        count.fetch_add(1, Ordering::SeqCst);
                         let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
                         return;
                     }

@@ -351,12 +351,10 @@ async fn two_serve_processes_share_sessions_media_and_deliveries_and_lose_nothin
         page.contains("mentioned you in")
     })
     .await;
-    let (_, page) = at(&alice_web, second_addr)
-        .get(&url::Url::parse(&garden).unwrap().path().to_owned())
-        .await;
+    let path = url::Url::parse(&garden).unwrap().path().to_owned();
+    let (_, page) = at(&alice_web, second_addr).get(&path).await;
     assert!(page.contains("Lovely, "), "{page}");
     // Alice answers from the post's page.
-    let path = url::Url::parse(&garden).unwrap().path().to_owned();
     let (status, answer) = alice_web
         .post(
             "/posts/comment",
