@@ -8,6 +8,11 @@ use crate::support::{fetch, person, pod, signed_fetch, until_following};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_posts_collections_are_counted_paged_and_as_private_as_the_post() {
+    post_collections().await;
+}
+
+/// The flow of the test above (also run on PostgreSQL).
+pub(crate) async fn post_collections() {
     let dir = tempfile::tempdir().unwrap();
     let a = pod(dir.path(), "A").await;
     let alice = person(&a, "alice").await;
@@ -95,6 +100,11 @@ async fn a_posts_collections_are_counted_paged_and_as_private_as_the_post() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tags_page_and_collection_page_back_through_every_post() {
+    tag_paging().await;
+}
+
+/// The flow of the test above (also run on PostgreSQL).
+pub(crate) async fn tag_paging() {
     let dir = tempfile::tempdir().unwrap();
     let a = pod(dir.path(), "A").await;
     person(&a, "alice").await;

@@ -65,3 +65,13 @@ async fn an_archive_is_exported_and_imported() {
 async fn bad_archives_are_refused_with_nothing_stored() {
     check(crate::archive::bad_archives()).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_posts_collections_are_as_private_as_the_post() {
+    check(crate::collections::post_collections()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tags_collection_and_page_are_paged() {
+    check(crate::collections::tag_paging()).await;
+}
