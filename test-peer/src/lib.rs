@@ -14,11 +14,15 @@
 //! a round-robin load balancer ([`balance::balance`]) and a [`balance::Gate`] that holds
 //! requests.
 //!
+//! [`postgres`] gives the tests that run an instance on PostgreSQL their server and a fresh
+//! database each.
+//!
 //! [`fedify`] drives the Fedify peer (`scripts/fedify-peer`), an independent implementation run
 //! as a child process.
 
 pub mod balance;
 pub mod fedify;
+pub mod postgres;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -13,41 +13,14 @@ use sqlx::Connection;
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// The tests' PostgreSQL server (`test_peer::postgres::server_url`).
 pub(crate) fn postgres_url() -> Option<String> {
-    match std::env::var("FEDERATION_QUEUE_PG_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "FEDERATION_QUEUE_PG_URL is not set: in CI the PostgreSQL tests must run \
-                 (scripts/test runs them under scripts/with-postgres)"
-            );
-            eprintln!(
-                "\n!!! SKIPPING the events instance's PostgreSQL test: FEDERATION_QUEUE_PG_URL is \
-                 not set. Run it with: scripts/with-postgres cargo test -p events-instance !!!\n"
-            );
-            None
-        }
-    }
+    test_peer::postgres::server_url("the events instance's PostgreSQL tests")
 }
 
 /// A fresh database on the server of `url`, and its URL.
 pub(crate) async fn fresh_database(url: &str) -> anyhow::Result<String> {
-    let name = format!(
-        "events_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .subsec_nanos()
-    );
-    let mut connection = sqlx::PgConnection::connect(url).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut connection)
-        .await?;
-    connection.close().await?;
-    let mut database = url::Url::parse(url)?;
-    database.set_path(&format!("/{name}"));
-    Ok(database.to_string())
+    test_peer::postgres::fresh_database(url, "events").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

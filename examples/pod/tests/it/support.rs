@@ -113,21 +113,7 @@ pub(crate) fn unique_database(server: &str, name: &str) -> String {
 /// `scripts/with-postgres` sets): `None`, said loudly, when there is none, and in CI
 /// (`CI` set) a failure.
 pub(crate) fn postgres_url() -> Option<String> {
-    match std::env::var("FEDERATION_QUEUE_PG_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "FEDERATION_QUEUE_PG_URL is not set: in CI the PostgreSQL tests must run \
-                 (scripts/test runs them under scripts/with-postgres)"
-            );
-            eprintln!(
-                "\n!!! SKIPPING the pod's PostgreSQL tests: FEDERATION_QUEUE_PG_URL is not set. \
-                 Run them with: scripts/with-postgres cargo test -p pod --test it postgres !!!\n"
-            );
-            None
-        }
-    }
+    test_peer::postgres::server_url("the pod's PostgreSQL tests")
 }
 
 /// A loopback pod `name`, its database and files in `dir` (see [`database`]), with options

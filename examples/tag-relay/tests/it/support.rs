@@ -23,10 +23,15 @@ pub(crate) async fn relay(dir: &Path) -> tag_relay::Running {
 
 /// A loopback tag relay with `app` options, its database in `dir`.
 pub(crate) async fn relay_with(dir: &Path, app: tag_relay::RelayOptions) -> tag_relay::Running {
+    relay_on(dir.join("relay.sqlite").display().to_string(), app).await
+}
+
+/// A loopback tag relay with `app` options on `database` (a SQLite path or a PostgreSQL URL).
+pub(crate) async fn relay_on(database: String, app: tag_relay::RelayOptions) -> tag_relay::Running {
     init_logging();
     let options = tag_relay::Options::with_app(
         std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        dir.join("relay.sqlite").display().to_string(),
+        database,
         app,
     )
     .with_name("Tag relay")

@@ -7,7 +7,8 @@ use pod::PostAudience;
 use tag_relay::WithParts as _;
 
 use crate::support::{
-    eventually, follow_tag, page, person, pod, relay, stream, until_following, until_subscribed,
+    eventually, follow_tag, page, person, pod, relay, relay_on, stream, until_following,
+    until_subscribed,
 };
 
 /// The activities in tag actor `tag`'s outbox, as text.
@@ -28,9 +29,27 @@ async fn outbox(relay: &tag_relay::Running, tag: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deleted_post_is_withdrawn_and_an_edited_one_announced_by_its_new_tags() {
     let dir = tempfile::tempdir().unwrap();
-    let relay = relay(dir.path()).await;
-    let a = pod(dir.path(), "A").await;
-    let c = pod(dir.path(), "C").await;
+    withdrawal(dir.path(), relay(dir.path()).await).await;
+}
+
+/// The same with the relay on PostgreSQL (its table's `UPDATE ... RETURNING` and row values).
+#[tokio::test(flavor = "multi_thread")]
+async fn on_postgresql_a_deleted_post_is_withdrawn() {
+    let Some(server) = test_peer::postgres::server_url("the tag relay's PostgreSQL test") else {
+        return;
+    };
+    let database = test_peer::postgres::fresh_database(&server, "tag_relay")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let relay = relay_on(database, tag_relay::RelayOptions::default()).await;
+    withdrawal(dir.path(), relay).await;
+}
+
+/// Pods A and C (in `dir`) with `relay`: a relayed post deleted, another edited.
+async fn withdrawal(dir: &std::path::Path, relay: tag_relay::Running) {
+    let a = pod(dir, "A").await;
+    let c = pod(dir, "C").await;
     person(&a, "alice").await;
     person(&c, "carol").await;
     a.instance.set_tag_relay(&relay.base_url).await.unwrap();
