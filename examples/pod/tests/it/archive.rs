@@ -199,7 +199,7 @@ async fn an_archive_from_one_pod_is_imported_into_another() {
 
     // Exported from the command line's admin API.
     let file = dir.path().join("alice.tar.gz");
-    let exported = pod::archive::admin_export(&admin(dir.path(), &a, "A"), "alice", &file)
+    let exported = pod::archive::admin_export(&admin(dir.path(), &a, "A"), "alice", &file, None)
         .await
         .unwrap();
     assert_eq!(exported["exported"]["posts"], 4, "{exported}");
@@ -269,7 +269,7 @@ async fn an_archive_from_one_pod_is_imported_into_another() {
     assert!(manifest.contains("ubc-version: 0.1"), "{manifest}");
 
     // Imported into alice2 on B from the command line's admin API.
-    let imported = pod::archive::admin_import(&admin(dir.path(), &b, "B"), "alice2", &file)
+    let imported = pod::archive::admin_import(&admin(dir.path(), &b, "B"), "alice2", &file, false)
         .await
         .unwrap();
     assert_eq!(imported["imported"]["posts"], 4, "{imported}");
