@@ -49,14 +49,14 @@ fn with_photo(session: &Session, text: &str, description: &str) -> reqwest::mult
         )
 }
 
-fn admin(dir: &Path, running: &Running, name: &str) -> pod::admin::Admin {
+pub(crate) fn admin(dir: &Path, running: &Running, name: &str) -> pod::admin::Admin {
     pod::admin::Admin::new(dir.join(format!("{name}.sqlite")).display().to_string())
         .with_base_url(Some(running.base_url.clone()))
         .with_danger_allow_private_addresses(true)
 }
 
 /// The entries of a `.tar.gz`, in order.
-fn entries(path: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn entries(path: &Path) -> Vec<(String, Vec<u8>)> {
     let file = std::fs::File::open(path).unwrap();
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
     archive
@@ -74,7 +74,7 @@ fn entries(path: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// A plain tar of `entries`, each a regular file named as given (names are written into the
 /// header as they are, unchecked, as a hostile archive would be).
-fn tar_of(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+pub(crate) fn tar_of(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut out = Vec::new();
     for (name, bytes) in entries {
         let mut header = tar::Header::new_gnu();
@@ -97,7 +97,7 @@ fn raw_name(header: &mut tar::Header, name: &str) {
     header.set_cksum();
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(bytes).unwrap();
     encoder.finish().unwrap()
