@@ -730,7 +730,8 @@ impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
         F: Fn(S, Forward) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Vouch, HandlerError>> + Send + 'static,
     {
-        let hook: ForwardHandler<S> = Arc::new(move |state, forward| Box::pin(hook(state, forward)));
+        let hook: ForwardHandler<S> =
+            Arc::new(move |state, forward| Box::pin(hook(state, forward)));
         self.forwarded = Some(hook);
         self
     }

@@ -83,11 +83,16 @@ pub trait Social: Clone + Send + Sync + 'static {
     /// these handlers': [`InstanceState::vouch_passed_on_move`](crate::InstanceState::vouch_passed_on_move)):
     /// the app vouches for it or not. Default: refused, as the inbox refuses every forward
     /// without a hook.
-    fn forwarded(&self, forward: Forward) -> impl Future<Output = Result<Vouch, HandlerError>> + Send {
+    fn forwarded(
+        &self,
+        forward: Forward,
+    ) -> impl Future<Output = Result<Vouch, HandlerError>> + Send {
         let kind = forward.activity.kind.to_string();
         async move {
             Ok(Vouch::Refused {
-                reason: format!("a {kind} signed by someone other than its actor is not taken here"),
+                reason: format!(
+                    "a {kind} signed by someone other than its actor is not taken here"
+                ),
             })
         }
     }

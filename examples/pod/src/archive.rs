@@ -676,8 +676,7 @@ impl Instance {
                 .pointer("/publicKey/id")
                 .and_then(Value::as_str)
                 .context("the person's key id")?;
-            let proof =
-                crate::moving::sign_move_proof(&keys.rsa, key_id, &id, target, self.now())?;
+            let proof = crate::moving::sign_move_proof(&keys.rsa, key_id, &id, target, self.now())?;
             write_json(&dir.join(MOVE), &proof).await?;
             entries.push((MOVE.to_owned(), dir.join(MOVE)));
         }
@@ -953,8 +952,13 @@ impl Instance {
         let following = read_collection(dir, FOLLOWING).await?;
         let (move_proof, followers) = if present.contains(MOVE) {
             let proof: Value = read_json(dir, MOVE).await?;
-            crate::moving::check_move_proof(&proof, &document, &actor, self.actor_id(name).as_str())
-                .map_err(ArchiveError::MoveProof)?;
+            crate::moving::check_move_proof(
+                &proof,
+                &document,
+                &actor,
+                self.actor_id(name).as_str(),
+            )
+            .map_err(ArchiveError::MoveProof)?;
             let followers = if present.contains(FOLLOWERS) {
                 read_collection(dir, FOLLOWERS).await?
             } else {

@@ -208,9 +208,7 @@ async fn run(cli: Cli) -> Result<()> {
                     name,
                     file,
                     send_move,
-                } => {
-                    pod::archive::admin_import(&admin, &name, &file, send_move).await?
-                }
+                } => pod::archive::admin_import(&admin, &name, &file, send_move).await?,
                 AdminAction::Follow { name, target } => {
                     admin::follow(&admin, &name, &target).await?
                 }

@@ -242,12 +242,11 @@ pub fn check_move_proof(
         .ok_or_else(|| MoveProofError::UnknownKey {
             creator: creator.clone(),
         })?;
-    let key = ld_signatures::VerifyingKey::from_pem(pem).map_err(|e| {
-        MoveProofError::UnreadableKey {
+    let key =
+        ld_signatures::VerifyingKey::from_pem(pem).map_err(|e| MoveProofError::UnreadableKey {
             creator: creator.clone(),
             detail: e.to_string(),
-        }
-    })?;
+        })?;
     let verified = ld_signatures::verify(proof, &key).map_err(signature)?;
     let not_ours = |what| MoveProofError::NotAMoveOfTheArchive {
         origin: origin.to_owned(),

@@ -1271,14 +1271,20 @@ async fn a_forward_is_taken_only_when_the_app_vouches_for_it_and_still_recorded_
     // The relay forwards it: handled as alice's, with the relay's key; once.
     let request = to_shared_inbox(&relay, &create(&alice, 1), at);
     let accepted = local.receive(&request, at).await.unwrap();
-    assert!(matches!(accepted, Accepted::Processed { .. }), "{accepted:?}");
+    assert!(
+        matches!(accepted, Accepted::Processed { .. }),
+        "{accepted:?}"
+    );
     let handled = local.handled();
     assert_eq!(handled.len(), 1);
     assert_eq!(handled[0].actor.as_str(), alice.id.as_str());
     assert_eq!(handled[0].key.owner.as_str(), relay.id.as_str());
     let again = to_shared_inbox(&relay, &create(&alice, 1), at);
     let duplicate = local.receive(&again, at).await.unwrap();
-    assert!(matches!(duplicate, Accepted::Duplicate { .. }), "{duplicate:?}");
+    assert!(
+        matches!(duplicate, Accepted::Duplicate { .. }),
+        "{duplicate:?}"
+    );
     assert_eq!(local.handled().len(), 1);
 
     // The inbox's other checks still apply to a vouched forward: an id on another server
@@ -1288,10 +1294,7 @@ async fn a_forward_is_taken_only_when_the_app_vouches_for_it_and_still_recorded_
     let result = local
         .receive(&to_shared_inbox(&relay, &elsewhere, at), at)
         .await;
-    assert!(
-        matches!(result, Err(Rejection::Origin(_))),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(Rejection::Origin(_))), "{result:?}");
     assert_eq!(local.handled().len(), 1);
 
     // A type with no handler is ignored before the hook is asked.

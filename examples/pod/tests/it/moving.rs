@@ -420,7 +420,11 @@ async fn when_the_old_pod_is_gone_the_new_account_sends_the_move_its_archive_car
     tampered["target"] = json!(bob);
     let admin_b = admin(dir.path(), &b, "B");
     for (proof, name, expected) in [
-        (&by_another_key, "another-key.tar.gz", "Linked Data signature"),
+        (
+            &by_another_key,
+            "another-key.tar.gz",
+            "Linked Data signature",
+        ),
         (&to_eve, "to-eve.tar.gz", "not to this account"),
         (&tampered, "tampered.tar.gz", "Linked Data signature"),
     ] {
@@ -475,12 +479,7 @@ async fn when_the_old_pod_is_gone_the_new_account_sends_the_move_its_archive_car
     // Bob imports the archive and sends its Move to alice's followers.
     let imported = b
         .instance
-        .import_archive_moving(
-            "bob",
-            &file,
-            &pod::archive::ImportLimits::default(),
-            true,
-        )
+        .import_archive_moving("bob", &file, &pod::archive::ImportLimits::default(), true)
         .await
         .unwrap();
     assert_eq!(imported.moved_from.as_deref(), Some(alice.as_str()));
@@ -499,4 +498,84 @@ async fn when_the_old_pod_is_gone_the_new_account_sends_the_move_its_archive_car
             Some(bob.clone())
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pages_export_a_move_and_import_the_archive_sending_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let b = pod(dir.path(), "B").await;
+    let c = pod(dir.path(), "C").await;
+    let alice = person(&a, "alice").await;
+    let bob = person(&b, "bob").await;
+    let carol = person(&c, "carol").await;
+    c.instance.follow("carol", &alice).await.unwrap();
+    until_following(&a, &carol, &alice).await;
+    until_following(&c, &carol, &alice).await;
+    eventually("alice's key kept", || async {
+        c.instance
+            .state()
+            .remote_actor(&alice)
+            .await
+            .unwrap()
+            .is_some_and(|remote| remote.key.is_some())
+    })
+    .await;
+
+    // Alice downloads her archive naming bob; not herself.
+    let web_a = Session::new(&a, "alice").await;
+    let (_, page) = web_a.get("/profile/archive").await;
+    assert!(page.contains("The account you move to"), "{page}");
+    let herself = format!("@alice@{}", a.base_url.authority());
+    let (status, page) = web_a
+        .post("/profile/archive/export", &[("move_to", herself.as_str())])
+        .await;
+    assert_eq!(status, 422, "{page}");
+    let response = web_a
+        .http
+        .post(web_a.base.join("/profile/archive/export").unwrap())
+        .header("cookie", &web_a.cookie)
+        .header("origin", web_a.base.origin().ascii_serialization())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("csrf", &web_a.csrf)
+                .append_pair("move_to", &format!("@bob@{}", b.base_url.authority()))
+                .finish(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let archive = response.bytes().await.unwrap().to_vec();
+    let file = dir.path().join("downloaded.tar.gz");
+    std::fs::write(&file, &archive).unwrap();
+    let proof: Value = entries(&file)
+        .into_iter()
+        .find(|(path, _)| path == "pod/move.json")
+        .map(|(_, bytes)| serde_json::from_slice(&bytes).unwrap())
+        .expect("the archive carries the move proof");
+    assert_eq!(proof["target"], json!(bob));
+    a.stop().await.unwrap();
+
+    // Bob uploads it on B and asks for the move to be sent.
+    let web_b = Session::new(&b, "bob").await;
+    let part = reqwest::multipart::Part::bytes(archive)
+        .file_name("archive.tar.gz")
+        .mime_str("application/gzip")
+        .unwrap();
+    let (status, page) = web_b
+        .post_multipart(
+            "/profile/archive/import",
+            web_b.multipart().text("send_move", "on").part("file", part),
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains(&format!("This account now lists {alice}")),
+        "{page}"
+    );
+    assert!(page.contains("The move was sent to 1"), "{page}");
+    until_state(&c, &carol, &bob, Some(FollowState::Accepted)).await;
+    until_state(&c, &carol, &alice, None).await;
 }
