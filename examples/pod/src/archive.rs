@@ -959,6 +959,11 @@ impl Instance {
                 self.actor_id(name).as_str(),
             )
             .map_err(ArchiveError::MoveProof)?;
+            // The old account becomes an alias: refused now rather than after the import.
+            let aliases = self.state().live_actor(name).await?.also_known_as;
+            if !aliases.contains(&actor) && aliases.len() >= crate::moving::MAX_ALIASES {
+                return Err(crate::moving::AliasRefused::TooMany.into());
+            }
             let followers = if present.contains(FOLLOWERS) {
                 read_collection(dir, FOLLOWERS).await?
             } else {
