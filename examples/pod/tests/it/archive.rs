@@ -49,7 +49,7 @@ fn with_photo(session: &Session, text: &str, description: &str) -> reqwest::mult
         )
 }
 
-pub(crate) fn admin(dir: &Path, running: &Running, name: &str) -> pod::admin::Admin {
+fn admin(dir: &Path, running: &Running, name: &str) -> pod::admin::Admin {
     pod::admin::Admin::new(dir.join(format!("{name}.sqlite")).display().to_string())
         .with_base_url(Some(running.base_url.clone()))
         .with_danger_allow_private_addresses(true)

@@ -19,7 +19,7 @@ use std::time::SystemTime;
 
 use pod::archive::ArchiveError;
 
-use crate::archive::{admin, entries, gzip, tar_of};
+use crate::archive::{entries, gzip, tar_of};
 use crate::support::{Session, eventually, fetch, person, pod, until_following};
 
 /// The state of `follower`'s follow of `followed`, as `at` records it.
@@ -339,6 +339,13 @@ fn with_proof(file: &Path, proof: &Value, name: &str) -> PathBuf {
     let out = file.with_file_name(name);
     std::fs::write(&out, gzip(&tar_of(&entries))).unwrap();
     out
+}
+
+/// The administration commands of the pod `name` (its database in `dir`) running as `running`.
+fn admin(dir: &Path, running: &Running, name: &str) -> pod::admin::Admin {
+    pod::admin::Admin::new(dir.join(format!("{name}.sqlite")).display().to_string())
+        .with_base_url(Some(running.base_url.clone()))
+        .with_danger_allow_private_addresses(true)
 }
 
 /// Now, in Unix microseconds.
