@@ -18,8 +18,9 @@
 //!    [`InboxConfig::danger_accept_unsigned_host`]). Then the key is taken from the
 //!    [`KeyCache`] and, when a cached key does not verify, refetched once (key rotation;
 //!    single-flight, with a cool-off per origin) (`401`).
-//! 5. **Origin**: the key's owner is the activity's actor; the activity id and the key are on the
-//!    actor's server; a `Create`, `Update` or `Delete` is about objects of that server. An
+//! 5. **Origin**: the key's owner is the activity's actor (or, for a *forward*, whose signer is
+//!    someone else, the app vouches for it: [`Dispatcher::on_forwarded`]); the activity id and
+//!    the key are on the actor's server (a forward's key is on its signer's); a `Create`, `Update` or `Delete` is about objects of that server. An
 //!    embedded object from another server is not believed: it is fetched from its own origin
 //!    and passed on as fetched, or by id only when it is one of ours or its origin does not
 //!    serve it (the sender could do nothing about a third server) (`401`).
@@ -316,6 +317,17 @@ pub enum Rejection {
         /// The activity's actor.
         actor: String,
     },
+    /// The activity was signed over HTTP by someone other than its actor (a forward), and the
+    /// app did not vouch for it ([`Dispatcher::on_forwarded`]).
+    #[error("signed by {signer}, not by the actor {actor}, and not vouched for: {reason}")]
+    NotVouched {
+        /// Who signed (the key's owner).
+        signer: String,
+        /// The activity's actor.
+        actor: String,
+        /// Why the app did not vouch for it.
+        reason: String,
+    },
     /// An id is not on the server it should be on.
     #[error("origin: {0}")]
     Origin(#[source] OriginError),
@@ -354,6 +366,7 @@ impl Rejection {
             | Self::Key { .. }
             | Self::BadSignature { .. }
             | Self::ActorMismatch { .. }
+            | Self::NotVouched { .. }
             | Self::Origin(_) => StatusCode::UNAUTHORIZED,
             Self::Blocked { .. } | Self::Refused { .. } => StatusCode::FORBIDDEN,
             Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -372,7 +385,7 @@ impl Rejection {
             | Self::HostNotSigned
             | Self::Key { .. }
             | Self::BadSignature { .. } => "signature",
-            Self::ActorMismatch { .. } | Self::Origin(_) => "origin",
+            Self::ActorMismatch { .. } | Self::NotVouched { .. } | Self::Origin(_) => "origin",
             Self::Blocked { .. } | Self::Refused { .. } => "domain-policy",
             Self::Store(_) => "idempotency",
             Self::Handler(_) => "handler",
@@ -579,9 +592,11 @@ impl IncomingObject {
 pub struct Incoming {
     /// The activity, as received (its embedded object may be untrusted: use [`Self::object`]).
     pub activity: Activity,
-    /// The activity's actor (the key's owner).
+    /// The activity's actor: the key's owner, or for a forward the app vouched for
+    /// ([`Dispatcher::on_forwarded`]) the actor it names.
     pub actor: Iri,
-    /// The key that signed.
+    /// The key that signed the request: the actor's, or for a forward its signer's (whose
+    /// `owner` then is not [`Self::actor`]).
     pub key: Arc<RemoteKey>,
     /// The object, checked (see [`IncomingObject`]).
     pub object: IncomingObject,
@@ -599,11 +614,55 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 type Handler<S> =
     Arc<dyn Fn(S, Incoming) -> BoxFuture<'static, Result<(), HandlerError>> + Send + Sync>;
 
+/// An activity signed over HTTP by someone other than its actor (a *forward*: a relay passing
+/// on a post, a new account passing on the `Move` its old server signed), once that signature
+/// verified, handed to the app's [`Dispatcher::on_forwarded`] hook. Without the hook such a
+/// delivery is refused ([`Rejection::ActorMismatch`]); the hook decides whether something
+/// else (a Linked Data signature, the actor's own server) vouches for the activity.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Forward {
+    /// The activity, as received.
+    pub activity: Activity,
+    /// The actor it names.
+    pub actor: Iri,
+    /// The key that signed the request (its `owner` is the forwarder).
+    pub signer: Arc<RemoteKey>,
+    /// The exact bytes received (a Linked Data signature is checked over them).
+    pub body: Bytes,
+    /// What is left of this request's fetch budget, for the hook's own fetches. What the hook
+    /// spends is not given back: it hands back what is left in [`Vouch::Vouched`].
+    pub budget: FetchBudget,
+}
+
+/// The app's answer to a [`Forward`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Vouch {
+    /// The app vouches for the activity as its actor's: the inbox goes on with its other
+    /// checks (the id's origin, the domain policy, the object's origin, the idempotency
+    /// record) and dispatches it by type, with what is left of the budget.
+    Vouched {
+        /// What is left of the fetch budget.
+        budget: FetchBudget,
+    },
+    /// Not vouched for: refused ([`Rejection::NotVouched`], `401`), as any delivery whose
+    /// signer is not its actor.
+    Refused {
+        /// Why, for the log and the answer.
+        reason: String,
+    },
+}
+
 /// The app's handlers, one per activity type, over the app's state `S` (cloned per call).
 pub struct Dispatcher<S> {
     handlers: HashMap<ActivityType, Handler<S>>,
     gone: Option<GoneHandler<S>>,
+    forwarded: Option<ForwardHandler<S>>,
 }
+
+type ForwardHandler<S> =
+    Arc<dyn Fn(S, Forward) -> BoxFuture<'static, Result<Vouch, HandlerError>> + Send + Sync>;
 
 type GoneHandler<S> =
     Arc<dyn Fn(S, Iri) -> BoxFuture<'static, Result<(), HandlerError>> + Send + Sync>;
@@ -621,6 +680,7 @@ impl<S> Default for Dispatcher<S> {
         Self {
             handlers: HashMap::new(),
             gone: None,
+            forwarded: None,
         }
     }
 }
@@ -654,6 +714,25 @@ impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
     {
         let handler: GoneHandler<S> = Arc::new(move |state, actor| Box::pin(handler(state, actor)));
         self.gone = Some(handler);
+        self
+    }
+
+    /// Registers `hook` for forwards: activities whose HTTP signature (verified) is not by
+    /// their actor ([`Forward`]). The hook vouches for one ([`Vouch::Vouched`]) from what else
+    /// proves it the actor's, such as a Linked Data signature by the actor's key; the inbox
+    /// then applies its other checks and its idempotency record, and dispatches the activity
+    /// to the handler of its type, whose [`Incoming::key`] is the forwarder's. Without a hook
+    /// (the default), or when it answers [`Vouch::Refused`], a forward is refused, as every
+    /// delivery whose signer is not its actor is. Activities of a type with no handler are
+    /// ignored before the hook is asked.
+    pub fn on_forwarded<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(S, Forward) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vouch, HandlerError>> + Send + 'static,
+    {
+        let hook: ForwardHandler<S> =
+            Arc::new(move |state, forward| Box::pin(hook(state, forward)));
+        self.forwarded = Some(hook);
         self
     }
 
@@ -768,8 +847,15 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
                     });
                 };
                 let mut budget = self.config.fetch_budget.renewed();
-                self.authenticate(request, &actor, unknown.props.id.as_ref(), now, &mut budget)
-                    .await?;
+                self.authenticate(
+                    request,
+                    &actor,
+                    unknown.props.id.as_ref(),
+                    now,
+                    &mut budget,
+                    false,
+                )
+                .await?;
                 info!(%kind, %actor, "activity of an unknown type; ignoring");
                 return Ok(Accepted::Ignored { kind });
             }
@@ -808,6 +894,7 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
                 activity.props.id.as_ref(),
                 now,
                 &mut budget,
+                self.dispatcher.forwarded.is_some(),
             )
             .await;
         let (key, unverified) = match authenticated {
@@ -834,6 +921,44 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
             }
             Err(rejection) => return Err(rejection),
         };
+        // A forward (signed by someone other than the actor): only when the app vouches.
+        if key.owner != actor {
+            if !self.dispatcher.handles(&activity.kind) {
+                info!(kind = %activity.kind, %actor, signer = %key.owner, "a forward with no handler; ignoring");
+                return Ok(Accepted::Ignored {
+                    kind: activity.kind.to_string(),
+                });
+            }
+            let Some(hook) = &self.dispatcher.forwarded else {
+                return Err(Rejection::ActorMismatch {
+                    key_owner: key.owner.to_string(),
+                    actor: actor.to_string(),
+                });
+            };
+            let forward = Forward {
+                activity: activity.clone(),
+                actor: actor.clone(),
+                signer: key.clone(),
+                body: body.clone(),
+                budget: budget.clone(),
+            };
+            match hook(self.state.clone(), forward)
+                .await
+                .map_err(Rejection::Handler)?
+            {
+                Vouch::Vouched { budget: left } => {
+                    info!(kind = %activity.kind, %actor, signer = %key.owner, "a forward vouched for");
+                    budget = left;
+                }
+                Vouch::Refused { reason } => {
+                    return Err(Rejection::NotVouched {
+                        signer: key.owner.to_string(),
+                        actor: actor.to_string(),
+                        reason,
+                    });
+                }
+            }
+        }
         // 5. Origin of the objects.
         origin::check_activity_origin(&activity).map_err(Rejection::Origin)?;
         // Only whoever did something undoes it: an embedded activity's actor is the Undo's.
@@ -903,7 +1028,8 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
 
     /// Steps 4 to 6 for an activity by `actor` with id `id`: the signature (the key on a
     /// blocked domain refused before it is fetched), the key's owner and origin, the id's
-    /// origin, and the actor's domain.
+    /// origin, and the actor's domain. With `forwards`, a key of someone other than `actor`
+    /// is returned (the caller asks the app to vouch) instead of refused.
     async fn authenticate(
         &self,
         request: &http::Request<Bytes>,
@@ -911,6 +1037,7 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
         id: Option<&Iri>,
         now: SystemTime,
         budget: &mut FetchBudget,
+        forwards: bool,
     ) -> Result<(Arc<RemoteKey>, Unverified), Rejection> {
         let verifier = Verifier::new(self.config.signature_policy.clone())
             .with_default_scheme(self.config.scheme.clone());
@@ -933,12 +1060,17 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
         let key = verify_signature(&self.keys, &unverified, budget).await?;
         // 5. Origin.
         if key.owner != *actor {
-            return Err(Rejection::ActorMismatch {
-                key_owner: key.owner.to_string(),
-                actor: actor.to_string(),
-            });
+            if !forwards {
+                return Err(Rejection::ActorMismatch {
+                    key_owner: key.owner.to_string(),
+                    actor: actor.to_string(),
+                });
+            }
+            // A forward: the key is its signer's, on the signer's server.
+            origin::check_key_owner(&key.key_id, &key.owner).map_err(Rejection::Origin)?;
+        } else {
+            origin::check_key_owner(&key.key_id, actor).map_err(Rejection::Origin)?;
         }
-        origin::check_key_owner(&key.key_id, actor).map_err(Rejection::Origin)?;
         if let Some(id) = id {
             origin::check_same_origin("id", id, "actor", actor).map_err(Rejection::Origin)?;
         }

@@ -177,7 +177,7 @@ where
 
 /// The schema is at its last version, and every table is empty.
 pub async fn migrated_from_empty(state: &InstanceState, _: &ManualClock) {
-    assert_eq!(state.schema_versions().await.unwrap(), vec![1, 2, 3, 4]);
+    assert_eq!(state.schema_versions().await.unwrap(), vec![1, 2, 3, 4, 5]);
     for table in [
         "st_settings",
         "st_accounts",
@@ -1309,8 +1309,30 @@ pub async fn remote_actors(state: &InstanceState, _: &ManualClock) {
             .id,
         remote("lee")
     );
+    assert_eq!(lee.key, None);
+    // Its key, once seen, is kept when the actor is recorded again without one, and replaced
+    // by a new one.
+    let key = crate::remote::RemoteKeyRecord::new(
+        format!("{}#main-key", remote("lee")),
+        "-----BEGIN PUBLIC KEY-----\nfirst\n-----END PUBLIC KEY-----\n",
+    );
+    state
+        .put_remote_actor(&RemoteActor::new(remote("lee"), "Lee").with_key(key.clone()))
+        .await
+        .unwrap();
     state
         .put_remote_actor(&RemoteActor::new(remote("lee"), "Lee Renamed"))
+        .await
+        .unwrap();
+    let renamed = state.remote_actor(&remote("lee")).await.unwrap().unwrap();
+    assert_eq!(renamed.name, "Lee Renamed");
+    assert_eq!(renamed.key.as_ref(), Some(&key));
+    let rotated = crate::remote::RemoteKeyRecord::new(
+        format!("{}#key-2", remote("lee")),
+        "-----BEGIN PUBLIC KEY-----\nsecond\n-----END PUBLIC KEY-----\n",
+    );
+    state
+        .put_remote_actor(&RemoteActor::new(remote("lee"), "Lee Renamed").with_key(rotated.clone()))
         .await
         .unwrap();
     assert_eq!(
@@ -1319,8 +1341,8 @@ pub async fn remote_actors(state: &InstanceState, _: &ManualClock) {
             .await
             .unwrap()
             .unwrap()
-            .name,
-        "Lee Renamed"
+            .key,
+        Some(rotated)
     );
     assert!(
         InboxStore::knows_actor(state, &remote("lee"))

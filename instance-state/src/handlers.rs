@@ -1,7 +1,8 @@
 //! The inbox handlers of the social graph, for an app to take into its [`Dispatcher`].
 //!
 //! [`social_handlers`] registers handlers for `Follow`, `Accept`, `Reject`, `Undo`, `Block`,
-//! `Delete`, `Update`, `Flag` and `Move`, and for actors found gone. Each does what is about the state
+//! `Delete`, `Update`, `Flag` and `Move`, for actors found gone, and the inbox's `forwarded`
+//! hook. Each does what is about the state
 //! this crate keeps and hands the rest to the app through [`Social::unhandled`]:
 //!
 //! | activity | handled here | handed to the app |
@@ -14,15 +15,17 @@
 //! | `Update` of the actor itself | its name and handle refreshed, its cached keys dropped | any other `Update` |
 //! | `Flag` | a report filed (once per `Flag`) | — |
 //! | `Move` of the actor itself to an account whose document, fetched afresh, lists it in `alsoKnownAs` | the local followers follow the new account and no longer the old ([`moves`](crate::moves)); refused (logged, nothing done) otherwise, or when it moves back within 30 days | — |
+//! | a forward (signed over HTTP by someone other than its actor): a `Move` passed on by its target | vouched for when the old account's document, fetched, names the target, or when it cannot be fetched and the `Move`'s LD signature verifies with the old account's key kept here ([`InstanceState::vouch_passed_on_move`](crate::InstanceState::vouch_passed_on_move)), then handled as any `Move`; refused (`401`) otherwise | any other forward ([`Social::forwarded`], refused by default) |
 //!
 //! The `Dispatcher` keeps one handler per type: register the app's own types (`Create`,
 //! `Announce`, `Like`...) on the dispatcher this returns, and not these, whose other cases reach
 //! the app through [`Social::unhandled`].
 
 use std::future::Future;
+use std::time::SystemTime;
 
 use activitypub_core::{ActivityType, AnyObject, Iri};
-use federation::inbox::{Dispatcher, HandlerError, Incoming};
+use federation::inbox::{Dispatcher, Forward, HandlerError, Incoming, Vouch};
 use federation::keys::KeyCache;
 use federation::outbox::{Enqueuer, Outbox};
 use serde_json::Value;
@@ -33,7 +36,7 @@ use crate::InstanceState;
 use crate::follows::FollowState;
 use crate::moderation::NewReport;
 use crate::moves::MoveError;
-use crate::remote::RemoteActor;
+use crate::remote::{RemoteActor, RemoteKeyRecord};
 
 /// What the built-in handlers need from the app's state.
 pub trait Social: Clone + Send + Sync + 'static {
@@ -75,6 +78,25 @@ pub trait Social: Clone + Send + Sync + 'static {
         async { Ok(()) }
     }
 
+    /// An activity signed over HTTP by someone other than its actor (a forward, see
+    /// [`Dispatcher::on_forwarded`]) that is not a `Move` (a `Move` passed on by its target is
+    /// these handlers': [`InstanceState::vouch_passed_on_move`](crate::InstanceState::vouch_passed_on_move)):
+    /// the app vouches for it or not. Default: refused, as the inbox refuses every forward
+    /// without a hook.
+    fn forwarded(
+        &self,
+        forward: Forward,
+    ) -> impl Future<Output = Result<Vouch, HandlerError>> + Send {
+        let kind = forward.activity.kind.to_string();
+        async move {
+            Ok(Vouch::Refused {
+                reason: format!(
+                    "a {kind} signed by someone other than its actor is not taken here"
+                ),
+            })
+        }
+    }
+
     /// A remote actor was deleted, and forgotten here: the app forgets what it keeps of it.
     /// Default: nothing.
     fn actor_deleted(&self, actor: &Iri) -> impl Future<Output = Result<(), HandlerError>> + Send {
@@ -114,6 +136,31 @@ pub fn social_handlers<S: Social>(dispatcher: Dispatcher<S>) -> Dispatcher<S> {
             on_move(&app, incoming).await
         })
         .on_actor_gone(|app: S, actor| async move { actor_gone(&app, &actor).await })
+        .on_forwarded(|app: S, forward| async move { on_forwarded(&app, forward).await })
+}
+
+/// A forward: a `Move` passed on by its target is vouched for by
+/// [`InstanceState::vouch_passed_on_move`](crate::InstanceState::vouch_passed_on_move) (then
+/// handled as any `Move`); anything else is the app's ([`Social::forwarded`]).
+async fn on_forwarded<S: Social>(app: &S, forward: Forward) -> Result<Vouch, HandlerError> {
+    if forward.activity.kind != ActivityType::Move {
+        return app.forwarded(forward).await;
+    }
+    let mut budget = forward.budget.clone();
+    match app
+        .state()
+        .vouch_passed_on_move(app.keys(), &forward, &mut budget)
+        .await
+    {
+        Ok(()) => Ok(Vouch::Vouched { budget }),
+        Err(MoveError::State(error)) => Err(failed(error)),
+        Err(refused) => {
+            warn!(actor = %forward.actor, signer = %forward.signer.owner, reason = %refused, "a passed-on Move refused");
+            Ok(Vouch::Refused {
+                reason: refused.to_string(),
+            })
+        }
+    }
 }
 
 fn failed(error: impl std::error::Error + Send + Sync + 'static) -> HandlerError {
@@ -156,6 +203,9 @@ async fn remember<S: Social>(app: &S, actor: &Iri) -> Result<(), HandlerError> {
     }
     if let Some(inbox) = &remote.inbox {
         record = record.with_inbox(inbox.as_str());
+    }
+    if let Some(key) = RemoteKeyRecord::of(&remote) {
+        record = record.with_key(key);
     }
     app.state().put_remote_actor(&record).await.map_err(failed)
 }
@@ -415,6 +465,13 @@ async fn on_update<S: Social>(app: &S, incoming: Incoming) -> Result<(), Handler
         }
         if let Some(inbox) = &actor.inbox {
             record = record.with_inbox(inbox.as_str());
+        }
+        // Its key as the document now gives it (the cached one was dropped above).
+        if let Ok(remote) =
+            federation::keys::RemoteActor::from_actor((**actor).clone(), SystemTime::now())
+            && let Some(key) = RemoteKeyRecord::of(&remote)
+        {
+            record = record.with_key(key);
         }
         app.state()
             .put_remote_actor(&record)

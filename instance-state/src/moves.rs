@@ -16,6 +16,7 @@
 
 use activitypub_core::Iri;
 use federation::fetch::FetchBudget;
+use federation::inbox::Forward;
 use federation::keys::{KeyCache, KeyError};
 use federation::outbox::{Enqueuer, Outbox};
 use serde_json::{Value, json};
@@ -97,6 +98,57 @@ pub enum MoveError {
         /// When the target moved away (Unix microseconds).
         at: i64,
     },
+    /// A `Move` passed on by someone other than its actor that is not one as FEP-7628's pull
+    /// mode sends it: a `Move` of its actor itself, to one target, passed on by that target.
+    #[error("a Move passed on by {signer} is refused: {reason}")]
+    NotPassedOnByTarget {
+        /// Who passed it on (signed the delivery).
+        signer: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The old account's server still serves its document, which does not name the target
+    /// (`movedTo` or `alsoKnownAs`): the live document decides.
+    #[error("{origin} is still served and does not name {target} (movedTo or alsoKnownAs)")]
+    OriginDoesNotName {
+        /// The old account.
+        origin: String,
+        /// The target.
+        target: String,
+    },
+    /// The old account's document cannot be had and no key of it is kept here.
+    #[error("{origin} cannot be fetched ({reason}) and no key of it is kept here")]
+    NoKeptKey {
+        /// The old account.
+        origin: String,
+        /// Why it could not be fetched.
+        reason: String,
+    },
+    /// The `Move`'s Linked Data signature is not by the key of the old account kept here.
+    #[error("the Move is signed by {creator}, but the key of {origin} kept here is {kept}")]
+    OtherKey {
+        /// The old account.
+        origin: String,
+        /// The key the signature names.
+        creator: String,
+        /// The key kept.
+        kept: String,
+    },
+    /// The `Move`'s Linked Data signature does not verify (or is missing, or unreadable).
+    #[error("the Move's Linked Data signature by {origin}'s key: {source}")]
+    Signature {
+        /// The old account.
+        origin: String,
+        /// Why.
+        #[source]
+        source: Box<ld_signatures::Error>,
+    },
+    /// The signed document is not the `Move` delivered (another id, actor, object or target).
+    #[error("the Linked Data signature covers another document than the Move delivered ({what})")]
+    SignedOtherwise {
+        /// Which member differs.
+        what: &'static str,
+    },
     /// The local actor moved less than [`MOVE_COOLDOWN`] ago.
     #[error("{actor} moved less than 30 days ago; it may move again after {until}")]
     TooSoon {
@@ -105,6 +157,19 @@ pub enum MoveError {
         /// When it may move again (Unix microseconds).
         until: i64,
     },
+}
+
+/// The ids a member names: a string, an object's `id`, or those of an array's items.
+fn member_ids(value: Option<&Value>) -> Vec<&str> {
+    match value {
+        Some(Value::String(id)) => vec![id.as_str()],
+        Some(Value::Object(map)) => map.get("id").and_then(Value::as_str).into_iter().collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .flat_map(|item| member_ids(Some(item)))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// What [`InstanceState::move_followers`] did.
@@ -275,6 +340,117 @@ impl InstanceState {
                 target: target.to_owned(),
             })
         }
+    }
+
+    /// Whether a `Move` passed on by someone other than its actor (FEP-7628's pull mode: the
+    /// new account sends the `Move` its old server signed before it went) can be believed as
+    /// the old account's, before the `Move` handler checks it as any other
+    /// ([`InstanceState::check_move_target`]: the target lists the old account).
+    ///
+    /// It must be a `Move` of its actor itself to one target, passed on (signed over HTTP) by
+    /// that target. Then the old account's document is fetched afresh through `keys`:
+    /// - when its server serves it, it decides: it must name the target (`movedTo` or
+    ///   `alsoKnownAs`);
+    /// - when it cannot be had (gone, `410`, `404`, the server unreachable), the `Move` must
+    ///   carry an `RsaSignature2017` Linked Data signature by the old account's key kept here
+    ///   ([`RemoteActor::key`](crate::remote::RemoteActor::key), remembered when it was met),
+    ///   over this very `Move` (its id, actor, object and target), as Mastodon believes a
+    ///   forwarded activity from the key it stored.
+    pub async fn vouch_passed_on_move(
+        &self,
+        keys: Option<&KeyCache>,
+        forward: &Forward,
+        budget: &mut FetchBudget,
+    ) -> Result<(), MoveError> {
+        let origin = forward.actor.to_string();
+        let signer = forward.signer.owner.to_string();
+        let refuse = |reason| MoveError::NotPassedOnByTarget {
+            signer: signer.clone(),
+            reason,
+        };
+        let activity = &forward.activity;
+        if activity.kind != activitypub_core::ActivityType::Move {
+            return Err(refuse("it is not a Move"));
+        }
+        if activity.object_id() != Some(&forward.actor) {
+            return Err(refuse("it moves something other than its actor"));
+        }
+        let targets: Vec<&Iri> = activity
+            .target
+            .iter()
+            .flat_map(|targets| targets.iter())
+            .filter_map(activitypub_core::reference_id)
+            .collect();
+        let [target] = targets.as_slice() else {
+            return Err(refuse("it does not name one target"));
+        };
+        let target = target.to_string();
+        if target != signer {
+            return Err(refuse("it is passed on by someone other than its target"));
+        }
+        if let Some(keys) = keys
+            && let Ok(url) = Url::parse(&origin)
+        {
+            keys.invalidate(&origin);
+            match keys.actor(&url, budget).await {
+                Ok(remote) => {
+                    let named = remote.actor.moved_to.as_ref().map(Iri::as_str)
+                        == Some(target.as_str())
+                        || remote
+                            .actor
+                            .also_known_as
+                            .iter()
+                            .flatten()
+                            .any(|alias| alias.as_str() == target);
+                    return if remote.id.as_str() == origin && named {
+                        Ok(())
+                    } else {
+                        Err(MoveError::OriginDoesNotName { origin, target })
+                    };
+                }
+                Err(error) => {
+                    info!(%origin, %error, "the old account of a passed-on Move cannot be fetched; checking its signature with the key kept");
+                }
+            }
+        }
+        let kept = self
+            .remote_actor(&origin)
+            .await?
+            .and_then(|actor| actor.key)
+            .ok_or_else(|| MoveError::NoKeptKey {
+                origin: origin.clone(),
+                reason: "its server does not serve it".to_owned(),
+            })?;
+        let document: Value =
+            serde_json::from_slice(&forward.body).map_err(|_| refuse("its body is not JSON"))?;
+        let signature_error = |source: ld_signatures::Error| MoveError::Signature {
+            origin: origin.clone(),
+            source: Box::new(source),
+        };
+        let read = ld_signatures::LdSignature::read(&document).map_err(signature_error)?;
+        if read.creator != kept.key_id {
+            return Err(MoveError::OtherKey {
+                origin: origin.clone(),
+                creator: read.creator,
+                kept: kept.key_id,
+            });
+        }
+        let verified =
+            ld_signatures::verify(&document, &kept.verifying_key()?).map_err(signature_error)?;
+        let id = activity.props.id.as_ref().map(Iri::as_str);
+        if Some(verified.id.as_str()) != id {
+            return Err(MoveError::SignedOtherwise { what: "id" });
+        }
+        let signed = &verified.document;
+        if signed.get("type").and_then(Value::as_str) != Some("Move") {
+            return Err(MoveError::SignedOtherwise { what: "type" });
+        }
+        for (member, wanted) in [("actor", &origin), ("object", &origin), ("target", &target)] {
+            if member_ids(signed.get(member)) != [wanted.as_str()] {
+                return Err(MoveError::SignedOtherwise { what: member });
+            }
+        }
+        Ok(())
     }
 
     /// Has every local actor that follows `origin` follow `target` instead (a `Follow`, the

@@ -5,6 +5,47 @@ use sqlx::any::AnyRow;
 use crate::InstanceState;
 use crate::error::{Columns, Error, db};
 
+/// A remote actor's public key as kept here: its id and its PEM (SPKI).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RemoteKeyRecord {
+    /// The key id (`publicKey.id`).
+    pub key_id: String,
+    /// The key, in PEM (`publicKey.publicKeyPem`).
+    pub pem: String,
+}
+
+impl RemoteKeyRecord {
+    /// The key `key_id`, in PEM.
+    pub fn new(key_id: impl Into<String>, pem: impl Into<String>) -> Self {
+        Self {
+            key_id: key_id.into(),
+            pem: pem.into(),
+        }
+    }
+
+    /// The first RSA key of `actor` (as the key cache read it from its document), which is
+    /// the one Linked Data signatures (`RsaSignature2017`) are made with.
+    pub fn of(actor: &federation::keys::RemoteActor) -> Option<Self> {
+        actor
+            .keys
+            .iter()
+            .find(|key| matches!(key.key.kind(), http_signatures::KeyKind::Rsa { .. }))
+            .and_then(|key| {
+                let pem = key.key.to_spki_pem().ok()?;
+                Some(Self::new(key.key_id.as_str(), pem))
+            })
+    }
+
+    /// The key, to verify with.
+    pub fn verifying_key(&self) -> Result<http_signatures::VerifyingKey, Error> {
+        http_signatures::VerifyingKey::from_pem(&self.pem).map_err(|e| Error::Corrupt {
+            what: "a remote actor's public key",
+            detail: e.to_string(),
+        })
+    }
+}
+
 /// A remote actor, as last seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -24,6 +65,9 @@ pub struct RemoteActor {
     /// The account it moved to, once a `Move` of it was accepted here (kept when the record
     /// is updated; [`InstanceState::moved_to`]).
     pub moved_to: Option<String>,
+    /// Its RSA public key, as last seen ([`RemoteKeyRecord`]): kept when the record is updated
+    /// without one, so that what it signed can be checked once its server is gone.
+    pub key: Option<RemoteKeyRecord>,
     /// When this was recorded (Unix microseconds).
     pub updated: i64,
 }
@@ -39,8 +83,15 @@ impl RemoteActor {
             url: None,
             inbox: None,
             moved_to: None,
+            key: None,
             updated: 0,
         }
+    }
+
+    /// Sets the public key.
+    pub fn with_key(mut self, key: RemoteKeyRecord) -> Self {
+        self.key = Some(key);
+        self
     }
 
     /// Sets the type.
@@ -78,20 +129,29 @@ fn remote_row(row: &AnyRow) -> Result<RemoteActor, Error> {
         url: c.get("url")?,
         inbox: c.get("inbox")?,
         moved_to: c.get("moved_to")?,
+        key: match (c.get("key_id")?, c.get("public_key")?) {
+            (Some(key_id), Some(pem)) => Some(RemoteKeyRecord { key_id, pem }),
+            _ => None,
+        },
         updated: c.get("updated")?,
     })
 }
 
-const REMOTE_COLUMNS: &str = "id, kind, name, handle, url, inbox, moved_to, updated";
+const REMOTE_COLUMNS: &str =
+    "id, kind, name, handle, url, inbox, moved_to, key_id, public_key, updated";
 
 impl InstanceState {
-    /// Records (or updates) a remote actor.
+    /// Records (or updates) a remote actor. Its key is replaced when `actor` has one, and kept
+    /// otherwise.
     pub async fn put_remote_actor(&self, actor: &RemoteActor) -> Result<(), Error> {
         sqlx::query(
-            "INSERT INTO st_remote_actors (id, kind, name, handle, url, inbox, updated)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO st_remote_actors
+                (id, kind, name, handle, url, inbox, key_id, public_key, updated)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name,
                 handle = excluded.handle, url = excluded.url, inbox = excluded.inbox,
+                key_id = COALESCE(excluded.key_id, st_remote_actors.key_id),
+                public_key = COALESCE(excluded.public_key, st_remote_actors.public_key),
                 updated = excluded.updated",
         )
         .bind(&actor.id)
@@ -100,6 +160,8 @@ impl InstanceState {
         .bind(&actor.handle)
         .bind(&actor.url)
         .bind(&actor.inbox)
+        .bind(actor.key.as_ref().map(|k| k.key_id.clone()))
+        .bind(actor.key.as_ref().map(|k| k.pem.clone()))
         .bind(self.now())
         .execute(self.pool())
         .await

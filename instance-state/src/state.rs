@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0003_rate_limits.sql"),
     ),
     (4, "moves", include_str!("../migrations/0004_moves.sql")),
+    (
+        5,
+        "remote_keys",
+        include_str!("../migrations/0005_remote_keys.sql"),
+    ),
 ];
 
 /// The migrations table, named for this crate so that it never meets an app's own.

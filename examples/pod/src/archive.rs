@@ -245,6 +245,9 @@ pub enum ArchiveError {
     /// The archive is the importing account's own.
     #[error("this archive is of this account itself")]
     SameAccount,
+    /// The archive's move proof (`pod/move.json`) is refused.
+    #[error("pod/move.json is refused: {0}")]
+    MoveProof(#[source] crate::moving::MoveProofError),
     /// The pod's own files could not be written or read (not the archive's fault).
     #[error("staging the archive: {0}")]
     Io(#[source] std::io::Error),
@@ -288,6 +291,11 @@ pub struct ImportSummary {
     pub follows_skipped: u64,
     /// Images taken (avatar, banner).
     pub images: u64,
+    /// The old account, listed now among this account's other accounts (`alsoKnownAs`):
+    /// the archive carried a move proof naming this account.
+    pub moved_from: Option<String>,
+    /// What became of the archive's `Move`, when it was asked to be sent.
+    pub move_sent: Option<crate::moving::MoveSent>,
 }
 
 /// `pod/summary.json`, written last.
@@ -391,6 +399,8 @@ const ASPECTS: &str = "pod/aspects.json";
 const POSTS: &str = "pod/posts.jsonl";
 const COMMENTS: &str = "pod/comments.jsonl";
 const SUMMARY: &str = "pod/summary.json";
+/// Only when the person named the account they move to (see [`crate::moving::sign_move_proof`]).
+const MOVE: &str = "pod/move.json";
 const MANIFEST: &str = "manifest.yml";
 const KNOWN: &[&str] = &[
     MANIFEST, ACTOR, OUTBOX, FOLLOWERS, FOLLOWING, LIKES, PROFILE, ASPECTS, POSTS, COMMENTS,
@@ -400,6 +410,19 @@ const KNOWN: &[&str] = &[
 impl Instance {
     /// Writes local person `name`'s archive to `out` (a `.tar.gz`). What it holds.
     pub async fn export_archive(&self, name: &str, out: &Path) -> Result<ExportSummary> {
+        self.export_archive_moving(name, out, None).await
+    }
+
+    /// [`Instance::export_archive`], and when `move_to` names the account (an actor id) the
+    /// person moves to, a `Move` of this account to it, signed with this account's key
+    /// (`pod/move.json`, [`crate::moving::sign_move_proof`]), which the new account can send
+    /// to the followers once this pod is gone.
+    pub async fn export_archive_moving(
+        &self,
+        name: &str,
+        out: &Path,
+        move_to: Option<&str>,
+    ) -> Result<ExportSummary> {
         let actor = self.state().live_actor(name).await?;
         let id = self.actor_id(name).to_string();
         let staging = self.staging_dir()?;
@@ -640,6 +663,23 @@ impl Instance {
             .filter(|f| **f != SUMMARY)
             .map(|f| ((*f).to_owned(), dir.join(f)))
             .collect();
+        if let Some(target) = move_to {
+            if target == id {
+                anyhow::bail!("an account cannot move to itself");
+            }
+            let keys = self
+                .state()
+                .signing_keys(name)
+                .await?
+                .context("the person's keys")?;
+            let key_id = document
+                .pointer("/publicKey/id")
+                .and_then(Value::as_str)
+                .context("the person's key id")?;
+            let proof = crate::moving::sign_move_proof(&keys.rsa, key_id, &id, target, self.now())?;
+            write_json(&dir.join(MOVE), &proof).await?;
+            entries.push((MOVE.to_owned(), dir.join(MOVE)));
+        }
         entries.extend(media);
         entries.push((SUMMARY.to_owned(), dir.join(SUMMARY)));
         let out = out.to_owned();
@@ -662,6 +702,22 @@ impl Instance {
         file: &Path,
         limits: &ImportLimits,
     ) -> Result<ImportSummary> {
+        self.import_archive_moving(name, file, limits, false).await
+    }
+
+    /// [`Instance::import_archive`]; an archive with a move proof (`pod/move.json`) is
+    /// refused unless the proof is signed by the key of its `actor.json` and moves it to
+    /// `name`; then the old account is listed among `name`'s other accounts (`alsoKnownAs`),
+    /// and with `send_move` the proof's `Move` goes to the followers the archive lists
+    /// ([`Instance::send_archived_move`]). Importing the same archive again skips what was
+    /// imported: that is how the `Move` is sent later.
+    pub async fn import_archive_moving(
+        &self,
+        name: &str,
+        file: &Path,
+        limits: &ImportLimits,
+        send_move: bool,
+    ) -> Result<ImportSummary> {
         self.state().live_actor(name).await?;
         let size = tokio::fs::metadata(file)
             .await
@@ -680,7 +736,7 @@ impl Instance {
             .await
             .context("unpacking the archive")??;
         let checked = self.check_archive(name, &dir, &present).await?;
-        let summary = self.write_import(name, &dir, checked).await?;
+        let summary = self.write_import(name, &dir, checked, send_move).await?;
         drop(staging);
         Ok(summary)
     }
@@ -894,6 +950,29 @@ impl Instance {
         }
 
         let following = read_collection(dir, FOLLOWING).await?;
+        let (move_proof, followers) = if present.contains(MOVE) {
+            let proof: Value = read_json(dir, MOVE).await?;
+            crate::moving::check_move_proof(
+                &proof,
+                &document,
+                &actor,
+                self.actor_id(name).as_str(),
+            )
+            .map_err(ArchiveError::MoveProof)?;
+            // The old account becomes an alias: refused now rather than after the import.
+            let aliases = self.state().live_actor(name).await?.also_known_as;
+            if !aliases.contains(&actor) && aliases.len() >= crate::moving::MAX_ALIASES {
+                return Err(crate::moving::AliasRefused::TooMany.into());
+            }
+            let followers = if present.contains(FOLLOWERS) {
+                read_collection(dir, FOLLOWERS).await?
+            } else {
+                Vec::new()
+            };
+            (Some(proof), followers)
+        } else {
+            (None, Vec::new())
+        };
 
         // The posts, one line at a time.
         let mut posts = 0_u64;
@@ -919,6 +998,8 @@ impl Instance {
             images,
             aspects,
             following,
+            move_proof,
+            followers,
         })
     }
 
@@ -928,6 +1009,7 @@ impl Instance {
         name: &str,
         dir: &Path,
         checked: Checked,
+        send_move: bool,
     ) -> Result<ImportSummary> {
         let mut summary = ImportSummary::default();
         let me = self.actor_id(name).to_string();
@@ -974,6 +1056,21 @@ impl Instance {
                     tracing::info!(%error, %target, "an imported follow was not sent");
                     summary.follows_skipped += 1;
                 }
+            }
+        }
+        if let Some(proof) = checked.move_proof {
+            let origin = proof
+                .get("actor")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            self.add_alias(name, &origin).await?;
+            summary.moved_from = Some(origin);
+            if send_move {
+                summary.move_sent = Some(
+                    self.send_archived_move(name, &proof, &checked.followers)
+                        .await?,
+                );
             }
         }
         Ok(summary)
@@ -1101,6 +1198,10 @@ struct Checked {
     images: Vec<(ImageRole, PathBuf)>,
     aspects: Vec<ArchivedAspect>,
     following: Vec<String>,
+    /// `pod/move.json`, checked.
+    move_proof: Option<Value>,
+    /// `followers.json`, read when there is a move proof.
+    followers: Vec<String>,
 }
 
 /// One post line checked: its id is its author's (same origin as the archive's actor, so an
@@ -1481,7 +1582,7 @@ fn read_error(error: std::io::Error, limit: u64) -> ArchiveError {
 /// Whether `name` is a file the format has: one of [`KNOWN`], or `media/NAME` (letters,
 /// digits, `.`, `_`, `-`; not starting with a dot).
 fn is_known(name: &str) -> bool {
-    if KNOWN.contains(&name) {
+    if KNOWN.contains(&name) || name == MOVE {
         return true;
     }
     name.strip_prefix("media/").is_some_and(|file| {
@@ -1599,21 +1700,42 @@ fn safe_name(raw: &[u8]) -> Result<String, ArchiveError> {
     Ok(text.to_owned())
 }
 
-/// `admin export NAME --out FILE`: writes local person `name`'s archive to `out`.
-pub async fn admin_export(admin: &Admin, name: &str, out: &Path) -> Result<Value> {
+/// `admin export NAME --out FILE [--move-to ACCOUNT]`: writes local person `name`'s archive
+/// to `out`, with a `Move` to `move_to` (`@name@host` or an address) signed by `name`'s key.
+pub async fn admin_export(
+    admin: &Admin,
+    name: &str,
+    out: &Path,
+    move_to: Option<&str>,
+) -> Result<Value> {
     let instance = admin.instance::<Pod>().await?;
-    let summary = instance.export_archive(name, out).await?;
+    let target = match move_to {
+        Some(account) => Some(
+            crate::moving::resolve(&instance, admin.danger_allow_private_addresses, account)
+                .await?,
+        ),
+        None => None,
+    };
+    let summary = instance
+        .export_archive_moving(name, out, target.as_deref())
+        .await?;
     Ok(
         json!({"actor": instance.actor_id(name).as_str(), "file": out.display().to_string(), "exported": summary}),
     )
 }
 
-/// `admin import NAME --file FILE`: imports the archive `file` into local person `name`. The
-/// `Follow`s are delivered when the pod next serves.
-pub async fn admin_import(admin: &Admin, name: &str, file: &Path) -> Result<Value> {
+/// `admin import NAME --file FILE [--send-move]`: imports the archive `file` into local person
+/// `name`; with `send_move`, the archive's `Move` (when it carries one) goes to the old
+/// account's followers. The `Follow`s and the `Move` are delivered when the pod next serves.
+pub async fn admin_import(
+    admin: &Admin,
+    name: &str,
+    file: &Path,
+    send_move: bool,
+) -> Result<Value> {
     let instance = admin.instance::<Pod>().await?;
     let summary = instance
-        .import_archive(name, file, &ImportLimits::default())
+        .import_archive_moving(name, file, &ImportLimits::default(), send_move)
         .await?;
     Ok(json!({"actor": instance.actor_id(name).as_str(), "imported": summary}))
 }

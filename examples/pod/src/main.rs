@@ -98,6 +98,11 @@ enum AdminAction {
         /// Where to write it.
         #[arg(long)]
         out: PathBuf,
+        /// The account the person moves to (`@name@host` or its address): the archive then
+        /// carries a `Move` to it signed with this account's key, which the new account can
+        /// send to the followers once this pod is gone.
+        #[arg(long)]
+        move_to: Option<String>,
     },
     /// Imports an archive (made by `export` on any pod) into an existing person.
     Import {
@@ -106,6 +111,10 @@ enum AdminAction {
         /// The archive.
         #[arg(long)]
         file: PathBuf,
+        /// Sends the archive's `Move` (when it carries one naming this person) to the old
+        /// account's followers.
+        #[arg(long)]
+        send_move: bool,
     },
     /// Makes a person follow an actor (its address).
     Follow {
@@ -192,12 +201,14 @@ async fn run(cli: Cli) -> Result<()> {
                 AdminAction::Move { name, account } => {
                     pod::moving::admin_move(&admin, &name, &account).await?
                 }
-                AdminAction::Export { name, out } => {
-                    pod::archive::admin_export(&admin, &name, &out).await?
+                AdminAction::Export { name, out, move_to } => {
+                    pod::archive::admin_export(&admin, &name, &out, move_to.as_deref()).await?
                 }
-                AdminAction::Import { name, file } => {
-                    pod::archive::admin_import(&admin, &name, &file).await?
-                }
+                AdminAction::Import {
+                    name,
+                    file,
+                    send_move,
+                } => pod::archive::admin_import(&admin, &name, &file, send_move).await?,
                 AdminAction::Follow { name, target } => {
                     admin::follow(&admin, &name, &target).await?
                 }

@@ -9,8 +9,8 @@ use activitypub_core::ActivityType;
 use bytes::Bytes;
 use federation::fetch::FetchBudget;
 use federation::inbox::{
-    Accepted, Dispatcher, DomainPolicy, HandlerError, Inbox, InboxConfig, Incoming, IncomingObject,
-    MemoryInboxStore, REPLAY_KEY_PREFIX, Rejection,
+    Accepted, Dispatcher, DomainPolicy, Forward, HandlerError, Inbox, InboxConfig, Incoming,
+    IncomingObject, MemoryInboxStore, REPLAY_KEY_PREFIX, Rejection, Vouch,
 };
 use federation::keys::KeyCache;
 use http::StatusCode;
@@ -1196,4 +1196,113 @@ fn accepted_hosts_compare_without_case_default_port_or_final_dot() {
     }
     // Without a base URL nothing is accepted.
     assert!(!InboxConfig::default().accepts_host("events.example"));
+}
+
+/// A local server whose `forwarded` hook vouches for what `trusted` signs (and counts its
+/// calls), and refuses the rest.
+fn local_taking_forwards_from(trusted: &TestActor) -> (Local, Arc<AtomicUsize>) {
+    let asked = Arc::new(AtomicUsize::new(0));
+    let trusted = trusted.id.clone();
+    let counted = asked.clone();
+    let calls = Calls::default();
+    let store = MemoryInboxStore::new();
+    let keys = key_cache();
+    let dispatcher = Dispatcher::new()
+        .on(ActivityType::Create, handle)
+        .on_forwarded(move |_: Calls, forward: Forward| {
+            let trusted = trusted.clone();
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                assert_ne!(forward.signer.owner, forward.actor);
+                Ok(if forward.signer.owner.as_str() == trusted.as_str() {
+                    Vouch::Vouched {
+                        budget: forward.budget,
+                    }
+                } else {
+                    Vouch::Refused {
+                        reason: "not a relay of ours".to_owned(),
+                    }
+                })
+            }
+        });
+    let inbox = Inbox::new(
+        InboxConfig::new(&base()),
+        keys.clone(),
+        fetcher(),
+        store.clone(),
+        dispatcher,
+        calls.clone(),
+    );
+    (
+        Local {
+            inbox,
+            store,
+            calls,
+            keys,
+        },
+        asked,
+    )
+}
+
+#[tokio::test]
+async fn a_forward_is_taken_only_when_the_app_vouches_for_it_and_still_recorded_once() {
+    let remote = Remote::start().await;
+    let relay_server = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let relay = relay_server.served_actor("relay").await;
+    let mallory = relay_server.served_actor("mallory").await;
+    let (local, asked) = local_taking_forwards_from(&relay);
+    let at = now();
+
+    // Mallory forwards alice's Create: the hook does not vouch, nothing is stored.
+    let result = local
+        .receive(&to_shared_inbox(&mallory, &create(&alice, 1), at), at)
+        .await;
+    assert_rejected!(
+        local,
+        result,
+        Rejection::NotVouched { .. },
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(result.unwrap_err().step(), "origin");
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+
+    // The relay forwards it: handled as alice's, with the relay's key; once.
+    let request = to_shared_inbox(&relay, &create(&alice, 1), at);
+    let accepted = local.receive(&request, at).await.unwrap();
+    assert!(
+        matches!(accepted, Accepted::Processed { .. }),
+        "{accepted:?}"
+    );
+    let handled = local.handled();
+    assert_eq!(handled.len(), 1);
+    assert_eq!(handled[0].actor.as_str(), alice.id.as_str());
+    assert_eq!(handled[0].key.owner.as_str(), relay.id.as_str());
+    let again = to_shared_inbox(&relay, &create(&alice, 1), at);
+    let duplicate = local.receive(&again, at).await.unwrap();
+    assert!(
+        matches!(duplicate, Accepted::Duplicate { .. }),
+        "{duplicate:?}"
+    );
+    assert_eq!(local.handled().len(), 1);
+
+    // The inbox's other checks still apply to a vouched forward: an id on another server
+    // than the actor's is refused.
+    let mut elsewhere = create(&alice, 2);
+    elsewhere["id"] = json!(relay_server.url("/activities/2").as_str());
+    let result = local
+        .receive(&to_shared_inbox(&relay, &elsewhere, at), at)
+        .await;
+    assert!(matches!(result, Err(Rejection::Origin(_))), "{result:?}");
+    assert_eq!(local.handled().len(), 1);
+
+    // A type with no handler is ignored before the hook is asked.
+    let asked_before = asked.load(Ordering::SeqCst);
+    let accepted = local
+        .receive(&to_shared_inbox(&relay, &follow(&alice, 3), at), at)
+        .await
+        .unwrap();
+    assert!(matches!(accepted, Accepted::Ignored { .. }), "{accepted:?}");
+    assert_eq!(asked.load(Ordering::SeqCst), asked_before);
 }

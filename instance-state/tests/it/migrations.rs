@@ -12,7 +12,7 @@ async fn reopens_with_everything(location: &str) {
     let state = InstanceState::open(location, options(&clock))
         .await
         .unwrap();
-    assert_eq!(state.schema_versions().await.unwrap(), [1, 2, 3, 4]);
+    assert_eq!(state.schema_versions().await.unwrap(), [1, 2, 3, 4, 5]);
     state
         .create_actor(actor("kept", ActorKind::Person))
         .await
@@ -21,7 +21,7 @@ async fn reopens_with_everything(location: &str) {
     let state = InstanceState::open(location, options(&clock))
         .await
         .unwrap();
-    assert_eq!(state.schema_versions().await.unwrap(), [1, 2, 3, 4]);
+    assert_eq!(state.schema_versions().await.unwrap(), [1, 2, 3, 4, 5]);
     assert!(state.actor("kept").await.unwrap().is_some());
     state.close().await;
 }

@@ -3,12 +3,13 @@
 //! and made by local actors.
 
 use bytes::Bytes;
-use federation::inbox::Accepted;
+use federation::inbox::{Accepted, Rejection};
 use instance_state::actors::ActorKind;
 use instance_state::blocks::BlockTarget;
 use instance_state::conformance::{SECOND, actor};
 use instance_state::follows::FollowState;
 use instance_state::moves::{MOVE_COOLDOWN, MoveError};
+use instance_state::remote::{RemoteActor, RemoteKeyRecord};
 use serde_json::{Value, json};
 use test_peer::Peer;
 
@@ -316,4 +317,110 @@ async fn a_local_actor_moves_only_to_an_account_that_lists_it() {
         .move_to(outbox, keys, "old", &local("third"))
         .await
         .unwrap();
+}
+
+/// FEP-7628's pull mode: alice's server is gone (nothing listens at its address); bob passes on
+/// the `Move` her server signed (`RsaSignature2017`) before it went. It is believed from the
+/// key of alice kept here, and refused when signed by another key, tampered with, or passed
+/// on by someone other than its target; then handled as any `Move`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_move_passed_on_by_its_target_is_believed_from_the_old_key_kept_here() {
+    let world = world().await;
+    let state = world.state();
+    let peer = Peer::start().await.unwrap();
+    let bob = peer.actor("bob").await.unwrap();
+    let eve = peer.actor("eve").await.unwrap();
+    // A server that is gone: port 1 on loopback refuses connections.
+    let alice = "http://127.0.0.1:1/users/alice".to_owned();
+    let alice_key = format!("{alice}#main-key");
+    let key = ld_signatures::SigningKey::generate_rsa(2048).unwrap();
+    state
+        .put_remote_actor(
+            &RemoteActor::new(&alice, "alice").with_key(RemoteKeyRecord::new(
+                &alice_key,
+                key.verifying_key().to_spki_pem().unwrap(),
+            )),
+        )
+        .await
+        .unwrap();
+    world.add(actor("fan", ActorKind::Person)).await;
+    let fan = local("fan");
+    state
+        .put_follow(&fan, &alice, &format!("{fan}/f"), FollowState::Accepted)
+        .await
+        .unwrap();
+    let signed_move = |target: &str, n: u32, with: &ld_signatures::SigningKey| {
+        let activity = json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{alice}#moves/{n}"),
+            "type": "Move",
+            "actor": alice,
+            "object": alice,
+            "target": target,
+            "to": format!("{alice}/followers"),
+        });
+        let created = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        ld_signatures::sign(&activity, &alice_key, created, with).unwrap()
+    };
+    let passed_on = |by: &str, activity: &Value| {
+        let (headers, body) = peer.signed(by, &format!("{BASE}/inbox"), activity).unwrap();
+        let mut request = http::Request::post("/inbox")
+            .body(Bytes::from(body))
+            .unwrap();
+        *request.headers_mut() = headers;
+        request
+    };
+    let unchanged = || async {
+        assert_eq!(
+            follows(&world, &fan, &alice).await,
+            Some(FollowState::Accepted)
+        );
+        assert_eq!(follows(&world, &fan, &bob).await, None);
+        assert_eq!(state.moved_to(&alice).await.unwrap(), None);
+        assert!(sent(&world).is_empty());
+    };
+    aliases(&peer, &bob, &[&alice]);
+
+    // Refused by the inbox (401), nothing recorded: another key, a tampered Move, a Move
+    // passed on by someone other than its target, a Move without a signature.
+    let other_key = ld_signatures::SigningKey::generate_rsa(2048).unwrap();
+    let mut tampered = signed_move(&eve, 2, &key);
+    tampered["target"] = json!(bob);
+    let mut unsigned = signed_move(&bob, 4, &key);
+    unsigned.as_object_mut().unwrap().remove("signature");
+    for (by, activity) in [
+        (&bob, signed_move(&bob, 1, &other_key)),
+        (&bob, tampered),
+        (&eve, signed_move(&bob, 3, &key)),
+        (&bob, unsigned),
+    ] {
+        let before = state.processed_count().await.unwrap();
+        let refused = world.receive(&passed_on(by, &activity)).await.unwrap_err();
+        assert!(matches!(refused, Rejection::NotVouched { .. }), "{refused}");
+        assert_eq!(refused.status(), 401);
+        assert_eq!(state.processed_count().await.unwrap(), before);
+        unchanged().await;
+    }
+
+    // Signed by alice's key and passed on by eve, its target, who does not list alice:
+    // vouched for, then refused by the Move handler (nothing done).
+    let accepted = world
+        .receive(&passed_on(&eve, &signed_move(&eve, 5, &key)))
+        .await
+        .unwrap();
+    assert!(matches!(accepted, Accepted::Processed { .. }));
+    unchanged().await;
+
+    // Passed on by bob, who lists alice: fan follows bob and no longer alice.
+    let accepted = world
+        .receive(&passed_on(&bob, &signed_move(&bob, 6, &key)))
+        .await
+        .unwrap();
+    assert!(matches!(accepted, Accepted::Processed { .. }));
+    assert_eq!(
+        follows(&world, &fan, &bob).await,
+        Some(FollowState::Pending)
+    );
+    assert_eq!(follows(&world, &fan, &alice).await, None);
+    assert_eq!(state.moved_to(&alice).await.unwrap(), Some(bob.clone()));
 }

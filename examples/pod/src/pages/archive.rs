@@ -31,6 +31,9 @@ pub(crate) async fn page(State(site): State<Site>, viewer: Viewer) -> Response {
             p { "Your archive holds your profile and images, your aspects and who is in them, the people you follow, your followers, your posts (with their Markdown), your comments and likes. It is a .tar.gz file; docs/pod.md describes it." }
             form method="post" action="/profile/archive/export" {
                 (csrf_field(&viewer))
+                label for="move-to" { "The account you move to (optional: @name@host or its address)" }
+                input type="text" id="move-to" name="move_to" placeholder="@you@new.example";
+                p { "Naming it puts in the archive a move to that account signed with this account's key, so that the new account can tell your followers you moved even once this pod is gone. It is good for that account only." }
                 button type="submit" { "Download your archive" }
             }
             h2 { "Import" }
@@ -38,6 +41,10 @@ pub(crate) async fn page(State(site): State<Site>, viewer: Viewer) -> Response {
             form method="post" action="/profile/archive/import" enctype="multipart/form-data" {
                 (csrf_field(&viewer))
                 label for="archive-file" { "Archive (.tar.gz, at most " (limit) " MiB)" }
+                label {
+                    input type="checkbox" name="send_move" value="on";
+                    " Tell the old account's followers that I moved here (when the archive names this account as the one it moves to)"
+                }
                 input type="file" id="archive-file" name="file" accept=".tar.gz,.tgz,.tar,application/gzip,application/x-tar" required;
                 button type="submit" { "Import this archive" }
             }
@@ -45,19 +52,46 @@ pub(crate) async fn page(State(site): State<Site>, viewer: Viewer) -> Response {
     )
 }
 
-/// The export form: only its token.
+/// The export form: the account moved to, if any.
 #[derive(Debug, Deserialize)]
-pub(crate) struct ExportForm {}
+pub(crate) struct ExportForm {
+    #[serde(default)]
+    move_to: String,
+}
 
 /// `POST /profile/archive/export`: the archive, as a download. It is written to a staging
 /// folder, kept in the media store just long enough to be opened, and streamed from there.
 pub(crate) async fn export(
     State(site): State<Site>,
     viewer: Viewer,
-    CsrfForm(ExportForm {}): CsrfForm<ExportForm>,
+    CsrfForm(ExportForm { move_to }): CsrfForm<ExportForm>,
 ) -> Response {
     let Some(name) = viewer.identity_name().map(str::to_owned) else {
         return back("/");
+    };
+    let target = match move_to.trim() {
+        "" => None,
+        account => match site.moderation.resolve_actor(account).await {
+            Ok(target) if target == site.instance.actor_id(&name).as_str() => {
+                return message(
+                    &site,
+                    Some(&viewer),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "No move to itself",
+                    "An account cannot move to itself.",
+                );
+            }
+            Ok(target) => Some(target),
+            Err(reason) => {
+                return message(
+                    &site,
+                    Some(&viewer),
+                    StatusCode::NOT_FOUND,
+                    "No such account",
+                    &sentence(&reason),
+                );
+            }
+        },
     };
     let result = async {
         let media = site.instance.media();
@@ -65,7 +99,9 @@ pub(crate) async fn export(
             .prefix("export-")
             .tempdir_in(media.root().join("tmp"))?;
         let path = staging.path().join("archive.tar.gz");
-        site.instance.export_archive(&name, &path).await?;
+        site.instance
+            .export_archive_moving(&name, &path, target.as_deref())
+            .await?;
         let key = Key::new(format!("exports/{}.tar.gz", uuid::Uuid::new_v4()))?;
         media
             .store_file(&key, &path, &Limits::new(u64::MAX))
@@ -114,6 +150,7 @@ pub(crate) async fn import(State(site): State<Site>, viewer: Viewer, request: Re
         );
     };
     let mut token_checked = false;
+    let mut send_move = false;
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
@@ -141,6 +178,7 @@ pub(crate) async fn import(State(site): State<Site>, viewer: Viewer, request: Re
                 }
                 token_checked = true;
             }
+            "send_move" => send_move = true,
             "file" => {
                 let limits = ImportLimits::default();
                 let staging = Limits::new(limits.max_archive_bytes)
@@ -157,7 +195,7 @@ pub(crate) async fn import(State(site): State<Site>, viewer: Viewer, request: Re
                 };
                 let result = site
                     .instance
-                    .import_archive(&name, staged.path(), &limits)
+                    .import_archive_moving(&name, staged.path(), &limits, send_move)
                     .await;
                 // Dropping the staged upload removes it.
                 drop(staged);
@@ -170,6 +208,17 @@ pub(crate) async fn import(State(site): State<Site>, viewer: Viewer, request: Re
                             p role="status" {
                                 "Posts: " (summary.posts) ". Aspects: " (summary.aspects)
                                 ". Images: " (summary.images) ". Follows sent: " (summary.follows_sent) "."
+                            }
+                            @if let Some(old) = &summary.moved_from {
+                                p role="status" {
+                                    "This account now lists " (old) " among its other accounts."
+                                    @if let Some(sent) = &summary.move_sent {
+                                        " The move was sent to " (sent.queued) " of its followers' inboxes"
+                                        @if sent.local > 0 { " and " (sent.local) " followers here moved" }
+                                        @if sent.unreachable > 0 { "; " (sent.unreachable) " could not be reached" }
+                                        "."
+                                    }
+                                }
                             }
                             p { a href=(format!("/actors/{name}")) { "See your page" } }
                             p { a href="/profile/moving" { "Moving your old account here" } }

@@ -59,7 +59,7 @@ fn admin(dir: &Path, running: &Running, name: &str) -> pod::admin::Admin {
 }
 
 /// The entries of a `.tar.gz`, in order.
-fn entries(path: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn entries(path: &Path) -> Vec<(String, Vec<u8>)> {
     let file = std::fs::File::open(path).unwrap();
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
     archive
@@ -77,7 +77,7 @@ fn entries(path: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// A plain tar of `entries`, each a regular file named as given (names are written into the
 /// header as they are, unchecked, as a hostile archive would be).
-fn tar_of(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+pub(crate) fn tar_of(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut out = Vec::new();
     for (name, bytes) in entries {
         let mut header = tar::Header::new_gnu();
@@ -100,7 +100,7 @@ fn raw_name(header: &mut tar::Header, name: &str) {
     header.set_cksum();
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(bytes).unwrap();
     encoder.finish().unwrap()
@@ -208,7 +208,7 @@ pub(crate) async fn archive_import() {
 
     // Exported from the command line's admin API.
     let file = dir.path().join("alice.tar.gz");
-    let exported = pod::archive::admin_export(&admin(dir.path(), &a, "A"), "alice", &file)
+    let exported = pod::archive::admin_export(&admin(dir.path(), &a, "A"), "alice", &file, None)
         .await
         .unwrap();
     assert_eq!(exported["exported"]["posts"], 4, "{exported}");
@@ -278,7 +278,7 @@ pub(crate) async fn archive_import() {
     assert!(manifest.contains("ubc-version: 0.1"), "{manifest}");
 
     // Imported into alice2 on B from the command line's admin API.
-    let imported = pod::archive::admin_import(&admin(dir.path(), &b, "B"), "alice2", &file)
+    let imported = pod::archive::admin_import(&admin(dir.path(), &b, "B"), "alice2", &file, false)
         .await
         .unwrap();
     assert_eq!(imported["imported"]["posts"], 4, "{imported}");

@@ -3,12 +3,23 @@
 //! and no longer alice, on both sides; alice's pages say where she went. A move to an account
 //! that does not list its source, a move back within 30 days and a redelivered `Move` change
 //! nothing.
+//!
+//! And when the old pod is gone (FEP-7628's pull mode): alice's archive carries a `Move` to bob
+//! signed with her key; A stops; bob imports it on B and sends that `Move` to her followers on C
+//! and D, who believe it from the key of alice they kept and follow bob. Forged proofs are
+//! refused at the import and by the receivers.
 
 use http_signatures::{Signer, Standard};
 use instance_state::follows::FollowState;
 use pod::Running;
 use serde_json::{Value, json};
 
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use pod::archive::ArchiveError;
+
+use crate::archive::{entries, gzip, tar_of};
 use crate::support::{Session, eventually, fetch, person, pod, until_following};
 
 /// The state of `follower`'s follow of `followed`, as `at` records it.
@@ -33,6 +44,13 @@ async fn until_state(at: &Running, follower: &str, followed: &str, state: Option
 /// POSTs `activity` to `to`'s shared inbox, signed (draft-cavage, as Mastodon signs) with the
 /// RSA key of `name`, a local actor of `by`: a delivery `by` could have made.
 async fn deliver_as(by: &Running, name: &str, to: &Running, activity: &Value) -> u16 {
+    let (status, text) = deliver(by, name, to, activity).await;
+    assert!((200..300).contains(&status), "{status}: {text}");
+    status
+}
+
+/// [`deliver_as`], whatever the answer: its status and text.
+async fn deliver(by: &Running, name: &str, to: &Running, activity: &Value) -> (u16, String) {
     let keys = by
         .instance
         .state()
@@ -43,16 +61,14 @@ async fn deliver_as(by: &Running, name: &str, to: &Running, activity: &Value) ->
     let signer = Signer::new(keys.rsa, format!("{}#main-key", by.instance.actor_id(name)))
         .with_standard(Standard::Cavage);
     let inbox = to.base_url.join("inbox").unwrap().to_string();
-    let (status, text) = test_peer::signed_post(
+    test_peer::signed_post(
         &reqwest::Client::new(),
         &inbox,
         serde_json::to_vec(activity).unwrap(),
         &signer,
     )
     .await
-    .unwrap();
-    assert!((200..300).contains(&status), "{status}: {text}");
-    status
+    .unwrap()
 }
 
 /// Waits until `at`'s inbox has processed `n` more activities than `before`.
@@ -306,4 +322,267 @@ async fn the_admin_commands_add_an_alias_and_move() {
         .await
         .unwrap();
     assert_eq!(removed["alsoKnownAs"], json!([]));
+}
+
+/// The archive at `file` with its move proof replaced by `proof`, written beside it as `name`.
+fn with_proof(file: &Path, proof: &Value, name: &str) -> PathBuf {
+    let entries: Vec<(String, Vec<u8>)> = entries(file)
+        .into_iter()
+        .map(|(path, bytes)| {
+            if path == "pod/move.json" {
+                (path, serde_json::to_vec(proof).unwrap())
+            } else {
+                (path, bytes)
+            }
+        })
+        .collect();
+    let out = file.with_file_name(name);
+    std::fs::write(&out, gzip(&tar_of(&entries))).unwrap();
+    out
+}
+
+/// The administration commands of the pod `name` (its database in `dir`) running as `running`.
+fn admin(dir: &Path, running: &Running, name: &str) -> pod::admin::Admin {
+    pod::admin::Admin::new(dir.join(format!("{name}.sqlite")).display().to_string())
+        .with_base_url(Some(running.base_url.clone()))
+        .with_danger_allow_private_addresses(true)
+}
+
+/// Now, in Unix microseconds.
+fn now_micros() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap();
+    i64::try_from(since.as_micros()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_the_old_pod_is_gone_the_new_account_sends_the_move_its_archive_carries() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let b = pod(dir.path(), "B").await;
+    let c = pod(dir.path(), "C").await;
+    let d = pod(dir.path(), "D").await;
+    let alice = person(&a, "alice").await;
+    let bob = person(&b, "bob").await;
+    let eve = person(&b, "eve").await;
+    let carol = person(&c, "carol").await;
+    let dave = person(&d, "dave").await;
+    c.instance.follow("carol", &alice).await.unwrap();
+    d.instance.follow("dave", &alice).await.unwrap();
+    let alice_key = format!("{alice}#main-key");
+    for (at, follower) in [(&c, &carol), (&d, &dave)] {
+        until_following(&a, follower, &alice).await;
+        until_following(at, follower, &alice).await;
+        // The follower's pod keeps alice's public key, from her Accept.
+        eventually("alice's key kept", || async {
+            at.instance
+                .state()
+                .remote_actor(&alice)
+                .await
+                .unwrap()
+                .and_then(|remote| remote.key)
+                .is_some_and(|key| key.key_id == alice_key && key.pem.contains("PUBLIC KEY"))
+        })
+        .await;
+    }
+
+    // Alice exports her account naming bob (by his handle) as the account she moves to.
+    let file = dir.path().join("alice.tar.gz");
+    let handle = format!("@bob@{}", b.base_url.authority());
+    pod::archive::admin_export(&admin(dir.path(), &a, "A"), "alice", &file, Some(&handle))
+        .await
+        .unwrap();
+    let proof: Value = entries(&file)
+        .into_iter()
+        .find(|(path, _)| path == "pod/move.json")
+        .map(|(_, bytes)| serde_json::from_slice(&bytes).unwrap())
+        .expect("the archive carries the move proof");
+    assert_eq!(proof["type"], "Move");
+    assert_eq!(proof["actor"], json!(alice));
+    assert_eq!(proof["object"], json!(alice));
+    assert_eq!(proof["target"], json!(bob));
+    assert_eq!(proof["signature"]["type"], "RsaSignature2017");
+    assert_eq!(proof["signature"]["creator"], json!(alice_key));
+    let alice_rsa = a
+        .instance
+        .state()
+        .signing_keys("alice")
+        .await
+        .unwrap()
+        .unwrap()
+        .rsa;
+
+    // A is gone: its port refuses connections.
+    a.stop().await.unwrap();
+
+    // Forged proofs: another key, another target, a tampered Move. Each is refused at the
+    // import, with nothing stored.
+    let other_key = ld_signatures::SigningKey::generate_rsa(2048).unwrap();
+    let by_another_key =
+        pod::moving::sign_move_proof(&other_key, &alice_key, &alice, &bob, now_micros()).unwrap();
+    let to_eve =
+        pod::moving::sign_move_proof(&alice_rsa, &alice_key, &alice, &eve, now_micros()).unwrap();
+    let mut tampered = to_eve.clone();
+    tampered["target"] = json!(bob);
+    let admin_b = admin(dir.path(), &b, "B");
+    for (proof, name, expected) in [
+        (
+            &by_another_key,
+            "another-key.tar.gz",
+            "Linked Data signature",
+        ),
+        (&to_eve, "to-eve.tar.gz", "not to this account"),
+        (&tampered, "tampered.tar.gz", "Linked Data signature"),
+    ] {
+        let forged = with_proof(&file, proof, name);
+        let refused = pod::archive::admin_import(&admin_b, "bob", &forged, true)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                refused.downcast_ref::<ArchiveError>(),
+                Some(ArchiveError::MoveProof(_))
+            ),
+            "{name}: {refused:#}"
+        );
+        assert!(refused.to_string().contains(expected), "{name}: {refused}");
+        let bob_now = b.instance.state().actor("bob").await.unwrap().unwrap();
+        assert!(bob_now.also_known_as.is_empty(), "{name}");
+        assert_eq!(bob_now.display_name, "bob", "{name}");
+    }
+
+    // The receivers refuse forged Moves too, passed on as bob would pass one on. Carol keeps
+    // following alice each time, and follows nobody else.
+    let to_bob_early =
+        pod::moving::sign_move_proof(&alice_rsa, &alice_key, &alice, &bob, now_micros()).unwrap();
+    for (by, move_, refused_by_inbox) in [
+        ("bob", &by_another_key, true),
+        ("bob", &tampered, true),
+        // Passed on by someone other than its target.
+        ("bob", &to_eve, true),
+        // Signed by alice's key and passed on by its target, but eve does not list alice.
+        ("eve", &to_eve, false),
+        // Bob does not list alice yet.
+        ("bob", &to_bob_early, false),
+    ] {
+        let before = c.instance.state().processed_count().await.unwrap();
+        let (status, text) = deliver(&b, by, &c, move_).await;
+        if refused_by_inbox {
+            assert_eq!(status, 401, "{by}: {text}");
+        } else {
+            assert_eq!(status, 202, "{by}: {text}");
+            until_processed(&c, before, 1).await;
+        }
+        assert_eq!(
+            follow_state(&c, &carol, &alice).await,
+            Some(FollowState::Accepted)
+        );
+        assert_eq!(follow_state(&c, &carol, &bob).await, None);
+        assert_eq!(follow_state(&c, &carol, &eve).await, None);
+        assert_eq!(c.instance.state().moved_to(&alice).await.unwrap(), None);
+    }
+
+    // Bob imports the archive and sends its Move to alice's followers.
+    let imported = b
+        .instance
+        .import_archive_moving("bob", &file, &pod::archive::ImportLimits::default(), true)
+        .await
+        .unwrap();
+    assert_eq!(imported.moved_from.as_deref(), Some(alice.as_str()));
+    let sent = imported.move_sent.unwrap();
+    assert_eq!((sent.queued, sent.unreachable), (2, 0));
+    let (_, document) = fetch(&bob).await;
+    assert_eq!(document["alsoKnownAs"], json!([alice]));
+
+    // Carol on C and dave on D now follow bob (on both sides), and no longer alice.
+    for (at, follower) in [(&c, &carol), (&d, &dave)] {
+        until_state(at, follower, &bob, Some(FollowState::Accepted)).await;
+        until_state(&b, follower, &bob, Some(FollowState::Accepted)).await;
+        until_state(at, follower, &alice, None).await;
+        assert_eq!(
+            at.instance.state().moved_to(&alice).await.unwrap(),
+            Some(bob.clone())
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pages_export_a_move_and_import_the_archive_sending_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let b = pod(dir.path(), "B").await;
+    let c = pod(dir.path(), "C").await;
+    let alice = person(&a, "alice").await;
+    let bob = person(&b, "bob").await;
+    let carol = person(&c, "carol").await;
+    c.instance.follow("carol", &alice).await.unwrap();
+    until_following(&a, &carol, &alice).await;
+    until_following(&c, &carol, &alice).await;
+    eventually("alice's key kept", || async {
+        c.instance
+            .state()
+            .remote_actor(&alice)
+            .await
+            .unwrap()
+            .is_some_and(|remote| remote.key.is_some())
+    })
+    .await;
+
+    // Alice downloads her archive naming bob; not herself.
+    let web_a = Session::new(&a, "alice").await;
+    let (_, page) = web_a.get("/profile/archive").await;
+    assert!(page.contains("The account you move to"), "{page}");
+    let herself = format!("@alice@{}", a.base_url.authority());
+    let (status, page) = web_a
+        .post("/profile/archive/export", &[("move_to", herself.as_str())])
+        .await;
+    assert_eq!(status, 422, "{page}");
+    let response = web_a
+        .http
+        .post(web_a.base.join("/profile/archive/export").unwrap())
+        .header("cookie", &web_a.cookie)
+        .header("origin", web_a.base.origin().ascii_serialization())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("csrf", &web_a.csrf)
+                .append_pair("move_to", &format!("@bob@{}", b.base_url.authority()))
+                .finish(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let archive = response.bytes().await.unwrap().to_vec();
+    let file = dir.path().join("downloaded.tar.gz");
+    std::fs::write(&file, &archive).unwrap();
+    let proof: Value = entries(&file)
+        .into_iter()
+        .find(|(path, _)| path == "pod/move.json")
+        .map(|(_, bytes)| serde_json::from_slice(&bytes).unwrap())
+        .expect("the archive carries the move proof");
+    assert_eq!(proof["target"], json!(bob));
+    a.stop().await.unwrap();
+
+    // Bob uploads it on B and asks for the move to be sent.
+    let web_b = Session::new(&b, "bob").await;
+    let part = reqwest::multipart::Part::bytes(archive)
+        .file_name("archive.tar.gz")
+        .mime_str("application/gzip")
+        .unwrap();
+    let (status, page) = web_b
+        .post_multipart(
+            "/profile/archive/import",
+            web_b.multipart().text("send_move", "on").part("file", part),
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains(&format!("This account now lists {alice}")),
+        "{page}"
+    );
+    assert!(page.contains("The move was sent to 1"), "{page}");
+    until_state(&c, &carol, &bob, Some(FollowState::Accepted)).await;
+    until_state(&c, &carol, &alice, None).await;
 }
