@@ -1117,7 +1117,17 @@ impl Instance {
             "{}\n\nOriginally published at <{origin}>",
             post.source.trim_end(),
         );
-        let content = markdown::to_html(&source);
+        // Its hashtags are links and tags again, as when it was written; its mentions stay
+        // text (an old post notifies nobody, and names no one it was not addressed to).
+        let found = markdown::find(&source);
+        let tag_href = |name: &str| self.tag_url(name);
+        let content = markdown::render(
+            &source,
+            &markdown::Links {
+                mentions: &std::collections::BTreeMap::new(),
+                tag_href: &tag_href,
+            },
+        );
         let mut photos = Vec::with_capacity(post.photos.len());
         for photo in &post.photos {
             let limits = media_store::Limits::new(self.options().max_image_bytes);
@@ -1158,7 +1168,7 @@ impl Instance {
             "to": to,
             "cc": cc,
             "sensitive": false,
-            "tag": [],
+            "tag": self.tag_member(&[], &found.tags),
             "attachment": attachment_member(&attachments),
         });
         let row = PostRow {
@@ -1170,7 +1180,7 @@ impl Instance {
             source,
             content,
             audience,
-            tags: Vec::new(),
+            tags: found.tags,
             mentions: Vec::new(),
             published,
             updated,

@@ -653,7 +653,7 @@ impl Instance {
 
     /// A Note's `tag`: a `Mention` of each of `mentioned` (`href` their id, `name`
     /// `@user@host`), a `Hashtag` of each of `tags` (`href` the tag's page, `name` `#tag`).
-    fn tag_member(&self, mentioned: &[&Mentioned], tags: &[String]) -> Value {
+    pub(crate) fn tag_member(&self, mentioned: &[&Mentioned], tags: &[String]) -> Value {
         let mentions = mentioned
             .iter()
             .map(|m| json!({"type": "Mention", "href": m.actor, "name": m.name}));

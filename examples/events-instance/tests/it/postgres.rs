@@ -9,7 +9,6 @@ use events_instance::admin::Admin;
 use events_instance::demo::{Client, admin_of, eventually, loopback_instance};
 use events_instance::{Options, start};
 use serde_json::json;
-use sqlx::Connection;
 
 const WAIT: Duration = Duration::from_secs(30);
 

@@ -166,7 +166,7 @@ pub(crate) async fn archive_import() {
         .instance
         .write_post(
             "alice",
-            "Down the *rabbit hole*.",
+            "Down the *rabbit hole*. #Wonderland",
             &pod::PostAudience::Public,
         )
         .await
@@ -251,7 +251,7 @@ pub(crate) async fn archive_import() {
     assert_eq!(outbox["orderedItems"][0]["object"]["id"], json!(public));
     assert_eq!(
         outbox["orderedItems"][0]["object"]["source"]["content"],
-        "Down the *rabbit hole*."
+        "Down the *rabbit hole*. #Wonderland"
     );
     let following: Value = serde_json::from_slice(&file_of("following.json")).unwrap();
     let mut followed: Vec<String> =
@@ -353,6 +353,19 @@ pub(crate) async fn archive_import() {
     let content = rabbit["content"].as_str().unwrap();
     assert!(content.contains("Originally published at"), "{content}");
     assert!(content.contains(&format!("href=\"{public}\"")), "{content}");
+    // Its hashtag is a tag again: a link, a `Hashtag`, and the post on the tag's page.
+    let tag_url = b.base_url.join("tags/wonderland").unwrap().to_string();
+    assert!(
+        content.contains(&format!("href=\"{tag_url}\"")),
+        "{content}"
+    );
+    assert_eq!(
+        rabbit["tag"],
+        json!([{"type": "Hashtag", "href": tag_url, "name": "#wonderland"}])
+    );
+    let (status, tagged) = crate::support::fetch(&format!("{tag_url}?page=1")).await;
+    assert_eq!(status, 200, "{tagged}");
+    assert_eq!(tagged["orderedItems"], json!([rabbit["id"]]), "{tagged}");
     assert!(
         rabbit["source"]["content"]
             .as_str()
