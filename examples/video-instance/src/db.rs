@@ -36,6 +36,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "several processes: leases of background work, the search changes",
         include_str!("../migrations/0005_several_processes.sql"),
     ),
+    (
+        6,
+        "videos' numeric ids, hidden copies",
+        include_str!("../migrations/0006_rest_and_mirror_moderation.sql"),
+    ),
 ];
 
 /// The table the instance's migrations are recorded in.
@@ -109,6 +114,12 @@ fn video_row(row: &sqlx::any::AnyRow) -> Result<VideoRow> {
         published: row.try_get("published")?,
         updated: row.try_get("updated")?,
     })
+}
+
+/// The numeric id of video `id` in PeerTube's REST API and in the search answers: 53 bits
+/// of the hash of its ActivityPub id (video-search's `derived_id`).
+pub(crate) fn video_number(id: &str) -> i64 {
+    video_search::api::derived_id(id)
 }
 
 /// A file of a video kept here.
@@ -269,9 +280,8 @@ impl Db {
     pub(crate) async fn put_video(&self, video: &VideoRow) -> Result<()> {
         let mut tx = self.state().begin_write().await?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO vi_videos ({VIDEO_COLUMNS})
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                     $18, $19, $20, $21, $22)
+            "INSERT INTO vi_videos ({VIDEO_COLUMNS}             , num) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                     $16, $17, $18, $19, $20, $21, $22, $23)
              ON CONFLICT (id) DO UPDATE SET
                name = excluded.name, description = excluded.description,
                category = excluded.category, licence = excluded.licence, tags = excluded.tags,
@@ -303,6 +313,7 @@ impl Db {
         .bind(video.dislikes)
         .bind(video.published)
         .bind(video.updated)
+        .bind(video_number(&video.id))
         .execute(&mut *tx)
         .await
         .context("storing a video")?;
@@ -317,6 +328,29 @@ impl Db {
             "SELECT {VIDEO_COLUMNS} FROM vi_videos WHERE id = $1"
         )))
         .bind(id.to_owned())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(video_row).transpose()
+    }
+
+    /// The video whose numeric id (see [`video_number`]) is `number`. The rows stored before
+    /// numbers were (migration 6) are numbered first.
+    pub(crate) async fn video_by_number(&self, number: i64) -> Result<Option<VideoRow>> {
+        let unnumbered = sqlx::query("SELECT id FROM vi_videos WHERE num IS NULL")
+            .fetch_all(self.pool())
+            .await?;
+        for row in unnumbered {
+            let id: String = row.try_get("id")?;
+            sqlx::query("UPDATE vi_videos SET num = $2 WHERE id = $1 AND num IS NULL")
+                .bind(id.clone())
+                .bind(video_number(&id))
+                .execute(self.pool())
+                .await?;
+        }
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {VIDEO_COLUMNS} FROM vi_videos WHERE num = $1 ORDER BY local DESC, id LIMIT 1"
+        )))
+        .bind(number)
         .fetch_optional(self.pool())
         .await?;
         row.as_ref().map(video_row).transpose()
