@@ -417,7 +417,10 @@ impl Instance {
         let policy = u32::try_from(video.comments_policy).unwrap_or(0);
         details.comments_policy = VideoConstant::new(Some(policy), comments_policy_label(policy));
         details.download_enabled = video.download_enabled;
-        details.video.extra.insert("blacklisted".into(), false.into());
+        details
+            .video
+            .extra
+            .insert("blacklisted".into(), false.into());
         details
             .video
             .extra
@@ -490,6 +493,9 @@ mod tests {
             Some("https://a/static/videos/u/hls/720.m3u8")
         );
         assert_eq!(media_playlist_of("https://a/x.mp4"), None);
-        assert_eq!(directory_of("https://b/static/r/master.m3u8"), "https://b/static/r");
+        assert_eq!(
+            directory_of("https://b/static/r/master.m3u8"),
+            "https://b/static/r"
+        );
     }
 }

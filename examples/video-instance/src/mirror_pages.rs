@@ -286,7 +286,11 @@ async fn mirror(
     site.web.require_moderator(&viewer)?;
     let video = form.video.trim();
     if video.is_empty() || video.len() > 2000 {
-        return Err(bad(&site, &viewer, "Give a remote video's address or uuid."));
+        return Err(bad(
+            &site,
+            &viewer,
+            "Give a remote video's address or uuid.",
+        ));
     }
     // Its refusals say what is wrong (not listed here, a video of this instance, a live).
     let id = site

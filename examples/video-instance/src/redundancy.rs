@@ -317,10 +317,12 @@ impl Instance {
                 .execute(self.db().pool())
                 .await?
         } else {
-            sqlx::query("UPDATE vi_cache_files SET hidden = NULL WHERE id = $1 AND hidden IS NOT NULL")
-                .bind(id.to_owned())
-                .execute(self.db().pool())
-                .await?
+            sqlx::query(
+                "UPDATE vi_cache_files SET hidden = NULL WHERE id = $1 AND hidden IS NOT NULL",
+            )
+            .bind(id.to_owned())
+            .execute(self.db().pool())
+            .await?
         }
         .rows_affected();
         if changed == 0 {
@@ -894,9 +896,9 @@ impl Instance {
         }
         let existing =
             sqlx::query("SELECT actor, withdrawn, hidden FROM vi_cache_files WHERE id = $1")
-            .bind(summary.id.to_string())
-            .fetch_optional(self.db().pool())
-            .await?;
+                .bind(summary.id.to_string())
+                .fetch_optional(self.db().pool())
+                .await?;
         let mut hidden: Option<i64> = None;
         if let Some(row) = existing {
             hidden = row.try_get("hidden")?;
