@@ -287,7 +287,7 @@ fn rest_file(file: &activitypub_core::ext::peertube::VideoFile, local: bool) -> 
 
 /// Largest first, as PeerTube sorts files.
 fn by_resolution_desc(files: &mut [VideoFile]) {
-    files.sort_by(|a, b| b.resolution.id.cmp(&a.resolution.id));
+    files.sort_by_key(|f| std::cmp::Reverse(f.resolution.id));
 }
 
 /// PeerTube's labels of its states (`VIDEO_STATES`).
@@ -458,6 +458,7 @@ impl Instance {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -74,7 +74,7 @@ fn size_text(bytes: i64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    format!("{value:.1} {}", UNITS[unit])
+    format!("{value:.1} {}", UNITS.get(unit).unwrap_or(&"TiB"))
 }
 
 fn internal(site: &Site, error: &anyhow::Error) -> Rejection {

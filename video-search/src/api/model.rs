@@ -528,11 +528,11 @@ pub fn uuid_to_short(uuid: &str) -> Option<String> {
     let mut n = u128::from_str_radix(&hex, 16).ok()?;
     let mut digits = Vec::with_capacity(SHORT_UUID_LEN);
     while n > 0 {
-        digits.push(SHORT_UUID_ALPHABET[usize::try_from(n % 58).ok()?]);
+        digits.push(*SHORT_UUID_ALPHABET.get(usize::try_from(n % 58).ok()?)?);
         n /= 58;
     }
     while digits.len() < SHORT_UUID_LEN {
-        digits.push(SHORT_UUID_ALPHABET[0]);
+        digits.push(b'1');
     }
     digits.reverse();
     String::from_utf8(digits).ok()

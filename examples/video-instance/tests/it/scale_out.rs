@@ -826,7 +826,7 @@ async fn a_mirror_stays_with_its_process_while_it_lives_and_goes_to_another_once
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(copies, [attempt.clone()]);
+    assert_eq!(copies, std::slice::from_ref(&attempt));
     // The copy announced once: one Create(CacheFile), the new claim's, and the origin keeps
     // that one copy.
     let creates: Vec<String> = sqlx::query(
