@@ -333,12 +333,18 @@ impl Db {
         row.as_ref().map(video_row).transpose()
     }
 
-    /// The video whose numeric id (see [`video_number`]) is `number`. The rows stored before
-    /// numbers were (migration 6) are numbered first.
+    /// The video whose numeric id (see [`video_number`]) is `number`. When none has it, the
+    /// rows stored before numbers were (migration 6) are numbered, and it is looked for again.
     pub(crate) async fn video_by_number(&self, number: i64) -> Result<Option<VideoRow>> {
+        if let Some(found) = self.numbered_video(number).await? {
+            return Ok(Some(found));
+        }
         let unnumbered = sqlx::query("SELECT id FROM vi_videos WHERE num IS NULL")
             .fetch_all(self.pool())
             .await?;
+        if unnumbered.is_empty() {
+            return Ok(None);
+        }
         for row in unnumbered {
             let id: String = row.try_get("id")?;
             sqlx::query("UPDATE vi_videos SET num = $2 WHERE id = $1 AND num IS NULL")
@@ -347,6 +353,10 @@ impl Db {
                 .execute(self.pool())
                 .await?;
         }
+        self.numbered_video(number).await
+    }
+
+    async fn numbered_video(&self, number: i64) -> Result<Option<VideoRow>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {VIDEO_COLUMNS} FROM vi_videos WHERE num = $1 ORDER BY local DESC, id LIMIT 1"
         )))
@@ -796,6 +806,35 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    /// Videos are found by their number, those stored before numbers were (a NULL `num`)
+    /// once they are numbered on the first look-up that misses.
+    #[tokio::test]
+    async fn videos_are_found_by_number_older_rows_numbered_when_first_looked_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, db) = sqlite_db(dir.path()).await;
+        let new = "https://tube.example/videos/watch/new";
+        let old = "https://tube.example/videos/watch/old";
+        db.put_video(&video(new)).await.unwrap();
+        db.put_video(&video(old)).await.unwrap();
+        sqlx::query("UPDATE vi_videos SET num = NULL WHERE id = $1")
+            .bind(old)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let found = db.video_by_number(video_number(new)).await.unwrap();
+        assert_eq!(found.map(|v| v.id).as_deref(), Some(new));
+        let found = db.video_by_number(video_number(old)).await.unwrap();
+        assert_eq!(found.map(|v| v.id).as_deref(), Some(old));
+        assert!(db.video_by_number(42).await.unwrap().is_none());
+        let left: i64 = sqlx::query("SELECT COUNT(*) AS n FROM vi_videos WHERE num IS NULL")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap();
+        assert_eq!(left, 0);
     }
 
     async fn sqlite_db(dir: &std::path::Path) -> (Options, Db) {
