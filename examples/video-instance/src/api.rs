@@ -20,6 +20,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode, header};
 use instance_state::accounts::Role;
+use instance_state::follows::FollowState;
 use instance_state::objects::{Addressing, Scope, Visibility};
 use serde::Serialize;
 use tracing::warn;
@@ -411,6 +412,31 @@ impl Instance {
                     })
             }));
         }
+        // PeerTube's full Account and VideoChannel: the counts of follows, for the actors of
+        // this server (another server's are its own to count), and the channel's owner.
+        for (summary, actor) in [
+            (&mut rest.account, &video.account),
+            (&mut rest.channel, &video.channel),
+        ] {
+            if self.state().local_name(actor).is_some() {
+                let followers = self
+                    .state()
+                    .follower_count(actor, FollowState::Accepted)
+                    .await?;
+                let following = self
+                    .state()
+                    .following_count(actor, FollowState::Accepted)
+                    .await?;
+                summary
+                    .extra
+                    .insert("followersCount".into(), followers.into());
+                summary
+                    .extra
+                    .insert("followingCount".into(), following.into());
+            }
+        }
+        let owner = serde_json::to_value(&rest.account)?;
+        rest.channel.extra.insert("ownerAccount".into(), owner);
         let mut details = VideoDetails::new(rest);
         let state = u32::try_from(video.state).unwrap_or(0);
         details.state = VideoConstant::new(Some(state), state_label(state));

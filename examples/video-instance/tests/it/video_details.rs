@@ -104,6 +104,13 @@ async fn a_video_s_details_are_peertube_s_with_its_files_and_the_copies_other_se
     assert_eq!(ours["privacy"]["id"], 1);
     assert_eq!(ours["state"]["label"], "Published");
     assert_eq!(ours["commentsPolicy"]["id"], 1);
+    // The account and channel as PeerTube's full ones: B's instance follows A's, not them.
+    assert_eq!(ours["account"]["followersCount"], 0, "{ours}");
+    assert_eq!(ours["channel"]["followingCount"], 0, "{ours}");
+    assert_eq!(
+        ours["channel"]["ownerAccount"]["url"],
+        ours["account"]["url"]
+    );
     // The HLS stream: absolute addresses, its rendition, and B's copy.
     let playlist = &ours["streamingPlaylists"][0];
     assert_eq!(playlist["type"], 1, "{ours}");
@@ -204,6 +211,15 @@ async fn a_video_s_details_are_peertube_s_with_its_files_and_the_copies_other_se
     let (status, remote) = get(&http, &url(&b, &format!("/api/v1/videos/{uuid}")), None).await;
     assert_eq!(status, 200, "{remote}");
     assert_eq!(remote["isLocal"], false);
+    // Another server's actors: their follows are theirs to count.
+    assert!(
+        remote["account"].get("followersCount").is_none(),
+        "{remote}"
+    );
+    assert_eq!(
+        remote["channel"]["ownerAccount"]["url"],
+        remote["account"]["url"]
+    );
     assert_eq!(remote["streamingPlaylists"][0]["playlistUrl"], master);
     assert_eq!(
         remote["streamingPlaylists"][0]["redundancies"],
