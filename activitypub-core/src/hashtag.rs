@@ -26,6 +26,42 @@ pub fn normalize(name: &str) -> String {
     caseless::default_case_fold_str(&composed)
 }
 
+/// The prefix of an [`ascii_name`] of a tag with letters outside ASCII.
+const PUNYCODE_PREFIX: &str = "xn--";
+
+/// Normalized tag `tag` as a word of ASCII letters, digits, `_` and `-`, for where only those
+/// go (an actor's name, which `acct:` URIs and every server's URLs take unescaped): the tag
+/// itself when it is ASCII, otherwise `xn--` and its Punycode (RFC 3492), as a domain label is
+/// written. `None` for what is not a normalized tag. The two forms never meet: an ASCII tag has
+/// no `-`. [`from_ascii_name`] reads it back.
+///
+/// ```
+/// use activitypub_core::hashtag::{ascii_name, from_ascii_name};
+/// assert_eq!(ascii_name("climate").as_deref(), Some("climate"));
+/// assert_eq!(ascii_name("café").as_deref(), Some("xn--caf-dma"));
+/// assert_eq!(from_ascii_name("xn--caf-dma").as_deref(), Some("café"));
+/// assert_eq!(ascii_name("Café"), None);
+/// ```
+pub fn ascii_name(tag: &str) -> Option<String> {
+    if received(tag).as_deref() != Some(tag) {
+        return None;
+    }
+    if tag.is_ascii() {
+        return Some(tag.to_owned());
+    }
+    idna::punycode::encode_str(tag).map(|code| format!("{PUNYCODE_PREFIX}{code}"))
+}
+
+/// The normalized tag an [`ascii_name`] names, when `name` is one as it writes them (and only
+/// then: `Climate` or an `xn--` form of an ASCII tag is none).
+pub fn from_ascii_name(name: &str) -> Option<String> {
+    let tag = match name.strip_prefix(PUNYCODE_PREFIX) {
+        Some(code) => idna::punycode::decode_to_string(code)?,
+        None => name.to_owned(),
+    };
+    (ascii_name(&tag).as_deref() == Some(name)).then_some(tag)
+}
+
 /// A hashtag name received from elsewhere (`#name` or `name`), normalized, if it is one a text
 /// could hold ([`name_length`] takes all of it).
 ///

@@ -221,13 +221,24 @@ pub async fn verify_delete(
     if activity.get("signature").is_some() {
         verify_ld(activity, &actor, keys, budget).await?;
     } else {
-        let url = Url::parse(&id).map_err(|_| RelayedError::NoObject)?;
-        match fetcher.fetch(&url, budget).await {
-            Err(FetchError::Gone { .. } | FetchError::NotFound { .. }) => {}
-            _ => return Err(RelayedError::StillServed { id }),
-        }
+        verify_gone(&id, fetcher, budget).await?;
     }
     Ok((actor, id))
+}
+
+/// Whether object `id` is gone: its own server answers 404 or 410 for it. What a relay's
+/// withdrawal of a post (an `Undo` of its `Announce`) is believed from: the relay cannot
+/// speak for the author, the author's server can.
+pub async fn verify_gone(
+    id: &str,
+    fetcher: &Fetcher,
+    budget: &mut FetchBudget,
+) -> Result<(), RelayedError> {
+    let url = Url::parse(id).map_err(|_| RelayedError::NoObject)?;
+    match fetcher.fetch(&url, budget).await {
+        Err(FetchError::Gone { .. } | FetchError::NotFound { .. }) => Ok(()),
+        _ => Err(RelayedError::StillServed { id: id.to_owned() }),
+    }
 }
 
 /// The readable document of `activity` when its LD signature verifies with a key of `actor`.

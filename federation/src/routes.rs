@@ -853,7 +853,6 @@ async fn collection<A: App, St: InboxStore>(
     let id = server
         .config
         .url(&format!("actors/{name}/{}", kind.as_str()));
-    let page_url = |n: u64| format!("{id}?page={n}");
     let (offset, limit) = match page {
         Some(n) => (n.saturating_sub(1).saturating_mul(size), size),
         None => (0, 0),
@@ -867,29 +866,43 @@ async fn collection<A: App, St: InboxStore>(
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(error) => return app_error(&error),
     };
+    let document = paged_collection(id.as_str(), page, size, items.total, items.items);
+    activity_response(&document)
+}
+
+/// A paged `OrderedCollection` as the actors' collections are served: the collection itself
+/// (`page` `None`) with `totalItems`, `first` and `last`, or its page `page` (from 1) with
+/// `orderedItems`, `next` and `prev`, pages being `?page=N` of `id`. `items` are the page's
+/// (none for the collection itself); `page_size` is how many a page holds.
+pub fn paged_collection(
+    id: &str,
+    page: Option<u64>,
+    page_size: u64,
+    total: u64,
+    items: Vec<Value>,
+) -> Value {
+    let size = page_size.max(1);
+    let page_url = |n: u64| format!("{id}?page={n}");
     let mut document = Map::new();
     document.insert("@context".to_owned(), default_context());
     match page {
         None => {
-            document.insert("id".to_owned(), json!(id.as_str()));
+            document.insert("id".to_owned(), json!(id));
             document.insert("type".to_owned(), json!("OrderedCollection"));
-            document.insert("totalItems".to_owned(), json!(items.total));
+            document.insert("totalItems".to_owned(), json!(total));
             document.insert("first".to_owned(), json!(page_url(1)));
-            if items.total > 0 {
-                document.insert(
-                    "last".to_owned(),
-                    json!(page_url(items.total.div_ceil(size))),
-                );
+            if total > 0 {
+                document.insert("last".to_owned(), json!(page_url(total.div_ceil(size))));
             }
         }
         Some(n) => {
             let n = n.max(1);
             document.insert("id".to_owned(), json!(page_url(n)));
             document.insert("type".to_owned(), json!("OrderedCollectionPage"));
-            document.insert("partOf".to_owned(), json!(id.as_str()));
-            document.insert("totalItems".to_owned(), json!(items.total));
-            document.insert("orderedItems".to_owned(), Value::Array(items.items));
-            if n.saturating_mul(size) < items.total {
+            document.insert("partOf".to_owned(), json!(id));
+            document.insert("totalItems".to_owned(), json!(total));
+            document.insert("orderedItems".to_owned(), Value::Array(items));
+            if n.saturating_mul(size) < total {
                 document.insert("next".to_owned(), json!(page_url(n.saturating_add(1))));
             }
             if n > 1 {
@@ -897,8 +910,27 @@ async fn collection<A: App, St: InboxStore>(
             }
         }
     }
-    let document = Value::Object(document);
-    activity_response(&document)
+    Value::Object(document)
+}
+
+/// A collection URL's query that is not `page=N` (N from 1, once): no such document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a collection's query is `page=N`, N from 1")]
+pub struct NotAPage;
+
+/// The page a collection's URL asks for (`?page=N`): `None` for the collection itself.
+pub fn page_of(url: &Url) -> Result<Option<u64>, NotAPage> {
+    if url.query().is_none() {
+        return Ok(None);
+    }
+    let mut page = None;
+    for (key, value) in url.query_pairs() {
+        match (key.as_ref(), value.parse::<u64>()) {
+            ("page", Ok(n)) if n >= 1 && page.is_none() => page = Some(n),
+            _ => return Err(NotAPage),
+        }
+    }
+    page.map(Some).ok_or(NotAPage)
 }
 
 /// A boxed handler future.

@@ -10,9 +10,14 @@
 //!
 //! Every wait is bounded: [`Peer::wait_for`] gives up after [`WAIT`].
 //!
+//! [`balance`] holds the TCP plumbing of the tests that run an instance as several processes:
+//! a round-robin load balancer ([`balance::balance`]) and a [`balance::Gate`] that holds
+//! requests.
+//!
 //! [`fedify`] drives the Fedify peer (`scripts/fedify-peer`), an independent implementation run
 //! as a child process.
 
+pub mod balance;
 pub mod fedify;
 
 use std::collections::BTreeMap;

@@ -69,57 +69,10 @@ impl Reader {
 /// Items per page of the collections served here, as in `federation::routes`.
 const PAGE_SIZE: u64 = 20;
 
-/// A paged `OrderedCollection` in the shape `federation::routes` gives the actors' collections:
-/// the collection (`page` `None`) with `totalItems`, `first` and `last`, or its page `page`
-/// (from 1) with `orderedItems`, `next` and `prev`. `items` are the page's items.
+/// A paged `OrderedCollection` of this instance's page size (see
+/// [`federation::routes::paged_collection`]).
 fn paged_collection(id: &str, page: Option<u64>, total: u64, items: Vec<Value>) -> Value {
-    let page_url = |n: u64| format!("{id}?page={n}");
-    let mut document = serde_json::Map::new();
-    document.insert("@context".into(), federation::routes::default_context());
-    match page {
-        None => {
-            document.insert("id".into(), json!(id));
-            document.insert("type".into(), json!("OrderedCollection"));
-            document.insert("totalItems".into(), json!(total));
-            document.insert("first".into(), json!(page_url(1)));
-            if total > 0 {
-                document.insert("last".into(), json!(page_url(total.div_ceil(PAGE_SIZE))));
-            }
-        }
-        Some(n) => {
-            document.insert("id".into(), json!(page_url(n)));
-            document.insert("type".into(), json!("OrderedCollectionPage"));
-            document.insert("partOf".into(), json!(id));
-            document.insert("totalItems".into(), json!(total));
-            document.insert("orderedItems".into(), Value::Array(items));
-            if n.saturating_mul(PAGE_SIZE) < total {
-                document.insert("next".into(), json!(page_url(n.saturating_add(1))));
-            }
-            if n > 1 {
-                document.insert("prev".into(), json!(page_url(n - 1)));
-            }
-        }
-    }
-    Value::Object(document)
-}
-
-/// A query on a collection's URL that is not `page=N` (N from 1): no such document.
-#[derive(Debug)]
-struct NotAPage;
-
-/// The page a collection URL asks for: `None` for the collection itself.
-fn page_of(url: &Url) -> Result<Option<u64>, NotAPage> {
-    if url.query().is_none() {
-        return Ok(None);
-    }
-    let mut page = None;
-    for (key, value) in url.query_pairs() {
-        match (key.as_ref(), value.parse::<u64>()) {
-            ("page", Ok(n)) if n >= 1 && page.is_none() => page = Some(n),
-            _ => return Err(NotAPage),
-        }
-    }
-    page.map(Some).ok_or(NotAPage)
+    federation::routes::paged_collection(id, page, PAGE_SIZE, total, items)
 }
 
 /// The items of page `page` of `all` (none for the collection itself), when the reader is
@@ -219,7 +172,7 @@ impl Instance {
             .unwrap_or_default();
         match segments.as_slice() {
             ["events", uuid, collection @ ("replies" | "participants")] => {
-                let Ok(page) = page_of(url) else {
+                let Ok(page) = federation::routes::page_of(url) else {
                     return Ok(ObjectState::NotFound);
                 };
                 let event = self.url(&format!("events/{uuid}"));
@@ -241,7 +194,7 @@ impl Instance {
                 })
             }
             ["actors", name, "members"] => {
-                let Ok(page) = page_of(url) else {
+                let Ok(page) = federation::routes::page_of(url) else {
                     return Ok(ObjectState::NotFound);
                 };
                 match self.db().actor(name).await? {

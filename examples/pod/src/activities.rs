@@ -434,6 +434,20 @@ impl Instance {
                 .remove_reaction(id.as_str(), incoming.actor.as_str())
                 .await?;
         }
+        // A relay's (or a tag actor's) withdrawal of a post it announced.
+        if let Some(AnyObject::Activity(announce)) = incoming.object.object()
+            && announce.kind == ActivityType::Announce
+            && let Some(post) = announce.object_id()
+            && (self
+                .accepted_relay(incoming.actor.as_str())
+                .await?
+                .is_some()
+                || self.is_followed_by_instance(&incoming.actor).await?)
+        {
+            let mut budget = incoming.budget.clone();
+            self.on_relayed_withdrawal(post.as_str(), &incoming.actor, &mut budget)
+                .await?;
+        }
         Ok(())
     }
 }

@@ -473,6 +473,46 @@ impl Db {
         rows.iter().map(post_row).collect()
     }
 
+    /// How many answers to post or comment `id` (of the thread of post `root`) `scope` may
+    /// read.
+    pub(crate) async fn reply_count(&self, root: &str, id: &str, scope: &Scope) -> Result<u64> {
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM pd_posts WHERE root = $1 AND in_reply_to = $2 AND {}",
+            scope.condition("pd_posts.id", 3)
+        );
+        let query = scope.bind(
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(root.to_owned())
+                .bind(id.to_owned()),
+        );
+        let n: i64 = query.fetch_one(self.pool()).await?.try_get("n")?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The ids of the answers to post or comment `id` (of the thread of post `root`) that
+    /// `scope` may read, oldest first, `limit` of them from `offset`.
+    pub(crate) async fn replies(
+        &self,
+        root: &str,
+        id: &str,
+        scope: &Scope,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<String>> {
+        let sql = format!(
+            "SELECT id FROM pd_posts WHERE root = $1 AND in_reply_to = $2 AND {}
+             ORDER BY published, id LIMIT $3 OFFSET $4",
+            scope.condition("pd_posts.id", 5)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(root.to_owned())
+            .bind(id.to_owned())
+            .bind(limit)
+            .bind(offset);
+        let rows = scope.bind(query).fetch_all(self.pool()).await?;
+        rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+    }
+
     /// Records `actor`'s `kind` (`like` or `share`) of `post` by activity `activity`; `false`
     /// when it was recorded already.
     pub(crate) async fn put_reaction(

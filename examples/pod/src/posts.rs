@@ -30,6 +30,9 @@ use crate::photos::{Photo, attachment_member};
 /// The most comments a post's page shows.
 pub(crate) const MAX_COMMENTS: i64 = 500;
 
+/// Items per page of a post's `replies` collection.
+const COLLECTION_PAGE: u64 = 20;
+
 /// Who a new post is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PostAudience {
@@ -207,6 +210,9 @@ impl Instance {
             "sensitive": false,
             "tag": self.tag_member(&mentioned, &written.tags),
             "attachment": attachment_member(&attachments),
+            "replies": format!("{id}/replies"),
+            "likes": format!("{id}/likes"),
+            "shares": format!("{id}/shares"),
         });
         let row = PostRow {
             id: id.clone(),
@@ -325,6 +331,9 @@ impl Instance {
             "cc": cc,
             "sensitive": false,
             "tag": self.tag_member(&mentioned, &written.tags),
+            "replies": format!("{id}/replies"),
+            "likes": format!("{id}/likes"),
+            "shares": format!("{id}/shares"),
         });
         let row = PostRow {
             id,
@@ -526,6 +535,90 @@ impl Instance {
     }
 
     /// Local person `author`'s own post or comment `id`.
+    /// The `replies`, `likes` or `shares` collection of local post or comment `post`, as
+    /// `requester` (a GET's signer, or nobody) may read it: not found when it may not read the
+    /// post. `replies` lists the answers to it that the requester may read, oldest first;
+    /// `likes` and `shares` give only how many there are, as Mastodon's do.
+    pub(crate) async fn post_collection(
+        &self,
+        post: &str,
+        kind: &str,
+        page: Option<u64>,
+        requester: Option<&federation::keys::RemoteKey>,
+    ) -> Result<federation::routes::ObjectState> {
+        use federation::routes::{ObjectState, paged_collection};
+        let scope = match requester {
+            Some(key) => self.scope_of(key.owner.as_str()).await?,
+            None => instance_state::objects::Scope::anonymous(),
+        };
+        let Some(row) = self
+            .db()
+            .visible_post(post, &scope)
+            .await?
+            .filter(|row| row.local)
+        else {
+            return Ok(ObjectState::NotFound);
+        };
+        let id = format!("{}/{kind}", row.id);
+        let root = row.root.as_deref().unwrap_or(&row.id);
+        let document = match kind {
+            "replies" => {
+                let total = self.db().reply_count(root, &row.id, &scope).await?;
+                let items = match page {
+                    Some(n) => {
+                        let offset = n.saturating_sub(1).saturating_mul(COLLECTION_PAGE);
+                        self.db()
+                            .replies(
+                                root,
+                                &row.id,
+                                &scope,
+                                i64::try_from(offset).unwrap_or(i64::MAX),
+                                i64::try_from(COLLECTION_PAGE).unwrap_or(i64::MAX),
+                            )
+                            .await?
+                            .into_iter()
+                            .map(Value::String)
+                            .collect()
+                    }
+                    None => Vec::new(),
+                };
+                paged_collection(&id, page, COLLECTION_PAGE, total, items)
+            }
+            _ => {
+                if page.is_some() {
+                    return Ok(ObjectState::NotFound);
+                }
+                let counts = self
+                    .db()
+                    .reaction_counts_of(std::slice::from_ref(&row.id))
+                    .await?;
+                let (likes, shares) = counts.get(&row.id).copied().unwrap_or_default();
+                let total = if kind == "likes" { likes } else { shares };
+                json!({
+                    "@context": federation::routes::default_context(),
+                    "id": id,
+                    "type": "Collection",
+                    "totalItems": total,
+                })
+            }
+        };
+        Ok(ObjectState::Found {
+            document,
+            html: None,
+        })
+    }
+
+    /// The Markdown of local person `author`'s own post or comment `id`; `None` when it is
+    /// not theirs (or not here).
+    pub(crate) async fn own_post_source(&self, author: &str, id: &str) -> Result<Option<String>> {
+        Ok(self
+            .db()
+            .post(id)
+            .await?
+            .filter(|row| row.local && row.author == self.actor_id(author).as_str())
+            .map(|row| row.source))
+    }
+
     async fn own_post(&self, author: &str, id: &str) -> Result<PostRow> {
         let row = self.db().post(id).await?.ok_or(Refused::NoSuchPost)?;
         if !row.local || row.author != self.actor_id(author).as_str() {

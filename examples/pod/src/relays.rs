@@ -347,6 +347,30 @@ impl Instance {
         }
     }
 
+    /// A relay (or a tag actor) withdrew post `id` it had announced (an `Undo` of its
+    /// `Announce`, sent when the post was deleted at its server): a relayed post kept here is
+    /// dropped when its own server answers 404 or 410 for it, and kept otherwise (the relay
+    /// cannot speak for the author).
+    pub(crate) async fn on_relayed_withdrawal(
+        &self,
+        id: &str,
+        relay: &Iri,
+        budget: &mut federation::fetch::FetchBudget,
+    ) -> Result<()> {
+        match self.db().post(id).await? {
+            Some(post) if !post.local => {}
+            _ => return Ok(()),
+        }
+        match relayed::verify_gone(id, &self.0.fetcher, budget).await {
+            Ok(()) => {
+                self.db().delete_post(id).await?;
+                info!(post = %id, %relay, "a withdrawn post, gone at its server, deleted");
+            }
+            Err(error) => info!(post = %id, %relay, %error, "a withdrawn post kept"),
+        }
+        Ok(())
+    }
+
     /// A relayed `Delete` of a post kept here, by its author: believed from its LD signature,
     /// or when the post's own server answers `404` or `410` for it.
     async fn on_relayed_delete(&self, body: &Value) -> Result<Outcome> {

@@ -143,8 +143,11 @@ impl Instance {
     }
 
     /// The id of `tag`'s actor on the tag relay at `relay`, by WebFinger
-    /// (`acct:tag-{tag}@{host}`).
+    /// (`acct:tag-{tag}@{host}`, the tag written in ASCII by
+    /// `activitypub_core::hashtag::ascii_name`: `tag-xn--caf-dma` for `#café`).
     async fn tag_actor_id(&self, relay: &Url, tag: &str) -> Result<String> {
+        let ascii = activitypub_core::hashtag::ascii_name(tag)
+            .ok_or_else(|| anyhow!("{tag} is not a normalized tag"))?;
         let host = relay
             .host_str()
             .ok_or_else(|| anyhow!("the tag relay {relay} has no host"))?;
@@ -152,7 +155,7 @@ impl Instance {
             Some(port) => format!("{host}:{port}"),
             None => host.to_owned(),
         };
-        let handle = format!("{TAG_PREFIX}{tag}@{authority}");
+        let handle = format!("{TAG_PREFIX}{ascii}@{authority}");
         let acct = webfinger::AcctUri::from_handle(&handle)
             .with_context(|| format!("the tag actor's handle {handle}"))?;
         let resolved = self

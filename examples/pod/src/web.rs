@@ -49,6 +49,10 @@ pub(crate) fn routes(
         .route("/posts/like", post(pages::posts::like))
         .route("/posts/reshare", post(pages::posts::reshare))
         .route("/posts/delete", post(pages::posts::delete))
+        .route(
+            "/posts/edit",
+            get(pages::posts::edit_page).post(pages::posts::edit),
+        )
         .route("/people", get(pages::people::remote_person))
         .route(
             "/follow",
@@ -130,6 +134,20 @@ impl App for Instance {
         _representation: Representation,
         requester: Option<&RemoteKey>,
     ) -> Result<ObjectState, AppError> {
+        let segments: Vec<&str> = url
+            .path_segments()
+            .map(Iterator::collect)
+            .unwrap_or_default();
+        if let ["posts", uuid, kind @ ("replies" | "likes" | "shares")] = segments.as_slice() {
+            let Ok(page) = federation::routes::page_of(url) else {
+                return Ok(ObjectState::NotFound);
+            };
+            let post = self.url(&format!("posts/{uuid}"));
+            return self
+                .post_collection(post.as_str(), kind, page, requester)
+                .await
+                .map_err(app_error);
+        }
         self.state()
             .object_state(url, requester.map(|key| key.owner.as_str()))
             .await

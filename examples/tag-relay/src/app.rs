@@ -29,6 +29,9 @@ const MAX_SUBSCRIBERS: u64 = 100_000;
 /// The rate limiter of the posts each server has relayed.
 const POSTS_LIMIT: &str = "tag-relay-posts";
 
+/// The most announces withdrawn when their author is deleted (the latest ones).
+const MAX_WITHDRAWN_PER_AUTHOR: i64 = 10_000;
+
 /// The kinds of posts relayed.
 const POST_TYPES: &[&str] = &["Note", "Article", "Page", "Question"];
 
@@ -86,7 +89,7 @@ impl Relay {
         };
         if self.state().actor_count(ActorKind::Group).await? >= self.0.options.max_tags {
             warn!(
-                tag,
+                %tag,
                 max = self.0.options.max_tags,
                 "no more tag actors are made"
             );
@@ -98,7 +101,7 @@ impl Relay {
         ));
         match self.state().create_actor(new).await {
             Ok(actor) => {
-                info!(tag, "tag actor made");
+                info!(%tag, "tag actor made");
                 Ok(Some(actor))
             }
             // Made by a lookup at the same time.
@@ -198,10 +201,15 @@ impl Relay {
             {
                 continue;
             }
-            if !db::claim_announce(self.state(), id, &actor.name, self.now()).await? {
+            let claim = db::Announced {
+                post: id.to_owned(),
+                tag: actor.name.clone(),
+                activity: self.state().new_id("activities").to_string(),
+            };
+            if !db::claim_announce(self.state(), &claim, author.as_str(), self.now()).await? {
                 continue;
             }
-            self.announce(&actor.name, id).await?;
+            self.announce(&claim).await?;
             announced.push(actor.name);
         }
         if !announced.is_empty() {
@@ -210,25 +218,93 @@ impl Relay {
         Ok(Relayed::Announced(announced))
     }
 
-    /// Tag actor `name` announces `post` to its followers (through the queue, one delivery per
+    /// The tag actor announces the post to its followers (through the queue, one delivery per
     /// shared inbox), publicly as a boost is.
-    async fn announce(&self, name: &str, post: &str) -> Result<()> {
-        let actor = self.actor_id(name);
-        let followers = format!("{actor}/followers");
-        let announce = json!({
+    async fn announce(&self, announced: &db::Announced) -> Result<()> {
+        let announce = self.announce_document(announced);
+        self.state()
+            .publish(self.outbox(), &announced.tag, announce, None)
+            .await
+            .map_err(|e| anyhow!("announcing {} from {}: {e}", announced.post, announced.tag))?;
+        Ok(())
+    }
+
+    fn announce_document(&self, announced: &db::Announced) -> Value {
+        let actor = self.actor_id(&announced.tag);
+        json!({
             "@context": "https://www.w3.org/ns/activitystreams",
-            "id": self.state().new_id("activities").as_str(),
+            "id": announced.activity,
             "type": "Announce",
             "actor": actor.as_str(),
             "published": time_now(self.now()),
             "to": [PUBLIC],
-            "cc": [followers],
-            "object": post,
-        });
-        self.state()
-            .publish(self.outbox(), name, announce, None)
-            .await
-            .map_err(|e| anyhow!("announcing {post} from {name}: {e}"))?;
+            "cc": [format!("{actor}/followers")],
+            "object": announced.post,
+        })
+    }
+
+    /// Withdraws the announces of `post`, deleted by `deleter` (the inbox checked that its
+    /// server signed the `Delete`): each tag actor that announced it sends `Undo` of its
+    /// `Announce` to its followers, as a server undoes a boost. Mastodon then removes the boost;
+    /// a pod asks the post's server again and drops the post when it is gone.
+    pub(crate) async fn withdraw_post(&self, post: &Iri, deleter: &Iri) -> Result<usize> {
+        if !same_origin(post, deleter) {
+            debug!(%post, %deleter, "a Delete from another server than the post's; ignored");
+            return Ok(0);
+        }
+        let withdrawn = db::withdraw_post(self.state(), post.as_str(), self.now()).await?;
+        self.undo_announces(&withdrawn).await?;
+        if !withdrawn.is_empty() {
+            info!(%post, tags = withdrawn.len(), "announces of a deleted post withdrawn");
+        }
+        Ok(withdrawn.len())
+    }
+
+    /// Withdraws the announces of the posts of `author`, an actor deleted at its server: the
+    /// latest [`MAX_WITHDRAWN_PER_AUTHOR`] (older ones stay announced; logged).
+    pub(crate) async fn withdraw_author(&self, author: &Iri) -> Result<usize> {
+        let withdrawn = db::withdraw_author(
+            self.state(),
+            author.as_str(),
+            self.now(),
+            MAX_WITHDRAWN_PER_AUTHOR,
+        )
+        .await?;
+        self.undo_announces(&withdrawn).await?;
+        if !withdrawn.is_empty() {
+            info!(%author, announces = withdrawn.len(), "announces of a deleted actor withdrawn");
+        }
+        if i64::try_from(withdrawn.len()).is_ok_and(|n| n >= MAX_WITHDRAWN_PER_AUTHOR) {
+            warn!(%author, "more announces of a deleted actor than are withdrawn at once");
+        }
+        Ok(withdrawn.len())
+    }
+
+    /// Sends `Undo` of each of `announces` from its tag actor.
+    async fn undo_announces(&self, announces: &[db::Announced]) -> Result<()> {
+        for announced in announces {
+            let actor = self.actor_id(&announced.tag);
+            let mut announce = self.announce_document(announced);
+            if let Some(map) = announce.as_object_mut() {
+                map.remove("@context");
+                map.remove("published");
+            }
+            let undo = json!({
+                "@context": "https://www.w3.org/ns/activitystreams",
+                "id": format!("{}/undo", announced.activity),
+                "type": "Undo",
+                "actor": actor.as_str(),
+                "to": [PUBLIC],
+                "cc": [format!("{actor}/followers")],
+                "object": announce,
+            });
+            self.state()
+                .publish(self.outbox(), &announced.tag, undo, None)
+                .await
+                .map_err(|e| {
+                    anyhow!("withdrawing {} from {}: {e}", announced.post, announced.tag)
+                })?;
+        }
         Ok(())
     }
 

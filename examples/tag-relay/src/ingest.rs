@@ -57,14 +57,24 @@ impl Social for Relay {
         Some(&self.0.parts.keys)
     }
 
-    /// A `Follow` of the public collection (a subscription), and its `Undo`.
+    /// A `Follow` of the public collection (a subscription), and its `Undo`; a `Delete` of a
+    /// post (its announces withdrawn); an `Update` of a post (relayed as a `Create` is: the
+    /// tags it gained are announced, the others were already).
     async fn unhandled(&self, incoming: Incoming) -> Result<(), HandlerError> {
         match incoming.activity.kind {
             ActivityType::Follow => self.on_subscribe(incoming).await,
             ActivityType::Undo => self.on_unsubscribe(incoming).await,
+            ActivityType::Delete => self.on_delete(incoming).await,
+            ActivityType::Update => self.on_create(incoming).await,
             _ => Ok(()),
         }
         .map_err(failed)
+    }
+
+    /// An author deleted at its server: the announces of their posts withdrawn.
+    async fn actor_deleted(&self, actor: &Iri) -> Result<(), HandlerError> {
+        self.withdraw_author(actor).await.map_err(failed)?;
+        Ok(())
     }
 }
 
@@ -105,7 +115,18 @@ impl Relay {
         Ok(())
     }
 
-    /// A `Create` of a post by its author, on a subscribed server: relayed.
+    /// A `Delete` of a post (the inbox checked that the post is on the server that signed
+    /// it): its announces withdrawn, from whoever it comes on that server (a moderator's
+    /// deletion too).
+    async fn on_delete(&self, incoming: Incoming) -> Result<()> {
+        let Some(post) = incoming.object.id() else {
+            return Ok(());
+        };
+        self.withdraw_post(post, &incoming.actor).await?;
+        Ok(())
+    }
+
+    /// A `Create` (or `Update`) of a post by its author, on a subscribed server: relayed.
     async fn on_create(&self, incoming: Incoming) -> Result<()> {
         if !self.is_subscribed(&incoming.actor).await? {
             debug!(actor = %incoming.actor, "a post from a server not subscribed; not relayed");

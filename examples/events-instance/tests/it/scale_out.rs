@@ -6,18 +6,17 @@
 
 use std::net::SocketAddr;
 use std::process::Stdio;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use events_instance::demo::{Client, admin_of, eventually};
 use events_instance::{Options, SignupMode, start};
 use serde_json::{Value, json};
 use sqlx::Connection;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use test_peer::balance::{Gate, balance};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
-use tokio::sync::watch;
 
 use crate::postgres::{fresh_database, postgres_url};
 
@@ -56,117 +55,6 @@ async fn serve(database: &str, base_url: &str) -> anyhow::Result<(Child, SocketA
     assert_eq!(listening["base_url"], format!("{base_url}/"), "{line}");
     let addr = listening["addr"].as_str().unwrap().parse()?;
     Ok((child, addr))
-}
-
-/// The load balancer: each connection goes to the next backend in turn, or, when that one
-/// refuses, to the next that accepts. Counts the connections each backend took.
-fn balance(listener: TcpListener, backends: Vec<SocketAddr>) -> Arc<Vec<AtomicUsize>> {
-    let next = Arc::new(AtomicUsize::new(0));
-    let served: Arc<Vec<AtomicUsize>> =
-        Arc::new(backends.iter().map(|_| AtomicUsize::new(0)).collect());
-    let counts = served.clone();
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            let first = next.fetch_add(1, Ordering::SeqCst);
-            let (backends, served) = (backends.clone(), served.clone());
-            tokio::spawn(async move {
-                for i in 0..backends.len() {
-                    let which = (first + i) % backends.len();
-                    if let Ok(mut upstream) = TcpStream::connect(backends[which]).await {
-                        served[which].fetch_add(1, Ordering::SeqCst);
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    counts
-}
-
-/// A gate in front of an instance: while closed, what a client sends waits in the gate (its
-/// request is sent, its answer never comes); opened, everything held goes through.
-struct Gate {
-    open: watch::Sender<bool>,
-    /// Requests waiting in the gate.
-    held: Arc<AtomicUsize>,
-    /// Held requests whose client hung up while waiting (the killed process's).
-    abandoned: Arc<AtomicUsize>,
-}
-
-impl Gate {
-    fn new(listener: TcpListener, upstream: SocketAddr) -> Self {
-        let (open, opened) = watch::channel(true);
-        let held = Arc::new(AtomicUsize::new(0));
-        let abandoned = Arc::new(AtomicUsize::new(0));
-        let (counting, hung_up) = (held.clone(), abandoned.clone());
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let (opened, held, abandoned) = (opened.clone(), counting.clone(), hung_up.clone());
-                tokio::spawn(async move {
-                    let Ok(upstream) = TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    let (mut client_read, mut client_write) = client.into_split();
-                    let (mut upstream_read, mut upstream_write) = upstream.into_split();
-                    let answers = tokio::spawn(async move {
-                        let _ = tokio::io::copy(&mut upstream_read, &mut client_write).await;
-                    });
-                    let mut buffer = vec![0_u8; 64 * 1024];
-                    let mut client_open = true;
-                    while client_open {
-                        let Ok(n) = client_read.read(&mut buffer).await else {
-                            break;
-                        };
-                        if n == 0 {
-                            break;
-                        }
-                        let mut chunk = buffer[..n].to_vec();
-                        if !*opened.borrow() {
-                            held.fetch_add(1, Ordering::SeqCst);
-                            let mut waiting = opened.clone();
-                            loop {
-                                tokio::select! {
-                                    _ = waiting.wait_for(|open| *open) => break,
-                                    more = client_read.read(&mut buffer), if client_open => {
-                                        match more {
-                                            Ok(0) | Err(_) => {
-                                                client_open = false;
-                                                abandoned.fetch_add(1, Ordering::SeqCst);
-                                            }
-                                            Ok(n) => chunk.extend_from_slice(&buffer[..n]),
-                                        }
-                                    }
-                                }
-                            }
-                            held.fetch_sub(1, Ordering::SeqCst);
-                        }
-                        // What reached the gate reaches the instance, even from a client
-                        // that has died since: it was sent.
-                        if upstream_write.write_all(&chunk).await.is_err() {
-                            break;
-                        }
-                    }
-                    if client_open {
-                        let _ = answers.await;
-                    } else {
-                        // Let the instance answer the abandoned request, to nobody.
-                        let _ = upstream_write.shutdown().await;
-                        let _ = answers.await;
-                    }
-                });
-            }
-        });
-        Self {
-            open,
-            held,
-            abandoned,
-        }
-    }
-
-    fn set_open(&self, open: bool) {
-        self.open.send_replace(open);
-    }
 }
 
 /// The queue's deliveries on `database`: (pending, in flight, dead).
@@ -312,7 +200,7 @@ async fn two_serve_processes_on_one_database_lose_nothing_when_one_is_killed() -
     }
     eventually(WAIT, "the deliveries held in the gate", || async {
         let (_, in_flight, _) = queue_counts(&database).await?;
-        Ok((in_flight == 3 && gate.held.load(Ordering::SeqCst) == 3).then_some(()))
+        Ok((in_flight == 3 && gate.held() == 3).then_some(()))
     })
     .await?;
 
@@ -320,7 +208,7 @@ async fn two_serve_processes_on_one_database_lose_nothing_when_one_is_killed() -
     first.start_kill()?;
     first.wait().await?;
     eventually(WAIT, "the dead process's requests abandoned", || async {
-        Ok((gate.abandoned.load(Ordering::SeqCst) >= 1).then_some(()))
+        Ok((gate.abandoned() >= 1).then_some(()))
     })
     .await?;
     gate.set_open(true);

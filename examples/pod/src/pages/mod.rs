@@ -310,6 +310,9 @@ pub(crate) async fn post_cards(
                                     }
                                 }
                             }
+                            @if me.as_deref() == Some(post.author.as_str()) && post.local {
+                                a class="edit" href=(format!("/posts/edit?{}", url::form_urlencoded::Serializer::new(String::new()).append_pair("id", &post.id).finish())) { "Edit" }
+                            }
                             @if me.as_deref() == Some(post.author.as_str()) {
                                 form method="post" action="/posts/delete" {
                                     (csrf_field(viewer))

@@ -1,5 +1,5 @@
-//! The compose form, a post's page with its comments, and the actions on posts (comment,
-//! like, reshare, delete), each a form with its CSRF token.
+//! The compose form, a post's page with its comments, the edit form, and the actions on posts
+//! (comment, like, reshare, edit, delete), each a form with its CSRF token.
 
 use axum::extract::{FromRequest, Multipart, Query, Request, State};
 use axum::response::{IntoResponse, Response};
@@ -405,4 +405,86 @@ pub(crate) async fn delete(
         instance.delete_post(&name, &form.post).await
     })
     .await
+}
+
+/// `GET /posts/edit?id=`: the form rewriting the viewer's own post or comment `id`, with its
+/// Markdown. Not found for anyone else's.
+pub(crate) async fn edit_page(
+    State(site): State<Site>,
+    viewer: Viewer,
+    Query(query): Query<IdQuery>,
+) -> Response {
+    let Some(name) = viewer.identity_name().map(str::to_owned) else {
+        return back("/");
+    };
+    match site.instance.own_post_source(&name, &query.id).await {
+        Ok(Some(source)) => edit_form(&site, &viewer, &query.id, &source, &Errors::default()),
+        Ok(None) => message(
+            &site,
+            Some(&viewer),
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such post of yours.",
+        ),
+        Err(error) => page_or_error(&site, Err(error)),
+    }
+}
+
+fn edit_form(site: &Site, viewer: &Viewer, id: &str, source: &str, errors: &Errors) -> Response {
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    site.web.page_with_status(
+        status,
+        Some(viewer),
+        "Edit",
+        html! {
+            h1 { "Edit" }
+            (errors.summary())
+            form method="post" action="/posts/edit" {
+                (csrf_field(viewer))
+                input type="hidden" name="post" value=(id);
+                label for="text" { "Your text (Markdown)" }
+                @if let Some(error) = errors.get("text") { span class="error" id="text-error" { (error) } }
+                textarea id="text" name="text" rows="8" required aria-describedby="text-hint" { (source) }
+                p class="hint" id="text-hint" {
+                    "Who can see it stays as it was. A mention added here notifies only people who could see it already."
+                }
+                button type="submit" { "Save" }
+            }
+            p { a href=(post_href(site, id)) { "Back to the post" } }
+        },
+    )
+}
+
+/// `POST /posts/edit`: the edit form; back to the post (a comment's post), or the form again
+/// with what is wrong.
+pub(crate) async fn edit(
+    State(site): State<Site>,
+    viewer: Viewer,
+    CsrfForm(form): CsrfForm<PostForm>,
+) -> Response {
+    let Some(name) = viewer.identity_name().map(str::to_owned) else {
+        return back("/");
+    };
+    let instance = &site.instance;
+    match instance.edit_post(&name, &form.post, &form.text).await {
+        Ok(()) => {
+            let root = match instance.db().post(&form.post).await {
+                Ok(post) => post.and_then(|p| p.root),
+                Err(error) => return page_or_error(&site, Err(error)),
+            };
+            back(&post_href(&site, root.as_deref().unwrap_or(&form.post)))
+        }
+        Err(error) => match error.downcast_ref::<crate::Refused>() {
+            Some(refused @ (crate::Refused::Empty | crate::Refused::TooLong)) => {
+                let mut errors = Errors::default();
+                errors.add("text", super::sentence(&refused.to_string()));
+                edit_form(&site, &viewer, &form.post, &form.text, &errors)
+            }
+            _ => refused_or_error(&site, &viewer, error),
+        },
+    }
 }

@@ -1,9 +1,10 @@
-//! A hashtag's page (`/tags/{name}`): the public posts the pod knows with it, newest first,
-//! as HTML for browsers and as an ActivityStreams `OrderedCollection` of their ids when asked
-//! with an ActivityPub `Accept`; never a post for followers or for some people, whoever asks.
-//! A signed-in person follows or unfollows the tag there.
+//! A hashtag's page (`/tags/{name}`, `?page=N` for older ones): the public posts the pod
+//! knows with it, newest first, as HTML for browsers and as a paged ActivityStreams
+//! `OrderedCollection` of their ids when asked with an ActivityPub `Accept`; never a post for
+//! followers or for some people, whoever asks. A signed-in person follows or unfollows the tag
+//! there.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use federation::routes::Representation;
 use http::{HeaderMap, HeaderValue, header};
@@ -15,8 +16,11 @@ use serde_json::json;
 use super::{back, page_or_error, post_cards};
 use crate::web::Site;
 
-/// How many posts the page and the collection show.
+/// How many posts a page shows.
 const PAGE: i64 = 40;
+
+/// How many post ids a page of the collection holds.
+const COLLECTION_PAGE: u64 = 20;
 
 /// `GET /tags/{name}`.
 pub(crate) async fn page(
@@ -24,12 +28,46 @@ pub(crate) async fn page(
     MaybeViewer(viewer): MaybeViewer,
     Path(name): Path<String>,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
 ) -> Response {
     let tag = activitypub_core::hashtag::normalize(&name);
+    let page = match query
+        .map(|q| url::Url::parse(&format!("http://tag.invalid/?{q}")))
+        .transpose()
+    {
+        Ok(None) => Ok(None),
+        Ok(Some(url)) => federation::routes::page_of(&url),
+        Err(_) => Err(federation::routes::NotAPage),
+    };
+    let Ok(page) = page else {
+        return super::message(
+            &site,
+            viewer.as_ref(),
+            http::StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such page of this tag.",
+        );
+    };
+    let html = Representation::negotiate(&headers) == Representation::Html;
     let result = async {
         let instance = &site.instance;
-        let (posts, total) = instance.db().tagged(&tag, 0, PAGE).await?;
-        let mut response = if Representation::negotiate(&headers) == Representation::Html {
+        let (offset, limit) = match (html, page) {
+            (true, page) => (
+                i64::try_from(page.unwrap_or(1) - 1).unwrap_or(i64::MAX).saturating_mul(PAGE),
+                PAGE,
+            ),
+            (false, Some(n)) => (
+                i64::try_from((n - 1).saturating_mul(COLLECTION_PAGE)).unwrap_or(i64::MAX),
+                i64::try_from(COLLECTION_PAGE).unwrap_or(i64::MAX),
+            ),
+            // The collection itself: its count only.
+            (false, None) => (0, 0),
+        };
+        let (posts, total) = instance.db().tagged(&tag, offset, limit).await?;
+        let mut response = if html {
+            let shown = u64::try_from(offset).unwrap_or(0) + posts.len() as u64;
+            let older = (u64::try_from(total).unwrap_or(0) > shown)
+                .then(|| format!("?page={}", page.unwrap_or(1) + 1));
             let identity = viewer
                 .as_ref()
                 .and_then(|v| v.identity.as_ref())
@@ -61,18 +99,19 @@ pub(crate) async fn page(
                             }
                         }
                     }
-                    @if cards.is_empty() { p { "No public posts with this tag yet." } }
+                    @if cards.is_empty() { p { "No public posts with this tag here." } }
                     @for card in cards { (card) }
+                    @if let Some(older) = older { p { a rel="next" href=(older) { "Older posts" } } }
                 },
             )
         } else {
-            let collection = json!({
-                "@context": "https://www.w3.org/ns/activitystreams",
-                "id": instance.tag_url(&tag),
-                "type": "OrderedCollection",
-                "totalItems": total,
-                "orderedItems": posts.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
-            });
+            let collection = federation::routes::paged_collection(
+                &instance.tag_url(&tag),
+                page,
+                COLLECTION_PAGE,
+                u64::try_from(total).unwrap_or(0),
+                posts.iter().map(|p| json!(p.id)).collect(),
+            );
             (
                 [(
                     header::CONTENT_TYPE,

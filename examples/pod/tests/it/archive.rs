@@ -10,7 +10,7 @@ use pod::Running;
 use pod::archive::{ArchiveError, ImportLimits};
 use serde_json::{Value, json};
 
-use crate::support::{Session, fetch, person, pod, until_following};
+use crate::support::{Session, database, fetch, person, pod, until_following};
 
 /// A 1×1 PNG's first bytes (only they are read to know the type).
 fn png() -> Vec<u8> {
@@ -50,7 +50,10 @@ fn with_photo(session: &Session, text: &str, description: &str) -> reqwest::mult
 }
 
 fn admin(dir: &Path, running: &Running, name: &str) -> pod::admin::Admin {
-    pod::admin::Admin::new(dir.join(format!("{name}.sqlite")).display().to_string())
+    pod::admin::Admin::new(database(dir, name))
+        .with_app(
+            pod::PodOptions::default().with_media_dir(dir.join(format!("{name}.sqlite.media"))),
+        )
         .with_base_url(Some(running.base_url.clone()))
         .with_danger_allow_private_addresses(true)
 }
@@ -105,6 +108,12 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_archive_from_one_pod_is_imported_into_another() {
+    archive_import().await;
+}
+
+/// The test above, on the database [`crate::support::pod`] makes (PostgreSQL in
+/// `postgres.rs`).
+pub(crate) async fn archive_import() {
     let dir = tempfile::tempdir().unwrap();
     let a = pod(dir.path(), "A").await;
     let b = pod(dir.path(), "B").await;
@@ -446,6 +455,12 @@ type Expected = fn(&ArchiveError) -> bool;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_archives_are_refused_with_nothing_stored() {
+    bad_archives().await;
+}
+
+/// The test above, on the database [`crate::support::pod`] makes (PostgreSQL in
+/// `postgres.rs`).
+pub(crate) async fn bad_archives() {
     let dir = tempfile::tempdir().unwrap();
     let a = pod(dir.path(), "A").await;
     let b = pod(dir.path(), "B").await;

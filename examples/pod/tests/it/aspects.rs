@@ -10,6 +10,12 @@ use crate::support::{Session, eventually, fetch, person, pod, signed_fetch, unti
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_post_to_an_aspect_reaches_and_is_read_by_its_members_only() {
+    aspect_privacy().await;
+}
+
+/// The test above, on the database [`crate::support::pod`] makes (PostgreSQL in
+/// `postgres.rs`).
+pub(crate) async fn aspect_privacy() {
     let dir = tempfile::tempdir().unwrap();
     let a = pod(dir.path(), "A").await;
     let b = pod(dir.path(), "B").await;

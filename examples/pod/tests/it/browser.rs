@@ -82,13 +82,40 @@ async fn a_person_posts_to_an_aspect_in_a_browser() {
     page.wait_for_element("img[alt=\"The table, laid\"][width=\"64\"][height=\"48\"]")
         .await
         .unwrap();
+    let post_path = page.current_url().await.unwrap().path().to_owned();
+    // She edits it: an empty text is refused with the form again; then a new time.
+    page.click_link("Edit").await.unwrap();
+    page.wait_for_text("Who can see it stays as it was")
+        .await
+        .unwrap();
+    page.fill("Your text (Markdown)", " ").await.unwrap();
+    page.click_button("Save").await.unwrap();
+    page.wait_for_text("Write something first").await.unwrap();
+    page.fill(
+        "Your text (Markdown)",
+        "Sunday lunch at **grandma's**, @bob? At one sharp. #SundayLunch",
+    )
+    .await
+    .unwrap();
+    page.click_button("Save").await.unwrap();
+    page.wait_for_text("At one sharp").await.unwrap();
+    assert_eq!(page.current_url().await.unwrap().path(), post_path);
+    page.wait_for_text("Limited to Family").await.unwrap();
     page.close().await.unwrap();
 
     // Bob (in Family) reads it in his stream; carol (a follower, not in it) does not.
     let bob_web = Session::new(&a, "bob").await;
     let carol_web = Session::new(&a, "carol").await;
-    assert!(bob_web.get("/").await.1.contains("Sunday lunch"));
+    assert!(bob_web.get("/").await.1.contains("At one sharp"));
     assert!(!carol_web.get("/").await.1.contains("Sunday lunch"));
+    // Only its author has the edit form.
+    let edit = format!(
+        "/posts/edit?{}",
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("id", a.base_url.join(&post_path).unwrap().as_str())
+            .finish()
+    );
+    assert_eq!(bob_web.get(&edit).await.0, http::StatusCode::NOT_FOUND);
     assert!(!carol_web.get("/").await.1.contains("new notification"));
 
     // Bob, in a browser, sees he was mentioned, and follows the tag from its page.

@@ -11,14 +11,17 @@
 mod archive;
 mod aspects;
 mod browser;
+mod collections;
 mod demo;
 mod mastodon;
 mod mentions;
 mod moving;
 mod photos;
+mod postgres;
 mod profile;
 mod relays;
 mod remote_objects;
+mod scale_out;
 mod stream;
 mod support;
 mod tags;

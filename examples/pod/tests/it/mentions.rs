@@ -19,6 +19,12 @@ fn count(page: &str, needle: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_comment_mentioning_someone_elsewhere_reaches_and_notifies_them() {
+    mention_elsewhere().await;
+}
+
+/// The test above, on the database [`crate::support::pod`] makes (PostgreSQL in
+/// `postgres.rs`).
+pub(crate) async fn mention_elsewhere() {
     let dir = tempfile::tempdir().unwrap();
     let a = pod(dir.path(), "A").await;
     let b = pod(dir.path(), "B").await;
@@ -298,6 +304,12 @@ async fn a_mastodon_mention_notifies_once_and_not_when_its_author_is_blocked() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn likes_reshares_comments_and_follows_notify_the_author() {
+    reactions_notify().await;
+}
+
+/// The test above, on the database [`crate::support::pod`] makes (PostgreSQL in
+/// `postgres.rs`).
+pub(crate) async fn reactions_notify() {
     let dir = tempfile::tempdir().unwrap();
     let a = pod(dir.path(), "A").await;
     let alice = person(&a, "alice").await;

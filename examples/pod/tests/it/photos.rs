@@ -37,6 +37,12 @@ fn compose(session: &Session, text: &str, photos: &[(&str, Vec<u8>)]) -> reqwest
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_photo_is_uploaded_with_a_post_and_sent_as_an_image_attachment() {
+    photo_upload().await;
+}
+
+/// The test above, on the database [`crate::support::pod`] makes (PostgreSQL in
+/// `postgres.rs`).
+pub(crate) async fn photo_upload() {
     let dir = tempfile::tempdir().unwrap();
     let a = pod_with(dir.path(), "A", |options| {
         options.app = options.app.clone().with_max_image_bytes(4096);

@@ -24,6 +24,12 @@ fn upload(session: &Session, role: &str, name: &str, bytes: Vec<u8>) -> reqwest:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn profile_images_are_taken_by_their_bytes_and_served() {
+    profile_images().await;
+}
+
+/// The test above, on the database [`crate::support::pod`] makes (PostgreSQL in
+/// `postgres.rs`).
+pub(crate) async fn profile_images() {
     let dir = tempfile::tempdir().unwrap();
     let a = pod_with(dir.path(), "A", |options| {
         options.app = options.app.clone().with_max_image_bytes(4096);

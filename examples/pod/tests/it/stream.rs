@@ -23,6 +23,12 @@ fn older(page: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_stream_pages_back_through_every_post_once() {
+    stream_pages().await;
+}
+
+/// The test above, on the database [`crate::support::pod`] makes (PostgreSQL in
+/// `postgres.rs`).
+pub(crate) async fn stream_pages() {
     let dir = tempfile::tempdir().unwrap();
     let a = pod(dir.path(), "A").await;
     let alice = person(&a, "alice").await;

@@ -18,17 +18,137 @@ pub(crate) fn init_logging() {
         .try_init();
 }
 
-/// A loopback pod `name`, its database and files in `dir`, with options changed by `change`.
+tokio::task_local! {
+    /// Set by [`on_postgres`]: the pods [`pod_with`] makes keep their state in fresh databases
+    /// on this PostgreSQL server instead of SQLite files.
+    static POSTGRES: Postgres;
+}
+
+/// A PostgreSQL server, and what the databases made on it for one test start with.
+#[derive(Clone)]
+struct Postgres {
+    server: url::Url,
+    prefix: String,
+}
+
+/// Runs `test` with the pods it makes (through [`pod_with`] and [`database`]) on PostgreSQL, a
+/// fresh database each on the server of `server` (a `postgres://` URL). Their media
+/// directories are where SQLite's would be (`{dir}/{name}.sqlite.media`).
+pub(crate) async fn on_postgres(server: &str, test: impl std::future::Future<Output = ()>) {
+    let postgres = Postgres {
+        server: url::Url::parse(server).unwrap(),
+        prefix: format!(
+            "pod_{}_{}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ),
+    };
+    let prefix = postgres.prefix.clone();
+    POSTGRES.scope(postgres, test).await;
+    // The pods were on PostgreSQL indeed: their databases are there.
+    use sqlx::Connection as _;
+    let mut connection = sqlx::PgConnection::connect(server).await.unwrap();
+    let (made,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM pg_database WHERE starts_with(datname, $1)")
+            .bind(format!("{prefix}_"))
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+    connection.close().await.unwrap();
+    assert!(made >= 1, "no pod made a database on PostgreSQL");
+}
+
+/// The database of pod `name` of the test: `{dir}/{name}.sqlite`, or under [`on_postgres`] a
+/// database of its own on the server.
+pub(crate) fn database(dir: &Path, name: &str) -> String {
+    match POSTGRES.try_with(Postgres::clone) {
+        Ok(postgres) => {
+            let mut url = postgres.server.clone();
+            url.set_path(&format!("/{}_{}", postgres.prefix, name.to_lowercase()));
+            url.to_string()
+        }
+        Err(_) => dir.join(format!("{name}.sqlite")).display().to_string(),
+    }
+}
+
+/// Makes the database of pod `name` when it is on PostgreSQL (a SQLite file makes itself).
+async fn make_database(dir: &Path, name: &str) {
+    if let Ok(postgres) = POSTGRES.try_with(Postgres::clone) {
+        create_database(postgres.server.as_str(), &database(dir, name)).await;
+    }
+}
+
+/// Creates the PostgreSQL database `url` names (its path) through `server` (a `postgres://`
+/// URL of the same server).
+pub(crate) async fn create_database(server: &str, url: &str) {
+    use sqlx::Connection as _;
+    let url = url::Url::parse(url).unwrap();
+    let name = url.path().trim_start_matches('/');
+    let mut connection = sqlx::PgConnection::connect(server).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    connection.close().await.unwrap();
+}
+
+/// A new database's URL on the server of `server` (not made yet: see [`create_database`]).
+pub(crate) fn unique_database(server: &str, name: &str) -> String {
+    let mut url = url::Url::parse(server).unwrap();
+    url.set_path(&format!(
+        "/pod_{}_{}_{name}",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    url.to_string()
+}
+
+/// The PostgreSQL server the tests may use (`FEDERATION_QUEUE_PG_URL`, which
+/// `scripts/with-postgres` sets): `None`, said loudly, when there is none, and in CI
+/// (`CI` set) a failure.
+pub(crate) fn postgres_url() -> Option<String> {
+    match std::env::var("FEDERATION_QUEUE_PG_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "FEDERATION_QUEUE_PG_URL is not set: in CI the PostgreSQL tests must run \
+                 (scripts/test runs them under scripts/with-postgres)"
+            );
+            eprintln!(
+                "\n!!! SKIPPING the pod's PostgreSQL tests: FEDERATION_QUEUE_PG_URL is not set. \
+                 Run them with: scripts/with-postgres cargo test -p pod --test it postgres !!!\n"
+            );
+            None
+        }
+    }
+}
+
+/// A loopback pod `name`, its database and files in `dir` (see [`database`]), with options
+/// changed by `change`.
 pub(crate) async fn pod_with(dir: &Path, name: &str, change: impl FnOnce(&mut Options)) -> Running {
     init_logging();
+    make_database(dir, name).await;
     let mut options = Options::new(
         std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        dir.join(format!("{name}.sqlite")).display().to_string(),
+        database(dir, name),
     )
     .with_name(name)
     .with_signup(SignupMode::Open)
     .with_danger_allow_private_addresses(true)
     .with_quick_retries(true);
+    if POSTGRES.try_with(|_| ()).is_ok() {
+        options.app = options
+            .app
+            .clone()
+            .with_media_dir(dir.join(format!("{name}.sqlite.media")));
+    }
     change(&mut options);
     start(options).await.unwrap()
 }

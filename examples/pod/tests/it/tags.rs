@@ -18,6 +18,12 @@ async fn collection(base: &url::Url, path: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tag_page_shows_public_posts_only_and_spellings_are_one_tag() {
+    tag_page().await;
+}
+
+/// The test above, on the database [`crate::support::pod`] makes (PostgreSQL in
+/// `postgres.rs`).
+pub(crate) async fn tag_page() {
     let dir = tempfile::tempdir().unwrap();
     let a = pod(dir.path(), "A").await;
     let alice = person(&a, "alice").await;
@@ -105,6 +111,12 @@ async fn a_tag_page_shows_public_posts_only_and_spellings_are_one_tag() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_followed_tag_brings_posts_from_someone_nobody_follows_into_the_stream() {
+    followed_tag().await;
+}
+
+/// The test above, on the database [`crate::support::pod`] makes (PostgreSQL in
+/// `postgres.rs`).
+pub(crate) async fn followed_tag() {
     let dir = tempfile::tempdir().unwrap();
     let a = pod(dir.path(), "A").await;
     let tcit = person(&a, "tcit").await;

@@ -14,3 +14,4 @@ mod fedify;
 mod forged;
 mod support;
 mod tags;
+mod withdraw;

@@ -188,3 +188,16 @@ pub(crate) fn note(author: &str, n: u32, text: &str, tag: &str, to: &[&str]) -> 
         }],
     })
 }
+
+/// GETs `url` as ActivityPub, unsigned: the status and the JSON (`Null` when none).
+pub(crate) async fn fetch_json(url: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .get(url)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.bytes().await.unwrap();
+    (status, serde_json::from_slice(&body).unwrap_or_default())
+}

@@ -7,14 +7,14 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::Value;
 use sqlx::Row as _;
+use test_peer::balance::balance;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use video_instance::WithParts as _;
 use video_instance::admin::Admin;
@@ -28,32 +28,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_video-instance");
 
 /// The processes' job lease: how long a dead process's job stays its own.
 const LEASE_SECONDS: u64 = 3;
-
-/// The load balancer: each connection goes to the next backend in turn, or, when that one
-/// refuses, to the next that accepts. Counts the connections each backend took.
-fn balance(listener: TcpListener, backends: Vec<SocketAddr>) -> Arc<Vec<AtomicUsize>> {
-    let next = Arc::new(AtomicUsize::new(0));
-    let served: Arc<Vec<AtomicUsize>> =
-        Arc::new(backends.iter().map(|_| AtomicUsize::new(0)).collect());
-    let counts = served.clone();
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            let first = next.fetch_add(1, Ordering::SeqCst);
-            let (backends, served) = (backends.clone(), served.clone());
-            tokio::spawn(async move {
-                for i in 0..backends.len() {
-                    let which = (first + i) % backends.len();
-                    if let Ok(mut upstream) = TcpStream::connect(backends[which]).await {
-                        served[which].fetch_add(1, Ordering::SeqCst);
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    counts
-}
 
 /// An HTTP client that opens a new connection per request (so that the balancer alternates).
 fn http() -> reqwest::Client {
