@@ -59,6 +59,8 @@ struct Inner {
     webfinger: webfinger::client::Client,
     base_url: Url,
     shown_or_hidden: Option<VisibilityHook>,
+    /// The instance's own moderation pages (path, label), linked from `/moderation`.
+    pages: Vec<(String, String)>,
 }
 
 /// Called with an object's id after a moderator hid it or showed it again.
@@ -100,6 +102,7 @@ impl Moderation {
                 webfinger,
                 base_url: parts.base_url.clone(),
                 shown_or_hidden: None,
+                pages: Vec::new(),
             }),
         })
     }
@@ -113,6 +116,15 @@ impl Moderation {
     {
         let hook: VisibilityHook = Arc::new(move |id| Box::pin(hook(id)));
         Arc::make_mut(&mut self.inner).shown_or_hidden = Some(hook);
+        self
+    }
+
+    /// Links a moderation page of the instance's own (at `path`, named `label`) from
+    /// `/moderation`. The page checks who may see it itself.
+    pub fn with_page(mut self, path: impl Into<String>, label: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.inner)
+            .pages
+            .push((path.into(), label.into()));
         self
     }
 
@@ -686,6 +698,15 @@ async fn moderation_page(
         h1 { "Moderation" }
         @if let Some(text) = notice.notice.as_deref().and_then(notice_text) {
             p.notice role="status" { (text) }
+        }
+        @if !moderation.inner.pages.is_empty() {
+            nav.moderation-pages aria-label="More moderation" {
+                ul {
+                    @for (path, label) in &moderation.inner.pages {
+                        li { a href=(path) { (label) } }
+                    }
+                }
+            }
         }
         section aria-labelledby="reports" {
             h2 #reports { "Reports (" (open) ")" }

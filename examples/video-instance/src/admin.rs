@@ -158,7 +158,7 @@ impl Admin {
         Ok(json!({"instance": target.as_str(), "stopped": stopped}))
     }
 
-    /// The mirrors made here: `{"mirrors": [{video, state, error, cache_file, expires}]}`.
+    /// The mirrors made here: `{"mirrors": [{video, state, error, cache_file, expires, size}]}`.
     pub async fn mirrors(&self) -> Result<Value> {
         let mirrors = self.instance().await?.mirrors().await?;
         Ok(json!({"mirrors": mirrors}))

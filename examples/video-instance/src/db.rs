@@ -36,6 +36,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "several processes: leases of background work, the search changes",
         include_str!("../migrations/0005_several_processes.sql"),
     ),
+    (
+        6,
+        "videos' numeric ids, hidden copies",
+        include_str!("../migrations/0006_rest_and_mirror_moderation.sql"),
+    ),
 ];
 
 /// The table the instance's migrations are recorded in.
@@ -109,6 +114,12 @@ fn video_row(row: &sqlx::any::AnyRow) -> Result<VideoRow> {
         published: row.try_get("published")?,
         updated: row.try_get("updated")?,
     })
+}
+
+/// The numeric id of video `id` in PeerTube's REST API and in the search answers: 53 bits
+/// of the hash of its ActivityPub id (video-search's `derived_id`).
+pub(crate) fn video_number(id: &str) -> i64 {
+    video_search::api::derived_id(id)
 }
 
 /// A file of a video kept here.
@@ -269,9 +280,8 @@ impl Db {
     pub(crate) async fn put_video(&self, video: &VideoRow) -> Result<()> {
         let mut tx = self.state().begin_write().await?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO vi_videos ({VIDEO_COLUMNS})
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                     $18, $19, $20, $21, $22)
+            "INSERT INTO vi_videos ({VIDEO_COLUMNS}             , num) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                     $16, $17, $18, $19, $20, $21, $22, $23)
              ON CONFLICT (id) DO UPDATE SET
                name = excluded.name, description = excluded.description,
                category = excluded.category, licence = excluded.licence, tags = excluded.tags,
@@ -303,6 +313,7 @@ impl Db {
         .bind(video.dislikes)
         .bind(video.published)
         .bind(video.updated)
+        .bind(video_number(&video.id))
         .execute(&mut *tx)
         .await
         .context("storing a video")?;
@@ -317,6 +328,39 @@ impl Db {
             "SELECT {VIDEO_COLUMNS} FROM vi_videos WHERE id = $1"
         )))
         .bind(id.to_owned())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(video_row).transpose()
+    }
+
+    /// The video whose numeric id (see [`video_number`]) is `number`. When none has it, the
+    /// rows stored before numbers were (migration 6) are numbered, and it is looked for again.
+    pub(crate) async fn video_by_number(&self, number: i64) -> Result<Option<VideoRow>> {
+        if let Some(found) = self.numbered_video(number).await? {
+            return Ok(Some(found));
+        }
+        let unnumbered = sqlx::query("SELECT id FROM vi_videos WHERE num IS NULL")
+            .fetch_all(self.pool())
+            .await?;
+        if unnumbered.is_empty() {
+            return Ok(None);
+        }
+        for row in unnumbered {
+            let id: String = row.try_get("id")?;
+            sqlx::query("UPDATE vi_videos SET num = $2 WHERE id = $1 AND num IS NULL")
+                .bind(id.clone())
+                .bind(video_number(&id))
+                .execute(self.pool())
+                .await?;
+        }
+        self.numbered_video(number).await
+    }
+
+    async fn numbered_video(&self, number: i64) -> Result<Option<VideoRow>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {VIDEO_COLUMNS} FROM vi_videos WHERE num = $1 ORDER BY local DESC, id LIMIT 1"
+        )))
+        .bind(number)
         .fetch_optional(self.pool())
         .await?;
         row.as_ref().map(video_row).transpose()
@@ -762,6 +806,35 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    /// Videos are found by their number, those stored before numbers were (a NULL `num`)
+    /// once they are numbered on the first look-up that misses.
+    #[tokio::test]
+    async fn videos_are_found_by_number_older_rows_numbered_when_first_looked_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, db) = sqlite_db(dir.path()).await;
+        let new = "https://tube.example/videos/watch/new";
+        let old = "https://tube.example/videos/watch/old";
+        db.put_video(&video(new)).await.unwrap();
+        db.put_video(&video(old)).await.unwrap();
+        sqlx::query("UPDATE vi_videos SET num = NULL WHERE id = $1")
+            .bind(old)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let found = db.video_by_number(video_number(new)).await.unwrap();
+        assert_eq!(found.map(|v| v.id).as_deref(), Some(new));
+        let found = db.video_by_number(video_number(old)).await.unwrap();
+        assert_eq!(found.map(|v| v.id).as_deref(), Some(old));
+        assert!(db.video_by_number(42).await.unwrap().is_none());
+        let left: i64 = sqlx::query("SELECT COUNT(*) AS n FROM vi_videos WHERE num IS NULL")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap();
+        assert_eq!(left, 0);
     }
 
     async fn sqlite_db(dir: &std::path::Path) -> (Options, Db) {

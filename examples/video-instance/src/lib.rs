@@ -12,6 +12,7 @@
 
 mod activities;
 pub mod admin;
+mod api;
 mod app;
 mod channels;
 mod comments;
@@ -22,6 +23,7 @@ mod feeds;
 mod ffmpeg;
 mod files;
 mod lease;
+mod mirror_pages;
 mod pages;
 mod playlists;
 mod processing;
@@ -351,7 +353,8 @@ impl Application for Videos {
                         tracing::warn!(%error, %id, "updating the search index");
                     }
                 }
-            });
+            })
+            .with_page(mirror_pages::MIRRORS_PATH, "Mirrors (redundancy)");
         Ok(web::routes(
             instance.clone(),
             web,

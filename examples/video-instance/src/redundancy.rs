@@ -143,6 +143,29 @@ pub struct MirrorStatus {
     pub cache_file: Option<String>,
     /// When the announced copy lapses (Unix seconds), once done.
     pub expires: Option<i64>,
+    /// The bytes of the copy's files kept here (0 until it is done).
+    pub size: i64,
+}
+
+/// A copy of a local video another server announced, as the moderators see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ReceivedCopy {
+    /// The CacheFile's id.
+    pub(crate) id: String,
+    /// The local video copied.
+    pub(crate) video: String,
+    /// The actor that announced it.
+    pub(crate) actor: String,
+    /// The copy (its directory, or a file).
+    pub(crate) href: String,
+    /// When it lapses (Unix seconds); `None`: until withdrawn.
+    pub(crate) expires: Option<i64>,
+    /// When its `Undo` came.
+    pub(crate) withdrawn: Option<i64>,
+    /// When a moderator hid it.
+    pub(crate) hidden: Option<i64>,
+    /// Whether its server (or actor) is blocked here.
+    pub(crate) blocked: bool,
 }
 
 /// A copy of a local video on another server, announced by a `CacheFile`.
@@ -225,8 +248,11 @@ impl Instance {
     /// The mirrors made here, oldest first.
     pub async fn mirrors(&self) -> Result<Vec<MirrorStatus>> {
         let rows = sqlx::query(
-            "SELECT video, state, error, cache_file, expires FROM vi_mirrors
-             ORDER BY created, video",
+            "SELECT m.video, m.state, m.error, m.cache_file, m.expires,
+               CAST(COALESCE((SELECT SUM(f.size) FROM vi_files f WHERE f.video = m.video
+                 AND f.role IN ('mirror-hls', 'mirror-playlist', 'mirror-file', 'mirror-sha256')),
+                 0) AS BIGINT) AS size
+             FROM vi_mirrors m ORDER BY m.created, m.video",
         )
         .fetch_all(self.db().pool())
         .await?;
@@ -238,9 +264,72 @@ impl Instance {
                     error: row.try_get("error")?,
                     cache_file: row.try_get("cache_file")?,
                     expires: row.try_get("expires")?,
+                    size: row.try_get("size")?,
                 })
             })
             .collect()
+    }
+
+    /// The copies of local videos other servers announced (withdrawn ones too, for a day),
+    /// newest first, at most `limit`.
+    pub(crate) async fn received_copies(&self, limit: i64) -> Result<Vec<ReceivedCopy>> {
+        let rows = sqlx::query(
+            "SELECT id, video, actor, href, expires, withdrawn, hidden FROM vi_cache_files
+             ORDER BY received DESC, id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.db().pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let actor: String = row.try_get("actor")?;
+            out.push(ReceivedCopy {
+                id: row.try_get("id")?,
+                video: row.try_get("video")?,
+                blocked: self.state().is_blocked(None, &actor).await?,
+                actor,
+                href: row.try_get("href")?,
+                expires: row.try_get("expires")?,
+                withdrawn: row.try_get("withdrawn")?,
+                hidden: row.try_get("hidden")?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Hides (`hide`) or shows again the copy announced by CacheFile `id`: the video's
+    /// document, page and REST details list it no more, or again. `false` when there is no
+    /// such copy, or it already was so.
+    pub(crate) async fn set_copy_hidden(&self, id: &str, hide: bool) -> Result<bool> {
+        let Some(video) = sqlx::query("SELECT video FROM vi_cache_files WHERE id = $1")
+            .bind(id.to_owned())
+            .fetch_optional(self.db().pool())
+            .await?
+            .map(|r| r.try_get::<String, _>("video"))
+            .transpose()?
+        else {
+            return Ok(false);
+        };
+        let changed = if hide {
+            sqlx::query("UPDATE vi_cache_files SET hidden = $2 WHERE id = $1 AND hidden IS NULL")
+                .bind(id.to_owned())
+                .bind(self.now_unix())
+                .execute(self.db().pool())
+                .await?
+        } else {
+            sqlx::query(
+                "UPDATE vi_cache_files SET hidden = NULL WHERE id = $1 AND hidden IS NOT NULL",
+            )
+            .bind(id.to_owned())
+            .execute(self.db().pool())
+            .await?
+        }
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        self.refresh_local_document(&video).await?;
+        Ok(true)
     }
 
     /// The remote video `video` names (an id, or a uuid).
@@ -805,11 +894,14 @@ impl Instance {
             debug!(video = %summary.video, "a CacheFile of another server's video");
             return Ok(());
         }
-        let existing = sqlx::query("SELECT actor, withdrawn FROM vi_cache_files WHERE id = $1")
-            .bind(summary.id.to_string())
-            .fetch_optional(self.db().pool())
-            .await?;
+        let existing =
+            sqlx::query("SELECT actor, withdrawn, hidden FROM vi_cache_files WHERE id = $1")
+                .bind(summary.id.to_string())
+                .fetch_optional(self.db().pool())
+                .await?;
+        let mut hidden: Option<i64> = None;
         if let Some(row) = existing {
+            hidden = row.try_get("hidden")?;
             let by: String = row.try_get("actor")?;
             if by != actor.as_str() {
                 info!(%actor, id = %summary.id, "a CacheFile of another actor's copy; refused");
@@ -868,7 +960,7 @@ impl Instance {
             .await?;
         sqlx::query(
             "INSERT INTO vi_cache_files (id, video, actor, href, media_type, height, expires,
-             received, withdrawn) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
+             received, withdrawn, hidden) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9)",
         )
         .bind(summary.id.to_string())
         .bind(video.id.clone())
@@ -878,6 +970,8 @@ impl Instance {
         .bind(height)
         .bind(expires)
         .bind(now)
+        // A copy a moderator hid stays hidden when it is renewed.
+        .bind(hidden)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -929,7 +1023,8 @@ impl Instance {
     pub(crate) async fn known_copies(&self, video: &str) -> Result<Vec<KnownCopy>> {
         let rows = sqlx::query(
             "SELECT id, actor, href, media_type FROM vi_cache_files
-             WHERE video = $1 AND withdrawn IS NULL AND (expires IS NULL OR expires > $2)
+             WHERE video = $1 AND withdrawn IS NULL AND hidden IS NULL
+               AND (expires IS NULL OR expires > $2)
              ORDER BY received, id",
         )
         .bind(video.to_owned())
@@ -971,7 +1066,7 @@ impl Instance {
     /// Stores the document of local video `video` again, with the copies known now (no
     /// `Update` is sent: the copies reach the followers with the next one, as PeerTube's
     /// documents never carry them).
-    async fn refresh_local_document(&self, video: &str) -> Result<()> {
+    pub(crate) async fn refresh_local_document(&self, video: &str) -> Result<()> {
         let Some(row) = self.db().video(video).await? else {
             return Ok(());
         };

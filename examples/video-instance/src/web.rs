@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef};
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use federation::keys::RemoteKey;
 use federation::routes::{
     App, AppError, CollectionItems, CollectionKind, ObjectState, Representation,
@@ -58,6 +58,7 @@ pub(crate) fn routes(
         .merge(crate::playlists::api::router())
         .merge(instance_web::account_routes::<Site>())
         .merge(Moderation::routes::<Site>())
+        .merge(crate::mirror_pages::router())
         .route(
             "/api/v1/videos/upload",
             post(upload::api_upload).layer(DefaultBodyLimit::disable()),
@@ -68,7 +69,10 @@ pub(crate) fn routes(
                 .post(upload::form_upload)
                 .layer(DefaultBodyLimit::disable()),
         )
-        .route("/api/v1/videos/{uuid}", delete(upload::api_delete))
+        .route(
+            "/api/v1/videos/{id}",
+            get(crate::api::api_video).delete(upload::api_delete),
+        )
         .route("/static/{*key}", get(files::serve_file))
         .route("/videos/embed/{uuid}", get(embed::embed_page))
         .route("/services/oembed", get(embed::oembed))

@@ -15,7 +15,9 @@ mod query;
 mod wire;
 
 pub use model::{
-    ActorImage, ActorSummary, ResultList, Video, VideoChannel, VideoConstant, VideoPlaylist,
+    ActorImage, ActorSummary, Redundancy, ResultList, SHORT_UUID_LEN, STREAMING_PLAYLIST_HLS,
+    Video, VideoChannel, VideoConstant, VideoDetails, VideoFile, VideoPlaylist,
+    VideoStreamingPlaylist, resolution_label, short_to_uuid, uuid_to_short,
 };
 pub use query::{
     BooleanBoth, DEFAULT_COUNT, MAX_QUERY_PAIRS, MAX_QUERY_STRING_BYTES, VideoChannelsSearchQuery,
@@ -124,7 +126,11 @@ pub fn playlists_response(
 /// One video of an answer.
 pub fn video(hit: &Hit<VideoDocument>, ctx: &ApiContext) -> Video {
     let d = &hit.document;
-    let short = d.short_uuid.clone().unwrap_or_else(|| d.uuid.clone());
+    let short = d
+        .short_uuid
+        .clone()
+        .or_else(|| uuid_to_short(&d.uuid))
+        .unwrap_or_else(|| d.uuid.clone());
     let truncated = d
         .truncated_description
         .clone()
@@ -211,7 +217,11 @@ pub fn channel(hit: &Hit<ChannelDocument>, ctx: &ApiContext) -> VideoChannel {
 /// One playlist of an answer.
 pub fn playlist(hit: &Hit<PlaylistDocument>, ctx: &ApiContext) -> VideoPlaylist {
     let d = &hit.document;
-    let short = d.short_uuid.clone().unwrap_or_else(|| d.uuid.clone());
+    let short = d
+        .short_uuid
+        .clone()
+        .or_else(|| uuid_to_short(&d.uuid))
+        .unwrap_or_else(|| d.uuid.clone());
     let embed_path = d
         .embed_url
         .as_deref()

@@ -306,3 +306,258 @@ pub struct VideoPlaylist {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+/// PeerTube's REST `VideoDetails` (`GET /api/v1/videos/{id}`): a [`Video`] with the whole
+/// description, the state, the comment policy and the files (web-video files and HLS streaming
+/// playlists with the copies other servers keep of them). The account and channel are
+/// PeerTube's full `Account` and `VideoChannel`, read as [`ActorSummary`] with their other
+/// members in `extra`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct VideoDetails {
+    /// What a [`Video`] has (its `description` is the whole description here).
+    #[serde(flatten)]
+    pub video: Video,
+    /// The support text.
+    #[serde(default)]
+    pub support: Option<String>,
+    /// Comments: 1 enabled, 2 disabled, 3 requiring approval.
+    pub comments_policy: VideoConstant<u32>,
+    /// Whether the files may be downloaded.
+    pub download_enabled: bool,
+    /// Whether it waits for its transcoding before being published.
+    pub wait_transcoding: bool,
+    /// PeerTube's state: 1 published, 2 to transcode...
+    pub state: VideoConstant<u32>,
+    /// BitTorrent trackers.
+    #[serde(default)]
+    pub tracker_urls: Vec<String>,
+    /// When the input file was last replaced.
+    #[serde(default)]
+    pub input_file_updated_at: Option<JsDate>,
+    /// The web-video files (not fragmented), largest first.
+    pub files: Vec<VideoFile>,
+    /// The streaming playlists (HLS).
+    pub streaming_playlists: Vec<VideoStreamingPlaylist>,
+}
+
+impl VideoDetails {
+    /// Details of `video`, published (state 1), comments enabled, with no files.
+    pub fn new(video: Video) -> Self {
+        Self {
+            video,
+            support: None,
+            comments_policy: VideoConstant::new(Some(1), "Enabled"),
+            download_enabled: true,
+            wait_transcoding: false,
+            state: VideoConstant::new(Some(1), "Published"),
+            tracker_urls: Vec::new(),
+            input_file_updated_at: None,
+            files: Vec::new(),
+            streaming_playlists: Vec::new(),
+        }
+    }
+}
+
+/// PeerTube's REST `VideoFile`: one file of a video, or of a streaming playlist.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct VideoFile {
+    /// Numeric id on the answering server.
+    pub id: i64,
+    /// The resolution: its height (0 for audio only) and label (`720p`).
+    pub resolution: VideoConstant<u32>,
+    /// Bytes.
+    pub size: u64,
+    /// Width in pixels (PeerTube 6.1 and later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Height in pixels (PeerTube 6.1 and later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Frames per second (`-1` for audio only).
+    pub fps: i64,
+    /// The torrent file, if any.
+    #[serde(default)]
+    pub torrent_url: Option<String>,
+    /// The torrent file as a download, if any.
+    #[serde(default)]
+    pub torrent_download_url: Option<String>,
+    /// The file, absolute.
+    pub file_url: String,
+    /// The file as a download, absolute.
+    pub file_download_url: String,
+    /// ffprobe's output about the file, if served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_url: Option<String>,
+    /// The magnet link, if any.
+    #[serde(default)]
+    pub magnet_uri: Option<String>,
+    /// Whether it has an audio stream (PeerTube 6.2 and later), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_audio: Option<bool>,
+    /// Whether it has a video stream (PeerTube 6.2 and later), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_video: Option<bool>,
+    /// The media playlist of this file (files of a streaming playlist).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playlist_url: Option<String>,
+    /// Where the answering server keeps it: 0 its file system, 1 an object store; `null` for
+    /// a remote video's file.
+    #[serde(default)]
+    pub storage: Option<u32>,
+    /// Other members.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl VideoFile {
+    /// The file at `file_url` (also its download address) of `height` pixels (labelled as
+    /// PeerTube labels resolutions), `size` bytes, `fps` frames per second.
+    pub fn new(id: i64, file_url: impl Into<String>, height: u32, size: u64, fps: i64) -> Self {
+        let file_url = file_url.into();
+        Self {
+            id,
+            resolution: VideoConstant::new(Some(height), resolution_label(height)),
+            size,
+            width: None,
+            height: None,
+            fps,
+            torrent_url: None,
+            torrent_download_url: None,
+            file_download_url: file_url.clone(),
+            file_url,
+            metadata_url: None,
+            magnet_uri: None,
+            has_audio: None,
+            has_video: None,
+            playlist_url: None,
+            storage: None,
+            extra: Map::new(),
+        }
+    }
+}
+
+/// PeerTube's label of a resolution: `720p`, or `Audio only` for 0.
+pub fn resolution_label(height: u32) -> String {
+    if height == 0 {
+        "Audio only".to_owned()
+    } else {
+        format!("{height}p")
+    }
+}
+
+/// PeerTube's type of streaming playlist: HLS.
+pub const STREAMING_PLAYLIST_HLS: u32 = 1;
+
+/// PeerTube's REST `VideoStreamingPlaylist`: an HLS stream, its files and its copies.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct VideoStreamingPlaylist {
+    /// Numeric id on the answering server.
+    pub id: i64,
+    /// 1: HLS ([`STREAMING_PLAYLIST_HLS`]).
+    #[serde(rename = "type")]
+    pub playlist_type: u32,
+    /// The master playlist, absolute.
+    pub playlist_url: String,
+    /// The segments' SHA-256 JSON, absolute.
+    #[serde(default)]
+    pub segments_sha256_url: Option<String>,
+    /// The copies other servers keep (each the directory a player joins the file names to).
+    #[serde(default)]
+    pub redundancies: Vec<Redundancy>,
+    /// The fragmented files, largest first.
+    #[serde(default)]
+    pub files: Vec<VideoFile>,
+    /// Other members.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl VideoStreamingPlaylist {
+    /// An HLS playlist at `playlist_url`, without files or copies.
+    pub fn hls(id: i64, playlist_url: impl Into<String>) -> Self {
+        Self {
+            id,
+            playlist_type: STREAMING_PLAYLIST_HLS,
+            playlist_url: playlist_url.into(),
+            segments_sha256_url: None,
+            redundancies: Vec::new(),
+            files: Vec::new(),
+            extra: Map::new(),
+        }
+    }
+}
+
+/// A copy of a streaming playlist on another server (`{"baseUrl": ...}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Redundancy {
+    /// The copy's directory.
+    pub base_url: String,
+}
+
+impl Redundancy {
+    /// A copy at `base_url`.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+        }
+    }
+}
+
+/// The flickrBase58 alphabet of PeerTube's short UUIDs (the `short-uuid` package's default).
+const SHORT_UUID_ALPHABET: &[u8; 58] =
+    b"123456789abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ";
+
+/// The length of a short UUID (128 bits in base 58, padded with the alphabet's first digit).
+pub const SHORT_UUID_LEN: usize = 22;
+
+/// PeerTube's short UUID of `uuid` (its 128 bits in flickrBase58, 22 digits); `None` when
+/// `uuid` is not a UUID.
+pub fn uuid_to_short(uuid: &str) -> Option<String> {
+    let hex: String = uuid.chars().filter(|c| *c != '-').collect();
+    if hex.len() != 32 || uuid.len() != 36 {
+        return None;
+    }
+    let mut n = u128::from_str_radix(&hex, 16).ok()?;
+    let mut digits = Vec::with_capacity(SHORT_UUID_LEN);
+    while n > 0 {
+        digits.push(*SHORT_UUID_ALPHABET.get(usize::try_from(n % 58).ok()?)?);
+        n /= 58;
+    }
+    while digits.len() < SHORT_UUID_LEN {
+        digits.push(b'1');
+    }
+    digits.reverse();
+    String::from_utf8(digits).ok()
+}
+
+/// The UUID (lower case, hyphenated) of PeerTube short UUID `short`; `None` when it is not
+/// one (another length, a character outside the alphabet, over 128 bits).
+pub fn short_to_uuid(short: &str) -> Option<String> {
+    if short.len() != SHORT_UUID_LEN {
+        return None;
+    }
+    let mut n: u128 = 0;
+    for b in short.bytes() {
+        let digit = SHORT_UUID_ALPHABET.iter().position(|a| *a == b)?;
+        n = n
+            .checked_mul(58)?
+            .checked_add(u128::try_from(digit).ok()?)?;
+    }
+    let hex = format!("{n:032x}");
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        hex.get(0..8)?,
+        hex.get(8..12)?,
+        hex.get(12..16)?,
+        hex.get(16..20)?,
+        hex.get(20..32)?
+    ))
+}

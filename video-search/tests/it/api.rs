@@ -7,8 +7,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use time::macros::datetime;
 use video_search::api::{
-    self, ApiContext, ApiError, BooleanBoth, JsDate, ResultList, Video, VideoChannel,
-    VideoChannelsSearchQuery, VideoPlaylist, VideoPlaylistsSearchQuery, VideosSearchQuery,
+    self, ApiContext, ApiError, BooleanBoth, JsDate, Redundancy, ResultList, SHORT_UUID_LEN,
+    STREAMING_PLAYLIST_HLS, Video, VideoChannel, VideoChannelsSearchQuery, VideoDetails, VideoFile,
+    VideoPlaylist, VideoPlaylistsSearchQuery, VideoStreamingPlaylist, VideosSearchQuery,
+    resolution_label, short_to_uuid, uuid_to_short,
 };
 use video_search::{Hit, Sensitive, Sort, SortKey, VideoQuery};
 
@@ -462,4 +464,78 @@ fn a_query_written_as_json_reads_back_the_same() {
         "one host is written as PeerTube's single value"
     );
     assert_eq!(value["startDate"], "2021-01-01T00:00:00.000Z");
+}
+
+#[test]
+fn short_uuids_are_peertube_s_both_ways() {
+    let mut seen = 0;
+    for name in [
+        "framatube-search-videos-fsf-start0.json",
+        "sepiasearch-search-videos-kde-start0.json",
+        "sepiasearch-search-videos-kde-start12.json",
+    ] {
+        for video in fixture(name)["data"].as_array().unwrap() {
+            let (uuid, short) = (
+                video["uuid"].as_str().unwrap(),
+                video["shortUUID"].as_str().unwrap(),
+            );
+            assert_eq!(uuid_to_short(uuid).as_deref(), Some(short), "{uuid}");
+            assert_eq!(short_to_uuid(short).as_deref(), Some(uuid), "{short}");
+            seen += 1;
+        }
+    }
+    assert!(seen > 20, "{seen}");
+    // A short one is padded with the alphabet's first digit, as PeerTube pads it.
+    let zero = "00000000-0000-4000-8000-000000000000";
+    let short = uuid_to_short(zero).unwrap();
+    assert_eq!(short.len(), SHORT_UUID_LEN);
+    assert_eq!(short_to_uuid(&short).as_deref(), Some(zero));
+    for bad in [
+        "",
+        "not-a-uuid",
+        "kmtJJ4jnGmKD6v9JV99Wf0",
+        "zzzzzzzzzzzzzzzzzzzzzz",
+    ] {
+        assert_eq!(short_to_uuid(bad), None, "{bad}");
+        assert_eq!(uuid_to_short(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn video_details_carry_a_video_s_members_and_read_back_the_same() {
+    let real = &fixture("framatube-search-videos-fsf-start0.json")["data"][0];
+    let video: Video = serde_json::from_value(real.clone()).unwrap();
+    let mut details = VideoDetails::new(video);
+    let mut file = VideoFile::new(7, "https://tube.example/f-720.mp4", 720, 1234, 30);
+    file.playlist_url = Some("https://tube.example/720.m3u8".into());
+    let mut playlist = VideoStreamingPlaylist::hls(3, "https://tube.example/master.m3u8");
+    playlist.files.push(file.clone());
+    playlist.redundancies.push(Redundancy::new(
+        "https://mirror.example/static/redundancy/hls/x",
+    ));
+    details.streaming_playlists.push(playlist);
+    details.files.push(file);
+    let written = serde_json::to_value(&details).unwrap();
+    // Every member of the real Video is there, beside the details'.
+    for key in real.as_object().unwrap().keys() {
+        assert!(written.get(key).is_some(), "{key}");
+    }
+    assert_eq!(
+        written["streamingPlaylists"][0]["type"],
+        STREAMING_PLAYLIST_HLS
+    );
+    assert_eq!(
+        written["streamingPlaylists"][0]["redundancies"][0]["baseUrl"],
+        "https://mirror.example/static/redundancy/hls/x"
+    );
+    assert_eq!(written["files"][0]["resolution"]["label"], "720p");
+    assert_eq!(
+        written["files"][0]["fileDownloadUrl"],
+        "https://tube.example/f-720.mp4"
+    );
+    assert!(written["files"][0]["torrentUrl"].is_null());
+    assert_eq!(written["state"]["label"], "Published");
+    let read: VideoDetails = serde_json::from_value(written.clone()).unwrap();
+    assert_eq!(read, details);
+    assert_eq!(resolution_label(0), "Audio only");
 }

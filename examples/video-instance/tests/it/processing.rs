@@ -163,7 +163,7 @@ async fn until_state(http: &reqwest::Client, running: &Running, uuid: &str, stat
 }
 
 /// Signs `name` (password `password`) in through the pages; gives the cookies to send.
-async fn sign_in(running: &Running, name: &str, password: &str) -> String {
+pub(crate) async fn sign_in(running: &Running, name: &str, password: &str) -> String {
     fn cookies_of(response: &reqwest::Response, jar: &mut Vec<String>) {
         for value in response.headers().get_all("set-cookie") {
             let pair = value

@@ -17,15 +17,17 @@ use crate::support::{
 
 /// A (processing with `ffmpeg`) and B (mirroring, with a quick timer and a short lifetime),
 /// B following A, and a video uploaded on A, processed, and listed on B with its HLS stream.
-struct Pair {
-    a: Running,
-    b: Running,
-    uuid: String,
-    id: String,
-    http: reqwest::Client,
+pub(crate) struct Pair {
+    pub(crate) a: Running,
+    pub(crate) b: Running,
+    pub(crate) uuid: String,
+    pub(crate) id: String,
+    pub(crate) http: reqwest::Client,
+    /// The token of A's account `ann`, who uploaded the video.
+    pub(crate) token: String,
 }
 
-async fn mirroring(dir: &Path, name: &str, lifetime: Duration) -> Running {
+pub(crate) async fn mirroring(dir: &Path, name: &str, lifetime: Duration) -> Running {
     loopback_instance_with(dir, name, |options| {
         options.app = options
             .app
@@ -38,7 +40,7 @@ async fn mirroring(dir: &Path, name: &str, lifetime: Duration) -> Running {
     .unwrap()
 }
 
-async fn pair(dir: &Path, ffmpeg: PathBuf, lifetime: Duration) -> Pair {
+pub(crate) async fn pair(dir: &Path, ffmpeg: PathBuf, lifetime: Duration) -> Pair {
     let http = reqwest::Client::new();
     let a = loopback_instance_with(dir, "a", |options| {
         options.app = options
@@ -75,10 +77,11 @@ async fn pair(dir: &Path, ffmpeg: PathBuf, lifetime: Duration) -> Pair {
         uuid,
         id,
         http,
+        token,
     }
 }
 
-async fn mirror_state(dir: &Path, b: &Running, video: &str) -> Option<Value> {
+pub(crate) async fn mirror_state(dir: &Path, b: &Running, video: &str) -> Option<Value> {
     let mirrors = admin_of(b, dir, "b").mirrors().await.unwrap();
     mirrors["mirrors"]
         .as_array()
@@ -88,7 +91,7 @@ async fn mirror_state(dir: &Path, b: &Running, video: &str) -> Option<Value> {
         .cloned()
 }
 
-async fn until_mirror(dir: &Path, b: &Running, video: &str, state: &str) -> Value {
+pub(crate) async fn until_mirror(dir: &Path, b: &Running, video: &str, state: &str) -> Value {
     eventually(&format!("B's mirror is {state}"), || async {
         mirror_state(dir, b, video)
             .await
@@ -99,7 +102,7 @@ async fn until_mirror(dir: &Path, b: &Running, video: &str, state: &str) -> Valu
 }
 
 /// The copies A knows of its video `id`: `(href, expires)`.
-async fn copies_on_a(dir: &Path, id: &str) -> Vec<(String, Option<i64>)> {
+pub(crate) async fn copies_on_a(dir: &Path, id: &str) -> Vec<(String, Option<i64>)> {
     sqlx::query("SELECT href, expires FROM vi_cache_files WHERE video = $1 AND withdrawn IS NULL")
         .bind(id.to_owned())
         .fetch_all(&pool_of(dir, "a").await)
@@ -148,6 +151,7 @@ async fn an_instance_mirrors_a_followed_instance_and_the_origin_lists_the_copy()
         uuid,
         id,
         http,
+        ..
     } = pair(dir.path(), ffmpeg, Duration::from_secs(4)).await;
 
     // B mirrors all of A's videos.

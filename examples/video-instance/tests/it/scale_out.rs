@@ -7,14 +7,15 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
 use sqlx::Row as _;
 use test_peer::balance::balance;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use video_instance::WithParts as _;
 use video_instance::admin::Admin;
@@ -509,4 +510,346 @@ async fn two_serve_processes_share_uploads_search_and_jobs_and_one_killed_loses_
     assert_eq!(videos, 2);
     drop((processes, third));
     other.stop().await.unwrap();
+}
+
+/// A TCP proxy in front of an origin instance that holds back the body of every answer for
+/// a fragmented MP4 (`-fragmented.mp4`, a mirror's segments) until the file `gate` exists:
+/// the headers go through, then nothing until the gate opens (two minutes at most). Counts
+/// the answers held.
+fn gating_proxy(listener: TcpListener, upstream: SocketAddr, gate: PathBuf) -> Arc<AtomicUsize> {
+    use std::sync::atomic::AtomicBool;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let held = Arc::new(AtomicUsize::new(0));
+    let counter = held.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = TcpStream::connect(upstream).await else {
+                continue;
+            };
+            let (gate, held) = (gate.clone(), held.clone());
+            let segment = Arc::new(AtomicBool::new(false));
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            let asked = segment.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0_u8; 16 * 1024];
+                while let Ok(n) = client_read.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let chunk = &buf[..n];
+                    if chunk.windows(15).any(|w| w == b"-fragmented.mp4") {
+                        asked.store(true, Ordering::SeqCst);
+                    }
+                    if server_write.write_all(chunk).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                let mut buf = vec![0_u8; 16 * 1024];
+                while let Ok(n) = server_read.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let chunk = &buf[..n];
+                    let head_end = chunk.windows(4).position(|w| w == b"\r\n\r\n");
+                    if let Some(end) = head_end
+                        && segment.swap(false, Ordering::SeqCst)
+                        && !gate.exists()
+                    {
+                        let (head, body) = chunk.split_at(end + 4);
+                        if client_write.write_all(head).await.is_err() {
+                            break;
+                        }
+                        held.fetch_add(1, Ordering::SeqCst);
+                        for _ in 0..2400 {
+                            if gate.exists() {
+                                break;
+                            }
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        if client_write.write_all(body).await.is_err() {
+                            break;
+                        }
+                    } else if client_write.write_all(chunk).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    counter
+}
+
+/// A balancer whose backends may be added while it runs: each connection goes to the next
+/// backend in turn that accepts.
+fn growing_balancer(listener: TcpListener) -> Arc<std::sync::Mutex<Vec<SocketAddr>>> {
+    let backends: Arc<std::sync::Mutex<Vec<SocketAddr>>> = Arc::default();
+    let shared = backends.clone();
+    let next = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let list = shared.lock().unwrap().clone();
+            let first = next.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                for i in 0..list.len() {
+                    let which = (first + i) % list.len();
+                    if let Ok(mut upstream) = TcpStream::connect(list[which]).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    backends
+}
+
+/// `video-instance serve` mirroring (no transcoding) on `database` at `base_url`, its files
+/// in `media`; the child and its address.
+async fn serve_mirroring(database: &str, base_url: &str, media: &Path) -> (Child, SocketAddr) {
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--danger-allow-private-addresses",
+            "--name",
+            "mirrors",
+            "--base-url",
+            base_url,
+            "--database",
+            database,
+            "--delivery-lease",
+            "5",
+            "--job-lease-seconds",
+            &LEASE_SECONDS.to_string(),
+            "--mirror-check-seconds",
+            "1",
+            "--no-transcoding",
+            "--media-dir",
+        ])
+        .arg(media)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("serve prints where it listens")
+        .unwrap()
+        .expect("a line");
+    let listening: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(listening["event"], "listening", "{line}");
+    (child, listening["addr"].as_str().unwrap().parse().unwrap())
+}
+
+/// The mirror of `video`: its state, its attempt (the claim) and its lease (Unix ms).
+async fn mirror_row(database: &str, video: &str) -> (String, String, i64) {
+    let row = sqlx::query("SELECT state, attempt, lease_until FROM vi_mirrors WHERE video = $1")
+        .bind(video)
+        .fetch_one(&mut connect(database).await)
+        .await
+        .unwrap();
+    (
+        row.get("state"),
+        row.get("attempt"),
+        row.get::<Option<i64>, _>("lease_until").unwrap_or(0),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_stays_with_its_process_while_it_lives_and_goes_to_another_once_it_is_killed() {
+    let Some(server) = postgres_url() else { return };
+    let Some(real) = ffmpeg() else { return };
+    let database = fresh_database(&server).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let media = dir.path().join("media");
+    let gate = dir.path().join("gate");
+
+    // The origin, behind a proxy that holds its segments back until the gate opens.
+    let proxy = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin_base = format!("http://{}/", proxy.local_addr().unwrap());
+    let origin = crate::support::loopback_instance_with(dir.path(), "origin", |options| {
+        options.base_url = Some(origin_base.parse().unwrap());
+        options.app = options
+            .app
+            .clone()
+            .with_transcoding(Transcoding::Ffmpeg(real));
+    })
+    .await
+    .unwrap();
+    let held = gating_proxy(proxy, origin.addr, gate.clone());
+
+    // The mirroring instance: one process first, behind its balancer.
+    let balancer = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", balancer.local_addr().unwrap());
+    let backends = growing_balancer(balancer);
+    let (mut first, first_addr) = serve_mirroring(&database, &base, &media).await;
+    backends.lock().unwrap().push(first_addr);
+    let admin = Admin::new(database.clone())
+        .with_base_url(Some(base.parse().unwrap()))
+        .with_media_dir(Some(media.clone()))
+        .with_danger_allow_private_addresses(true);
+    admin.follow_instance(&origin.base_url).await.unwrap();
+    let http = http();
+    let origin_actor = origin.instance.instance_actor().to_string();
+    eventually("the origin accepts the follow", || async {
+        let Ok(response) = http
+            .get(format!("{base}/actors/instance/following?page=1"))
+            .header("accept", "application/activity+json")
+            .send()
+            .await
+        else {
+            return false;
+        };
+        response
+            .text()
+            .await
+            .is_ok_and(|page| page.contains(&origin_actor))
+    })
+    .await;
+    let token = crate::processing::account(&origin, dir.path(), "origin", "ann").await;
+    let (uuid, id) = crate::processing::upload(
+        &http,
+        &origin,
+        &token,
+        "ann_channel",
+        "h264-aac-moov-end.mp4",
+    )
+    .await;
+    eventually(
+        "the mirroring instance has the video's HLS stream",
+        || async {
+            sqlx::query("SELECT document FROM st_objects WHERE id = $1")
+                .bind(&id)
+                .fetch_optional(&mut connect(&database).await)
+                .await
+                .unwrap()
+                .is_some_and(|r| r.get::<String, _>("document").contains("x-mpegURL"))
+        },
+    )
+    .await;
+
+    // The only process takes the mirror; its copy is held at the gate.
+    admin.mirror_video(&uuid).await.unwrap();
+    eventually("the first process copies the segments", || async {
+        held.load(Ordering::SeqCst) >= 1
+    })
+    .await;
+    let (state, claim, first_lease) = mirror_row(&database, &id).await;
+    assert_eq!(state, "running");
+
+    // A second process starts; for two whole leases the first keeps its mirror (renewing its
+    // lease) and the second, looking every half lease, never takes it.
+    let (second, second_addr) = serve_mirroring(&database, &base, &media).await;
+    backends.lock().unwrap().push(second_addr);
+    tokio::time::sleep(Duration::from_secs(2 * LEASE_SECONDS + 1)).await;
+    let (state, still, renewed) = mirror_row(&database, &id).await;
+    assert_eq!(
+        (state.as_str(), still.as_str()),
+        ("running", claim.as_str())
+    );
+    assert!(renewed > first_lease, "the lease was renewed");
+    assert_eq!(
+        held.load(Ordering::SeqCst),
+        1,
+        "only the first process copies"
+    );
+
+    // The first process is killed: its mirror stays its own until the lease lapses, then the
+    // second takes it with a new claim and finishes the copy.
+    first.start_kill().unwrap();
+    first.wait().await.unwrap();
+    let (state, after_kill, _) = mirror_row(&database, &id).await;
+    assert_eq!(
+        (state.as_str(), after_kill.as_str()),
+        ("running", claim.as_str())
+    );
+    std::fs::write(&gate, b"").unwrap();
+    eventually("the second process finishes the mirror", || async {
+        mirror_row(&database, &id).await.0 == "done"
+    })
+    .await;
+    let (_, attempt, _) = mirror_row(&database, &id).await;
+    assert_ne!(attempt, claim);
+
+    // Nothing half-stored: the files recorded are all under the new claim's directory, and
+    // it is the only copy in the media store.
+    let keys: Vec<String> = sqlx::query(
+        "SELECT key FROM vi_files WHERE video = $1 AND role LIKE 'mirror-%' ORDER BY key",
+    )
+    .bind(&id)
+    .fetch_all(&mut connect(&database).await)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get("key"))
+    .collect();
+    assert!(keys.len() >= 4, "{keys:?}");
+    assert!(
+        keys.iter()
+            .all(|k| k.starts_with(&format!("redundancy/hls/{attempt}/"))),
+        "{keys:?}"
+    );
+    let copies: Vec<String> = std::fs::read_dir(media.join("data/redundancy/hls"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(copies, std::slice::from_ref(&attempt));
+    // The copy announced once: one Create(CacheFile), the new claim's, and the origin keeps
+    // that one copy.
+    let creates: Vec<String> = sqlx::query(
+        "SELECT id FROM st_activities WHERE kind = 'Create' AND local = 1
+         AND id LIKE '%/redundancy/streaming-playlists/hls/%'",
+    )
+    .fetch_all(&mut connect(&database).await)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get("id"))
+    .collect();
+    assert_eq!(
+        creates,
+        [format!(
+            "{base}/redundancy/streaming-playlists/hls/{attempt}/activity"
+        )]
+    );
+    let origin_pool = crate::processing::pool_of(dir.path(), "origin").await;
+    let known = || async {
+        sqlx::query("SELECT id FROM vi_cache_files WHERE video = $1")
+            .bind(id.clone())
+            .fetch_all(&origin_pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>("id"))
+            .collect::<Vec<_>>()
+    };
+    eventually("the origin knows the copy", || async {
+        !known().await.is_empty()
+    })
+    .await;
+    assert_eq!(
+        known().await,
+        [format!(
+            "{base}/redundancy/streaming-playlists/hls/{attempt}"
+        )]
+    );
+    // The copy is served through the balancer.
+    let master = http
+        .get(format!(
+            "{base}/static/redundancy/hls/{attempt}/master.m3u8"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(master.status(), 200);
+    drop(second);
+    origin.stop().await.unwrap();
 }
