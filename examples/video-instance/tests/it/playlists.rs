@@ -736,25 +736,9 @@ async fn a_person_makes_a_playlist_from_the_watch_page_in_a_browser() -> anyhow:
     Ok(())
 }
 
-/// The PostgreSQL server's URL (`FEDERATION_QUEUE_PG_URL`, set by `scripts/with-postgres`);
-/// `None` outside CI when it is not set (said loudly), a failure in CI.
+/// The tests' PostgreSQL server (`test_peer::postgres`).
 fn postgres_url() -> Option<String> {
-    match std::env::var("FEDERATION_QUEUE_PG_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "FEDERATION_QUEUE_PG_URL is not set: in CI the PostgreSQL tests must run \
-                 (scripts/test runs them under scripts/with-postgres)"
-            );
-            eprintln!(
-                "\n!!! SKIPPING the video instance's PostgreSQL playlist test: \
-                 FEDERATION_QUEUE_PG_URL is not set. Run it with: \
-                 scripts/with-postgres cargo test -p video-instance playlists !!!\n"
-            );
-            None
-        }
-    }
+    test_peer::postgres::server_url("the video instance's PostgreSQL playlist test")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
