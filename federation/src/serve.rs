@@ -52,6 +52,11 @@
 //! `Sendfile` handle) without this crate depending on it; [`PlainTcp`] is the stream as
 //! accepted. The limits hold whatever the connector: they watch the wrapped stream.
 //!
+//! **Services other than a router.** [`Server::with_service`] serves any tower service of
+//! axum requests, such as a router behind a front that answers some paths itself (an
+//! instance's static files, without the router's matching and middleware); [`Server::new`]
+//! serves a [`Router`].
+//!
 //! **Several listeners.** One [`Server`] may serve several listeners at once, each with its own
 //! [`Server::serve`] call, typically one per single-threaded runtime with sockets bound to the
 //! same port with `SO_REUSEPORT` (the kernel spreading the connections, as nginx's workers
@@ -71,7 +76,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body as AxumBody;
-use axum::extract::ConnectInfo;
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -83,7 +88,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::{Instant, Sleep, sleep, sleep_until};
-use tower::ServiceExt as _;
+use tower::{Service, ServiceExt as _};
 use tracing::{debug, warn};
 
 /// The limits [`serve`] applies. The defaults suit a small server behind a reverse proxy or on
@@ -234,17 +239,17 @@ impl Connector for PlainTcp {
     }
 }
 
-/// A router served under one [`ServeConfig`] with one [`Connector`], on one listener or on
-/// several at once ([`Server::serve`] once per listener, from any runtime), the connection
-/// bound counting them all together. Cheap to clone.
-pub struct Server<C = PlainTcp> {
+/// A router (or another service, `S`) served under one [`ServeConfig`] with one
+/// [`Connector`], on one listener or on several at once ([`Server::serve`] once per listener,
+/// from any runtime), the connection bound counting them all together. Cheap to clone.
+pub struct Server<C = PlainTcp, S = Router> {
     config: Arc<ServeConfig>,
     registry: Arc<Registry>,
-    router: Router,
+    router: S,
     connector: C,
 }
 
-impl<C: Clone> Clone for Server<C> {
+impl<C: Clone, S: Clone> Clone for Server<C, S> {
     fn clone(&self) -> Self {
         Self {
             config: self.config.clone(),
@@ -255,7 +260,7 @@ impl<C: Clone> Clone for Server<C> {
     }
 }
 
-impl<C> std::fmt::Debug for Server<C> {
+impl<C, S> std::fmt::Debug for Server<C, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("config", &self.config)
@@ -266,10 +271,23 @@ impl<C> std::fmt::Debug for Server<C> {
 impl<C: Connector> Server<C> {
     /// A server of `router` under `config`, its connections wrapped by `connector`.
     pub fn new(router: Router, config: ServeConfig, connector: C) -> Self {
+        Self::with_service(router, config, connector)
+    }
+}
+
+impl<C, S> Server<C, S>
+where
+    C: Connector,
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+{
+    /// A server of `service` (each request's body an axum `Body`, under the body limits) under
+    /// `config`, its connections wrapped by `connector`.
+    pub fn with_service(service: S, config: ServeConfig, connector: C) -> Self {
         Self {
             config: Arc::new(config),
             registry: Arc::new(Registry::default()),
-            router,
+            router: service,
             connector,
         }
     }
@@ -434,10 +452,17 @@ struct State {
 }
 
 /// The state of one connection, shared by its socket, its service and its watchdog.
+///
+/// The socket and the service only record what happens (a request's first byte, a response
+/// sent, a write blocked): they never wake the watchdog, which would cost a poll of the
+/// connection and a new timer for each request. The watchdog instead wakes at an *alarm* no
+/// later than the connection's limit and no later than [`Shared::alarm`]'s look-ahead: any
+/// limit a change sets after the alarm was armed then falls at or after it (see
+/// [`Shared::alarm`]), so each limit is enforced on time all the same.
 #[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
-    /// Wakes the watchdog when a limit may have moved, or on eviction.
+    /// Wakes the watchdog on eviction.
     wake: Notify,
     evicted: AtomicBool,
 }
@@ -484,19 +509,13 @@ impl Shared {
             state.phase = Phase::Headers {
                 since: Instant::now(),
             };
-            drop(state);
-            self.wake.notify_one();
         }
     }
 
     fn write_blocked(&self, blocked: bool) {
         let mut state = self.state();
         match (blocked, state.write_blocked_since) {
-            (true, None) => {
-                state.write_blocked_since = Some(Instant::now());
-                drop(state);
-                self.wake.notify_one();
-            }
+            (true, None) => state.write_blocked_since = Some(Instant::now()),
             (false, Some(_)) => state.write_blocked_since = None,
             _ => {}
         }
@@ -510,7 +529,30 @@ impl Shared {
         self.state().phase = Phase::Idle {
             since: Instant::now(),
         };
-        self.wake.notify_one();
+    }
+
+    /// When the watchdog, checking at `now`, must check again: at the connection's next
+    /// limit (`deadline`), and at the latest after the shortest of the limits, which no change
+    /// can undercut: every limit a change sets is counted from the change (`Instant::now()`
+    /// then, at or after `now`) and lasts at least that long, so it falls at or after the
+    /// alarm. `None`: no alarm (no limit can be counted that far). A limit of zero is looked
+    /// ahead as one millisecond (it is then enforced up to a millisecond late) rather than
+    /// have the watchdog spin.
+    fn alarm(
+        now: Instant,
+        deadline: Option<(Instant, &'static str)>,
+        config: &ServeConfig,
+    ) -> Option<Instant> {
+        let shortest = config
+            .header_read_timeout
+            .min(config.idle_timeout)
+            .min(config.write_timeout)
+            .max(Duration::from_millis(1));
+        let look_ahead = now.checked_add(shortest);
+        match (deadline.map(|(at, _)| at), look_ahead) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The next limit and what it is; `None`: no limit runs.
@@ -538,25 +580,29 @@ impl Shared {
 }
 
 /// One accepted connection and what it needs.
-struct Connection {
+struct Connection<S> {
     id: u64,
     /// The client's address, handed to the router as axum's `ConnectInfo<SocketAddr>`.
     peer: SocketAddr,
     shared: Arc<Shared>,
     registry: Arc<Registry>,
     config: Arc<ServeConfig>,
-    router: Router,
+    router: S,
     stopped: watch::Receiver<bool>,
     _alive: mpsc::Sender<Infallible>,
 }
 
-impl Drop for Connection {
+impl<S> Drop for Connection<S> {
     fn drop(&mut self) {
         self.registry.remove(self.id);
     }
 }
 
-impl Connection {
+impl<S> Connection<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+{
     /// Serves the connection, closing it when a limit passes, on eviction, or (gracefully) on
     /// shutdown.
     async fn run<I, X>(mut self, stream: I, extension: Option<X>, builder: http1::Builder)
@@ -595,12 +641,14 @@ impl Connection {
                 connection.as_mut().graceful_shutdown();
             }
             let deadline = self.shared.deadline(&self.config);
+            let now = Instant::now();
             if let Some((at, why)) = deadline
-                && at <= Instant::now()
+                && at <= now
             {
                 debug!(why, "closing a connection");
                 return;
             }
+            let alarm = Shared::alarm(now, deadline, &self.config);
             tokio::select! {
                 result = connection.as_mut() => {
                     if let Err(error) = result {
@@ -608,7 +656,7 @@ impl Connection {
                     }
                     return;
                 }
-                () = sleep_until_some(deadline.map(|(at, _)| at)) => {}
+                () = sleep_until_some(alarm) => {}
                 () = woken => {}
                 changed = self.stopped.changed(), if !stopping => {
                     // The sender gone (`serve` dropped): shut down as well.
@@ -631,27 +679,33 @@ async fn sleep_until_some(deadline: Option<Instant>) {
 
 /// Runs `router` on one request, its body under the deadline; the response body marks the
 /// connection idle when it is done.
-async fn respond(
+async fn respond<S>(
     mut request: http::Request<Incoming>,
     peer: SocketAddr,
-    router: Router,
+    router: S,
     shared: Arc<Shared>,
     timeout: Duration,
     min_rate: u64,
-) -> Result<Response<TrackedBody>, Infallible> {
+) -> Result<Response<TrackedBody>, Infallible>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
     shared.set_busy();
     request.extensions_mut().insert(ConnectInfo(peer));
     let expired = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
-    let request = request.map(|body| DeadlineBody {
-        inner: body,
-        start,
-        deadline: start.checked_add(timeout),
-        timeout,
-        min_rate,
-        received: 0,
-        sleep: None,
-        expired: expired.clone(),
+    let request = request.map(|body| {
+        AxumBody::new(DeadlineBody {
+            inner: body,
+            start,
+            deadline: start.checked_add(timeout),
+            timeout,
+            min_rate,
+            received: 0,
+            sleep: None,
+            expired: expired.clone(),
+        })
     });
     let Ok(mut response) = router.oneshot(request).await;
     if expired.load(Ordering::Acquire) {

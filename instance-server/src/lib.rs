@@ -29,10 +29,16 @@
 //! plain TCP, or, for the video instance, media-store's `SendfileStream`, whose handle each
 //! request carries so that file responses go out by `sendfile(2)`. The hook is federation's
 //! trait so that neither federation nor this crate depends on the media store.
+//!
+//! **Static files** ([`Application::static_files`], [`StaticFiles`]): `GET` and `HEAD` of a
+//! path prefix (`/static/`) answered by the instance's handler before its router and the
+//! middleware around it, with the same security headers, so that each of the many ranges a
+//! video player asks for costs little more than the file's own work.
 
 pub mod admin;
 #[cfg(feature = "cli")]
 pub mod cli;
+mod front;
 pub mod moderation;
 mod options;
 mod queue;
@@ -64,6 +70,7 @@ use tokio::task::JoinHandle;
 use tracing::info;
 use url::Url;
 
+pub use front::StaticFiles;
 pub use options::{MIN_DELIVERY_LEASE, Options};
 pub use queue::ErasedQueue;
 pub use site::Site;
@@ -118,6 +125,16 @@ pub trait Application: Send + Sync + 'static {
     fn connector(instance: &Self::Instance) -> impl Connector {
         let _ = instance;
         PlainTcp
+    }
+
+    /// The static files the instance answers before its routes and the middleware around
+    /// them ([`StaticFiles`]): `GET` and `HEAD` of a path prefix, with the security headers
+    /// added all the same. `None` (the default): every request goes through the routes. The
+    /// routes should serve the same paths too (for the other methods, and for whoever serves
+    /// the router alone).
+    fn static_files(instance: &Self::Instance) -> Result<Option<StaticFiles>> {
+        let _ = instance;
+        Ok(None)
     }
 }
 
@@ -644,7 +661,7 @@ impl Listeners {
 /// per listener on a thread of its own. The task ends when every listener has stopped
 /// serving (`stopped` turned true, or its sender gone).
 fn spawn_serving<C: Connector>(
-    server: Server<C>,
+    server: Server<C, front::Front>,
     listeners: Listeners,
     stopped: &watch::Receiver<bool>,
 ) -> Result<(JoinHandle<Result<()>>, Option<Workers>)> {
@@ -725,7 +742,8 @@ async fn serve_with<A: Application, S: Store>(
         .layer(axum::middleware::from_fn(instance_web::security_headers));
     let (stop, stopped) = watch::channel(false);
     // Time limits for slow clients and a bound on connections (counted over every listener).
-    let server = Server::new(routes, options.serve.clone(), A::connector(&instance));
+    let service = front::Front::new(routes, A::static_files(&instance)?);
+    let server = Server::with_service(service, options.serve.clone(), A::connector(&instance));
     let (serve, workers) = spawn_serving(server, listeners, &stopped)?;
     // What each peer accepted (double-knocking) survives restarts.
     let state = parts.state.clone();

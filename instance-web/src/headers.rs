@@ -1,9 +1,10 @@
-//! [`security_headers`]: what every page answers with.
+//! [`security_headers`]: what every page answers with ([`add_security_headers`] outside the
+//! middleware).
 
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
-use http::{HeaderName, HeaderValue, header};
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 
 /// The `Content-Security-Policy` of every response that sets none of its own: nothing but
 /// this site's stylesheets, images from this site, https or `data:`, forms posting only
@@ -24,7 +25,14 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self';
 /// ```
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    let headers = response.headers_mut();
+    add_security_headers(response.headers_mut());
+    response
+}
+
+/// What [`security_headers`] does to a response's headers, for a response made outside the
+/// middleware (an instance's static files answered before its router): the security headers
+/// that `headers` does not set already.
+pub fn add_security_headers(headers: &mut HeaderMap) {
     let defaults: [(HeaderName, &'static str); 4] = [
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
@@ -51,5 +59,4 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
             headers.insert(name, HeaderValue::from_static(value));
         }
     }
-    response
 }

@@ -55,7 +55,7 @@ mod web;
 
 pub use config::{RateLimit, SignupMode, WebConfig};
 pub use csrf::{CSRF_FIELD, CsrfForm, CsrfToken, check_post, csrf_field};
-pub use headers::{CONTENT_SECURITY_POLICY, security_headers};
+pub use headers::{CONTENT_SECURITY_POLICY, add_security_headers, security_headers};
 pub use layout::{DefaultLayout, Layout, STYLESHEET_PATH};
 pub use routes::account_routes;
 pub use session::{MaybeViewer, Viewer};

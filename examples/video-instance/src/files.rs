@@ -8,29 +8,52 @@ use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use federation::serve::Connector;
 use http::{HeaderValue, StatusCode};
+use instance_server::StaticFiles;
 use media_store::{Key, Sendfile, SendfileStream, ServeOptions};
 use tokio::net::TcpStream;
 use tracing::warn;
 
+use crate::app::Instance;
 use crate::web::Site;
 
-/// `GET /static/{key}`: a file of a video kept here (an upload, a rendition, a thumbnail, a
-/// mirrored copy). Files are named by a fresh uuid and never change, so they are cached for a
-/// long time.
+/// The prefix of the files' paths.
+pub(crate) const PREFIX: &str = "/static/";
+
+/// `GET /static/{key}` through the router: [`answer`]. The server answers `GET` and `HEAD` of
+/// the files before the router ([`static_files`]); this route serves them to whoever serves the
+/// router alone, and answers the other methods (`405`).
 pub(crate) async fn serve_file(
     State(site): State<Site>,
     Path(key): Path<String>,
     request: Request,
 ) -> Response {
+    answer(&site.instance, key, request).await
+}
+
+/// `GET` and `HEAD` of `/static/...` answered before the router and its middleware
+/// (`instance_server::StaticFiles`, which adds the security headers the middleware would):
+/// a range of a video costs the range's work and little more.
+pub(crate) fn static_files(instance: &Instance) -> anyhow::Result<StaticFiles> {
+    let instance = instance.clone();
+    StaticFiles::new(PREFIX, move |key, request| {
+        let instance = instance.clone();
+        async move { answer(&instance, key, request).await }
+    })
+}
+
+/// A file of a video kept here (an upload, a rendition, a thumbnail, a mirrored copy), `key`
+/// its path under `/static/`. Files are named by a fresh uuid and never change, so they are
+/// cached for a long time.
+async fn answer(instance: &Instance, key: String, request: Request) -> Response {
     let not_found = || (StatusCode::NOT_FOUND, "no such file").into_response();
     let Ok(key) = Key::new(key) else {
         return not_found();
     };
-    let media = site.instance.media();
-    let content_type = match site.instance.media_types().get(&key) {
+    let media = instance.media();
+    let content_type = match instance.media_types().get(&key) {
         Some(content_type) => content_type,
         None => {
-            let row = match site.instance.db().file(key.as_str()).await {
+            let row = match instance.db().file(key.as_str()).await {
                 Ok(Some(row)) => row,
                 Ok(None) => return not_found(),
                 Err(error) => {
@@ -42,7 +65,7 @@ pub(crate) async fn serve_file(
             let Ok(content_type) = HeaderValue::from_str(&row.media_type) else {
                 return not_found();
             };
-            site.instance.media_types().remember(&key, &content_type);
+            instance.media_types().remember(&key, &content_type);
             content_type
         }
     };
@@ -63,7 +86,7 @@ pub(crate) async fn serve_file(
             response
         }
         Err(error) => {
-            site.instance.media_types().forget(&key);
+            instance.media_types().forget(&key);
             let status = error.status();
             if status.is_server_error() {
                 warn!(%error, "serving a file");

@@ -321,6 +321,11 @@ impl Application for Videos {
         files::SendfileConnector
     }
 
+    /// `GET`/`HEAD /static/...` before the router (see `files::static_files`).
+    fn static_files(instance: &Instance) -> Result<Option<instance_server::StaticFiles>> {
+        files::static_files(instance).map(Some)
+    }
+
     fn routes(instance: &Instance, parts: &Parts, _options: &Options) -> Result<axum::Router> {
         let inbox = Inbox::new(
             parts.inbox_config(),

@@ -37,6 +37,16 @@ async fn upload(
     media: Option<PathBuf>,
     bytes: Vec<u8>,
 ) -> String {
+    upload_with_token(running, database, media, bytes).await.0
+}
+
+/// [`upload`], with the uploader's API token and the video's uuid.
+async fn upload_with_token(
+    running: &Running,
+    database: &str,
+    media: Option<PathBuf>,
+    bytes: Vec<u8>,
+) -> (String, String, String) {
     let made = Admin::new(database)
         .with_base_url(Some(running.base_url.clone()))
         .with_media_dir(media)
@@ -69,7 +79,8 @@ async fn upload(
     let head = reqwest::Client::new().head(&url).send().await.unwrap();
     assert_eq!(head.status(), 200, "the original is served at {url}");
     assert_eq!(head.headers()["content-length"], len.to_string().as_str());
-    url
+    let token = made["token"].as_str().unwrap().to_owned();
+    (url, token, uuid.to_owned())
 }
 
 async fn get(http: &reqwest::Client, url: &str, range: Option<&str>) -> reqwest::Response {
@@ -158,6 +169,157 @@ async fn files_go_out_byte_exact_over_sendfile_connections() {
         assert!(body[at..].starts_with(format!("\r\n--{boundary}").as_bytes()));
     }
     assert!(body.ends_with(format!("--{boundary}--\r\n").as_bytes()));
+    running.stop().await.unwrap();
+}
+
+/// `GET` and `HEAD` of `/static/` are answered before the router (`files::static_files`):
+/// with every header the router's path set (the file's, CORS, the security headers), ranges,
+/// `416`, ETags and conditional requests as before; a percent-encoded path as the router
+/// decoded it; other methods and other paths still through the router; and a removed file
+/// `404` from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_files_skip_the_router_with_the_same_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = loopback_instance_with(dir.path(), "lean", |options| {
+        options.app = options.app.clone().with_transcoding(Transcoding::Off);
+    })
+    .await
+    .unwrap();
+    let video = random_video(300_000).await;
+    let len = video.len();
+    let (url, token, uuid) =
+        upload_with_token(&running, &database(dir.path(), "lean"), None, video.clone()).await;
+    let http = reqwest::Client::new();
+
+    let whole = get(&http, &url, None).await;
+    assert_eq!(whole.status(), 200);
+    let headers = whole.headers().clone();
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    assert!(
+        etag.len() == 66 && etag.starts_with('"') && etag.ends_with('"'),
+        "a strong ETag: {etag}"
+    );
+    let expected = [
+        ("content-type", "video/mp4"),
+        ("content-length", &len.to_string()),
+        ("accept-ranges", "bytes"),
+        ("cache-control", "public, max-age=31536000, immutable"),
+        ("access-control-allow-origin", "*"),
+        (
+            "content-security-policy",
+            instance_web::CONTENT_SECURITY_POLICY,
+        ),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+        ("x-frame-options", "DENY"),
+        ("etag", &etag),
+    ];
+    for (name, value) in expected {
+        assert_eq!(headers[name], value, "{name}");
+        assert_eq!(headers.get_all(name).iter().count(), 1, "one {name}");
+    }
+    assert!(headers.contains_key("last-modified"));
+    assert!(whole.bytes().await.unwrap() == video);
+
+    // HEAD: the same headers, no body.
+    let head = http.head(&url).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    for (name, value) in expected {
+        assert_eq!(head.headers()[name], value, "HEAD {name}");
+    }
+    assert!(head.bytes().await.unwrap().is_empty());
+
+    // Ranges, 416, conditional requests.
+    let part = get(&http, &url, Some("bytes=1000-1999")).await;
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 1000-1999/{len}").as_str()
+    );
+    assert_eq!(part.headers()["x-frame-options"], "DENY");
+    assert!(part.bytes().await.unwrap() == video[1000..2000]);
+    let past = get(&http, &url, Some(&format!("bytes={}-", len + 10))).await;
+    assert_eq!(past.status(), 416);
+    assert_eq!(
+        past.headers()["content-range"],
+        format!("bytes */{len}").as_str()
+    );
+    let unchanged = http
+        .get(&url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unchanged.status(), 304);
+    assert_eq!(unchanged.headers()["etag"], etag.as_str());
+    let same = http
+        .get(&url)
+        .header("range", "bytes=0-9")
+        .header("if-range", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), 206);
+    let other = http
+        .get(&url)
+        .header("range", "bytes=0-9")
+        .header("if-range", "\"another\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200, "If-Range not matching: the whole file");
+    assert_eq!(other.bytes().await.unwrap().len(), len);
+
+    // A percent-encoded path names the same file.
+    let encoded = url.replace("original.mp4", "original%2Emp4");
+    assert_ne!(encoded, url);
+    let answer = get(&http, &encoded, Some("bytes=0-9")).await;
+    assert_eq!(answer.status(), 206);
+    assert!(answer.bytes().await.unwrap() == video[..10]);
+    // No such file.
+    let missing = get(
+        &http,
+        &format!("{}static/videos/none.mp4", running.base_url),
+        None,
+    )
+    .await;
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.headers()["x-frame-options"], "DENY");
+
+    // Other methods on the files, and other paths, go through the router as before.
+    let posted = http.post(&url).send().await.unwrap();
+    assert_eq!(posted.status(), 405);
+    assert_eq!(
+        posted.headers()["content-security-policy"],
+        instance_web::CONTENT_SECURITY_POLICY
+    );
+    let home = http.get(running.base_url.as_str()).send().await.unwrap();
+    assert_eq!(home.status(), 200);
+    assert_eq!(home.headers()["x-frame-options"], "DENY");
+    assert!(home.text().await.unwrap().contains("<html"));
+    let embed = http
+        .get(format!("{}videos/embed/{uuid}", running.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(embed.status(), 200);
+    assert!(
+        embed.headers().get("x-frame-options").is_none(),
+        "the embed page's own policy is kept, as the router's middleware keeps it"
+    );
+
+    // Removed, the file is gone from the fast path too, however often asked.
+    let deleted = http
+        .delete(format!("{}api/v1/videos/{uuid}", running.base_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    for _ in 0..2 {
+        assert_eq!(get(&http, &url, Some("bytes=0-9")).await.status(), 404);
+        assert_eq!(http.head(&url).send().await.unwrap().status(), 404);
+    }
     running.stop().await.unwrap();
 }
 
