@@ -6,7 +6,9 @@
 
 use pod::PostAudience;
 
-use crate::support::{Session, eventually, fetch, person, pod, signed_fetch, until_following};
+use crate::support::{
+    Session, eventually, fetch, html, person, pod, signed_fetch, until_following,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_post_to_an_aspect_reaches_and_is_read_by_its_members_only() {
@@ -134,19 +136,6 @@ pub(crate) async fn aspect_privacy() {
     }
 
     // No public page shows it: A's front page, alice's page, the post's page.
-    let http = reqwest::Client::new();
-    let html = |url: String| {
-        let http = http.clone();
-        async move {
-            let response = http
-                .get(url)
-                .header("accept", "text/html")
-                .send()
-                .await
-                .unwrap();
-            (response.status().as_u16(), response.text().await.unwrap())
-        }
-    };
     let (_, front) = html(a.base_url.to_string()).await;
     assert!(front.contains("A public hello."), "{front}");
     assert!(!front.contains("friends only"));

@@ -4,7 +4,7 @@
 use pod::PostAudience;
 use serde_json::json;
 
-use crate::support::{fetch, person, pod, signed_fetch, until_following};
+use crate::support::{fetch, html, person, pod, signed_fetch, until_following};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_posts_collections_are_counted_paged_and_as_private_as_the_post() {
@@ -150,19 +150,6 @@ pub(crate) async fn tag_paging() {
     assert_eq!(seen, newest_first);
 
     // The page: 40, then the older ones behind a link.
-    let http = reqwest::Client::new();
-    let html = |url: String| {
-        let http = http.clone();
-        async move {
-            let response = http
-                .get(url)
-                .header("accept", "text/html")
-                .send()
-                .await
-                .unwrap();
-            (response.status().as_u16(), response.text().await.unwrap())
-        }
-    };
     let (status, first) = html(tag.clone()).await;
     assert_eq!(status, 200);
     assert!(first.contains("Bed number 44 "), "{first}");

@@ -285,6 +285,17 @@ pub(crate) fn csrf_of(page: &str) -> String {
     page[start..].split('"').next().unwrap().to_owned()
 }
 
+/// GETs `url` as a browser does (`Accept: text/html`), anonymously: the status and the page.
+pub(crate) async fn html(url: impl reqwest::IntoUrl) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .get(url)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
 /// GETs `url` as ActivityPub, unsigned: the status and the JSON (`Null` when none).
 pub(crate) async fn fetch(url: &str) -> (u16, serde_json::Value) {
     let response = reqwest::Client::new()
