@@ -17,12 +17,15 @@
 //! [`postgres`] gives the tests that run an instance on PostgreSQL their server and a fresh
 //! database each.
 //!
+//! [`serve`] starts an instance's `serve` command as a child process and reads where it listens.
+//!
 //! [`fedify`] drives the Fedify peer (`scripts/fedify-peer`), an independent implementation run
 //! as a child process.
 
 pub mod balance;
 pub mod fedify;
 pub mod postgres;
+pub mod serve;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -5,7 +5,6 @@
 //! stored once by the receiver.
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -14,7 +13,6 @@ use events_instance::{Options, SignupMode, start};
 use serde_json::{Value, json};
 use sqlx::Connection;
 use test_peer::balance::{Gate, balance};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 
@@ -28,33 +26,22 @@ const LEASE_SECONDS: u64 = 10;
 /// `events-instance serve` on `database`, at the public `base_url`, listening on a port the OS
 /// picks; the address it listens on, from the line it prints.
 async fn serve(database: &str, base_url: &str) -> anyhow::Result<(Child, SocketAddr)> {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--danger-allow-private-addresses",
-            "--base-url",
-            base_url,
-            "--database",
-            database,
-            "--delivery-lease",
-            &LEASE_SECONDS.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()?;
-    let stdout = child.stdout.take().expect("piped");
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(WAIT, lines.next_line())
-        .await??
-        .ok_or_else(|| anyhow::anyhow!("serve printed nothing"))?;
-    let listening: Value = serde_json::from_str(&line)?;
-    assert_eq!(listening["event"], "listening", "{line}");
-    assert_eq!(listening["base_url"], format!("{base_url}/"), "{line}");
-    let addr = listening["addr"].as_str().unwrap().parse()?;
-    Ok((child, addr))
+    let mut command = Command::new(BIN);
+    command.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--danger-allow-private-addresses",
+        "--base-url",
+        base_url,
+        "--database",
+        database,
+        "--delivery-lease",
+        &LEASE_SECONDS.to_string(),
+    ]);
+    let serving = test_peer::serve::spawn(command, WAIT).await?;
+    assert_eq!(serving.base_url.as_str(), format!("{base_url}/"));
+    Ok((serving.child, serving.addr))
 }
 
 /// The queue's deliveries on `database`: (pending, in flight, dead).

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 use sqlx::Connection as _;
 use test_peer::balance::{Gate, balance};
-use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 
@@ -32,7 +32,8 @@ const LEASE_SECONDS: u64 = 10;
 /// `pod serve` on `database` with the media directory `media`, at the public `base_url`,
 /// listening on a port the OS picks; the address it listens on, from the line it prints.
 async fn serve(database: &str, media: &Path, base_url: &str) -> (Child, SocketAddr) {
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args([
             "serve",
             "--listen",
@@ -50,24 +51,10 @@ async fn serve(database: &str, media: &Path, base_url: &str) -> (Child, SocketAd
             "1",
             "--media-dir",
         ])
-        .arg(media)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(WAIT, lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .expect("serve printed nothing");
-    let listening: Value = serde_json::from_str(&line).unwrap();
-    assert_eq!(listening["event"], "listening", "{line}");
-    assert_eq!(listening["base_url"], format!("{base_url}/"), "{line}");
-    let addr = listening["addr"].as_str().unwrap().parse().unwrap();
-    (child, addr)
+        .arg(media);
+    let serving = test_peer::serve::spawn(command, WAIT).await.unwrap();
+    assert_eq!(serving.base_url.as_str(), format!("{base_url}/"));
+    (serving.child, serving.addr)
 }
 
 /// `pod admin` on `database` and `media` with `args`, `input` on its standard input.

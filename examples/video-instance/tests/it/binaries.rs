@@ -5,11 +5,9 @@
 //! lists the copy; A's `Delete` reaches B and the index, and B's mirror goes with it.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use url::Url;
 
@@ -21,7 +19,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_video-instance");
 /// `video-instance serve` for instance `name` in `dir` on a port the OS picks, with `args`;
 /// the child and its base URL, from the line it prints.
 async fn serve(dir: &Path, name: &str, args: &[&str]) -> (Child, Url) {
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args([
             "serve",
             "--listen",
@@ -36,25 +35,11 @@ async fn serve(dir: &Path, name: &str, args: &[&str]) -> (Child, Url) {
             "--database",
         ])
         .arg(database(dir, name))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .args(args);
+    let serving = test_peer::serve::spawn(command, Duration::from_secs(60))
         .await
-        .expect("serve prints where it listens")
-        .unwrap()
-        .expect("a line");
-    let listening: Value = serde_json::from_str(&line).unwrap();
-    assert_eq!(listening["event"], "listening", "{line}");
-    (
-        child,
-        Url::parse(listening["base_url"].as_str().unwrap()).unwrap(),
-    )
+        .unwrap();
+    (serving.child, serving.base_url)
 }
 
 fn database(dir: &Path, name: &str) -> PathBuf {

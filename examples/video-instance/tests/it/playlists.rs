@@ -7,6 +7,7 @@
 use serde_json::{Value, json};
 use video_instance::Transcoding;
 
+use crate::postgres::{fresh_database, postgres_url};
 use crate::support::{
     admin_of, api_upload, eventually, fetch_json, html as page, loopback_instance,
     loopback_instance_with, sample, until_followed,
@@ -736,11 +737,6 @@ async fn a_person_makes_a_playlist_from_the_watch_page_in_a_browser() -> anyhow:
     Ok(())
 }
 
-/// The tests' PostgreSQL server (`test_peer::postgres`).
-fn postgres_url() -> Option<String> {
-    test_peer::postgres::server_url("the video instance's PostgreSQL playlist test")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn playlists_keep_their_order_on_postgresql() {
     let Some(server) = postgres_url() else {
@@ -748,37 +744,19 @@ async fn playlists_keep_their_order_on_postgresql() {
     };
     // A fresh database: the migrations (0001, then 0003 without 0002) apply on PostgreSQL.
     sqlx::any::install_default_drivers();
-    let name = format!(
-        "video_playlists_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos()
-    );
-    {
-        use sqlx::Connection as _;
-        let mut connection = sqlx::AnyConnection::connect(&server).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut connection)
-            .await
-            .unwrap();
-        connection.close().await.unwrap();
-    }
-    let mut database = url::Url::parse(&server).unwrap();
-    database.set_path(&format!("/{name}"));
+    let database = fresh_database(&server).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     crate::support::init_logging();
     let mut options = video_instance::Options::new(
         std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        database.to_string(),
+        database.clone(),
     )
     .with_name("pg")
     .with_danger_allow_private_addresses(true)
     .with_quick_retries(true);
     options.app = options.app.clone().with_media_dir(dir.path().join("media"));
     let running = video_instance::start(options).await.unwrap();
-    let made = video_instance::admin::Admin::new(database.to_string())
+    let made = video_instance::admin::Admin::new(database.clone())
         .with_base_url(Some(running.base_url.clone()))
         .with_media_dir(Some(dir.path().join("media")))
         .with_danger_allow_private_addresses(true)

@@ -6,7 +6,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -14,7 +13,6 @@ use std::time::Duration;
 use serde_json::Value;
 use sqlx::Row as _;
 use test_peer::balance::balance;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use video_instance::WithParts as _;
@@ -232,7 +230,8 @@ async fn a_job_stays_with_its_process_while_it_lives_and_goes_to_another_when_it
 /// processing with `ffmpeg`; the child and the address it listens on, from the line it
 /// prints.
 async fn serve(database: &str, base_url: &str, media: &Path, ffmpeg: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args([
             "serve",
             "--listen",
@@ -252,22 +251,11 @@ async fn serve(database: &str, base_url: &str, media: &Path, ffmpeg: &Path) -> (
         ])
         .arg(media)
         .arg("--ffmpeg")
-        .arg(ffmpeg)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .arg(ffmpeg);
+    let serving = test_peer::serve::spawn(command, Duration::from_secs(60))
         .await
-        .expect("serve prints where it listens")
-        .unwrap()
-        .expect("a line");
-    let listening: Value = serde_json::from_str(&line).unwrap();
-    assert_eq!(listening["event"], "listening", "{line}");
-    (child, listening["addr"].as_str().unwrap().parse().unwrap())
+        .unwrap();
+    (serving.child, serving.addr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -609,7 +597,8 @@ fn growing_balancer(listener: TcpListener) -> Arc<std::sync::Mutex<Vec<SocketAdd
 /// `video-instance serve` mirroring (no transcoding) on `database` at `base_url`, its files
 /// in `media`; the child and its address.
 async fn serve_mirroring(database: &str, base_url: &str, media: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args([
             "serve",
             "--listen",
@@ -630,22 +619,11 @@ async fn serve_mirroring(database: &str, base_url: &str, media: &Path) -> (Child
             "--no-transcoding",
             "--media-dir",
         ])
-        .arg(media)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .arg(media);
+    let serving = test_peer::serve::spawn(command, Duration::from_secs(60))
         .await
-        .expect("serve prints where it listens")
-        .unwrap()
-        .expect("a line");
-    let listening: Value = serde_json::from_str(&line).unwrap();
-    assert_eq!(listening["event"], "listening", "{line}");
-    (child, listening["addr"].as_str().unwrap().parse().unwrap())
+        .unwrap();
+    (serving.child, serving.addr)
 }
 
 /// The mirror of `video`: its state, its attempt (the claim) and its lease (Unix ms).

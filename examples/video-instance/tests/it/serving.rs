@@ -12,6 +12,7 @@ use futures::StreamExt as _;
 use video_instance::admin::Admin;
 use video_instance::{Running, Transcoding};
 
+use crate::postgres::{fresh_database, postgres_url};
 use crate::support::{database, loopback_instance_with};
 
 #[path = "../../benches/support/padded_mp4.rs"]
@@ -443,45 +444,6 @@ async fn two_serving_runtimes_on_postgresql_serve_and_stop_cleanly() {
     let Some(server) = postgres_url() else {
         return;
     };
-    let database = fresh_database(&server).await;
+    let database = fresh_database(&server).await.unwrap();
     two_runtimes_serve_and_stop_cleanly(Some(database)).await;
-}
-
-/// `FEDERATION_QUEUE_PG_URL` (`scripts/with-postgres` sets it); in CI its absence fails.
-fn postgres_url() -> Option<String> {
-    match std::env::var("FEDERATION_QUEUE_PG_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "FEDERATION_QUEUE_PG_URL is not set: in CI the PostgreSQL tests must run \
-                 (scripts/test runs them under scripts/with-postgres)"
-            );
-            eprintln!(
-                "\n!!! SKIPPING the video instance's PostgreSQL serving test: \
-                 FEDERATION_QUEUE_PG_URL is not set. Run it with: \
-                 scripts/with-postgres cargo test -p video-instance !!!\n"
-            );
-            None
-        }
-    }
-}
-
-/// A fresh database on the server of `url`, and its URL.
-async fn fresh_database(url: &str) -> String {
-    use sqlx::Connection as _;
-    let name = format!(
-        "videos_serving_{}_{}",
-        std::process::id(),
-        fastrand::u32(..)
-    );
-    let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut connection)
-        .await
-        .unwrap();
-    connection.close().await.unwrap();
-    let mut database = url::Url::parse(url).unwrap();
-    database.set_path(&format!("/{name}"));
-    database.to_string()
 }
