@@ -112,8 +112,9 @@ async fn move_with_followers(mode: Mode) {
         organizer["token"].as_str().unwrap().to_owned(),
     );
 
-    // Carol, the organizer and the peer follow alice; each side records it. Each follower's
-    // server verified alice's Accept, and so keeps her key.
+    // Carol, the organizer and the peer follow alice; each side records it (the `following`
+    // collections list accepted follows only). Each follower's server verified alice's
+    // Accept, and so keeps her key.
     pod_c.admin(&["follow", "carol", &alice]).await;
     outbox(
         &organizer_id,
