@@ -125,6 +125,7 @@ const {
   getTypeId,
   Join,
   Leave,
+  Move,
   Person,
   Reject,
   Undo,
@@ -225,6 +226,13 @@ const ed25519KeyPair = await generateCryptoKeyPair("Ed25519");
 
 // Followers that sent us a Follow (auto-accepted), by actor id.
 const followers = new Map();
+
+// The actors the peer follows, by actor id: {state: "pending" | "accepted" |
+// "rejected", follow_id, inbox}.  A `follow` command adds one (pending), an
+// Accept or Reject of that Follow settles it, and a Move of a followed actor
+// replaces it with the target (see followMove).  Queried by the `following`
+// command, so that a test checks the follow on the peer's own side.
+const following = new Map();
 
 federation
   .setActorDispatcher("/users/{identifier}", async (ctx, identifier) => {
@@ -329,6 +337,98 @@ function scheduleAccept(follow) {
   );
 }
 
+// An Accept or Reject by an actor the peer follows, of the Follow it sent
+// (by id; an answer naming no object is taken as about the pending one).
+function settleFollow(answer, state) {
+  const actor = answer.actorId?.href;
+  const entry = actor == null ? null : following.get(actor);
+  if (entry == null || entry.state !== "pending") return;
+  const object = answer.objectId?.href ?? null;
+  if (object != null && object !== entry.follow_id) return;
+  entry.state = state;
+}
+
+// The receiving side of Move (FEP-7628), as Mastodon's
+// ActivityPub::Activity::Move and MoveWorker do it.  Fedify calls the
+// listener only once the Move is authenticated as its actor's: by its
+// Linked Data signature (the old account's key, from Fedify's key cache when
+// the old server is gone: a pull-mode Move passed on by the new account), an
+// Object Integrity Proof, or the HTTP signature of its actor.  Then:
+// * its object must be its actor (an account moves only itself);
+// * the peer must follow that account (a Move moves followers, nobody else);
+// * the target, fetched afresh (never from a cache), must list the account in
+//   `alsoKnownAs`.
+// The peer then follows the target (unless it already does) and stops
+// following the old account: forgotten here at once, and an Undo of the
+// Follow sent to it, whose failure (its server gone) is reported, not fatal.
+// Outside the inbox request, so that the sender gets its 202 first.
+function scheduleMove(move) {
+  setImmediate(() =>
+    scope.run(newCommandState(), async () => {
+      const base = {
+        id: move.id?.href ?? null,
+        from: move.objectId?.href ?? null,
+        to: move.targetId?.href ?? null,
+      };
+      try {
+        emit({ event: "moved", ...base, ...(await followMove(move)) });
+      } catch (error) {
+        emit({ event: "move-refused", ...base, reason: describe(error) });
+      }
+    })
+  );
+}
+
+async function followMove(move) {
+  const actor = move.actorId?.href;
+  const from = move.objectId?.href;
+  const to = move.targetId?.href;
+  if (actor == null || from == null || to == null) {
+    throw new Error("the Move lacks an actor, an object or a target");
+  }
+  if (from !== actor) throw new Error(`the Move's object ${from} is not its actor ${actor}`);
+  const old = following.get(from);
+  if (old == null || old.state === "rejected") {
+    throw new Error(`the peer does not follow ${from}`);
+  }
+  if (to === from) throw new Error("the Move's target is its object");
+  const ctx = federation.createContext(new URL(origin), undefined);
+  const target = await lookupActor(ctx, to, opts.signFetches);
+  if (target.id.href !== to) throw new Error(`${to} is the document of ${target.id.href}`);
+  if (!target.aliasIds.some((alias) => alias.href === from)) {
+    throw new Error(`${to} does not list ${from} in alsoKnownAs`);
+  }
+  let followId = following.get(to)?.follow_id ?? null;
+  if (followId == null || following.get(to).state === "rejected") {
+    const id = newActivityId();
+    await send(ctx, target, new Follow({ id, actor: ctx.getActorUri(USERNAME), object: target.id }));
+    following.set(to, { state: "pending", follow_id: id.href, inbox: target.inboxId.href });
+    followId = id.href;
+  }
+  following.delete(from);
+  const undo = { ok: true, error: null };
+  try {
+    const undoId = newActivityId();
+    await send(
+      ctx,
+      { id: new URL(from), inboxId: new URL(old.inbox) },
+      new Undo({
+        id: undoId,
+        actor: ctx.getActorUri(USERNAME),
+        object: new Follow({
+          id: new URL(old.follow_id),
+          actor: ctx.getActorUri(USERNAME),
+          object: new URL(from),
+        }),
+      }),
+    );
+  } catch (error) {
+    undo.ok = false;
+    undo.error = describe(error);
+  }
+  return { follow_id: followId, undo };
+}
+
 const inboxListeners = federation
   .setInboxListeners("/users/{identifier}/inbox", "/inbox")
   .on(Follow, async (ctx, follow) => {
@@ -337,8 +437,18 @@ const inboxListeners = federation
       scheduleAccept(follow);
     }
   })
-  .on(Accept, onReceived)
-  .on(Reject, onReceived)
+  .on(Accept, async (ctx, accept) => {
+    await onReceived(ctx, accept);
+    settleFollow(accept, "accepted");
+  })
+  .on(Reject, async (ctx, reject) => {
+    await onReceived(ctx, reject);
+    settleFollow(reject, "rejected");
+  })
+  .on(Move, async (ctx, move) => {
+    await onReceived(ctx, move);
+    scheduleMove(move);
+  })
   .on(Create, onReceived)
   .on(Update, onReceived)
   .on(Delete, onReceived)
@@ -352,7 +462,7 @@ const inboxListeners = federation
       followers.delete(undo.actorId.href);
     }
   })
-  // Any other activity type (Like, Add, Move, ...): Fedify dispatches to the
+  // Any other activity type (Like, Add, ...): Fedify dispatches to the
   // nearest registered superclass.
   .on(Activity, onReceived)
   .onError((_ctx, error) => {
@@ -485,6 +595,7 @@ async function runCommand(cmd) {
       const actor = await lookupActor(ctx, target, signed);
       const id = newActivityId();
       await send(ctx, actor, new Follow({ id, actor: ctx.getActorUri(USERNAME), object: actor.id }));
+      following.set(actor.id.href, { state: "pending", follow_id: id.href, inbox: actor.inboxId.href });
       return { id: id.href, inbox: actor.inboxId.href, ...(await deliveryInfo(actor.inboxId)) };
     }
     case "join":
@@ -501,6 +612,14 @@ async function runCommand(cmd) {
       );
       return { id: id.href, inbox: actor.inboxId.href, ...(await deliveryInfo(actor.inboxId)) };
     }
+    case "following":
+      return {
+        following: [...following].map(([id, entry]) => ({
+          id,
+          state: entry.state,
+          follow_id: entry.follow_id,
+        })),
+      };
     case "lookup": {
       const url = requireUrl(cmd, "url");
       const object = await lookup(ctx, url, signed);

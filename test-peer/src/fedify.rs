@@ -4,8 +4,9 @@
 //! [`install`] installs it (`npm ci` the first time; quick afterwards) and fails with the reason
 //! when it cannot: a test that needs the peer never skips. [`FedifyPeer::spawn`] starts it;
 //! [`FedifyPeer::command`] sends a command and waits for its `done` line;
-//! [`FedifyPeer::expect`] waits for a line (what it `received`, what it `sent`). Every wait is
-//! bounded by [`WAIT`]; the child is killed when the peer is dropped.
+//! [`FedifyPeer::expect`] waits for a line (what it `received`, what it `sent`, a `Move` it
+//! followed: [`moved`]); [`FedifyPeer::following`] asks whom it follows. Every wait is bounded
+//! by [`WAIT`]; the child is killed when the peer is dropped.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -227,6 +228,54 @@ impl FedifyPeer {
         .await
     }
 
+    /// Whom the peer follows, on its own side (its `following` command): each actor its
+    /// `follow` command (or a `Move` it followed) sent a `Follow` to, and whether that actor
+    /// accepted it. An actor it stopped following (moved away from) is not listed.
+    ///
+    /// # Errors
+    ///
+    /// When the peer does not answer within [`WAIT`], or its answer is not a list.
+    pub async fn following(&mut self) -> Result<Vec<Followed>> {
+        let done = self.command(json!({"cmd": "following"})).await?;
+        let list = done
+            .get("following")
+            .and_then(Value::as_array)
+            .with_context(|| format!("no list in {done}"))?;
+        list.iter()
+            .map(|entry| {
+                let text = |member: &str| {
+                    entry
+                        .get(member)
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                        .with_context(|| format!("no {member} in {entry}"))
+                };
+                Ok(Followed {
+                    id: text("id")?,
+                    state: match text("state")?.as_str() {
+                        "pending" => FollowState::Pending,
+                        "accepted" => FollowState::Accepted,
+                        "rejected" => FollowState::Rejected,
+                        other => bail!("unknown follow state {other} in {entry}"),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// Whether the peer follows `actor` and `actor` accepted.
+    ///
+    /// # Errors
+    ///
+    /// As [`FedifyPeer::following`].
+    pub async fn follows(&mut self, actor: &str) -> Result<bool> {
+        Ok(self
+            .following()
+            .await?
+            .iter()
+            .any(|followed| followed.id == actor && followed.state == FollowState::Accepted))
+    }
+
     /// The first line, printed before or within [`WAIT`], that `matches`.
     ///
     /// # Errors
@@ -295,6 +344,35 @@ impl FedifyPeer {
             let _ = self.child.kill().await;
         }
     }
+}
+
+/// One actor the peer follows, as [`FedifyPeer::following`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Followed {
+    /// The actor's id.
+    pub id: String,
+    /// Whether it answered the `Follow`.
+    pub state: FollowState,
+}
+
+/// Where a `Follow` the peer sent stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowState {
+    /// Sent, not answered yet.
+    Pending,
+    /// Answered with an `Accept`.
+    Accepted,
+    /// Answered with a `Reject`.
+    Rejected,
+}
+
+/// Whether `event` is a `moved` line: the peer followed a `Move` from `from` to `to` (it
+/// checked the target's `alsoKnownAs`, sent it a `Follow` and stopped following `from`).
+pub fn moved(event: &Value, from: &str, to: &str) -> bool {
+    event.get("event").and_then(Value::as_str) == Some("moved")
+        && event.get("from").and_then(Value::as_str) == Some(from)
+        && event.get("to").and_then(Value::as_str) == Some(to)
 }
 
 /// Whether `event` is a `received` line for an activity of type `kind`.

@@ -7,7 +7,9 @@
 //! And when the old pod is gone (FEP-7628's pull mode): alice's archive carries a `Move` to bob
 //! signed with her key; A stops; bob imports it on B and sends that `Move` to her followers on C
 //! and D, who believe it from the key of alice they kept and follow bob. Forged proofs are
-//! refused at the import and by the receivers.
+//! refused at the import and by the receivers. Fedify (the peer) believes such a `Move` by
+//! the old key it kept, and refuses it when it never met the old account or the signature is
+//! forged.
 
 use http_signatures::{Signer, Standard};
 use instance_state::follows::FollowState;
@@ -15,7 +17,9 @@ use pod::Running;
 use serde_json::{Value, json};
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
+
+use test_peer::fedify::{self, FedifyOptions, FedifyPeer, moved, received};
 
 use pod::archive::ArchiveError;
 
@@ -51,6 +55,12 @@ async fn deliver_as(by: &Running, name: &str, to: &Running, activity: &Value) ->
 
 /// [`deliver_as`], whatever the answer: its status and text.
 async fn deliver(by: &Running, name: &str, to: &Running, activity: &Value) -> (u16, String) {
+    let inbox = to.base_url.join("inbox").unwrap().to_string();
+    deliver_to(by, name, &inbox, activity).await
+}
+
+/// POSTs `activity` to `inbox`, signed as in [`deliver`]: its status and text.
+async fn deliver_to(by: &Running, name: &str, inbox: &str, activity: &Value) -> (u16, String) {
     let keys = by
         .instance
         .state()
@@ -60,10 +70,9 @@ async fn deliver(by: &Running, name: &str, to: &Running, activity: &Value) -> (u
         .unwrap();
     let signer = Signer::new(keys.rsa, format!("{}#main-key", by.instance.actor_id(name)))
         .with_standard(Standard::Cavage);
-    let inbox = to.base_url.join("inbox").unwrap().to_string();
     test_peer::signed_post(
         &reqwest::Client::new(),
-        &inbox,
+        inbox,
         serde_json::to_vec(activity).unwrap(),
         &signer,
     )
@@ -585,4 +594,108 @@ async fn the_pages_export_a_move_and_import_the_archive_sending_it() {
     assert!(page.contains("The move was sent to 1"), "{page}");
     until_state(&c, &carol, &bob, Some(FollowState::Accepted)).await;
     until_state(&c, &carol, &alice, None).await;
+}
+
+/// Waits until the Fedify peer follows `actor`, accepted, by its own list.
+async fn until_peer_follows(peer: &mut FedifyPeer, actor: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !peer.follows(actor).await.unwrap() {
+        assert!(
+            Instant::now() < deadline,
+            "the peer does not follow {actor}{}",
+            peer.transcript()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The Fedify peer's shared inbox.
+fn shared_inbox(peer: &FedifyPeer) -> String {
+    url::Url::parse(peer.actor())
+        .unwrap()
+        .join("/inbox")
+        .unwrap()
+        .to_string()
+}
+
+/// Fedify's side of a `Move` passed on by its target once the old pod is gone (FEP-7628's
+/// pull mode): the HTTP signature is bob's and the actor alice, so only alice's Linked Data
+/// signature can vouch for it, checked with the key Fedify kept from alice's `Accept`. A Fedify
+/// server that never met alice refuses it (`401`: the signer is not the actor), and so does
+/// the one that met her when the signature is made with another key; the real one is believed,
+/// and the peer follows bob.
+#[tokio::test(flavor = "multi_thread")]
+async fn fedify_believes_a_move_passed_on_by_its_target_only_by_the_old_key_it_kept() {
+    fedify::install().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let b = pod(dir.path(), "B").await;
+    let alice = person(&a, "alice").await;
+    let bob = person(&b, "bob").await;
+    let mut met = FedifyPeer::spawn(FedifyOptions::new(Standard::Rfc9421))
+        .await
+        .unwrap();
+    let mut stranger = FedifyPeer::spawn(FedifyOptions::new(Standard::Rfc9421))
+        .await
+        .unwrap();
+    met.command(json!({"cmd": "follow", "target": alice}))
+        .await
+        .unwrap();
+    until_peer_follows(&mut met, &alice).await;
+    b.instance.add_alias("bob", &alice).await.unwrap();
+    let alice_key = format!("{alice}#main-key");
+    let alice_rsa = a
+        .instance
+        .state()
+        .signing_keys("alice")
+        .await
+        .unwrap()
+        .unwrap()
+        .rsa;
+    let real =
+        pod::moving::sign_move_proof(&alice_rsa, &alice_key, &alice, &bob, now_micros()).unwrap();
+    let other_key = ld_signatures::SigningKey::generate_rsa(2048).unwrap();
+    let forged =
+        pod::moving::sign_move_proof(&other_key, &alice_key, &alice, &bob, now_micros()).unwrap();
+    a.stop().await.unwrap();
+
+    for (peer, move_, what) in [
+        (&mut stranger, &real, "a Move from someone it never met"),
+        (&mut met, &forged, "a Move signed by another key"),
+    ] {
+        let (status, text) = deliver_to(&b, "bob", &shared_inbox(peer), move_).await;
+        assert_eq!(status, 401, "{what}: {text}");
+        assert!(
+            text.contains("The signer and the actor do not match"),
+            "{what}: {text}"
+        );
+        let id = move_["id"].as_str().unwrap();
+        peer.expect(what, |e| {
+            e["event"] == "inbox-rejected" && e["activity_id"] == id
+        })
+        .await
+        .unwrap();
+    }
+    assert!(stranger.following().await.unwrap().is_empty());
+    assert!(met.follows(&alice).await.unwrap());
+
+    let (status, text) = deliver_to(&b, "bob", &shared_inbox(&met), &real).await;
+    assert_eq!(status, 202, "{text}");
+    let believed = met
+        .expect("the Move received", |e| {
+            received(e, "Move") && e["actor"] == alice.as_str()
+        })
+        .await
+        .unwrap();
+    assert_eq!(believed["verified_by"], "ld-signature", "{believed}");
+    let followed = met
+        .expect("the Move followed", |e| moved(e, &alice, &bob))
+        .await
+        .unwrap_or_else(|error| panic!("{error:#}{}", met.transcript()));
+    assert_eq!(followed["undo"]["ok"], false, "{followed}");
+    until_peer_follows(&mut met, &bob).await;
+    until_state(&b, met.actor(), &bob, Some(FollowState::Accepted)).await;
+    assert!(!met.follows(&alice).await.unwrap());
+    met.quit().await;
+    stranger.quit().await;
 }

@@ -10,5 +10,6 @@
     missing_docs
 )]
 
+mod moving;
 mod support;
 mod together;

@@ -7,6 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use test_peer::fedify::{FedifyPeer, received};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use url::Url;
@@ -38,7 +39,7 @@ impl Binary {
 
 /// A `serve` process (killed when dropped) and what its `admin` command needs.
 pub(crate) struct Served {
-    _child: Child,
+    child: Child,
     binary: Binary,
     database: PathBuf,
     /// The base URL it printed.
@@ -83,11 +84,21 @@ impl Served {
         // Anything else it prints is read, so that it never waits on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Served {
-            _child: child,
+            child,
             binary,
             database,
             base,
         }
+    }
+
+    /// Kills the process and waits until it has exited: its port then refuses connections
+    /// (its database stays, and `admin` still works on it).
+    pub(crate) async fn stop(&mut self) {
+        self.child.kill().await.unwrap();
+        assert!(
+            self.child.try_wait().unwrap().is_some(),
+            "the process is still running"
+        );
     }
 
     /// `binary admin ... args` on this instance's database: its JSON output (`Null` if none).
@@ -217,6 +228,38 @@ pub(crate) async fn page(url: &str) -> (u16, String) {
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
+/// POSTs `activity` to `actor`'s outbox on the events instance (its client-to-server API);
+/// the stored activity.
+pub(crate) async fn outbox(actor: &str, token: &str, activity: Value) -> Value {
+    let response = client()
+        .post(format!("{actor}/outbox"))
+        .bearer_auth(token)
+        .header("content-type", "application/activity+json")
+        .body(activity.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let answer: Value = response.json().await.unwrap_or_default();
+    assert_eq!(status, 201, "{answer}");
+    answer
+}
+
+/// Waits until the Fedify peer has received an activity of type `kind` by `actor` about
+/// `object`.
+pub(crate) async fn witnessed(
+    peer: &mut FedifyPeer,
+    kind: &str,
+    actor: &str,
+    object: &str,
+) -> Value {
+    peer.expect(&format!("the peer to receive {kind} of {object}"), |e| {
+        received(e, kind) && e["actor"] == actor && e["object_id"] == object
+    })
+    .await
+    .unwrap_or_else(|error| panic!("{error:#}{}", peer.transcript()))
+}
+
 /// Someone signed in on an instance through its sign-in form (the cookies a browser keeps,
 /// and the CSRF token its pages' forms carry).
 pub(crate) struct Browser {
@@ -266,6 +309,34 @@ impl Browser {
             .map(str::to_owned);
         let text = response.text().await.unwrap();
         (status, location.unwrap_or(text))
+    }
+
+    /// Posts `form` (made by [`Browser::multipart`], the token first) to `path`: the status,
+    /// and a redirect's `Location` or the text.
+    pub(crate) async fn post_multipart(
+        &self,
+        path: &str,
+        form: reqwest::multipart::Form,
+    ) -> (u16, String) {
+        let request = client()
+            .post(self.base.join(path).unwrap())
+            .header("cookie", self.cookie())
+            .header("origin", self.base.origin().ascii_serialization())
+            .multipart(form);
+        let response = self.send(request).await;
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_owned);
+        let text = response.text().await.unwrap();
+        (status, location.unwrap_or(text))
+    }
+
+    /// A multipart form holding the token, its first part (as the pages' forms send it).
+    pub(crate) fn multipart(&self) -> reqwest::multipart::Form {
+        reqwest::multipart::Form::new().text("csrf", self.csrf.clone())
     }
 
     fn get_request(&self, path: &str) -> reqwest::RequestBuilder {

@@ -14,9 +14,11 @@ use std::path::Path;
 
 use http_signatures::Standard;
 use serde_json::{Value, json};
-use test_peer::fedify::{self, FedifyOptions, FedifyPeer, received};
+use test_peer::fedify::{self, FedifyOptions, FedifyPeer};
 
-use crate::support::{Binary, Browser, Served, client, eventually, fetch, items, lists, page};
+use crate::support::{
+    Binary, Browser, Served, client, eventually, fetch, items, lists, outbox, page, witnessed,
+};
 
 /// The path of the pod's page of a remote post.
 fn remote(id: &str) -> String {
@@ -63,33 +65,6 @@ async fn upload(tube: &Served, token: &str, channel: &str, name: &str) -> (Strin
         answer["video"]["uuid"].as_str().unwrap().to_owned(),
         answer["video"]["url"].as_str().unwrap().to_owned(),
     )
-}
-
-/// POSTs `activity` to `actor`'s outbox on the events instance (its client-to-server API);
-/// the stored activity.
-async fn outbox(actor: &str, token: &str, activity: Value) -> Value {
-    let response = client()
-        .post(format!("{actor}/outbox"))
-        .bearer_auth(token)
-        .header("content-type", "application/activity+json")
-        .body(activity.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let answer: Value = response.json().await.unwrap_or_default();
-    assert_eq!(status, 201, "{answer}");
-    answer
-}
-
-/// Waits until the Fedify peer has received an activity of type `kind` by `actor` about
-/// `object`.
-async fn witnessed(peer: &mut FedifyPeer, kind: &str, actor: &str, object: &str) -> Value {
-    peer.expect(&format!("the peer to receive {kind} of {object}"), |e| {
-        received(e, kind) && e["actor"] == actor && e["object_id"] == object
-    })
-    .await
-    .unwrap_or_else(|error| panic!("{error:#}{}", peer.transcript()))
 }
 
 #[tokio::test(flavor = "multi_thread")]
