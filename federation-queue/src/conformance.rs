@@ -81,6 +81,7 @@ where
 {
     enqueue_claim_deliver(&make("enqueue").await).await;
     batches_keep_bytes_and_order(&make("batch").await).await;
+    one_at_a_time_matches_a_batch(&make("one_by_one").await, &make("as_batch").await).await;
     retries_wait_their_turn(&make("retries").await).await;
     lapsed_leases_come_back(&make("leases").await).await;
     mixed_batches_and_stale_claims(&make("mixed").await).await;
@@ -205,6 +206,113 @@ async fn batches_keep_bytes_and_order(store: &impl Store) {
         assert_eq!(&claim.body[..], body, "body of {inbox}");
         assert_eq!(claim.key_ref, "alice");
     }
+}
+
+/// Activities enqueued one at a time (a call each, as a lone
+/// [`Queue::enqueue`](crate::Queue::enqueue) reaches the store) are stored exactly as the same
+/// activities enqueued in one call: the same deliveries in the same order, with the same bodies
+/// (any bytes, empty too), key references, ordering keys, hosts and times. A store may write an
+/// activity with one delivery by a path of its own (the SQLite store does); this holds that
+/// path to the batch's.
+async fn one_at_a_time_matches_a_batch<S: Store>(one_by_one: &S, batch: &S) {
+    let binary: Vec<u8> = (0..=255u8).chain([0, b'"', b'\\', 0xff]).collect();
+    let activities = [
+        NewActivity::new(binary, "alice")
+            .with_delivery(NewDelivery::new("https://a.test/in", "a.test")),
+        activity("", &[("b.test", "/inbox")]),
+        activity(r#"{"n":1}"#, &[("c.test", "/inbox")]).with_ordering_key("obj"),
+        // Held behind the one before (same ordering key and host) until it is delivered.
+        activity(r#"{"n":2}"#, &[("c.test", "/inbox")]).with_ordering_key("obj"),
+        activity("{}", &[]),
+        activity(r#"{"n":3}"#, &[("a.test", "/x"), ("d.test", "/y")]),
+        NewActivity::new("{\"k\":\"\u{e9}\"}", "bob")
+            .with_ordering_key("other")
+            .with_delivery(NewDelivery::new("https://e.test:8443/inbox", "e.test:8443")),
+    ];
+    let mut ids_one = Vec::new();
+    for activity in &activities {
+        let ids = one_by_one
+            .enqueue(std::slice::from_ref(activity), at(0))
+            .await
+            .unwrap();
+        assert_eq!(ids.len(), activity.deliveries.len());
+        ids_one.extend(ids);
+    }
+    let ids_batch = batch.enqueue(&activities, at(0)).await.unwrap();
+    assert_eq!(ids_one.len(), 7);
+    assert_eq!(ids_batch.len(), 7);
+    for ids in [&ids_one, &ids_batch] {
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    }
+    type Row = (String, String, String, Vec<u8>, u32, SystemTime);
+    let rows = |claims: &[ClaimedDelivery], ids: &[DeliveryId]| -> Vec<Row> {
+        let mut claims: Vec<&ClaimedDelivery> = claims.iter().collect();
+        claims.sort_by_key(|c| c.id);
+        // Claimed oldest first: the ids the enqueues returned, in their order.
+        let claimed: Vec<DeliveryId> = claims.iter().map(|c| c.id).collect();
+        let mut expected = ids.to_vec();
+        expected.retain(|id| claimed.contains(id));
+        assert_eq!(claimed, expected);
+        claims
+            .iter()
+            .map(|c| {
+                (
+                    c.inbox.clone(),
+                    c.host.clone(),
+                    c.key_ref.clone(),
+                    c.body.to_vec(),
+                    c.attempts,
+                    c.enqueued_at,
+                )
+            })
+            .collect()
+    };
+    let claims_one = one_by_one.claim(&claim_at(at(0), 100, 100)).await.unwrap();
+    let claims_batch = batch.claim(&claim_at(at(0), 100, 100)).await.unwrap();
+    let first = rows(&claims_one, &ids_one);
+    assert_eq!(first, rows(&claims_batch, &ids_batch));
+    assert_eq!(first.len(), 6, "all but the second of the ordering key");
+    assert!(!first.iter().any(|row| row.3 == br#"{"n":2}"#));
+    assert_eq!(&first[1].3[..], b"");
+    // Once the first of the ordering key is delivered, the second comes, in both.
+    let mut second = Vec::new();
+    for (store, claims, ids) in [
+        (one_by_one, &claims_one, &ids_one),
+        (batch, &claims_batch, &ids_batch),
+    ] {
+        let n1 = claims
+            .iter()
+            .find(|c| &c.body[..] == br#"{"n":1}"#)
+            .unwrap();
+        store
+            .complete(
+                &[done(n1, Outcome::Delivered, HostEvent::Answered)],
+                &policy(),
+                at(1),
+            )
+            .await
+            .unwrap();
+        let next = store.claim(&claim_at(at(1), 100, 100)).await.unwrap();
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].id, ids[3]);
+        second.push(rows(&next, ids));
+        let mut hosts: Vec<String> = store
+            .hosts()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| h.host)
+            .collect();
+        hosts.sort();
+        assert_eq!(
+            hosts,
+            ["a.test", "b.test", "c.test", "d.test", "e.test:8443"]
+        );
+        let counts = store.counts(at(1)).await.unwrap();
+        assert_eq!((counts.pending, counts.in_flight), (0, 6));
+    }
+    assert_eq!(second[0], second[1]);
+    assert_eq!(&second[0][0].3[..], br#"{"n":2}"#);
 }
 
 async fn retries_wait_their_turn(store: &impl Store) {

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -517,6 +517,12 @@ struct Shared<S, T, K, C> {
     counters: Counters,
     events: broadcast::Sender<Event>,
     wake: Notify,
+    /// Something was enqueued since a worker of this process last began a claim, and [`wake`]
+    /// was notified for it: enqueues that find this set do not notify again (see
+    /// `Shared::enqueued`).
+    ///
+    /// [`wake`]: Shared::wake
+    enqueued: AtomicBool,
     /// The signature standard each host (lane) accepted last.
     preferences: Mutex<HashMap<String, PeerPreference>>,
     /// Where RSA signatures are made, started on first use; `None` inside: inline (configured
@@ -570,6 +576,7 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                 counters: Counters::default(),
                 events,
                 wake: Notify::new(),
+                enqueued: AtomicBool::new(false),
                 preferences: Mutex::new(HashMap::new()),
                 signing: OnceLock::new(),
                 limits: Mutex::new(HostLimits::new(Bounds::new(
@@ -855,6 +862,7 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                     config.lease,
                 )
                 .with_host_limits(self.limits().overrides());
+                shared.claiming();
                 let claimed = if done.is_empty() {
                     shared.store.claim(&request).await
                 } else {
@@ -931,6 +939,11 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
                 () = shared.wake.notified() => { woken_since_short = true; }
                 () = tokio::time::sleep(pause) => { store_failures = 0; }
             }
+        }
+        // A wake-up this worker took for enqueues it will not claim goes to another worker of
+        // this process, if one runs (enqueues do not notify again while one is pending).
+        if shared.enqueued.swap(false, Ordering::AcqRel) {
+            shared.wake.notify_one();
         }
         // Drain: no more claims; wait for what is in flight, then give back what is left.
         let deadline = tokio::time::sleep(config.drain_timeout);
@@ -1105,6 +1118,29 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Queue<S, T, K, C> {
 }
 
 impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Shared<S, T, K, C> {
+    /// Tells the workers that something was enqueued (and committed): wakes one, unless one
+    /// was woken for an earlier enqueue and has not begun a claim since ([`Shared::claiming`]),
+    /// as that claim will see this enqueue's rows too. A worker's loop woken for every one of
+    /// thousands of enqueues a second only to find that its next claim is not due yet costs
+    /// the runtime a poll each time (see `docs/federation-queue.md`).
+    ///
+    /// No wake-up is lost: a claim clears the flag before it reads the store. If the flag is
+    /// cleared before this sets it, this notifies; if this set it first, the rows were
+    /// committed before, and the claim that clears it reads them.
+    fn enqueued(&self) {
+        if !self.enqueued.swap(true, Ordering::AcqRel) {
+            self.wake.notify_one();
+        }
+    }
+
+    /// A worker is about to claim: what was enqueued until now, it will read; what comes
+    /// after notifies again ([`Shared::enqueued`]).
+    fn claiming(&self) {
+        // A swap, not a store: reading the flag orders this after the enqueue that set it,
+        // and so the claim's read after that enqueue's commit.
+        self.enqueued.swap(false, Ordering::AcqRel);
+    }
+
     /// Writes the waiting enqueues, group by group (one transaction each), until none is
     /// waiting.
     async fn write_groups(self: Arc<Self>) {
@@ -1122,7 +1158,7 @@ impl<S: Store, T: Transport, K: KeyProvider, C: Clock> Shared<S, T, K, C> {
                 self.counters
                     .queued
                     .fetch_add(expected as u64, Ordering::Relaxed);
-                self.wake.notify_one();
+                self.enqueued();
             }
             // Each caller its own ids, or the error (every caller gets it).
             match written {

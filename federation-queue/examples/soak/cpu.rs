@@ -28,6 +28,31 @@ pub fn threads_seconds(pid: u32, prefix: &str) -> Option<(f64, f64)> {
     Some(total)
 }
 
+/// User plus system CPU seconds so far of the threads of process `pid`, per thread name with
+/// its trailing digits and dashes dropped (`tokio-runtime-w`, `sqlx-sqlite-worker`,
+/// `fq-sign`), rounded to 10 ms (threads that have ended are not counted).
+pub fn seconds_by_thread_name(pid: u32) -> std::collections::BTreeMap<String, f64> {
+    let mut by_name = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return by_name;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let name = name
+            .trim_end()
+            .trim_end_matches(|c: char| c.is_ascii_digit() || c == '-')
+            .to_owned();
+        if let Some((user, system)) = user_system(&path.join("stat").to_string_lossy()) {
+            *by_name.entry(name).or_insert(0.0) += user + system;
+        }
+    }
+    for seconds in by_name.values_mut() {
+        *seconds = (*seconds * 100.0).round() / 100.0;
+    }
+    by_name
+}
+
 /// The user and system CPU seconds of a `stat` file of `/proc`.
 fn user_system(path: &str) -> Option<(f64, f64)> {
     let stat = std::fs::read_to_string(path).ok()?;

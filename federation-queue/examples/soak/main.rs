@@ -1139,6 +1139,8 @@ async fn live<S: Store, T: Transport>(
             "seconds": (seconds * 1000.0).round() / 1000.0,
             "deliveries_per_sec": (n as f64 / seconds).round(),
             "store_calls": timings.summary(),
+            // CPU seconds of this worker's threads, per kind of thread, for the whole run.
+            "threads_cpu": cpu::seconds_by_thread_name(std::process::id()),
         })
     );
     Ok(())

@@ -274,6 +274,25 @@ const ENQUEUE_CHUNK_SQL: &str = enqueue_chunk_sql!();
 /// `COMMIT`.
 const ENQUEUE_ALONE_SQL: &str = concat!("BEGIN; ", enqueue_chunk_sql!(), "; COMMIT");
 
+/// Stores one activity with one delivery (what an `enqueue` of one activity to one inbox
+/// writes) in a transaction of its own, in plain statements with bound values: the body as a
+/// blob, no JSON arrays to build and parse, no window function to find the new activity
+/// (`last_insert_rowid()` is its id). It writes exactly the rows `enqueue_chunk_sql` writes for
+/// the same activity, and returns the new delivery's id. A lone enqueue from one caller is the
+/// common case while the worker runs, and the chunk statement cost it about as much SQLite
+/// CPU as a delivery's own store work (see `docs/federation-queue.md`).
+///
+/// `?1` host, `?2` now, `?3` ordering key, `?4` inbox, `?5` body, `?6` key reference. sqlx
+/// binds a parameter number that a statement skips to the next argument in line, counting on
+/// from the statements before, and stops binding once past the last argument: only the second
+/// statement skips numbers (`?1` and `?4`), two of the six, so every parameter named is bound.
+const ENQUEUE_ONE_SQL: &str = "BEGIN; \
+    INSERT INTO fq_hosts (host) VALUES (?1) ON CONFLICT DO NOTHING; \
+    INSERT INTO fq_activities (body, key_ref, ordering_key, created_at) VALUES (?5, ?6, ?3, ?2); \
+    INSERT INTO fq_deliveries (activity_id, inbox, host, ordering_key, due_at, enqueued_at) \
+    VALUES (last_insert_rowid(), ?4, ?1, ?3, ?2, ?2) RETURNING id; \
+    COMMIT";
+
 /// The arguments of `enqueue_chunk_sql` for some activities.
 struct Chunk {
     /// `?3`: body in hex (for SQLite's `unhex`), key reference, ordering key.
@@ -488,7 +507,42 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let mut writer = self.writer().await;
-        // One chunk (the usual case: an enqueue, or a group of them): its transaction, from
+        // One activity to one inbox (a lone enqueue): plain statements, one query.
+        if let [activity] = activities.as_slice()
+            && let [delivery] = activity.deliveries.as_slice()
+        {
+            // Until the query has answered, the transaction may be open: if this future is
+            // dropped meanwhile, the next user of the connection rolls it back.
+            writer.0.open_transaction = true;
+            let ids: Result<Vec<i64>, sqlx::Error> = sqlx::query_scalar(ENQUEUE_ONE_SQL)
+                .bind(&delivery.host)
+                .bind(now)
+                .bind(activity.ordering_key.as_deref())
+                .bind(&delivery.inbox)
+                .bind(activity.body.as_ref())
+                .bind(&activity.key_ref)
+                .fetch_all(writer.conn()?)
+                .await;
+            return match ids {
+                Ok(ids) => {
+                    writer.0.open_transaction = false;
+                    match ids.as_slice() {
+                        [id] => Ok(vec![DeliveryId(*id)]),
+                        _ => Err(StoreError::Decode {
+                            operation: "the id of a new delivery",
+                            source: format!("{} ids for one row inserted", ids.len()).into(),
+                        }),
+                    }
+                }
+                Err(error) => {
+                    writer.roll_back().await;
+                    Err(StoreError::db("storing an activity and its delivery")(
+                        error,
+                    ))
+                }
+            };
+        }
+        // One chunk (the usual case: a group of enqueues, or a batch): its transaction, from
         // `BEGIN` to `COMMIT`, is one query, so one message to sqlx's SQLite thread and one
         // back. Each such hand-off costs more than SQLite's own work when the cores are busy
         // signing, and an enqueue took six of them (see `docs/federation-queue.md`).

@@ -25,3 +25,4 @@ mod knock;
 mod signing;
 mod support;
 mod transport;
+mod wake;
