@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use test_peer::fedify::{FedifyPeer, received};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
 use url::Url;
 
@@ -51,7 +51,8 @@ impl Served {
     /// with `args`; waits for the `{"event":"listening",...}` line it prints.
     pub(crate) async fn start(binary: Binary, dir: &Path, name: &str, args: &[&str]) -> Served {
         let database = dir.join(format!("{name}.sqlite"));
-        let mut child = Command::new(binary.path())
+        let mut command = Command::new(binary.path());
+        command
             .args([
                 "serve",
                 "--listen",
@@ -65,24 +66,11 @@ impl Served {
             ])
             .arg(&database)
             .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(WAIT, lines.next_line())
+            .stdin(Stdio::null());
+        let serving = test_peer::serve::spawn(command, WAIT)
             .await
-            .unwrap_or_else(|_| panic!("{name} printed nothing within {WAIT:?}"))
-            .unwrap()
-            .unwrap_or_else(|| panic!("{name} exited before listening"));
-        let listening: Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(listening["event"], "listening", "{line}");
-        let base = Url::parse(listening["base_url"].as_str().unwrap()).unwrap();
-        // Anything else it prints is read, so that it never waits on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            .unwrap_or_else(|e| panic!("starting {name}: {e:#}"));
+        let (child, base) = (serving.child, serving.base_url);
         Served {
             child,
             binary,
