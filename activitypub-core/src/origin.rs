@@ -165,7 +165,11 @@ impl<'a> Plain<'a> {
             last_label = label;
         }
         // A last label starting with a digit may make the host an IPv4 address (or refused).
-        if !last_label.bytes().next().is_some_and(|b| b.is_ascii_alphabetic()) {
+        if !last_label
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic())
+        {
             return None;
         }
         Some(Self { scheme, host, port })
@@ -364,7 +368,8 @@ mod tests {
             "urn:x:y",
         ] {
             let other = Iri::parse(other).unwrap();
-            let expected = matches!((&parsed, Origin::parsed(other.as_str())), (Some(a), Some(b)) if *a == b);
+            let expected =
+                matches!((&parsed, Origin::parsed(other.as_str())), (Some(a), Some(b)) if *a == b);
             assert_eq!(same_origin(&iri, &other), expected, "{text:?} / {other:?}");
             assert_eq!(same_origin(&other, &iri), expected, "{other:?} / {text:?}");
             assert_eq!(

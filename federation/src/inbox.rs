@@ -45,9 +45,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use activitypub_core::origin::{self, OriginError};
-use activitypub_core::{
-    Activity, ActivityType, AnyObject, Iri, Limits, ParseError, Reference,
-};
+use activitypub_core::{Activity, ActivityType, AnyObject, Iri, Limits, ParseError, Reference};
 use bytes::Bytes;
 use http::StatusCode;
 use http_signatures::digest::{BodyDigests, DigestAlgorithm, DigestError};
@@ -921,8 +919,8 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
                     && !self.config.domains.allows(&host)
                 {
                     return Err(Rejection::Blocked {
-                host: host.into_owned(),
-            });
+                        host: host.into_owned(),
+                    });
                 }
                 info!(%actor, %key_id, "the actor's server answers 410 Gone; the actor is deleted");
                 if let Some(gone) = &self.dispatcher.gone {
@@ -1418,6 +1416,9 @@ mod tests {
             let expected = locals.iter().any(|local| local.origin() == url.origin());
             assert_eq!(is_local(&origins, &iri), expected, "{id}");
         }
-        assert!(!is_local(&[], &Iri::parse("https://events.example/x").unwrap()));
+        assert!(!is_local(
+            &[],
+            &Iri::parse("https://events.example/x").unwrap()
+        ));
     }
 }

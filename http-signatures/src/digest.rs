@@ -633,7 +633,11 @@ mod tests {
             // Digests kept from an earlier check give the same answer.
             let mut kept = BodyDigests::new(BODY);
             let first = check_body_digests(&headers, &mut kept);
-            assert_eq!(check_body_digests(&headers, &mut kept), first, "{header}: {value:?}");
+            assert_eq!(
+                check_body_digests(&headers, &mut kept),
+                first,
+                "{header}: {value:?}"
+            );
             assert_eq!(first, general, "{header}: {value:?}");
             assert_eq!(quick, general, "{header}: {value:?}");
 
