@@ -856,12 +856,12 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
                     });
                 };
                 let mut budget = self.config.fetch_budget.renewed();
+                let unverified = self.parse_signature(request, &mut digests, now)?;
                 self.authenticate(
                     request,
-                    &mut digests,
+                    unverified,
                     &actor,
                     unknown.props.id.as_ref(),
-                    now,
                     &mut budget,
                     false,
                 )
@@ -897,13 +897,13 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
         let mut budget = self.config.fetch_budget.renewed();
         let self_delete =
             activity.kind == ActivityType::Delete && activity.object_id() == Some(&actor);
+        let unverified = self.parse_signature(request, &mut digests, now)?;
         let authenticated = self
             .authenticate(
                 request,
-                &mut digests,
+                unverified,
                 &actor,
                 activity.props.id.as_ref(),
-                now,
                 &mut budget,
                 self.dispatcher.forwarded.is_some(),
             )
@@ -1039,24 +1039,37 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
         }
     }
 
-    /// Steps 4 to 6 for an activity by `actor` with id `id`: the signature (the key on a
-    /// blocked domain refused before it is fetched), the key's owner and origin, the id's
-    /// origin, and the actor's domain. With `forwards`, a key of someone other than `actor`
-    /// is returned (the caller asks the app to vouch) instead of refused.
-    async fn authenticate(
+    /// The first part of step 4: the request's signature parsed and checked as far as no key
+    /// is needed (the digests compared with those of step 2, `digests`).
+    #[expect(
+        clippy::result_large_err,
+        reason = "the inbox's own rejection, once per request, as the async steps beside it return"
+    )]
+    fn parse_signature(
         &self,
         request: &http::Request<Bytes>,
         digests: &mut BodyDigests<'_>,
+        now: SystemTime,
+    ) -> Result<Unverified, Rejection> {
+        self.verifier
+            .parse_request_with_digests(request, digests, now)
+            .map_err(Rejection::Signature)
+    }
+
+    /// Steps 4 to 6 for an activity by `actor` with id `id`, whose request's signature is
+    /// `unverified` ([`Self::parse_signature`]): the signature (the key on a blocked domain
+    /// refused before it is fetched), the key's owner and origin, the id's origin, and the
+    /// actor's domain. With `forwards`, a key of someone other than `actor` is returned (the
+    /// caller asks the app to vouch) instead of refused.
+    async fn authenticate(
+        &self,
+        request: &http::Request<Bytes>,
+        unverified: Unverified,
         actor: &Iri,
         id: Option<&Iri>,
-        now: SystemTime,
         budget: &mut FetchBudget,
         forwards: bool,
     ) -> Result<(Arc<RemoteKey>, Unverified), Rejection> {
-        let unverified = self
-            .verifier
-            .parse_request_with_digests(request, digests, now)
-            .map_err(Rejection::Signature)?;
         check_signed_host(&self.config, request, &unverified)?;
         if let Some(host) = blocked_key_host(&self.config.domains, unverified.key_id()) {
             return Err(Rejection::Blocked { host });
