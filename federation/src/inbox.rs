@@ -45,12 +45,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use activitypub_core::origin::{self, OriginError};
-use activitypub_core::{
-    Activity, ActivityType, AnyObject, Iri, Limits, ParseError, Received, Reference,
-};
+use activitypub_core::{Activity, ActivityType, AnyObject, Iri, Limits, ParseError, Reference};
 use bytes::Bytes;
 use http::StatusCode;
-use http_signatures::digest::{DigestAlgorithm, DigestError};
+use http_signatures::digest::{BodyDigests, DigestAlgorithm, DigestError};
 use http_signatures::{Policy, Unverified, Verifier, VerifyError};
 use serde_json::Value;
 use tracing::{debug, info};
@@ -750,6 +748,10 @@ impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
 /// The inbox pipeline. Cheap to share behind an `Arc`.
 pub struct Inbox<S, St> {
     config: InboxConfig,
+    /// The verifier of [`InboxConfig::signature_policy`] and [`InboxConfig::scheme`].
+    verifier: Verifier,
+    /// The origins of [`InboxConfig::local_origins`], read once.
+    local_origins: Vec<origin::Origin>,
     keys: KeyCache,
     fetcher: Fetcher,
     store: St,
@@ -778,6 +780,9 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
         state: S,
     ) -> Self {
         Self {
+            verifier: Verifier::new(config.signature_policy.clone())
+                .with_default_scheme(config.scheme.clone()),
+            local_origins: local_origins(&config.local_origins),
             config,
             keys,
             fetcher,
@@ -829,11 +834,15 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
             });
         }
         // 2. Digest.
-        http_signatures::digest::check_body(request.headers(), body).map_err(Rejection::Digest)?;
+        // The body is hashed once: the verifier checks the same digests again (step 4) with
+        // the ones computed here.
+        let mut digests = BodyDigests::new(body);
+        http_signatures::digest::check_body_digests(request.headers(), &mut digests)
+            .map_err(Rejection::Digest)?;
         // 3. The activity, and what can be refused before any I/O.
-        let received =
-            Received::parse(body.to_vec(), &self.config.limits).map_err(Rejection::Malformed)?;
-        let (document, _) = received.into_parts();
+        // Read from the body in place (the request keeps the bytes).
+        let document =
+            AnyObject::from_slice_with(body, &self.config.limits).map_err(Rejection::Malformed)?;
         let activity = match document {
             AnyObject::Activity(activity) => *activity,
             // A type this crate does not know (`Bite`, `QuoteRequest`, a new FEP's) is still an
@@ -847,11 +856,12 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
                     });
                 };
                 let mut budget = self.config.fetch_budget.renewed();
+                let unverified = self.parse_signature(request, &mut digests, now)?;
                 self.authenticate(
                     request,
+                    unverified,
                     &actor,
                     unknown.props.id.as_ref(),
-                    now,
                     &mut budget,
                     false,
                 )
@@ -887,12 +897,13 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
         let mut budget = self.config.fetch_budget.renewed();
         let self_delete =
             activity.kind == ActivityType::Delete && activity.object_id() == Some(&actor);
+        let unverified = self.parse_signature(request, &mut digests, now)?;
         let authenticated = self
             .authenticate(
                 request,
+                unverified,
                 &actor,
                 activity.props.id.as_ref(),
-                now,
                 &mut budget,
                 self.dispatcher.forwarded.is_some(),
             )
@@ -907,7 +918,9 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
                 if let Some(host) = host_of(&actor)
                     && !self.config.domains.allows(&host)
                 {
-                    return Err(Rejection::Blocked { host });
+                    return Err(Rejection::Blocked {
+                        host: host.into_owned(),
+                    });
                 }
                 info!(%actor, %key_id, "the actor's server answers 410 Gone; the actor is deleted");
                 if let Some(gone) = &self.dispatcher.gone {
@@ -1026,24 +1039,37 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
         }
     }
 
-    /// Steps 4 to 6 for an activity by `actor` with id `id`: the signature (the key on a
-    /// blocked domain refused before it is fetched), the key's owner and origin, the id's
-    /// origin, and the actor's domain. With `forwards`, a key of someone other than `actor`
-    /// is returned (the caller asks the app to vouch) instead of refused.
+    /// The first part of step 4: the request's signature parsed and checked as far as no key
+    /// is needed (the digests compared with those of step 2, `digests`).
+    #[expect(
+        clippy::result_large_err,
+        reason = "the inbox's own rejection, once per request, as the async steps beside it return"
+    )]
+    fn parse_signature(
+        &self,
+        request: &http::Request<Bytes>,
+        digests: &mut BodyDigests<'_>,
+        now: SystemTime,
+    ) -> Result<Unverified, Rejection> {
+        self.verifier
+            .parse_request_with_digests(request, digests, now)
+            .map_err(Rejection::Signature)
+    }
+
+    /// Steps 4 to 6 for an activity by `actor` with id `id`, whose request's signature is
+    /// `unverified` ([`Self::parse_signature`]): the signature (the key on a blocked domain
+    /// refused before it is fetched), the key's owner and origin, the id's origin, and the
+    /// actor's domain. With `forwards`, a key of someone other than `actor` is returned (the
+    /// caller asks the app to vouch) instead of refused.
     async fn authenticate(
         &self,
         request: &http::Request<Bytes>,
+        unverified: Unverified,
         actor: &Iri,
         id: Option<&Iri>,
-        now: SystemTime,
         budget: &mut FetchBudget,
         forwards: bool,
     ) -> Result<(Arc<RemoteKey>, Unverified), Rejection> {
-        let verifier = Verifier::new(self.config.signature_policy.clone())
-            .with_default_scheme(self.config.scheme.clone());
-        let unverified = verifier
-            .parse_request_with_body(request, request.body(), now)
-            .map_err(Rejection::Signature)?;
         check_signed_host(&self.config, request, &unverified)?;
         if let Some(host) = blocked_key_host(&self.config.domains, unverified.key_id()) {
             return Err(Rejection::Blocked { host });
@@ -1078,7 +1104,9 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
         if let Some(host) = host_of(actor)
             && !self.config.domains.allows(&host)
         {
-            return Err(Rejection::Blocked { host });
+            return Err(Rejection::Blocked {
+                host: host.into_owned(),
+            });
         }
         Ok((key, unverified))
     }
@@ -1100,7 +1128,9 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
             && let Some(host) = host_of(id)
             && !self.config.domains.allows(&host)
         {
-            return Err(Rejection::Blocked { host });
+            return Err(Rejection::Blocked {
+                host: host.into_owned(),
+            });
         }
         if let Some(id) = activitypub_core::reference_id(first)
             && !self.is_local(id)
@@ -1154,13 +1184,7 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
     }
 
     fn is_local(&self, id: &Iri) -> bool {
-        let Ok(url) = Url::parse(id.as_str()) else {
-            return false;
-        };
-        self.config
-            .local_origins
-            .iter()
-            .any(|local| local.origin() == url.origin())
+        is_local(&self.local_origins, id)
     }
 }
 
@@ -1241,10 +1265,9 @@ fn normalize_authority(authority: &str, scheme: &str) -> String {
 /// The host of `key_id` when `domains` does not allow it: a signature by a key on a blocked
 /// domain is refused before the key is fetched.
 pub(crate) fn blocked_key_host(domains: &DomainPolicy, key_id: &str) -> Option<String> {
-    Url::parse(key_id)
-        .ok()
-        .and_then(|url| url.host_str().map(str::to_owned))
+    origin::url_host(key_id)
         .filter(|host| !domains.allows(host))
+        .map(std::borrow::Cow::into_owned)
 }
 
 /// Verifies `unverified` with the key it names, from `keys`. When a key taken from the cache
@@ -1292,7 +1315,29 @@ pub(crate) async fn verify_signature(
     Ok(fresh)
 }
 
-/// The host of `iri`, if it is a URL with one.
+/// The origins of `urls` that an id can share: those of URLs with a host whose scheme has
+/// origins made of scheme, host and port (`http`, `https`, `ws`, `wss`, `ftp`; the URL parser
+/// gives every other URL an opaque origin, equal to no other).
+fn local_origins(urls: &[Url]) -> Vec<origin::Origin> {
+    urls.iter()
+        .filter(|url| url.origin().is_tuple())
+        .filter_map(|url| Iri::parse(url.as_str()).ok())
+        .filter_map(|iri| origin::Origin::of(&iri))
+        .collect()
+}
+
+/// Whether `id` is on one of `local` (see [`local_origins`]): the URL parser's origins of
+/// both are equal.
+fn is_local(local: &[origin::Origin], id: &Iri) -> bool {
+    if local.is_empty() {
+        return false;
+    }
+    let Some(id) = origin::Origin::of(id) else {
+        return false;
+    };
+    matches!(id.scheme(), "http" | "https" | "ws" | "wss" | "ftp") && local.contains(&id)
+}
+
 /// Whether a key lookup failed because the actor's own document is `410 Gone`.
 fn is_gone(error: &KeyError, actor: &Iri) -> bool {
     match error.fetch_error() {
@@ -1305,10 +1350,9 @@ fn is_gone(error: &KeyError, actor: &Iri) -> bool {
     }
 }
 
-fn host_of(iri: &Iri) -> Option<String> {
-    Url::parse(iri.as_str())
-        .ok()
-        .and_then(|url| url.host_str().map(str::to_owned))
+/// The host of `iri`, if it is a URL with one.
+fn host_of(iri: &Iri) -> Option<std::borrow::Cow<'_, str>> {
+    origin::url_host(iri.as_str())
 }
 
 /// The id a raw reference names: a string, an object's `id`, or the first of an array's.
@@ -1339,4 +1383,55 @@ fn replay_key(signature_base: &[u8], body: &[u8]) -> String {
             key
         },
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// `is_local` over the origins read once answers what comparing the URL parser's origins
+    /// answered.
+    #[test]
+    fn local_ids_are_those_the_url_parser_puts_on_a_local_origin() {
+        let locals: Vec<Url> = [
+            "https://events.example/",
+            "http://localhost:8080/base/",
+            "https://[::1]:8443/",
+            "file:///srv/",
+            "foo://events.example/",
+        ]
+        .iter()
+        .map(|u| Url::parse(u).unwrap())
+        .collect();
+        let origins = local_origins(&locals);
+        for id in [
+            "https://events.example/notes/1",
+            "https://EVENTS.example:443/notes/1",
+            "https://events.example:8443/notes/1",
+            "http://events.example/notes/1",
+            "https://other.example/notes/1",
+            "https://events.example./notes/1",
+            "http://localhost:8080/x",
+            "http://LOCALHOST:8080/x",
+            "http://localhost/x",
+            "https://[::1]:8443/x",
+            "https://[0:0::1]:8443/x",
+            "file:///srv/x",
+            "foo://events.example/x",
+            "wss://events.example/x",
+            "urn:uuid:1",
+            "https://user@events.example/x",
+            "https://xn--bcher-kva.example/x",
+        ] {
+            let iri = Iri::parse(id).unwrap();
+            let url = Url::parse(id).unwrap();
+            let expected = locals.iter().any(|local| local.origin() == url.origin());
+            assert_eq!(is_local(&origins, &iri), expected, "{id}");
+        }
+        assert!(!is_local(
+            &[],
+            &Iri::parse("https://events.example/x").unwrap()
+        ));
+    }
 }

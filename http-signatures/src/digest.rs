@@ -260,7 +260,18 @@ pub fn parse_content_digest(value: &str) -> Result<Vec<DigestEntry>, DigestParse
 /// not (whether a digest is required is the verification policy's business). The body is
 /// hashed at most once per algorithm.
 pub fn check_body(headers: &HeaderMap, body: &[u8]) -> Result<DigestCheck, DigestError> {
-    check_body_with(headers, body, Reading::QuickFirst)
+    check_body_with(headers, &mut BodyDigests::new(body), Reading::QuickFirst)
+}
+
+/// [`check_body`] with the body's digests kept in `digests`, for a caller that checks the same
+/// body again (an inbox checks the digests before it reads the activity, then the verifier
+/// checks them as part of the signature, [`crate::Verifier::parse_request_with_digests`]): the
+/// body is hashed once per algorithm in all. The checks are [`check_body`]'s.
+pub fn check_body_digests(
+    headers: &HeaderMap,
+    digests: &mut BodyDigests<'_>,
+) -> Result<DigestCheck, DigestError> {
+    check_body_with(headers, digests, Reading::QuickFirst)
 }
 
 /// Whether [`check_body`] tries the usual shape of a header first (tests compare both ways).
@@ -273,15 +284,10 @@ enum Reading {
 
 fn check_body_with(
     headers: &HeaderMap,
-    body: &[u8],
+    digests: &mut BodyDigests<'_>,
     reading: Reading,
 ) -> Result<DigestCheck, DigestError> {
     let mut check = DigestCheck::default();
-    let mut digests = BodyDigests {
-        body,
-        sha256: None,
-        sha512: None,
-    };
     for header in [DIGEST, CONTENT_DIGEST] {
         let mut lines = headers.get_all(&header).iter();
         let Some(first) = lines.next() else {
@@ -292,9 +298,9 @@ fn check_body_with(
         let matched_before = check.matched.len();
         if reading == Reading::QuickFirst && lines.next().is_none() {
             let matched = if header == DIGEST {
-                quick_digest(first.as_bytes(), &mut digests, &mut check)
+                quick_digest(first.as_bytes(), digests, &mut check)
             } else {
-                quick_content_digest(first.as_bytes(), &mut digests, &mut check)
+                quick_content_digest(first.as_bytes(), digests, &mut check)
             };
             if matched {
                 continue;
@@ -338,14 +344,39 @@ fn check_body_with(
     Ok(check)
 }
 
-/// The body's digests, each computed on first use.
-struct BodyDigests<'a> {
+/// A body and its digests, each computed on first use and kept: see [`check_body_digests`].
+/// Only ever holds digests of its own body.
+pub struct BodyDigests<'a> {
     body: &'a [u8],
     sha256: Option<digest::Digest>,
     sha512: Option<digest::Digest>,
 }
 
-impl BodyDigests<'_> {
+impl fmt::Debug for BodyDigests<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BodyDigests")
+            .field("body_len", &self.body.len())
+            .field("sha256", &self.sha256.is_some())
+            .field("sha512", &self.sha512.is_some())
+            .finish()
+    }
+}
+
+impl<'a> BodyDigests<'a> {
+    /// `body`, none of its digests computed yet.
+    pub fn new(body: &'a [u8]) -> Self {
+        Self {
+            body,
+            sha256: None,
+            sha512: None,
+        }
+    }
+
+    /// The body.
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
     fn of(&mut self, algorithm: DigestAlgorithm) -> &[u8] {
         let body = self.body;
         let slot = match algorithm {
@@ -596,16 +627,22 @@ mod tests {
             };
             let mut headers = HeaderMap::new();
             headers.insert(header.clone(), value.clone());
-            let quick = check_body_with(&headers, BODY, Reading::QuickFirst);
-            let general = check_body_with(&headers, BODY, Reading::GeneralOnly);
+            let quick = check_body_with(&headers, &mut BodyDigests::new(BODY), Reading::QuickFirst);
+            let general =
+                check_body_with(&headers, &mut BodyDigests::new(BODY), Reading::GeneralOnly);
+            // Digests kept from an earlier check give the same answer.
+            let mut kept = BodyDigests::new(BODY);
+            let first = check_body_digests(&headers, &mut kept);
+            assert_eq!(
+                check_body_digests(&headers, &mut kept),
+                first,
+                "{header}: {value:?}"
+            );
+            assert_eq!(first, general, "{header}: {value:?}");
             assert_eq!(quick, general, "{header}: {value:?}");
 
             let mut check = DigestCheck::default();
-            let mut digests = BodyDigests {
-                body: BODY,
-                sha256: None,
-                sha512: None,
-            };
+            let mut digests = BodyDigests::new(BODY);
             let matched = if header == DIGEST {
                 quick_digest(value.as_bytes(), &mut digests, &mut check)
             } else {

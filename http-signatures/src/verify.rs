@@ -473,9 +473,21 @@ impl Verifier {
         body: &[u8],
         now: SystemTime,
     ) -> Result<Unverified, VerifyError> {
+        self.parse_request_with_digests(request, &mut digest::BodyDigests::new(body), now)
+    }
+
+    /// [`Verifier::parse_request_with_body`] for the body of `digests`, whose digests an
+    /// earlier [`digest::check_body_digests`] may have computed already: they are not computed
+    /// again. The checks are the same.
+    pub fn parse_request_with_digests<B>(
+        &self,
+        request: &http::Request<B>,
+        digests: &mut digest::BodyDigests<'_>,
+        now: SystemTime,
+    ) -> Result<Unverified, VerifyError> {
         let scheme = self.default_scheme.as_deref().unwrap_or("https");
         let message = Message::request(request, scheme);
-        self.parse_message(&message, body, now)
+        self.parse_message(&message, digests, now)
     }
 
     /// Parses the RFC 9421 signature of a response (for example a signed fetch answer).
@@ -486,7 +498,7 @@ impl Verifier {
         now: SystemTime,
     ) -> Result<Unverified, VerifyError> {
         let message = Message::response(response);
-        self.parse_message(&message, body, now)
+        self.parse_message(&message, &mut digest::BodyDigests::new(body), now)
     }
 
     /// Parses and verifies in one go, for a key already at hand.
@@ -502,7 +514,7 @@ impl Verifier {
     fn parse_message(
         &self,
         message: &Message<'_>,
-        body: &[u8],
+        digests: &mut digest::BodyDigests<'_>,
         now: SystemTime,
     ) -> Result<Unverified, VerifyError> {
         let now = unix_seconds(now);
@@ -533,7 +545,7 @@ impl Verifier {
         if let Err(kind) = self.check_policy(message, &unverified, now) {
             return Err(context(kind, &unverified));
         }
-        match digest::check_body(message.headers, body) {
+        match digest::check_body_digests(message.headers, digests) {
             Ok(check) => unverified.digests = check,
             Err(e) => return Err(context(e.into(), &unverified)),
         }
