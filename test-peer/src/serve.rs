@@ -57,16 +57,15 @@ pub async fn spawn(mut command: Command, wait: Duration) -> anyhow::Result<Servi
         .ok_or_else(|| anyhow!("{program} exited before listening"))?;
     let listening: serde_json::Value =
         serde_json::from_str(&line).with_context(|| format!("{program} printed {line:?}"))?;
+    let field = |name: &str| listening.get(name).and_then(serde_json::Value::as_str);
     ensure!(
-        listening["event"] == "listening",
+        field("event") == Some("listening"),
         "{program} printed {line} before listening"
     );
-    let addr = listening["addr"]
-        .as_str()
+    let addr = field("addr")
         .and_then(|a| a.parse().ok())
         .ok_or_else(|| anyhow!("no address in {line}"))?;
-    let base_url = listening["base_url"]
-        .as_str()
+    let base_url = field("base_url")
         .and_then(|u| Url::parse(u).ok())
         .ok_or_else(|| anyhow!("no base URL in {line}"))?;
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
