@@ -12,7 +12,9 @@
 //! percentiles of a page's time next to the target (p99 under 50 ms), and checks each page
 //! holds only what the reader may see.
 //!
-//! `cargo bench -p pod --bench stream` (or `STREAM_POSTS=100000 cargo bench ...`).
+//! `cargo bench -p pod --bench stream` (or `STREAM_POSTS=100000 cargo bench ...`);
+//! `STREAM_DIR=DIR` keeps the database in `DIR` and reuses it at the next run with the same
+//! `STREAM_POSTS` and `STREAM_AUTHORS` (filling it takes minutes).
 
 #![allow(
     clippy::unwrap_used,
@@ -25,6 +27,10 @@
 use std::time::{Duration, Instant};
 
 use pod::{Options, Running, start};
+
+/// The shape of what [`fill`] makes; a database kept in `STREAM_DIR` by a run with another
+/// is filled anew.
+const FILL_VERSION: u64 = 1;
 
 /// The target of issue 21: a page of the stream within 50 ms at the 99th percentile.
 const TARGET_P99: Duration = Duration::from_millis(50);
@@ -247,33 +253,57 @@ async fn main() {
     let authors = env("STREAM_AUTHORS", 10_000);
     let pages = env("STREAM_PAGES", 10);
     let walks = env("STREAM_WALKS", 20);
-    // `STREAM_DIR`: a folder to leave the database in, to look at after the run (emptied
-    // first); a fresh temporary one otherwise.
+    // `STREAM_DIR`: a folder to keep the database in, to look at after the run
+    // (`EXPLAIN QUERY PLAN`) and to use again: a database filled there by a run with the same
+    // `STREAM_POSTS` and `STREAM_AUTHORS` (as its `filled.json` says) is reused as it is (the
+    // pod's newer migrations apply to it on start); anything else there is emptied first and
+    // filled anew. A fresh temporary folder otherwise.
     let temporary = tempfile::tempdir().unwrap();
-    let dir = std::env::var_os("STREAM_DIR").map_or_else(
-        || temporary.path().to_owned(),
-        |dir| {
+    let marker = serde_json::json!({ "fill": FILL_VERSION, "posts": posts, "authors": authors });
+    let (dir, reuse) = match std::env::var_os("STREAM_DIR") {
+        None => (temporary.path().to_owned(), false),
+        Some(dir) => {
             let dir = std::path::PathBuf::from(dir);
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            dir
-        },
-    );
+            let filled = std::fs::read_to_string(dir.join("filled.json"))
+                .ok()
+                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+            let reuse = filled.as_ref() == Some(&marker) && dir.join("pod.sqlite").exists();
+            if !reuse {
+                let _ = std::fs::remove_dir_all(&dir);
+                std::fs::create_dir_all(&dir).unwrap();
+            }
+            (dir, reuse)
+        }
+    };
     let database = dir.join("pod.sqlite");
+    // A base URL of its own (not the loopback address, whose port changes from run to run),
+    // so that a kept database names the same reader at the next run.
     let options = Options::new(
         std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         database.display().to_string(),
     )
+    .with_base_url(url::Url::parse("http://pod.bench.example/").unwrap())
     .with_name("bench")
     .with_danger_allow_private_addresses(true);
+    let started = Instant::now();
     let running = start(options).await.unwrap();
     let state = running.instance.state();
-    let reader = instance_server::admin::create_person(state, "reader")
-        .await
-        .unwrap()
-        .actor
-        .to_string();
-    fill(&running, &reader, posts, authors).await;
+    if reuse {
+        println!(
+            "reusing the database in {} (opened in {:.1} s)",
+            dir.display(),
+            started.elapsed().as_secs_f64()
+        );
+    } else {
+        let reader = instance_server::admin::create_person(state, "reader")
+            .await
+            .unwrap()
+            .actor
+            .to_string();
+        fill(&running, &reader, posts, authors).await;
+        std::fs::write(dir.join("filled.json"), marker.to_string()).unwrap();
+    }
+    let origin = url::Url::parse(&format!("http://{}/", running.addr)).unwrap();
 
     let account = state.account_by_username("reader").await.unwrap().unwrap();
     let (secret, _) = state
@@ -289,7 +319,7 @@ async fn main() {
         for _ in 0..pages {
             let started = Instant::now();
             let response = http
-                .get(running.base_url.join(&path).unwrap())
+                .get(origin.join(&path).unwrap())
                 .header("cookie", &cookie)
                 .send()
                 .await

@@ -1,5 +1,6 @@
 //! The pod: its state, its people's documents, and how it publishes.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
@@ -291,6 +292,35 @@ impl Instance {
             }
             _ => (id.to_owned(), id.to_owned()),
         }
+    }
+
+    /// [`Instance::actor_label`] of each of `ids`, the remote ones read in one query.
+    pub(crate) async fn actor_labels(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, (String, String)>> {
+        let mut labels = HashMap::new();
+        let mut remote = Vec::new();
+        let mut seen = HashSet::new();
+        for id in ids {
+            if !seen.insert(id.as_str()) {
+                continue;
+            }
+            if self.state().local_name(id).is_some() {
+                labels.insert(id.clone(), self.actor_label(id).await);
+            } else {
+                remote.push(id.clone());
+            }
+        }
+        let mut found = self.db().remote_labels(&remote).await?;
+        for id in remote {
+            let label = match found.remove(&id) {
+                Some((name, handle)) => (name, handle.unwrap_or_else(|| id.clone())),
+                None => (id.clone(), id.clone()),
+            };
+            labels.insert(id, label);
+        }
+        Ok(labels)
     }
 
     /// The host (and port) of the base URL, as handles name it.

@@ -359,47 +359,51 @@ impl Db {
         before: Option<&(i64, String)>,
         limit: i64,
     ) -> Result<Vec<PostRow>> {
-        // Newest first, a page after the post `before` (its `published` and id). Each of the
-        // stream's sources is found through an index (the posts of an author by date, a
-        // post by id, a tag's posts), and SQLite gathers them all before it sorts: over a
-        // long past, that is every post of everyone followed. So the page is looked for in a
-        // window of time going back from `before`, an hour wide at first and eight times
-        // wider at each try, until it is full or reaches the oldest post. The posts with a
-        // followed tag are found from the posts of the window (`CROSS JOIN` keeps SQLite from
-        // starting at the tags, whose posts over all time a popular tag has many of), each
-        // post's few tags read by its id and looked up in the followed ones (`|| ''` keeps
-        // SQLite from probing the tag index once for every followed tag and every post).
+        // Newest first, a page after the post `before` (its `published` and id). The posts
+        // are walked in that order from `before` (the index of posts by date), each one kept
+        // when one of the stream's sources holds it, looked up by the post's own keys (its
+        // author among the reader's follows, its reshares by them, its few tags among the
+        // followed ones: `EXISTS`, not `IN` lists, so that the database has no other way in
+        // than the date), until the page is full: a page reads about as many posts as the
+        // stream skips to fill it. An `OR` of `IN` lists would let SQLite gather every post
+        // of each followed author (by the author index) and of each followed tag before
+        // sorting, over the whole past. The walk is bounded by a window of time going back
+        // from `before`, an hour wide at first and eight times wider at each try, until the
+        // page is full or reaches the oldest post, so that a planner that sorts what it
+        // gathers sorts a window's posts, not all of them.
         let (published, id) = before.cloned().unwrap_or((i64::MAX, String::new()));
-        let oldest: Option<i64> = sqlx::query("SELECT MIN(published) AS oldest FROM pd_posts")
-            .fetch_one(self.pool())
-            .await?
-            .try_get("oldest")?;
+        // Each `MIN`/`MAX` alone in its subquery, so that both are read off the date index.
+        let bounds = sqlx::query(
+            "SELECT (SELECT MIN(published) FROM pd_posts) AS oldest,
+                    (SELECT MAX(published) FROM pd_posts) AS newest",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        let oldest: Option<i64> = bounds.try_get("oldest")?;
         let Some(oldest) = oldest else {
             return Ok(Vec::new());
         };
         let newest = if published == i64::MAX {
-            let newest: Option<i64> = sqlx::query("SELECT MAX(published) AS newest FROM pd_posts")
-                .fetch_one(self.pool())
-                .await?
-                .try_get("newest")?;
-            newest.unwrap_or(oldest)
+            bounds
+                .try_get::<Option<i64>, _>("newest")?
+                .unwrap_or(oldest)
         } else {
             published
         };
         let sql = format!(
-            "SELECT {POST_COLUMNS} FROM pd_posts WHERE root IS NULL
-             AND published <= $3 AND (published < $3 OR id > $4) AND published >= $5
-             AND (author = $1
-                OR author IN (SELECT followed FROM st_follows WHERE follower = $1 AND state = 'accepted')
-                OR id IN (SELECT r.post FROM pd_reactions r JOIN st_follows f
+            "SELECT {POST_COLUMNS} FROM pd_posts p WHERE p.root IS NULL
+             AND p.published <= $3 AND (p.published < $3 OR p.id > $4) AND p.published >= $5
+             AND (p.author = $1
+                OR EXISTS (SELECT 1 FROM st_follows f WHERE f.follower = $1
+                    AND f.followed = p.author AND f.state = 'accepted')
+                OR EXISTS (SELECT 1 FROM pd_reactions r JOIN st_follows f
                     ON f.followed = r.actor AND f.follower = $1 AND f.state = 'accepted'
-                    WHERE r.kind = 'share')
-                OR (audience = 'public' AND id IN (SELECT p.id FROM pd_posts p
-                    CROSS JOIN pd_post_tags t WHERE t.post = p.id
-                    AND p.published >= $5 AND p.published <= $3
-                    AND (t.tag || '') IN (SELECT g.tag FROM pd_tag_follows g WHERE g.actor = $1))))
-             AND {} ORDER BY published DESC, id LIMIT $2",
-            scope.condition("pd_posts.id", 6)
+                    WHERE r.post = p.id AND r.kind = 'share')
+                OR (p.audience = 'public' AND EXISTS (SELECT 1 FROM pd_post_tags t
+                    JOIN pd_tag_follows g ON g.actor = $1 AND g.tag = t.tag
+                    WHERE t.post = p.id)))
+             AND {} ORDER BY p.published DESC, p.id LIMIT $2",
+            scope.condition("p.id", 6)
         );
         let mut width: i64 = 3_600_000_000;
         loop {
@@ -1026,6 +1030,33 @@ impl Db {
         )
     }
 
+    /// The names and handles of those of remote actors `ids` met here (instance-state's
+    /// `st_remote_actors`, as [`InstanceState::remote_actor`] reads it), by id: one query for
+    /// a page's authors rather than one each.
+    pub(crate) async fn remote_labels(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, (String, Option<String>)>> {
+        let mut labels = HashMap::new();
+        for chunk in ids.chunks(MAX_BOUND) {
+            let sql = format!(
+                "SELECT id, name, handle FROM st_remote_actors WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(id.clone());
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                labels.insert(
+                    row.try_get("id")?,
+                    (row.try_get("name")?, row.try_get("handle")?),
+                );
+            }
+        }
+        Ok(labels)
+    }
+
     /// The tags local person `actor` follows, by name.
     pub(crate) async fn followed_tags(&self, actor: &str) -> Result<Vec<String>> {
         let rows = sqlx::query("SELECT tag FROM pd_tag_follows WHERE actor = $1 ORDER BY tag")
@@ -1102,6 +1133,10 @@ impl Db {
         Ok(all)
     }
 }
+
+/// The most values a query of [`Db::remote_labels`] binds (far below SQLite's and
+/// PostgreSQL's limits).
+const MAX_BOUND: usize = 500;
 
 /// `$first, $first+1, ...`: `count` SQL parameters.
 fn placeholders(first: usize, count: usize) -> String {

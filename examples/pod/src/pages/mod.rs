@@ -215,14 +215,10 @@ pub(crate) async fn post_cards(
     };
     let mut attachments_of = instance.db().attachments_of(&ids).await?;
     let mut cards_of = instance.db().cards_of(&ids).await?;
-    let mut labels: std::collections::HashMap<String, (String, String)> =
-        std::collections::HashMap::new();
+    let authors: Vec<String> = posts.iter().map(|p| p.author.clone()).collect();
+    let labels = instance.actor_labels(&authors).await?;
     let mut out = Vec::with_capacity(posts.len());
     for post in posts {
-        if !labels.contains_key(&post.author) {
-            let label = instance.actor_label(&post.author).await;
-            labels.insert(post.author.clone(), label);
-        }
         let (name, handle) = labels.get(&post.author).cloned().unwrap_or_default();
         let (likes, shares) = counts.get(&post.id).copied().unwrap_or_default();
         let aspects = aspects_of.remove(&post.id).unwrap_or_default();

@@ -57,6 +57,11 @@ async fn the_stream_pages_back_through_every_post_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_stream_shows_each_source_and_nothing_else() {
+    check(crate::stream::stream_sources()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_archive_is_exported_and_imported() {
     check(crate::archive::archive_import()).await;
 }

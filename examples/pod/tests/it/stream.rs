@@ -93,3 +93,143 @@ pub(crate) async fn stream_pages() {
         .collect();
     assert_eq!(all, expected);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stream_shows_each_source_and_nothing_else() {
+    stream_sources().await;
+}
+
+/// The test above, on the database [`crate::support::pod`] makes (PostgreSQL in
+/// `postgres.rs`): each way a post comes into the stream (the reader's own, the people it
+/// follows, what they reshared, the public posts with a followed tag, however old), and what
+/// stays out of it (posts of people not followed without a followed tag, posts not addressed
+/// to the reader even from someone it follows or with a tag it follows, hidden posts,
+/// comments), newest first and by id among posts of the same time.
+pub(crate) async fn stream_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let alice = person(&a, "alice").await;
+    let bob = person(&a, "bob").await;
+    person(&a, "carol").await;
+    let dave = person(&a, "dave").await;
+    a.instance.follow("alice", &bob).await.unwrap();
+    a.instance.follow("dave", &bob).await.unwrap();
+    until_following(&a, &alice, &bob).await;
+    until_following(&a, &dave, &bob).await;
+    let alice_web = Session::new(&a, "alice").await;
+    let (status, _) = alice_web.post("/tags/follow", &[("tag", "moo")]).await;
+    assert_eq!(status, 303);
+    // Bob's aspect holding dave alone.
+    let close = a.instance.create_aspect("bob", "Close").await.unwrap();
+    a.instance
+        .add_to_aspect("bob", &close, &dave)
+        .await
+        .unwrap();
+
+    let write = |author: &'static str, text: &'static str, audience: pod::PostAudience| {
+        let a = &a;
+        async move {
+            a.instance
+                .write_post(author, text, &audience)
+                .await
+                .unwrap()
+        }
+    };
+    use pod::PostAudience::{Aspects, Followers, Public};
+    let own = write("alice", "Alice's own post.", Public).await;
+    let followed = write("bob", "Bob's public post.", Public).await;
+    let followers = write("bob", "Bob's post to his followers.", Followers).await;
+    let aspect = write(
+        "bob",
+        "Bob's post to dave, token-aspect.",
+        Aspects(vec![close.clone()]),
+    )
+    .await;
+    let hidden = write("bob", "Bob's post, token-hidden.", Public).await;
+    let stranger = write("carol", "Carol's post, token-untagged.", Public).await;
+    let tagged = write("carol", "Carol's post about #moo.", Public).await;
+    let old_tagged = write("carol", "Carol's old post about #Moo.", Public).await;
+    let tagged_private = write(
+        "carol",
+        "Carol's #moo for her followers, token-private.",
+        Followers,
+    )
+    .await;
+    let other_tag = write("carol", "Carol's post about #baa, token-other-tag.", Public).await;
+    let reshared = write("carol", "Carol's post bob reshared.", Public).await;
+    assert!(a.instance.reshare("bob", &reshared).await.unwrap());
+    let comment = a
+        .instance
+        .write_comment("bob", &followed, "Bob's comment, token-comment.")
+        .await
+        .unwrap();
+    a.instance
+        .state()
+        .hide_object(&hidden, &alice)
+        .await
+        .unwrap();
+
+    // Their dates, newest first: the old tagged post two months back (outside the first
+    // windows of time the stream looks in); `followed` and `followers` at the same time.
+    let now = 1_900_000_000_000_000_i64;
+    let minute = 60_000_000_i64;
+    let dated = [
+        (&reshared, now),
+        (&comment, now - minute),
+        (&tagged_private, now - 2 * minute),
+        (&aspect, now - 3 * minute),
+        (&followed, now - 4 * minute),
+        (&followers, now - 4 * minute),
+        (&hidden, now - 5 * minute),
+        (&tagged, now - 6 * minute),
+        (&stranger, now - 7 * minute),
+        (&other_tag, now - 8 * minute),
+        (&own, now - 9 * minute),
+        (&old_tagged, now - 60 * 24 * 60 * minute),
+    ];
+    for (id, published) in dated {
+        sqlx::query("UPDATE pd_posts SET published = $1 WHERE id = $2")
+            .bind(published)
+            .bind(id.to_string())
+            .execute(a.instance.state().pool())
+            .await
+            .unwrap();
+    }
+
+    let (status, page) = alice_web.get("/").await;
+    assert_eq!(status, 200);
+    let mut same_time = [followed.clone(), followers.clone()];
+    same_time.sort();
+    let expected: Vec<String> = [&reshared, &same_time[0], &same_time[1], &tagged, &own]
+        .into_iter()
+        .chain([&old_tagged])
+        .map(|id| url::Url::parse(id).unwrap().path().to_owned())
+        .collect();
+    // (Alice's own post has an "Edit" link besides its own.)
+    let posts: Vec<String> = shown(&page, &a.base_url)
+        .into_iter()
+        .filter(|href| !href.starts_with("/posts/edit?"))
+        .collect();
+    assert_eq!(posts, expected, "{page}");
+    for text in [
+        "token-aspect",
+        "token-hidden",
+        "token-untagged",
+        "token-private",
+        "token-other-tag",
+        "token-comment",
+    ] {
+        assert!(!page.contains(text), "{text:?} in alice's stream: {page}");
+    }
+    // Dave, in bob's aspect and following no tag: bob's posts, the aspect's among them.
+    let dave_web = Session::new(&a, "dave").await;
+    let (_, page) = dave_web.get("/").await;
+    let mut same_time = [followed, followers];
+    same_time.sort();
+    let expected: Vec<String> = [&reshared, &aspect, &same_time[0], &same_time[1]]
+        .into_iter()
+        .map(|id| url::Url::parse(id).unwrap().path().to_owned())
+        .collect();
+    assert_eq!(shown(&page, &a.base_url), expected, "{page}");
+    a.stop().await.unwrap();
+}
