@@ -289,14 +289,7 @@ impl Browser {
     /// `Location` or the text.
     pub(crate) async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
         let response = self.send(self.post_request(path, fields)).await;
-        let status = response.status().as_u16();
-        let location = response
-            .headers()
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .map(str::to_owned);
-        let text = response.text().await.unwrap();
-        (status, location.unwrap_or(text))
+        status_and_location(response).await
     }
 
     /// Posts `form` (made by [`Browser::multipart`], the token first) to `path`: the status,
@@ -312,14 +305,7 @@ impl Browser {
             .header("origin", self.base.origin().ascii_serialization())
             .multipart(form);
         let response = self.send(request).await;
-        let status = response.status().as_u16();
-        let location = response
-            .headers()
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .map(str::to_owned);
-        let text = response.text().await.unwrap();
-        (status, location.unwrap_or(text))
+        status_and_location(response).await
     }
 
     /// A multipart form holding the token, its first part (as the pages' forms send it).
@@ -382,4 +368,16 @@ fn csrf_of(page: &str) -> String {
         .unwrap_or_else(|| panic!("no token in {page}"))
         + FIELD.len();
     page[start..].split('"').next().unwrap().to_owned()
+}
+
+/// The status of `response`, and its `Location` if it redirects, else its text.
+async fn status_and_location(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .map(str::to_owned);
+    let text = response.text().await.unwrap();
+    (status, location.unwrap_or(text))
 }
