@@ -103,6 +103,10 @@ pub struct VideoOptions {
     pub mirror_check_interval: std::time::Duration,
     /// The most bytes one mirrored video may declare (all its files). Default: 8 GiB.
     pub max_mirror_bytes: u64,
+    /// The most bytes all the mirrors together may take on disk: a copy that would not fit
+    /// beside the ones kept is refused, and recorded as failed with the figures. Default:
+    /// 64 GiB.
+    pub mirror_cache_bytes: u64,
     /// The longest copying one video may take. Default: an hour.
     pub mirror_time_limit: std::time::Duration,
     /// How long a process holds a processing job or a mirror without renewing its lease
@@ -129,6 +133,7 @@ impl Default for VideoOptions {
             mirror_lifetime: std::time::Duration::from_secs(48 * 60 * 60),
             mirror_check_interval: std::time::Duration::from_secs(60),
             max_mirror_bytes: 8 << 30,
+            mirror_cache_bytes: 64 << 30,
             mirror_time_limit: std::time::Duration::from_secs(60 * 60),
             job_lease: std::time::Duration::from_secs(60),
             search_dir: None,
@@ -188,6 +193,12 @@ impl VideoOptions {
     /// Sets the most bytes one mirrored video may declare.
     pub fn with_max_mirror_bytes(mut self, bytes: u64) -> Self {
         self.max_mirror_bytes = bytes;
+        self
+    }
+
+    /// Sets the most bytes all the mirrors together may take.
+    pub fn with_mirror_cache_bytes(mut self, bytes: u64) -> Self {
+        self.mirror_cache_bytes = bytes;
         self
     }
 

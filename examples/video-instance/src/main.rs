@@ -59,6 +59,10 @@ enum Command {
         /// The most one mirrored video may weigh (all its files), in MiB.
         #[arg(long, default_value_t = 8192)]
         max_mirror_mib: u64,
+        /// The most all the mirrors together may take on disk, in MiB: a copy that would not
+        /// fit is refused (and listed as failed by `admin mirrors`, with the figures).
+        #[arg(long, default_value_t = 65536)]
+        mirror_cache_mib: u64,
         /// How often, in seconds, mirrors are looked at: new videos of mirrored instances
         /// queued, mirrors asked for by `admin` started, copies renewed, lapsed ones dropped.
         #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
@@ -184,6 +188,7 @@ async fn run(cli: Cli) -> Result<()> {
             transcoding_time_limit_minutes,
             mirror_lifetime_hours,
             max_mirror_mib,
+            mirror_cache_mib,
             mirror_check_seconds,
             job_lease_seconds,
             search_dir,
@@ -208,6 +213,7 @@ async fn run(cli: Cli) -> Result<()> {
                     mirror_lifetime_hours.saturating_mul(3600),
                 ))
                 .with_max_mirror_bytes(max_mirror_mib.saturating_mul(1 << 20))
+                .with_mirror_cache_bytes(mirror_cache_mib.saturating_mul(1 << 20))
                 .with_mirror_check_interval(std::time::Duration::from_secs(mirror_check_seconds))
                 .with_job_lease(std::time::Duration::from_secs(job_lease_seconds));
             if let Some(dir) = media_dir {

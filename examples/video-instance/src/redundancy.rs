@@ -786,6 +786,8 @@ impl Instance {
                 "the video's files declare {total} bytes, over this instance's mirroring limit of {limit} bytes; nothing was fetched"
             );
         }
+        let kept = mirrors_bytes(self.db().pool()).await?;
+        check_cache(kept, total, self.0.options.mirror_cache_bytes, "declare")?;
         Ok(Some(MirrorWork {
             video: video.to_owned(),
             attempt: attempt.to_owned(),
@@ -834,6 +836,18 @@ impl Instance {
             let keys: Vec<String> = rows.into_iter().map(|r| r.key).collect();
             self.remove_keys(&keys).await;
             bail!("the mirror was stopped or the video deleted while it was copied");
+        }
+        // The cache's bound, again with what other processes may have kept meanwhile.
+        let size: u64 = rows
+            .iter()
+            .map(|r| u64::try_from(r.size).unwrap_or(0))
+            .fold(0, u64::saturating_add);
+        let kept = mirrors_bytes(&mut *tx).await?;
+        if let Err(error) = check_cache(kept, size, self.0.options.mirror_cache_bytes, "take") {
+            tx.rollback().await?;
+            let keys: Vec<String> = rows.into_iter().map(|r| r.key).collect();
+            self.remove_keys(&keys).await;
+            return Err(error);
         }
         for row in &rows {
             insert_file(row).execute(&mut *tx).await?;
@@ -1275,6 +1289,34 @@ impl MirrorWork {
             staged,
         })
     }
+}
+
+/// The bytes the mirrors' files take (every copy kept here), read on `executor`.
+async fn mirrors_bytes<'e, E>(executor: E) -> Result<u64>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes FROM vi_files
+         WHERE role IN ('mirror-hls', 'mirror-playlist', 'mirror-file', 'mirror-sha256')",
+    )
+    .fetch_one(executor)
+    .await?;
+    Ok(u64::try_from(row.try_get::<i64, _>("bytes")?).unwrap_or(0))
+}
+
+/// Refuses a copy of `size` bytes that would not fit in the mirrors' cache of `cache` bytes,
+/// `kept` of which the copies already kept take; `verb` says whether the size is what the
+/// video's files declare or what the copy's files take.
+fn check_cache(kept: u64, size: u64, cache: u64, verb: &str) -> Result<()> {
+    if kept.saturating_add(size) > cache {
+        bail!(
+            "the video's files {verb} {size} bytes, and the mirrors kept here take {kept} of this \
+             instance's mirror cache of {cache} bytes; nothing was kept (stop a mirror to make \
+             room, then ask for this one again)"
+        );
+    }
+    Ok(())
 }
 
 fn futures_once(

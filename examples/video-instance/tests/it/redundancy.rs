@@ -458,6 +458,104 @@ async fn absurd_sizes_and_bad_hashes_are_refused_with_nothing_stored_and_a_stop_
     b.stop().await.unwrap();
 }
 
+/// The bytes B's mirrors take, as its files' rows say.
+async fn mirrors_bytes(pool: &sqlx::AnyPool) -> i64 {
+    sqlx::query(
+        "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) AS n FROM vi_files
+         WHERE role LIKE 'mirror%'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+    .get("n")
+}
+
+#[tokio::test]
+async fn a_copy_that_does_not_fit_in_the_mirror_cache_is_refused_until_room_is_made() {
+    let Some(ffmpeg) = ffmpeg() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let Pair {
+        a,
+        b,
+        uuid,
+        id,
+        http,
+        token,
+    } = pair(dir.path(), ffmpeg, Duration::from_secs(48 * 3600)).await;
+    let b_pool = pool_of(dir.path(), "b").await;
+    admin_of(&b, dir.path(), "b")
+        .mirror_video(&uuid)
+        .await
+        .unwrap();
+    until_mirror(dir.path(), &b, &id, "done").await;
+    let one = mirrors_bytes(&b_pool).await;
+    assert!(one > 0);
+
+    // A second video of the same file: its copy weighs as much as the first.
+    let (second_uuid, second) =
+        upload(&http, &a, &token, "ann_channel", "h264-aac-moov-end.mp4").await;
+    eventually("B has the second video with its HLS stream", || {
+        let (pool, id) = (b_pool.clone(), second.clone());
+        async move {
+            sqlx::query("SELECT document FROM st_objects WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&pool)
+                .await
+                .unwrap()
+                .is_some_and(|r| r.get::<String, _>("document").contains("x-mpegURL"))
+        }
+    })
+    .await;
+
+    // B again, with a cache that holds one copy and a half.
+    let base_url = b.base_url.clone();
+    b.stop().await.unwrap();
+    let cache = u64::try_from(one + one / 2).unwrap();
+    let b = loopback_instance_with(dir.path(), "b", |options| {
+        options.base_url = Some(base_url);
+        options.app = options
+            .app
+            .clone()
+            .with_transcoding(Transcoding::Off)
+            .with_mirror_check_interval(Duration::from_millis(200))
+            .with_mirror_cache_bytes(cache);
+    })
+    .await
+    .unwrap();
+    let admin = admin_of(&b, dir.path(), "b");
+    admin.mirror_video(&second_uuid).await.unwrap();
+    let failed = until_mirror(dir.path(), &b, &second, "failed").await;
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!(
+            "take {one} of this instance's mirror cache of {cache} bytes"
+        )),
+        "{failed}"
+    );
+    assert_eq!(
+        mirrors_bytes(&b_pool).await,
+        one,
+        "nothing of the second copy is kept"
+    );
+    assert_eq!(
+        mirror_state(dir.path(), &b, &id).await.unwrap()["state"],
+        "done",
+        "the first copy stays"
+    );
+
+    // Stopping the first mirror makes room: the second copy is made.
+    assert!(
+        admin.stop_mirror(&uuid).await.unwrap()["stopped"]
+            .as_bool()
+            .unwrap()
+    );
+    admin.mirror_video(&second_uuid).await.unwrap();
+    until_mirror(dir.path(), &b, &second, "done").await;
+    assert_eq!(mirrors_bytes(&b_pool).await, one);
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn peertube_s_create_cachefile_is_kept_undone_and_dropped_when_it_lapses() {
     let dir = tempfile::tempdir().unwrap();
