@@ -137,6 +137,13 @@ impl Admin {
         Ok(json!({"instance": target.as_str(), "queued": queued}))
     }
 
+    /// Processes a local video (its id or uuid) again after its processing failed:
+    /// `{"video": ID, "state": "waiting"}` (a serving process takes it).
+    pub async fn reprocess(&self, video: &str) -> Result<Value> {
+        let id = self.instance().await?.reprocess(video).await?;
+        Ok(json!({"video": id, "state": "waiting"}))
+    }
+
     /// Mirrors one remote video (its id or uuid): `{"video": ID}`.
     pub async fn mirror_video(&self, video: &str) -> Result<Value> {
         let id = self.instance().await?.mirror_video(video).await?;

@@ -141,6 +141,12 @@ enum AdminAction {
         /// The other instance.
         url: Url,
     },
+    /// Processes a local video again after its processing failed (a serving process takes
+    /// it): its thumbnail and HLS stream are made as at its upload.
+    Reprocess {
+        /// The video (its id or uuid).
+        video: String,
+    },
     /// Mirrors every video of a followed instance (its base URL or instance actor), now and
     /// as they come; prints how many are queued.
     MirrorInstance {
@@ -255,6 +261,7 @@ async fn run(cli: Cli) -> Result<()> {
                     admin.set_password(&account, password).await?
                 }
                 AdminAction::FollowInstance { url } => admin.follow_instance(&url).await?,
+                AdminAction::Reprocess { video } => admin.reprocess(&video).await?,
                 AdminAction::MirrorInstance { url } => admin.mirror_instance(&url).await?,
                 AdminAction::MirrorVideo { video } => admin.mirror_video(&video).await?,
                 AdminAction::StopMirror { video } => admin.stop_mirror(&video).await?,

@@ -225,6 +225,41 @@ impl Instance {
         Ok(())
     }
 
+    /// Processes local video `video` (its id or uuid) again after its processing failed (an
+    /// ffmpeg missing a codec then installed, a time limit since raised): its job waits again
+    /// and a serving process takes it. Gives the video's id. Refused for a remote video, one
+    /// without a failed job, or when videos are not processed here.
+    pub async fn reprocess(&self, video: &str) -> Result<String> {
+        let row = match self.db().video(video).await? {
+            Some(row) => Some(row),
+            None => self.db().video_by_uuid(video).await?,
+        };
+        let row = match row {
+            Some(row) if row.local => row,
+            Some(row) => bail!("{} is a remote video: its origin processes it", row.id),
+            None => bail!("there is no video {video:?} here"),
+        };
+        if !self.processing().enabled() {
+            bail!("videos are not processed here (no ffmpeg, or --no-transcoding)");
+        }
+        let waiting = sqlx::query(
+            "UPDATE vi_jobs SET state = 'waiting', progress = 0, error = NULL, updated = $2,
+               lease = NULL, lease_until = NULL
+             WHERE video = $1 AND state = 'failed'",
+        )
+        .bind(row.id.clone())
+        .bind(self.now_secs())
+        .execute(self.state().pool())
+        .await
+        .context("queueing a video's processing again")?
+        .rows_affected();
+        if waiting == 0 {
+            bail!("{} has no failed processing to run again", row.id);
+        }
+        self.processing().wake.notify_one();
+        Ok(row.id)
+    }
+
     /// The processing job of video `video`, if it has one.
     pub(crate) async fn processing_job(&self, video: &str) -> Result<Option<Job>> {
         let row = sqlx::query(

@@ -542,6 +542,56 @@ async fn a_failing_ffmpeg_leaves_the_original_and_tells_the_owner_why() {
 }
 
 #[tokio::test]
+async fn a_failed_processing_runs_again_when_the_administrator_asks() {
+    let Some(real) = ffmpeg() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let failing = script(
+        dir.path(),
+        "failing-ffmpeg",
+        "echo 'Unknown encoder libx264' >&2\nexit 1",
+    );
+    let a = instance(dir.path(), "a", Transcoding::Ffmpeg(failing)).await;
+    let token = account(&a, dir.path(), "a", "hal").await;
+    let http = reqwest::Client::new();
+    let (uuid, id) = upload(&http, &a, &token, "hal_channel", "h264-aac-faststart.mp4").await;
+    until_state(&http, &a, &uuid, "failed").await;
+    // Nothing to run again for a video whose processing did not fail, nor for an unknown one.
+    let admin = admin_of(&a, dir.path(), "a");
+    assert!(admin.reprocess("no-such-video").await.is_err());
+
+    // Started again with a working ffmpeg, the failed job stays failed until asked for.
+    let base_url = a.base_url.clone();
+    a.stop().await.unwrap();
+    let a = loopback_instance_with(dir.path(), "a", |options| {
+        options.base_url = Some(base_url);
+        options.app = options
+            .app
+            .clone()
+            .with_transcoding(Transcoding::Ffmpeg(real));
+    })
+    .await
+    .unwrap();
+    until_state(&http, &a, &uuid, "failed").await;
+    let asked = admin_of(&a, dir.path(), "a")
+        .reprocess(&uuid)
+        .await
+        .unwrap();
+    assert_eq!(asked["video"], id.as_str());
+    until_state(&http, &a, &uuid, "done").await;
+    let moved = id.replace(a.base_url.as_str(), &format!("http://{}/", a.addr));
+    let video = fetch_json(&http, &moved).await.unwrap();
+    assert!(video["url"].to_string().contains("application/x-mpegURL"));
+    let again = admin_of(&a, dir.path(), "a").reprocess(&uuid).await;
+    assert!(
+        again
+            .unwrap_err()
+            .to_string()
+            .contains("has no failed processing to run again")
+    );
+    a.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_slow_ffmpeg_is_stopped_at_the_time_limit() {
     let dir = tempfile::tempdir().unwrap();
     let pid = dir.path().join("slow.pid");
