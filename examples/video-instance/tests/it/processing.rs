@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sqlx::Row as _;
+use url::Url;
 use video_instance::{Running, Transcoding};
 
 use crate::support::{
@@ -87,6 +88,17 @@ async fn until_progress(http: &reqwest::Client, running: &Running, uuid: &str) -
 /// A loopback instance `name` in `dir` processing with `transcoding`.
 async fn instance(dir: &Path, name: &str, transcoding: Transcoding) -> Running {
     loopback_instance_with(dir, name, |options| {
+        options.app = options.app.clone().with_transcoding(transcoding);
+    })
+    .await
+    .unwrap()
+}
+
+/// Starts instance `name` again with its base URL `base_url`, on a port the OS picks (the one
+/// before may have gone to another test meanwhile).
+async fn restart(dir: &Path, name: &str, base_url: Url, transcoding: Transcoding) -> Running {
+    loopback_instance_with(dir, name, |options| {
+        options.base_url = Some(base_url);
         options.app = options.app.clone().with_transcoding(transcoding);
     })
     .await
@@ -562,15 +574,7 @@ async fn a_failed_processing_runs_again_when_the_administrator_asks() {
     // Started again with a working ffmpeg, the failed job stays failed until asked for.
     let base_url = a.base_url.clone();
     a.stop().await.unwrap();
-    let a = loopback_instance_with(dir.path(), "a", |options| {
-        options.base_url = Some(base_url);
-        options.app = options
-            .app
-            .clone()
-            .with_transcoding(Transcoding::Ffmpeg(real));
-    })
-    .await
-    .unwrap();
+    let a = restart(dir.path(), "a", base_url, Transcoding::Ffmpeg(real)).await;
     until_state(&http, &a, &uuid, "failed").await;
     let asked = admin_of(&a, dir.path(), "a")
         .reprocess(&uuid)
@@ -662,15 +666,7 @@ async fn a_job_interrupted_by_a_stop_resumes_at_the_next_start() {
 
     // Started again with a working ffmpeg: its base URL the same, on a port the OS picks (the
     // one before may have gone to another test meanwhile).
-    let a = loopback_instance_with(dir.path(), "a", |options| {
-        options.base_url = Some(base_url);
-        options.app = options
-            .app
-            .clone()
-            .with_transcoding(Transcoding::Ffmpeg(real));
-    })
-    .await
-    .unwrap();
+    let a = restart(dir.path(), "a", base_url, Transcoding::Ffmpeg(real)).await;
     until_state(&http, &a, &uuid, "done").await;
     until_state(&http, &a, &second, "done").await;
     let moved = id.replace(a.base_url.as_str(), &format!("http://{}/", a.addr));

@@ -58,9 +58,21 @@ pub(crate) async fn pair(dir: &Path, ffmpeg: PathBuf, lifetime: Duration) -> Pai
     until_followed(&http, &a, &b).await;
     let token = account(&a, dir, "a", "ann").await;
     let (uuid, id) = upload(&http, &a, &token, "ann_channel", "h264-aac-moov-end.mp4").await;
-    let b_pool = pool_of(dir, "b").await;
-    eventually("B has the video with its HLS stream", || {
-        let (pool, id) = (b_pool.clone(), id.clone());
+    until_stored_with_hls(&pool_of(dir, "b").await, &id).await;
+    Pair {
+        a,
+        b,
+        uuid,
+        id,
+        http,
+        token,
+    }
+}
+
+/// Waits until the instance of `pool` stores video `id` with its HLS stream.
+pub(crate) async fn until_stored_with_hls(pool: &sqlx::AnyPool, id: &str) {
+    eventually(&format!("{id} is stored with its HLS stream"), || {
+        let (pool, id) = (pool.clone(), id.to_owned());
         async move {
             sqlx::query("SELECT document FROM st_objects WHERE id = $1")
                 .bind(id)
@@ -71,14 +83,6 @@ pub(crate) async fn pair(dir: &Path, ffmpeg: PathBuf, lifetime: Duration) -> Pai
         }
     })
     .await;
-    Pair {
-        a,
-        b,
-        uuid,
-        id,
-        http,
-        token,
-    }
 }
 
 pub(crate) async fn mirror_state(dir: &Path, b: &Running, video: &str) -> Option<Value> {
@@ -319,18 +323,7 @@ async fn stopping_an_instance_s_mirrors_removes_them_and_its_new_videos_are_not_
     let token = account(&a, dir.path(), "a", "abe").await;
     let (_, second) = upload(&http, &a, &token, "abe_channel", "h264-aac-moov-end.mp4").await;
     let b_pool = pool_of(dir.path(), "b").await;
-    eventually("B has the second video with its HLS stream", || {
-        let (pool, id) = (b_pool.clone(), second.clone());
-        async move {
-            sqlx::query("SELECT document FROM st_objects WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&pool)
-                .await
-                .unwrap()
-                .is_some_and(|r| r.get::<String, _>("document").contains("x-mpegURL"))
-        }
-    })
-    .await;
+    until_stored_with_hls(&b_pool, &second).await;
     assert!(mirror_state(dir.path(), &b, &second).await.is_none());
     assert!(mirrored_files(dir.path(), "b").is_empty());
     a.stop().await.unwrap();
@@ -494,18 +487,7 @@ async fn a_copy_that_does_not_fit_in_the_mirror_cache_is_refused_until_room_is_m
     // A second video of the same file: its copy weighs as much as the first.
     let (second_uuid, second) =
         upload(&http, &a, &token, "ann_channel", "h264-aac-moov-end.mp4").await;
-    eventually("B has the second video with its HLS stream", || {
-        let (pool, id) = (b_pool.clone(), second.clone());
-        async move {
-            sqlx::query("SELECT document FROM st_objects WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&pool)
-                .await
-                .unwrap()
-                .is_some_and(|r| r.get::<String, _>("document").contains("x-mpegURL"))
-        }
-    })
-    .await;
+    until_stored_with_hls(&b_pool, &second).await;
 
     // B again, with a cache that holds one copy and a half.
     let base_url = b.base_url.clone();
