@@ -12,3 +12,5 @@ ALTER TABLE st_remote_actors ADD COLUMN followers TEXT;
 UPDATE st_remote_actors SET followers = id || '/followers'
 WHERE EXISTS (SELECT 1 FROM st_follows f WHERE f.followed = st_remote_actors.id
     AND f.state = 'accepted');
+-- A reader's scope looks each address of an item up among the followers collections.
+CREATE INDEX st_remote_actors_followers ON st_remote_actors (followers);

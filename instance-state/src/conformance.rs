@@ -1025,6 +1025,8 @@ pub async fn scopes_and_follows(state: &InstanceState, _: &ManualClock) {
         &format!("{last}/followers"),
     )
     .await;
+    // An address shorter than `/followers` is looked up too, and names no collection.
+    note("https://server5.test/notes/short", &last, "x").await;
     let scope = state.scope_of(&rea).await.unwrap();
     assert_eq!(scope.followed_collections().count(), 250);
     assert_eq!(read(last.clone(), scope).await, [post.clone()]);

@@ -327,12 +327,12 @@ impl Scope {
     /// scope, and not hidden by a moderator); its parameters are `$first` onwards, bound by
     /// [`Scope::bind`].
     ///
-    /// The followers collections of the followed actors are found from the reader's id: the
-    /// actors it follows (accepted follows in `st_follows`), the collection of each local one
-    /// (`{actor}/followers`) and the `followers` stored for each remote one
-    /// (`st_remote_actors.followers`, from its document). The subquery does not depend on
-    /// the item, so both databases read it once per query (SQLite as a list it builds once,
-    /// PostgreSQL as a hashed subplan).
+    /// The followers collections of the followed actors are found from the reader's id, for
+    /// each address of the item: the `followers` stored for a remote actor
+    /// (`st_remote_actors.followers`, from its document, by its index) that the reader follows
+    /// (an accepted follow in `st_follows`), or `{actor}/followers` of a local actor it follows
+    /// (the follow found by its key, the address less `/followers`). So the cost is a few index
+    /// lookups for each item read, however many actors the reader follows.
     pub fn condition(&self, column: &str, first: usize) -> String {
         let mut next = first;
         let mut parameters = |n: usize| -> Vec<String> {
@@ -347,8 +347,16 @@ impl Scope {
             let readers = parameters(self.followers.len()).join(", ");
             let prefix = parameters(1).join("");
             format!(
-                " OR v.address IN ({})",
-                followed_collections_sql(&readers, &prefix)
+                " OR EXISTS (SELECT 1 FROM st_remote_actors r JOIN st_follows f ON f.followed = r.id \
+                   WHERE r.followers = v.address AND f.follower IN ({readers}) \
+                   AND f.state = 'accepted') \
+                 OR EXISTS (SELECT 1 FROM st_follows f WHERE f.follower IN ({readers}) \
+                   AND f.state = 'accepted' \
+                   AND f.followed = CASE WHEN length(v.address) > {suffix} \
+                     THEN substr(v.address, 1, length(v.address) - {suffix}) END \
+                   AND f.followed || '{FOLLOWERS}' = v.address \
+                   AND substr(f.followed, 1, length({prefix})) = {prefix})",
+                suffix = FOLLOWERS.len(),
             )
         };
         format!(
@@ -376,18 +384,21 @@ impl Scope {
     }
 }
 
+/// The path of a local actor's followers collection under its id.
+const FOLLOWERS: &str = "/followers";
+
 /// The followers collections (column `address`) of the actors the readers `readers` (SQL
 /// parameters, comma separated) follow, accepted: `{actor}/followers` for this server's
 /// actors, whose ids start with the parameter `prefix`, and the `followers` stored for remote
-/// ones. [`Scope::condition`] matches addresses against it; [`InstanceState::scope_of`] reads
-/// it for [`Scope::sees`].
+/// ones. [`InstanceState::scope_of`] reads it for [`Scope::sees`]; [`Scope::condition`] asks
+/// the same of each address of an item.
 fn followed_collections_sql(readers: &str, prefix: &str) -> String {
     format!(
         "SELECT r.followers AS address FROM st_follows f \
          JOIN st_remote_actors r ON r.id = f.followed \
          WHERE f.follower IN ({readers}) AND f.state = 'accepted' AND r.followers IS NOT NULL \
          UNION ALL \
-         SELECT f.followed || '/followers' AS address FROM st_follows f \
+         SELECT f.followed || '{FOLLOWERS}' AS address FROM st_follows f \
          WHERE f.follower IN ({readers}) AND f.state = 'accepted' \
          AND substr(f.followed, 1, length({prefix})) = {prefix}"
     )
