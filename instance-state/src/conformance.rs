@@ -1029,7 +1029,7 @@ pub async fn scopes_and_follows(state: &InstanceState, _: &ManualClock) {
     note("https://server5.test/notes/short", &last, "x").await;
     let scope = state.scope_of(&rea).await.unwrap();
     assert_eq!(scope.followed_collections().count(), 250);
-    assert_eq!(read(last.clone(), scope).await, [post.clone()]);
+    assert_eq!(read(last.clone(), scope).await, std::slice::from_ref(&post));
     assert!(
         read(last.clone(), state.scope_of(&other).await.unwrap())
             .await
@@ -1082,7 +1082,7 @@ pub async fn scopes_and_follows(state: &InstanceState, _: &ManualClock) {
         .unwrap();
     assert_eq!(
         read(fri.clone(), state.scope_of(&rea).await.unwrap()).await,
-        [theirs.clone()]
+        std::slice::from_ref(&theirs)
     );
     // A follow not (yet) accepted shows nothing.
     assert!(
@@ -1129,7 +1129,7 @@ pub async fn scopes_and_follows(state: &InstanceState, _: &ManualClock) {
         .unwrap();
     assert_eq!(
         read(ida.clone(), state.scope_of(&other).await.unwrap()).await,
-        [ida_post.clone()]
+        std::slice::from_ref(&ida_post)
     );
 
     // A remote actor naming another server's collection (here, ida's followers) or the public
