@@ -235,10 +235,10 @@ fn micros_of(text: &str) -> Option<i64> {
 ///
 /// The followers collections are not a list of addresses in the query: [`Scope::condition`]
 /// finds them in the database from the reader's id (its accepted follows, each followed
-/// actor's collection as its document names it, see [`Scope::condition`]), so that a reader
-/// following thousands of actors sees what each of them addressed to its followers. The
-/// scopes [`InstanceState::scope_of`] makes also hold those collections as they were read,
-/// so that [`Scope::sees`], the same judgement in memory, agrees with the query.
+/// actor's collection as its document names it), so that a reader following thousands of
+/// actors sees what each of them addressed to its followers. The scopes
+/// [`InstanceState::scope_of`] makes also hold those collections as they were read, so that
+/// [`Scope::sees`], the same judgement in memory, agrees with the query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
     /// [`PUBLIC`] first, then the reader's addresses (at most 200).
