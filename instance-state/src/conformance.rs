@@ -2,7 +2,7 @@
 //!
 //! [`suite`] runs every check on a fresh database (one per check, from the opener it is
 //! given), with a clock it moves by hand: actors and keys, accounts, passwords, sessions and
-//! tokens, follows, blocks, objects and their visibility, activities and outboxes, the inbox's
+//! tokens, follows, blocks, objects and their visibility, readers' scopes, activities and outboxes, the inbox's
 //! processed ids, remote actors, notifications, reports, the moderation log and moves.
 //! [`concurrent_writers`] has many tasks write at once through one state. The crate runs both
 //! on SQLite and PostgreSQL (`tests/it/conformance.rs`); a deployment can run them against its
@@ -164,6 +164,7 @@ where
     check!(follows_and_states);
     check!(blocks);
     check!(objects_and_visibility);
+    check!(scopes_and_follows);
     check!(activities_and_outboxes);
     check!(processed_ids);
     check!(processed_ids_at_once);
@@ -177,7 +178,10 @@ where
 
 /// The schema is at its last version, and every table is empty.
 pub async fn migrated_from_empty(state: &InstanceState, _: &ManualClock) {
-    assert_eq!(state.schema_versions().await.unwrap(), vec![1, 2, 3, 4, 5]);
+    assert_eq!(
+        state.schema_versions().await.unwrap(),
+        vec![1, 2, 3, 4, 5, 6]
+    );
     for table in [
         "st_settings",
         "st_accounts",
@@ -947,6 +951,223 @@ pub async fn blocks(state: &InstanceState, _: &ManualClock) {
     );
 }
 
+/// A reader sees what the actors it follows (accepted) addressed to their followers: however
+/// many it follows, at the collection each one's document names; not what an actor it only
+/// asked to follow, or does not follow, addressed there; and never another origin's collection
+/// a remote actor names as its own. The scope's query and its judgement in memory agree.
+pub async fn scopes_and_follows(state: &InstanceState, _: &ManualClock) {
+    add(state, actor("rea", ActorKind::Person)).await;
+    add(state, actor("other", ActorKind::Person)).await;
+    add(state, actor("ida", ActorKind::Person)).await;
+    let rea = local("rea");
+    let other = local("other");
+    let ida = local("ida");
+    // A followers-only note by `author` to `to`, stored as received.
+    let note = |id: &str, author: &str, to: &str| {
+        let id = id.to_owned();
+        let document = json!({"id": id, "type": "Note", "attributedTo": author, "to": [to],
+            "content": "for my followers"});
+        async move {
+            state.put_object(&document, false).await.unwrap();
+            id
+        }
+    };
+    // What `scope` reads of `author`'s objects, through the query and in memory; both agree.
+    let read = |author: String, scope: Scope| async move {
+        let listed: Vec<String> = state
+            .objects_by(&author, &scope, 0, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
+        // All of them: the author sees its own.
+        let all = Scope::of([author.clone()]);
+        let mut judged = Vec::new();
+        for object in state.objects_by(&author, &all, 0, 10).await.unwrap() {
+            if state
+                .visible_object(&object.id, &scope)
+                .await
+                .unwrap()
+                .is_some()
+            {
+                judged.push(object.id);
+            }
+        }
+        assert_eq!(listed, judged, "{author}: the query and sees disagree");
+        listed
+    };
+
+    // 250 remote actors followed, each with its collection at `{actor}/followers`.
+    let followed = |n: usize| format!("https://server{}.test/users/u{n}", n % 7);
+    for n in 1..=250 {
+        let id = followed(n);
+        state
+            .put_remote_actor(
+                &RemoteActor::new(&id, format!("u{n}")).with_followers(format!("{id}/followers")),
+            )
+            .await
+            .unwrap();
+        state
+            .put_follow(
+                &rea,
+                &id,
+                &format!("{rea}/follows/{n}"),
+                FollowState::Accepted,
+            )
+            .await
+            .unwrap();
+    }
+    let last = followed(250);
+    let post = note(
+        "https://server5.test/notes/250",
+        &last,
+        &format!("{last}/followers"),
+    )
+    .await;
+    // An address shorter than `/followers` is looked up too, and names no collection.
+    note("https://server5.test/notes/short", &last, "x").await;
+    let scope = state.scope_of(&rea).await.unwrap();
+    assert_eq!(scope.followed_collections().count(), 250);
+    assert_eq!(read(last.clone(), scope).await, std::slice::from_ref(&post));
+    assert!(
+        read(last.clone(), state.scope_of(&other).await.unwrap())
+            .await
+            .is_empty()
+    );
+
+    // A collection elsewhere than `{actor}/followers` (as Friendica keeps it), read from the
+    // actor's record; the address the actor's id would give is not its followers.
+    let fri = "https://friendica.test/profile/fri".to_owned();
+    state
+        .put_remote_actor(
+            &RemoteActor::new(&fri, "Fri").with_followers("https://friendica.test/followers/fri"),
+        )
+        .await
+        .unwrap();
+    let theirs = note(
+        "https://friendica.test/objects/1",
+        &fri,
+        "https://friendica.test/followers/fri",
+    )
+    .await;
+    note(
+        "https://friendica.test/objects/2",
+        &fri,
+        &format!("{fri}/followers"),
+    )
+    .await;
+    assert!(
+        read(fri.clone(), state.scope_of(&rea).await.unwrap())
+            .await
+            .is_empty()
+    );
+    state
+        .put_follow(
+            &rea,
+            &fri,
+            &format!("{rea}/follows/fri"),
+            FollowState::Accepted,
+        )
+        .await
+        .unwrap();
+    state
+        .put_follow(
+            &other,
+            &fri,
+            &format!("{other}/follows/fri"),
+            FollowState::Pending,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        read(fri.clone(), state.scope_of(&rea).await.unwrap()).await,
+        std::slice::from_ref(&theirs)
+    );
+    // A follow not (yet) accepted shows nothing.
+    assert!(
+        read(fri.clone(), state.scope_of(&other).await.unwrap())
+            .await
+            .is_empty()
+    );
+    // The record updated without a collection keeps it.
+    state
+        .put_remote_actor(&RemoteActor::new(&fri, "Fri Renamed"))
+        .await
+        .unwrap();
+    assert_eq!(
+        state
+            .remote_actor(&fri)
+            .await
+            .unwrap()
+            .unwrap()
+            .followers
+            .as_deref(),
+        Some("https://friendica.test/followers/fri")
+    );
+
+    // Local actors followed: their own collections, as before.
+    let ida_post = note(
+        &format!("{BASE}/notes/ida"),
+        &ida,
+        &format!("{ida}/followers"),
+    )
+    .await;
+    assert!(
+        read(ida.clone(), state.scope_of(&other).await.unwrap())
+            .await
+            .is_empty()
+    );
+    state
+        .put_follow(
+            &other,
+            &ida,
+            &format!("{other}/follows/ida"),
+            FollowState::Accepted,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        read(ida.clone(), state.scope_of(&other).await.unwrap()).await,
+        std::slice::from_ref(&ida_post)
+    );
+
+    // A remote actor naming another server's collection (here, ida's followers) or the public
+    // one as its own: not recorded, and its followers see nothing more.
+    let liar = "https://liar.test/users/liar".to_owned();
+    for claimed in [format!("{ida}/followers"), PUBLIC.to_owned()] {
+        state
+            .put_remote_actor(&RemoteActor::new(&liar, "Liar").with_followers(claimed))
+            .await
+            .unwrap();
+        assert_eq!(
+            state.remote_actor(&liar).await.unwrap().unwrap().followers,
+            None
+        );
+    }
+    state
+        .put_follow(
+            &rea,
+            &liar,
+            &format!("{rea}/follows/liar"),
+            FollowState::Accepted,
+        )
+        .await
+        .unwrap();
+    assert!(
+        read(ida.clone(), state.scope_of(&rea).await.unwrap())
+            .await
+            .is_empty()
+    );
+
+    // An account's identities merged: each one's follows count.
+    let mut both = state.scope_of(&rea).await.unwrap();
+    both.merge(state.scope_of(&other).await.unwrap());
+    assert_eq!(read(ida.clone(), both.clone()).await, [ida_post]);
+    assert_eq!(read(fri.clone(), both.clone()).await, [theirs]);
+    assert_eq!(read(last, both).await, [post]);
+}
+
 /// Objects keep their addressing; visibility is derived from it and judged against readers.
 pub async fn objects_and_visibility(state: &InstanceState, _: &ManualClock) {
     add(state, actor("ida", ActorKind::Person)).await;
@@ -999,7 +1220,8 @@ pub async fn objects_and_visibility(state: &InstanceState, _: &ManualClock) {
     // Who sees what.
     let anonymous = Scope::anonymous();
     let fan = state.scope_of(&remote("fan")).await.unwrap();
-    assert!(fan.addresses().contains(&followers));
+    assert!(fan.followed_collections().any(|c| c == followers));
+    assert!(!fan.addresses().contains(&followers));
     let friend = state.scope_of(&remote("friend")).await.unwrap();
     let secret = state.scope_of(&remote("secret")).await.unwrap();
     let author = state.scope_of(&ida).await.unwrap();

@@ -177,8 +177,8 @@ fn handle_of(user: &str, id: &str) -> Option<String> {
     })
 }
 
-/// Records the name and handle of `actor` from the key cache (which has its document: it
-/// just checked its signature).
+/// Records the name, handle, inbox, followers collection and key of `actor` from the key
+/// cache (which has its document: it just checked its signature).
 async fn remember<S: Social>(app: &S, actor: &Iri) -> Result<(), HandlerError> {
     let Some(remote) = app
         .keys()
@@ -203,6 +203,9 @@ async fn remember<S: Social>(app: &S, actor: &Iri) -> Result<(), HandlerError> {
     }
     if let Some(inbox) = &remote.inbox {
         record = record.with_inbox(inbox.as_str());
+    }
+    if let Some(followers) = &remote.actor.followers {
+        record = record.with_followers(followers.as_str());
     }
     if let Some(key) = RemoteKeyRecord::of(&remote) {
         record = record.with_key(key);
@@ -465,6 +468,9 @@ async fn on_update<S: Social>(app: &S, incoming: Incoming) -> Result<(), Handler
         }
         if let Some(inbox) = &actor.inbox {
             record = record.with_inbox(inbox.as_str());
+        }
+        if let Some(followers) = &actor.followers {
+            record = record.with_followers(followers.as_str());
         }
         // Its key as the document now gives it (the cached one was dropped above).
         if let Ok(remote) =

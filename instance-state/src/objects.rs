@@ -7,7 +7,7 @@
 //! those rows (their recipients may read it) but never in the stored document, which is what is
 //! served. A deleted object is its `Tombstone`, and keeps the audience of the object it replaces.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 use sqlx::Row as _;
@@ -22,8 +22,9 @@ use crate::state::AnyQuery;
 /// The public collection, as stored.
 pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 
-/// The most addresses a [`Scope`] holds: a reader in more collections than this is judged on
-/// the first ones (its own ids come first).
+/// The most addresses a [`Scope`] lists: a reader in more of an app's collections than this is
+/// judged on the first ones (its own ids come first). The followers collections of the actors
+/// it follows are not among them, and have no bound (see [`Scope::condition`]).
 const MAX_SCOPE: usize = 200;
 
 /// Who may read an object, as its addressing says.
@@ -228,13 +229,29 @@ fn micros_of(text: &str) -> Option<i64> {
         .and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1000).ok())
 }
 
-/// What a reader may see: the public collection, and the addresses that name the reader (its
-/// ids, and the collections it is in). Every read of objects and activities for someone goes
-/// through it.
+/// What a reader may see: the public collection, the addresses that name the reader (its ids,
+/// and the collections of the app's own it is in), and the followers collections of the
+/// actors it follows. Every read of objects and activities for someone goes through it.
+///
+/// The followers collections are not a list of addresses in the query: [`Scope::condition`]
+/// finds them in the database from the reader's id (its accepted follows, each followed
+/// actor's collection as its document names it), so that a reader following thousands of
+/// actors sees what each of them addressed to its followers. The scopes
+/// [`InstanceState::scope_of`] makes also hold those collections as they were read, so that
+/// [`Scope::sees`], the same judgement in memory, agrees with the query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
-    /// [`PUBLIC`] first, then the reader's addresses.
+    /// [`PUBLIC`] first, then the reader's addresses (at most 200).
     addresses: Vec<String>,
+    /// The readers whose accepted follows bring the followed actors' followers collections
+    /// into the scope (the reader of [`InstanceState::scope_of`]; several when scopes are
+    /// [merged](Scope::merge)).
+    followers: Vec<String>,
+    /// The prefix of this server's actor ids (`{base_url}/actors/`), whose followers
+    /// collections are `{actor}/followers`; empty when `followers` is.
+    local_actors: String,
+    /// The followers collections the follows of `followers` gave when the scope was made.
+    collections: BTreeSet<String>,
 }
 
 impl Scope {
@@ -242,10 +259,14 @@ impl Scope {
     pub fn anonymous() -> Self {
         Self {
             addresses: vec![PUBLIC.to_owned()],
+            followers: Vec::new(),
+            local_actors: String::new(),
+            collections: BTreeSet::new(),
         }
     }
 
-    /// A reader named by `addresses` (its id first, then its collections), capped at 200.
+    /// A reader named by `addresses` (its id first, then its collections), capped at 200,
+    /// without the collections of those it follows ([`InstanceState::scope_of`] adds them).
     pub fn of(addresses: impl IntoIterator<Item = String>) -> Self {
         let mut scope = Self::anonymous();
         scope.extend(addresses);
@@ -253,7 +274,7 @@ impl Scope {
     }
 
     /// Adds addresses that name the reader (the collections of the app's own: a group's
-    /// members, an event's participants).
+    /// members, an event's participants), up to 200 in all.
     pub fn extend(&mut self, addresses: impl IntoIterator<Item = String>) {
         for address in addresses {
             if self.addresses.len() > MAX_SCOPE {
@@ -265,27 +286,83 @@ impl Scope {
         }
     }
 
-    /// The reader's addresses, the public collection first.
+    /// Adds what `other` sees to this scope: for a reader that is several actors (the
+    /// identities of one account), each actor's scope merged.
+    pub fn merge(&mut self, other: Scope) {
+        self.extend(other.addresses);
+        for reader in other.followers {
+            if !self.followers.contains(&reader) {
+                self.followers.push(reader);
+            }
+        }
+        if self.local_actors.is_empty() {
+            self.local_actors = other.local_actors;
+        }
+        self.collections.extend(other.collections);
+    }
+
+    /// The reader's addresses, the public collection first: its ids and the collections of
+    /// the app's own it is in, not the followers collections of those it follows (see
+    /// [`Scope::followed_collections`]).
     pub fn addresses(&self) -> &[String] {
         &self.addresses
     }
 
-    /// Whether an item addressed as `addressing` is visible in this scope.
+    /// The followers collections of the actors the reader follows, as read when the scope
+    /// was made (by [`InstanceState::scope_of`]).
+    pub fn followed_collections(&self) -> impl Iterator<Item = &str> {
+        self.collections.iter().map(String::as_str)
+    }
+
+    /// Whether an item addressed as `addressing` is visible in this scope: what
+    /// [`Scope::condition`] says of it in the database, judged in memory.
     pub fn sees(&self, addressing: &Addressing) -> bool {
         self.addresses.iter().any(|a| addressing.names(a))
+            || addressing
+                .fields()
+                .any(|(_, a)| self.collections.contains(a))
     }
 
     /// The SQL condition that the item whose id is `column` is visible (addressed to the
     /// scope, and not hidden by a moderator); its parameters are `$first` onwards, bound by
     /// [`Scope::bind`].
+    ///
+    /// The followers collections of the followed actors are found from the reader's id, for
+    /// each address of the item: the `followers` stored for a remote actor
+    /// (`st_remote_actors.followers`, from its document, by its index) that the reader follows
+    /// (an accepted follow in `st_follows`), or `{actor}/followers` of a local actor it follows
+    /// (the follow found by its key, the address less `/followers`). So the cost is a few index
+    /// lookups for each item read, however many actors the reader follows.
     pub fn condition(&self, column: &str, first: usize) -> String {
-        let parameters: Vec<String> = (first..first + self.addresses.len())
-            .map(|n| format!("${n}"))
-            .collect();
+        let mut next = first;
+        let mut parameters = |n: usize| -> Vec<String> {
+            let taken = (next..next + n).map(|n| format!("${n}")).collect();
+            next += n;
+            taken
+        };
+        let addresses = parameters(self.addresses.len()).join(", ");
+        let follows = if self.followers.is_empty() {
+            String::new()
+        } else {
+            let readers = parameters(self.followers.len()).join(", ");
+            let prefix = parameters(1).join("");
+            format!(
+                " OR EXISTS (SELECT 1 FROM st_remote_actors r JOIN st_follows f ON f.followed = r.id \
+                   WHERE r.followers = v.address AND f.follower IN ({readers}) \
+                   AND f.state = 'accepted') \
+                 OR EXISTS (SELECT 1 FROM st_follows f WHERE f.follower IN ({readers}) \
+                   AND f.state = 'accepted' \
+                   AND f.followed = CASE WHEN length(v.address) > {suffix} \
+                     THEN substr(v.address, 1, length(v.address) - {suffix}) END \
+                   AND f.followed || '{FOLLOWERS}' = v.address \
+                   AND substr(f.followed, 1, length({prefix})) = {prefix})",
+                suffix = FOLLOWERS.len(),
+            )
+        };
         format!(
-            "EXISTS (SELECT 1 FROM st_addressing v WHERE v.item = {column} AND v.address IN ({})) \
-             AND NOT EXISTS (SELECT 1 FROM st_objects h WHERE h.id = {column} AND h.hidden <> 0)",
-            parameters.join(", ")
+            "EXISTS (SELECT 1 FROM st_addressing v WHERE v.item = {column} \
+             AND (v.address IN ({addresses}){follows})) \
+             AND NOT EXISTS (SELECT 1 FROM st_objects h WHERE h.id = {column} AND h.hidden <> 0)"
         )
     }
 
@@ -297,8 +374,34 @@ impl Scope {
         for address in &self.addresses {
             query = query.bind(address.clone());
         }
+        if !self.followers.is_empty() {
+            for reader in &self.followers {
+                query = query.bind(reader.clone());
+            }
+            query = query.bind(self.local_actors.clone());
+        }
         query
     }
+}
+
+/// The path of a local actor's followers collection under its id.
+const FOLLOWERS: &str = "/followers";
+
+/// The followers collections (column `address`) of the actors the readers `readers` (SQL
+/// parameters, comma separated) follow, accepted: `{actor}/followers` for this server's
+/// actors, whose ids start with the parameter `prefix`, and the `followers` stored for remote
+/// ones. [`InstanceState::scope_of`] reads it for [`Scope::sees`]; [`Scope::condition`] asks
+/// the same of each address of an item.
+fn followed_collections_sql(readers: &str, prefix: &str) -> String {
+    format!(
+        "SELECT r.followers AS address FROM st_follows f \
+         JOIN st_remote_actors r ON r.id = f.followed \
+         WHERE f.follower IN ({readers}) AND f.state = 'accepted' AND r.followers IS NOT NULL \
+         UNION ALL \
+         SELECT f.followed || '{FOLLOWERS}' AS address FROM st_follows f \
+         WHERE f.follower IN ({readers}) AND f.state = 'accepted' \
+         AND substr(f.followed, 1, length({prefix})) = {prefix}"
+    )
 }
 
 /// A stored object.
@@ -837,25 +940,28 @@ impl InstanceState {
     }
 
     /// The scope of `reader` (an actor id, local or remote): itself, and the followers
-    /// collections of the local actors it follows (accepted). Apps add their own collections
-    /// with [`Scope::extend`].
+    /// collections of the actors it follows (accepted), local and remote, however many (see
+    /// [`Scope::condition`]). Apps add their own collections with [`Scope::extend`].
     pub async fn scope_of(&self, reader: &str) -> Result<Scope, Error> {
-        let rows = sqlx::query(
-            "SELECT followed FROM st_follows WHERE follower = $1 AND state = 'accepted'
-             ORDER BY followed",
-        )
-        .bind(reader)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db("reading a reader's follows"))?;
-        let mut addresses = vec![reader.to_owned()];
+        let local_actors = self.actor_id("").to_string();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(followed_collections_sql("$1", "$2")))
+            .bind(reader)
+            .bind(&local_actors)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db("reading a reader's follows"))?;
+        let mut collections = BTreeSet::new();
         for row in rows {
-            let followed: String = row.try_get("followed").map_err(db("reading a follow"))?;
-            if self.local_name(&followed).is_some() {
-                addresses.push(format!("{followed}/followers"));
-            }
+            let address: String = row
+                .try_get("address")
+                .map_err(db("reading a reader's follows"))?;
+            collections.insert(address);
         }
-        Ok(Scope::of(addresses))
+        let mut scope = Scope::of([reader.to_owned()]);
+        scope.followers.push(reader.to_owned());
+        scope.local_actors = local_actors;
+        scope.collections = collections;
+        Ok(scope)
     }
 }
 

@@ -1,6 +1,8 @@
 //! Remote actors met: their names and handles, for pages; and the inbox's processed ids.
 
 use sqlx::any::AnyRow;
+use tracing::debug;
+use url::Url;
 
 use crate::InstanceState;
 use crate::error::{Columns, Error, db};
@@ -62,6 +64,12 @@ pub struct RemoteActor {
     pub url: Option<String>,
     /// Its inbox.
     pub inbox: Option<String>,
+    /// Its followers collection (its document's `followers`): what it addresses to its
+    /// followers is shown to the readers here who follow it ([`Scope`](crate::objects::Scope)).
+    /// Kept when the record is updated without one; one on another origin than the actor's is
+    /// not recorded (an actor naming another server's collection, or the public one, as its
+    /// followers would show what was addressed there to whoever follows it).
+    pub followers: Option<String>,
     /// The account it moved to, once a `Move` of it was accepted here (kept when the record
     /// is updated; [`InstanceState::moved_to`]).
     pub moved_to: Option<String>,
@@ -82,6 +90,7 @@ impl RemoteActor {
             handle: None,
             url: None,
             inbox: None,
+            followers: None,
             moved_to: None,
             key: None,
             updated: 0,
@@ -117,6 +126,24 @@ impl RemoteActor {
         self.inbox = Some(inbox.into());
         self
     }
+
+    /// Sets the followers collection.
+    pub fn with_followers(mut self, followers: impl Into<String>) -> Self {
+        self.followers = Some(followers.into());
+        self
+    }
+
+    /// The followers collection to record: [`RemoteActor::followers`] when it is on the
+    /// actor's origin (scheme, host and port) and not the public collection.
+    fn followers_on_origin(&self) -> Option<String> {
+        let followers = self.followers.as_deref()?;
+        let origin = |id: &str| Url::parse(id).ok().map(|url| url.origin());
+        let same = matches!(
+            (origin(followers), origin(&self.id)),
+            (Some(a), Some(b)) if a.is_tuple() && a == b
+        );
+        (same && followers != crate::objects::PUBLIC).then(|| followers.to_owned())
+    }
 }
 
 fn remote_row(row: &AnyRow) -> Result<RemoteActor, Error> {
@@ -128,6 +155,7 @@ fn remote_row(row: &AnyRow) -> Result<RemoteActor, Error> {
         handle: c.get("handle")?,
         url: c.get("url")?,
         inbox: c.get("inbox")?,
+        followers: c.get("followers")?,
         moved_to: c.get("moved_to")?,
         key: match (c.get("key_id")?, c.get("public_key")?) {
             (Some(key_id), Some(pem)) => Some(RemoteKeyRecord { key_id, pem }),
@@ -138,18 +166,25 @@ fn remote_row(row: &AnyRow) -> Result<RemoteActor, Error> {
 }
 
 const REMOTE_COLUMNS: &str =
-    "id, kind, name, handle, url, inbox, moved_to, key_id, public_key, updated";
+    "id, kind, name, handle, url, inbox, followers, moved_to, key_id, public_key, updated";
 
 impl InstanceState {
-    /// Records (or updates) a remote actor. Its key is replaced when `actor` has one, and kept
-    /// otherwise.
+    /// Records (or updates) a remote actor. Its key and its followers collection are
+    /// replaced when `actor` has them, and kept otherwise; a followers collection on another
+    /// origin is left out ([`RemoteActor::followers`]).
     pub async fn put_remote_actor(&self, actor: &RemoteActor) -> Result<(), Error> {
+        let followers = actor.followers_on_origin();
+        if followers.is_none() && actor.followers.is_some() {
+            debug!(actor = %actor.id, followers = ?actor.followers,
+                "a followers collection on another origin is not recorded");
+        }
         sqlx::query(
             "INSERT INTO st_remote_actors
-                (id, kind, name, handle, url, inbox, key_id, public_key, updated)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                (id, kind, name, handle, url, inbox, followers, key_id, public_key, updated)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name,
                 handle = excluded.handle, url = excluded.url, inbox = excluded.inbox,
+                followers = COALESCE(excluded.followers, st_remote_actors.followers),
                 key_id = COALESCE(excluded.key_id, st_remote_actors.key_id),
                 public_key = COALESCE(excluded.public_key, st_remote_actors.public_key),
                 updated = excluded.updated",
@@ -160,6 +195,7 @@ impl InstanceState {
         .bind(&actor.handle)
         .bind(&actor.url)
         .bind(&actor.inbox)
+        .bind(followers)
         .bind(actor.key.as_ref().map(|k| k.key_id.clone()))
         .bind(actor.key.as_ref().map(|k| k.pem.clone()))
         .bind(self.now())

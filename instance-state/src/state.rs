@@ -35,6 +35,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "remote_keys",
         include_str!("../migrations/0005_remote_keys.sql"),
     ),
+    (
+        6,
+        "followers",
+        include_str!("../migrations/0006_followers.sql"),
+    ),
 ];
 
 /// The migrations table, named for this crate so that it never meets an app's own.

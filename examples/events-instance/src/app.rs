@@ -291,7 +291,8 @@ impl Instance {
         (id.to_owned(), None)
     }
 
-    /// Remembers a remote actor's name (from the key cache, which has its document).
+    /// Remembers a remote actor's name, handle and followers collection (from the key cache,
+    /// which has its document).
     pub(crate) async fn remember_actor(&self, id: &Iri) {
         if self.is_local(id.as_str()) {
             return;
@@ -315,7 +316,13 @@ impl Instance {
                 .map(|user| handle(user, &url));
             let _ = self
                 .db()
-                .put_remote_actor(id.as_str(), &name, handle.as_deref(), Some(id.as_str()))
+                .put_remote_actor(
+                    id.as_str(),
+                    &name,
+                    handle.as_deref(),
+                    Some(id.as_str()),
+                    actor.actor.followers.as_ref().map(|f| f.as_str()),
+                )
                 .await;
         }
     }

@@ -422,7 +422,7 @@ impl Db {
     }
 
     /// The scope of `actor` (local or remote): instance-state's (itself, the followers
-    /// collections of the local actors it follows) and the collections of the instance's own
+    /// collections of the actors it follows, local and remote) and the collections of the instance's own
     /// it is in: the local groups it is a member of (the group and its members), and the events
     /// it takes part in (their participants; the event or remote group itself).
     pub(crate) async fn scope_of(&self, actor: &str) -> Result<Scope> {
@@ -806,6 +806,7 @@ impl Db {
         name: &str,
         handle: Option<&str>,
         url: Option<&str>,
+        followers: Option<&str>,
     ) -> Result<()> {
         let mut actor = RemoteActor::new(id, name);
         if let Some(handle) = handle {
@@ -813,6 +814,9 @@ impl Db {
         }
         if let Some(url) = url {
             actor = actor.with_url(url);
+        }
+        if let Some(followers) = followers {
+            actor = actor.with_followers(followers);
         }
         self.state.put_remote_actor(&actor).await?;
         Ok(())

@@ -109,20 +109,11 @@ impl Instance {
             Reader::Signed(actor) => self.db().scope_of(actor).await,
             Reader::Account(names) => {
                 let mut scope = Scope::anonymous();
+                // Each identity's scope: the followers collections of whom it follows (local
+                // and remote, as their documents name them) come with it.
                 for name in names {
                     let id = self.actor_id(name);
-                    scope.extend(self.db().scope_of(id.as_str()).await?.addresses().to_vec());
-                    // The followers collections of the remote actors it follows, as their
-                    // documents name them (those the key cache holds).
-                    let mut followers = Vec::new();
-                    for target in self.db().following(name, 0, i64::MAX).await? {
-                        if let Some(actor) = self.keys().cached_actor(&target)
-                            && let Some(collection) = &actor.actor.followers
-                        {
-                            followers.push(collection.to_string());
-                        }
-                    }
-                    scope.extend(followers);
+                    scope.merge(self.db().scope_of(id.as_str()).await?);
                 }
                 Ok(scope)
             }

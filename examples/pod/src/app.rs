@@ -18,8 +18,8 @@ use url::Url;
 use crate::PodOptions;
 use crate::db::Db;
 
-/// The most follows read to build a reader's scope.
-const MAX_SCOPE_FOLLOWS: u64 = 1_000;
+/// The most follows, and followers, read for a person's contacts.
+const MAX_CONTACTS: u64 = 1_000;
 
 /// The pod's state, shared by the routes, the inbox handlers and the pages.
 #[derive(Clone)]
@@ -143,22 +143,11 @@ impl Instance {
         self.state().options().clock.now()
     }
 
-    /// What `reader` (an actor id, local or remote) may read: itself, the followers
-    /// collections of the actors it follows (local ones as instance-state counts them, and
-    /// remote ones as `{actor}/followers`, the address Mastodon, Mobilizon, PeerTube and these
-    /// instances give them).
+    /// What `reader` (an actor id, local or remote) may read: instance-state's scope (itself,
+    /// and the followers collections of every actor it follows, at the address each one's
+    /// document gives).
     pub(crate) async fn scope_of(&self, reader: &str) -> Result<Scope> {
-        let mut scope = self.state().scope_of(reader).await?;
-        let follows = self
-            .state()
-            .following(reader, FollowState::Accepted, 0, MAX_SCOPE_FOLLOWS)
-            .await?;
-        scope.extend(
-            follows
-                .into_iter()
-                .map(|follow| format!("{}/followers", follow.followed)),
-        );
-        Ok(scope)
+        Ok(self.state().scope_of(reader).await?)
     }
 
     /// The scope of a signed-in identity, or anonymous.
@@ -260,13 +249,13 @@ impl Instance {
         let id = self.actor_id(name).to_string();
         let state = self.state();
         let mut contacts: Vec<String> = state
-            .following(&id, FollowState::Accepted, 0, MAX_SCOPE_FOLLOWS)
+            .following(&id, FollowState::Accepted, 0, MAX_CONTACTS)
             .await?
             .into_iter()
             .map(|f| f.followed)
             .collect();
         for follower in state
-            .followers(&id, FollowState::Accepted, 0, MAX_SCOPE_FOLLOWS)
+            .followers(&id, FollowState::Accepted, 0, MAX_CONTACTS)
             .await?
         {
             if !contacts.contains(&follower.follower) {
@@ -350,6 +339,9 @@ impl Instance {
         let mut record = instance_state::remote::RemoteActor::new(id, name);
         if let Some(handle) = remote.handle() {
             record = record.with_handle(handle);
+        }
+        if let Some(followers) = &remote.actor.followers {
+            record = record.with_followers(followers.as_str());
         }
         self.state().put_remote_actor(&record).await?;
         Ok(())

@@ -162,6 +162,9 @@ impl Index {
         if let Some(inbox) = document.get("inbox").and_then(Value::as_str) {
             remote = remote.with_inbox(inbox);
         }
+        if let Some(followers) = document.get("followers").and_then(Value::as_str) {
+            remote = remote.with_followers(followers);
+        }
         self.state().put_remote_actor(&remote).await?;
         Ok(())
     }

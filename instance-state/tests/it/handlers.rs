@@ -130,6 +130,12 @@ impl Remote {
             "preferredUsername": url.path_segments().unwrap().next_back().unwrap(),
             "name": name,
             "inbox": format!("{}/inbox", self.id),
+            // Where Friendica keeps it: not under the actor's id.
+            "followers": format!(
+                "https://{}/followers/{}",
+                url.host_str().unwrap(),
+                url.path_segments().unwrap().next_back().unwrap()
+            ),
             "endpoints": {"sharedInbox": format!("https://{}/inbox", url.host_str().unwrap())},
             "publicKey": {
                 "id": self.key_id(),
@@ -318,6 +324,17 @@ async fn follows_are_accepted_or_wait_for_approval() {
             .handle
             .as_deref(),
         Some("@bob@remote.test")
+    );
+    // And its followers collection, as its document names it.
+    assert_eq!(
+        state
+            .remote_actor(&bob.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .followers
+            .as_deref(),
+        Some("https://remote.test/followers/bob")
     );
     let notes = state.notifications(&local("club"), true, 10).await.unwrap();
     assert_eq!(notes.len(), 1);
@@ -613,6 +630,30 @@ async fn actors_update_and_delete_themselves_and_reports_are_filed() {
     assert_eq!(
         state.remote_actor(&bob.id).await.unwrap().unwrap().name,
         "Bob Renamed"
+    );
+    // Its followers collection moved: the new one is kept; one on another server is not.
+    let followers = |state: InstanceState, id: String| async move {
+        state.remote_actor(&id).await.unwrap().unwrap().followers
+    };
+    let mut moved = bob.document("Bob Renamed");
+    moved["followers"] = json!(format!("{}/followers", bob.id));
+    // (Each Update drops the cached key, which these tests cannot fetch: known again.)
+    bob.known_to(&world.app.keys);
+    world
+        .deliver(&bob, &bob.activity("2b", "Update", moved.clone()))
+        .await;
+    assert_eq!(
+        followers(state.clone(), bob.id.clone()).await,
+        Some(format!("{}/followers", bob.id))
+    );
+    moved["followers"] = json!(format!("{}/followers", local("club")));
+    bob.known_to(&world.app.keys);
+    world
+        .deliver(&bob, &bob.activity("2c", "Update", moved))
+        .await;
+    assert_eq!(
+        followers(state.clone(), bob.id.clone()).await,
+        Some(format!("{}/followers", bob.id))
     );
     // A remote object of bob's, then its Delete: a Tombstone, and the app is told.
     state

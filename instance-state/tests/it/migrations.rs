@@ -7,12 +7,130 @@ use instance_state::conformance::{ManualClock, actor, options};
 
 use crate::support::{postgres_schema, postgres_url, remove_db, sqlite_at, temp_db};
 
+/// The migrations of the release before the followers collections of remote actors were kept.
+const BEFORE_FOLLOWERS: &[(i64, &str, &str)] = &[
+    (1, "state", include_str!("../../migrations/0001_state.sql")),
+    (
+        2,
+        "hidden",
+        include_str!("../../migrations/0002_hidden.sql"),
+    ),
+    (
+        3,
+        "rate_limits",
+        include_str!("../../migrations/0003_rate_limits.sql"),
+    ),
+    (4, "moves", include_str!("../../migrations/0004_moves.sql")),
+    (
+        5,
+        "remote_keys",
+        include_str!("../../migrations/0005_remote_keys.sql"),
+    ),
+];
+
+/// A database of the release before (at `url` for sqlx, `location` for the state), with a
+/// local reader following two remote actors (one accepted, one pending) and having met a
+/// third, is migrated: the actor followed gets the conventional collection until its document
+/// says otherwise, the others none; the reader sees what the actor followed addressed there.
+async fn followers_are_filled_for_the_actors_followed(url: &str, location: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    instance_state::app_migrator("instance_state_migrations", BEFORE_FOLLOWERS)
+        .run(&pool)
+        .await
+        .unwrap();
+    let reader = format!("{}/actors/reader", instance_state::conformance::BASE);
+    let actor = |name: &str| format!("https://old.test/users/{name}");
+    for name in ["accepted", "pending", "met"] {
+        sqlx::query("INSERT INTO st_remote_actors (id, name, updated) VALUES ($1, $2, 0)")
+            .bind(actor(name))
+            .bind(name)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    for name in ["accepted", "pending"] {
+        sqlx::query(
+            "INSERT INTO st_follows (follower, followed, follow_id, state, created, updated)
+             VALUES ($1, $2, $3, $4, 0, 0)",
+        )
+        .bind(&reader)
+        .bind(actor(name))
+        .bind(format!("{reader}/follows/{name}"))
+        .bind(name)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+
+    let clock = ManualClock::new();
+    let state = InstanceState::open(location, options(&clock))
+        .await
+        .unwrap();
+    assert_eq!(state.schema_versions().await.unwrap(), [1, 2, 3, 4, 5, 6]);
+    let followers = |name: &'static str| {
+        let state = state.clone();
+        async move {
+            state
+                .remote_actor(&actor(name))
+                .await
+                .unwrap()
+                .unwrap()
+                .followers
+        }
+    };
+    assert_eq!(
+        followers("accepted").await,
+        Some(format!("{}/followers", actor("accepted")))
+    );
+    assert_eq!(followers("pending").await, None);
+    assert_eq!(followers("met").await, None);
+    for name in ["accepted", "pending"] {
+        state
+            .put_object(
+                &serde_json::json!({"id": format!("{}/notes/1", actor(name)), "type": "Note",
+                    "attributedTo": actor(name), "to": [format!("{}/followers", actor(name))]}),
+                false,
+            )
+            .await
+            .unwrap();
+    }
+    let scope = state.scope_of(&reader).await.unwrap();
+    for (name, seen) in [("accepted", 1), ("pending", 0)] {
+        let listed = state.objects_by(&actor(name), &scope, 0, 10).await.unwrap();
+        assert_eq!(listed.len(), seen, "{name}");
+    }
+    state.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_followers_filled_from_the_release_before() {
+    let path = temp_db("followers_before");
+    let location = path.to_str().unwrap();
+    followers_are_filled_for_the_actors_followed(
+        &format!("sqlite://{location}?mode=rwc"),
+        location,
+    )
+    .await;
+    remove_db(&path);
+}
+
+#[tokio::test]
+async fn postgres_followers_filled_from_the_release_before() {
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    let location = postgres_schema(&url, "followers_before").await;
+    followers_are_filled_for_the_actors_followed(&location, &location).await;
+}
+
 async fn reopens_with_everything(location: &str) {
     let clock = ManualClock::new();
     let state = InstanceState::open(location, options(&clock))
         .await
         .unwrap();
-    assert_eq!(state.schema_versions().await.unwrap(), [1, 2, 3, 4, 5]);
+    assert_eq!(state.schema_versions().await.unwrap(), [1, 2, 3, 4, 5, 6]);
     state
         .create_actor(actor("kept", ActorKind::Person))
         .await
@@ -21,7 +139,7 @@ async fn reopens_with_everything(location: &str) {
     let state = InstanceState::open(location, options(&clock))
         .await
         .unwrap();
-    assert_eq!(state.schema_versions().await.unwrap(), [1, 2, 3, 4, 5]);
+    assert_eq!(state.schema_versions().await.unwrap(), [1, 2, 3, 4, 5, 6]);
     assert!(state.actor("kept").await.unwrap().is_some());
     state.close().await;
 }

@@ -62,6 +62,11 @@ async fn the_stream_shows_each_source_and_nothing_else() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_stream_shows_followers_posts_of_every_remote_follow() {
+    check(crate::stream::remote_followers_posts()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_archive_is_exported_and_imported() {
     check(crate::archive::archive_import()).await;
 }

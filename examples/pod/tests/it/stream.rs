@@ -1,7 +1,10 @@
 //! The stream's pages: newest first, 40 a page, each page after the last post of the one
 //! before ("Older posts"), every post once, however far back the posts go.
 
-use crate::support::{Session, person, pod, until_following};
+use serde_json::json;
+use test_peer::Peer;
+
+use crate::support::{Session, eventually, person, pod, until_following};
 
 /// The ids of the posts a page of the stream shows (their links), in order.
 fn shown(page: &str, base: &url::Url) -> Vec<String> {
@@ -231,5 +234,138 @@ pub(crate) async fn stream_sources() {
         .map(|id| url::Url::parse(id).unwrap().path().to_owned())
         .collect();
     assert_eq!(shown(&page, &a.base_url), expected, "{page}");
+    a.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stream_shows_followers_posts_of_every_remote_follow() {
+    remote_followers_posts().await;
+}
+
+/// The test above, on the database [`crate::support::pod`] makes (PostgreSQL in
+/// `postgres.rs`): what remote people alice follows send to their followers is in her stream
+/// and on its page, for a Mastodon-like person she followed before 250 others (beyond the 200
+/// addresses a scope lists) and for one whose followers collection is not under its id (as
+/// Friendica keeps it, `/followers/{name}`); dave, who follows neither, reads neither.
+pub(crate) async fn remote_followers_posts() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let alice = person(&a, "alice").await;
+    person(&a, "dave").await;
+    let peer = Peer::start().await.unwrap();
+    let felix = peer.actor("felix").await.unwrap();
+    let fri = peer
+        .actor_at("/profile/fri", "Person", "fri")
+        .await
+        .unwrap();
+    let fri_followers = format!("{}/followers/fri", peer.origin());
+    let mut document = peer.document(&fri).unwrap();
+    document["followers"] = json!(fri_followers);
+    peer.serve(&document).unwrap();
+
+    // Alice follows both; they accept.
+    let inbox = a.base_url.join("inbox").unwrap().to_string();
+    for (n, target) in [&felix, &fri].into_iter().enumerate() {
+        a.instance.follow("alice", target).await.unwrap();
+        let received = peer
+            .wait_for("alice's Follow", |d| {
+                d.iter()
+                    .any(|d| d.body["type"] == "Follow" && d.body["object"] == json!(target))
+            })
+            .await
+            .unwrap();
+        let follow = received
+            .iter()
+            .find(|d| d.body["type"] == "Follow" && d.body["object"] == json!(target))
+            .unwrap()
+            .body
+            .clone();
+        let accept = json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{target}#accepts/{n}"),
+            "type": "Accept",
+            "actor": target,
+            "object": follow,
+        });
+        peer.deliver(target, &inbox, &accept).await.unwrap();
+        until_following(&a, &alice, target).await;
+    }
+    // Then 250 others (newer follows, listed before felix's).
+    let state = a.instance.state();
+    for n in 0..250 {
+        let other = format!("https://many.example/users/u{n}");
+        state
+            .put_remote_actor(
+                &instance_state::remote::RemoteActor::new(&other, format!("u{n}"))
+                    .with_followers(format!("{other}/followers")),
+            )
+            .await
+            .unwrap();
+        state
+            .put_follow(
+                &alice,
+                &other,
+                &format!("{alice}#follows/{n}"),
+                instance_state::follows::FollowState::Accepted,
+            )
+            .await
+            .unwrap();
+    }
+
+    // Each sends a post to its followers only.
+    let note = |author: &str, n: u32, to: &str, text: &str| {
+        let id = format!("{author}/statuses/{n}");
+        json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{id}/activity"),
+            "type": "Create",
+            "actor": author,
+            "to": [to],
+            "object": {
+                "id": id,
+                "type": "Note",
+                "attributedTo": author,
+                "to": [to],
+                "content": format!("<p>{text}</p>"),
+                "published": "2030-01-01T00:00:00Z",
+            },
+        })
+    };
+    let felix_post = note(
+        &felix,
+        1,
+        &format!("{felix}/followers"),
+        "Felix to his followers, token-felix.",
+    );
+    let fri_post = note(&fri, 1, &fri_followers, "Fri to her followers, token-fri.");
+    for (author, create) in [(&felix, &felix_post), (&fri, &fri_post)] {
+        peer.deliver(author, &inbox, create).await.unwrap();
+    }
+    let page_of = |create: &serde_json::Value| {
+        let id = create["object"]["id"].as_str().unwrap().to_owned();
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("id", &id)
+            .finish();
+        format!("/posts/remote?{query}")
+    };
+    let alice_web = Session::new(&a, "alice").await;
+    eventually("both posts are in alice's stream", || async {
+        let page = alice_web.get("/").await.1;
+        page.contains("token-felix") && page.contains("token-fri")
+    })
+    .await;
+    let dave_web = Session::new(&a, "dave").await;
+    for (create, token) in [(&felix_post, "token-felix"), (&fri_post, "token-fri")] {
+        let (status, page) = alice_web.get(&page_of(create)).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains(token), "{page}");
+        let (_, page) = dave_web.get(&page_of(create)).await;
+        assert!(!page.contains(token), "{token} shown to dave: {page}");
+    }
+    let page = dave_web.get("/").await.1;
+    assert!(
+        !page.contains("token-felix") && !page.contains("token-fri"),
+        "{page}"
+    );
     a.stop().await.unwrap();
 }
