@@ -5,7 +5,7 @@
 //! answer then (or whose document has no inbox) is recorded in `pd_move_recipients`
 //! (migration 7), with the signed `Move` once in `pd_pending_moves`; the archive itself never
 //! holds inboxes. The serving process looks for due recipients every
-//! [`MoveRetry::interval`], fetches their documents again (a few at a time), and for each one
+//! [`MoveRetry::interval`] (a new one is due at once), fetches their documents again (a few at a time), and for each one
 //! reached queues the `Move` to its inbox through the federation queue, as at the import, and
 //! forgets it. A failure is tried again after a delay that doubles from
 //! [`MoveRetry::first_delay`] up to [`MoveRetry::max_delay`]; a follower still unreachable
@@ -227,7 +227,9 @@ impl Instance {
             .and_then(Value::as_str)
             .context("a Move without an id")?;
         let now = self.now();
-        let next = now.saturating_add(micros(self.0.options.move_retry.first_delay));
+        // Due at once: the serving process (perhaps not this one: `admin import` runs apart)
+        // tries it at its next look, and from then on by its own delays.
+        let next = now;
         let mut tx = self.db().pool().begin().await?;
         sqlx::query(
             "INSERT INTO pd_pending_moves (id, mover, proof, created) VALUES ($1, $2, $3, $4)
