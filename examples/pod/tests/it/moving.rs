@@ -705,6 +705,12 @@ async fn fedify_believes_a_move_passed_on_by_its_target_only_by_the_old_key_it_k
 /// never does, and dave is given up after the bound (two seconds here, seven days by default).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_move_to_followers_unreachable_at_the_import_is_retried_then_given_up() {
+    move_retries().await;
+}
+
+/// The test above, on the database [`crate::support::pod`] makes (PostgreSQL in
+/// `postgres.rs`).
+pub(crate) async fn move_retries() {
     use pod::pending_moves::MoveRetry;
     let dir = tempfile::tempdir().unwrap();
     let a = pod(dir.path(), "A").await;
@@ -740,9 +746,14 @@ async fn a_move_to_followers_unreachable_at_the_import_is_retried_then_given_up(
         .await;
     }
     let file = dir.path().join("alice.tar.gz");
-    pod::archive::admin_export(&admin(dir.path(), &a, "A"), "alice", &file, Some(&bob))
-        .await
-        .unwrap();
+    pod::archive::admin_export(
+        &crate::archive::admin(dir.path(), &a, "A"),
+        "alice",
+        &file,
+        Some(&bob),
+    )
+    .await
+    .unwrap();
 
     // A is gone, and so are C and D for now.
     let c_listen = c.addr;
@@ -751,7 +762,7 @@ async fn a_move_to_followers_unreachable_at_the_import_is_retried_then_given_up(
     d.stop().await.unwrap();
 
     // Bob imports the archive, sending its Move: nobody can be reached.
-    let admin_b = admin(dir.path(), &b, "B");
+    let admin_b = crate::archive::admin(dir.path(), &b, "B");
     let imported = pod::archive::admin_import(&admin_b, "bob", &file, true)
         .await
         .unwrap();
@@ -777,7 +788,7 @@ async fn a_move_to_followers_unreachable_at_the_import_is_retried_then_given_up(
     );
 
     // C comes back on its address: B's retries reach it, and carol follows bob.
-    let c = crate::support::pod_with(dir.path(), "C", |options| options.listen = c_listen).await;
+    let c = crate::support::pod_again(dir.path(), "C", |options| options.listen = c_listen).await;
     until_state(&c, &carol, &bob, Some(FollowState::Accepted)).await;
     until_state(&b, &carol, &bob, Some(FollowState::Accepted)).await;
     until_state(&c, &carol, &alice, None).await;

@@ -98,6 +98,12 @@ async fn kept(at: &Running, id: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_comment_on_a_limited_post_reaches_all_its_readers_through_its_author() {
+    limited_thread().await;
+}
+
+/// The test above, on the database [`crate::support::pod`] makes (PostgreSQL in
+/// `postgres.rs`).
+pub(crate) async fn limited_thread() {
     let dir = tempfile::tempdir().unwrap();
     let a = pod(dir.path(), "A").await;
     let b = pod(dir.path(), "B").await;
