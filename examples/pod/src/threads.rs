@@ -30,6 +30,7 @@ use anyhow::{Context, Result};
 use federation::fetch::FetchBudget;
 use federation::inbox::{Forward, Incoming, Vouch};
 use federation::relayed::{self, Authenticity};
+use futures::StreamExt as _;
 use instance_state::objects::{Addressing, PUBLIC};
 use serde_json::Value;
 use tracing::{debug, info};
@@ -184,26 +185,37 @@ impl Instance {
             .take(MAX_PASSED_ON)
             .cloned()
             .collect();
-        let mut inboxes: Vec<federation_queue::Recipient> = Vec::new();
-        let mut budget = FetchBudget::default();
-        for reader in &recipients {
-            let Ok(url) = Url::parse(reader) else {
-                continue;
-            };
-            match self.keys().actor(&url, &mut budget).await {
-                // Its own inbox, not its server's shared one: Mastodon shows a limited post to
-                // the person whose inbox received it.
-                Ok(remote) => match remote.inbox.as_ref().map(|i| Url::parse(i.as_str())) {
-                    Some(Ok(inbox)) => {
-                        if !inboxes.iter().any(|r| r.inbox == inbox) {
-                            inboxes.push(federation_queue::Recipient::new(inbox));
+        // Each reader's own inbox, not their server's shared one: Mastodon shows a limited
+        // post to the person whose inbox received it.
+        let found: Vec<(String, Option<Url>)> = futures::stream::iter(recipients)
+            .map(|reader| async move {
+                let inbox = match Url::parse(&reader) {
+                    Ok(url) => match self.keys().actor(&url, &mut FetchBudget::default()).await {
+                        Ok(remote) => remote
+                            .inbox
+                            .as_ref()
+                            .and_then(|inbox| Url::parse(inbox.as_str()).ok()),
+                        Err(error) => {
+                            info!(%reader, %error, "a reader of a limited post cannot be reached");
+                            None
                         }
+                    },
+                    Err(_) => None,
+                };
+                (reader, inbox)
+            })
+            .buffer_unordered(crate::pending_moves::FETCH_CONCURRENCY)
+            .collect()
+            .await;
+        let mut inboxes: Vec<federation_queue::Recipient> = Vec::new();
+        for (reader, inbox) in found {
+            match inbox {
+                Some(inbox) => {
+                    if !inboxes.iter().any(|r| r.inbox == inbox) {
+                        inboxes.push(federation_queue::Recipient::new(inbox));
                     }
-                    _ => debug!(%reader, "a reader without an inbox"),
-                },
-                Err(error) => {
-                    info!(%reader, %error, "a reader of a limited post cannot be reached")
                 }
+                None => debug!(%reader, "a reader without an inbox"),
             }
         }
         if inboxes.is_empty() {
