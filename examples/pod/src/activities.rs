@@ -11,7 +11,7 @@
 
 use activitypub_core::{ActivityType, AnyObject, Iri};
 use anyhow::{Context, Result};
-use federation::inbox::{Dispatcher, HandlerError, Incoming};
+use federation::inbox::{Dispatcher, Forward, HandlerError, Incoming, Vouch};
 use federation::keys::KeyCache;
 use federation::outbox::Outbox;
 use instance_server::{ErasedQueue, INSTANCE_ACTOR};
@@ -19,7 +19,7 @@ use instance_state::InstanceState;
 use instance_state::handlers::{Social, social_handlers};
 use instance_state::objects::{Addressing, Visibility};
 use serde_json::Value;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 use url::Url;
 
 use crate::app::Instance;
@@ -77,6 +77,24 @@ impl Social for Instance {
         }
         .map_err(failed)
     }
+
+    /// A comment in a limited thread passed on by the author of its post (`threads.rs`);
+    /// anything else signed by someone other than its actor is refused.
+    async fn forwarded(&self, forward: Forward) -> Result<Vouch, HandlerError> {
+        match self
+            .vouch_passed_on_comment(&forward)
+            .await
+            .map_err(failed)?
+        {
+            Some(vouch) => Ok(vouch),
+            None => Ok(Vouch::Refused {
+                reason: format!(
+                    "a {} signed by someone other than its actor is not taken here",
+                    forward.activity.kind
+                ),
+            }),
+        }
+    }
 }
 
 /// The first text of a `content` (or `contentMap`) member.
@@ -93,7 +111,7 @@ fn content_of(document: &Value) -> String {
 }
 
 /// The id a member holds (a string, or an object with an `id`).
-fn id_of(value: Option<&Value>) -> Option<String> {
+pub(crate) fn id_of(value: Option<&Value>) -> Option<String> {
     match value? {
         Value::String(id) => Some(id.clone()),
         Value::Object(map) => map.get("id").and_then(Value::as_str).map(str::to_owned),
@@ -167,6 +185,12 @@ impl Instance {
                     .await?
             }
         };
+        if !update {
+            match self.pass_on(&incoming, &row).await {
+                Ok(_) => {}
+                Err(error) => warn!(%error, comment = %row.id, "passing a comment on"),
+            }
+        }
         let activity = incoming.activity.props.id.as_ref().map(|id| id.as_str());
         self.notify_about_post(&row, &document, activity).await
     }
@@ -220,7 +244,14 @@ impl Instance {
         author: &Iri,
         card: Option<&Card>,
     ) -> Result<PostRow> {
-        let stored = self.state().put_object(document, false).await?;
+        // A comment in a limited thread is its post's readers' too (`threads.rs`).
+        let stored = match card {
+            None => {
+                let widened = self.with_thread_readers(document, author.as_str()).await?;
+                self.state().put_object(&widened, false).await?
+            }
+            Some(_) => self.state().put_object(document, false).await?,
+        };
         // Its author by name on the pages (from the key cache, which has the document).
         if let Err(error) = self.remember_actor(author.as_str()).await {
             debug!(%error, %author, "naming a note's author");

@@ -1,5 +1,6 @@
 //! Administration commands: those every instance has (accounts, roles, passwords:
-//! instance-server's [`Admin`]), a person following someone, the relays and the tag relay.
+//! instance-server's [`Admin`]), a person following someone, the relays and the tag relay, the
+//! followers a `Move` from an archive is still to reach.
 
 use anyhow::Result;
 use serde_json::{Value, json};
@@ -47,4 +48,11 @@ pub async fn relays(admin: &Admin) -> Result<Value> {
 pub async fn add_tag_relay(admin: &Admin, base: &Url) -> Result<Value> {
     let instance = admin.instance::<Pod>().await?;
     instance.set_tag_relay(base).await
+}
+
+/// The followers a `Move` from an archive is still to reach (how many, and the first of them
+/// with their attempts and last error), and those given up.
+pub async fn pending_moves(admin: &Admin) -> Result<Value> {
+    let instance = admin.instance::<Pod>().await?;
+    Ok(serde_json::to_value(instance.pending_moves().await?)?)
 }

@@ -40,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "the posts made by importing archives",
         include_str!("../migrations/0006_imports.sql"),
     ),
+    (
+        7,
+        "the followers a Move from an archive is still to reach",
+        include_str!("../migrations/0007_move_recipients.sql"),
+    ),
 ];
 
 /// The table the pod's migrations are recorded in.

@@ -27,11 +27,13 @@ mod mentions;
 pub mod moving;
 mod notifications;
 mod pages;
+pub mod pending_moves;
 mod photos;
 mod posts;
 mod profile;
 mod relays;
 mod tag_relay;
+mod threads;
 mod web;
 
 use std::path::PathBuf;
@@ -59,6 +61,9 @@ pub struct PodOptions {
     pub media_dir: Option<PathBuf>,
     /// The largest profile image accepted, in bytes. Default: 4 MiB.
     pub max_image_bytes: u64,
+    /// How the serving process retries a `Move` from an archive to the followers it could not
+    /// reach at the import.
+    pub move_retry: pending_moves::MoveRetry,
 }
 
 impl Default for PodOptions {
@@ -66,6 +71,7 @@ impl Default for PodOptions {
         Self {
             media_dir: None,
             max_image_bytes: 4 << 20,
+            move_retry: pending_moves::MoveRetry::default(),
         }
     }
 }
@@ -80,6 +86,12 @@ impl PodOptions {
     /// Sets the largest profile image accepted.
     pub fn with_max_image_bytes(mut self, bytes: u64) -> Self {
         self.max_image_bytes = bytes;
+        self
+    }
+
+    /// Sets how a `Move` to followers unreachable at the import is retried.
+    pub fn with_move_retry(mut self, retry: pending_moves::MoveRetry) -> Self {
+        self.move_retry = retry;
         self
     }
 }
@@ -114,7 +126,12 @@ impl Application for Pod {
         let media = media_store::MediaStore::open(&media_dir)
             .await
             .with_context(|| format!("opening the media directory {}", media_dir.display()))?;
-        Instance::new(parts, options.app.clone(), media)
+        let serving = parts.serving;
+        let instance = Instance::new(parts, options.app.clone(), media)?;
+        if serving {
+            instance.start_move_retries();
+        }
+        Ok(instance)
     }
 
     fn routes(instance: &Instance, parts: &Parts, _options: &Options) -> Result<axum::Router> {

@@ -116,6 +116,9 @@ enum AdminAction {
         #[arg(long)]
         send_move: bool,
     },
+    /// The followers an imported archive's `Move` is still to reach (their servers did not
+    /// answer): how many, their attempts and last errors, and those given up.
+    PendingMoves,
     /// Makes a person follow an actor (its address).
     Follow {
         /// The person's name.
@@ -209,6 +212,7 @@ async fn run(cli: Cli) -> Result<()> {
                     file,
                     send_move,
                 } => pod::archive::admin_import(&admin, &name, &file, send_move).await?,
+                AdminAction::PendingMoves => admin::pending_moves(&admin).await?,
                 AdminAction::Follow { name, target } => {
                     admin::follow(&admin, &name, &target).await?
                 }

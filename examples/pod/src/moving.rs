@@ -186,7 +186,8 @@ pub struct MoveSent {
     pub queued: u64,
     /// Followers here, moved at once.
     pub local: u64,
-    /// Followers whose inbox could not be found (their server did not answer).
+    /// Followers whose inbox could not be found (their server did not answer, or their
+    /// document names none): the serving process tries them again (`pending_moves.rs`).
     pub unreachable: u64,
 }
 
@@ -285,7 +286,9 @@ impl Instance {
     /// [`check_move_proof`]: signed by the old account's key, to local person `name`) to the
     /// old account's `followers` as the archive lists them, HTTP-signed by `name`: one
     /// delivery per inbox, through the queue (recipients sharing an inbox get one). Each
-    /// follower's inbox is read from its document (fetched, or cached); a follower on this
+    /// follower's inbox is read from its document (cached, or fetched, a few at a time); one
+    /// that cannot be had now is recorded and tried again by the serving process
+    /// (`pending_moves.rs`); a follower on this
     /// pod is moved at once, as a `Move` received here would move it. Receivers believe it
     /// from the old account's document, or, when that is gone, from the signature by the old
     /// key they kept (instance-state's `vouch_passed_on_move`).
@@ -302,7 +305,7 @@ impl Instance {
             .unwrap_or_default()
             .to_owned();
         let mut sent = MoveSent::default();
-        let mut recipients = Vec::new();
+        let mut remote = Vec::new();
         for follower in followers.iter().take(MAX_MOVE_RECIPIENTS) {
             if *follower == me {
                 continue;
@@ -311,48 +314,28 @@ impl Instance {
                 sent.local += 1;
                 continue;
             }
-            let Ok(url) = Url::parse(follower) else {
-                sent.unreachable += 1;
-                continue;
-            };
-            let mut budget = federation::fetch::FetchBudget::default();
-            match self.keys().actor(&url, &mut budget).await {
-                Ok(remote) => {
-                    let Some(inbox) = remote
-                        .inbox
-                        .as_ref()
-                        .and_then(|inbox| Url::parse(inbox.as_str()).ok())
-                    else {
-                        sent.unreachable += 1;
-                        continue;
-                    };
-                    let mut recipient = federation_queue::Recipient::new(inbox);
-                    if let Some(shared) = remote
-                        .shared_inbox
-                        .as_ref()
-                        .and_then(|shared| Url::parse(shared.as_str()).ok())
-                    {
-                        recipient = recipient.with_shared_inbox(shared);
-                    }
+            remote.push(follower.clone());
+        }
+        let mut recipients = Vec::new();
+        let mut unreached = Vec::new();
+        for (follower, recipient) in self.move_recipients(remote).await {
+            match recipient {
+                Ok(recipient) => {
                     recipients.push(recipient);
                     sent.queued += 1;
                 }
                 Err(error) => {
-                    tracing::info!(%follower, %error, "a follower of the old account cannot be reached");
+                    tracing::info!(%follower, %error, "a follower of the old account cannot be reached now; tried again later");
+                    unreached.push((follower, error));
                     sent.unreachable += 1;
                 }
             }
         }
         if !recipients.is_empty() {
-            use federation::outbox::Enqueuer as _;
-            let item = federation_queue::Enqueue::new(serde_json::to_vec(proof)?, name)
-                .with_recipients(recipients);
-            self.outbox()
-                .queue()
-                .enqueue(item)
-                .await
-                .map_err(|e| anyhow::anyhow!("queueing the Move: {e}"))?;
+            self.queue_move(name, serde_json::to_vec(proof)?, recipients)
+                .await?;
         }
+        self.remember_unreached(name, proof, &unreached).await?;
         if sent.local > 0 && !origin.is_empty() {
             self.state().record_move(&origin, &me).await?;
             self.state().set_remote_moved_to(&origin, &me).await?;

@@ -233,7 +233,7 @@ impl Instance {
             .put_local_post(&row, &attachments, &aspects, None)
             .await?;
         self.notify_written(&row, &note).await;
-        self.publish_about("Create", author, note).await?;
+        self.publish_about("Create", author, note, false).await?;
         Ok(row)
     }
 
@@ -352,7 +352,13 @@ impl Instance {
         self.state().put_object(&note, true).await?;
         self.db().put_post(&row).await?;
         self.notify_written(&row, &note).await;
-        self.publish_about("Create", author, note).await?;
+        self.publish_about(
+            "Create",
+            author,
+            note,
+            matches!(root.audience, Audience::Aspects | Audience::Limited),
+        )
+        .await?;
         Ok(row.id)
     }
 
@@ -390,7 +396,7 @@ impl Instance {
         row.updated = now;
         self.db().put_post(&row).await?;
         self.notify_written(&row, &note).await;
-        self.publish_about("Update", author, note).await
+        self.publish_about("Update", author, note, false).await
     }
 
     /// Local person `author` deletes its post or comment `id`: a `Tombstone` here, and a
@@ -671,13 +677,24 @@ impl Instance {
         }
     }
 
-    /// Publishes `kind` (`Create`, `Update`) of `note` by `author`, addressed as the note is.
-    async fn publish_about(&self, kind: &str, author: &str, note: Value) -> Result<()> {
+    /// Publishes `kind` (`Create`, `Update`) of `note` by `author`, addressed as the note is;
+    /// with `author`'s Linked Data signature when `ld_sign` (a comment in a limited thread,
+    /// which the post's author passes on: `threads.rs`).
+    async fn publish_about(
+        &self,
+        kind: &str,
+        author: &str,
+        note: Value,
+        ld_sign: bool,
+    ) -> Result<()> {
         let addressing = Addressing::of(&note);
         let mut activity = self.state().new_activity(kind, author, note, &[]);
         address(&mut activity, &addressing);
         if let Some(map) = activity.as_object_mut() {
             map.insert("published".into(), Value::String(rfc3339(self.now())));
+        }
+        if ld_sign {
+            activity = self.ld_signed(author, &activity).await?;
         }
         self.publish(author, activity).await
     }

@@ -215,7 +215,7 @@ pub(crate) async fn import(State(site): State<Site>, viewer: Viewer, request: Re
                                     @if let Some(sent) = &summary.move_sent {
                                         " The move was sent to " (sent.queued) " of its followers' inboxes"
                                         @if sent.local > 0 { " and " (sent.local) " followers here moved" }
-                                        @if sent.unreachable > 0 { "; " (sent.unreachable) " could not be reached" }
+                                        @if sent.unreachable > 0 { "; " (sent.unreachable) " could not be reached yet: the pod tries again for seven days" }
                                         "."
                                     }
                                 }

@@ -49,7 +49,9 @@ fn with_photo(session: &Session, text: &str, description: &str) -> reqwest::mult
         )
 }
 
-fn admin(dir: &Path, running: &Running, name: &str) -> pod::admin::Admin {
+/// The administration commands of pod `name` (its database and media in `dir`) running as
+/// `running`, on SQLite or PostgreSQL.
+pub(crate) fn admin(dir: &Path, running: &Running, name: &str) -> pod::admin::Admin {
     pod::admin::Admin::new(database(dir, name))
         .with_app(
             pod::PodOptions::default().with_media_dir(dir.join(format!("{name}.sqlite.media"))),

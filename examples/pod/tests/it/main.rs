@@ -25,3 +25,4 @@ mod scale_out;
 mod stream;
 mod support;
 mod tags;
+mod threads;

@@ -699,3 +699,114 @@ async fn fedify_believes_a_move_passed_on_by_its_target_only_by_the_old_key_it_k
     met.quit().await;
     stranger.quit().await;
 }
+
+/// Pull mode with followers whose servers are down at the import: carol's pod C comes back
+/// and gets the `Move` from the serving pod B's retries (and carol follows bob); dave's pod D
+/// never does, and dave is given up after the bound (two seconds here, seven days by default).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_move_to_followers_unreachable_at_the_import_is_retried_then_given_up() {
+    move_retries().await;
+}
+
+/// The test above, on the database [`crate::support::pod`] makes (PostgreSQL in
+/// `postgres.rs`).
+pub(crate) async fn move_retries() {
+    use pod::pending_moves::MoveRetry;
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let retry = MoveRetry::default()
+        .with_interval(Duration::from_millis(100))
+        .with_first_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_millis(400))
+        .with_give_up_after(Duration::from_secs(2));
+    let b = crate::support::pod_with(dir.path(), "B", |options| {
+        options.app = options.app.clone().with_move_retry(retry);
+    })
+    .await;
+    let c = pod(dir.path(), "C").await;
+    let d = pod(dir.path(), "D").await;
+    let alice = person(&a, "alice").await;
+    let bob = person(&b, "bob").await;
+    let carol = person(&c, "carol").await;
+    let dave = person(&d, "dave").await;
+    c.instance.follow("carol", &alice).await.unwrap();
+    d.instance.follow("dave", &alice).await.unwrap();
+    for (at, follower) in [(&c, &carol), (&d, &dave)] {
+        until_following(&a, follower, &alice).await;
+        until_following(at, follower, &alice).await;
+        eventually("alice's key kept", || async {
+            at.instance
+                .state()
+                .remote_actor(&alice)
+                .await
+                .unwrap()
+                .and_then(|remote| remote.key)
+                .is_some()
+        })
+        .await;
+    }
+    let file = dir.path().join("alice.tar.gz");
+    pod::archive::admin_export(
+        &crate::archive::admin(dir.path(), &a, "A"),
+        "alice",
+        &file,
+        Some(&bob),
+    )
+    .await
+    .unwrap();
+
+    // A is gone, and so are C and D for now.
+    let c_listen = c.addr;
+    a.stop().await.unwrap();
+    c.stop().await.unwrap();
+    d.stop().await.unwrap();
+
+    // Bob imports the archive, sending its Move: nobody can be reached.
+    let admin_b = crate::archive::admin(dir.path(), &b, "B");
+    let imported = pod::archive::admin_import(&admin_b, "bob", &file, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        imported["imported"]["move_sent"],
+        json!({"queued": 0, "local": 0, "unreachable": 2}),
+        "{imported}"
+    );
+    let pending = pod::admin::pending_moves(&admin_b).await.unwrap();
+    assert_eq!(pending["pending"], 2, "{pending}");
+    let recipients = pending["recipients"].as_array().unwrap();
+    let followers: Vec<&str> = recipients
+        .iter()
+        .map(|r| r["follower"].as_str().unwrap())
+        .collect();
+    assert!(followers.contains(&carol.as_str()) && followers.contains(&dave.as_str()));
+    assert!(
+        recipients
+            .iter()
+            .all(|r| r["attempts"].as_i64().unwrap() >= 1
+                && !r["last_error"].as_str().unwrap().is_empty()),
+        "{pending}"
+    );
+
+    // C comes back on its address: B's retries reach it, and carol follows bob.
+    let c = crate::support::pod_again(dir.path(), "C", |options| options.listen = c_listen).await;
+    until_state(&c, &carol, &bob, Some(FollowState::Accepted)).await;
+    until_state(&b, &carol, &bob, Some(FollowState::Accepted)).await;
+    until_state(&c, &carol, &alice, None).await;
+
+    // D stays gone: dave is given up after the bound, kept for the administrator to see.
+    eventually("dave given up", || async {
+        let now = pod::admin::pending_moves(&admin_b).await.unwrap();
+        now["pending"] == 0 && now["given_up"] == 1
+    })
+    .await;
+    let pending = pod::admin::pending_moves(&admin_b).await.unwrap();
+    let given_up = &pending["recipients"][0];
+    assert_eq!(given_up["follower"], json!(dave), "{pending}");
+    assert_eq!(given_up["state"], "given_up");
+    assert!(given_up["attempts"].as_i64().unwrap() >= 2, "{pending}");
+    // Given up means never tried again: a round finds nobody due.
+    let round = b.instance.retry_pending_moves().await.unwrap();
+    assert_eq!((round.sent, round.failed, round.given_up), (0, 0, 0));
+    b.stop().await.unwrap();
+    c.stop().await.unwrap();
+}

@@ -1,7 +1,8 @@
 //! The pod on PostgreSQL: its main flows (people and sessions, posts to the public and to
 //! aspects with their privacy, comments, mentions and notifications, tags, photos and profile
-//! images, the stream's pages, export and import of an archive), each the same test as on
-//! SQLite, with every pod it starts on a fresh PostgreSQL database (`support::on_postgres`).
+//! images, the stream's pages, export and import of an archive, comments passed on in a
+//! limited thread, a `Move` retried to followers unreachable at the import), each the same test
+//! as on SQLite, with every pod it starts on a fresh PostgreSQL database (`support::on_postgres`).
 //! `scripts/test` runs the tests under `scripts/with-postgres`, which sets
 //! `FEDERATION_QUEUE_PG_URL`; in CI a missing server fails them.
 
@@ -84,4 +85,14 @@ async fn a_posts_collections_are_as_private_as_the_post() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tags_collection_and_page_are_paged() {
     check(crate::collections::tag_paging()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_comment_on_a_limited_post_reaches_all_its_readers() {
+    check(crate::threads::limited_thread()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_move_to_followers_unreachable_at_the_import_is_retried() {
+    check(crate::moving::move_retries()).await;
 }

@@ -119,8 +119,18 @@ pub(crate) fn postgres_url() -> Option<String> {
 /// A loopback pod `name`, its database and files in `dir` (see [`database`]), with options
 /// changed by `change`.
 pub(crate) async fn pod_with(dir: &Path, name: &str, change: impl FnOnce(&mut Options)) -> Running {
-    init_logging();
     make_database(dir, name).await;
+    pod_again(dir, name, change).await
+}
+
+/// Pod `name` started again on the database [`pod_with`] made for it, with options changed by
+/// `change` (its former address, say).
+pub(crate) async fn pod_again(
+    dir: &Path,
+    name: &str,
+    change: impl FnOnce(&mut Options),
+) -> Running {
+    init_logging();
     let mut options = Options::new(
         std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         database(dir, name),
