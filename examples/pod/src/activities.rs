@@ -11,7 +11,7 @@
 
 use activitypub_core::{ActivityType, AnyObject, Iri};
 use anyhow::{Context, Result};
-use federation::inbox::{Dispatcher, HandlerError, Incoming};
+use federation::inbox::{Dispatcher, Forward, HandlerError, Incoming, Vouch};
 use federation::keys::KeyCache;
 use federation::outbox::Outbox;
 use instance_server::{ErasedQueue, INSTANCE_ACTOR};
@@ -38,6 +38,11 @@ fn failed(error: anyhow::Error) -> HandlerError {
 pub(crate) fn dispatcher() -> Dispatcher<Instance> {
     social_handlers(Dispatcher::new())
         .on(ActivityType::Create, |app: Instance, incoming| async move {
+            // Signed by someone other than its actor: a relay's forward, vouched for by
+            // `Social::forwarded` below with the post as believed.
+            if incoming.key.owner != incoming.actor {
+                return app.on_relayed_create(incoming).await.map_err(failed);
+            }
             app.on_note(incoming, false).await.map_err(failed)
         })
         .on(ActivityType::Like, |app: Instance, incoming| async move {
@@ -76,6 +81,12 @@ impl Social for Instance {
             _ => Ok(()),
         }
         .map_err(failed)
+    }
+
+    /// A forward that is not a passed-on `Move` (instance-state's): a relay's, vouched for
+    /// in `relays.rs`.
+    async fn forwarded(&self, forward: Forward) -> Result<Vouch, HandlerError> {
+        self.vouch_for_forward(forward).await.map_err(failed)
     }
 }
 

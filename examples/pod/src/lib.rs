@@ -128,15 +128,7 @@ impl Application for Pod {
                 .with_moderator_link("/moderation", "Moderation"),
         )));
         let moderation = instance_server::moderation::Moderation::new(parts, web.clone())?;
-        let federation = parts
-            .federation_router(instance.clone(), activities::dispatcher())
-            .layer(axum::middleware::from_fn_with_state(
-                relays::RelayInbox {
-                    instance: instance.clone(),
-                    config: parts.inbox_config(),
-                },
-                relays::intercept,
-            ));
+        let federation = parts.federation_router(instance.clone(), activities::dispatcher());
         Ok(web::routes(instance.clone(), web, moderation, federation))
     }
 }
