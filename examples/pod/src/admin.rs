@@ -43,8 +43,23 @@ pub async fn relays(admin: &Admin) -> Result<Value> {
 
 /// Names the tag relay (its base URL): the pod subscribes to it, and its instance actor
 /// follows the actors of the tags followed here (found by WebFinger now; the `Follow`s are
-/// delivered when the pod next serves).
+/// delivered when the pod next serves). Given again, it sends a new `Follow` for the
+/// subscription and for each tag whose follow is not accepted.
 pub async fn add_tag_relay(admin: &Admin, base: &Url) -> Result<Value> {
     let instance = admin.instance::<Pod>().await?;
     instance.set_tag_relay(base).await
+}
+
+/// The tag relay, its subscription and the state of the follow of each tag followed here
+/// (`null` when no tag relay is named).
+pub async fn tag_relays(admin: &Admin) -> Result<Value> {
+    let instance = admin.instance::<Pod>().await?;
+    Ok(serde_json::to_value(instance.tag_relay_state().await?)?)
+}
+
+/// Stops using the tag relay: `Undo` of the follows of its tag actors and of the subscription
+/// (delivered when the pod next serves), the relay forgotten; the posts it brought stay.
+pub async fn remove_tag_relay(admin: &Admin) -> Result<Value> {
+    let instance = admin.instance::<Pod>().await?;
+    instance.remove_tag_relay().await
 }

@@ -49,6 +49,7 @@ pub use instance_web::SignupMode;
 pub use posts::{PostAudience, Refused};
 pub use profile::{ImageRole, Profile, ProfileError};
 pub use relays::{Relay, RelayKind};
+pub use tag_relay::{TagFollow, TagRelayState};
 
 /// The pod's own options, beside the server's.
 #[derive(Debug, Clone)]

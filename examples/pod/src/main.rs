@@ -145,6 +145,12 @@ enum AdminAction {
         /// The tag relay's base URL.
         url: Url,
     },
+    /// Shows the tag relay, the subscription to it and the state of the follow of each tag
+    /// followed here (`add-tag-relay` again re-sends what is not accepted).
+    TagRelays,
+    /// Stops using the tag relay: unfollows its tag actors and unsubscribes (the posts it
+    /// brought stay).
+    RemoveTagRelay,
 }
 
 fn main() -> Result<()> {
@@ -225,6 +231,8 @@ async fn run(cli: Cli) -> Result<()> {
                 }
                 AdminAction::Relays => admin::relays(&admin).await?,
                 AdminAction::AddTagRelay { url } => admin::add_tag_relay(&admin, &url).await?,
+                AdminAction::TagRelays => admin::tag_relays(&admin).await?,
+                AdminAction::RemoveTagRelay => admin::remove_tag_relay(&admin).await?,
             };
             println!("{output}");
             Ok(())

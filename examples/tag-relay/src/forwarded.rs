@@ -40,15 +40,15 @@ impl Relay {
         };
         let parts = &self.0.parts;
         let mut budget = forward.budget;
-        let post =
-            match relayed::verify_create(&activity, &parts.keys, &parts.fetcher, &mut budget).await
-            {
-                Ok(post) => post,
-                Err(error) => {
-                    warn!(actor = %forward.actor, %signer, %error, "a forwarded post refused");
-                    return Ok(refused(error.reason()));
-                }
-            };
+        let post = match relayed::verify_create(&activity, &parts.keys, &parts.fetcher, &mut budget)
+            .await
+        {
+            Ok(post) => post,
+            Err(error) => {
+                warn!(actor = %forward.actor, %signer, %error, "a forwarded post refused");
+                return Ok(refused(error.reason()));
+            }
+        };
         if let Some(id) = post.object.get("id").and_then(Value::as_str)
             && (self.state().is_local(id) || Url::parse(id).is_err())
         {

@@ -1314,8 +1314,9 @@ fn local_vouching_with_objects() -> Local {
     let calls = Calls::default();
     let store = MemoryInboxStore::new();
     let keys = key_cache();
-    let dispatcher = Dispatcher::new().on(ActivityType::Create, handle).on_forwarded(
-        |_: Calls, forward: Forward| async move {
+    let dispatcher = Dispatcher::new()
+        .on(ActivityType::Create, handle)
+        .on_forwarded(|_: Calls, forward: Forward| async move {
             let id = forward.activity.object_id().unwrap().to_string();
             let believed = |id: &str| {
                 Box::new(
@@ -1344,8 +1345,7 @@ fn local_vouching_with_objects() -> Local {
                     reason: "nothing to do with it".to_owned(),
                 }
             })
-        },
-    );
+        });
     let inbox = Inbox::new(
         InboxConfig::new(&base()),
         keys.clone(),

@@ -343,8 +343,13 @@ async fn the_inbox_refuses_a_relayed_delivery_with_a_bad_digest_or_an_id_seen_be
         "to": [PUBLIC],
         "object": {"id": note, "type": "Tombstone"},
     });
-    let (status, text) =
-        relay_post(&relay, &relay_actor, &inbox, &signed(&delete, &key_id, &key)).await;
+    let (status, text) = relay_post(
+        &relay,
+        &relay_actor,
+        &inbox,
+        &signed(&delete, &key_id, &key),
+    )
+    .await;
     assert_eq!(status, 202, "{text}");
     assert!(!tag_page(&a, "replayed").await.contains("Said once"));
 
@@ -360,8 +365,13 @@ async fn the_inbox_refuses_a_relayed_delivery_with_a_bad_digest_or_an_id_seen_be
     let mut update = create_note(&felix, 1, "Said twice", "replayed");
     update["type"] = json!("Update");
     update["id"] = json!(format!("{note}#update"));
-    let (status, text) =
-        relay_post(&relay, &relay_actor, &inbox, &signed(&update, &key_id, &key)).await;
+    let (status, text) = relay_post(
+        &relay,
+        &relay_actor,
+        &inbox,
+        &signed(&update, &key_id, &key),
+    )
+    .await;
     assert_eq!(status, 202, "{text}");
     assert!(!tag_page(&a, "replayed").await.contains("Said twice"));
     a.stop().await.unwrap();

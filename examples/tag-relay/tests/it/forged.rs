@@ -225,7 +225,11 @@ async fn a_forged_ld_signature_is_refused_by_the_relay_and_by_the_pod() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status().as_u16(), 200, "the well-signed post is on the pod");
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "the well-signed post is on the pod"
+    );
     assert!(response.text().await.unwrap().contains("well signed"));
     c.stop().await.unwrap();
     relay.stop().await.unwrap();
