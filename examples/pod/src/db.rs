@@ -40,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "the posts made by importing archives",
         include_str!("../migrations/0006_imports.sql"),
     ),
+    (
+        8,
+        "the tags a relay subscription is for",
+        include_str!("../migrations/0008_relay_tags.sql"),
+    ),
 ];
 
 /// The table the pod's migrations are recorded in.

@@ -48,6 +48,12 @@ use crate::app::Instance;
 /// The public collection, which a Mastodon-style relay subscription follows.
 const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 
+/// The most tags a relay subscription may be limited to.
+pub(crate) const MAX_RELAY_TAGS: usize = 100;
+
+/// The most `tag` entries of a post read to decide whether a relay takes it.
+const MAX_POST_TAGS: usize = 100;
+
 /// The kind of a relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -93,6 +99,9 @@ pub struct Relay {
     pub follow_id: String,
     /// `pending`, `accepted` or `rejected`.
     pub state: String,
+    /// The tags whose public posts alone the pod sends a Mastodon-style relay (normalized),
+    /// or `None` for all its public posts ([`Instance::set_relay_tags`]).
+    pub tags: Option<Vec<String>>,
 }
 
 fn relay_row(row: &sqlx::any::AnyRow) -> Result<Relay> {
@@ -103,6 +112,11 @@ fn relay_row(row: &sqlx::any::AnyRow) -> Result<Relay> {
         inbox: row.try_get("inbox")?,
         follow_id: row.try_get("follow_id")?,
         state: row.try_get("state")?,
+        tags: row
+            .try_get::<Option<String>, _>("tags")?
+            .map(|tags| serde_json::from_str(&tags))
+            .transpose()
+            .context("reading a relay's tags")?,
     })
 }
 
@@ -121,7 +135,7 @@ impl Instance {
     /// The relays, in the order added.
     pub async fn relays(&self) -> Result<Vec<Relay>> {
         let rows = sqlx::query(
-            "SELECT address, kind, actor, inbox, follow_id, state FROM pd_relays
+            "SELECT address, kind, actor, inbox, follow_id, state, tags FROM pd_relays
              ORDER BY created, address",
         )
         .fetch_all(self.db().pool())
@@ -183,6 +197,12 @@ impl Instance {
         .await?;
         self.send_to(&inbox, &follow).await?;
         info!(relay = %address, kind = kind.as_str(), "subscribing to a relay");
+        let tags = self
+            .relays()
+            .await?
+            .into_iter()
+            .find(|r| r.address == address.as_str())
+            .and_then(|r| r.tags);
         Ok(Relay {
             address: address.to_string(),
             kind,
@@ -190,6 +210,7 @@ impl Instance {
             inbox: inbox.to_string(),
             follow_id,
             state: "pending".to_owned(),
+            tags,
         })
     }
 
@@ -227,6 +248,42 @@ impl Instance {
         Ok(true)
     }
 
+    /// Limits what the pod sends the Mastodon-style relay at `address` to its public posts
+    /// with one of `tags` (written with or without `#`, normalized here; at most
+    /// [`MAX_RELAY_TAGS`]), or with `None` sends it all its public posts again: the relay,
+    /// updated; `None` when there is no such relay. An empty list, a name that is not a tag, or
+    /// a LitePub relay (which announces what it is sent by others, not what the pod sends) is
+    /// refused.
+    pub async fn set_relay_tags(
+        &self,
+        address: &Url,
+        tags: Option<&[String]>,
+    ) -> Result<Option<Relay>> {
+        let Some(relay) = self
+            .relays()
+            .await?
+            .into_iter()
+            .find(|r| r.address == address.as_str())
+        else {
+            return Ok(None);
+        };
+        if relay.kind != RelayKind::Mastodon {
+            bail!("only a Mastodon-style relay is sent posts: {address} is a LitePub relay");
+        }
+        let tags = match tags {
+            None => None,
+            Some(tags) => Some(relay_tags(tags)?),
+        };
+        let stored = tags.as_ref().map(serde_json::to_string).transpose()?;
+        sqlx::query("UPDATE pd_relays SET tags = $2 WHERE address = $1")
+            .bind(relay.address.clone())
+            .bind(stored)
+            .execute(self.db().pool())
+            .await?;
+        info!(relay = %relay.address, ?tags, "the tags sent to a relay");
+        Ok(Some(Relay { tags, ..relay }))
+    }
+
     /// Queues `activity`, signed by the instance actor, for `inbox`.
     async fn send_to(&self, inbox: &Url, activity: &Value) -> Result<()> {
         let item = Enqueue::new(serde_json::to_vec(activity)?, INSTANCE_ACTOR)
@@ -260,6 +317,7 @@ impl Instance {
         let recipients: Vec<Recipient> = relays
             .iter()
             .filter(|r| r.kind == RelayKind::Mastodon && r.state == "accepted")
+            .filter(|r| takes(r.tags.as_deref(), activity))
             .filter_map(|r| Url::parse(&r.inbox).ok())
             .map(Recipient::new)
             .collect();
@@ -485,8 +543,110 @@ impl Instance {
     }
 }
 
+/// Whether a relay limited to `tags` (`None`: not limited) is sent the public `activity` (a
+/// `Create`, `Announce`, `Update` or `Delete` of the pod's): a limited one gets the `Create`s
+/// and `Update`s of posts with one of its tags, and every `Delete` (the relay withdraws only
+/// what it announced; the post, gone, no longer says its tags), never a reshare.
+fn takes(tags: Option<&[String]>, activity: &Value) -> bool {
+    let Some(tags) = tags else {
+        return true;
+    };
+    match activity.get("type").and_then(Value::as_str) {
+        Some("Delete") => true,
+        Some("Create" | "Update") => activity.get("object").is_some_and(|post| {
+            activitypub_core::hashtag::names_in(post, MAX_POST_TAGS)
+                .iter()
+                .any(|name| tags.contains(name))
+        }),
+        _ => false,
+    }
+}
+
+/// `tags` as a relay subscription keeps them: normalized, each once, in order.
+fn relay_tags(tags: &[String]) -> Result<Vec<String>> {
+    let mut kept: Vec<String> = Vec::new();
+    for tag in tags {
+        let name = activitypub_core::hashtag::received(tag.trim())
+            .ok_or_else(|| anyhow!("not a hashtag: {tag:?}"))?;
+        if !kept.contains(&name) {
+            kept.push(name);
+        }
+    }
+    if kept.is_empty() {
+        bail!("no tag given (without --tags the relay is sent every public post)");
+    }
+    if kept.len() > MAX_RELAY_TAGS {
+        bail!(
+            "{} tags; a relay subscription takes at most {MAX_RELAY_TAGS}",
+            kept.len()
+        );
+    }
+    Ok(kept)
+}
+
 fn refused(reason: &str) -> Vouch {
     Vouch::Refused {
         reason: reason.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{relay_tags, takes};
+
+    fn post(kind: &str, tags: &[&str]) -> serde_json::Value {
+        let tag: Vec<_> = tags
+            .iter()
+            .map(|t| json!({"type": "Hashtag", "name": t}))
+            .collect();
+        json!({"type": kind, "object": {"type": "Note", "tag": tag}})
+    }
+
+    #[test]
+    fn a_relay_limited_to_some_tags_takes_their_posts_and_every_delete() {
+        let climate = vec!["climate".to_owned()];
+        let limited = Some(climate.as_slice());
+        // (activity, taken by a limited relay)
+        let cases = [
+            (post("Create", &["#Climate"]), true),
+            (post("Update", &["#energy", "#CLIMATE"]), true),
+            (post("Create", &["#energy"]), false),
+            (post("Create", &[]), false),
+            (
+                json!({"type": "Create", "object": "https://pod.example/posts/1"}),
+                false,
+            ),
+            (
+                json!({"type": "Announce", "object": "https://pod.example/posts/1"}),
+                false,
+            ),
+            (
+                json!({"type": "Delete", "object": {"type": "Tombstone"}}),
+                true,
+            ),
+        ];
+        for (activity, expected) in cases {
+            assert_eq!(takes(limited, &activity), expected, "{activity}");
+            assert!(takes(None, &activity), "{activity}");
+        }
+    }
+
+    #[test]
+    fn relay_tags_are_normalized_and_checked() {
+        let given =
+            |tags: &[&str]| relay_tags(&tags.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>());
+        assert_eq!(
+            given(&["#Climate", "climate", " Énergie "]).unwrap(),
+            vec!["climate".to_owned(), "énergie".to_owned()]
+        );
+        assert!(given(&[]).is_err());
+        assert!(given(&["not a tag"]).is_err());
+        assert!(given(&["123"]).is_err());
+        let many: Vec<String> = (0..=super::MAX_RELAY_TAGS)
+            .map(|n| format!("t{n}"))
+            .collect();
+        assert!(relay_tags(&many).is_err());
     }
 }

@@ -123,6 +123,19 @@ impl Instance {
         }))
     }
 
+    /// Limits what the pod sends the tag relay to its public posts with one of `tags`, or
+    /// with `None` sends it all its public posts again ([`Instance::set_relay_tags`] on the
+    /// subscription): the subscription, updated. An error when no tag relay is named.
+    pub async fn set_tag_relay_tags(&self, tags: Option<&[String]>) -> Result<Relay> {
+        let base = self
+            .tag_relay()
+            .await?
+            .ok_or_else(|| anyhow!("no tag relay is named (add-tag-relay)"))?;
+        self.set_relay_tags(&base.join("/inbox")?, tags)
+            .await?
+            .ok_or_else(|| anyhow!("the tag relay {base} has no subscription (add-tag-relay)"))
+    }
+
     /// The tag relay, its subscription and the state of the follow of each tag followed here
     /// (read here only: no lookup); `None` when no tag relay is named.
     pub async fn tag_relay_state(&self) -> Result<Option<TagRelayState>> {

@@ -14,17 +14,43 @@ use crate::support::{
     eventually, follow_tag, person, pod, relay, stream, until_following, until_subscribed,
 };
 
-/// How many deliveries the queue at `path` (a SQLite file) gave up.
-async fn dead_letters(path: &std::path::Path) -> i64 {
-    let Ok(pool) = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display())).await else {
-        return 0;
-    };
-    let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM fq_deliveries WHERE state = 2")
-        .fetch_one(&pool)
+/// How many deliveries of the queue at `path` (a SQLite file) were given up (`dead`), or are
+/// waiting or in flight; `None` when it cannot be read.
+async fn deliveries(path: &std::path::Path, dead: bool) -> Option<i64> {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
         .await
-        .unwrap_or(0);
+        .ok()?;
+    let sql = if dead {
+        "SELECT count(*) FROM fq_deliveries WHERE state = 2"
+    } else {
+        "SELECT count(*) FROM fq_deliveries WHERE state IN (0, 1)"
+    };
+    let count: Option<i64> = sqlx::query_scalar(sql).fetch_one(&pool).await.ok();
     pool.close().await;
-    dead
+    count
+}
+
+/// How many deliveries the queue at `path` gave up.
+async fn dead_letters(path: &std::path::Path) -> i64 {
+    deliveries(path, true).await.unwrap_or(0)
+}
+
+/// The number of items in the outbox of `name` on `relay`.
+async fn outbox_total(relay: &tag_relay::Running, name: &str) -> u64 {
+    relay
+        .instance
+        .state()
+        .collection_items(
+            name,
+            federation::routes::CollectionKind::Outbox,
+            0,
+            10,
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .total
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -135,6 +161,76 @@ async fn a_tag_follow_never_answered_is_sent_again_and_the_tag_relay_can_be_remo
         c.instance.remove_tag_relay().await.unwrap()["tag_relay"],
         Value::Null
     );
+    a.stop().await.unwrap();
+    c.stop().await.unwrap();
+    relay.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscription_for_some_tags_sends_the_relay_only_their_posts() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = relay(dir.path()).await;
+    let a = pod(dir.path(), "A").await;
+    let c = pod(dir.path(), "C").await;
+    person(&a, "alice").await;
+    person(&c, "carol").await;
+
+    // Carol on C follows #climate and #energy through the relay.
+    c.instance.set_tag_relay(&relay.base_url).await.unwrap();
+    until_subscribed(&c, &relay).await;
+    follow_tag(&c, "carol", "climate").await;
+    follow_tag(&c, "carol", "energy").await;
+    let c_actor = c.instance.instance_actor().to_string();
+    for tag in ["tag-climate", "tag-energy"] {
+        until_following(&relay, &c_actor, relay.instance.actor_id(tag).as_str()).await;
+    }
+
+    // A sends the relay its posts with #climate only; naming the relay again keeps that.
+    a.instance.set_tag_relay(&relay.base_url).await.unwrap();
+    let subscription = a
+        .instance
+        .set_tag_relay_tags(Some(&["#Climate".to_owned()]))
+        .await
+        .unwrap();
+    assert_eq!(subscription.tags, Some(vec!["climate".to_owned()]));
+    until_subscribed(&a, &relay).await;
+    let again = a.instance.set_tag_relay(&relay.base_url).await.unwrap();
+    assert_eq!(again["subscription"]["tags"], json!(["climate"]), "{again}");
+
+    let write = |text: &'static str| {
+        let a = &a;
+        async move {
+            a.instance
+                .write_post("alice", text, &PostAudience::Public)
+                .await
+                .unwrap()
+        }
+    };
+    write("Wind farms #energy").await;
+    write("Melting ice #climate #energy").await;
+    eventually("the #climate post reaches carol", || async {
+        stream(&c, "carol").await.contains("Melting ice")
+    })
+    .await;
+    let queue = dir.path().join("A.sqlite.queue");
+    eventually("A's deliveries done", || async {
+        deliveries(&queue, false).await == Some(0)
+    })
+    .await;
+    // The #energy post never went to the relay: tag-energy announced the other one only.
+    assert_eq!(outbox_total(&relay, "tag-energy").await, 1);
+    assert_eq!(outbox_total(&relay, "tag-climate").await, 1);
+    assert!(!stream(&c, "carol").await.contains("Wind farms"));
+
+    // Every public post again: the next #energy post reaches carol.
+    let subscription = a.instance.set_tag_relay_tags(None).await.unwrap();
+    assert_eq!(subscription.tags, None);
+    write("Solar roofs #energy").await;
+    eventually("the #energy post reaches carol", || async {
+        stream(&c, "carol").await.contains("Solar roofs")
+    })
+    .await;
+    assert_eq!(outbox_total(&relay, "tag-energy").await, 2);
     a.stop().await.unwrap();
     c.stop().await.unwrap();
     relay.stop().await.unwrap();
