@@ -14,7 +14,9 @@
 //!   back and `Announce`s the posts (by id, or embedded) to its followers.
 //!
 //! The pod's own public `Create`s, `Announce`s, `Update`s and `Delete`s also go to the inboxes
-//! of the accepted Mastodon-style relays ([`Instance::send_to_relays`]), which forward them.
+//! of the accepted Mastodon-style relays ([`Instance::send_to_relays`]), which forward them;
+//! a relay limited to some tags ([`Instance::set_relay_tags`]) gets only the posts with one of
+//! them (and every `Delete`).
 //!
 //! A relayed post is believed only once its authenticity is established (the rule is
 //! `federation::relayed`'s, which the tag relay applies too): a valid `RsaSignature2017` Linked
