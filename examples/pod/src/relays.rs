@@ -594,6 +594,8 @@ fn refused(reason: &str) -> Vouch {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use serde_json::json;
 
     use super::{relay_tags, takes};
