@@ -644,6 +644,25 @@ pub enum Vouch {
         /// What is left of the fetch budget.
         budget: FetchBudget,
     },
+    /// As [`Self::Vouched`], and the app established the activity's object itself (the
+    /// document a Linked Data signature covers, or the object as its own server serves it):
+    /// the handler gets this one as [`Incoming::object`], never the copy the forwarder
+    /// embedded. Its id must be the activity's object's, or the forward is refused
+    /// ([`Rejection::NotVouched`]).
+    VouchedWithObject {
+        /// What is left of the fetch budget.
+        budget: FetchBudget,
+        /// The object, as the app believes it.
+        object: Box<AnyObject>,
+    },
+    /// Not vouched for, but not refused either: the app takes such forwards and has nothing
+    /// to do with this one (a relay passing on an activity of a kind the app does not take
+    /// from relays). Answered as an activity no handler takes ([`Accepted::Ignored`]):
+    /// nothing recorded, no handler called.
+    Ignored {
+        /// Why, for the log.
+        reason: String,
+    },
     /// Not vouched for: refused ([`Rejection::NotVouched`], `401`), as any delivery whose
     /// signer is not its actor.
     Refused {
@@ -719,10 +738,12 @@ impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
     /// their actor ([`Forward`]). The hook vouches for one ([`Vouch::Vouched`]) from what else
     /// proves it the actor's, such as a Linked Data signature by the actor's key; the inbox
     /// then applies its other checks and its idempotency record, and dispatches the activity
-    /// to the handler of its type, whose [`Incoming::key`] is the forwarder's. Without a hook
-    /// (the default), or when it answers [`Vouch::Refused`], a forward is refused, as every
-    /// delivery whose signer is not its actor is. Activities of a type with no handler are
-    /// ignored before the hook is asked.
+    /// to the handler of its type, whose [`Incoming::key`] is the forwarder's (and whose
+    /// [`Incoming::object`] is the one the hook established, when it answers
+    /// [`Vouch::VouchedWithObject`]). Without a hook (the default), or when it answers
+    /// [`Vouch::Refused`], a forward is refused, as every delivery whose signer is not its actor
+    /// is; [`Vouch::Ignored`] acknowledges it without recording or handling it. Activities of a
+    /// type with no handler are ignored before the hook is asked.
     pub fn on_forwarded<F, Fut>(mut self, hook: F) -> Self
     where
         F: Fn(S, Forward) -> Fut + Send + Sync + 'static,
@@ -935,6 +956,7 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
             Err(rejection) => return Err(rejection),
         };
         // A forward (signed by someone other than the actor): only when the app vouches.
+        let mut vouched_object = None;
         if key.owner != actor {
             if !self.dispatcher.handles(&activity.kind) {
                 info!(kind = %activity.kind, %actor, signer = %key.owner, "a forward with no handler; ignoring");
@@ -962,6 +984,27 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
                 Vouch::Vouched { budget: left } => {
                     info!(kind = %activity.kind, %actor, signer = %key.owner, "a forward vouched for");
                     budget = left;
+                }
+                Vouch::VouchedWithObject {
+                    budget: left,
+                    object,
+                } => {
+                    if object.id() != activity.object_id() {
+                        return Err(Rejection::NotVouched {
+                            signer: key.owner.to_string(),
+                            actor: actor.to_string(),
+                            reason: "the object vouched for is not the activity's".to_owned(),
+                        });
+                    }
+                    info!(kind = %activity.kind, %actor, signer = %key.owner, "a forward and its object vouched for");
+                    budget = left;
+                    vouched_object = Some(object);
+                }
+                Vouch::Ignored { reason } => {
+                    info!(kind = %activity.kind, %actor, signer = %key.owner, %reason, "a forward ignored");
+                    return Ok(Accepted::Ignored {
+                        kind: activity.kind.to_string(),
+                    });
                 }
                 Vouch::Refused { reason } => {
                     return Err(Rejection::NotVouched {
@@ -999,7 +1042,10 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
         // The object, believed only from its own server (fetched after the idempotency check
         // would save a fetch for a duplicate, but the record must not be taken for an activity
         // whose object cannot be had, so the fetch comes first).
-        let object = self.checked_object(&activity, &actor, &mut budget).await?;
+        let mut object = self.checked_object(&activity, &actor, &mut budget).await?;
+        if let Some(vouched) = vouched_object {
+            object = IncomingObject::Object(vouched);
+        }
         // 7. Idempotency. An activity without an id cannot be recognized when it is sent
         // again, but a replay of the very same signed request can: its key is the hash of the
         // signature base and the body (a sender that delivers it again signs afresh, with

@@ -11,23 +11,19 @@
 //!   its `attributedTo` the actor, of the same origin);
 //! - either way the object must be the actor's: its id on the actor's origin, attributed to it.
 //!
-//! [`Forwarded`] reads the HTTP signature of such a delivery (made by the forwarder, not by the
-//! actor) so that the app can decide whether it takes forwards from that signer, before the
-//! forwarder's key is fetched and the signature checked.
-
-use std::sync::Arc;
-use std::time::SystemTime;
+//! A forwarded delivery (signed over HTTP by the relay, not by the actor) comes in through the
+//! inbox's `forwarded` hook ([`crate::inbox::Dispatcher::on_forwarded`]): the inbox checks the
+//! relay's signature, the app decides whether it takes forwards from that relay and vouches for
+//! the activity by these rules, handing back the object it believes
+//! ([`crate::inbox::Vouch::VouchedWithObject`]).
 
 use activitypub_core::Iri;
 use activitypub_core::origin::same_origin;
-use bytes::Bytes;
-use http_signatures::{Unverified, Verifier};
 use serde_json::Value;
 use url::Url;
 
 use crate::fetch::{FetchBudget, FetchError, Fetcher};
-use crate::inbox::InboxConfig;
-use crate::keys::{KeyCache, KeyError, RemoteKey};
+use crate::keys::{KeyCache, KeyError};
 
 /// How a relayed post's authenticity was established.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,128 +309,4 @@ async fn fetch(
     let url = Url::parse(id).map_err(|_| RelayedError::NoObject)?;
     let fetched = fetcher.fetch(&url, budget).await.map_err(not_served)?;
     serde_json::to_value(fetched.object()).map_err(|_| RelayedError::NoObject)
-}
-
-/// A POST to an inbox signed over HTTP by someone on another server than the activity's actor:
-/// a forward (a relay's, or a server's passing on what it received). The federation inbox
-/// refuses such a delivery (the key's owner must be the actor); an app that takes forwards from
-/// some signers reads it with [`Forwarded::read`] first, decides from [`Forwarded::key_id`]
-/// whether it takes forwards from that signer, and checks the signature with
-/// [`Forwarded::verify`] before believing the activity by the rules above.
-#[derive(Debug)]
-pub struct Forwarded {
-    unverified: Unverified,
-    body: Value,
-    host: Option<String>,
-}
-
-/// Why a forwarded delivery's HTTP signature is refused.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ForwardError {
-    /// The signature does not cover the `Host` (or the target), or names another host than
-    /// this server's ([`InboxConfig::accepted_hosts`]).
-    #[error("the signature was not made for this host ({host:?})")]
-    NotForThisHost {
-        /// The `Host` header, if any.
-        host: Option<String>,
-    },
-    /// The signer's key cannot be had.
-    #[error("the key {key_id} cannot be had: {source}")]
-    KeyUnavailable {
-        /// The key id.
-        key_id: String,
-        /// Why.
-        #[source]
-        source: Box<KeyError>,
-    },
-    /// The signature does not verify with the signer's key.
-    #[error("the signature by {key_id} does not verify: {source}")]
-    BadSignature {
-        /// The key id.
-        key_id: String,
-        /// Why.
-        #[source]
-        source: Box<http_signatures::VerifyError>,
-    },
-}
-
-impl Forwarded {
-    /// The forward `request` is, by `config`'s signature rules: `None` when it is not one (not
-    /// a JSON activity with an actor, not signed, or signed by a key of the actor's origin).
-    pub fn read(request: &http::Request<Bytes>, config: &InboxConfig) -> Option<Self> {
-        let body = serde_json::from_slice::<Value>(request.body()).ok()?;
-        let actor = body.get("actor").and_then(|a| object_id(Some(a)))?;
-        let verifier = Verifier::new(config.signature_policy.clone())
-            .with_default_scheme(config.scheme.clone());
-        let unverified = verifier
-            .parse_request_with_body(request, request.body(), SystemTime::now())
-            .ok()?;
-        let signer_is_actor = match (Iri::parse(unverified.key_id()), Iri::parse(&actor)) {
-            (Ok(key), Ok(actor)) => same_origin(&key, &actor),
-            _ => false,
-        };
-        if signer_is_actor {
-            return None;
-        }
-        let host = request
-            .headers()
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_ascii_lowercase);
-        Some(Self {
-            unverified,
-            body,
-            host,
-        })
-    }
-
-    /// The key id that signed the request (the forwarder's).
-    pub fn key_id(&self) -> &str {
-        self.unverified.key_id()
-    }
-
-    /// The forwarded activity, as received.
-    pub fn activity(&self) -> &Value {
-        &self.body
-    }
-
-    /// Checks that the signature was made for this server and verifies with the signer's key
-    /// (fetched through `keys`): the key, whose `owner` is the forwarder.
-    pub async fn verify(
-        &self,
-        config: &InboxConfig,
-        keys: &KeyCache,
-        budget: &mut FetchBudget,
-    ) -> Result<Arc<RemoteKey>, ForwardError> {
-        let covers_host = self
-            .unverified
-            .covered()
-            .iter()
-            .any(|c| matches!(c.as_ref(), "host" | "@authority" | "@target-uri"));
-        let ours = self
-            .host
-            .as_ref()
-            .is_some_and(|h| config.accepted_hosts.contains(h));
-        if !covers_host || !ours {
-            return Err(ForwardError::NotForThisHost {
-                host: self.host.clone(),
-            });
-        }
-        let key_id = self.key_id().to_owned();
-        let key =
-            keys.key(&key_id, budget)
-                .await
-                .map_err(|source| ForwardError::KeyUnavailable {
-                    key_id: key_id.clone(),
-                    source: source.into(),
-                })?;
-        self.unverified
-            .verify(&key.key)
-            .map_err(|source| ForwardError::BadSignature {
-                key_id,
-                source: source.into(),
-            })?;
-        Ok(key)
-    }
 }

@@ -38,6 +38,18 @@ fn failed(error: anyhow::Error) -> HandlerError {
 pub(crate) fn dispatcher() -> Dispatcher<Instance> {
     social_handlers(Dispatcher::new())
         .on(ActivityType::Create, |app: Instance, incoming| async move {
+            // Signed by someone other than its actor, and vouched for by `Social::forwarded`
+            // below: a relay's forward (the post as believed), or a comment passed on by the
+            // author of its limited thread's post, taken as any comment.
+            if incoming.key.owner != incoming.actor
+                && app
+                    .accepted_relay(incoming.key.owner.as_str())
+                    .await
+                    .map_err(failed)?
+                    .is_some()
+            {
+                return app.on_relayed_create(incoming).await.map_err(failed);
+            }
             app.on_note(incoming, false).await.map_err(failed)
         })
         .on(ActivityType::Like, |app: Instance, incoming| async move {
@@ -78,8 +90,9 @@ impl Social for Instance {
         .map_err(failed)
     }
 
-    /// A comment in a limited thread passed on by the author of its post (`threads.rs`);
-    /// anything else signed by someone other than its actor is refused.
+    /// A forward that is not a passed-on `Move` (instance-state's): a comment in a limited
+    /// thread passed on by the author of its post (`threads.rs`), else a relay's, vouched for
+    /// in `relays.rs` (which refuses anything else).
     async fn forwarded(&self, forward: Forward) -> Result<Vouch, HandlerError> {
         match self
             .vouch_passed_on_comment(&forward)
@@ -87,12 +100,7 @@ impl Social for Instance {
             .map_err(failed)?
         {
             Some(vouch) => Ok(vouch),
-            None => Ok(Vouch::Refused {
-                reason: format!(
-                    "a {} signed by someone other than its actor is not taken here",
-                    forward.activity.kind
-                ),
-            }),
+            None => self.vouch_for_forward(forward).await.map_err(failed),
         }
     }
 }

@@ -44,10 +44,45 @@ pub async fn relays(admin: &Admin) -> Result<Value> {
 
 /// Names the tag relay (its base URL): the pod subscribes to it, and its instance actor
 /// follows the actors of the tags followed here (found by WebFinger now; the `Follow`s are
-/// delivered when the pod next serves).
-pub async fn add_tag_relay(admin: &Admin, base: &Url) -> Result<Value> {
+/// delivered when the pod next serves). Given again, it sends a new `Follow` for the
+/// subscription and for each tag whose follow is not accepted. With `tags`, the pod sends the
+/// relay only its public posts with one of them (an empty list is refused); with `all_tags`,
+/// all its public posts again; with neither, what was chosen before stays (all, at first).
+pub async fn add_tag_relay(
+    admin: &Admin,
+    base: &Url,
+    tags: Option<&[String]>,
+    all_tags: bool,
+) -> Result<Value> {
+    if tags.is_some() && all_tags {
+        anyhow::bail!("--tags and --all-tags contradict each other");
+    }
     let instance = admin.instance::<Pod>().await?;
-    instance.set_tag_relay(base).await
+    let mut named = instance.set_tag_relay(base).await?;
+    if tags.is_some() || all_tags {
+        let subscription = instance.set_tag_relay_tags(tags).await?;
+        if let Some(map) = named.as_object_mut() {
+            map.insert(
+                "subscription".to_owned(),
+                serde_json::to_value(subscription)?,
+            );
+        }
+    }
+    Ok(named)
+}
+
+/// The tag relay, its subscription and the state of the follow of each tag followed here
+/// (`null` when no tag relay is named).
+pub async fn tag_relays(admin: &Admin) -> Result<Value> {
+    let instance = admin.instance::<Pod>().await?;
+    Ok(serde_json::to_value(instance.tag_relay_state().await?)?)
+}
+
+/// Stops using the tag relay: `Undo` of the follows of its tag actors and of the subscription
+/// (delivered when the pod next serves), the relay forgotten; the posts it brought stay.
+pub async fn remove_tag_relay(admin: &Admin) -> Result<Value> {
+    let instance = admin.instance::<Pod>().await?;
+    instance.remove_tag_relay().await
 }
 
 /// The followers a `Move` from an archive is still to reach (how many, and the first of them

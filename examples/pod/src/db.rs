@@ -45,6 +45,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "the followers a Move from an archive is still to reach",
         include_str!("../migrations/0007_move_recipients.sql"),
     ),
+    (
+        8,
+        "the tags a relay subscription is for",
+        include_str!("../migrations/0008_relay_tags.sql"),
+    ),
 ];
 
 /// The table the pod's migrations are recorded in.

@@ -51,6 +51,7 @@ pub use instance_web::SignupMode;
 pub use posts::{PostAudience, Refused};
 pub use profile::{ImageRole, Profile, ProfileError};
 pub use relays::{Relay, RelayKind};
+pub use tag_relay::{TagFollow, TagRelayState};
 
 /// The pod's own options, beside the server's.
 #[derive(Debug, Clone)]
@@ -145,15 +146,7 @@ impl Application for Pod {
                 .with_moderator_link("/moderation", "Moderation"),
         )));
         let moderation = instance_server::moderation::Moderation::new(parts, web.clone())?;
-        let federation = parts
-            .federation_router(instance.clone(), activities::dispatcher())
-            .layer(axum::middleware::from_fn_with_state(
-                relays::RelayInbox {
-                    instance: instance.clone(),
-                    config: parts.inbox_config(),
-                },
-                relays::intercept,
-            ));
+        let federation = parts.federation_router(instance.clone(), activities::dispatcher());
         Ok(web::routes(instance.clone(), web, moderation, federation))
     }
 }

@@ -147,7 +147,19 @@ enum AdminAction {
     AddTagRelay {
         /// The tag relay's base URL.
         url: Url,
+        /// Sends the relay only the public posts with one of these tags (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        tags: Option<Vec<String>>,
+        /// Sends the relay all the public posts again (after `--tags`).
+        #[arg(long)]
+        all_tags: bool,
     },
+    /// Shows the tag relay, the subscription to it and the state of the follow of each tag
+    /// followed here (`add-tag-relay` again re-sends what is not accepted).
+    TagRelays,
+    /// Stops using the tag relay: unfollows its tag actors and unsubscribes (the posts it
+    /// brought stay).
+    RemoveTagRelay,
 }
 
 fn main() -> Result<()> {
@@ -228,7 +240,13 @@ async fn run(cli: Cli) -> Result<()> {
                     admin::relay_remove(&admin, &address).await?
                 }
                 AdminAction::Relays => admin::relays(&admin).await?,
-                AdminAction::AddTagRelay { url } => admin::add_tag_relay(&admin, &url).await?,
+                AdminAction::AddTagRelay {
+                    url,
+                    tags,
+                    all_tags,
+                } => admin::add_tag_relay(&admin, &url, tags.as_deref(), all_tags).await?,
+                AdminAction::TagRelays => admin::tag_relays(&admin).await?,
+                AdminAction::RemoveTagRelay => admin::remove_tag_relay(&admin).await?,
             };
             println!("{output}");
             Ok(())

@@ -5,14 +5,18 @@
 //! - **Mastodon-style** (FEP-ae0c): the instance actor sends a `Follow` whose object is the
 //!   public collection to the relay's inbox; the relay answers `Accept` (or `Reject`) and
 //!   forwards the `Create`s of its subscribers as they were sent, each still naming its author
-//!   as `actor` but signed over HTTP by the relay's actor. Such a delivery would be refused by
-//!   the federation inbox (the key's owner is not the actor): [`intercept`] takes it first when
-//!   the signer is the actor of an accepted relay and the activity's actor is elsewhere.
+//!   as `actor` but signed over HTTP by the relay's actor. The federation inbox checks such a
+//!   delivery as any other (size, digest, the relay's signature and date, blocks) and asks its
+//!   `forwarded` hook, [`Instance::vouch_for_forward`], which vouches for it only when the
+//!   signer is the actor of an accepted relay and the post is believed (below); the inbox
+//!   then records it once and hands it to the `Create` handler with the post as believed.
 //! - **LitePub** (Pleroma): the instance actor follows the relay's actor; the relay follows
 //!   back and `Announce`s the posts (by id, or embedded) to its followers.
 //!
 //! The pod's own public `Create`s, `Announce`s, `Update`s and `Delete`s also go to the inboxes
-//! of the accepted Mastodon-style relays ([`Instance::send_to_relays`]), which forward them.
+//! of the accepted Mastodon-style relays ([`Instance::send_to_relays`]), which forward them;
+//! a relay limited to some tags ([`Instance::set_relay_tags`]) gets only the posts with one of
+//! them (and every `Delete`).
 //!
 //! A relayed post is believed only once its authenticity is established (the rule is
 //! `federation::relayed`'s, which the tag relay applies too): a valid `RsaSignature2017` Linked
@@ -26,18 +30,13 @@
 //! already. A relayed `Delete` of such a post by its author removes it when its LD signature is
 //! valid or the post's server answers 404 or 410; other relayed activities are ignored.
 
-use activitypub_core::Iri;
 use activitypub_core::origin::same_origin;
+use activitypub_core::{ActivityType, AnyObject, Iri};
 use anyhow::{Context, Result, anyhow, bail};
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use federation::inbox::{InboxConfig, Incoming};
+use federation::inbox::{Forward, Incoming, Vouch};
 use federation::outbox::Enqueuer as _;
-use federation::relayed::{self, ForwardError, Forwarded};
+use federation::relayed;
 use federation_queue::{Enqueue, Recipient};
-use http::{Method, StatusCode};
 use instance_server::INSTANCE_ACTOR;
 use instance_state::objects::{Addressing, Visibility};
 use serde::Serialize;
@@ -50,6 +49,12 @@ use crate::app::Instance;
 
 /// The public collection, which a Mastodon-style relay subscription follows.
 const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+
+/// The most tags a relay subscription may be limited to.
+pub(crate) const MAX_RELAY_TAGS: usize = 100;
+
+/// The most `tag` entries of a post read to decide whether a relay takes it.
+const MAX_POST_TAGS: usize = 100;
 
 /// The kind of a relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -96,6 +101,9 @@ pub struct Relay {
     pub follow_id: String,
     /// `pending`, `accepted` or `rejected`.
     pub state: String,
+    /// The tags whose public posts alone the pod sends a Mastodon-style relay (normalized),
+    /// or `None` for all its public posts ([`Instance::set_relay_tags`]).
+    pub tags: Option<Vec<String>>,
 }
 
 fn relay_row(row: &sqlx::any::AnyRow) -> Result<Relay> {
@@ -106,6 +114,11 @@ fn relay_row(row: &sqlx::any::AnyRow) -> Result<Relay> {
         inbox: row.try_get("inbox")?,
         follow_id: row.try_get("follow_id")?,
         state: row.try_get("state")?,
+        tags: row
+            .try_get::<Option<String>, _>("tags")?
+            .map(|tags| serde_json::from_str(&tags))
+            .transpose()
+            .context("reading a relay's tags")?,
     })
 }
 
@@ -124,7 +137,7 @@ impl Instance {
     /// The relays, in the order added.
     pub async fn relays(&self) -> Result<Vec<Relay>> {
         let rows = sqlx::query(
-            "SELECT address, kind, actor, inbox, follow_id, state FROM pd_relays
+            "SELECT address, kind, actor, inbox, follow_id, state, tags FROM pd_relays
              ORDER BY created, address",
         )
         .fetch_all(self.db().pool())
@@ -186,6 +199,12 @@ impl Instance {
         .await?;
         self.send_to(&inbox, &follow).await?;
         info!(relay = %address, kind = kind.as_str(), "subscribing to a relay");
+        let tags = self
+            .relays()
+            .await?
+            .into_iter()
+            .find(|r| r.address == address.as_str())
+            .and_then(|r| r.tags);
         Ok(Relay {
             address: address.to_string(),
             kind,
@@ -193,6 +212,7 @@ impl Instance {
             inbox: inbox.to_string(),
             follow_id,
             state: "pending".to_owned(),
+            tags,
         })
     }
 
@@ -230,6 +250,42 @@ impl Instance {
         Ok(true)
     }
 
+    /// Limits what the pod sends the Mastodon-style relay at `address` to its public posts
+    /// with one of `tags` (written with or without `#`, normalized here; at most
+    /// [`MAX_RELAY_TAGS`]), or with `None` sends it all its public posts again: the relay,
+    /// updated; `None` when there is no such relay. An empty list, a name that is not a tag, or
+    /// a LitePub relay (which announces what it is sent by others, not what the pod sends) is
+    /// refused.
+    pub async fn set_relay_tags(
+        &self,
+        address: &Url,
+        tags: Option<&[String]>,
+    ) -> Result<Option<Relay>> {
+        let Some(relay) = self
+            .relays()
+            .await?
+            .into_iter()
+            .find(|r| r.address == address.as_str())
+        else {
+            return Ok(None);
+        };
+        if relay.kind != RelayKind::Mastodon {
+            bail!("only a Mastodon-style relay is sent posts: {address} is a LitePub relay");
+        }
+        let tags = match tags {
+            None => None,
+            Some(tags) => Some(relay_tags(tags)?),
+        };
+        let stored = tags.as_ref().map(serde_json::to_string).transpose()?;
+        sqlx::query("UPDATE pd_relays SET tags = $2 WHERE address = $1")
+            .bind(relay.address.clone())
+            .bind(stored)
+            .execute(self.db().pool())
+            .await?;
+        info!(relay = %relay.address, ?tags, "the tags sent to a relay");
+        Ok(Some(Relay { tags, ..relay }))
+    }
+
     /// Queues `activity`, signed by the instance actor, for `inbox`.
     async fn send_to(&self, inbox: &Url, activity: &Value) -> Result<()> {
         let item = Enqueue::new(serde_json::to_vec(activity)?, INSTANCE_ACTOR)
@@ -263,6 +319,7 @@ impl Instance {
         let recipients: Vec<Recipient> = relays
             .iter()
             .filter(|r| r.kind == RelayKind::Mastodon && r.state == "accepted")
+            .filter(|r| takes(r.tags.as_deref(), activity))
             .filter_map(|r| Url::parse(&r.inbox).ok())
             .map(Recipient::new)
             .collect();
@@ -371,57 +428,94 @@ impl Instance {
         Ok(())
     }
 
-    /// A relayed `Delete` of a post kept here, by its author: believed from its LD signature,
-    /// or when the post's own server answers `404` or `410` for it.
-    async fn on_relayed_delete(&self, body: &Value) -> Result<Outcome> {
-        let Some(actor) = body.get("actor").and_then(Value::as_str) else {
-            return Ok(Outcome::Refused("no actor"));
+    /// The inbox's `forwarded` hook (through instance-state's `Social::forwarded`): an
+    /// activity signed over HTTP by someone other than its actor, once the inbox checked that
+    /// signature (made for this host, by the signer's key), the size, the digest and the date,
+    /// and the blocks of the actor and the signer. Vouched for only when the signer is the
+    /// actor of an **accepted** relay: a `Create` when `federation::relayed` believes its post
+    /// (the author's LD signature, or the post as its own server serves it), handed on with
+    /// that post; a `Delete` of a relayed post kept here, by its author, when its LD signature
+    /// verifies or the post's server answers 404 or 410. Other relayed activities (`Update`,
+    /// `Announce`...) and `Delete`s of what the pod does not keep are acknowledged and ignored.
+    pub(crate) async fn vouch_for_forward(&self, forward: Forward) -> Result<Vouch> {
+        let signer = forward.signer.owner.as_str();
+        let actor = forward.actor.as_str();
+        let Some(relay) = self.accepted_relay(signer).await? else {
+            return Ok(refused("not signed by a relay subscribed to here"));
         };
-        let Some(id) = relayed::object_id(body.get("object")) else {
-            return Ok(Outcome::Refused("no object"));
+        let Ok(activity) = serde_json::from_slice::<Value>(&forward.body) else {
+            return Ok(refused("not JSON"));
         };
-        match self.db().post(&id).await? {
-            Some(post) if !post.local && post.author == actor => {}
-            _ => return Ok(Outcome::Ignored),
+        let mut budget = forward.budget;
+        match forward.activity.kind {
+            ActivityType::Create => {
+                let post = match relayed::verify_create(
+                    &activity,
+                    self.keys(),
+                    &self.0.fetcher,
+                    &mut budget,
+                )
+                .await
+                {
+                    Ok(post) => post,
+                    Err(error) => {
+                        warn!(%actor, relay = %relay.address, %error, "a relayed post refused");
+                        return Ok(refused(error.reason()));
+                    }
+                };
+                let id = relayed::object_id(post.object.get("id")).unwrap_or_default();
+                if self.state().is_local(&id) {
+                    return Ok(refused("a local object"));
+                }
+                match AnyObject::from_value(post.object) {
+                    Ok(object) => Ok(Vouch::VouchedWithObject {
+                        budget,
+                        object: Box::new(object),
+                    }),
+                    Err(error) => {
+                        info!(post = %id, %error, "a relayed post that cannot be read");
+                        Ok(refused("the post cannot be read"))
+                    }
+                }
+            }
+            ActivityType::Delete => {
+                let Some(id) = forward.activity.object_id() else {
+                    return Ok(refused("no object"));
+                };
+                match self.db().post(id.as_str()).await? {
+                    Some(post) if !post.local && post.author == actor => {}
+                    _ => {
+                        return Ok(Vouch::Ignored {
+                            reason: "the Delete of nothing relayed here".to_owned(),
+                        });
+                    }
+                }
+                if let Err(error) =
+                    relayed::verify_delete(&activity, self.keys(), &self.0.fetcher, &mut budget)
+                        .await
+                {
+                    warn!(post = %id, %actor, %error, "a relayed Delete refused");
+                    return Ok(refused(error.reason()));
+                }
+                Ok(Vouch::Vouched { budget })
+            }
+            kind => {
+                debug!(%kind, relay = %relay.address, "a relayed activity other than Create or Delete; ignored");
+                Ok(Vouch::Ignored {
+                    reason: format!("a relayed {kind} is not taken"),
+                })
+            }
         }
-        let mut budget = federation::fetch::FetchBudget::default();
-        if let Err(error) =
-            relayed::verify_delete(body, self.keys(), &self.0.fetcher, &mut budget).await
-        {
-            warn!(post = %id, %actor, %error, "a relayed Delete refused");
-            return Ok(Outcome::Refused(error.reason()));
-        }
-        self.db().delete_post(&id).await?;
-        info!(post = %id, %actor, "relayed post deleted");
-        Ok(Outcome::Stored)
     }
 
-    /// A relayed `Create` forwarded by an accepted relay: believed from its LD signature or
-    /// from its origin ([`federation::relayed::verify_create`]).
-    async fn on_relayed_create(&self, body: &Value, relay: &Relay) -> Result<Outcome> {
-        let Some(actor) = body.get("actor").and_then(Value::as_str) else {
-            return Ok(Outcome::Refused("no actor"));
+    /// A relayed `Create` the forward hook vouched for: its post, as the hook believed it
+    /// ([`Self::vouch_for_forward`]), stored when it is a public Note.
+    pub(crate) async fn on_relayed_create(&self, incoming: Incoming) -> Result<()> {
+        let Some(object) = incoming.object.object() else {
+            return Ok(());
         };
-        // What the pod blocks does not come in through a relay either (nor is fetched).
-        if self.state().is_blocked(None, actor).await? {
-            info!(%actor, relay = ?relay.actor, "a relayed post of an actor or domain blocked here; refused");
-            return Ok(Outcome::Refused("blocked here"));
-        }
-        let mut budget = federation::fetch::FetchBudget::default();
-        let post =
-            match relayed::verify_create(body, self.keys(), &self.0.fetcher, &mut budget).await {
-                Ok(post) => post,
-                Err(error) => {
-                    warn!(%actor, relay = ?relay.actor, %error, "a relayed post refused");
-                    return Ok(Outcome::Refused(error.reason()));
-                }
-            };
-        let id = relayed::object_id(post.object.get("id")).unwrap_or_default();
-        if self.state().is_local(&id) {
-            return Ok(Outcome::Refused("a local object"));
-        }
-        self.store_relayed(&post.object, &post.actor).await?;
-        Ok(Outcome::Stored)
+        let document = serde_json::to_value(object)?;
+        self.store_relayed(&document, &incoming.actor).await
     }
 
     /// Stores a relayed public Note of `author` (no notification).
@@ -451,119 +545,112 @@ impl Instance {
     }
 }
 
-/// What became of a relayed activity.
-#[derive(Debug)]
-enum Outcome {
-    /// Stored (or deleted).
-    Stored,
-    /// Nothing to do.
-    Ignored,
-    /// Refused, and why.
-    Refused(&'static str),
-}
-
-/// The state of [`intercept`]: the pod and its inbox's configuration.
-#[derive(Debug, Clone)]
-pub(crate) struct RelayInbox {
-    pub(crate) instance: Instance,
-    pub(crate) config: InboxConfig,
-}
-
-fn status(code: StatusCode, text: &'static str) -> Response {
-    (code, text).into_response()
-}
-
-/// Before the federation inbox: a POST to the shared inbox signed by the actor of an accepted
-/// relay for an activity whose actor is on another server (a Mastodon-style relay forwarding
-/// a `Create`) is handled here; everything else goes on to the federation inbox (which refuses
-/// such a delivery from anyone else: the key's owner must be the actor).
-pub(crate) async fn intercept(
-    State(relay_inbox): State<RelayInbox>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if request.method() != Method::POST || request.uri().path() != "/inbox" {
-        return next.run(request).await;
-    }
-    let (parts, body) = request.into_parts();
-    let limit = relay_inbox.config.max_body_bytes;
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return status(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+/// Whether a relay limited to `tags` (`None`: not limited) is sent the public `activity` (a
+/// `Create`, `Announce`, `Update` or `Delete` of the pod's): a limited one gets the `Create`s
+/// and `Update`s of posts with one of its tags, and every `Delete` (the relay withdraws only
+/// what it announced; the post, gone, no longer says its tags), never a reshare.
+fn takes(tags: Option<&[String]>, activity: &Value) -> bool {
+    let Some(tags) = tags else {
+        return true;
     };
-    let request = http::Request::from_parts(parts, bytes);
-    match relayed(&relay_inbox, &request).await {
-        Ok(Some(response)) => response,
-        Ok(None) => {
-            let (parts, bytes) = request.into_parts();
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
-        }
-        Err(error) => {
-            warn!(%error, "handling a relayed activity");
-            status(StatusCode::INTERNAL_SERVER_ERROR, "relayed activity failed")
-        }
+    match activity.get("type").and_then(Value::as_str) {
+        Some("Delete") => true,
+        Some("Create" | "Update") => activity.get("object").is_some_and(|post| {
+            activitypub_core::hashtag::names_in(post, MAX_POST_TAGS)
+                .iter()
+                .any(|name| tags.contains(name))
+        }),
+        _ => false,
     }
 }
 
-/// The answer to a relayed delivery, `None` when it is not one (or not from an accepted relay).
-async fn relayed(
-    relay_inbox: &RelayInbox,
-    request: &http::Request<axum::body::Bytes>,
-) -> Result<Option<Response>> {
-    let config = &relay_inbox.config;
-    let instance = &relay_inbox.instance;
-    let Some(forwarded) = Forwarded::read(request, config) else {
-        return Ok(None);
-    };
-    let key_id = forwarded.key_id().to_owned();
-    let Some(relay) = instance.relays().await?.into_iter().find(|r| {
-        r.state == "accepted"
-            && r.actor
-                .as_deref()
-                .is_some_and(|relay| same_origin_str(relay, &key_id))
-    }) else {
-        return Ok(None);
-    };
-    // The signature must have been made for this server, by the relay's actor.
-    let mut budget = config.fetch_budget.renewed();
-    let key = match forwarded.verify(config, instance.keys(), &mut budget).await {
-        Ok(key) => key,
-        Err(error @ ForwardError::NotForThisHost { .. }) => {
-            info!(%key_id, %error, "a relayed delivery");
-            return Ok(Some(status(
-                StatusCode::UNAUTHORIZED,
-                "signature not made for this host",
-            )));
+/// `tags` as a relay subscription keeps them: normalized, each once, in order.
+fn relay_tags(tags: &[String]) -> Result<Vec<String>> {
+    let mut kept: Vec<String> = Vec::new();
+    for tag in tags {
+        let name = activitypub_core::hashtag::received(tag.trim())
+            .ok_or_else(|| anyhow!("not a hashtag: {tag:?}"))?;
+        if !kept.contains(&name) {
+            kept.push(name);
         }
-        Err(error @ ForwardError::KeyUnavailable { .. }) => {
-            info!(%key_id, %error, "a relay's key cannot be had");
-            return Ok(Some(status(StatusCode::UNAUTHORIZED, "key unavailable")));
-        }
-        Err(error) => {
-            info!(%key_id, %error, "a delivery not signed by the relay's actor");
-            return Ok(Some(status(StatusCode::UNAUTHORIZED, "signature")));
-        }
-    };
-    if relay.actor.as_deref() != Some(key.owner.as_str()) {
-        info!(%key_id, "a delivery not signed by the relay's actor");
-        return Ok(Some(status(StatusCode::UNAUTHORIZED, "signature")));
     }
-    let body = forwarded.activity();
-    let kind = body.get("type").and_then(Value::as_str).unwrap_or_default();
-    let outcome = match kind {
-        "Create" => instance.on_relayed_create(body, &relay).await?,
-        "Delete" => instance.on_relayed_delete(body).await?,
-        _ => {
-            debug!(%kind, relay = %relay.address, "a relayed activity other than Create or Delete; ignored");
-            Outcome::Ignored
+    if kept.is_empty() {
+        bail!("no tag given (without --tags the relay is sent every public post)");
+    }
+    if kept.len() > MAX_RELAY_TAGS {
+        bail!(
+            "{} tags; a relay subscription takes at most {MAX_RELAY_TAGS}",
+            kept.len()
+        );
+    }
+    Ok(kept)
+}
+
+fn refused(reason: &str) -> Vouch {
+    Vouch::Refused {
+        reason: reason.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use serde_json::json;
+
+    use super::{relay_tags, takes};
+
+    fn post(kind: &str, tags: &[&str]) -> serde_json::Value {
+        let tag: Vec<_> = tags
+            .iter()
+            .map(|t| json!({"type": "Hashtag", "name": t}))
+            .collect();
+        json!({"type": kind, "object": {"type": "Note", "tag": tag}})
+    }
+
+    #[test]
+    fn a_relay_limited_to_some_tags_takes_their_posts_and_every_delete() {
+        let climate = vec!["climate".to_owned()];
+        let limited = Some(climate.as_slice());
+        // (activity, taken by a limited relay)
+        let cases = [
+            (post("Create", &["#Climate"]), true),
+            (post("Update", &["#energy", "#CLIMATE"]), true),
+            (post("Create", &["#energy"]), false),
+            (post("Create", &[]), false),
+            (
+                json!({"type": "Create", "object": "https://pod.example/posts/1"}),
+                false,
+            ),
+            (
+                json!({"type": "Announce", "object": "https://pod.example/posts/1"}),
+                false,
+            ),
+            (
+                json!({"type": "Delete", "object": {"type": "Tombstone"}}),
+                true,
+            ),
+        ];
+        for (activity, expected) in cases {
+            assert_eq!(takes(limited, &activity), expected, "{activity}");
+            assert!(takes(None, &activity), "{activity}");
         }
-    };
-    Ok(Some(match outcome {
-        Outcome::Stored => status(StatusCode::ACCEPTED, "stored"),
-        Outcome::Ignored => status(StatusCode::ACCEPTED, "ignored"),
-        Outcome::Refused(why) => {
-            info!(relay = %relay.address, why, "relayed activity refused");
-            status(StatusCode::UNAUTHORIZED, why)
-        }
-    }))
+    }
+
+    #[test]
+    fn relay_tags_are_normalized_and_checked() {
+        let given =
+            |tags: &[&str]| relay_tags(&tags.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>());
+        assert_eq!(
+            given(&["#Climate", "climate", " Énergie "]).unwrap(),
+            vec!["climate".to_owned(), "énergie".to_owned()]
+        );
+        assert!(given(&[]).is_err());
+        assert!(given(&["not a tag"]).is_err());
+        assert!(given(&["123"]).is_err());
+        let many: Vec<String> = (0..=super::MAX_RELAY_TAGS)
+            .map(|n| format!("t{n}"))
+            .collect();
+        assert!(relay_tags(&many).is_err());
+    }
 }

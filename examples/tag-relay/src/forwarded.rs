@@ -1,118 +1,76 @@
 //! Posts a subscriber forwards (a Mastodon-style relay subscribed to this one passing on its
-//! subscribers' `Create`s): signed over HTTP by the subscriber, not by the author, which the
-//! federation inbox refuses. A layer in front of `/inbox` takes such a delivery when the
-//! signer is a subscriber's actor, checks that signature (`federation::relayed::Forwarded`),
-//! and believes the post only from its author's LD signature or its own server
-//! (`federation::relayed::verify_create`), as the pod does with what relays forward: a forged
-//! signature is answered `401` and nothing is relayed.
+//! subscribers' `Create`s): signed over HTTP by the subscriber, not by the author. The
+//! federation inbox checks such a delivery as any other (size, digest, the subscriber's
+//! signature, date, blocks) and asks its `forwarded` hook, [`Relay::vouch_for_forward`]
+//! (through instance-state's `Social::forwarded`), which vouches for a `Create` only when the
+//! signer is an accepted subscriber and its post is believed from its author's LD signature or
+//! its own server (`federation::relayed::verify_create`), as the pod does with what relays
+//! forward. The inbox then records it once and hands it to the `Create` handler with the post
+//! as believed; a forged signature is answered `401` with the reason, and nothing is relayed.
 
-use activitypub_core::Iri;
+use activitypub_core::{ActivityType, AnyObject};
 use anyhow::Result;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use federation::inbox::InboxConfig;
-use federation::relayed::Forwarded;
-use http::{Method, StatusCode};
+use federation::inbox::{Forward, Vouch};
+use federation::relayed;
 use instance_server::WithParts as _;
 use serde_json::Value;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
+use url::Url;
 
-use crate::app::{Relay, Relayed};
-use crate::ingest::actor_of;
+use crate::app::Relay;
 
-/// The state of [`intercept`]: the relay and its inbox's configuration.
-#[derive(Debug, Clone)]
-pub(crate) struct ForwardInbox {
-    pub(crate) relay: Relay,
-    pub(crate) config: InboxConfig,
+impl Relay {
+    /// The inbox's `forwarded` hook: a `Create` signed over HTTP by an accepted subscriber's
+    /// actor, not by its author, vouched for with its post as `federation::relayed` believes
+    /// it; refused from anyone else or when the post is not believed; any other forwarded
+    /// activity (and a post of this server) acknowledged and ignored.
+    pub(crate) async fn vouch_for_forward(&self, forward: Forward) -> Result<Vouch> {
+        let signer = &forward.signer.owner;
+        if self.subscriber_of(signer).await?.as_deref() != Some(signer.as_str()) {
+            return Ok(refused("not signed by a server subscribed here"));
+        }
+        if forward.activity.kind != ActivityType::Create {
+            debug!(kind = %forward.activity.kind, %signer, "a forwarded activity other than a Create; ignored");
+            return Ok(Vouch::Ignored {
+                reason: format!("a forwarded {} is not relayed", forward.activity.kind),
+            });
+        }
+        let Ok(activity) = serde_json::from_slice::<Value>(&forward.body) else {
+            return Ok(refused("not JSON"));
+        };
+        let parts = &self.0.parts;
+        let mut budget = forward.budget;
+        let post = match relayed::verify_create(&activity, &parts.keys, &parts.fetcher, &mut budget)
+            .await
+        {
+            Ok(post) => post,
+            Err(error) => {
+                warn!(actor = %forward.actor, %signer, %error, "a forwarded post refused");
+                return Ok(refused(error.reason()));
+            }
+        };
+        if let Some(id) = post.object.get("id").and_then(Value::as_str)
+            && (self.state().is_local(id) || Url::parse(id).is_err())
+        {
+            return Ok(Vouch::Ignored {
+                reason: "a post of this server".to_owned(),
+            });
+        }
+        match AnyObject::from_value(post.object) {
+            Ok(object) => Ok(Vouch::VouchedWithObject {
+                budget,
+                object: Box::new(object),
+            }),
+            Err(error) => {
+                info!(actor = %forward.actor, %error, "a forwarded post that cannot be read");
+                Ok(refused("the post cannot be read"))
+            }
+        }
+    }
 }
 
-fn status(code: StatusCode, text: &'static str) -> Response {
-    (code, text).into_response()
-}
-
-/// Before the federation inbox: a POST to the shared inbox signed by a subscriber's actor for
-/// an activity whose actor is on another server is handled here; everything else goes on.
-pub(crate) async fn intercept(
-    State(inbox): State<ForwardInbox>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if request.method() != Method::POST || request.uri().path() != "/inbox" {
-        return next.run(request).await;
+fn refused(reason: &str) -> Vouch {
+    Vouch::Refused {
+        reason: reason.to_owned(),
     }
-    let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, inbox.config.max_body_bytes).await else {
-        return status(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
-    };
-    let request = http::Request::from_parts(parts, bytes);
-    match forwarded(&inbox, &request).await {
-        Ok(Some(response)) => response,
-        Ok(None) => {
-            let (parts, bytes) = request.into_parts();
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
-        }
-        Err(error) => {
-            warn!(%error, "handling a forwarded activity");
-            status(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "forwarded activity failed",
-            )
-        }
-    }
-}
-
-/// The answer to a forwarded delivery, `None` when it is not one from a subscriber.
-async fn forwarded(
-    inbox: &ForwardInbox,
-    request: &http::Request<axum::body::Bytes>,
-) -> Result<Option<Response>> {
-    let relay = &inbox.relay;
-    let Some(forwarded) = Forwarded::read(request, &inbox.config) else {
-        return Ok(None);
-    };
-    let Ok(signer) = Iri::parse(forwarded.key_id()) else {
-        return Ok(None);
-    };
-    let Some(subscriber) = relay.subscriber_of(&signer).await? else {
-        return Ok(None);
-    };
-    let mut budget = inbox.config.fetch_budget.renewed();
-    let key = match forwarded
-        .verify(&inbox.config, relay.keys(), &mut budget)
-        .await
-    {
-        Ok(key) => key,
-        Err(error) => {
-            info!(key_id = %signer, %error, "a forwarded delivery refused");
-            return Ok(Some(status(StatusCode::UNAUTHORIZED, "signature")));
-        }
-    };
-    if key.owner.as_str() != subscriber {
-        info!(key_id = %signer, owner = %key.owner, "a forward not signed by the subscriber");
-        return Ok(Some(status(StatusCode::UNAUTHORIZED, "signature")));
-    }
-    let activity = forwarded.activity();
-    if activity.get("type").and_then(Value::as_str) != Some("Create") {
-        return Ok(Some(status(StatusCode::ACCEPTED, "ignored")));
-    }
-    if let Some(actor) = actor_of(activity)
-        && relay.state().is_blocked(None, actor.as_str()).await?
-    {
-        return Ok(Some(status(StatusCode::UNAUTHORIZED, "blocked here")));
-    }
-    Ok(Some(match relay.on_forwarded_create(activity).await? {
-        Ok(Relayed::Announced(_)) => status(StatusCode::ACCEPTED, "relayed"),
-        Ok(Relayed::Dropped(why)) => {
-            info!(subscriber, why, "a forwarded post not relayed");
-            status(StatusCode::ACCEPTED, "not relayed")
-        }
-        Err(error) => {
-            warn!(subscriber, %error, "a forwarded post refused");
-            status(StatusCode::UNAUTHORIZED, error.reason())
-        }
-    }))
 }

@@ -7,18 +7,16 @@
 
 use activitypub_core::{ActivityType, AnyObject, Iri};
 use anyhow::{Context, Result};
-use federation::inbox::{Dispatcher, HandlerError, Incoming};
+use federation::inbox::{Dispatcher, Forward, HandlerError, Incoming, Vouch};
 use federation::keys::KeyCache;
 use federation::outbox::Outbox;
 use federation::relayed;
 use instance_server::ErasedQueue;
 use instance_state::InstanceState;
 use instance_state::handlers::{Social, social_handlers};
-use serde_json::Value;
 use tracing::{debug, info};
-use url::Url;
 
-use crate::app::{Relay, Relayed};
+use crate::app::Relay;
 
 /// The public collection, in the forms a `Follow` of it names it.
 const PUBLIC: &[&str] = &[
@@ -69,6 +67,12 @@ impl Social for Relay {
             _ => Ok(()),
         }
         .map_err(failed)
+    }
+
+    /// A forward (signed over HTTP by someone other than its actor) that is not a passed-on
+    /// `Move`: a subscriber's, vouched for in `forwarded.rs`.
+    async fn forwarded(&self, forward: Forward) -> Result<Vouch, HandlerError> {
+        self.vouch_for_forward(forward).await.map_err(failed)
     }
 
     /// An author deleted at its server: the announces of their posts withdrawn.
@@ -126,9 +130,11 @@ impl Relay {
         Ok(())
     }
 
-    /// A `Create` (or `Update`) of a post by its author, on a subscribed server: relayed.
+    /// A `Create` (or `Update`) of a post by its author, on a subscribed server, or forwarded
+    /// by a subscriber (vouched for by `forwarded.rs`, with its post as believed): relayed.
     async fn on_create(&self, incoming: Incoming) -> Result<()> {
-        if !self.is_subscribed(&incoming.actor).await? {
+        let forwarded = incoming.key.owner != incoming.actor;
+        if !forwarded && !self.is_subscribed(&incoming.actor).await? {
             debug!(actor = %incoming.actor, "a post from a server not subscribed; not relayed");
             return Ok(());
         }
@@ -186,31 +192,4 @@ impl Relay {
         }
         Ok(())
     }
-
-    /// A forwarded `Create` (signed over HTTP by a subscriber, not by the author): believed
-    /// from its LD signature or its own server, then relayed; the refusal otherwise.
-    pub(crate) async fn on_forwarded_create(
-        &self,
-        activity: &Value,
-    ) -> Result<Result<Relayed, relayed::RelayedError>> {
-        let parts = &self.0.parts;
-        let mut budget = federation::fetch::FetchBudget::default();
-        let post = match relayed::verify_create(activity, &parts.keys, &parts.fetcher, &mut budget)
-            .await
-        {
-            Ok(post) => post,
-            Err(error) => return Ok(Err(error)),
-        };
-        if let Some(id) = post.object.get("id").and_then(Value::as_str)
-            && (self.state().is_local(id) || Url::parse(id).is_err())
-        {
-            return Ok(Ok(Relayed::Dropped("a local object")));
-        }
-        Ok(Ok(self.relay_post(&post.object, &post.actor).await?))
-    }
-}
-
-/// The actor an activity names, as an IRI.
-pub(crate) fn actor_of(activity: &Value) -> Option<Iri> {
-    relayed::object_id(activity.get("actor")).and_then(|a| Iri::parse(a).ok())
 }

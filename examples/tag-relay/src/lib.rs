@@ -109,15 +109,7 @@ impl Application for TagRelay {
     }
 
     fn routes(relay: &Relay, parts: &Parts, _options: &Options) -> Result<axum::Router> {
-        let federation = parts
-            .federation_router(relay.clone(), ingest::dispatcher())
-            .layer(axum::middleware::from_fn_with_state(
-                forwarded::ForwardInbox {
-                    relay: relay.clone(),
-                    config: parts.inbox_config(),
-                },
-                forwarded::intercept,
-            ));
+        let federation = parts.federation_router(relay.clone(), ingest::dispatcher());
         let web = parts.web(Arc::new(instance_web::DefaultLayout::new(
             parts.name.clone(),
         )));

@@ -1306,3 +1306,106 @@ async fn a_forward_is_taken_only_when_the_app_vouches_for_it_and_still_recorded_
     assert!(matches!(accepted, Accepted::Ignored { .. }), "{accepted:?}");
     assert_eq!(asked.load(Ordering::SeqCst), asked_before);
 }
+
+/// A local server whose `forwarded` hook answers by the forwarded `Create`'s number: 1, the
+/// object as the app believes it (another `content`); 2, an object with another id; 3,
+/// ignored.
+fn local_vouching_with_objects() -> Local {
+    let calls = Calls::default();
+    let store = MemoryInboxStore::new();
+    let keys = key_cache();
+    let dispatcher = Dispatcher::new()
+        .on(ActivityType::Create, handle)
+        .on_forwarded(|_: Calls, forward: Forward| async move {
+            let id = forward.activity.object_id().unwrap().to_string();
+            let believed = |id: &str| {
+                Box::new(
+                    activitypub_core::AnyObject::from_value(json!({
+                        "id": id,
+                        "type": "Note",
+                        "attributedTo": forward.actor.as_str(),
+                        "content": "as believed",
+                        "to": [PUBLIC],
+                    }))
+                    .unwrap(),
+                )
+            };
+            Ok(if id.ends_with("/notes/1") {
+                Vouch::VouchedWithObject {
+                    budget: forward.budget,
+                    object: believed(&id),
+                }
+            } else if id.ends_with("/notes/2") {
+                Vouch::VouchedWithObject {
+                    budget: forward.budget,
+                    object: believed(&id.replace("/notes/2", "/notes/9")),
+                }
+            } else {
+                Vouch::Ignored {
+                    reason: "nothing to do with it".to_owned(),
+                }
+            })
+        });
+    let inbox = Inbox::new(
+        InboxConfig::new(&base()),
+        keys.clone(),
+        fetcher(),
+        store.clone(),
+        dispatcher,
+        calls.clone(),
+    );
+    Local {
+        inbox,
+        store,
+        calls,
+        keys,
+    }
+}
+
+#[tokio::test]
+async fn a_vouched_forward_carries_the_object_the_app_believes_and_an_ignored_one_nothing() {
+    let remote = Remote::start().await;
+    let relay_server = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let relay = relay_server.served_actor("relay").await;
+    let local = local_vouching_with_objects();
+    let at = now();
+
+    // The handler gets the object the hook handed back, not the copy embedded by the relay.
+    let accepted = local
+        .receive(&to_shared_inbox(&relay, &create(&alice, 1), at), at)
+        .await
+        .unwrap();
+    assert!(
+        matches!(accepted, Accepted::Processed { .. }),
+        "{accepted:?}"
+    );
+    let handled = local.handled();
+    assert_eq!(handled.len(), 1);
+    let object = handled[0].object.object().unwrap().to_value();
+    assert_eq!(object["content"], "as believed");
+    assert_eq!(object["id"], create(&alice, 1)["object"]["id"]);
+
+    // An object with another id than the activity's: refused, nothing recorded or handled.
+    let result = local
+        .receive(&to_shared_inbox(&relay, &create(&alice, 2), at), at)
+        .await;
+    assert!(
+        matches!(&result, Err(Rejection::NotVouched { reason, .. }) if reason.contains("not the activity's")),
+        "{result:?}"
+    );
+    assert_eq!(result.unwrap_err().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(local.handled().len(), 1);
+    assert_eq!(local.store.processed_count(), 1);
+
+    // Ignored: acknowledged, nothing recorded, no handler; the same forward is asked again.
+    for _ in 0..2 {
+        let accepted = local
+            .receive(&to_shared_inbox(&relay, &create(&alice, 3), at), at)
+            .await
+            .unwrap();
+        assert!(matches!(accepted, Accepted::Ignored { .. }), "{accepted:?}");
+    }
+    assert_eq!(local.handled().len(), 1);
+    assert_eq!(local.store.processed_count(), 1);
+}

@@ -12,6 +12,7 @@
 mod bounds;
 mod fedify;
 mod forged;
+mod subscriptions;
 mod support;
 mod tags;
 mod withdraw;
