@@ -22,7 +22,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use rustix::net::{SendAncillaryBuffer, SendFlags};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -137,35 +136,6 @@ impl SendfileStream {
             }
         }
     }
-
-    /// Writes the ordinary buffers that a placeholder follows (a response's header block, say)
-    /// with `MSG_MORE`: the kernel holds them until the `sendfile` that comes next, which
-    /// pushes both, so the peer is woken once for the response rather than once for its
-    /// header and again for its body (nginx gets the same with `tcp_nopush on`). The hold is
-    /// never left behind: the next write of the connection is that `sendfile`, and a
-    /// connection that ends flushes what it holds.
-    fn poll_write_more(
-        &mut self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        loop {
-            ready!(self.stream.poll_write_ready(cx))?;
-            let written = self.stream.try_io(Interest::WRITABLE, || {
-                rustix::net::sendmsg(
-                    &self.stream,
-                    bufs,
-                    &mut SendAncillaryBuffer::default(),
-                    SendFlags::MORE | SendFlags::NOSIGNAL,
-                )
-                .map_err(io::Error::from)
-            });
-            match written {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
-                written => return Poll::Ready(written),
-            }
-        }
-    }
 }
 
 impl Sendfile {
@@ -227,15 +197,16 @@ impl AsyncWrite for SendfileStream {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        // Ordinary buffers up to the first placeholder go in one write, marked as followed by
-        // more; a placeholder first goes by sendfile. hyper calls again for the rest.
+        // Ordinary buffers up to the first placeholder go in one writev; a placeholder first
+        // goes by sendfile. hyper calls again for the rest.
         let first = bufs.iter().position(|b| is_placeholder(b));
         match first {
             Some(0) => match bufs.first() {
                 Some(buf) => this.poll_send(cx, buf.len()),
                 None => Poll::Ready(Ok(0)),
             },
-            Some(n) => this.poll_write_more(cx, bufs.get(..n).unwrap_or_default()),
+            Some(n) => Pin::new(&mut this.stream)
+                .poll_write_vectored(cx, bufs.get(..n).unwrap_or_default()),
             None => Pin::new(&mut this.stream).poll_write_vectored(cx, bufs),
         }
     }
