@@ -247,7 +247,10 @@ async fn a_record_waits_for_another_writer_off_the_runtime_thread_then_is_writte
     for _ in 0..100 {
         tokio::task::yield_now().await;
     }
-    assert!(!waiting.is_finished(), "resolved while another held the lock");
+    assert!(
+        !waiting.is_finished(),
+        "resolved while another held the lock"
+    );
     sqlx::query("COMMIT").execute(&mut other).await.unwrap();
     assert!(waiting.await.unwrap().unwrap());
     let rows = rows(dir.path()).await;
@@ -400,7 +403,10 @@ async fn an_activity_accepted_is_known_when_the_inbox_is_opened_again() {
     {
         let (inbox, dispatched) = inbox_on(open(dir.path()).await);
         let accepted = inbox.receive_at(&request, None, at).await.unwrap();
-        assert!(matches!(accepted, Accepted::Processed { .. }), "{accepted:?}");
+        assert!(
+            matches!(accepted, Accepted::Processed { .. }),
+            "{accepted:?}"
+        );
         assert_eq!(dispatched.load(Ordering::SeqCst), 1);
         // Dropped without closing, as when the process dies.
     }
