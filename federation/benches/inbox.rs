@@ -16,7 +16,8 @@
 //! after another (`sequential`), then the floor over the same requests. A second series runs
 //! the pipeline with `--concurrency` requests in flight on the same one-thread runtime, and a
 //! third the sequential pipeline with the record kept in memory (`MemoryInboxStore`: what the
-//! durable record costs, by difference). Each
+//! durable record costs, by difference); each round then times `--batch` records alone, one
+//! after another, on the same record (the median of their latencies: `record_alone_us_p50`). Each
 //! round's rate is divided by its floor's rate; the medians are the figures to read (this
 //! machine's speed drifts from minute to minute). The pipeline's latency percentiles come from
 //! the sequential rounds.
@@ -315,6 +316,7 @@ async fn run(options: Options) {
     let mut concurrent_ratios = Vec::new();
     let mut memory_ratios = Vec::new();
     let mut rates = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut record_micros = Vec::new();
     for (round, ((sequential, concurrent), memory)) in sequential_requests
         .chunks(options.batch)
         .zip(concurrent_requests.chunks(options.batch))
@@ -359,6 +361,13 @@ async fn run(options: Options) {
                 .unwrap();
         }
         let memory_rate = memory.len() as f64 / start.elapsed().as_secs_f64();
+        // The durable record alone, one after another: what it adds to a request.
+        for i in 0..options.batch {
+            let id = format!("https://record.example/{round}/{i}");
+            let start = Instant::now();
+            assert!(store.record.record(&id, 1).await.unwrap());
+            record_micros.push(start.elapsed().as_secs_f64() * 1e6);
+        }
         let floor_rate = *floor_rate.get_or_insert_with(|| time_floor(sequential));
         sequential_ratios.push(sequential_rate / floor_rate);
         concurrent_ratios.push(concurrent_rate / floor_rate);
@@ -372,7 +381,7 @@ async fn run(options: Options) {
     assert_eq!(processed, 3 * per_series as u64, "every request dispatched");
     assert_eq!(
         store.count().await,
-        2 * per_series as i64,
+        3 * per_series as i64,
         "every id recorded"
     );
 
@@ -397,6 +406,7 @@ async fn run(options: Options) {
             "memory_record_per_sec": median(&mut rates.3).round(),
             "concurrent_records_per_transaction":
                 round3(per_series as f64 / concurrent_transactions.max(1) as f64),
+            "record_alone_us_p50": (median(&mut record_micros) * 10.0).round() / 10.0,
             "sequential_ms_p50": quantile(0.5),
             "sequential_ms_p99": quantile(0.99),
             "sequential_over_floor": sequential_ratios.iter().map(|r| round3(*r)).collect::<Vec<_>>(),

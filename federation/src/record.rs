@@ -13,22 +13,31 @@
 //!   arrives during a write waits for that one transaction, then goes in the next: the longest
 //!   a record waits is the transaction under way plus its own. Each caller's future resolves
 //!   only once the transaction holding its id has committed; if that transaction fails, every
-//!   caller in it gets the error.
+//!   caller in it gets the error. The writer is a task of its own, started by the first caller
+//!   of a group: the records of the tasks that are ready on the runtime meanwhile join it.
 //! - **Exact duplicates.** Of two records of one id, concurrent or not, in one group or not,
 //!   exactly one gets `true`: within a group the first caller in line gets the row; across
-//!   groups, processes and servers the table's primary key decides (on SQLite under the
-//!   database's write lock, on PostgreSQL by `ON CONFLICT`).
-//! - **SQLite**: one connection held outside any pool writes; a group is one query from
-//!   `BEGIN IMMEDIATE` to `COMMIT` (two hand-offs to sqlx's SQLite thread), and another
-//!   connection checkpoints the WAL beside it
-//!   ([`federation_queue::commit::WalCheckpoints`]). The database may have other writers (the
-//!   app's pool): they take SQLite's write lock in turn, waiting up to the busy timeout.
+//!   groups, processes and servers the table's primary key decides (`INSERT ... ON CONFLICT
+//!   DO NOTHING`, one statement per id whose count of rows changed says whether it was new:
+//!   no lookup before the insert).
+//! - **SQLite**: one connection held outside any pool, and outside sqlx, writes (through
+//!   `rusqlite`, on the same bundled SQLite). sqlx drives each SQLite connection from a thread
+//!   of its own, so each query costs a hand-off to that thread and one back; those two thread
+//!   wake-ups were most of what a record cost (25–30 µs, against a few µs for SQLite's own
+//!   insert and WAL commit). Here the writer task runs the statements itself, on its own
+//!   thread, with a prepared statement kept: with `synchronous=NORMAL` a commit in WAL mode is
+//!   a write into the WAL file, no fsync, short enough to run on the runtime. Whatever could
+//!   block goes to tokio's blocking threads instead: a write that finds SQLite's write lock
+//!   held by another connection (the app's pool: it then waits up to the busy timeout there),
+//!   every write with `synchronous=FULL` (an fsync each), `forget`, opening and closing.
+//!   Another connection (sqlx's) checkpoints the WAL beside it
+//!   ([`federation_queue::commit::WalCheckpoints`]).
 //! - **PostgreSQL**: a group is one statement (its own transaction, durable when it answers
 //!   under PostgreSQL's default `synchronous_commit`), through a pool of two connections of its
 //!   own.
 //!
 //! On SQLite the commits are `synchronous=NORMAL` by default ([`SqlRecordOptions`] says what
-//! that keeps).
+//! that keeps), in WAL mode (set at opening).
 //!
 //! The table is the caller's (created by its migrations): `id TEXT PRIMARY KEY` and
 //! `at BIGINT NOT NULL`, the time of the record in whatever unit the caller keeps (instance-state:
@@ -37,15 +46,15 @@
 use std::collections::HashSet;
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 use std::time::Duration;
 
 use federation_queue::commit::{AUTOCHECKPOINT_PAGES, GroupCommit, WalCheckpoints};
+use rusqlite::{ErrorCode, OpenFlags, TransactionBehavior};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _};
-use tokio::sync::Mutex;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, ConnectOptions as _};
 
 /// The most ids one transaction writes; a larger group is written in several, one after
 /// another (each caller still resolves once its own id is durable).
@@ -66,9 +75,9 @@ pub enum RecordError {
     Database {
         /// What was being done.
         doing: &'static str,
-        /// The database's error.
+        /// The database's error (sqlx's on PostgreSQL, SQLite's own on SQLite).
         #[source]
-        source: Arc<sqlx::Error>,
+        source: Arc<dyn std::error::Error + Send + Sync>,
     },
     /// The database answered something this cannot read.
     #[error("the idempotency record failed: {0}")]
@@ -81,7 +90,9 @@ pub enum RecordError {
     Closed,
 }
 
-fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> RecordError {
+fn db<E: std::error::Error + Send + Sync + 'static>(
+    doing: &'static str,
+) -> impl FnOnce(E) -> RecordError {
     move |source| RecordError::Database {
         doing,
         source: Arc::new(source),
@@ -160,46 +171,137 @@ struct Inner {
     /// Transactions committed (see [`SqlRecord::transactions`]).
     transactions: AtomicU64,
     group: GroupCommit<Item, Reply>,
-    /// The statements, for the table named at opening.
-    record_sql: Arc<str>,
-    forget_sql: Arc<str>,
 }
 
 enum Backend {
     Sqlite {
-        /// The writer, held outside any pool (a pool tests each connection given back with a
-        /// round trip of its own to sqlx's SQLite thread). `None` once closed.
-        writer: Mutex<Writer>,
+        writer: Arc<SqliteWriter>,
         checkpoints: WalCheckpoints,
     },
     Postgres {
         pool: PgPool,
+        /// The statements, for the table named at opening.
+        record_sql: Arc<str>,
+        forget_sql: Arc<str>,
     },
 }
 
-struct Writer {
-    conn: Option<SqliteConnection>,
-    /// A transaction begun by a query of its own may have been left open (an error after its
-    /// `BEGIN`): roll it back before anything else.
-    open_transaction: bool,
+/// The SQLite writer: one connection, held outside any pool and outside sqlx. sqlx runs each
+/// SQLite connection on a thread of its own, so every statement is a hand-off to that thread
+/// and one back (two thread wake-ups, on a busy machine the larger part of a record's cost);
+/// this one runs its statements on the thread of the task that writes, which SQLite's
+/// `synchronous=NORMAL` commit in WAL mode (a write into the WAL file, no fsync) does not block
+/// for long. What may block (waiting for another connection's write lock, an fsync with
+/// `synchronous=FULL`) runs on tokio's blocking threads instead (see [`SqliteWriter::insert`]).
+struct SqliteWriter {
+    /// `None` once closed. Only code that does not await holds the lock: the writing task
+    /// (which only tries it) and the blocking threads.
+    conn: Mutex<Option<rusqlite::Connection>>,
+    /// `synchronous=FULL`: every commit waits for an fsync, so it runs on a blocking thread.
+    full: bool,
+    /// How long a write on a blocking thread waits for the write lock held by another
+    /// connection.
+    busy_timeout: Duration,
+    /// `INSERT ... ON CONFLICT DO NOTHING` of one id: one row changed if it is new.
+    record_sql: String,
+    forget_sql: String,
 }
 
-impl Writer {
-    fn conn(&mut self) -> Result<&mut SqliteConnection, RecordError> {
-        self.conn.as_mut().ok_or(RecordError::Closed)
+/// Why a write was not done on the writing task's thread.
+enum NotNow {
+    /// Another connection holds SQLite's write lock (or a blocking thread holds the writer):
+    /// the write must wait, which it does on a blocking thread.
+    Busy,
+    /// The write failed.
+    Failed(RecordError),
+}
+
+impl SqliteWriter {
+    /// Inserts `ids` (distinct) at `at` in one transaction, on this thread, without waiting
+    /// for any lock; the ids that were new.
+    fn try_insert(&self, ids: &[&str], at: i64) -> Result<HashSet<String>, NotNow> {
+        let mut conn = match self.conn.try_lock() {
+            Ok(conn) => conn,
+            Err(TryLockError::WouldBlock) => return Err(NotNow::Busy),
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        };
+        let conn = conn.as_mut().ok_or(NotNow::Failed(RecordError::Closed))?;
+        // No wait for another connection's write lock: `SQLITE_BUSY` at once.
+        conn.busy_timeout(Duration::ZERO)
+            .map_err(|e| NotNow::Failed(db("setting the busy timeout")(e)))?;
+        insert(conn, &self.record_sql, ids, at).map_err(|error| {
+            if error.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) {
+                NotNow::Busy
+            } else {
+                NotNow::Failed(db("recording activities")(error))
+            }
+        })
     }
 
-    async fn roll_back_if_open(&mut self) {
-        if self.open_transaction {
-            if let Some(conn) = self.conn.as_mut() {
-                // "No transaction is active" is what this expects when the error came before
-                // the `BEGIN` took effect.
-                if let Err(error) = sqlx::query("ROLLBACK").execute(conn).await {
-                    tracing::debug!(%error, "rolling back a transaction that may have been left open");
-                }
-            }
-            self.open_transaction = false;
+    /// [`SqliteWriter::try_insert`], waiting up to the busy timeout for the write lock: for a
+    /// blocking thread.
+    fn insert_waiting(&self, ids: &[&str], at: i64) -> Result<HashSet<String>, RecordError> {
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let conn = conn.as_mut().ok_or(RecordError::Closed)?;
+        conn.busy_timeout(self.busy_timeout)
+            .map_err(db("setting the busy timeout"))?;
+        insert(conn, &self.record_sql, ids, at).map_err(db("recording activities"))
+    }
+
+    /// Deletes `id`: for a blocking thread.
+    fn forget(&self, id: &str) -> Result<(), RecordError> {
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let conn = conn.as_mut().ok_or(RecordError::Closed)?;
+        conn.busy_timeout(self.busy_timeout)
+            .map_err(db("setting the busy timeout"))?;
+        conn.prepare_cached(&self.forget_sql)
+            .and_then(|mut statement| statement.execute([id]))
+            .map_err(db("forgetting an activity"))?;
+        Ok(())
+    }
+}
+
+/// Inserts `ids` (distinct) at `at` in one transaction; the ids that were new. On an error the
+/// transaction is rolled back: nothing of it stays.
+fn insert(
+    conn: &mut rusqlite::Connection,
+    sql: &str,
+    ids: &[&str],
+    at: i64,
+) -> Result<HashSet<String>, rusqlite::Error> {
+    let mut new = HashSet::with_capacity(ids.len());
+    if let [id] = ids {
+        // One statement is its own transaction: no `BEGIN` and `COMMIT` to run.
+        if conn.prepare_cached(sql)?.execute((id, at))? == 1 {
+            new.insert((*id).to_owned());
         }
+        return Ok(new);
+    }
+    // `IMMEDIATE`: the write lock at once, so that a busy database is found before any row is
+    // written. Dropped without its commit, the transaction rolls back.
+    let transaction = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut statement = transaction.prepare_cached(sql)?;
+        for id in ids {
+            if statement.execute((id, at))? == 1 {
+                new.insert((*id).to_owned());
+            }
+        }
+    }
+    transaction.commit()?;
+    Ok(new)
+}
+
+/// Runs `work` on tokio's blocking threads (on this thread when there is no runtime).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, RecordError> + Send + 'static,
+) -> Result<T, RecordError> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => runtime
+            .spawn_blocking(work)
+            .await
+            .unwrap_or(Err(RecordError::Abandoned)),
+        Err(_) => work(),
     }
 }
 
@@ -212,6 +314,9 @@ fn plain_identifier(table: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
         && table.len() <= 63
 }
+
+/// The longest busy timeout SQLite takes (milliseconds in an `int`), rounded down to a day.
+const MAX_BUSY_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
 impl SqlRecord {
     /// Opens the record in `table` of the database at `location`: a `postgres://` or
@@ -226,7 +331,7 @@ impl SqlRecord {
             return Err(RecordError::TableName(table.to_owned()));
         }
         let postgres = location.starts_with("postgres://") || location.starts_with("postgresql://");
-        let (backend, record_sql) = if postgres {
+        let backend = if postgres {
             let connect = PgConnectOptions::from_str(location).map_err(db("reading the URL"))?;
             // One group is written at a time; the second connection serves `forget`.
             let pool = PgPoolOptions::new()
@@ -236,66 +341,80 @@ impl SqlRecord {
                 .map_err(db("connecting to the database"))?;
             // One statement, so its own transaction, durable once it answers (PostgreSQL's
             // `synchronous_commit`): the ids new to the table, as one JSON array.
-            let sql = format!(
+            let record_sql = format!(
                 "WITH ins AS (INSERT INTO {table} (id, at) \
                  SELECT id, $2 FROM json_array_elements_text($1::json) AS id \
                  ON CONFLICT (id) DO NOTHING RETURNING id) \
                  SELECT COALESCE(json_agg(id), '[]'::json)::text FROM ins"
             );
-            (Backend::Postgres { pool }, sql)
+            Backend::Postgres {
+                pool,
+                record_sql: record_sql.into(),
+                forget_sql: format!("DELETE FROM {table} WHERE id = $1").into(),
+            }
         } else {
-            let connect = SqliteConnectOptions::new()
+            let synchronous = if options.synchronous_full {
+                "FULL"
+            } else {
+                "NORMAL"
+            };
+            let path = location.to_owned();
+            let conn = blocking(move || {
+                let conn = rusqlite::Connection::open_with_flags(
+                    &path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE
+                        | OpenFlags::SQLITE_OPEN_CREATE
+                        | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(db("opening the database"))?;
+                let mode: String = conn
+                    .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+                    .map_err(db("putting the database in WAL mode"))?;
+                if !mode.eq_ignore_ascii_case("wal") {
+                    return Err(RecordError::Decode(format!(
+                        "the database stayed in journal mode {mode:?}, not WAL"
+                    )));
+                }
+                conn.pragma_update(None, "synchronous", synchronous)
+                    .and_then(|()| {
+                        // Checkpoints are the checkpointer's (see `federation_queue::commit`):
+                        // a commit does one only if it falls far behind.
+                        conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)
+                    })
+                    .map_err(db("configuring the database"))?;
+                Ok(conn)
+            })
+            .await?;
+            let checkpointer = SqliteConnectOptions::new()
                 .filename(Path::new(location))
-                .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(if options.synchronous_full {
                     SqliteSynchronous::Full
                 } else {
                     SqliteSynchronous::Normal
                 })
-                .busy_timeout(options.busy_timeout)
-                // Checkpoints are the checkpointer's (see `federation_queue::commit`): a
-                // commit does one only if it falls far behind.
-                .pragma("wal_autocheckpoint", AUTOCHECKPOINT_PAGES);
-            let conn = connect
-                .connect()
-                .await
-                .map_err(db("opening the database"))?;
-            let checkpointer = connect
                 .connect()
                 .await
                 .map_err(db("opening the database for checkpoints"))?;
-            // One query from `BEGIN` to `COMMIT` (one hand-off to sqlx's SQLite thread and one
-            // back): the ids of the group already there (read under the write lock, so exact),
-            // as one JSON array, then the new rows. `?1`: the ids (distinct), a JSON array of
-            // strings (`json_each` gives each as SQL text, parsed once); `?2`: the time.
-            let sql = format!(
-                "BEGIN IMMEDIATE; \
-                 SELECT json_group_array(id) FROM {table} \
-                 WHERE id IN (SELECT value FROM json_each(?1)); \
-                 INSERT INTO {table} (id, at) SELECT value, ?2 FROM json_each(?1) \
-                 WHERE true ON CONFLICT (id) DO NOTHING; \
-                 COMMIT"
-            );
-            (
-                Backend::Sqlite {
-                    writer: Mutex::new(Writer {
-                        conn: Some(conn),
-                        open_transaction: false,
-                    }),
-                    checkpoints: WalCheckpoints::spawn(checkpointer),
-                },
-                sql,
-            )
+            Backend::Sqlite {
+                writer: Arc::new(SqliteWriter {
+                    conn: Mutex::new(Some(conn)),
+                    full: options.synchronous_full,
+                    busy_timeout: options.busy_timeout.min(MAX_BUSY_TIMEOUT),
+                    // One row changed: the id is new (a conflict changes none).
+                    record_sql: format!(
+                        "INSERT INTO {table} (id, at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING"
+                    ),
+                    forget_sql: format!("DELETE FROM {table} WHERE id = ?1"),
+                }),
+                checkpoints: WalCheckpoints::spawn(checkpointer),
+            }
         };
-        let placeholder = if postgres { "$1" } else { "?1" };
         Ok(Self {
             inner: Arc::new(Inner {
                 backend,
                 transactions: AtomicU64::new(0),
                 group: GroupCommit::new(),
-                record_sql: record_sql.into(),
-                forget_sql: format!("DELETE FROM {table} WHERE id = {placeholder}").into(),
             }),
         })
     }
@@ -311,7 +430,9 @@ impl SqlRecord {
             let inner = Arc::clone(&self.inner);
             let write = async move { inner.write_groups().await };
             match tokio::runtime::Handle::try_current() {
-                // A task of its own: a caller that stops waiting does not stop the write.
+                // A task of its own: a caller that stops waiting does not stop the write. It
+                // runs once this task yields, so the records of the tasks ready meanwhile on
+                // this thread join the group.
                 Ok(runtime) => drop(runtime.spawn(write)),
                 Err(_) => write.await,
             }
@@ -322,23 +443,20 @@ impl SqlRecord {
     /// Forgets `id` (its processing failed, so a retry must be processed). Durable when it
     /// returns.
     pub async fn forget(&self, id: &str) -> Result<(), RecordError> {
-        let sql = AssertSqlSafe(Arc::clone(&self.inner.forget_sql));
         match &self.inner.backend {
             Backend::Sqlite {
                 writer,
                 checkpoints,
             } => {
                 checkpoints.wrote();
-                let mut writer = writer.lock().await;
-                writer.roll_back_if_open().await;
-                sqlx::query(sql)
-                    .bind(id)
-                    .execute(writer.conn()?)
-                    .await
-                    .map_err(db("forgetting an activity"))?;
+                let writer = Arc::clone(writer);
+                let id = id.to_owned();
+                blocking(move || writer.forget(&id)).await?;
             }
-            Backend::Postgres { pool } => {
-                sqlx::query(sql)
+            Backend::Postgres {
+                pool, forget_sql, ..
+            } => {
+                sqlx::query(AssertSqlSafe(Arc::clone(forget_sql)))
                     .bind(id)
                     .execute(pool)
                     .await
@@ -362,11 +480,22 @@ impl SqlRecord {
                 checkpoints,
             } => {
                 checkpoints.close();
-                if let Some(conn) = writer.lock().await.conn.take() {
-                    let _ = conn.close().await;
-                }
+                let writer = Arc::clone(writer);
+                // Waits for a write under way on a blocking thread; closing is SQLite's
+                // `sqlite3_close` when the connection drops.
+                let _ = blocking(move || {
+                    drop(
+                        writer
+                            .conn
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .take(),
+                    );
+                    Ok(())
+                })
+                .await;
             }
-            Backend::Postgres { pool } => pool.close().await,
+            Backend::Postgres { pool, .. } => pool.close().await,
         }
     }
 }
@@ -392,7 +521,6 @@ impl Inner {
 
     /// Writes `items` in one transaction; the answer of each, in order.
     async fn write(&self, items: &[Item]) -> Vec<Reply> {
-        // Each id once (with its first caller's time).
         // Each id once; the group's time is the latest of its records'.
         let mut distinct: Vec<&str> = Vec::with_capacity(items.len());
         let mut seen = HashSet::with_capacity(items.len());
@@ -416,56 +544,44 @@ impl Inner {
 
     /// Inserts `ids` (distinct) at `at` in one transaction; the ids that were new.
     async fn insert(&self, ids: &[&str], at: i64) -> Result<HashSet<String>, RecordError> {
-        let json = serde_json::to_string(ids).map_err(|e| RecordError::Decode(e.to_string()))?;
-        let sql = AssertSqlSafe(Arc::clone(&self.record_sql));
         match &self.backend {
             Backend::Sqlite {
                 writer,
                 checkpoints,
             } => {
                 checkpoints.wrote();
-                let mut writer = writer.lock().await;
-                writer.roll_back_if_open().await;
-                // Until the query has answered, its transaction may be open.
-                writer.open_transaction = true;
-                let texts: Vec<String> = match sqlx::query_scalar(sql)
-                    .bind(&json)
-                    .bind(at)
-                    .fetch_all(writer.conn()?)
-                    .await
-                {
-                    Ok(texts) => {
-                        writer.open_transaction = false;
-                        texts
+                // With `synchronous=NORMAL`, on this thread unless it would wait; a commit
+                // that waits for an fsync (`FULL`) or for the write lock, on a blocking
+                // thread.
+                if !writer.full {
+                    match writer.try_insert(ids, at) {
+                        Ok(new) => return Ok(new),
+                        Err(NotNow::Failed(error)) => return Err(error),
+                        Err(NotNow::Busy) => {}
                     }
-                    Err(error) => {
-                        writer.roll_back_if_open().await;
-                        return Err(db("recording activities")(error));
-                    }
-                };
-                let known: HashSet<String> = decode(texts.last())?;
-                Ok(ids
-                    .iter()
-                    .filter(|id| !known.contains(**id))
-                    .map(|id| (*id).to_owned())
-                    .collect())
+                }
+                let writer = Arc::clone(writer);
+                let ids: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+                blocking(move || {
+                    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                    writer.insert_waiting(&ids, at)
+                })
+                .await
             }
-            Backend::Postgres { pool } => {
-                let text: String = sqlx::query_scalar(sql)
+            Backend::Postgres {
+                pool, record_sql, ..
+            } => {
+                let json =
+                    serde_json::to_string(ids).map_err(|e| RecordError::Decode(e.to_string()))?;
+                let text: String = sqlx::query_scalar(AssertSqlSafe(Arc::clone(record_sql)))
                     .bind(&json)
                     .bind(at)
                     .fetch_one(pool)
                     .await
                     .map_err(db("recording activities"))?;
-                decode(Some(&text))
+                serde_json::from_str(&text)
+                    .map_err(|e| RecordError::Decode(format!("ids the database listed: {e}")))
             }
         }
     }
-}
-
-/// The ids of a JSON array the database built.
-fn decode(text: Option<&String>) -> Result<HashSet<String>, RecordError> {
-    let text = text.ok_or_else(|| RecordError::Decode("no answer to the record".to_owned()))?;
-    serde_json::from_str(text)
-        .map_err(|e| RecordError::Decode(format!("ids the database listed: {e}")))
 }

@@ -1,13 +1,27 @@
 //! The durable idempotency record (`federation::record`) on SQLite: group commit, exact
-//! duplicates, durability once a record resolves. (instance-state runs it on PostgreSQL too,
-//! as its `InboxStore`.)
+//! duplicates, durability once a record resolves, a busy database waited for and a failed
+//! write refused; and the inbox on it. (instance-state runs it on PostgreSQL too, as its
+//! `InboxStore`.)
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
+use activitypub_core::ActivityType;
+use federation::inbox::{
+    Accepted, Dispatcher, Inbox, InboxConfig, InboxStore, Incoming, Rejection, StoreError,
+};
 use federation::record::{MAX_GROUP, RecordError, SqlRecord, SqlRecordOptions};
 use futures::future::join_all;
+use http::StatusCode;
+use http_signatures::Standard;
+use serde_json::json;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions as _, Connection as _};
+use url::Url;
+
+use crate::support::{Remote, fetcher, key_cache, now, signed_post};
 
 /// A database with the table instance-state keeps (`st_processed`), and the record on it.
 async fn open(dir: &Path) -> SqlRecord {
@@ -198,4 +212,233 @@ async fn a_failing_write_fails_every_record_of_its_group() {
         assert!(matches!(answer, Err(RecordError::Database { .. })));
     }
     assert_eq!(record.transactions(), 0);
+}
+
+/// A connection of its own holding SQLite's write lock (`BEGIN IMMEDIATE`), with a row of
+/// its own written, until it commits.
+async fn hold_write_lock(dir: &Path) -> sqlx::SqliteConnection {
+    let mut conn = SqliteConnectOptions::new()
+        .filename(dir.join("record.db"))
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO processed (id, at) VALUES ('https://other.test/x', 1)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_record_waits_for_another_writer_off_the_runtime_thread_then_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = open(dir.path()).await;
+    let mut other = hold_write_lock(dir.path()).await;
+    let waiting = tokio::spawn({
+        let record = record.clone();
+        async move { record.record(&id(1), 3).await }
+    });
+    // The runtime's one thread stays free while the record waits for the lock: this task
+    // runs, many times over, and the record is still waiting.
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        !waiting.is_finished(),
+        "resolved while another held the lock"
+    );
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    assert!(waiting.await.unwrap().unwrap());
+    let rows = rows(dir.path()).await;
+    assert!(rows.contains(&(id(1), 3)), "{rows:?}");
+    assert_eq!(rows.len(), 2);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_write_that_cannot_be_done_is_an_error_to_every_caller_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    open(dir.path()).await.close().await;
+    let mut options = SqlRecordOptions::new();
+    options.busy_timeout = Duration::from_millis(50);
+    let path = dir.path().join("record.db");
+    let record = SqlRecord::open(path.to_str().unwrap(), "processed", options)
+        .await
+        .unwrap();
+    // Another connection keeps the write lock past the busy timeout.
+    let mut other = hold_write_lock(dir.path()).await;
+    let answers = join_all((0..3).map(|n| {
+        let record = record.clone();
+        async move { record.record(&id(n), 1).await }
+    }))
+    .await;
+    for answer in answers {
+        assert!(
+            matches!(answer, Err(RecordError::Database { .. })),
+            "{answer:?}"
+        );
+    }
+    assert_eq!(record.transactions(), 0);
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    other.close().await.unwrap();
+    assert_eq!(rows(dir.path()).await, []);
+    // The lock released, the same ids are written and new.
+    assert!(record.record(&id(0), 2).await.unwrap());
+}
+
+/// The inbox's store on the record, as instance-state keeps it; every actor known.
+#[derive(Clone)]
+struct Durable(SqlRecord);
+
+impl InboxStore for Durable {
+    async fn record(&self, activity_id: &str) -> Result<bool, StoreError> {
+        self.0
+            .record(activity_id, 1)
+            .await
+            .map_err(|e| StoreError::new("recording", e))
+    }
+
+    async fn forget(&self, activity_id: &str) -> Result<(), StoreError> {
+        self.0
+            .forget(activity_id)
+            .await
+            .map_err(|e| StoreError::new("forgetting", e))
+    }
+
+    async fn knows_actor(&self, _actor: &str) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+}
+
+fn local_base() -> Url {
+    Url::parse("http://local.example/").unwrap()
+}
+
+/// An inbox at `http://local.example/` on `record`, counting the `Follow`s it dispatches.
+fn inbox_on(record: SqlRecord) -> (Inbox<Arc<AtomicUsize>, Durable>, Arc<AtomicUsize>) {
+    let dispatched = Arc::new(AtomicUsize::new(0));
+    let dispatcher = Dispatcher::new().on(
+        ActivityType::Follow,
+        |count: Arc<AtomicUsize>, _: Incoming| async move {
+            count.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        },
+    );
+    let inbox = Inbox::new(
+        InboxConfig::new(&local_base()),
+        key_cache(),
+        fetcher(),
+        Durable(record),
+        dispatcher,
+        Arc::clone(&dispatched),
+    );
+    (inbox, dispatched)
+}
+
+/// A `Follow` by `actor_id`, numbered `n`.
+fn follow(actor: &crate::support::TestActor, n: u32) -> serde_json::Value {
+    json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": actor.url(&format!("/activities/follow-{n}")).as_str(),
+        "type": "Follow",
+        "actor": actor.id.as_str(),
+        "object": local_base().join("/actors/bob").unwrap().as_str(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_activity_delivered_twice_at_once_is_dispatched_once() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (inbox, dispatched) = inbox_on(open(dir.path()).await);
+    let inbox = Arc::new(inbox);
+    for n in 0..10 {
+        let activity = follow(&alice, n);
+        let at = now();
+        // Signed apart (as a retry through two inboxes would be), received together.
+        let requests = [Standard::Cavage, Standard::Rfc9421].map(|standard| {
+            signed_post(
+                &alice.signer(standard),
+                &local_base().join("/inbox").unwrap(),
+                &activity,
+                at,
+            )
+        });
+        let answers = join_all(requests.into_iter().map(|request| {
+            let inbox = Arc::clone(&inbox);
+            tokio::spawn(async move { inbox.receive_at(&request, None, at).await })
+        }))
+        .await;
+        let mut processed = 0;
+        for answer in answers {
+            match answer.unwrap().unwrap() {
+                Accepted::Processed { .. } => processed += 1,
+                Accepted::Duplicate { .. } => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(processed, 1, "activity {n}");
+    }
+    assert_eq!(dispatched.load(Ordering::SeqCst), 10);
+    assert_eq!(rows(dir.path()).await.len(), 10);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_activity_accepted_is_known_when_the_inbox_is_opened_again() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let dir = tempfile::tempdir().unwrap();
+    let activity = follow(&alice, 1);
+    let at = now();
+    let request = signed_post(
+        &alice.signer(Standard::Cavage),
+        &local_base().join("/inbox").unwrap(),
+        &activity,
+        at,
+    );
+    {
+        let (inbox, dispatched) = inbox_on(open(dir.path()).await);
+        let accepted = inbox.receive_at(&request, None, at).await.unwrap();
+        assert!(
+            matches!(accepted, Accepted::Processed { .. }),
+            "{accepted:?}"
+        );
+        assert_eq!(dispatched.load(Ordering::SeqCst), 1);
+        // Dropped without closing, as when the process dies.
+    }
+    let (inbox, dispatched) = inbox_on(open(dir.path()).await);
+    let again = inbox.receive_at(&request, None, at).await.unwrap();
+    assert!(matches!(again, Accepted::Duplicate { .. }), "{again:?}");
+    assert_eq!(dispatched.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_activity_whose_record_fails_is_refused_and_not_dispatched() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("record.db");
+    // No such table: every write fails.
+    let record = SqlRecord::open(path.to_str().unwrap(), "missing", SqlRecordOptions::new())
+        .await
+        .unwrap();
+    let (inbox, dispatched) = inbox_on(record);
+    let at = now();
+    let request = signed_post(
+        &alice.signer(Standard::Cavage),
+        &local_base().join("/inbox").unwrap(),
+        &follow(&alice, 1),
+        at,
+    );
+    match inbox.receive_at(&request, None, at).await {
+        Err(rejection @ Rejection::Store(_)) => {
+            assert_eq!(rejection.status(), StatusCode::SERVICE_UNAVAILABLE);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(dispatched.load(Ordering::SeqCst), 0);
 }
