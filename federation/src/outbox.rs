@@ -22,7 +22,7 @@ use url::Url;
 
 use crate::fetch::FetchBudget;
 use crate::inbox::StoreError;
-use crate::keys::{KeyCache, KeyError};
+use crate::keys::{KeyCache, KeyError, RemoteActor};
 
 /// How many recipients are resolved at once.
 const RESOLVE_CONCURRENCY: usize = 8;
@@ -230,20 +230,9 @@ impl<E: Enqueuer> Outbox<E> {
             iri: actor.to_string(),
         })?;
         let remote = self.keys.actor(&url, budget).await?;
-        let inbox = remote
-            .inbox
-            .as_ref()
-            .and_then(|inbox| Url::parse(inbox.as_str()).ok())
-            .ok_or_else(|| ResolveError::NoInbox(actor.to_string()))?;
-        let mut recipient = Recipient::new(inbox);
-        if let Some(shared) = remote
-            .shared_inbox
-            .as_ref()
-            .and_then(|shared| Url::parse(shared.as_str()).ok())
-        {
-            recipient = recipient.with_shared_inbox(shared);
-        }
-        Ok(recipient)
+        remote
+            .recipient()
+            .ok_or_else(|| ResolveError::NoInbox(actor.to_string()))
     }
 
     fn is_local(&self, id: &Iri) -> bool {
@@ -253,5 +242,23 @@ impl<E: Enqueuer> Outbox<E> {
         self.local_origins
             .iter()
             .any(|local| local.origin() == url.origin())
+    }
+}
+
+impl RemoteActor {
+    /// Where a delivery to this actor goes: its inbox, with its server's shared inbox when
+    /// its document names one (the queue then delivers once per shared inbox). `None` when
+    /// its document names no inbox that is a URL.
+    pub fn recipient(&self) -> Option<Recipient> {
+        let inbox = Url::parse(self.inbox.as_ref()?.as_str()).ok()?;
+        let mut recipient = Recipient::new(inbox);
+        if let Some(shared) = self
+            .shared_inbox
+            .as_ref()
+            .and_then(|shared| Url::parse(shared.as_str()).ok())
+        {
+            recipient = recipient.with_shared_inbox(shared);
+        }
+        Some(recipient)
     }
 }

@@ -160,20 +160,9 @@ impl Instance {
             .actor(&url, &mut budget)
             .await
             .map_err(|e| e.to_string())?;
-        let inbox = remote
-            .inbox
-            .as_ref()
-            .and_then(|inbox| Url::parse(inbox.as_str()).ok())
-            .ok_or_else(|| "its document names no inbox".to_owned())?;
-        let mut recipient = federation_queue::Recipient::new(inbox);
-        if let Some(shared) = remote
-            .shared_inbox
-            .as_ref()
-            .and_then(|shared| Url::parse(shared.as_str()).ok())
-        {
-            recipient = recipient.with_shared_inbox(shared);
-        }
-        Ok(recipient)
+        remote
+            .recipient()
+            .ok_or_else(|| "its document names no inbox".to_owned())
     }
 
     /// The recipients of the `Move` for `followers`, their documents fetched

@@ -11,7 +11,7 @@
 //! the old key it kept, and refuses it when it never met the old account or the signature is
 //! forged.
 
-use http_signatures::{Signer, Standard};
+use http_signatures::Standard;
 use instance_state::follows::FollowState;
 use pod::Running;
 use serde_json::{Value, json};
@@ -24,7 +24,7 @@ use test_peer::fedify::{self, FedifyOptions, FedifyPeer, moved, received};
 use pod::archive::ArchiveError;
 
 use crate::archive::{entries, gzip, tar_of};
-use crate::support::{Session, eventually, fetch, person, pod, until_following};
+use crate::support::{Session, deliver_to, eventually, fetch, person, pod, until_following};
 
 /// The state of `follower`'s follow of `followed`, as `at` records it.
 async fn follow_state(at: &Running, follower: &str, followed: &str) -> Option<FollowState> {
@@ -57,27 +57,6 @@ async fn deliver_as(by: &Running, name: &str, to: &Running, activity: &Value) ->
 async fn deliver(by: &Running, name: &str, to: &Running, activity: &Value) -> (u16, String) {
     let inbox = to.base_url.join("inbox").unwrap().to_string();
     deliver_to(by, name, &inbox, activity).await
-}
-
-/// POSTs `activity` to `inbox`, signed as in [`deliver`]: its status and text.
-async fn deliver_to(by: &Running, name: &str, inbox: &str, activity: &Value) -> (u16, String) {
-    let keys = by
-        .instance
-        .state()
-        .signing_keys(name)
-        .await
-        .unwrap()
-        .unwrap();
-    let signer = Signer::new(keys.rsa, format!("{}#main-key", by.instance.actor_id(name)))
-        .with_standard(Standard::Cavage);
-    test_peer::signed_post(
-        &reqwest::Client::new(),
-        inbox,
-        serde_json::to_vec(activity).unwrap(),
-        &signer,
-    )
-    .await
-    .unwrap()
 }
 
 /// Waits until `at`'s inbox has processed `n` more activities than `before`.

@@ -322,15 +322,7 @@ pub(crate) async fn fetch(url: &str) -> (u16, serde_json::Value) {
 /// GETs `url` as ActivityPub, signed (draft-cavage, as Mastodon signs) with the RSA key of
 /// `name`, a local actor of `by`: what `by` sends when it fetches for that actor.
 pub(crate) async fn signed_fetch(by: &Running, name: &str, url: &str) -> (u16, serde_json::Value) {
-    let keys = by
-        .instance
-        .state()
-        .signing_keys(name)
-        .await
-        .unwrap()
-        .unwrap();
-    let key_id = format!("{}#main-key", by.instance.actor_id(name));
-    let signer = Signer::new(keys.rsa, key_id).with_standard(Standard::Cavage);
+    let signer = cavage_signer(by, name).await;
     let mut request = http::Request::get(url)
         .header("accept", "application/activity+json")
         .body(Vec::new())
@@ -375,4 +367,35 @@ pub(crate) async fn until_following(at: &Running, follower: &str, followed: &str
             .is_some_and(|f| f.state == instance_state::follows::FollowState::Accepted)
     })
     .await;
+}
+
+/// The signer of `name`, a local actor of `by`: its RSA key, draft-cavage, as Mastodon signs.
+async fn cavage_signer(by: &Running, name: &str) -> Signer {
+    let keys = by
+        .instance
+        .state()
+        .signing_keys(name)
+        .await
+        .unwrap()
+        .unwrap();
+    Signer::new(keys.rsa, format!("{}#main-key", by.instance.actor_id(name)))
+        .with_standard(Standard::Cavage)
+}
+
+/// POSTs `activity` to `inbox`, signed over HTTP as [`signed_fetch`] signs: its status and
+/// text.
+pub(crate) async fn deliver_to(
+    by: &Running,
+    name: &str,
+    inbox: &str,
+    activity: &serde_json::Value,
+) -> (u16, String) {
+    test_peer::signed_post(
+        &reqwest::Client::new(),
+        inbox,
+        serde_json::to_vec(activity).unwrap(),
+        &cavage_signer(by, name).await,
+    )
+    .await
+    .unwrap()
 }

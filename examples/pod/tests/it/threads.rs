@@ -6,34 +6,10 @@
 //! someone who may not read the post is not passed on, and a pass-on by anyone but the post's
 //! author, or of a tampered comment, is refused.
 
-use http_signatures::{Signer, Standard};
 use pod::{PostAudience, Running};
 use serde_json::{Value, json};
 
-use crate::support::{Session, eventually, person, pod, until_following};
-
-/// POSTs `activity` to `inbox`, signed over HTTP with the RSA key of `name`, a local actor of
-/// `by`: its status.
-async fn deliver_to(by: &Running, name: &str, inbox: &str, activity: &Value) -> u16 {
-    let keys = by
-        .instance
-        .state()
-        .signing_keys(name)
-        .await
-        .unwrap()
-        .unwrap();
-    let signer = Signer::new(keys.rsa, format!("{}#main-key", by.instance.actor_id(name)))
-        .with_standard(Standard::Cavage);
-    test_peer::signed_post(
-        &reqwest::Client::new(),
-        inbox,
-        serde_json::to_vec(activity).unwrap(),
-        &signer,
-    )
-    .await
-    .unwrap()
-    .0
-}
+use crate::support::{Session, deliver_to, eventually, person, pod, until_following};
 
 /// A `Create` of a comment by `name` of `by` (id `{actor}/comments/{n}`) answering `post`,
 /// addressed to `to` only, with `name`'s Linked Data signature.
@@ -145,7 +121,7 @@ pub(crate) async fn limited_thread() {
     // Bob answers alice only, signed: A threads it and passes it on to carol.
     let from_bob = signed_comment(&b, "bob", 1, &post, &alice, "I bring dessert").await;
     let bob_comment = from_bob["object"]["id"].as_str().unwrap().to_owned();
-    assert!(accepted(deliver_to(&b, "bob", &a_inbox, &from_bob).await));
+    assert!(accepted(deliver_to(&b, "bob", &a_inbox, &from_bob).await.0));
     let carol_web = Session::new(&c, "carol").await;
     let dave_web = Session::new(&c, "dave").await;
     eventually("carol reads bob's comment on C", || async {
@@ -191,9 +167,11 @@ pub(crate) async fn limited_thread() {
     // readers and passes nothing on. A later comment of bob's arrives; dave's never does.
     let from_dave = signed_comment(&c, "dave", 1, &post, &alice, "Let me in").await;
     let dave_comment = from_dave["object"]["id"].as_str().unwrap().to_owned();
-    assert!(accepted(deliver_to(&c, "dave", &a_inbox, &from_dave).await));
+    assert!(accepted(
+        deliver_to(&c, "dave", &a_inbox, &from_dave).await.0
+    ));
     let again = signed_comment(&b, "bob", 2, &post, &alice, "And the wine").await;
-    assert!(accepted(deliver_to(&b, "bob", &a_inbox, &again).await));
+    assert!(accepted(deliver_to(&b, "bob", &a_inbox, &again).await.0));
     eventually("carol reads bob's second comment", || async {
         carol_web
             .get(&remote_page(&post))
@@ -217,14 +195,14 @@ pub(crate) async fn limited_thread() {
     // comment on to B. So is alice's pass-on of a comment altered after bob signed it.
     let b_inbox = b.base_url.join("inbox").unwrap().to_string();
     let third = signed_comment(&b, "bob", 3, &post, &alice, "Third").await;
-    assert_eq!(deliver_to(&c, "carol", &b_inbox, &third).await, 401);
+    assert_eq!(deliver_to(&c, "carol", &b_inbox, &third).await.0, 401);
     let c_inbox = c.base_url.join("inbox").unwrap().to_string();
     let mut tampered = signed_comment(&b, "bob", 4, &post, &alice, "Fourth").await;
     tampered["object"]["content"] = json!("<p>Carol is not invited</p>");
-    assert_eq!(deliver_to(&a, "alice", &c_inbox, &tampered).await, 401);
+    assert_eq!(deliver_to(&a, "alice", &c_inbox, &tampered).await.0, 401);
     // Alice's pass-on of the genuine one is taken.
     let fifth = signed_comment(&b, "bob", 5, &post, &alice, "Fifth").await;
-    assert!(accepted(deliver_to(&a, "alice", &c_inbox, &fifth).await));
+    assert!(accepted(deliver_to(&a, "alice", &c_inbox, &fifth).await.0));
     assert!(kept(&c, fifth["object"]["id"].as_str().unwrap()).await);
 
     for running in [a, b, c] {
