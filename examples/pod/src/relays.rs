@@ -252,7 +252,7 @@ impl Instance {
 
     /// Limits what the pod sends the Mastodon-style relay at `address` to its public posts
     /// with one of `tags` (written with or without `#`, normalized here; at most
-    /// [`MAX_RELAY_TAGS`]), or with `None` sends it all its public posts again: the relay,
+    /// 100), or with `None` sends it all its public posts again: the relay,
     /// updated; `None` when there is no such relay. An empty list, a name that is not a tag, or
     /// a LitePub relay (which announces what it is sent by others, not what the pod sends) is
     /// refused.
