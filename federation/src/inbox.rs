@@ -35,7 +35,10 @@
 //! 8. **Dispatch** to the handler the app registered for the activity's type ([`Dispatcher`]);
 //!    types with no handler are acknowledged and ignored (before anything is fetched for them
 //!    or recorded). When a handler fails, the id is forgotten again so that the sender's retry
-//!    is processed.
+//!    is processed. Steps 7 and 8 run as a task of their own (`tokio::spawn`): a request
+//!    abandoned meanwhile (its sender hung up, and the server dropped its future) still has
+//!    its recorded activity handled to the end, or its record forgotten, never an id recorded
+//!    for an activity nobody processed.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::{self, Write as _};
@@ -759,11 +762,6 @@ impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
     pub fn handles(&self, kind: &ActivityType) -> bool {
         self.handlers.contains_key(kind)
     }
-
-    async fn dispatch(&self, state: S, incoming: Incoming) -> Option<Result<(), HandlerError>> {
-        let handler = self.handlers.get(&incoming.activity.kind)?.clone();
-        Some(handler(state, incoming).await)
-    }
 }
 
 /// The inbox pipeline. Cheap to share behind an `Arc`.
@@ -775,7 +773,8 @@ pub struct Inbox<S, St> {
     local_origins: Vec<origin::Origin>,
     keys: KeyCache,
     fetcher: Fetcher,
-    store: St,
+    /// Shared with the task that records and dispatches each activity.
+    store: Arc<St>,
     dispatcher: Dispatcher<S>,
     state: S,
 }
@@ -807,7 +806,7 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
             config,
             keys,
             fetcher,
-            store,
+            store: Arc::new(store),
             dispatcher,
             state,
         }
@@ -1054,16 +1053,14 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
         let record_key = id
             .clone()
             .unwrap_or_else(|| replay_key(unverified.signing_bytes(), body));
-        if !self
-            .store
-            .record(&record_key)
-            .await
-            .map_err(Rejection::Store)?
-        {
-            debug!(id = %record_key, "already processed");
-            return Ok(Accepted::Duplicate { id: record_key });
-        }
-        // 8. Dispatch.
+        // Steps 7 and 8 run as a task of their own, so that they end as they began even when
+        // the request is abandoned meanwhile (its sender hung up or died, and the server drops
+        // the request's future): once the id is recorded the activity is dispatched, or the
+        // record is forgotten. Otherwise the sender's retry would find the id recorded and be
+        // taken for a duplicate of an activity that was never processed.
+        let store = Arc::clone(&self.store);
+        let handler = self.dispatcher.handlers.get(&activity.kind).cloned();
+        let state = self.state.clone();
         let incoming = Incoming {
             activity,
             actor,
@@ -1073,14 +1070,35 @@ impl<S: Clone + Send + Sync + 'static, St: InboxStore> Inbox<S, St> {
             inbox_owner,
             budget,
         };
-        match self.dispatcher.dispatch(self.state.clone(), incoming).await {
-            Some(Ok(())) | None => Ok(Accepted::Processed { id }),
-            Some(Err(error)) => {
+        let key_kept = record_key.clone();
+        let recorded = tokio::spawn(async move {
+            // 7. Idempotency.
+            if !store.record(&record_key).await.map_err(Rejection::Store)? {
+                debug!(id = %record_key, "already processed");
+                return Ok(Accepted::Duplicate { id: record_key });
+            }
+            // 8. Dispatch.
+            let outcome = match handler {
+                Some(handler) => handler(state, incoming).await,
+                None => Ok(()),
+            };
+            match outcome {
+                Ok(()) => Ok(Accepted::Processed { id }),
+                Err(error) => {
+                    store.forget(&record_key).await.map_err(Rejection::Store)?;
+                    Err(Rejection::Handler(error))
+                }
+            }
+        });
+        match recorded.await {
+            Ok(result) => result,
+            // The handler panicked: its activity was not processed.
+            Err(panicked) => {
                 self.store
-                    .forget(&record_key)
+                    .forget(&key_kept)
                     .await
                     .map_err(Rejection::Store)?;
-                Err(Rejection::Handler(error))
+                Err(Rejection::Handler(HandlerError::Failed(Box::new(panicked))))
             }
         }
     }

@@ -442,3 +442,64 @@ async fn an_activity_whose_record_fails_is_refused_and_not_dispatched() {
     }
     assert_eq!(dispatched.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_abandoned_while_its_activity_is_handled_is_still_processed() {
+    let remote = Remote::start().await;
+    let alice = remote.served_actor("alice").await;
+    let dir = tempfile::tempdir().unwrap();
+    // A handler that waits for the gate, then counts.
+    let (started, mut start) = tokio::sync::mpsc::channel::<()>(1);
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let dispatched = Arc::new(AtomicUsize::new(0));
+    let dispatcher = Dispatcher::new().on(ActivityType::Follow, {
+        let (gate, started) = (Arc::clone(&gate), started.clone());
+        move |count: Arc<AtomicUsize>, _: Incoming| {
+            let (gate, started) = (Arc::clone(&gate), started.clone());
+            async move {
+                let _ = started.send(()).await;
+                gate.notified().await;
+                count.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+        }
+    });
+    let inbox = Inbox::new(
+        InboxConfig::new(&local_base()),
+        key_cache(),
+        fetcher(),
+        Durable(open(dir.path()).await),
+        dispatcher,
+        Arc::clone(&dispatched),
+    );
+    let activity = follow(&alice, 1);
+    let at = now();
+    let request = signed_post(
+        &alice.signer(Standard::Cavage),
+        &local_base().join("/inbox").unwrap(),
+        &activity,
+        at,
+    );
+    // The request's future is dropped while the handler waits (as a server drops it when its
+    // sender hangs up): the activity is recorded by then.
+    tokio::select! {
+        _ = inbox.receive_at(&request, None, at) => panic!("the handler waits for the gate"),
+        _ = start.recv() => {}
+    }
+    assert_eq!(rows(dir.path()).await.len(), 1, "recorded");
+    gate.notify_one();
+    for _ in 0..200 {
+        if dispatched.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        dispatched.load(Ordering::SeqCst),
+        1,
+        "the handling went on after the request was abandoned"
+    );
+    // The sender's retry is a duplicate of an activity processed.
+    let again = inbox.receive_at(&request, None, at).await.unwrap();
+    assert!(matches!(again, Accepted::Duplicate { .. }), "{again:?}");
+}
