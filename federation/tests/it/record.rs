@@ -327,15 +327,24 @@ fn inbox_on(record: SqlRecord) -> (Inbox<Arc<AtomicUsize>, Durable>, Arc<AtomicU
             Ok(())
         },
     );
-    let inbox = Inbox::new(
+    let inbox = inbox_with(record, dispatcher, Arc::clone(&dispatched));
+    (inbox, dispatched)
+}
+
+/// An inbox at `http://local.example/` on `record`, dispatching to `dispatcher` with `count`.
+fn inbox_with(
+    record: SqlRecord,
+    dispatcher: Dispatcher<Arc<AtomicUsize>>,
+    count: Arc<AtomicUsize>,
+) -> Inbox<Arc<AtomicUsize>, Durable> {
+    Inbox::new(
         InboxConfig::new(&local_base()),
         key_cache(),
         fetcher(),
         Durable(record),
         dispatcher,
-        Arc::clone(&dispatched),
-    );
-    (inbox, dispatched)
+        count,
+    )
 }
 
 /// A `Follow` by `actor_id`, numbered `n`.
@@ -464,14 +473,7 @@ async fn a_request_abandoned_while_its_activity_is_handled_is_still_processed() 
             }
         }
     });
-    let inbox = Inbox::new(
-        InboxConfig::new(&local_base()),
-        key_cache(),
-        fetcher(),
-        Durable(open(dir.path()).await),
-        dispatcher,
-        Arc::clone(&dispatched),
-    );
+    let inbox = inbox_with(open(dir.path()).await, dispatcher, Arc::clone(&dispatched));
     let activity = follow(&alice, 1);
     let at = now();
     let request = signed_post(
