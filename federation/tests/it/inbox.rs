@@ -62,9 +62,6 @@ fn shared_inbox() -> Url {
 
 /// A local server with handlers for the usual types (not `Flag`), configured by `configure`.
 fn local_with(configure: impl FnOnce(InboxConfig) -> InboxConfig) -> Local {
-    let calls = Calls::default();
-    let store = MemoryInboxStore::new();
-    let keys = key_cache();
     let mut dispatcher = Dispatcher::new();
     for kind in [
         ActivityType::Create,
@@ -82,6 +79,17 @@ fn local_with(configure: impl FnOnce(InboxConfig) -> InboxConfig) -> Local {
             calls.gone.lock().unwrap().push(actor.to_string());
             Ok(())
         });
+    local_dispatching(dispatcher, configure)
+}
+
+/// A local server dispatching to `dispatcher`, configured by `configure`.
+fn local_dispatching(
+    dispatcher: Dispatcher<Calls>,
+    configure: impl FnOnce(InboxConfig) -> InboxConfig,
+) -> Local {
+    let calls = Calls::default();
+    let store = MemoryInboxStore::new();
+    let keys = key_cache();
     let inbox = Inbox::new(
         configure(InboxConfig::new(&base())),
         keys.clone(),
@@ -1204,9 +1212,6 @@ fn local_taking_forwards_from(trusted: &TestActor) -> (Local, Arc<AtomicUsize>) 
     let asked = Arc::new(AtomicUsize::new(0));
     let trusted = trusted.id.clone();
     let counted = asked.clone();
-    let calls = Calls::default();
-    let store = MemoryInboxStore::new();
-    let keys = key_cache();
     let dispatcher = Dispatcher::new()
         .on(ActivityType::Create, handle)
         .on_forwarded(move |_: Calls, forward: Forward| {
@@ -1226,23 +1231,7 @@ fn local_taking_forwards_from(trusted: &TestActor) -> (Local, Arc<AtomicUsize>) 
                 })
             }
         });
-    let inbox = Inbox::new(
-        InboxConfig::new(&base()),
-        keys.clone(),
-        fetcher(),
-        store.clone(),
-        dispatcher,
-        calls.clone(),
-    );
-    (
-        Local {
-            inbox,
-            store,
-            calls,
-            keys,
-        },
-        asked,
-    )
+    (local_dispatching(dispatcher, |config| config), asked)
 }
 
 #[tokio::test]
@@ -1311,9 +1300,6 @@ async fn a_forward_is_taken_only_when_the_app_vouches_for_it_and_still_recorded_
 /// object as the app believes it (another `content`); 2, an object with another id; 3,
 /// ignored.
 fn local_vouching_with_objects() -> Local {
-    let calls = Calls::default();
-    let store = MemoryInboxStore::new();
-    let keys = key_cache();
     let dispatcher = Dispatcher::new()
         .on(ActivityType::Create, handle)
         .on_forwarded(|_: Calls, forward: Forward| async move {
@@ -1346,20 +1332,7 @@ fn local_vouching_with_objects() -> Local {
                 }
             })
         });
-    let inbox = Inbox::new(
-        InboxConfig::new(&base()),
-        keys.clone(),
-        fetcher(),
-        store.clone(),
-        dispatcher,
-        calls.clone(),
-    );
-    Local {
-        inbox,
-        store,
-        calls,
-        keys,
-    }
+    local_dispatching(dispatcher, |config| config)
 }
 
 #[tokio::test]
