@@ -727,9 +727,10 @@ impl Instance {
 
     /// Imports the archive at `file` into local person `name`: checks all of it first
     /// (refused with an [`ArchiveError`], nothing stored), then sets the profile and images,
-    /// makes the aspects, makes the posts again as new local posts with their original dates
-    /// and a line saying where they were first published (stored and served, not delivered),
-    /// and follows the people followed (a `Follow` sent to each).
+    /// makes the aspects, makes the posts and comments again as new local ones with their
+    /// original dates and a line saying where they were first published (stored and served,
+    /// not delivered; a comment on the person's own post answers its new copy), records the
+    /// likes here (not sent), and follows the people followed (a `Follow` sent to each).
     pub async fn import_archive(
         &self,
         name: &str,
@@ -1368,14 +1369,13 @@ impl Instance {
                     return Ok(Err("a limited comment addressed to a collection"));
                 }
                 // A limited thread kept here: nobody outside its readers may read the comment.
-                if let Some(thread) = self.limited_thread(Some(&parent)).await? {
-                    if audience.is_public()
-                        || to.iter().chain(&cc).any(|a| !thread.admits(a) && a != me)
-                    {
-                        return Ok(Err(
-                            "it would be read by people the thread's post is not for",
-                        ));
-                    }
+                if let Some(thread) = self.limited_thread(Some(&parent)).await?
+                    && (audience.is_public()
+                        || to.iter().chain(&cc).any(|a| !thread.admits(a) && a != me))
+                {
+                    return Ok(Err(
+                        "it would be read by people the thread's post is not for",
+                    ));
                 }
                 let root = match self.db().post(&parent).await? {
                     Some(held) => held.root.unwrap_or(held.id),

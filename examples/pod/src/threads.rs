@@ -21,9 +21,16 @@
 //!   answers a limited post kept here, the forwarder is that post's author, its writer may read
 //!   the post, and it is the writer's own (its LD signature verifies with the writer's key, or
 //!   its own server serves the same comment); refused (`401`) otherwise.
-//! - **Comments written here** under a limited post carry their writer's LD signature, so that
-//!   the post's author's server can pass them on and Mastodon believes them (its inbox takes an
-//!   activity signed over HTTP by someone other than its actor only from an LD signature).
+//! - **Edits and deletions** (`Update`, `Delete`) of such a comment, received from its writer
+//!   with the writer's LD signature, are passed on the same way; receivers take them only from
+//!   the post's author, for a comment kept here by the activity's actor (an edit under the
+//!   comment's checks, a deletion only LD-signed: a limited comment's server answers `404` to
+//!   whoever it does not name, so a refetch proves nothing).
+//! - **Likes are not passed on** (as Mastodon): the post's author's pod counts them.
+//! - **Comments written here** under a limited post carry their writer's LD signature (on their
+//!   `Create`, `Update` and `Delete`), so that the post's author's server can pass them on and
+//!   Mastodon believes them (its inbox takes an activity signed over HTTP by someone other than
+//!   its actor only from an LD signature).
 
 use activitypub_core::ActivityType;
 use anyhow::{Context, Result};

@@ -462,6 +462,12 @@ fn line_of(lines: &str, text: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn comments_and_likes_come_back_with_an_import() {
+    comments_and_likes_import().await;
+}
+
+/// The test above, on the database [`crate::support::pod`] makes (PostgreSQL in
+/// `postgres.rs`).
+pub(crate) async fn comments_and_likes_import() {
     let dir = tempfile::tempdir().unwrap();
     let a = pod(dir.path(), "A").await;
     let b = pod(dir.path(), "B").await;
@@ -771,6 +777,42 @@ async fn comments_and_likes_come_back_with_an_import() {
         .filter(|a| a.kind == "Create")
         .count();
     assert_eq!(creates, 5);
+
+    // An archive whose limited comment lost its addressing (as an earlier pod's would): that
+    // comment is left out and counted, the others are made.
+    let alice3 = person(&b, "alice3").await;
+    let mut bare = line_of(&comments, "Just between us.");
+    let bare_map = bare.as_object_mut().unwrap();
+    bare_map.remove("to");
+    bare_map.remove("cc");
+    let stripped = dir.path().join("stripped.tar");
+    std::fs::write(
+        &stripped,
+        tar_of(&replaced("pod/comments.jsonl", with_line(&bare))),
+    )
+    .unwrap();
+    let partial = b
+        .instance
+        .import_archive("alice3", &stripped, &ImportLimits::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (partial.comments, partial.comments_not_imported),
+        (3, 1),
+        "{partial:?}"
+    );
+    let scope3 = state.scope_of(&alice3).await.unwrap();
+    let texts: Vec<String> = state
+        .outbox(&alice3, &scope3, 0, 50)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.document["object"]["content"].to_string())
+        .collect();
+    assert!(
+        !texts.iter().any(|t| t.contains("Just between us")),
+        "{texts:?}"
+    );
 
     for running in [a, b, c] {
         running.stop().await.unwrap();

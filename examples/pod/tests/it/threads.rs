@@ -272,6 +272,12 @@ fn deletion(actor: &str, comment: &str, tag: &str, to: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn edits_and_deletions_of_a_comment_in_a_limited_thread_reach_all_its_readers() {
+    edited_thread().await;
+}
+
+/// The test above, on the database [`crate::support::pod`] makes (PostgreSQL in
+/// `postgres.rs`).
+pub(crate) async fn edited_thread() {
     // Alice on A writes to Friends: bob and erin on B, carol on C. Bob answers alice only.
     let dir = tempfile::tempdir().unwrap();
     let a = pod(dir.path(), "A").await;
