@@ -1303,22 +1303,16 @@ impl Instance {
         let parent = comment.in_reply_to.clone().unwrap_or_default();
         let (in_reply_to, root, audience, to, cc) = match self.db().imported(me, &parent).await? {
             Some(copy) => {
-                // The person's own post or comment, made again here: the thread is the copy's.
+                // The person's own post or comment, made again here: the thread is the copy's,
+                // and so are the readers (a comment's copy is addressed as its thread).
                 let Some(parent) = self.db().post(&copy).await? else {
                     return Ok(Err("the post it answers was deleted since it was imported"));
                 };
-                let root = match &parent.root {
-                    Some(root) => match self.db().post(root).await? {
-                        Some(root) => root,
-                        None => return Ok(Err("the post it answers was deleted")),
-                    },
-                    None => parent.clone(),
-                };
-                let (to, cc) = if root.audience.is_public() {
+                let (to, cc) = if parent.audience.is_public() {
                     (vec![PUBLIC.to_owned()], vec![format!("{me}/followers")])
                 } else {
-                    // The new post's own readers, as it names them (the person wrote it).
-                    let addressing = self.state().addressing(&root.id).await?;
+                    // The copy's own readers, as it names them (the person wrote it).
+                    let addressing = self.state().addressing(&parent.id).await?;
                     let to: Vec<String> = addressing
                         .to
                         .iter()
@@ -1328,7 +1322,8 @@ impl Instance {
                         .collect();
                     (to, Vec::new())
                 };
-                (parent.id, root.id, root.audience, to, cc)
+                let root = parent.root.clone().unwrap_or_else(|| parent.id.clone());
+                (parent.id, root, parent.audience, to, cc)
             }
             None => {
                 let Some(audience) = comment_audience(&comment.audience) else {

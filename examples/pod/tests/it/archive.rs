@@ -522,8 +522,13 @@ pub(crate) async fn comments_and_likes_import() {
         .write_comment("alice", &first, "Quickly, before she comes.")
         .await
         .unwrap();
-    a.instance
+    let no_mallet = a
+        .instance
         .write_comment("alice", &elsewhere, "I have no mallet.")
+        .await
+        .unwrap();
+    a.instance
+        .write_comment("alice", &no_mallet, "Lend me a flamingo.")
         .await
         .unwrap();
     a.instance
@@ -541,7 +546,7 @@ pub(crate) async fn comments_and_likes_import() {
     let exported = a.instance.export_archive("alice", &file).await.unwrap();
     assert_eq!(
         (exported.posts, exported.comments, exported.likes),
-        (1, 4, 2)
+        (1, 5, 2)
     );
     let files = entries(&file);
     let file_of = |name: &str| {
@@ -591,7 +596,7 @@ pub(crate) async fn comments_and_likes_import() {
     let summary = file_of("pod/summary.json");
     let summary_value: Value = serde_json::from_str(&summary).unwrap();
     let mut miscounted = summary_value.clone();
-    miscounted["comments"] = json!(5);
+    miscounted["comments"] = json!(6);
     let cases: Vec<(&str, Vec<u8>, Expected)> = vec![
         (
             "a comment with no inReplyTo",
@@ -628,8 +633,8 @@ pub(crate) async fn comments_and_likes_import() {
                     e,
                     ArchiveError::Count {
                         what: "comments",
-                        declared: 5,
-                        found: 4
+                        declared: 6,
+                        found: 5
                     }
                 )
             },
@@ -668,7 +673,7 @@ pub(crate) async fn comments_and_likes_import() {
         .import_archive("alice2", &file, &ImportLimits::default())
         .await
         .unwrap();
-    assert_eq!((summary.posts, summary.comments), (1, 4), "{summary:?}");
+    assert_eq!((summary.posts, summary.comments), (1, 5), "{summary:?}");
     assert_eq!(summary.comments_not_imported, 0, "{summary:?}");
     // B holds her post, not carol's: the like of carol's post is skipped.
     assert_eq!(
@@ -733,6 +738,10 @@ pub(crate) async fn comments_and_likes_import() {
     let on_public = note("I have no mallet.");
     assert_eq!(on_public["inReplyTo"], json!(elsewhere));
     assert_eq!(fetch(on_public["id"].as_str().unwrap()).await.0, 200);
+    // Her answer to that comment answers its new copy, public as it is.
+    let flamingo = note("Lend me a flamingo.");
+    assert_eq!(flamingo["inReplyTo"], on_public["id"]);
+    assert_eq!(fetch(flamingo["id"].as_str().unwrap()).await.0, 200);
     let on_limited = note("Just between us.");
     assert_eq!(on_limited["inReplyTo"], json!(limited));
     assert_eq!(on_limited["to"], json!([carol]));
@@ -741,7 +750,7 @@ pub(crate) async fn comments_and_likes_import() {
     // Nothing was delivered: C, which gets alice2's follow, has none of her comments, and
     // carol's post still counts alice's like and comment only.
     until_following(&c, &alice2, &carol).await;
-    for comment in [&on_public, &on_limited] {
+    for comment in [&on_public, &flamingo, &on_limited] {
         let id = comment["id"].as_str().unwrap();
         assert!(
             c.instance.state().object(id).await.unwrap().is_none(),
@@ -765,7 +774,7 @@ pub(crate) async fn comments_and_likes_import() {
         .unwrap();
     assert_eq!(
         (again.comments, again.comments_skipped),
-        (0, 4),
+        (0, 5),
         "{again:?}"
     );
     assert_eq!((again.likes, again.likes_skipped), (0, 2), "{again:?}");
@@ -776,7 +785,7 @@ pub(crate) async fn comments_and_likes_import() {
         .iter()
         .filter(|a| a.kind == "Create")
         .count();
-    assert_eq!(creates, 5);
+    assert_eq!(creates, 6);
 
     // An archive whose limited comment lost its addressing (as an earlier pod's would): that
     // comment is left out and counted, the others are made.
@@ -798,7 +807,7 @@ pub(crate) async fn comments_and_likes_import() {
         .unwrap();
     assert_eq!(
         (partial.comments, partial.comments_not_imported),
-        (3, 1),
+        (4, 1),
         "{partial:?}"
     );
     let scope3 = state.scope_of(&alice3).await.unwrap();
