@@ -738,6 +738,16 @@ pub(crate) async fn comments_and_likes_import() {
     let on_public = note("I have no mallet.");
     assert_eq!(on_public["inReplyTo"], json!(elsewhere));
     assert_eq!(fetch(on_public["id"].as_str().unwrap()).await.0, 200);
+    // B does not hold carol's post: the comment's page shows it alone, to anyone.
+    let path_of = |note: &Value| {
+        url::Url::parse(note["id"].as_str().unwrap())
+            .unwrap()
+            .path()
+            .to_owned()
+    };
+    let (status, page) = crate::support::html(b.base_url.join(&path_of(&on_public)).unwrap()).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("I have no mallet."), "{page}");
     // Her answer to that comment answers its new copy, public as it is.
     let flamingo = note("Lend me a flamingo.");
     assert_eq!(flamingo["inReplyTo"], on_public["id"]);
@@ -746,6 +756,14 @@ pub(crate) async fn comments_and_likes_import() {
     assert_eq!(on_limited["inReplyTo"], json!(limited));
     assert_eq!(on_limited["to"], json!([carol]));
     assert_eq!(fetch(on_limited["id"].as_str().unwrap()).await.0, 404);
+    let limited_page = b.base_url.join(&path_of(&on_limited)).unwrap();
+    assert_eq!(crate::support::html(limited_page.clone()).await.0, 404);
+    let (status, page) = Session::new(&b, "alice2")
+        .await
+        .get(limited_page.path())
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Just between us."), "{page}");
 
     // Nothing was delivered: C, which gets alice2's follow, has none of her comments, and
     // carol's post still counts alice's like and comment only.
