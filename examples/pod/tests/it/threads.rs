@@ -445,6 +445,58 @@ pub(crate) async fn edited_thread() {
             .contains("flamingos")
     );
 
+    // A comment erin writes on B, edits and deletes: carol reads each change, and each of its
+    // activities carries erin's Linked Data signature, so that A could pass it on.
+    let written = b
+        .instance
+        .write_comment("erin", &post, "I keep the score")
+        .await
+        .unwrap();
+    eventually("carol reads erin's comment", || {
+        carol_reads("I keep the score")
+    })
+    .await;
+    b.instance
+        .edit_post("erin", &written, "I keep the score, fairly")
+        .await
+        .unwrap();
+    eventually("carol reads erin's edit", || {
+        carol_reads("the score, fairly")
+    })
+    .await;
+    b.instance.delete_post("erin", &written).await.unwrap();
+    eventually("erin's comment is gone from C", || async {
+        !carol_reads("the score").await
+    })
+    .await;
+    let state = b.instance.state();
+    let key = state
+        .signing_keys("erin")
+        .await
+        .unwrap()
+        .unwrap()
+        .rsa
+        .verifying_key();
+    let outbox = state
+        .outbox(&erin, &state.scope_of(&erin).await.unwrap(), 0, 50)
+        .await
+        .unwrap();
+    for kind in ["Create", "Update", "Delete"] {
+        let activity = outbox
+            .iter()
+            .find(|a| {
+                a.kind == kind
+                    && (a.document["object"]["id"] == json!(written)
+                        || a.document["object"] == json!(written))
+            })
+            .unwrap_or_else(|| panic!("{kind} in {outbox:?}"));
+        assert!(
+            ld_signatures::verify(&activity.document, &key).is_ok(),
+            "{kind}: {}",
+            activity.document
+        );
+    }
+
     for running in [a, b, c] {
         running.stop().await.unwrap();
     }
