@@ -477,14 +477,24 @@ pub(crate) async fn comments_and_likes_import() {
     let carol = person(&c, "carol").await;
     let alice2 = person(&b, "alice2").await;
 
-    // Carol's public post, and one to her aspect that holds alice: A has both.
+    // Carol's public post, one to her aspect that holds alice, and one to her aspect that
+    // holds alice and alice2: A has all three, B the last.
     a.instance.follow("alice", &carol).await.unwrap();
+    c.instance.follow("carol", &alice2).await.unwrap();
     until_following(&c, &alice, &carol).await;
+    until_following(&c, &carol, &alice2).await;
     let garden = c.instance.create_aspect("carol", "Garden").await.unwrap();
     c.instance
         .add_to_aspect("carol", &garden, &alice)
         .await
         .unwrap();
+    let croquet = c.instance.create_aspect("carol", "Croquet").await.unwrap();
+    for member in [&alice, &alice2] {
+        c.instance
+            .add_to_aspect("carol", &croquet, member)
+            .await
+            .unwrap();
+    }
     let elsewhere = c
         .instance
         .write_post("carol", "The Queen's croquet.", &pod::PostAudience::Public)
@@ -499,10 +509,21 @@ pub(crate) async fn comments_and_likes_import() {
         )
         .await
         .unwrap();
-    crate::support::eventually("A has carol's posts", || async {
+    let game = c
+        .instance
+        .write_post(
+            "carol",
+            "A game for the two of you.",
+            &pod::PostAudience::Aspects(vec![croquet]),
+        )
+        .await
+        .unwrap();
+    crate::support::eventually("A and B have carol's posts", || async {
         let state = a.instance.state();
         state.object(&elsewhere).await.unwrap().is_some()
             && state.object(&limited).await.unwrap().is_some()
+            && state.object(&game).await.unwrap().is_some()
+            && b.instance.state().object(&game).await.unwrap().is_some()
     })
     .await;
 
@@ -535,6 +556,10 @@ pub(crate) async fn comments_and_likes_import() {
         .write_comment("alice", &limited, "Just between us.")
         .await
         .unwrap();
+    a.instance
+        .write_comment("alice", &game, "Count me in.")
+        .await
+        .unwrap();
     a.instance.like("alice", &own).await.unwrap();
     a.instance.like("alice", &elsewhere).await.unwrap();
     crate::support::eventually("C counts alice's like and keeps her comment", || async {
@@ -546,7 +571,7 @@ pub(crate) async fn comments_and_likes_import() {
     let exported = a.instance.export_archive("alice", &file).await.unwrap();
     assert_eq!(
         (exported.posts, exported.comments, exported.likes),
-        (1, 5, 2)
+        (1, 6, 2)
     );
     let files = entries(&file);
     let file_of = |name: &str| {
@@ -596,7 +621,7 @@ pub(crate) async fn comments_and_likes_import() {
     let summary = file_of("pod/summary.json");
     let summary_value: Value = serde_json::from_str(&summary).unwrap();
     let mut miscounted = summary_value.clone();
-    miscounted["comments"] = json!(6);
+    miscounted["comments"] = json!(7);
     let cases: Vec<(&str, Vec<u8>, Expected)> = vec![
         (
             "a comment with no inReplyTo",
@@ -633,8 +658,8 @@ pub(crate) async fn comments_and_likes_import() {
                     e,
                     ArchiveError::Count {
                         what: "comments",
-                        declared: 6,
-                        found: 5
+                        declared: 7,
+                        found: 6
                     }
                 )
             },
@@ -673,7 +698,7 @@ pub(crate) async fn comments_and_likes_import() {
         .import_archive("alice2", &file, &ImportLimits::default())
         .await
         .unwrap();
-    assert_eq!((summary.posts, summary.comments), (1, 5), "{summary:?}");
+    assert_eq!((summary.posts, summary.comments), (1, 6), "{summary:?}");
     assert_eq!(summary.comments_not_imported, 0, "{summary:?}");
     // B holds her post, not carol's: the like of carol's post is skipped.
     assert_eq!(
@@ -756,6 +781,23 @@ pub(crate) async fn comments_and_likes_import() {
     assert_eq!(on_limited["inReplyTo"], json!(limited));
     assert_eq!(on_limited["to"], json!([carol]));
     assert_eq!(fetch(on_limited["id"].as_str().unwrap()).await.0, 404);
+    // The one in the thread B holds is under carol's post for its readers, and nobody else.
+    let in_game = note("Count me in.");
+    assert_eq!(in_game["inReplyTo"], json!(game));
+    let mut readers: Vec<String> = serde_json::from_value(in_game["to"].clone()).unwrap();
+    readers.sort();
+    let mut expected = vec![alice2.clone(), carol.clone()];
+    expected.sort();
+    assert_eq!(readers, expected);
+    assert_eq!(fetch(in_game["id"].as_str().unwrap()).await.0, 404);
+    let game_page = format!(
+        "/posts/remote?{}",
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("id", &game)
+            .finish()
+    );
+    let (_, page) = Session::new(&b, "alice2").await.get(&game_page).await;
+    assert!(page.contains("Count me in."), "{page}");
     let limited_page = b.base_url.join(&path_of(&on_limited)).unwrap();
     assert_eq!(crate::support::html(limited_page.clone()).await.0, 404);
     let (status, page) = Session::new(&b, "alice2")
@@ -768,7 +810,7 @@ pub(crate) async fn comments_and_likes_import() {
     // Nothing was delivered: C, which gets alice2's follow, has none of her comments, and
     // carol's post still counts alice's like and comment only.
     until_following(&c, &alice2, &carol).await;
-    for comment in [&on_public, &flamingo, &on_limited] {
+    for comment in [&on_public, &flamingo, &on_limited, &in_game] {
         let id = comment["id"].as_str().unwrap();
         assert!(
             c.instance.state().object(id).await.unwrap().is_none(),
@@ -792,7 +834,7 @@ pub(crate) async fn comments_and_likes_import() {
         .unwrap();
     assert_eq!(
         (again.comments, again.comments_skipped),
-        (0, 5),
+        (0, 6),
         "{again:?}"
     );
     assert_eq!((again.likes, again.likes_skipped), (0, 2), "{again:?}");
@@ -803,7 +845,7 @@ pub(crate) async fn comments_and_likes_import() {
         .iter()
         .filter(|a| a.kind == "Create")
         .count();
-    assert_eq!(creates, 6);
+    assert_eq!(creates, 7);
 
     // An archive whose limited comment lost its addressing (as an earlier pod's would): that
     // comment is left out and counted, the others are made.
@@ -825,7 +867,7 @@ pub(crate) async fn comments_and_likes_import() {
         .unwrap();
     assert_eq!(
         (partial.comments, partial.comments_not_imported),
-        (4, 1),
+        (5, 1),
         "{partial:?}"
     );
     let scope3 = state.scope_of(&alice3).await.unwrap();
@@ -839,6 +881,39 @@ pub(crate) async fn comments_and_likes_import() {
     assert!(
         !texts.iter().any(|t| t.contains("Just between us")),
         "{texts:?}"
+    );
+
+    // An archive whose comment in the thread B holds names someone who may not read carol's
+    // post (bob): that comment is left out and counted.
+    let alice4 = person(&b, "alice4").await;
+    let mut widened = line_of(&comments, "Count me in.");
+    widened["to"].as_array_mut().unwrap().push(json!(bob));
+    let tampered = dir.path().join("widened.tar");
+    std::fs::write(
+        &tampered,
+        tar_of(&replaced("pod/comments.jsonl", with_line(&widened))),
+    )
+    .unwrap();
+    let partial = b
+        .instance
+        .import_archive("alice4", &tampered, &ImportLimits::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (partial.comments, partial.comments_not_imported),
+        (5, 1),
+        "{partial:?}"
+    );
+    let scope4 = state.scope_of(&alice4).await.unwrap();
+    assert!(
+        !state
+            .outbox(&alice4, &scope4, 0, 50)
+            .await
+            .unwrap()
+            .iter()
+            .any(|a| a.document["object"]["content"]
+                .to_string()
+                .contains("Count me in"))
     );
 
     for running in [a, b, c] {
