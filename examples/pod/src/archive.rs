@@ -1308,19 +1308,22 @@ impl Instance {
                 let Some(parent) = self.db().post(&copy).await? else {
                     return Ok(Err("the post it answers was deleted since it was imported"));
                 };
-                let (to, cc) = if parent.audience.is_public() {
-                    (vec![PUBLIC.to_owned()], vec![format!("{me}/followers")])
-                } else {
-                    // The copy's own readers, as it names them (the person wrote it).
-                    let addressing = self.state().addressing(&parent.id).await?;
-                    let to: Vec<String> = addressing
-                        .to
-                        .iter()
-                        .chain(&addressing.cc)
-                        .filter(|a| *a != me)
-                        .cloned()
-                        .collect();
-                    (to, Vec::new())
+                let followers = format!("{me}/followers");
+                let (to, cc) = match parent.audience {
+                    Audience::Public => (vec![PUBLIC.to_owned()], vec![followers]),
+                    Audience::Unlisted => (vec![followers], vec![PUBLIC.to_owned()]),
+                    _ => {
+                        // The copy's own readers, as it names them (the person wrote it).
+                        let addressing = self.state().addressing(&parent.id).await?;
+                        let to: Vec<String> = addressing
+                            .to
+                            .iter()
+                            .chain(&addressing.cc)
+                            .filter(|a| *a != me)
+                            .cloned()
+                            .collect();
+                        (to, Vec::new())
+                    }
                 };
                 let root = parent.root.clone().unwrap_or_else(|| parent.id.clone());
                 (parent.id, root, parent.audience, to, cc)
