@@ -417,18 +417,16 @@ async fn on_delete<S: Social>(app: &S, incoming: Incoming) -> Result<(), Handler
         return actor_gone(app, &id).await;
     }
     // The inbox checked that the object is on the actor's server; of its objects, only those
-    // the actor wrote (`attributedTo`, or `actor` as Mobilizon names an event's organizer), as
-    // Mastodon deletes only the statuses of the `Delete`'s account: another account on the same
-    // server cannot delete them here. An object that names no author is the server's.
+    // the actor wrote (`Addressing::changeable_by`).
     if let Some(object) = state.object(id.as_str()).await.map_err(failed)?
         && !object.local
         && !object.deleted
     {
-        let authors = &object.addressing.authors;
-        if authors.is_empty() || authors.iter().any(|a| a == incoming.actor.as_str()) {
+        if object.addressing.changeable_by(incoming.actor.as_str()) {
             state.tombstone(id.as_str()).await.map_err(failed)?;
             info!(object = %id, "remote object deleted");
         } else {
+            let authors = &object.addressing.authors;
             warn!(object = %id, actor = %incoming.actor, ?authors, "a Delete of someone else's object; kept");
         }
     }
