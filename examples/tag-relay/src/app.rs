@@ -252,7 +252,9 @@ impl Relay {
             debug!(%post, %deleter, "a Delete from another server than the post's; ignored");
             return Ok(0);
         }
-        let withdrawn = db::withdraw_post(self.state(), post.as_str(), self.now()).await?;
+        // Only its author withdraws it: another account of its server may not.
+        let withdrawn =
+            db::withdraw_post(self.state(), post.as_str(), deleter.as_str(), self.now()).await?;
         self.undo_announces(&withdrawn).await?;
         if !withdrawn.is_empty() {
             info!(%post, tags = withdrawn.len(), "announces of a deleted post withdrawn");

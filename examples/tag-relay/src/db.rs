@@ -65,20 +65,23 @@ pub(crate) async fn claim_announce(
     Ok(done.rows_affected() == 1)
 }
 
-/// Marks the live announces of `post` withdrawn at `now` and returns them: each is returned to
-/// one caller only, however many processes withdraw the same post at once.
+/// Marks the live announces of `post`, written by `author`, withdrawn at `now` and returns
+/// them: each is returned to one caller only, however many processes withdraw the same post
+/// at once.
 pub(crate) async fn withdraw_post(
     state: &InstanceState,
     post: &str,
+    author: &str,
     now: i64,
 ) -> Result<Vec<Announced>> {
     let rows = sqlx::query(
         "UPDATE tr_announced SET withdrawn = $1
-         WHERE post = $2 AND withdrawn IS NULL AND activity IS NOT NULL
+         WHERE post = $2 AND author = $3 AND withdrawn IS NULL AND activity IS NOT NULL
          RETURNING post, tag, activity",
     )
     .bind(now)
     .bind(post.to_owned())
+    .bind(author.to_owned())
     .fetch_all(state.pool())
     .await?;
     rows.iter().map(announced_of).collect()
