@@ -577,6 +577,18 @@ impl InstanceState {
         self.object_in(&mut connection, id).await
     }
 
+    /// Whether remote `actor` may replace the stored copy of `id` (by an `Update`, or a
+    /// `Create` of it again): none is stored, or `actor` may change it
+    /// ([`Addressing::changeable_by`]: one of its authors). The inbox only checked that the
+    /// object is on the actor's server; as Mastodon updates only the statuses of the
+    /// `Update`'s account, another account of that server may not rewrite it.
+    pub async fn may_replace(&self, id: &str, actor: &str) -> Result<bool, Error> {
+        Ok(self
+            .object(id)
+            .await?
+            .is_none_or(|stored| stored.local || stored.addressing.changeable_by(actor)))
+    }
+
     /// The stored object `id`, read on `connection`: in the caller's transaction, after it
     /// took a lock of its own (an app's row for the object), it sees what the transactions
     /// before the lock committed, with no second connection of the pool.

@@ -2,7 +2,7 @@
 //! (client-to-server) and those other servers deliver to its inboxes.
 
 use activitypub_core::{ActivityType, AnyObject, Iri, OneOrMany, PUBLIC};
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 use federation::fetch::FetchBudget;
 use federation::inbox::{Dispatcher, HandlerError, Incoming, IncomingObject};
 use federation::keys::KeyCache;
@@ -1326,6 +1326,25 @@ impl Instance {
             return Ok(());
         };
         if !self.is_solicited(&incoming, object).await? {
+            return Ok(());
+        }
+        // Sent with the activity (not fetched from its origin): believed only from one of its
+        // authors, over a copy of theirs. Another account of the same server may neither make
+        // an object in someone else's name nor rewrite theirs.
+        let document = serde_json::to_value(object).context("reading a received object")?;
+        if !instance_state::objects::Addressing::of(&document)
+            .changeable_by(incoming.actor.as_str())
+        {
+            warn!(object = ?object.id(), actor = %incoming.actor, "an object sent by someone else than its authors; ignored");
+            return Ok(());
+        }
+        if let Some(id) = object.id()
+            && !self
+                .state()
+                .may_replace(id.as_str(), incoming.actor.as_str())
+                .await?
+        {
+            warn!(object = %id, actor = %incoming.actor, "a new copy of someone else's object; kept the old one");
             return Ok(());
         }
         self.store_remote_object(object, &incoming, &mut budget)

@@ -180,6 +180,17 @@ impl Index {
         let Some(video) = video_of(object) else {
             return Ok(Received::Dropped);
         };
+        // Sent with the activity (not fetched from its origin): believed only from its own
+        // account or channel, as PeerTube sends it. Another account of the same server may
+        // neither rewrite a video nor index one in someone else's name.
+        if incoming.object.object().is_some()
+            && let Ok(summary) = VideoSummary::read(video)
+            && summary.account() != Some(&incoming.actor)
+            && summary.channel() != Some(&incoming.actor)
+        {
+            warn!(video = ?video.props.id, actor = %incoming.actor, "a video sent by someone else than its account or channel; ignored");
+            return Ok(Received::Dropped);
+        }
         self.receive_video(video, &incoming.actor, &mut budget)
             .await
     }

@@ -130,6 +130,17 @@ impl Instance {
         {
             return Ok(());
         }
+        // Sent with the activity (not fetched from its origin): believed only from its own
+        // account or channel, as PeerTube sends it. Another account of the same server may
+        // neither rewrite a video nor make one in someone else's name.
+        if incoming.object.object().is_some()
+            && let Ok(summary) = VideoSummary::read(video)
+            && summary.account() != Some(&incoming.actor)
+            && summary.channel() != Some(&incoming.actor)
+        {
+            warn!(video = ?video.props.id, actor = %incoming.actor, "a video sent by someone else than its account or channel; ignored");
+            return Ok(());
+        }
         self.store_remote_video(video, &incoming.actor).await
     }
 

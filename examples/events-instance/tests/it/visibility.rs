@@ -404,6 +404,28 @@ async fn pages_and_calendars_show_each_reader_its_own() -> anyhow::Result<()> {
         json!({"id": format!("{actor}/deletes/1"), "type": "Delete", "actor": actor,
             "object": format!("{}/events/1", peer.origin()), "to": [PUBLIC]})
     };
+    // Nor rewrite it, nor make one in the organizer's name.
+    for (n, id) in [(1, "events/1"), (2, "events/3")] {
+        let mut forged =
+            peer.fixture_from("mobilizon/create-event.json", "https://mobilizon.fr")?;
+        let id = format!("{}/{id}", peer.origin());
+        forged["type"] = json!(if n == 1 { "Update" } else { "Create" });
+        forged["id"] = json!(format!("{mallory}/forged/{n}"));
+        forged["actor"] = json!(mallory);
+        forged["to"] = json!([PUBLIC]);
+        for (key, value) in [
+            ("id", json!(id)),
+            ("url", json!(id)),
+            ("name", json!(format!("Hijacked picnic {n}"))),
+            ("startTime", json!("2031-02-12T14:08:20Z")),
+            ("to", json!([PUBLIC])),
+        ] {
+            forged["object"][key] = value;
+        }
+        peer.deliver(&mallory, &inbox, &forged).await?;
+    }
+    let (_, page) = get_page(front, None).await?;
+    assert!(!page.contains("Hijacked picnic"), "{page}");
     peer.deliver(&mallory, &inbox, &delete_by(&mallory)).await?;
     let (_, page) = get_page(front, None).await?;
     assert!(

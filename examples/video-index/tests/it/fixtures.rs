@@ -451,10 +451,34 @@ async fn what_must_be_refused_is_refused_and_not_indexed() {
     });
     peer.deliver(&mallory, &inbox, &forged).await.unwrap();
     assert_eq!(index.instance.stored_video_count().await.unwrap(), 1);
+    // Nor rewrite it, nor index one in its account's name.
+    let mut renamed = update.clone();
+    renamed["id"] = json!(format!("{mallory}/updates/1"));
+    renamed["actor"] = json!(mallory);
+    renamed["object"]["name"] = json!("Hijacked wayland title");
+    renamed["object"]["updated"] = json!("2030-01-01T00:00:09.000Z");
+    peer.deliver(&mallory, &inbox, &renamed).await.unwrap();
+    let mut impostor = update["object"].clone();
+    impostor["id"] = json!(format!(
+        "{}-impostor",
+        update["object"]["id"].as_str().unwrap()
+    ));
+    impostor["uuid"] = json!("0f0a3a7c-1111-4c3e-9d7e-222233334444");
+    impostor["name"] = json!("Impostor wayland video");
+    let mut impostor_create = create_of(impostor);
+    impostor_create["actor"] = json!(mallory);
+    peer.deliver(&mallory, &inbox, &impostor_create)
+        .await
+        .unwrap();
+    assert_eq!(index.instance.stored_video_count().await.unwrap(), 1);
     index.instance.commit().await.unwrap();
     assert_eq!(
         search(&http, base, &[("search", "terre")]).await["total"],
         1
+    );
+    assert_eq!(
+        search(&http, base, &[("search", "wayland")]).await["total"],
+        0
     );
 
     // Updates: marked sensitive (which this index leaves out), it leaves the index but stays

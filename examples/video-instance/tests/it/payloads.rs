@@ -259,6 +259,13 @@ async fn a_remote_live_announced_by_a_followed_peertube_shows_its_state() -> any
             "to": ["https://www.w3.org/ns/activitystreams#Public"],
         })
     };
+    // Nor rewrite it.
+    let mut hijack = update.clone();
+    hijack["id"] = json!(format!("{mallory}/updates/1"));
+    hijack["actor"] = json!(mallory);
+    hijack["object"]["name"] = json!("Hijacked title");
+    peer.deliver(&mallory, &inbox, &hijack).await?;
+    assert!(!html(&http, &watch).await.1.contains("Hijacked title"));
     peer.deliver(&mallory, &inbox, &delete_by(&mallory, 1))
         .await?;
     assert_eq!(
