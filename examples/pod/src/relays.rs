@@ -29,7 +29,9 @@
 //! as a public post of its author (its hashtags reach the tag pages and the streams of those who
 //! follow them); nobody is notified for it, and a relayed copy never replaces a post known
 //! already. A relayed `Delete` of such a post by its author removes it when its LD signature is
-//! valid or the post's server answers 404 or 410; other relayed activities are ignored.
+//! valid or the post's server answers 404 or 410; a relayed `Update` by its author, believed by
+//! the same rule as a `Create`, changes a public post kept here from that author when it is
+//! newer than the copy kept; other relayed activities are ignored.
 
 use activitypub_core::origin::same_origin;
 use activitypub_core::{ActivityType, AnyObject, Iri};
@@ -437,8 +439,9 @@ impl Instance {
     /// actor of an **accepted** relay: a `Create` when `federation::relayed` believes its post
     /// (the author's LD signature, or the post as its own server serves it), handed on with
     /// that post; a `Delete` of a relayed post kept here, by its author, when its LD signature
-    /// verifies or the post's server answers 404 or 410. Other relayed activities (`Update`,
-    /// `Announce`...) and `Delete`s of what the pod does not keep are acknowledged and ignored.
+    /// verifies or the post's server answers 404 or 410; an `Update` by the rule of
+    /// [`Self::vouch_for_relayed_update`]. Other relayed activities (`Announce`...) and
+    /// `Delete`s of what the pod does not keep are acknowledged and ignored.
     pub(crate) async fn vouch_for_forward(&self, forward: Forward) -> Result<Vouch> {
         let signer = forward.signer.owner.as_str();
         let actor = forward.actor.as_str();
@@ -549,28 +552,37 @@ impl Instance {
         if kept.visibility != Visibility::Public {
             return Ok(ignored("the Update of a post that is not public here"));
         }
-        let believed =
-            match relayed::verify_update(activity, self.keys(), &self.0.fetcher, &mut budget)
-                .await
-            {
-                Ok(post) => post.object,
-                Err(error) => {
-                    warn!(post = %id, %actor, relay = %relay.address, %error, "a relayed Update refused");
-                    return Ok(refused(error.reason()));
-                }
-            };
+        let believed = match relayed::verify_update(
+            activity,
+            self.keys(),
+            &self.0.fetcher,
+            &mut budget,
+        )
+        .await
+        {
+            Ok(post) => post.object,
+            Err(error) => {
+                warn!(post = %id, %actor, relay = %relay.address, %error, "a relayed Update refused");
+                return Ok(refused(error.reason()));
+            }
+        };
         if believed.get("type").and_then(Value::as_str) != Some("Note")
             || Addressing::of(&believed).visibility() != Visibility::Public
         {
-            return Ok(ignored("a relayed Update of something else than a public Note"));
+            return Ok(ignored(
+                "a relayed Update of something else than a public Note",
+            ));
         }
         let when = |document: &Value, member: &str| {
             document
                 .get(member)
                 .and_then(Value::as_str)
                 .and_then(|text| {
-                    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-                        .ok()
+                    time::OffsetDateTime::parse(
+                        text,
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .ok()
                 })
         };
         let kept_at = when(&kept.document, "updated").or_else(|| when(&kept.document, "published"));
@@ -611,7 +623,11 @@ impl Instance {
             Some(post) if !post.local && post.author == incoming.actor.as_str() => {}
             _ => return Ok(()),
         }
-        if self.state().is_blocked(None, incoming.actor.as_str()).await? {
+        if self
+            .state()
+            .is_blocked(None, incoming.actor.as_str())
+            .await?
+        {
             return Ok(());
         }
         let row = self.store_remote_note(&document, &incoming.actor).await?;

@@ -294,7 +294,9 @@ pub(crate) async fn limit_tags(
         );
     }
     let result = async {
-        site.instance.set_relay_tags(&address, tags.as_deref()).await?;
+        site.instance
+            .set_relay_tags(&address, tags.as_deref())
+            .await?;
         Ok(back(PAGE))
     }
     .await;

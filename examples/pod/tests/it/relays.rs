@@ -358,8 +358,13 @@ async fn a_relayed_update_changes_the_post_only_when_signed_by_its_author() {
     let ghost_post = format!("{ghost}/statuses/1");
     hijack["object"]["id"] = json!(ghost_post);
     hijack["id"] = json!(format!("{ghost_post}#updates/hijack"));
-    let (status, answer) =
-        relay_post(&relay, &relay_actor, &inbox, &signed(&hijack, &key_id, &key)).await;
+    let (status, answer) = relay_post(
+        &relay,
+        &relay_actor,
+        &inbox,
+        &signed(&hijack, &key_id, &key),
+    )
+    .await;
     assert_eq!(status, 401, "{answer}");
     let page = tag_page(&a, "relayed").await;
     assert!(page.contains("First words of ghost"), "{page}");
@@ -958,9 +963,15 @@ async fn administrators_see_and_change_the_tag_relay_on_the_relays_page() {
         Some(vec!["climate".to_owned(), "energy".to_owned()])
     );
     let (_, page) = root.get("/admin/relays").await;
-    assert!(page.contains("sent the public posts tagged #climate, #energy"), "{page}");
+    assert!(
+        page.contains("sent the public posts tagged #climate, #energy"),
+        "{page}"
+    );
     let (status, answer) = root
-        .post("/admin/relays/tags", &[("address", &inbox), ("tags", "123")])
+        .post(
+            "/admin/relays/tags",
+            &[("address", &inbox), ("tags", "123")],
+        )
         .await;
     assert_eq!(status, 422, "{answer}");
     assert!(answer.contains("not a hashtag"), "{answer}");
@@ -981,9 +992,8 @@ async fn administrators_see_and_change_the_tag_relay_on_the_relays_page() {
     assert!(a.instance.relays().await.unwrap().is_empty());
     tag_relay
         .wait_for("the Undo of the subscription", |d| {
-            d.iter().any(|d| {
-                d.body["type"] == "Undo" && d.body["object"]["object"] == PUBLIC
-            })
+            d.iter()
+                .any(|d| d.body["type"] == "Undo" && d.body["object"]["object"] == PUBLIC)
         })
         .await
         .unwrap();

@@ -196,9 +196,8 @@ async fn a_move_announced_by_the_new_account_is_believed_from_the_old_document()
         .unwrap();
     old_server
         .wait_for("fan's Undo of the follow of alice", |d| {
-            d.iter().any(|d| {
-                d.body["type"] == "Undo" && d.body["object"]["object"] == json!(alice)
-            })
+            d.iter()
+                .any(|d| d.body["type"] == "Undo" && d.body["object"]["object"] == json!(alice))
         })
         .await
         .unwrap();
@@ -241,9 +240,17 @@ async fn when_the_old_server_is_gone_a_move_is_believed_from_the_old_key_kept_he
     tampered["target"] = json!(bob);
     for (n, by, activity) in [
         (1, &bob, move_of(&carol, &bob, 1)),
-        (2, &bob, ld_signed(&move_of(&carol, &bob, 2), &carol, &other_key)),
+        (
+            2,
+            &bob,
+            ld_signed(&move_of(&carol, &bob, 2), &carol, &other_key),
+        ),
         (3, &bob, tampered),
-        (4, &eve, ld_signed(&move_of(&carol, &bob, 4), &carol, &carol_key)),
+        (
+            4,
+            &eve,
+            ld_signed(&move_of(&carol, &bob, 4), &carol, &carol_key),
+        ),
     ] {
         let (status, text) = passed_on(&new_server, by, &v, &activity).await;
         assert_eq!(status, 401, "case {n}: {text}");
