@@ -215,6 +215,22 @@ impl Instance {
     /// signature ([`Self::signed_for_everyone`]): the signed document is the one stored and
     /// delivered, to relays and to everyone else.
     pub(crate) async fn publish(&self, actor_name: &str, activity: Value) -> Result<()> {
+        self.publish_with(actor_name, activity, false).await
+    }
+
+    /// [`Self::publish`], the activity carrying its actor's Linked Data signature whatever its
+    /// audience (a comment in a limited thread, which the post's author passes on:
+    /// `threads.rs`); a signature that cannot be made is an error, and nothing is sent.
+    pub(crate) async fn publish_ld_signed(&self, actor_name: &str, activity: Value) -> Result<()> {
+        self.publish_with(actor_name, activity, true).await
+    }
+
+    async fn publish_with(
+        &self,
+        actor_name: &str,
+        activity: Value,
+        always_sign: bool,
+    ) -> Result<()> {
         let ordering = activity
             .get("object")
             .and_then(|o| o.get("id").or(Some(o)))
@@ -226,7 +242,11 @@ impl Instance {
             .state()
             .without_blocked_recipients(actor_name, activity)
             .await?;
-        let activity = self.signed_for_everyone(actor_name, activity).await;
+        let activity = if always_sign {
+            self.ld_signed(actor_name, &activity).await?
+        } else {
+            self.signed_for_everyone(actor_name, activity).await
+        };
         let for_relays = activity.clone();
         self.state()
             .publish(&self.0.outbox, actor_name, activity, ordering.as_deref())

@@ -694,9 +694,10 @@ impl Instance {
             map.insert("published".into(), Value::String(rfc3339(self.now())));
         }
         if ld_sign {
-            activity = self.ld_signed(author, &activity).await?;
+            self.publish_ld_signed(author, activity).await
+        } else {
+            self.publish(author, activity).await
         }
-        self.publish(author, activity).await
     }
 }
 
