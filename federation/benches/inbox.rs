@@ -14,9 +14,10 @@
 //!
 //! Rounds alternate (the order flips each round): `--batch` requests through the pipeline, one
 //! after another (`sequential`), then the floor over the same requests. A second series runs
-//! the pipeline with `--concurrency` requests in flight on the same one-thread runtime, and a
+//! the pipeline with `--concurrency` requests in flight on the same one-thread runtime, a
 //! third the sequential pipeline with the record kept in memory (`MemoryInboxStore`: what the
-//! durable record costs, by difference); each round then times `--batch` records alone, one
+//! durable record costs, by difference), and a fourth the concurrent one with the record in
+//! memory (what the record costs when its commits are shared); each round then times `--batch` records alone, one
 //! after another, on the same record (the median of their latencies: `record_alone_us_p50`). Each
 //! round's rate is divided by its floor's rate; the medians are the figures to read (this
 //! machine's speed drifts from minute to minute). The pipeline's latency percentiles come from
@@ -110,11 +111,14 @@ impl SqliteInboxStore {
             .connect()
             .await
             .unwrap();
-        // instance-state's `st_processed` (migrations/0001_state.sql).
-        sqlx::query("CREATE TABLE processed (id TEXT PRIMARY KEY, at BIGINT NOT NULL)")
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        // instance-state's `st_processed` (migrations/0001_state.sql, rebuilt on SQLite without
+        // a rowid by 0007_processed_sqlite.sql).
+        sqlx::query(
+            "CREATE TABLE processed (id TEXT PRIMARY KEY, at BIGINT NOT NULL) WITHOUT ROWID",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
         conn.close().await.unwrap();
         let record = SqlRecord::open(
             path.to_str().unwrap(),
@@ -261,13 +265,14 @@ async fn run(options: Options) {
     };
     eprintln!(
         "signing {} requests ({} actors, RSA-2048, {})...",
-        3 * per_series,
+        4 * per_series,
         ACTORS,
         http_signatures::BACKEND
     );
     let sequential_requests = prepare(per_series);
     let concurrent_requests = prepare(per_series);
     let memory_requests = prepare(per_series);
+    let concurrent_memory_requests = prepare(per_series);
 
     let dir = tempfile::tempdir().unwrap();
     let store =
@@ -306,6 +311,10 @@ async fn run(options: Options) {
         }
     };
 
+    eprintln!(
+        "timing {} rounds of {} requests per series...",
+        options.rounds, options.batch
+    );
     // Warm-up: the floor once over a batch (the pipeline's warm-up is its first round).
     floor(&sequential_requests[..options.batch.min(per_series)]);
 
@@ -315,12 +324,15 @@ async fn run(options: Options) {
     let mut sequential_ratios = Vec::new();
     let mut concurrent_ratios = Vec::new();
     let mut memory_ratios = Vec::new();
+    let mut concurrent_memory_ratios = Vec::new();
+    let mut concurrent_memory_rates = Vec::new();
     let mut rates = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut record_micros = Vec::new();
-    for (round, ((sequential, concurrent), memory)) in sequential_requests
+    for (round, (((sequential, concurrent), memory), concurrent_memory)) in sequential_requests
         .chunks(options.batch)
         .zip(concurrent_requests.chunks(options.batch))
         .zip(memory_requests.chunks(options.batch))
+        .zip(concurrent_memory_requests.chunks(options.batch))
         .enumerate()
     {
         let time_floor = |batch: &[Prepared]| {
@@ -361,6 +373,16 @@ async fn run(options: Options) {
                 .unwrap();
         }
         let memory_rate = memory.len() as f64 / start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        futures::stream::iter(concurrent_memory)
+            .for_each_concurrent(options.concurrency, |p| {
+                let inbox = &memory_inbox;
+                async move {
+                    inbox.receive_at(&p.request, None, now).await.unwrap();
+                }
+            })
+            .await;
+        let concurrent_memory_rate = concurrent_memory.len() as f64 / start.elapsed().as_secs_f64();
         // The durable record alone, one after another: what it adds to a request.
         for i in 0..options.batch {
             let id = format!("https://record.example/{round}/{i}");
@@ -376,9 +398,11 @@ async fn run(options: Options) {
         rates.2.push(floor_rate);
         memory_ratios.push(memory_rate / floor_rate);
         rates.3.push(memory_rate);
+        concurrent_memory_ratios.push(concurrent_memory_rate / floor_rate);
+        concurrent_memory_rates.push(concurrent_memory_rate);
     }
     let processed = handled.load(Ordering::Relaxed);
-    assert_eq!(processed, 3 * per_series as u64, "every request dispatched");
+    assert_eq!(processed, 4 * per_series as u64, "every request dispatched");
     assert_eq!(
         store.count().await,
         3 * per_series as i64,
@@ -404,6 +428,7 @@ async fn run(options: Options) {
             "sequential_per_sec": median(&mut rates.0).round(),
             "concurrent_per_sec": median(&mut rates.1).round(),
             "memory_record_per_sec": median(&mut rates.3).round(),
+            "concurrent_memory_record_per_sec": median(&mut concurrent_memory_rates).round(),
             "concurrent_records_per_transaction":
                 round3(per_series as f64 / concurrent_transactions.max(1) as f64),
             "record_alone_us_p50": (median(&mut record_micros) * 10.0).round() / 10.0,
@@ -414,6 +439,8 @@ async fn run(options: Options) {
             "median_sequential_over_floor": round3(median(&mut sequential_ratios)),
             "median_concurrent_over_floor": round3(median(&mut concurrent_ratios)),
             "median_memory_record_over_floor": round3(median(&mut memory_ratios)),
+            "median_concurrent_memory_record_over_floor":
+                round3(median(&mut concurrent_memory_ratios)),
             "target": 0.5,
         })
     );

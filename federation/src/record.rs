@@ -41,7 +41,11 @@
 //!
 //! The table is the caller's (created by its migrations): `id TEXT PRIMARY KEY` and
 //! `at BIGINT NOT NULL`, the time of the record in whatever unit the caller keeps (instance-state:
-//! Unix microseconds; the records of one transaction get the latest of their times).
+//! Unix microseconds; the records of one transaction get the latest of their times). On SQLite,
+//! make it `WITHOUT ROWID`: keyed by the id alone, a record changes one B-tree instead of two
+//! (the rows and the primary key's index), one page less to write into the WAL at each commit
+//! (instance-state's `st_processed` is; its median record fell from 12 to 8 µs in
+//! `benches/inbox.rs`).
 
 use std::collections::HashSet;
 use std::path::Path;

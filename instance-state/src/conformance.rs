@@ -180,7 +180,7 @@ where
 pub async fn migrated_from_empty(state: &InstanceState, _: &ManualClock) {
     assert_eq!(
         state.schema_versions().await.unwrap(),
-        vec![1, 2, 3, 4, 5, 6]
+        vec![1, 2, 3, 4, 5, 6, 7]
     );
     for table in [
         "st_settings",

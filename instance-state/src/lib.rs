@@ -28,8 +28,10 @@
 //! share (`$n` parameters, `TEXT`, `BIGINT`, `ON CONFLICT`), and runs through sqlx's `Any`
 //! driver. The schema is versioned: numbered migrations in `migrations/`, embedded and applied
 //! by sqlx's [`Migrator`](sqlx::migrate::Migrator) (its own table, `instance_state_migrations`)
-//! when the database is opened. Since both databases run the same statements, one folder serves
-//! both.
+//! when the database is opened. Both databases run the same statements, from one folder, but
+//! where a version is a storage choice only SQLite has: version 7 rebuilds the inbox's
+//! idempotency record (`st_processed`) `WITHOUT ROWID` on SQLite (one B-tree to change per
+//! record instead of two) and is a no-op on PostgreSQL (`0007_processed_{sqlite,postgres}.sql`).
 //!
 //! **Secrets.** Passwords are kept as argon2id hashes (OWASP's parameters), sessions and API
 //! tokens as the SHA-256 of a random 256-bit secret: a stolen database gives no way in. Private

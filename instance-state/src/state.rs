@@ -20,7 +20,8 @@ use crate::error::{Columns, Error, db};
 pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// The migrations, in order: `(version, description, statements)`. Both databases run the
-/// same statements (see the crate's documentation).
+/// same statements (see the crate's documentation), but for the versions in
+/// [`SQLITE_MIGRATIONS`] and [`POSTGRES_MIGRATIONS`].
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "state", include_str!("../migrations/0001_state.sql")),
     (2, "hidden", include_str!("../migrations/0002_hidden.sql")),
@@ -41,6 +42,21 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0006_followers.sql"),
     ),
 ];
+
+/// The migrations after [`MIGRATIONS`] whose statements differ on SQLite (a storage choice
+/// PostgreSQL does not have), in order.
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    7,
+    "processed_without_rowid",
+    include_str!("../migrations/0007_processed_sqlite.sql"),
+)];
+
+/// [`SQLITE_MIGRATIONS`]' versions on PostgreSQL.
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    7,
+    "processed_without_rowid",
+    include_str!("../migrations/0007_processed_postgres.sql"),
+)];
 
 /// The migrations table, named for this crate so that it never meets an app's own.
 const MIGRATIONS_TABLE: &str = "instance_state_migrations";
@@ -223,7 +239,7 @@ impl InstanceState {
                 .await
                 .map_err(db("setting the journal mode"))?;
         }
-        migrator().run(&pool).await?;
+        migrator(sqlite).run(&pool).await?;
         let record = SqlRecord::open(
             location,
             "st_processed",
@@ -378,8 +394,14 @@ impl InstanceState {
 /// The migrator over the embedded migrations. `federation-queue` builds its own the same way
 /// (`store::sql::migrator`, crate-private, with its own table): a few lines of sqlx, not worth
 /// a public API of that crate.
-fn migrator() -> Migrator {
-    app_migrator(MIGRATIONS_TABLE, MIGRATIONS)
+fn migrator(sqlite: bool) -> Migrator {
+    let dialect = if sqlite {
+        SQLITE_MIGRATIONS
+    } else {
+        POSTGRES_MIGRATIONS
+    };
+    let all: Vec<_> = MIGRATIONS.iter().chain(dialect).copied().collect();
+    app_migrator(MIGRATIONS_TABLE, &all)
 }
 
 /// A migrator for an app's own tables in the same database: `migrations` are

@@ -203,11 +203,9 @@ impl Instance {
                     .await?
             }
         };
-        if !update {
-            match self.pass_on(&incoming, &row).await {
-                Ok(_) => {}
-                Err(error) => warn!(%error, comment = %row.id, "passing a comment on"),
-            }
+        // A comment in a limited thread written here, or its edit: on to the post's readers.
+        if let Err(error) = self.pass_on(&incoming, &row).await {
+            warn!(%error, comment = %row.id, "passing a comment on");
         }
         let activity = incoming.activity.props.id.as_ref().map(|id| id.as_str());
         self.notify_about_post(&row, &document, activity).await
@@ -342,7 +340,8 @@ impl Instance {
         Ok(row)
     }
 
-    /// A `Delete` of a Note kept here (its object is a `Tombstone` already): its row goes.
+    /// A `Delete` of a Note kept here (its object is a `Tombstone` already): its row goes, and
+    /// the deletion of a comment in a limited thread written here is passed on (`threads.rs`).
     async fn on_delete(&self, incoming: Incoming) -> Result<()> {
         let Some(id) = incoming.object.id() else {
             return Ok(());
@@ -356,6 +355,11 @@ impl Instance {
         {
             self.db().delete_post(id.as_str()).await?;
             info!(note = %id, "remote note deleted");
+            // A comment in a limited thread written here: its deletion reaches the post's
+            // readers as the comment did.
+            if let Err(error) = self.pass_on(&incoming, &post).await {
+                warn!(%error, comment = %post.id, "passing a deletion on");
+            }
         }
         Ok(())
     }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use instance_state::follows::FollowState;
-use instance_state::objects::PUBLIC;
+use instance_state::objects::{Addressing, PUBLIC};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::Row as _;
@@ -52,6 +52,10 @@ const MAX_ASPECT_NAME: usize = 60;
 const MAX_DOCUMENT: u64 = 16 << 20;
 /// The longest line of `pod/posts.jsonl`.
 const MAX_LINE: usize = 256 << 10;
+/// The longest line of `pod/comments.jsonl` (a comment in a limited thread names its readers).
+const MAX_COMMENT_LINE: usize = 1 << 20;
+/// The most people a comment's `to` and `cc` may each name.
+const MAX_ADDRESSEES: usize = 10_000;
 
 /// What an import accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,10 +191,13 @@ pub enum ArchiveError {
         /// The one this file names.
         found: String,
     },
-    /// A post claims an id that is not its author's (another server's, or another person's).
-    #[error("the post {id} is not {actor}'s: an archive holds its own person's posts only")]
+    /// A post or comment claims an id that is not its author's (another server's, or another
+    /// person's), or is attributed to someone else.
+    #[error(
+        "the post or comment {id} is not {actor}'s: an archive holds its own person's posts and comments only"
+    )]
     ForeignPost {
-        /// The post's id.
+        /// The post's (or comment's) id.
         id: String,
         /// The archive's person.
         actor: String,
@@ -281,6 +288,19 @@ pub struct ImportSummary {
     pub posts: u64,
     /// Posts not made again: this account imported them before.
     pub posts_skipped: u64,
+    /// Comments made (new local comments with their original dates).
+    pub comments: u64,
+    /// Comments not made again: this account imported them before.
+    pub comments_skipped: u64,
+    /// Comments left out: their audience could not be rebuilt safely (an archive without
+    /// their addressing, or a limited thread here whose readers they do not fit), or the post
+    /// they answer was imported and deleted since.
+    pub comments_not_imported: u64,
+    /// Likes recorded here (not sent: the old account's like still counts where it was sent).
+    pub likes: u64,
+    /// Likes not recorded: of a post this pod does not hold or the person may not read here,
+    /// or recorded already.
+    pub likes_skipped: u64,
     /// Photos of the posts made.
     pub photos: u64,
     /// Aspects made or filled.
@@ -365,6 +385,12 @@ struct ArchivedPost {
     aspects: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     in_reply_to: Option<String>,
+    /// A comment's addressing as it was stored (`to`, `cc`): what its audience is rebuilt
+    /// from when it answers a post elsewhere. Archives of an earlier pod may lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    to: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cc: Option<Vec<String>>,
     /// The post's photos, in order (at most [`MAX_PHOTOS`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     photos: Vec<ArchivedPhoto>,
@@ -481,6 +507,12 @@ impl Instance {
                     Vec::new()
                 };
                 let photos = self.archived_photos(&row.id, &mut media).await?;
+                let (to, cc) = if row.root.is_some() {
+                    let addressing = Addressing::of(note);
+                    (Some(addressing.to), Some(addressing.cc))
+                } else {
+                    (None, None)
+                };
                 let line = ArchivedPost {
                     id: row.id.clone(),
                     attributed_to: row.author.clone(),
@@ -490,6 +522,8 @@ impl Instance {
                     audience: row.audience.as_str().to_owned(),
                     aspects,
                     in_reply_to: row.in_reply_to.clone(),
+                    to,
+                    cc,
                     photos,
                 };
                 let mut text = serde_json::to_string(&line)?;
@@ -693,9 +727,10 @@ impl Instance {
 
     /// Imports the archive at `file` into local person `name`: checks all of it first
     /// (refused with an [`ArchiveError`], nothing stored), then sets the profile and images,
-    /// makes the aspects, makes the posts again as new local posts with their original dates
-    /// and a line saying where they were first published (stored and served, not delivered),
-    /// and follows the people followed (a `Follow` sent to each).
+    /// makes the aspects, makes the posts and comments again as new local ones with their
+    /// original dates and a line saying where they were first published (stored and served,
+    /// not delivered; a comment on the person's own post answers its new copy), records the
+    /// likes here (not sent), and follows the people followed (a `Follow` sent to each).
     pub async fn import_archive(
         &self,
         name: &str,
@@ -993,6 +1028,29 @@ impl Instance {
             }
             .into());
         }
+
+        // The comments, one line at a time (an archive without comments may lack the file).
+        let mut comments = 0_u64;
+        if present.contains(COMMENTS) {
+            let mut lines = PostLines::comments(dir).await?;
+            while let Some((line, comment)) = lines.next().await? {
+                comments += 1;
+                check_comment(&actor_url, &actor, line, &comment)?;
+            }
+        }
+        if comments != summary.comments {
+            return Err(ArchiveError::Count {
+                what: "comments",
+                declared: summary.comments,
+                found: comments,
+            }
+            .into());
+        }
+        let likes = if present.contains(LIKES) {
+            read_collection(dir, LIKES).await?
+        } else {
+            Vec::new()
+        };
         Ok(Checked {
             profile,
             images,
@@ -1000,6 +1058,7 @@ impl Instance {
             following,
             move_proof,
             followers,
+            likes,
         })
     }
 
@@ -1045,6 +1104,26 @@ impl Instance {
             summary.photos += self.import_post(name, &me, dir, &post, &aspect_ids).await?;
             summary.posts += 1;
         }
+        if tokio::fs::try_exists(dir.join(COMMENTS))
+            .await
+            .unwrap_or(false)
+        {
+            let mut lines = PostLines::comments(dir).await?;
+            while let Some((_, comment)) = lines.next().await? {
+                if self.db().imported(&me, &comment.id).await?.is_some() {
+                    summary.comments_skipped += 1;
+                    continue;
+                }
+                match self.import_comment(name, &me, &comment).await? {
+                    Ok(_) => summary.comments += 1,
+                    Err(why) => {
+                        tracing::info!(comment = %comment.id, why, "an archived comment not imported");
+                        summary.comments_not_imported += 1;
+                    }
+                }
+            }
+        }
+        self.import_likes(&me, &checked.likes, &mut summary).await?;
         for target in checked.following {
             if target == me || self.state().follow(&me, &target).await?.is_some() {
                 summary.follows_skipped += 1;
@@ -1110,24 +1189,7 @@ impl Instance {
         let published = micros(&post.published).unwrap_or_else(|| self.now());
         let updated = micros(&post.updated).unwrap_or(published);
         let id = self.state().new_id("posts").to_string();
-        // The address as the URL parser writes it (checked when the archive was): nothing in
-        // it can end the Markdown autolink.
-        let origin = Url::parse(&post.id).map_or_else(|_| post.id.clone(), String::from);
-        let source = format!(
-            "{}\n\nOriginally published at <{origin}>",
-            post.source.trim_end(),
-        );
-        // Its hashtags are links and tags again, as when it was written; its mentions stay
-        // text (an old post notifies nobody, and names no one it was not addressed to).
-        let found = markdown::find(&source);
-        let tag_href = |name: &str| self.tag_url(name);
-        let content = markdown::render(
-            &source,
-            &markdown::Links {
-                mentions: &std::collections::BTreeMap::new(),
-                tag_href: &tag_href,
-            },
-        );
+        let (source, content, tags) = self.imported_text(post);
         let mut photos = Vec::with_capacity(post.photos.len());
         for photo in &post.photos {
             let limits = media_store::Limits::new(self.options().max_image_bytes);
@@ -1168,7 +1230,7 @@ impl Instance {
             "to": to,
             "cc": cc,
             "sensitive": false,
-            "tag": self.tag_member(&[], &found.tags),
+            "tag": self.tag_member(&[], &tags),
             "attachment": attachment_member(&attachments),
         });
         let row = PostRow {
@@ -1180,7 +1242,7 @@ impl Instance {
             source,
             content,
             audience,
-            tags: found.tags,
+            tags,
             mentions: Vec::new(),
             published,
             updated,
@@ -1200,6 +1262,220 @@ impl Instance {
         self.state().put_activity(&create, true).await?;
         Ok(attachments.len() as u64)
     }
+
+    /// An archived post's or comment's Markdown with the line saying where it was first
+    /// published, its HTML and its hashtags. Its hashtags are links and tags again, as when it
+    /// was written; its mentions stay text (an old post notifies nobody, and names no one it
+    /// was not addressed to).
+    fn imported_text(&self, post: &ArchivedPost) -> (String, String, Vec<String>) {
+        // The address as the URL parser writes it (checked when the archive was): nothing in
+        // it can end the Markdown autolink.
+        let origin = Url::parse(&post.id).map_or_else(|_| post.id.clone(), String::from);
+        let source = format!(
+            "{}\n\nOriginally published at <{origin}>",
+            post.source.trim_end(),
+        );
+        let found = markdown::find(&source);
+        let tag_href = |name: &str| self.tag_url(name);
+        let content = markdown::render(
+            &source,
+            &markdown::Links {
+                mentions: &std::collections::BTreeMap::new(),
+                tag_href: &tag_href,
+            },
+        );
+        (source, content, found.tags)
+    }
+
+    /// One archived comment made again by `name` (actor id `me`), as a post is: a new local
+    /// comment with its original dates and the line saying where it was first published,
+    /// stored with a `Create` in the outbox, never delivered, recorded as imported from its
+    /// original id, in one transaction. It answers the new copy of the person's own post or
+    /// comment it answered, addressed as that copy is; or else the original it answered,
+    /// with the audience the archive gives it (see docs/pod.md, "Comments and likes"). The
+    /// new comment's id, or why it was left out.
+    async fn import_comment(
+        &self,
+        name: &str,
+        me: &str,
+        comment: &ArchivedPost,
+    ) -> Result<Result<String, &'static str>> {
+        let parent = comment.in_reply_to.clone().unwrap_or_default();
+        let (in_reply_to, root, audience, to, cc) = match self.db().imported(me, &parent).await? {
+            Some(copy) => {
+                // The person's own post or comment, made again here: the thread is the copy's,
+                // and so are the readers (a comment's copy is addressed as its thread).
+                let Some(parent) = self.db().post(&copy).await? else {
+                    return Ok(Err("the post it answers was deleted since it was imported"));
+                };
+                let followers = format!("{me}/followers");
+                let (to, cc) = match parent.audience {
+                    Audience::Public => (vec![PUBLIC.to_owned()], vec![followers]),
+                    Audience::Unlisted => (vec![followers], vec![PUBLIC.to_owned()]),
+                    _ => {
+                        // The copy's own readers, as it names them (the person wrote it).
+                        let addressing = self.state().addressing(&parent.id).await?;
+                        let to: Vec<String> = addressing
+                            .to
+                            .iter()
+                            .chain(&addressing.cc)
+                            .filter(|a| *a != me)
+                            .cloned()
+                            .collect();
+                        (to, Vec::new())
+                    }
+                };
+                let root = parent.root.clone().unwrap_or_else(|| parent.id.clone());
+                (parent.id, root, parent.audience, to, cc)
+            }
+            None => {
+                let Some(audience) = comment_audience(&comment.audience) else {
+                    return Ok(Err("an unknown audience"));
+                };
+                let old_followers = format!("{}/followers", comment.attributed_to);
+                let new_followers = format!("{me}/followers");
+                let (to, cc) = match (&comment.to, &comment.cc) {
+                    (None, None) => match audience {
+                        Audience::Public => (vec![PUBLIC.to_owned()], vec![new_followers]),
+                        Audience::Unlisted => (vec![new_followers], vec![PUBLIC.to_owned()]),
+                        _ => return Ok(Err("a non-public comment without its addressing")),
+                    },
+                    (to, cc) => {
+                        let (mut to, mut cc) = (
+                            to.clone().unwrap_or_default(),
+                            cc.clone().unwrap_or_default(),
+                        );
+                        if audience.is_public() {
+                            // Public anyway: its writer's followers are the new account's now.
+                            for list in [&mut to, &mut cc] {
+                                for address in list.iter_mut() {
+                                    if *address == old_followers {
+                                        address.clone_from(&new_followers);
+                                    }
+                                }
+                            }
+                        }
+                        (to, cc)
+                    }
+                };
+                if matches!(audience, Audience::Aspects | Audience::Limited)
+                    && to.iter().chain(&cc).any(|a| {
+                        a == PUBLIC || a.ends_with("/followers") || a.ends_with("/following")
+                    })
+                {
+                    // Named people only: a collection's members here are not who they were.
+                    return Ok(Err("a limited comment addressed to a collection"));
+                }
+                // A limited thread kept here: nobody outside its readers may read the comment.
+                if let Some(thread) = self.limited_thread(Some(&parent)).await?
+                    && (audience.is_public()
+                        || to.iter().chain(&cc).any(|a| !thread.admits(a) && a != me))
+                {
+                    return Ok(Err(
+                        "it would be read by people the thread's post is not for",
+                    ));
+                }
+                let root = match self.db().post(&parent).await? {
+                    Some(held) => held.root.unwrap_or(held.id),
+                    // Not held: it is shown at its own address, and under the post if the
+                    // pod comes to hold it.
+                    None => parent.clone(),
+                };
+                (parent, root, audience, to, cc)
+            }
+        };
+        let published = micros(&comment.published).unwrap_or_else(|| self.now());
+        let updated = micros(&comment.updated).unwrap_or(published);
+        let id = self.state().new_id("posts").to_string();
+        let (source, content, tags) = self.imported_text(comment);
+        let note = json!({
+            "@context": [
+                "https://www.w3.org/ns/activitystreams",
+                {"sensitive": "as:sensitive", "Hashtag": "as:Hashtag"}
+            ],
+            "id": id,
+            "type": "Note",
+            "attributedTo": me,
+            "inReplyTo": in_reply_to,
+            "content": content,
+            "source": {"content": source, "mediaType": "text/markdown"},
+            "published": rfc3339(published),
+            "url": id,
+            "to": to,
+            "cc": cc,
+            "sensitive": false,
+            "tag": self.tag_member(&[], &tags),
+            "replies": format!("{id}/replies"),
+            "likes": format!("{id}/likes"),
+            "shares": format!("{id}/shares"),
+        });
+        let row = PostRow {
+            id: id.clone(),
+            author: me.to_owned(),
+            local: true,
+            in_reply_to: Some(in_reply_to),
+            root: Some(root),
+            source,
+            content,
+            audience,
+            tags,
+            mentions: Vec::new(),
+            published,
+            updated,
+        };
+        self.state().put_object(&note, true).await?;
+        self.db()
+            .put_local_post(&row, &[], &[], Some((me, &comment.id)))
+            .await?;
+        let mut create = self.state().new_activity("Create", name, note, &[]);
+        if let Some(map) = create.as_object_mut() {
+            map.insert("to".into(), json!(to));
+            if !cc.is_empty() {
+                map.insert("cc".into(), json!(cc));
+            }
+            map.insert("published".into(), Value::String(rfc3339(published)));
+        }
+        self.state().put_activity(&create, true).await?;
+        Ok(Ok(id))
+    }
+
+    /// The archive's likes (`likes.json`) recorded for `me`, not sent: a like of the person's
+    /// own post or comment goes to its new copy, a like of a post kept here that `me` may read
+    /// is recorded as it is, anything else is skipped.
+    async fn import_likes(
+        &self,
+        me: &str,
+        likes: &[String],
+        summary: &mut ImportSummary,
+    ) -> Result<()> {
+        if likes.is_empty() {
+            return Ok(());
+        }
+        let scope = self.scope_of(me).await?;
+        for liked in likes {
+            let target = match self.db().imported(me, liked).await? {
+                Some(copy) => copy,
+                None => liked.clone(),
+            };
+            if self.db().visible_post(&target, &scope).await?.is_none() {
+                summary.likes_skipped += 1;
+                continue;
+            }
+            // Never sent, so no activity is kept: the id only names the record (taking the
+            // like back sends nothing either).
+            let activity = self.state().new_id("imported-likes").to_string();
+            if self
+                .db()
+                .put_reaction(&target, me, "like", &activity)
+                .await?
+            {
+                summary.likes += 1;
+            } else {
+                summary.likes_skipped += 1;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What the checks keep for the writing.
@@ -1212,6 +1488,8 @@ struct Checked {
     move_proof: Option<Value>,
     /// `followers.json`, read when there is a move proof.
     followers: Vec<String>,
+    /// `likes.json`: the ids of the posts liked.
+    likes: Vec<String>,
 }
 
 /// One post line checked: its id is its author's (same origin as the archive's actor, so an
@@ -1224,18 +1502,7 @@ fn check_post(
     line: u64,
     post: &ArchivedPost,
 ) -> Result<(), ArchiveError> {
-    let foreign = || ArchiveError::ForeignPost {
-        id: post.id.clone(),
-        actor: actor.to_owned(),
-    };
-    let id = Url::parse(&post.id).map_err(|_| foreign())?;
-    if id.origin() != actor_url.origin()
-        || !is_web_address(&post.id)
-        || post.id == actor
-        || post.attributed_to != actor
-    {
-        return Err(foreign());
-    }
+    check_own(actor_url, actor, post)?;
     if post.in_reply_to.is_some() {
         return Err(json_error(
             POSTS,
@@ -1294,20 +1561,133 @@ fn check_post(
     Ok(())
 }
 
-/// The lines of `pod/posts.jsonl`, read one at a time, each within [`MAX_LINE`].
+/// A post or comment's id is on the archive person's server (so an archive cannot make
+/// objects claiming another server's ids), and it is attributed to that person.
+fn check_own(actor_url: &Url, actor: &str, post: &ArchivedPost) -> Result<(), ArchiveError> {
+    let foreign = || ArchiveError::ForeignPost {
+        id: post.id.clone(),
+        actor: actor.to_owned(),
+    };
+    let id = Url::parse(&post.id).map_err(|_| foreign())?;
+    if id.origin() != actor_url.origin()
+        || !is_web_address(&post.id)
+        || post.id == actor
+        || post.attributed_to != actor
+    {
+        return Err(foreign());
+    }
+    Ok(())
+}
+
+/// One comment line checked as a post line is (its id and author the archive's person's, its
+/// Markdown what the comment form takes, its dates dates), and: it answers something (an
+/// address other than its own, in `inReplyTo`), has no photos, has an audience the pod knows,
+/// and its addressing, when it has one, is of addresses, within bounds, and says what its
+/// audience says (the public address for `public` and `unlisted`, never for the others).
+fn check_comment(
+    actor_url: &Url,
+    actor: &str,
+    line: u64,
+    comment: &ArchivedPost,
+) -> Result<(), ArchiveError> {
+    check_own(actor_url, actor, comment)?;
+    let bad = |detail: &str| json_error(COMMENTS, Some(line), detail);
+    match comment.in_reply_to.as_deref() {
+        Some(parent) if is_web_address(parent) && parent != comment.id => {}
+        Some(_) => return Err(bad("`inReplyTo` is not the address of another post")),
+        None => return Err(bad("a comment answers a post: it has no `inReplyTo`")),
+    }
+    let refuse = |reason| ArchiveError::Post {
+        id: comment.id.clone(),
+        reason,
+    };
+    if comment.source.trim().is_empty() {
+        return Err(refuse(crate::Refused::Empty));
+    }
+    if comment.source.len() > markdown::MAX_SOURCE {
+        return Err(refuse(crate::Refused::TooLong));
+    }
+    if !comment.photos.is_empty() || !comment.aspects.is_empty() {
+        return Err(bad("a comment has no photos and no aspects of its own"));
+    }
+    if micros(&comment.published).is_none() || micros(&comment.updated).is_none() {
+        return Err(bad("`published` and `updated` are RFC 3339 dates"));
+    }
+    let Some(audience) = comment_audience(&comment.audience) else {
+        return Err(bad(
+            "unknown audience (public, unlisted, followers, aspects or limited)",
+        ));
+    };
+    let lists = [&comment.to, &comment.cc];
+    for list in lists.iter().copied().flatten() {
+        if list.len() > MAX_ADDRESSEES {
+            return Err(bad("`to` and `cc` name at most 10,000 each"));
+        }
+        if list.iter().any(|a| !is_web_address(a)) {
+            return Err(bad("`to` and `cc` hold addresses"));
+        }
+    }
+    if comment.to.is_some() || comment.cc.is_some() {
+        let named = |list: &Option<Vec<String>>| {
+            list.as_ref().is_some_and(|l| l.iter().any(|a| a == PUBLIC))
+        };
+        let consistent = match audience {
+            Audience::Public => named(&comment.to),
+            Audience::Unlisted => named(&comment.cc) && !named(&comment.to),
+            _ => !named(&comment.to) && !named(&comment.cc),
+        };
+        if !consistent {
+            return Err(bad("its addressing is not its audience"));
+        }
+    }
+    Ok(())
+}
+
+/// The audience a comment line names.
+fn comment_audience(text: &str) -> Option<Audience> {
+    Some(match text {
+        "public" => Audience::Public,
+        "unlisted" => Audience::Unlisted,
+        "followers" => Audience::Followers,
+        "aspects" => Audience::Aspects,
+        "limited" => Audience::Limited,
+        _ => return None,
+    })
+}
+
+/// The lines of `pod/posts.jsonl` (or `pod/comments.jsonl`), read one at a time, each within
+/// its limit.
 struct PostLines {
     reader: tokio::io::BufReader<tokio::fs::File>,
+    path: &'static str,
+    max_line: usize,
     line: String,
     number: u64,
 }
 
 impl PostLines {
+    /// `pod/posts.jsonl`.
     async fn open(dir: &Path) -> Result<Self, ArchiveError> {
-        let file = tokio::fs::File::open(dir.join(POSTS))
+        Self::open_file(dir, POSTS, MAX_LINE).await
+    }
+
+    /// `pod/comments.jsonl`.
+    async fn comments(dir: &Path) -> Result<Self, ArchiveError> {
+        Self::open_file(dir, COMMENTS, MAX_COMMENT_LINE).await
+    }
+
+    async fn open_file(
+        dir: &Path,
+        path: &'static str,
+        max_line: usize,
+    ) -> Result<Self, ArchiveError> {
+        let file = tokio::fs::File::open(dir.join(path))
             .await
             .map_err(ArchiveError::Io)?;
         Ok(Self {
             reader: tokio::io::BufReader::new(file),
+            path,
+            max_line,
             line: String::new(),
             number: 0,
         })
@@ -1318,22 +1698,26 @@ impl PostLines {
         loop {
             self.line.clear();
             let read = (&mut self.reader)
-                .take(MAX_LINE as u64 + 1)
+                .take(self.max_line as u64 + 1)
                 .read_line(&mut self.line)
                 .await
-                .map_err(|e| json_error(POSTS, Some(self.number + 1), e))?;
+                .map_err(|e| json_error(self.path, Some(self.number + 1), e))?;
             if read == 0 {
                 return Ok(None);
             }
             self.number += 1;
-            if self.line.len() > MAX_LINE {
-                return Err(json_error(POSTS, Some(self.number), "the line is too long"));
+            if self.line.len() > self.max_line {
+                return Err(json_error(
+                    self.path,
+                    Some(self.number),
+                    "the line is too long",
+                ));
             }
             if self.line.trim().is_empty() {
                 continue;
             }
             let post: ArchivedPost = serde_json::from_str(&self.line)
-                .map_err(|e| json_error(POSTS, Some(self.number), e))?;
+                .map_err(|e| json_error(self.path, Some(self.number), e))?;
             return Ok(Some((self.number, post)));
         }
     }
@@ -1414,7 +1798,7 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(&bytes).map_err(|e| json_error(path, None, e))
 }
 
-/// The actor ids of a collection file (`orderedItems` of addresses).
+/// The ids of a collection file (`orderedItems` of addresses: actors, or the posts liked).
 async fn read_collection(dir: &Path, path: &str) -> Result<Vec<String>, ArchiveError> {
     let document: Value = read_json(dir, path).await?;
     let items = document
@@ -1425,11 +1809,7 @@ async fn read_collection(dir: &Path, path: &str) -> Result<Vec<String>, ArchiveE
         .iter()
         .map(|item| match item.as_str() {
             Some(id) if is_web_address(id) => Ok(id.to_owned()),
-            _ => Err(json_error(
-                path,
-                None,
-                format!("{item} is not an actor's address"),
-            )),
+            _ => Err(json_error(path, None, format!("{item} is not an address"))),
         })
         .collect()
 }

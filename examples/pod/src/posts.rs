@@ -396,13 +396,14 @@ impl Instance {
         row.updated = now;
         self.db().put_post(&row).await?;
         self.notify_written(&row, &note).await;
-        self.publish_about("Update", author, note, false).await
+        self.publish_about("Update", author, note, in_limited_thread(&row))
+            .await
     }
 
     /// Local person `author` deletes its post or comment `id`: a `Tombstone` here, and a
     /// `Delete` to the same audience.
     pub async fn delete_post(&self, author: &str, id: &str) -> Result<()> {
-        self.own_post(author, id).await?;
+        let row = self.own_post(author, id).await?;
         let addressing = self.state().addressing(id).await?;
         let tombstone = self
             .state()
@@ -414,6 +415,10 @@ impl Instance {
             .state()
             .new_activity("Delete", author, tombstone.document, &[]);
         address(&mut delete, &addressing);
+        if in_limited_thread(&row) {
+            // The post's author's pod passes it on as it passed the comment on (`threads.rs`).
+            return self.publish_ld_signed(author, delete).await;
+        }
         self.publish(author, delete).await
     }
 
@@ -522,6 +527,11 @@ impl Instance {
         };
         let stored = self.state().activity(&activity).await?;
         self.db().remove_reaction(&activity, &actor_id).await?;
+        if stored.is_none() {
+            // A like brought by an archive's import: it was never sent, so nothing is undone
+            // elsewhere.
+            return Ok(true);
+        }
         let addressing = self.state().addressing(&activity).await?;
         let object = stored.map_or_else(|| json!(activity), |a| a.document);
         let mut undo = self.state().new_activity("Undo", actor, object, &[]);
@@ -699,6 +709,12 @@ impl Instance {
             self.publish(author, activity).await
         }
     }
+}
+
+/// Whether `row` is a comment under a limited post (its `Create`, `Update` and `Delete` carry
+/// their writer's Linked Data signature, so that the post's author can pass them on).
+fn in_limited_thread(row: &PostRow) -> bool {
+    row.root.is_some() && matches!(row.audience, Audience::Aspects | Audience::Limited)
 }
 
 /// Sets `activity`'s `to` and `cc` to `addressing`'s.

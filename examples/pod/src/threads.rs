@@ -21,9 +21,16 @@
 //!   answers a limited post kept here, the forwarder is that post's author, its writer may read
 //!   the post, and it is the writer's own (its LD signature verifies with the writer's key, or
 //!   its own server serves the same comment); refused (`401`) otherwise.
-//! - **Comments written here** under a limited post carry their writer's LD signature, so that
-//!   the post's author's server can pass them on and Mastodon believes them (its inbox takes an
-//!   activity signed over HTTP by someone other than its actor only from an LD signature).
+//! - **Edits and deletions** (`Update`, `Delete`) of such a comment, received from its writer
+//!   with the writer's LD signature, are passed on the same way; receivers take them only from
+//!   the post's author, for a comment kept here by the activity's actor (an edit under the
+//!   comment's checks, a deletion only LD-signed: a limited comment's server answers `404` to
+//!   whoever it does not name, so a refetch proves nothing).
+//! - **Likes are not passed on** (as Mastodon): the post's author's pod counts them.
+//! - **Comments written here** under a limited post carry their writer's LD signature (on their
+//!   `Create`, `Update` and `Delete`), so that the post's author's server can pass them on and
+//!   Mastodon believes them (its inbox takes an activity signed over HTTP by someone other than
+//!   its actor only from an LD signature).
 
 use activitypub_core::ActivityType;
 use anyhow::{Context, Result};
@@ -147,12 +154,18 @@ impl Instance {
         Ok(widened)
     }
 
-    /// Passes the comment `row`, just received in `incoming` from its writer, on to the
-    /// readers of its limited thread the comment does not name, when the thread's post was
-    /// written here and the writer may read it (see the [module documentation](self)). The
-    /// number of readers it is queued for; a failure is the caller's to log.
+    /// Passes the `Create`, `Update` or `Delete` of the comment `row` (as it was before a
+    /// `Delete`), just received in `incoming` from its writer, on to the readers of its limited
+    /// thread the activity does not name, when the thread's post was written here and the
+    /// writer may read it (see the [module documentation](self)). The number of readers it is
+    /// queued for; a failure is the caller's to log.
     pub(crate) async fn pass_on(&self, incoming: &Incoming, row: &PostRow) -> Result<usize> {
-        if incoming.activity.kind != ActivityType::Create || incoming.key.owner != incoming.actor {
+        if !matches!(
+            incoming.activity.kind,
+            ActivityType::Create | ActivityType::Update | ActivityType::Delete
+        ) || incoming.key.owner != incoming.actor
+            || row.author != incoming.actor.as_str()
+        {
             return Ok(0);
         }
         let Some(thread) = self.limited_thread(row.in_reply_to.as_deref()).await? else {
@@ -230,7 +243,7 @@ impl Instance {
             .enqueue(item)
             .await
             .map_err(|e| anyhow::anyhow!("queueing a comment passed on: {e}"))?;
-        info!(comment = %row.id, post = %thread.root.id, readers = count, "a comment passed on to the post's readers");
+        info!(comment = %row.id, post = %thread.root.id, kind = %incoming.activity.kind, readers = count, "a comment passed on to the post's readers");
         Ok(count)
     }
 
@@ -245,12 +258,14 @@ impl Instance {
                 reason: reason.to_owned(),
             }))
         };
-        if forward.activity.kind != ActivityType::Create {
-            return Ok(None);
-        }
         let Ok(body) = serde_json::from_slice::<Value>(&forward.body) else {
             return Ok(None);
         };
+        match forward.activity.kind {
+            ActivityType::Create | ActivityType::Update => {}
+            ActivityType::Delete => return self.vouch_passed_on_delete(forward, &body).await,
+            _ => return Ok(None),
+        }
         let Some(object) = body.get("object").filter(|o| o.is_object()) else {
             return Ok(None);
         };
@@ -281,6 +296,14 @@ impl Instance {
         if post.actor != forward.actor {
             return refused("a comment passed on that is not its writer's");
         }
+        // An edit: of the writer's own comment (the one kept here).
+        if forward.activity.kind == ActivityType::Update
+            && let Some(id) = crate::activities::id_of(object.get("id"))
+            && let Some(kept) = self.db().post(&id).await?
+            && kept.author != forward.actor.as_str()
+        {
+            return refused("an edit passed on of a comment by someone other than its writer");
+        }
         // Believed from its server: the copy embedded, which the handler reads, must be the
         // one served.
         if post.authenticity == Authenticity::Origin
@@ -294,7 +317,55 @@ impl Instance {
         Ok(Some(Vouch::Vouched { budget }))
     }
 
-    /// `activity` (a `Create` or `Update` of a comment by local person `name`) with `name`'s
+    /// The inbox's `forwarded` hook for a `Delete` (`body`) of a comment in a limited thread
+    /// kept here: vouched for when passed on by the author of the thread's post, by the
+    /// comment's writer, with the writer's Linked Data signature. An unsigned one is refused:
+    /// the comment's server answers `404` to whoever the comment does not name, so its answer
+    /// would not tell a deleted comment from one kept from the asker. `None` when the comment
+    /// is not one kept here in a limited thread.
+    async fn vouch_passed_on_delete(
+        &self,
+        forward: &Forward,
+        body: &Value,
+    ) -> Result<Option<Vouch>> {
+        let refused = |reason: &str| {
+            Ok(Some(Vouch::Refused {
+                reason: reason.to_owned(),
+            }))
+        };
+        let Some(id) = relayed::object_id(body.get("object")) else {
+            return Ok(None);
+        };
+        let Some(comment) = self.db().post(&id).await? else {
+            return Ok(None);
+        };
+        let Some(thread) = self.limited_thread(comment.in_reply_to.as_deref()).await? else {
+            return Ok(None);
+        };
+        if forward.signer.owner.as_str() != thread.root.author {
+            return refused(
+                "a deletion passed on by someone other than the author of the thread's post",
+            );
+        }
+        if comment.author != forward.actor.as_str() {
+            return refused("a deletion passed on of a comment by someone other than its writer");
+        }
+        if body.get("signature").is_none() {
+            return refused("a deletion passed on without its writer's LD signature");
+        }
+        let mut budget = forward.budget.clone();
+        if let Err(error) = relayed::verify_ld(body, &forward.actor, self.keys(), &mut budget).await
+        {
+            info!(actor = %forward.actor, signer = %forward.signer.owner, %error, "a deletion passed on is not believed");
+            return refused(&format!(
+                "a deletion passed on that is not its writer's: {error}"
+            ));
+        }
+        debug!(actor = %forward.actor, comment = %id, "a deletion passed on by the post's author");
+        Ok(Some(Vouch::Vouched { budget }))
+    }
+
+    /// `activity` (a `Create`, `Update` or `Delete` of a comment by local person `name`) with `name`'s
     /// Linked Data signature (`RsaSignature2017`, `creator` its `#main-key`), so that it can be
     /// passed on and believed.
     pub(crate) async fn ld_signed(&self, name: &str, activity: &Value) -> Result<Value> {

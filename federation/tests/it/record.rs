@@ -32,10 +32,13 @@ async fn open(dir: &Path) -> SqlRecord {
         .connect()
         .await
         .unwrap();
-    sqlx::query("CREATE TABLE IF NOT EXISTS processed (id TEXT PRIMARY KEY, at BIGINT NOT NULL)")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS processed (id TEXT PRIMARY KEY, at BIGINT NOT NULL) \
+         WITHOUT ROWID",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
     conn.close().await.unwrap();
     SqlRecord::open(path.to_str().unwrap(), "processed", SqlRecordOptions::new())
         .await

@@ -68,7 +68,10 @@ async fn followers_are_filled_for_the_actors_followed(url: &str, location: &str)
     let state = InstanceState::open(location, options(&clock))
         .await
         .unwrap();
-    assert_eq!(state.schema_versions().await.unwrap(), [1, 2, 3, 4, 5, 6]);
+    assert_eq!(
+        state.schema_versions().await.unwrap(),
+        [1, 2, 3, 4, 5, 6, 7]
+    );
     let followers = |name: &'static str| {
         let state = state.clone();
         async move {
@@ -125,12 +128,101 @@ async fn postgres_followers_filled_from_the_release_before() {
     followers_are_filled_for_the_actors_followed(&location, &location).await;
 }
 
+/// A database of the release before the record lost its rowid on SQLite (version 6), with
+/// activities processed: after the upgrade they are still duplicates, a new one is not, and
+/// on SQLite the table is keyed by the id alone.
+async fn processed_ids_kept_through_the_rebuild(url: &str, location: &str, sqlite: bool) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let mut before = BEFORE_FOLLOWERS.to_vec();
+    before.push((
+        6,
+        "followers",
+        include_str!("../../migrations/0006_followers.sql"),
+    ));
+    instance_state::app_migrator("instance_state_migrations", &before)
+        .run(&pool)
+        .await
+        .unwrap();
+    let old = |n: u32| format!("https://old.test/activities/{n}");
+    for n in 0..300 {
+        sqlx::query("INSERT INTO st_processed (id, at) VALUES ($1, $2)")
+            .bind(old(n))
+            .bind(i64::from(n))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+
+    let clock = ManualClock::new();
+    let state = InstanceState::open(location, options(&clock))
+        .await
+        .unwrap();
+    assert_eq!(
+        state.schema_versions().await.unwrap(),
+        [1, 2, 3, 4, 5, 6, 7]
+    );
+    for n in [0, 150, 299] {
+        assert!(
+            !state.record_processed(&old(n)).await.unwrap(),
+            "{} was processed before the upgrade",
+            old(n)
+        );
+    }
+    assert!(
+        state
+            .record_processed("https://old.test/activities/new")
+            .await
+            .unwrap()
+    );
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM st_processed WHERE at < 300")
+        .fetch_one(state.pool())
+        .await
+        .unwrap();
+    assert_eq!(kept, 300, "every id and its time copied over");
+    if sqlite {
+        let without_rowid: i64 =
+            sqlx::query_scalar("SELECT wr FROM pragma_table_list WHERE name = 'st_processed'")
+                .fetch_one(state.pool())
+                .await
+                .unwrap();
+        assert_eq!(without_rowid, 1, "st_processed is a WITHOUT ROWID table");
+    }
+    state.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_processed_ids_kept_through_the_rebuild() {
+    let path = temp_db("processed_before");
+    let location = path.to_str().unwrap();
+    processed_ids_kept_through_the_rebuild(
+        &format!("sqlite://{location}?mode=rwc"),
+        location,
+        true,
+    )
+    .await;
+    remove_db(&path);
+}
+
+#[tokio::test]
+async fn postgres_processed_ids_kept_through_the_rebuild() {
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    let location = postgres_schema(&url, "processed_before").await;
+    processed_ids_kept_through_the_rebuild(&location, &location, false).await;
+}
+
 async fn reopens_with_everything(location: &str) {
     let clock = ManualClock::new();
     let state = InstanceState::open(location, options(&clock))
         .await
         .unwrap();
-    assert_eq!(state.schema_versions().await.unwrap(), [1, 2, 3, 4, 5, 6]);
+    assert_eq!(
+        state.schema_versions().await.unwrap(),
+        [1, 2, 3, 4, 5, 6, 7]
+    );
     state
         .create_actor(actor("kept", ActorKind::Person))
         .await
@@ -139,7 +231,10 @@ async fn reopens_with_everything(location: &str) {
     let state = InstanceState::open(location, options(&clock))
         .await
         .unwrap();
-    assert_eq!(state.schema_versions().await.unwrap(), [1, 2, 3, 4, 5, 6]);
+    assert_eq!(
+        state.schema_versions().await.unwrap(),
+        [1, 2, 3, 4, 5, 6, 7]
+    );
     assert!(state.actor("kept").await.unwrap().is_some());
     state.close().await;
 }

@@ -206,7 +206,8 @@ pub(crate) async fn import(State(site): State<Site>, viewer: Viewer, request: Re
                         html! {
                             h1 { "Archive imported" }
                             p role="status" {
-                                "Posts: " (summary.posts) ". Aspects: " (summary.aspects)
+                                "Posts: " (summary.posts) ". Comments: " (summary.comments)
+                                ". Likes: " (summary.likes) ". Aspects: " (summary.aspects)
                                 ". Images: " (summary.images) ". Follows sent: " (summary.follows_sent) "."
                             }
                             @if let Some(old) = &summary.moved_from {

@@ -191,7 +191,8 @@ pub(crate) async fn archive_import() {
         )
         .await
         .unwrap();
-    a.instance
+    let own_comment = a
+        .instance
         .write_comment("alice", &public, "And a comment.")
         .await
         .unwrap();
@@ -287,6 +288,8 @@ pub(crate) async fn archive_import() {
     assert_eq!(imported["imported"]["photos"], 1, "{imported}");
     assert_eq!(imported["imported"]["follows_sent"], 2, "{imported}");
     assert_eq!(imported["imported"]["images"], 2, "{imported}");
+    assert_eq!(imported["imported"]["comments"], 1, "{imported}");
+    assert_eq!(imported["imported"]["likes"], 1, "{imported}");
 
     // The profile and the images, byte for byte.
     let (_, document) = fetch(&alice2).await;
@@ -338,7 +341,7 @@ pub(crate) async fn archive_import() {
     let outbox = state.outbox(&alice2, &scope, 0, 50).await.unwrap();
     let creates: Vec<&Value> = outbox
         .iter()
-        .filter(|a| a.kind == "Create")
+        .filter(|a| a.kind == "Create" && a.document["object"]["inReplyTo"].is_null())
         .map(|a| &a.document["object"])
         .collect();
     assert_eq!(creates.len(), 4, "{outbox:?}");
@@ -410,6 +413,21 @@ pub(crate) async fn archive_import() {
     let (_, page) = web_b.get("/actors/alice2").await;
     assert!(page.contains("Down the"), "{page}");
     assert!(page.contains("Originally published at"), "{page}");
+    // Her comment answers the new copy of her post, and her like is of that copy.
+    let comment = outbox
+        .iter()
+        .map(|a| &a.document["object"])
+        .find(|n| n["inReplyTo"] == rabbit["id"])
+        .unwrap_or_else(|| panic!("{outbox:?}"));
+    assert!(
+        comment["content"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("href=\"{own_comment}\"")),
+        "{comment}"
+    );
+    let (_, likes) = fetch(&format!("{}/likes", rabbit["id"].as_str().unwrap())).await;
+    assert_eq!(likes["totalItems"], 1, "{likes}");
 
     // Importing it again adds no follow (already sent).
     let again = b
@@ -419,8 +437,10 @@ pub(crate) async fn archive_import() {
         .unwrap();
     assert_eq!(again.follows_sent, 0);
     assert_eq!(again.follows_skipped, 2);
-    // Nor any post: each was made once, and is skipped now.
+    // Nor any post, comment or like: each was made once, and is skipped now.
     assert_eq!((again.posts, again.posts_skipped, again.photos), (0, 4, 0));
+    assert_eq!((again.comments, again.comments_skipped), (0, 1));
+    assert_eq!((again.likes, again.likes_skipped), (0, 1));
     let creates_after = state
         .outbox(&alice2, &scope, 0, 50)
         .await
@@ -428,7 +448,477 @@ pub(crate) async fn archive_import() {
         .iter()
         .filter(|a| a.kind == "Create")
         .count();
-    assert_eq!(creates_after, 4);
+    assert_eq!(creates_after, 5);
+}
+
+/// The archive's line of `file` whose `source` is `text`.
+fn line_of(lines: &str, text: &str) -> Value {
+    lines
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .find(|line| line["source"] == text)
+        .unwrap_or_else(|| panic!("{text} in {lines}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn comments_and_likes_come_back_with_an_import() {
+    comments_and_likes_import().await;
+}
+
+/// The test above, on the database [`crate::support::pod`] makes (PostgreSQL in
+/// `postgres.rs`).
+pub(crate) async fn comments_and_likes_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let b = pod(dir.path(), "B").await;
+    let c = pod(dir.path(), "C").await;
+    let alice = person(&a, "alice").await;
+    let bob = person(&a, "bob").await;
+    let carol = person(&c, "carol").await;
+    let alice2 = person(&b, "alice2").await;
+
+    // Carol's public post, one to her aspect that holds alice, and one to her aspect that
+    // holds alice and alice2: A has all three, B the last.
+    a.instance.follow("alice", &carol).await.unwrap();
+    c.instance.follow("carol", &alice2).await.unwrap();
+    until_following(&c, &alice, &carol).await;
+    until_following(&c, &carol, &alice2).await;
+    let garden = c.instance.create_aspect("carol", "Garden").await.unwrap();
+    c.instance
+        .add_to_aspect("carol", &garden, &alice)
+        .await
+        .unwrap();
+    let croquet = c.instance.create_aspect("carol", "Croquet").await.unwrap();
+    for member in [&alice, &alice2] {
+        c.instance
+            .add_to_aspect("carol", &croquet, member)
+            .await
+            .unwrap();
+    }
+    let elsewhere = c
+        .instance
+        .write_post("carol", "The Queen's croquet.", &pod::PostAudience::Public)
+        .await
+        .unwrap();
+    let limited = c
+        .instance
+        .write_post(
+            "carol",
+            "Only for the garden.",
+            &pod::PostAudience::Aspects(vec![garden]),
+        )
+        .await
+        .unwrap();
+    let game = c
+        .instance
+        .write_post(
+            "carol",
+            "A game for the two of you.",
+            &pod::PostAudience::Aspects(vec![croquet]),
+        )
+        .await
+        .unwrap();
+    crate::support::eventually("A and B have carol's posts", || async {
+        let state = a.instance.state();
+        state.object(&elsewhere).await.unwrap().is_some()
+            && state.object(&limited).await.unwrap().is_some()
+            && state.object(&game).await.unwrap().is_some()
+            && b.instance.state().object(&game).await.unwrap().is_some()
+    })
+    .await;
+
+    // Alice's own thread (her post, her comment, her answer to it), her comments on carol's
+    // two posts, and her likes of her post and of carol's.
+    let own = a
+        .instance
+        .write_post("alice", "Painting the roses.", &pod::PostAudience::Public)
+        .await
+        .unwrap();
+    let first = a
+        .instance
+        .write_comment("alice", &own, "Red, all of them.")
+        .await
+        .unwrap();
+    a.instance
+        .write_comment("alice", &first, "Quickly, before she comes.")
+        .await
+        .unwrap();
+    let no_mallet = a
+        .instance
+        .write_comment("alice", &elsewhere, "I have no mallet.")
+        .await
+        .unwrap();
+    a.instance
+        .write_comment("alice", &no_mallet, "Lend me a flamingo.")
+        .await
+        .unwrap();
+    a.instance
+        .write_comment("alice", &limited, "Just between us.")
+        .await
+        .unwrap();
+    a.instance
+        .write_comment("alice", &game, "Count me in.")
+        .await
+        .unwrap();
+    a.instance.like("alice", &own).await.unwrap();
+    a.instance.like("alice", &elsewhere).await.unwrap();
+    crate::support::eventually("C counts alice's like and keeps her comment", || async {
+        fetch(&format!("{elsewhere}/likes")).await.1["totalItems"] == 1
+            && fetch(&format!("{elsewhere}/replies")).await.1["totalItems"] == 1
+    })
+    .await;
+    let file = dir.path().join("alice.tar.gz");
+    let exported = a.instance.export_archive("alice", &file).await.unwrap();
+    assert_eq!(
+        (exported.posts, exported.comments, exported.likes),
+        (1, 6, 2)
+    );
+    let files = entries(&file);
+    let file_of = |name: &str| {
+        String::from_utf8(
+            files
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, b)| b.clone())
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let comments = file_of("pod/comments.jsonl");
+    let archived = line_of(&comments, "Red, all of them.");
+    assert_eq!(archived["inReplyTo"], json!(own));
+    assert_eq!(line_of(&comments, "Just between us.")["to"], json!([carol]));
+
+    // Bad comments refuse the whole archive, and nothing is stored.
+    let before = snapshot(&b, dir.path(), &alice2).await;
+    let replaced = |name: &str, text: String| {
+        let mut changed = files.clone();
+        for (n, bytes) in &mut changed {
+            if n == name {
+                *bytes = text.clone().into_bytes();
+            }
+        }
+        changed
+    };
+    let first_line = comments.lines().next().unwrap().to_owned();
+    let mut orphan: Value = serde_json::from_str(&first_line).unwrap();
+    orphan.as_object_mut().unwrap().remove("inReplyTo");
+    let mut bobs: Value = serde_json::from_str(&first_line).unwrap();
+    bobs["attributedTo"] = json!(bob);
+    let mut leaky: Value =
+        serde_json::from_str(&line_of(&comments, "Just between us.").to_string()).unwrap();
+    leaky["to"] = json!(["https://www.w3.org/ns/activitystreams#Public"]);
+    let with_line = |line: &Value| {
+        comments.replacen(
+            comments
+                .lines()
+                .find(|l| serde_json::from_str::<Value>(l).unwrap()["id"] == line["id"])
+                .unwrap(),
+            &line.to_string(),
+            1,
+        )
+    };
+    let summary = file_of("pod/summary.json");
+    let summary_value: Value = serde_json::from_str(&summary).unwrap();
+    let mut miscounted = summary_value.clone();
+    miscounted["comments"] = json!(7);
+    let cases: Vec<(&str, Vec<u8>, Expected)> = vec![
+        (
+            "a comment with no inReplyTo",
+            tar_of(&replaced("pod/comments.jsonl", with_line(&orphan))),
+            |e| matches!(e, ArchiveError::Json { path, line: Some(_), .. } if path == "pod/comments.jsonl"),
+        ),
+        (
+            "a comment by someone else",
+            tar_of(&replaced("pod/comments.jsonl", with_line(&bobs))),
+            |e| matches!(e, ArchiveError::ForeignPost { .. }),
+        ),
+        (
+            "a comment on another server",
+            tar_of(&replaced(
+                "pod/comments.jsonl",
+                comments.replacen(
+                    &format!("\"id\":\"{}", a.base_url),
+                    "\"id\":\"https://elsewhere.example/",
+                    1,
+                ),
+            )),
+            |e| matches!(e, ArchiveError::ForeignPost { .. }),
+        ),
+        (
+            "a limited comment made public",
+            tar_of(&replaced("pod/comments.jsonl", with_line(&leaky))),
+            |e| matches!(e, ArchiveError::Json { path, .. } if path == "pod/comments.jsonl"),
+        ),
+        (
+            "a count of comments that does not match",
+            tar_of(&replaced("pod/summary.json", miscounted.to_string())),
+            |e| {
+                matches!(
+                    e,
+                    ArchiveError::Count {
+                        what: "comments",
+                        declared: 7,
+                        found: 6
+                    }
+                )
+            },
+        ),
+        (
+            "a like that is not an address",
+            tar_of(&replaced(
+                "likes.json",
+                json!({"type": "OrderedCollection", "orderedItems": ["not a post"]}).to_string(),
+            )),
+            |e| matches!(e, ArchiveError::Json { path, .. } if path == "likes.json"),
+        ),
+    ];
+    for (n, (what, bytes, expected)) in cases.into_iter().enumerate() {
+        let path = dir.path().join(format!("bad-comments-{n}.tar"));
+        std::fs::write(&path, bytes).unwrap();
+        let error = b
+            .instance
+            .import_archive("alice2", &path, &ImportLimits::default())
+            .await
+            .expect_err(what);
+        let archive_error = error
+            .downcast_ref::<ArchiveError>()
+            .unwrap_or_else(|| panic!("{what}: {error:#}"));
+        assert!(expected(archive_error), "{what}: {archive_error}");
+        assert_eq!(
+            snapshot(&b, dir.path(), &alice2).await,
+            before,
+            "{what} stored something"
+        );
+    }
+
+    // Imported into alice2 on B.
+    let summary = b
+        .instance
+        .import_archive("alice2", &file, &ImportLimits::default())
+        .await
+        .unwrap();
+    assert_eq!((summary.posts, summary.comments), (1, 6), "{summary:?}");
+    assert_eq!(summary.comments_not_imported, 0, "{summary:?}");
+    // B holds her post, not carol's: the like of carol's post is skipped.
+    assert_eq!(
+        (summary.likes, summary.likes_skipped),
+        (1, 1),
+        "{summary:?}"
+    );
+    let state = b.instance.state();
+    let scope = state.scope_of(&alice2).await.unwrap();
+    let notes: Vec<Value> = state
+        .outbox(&alice2, &scope, 0, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.kind == "Create")
+        .map(|a| a.document["object"].clone())
+        .collect();
+    let note = |text: &str| {
+        notes
+            .iter()
+            .find(|n| n["content"].as_str().unwrap().contains(text))
+            .cloned()
+            .unwrap_or_else(|| panic!("{text} in {notes:?}"))
+    };
+    let new_own = note("Painting the roses.");
+    let new_first = note("Red, all of them.");
+    // Her own thread: on the new copies, with the original dates, and where each was first.
+    assert_eq!(new_first["inReplyTo"], new_own["id"]);
+    assert_eq!(new_first["published"], archived["published"]);
+    assert!(
+        new_first["id"]
+            .as_str()
+            .unwrap()
+            .starts_with(b.base_url.as_str())
+    );
+    assert!(
+        new_first["content"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("href=\"{first}\"")),
+        "{new_first}"
+    );
+    assert_eq!(
+        new_first["to"],
+        json!(["https://www.w3.org/ns/activitystreams#Public"])
+    );
+    assert_eq!(
+        note("Quickly, before she comes.")["inReplyTo"],
+        new_first["id"]
+    );
+    let own_path = url::Url::parse(new_own["id"].as_str().unwrap())
+        .unwrap()
+        .path()
+        .to_owned();
+    let (_, page) = Session::new(&b, "alice2").await.get(&own_path).await;
+    assert!(page.contains("Red, all of them."), "{page}");
+    assert!(page.contains("Quickly, before she comes."), "{page}");
+    let (_, likes) = fetch(&format!("{}/likes", new_own["id"].as_str().unwrap())).await;
+    assert_eq!(likes["totalItems"], 1, "{likes}");
+    // Her comments elsewhere answer the originals: the public one is public, the one in
+    // carol's limited thread is for carol only, as it was.
+    let on_public = note("I have no mallet.");
+    assert_eq!(on_public["inReplyTo"], json!(elsewhere));
+    assert_eq!(fetch(on_public["id"].as_str().unwrap()).await.0, 200);
+    // B does not hold carol's post: the comment's page shows it alone, to anyone.
+    let path_of = |note: &Value| {
+        url::Url::parse(note["id"].as_str().unwrap())
+            .unwrap()
+            .path()
+            .to_owned()
+    };
+    let (status, page) = crate::support::html(b.base_url.join(&path_of(&on_public)).unwrap()).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("I have no mallet."), "{page}");
+    // Her answer to that comment answers its new copy, public as it is.
+    let flamingo = note("Lend me a flamingo.");
+    assert_eq!(flamingo["inReplyTo"], on_public["id"]);
+    assert_eq!(fetch(flamingo["id"].as_str().unwrap()).await.0, 200);
+    let on_limited = note("Just between us.");
+    assert_eq!(on_limited["inReplyTo"], json!(limited));
+    assert_eq!(on_limited["to"], json!([carol]));
+    assert_eq!(fetch(on_limited["id"].as_str().unwrap()).await.0, 404);
+    // The one in the thread B holds is under carol's post for its readers, and nobody else.
+    let in_game = note("Count me in.");
+    assert_eq!(in_game["inReplyTo"], json!(game));
+    let mut readers: Vec<String> = serde_json::from_value(in_game["to"].clone()).unwrap();
+    readers.sort();
+    let mut expected = vec![alice2.clone(), carol.clone()];
+    expected.sort();
+    assert_eq!(readers, expected);
+    assert_eq!(fetch(in_game["id"].as_str().unwrap()).await.0, 404);
+    let game_page = format!(
+        "/posts/remote?{}",
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("id", &game)
+            .finish()
+    );
+    let (_, page) = Session::new(&b, "alice2").await.get(&game_page).await;
+    assert!(page.contains("Count me in."), "{page}");
+    let limited_page = b.base_url.join(&path_of(&on_limited)).unwrap();
+    assert_eq!(crate::support::html(limited_page.clone()).await.0, 404);
+    let (status, page) = Session::new(&b, "alice2")
+        .await
+        .get(limited_page.path())
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Just between us."), "{page}");
+
+    // Nothing was delivered: C, which gets alice2's follow, has none of her comments, and
+    // carol's post still counts alice's like and comment only.
+    until_following(&c, &alice2, &carol).await;
+    for comment in [&on_public, &flamingo, &on_limited, &in_game] {
+        let id = comment["id"].as_str().unwrap();
+        assert!(
+            c.instance.state().object(id).await.unwrap().is_none(),
+            "{id}"
+        );
+    }
+    assert_eq!(
+        fetch(&format!("{elsewhere}/likes")).await.1["totalItems"],
+        1
+    );
+    assert_eq!(
+        fetch(&format!("{elsewhere}/replies")).await.1["totalItems"],
+        1
+    );
+
+    // Importing again makes nothing twice.
+    let again = b
+        .instance
+        .import_archive("alice2", &file, &ImportLimits::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.comments, again.comments_skipped),
+        (0, 6),
+        "{again:?}"
+    );
+    assert_eq!((again.likes, again.likes_skipped), (0, 2), "{again:?}");
+    let creates = state
+        .outbox(&alice2, &scope, 0, 50)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|a| a.kind == "Create")
+        .count();
+    assert_eq!(creates, 7);
+
+    // An archive whose limited comment lost its addressing (as an earlier pod's would): that
+    // comment is left out and counted, the others are made.
+    let alice3 = person(&b, "alice3").await;
+    let mut bare = line_of(&comments, "Just between us.");
+    let bare_map = bare.as_object_mut().unwrap();
+    bare_map.remove("to");
+    bare_map.remove("cc");
+    let stripped = dir.path().join("stripped.tar");
+    std::fs::write(
+        &stripped,
+        tar_of(&replaced("pod/comments.jsonl", with_line(&bare))),
+    )
+    .unwrap();
+    let partial = b
+        .instance
+        .import_archive("alice3", &stripped, &ImportLimits::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (partial.comments, partial.comments_not_imported),
+        (5, 1),
+        "{partial:?}"
+    );
+    let scope3 = state.scope_of(&alice3).await.unwrap();
+    let texts: Vec<String> = state
+        .outbox(&alice3, &scope3, 0, 50)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.document["object"]["content"].to_string())
+        .collect();
+    assert!(
+        !texts.iter().any(|t| t.contains("Just between us")),
+        "{texts:?}"
+    );
+
+    // An archive whose comment in the thread B holds names someone who may not read carol's
+    // post (bob): that comment is left out and counted.
+    let alice4 = person(&b, "alice4").await;
+    let mut widened = line_of(&comments, "Count me in.");
+    widened["to"].as_array_mut().unwrap().push(json!(bob));
+    let tampered = dir.path().join("widened.tar");
+    std::fs::write(
+        &tampered,
+        tar_of(&replaced("pod/comments.jsonl", with_line(&widened))),
+    )
+    .unwrap();
+    let partial = b
+        .instance
+        .import_archive("alice4", &tampered, &ImportLimits::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (partial.comments, partial.comments_not_imported),
+        (5, 1),
+        "{partial:?}"
+    );
+    let scope4 = state.scope_of(&alice4).await.unwrap();
+    assert!(
+        !state
+            .outbox(&alice4, &scope4, 0, 50)
+            .await
+            .unwrap()
+            .iter()
+            .any(|a| a.document["object"]["content"]
+                .to_string()
+                .contains("Count me in"))
+    );
+
+    for running in [a, b, c] {
+        running.stop().await.unwrap();
+    }
 }
 
 /// What B holds of alice2 that an import would change: posts in the outbox, the display name,

@@ -1,8 +1,9 @@
 //! The pod on PostgreSQL: its main flows (people and sessions, posts to the public and to
 //! aspects with their privacy, comments, mentions and notifications, tags, photos and profile
-//! images, the stream's pages, export and import of an archive, comments passed on in a
-//! limited thread, a `Move` retried to followers unreachable at the import), each the same test
-//! as on SQLite, with every pod it starts on a fresh PostgreSQL database (`support::on_postgres`).
+//! images, the stream's pages, export and import of an archive (with comments and likes),
+//! comments passed on in a limited thread (and their edits and deletions), a `Move` retried to
+//! followers unreachable at the import), each the same test as on SQLite, with every pod it
+//! starts on a fresh PostgreSQL database (`support::on_postgres`).
 //! `scripts/test` runs the tests under `scripts/with-postgres`, which sets
 //! `FEDERATION_QUEUE_PG_URL`; in CI a missing server fails them.
 
@@ -90,6 +91,16 @@ async fn a_tags_collection_and_page_are_paged() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_comment_on_a_limited_post_reaches_all_its_readers() {
     check(crate::threads::limited_thread()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edits_and_deletions_of_a_comment_in_a_limited_thread_reach_all_its_readers() {
+    check(crate::threads::edited_thread()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn comments_and_likes_come_back_with_an_import() {
+    check(crate::archive::comments_and_likes_import()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
