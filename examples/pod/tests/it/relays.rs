@@ -6,7 +6,8 @@
 //! forwarded by a relay the pod is not subscribed to refused; the real relayed fixture
 //! (`mastodon/create-note-ld-signed-for-relay.json`) accepted with its signature unchanged; a
 //! local public post sent to the relay (and to a follower) LD-signed by its author, its edit
-//! and deletion too, a followers-only one not; unsubscribing; a rejected subscription (an
+//! and deletion too, a followers-only one not (one naming someone blocked signed without
+//! them); unsubscribing; a rejected subscription (an
 //! answer from someone else ignored) brings nothing. A relayed `Update` LD-signed by its
 //! author changes the post kept; a forged one, an older one replayed, one of another author's
 //! post change nothing. The administrators' page shows and changes the relays and the tag
@@ -729,6 +730,68 @@ async fn public_posts_go_to_accepted_mastodon_relays() {
         .await
         .unwrap();
     a.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_public_post_naming_someone_blocked_is_signed_as_it_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pod(dir.path(), "A").await;
+    let b = pod(dir.path(), "B").await;
+    let alice = person(&a, "alice").await;
+    let bob = person(&b, "bob").await;
+    let relay = Peer::start().await.unwrap();
+    subscribed_mastodon_relay(&a, &relay).await;
+    a.instance
+        .state()
+        .block(
+            Some(&alice),
+            &instance_state::blocks::BlockTarget::Actor(bob.clone()),
+            "test",
+        )
+        .await
+        .unwrap();
+    let b_host = b.base_url.authority().to_owned();
+    let post = a
+        .instance
+        .write_post(
+            "alice",
+            &format!("Not you, @bob@{b_host} #relayed"),
+            &PostAudience::Public,
+        )
+        .await
+        .unwrap();
+    let received = relay
+        .wait_for("alice's public post", |d| {
+            d.iter()
+                .any(|d| d.body["type"] == "Create" && d.body["object"]["id"] == json!(post))
+        })
+        .await
+        .unwrap();
+    let create = &received
+        .iter()
+        .find(|d| d.body["type"] == "Create")
+        .unwrap()
+        .body;
+    // The stored copy (what the outbox serves and the followers get) and the relay's are the
+    // same signed document, bob removed from its addressing before it was signed.
+    let stored = a
+        .instance
+        .state()
+        .activity(create["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .document;
+    for activity in [create, &stored] {
+        assert_ld_signed_by(&a, "alice", activity).await;
+        let addressed = [&activity["to"], &activity["cc"], &activity["object"]["cc"]];
+        assert!(
+            addressed.iter().all(|a| !a.to_string().contains(&bob)),
+            "{activity}"
+        );
+    }
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
