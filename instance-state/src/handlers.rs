@@ -11,7 +11,7 @@
 //! | `Accept` / `Reject` of a local actor's `Follow` | the follow's state (only the followed actor answers) | anything else (a `Join`'s answer) |
 //! | `Undo` of a `Follow` | the follow removed | anything else |
 //! | `Block` of a local actor | the follows between them removed | — |
-//! | `Delete` of the actor itself, or its key answering `410` | the actor forgotten ([`Social::actor_deleted`] then) | any other `Delete` (after the stored object, if any, became a `Tombstone`) |
+//! | `Delete` of the actor itself, or its key answering `410` | the actor forgotten ([`Social::actor_deleted`] then) | any other `Delete` (after the stored object, if any and if the actor is one of its authors, became a `Tombstone`) |
 //! | `Update` of the actor itself | its name and handle refreshed, its cached keys dropped | any other `Update` |
 //! | `Flag` | a report filed (once per `Flag`) | — |
 //! | `Move` of the actor itself to an account whose document, fetched afresh, lists it in `alsoKnownAs` | the local followers follow the new account and no longer the old ([`moves`](crate::moves)); refused (logged, nothing done) otherwise, or when it moves back within 30 days | — |
@@ -416,13 +416,19 @@ async fn on_delete<S: Social>(app: &S, incoming: Incoming) -> Result<(), Handler
     if id == incoming.actor {
         return actor_gone(app, &id).await;
     }
-    // The inbox checked that the object is on the actor's server.
+    // The inbox checked that the object is on the actor's server; of its objects, only those
+    // the actor wrote (`Addressing::changeable_by`).
     if let Some(object) = state.object(id.as_str()).await.map_err(failed)?
         && !object.local
         && !object.deleted
     {
-        state.tombstone(id.as_str()).await.map_err(failed)?;
-        info!(object = %id, "remote object deleted");
+        if object.addressing.changeable_by(incoming.actor.as_str()) {
+            state.tombstone(id.as_str()).await.map_err(failed)?;
+            info!(object = %id, "remote object deleted");
+        } else {
+            let authors = &object.addressing.authors;
+            warn!(object = %id, actor = %incoming.actor, ?authors, "a Delete of someone else's object; kept");
+        }
     }
     app.unhandled(incoming).await
 }

@@ -168,6 +168,15 @@ impl Addressing {
     pub fn names(&self, address: &str) -> bool {
         self.fields().any(|(_, a)| a == address)
     }
+
+    /// Whether a remote `actor`'s `Delete` (or `Update`) may change the object this is the
+    /// addressing of: `actor` is one of its authors (`attributedTo`, or `actor` as Mobilizon
+    /// names an event's organizer), or it names none (then its server's word is enough: the
+    /// inbox checked that the object is on the actor's server). As Mastodon deletes only the
+    /// statuses of the `Delete`'s account, another account of the same server may not.
+    pub fn changeable_by(&self, actor: &str) -> bool {
+        self.authors.is_empty() || self.authors.iter().any(|a| a == actor)
+    }
 }
 
 /// The ids in a value that is an id, an object with one, or an array of those; the public

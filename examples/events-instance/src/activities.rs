@@ -1381,11 +1381,18 @@ impl Instance {
         let Some(id) = incoming.object.id() else {
             return Ok(());
         };
-        // Instance-state made it a Tombstone already: the event or comment leaves the
-        // instance's tables.
+        // Instance-state made it a Tombstone already when the actor is one of its authors
+        // (`Addressing::changeable_by`): the event or comment leaves the instance's tables.
         if let Some(mut row) = self.db().object(id.as_str()).await?
             && !row.local
         {
+            if !instance_state::objects::Addressing::of(&row.document)
+                .changeable_by(incoming.actor.as_str())
+                && !row.deleted
+            {
+                warn!(object = %id, actor = %incoming.actor, "a Delete of someone else's object; kept");
+                return Ok(());
+            }
             row.deleted = true;
             row.updated = now();
             row.document = json!({"id": id.as_str(), "type": "Tombstone", "formerType": row.kind});

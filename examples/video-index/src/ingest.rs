@@ -22,7 +22,7 @@ use instance_state::InstanceState;
 use instance_state::follows::FollowState;
 use instance_state::handlers::{Social, social_handlers};
 use instance_state::objects::{Addressing, Visibility};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 use url::Url;
 
 use crate::app::{Index, authority};
@@ -219,9 +219,19 @@ impl Index {
         let Some(id) = incoming.object.id() else {
             return Ok(());
         };
-        if same_origin(id, &incoming.actor) {
-            self.remove_video(id.as_str()).await?;
+        if !same_origin(id, &incoming.actor) {
+            return Ok(());
         }
+        // Only its account or its channel deletes it, as PeerTube sends it (another account of
+        // the same server may not).
+        if let Some(video) = self.db().video(id.as_str()).await?
+            && incoming.actor.as_str() != video.account
+            && incoming.actor.as_str() != video.channel
+        {
+            warn!(video = %id, actor = %incoming.actor, "a Delete of someone else's video; kept");
+            return Ok(());
+        }
+        self.remove_video(id.as_str()).await?;
         Ok(())
     }
 

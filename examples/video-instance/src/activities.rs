@@ -12,7 +12,7 @@ use federation::outbox::Outbox;
 use instance_server::{ErasedQueue, INSTANCE_ACTOR};
 use instance_state::InstanceState;
 use instance_state::handlers::{Social, social_handlers};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 use url::Url;
 
 use crate::app::Instance;
@@ -258,7 +258,14 @@ impl Instance {
         if self.on_playlist_delete(id, &incoming.actor).await? {
             return Ok(());
         }
-        if self.db().video(id.as_str()).await?.is_some() {
+        if let Some(video) = self.db().video(id.as_str()).await? {
+            // Only its account or its channel deletes it, as PeerTube sends it (another
+            // account of the same server may not).
+            if incoming.actor.as_str() != video.account && incoming.actor.as_str() != video.channel
+            {
+                warn!(video = %id, actor = %incoming.actor, "a Delete of someone else's video; kept");
+                return Ok(());
+            }
             // A mirror of it stops (the origin is told, though it deleted the video).
             self.forget_mirror(id.as_str()).await?;
             self.db().delete_video(id.as_str()).await?;

@@ -660,6 +660,45 @@ async fn actors_update_and_delete_themselves_and_reports_are_filed() {
         .put_object(&json!({"id": format!("{}/notes/1", bob.id), "type": "Note", "attributedTo": bob.id, "to": [AS.to_owned() + "#Public"]}), false)
         .await
         .unwrap();
+    // Another account of bob's server cannot delete it (nor an event whose organizer bob is
+    // not), though its server is the object's.
+    let mallory = Remote::new("remote.test", "mallory");
+    mallory.known_to(&world.app.keys);
+    state
+        .put_object(&json!({"id": format!("{}/events/1", bob.id), "type": "Event", "attributedTo": format!("{}/groups/g", bob.id), "actor": bob.id, "to": [AS.to_owned() + "#Public"]}), false)
+        .await
+        .unwrap();
+    for object in ["notes/1", "events/1"] {
+        let forged = mallory.activity(
+            &format!("forged-{object}"),
+            "Delete",
+            json!(format!("{}/{object}", bob.id)),
+        );
+        world.deliver(&mallory, &forged).await;
+        assert!(
+            !state
+                .object(&format!("{}/{object}", bob.id))
+                .await
+                .unwrap()
+                .unwrap()
+                .deleted,
+            "{object} deleted by another account of its server"
+        );
+    }
+    world.app.unhandled.lock().unwrap().clear();
+    // The event's organizer deletes it.
+    bob.known_to(&world.app.keys);
+    let delete = bob.activity("3e", "Delete", json!(format!("{}/events/1", bob.id)));
+    world.deliver(&bob, &delete).await;
+    assert!(
+        state
+            .object(&format!("{}/events/1", bob.id))
+            .await
+            .unwrap()
+            .unwrap()
+            .deleted
+    );
+    world.app.unhandled.lock().unwrap().clear();
     bob.known_to(&world.app.keys);
     let delete = bob.activity("3", "Delete", json!(format!("{}/notes/1", bob.id)));
     world.deliver(&bob, &delete).await;

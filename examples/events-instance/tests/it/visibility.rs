@@ -397,6 +397,23 @@ async fn pages_and_calendars_show_each_reader_its_own() -> anyhow::Result<()> {
     }
     let (status, _) = get_page(&format!("{group}/calendar.ics"), Some("not-a-token")).await?;
     assert_eq!(status, 401);
+
+    // Another account of the organizer's server cannot delete its event; the organizer can.
+    let mallory = peer.actor_at("/@mallory", "Person", "mallory").await?;
+    let delete_by = |actor: &str| {
+        json!({"id": format!("{actor}/deletes/1"), "type": "Delete", "actor": actor,
+            "object": format!("{}/events/1", peer.origin()), "to": [PUBLIC]})
+    };
+    peer.deliver(&mallory, &inbox, &delete_by(&mallory)).await?;
+    let (_, page) = get_page(front, None).await?;
+    assert!(
+        page.contains("Open picnic"),
+        "deleted by another account: {page}"
+    );
+    peer.deliver(&organizer, &inbox, &delete_by(&organizer))
+        .await?;
+    let (_, page) = get_page(front, None).await?;
+    assert!(!page.contains("Open picnic"), "{page}");
     alpha.stop().await?;
     Ok(())
 }

@@ -439,6 +439,24 @@ async fn what_must_be_refused_is_refused_and_not_indexed() {
         .unwrap();
     until_total(&http, base, "terre", 1).await;
 
+    // Another account of the video's server cannot delete it.
+    let mallory = actor_at(&peer, "/accounts/mallory", "Person", "mallory").await;
+    let forged = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{mallory}/deletes/1"),
+        "type": "Delete",
+        "actor": mallory,
+        "object": update["object"]["id"],
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+    });
+    peer.deliver(&mallory, &inbox, &forged).await.unwrap();
+    assert_eq!(index.instance.stored_video_count().await.unwrap(), 1);
+    index.instance.commit().await.unwrap();
+    assert_eq!(
+        search(&http, base, &[("search", "terre")]).await["total"],
+        1
+    );
+
     // Updates: marked sensitive (which this index leaves out), it leaves the index but stays
     // stored; unmarked, it comes back; made followers-only, it is forgotten.
     let update_with = |n: u32, change: &dyn Fn(&mut Value)| {

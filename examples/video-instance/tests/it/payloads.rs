@@ -244,5 +244,32 @@ async fn a_remote_live_announced_by_a_followed_peertube_shows_its_state() -> any
         .await;
         assert!(html(&http, &url(&a, "/")).await.1.contains(listed));
     }
+
+    // Another account of the same server cannot delete the video; its account can.
+    let mallory = peer
+        .actor_at("/accounts/mallory", "Person", "mallory")
+        .await?;
+    let delete_by = |actor: &str, n: u32| {
+        json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{actor}/deletes/{n}"),
+            "type": "Delete",
+            "actor": actor,
+            "object": video_id,
+            "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        })
+    };
+    peer.deliver(&mallory, &inbox, &delete_by(&mallory, 1))
+        .await?;
+    assert_eq!(
+        html(&http, &watch).await.0,
+        200,
+        "deleted by another account"
+    );
+    peer.deliver(&root, &inbox, &delete_by(&root, 2)).await?;
+    eventually("A forgets the deleted video", || async {
+        html(&http, &watch).await.0 == 404
+    })
+    .await;
     Ok(())
 }
