@@ -3,10 +3,10 @@
 //! only once their authenticity is established (feature `relayed`).
 //!
 //! The rule, as Mastodon applies it to what relays forward:
-//! - a `Create` carrying a Linked Data signature (`RsaSignature2017`, crate `ld-signatures`) is
-//!   believed when the signature verifies with a key of the activity's actor (fetched through
-//!   the [`KeyCache`]); what is read is the signed document as [`ld_signatures::Verified`]
-//!   gives it, never members the signature does not cover;
+//! - a `Create` (or an `Update`) carrying a Linked Data signature (`RsaSignature2017`, crate
+//!   `ld-signatures`) is believed when the signature verifies with a key of the activity's
+//!   actor (fetched through the [`KeyCache`]); what is read is the signed document as
+//!   [`ld_signatures::Verified`] gives it, never members the signature does not cover;
 //! - without a signature, the object is fetched from its own server ([`Fetcher`]: its id, and
 //!   its `attributedTo` the actor, of the same origin);
 //! - either way the object must be the actor's: its id on the actor's origin, attributed to it.
@@ -174,6 +174,20 @@ pub async fn verify_create(
         object,
         authenticity,
     })
+}
+
+/// A relayed `Update`: the object as it is now, by the rule of [`verify_create`] (believed from
+/// the activity's LD signature, or else fetched from its own server, which serves the post as
+/// updated); refused unless the object is the actor's. The caller checks that it keeps that
+/// object from that actor, and that the update is newer than what it keeps (a relay may replay
+/// an old signed `Update`).
+pub async fn verify_update(
+    activity: &Value,
+    keys: &KeyCache,
+    fetcher: &Fetcher,
+    budget: &mut FetchBudget,
+) -> Result<RelayedPost, RelayedError> {
+    verify_create(activity, keys, fetcher, budget).await
 }
 
 /// An announced post (`Announce` by a relay or a tag actor, of the post's id): fetched from its

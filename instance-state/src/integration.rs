@@ -192,8 +192,10 @@ impl InstanceState {
     }
 
     /// `activity` without the blocked actors among its recipients (`to`, `cc`, `bto`, `bcc`,
-    /// `audience`, at the top and in its embedded object).
-    async fn without_blocked_recipients(
+    /// `audience`, at the top and in its embedded object), as [`InstanceState::publish`]
+    /// sends it. Public so that an app signing the activity itself (a Linked Data signature)
+    /// can sign what will be sent: `publish` then finds nothing more to remove.
+    pub async fn without_blocked_recipients(
         &self,
         actor_name: &str,
         mut activity: Value,

@@ -25,14 +25,15 @@ pub trait Layout: Send + Sync + 'static {
 }
 
 /// A plain layout: a navigation bar (the site's name and the app's links; signed in, the
-/// current identity, the account pages, the moderators' links for moderators and a sign-out
-/// button; signed out, sign in and sign up), a viewport for phones, a skip link for keyboards,
+/// current identity, the account pages, the moderators' links for moderators, the
+/// administrators' links for administrators and a sign-out button; signed out, sign in and sign up), a viewport for phones, a skip link for keyboards,
 /// and the stylesheet at [`STYLESHEET_PATH`].
 #[derive(Debug, Clone)]
 pub struct DefaultLayout {
     site_name: String,
     links: Vec<(String, String)>,
     moderator_links: Vec<(String, String)>,
+    admin_links: Vec<(String, String)>,
 }
 
 impl DefaultLayout {
@@ -42,6 +43,7 @@ impl DefaultLayout {
             site_name: site_name.into(),
             links: Vec::new(),
             moderator_links: vec![("/admin/signups".to_owned(), "Sign-ups".to_owned())],
+            admin_links: Vec::new(),
         }
     }
 
@@ -59,6 +61,13 @@ impl DefaultLayout {
         label: impl Into<String>,
     ) -> Self {
         self.moderator_links.push((path.into(), label.into()));
+        self
+    }
+
+    /// Adds a link shown to administrators only, after the moderators' links
+    /// (`("/admin/relays", "Relays")`).
+    pub fn with_admin_link(mut self, path: impl Into<String>, label: impl Into<String>) -> Self {
+        self.admin_links.push((path.into(), label.into()));
         self
     }
 }
@@ -96,6 +105,11 @@ impl Layout for DefaultLayout {
                                     li { a href="/account/password" { "Password" } }
                                     @if viewer.moderates() {
                                         @for (path, label) in &self.moderator_links {
+                                            li { a href=(path) { (label) } }
+                                        }
+                                    }
+                                    @if viewer.administers() {
+                                        @for (path, label) in &self.admin_links {
                                             li { a href=(path) { (label) } }
                                         }
                                     }

@@ -50,6 +50,11 @@ impl Viewer {
         self.account.role.moderates()
     }
 
+    /// Whether the account is an administrator's.
+    pub fn administers(&self) -> bool {
+        self.account.role == instance_state::accounts::Role::Admin
+    }
+
     /// The session's secret.
     pub(crate) fn secret(&self) -> &str {
         &self.secret

@@ -41,13 +41,7 @@ pub(crate) fn dispatcher() -> Dispatcher<Instance> {
             // Signed by someone other than its actor, and vouched for by `Social::forwarded`
             // below: a relay's forward (the post as believed), or a comment passed on by the
             // author of its limited thread's post, taken as any comment.
-            if incoming.key.owner != incoming.actor
-                && app
-                    .accepted_relay(incoming.key.owner.as_str())
-                    .await
-                    .map_err(failed)?
-                    .is_some()
-            {
+            if app.relayed(&incoming).await.map_err(failed)? {
                 return app.on_relayed_create(incoming).await.map_err(failed);
             }
             app.on_note(incoming, false).await.map_err(failed)
@@ -79,6 +73,10 @@ impl Social for Instance {
     /// or a reshare.
     async fn unhandled(&self, incoming: Incoming) -> Result<(), HandlerError> {
         match incoming.activity.kind {
+            // A relay's forward, vouched for in `relays.rs` with the post as believed.
+            ActivityType::Update if self.relayed(&incoming).await.map_err(failed)? => {
+                self.on_relayed_update(incoming).await
+            }
             ActivityType::Update => self.on_note(incoming, true).await,
             ActivityType::Delete => self.on_delete(incoming).await,
             ActivityType::Undo => self.on_undo(incoming).await,
@@ -102,6 +100,18 @@ impl Social for Instance {
             Some(vouch) => Ok(vouch),
             None => self.vouch_for_forward(forward).await.map_err(failed),
         }
+    }
+}
+
+impl Instance {
+    /// Whether `incoming` is a relay's forward: signed by the actor of an accepted relay,
+    /// not by its own actor (the forward hook vouched for it, `relays.rs`).
+    async fn relayed(&self, incoming: &Incoming) -> Result<bool> {
+        Ok(incoming.key.owner != incoming.actor
+            && self
+                .accepted_relay(incoming.key.owner.as_str())
+                .await?
+                .is_some())
     }
 }
 

@@ -11,8 +11,9 @@ use instance_server::{ErasedQueue, INSTANCE_ACTOR, Parts};
 use instance_state::InstanceState;
 use instance_state::actors::LocalActor;
 use instance_state::follows::FollowState;
-use instance_state::objects::Scope;
+use instance_state::objects::{Addressing, Scope, Visibility};
 use serde_json::{Value, json};
+use tracing::{debug, warn};
 use url::Url;
 
 use crate::PodOptions;
@@ -209,13 +210,43 @@ impl Instance {
     }
 
     /// Publishes `activity` as local actor `actor_name` (stored in its outbox, delivered to
-    /// its recipients, and to the accepted Mastodon-style relays when it is public).
+    /// its recipients, and to the accepted Mastodon-style relays when it is public). A public
+    /// or unlisted `Create`, `Update`, `Delete` or `Announce` carries its actor's Linked Data
+    /// signature ([`Self::signed_for_everyone`]): the signed document is the one stored and
+    /// delivered, to relays and to everyone else.
     pub(crate) async fn publish(&self, actor_name: &str, activity: Value) -> Result<()> {
+        self.publish_with(actor_name, activity, false).await
+    }
+
+    /// [`Self::publish`], the activity carrying its actor's Linked Data signature whatever its
+    /// audience (a comment in a limited thread, which the post's author passes on:
+    /// `threads.rs`); a signature that cannot be made is an error, and nothing is sent.
+    pub(crate) async fn publish_ld_signed(&self, actor_name: &str, activity: Value) -> Result<()> {
+        self.publish_with(actor_name, activity, true).await
+    }
+
+    async fn publish_with(
+        &self,
+        actor_name: &str,
+        activity: Value,
+        always_sign: bool,
+    ) -> Result<()> {
         let ordering = activity
             .get("object")
             .and_then(|o| o.get("id").or(Some(o)))
             .and_then(Value::as_str)
             .map(str::to_owned);
+        // The blocked recipients go before the signature, so that what is signed is what is
+        // sent (instance-state's `publish` removes them too, and finds none left).
+        let activity = self
+            .state()
+            .without_blocked_recipients(actor_name, activity)
+            .await?;
+        let activity = if always_sign {
+            self.ld_signed(actor_name, &activity).await?
+        } else {
+            self.signed_for_everyone(actor_name, activity).await
+        };
         let for_relays = activity.clone();
         self.state()
             .publish(&self.0.outbox, actor_name, activity, ordering.as_deref())
@@ -223,6 +254,41 @@ impl Instance {
             .map_err(|e| anyhow!("publishing as {actor_name}: {e}"))?;
         self.send_to_relays(actor_name, &for_relays).await;
         Ok(())
+    }
+
+    /// `activity` by local actor `actor_name` with its `RsaSignature2017` Linked Data
+    /// signature when it is a public or unlisted `Create`, `Update`, `Delete` or `Announce`
+    /// not signed already, as Mastodon signs every activity of a public or unlisted post:
+    /// a relay forwards it under its own HTTP signature, and Mastodon's inbox (and this pod's,
+    /// `relays.rs`) believes such a forward only from this signature or a fetch of the post.
+    /// A signature that cannot be made is logged and the activity sent unsigned: receivers
+    /// then fetch the post here. That is the fate of a profile `Update`, whose actor document
+    /// names a context `ld-signatures` does not bundle (data integrity) and never fetches.
+    async fn signed_for_everyone(&self, actor_name: &str, activity: Value) -> Value {
+        let kind = activity.get("type").and_then(Value::as_str);
+        if !matches!(kind, Some("Create" | "Update" | "Delete" | "Announce"))
+            || !matches!(
+                Addressing::of(&activity).visibility(),
+                Visibility::Public | Visibility::Unlisted
+            )
+            || activity.get("signature").is_some()
+        {
+            return activity;
+        }
+        match self.ld_signed(actor_name, &activity).await {
+            Ok(signed) => signed,
+            Err(error) => {
+                if matches!(
+                    error.downcast_ref::<ld_signatures::Error>(),
+                    Some(ld_signatures::Error::RemoteContext { .. })
+                ) {
+                    debug!(%error, actor = actor_name, "an activity sent without its LD signature");
+                } else {
+                    warn!(%error, actor = actor_name, "an activity sent without its LD signature");
+                }
+                activity
+            }
+        }
     }
 
     /// Local person `name` follows `target` (an actor id here or elsewhere): recorded as

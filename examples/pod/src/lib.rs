@@ -143,7 +143,8 @@ impl Application for Pod {
                 .with_link("/follow", "Follow")
                 .with_link("/notifications", "Notifications")
                 .with_link("/profile", "Profile")
-                .with_moderator_link("/moderation", "Moderation"),
+                .with_moderator_link("/moderation", "Moderation")
+                .with_admin_link("/admin/relays", "Relays"),
         )));
         let moderation = instance_server::moderation::Moderation::new(parts, web.clone())?;
         let federation = parts.federation_router(instance.clone(), activities::dispatcher());

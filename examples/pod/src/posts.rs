@@ -417,7 +417,7 @@ impl Instance {
         address(&mut delete, &addressing);
         if in_limited_thread(&row) {
             // The post's author's pod passes it on as it passed the comment on (`threads.rs`).
-            delete = self.ld_signed(author, &delete).await?;
+            return self.publish_ld_signed(author, delete).await;
         }
         self.publish(author, delete).await
     }
@@ -704,9 +704,10 @@ impl Instance {
             map.insert("published".into(), Value::String(rfc3339(self.now())));
         }
         if ld_sign {
-            activity = self.ld_signed(author, &activity).await?;
+            self.publish_ld_signed(author, activity).await
+        } else {
+            self.publish(author, activity).await
         }
-        self.publish(author, activity).await
     }
 }
 

@@ -14,7 +14,8 @@
 //!   back and `Announce`s the posts (by id, or embedded) to its followers.
 //!
 //! The pod's own public `Create`s, `Announce`s, `Update`s and `Delete`s also go to the inboxes
-//! of the accepted Mastodon-style relays ([`Instance::send_to_relays`]), which forward them;
+//! of the accepted Mastodon-style relays ([`Instance::send_to_relays`]), which forward them,
+//! LD-signed by their author as they are for everyone (`Instance::publish`);
 //! a relay limited to some tags ([`Instance::set_relay_tags`]) gets only the posts with one of
 //! them (and every `Delete`).
 //!
@@ -28,7 +29,9 @@
 //! as a public post of its author (its hashtags reach the tag pages and the streams of those who
 //! follow them); nobody is notified for it, and a relayed copy never replaces a post known
 //! already. A relayed `Delete` of such a post by its author removes it when its LD signature is
-//! valid or the post's server answers 404 or 410; other relayed activities are ignored.
+//! valid or the post's server answers 404 or 410; a relayed `Update` by its author, believed by
+//! the same rule as a `Create`, changes a public post kept here from that author when it is
+//! newer than the copy kept; other relayed activities are ignored.
 
 use activitypub_core::origin::same_origin;
 use activitypub_core::{ActivityType, AnyObject, Iri};
@@ -299,9 +302,10 @@ impl Instance {
     }
 
     /// Sends a public `Create`, `Announce`, `Update` or `Delete` of local actor `actor_name`
-    /// to the inboxes of the accepted Mastodon-style relays too, as Mastodon does (signed over
-    /// HTTP by its actor; no LD signature: receivers fetch the post from here). A failure is
-    /// logged: the post went to its recipients already.
+    /// to the inboxes of the accepted Mastodon-style relays too, as Mastodon does: signed over
+    /// HTTP by its actor, and carrying the actor's LD signature ([`Instance::publish`] signs
+    /// it), which the servers the relay forwards it to verify. A failure is logged: the post
+    /// went to its recipients already.
     pub(crate) async fn send_to_relays(&self, actor_name: &str, activity: &Value) {
         let kind = activity.get("type").and_then(Value::as_str);
         if !matches!(kind, Some("Create" | "Announce" | "Update" | "Delete"))
@@ -435,8 +439,9 @@ impl Instance {
     /// actor of an **accepted** relay: a `Create` when `federation::relayed` believes its post
     /// (the author's LD signature, or the post as its own server serves it), handed on with
     /// that post; a `Delete` of a relayed post kept here, by its author, when its LD signature
-    /// verifies or the post's server answers 404 or 410. Other relayed activities (`Update`,
-    /// `Announce`...) and `Delete`s of what the pod does not keep are acknowledged and ignored.
+    /// verifies or the post's server answers 404 or 410; an `Update` by the rule of
+    /// [`Self::vouch_for_relayed_update`]. Other relayed activities (`Announce`...) and
+    /// `Delete`s of what the pod does not keep are acknowledged and ignored.
     pub(crate) async fn vouch_for_forward(&self, forward: Forward) -> Result<Vouch> {
         let signer = forward.signer.owner.as_str();
         let actor = forward.actor.as_str();
@@ -499,13 +504,135 @@ impl Instance {
                 }
                 Ok(Vouch::Vouched { budget })
             }
+            ActivityType::Update => {
+                let id = forward.activity.object_id().cloned();
+                self.vouch_for_relayed_update(&forward.actor, id, &activity, &relay, budget)
+                    .await
+            }
             kind => {
-                debug!(%kind, relay = %relay.address, "a relayed activity other than Create or Delete; ignored");
+                debug!(%kind, relay = %relay.address, "a relayed activity other than Create, Update or Delete; ignored");
                 Ok(Vouch::Ignored {
                     reason: format!("a relayed {kind} is not taken"),
                 })
             }
         }
+    }
+
+    /// A relayed `Update` (from the accepted relay `relay`): vouched for with the post as
+    /// believed (its author's LD signature, or the post as its own server serves it now,
+    /// [`relayed::verify_update`]) when it updates a public post kept here from its actor (a
+    /// post received from elsewhere, which the pod holds as that actor's), the updated post
+    /// is a public Note, and it is newer than the copy kept (its `updated` later than the
+    /// kept one's `updated`, or `published`): a relay replaying an old signed `Update` changes
+    /// nothing. Refused when the signature or the origin says otherwise, or the post kept is
+    /// another actor's; ignored when the pod keeps no such post, or the update is not newer.
+    async fn vouch_for_relayed_update(
+        &self,
+        actor: &Iri,
+        id: Option<Iri>,
+        activity: &Value,
+        relay: &Relay,
+        mut budget: federation::fetch::FetchBudget,
+    ) -> Result<Vouch> {
+        let actor = actor.as_str();
+        let Some(id) = id else {
+            return Ok(refused("no object"));
+        };
+        let kept = self.state().object(id.as_str()).await?;
+        let Some(kept) = kept.filter(|kept| !kept.local && !kept.deleted) else {
+            return Ok(ignored("the Update of a post not kept here"));
+        };
+        let Some(post) = self.db().post(id.as_str()).await? else {
+            return Ok(ignored("the Update of a post not kept here"));
+        };
+        if post.author != actor || kept.attributed_to.as_deref() != Some(actor) {
+            warn!(post = %id, %actor, author = %post.author, relay = %relay.address, "a relayed Update of someone else's post refused");
+            return Ok(refused("the Update of another actor's post"));
+        }
+        if kept.visibility != Visibility::Public {
+            return Ok(ignored("the Update of a post that is not public here"));
+        }
+        let believed = match relayed::verify_update(
+            activity,
+            self.keys(),
+            &self.0.fetcher,
+            &mut budget,
+        )
+        .await
+        {
+            Ok(post) => post.object,
+            Err(error) => {
+                warn!(post = %id, %actor, relay = %relay.address, %error, "a relayed Update refused");
+                return Ok(refused(error.reason()));
+            }
+        };
+        if believed.get("type").and_then(Value::as_str) != Some("Note")
+            || Addressing::of(&believed).visibility() != Visibility::Public
+        {
+            return Ok(ignored(
+                "a relayed Update of something else than a public Note",
+            ));
+        }
+        let when = |document: &Value, member: &str| {
+            document
+                .get(member)
+                .and_then(Value::as_str)
+                .and_then(|text| {
+                    time::OffsetDateTime::parse(
+                        text,
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .ok()
+                })
+        };
+        let kept_at = when(&kept.document, "updated").or_else(|| when(&kept.document, "published"));
+        let newer = match (when(&believed, "updated"), kept_at) {
+            (Some(updated), Some(kept_at)) => updated > kept_at,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if !newer {
+            info!(post = %id, %actor, relay = %relay.address, "a relayed Update no newer than the post kept; ignored");
+            return Ok(ignored("an Update no newer than the post kept here"));
+        }
+        match AnyObject::from_value(believed) {
+            Ok(object) => Ok(Vouch::VouchedWithObject {
+                budget,
+                object: Box::new(object),
+            }),
+            Err(error) => {
+                info!(post = %id, %error, "a relayed Update that cannot be read");
+                Ok(refused("the post cannot be read"))
+            }
+        }
+    }
+
+    /// A relayed `Update` the forward hook vouched for ([`Self::vouch_for_relayed_update`]):
+    /// the post kept here replaced by the one believed, its hashtags and photos with it;
+    /// nobody notified. Checked again (the post kept, its author's) in case it changed
+    /// between the vouching and now.
+    pub(crate) async fn on_relayed_update(&self, incoming: Incoming) -> Result<()> {
+        let Some(object) = incoming.object.object() else {
+            return Ok(());
+        };
+        let document = serde_json::to_value(object)?;
+        let Some(id) = document.get("id").and_then(Value::as_str) else {
+            return Ok(());
+        };
+        match self.db().post(id).await? {
+            Some(post) if !post.local && post.author == incoming.actor.as_str() => {}
+            _ => return Ok(()),
+        }
+        if self
+            .state()
+            .is_blocked(None, incoming.actor.as_str())
+            .await?
+        {
+            return Ok(());
+        }
+        let row = self.store_remote_note(&document, &incoming.actor).await?;
+        info!(post = %row.id, author = %incoming.actor, "relayed update stored");
+        Ok(())
     }
 
     /// A relayed `Create` the forward hook vouched for: its post, as the hook believed it
@@ -565,7 +692,7 @@ fn takes(tags: Option<&[String]>, activity: &Value) -> bool {
 }
 
 /// `tags` as a relay subscription keeps them: normalized, each once, in order.
-fn relay_tags(tags: &[String]) -> Result<Vec<String>> {
+pub(crate) fn relay_tags(tags: &[String]) -> Result<Vec<String>> {
     let mut kept: Vec<String> = Vec::new();
     for tag in tags {
         let name = activitypub_core::hashtag::received(tag.trim())
@@ -588,6 +715,12 @@ fn relay_tags(tags: &[String]) -> Result<Vec<String>> {
 
 fn refused(reason: &str) -> Vouch {
     Vouch::Refused {
+        reason: reason.to_owned(),
+    }
+}
+
+fn ignored(reason: &str) -> Vouch {
+    Vouch::Ignored {
         reason: reason.to_owned(),
     }
 }

@@ -92,6 +92,12 @@ pub(crate) fn routes(
             get(pages::relays::page).post(pages::relays::add),
         )
         .route("/admin/relays/remove", post(pages::relays::remove))
+        .route("/admin/relays/tags", post(pages::relays::limit_tags))
+        .route("/admin/tag-relay", post(pages::relays::name_tag_relay))
+        .route(
+            "/admin/tag-relay/remove",
+            post(pages::relays::remove_tag_relay),
+        )
         .merge(instance_web::account_routes::<Site>())
         .merge(Moderation::routes::<Site>())
         .layer(axum::middleware::from_fn_with_state(

@@ -18,6 +18,7 @@ mod fedify;
 mod feeds;
 mod mirror_pages;
 mod moderation;
+mod moving;
 mod payloads;
 mod playlists;
 mod postgres;
