@@ -1247,9 +1247,40 @@ impl Instance {
             published,
             updated,
         };
+        self.store_imported(
+            name,
+            note,
+            &row,
+            &attachments,
+            &aspects,
+            (author_id, &post.id),
+            (&to, &cc),
+        )
+        .await?;
+        Ok(attachments.len() as u64)
+    }
+
+    /// Stores an imported post or comment made by `name`: its object, the pod's row with its
+    /// photos, aspects and the original id it was made from (`imported_from`: the importing
+    /// actor's id, the original id; one transaction), and its `Create` in the outbox,
+    /// addressed `to` and `cc` and dated as first published. Nothing is delivered.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the parts of one stored post, each its caller's own"
+    )]
+    async fn store_imported(
+        &self,
+        name: &str,
+        note: Value,
+        row: &PostRow,
+        attachments: &[Attachment],
+        aspects: &[String],
+        imported_from: (&str, &str),
+        (to, cc): (&[String], &[String]),
+    ) -> Result<()> {
         self.state().put_object(&note, true).await?;
         self.db()
-            .put_local_post(&row, &attachments, &aspects, Some((author_id, &post.id)))
+            .put_local_post(row, attachments, aspects, Some(imported_from))
             .await?;
         let mut create = self.state().new_activity("Create", name, note, &[]);
         if let Some(map) = create.as_object_mut() {
@@ -1257,10 +1288,10 @@ impl Instance {
             if !cc.is_empty() {
                 map.insert("cc".into(), json!(cc));
             }
-            map.insert("published".into(), Value::String(rfc3339(published)));
+            map.insert("published".into(), Value::String(rfc3339(row.published)));
         }
         self.state().put_activity(&create, true).await?;
-        Ok(attachments.len() as u64)
+        Ok(())
     }
 
     /// An archived post's or comment's Markdown with the line saying where it was first
@@ -1423,19 +1454,8 @@ impl Instance {
             published,
             updated,
         };
-        self.state().put_object(&note, true).await?;
-        self.db()
-            .put_local_post(&row, &[], &[], Some((me, &comment.id)))
+        self.store_imported(name, note, &row, &[], &[], (me, &comment.id), (&to, &cc))
             .await?;
-        let mut create = self.state().new_activity("Create", name, note, &[]);
-        if let Some(map) = create.as_object_mut() {
-            map.insert("to".into(), json!(to));
-            if !cc.is_empty() {
-                map.insert("cc".into(), json!(cc));
-            }
-            map.insert("published".into(), Value::String(rfc3339(published)));
-        }
-        self.state().put_activity(&create, true).await?;
         Ok(Ok(id))
     }
 
