@@ -26,8 +26,9 @@ pub trait Layout: Send + Sync + 'static {
 
 /// A plain layout: a navigation bar (the site's name and the app's links; signed in, the
 /// current identity, the account pages, the moderators' links for moderators, the
-/// administrators' links for administrators and a sign-out button; signed out, sign in and sign up), a viewport for phones, a skip link for keyboards,
-/// and the stylesheet at [`STYLESHEET_PATH`].
+/// administrators' links for administrators and a sign-out button; signed out, sign in and
+/// sign up), a viewport for phones, a skip link for keyboards, and the stylesheet at
+/// [`STYLESHEET_PATH`].
 #[derive(Debug, Clone)]
 pub struct DefaultLayout {
     site_name: String,
