@@ -86,6 +86,10 @@ struct Options {
     /// or `full` (an fsync of the WAL per transaction).
     #[arg(long, default_value = "normal", value_parser = ["normal", "full"])]
     synchronous: String,
+    /// The record's table with a rowid, as instance-state made it before its migration 7
+    /// (two B-trees written per record instead of one): for comparing the two in one build.
+    #[arg(long)]
+    rowid_table: bool,
     /// Passed by `cargo bench`.
     #[arg(long, hide = true)]
     bench: bool,
@@ -104,7 +108,7 @@ struct SqliteInboxStore {
 }
 
 impl SqliteInboxStore {
-    async fn open(path: &std::path::Path, synchronous_full: bool) -> Self {
+    async fn open(path: &std::path::Path, synchronous_full: bool, rowid_table: bool) -> Self {
         let mut conn = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -113,9 +117,11 @@ impl SqliteInboxStore {
             .unwrap();
         // instance-state's `st_processed` (migrations/0001_state.sql, rebuilt on SQLite without
         // a rowid by 0007_processed_sqlite.sql).
-        sqlx::query(
-            "CREATE TABLE processed (id TEXT PRIMARY KEY, at BIGINT NOT NULL) WITHOUT ROWID",
-        )
+        sqlx::query(if rowid_table {
+            "CREATE TABLE processed (id TEXT PRIMARY KEY, at BIGINT NOT NULL)"
+        } else {
+            "CREATE TABLE processed (id TEXT PRIMARY KEY, at BIGINT NOT NULL) WITHOUT ROWID"
+        })
         .execute(&mut conn)
         .await
         .unwrap();
@@ -275,8 +281,12 @@ async fn run(options: Options) {
     let concurrent_memory_requests = prepare(per_series);
 
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        SqliteInboxStore::open(&dir.path().join("inbox.db"), options.synchronous == "full").await;
+    let store = SqliteInboxStore::open(
+        &dir.path().join("inbox.db"),
+        options.synchronous == "full",
+        options.rowid_table,
+    )
+    .await;
     let handled = Arc::new(AtomicU64::new(0));
     let dispatcher = Dispatcher::new().on(ActivityType::Create, handle);
     let inbox = Inbox::new(
@@ -424,6 +434,7 @@ async fn run(options: Options) {
             "batch": options.batch,
             "concurrency": options.concurrency,
             "synchronous": options.synchronous,
+            "table": if options.rowid_table { "rowid" } else { "without rowid" },
             "floor_per_sec": median(&mut rates.2).round(),
             "sequential_per_sec": median(&mut rates.0).round(),
             "concurrent_per_sec": median(&mut rates.1).round(),
