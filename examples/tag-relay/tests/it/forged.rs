@@ -2,7 +2,8 @@
 //! instance actor subscribed as Mastodon subscribes) forwards an author's LD-signed `Create`
 //! with one word changed; the relay refuses it (`401`, nothing announced) and announces the
 //! same author's well-signed one to the tag's follower. The pod refuses the same forged
-//! `Create` from a relay it subscribes to.
+//! `Create` from a relay it subscribes to. Another account of the author's server cannot
+//! withdraw the post the relay announced.
 
 use http_signatures::SigningKey;
 use serde_json::{Value, json};
@@ -151,6 +152,38 @@ async fn a_forged_ld_signature_is_refused_by_the_relay_and_by_the_pod() {
         .collect();
     assert_eq!(announces.len(), 1, "{announces:?}");
     assert_eq!(announces[0]["actor"], json!(tag_actor));
+
+    // Another account of the author's server cannot withdraw it: its Delete is taken (the
+    // relay answers once it is handled) and the Announce stays, with no Undo.
+    let mallory = origin.actor("mallory").await.unwrap();
+    let delete = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{mallory}#deletes/1"),
+        "type": "Delete",
+        "actor": mallory,
+        "object": good_note,
+        "to": [PUBLIC],
+    });
+    origin.deliver(&mallory, &inbox, &delete).await.unwrap();
+    let outbox = relay
+        .instance
+        .state()
+        .collection_items(
+            "tag-forged",
+            federation::routes::CollectionKind::Outbox,
+            0,
+            20,
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let undos = outbox
+        .items
+        .iter()
+        .filter(|a| a.to_string().contains("\"Undo\""))
+        .count();
+    assert_eq!(undos, 0, "withdrawn by another account: {:?}", outbox.items);
 
     // A server that is not subscribed: the federation inbox refuses the forward (the signer
     // is not the actor), and nothing is announced.
