@@ -30,7 +30,7 @@ use crate::app::Instance;
 use crate::db::{Attachment, Audience, PostRow};
 use crate::images::ImageType;
 use crate::photos::{MAX_DESCRIPTION, MAX_PHOTOS, attachment_member};
-use crate::posts::rfc3339;
+use crate::posts::{micros, rfc3339};
 use crate::profile::{ImageRole, Profile};
 use crate::{markdown, profile};
 
@@ -1780,13 +1780,6 @@ fn read_image(path: &Path, limit: u64) -> std::io::Result<Option<(Vec<u8>, Strin
 /// Whether `text` is an `https:` or `http:` address.
 fn is_web_address(text: &str) -> bool {
     Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
-}
-
-/// RFC 3339 to Unix microseconds.
-fn micros(text: &str) -> Option<i64> {
-    let time =
-        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
-    i64::try_from(time.unix_timestamp_nanos() / 1_000).ok()
 }
 
 fn json_error(path: &str, line: Option<u64>, detail: impl std::fmt::Display) -> ArchiveError {

@@ -84,10 +84,7 @@ pub(crate) fn card_of(document: &Value) -> Option<Card> {
     let starts = document
         .get("startTime")
         .and_then(Value::as_str)
-        .and_then(|t| {
-            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-        })
-        .and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000).ok());
+        .and_then(crate::posts::micros);
     let image = if kind == "Video" {
         icon(document.get("icon"))
     } else {

@@ -90,6 +90,13 @@ fn check_source(source: &str) -> Result<(), Refused> {
     Ok(())
 }
 
+/// Unix microseconds for an RFC 3339 time (`None` when it is not one).
+pub(crate) fn micros(text: &str) -> Option<i64> {
+    let time =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(time.unix_timestamp_nanos() / 1_000).ok()
+}
+
 /// RFC 3339 for Unix microseconds.
 pub(crate) fn rfc3339(micros: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(micros.div_euclid(1_000_000))

@@ -577,13 +577,7 @@ impl Instance {
             document
                 .get(member)
                 .and_then(Value::as_str)
-                .and_then(|text| {
-                    time::OffsetDateTime::parse(
-                        text,
-                        &time::format_description::well_known::Rfc3339,
-                    )
-                    .ok()
-                })
+                .and_then(crate::posts::micros)
         };
         let kept_at = when(&kept.document, "updated").or_else(|| when(&kept.document, "published"));
         let newer = match (when(&believed, "updated"), kept_at) {
